@@ -1,0 +1,158 @@
+/**
+ * Normalized entries: the contract between the watcher (which writes them, one Redis hash per
+ * ServiceEntry) and the translator (which reads them). Plain JSON, versioned, with nothing
+ * Kubernetes-specific: everything translation needs, already defaulted and validated.
+ *
+ * The JSON Schema documents are the TypeBox values below (`NormalizedServiceEntrySchema`,
+ * `NormalizedEndpointSchema`); `docs/normalized-entries.md` describes each field and the Istio rule it
+ * comes from. Bump `NORMALIZED_SCHEMA_VERSION` on any incompatible change: a reader rejects entries whose
+ * `schemaVersion` it does not know instead of guessing.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+export const NORMALIZED_SCHEMA_VERSION = 1;
+
+const StringMap = Type.Record(Type.String(), Type.String());
+
+/** `ServiceEntry.spec.resolution` (istio/api `service_entry.proto`); unset means `NONE`. */
+export const Resolution = Type.Union([
+  Type.Literal('NONE'),
+  Type.Literal('STATIC'),
+  Type.Literal('DNS'),
+  Type.Literal('DNS_ROUND_ROBIN'),
+  Type.Literal('DYNAMIC_DNS'),
+]);
+export type Resolution = Static<typeof Resolution>;
+
+/** `ServiceEntry.spec.location`; unset means `MESH_EXTERNAL`. */
+export const Location = Type.Union([Type.Literal('MESH_EXTERNAL'), Type.Literal('MESH_INTERNAL')]);
+export type Location = Static<typeof Location>;
+
+/**
+ * Port protocol in Istio's canonical spelling (`pkg/config/protocol/instance.go` `Parse`):
+ * `HTTP`, `HTTPS`, `HTTP2`, `HTTP_PROXY`, `GRPC`, `GRPC-Web`, `TCP`, `TLS`, `UDP`, `Mongo`, `Redis`,
+ * `MySQL`, or `''` when unset (protocol sniffing).
+ */
+export const Protocol = Type.Union([
+  Type.Literal('HTTP'),
+  Type.Literal('HTTPS'),
+  Type.Literal('HTTP2'),
+  Type.Literal('HTTP_PROXY'),
+  Type.Literal('GRPC'),
+  Type.Literal('GRPC-Web'),
+  Type.Literal('TCP'),
+  Type.Literal('TLS'),
+  Type.Literal('UDP'),
+  Type.Literal('Mongo'),
+  Type.Literal('Redis'),
+  Type.Literal('MySQL'),
+  Type.Literal(''),
+]);
+export type Protocol = Static<typeof Protocol>;
+
+export const NormalizedPort = Type.Object(
+  {
+    number: Type.Integer({ minimum: 1, maximum: 65535 }),
+    name: Type.String({ minLength: 1 }),
+    protocol: Protocol,
+    /** 0 when unset. */
+    targetPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+export type NormalizedPort = Static<typeof NormalizedPort>;
+
+/** Identifies an Istio object: Istio's `ConfigKey` without the kind. */
+export const ObjectKey = Type.Object(
+  { namespace: Type.String({ minLength: 1 }), name: Type.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+export type ObjectKey = Static<typeof ObjectKey>;
+
+export const NormalizedServiceEntrySchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    namespace: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /**
+     * `metadata.creationTimestamp` in milliseconds since the epoch (0 when absent): the oldest
+     * ServiceEntry wins a host claimed twice (`SortServicesByCreationTime`).
+     */
+    creationTime: Type.Integer({ minimum: 0 }),
+    /** Object metadata labels (compared when same-host ServiceEntries are merged). */
+    labels: StringMap,
+    hosts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    addresses: Type.Array(Type.String()),
+    ports: Type.Array(NormalizedPort),
+    location: Location,
+    resolution: Resolution,
+    /** As written in the spec; empty means the mesh's `defaultServiceExportTo`. */
+    exportTo: Type.Array(Type.String()),
+    /** `null` when the ServiceEntry has inline `spec.endpoints` or no endpoints at all. */
+    workloadSelector: Type.Union([StringMap, Type.Null()]),
+    subjectAltNames: Type.Array(Type.String()),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-service-entry.v1.json' },
+);
+export type NormalizedServiceEntry = Static<typeof NormalizedServiceEntrySchema>;
+
+/** Where an endpoint came from: a WorkloadEntry, or the `index`-th inline `spec.endpoints` entry of a ServiceEntry. */
+export const EndpointSource = Type.Union([
+  Type.Object(
+    { kind: Type.Literal('WorkloadEntry'), namespace: Type.String(), name: Type.String() },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { kind: Type.Literal('ServiceEntry'), namespace: Type.String(), name: Type.String(), index: Type.Integer({ minimum: 0 }) },
+    { additionalProperties: false },
+  ),
+]);
+export type EndpointSource = Static<typeof EndpointSource>;
+
+export const NormalizedEndpointSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    source: EndpointSource,
+    /** IP, FQDN (DNS ServiceEntries only), `unix://` path, or empty when only `network` is set. */
+    address: Type.String(),
+    /** Target port per ServiceEntry port **name** (`WorkloadEntry.spec.ports`). */
+    ports: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** `spec.labels` merged with `metadata.labels`, metadata winning (`ConvertWorkloadEntry`). */
+    labels: StringMap,
+    network: Type.String(),
+    /** `region/zone/subzone`, from `spec.locality` or the `istio-locality` label. */
+    locality: Type.String(),
+    /** 0 means unset (Envoy gets 1). */
+    weight: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+    serviceAccount: Type.String(),
+    /** `istio` or `disabled` (`getTLSModeFromWorkloadEntry`). */
+    tlsMode: Type.String(),
+    /** Workload name for telemetry metadata: the WorkloadEntry name, or `<se-name>-<index>` inline. */
+    workloadName: Type.String(),
+    /** Namespace of the workload (inline endpoints: the ServiceEntry's). */
+    namespace: Type.String(),
+    /**
+     * False only for a WorkloadEntry with health checks enabled whose `Healthy` condition is not True:
+     * Istio drops such workloads entirely (SPEC §6), so no ServiceEntry selects them.
+     */
+    healthy: Type.Boolean(),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-endpoint.v1.json' },
+);
+export type NormalizedEndpoint = Static<typeof NormalizedEndpointSchema>;
+
+export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
+
+function compileChecker<S extends TSchema>(schema: S) {
+  const checker = TypeCompiler.Compile(schema);
+  return (value: unknown): NormalizedValidation<Static<S>> => {
+    if (checker.Check(value)) return { valid: true, value };
+    return { valid: false, errors: [...checker.Errors(value)].map((e) => `${e.path || '/'}: ${e.message}`) };
+  };
+}
+
+/** Checks JSON read back from the store against the schema (a reader never trusts a stored entry blindly). */
+export const checkNormalizedServiceEntry = compileChecker(NormalizedServiceEntrySchema);
+/** Checks JSON read back from the store against the schema. */
+export const checkNormalizedEndpoint = compileChecker(NormalizedEndpointSchema);

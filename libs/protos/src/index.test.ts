@@ -1,0 +1,37 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
+import { describe, expect, it } from 'vitest';
+import { ClustersConfigDumpSchema, ClustersConfigDump_DynamicClusterSchema } from './gen/envoy/admin/v3/config_dump_shared_pb.js';
+import { ClusterSchema } from './gen/envoy/config/cluster/v3/cluster_pb.js';
+import { DiscoveryResponseSchema } from './gen/envoy/service/discovery/v3/discovery_pb.js';
+import { TypeUrl, toEnvoyJson, typeUrlOf } from './index.js';
+
+describe('envoy registry', () => {
+  it('prints Any inside a DiscoveryResponse with its @type, as Envoy does', () => {
+    const cluster = create(ClusterSchema, { name: 'outbound|80||a.example.com', connectTimeout: { seconds: 10n } });
+    const response = create(DiscoveryResponseSchema, {
+      versionInfo: 'v1',
+      typeUrl: TypeUrl.Cluster,
+      resources: [anyPack(ClusterSchema, cluster)],
+    });
+    expect(toEnvoyJson(DiscoveryResponseSchema, response)).toEqual({
+      versionInfo: 'v1',
+      typeUrl: TypeUrl.Cluster,
+      resources: [{ '@type': TypeUrl.Cluster, name: 'outbound|80||a.example.com', connectTimeout: '10s' }],
+    });
+  });
+
+  it('resolves types that config_dump.proto only imports', () => {
+    const dump = create(ClustersConfigDumpSchema, {
+      dynamicActiveClusters: [create(ClustersConfigDump_DynamicClusterSchema, { cluster: anyPack(ClusterSchema, create(ClusterSchema, { name: 'c' })) })],
+    });
+    const bytes = toBinary(ClustersConfigDumpSchema, dump);
+    expect(toEnvoyJson(ClustersConfigDumpSchema, fromBinary(ClustersConfigDumpSchema, bytes))).toEqual({
+      dynamicActiveClusters: [{ cluster: { '@type': TypeUrl.Cluster, name: 'c' } }],
+    });
+  });
+
+  it('derives type URLs from schemas', () => {
+    expect(typeUrlOf(ClusterSchema)).toBe(TypeUrl.Cluster);
+  });
+});

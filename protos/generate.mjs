@@ -1,0 +1,27 @@
+// Regenerates libs/protos/src/gen from the Envoy API protos shipped in @grpc/grpc-js-xds.
+// Offline and reproducible: buf runs with local modules only (buf.yaml has no deps).
+import { execFileSync } from 'node:child_process';
+
+const envoy = 'node_modules/@grpc/grpc-js-xds/deps/envoy-api/envoy';
+const targets = [
+  'service/discovery/v3/ads.proto',
+  'service/discovery/v3/discovery.proto',
+  'config/cluster/v3/cluster.proto',
+  'config/endpoint/v3/endpoint.proto',
+  'config/listener/v3/listener.proto',
+  'config/route/v3/route.proto',
+  'extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'extensions/filters/http/router/v3/router.proto',
+  'extensions/filters/http/fault/v3/fault.proto',
+  'extensions/upstreams/http/v3/http_protocol_options.proto',
+  'extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto',
+  'extensions/transport_sockets/tls/v3/tls.proto',
+  'extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'service/status/v3/csds.proto',
+  'admin/v3/config_dump.proto',
+];
+const xds = 'node_modules/@grpc/grpc-js-xds/deps/xds';
+const extra = [`${xds}/udpa/type/v1/typed_struct.proto`];
+
+const args = ['generate', ...targets.flatMap((t) => ['--path', `${envoy}/${t}`]), ...extra.flatMap((t) => ['--path', t])];
+execFileSync('npx', ['buf', ...args], { stdio: 'inherit' });
