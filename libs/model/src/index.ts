@@ -1,1 +1,3 @@
 export * from './normalized.js';
+export * from './net.js';
+export * from './selection.js';
