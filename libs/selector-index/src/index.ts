@@ -1,0 +1,8 @@
+export {
+  SelectorIndex,
+  SelectorIndexError,
+  type SelectionChange,
+  type SelectorIndexErrorCode,
+  type SelectorIndexStats,
+} from './selector-index.js';
+export { compareObjectKeys, objectKeyId } from './object-key.js';

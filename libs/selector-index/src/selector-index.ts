@@ -1,0 +1,431 @@
+/**
+ * Which ServiceEntries select which WorkloadEntries, kept up to date one event at a time.
+ *
+ * istiod up to 1.12 rebuilt this relation with a double loop over every ServiceEntry and every
+ * WorkloadEntry of a namespace (`maybeRefreshIndexes` in
+ * `pilot/pkg/serviceregistry/serviceentry/servicediscovery.go`), and from 1.13 to 1.29 its WorkloadEntry
+ * handler still listed every ServiceEntry of the namespace (`workloadEntryHandler` in
+ * `pilot/pkg/serviceregistry/serviceentry/controller.go`). Here an event visits only candidates found
+ * through inverted indexes keyed by (namespace, label key, label value):
+ *
+ * - every ServiceEntry with a non-empty selector is filed under **one** pair of its selector; a workload
+ *   event looks up each of the workload's own label pairs, plus the namespace's empty-selector
+ *   ServiceEntries, which select every workload of the namespace;
+ * - every workload is filed under **every** pair of its labels; a ServiceEntry event looks up the
+ *   selector pair carried by the fewest workloads.
+ *
+ * Each candidate is then checked with `selectsWorkload` from `@skiff/model`, the single definition of
+ * "selects" (namespace, label superset, health, DNS-only addresses), so the index can only be faster
+ * than the brute-force loop, never different from it. The work per event is proportional to the
+ * candidates and to the selection it changes, not to the size of the mesh; `stats` counts it.
+ */
+import { selectsWorkload, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
+import { LabelPairIndex } from './label-pair-index.js';
+import { compareObjectKeys, objectKeyId } from './object-key.js';
+import { plainDataEqual } from './plain-data.js';
+
+/**
+ * How one ServiceEntry's selection changed in one event. Workload keys are sorted by namespace and name;
+ * a workload appears in at most one of the three lists.
+ */
+export interface SelectionChange {
+  readonly serviceEntry: ObjectKey;
+  /** Workloads the ServiceEntry selects now and did not select before. */
+  readonly added: readonly ObjectKey[];
+  /** Workloads the ServiceEntry selected before and no longer selects (or that were deleted). */
+  readonly removed: readonly ObjectKey[];
+  /** Workloads the ServiceEntry still selects whose normalized content changed (address, ports, labels, ...). */
+  readonly updated: readonly ObjectKey[];
+}
+
+/** Cumulative work counters. Tests compare them before and after an event; they never reset. */
+export interface SelectorIndexStats {
+  /** Upserts and deletes of either kind handled so far. */
+  readonly events: number;
+  /** ServiceEntries checked against a workload during workload events. */
+  readonly serviceEntryCandidatesVisited: number;
+  /** Workloads checked against a ServiceEntry during ServiceEntry events. */
+  readonly workloadCandidatesVisited: number;
+  /** Both of the above: every `selectsWorkload` call the index made. */
+  readonly candidatesVisited: number;
+}
+
+export type SelectorIndexErrorCode = 'NOT_A_WORKLOAD_ENTRY' | 'NAMESPACE_MISMATCH';
+
+/** A caller handed the index something it cannot hold; the index is unchanged. */
+export class SelectorIndexError extends Error {
+  override readonly name = 'SelectorIndexError';
+  constructor(
+    readonly code: SelectorIndexErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where a ServiceEntry is filed in its namespace's index. */
+type Filing =
+  /** No workloadSelector (inline endpoints or none): selects nothing, filed nowhere. */
+  | { readonly kind: 'none' }
+  /** `workloadSelector: {}`: selects every workload of the namespace. */
+  | { readonly kind: 'all' }
+  | { readonly kind: 'pair'; readonly key: string; readonly value: string };
+
+interface ServiceEntryRecord {
+  readonly key: ObjectKey;
+  serviceEntry: NormalizedServiceEntry;
+  filing: Filing;
+  readonly selected: Set<WorkloadRecord>;
+  /** `selectedWorkloads()` answer, dropped whenever the selection or a selected workload changes. */
+  sortedSelection: readonly NormalizedEndpoint[] | null;
+}
+
+interface WorkloadRecord {
+  readonly key: ObjectKey;
+  endpoint: NormalizedEndpoint;
+  readonly selectedBy: Set<ServiceEntryRecord>;
+}
+
+class NamespaceIndex {
+  readonly serviceEntriesByPair = new LabelPairIndex<ServiceEntryRecord>();
+  readonly emptySelectorServiceEntries = new Set<ServiceEntryRecord>();
+  readonly workloadsByPair = new LabelPairIndex<WorkloadRecord>();
+  readonly workloads = new Set<WorkloadRecord>();
+
+  get isEmpty(): boolean {
+    return this.workloads.size === 0 && this.emptySelectorServiceEntries.size === 0 && this.serviceEntriesByPair.isEmpty;
+  }
+}
+
+const NO_FILING: Filing = { kind: 'none' };
+const NO_CANDIDATES: ReadonlySet<WorkloadRecord> = new Set();
+
+/** The fields `selectsWorkload` reads from a ServiceEntry: when none changed, neither did the selection. */
+function sameSelectionInputs(a: NormalizedServiceEntry, b: NormalizedServiceEntry): boolean {
+  return (
+    a.namespace === b.namespace && a.resolution === b.resolution && plainDataEqual(a.workloadSelector, b.workloadSelector)
+  );
+}
+
+function compareRecords(a: { readonly key: ObjectKey }, b: { readonly key: ObjectKey }): number {
+  return compareObjectKeys(a.key, b.key);
+}
+
+function sortedKeys(records: Iterable<{ readonly key: ObjectKey }>): ObjectKey[] {
+  return [...records].sort(compareRecords).map((record) => record.key);
+}
+
+/** Per namespace, which ServiceEntries select which WorkloadEntries; see the module comment. */
+export class SelectorIndex {
+  readonly #serviceEntries = new Map<string, ServiceEntryRecord>();
+  readonly #workloads = new Map<string, WorkloadRecord>();
+  readonly #namespaces = new Map<string, NamespaceIndex>();
+  #events = 0;
+  #serviceEntryCandidatesVisited = 0;
+  #workloadCandidatesVisited = 0;
+
+  get stats(): SelectorIndexStats {
+    return {
+      events: this.#events,
+      serviceEntryCandidatesVisited: this.#serviceEntryCandidatesVisited,
+      workloadCandidatesVisited: this.#workloadCandidatesVisited,
+      candidatesVisited: this.#serviceEntryCandidatesVisited + this.#workloadCandidatesVisited,
+    };
+  }
+
+  get serviceEntryCount(): number {
+    return this.#serviceEntries.size;
+  }
+
+  get workloadCount(): number {
+    return this.#workloads.size;
+  }
+
+  /** The ServiceEntry as last upserted, or undefined. */
+  serviceEntry(key: ObjectKey): NormalizedServiceEntry | undefined {
+    return this.#serviceEntries.get(objectKeyId(key))?.serviceEntry;
+  }
+
+  /** The WorkloadEntry's endpoint as last upserted (healthy or not), or undefined. */
+  workload(key: ObjectKey): NormalizedEndpoint | undefined {
+    return this.#workloads.get(objectKeyId(key))?.endpoint;
+  }
+
+  /**
+   * Adds or replaces a ServiceEntry and re-evaluates its selection (a selector or resolution change can
+   * add and remove workloads). Returns at most one change, for this ServiceEntry, with `added` and
+   * `removed` filled; none when its selection is unchanged. Workloads that stay selected are not
+   * reported: the ServiceEntry itself changed, and its consumer rebuilds it anyway.
+   */
+  upsertServiceEntry(serviceEntry: NormalizedServiceEntry): SelectionChange[] {
+    this.#events++;
+    const key: ObjectKey = { namespace: serviceEntry.namespace, name: serviceEntry.name };
+    const id = objectKeyId(key);
+    let record = this.#serviceEntries.get(id);
+    if (record !== undefined && sameSelectionInputs(record.serviceEntry, serviceEntry)) {
+      record.serviceEntry = serviceEntry;
+      return [];
+    }
+    if (record === undefined) {
+      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null };
+      this.#serviceEntries.set(id, record);
+    } else {
+      this.#unfileServiceEntry(record);
+      record.serviceEntry = serviceEntry;
+    }
+    this.#fileServiceEntry(record);
+
+    const nowSelected = new Set<WorkloadRecord>();
+    for (const candidate of this.#candidateWorkloads(serviceEntry)) {
+      this.#workloadCandidatesVisited++;
+      if (selectsWorkload(serviceEntry, candidate.endpoint)) nowSelected.add(candidate);
+    }
+    const added: WorkloadRecord[] = [];
+    const removed: WorkloadRecord[] = [];
+    for (const workload of nowSelected) {
+      if (!record.selected.has(workload)) added.push(workload);
+    }
+    for (const workload of record.selected) {
+      if (!nowSelected.has(workload)) removed.push(workload);
+    }
+    if (added.length === 0 && removed.length === 0) return [];
+
+    for (const workload of added) {
+      record.selected.add(workload);
+      workload.selectedBy.add(record);
+    }
+    for (const workload of removed) {
+      record.selected.delete(workload);
+      workload.selectedBy.delete(record);
+    }
+    record.sortedSelection = null;
+    return [{ serviceEntry: key, added: sortedKeys(added), removed: sortedKeys(removed), updated: [] }];
+  }
+
+  /** Removes a ServiceEntry; its change lists every workload it selected as `removed`. */
+  deleteServiceEntry(key: ObjectKey): SelectionChange[] {
+    this.#events++;
+    const id = objectKeyId(key);
+    const record = this.#serviceEntries.get(id);
+    if (record === undefined) return [];
+    this.#serviceEntries.delete(id);
+    this.#unfileServiceEntry(record);
+    for (const workload of record.selected) workload.selectedBy.delete(record);
+    const removed = sortedKeys(record.selected);
+    record.selected.clear();
+    record.sortedSelection = null;
+    return removed.length === 0 ? [] : [{ serviceEntry: record.key, added: [], removed, updated: [] }];
+  }
+
+  /**
+   * Adds or replaces a WorkloadEntry (`endpoint.source.kind` must be `WorkloadEntry`; inline
+   * `spec.endpoints` belong to their ServiceEntry and are not workloads others can select, SPEC §3.5).
+   * Returns one change per affected ServiceEntry, sorted by key: the workload is `added` where it is
+   * newly selected (including by a label change or a return to health), `removed` where it no longer
+   * is, `updated` where it stays selected but its content changed. Upserting identical content
+   * reports nothing.
+   */
+  upsertWorkload(endpoint: NormalizedEndpoint): SelectionChange[] {
+    const { source } = endpoint;
+    if (source.kind !== 'WorkloadEntry') {
+      throw new SelectorIndexError(
+        'NOT_A_WORKLOAD_ENTRY',
+        `endpoint ${source.namespace}/${source.name}[${source.index}] is an inline ServiceEntry endpoint, not a WorkloadEntry`,
+      );
+    }
+    if (endpoint.namespace !== source.namespace) {
+      throw new SelectorIndexError(
+        'NAMESPACE_MISMATCH',
+        `WorkloadEntry ${source.namespace}/${source.name} carries namespace ${JSON.stringify(endpoint.namespace)}`,
+      );
+    }
+    this.#events++;
+    const key: ObjectKey = { namespace: source.namespace, name: source.name };
+    const id = objectKeyId(key);
+    let record = this.#workloads.get(id);
+    if (record === undefined) {
+      record = { key, endpoint, selectedBy: new Set() };
+      this.#workloads.set(id, record);
+      this.#fileWorkload(record);
+    } else {
+      if (plainDataEqual(record.endpoint, endpoint)) return [];
+      if (!plainDataEqual(record.endpoint.labels, endpoint.labels)) {
+        this.#unfileWorkload(record);
+        record.endpoint = endpoint;
+        this.#fileWorkload(record);
+      } else {
+        record.endpoint = endpoint;
+      }
+    }
+
+    const nowSelectedBy = this.#serviceEntriesSelecting(endpoint);
+    const changes: SelectionChange[] = [];
+    for (const serviceEntry of nowSelectedBy) {
+      const wasSelected = record.selectedBy.has(serviceEntry);
+      changes.push({ serviceEntry: serviceEntry.key, added: wasSelected ? [] : [key], removed: [], updated: wasSelected ? [key] : [] });
+      serviceEntry.selected.add(record);
+      serviceEntry.sortedSelection = null;
+    }
+    for (const serviceEntry of record.selectedBy) {
+      if (nowSelectedBy.has(serviceEntry)) continue;
+      changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [key], updated: [] });
+      serviceEntry.selected.delete(record);
+      serviceEntry.sortedSelection = null;
+    }
+    record.selectedBy.clear();
+    for (const serviceEntry of nowSelectedBy) record.selectedBy.add(serviceEntry);
+    return changes.sort((a, b) => compareObjectKeys(a.serviceEntry, b.serviceEntry));
+  }
+
+  /** Removes a WorkloadEntry; one change per ServiceEntry that selected it, with the workload `removed`. */
+  deleteWorkload(key: ObjectKey): SelectionChange[] {
+    this.#events++;
+    const id = objectKeyId(key);
+    const record = this.#workloads.get(id);
+    if (record === undefined) return [];
+    this.#workloads.delete(id);
+    this.#unfileWorkload(record);
+    const changes: SelectionChange[] = [];
+    for (const serviceEntry of record.selectedBy) {
+      serviceEntry.selected.delete(record);
+      serviceEntry.sortedSelection = null;
+      changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [record.key], updated: [] });
+    }
+    record.selectedBy.clear();
+    return changes.sort((a, b) => compareObjectKeys(a.serviceEntry, b.serviceEntry));
+  }
+
+  /**
+   * The endpoints of the workloads a ServiceEntry selects, sorted by namespace and name (istiod sorts
+   * the same way before building instances); empty for an unknown ServiceEntry. The array is shared
+   * between calls until the selection changes: do not mutate it.
+   */
+  selectedWorkloads(serviceEntryKey: ObjectKey): readonly NormalizedEndpoint[] {
+    const record = this.#serviceEntries.get(objectKeyId(serviceEntryKey));
+    if (record === undefined) return [];
+    record.sortedSelection ??= [...record.selected].sort(compareRecords).map((workload) => workload.endpoint);
+    return record.sortedSelection;
+  }
+
+  /** The ServiceEntries that select a workload, sorted by namespace and name; empty for an unknown workload. */
+  selectingServiceEntries(workloadKey: ObjectKey): ObjectKey[] {
+    const record = this.#workloads.get(objectKeyId(workloadKey));
+    return record === undefined ? [] : sortedKeys(record.selectedBy);
+  }
+
+  #namespace(namespace: string): NamespaceIndex {
+    let index = this.#namespaces.get(namespace);
+    if (index === undefined) {
+      index = new NamespaceIndex();
+      this.#namespaces.set(namespace, index);
+    }
+    return index;
+  }
+
+  #dropNamespaceIfEmpty(namespace: string, index: NamespaceIndex): void {
+    if (index.isEmpty) this.#namespaces.delete(namespace);
+  }
+
+  /**
+   * Files a ServiceEntry under the selector pair that keeps workload events cheapest: the pair with the
+   * fewest ServiceEntries already filed under it (that bucket is what every workload carrying the pair
+   * visits), then the pair carried by the fewest workloads, then the smallest key and value so the
+   * choice is deterministic. ServiceEntries whose selectors share a label (`team: payments`) therefore
+   * spread over their distinguishing labels instead of piling into one bucket.
+   */
+  #fileServiceEntry(record: ServiceEntryRecord): void {
+    const { namespace, workloadSelector } = record.serviceEntry;
+    if (workloadSelector === null) {
+      record.filing = NO_FILING;
+      return;
+    }
+    const index = this.#namespace(namespace);
+    let best: { key: string; value: string; serviceEntries: number; workloads: number } | undefined;
+    for (const [key, value] of Object.entries(workloadSelector)) {
+      const serviceEntries = index.serviceEntriesByPair.count(key, value);
+      const workloads = index.workloadsByPair.count(key, value);
+      if (
+        best === undefined ||
+        serviceEntries < best.serviceEntries ||
+        (serviceEntries === best.serviceEntries &&
+          (workloads < best.workloads ||
+            (workloads === best.workloads && (key < best.key || (key === best.key && value < best.value)))))
+      ) {
+        best = { key, value, serviceEntries, workloads };
+      }
+    }
+    if (best === undefined) {
+      record.filing = { kind: 'all' };
+      index.emptySelectorServiceEntries.add(record);
+    } else {
+      record.filing = { kind: 'pair', key: best.key, value: best.value };
+      index.serviceEntriesByPair.add(best.key, best.value, record);
+    }
+  }
+
+  #unfileServiceEntry(record: ServiceEntryRecord): void {
+    const { filing } = record;
+    record.filing = NO_FILING;
+    if (filing.kind === 'none') return;
+    const namespace = record.key.namespace;
+    const index = this.#namespaces.get(namespace);
+    if (index === undefined) return;
+    if (filing.kind === 'all') index.emptySelectorServiceEntries.delete(record);
+    else index.serviceEntriesByPair.delete(filing.key, filing.value, record);
+    this.#dropNamespaceIfEmpty(namespace, index);
+  }
+
+  #fileWorkload(record: WorkloadRecord): void {
+    const index = this.#namespace(record.key.namespace);
+    index.workloads.add(record);
+    for (const [key, value] of Object.entries(record.endpoint.labels)) index.workloadsByPair.add(key, value, record);
+  }
+
+  #unfileWorkload(record: WorkloadRecord): void {
+    const namespace = record.key.namespace;
+    const index = this.#namespaces.get(namespace);
+    if (index === undefined) return;
+    index.workloads.delete(record);
+    for (const [key, value] of Object.entries(record.endpoint.labels)) index.workloadsByPair.delete(key, value, record);
+    this.#dropNamespaceIfEmpty(namespace, index);
+  }
+
+  /**
+   * Workloads that may match a ServiceEntry's selector: those carrying its rarest pair (a workload
+   * without that pair cannot be a label superset), every workload of the namespace for an empty
+   * selector, none without a selector.
+   */
+  #candidateWorkloads(serviceEntry: NormalizedServiceEntry): ReadonlySet<WorkloadRecord> {
+    const { namespace, workloadSelector } = serviceEntry;
+    const index = this.#namespaces.get(namespace);
+    if (workloadSelector === null || index === undefined) return NO_CANDIDATES;
+    let rarest: ReadonlySet<WorkloadRecord> | undefined;
+    for (const [key, value] of Object.entries(workloadSelector)) {
+      const carriers = index.workloadsByPair.get(key, value);
+      if (carriers === undefined) return NO_CANDIDATES;
+      if (rarest === undefined || carriers.size < rarest.size) rarest = carriers;
+    }
+    return rarest ?? index.workloads;
+  }
+
+  /**
+   * The ServiceEntries that select `endpoint` now. A ServiceEntry filed under pair P can select the
+   * workload only if the workload carries P, so looking up the workload's own pairs (plus the
+   * empty-selector ServiceEntries) finds every one of them; each is filed once, so none is visited twice.
+   */
+  #serviceEntriesSelecting(endpoint: NormalizedEndpoint): Set<ServiceEntryRecord> {
+    const selecting = new Set<ServiceEntryRecord>();
+    const index = this.#namespaces.get(endpoint.namespace);
+    if (index === undefined) return selecting;
+    const visit = (serviceEntry: ServiceEntryRecord): void => {
+      this.#serviceEntryCandidatesVisited++;
+      if (selectsWorkload(serviceEntry.serviceEntry, endpoint)) selecting.add(serviceEntry);
+    };
+    for (const [key, value] of Object.entries(endpoint.labels)) {
+      const filed = index.serviceEntriesByPair.get(key, value);
+      if (filed !== undefined) for (const serviceEntry of filed) visit(serviceEntry);
+    }
+    for (const serviceEntry of index.emptySelectorServiceEntries) visit(serviceEntry);
+    return selecting;
+  }
+}
