@@ -2,7 +2,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources, so tests never read a stale dist/.
-const conditions = ['@skiff/source', 'import', 'module', 'node', 'default'];
+// No `module` condition: it selects bundler-only builds that Node cannot load (the OpenTelemetry
+// packages' build/esm uses extensionless imports), and tests should load what Node loads at run time.
+const conditions = ['@skiff/source', 'import', 'node', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
