@@ -1,3 +1,55 @@
 export * from './normalized.js';
 export * from './net.js';
 export * from './selection.js';
+export type * from './objects.js';
+export { classifyKind, NETWORKING_GROUP, SKIFF_KINDS, SUPPORTED_VERSIONS, type KindClass } from './kinds.js';
+export {
+  DEFAULT_NAMESPACE,
+  formatParseError,
+  formatSourceRef,
+  parseIstioObjects,
+  readIstioObject,
+  type IgnoredObject,
+  type ParseError,
+  type ParseOptions,
+  type ParseResult,
+  type ReadObjectResult,
+} from './parse.js';
+export {
+  ENABLE_AUTOALLOCATE_IP_LABEL,
+  formatFieldError,
+  objectLabel,
+  validateObject,
+  type FieldError,
+  type ValidationOptions,
+  type ValidationResult,
+} from './validate.js';
+export { isHttpProtocol, isTcpProtocol, isTlsProtocol, parseProtocol, type KnownProtocol } from './protocol.js';
+export {
+  AUTO_REGISTRATION_GROUP_ANNOTATION,
+  creationTimeMillis,
+  HEALTH_CHECKS_ENABLED_ANNOTATION,
+  isWorkloadEntryHealthy,
+  LEGACY_LOCALITY_LABEL,
+  localityOf,
+  normalizeServiceEntry,
+  normalizeWorkloadEntry,
+  sanitizeLocalityLabel,
+  TLS_MODE_LABEL,
+  tlsModeOf,
+  TOPOLOGY_LOCALITY_LABEL,
+  WORKLOAD_NAME_LABEL,
+  type NormalizedServiceEntryResult,
+} from './normalize.js';
+export {
+  loadIstioConfig,
+  loadParsedObjects,
+  type AcceptedObject,
+  type IgnoredEntry,
+  type LoadedServiceEntry,
+  type LoadedWorkloadEntry,
+  type LoadOptions,
+  type LoadResult,
+  type RejectedObject,
+} from './load.js';
+export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from './json-schemas.js';

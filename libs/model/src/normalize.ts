@@ -1,0 +1,160 @@
+/**
+ * Normalization: a validated ServiceEntry or WorkloadEntry becomes the plain, defaulted JSON the
+ * translator reads (`normalized.ts`). Each derived field follows istiod 1.30's registry conversion
+ * (`pilot/pkg/serviceregistry/serviceentry/conversion.go`: `convertServices`, `ConvertWorkloadEntry`,
+ * `convertWorkloadEntryToWorkloadInstance`, `getTLSModeFromWorkloadEntry`, `isHealthy`); SPEC §3.4,
+ * §3.5 and §6 describe them. Only call these on objects `validateObject` accepted.
+ */
+import { NORMALIZED_SCHEMA_VERSION, type EndpointSource, type NormalizedEndpoint, type NormalizedPort, type NormalizedServiceEntry } from './normalized.js';
+import type { ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import { parseProtocol } from './protocol.js';
+
+/** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+/** Locality labels, newest first (`pkg/model/proxy.go` `GetLocalityLabel`). */
+export const TOPOLOGY_LOCALITY_LABEL = 'topology.istio.io/locality';
+export const LEGACY_LOCALITY_LABEL = 'istio-locality';
+/** Annotation turning WorkloadEntry health checking on (`status.WorkloadEntryHealthCheckAnnotation`). */
+export const HEALTH_CHECKS_ENABLED_ANNOTATION = 'proxy.istio.io/health-checks-enabled';
+/** Workload name overrides (`pkg/kube/labels/labels.go` `WorkloadNameFromWorkloadEntry`). */
+export const AUTO_REGISTRATION_GROUP_ANNOTATION = 'istio.io/autoRegistrationGroup';
+export const WORKLOAD_NAME_LABEL = 'service.istio.io/workload-name';
+
+export interface NormalizedServiceEntryResult {
+  readonly serviceEntry: NormalizedServiceEntry;
+  /** One endpoint per `spec.endpoints[]` entry, in order. */
+  readonly inlineEndpoints: NormalizedEndpoint[];
+}
+
+/** `metadata.creationTimestamp` in milliseconds since the epoch; 0 when absent. */
+export function creationTimeMillis(metadata: ObjectMeta): number {
+  if (metadata.creationTimestamp === undefined) return 0;
+  const millis = Date.parse(metadata.creationTimestamp);
+  return Number.isNaN(millis) || millis < 0 ? 0 : millis;
+}
+
+/**
+ * `pkg/model/proxy.go` `SanitizeLocalityLabel`: Kubernetes label values cannot hold `/`, so a locality
+ * label writes `region.zone.subzone`; dots become slashes unless the value already has a slash.
+ */
+export function sanitizeLocalityLabel(value: string): string {
+  return value.includes('/') ? value : value.replaceAll('.', '/');
+}
+
+/** `spec.locality`, else the locality label (topology label first, then `istio-locality`), sanitized. */
+export function localityOf(spec: WorkloadEntrySpec, labels: Readonly<Record<string, string>>): string {
+  if (spec.locality !== undefined && spec.locality !== '') return spec.locality;
+  const label = labels[TOPOLOGY_LOCALITY_LABEL] ?? labels[LEGACY_LOCALITY_LABEL];
+  return label === undefined ? '' : sanitizeLocalityLabel(label);
+}
+
+/** The TLS mode label wins; otherwise a service account implies `istio`, and no account `disabled`. */
+export function tlsModeOf(spec: WorkloadEntrySpec, labels: Readonly<Record<string, string>>): string {
+  const label = labels[TLS_MODE_LABEL];
+  if (label !== undefined) return label;
+  return (spec.serviceAccount ?? '') !== '' ? 'istio' : 'disabled';
+}
+
+/** Go's `strconv.ParseBool` truth values. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+function healthyCondition(status: unknown): boolean {
+  if (typeof status !== 'object' || status === null) return false;
+  const conditions = (status as { conditions?: unknown }).conditions;
+  if (!Array.isArray(conditions)) return false;
+  for (const condition of conditions) {
+    if (typeof condition !== 'object' || condition === null) continue;
+    const { type, status: value } = condition as { type?: unknown; status?: unknown };
+    // The first Healthy condition decides; anything but True/False keeps the default (unhealthy).
+    if (type === 'Healthy') return value === 'True';
+  }
+  return false;
+}
+
+/**
+ * istiod `isHealthy`: a WorkloadEntry without health checks enabled is healthy; with them, only a
+ * `Healthy` condition with status `True` makes it healthy (missing means not yet probed: unhealthy).
+ */
+export function isWorkloadEntryHealthy(metadata: ObjectMeta, status: unknown): boolean {
+  const enabled = metadata.annotations[HEALTH_CHECKS_ENABLED_ANNOTATION];
+  if (enabled === undefined || !GO_TRUE.has(enabled)) return true;
+  return healthyCondition(status);
+}
+
+function normalizeEndpoint(
+  spec: WorkloadEntrySpec,
+  labels: Readonly<Record<string, string>>,
+  source: EndpointSource,
+  namespace: string,
+  workloadName: string,
+  healthy: boolean,
+): NormalizedEndpoint {
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    source,
+    address: spec.address ?? '',
+    ports: { ...spec.ports },
+    labels: { ...labels },
+    network: spec.network ?? '',
+    locality: localityOf(spec, labels),
+    weight: spec.weight ?? 0,
+    serviceAccount: spec.serviceAccount ?? '',
+    tlsMode: tlsModeOf(spec, labels),
+    workloadName,
+    namespace,
+    healthy,
+  };
+}
+
+/** A WorkloadEntry as an endpoint: labels are `spec.labels` overlaid with `metadata.labels`. */
+export function normalizeWorkloadEntry(object: WorkloadEntryObject): NormalizedEndpoint {
+  const { metadata, spec } = object;
+  const labels = { ...spec.labels, ...metadata.labels };
+  const workloadName = metadata.annotations[AUTO_REGISTRATION_GROUP_ANNOTATION] ?? metadata.labels[WORKLOAD_NAME_LABEL] ?? metadata.name;
+  return normalizeEndpoint(
+    spec,
+    labels,
+    { kind: 'WorkloadEntry', namespace: metadata.namespace, name: metadata.name },
+    metadata.namespace,
+    workloadName,
+    isWorkloadEntryHealthy(metadata, object.status),
+  );
+}
+
+/** A ServiceEntry, defaulted, plus its inline endpoints (named `<se-name>-<index>`, always healthy). */
+export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedServiceEntryResult {
+  const { metadata, spec } = object;
+  const ports: NormalizedPort[] = spec.ports.map((port) => ({
+    number: port.number,
+    name: port.name,
+    protocol: port.protocol === undefined || port.protocol === '' ? '' : (parseProtocol(port.protocol) ?? ''),
+    targetPort: port.targetPort ?? 0,
+  }));
+  const hasInlineEndpoints = spec.endpoints.length > 0;
+  const serviceEntry: NormalizedServiceEntry = {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    labels: { ...metadata.labels },
+    hosts: [...spec.hosts],
+    addresses: [...spec.addresses],
+    ports,
+    location: spec.location ?? 'MESH_EXTERNAL',
+    resolution: spec.resolution ?? 'NONE',
+    exportTo: [...spec.exportTo],
+    workloadSelector: spec.workloadSelector === undefined || hasInlineEndpoints ? null : { ...spec.workloadSelector.labels },
+    subjectAltNames: [...spec.subjectAltNames],
+  };
+  const inlineEndpoints = spec.endpoints.map((endpoint, index) =>
+    normalizeEndpoint(
+      endpoint,
+      endpoint.labels ?? {},
+      { kind: 'ServiceEntry', namespace: metadata.namespace, name: metadata.name, index },
+      metadata.namespace,
+      `${metadata.name}-${index}`,
+      true,
+    ),
+  );
+  return { serviceEntry, inlineEndpoints };
+}

@@ -1,0 +1,149 @@
+/**
+ * Istio objects as Skiff reads them: the parsed form (kind known, spec not yet checked) and the typed
+ * form a successful `validateObject` returns. Field names are the JSON names of istio/api
+ * (`networking/v1alpha3/service_entry.proto`, `workload_entry.proto`, `workload_group.proto`,
+ * `destination_rule.proto`); the three served versions (v1, v1beta1, v1alpha3) share one schema.
+ */
+import type { Location, Resolution } from './normalized.js';
+
+/** The kinds Skiff validates (and, for ServiceEntry and WorkloadEntry, normalizes). */
+export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule';
+
+/** Where an object came from: a file, the 1-based YAML document in it, and the line it starts on. */
+export interface SourceRef {
+  readonly file: string;
+  /** 1-based document number in a multi-document YAML stream (1 for JSON). */
+  readonly document: number;
+  /** 1-based line of the object's first line. */
+  readonly line: number;
+  /** 0-based index in the `items` of a Kubernetes List, when the object came from one. */
+  readonly item?: number;
+}
+
+/** `metadata` as parsed: any fields, with `name` checked and `namespace` defaulted. */
+export interface ParsedMetadata {
+  readonly name: string;
+  readonly namespace: string;
+  readonly [field: string]: unknown;
+}
+
+/** An object of a kind Skiff validates, before validation: `spec` and `status` are untouched input. */
+export interface ParsedObject {
+  readonly apiVersion: string;
+  readonly kind: SkiffKind;
+  readonly metadata: ParsedMetadata;
+  readonly spec: unknown;
+  readonly status: unknown;
+  readonly source: SourceRef;
+}
+
+/** `metadata` after validation: only the fields Skiff reads. */
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** RFC 3339 timestamp, as the API server writes it. */
+  readonly creationTimestamp?: string;
+  readonly resourceVersion?: string;
+  readonly uid?: string;
+  readonly generation?: number;
+}
+
+export type StringMap = Readonly<Record<string, string>>;
+
+/** `ServiceEntry.spec.ports[]` (`ServicePort`). A missing `number` or `name` reads as 0 or ''. */
+export interface ServicePort {
+  readonly number: number;
+  readonly name: string;
+  readonly protocol?: string;
+  readonly targetPort?: number;
+}
+
+/** `WorkloadEntry.spec`, also the shape of `ServiceEntry.spec.endpoints[]` and `WorkloadGroup.spec.template`. */
+export interface WorkloadEntrySpec {
+  readonly address?: string;
+  readonly ports?: Readonly<Record<string, number>>;
+  readonly labels?: StringMap;
+  readonly network?: string;
+  readonly locality?: string;
+  readonly weight?: number;
+  readonly serviceAccount?: string;
+}
+
+export interface ServiceEntrySpec {
+  readonly hosts: readonly string[];
+  readonly addresses: readonly string[];
+  readonly ports: readonly ServicePort[];
+  readonly location?: Location;
+  readonly resolution?: Resolution;
+  readonly endpoints: readonly WorkloadEntrySpec[];
+  /** Present (possibly with no labels) when the spec sets `workloadSelector`. */
+  readonly workloadSelector?: { readonly labels: StringMap };
+  readonly exportTo: readonly string[];
+  readonly subjectAltNames: readonly string[];
+}
+
+export interface HttpHeader {
+  readonly name: string;
+  readonly value?: string;
+}
+
+/** `WorkloadGroup.spec.probe` (`ReadinessProbe`); at most one health check method is set. */
+export interface ReadinessProbe {
+  readonly initialDelaySeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly periodSeconds?: number;
+  readonly successThreshold?: number;
+  readonly failureThreshold?: number;
+  readonly httpGet?: {
+    readonly path?: string;
+    readonly port: number;
+    readonly host?: string;
+    readonly scheme?: string;
+    readonly httpHeaders: readonly (HttpHeader | null)[];
+  };
+  readonly tcpSocket?: { readonly host?: string; readonly port: number };
+  readonly exec?: { readonly command: readonly string[] };
+  readonly grpc?: { readonly port: number; readonly service?: string };
+}
+
+export interface WorkloadGroupSpec {
+  readonly metadata?: { readonly labels: StringMap; readonly annotations: StringMap };
+  readonly template?: WorkloadEntrySpec;
+  readonly probe?: ReadinessProbe;
+}
+
+/**
+ * `DestinationRule.spec`, read only as far as Skiff validates it; the traffic policy is kept as the
+ * input JSON so nothing a proxy-facing consumer needs is lost.
+ */
+export interface DestinationRuleSpec {
+  readonly host: string;
+  readonly trafficPolicy?: Readonly<Record<string, unknown>>;
+  readonly subsets: readonly {
+    readonly name: string;
+    readonly labels: StringMap;
+    readonly trafficPolicy?: Readonly<Record<string, unknown>>;
+  }[];
+  readonly exportTo: readonly string[];
+  readonly workloadSelector?: { readonly matchLabels: StringMap };
+}
+
+interface TypedObject<K extends SkiffKind, S> {
+  readonly apiVersion: string;
+  readonly kind: K;
+  readonly metadata: ObjectMeta;
+  readonly spec: S;
+  /** Untouched input; only WorkloadEntry health reads it (`status.conditions`). */
+  readonly status: unknown;
+  readonly source: SourceRef;
+}
+
+export type ServiceEntryObject = TypedObject<'ServiceEntry', ServiceEntrySpec>;
+export type WorkloadEntryObject = TypedObject<'WorkloadEntry', WorkloadEntrySpec>;
+export type WorkloadGroupObject = TypedObject<'WorkloadGroup', WorkloadGroupSpec>;
+export type DestinationRuleObject = TypedObject<'DestinationRule', DestinationRuleSpec>;
+
+/** A validated object of any kind Skiff validates. */
+export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject;
