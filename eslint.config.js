@@ -15,7 +15,7 @@ const bannedInPureLibraries = {
   patterns: [
     { group: ['@grpc/*', '@connectrpc/*'], message: 'pure libraries do not speak gRPC' },
     {
-      regex: `^@skiff/(?!(${pureWorkspacePackages.map((p) => p.slice('@skiff/'.length)).join('|')})$)`,
+      regex: `^@skiff/(?!(${pureWorkspacePackages.map((p) => p.slice('@skiff/'.length)).join('|')})(/|$))`,
       message: 'a pure library may depend only on other pure libraries',
     },
   ],
