@@ -1,0 +1,65 @@
+/**
+ * Entry-level translation problems. Translation is best-effort (Envoy Gateway's translator, STYLE
+ * rule 5): a problem with one host x port is collected here and that resource is left out or
+ * trimmed, while everything else of the ServiceEntry is still built. Errors are data, never thrown;
+ * only programmer errors throw.
+ */
+
+/** What went wrong; each code has one fixed meaning (see `TRANSLATE_ERROR_MESSAGES`). */
+export type TranslateErrorCode =
+  | 'UNSUPPORTED_RESOLUTION'
+  | 'DNS_CLUSTER_WITHOUT_ENDPOINTS'
+  | 'ENDPOINT_WITHOUT_ADDRESS'
+  | 'GRPC_UNSUPPORTED_RESOLUTION'
+  | 'GRPC_DNS_ENDPOINT_COUNT'
+  | 'GRPC_UNSUPPORTED_ENDPOINT'
+  | 'GRPC_DUPLICATE_ENDPOINT';
+
+/** The fixed message of each code; `TranslateError.detail` carries the specifics. */
+export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, string>> = {
+  UNSUPPORTED_RESOLUTION: 'resolution DYNAMIC_DNS (dynamic forward proxy) is not supported; no cluster is built',
+  DNS_CLUSTER_WITHOUT_ENDPOINTS: 'DNS cluster has no endpoints; like istiod, the cluster is not generated',
+  ENDPOINT_WITHOUT_ADDRESS: 'endpoint has no address (multi-network gateways are not supported); endpoint dropped',
+  GRPC_UNSUPPORTED_RESOLUTION: 'proxyless gRPC clients support only EDS and LOGICAL_DNS clusters; resolution NONE has neither, nothing is built',
+  GRPC_DNS_ENDPOINT_COUNT: 'proxyless gRPC LOGICAL_DNS clusters need exactly one endpoint with a host and a port; nothing is built',
+  GRPC_UNSUPPORTED_ENDPOINT: 'proxyless gRPC clients accept only IP-literal endpoints with a port; endpoint dropped',
+  GRPC_DUPLICATE_ENDPOINT: 'proxyless gRPC clients reject an address listed twice in one ClusterLoadAssignment; duplicate dropped',
+};
+
+export interface TranslateErrorInit {
+  readonly code: TranslateErrorCode;
+  /** `namespace/name` of the ServiceEntry. */
+  readonly serviceEntry: string;
+  /** The cluster (or would-be cluster) the problem belongs to. */
+  readonly clusterName?: string;
+  /** Specifics: which endpoint, how many endpoints, which resolution. */
+  readonly detail?: string;
+}
+
+/** One entry-level problem. An `Error` (so it can be thrown or logged with a stack) that serializes as plain data. */
+export class TranslateError extends Error {
+  override readonly name = 'TranslateError';
+  readonly code: TranslateErrorCode;
+  readonly serviceEntry: string;
+  readonly clusterName: string | undefined;
+  readonly detail: string | undefined;
+
+  constructor(init: TranslateErrorInit) {
+    const where = init.clusterName === undefined ? init.serviceEntry : `${init.serviceEntry} ${init.clusterName}`;
+    const detail = init.detail === undefined ? '' : ` (${init.detail})`;
+    super(`${where}: ${TRANSLATE_ERROR_MESSAGES[init.code]}${detail}`);
+    this.code = init.code;
+    this.serviceEntry = init.serviceEntry;
+    this.clusterName = init.clusterName;
+    this.detail = init.detail;
+  }
+
+  /** Plain JSON (`code`, `serviceEntry`, `clusterName?`, `detail?`, `message`) for stores, debug pages and goldens. */
+  toJSON(): Record<string, string> {
+    const json: Record<string, string> = { code: this.code, serviceEntry: this.serviceEntry };
+    if (this.clusterName !== undefined) json['clusterName'] = this.clusterName;
+    if (this.detail !== undefined) json['detail'] = this.detail;
+    json['message'] = this.message;
+    return json;
+  }
+}

@@ -1,0 +1,53 @@
+export {
+  buildAltStatName,
+  buildCluster,
+  buildDefaultCircuitBreakers,
+  buildGrpcEdsCluster,
+  buildGrpcLogicalDnsCluster,
+  buildHttpProtocolOptions,
+  buildIstioMutualTransportSocket,
+  buildMetadataExchangeFilter,
+  CLUSTER_DNS_JITTER_FIELD_NUMBER,
+  durationFromMs,
+  HTTP_PROTOCOL_OPTIONS_KEY,
+  isHttp2Protocol,
+  readDnsJitter,
+  selectUpstreamTls,
+} from './cluster.js';
+export type { ClusterArgs, ClusterDiscovery, IstioMutualTlsArgs } from './cluster.js';
+export {
+  buildClusterLoadAssignment,
+  buildEndpointAddress,
+  buildLbEndpoint,
+  buildLocalityLbEndpoints,
+  buildWorkloadMetadata,
+  convertLocality,
+  edsInstances,
+  grpcInstances,
+  withAddress,
+} from './endpoint.js';
+export type { DroppedEndpointReporter, LocalityGroupingOptions } from './endpoint.js';
+export { TRANSLATE_ERROR_MESSAGES, TranslateError } from './errors.js';
+export type { TranslateErrorCode, TranslateErrorInit } from './errors.js';
+export { buildServiceInstances, canonicalEndpoints, spiffeIdentity } from './instances.js';
+export type { ServiceInstance, ServiceInstancesArgs } from './instances.js';
+export { translateResultToJson } from './json.js';
+export { buildGrpcListener, selectListenerAddress } from './listener.js';
+export type { GrpcListenerArgs } from './listener.js';
+export { DEFAULT_MESH_SETTINGS, isVisibleTo, serviceVisibility, withMeshDefaults } from './mesh.js';
+export type { DnsLookupFamily, MeshSettings, ServiceVisibility } from './mesh.js';
+export {
+  buildDnsSrvSubsetKey,
+  buildOutboundClusterName,
+  buildSubsetKey,
+  isDnsSrvSubsetKey,
+  joinHostPort,
+  parseSubsetKey,
+} from './names.js';
+export type { ClusterNaming, SubsetKey, TrafficDirection } from './names.js';
+export { buildGrpcRouteConfiguration } from './route.js';
+export type { GrpcRouteArgs } from './route.js';
+export { translateServiceEntry } from './translate.js';
+export type { Flavor, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
+export { encodeResource, encodeResources, resourceVersion } from './version.js';
+export type { EncodedResource } from './version.js';

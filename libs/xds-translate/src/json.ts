@@ -1,0 +1,37 @@
+/**
+ * A translation result as Envoy prints its config (proto-JSON: camelCase, `@type` on `Any`), for
+ * golden files, `skiffctl` and debug pages. Listeners, routes and errors appear only when present.
+ * `@type` is moved to the front of every `Any`, where Envoy's config dump prints it. One caveat:
+ * `Cluster.dns_jitter` is written as a raw field (see `CLUSTER_DNS_JITTER_FIELD_NUMBER`) and so is
+ * not in this view.
+ */
+import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
+import { toEnvoyJson } from '@skiff/protos';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import type { TranslateResult } from './translate.js';
+
+const TYPE_KEY = '@type';
+
+/** A copy of `value` with `@type` as the first key of every object that has one. */
+export function typeFirst(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(typeFirst);
+  if (value === null || typeof value !== 'object') return value;
+  const out: JsonObject = {};
+  if (TYPE_KEY in value) out[TYPE_KEY] = value[TYPE_KEY] as JsonValue;
+  for (const [key, field] of Object.entries(value)) if (key !== TYPE_KEY) out[key] = typeFirst(field as JsonValue);
+  return out;
+}
+
+export function translateResultToJson(result: TranslateResult): JsonObject {
+  const json: JsonObject = {
+    clusters: result.clusters.map((cluster) => typeFirst(toEnvoyJson(ClusterSchema, cluster))),
+    endpoints: result.loadAssignments.map((assignment) => typeFirst(toEnvoyJson(ClusterLoadAssignmentSchema, assignment))),
+  };
+  if (result.listeners.length > 0) json['listeners'] = result.listeners.map((listener) => typeFirst(toEnvoyJson(ListenerSchema, listener)));
+  if (result.routes.length > 0) json['routes'] = result.routes.map((route) => typeFirst(toEnvoyJson(RouteConfigurationSchema, route)));
+  if (result.errors.length > 0) json['errors'] = result.errors.map((error) => error.toJSON());
+  return json;
+}

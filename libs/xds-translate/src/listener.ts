@@ -1,0 +1,59 @@
+/**
+ * Listeners for proxyless gRPC clients (`pilot/pkg/networking/grpcgen/lds.go`
+ * `buildOutboundListeners`). A gRPC client with target `xds:///HOST:PORT` asks LDS for exactly
+ * `HOST:PORT` and reads only the `api_listener`: an HttpConnectionManager that names, through RDS
+ * over ADS, the route configuration `outbound|PORT||HOST`.
+ */
+import { create } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
+import { isIP } from '@skiff/model';
+import { ListenerSchema, type Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import { RouterSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
+import { HttpConnectionManagerSchema } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+
+/** `wellknown.Router`: the HTTP filter that forwards to the route's cluster. */
+export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
+/** The listener address when the ServiceEntry has no usable VIP (`constants.UnspecifiedIP`). */
+export const UNSPECIFIED_ADDRESS = '0.0.0.0';
+
+/**
+ * The address istiod gives the listener (`Service.GetAddressForProxy`): the ServiceEntry's first
+ * address when it is an IP (a `/32` or `/128` CIDR collapses to its IP), otherwise 0.0.0.0. gRPC
+ * clients do not connect to it; it documents the VIP.
+ */
+export function selectListenerAddress(addresses: readonly string[]): string {
+  const first = addresses[0];
+  if (first === undefined) return UNSPECIFIED_ADDRESS;
+  if (isIP(first)) return first;
+  const [ip, bits] = first.split('/');
+  if (ip !== undefined && isIP(ip) && ((bits === '32' && !ip.includes(':')) || (bits === '128' && ip.includes(':')))) return ip;
+  return UNSPECIFIED_ADDRESS;
+}
+
+export interface GrpcListenerArgs {
+  /** `HOST:PORT`, the name the client subscribes to. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly routeConfigName: string;
+}
+
+/**
+ * One API listener. The filter list is only the router: istiod also puts a no-op fault filter
+ * first, which the client accepts, but nothing here needs it; if filters are present the client
+ * requires the router to be last and only last.
+ */
+export function buildGrpcListener(args: GrpcListenerArgs): Listener {
+  const connectionManager = create(HttpConnectionManagerSchema, {
+    routeSpecifier: {
+      case: 'rds',
+      value: { configSource: { configSourceSpecifier: { case: 'ads', value: {} } }, routeConfigName: args.routeConfigName },
+    },
+    httpFilters: [{ name: ROUTER_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(RouterSchema, create(RouterSchema)) } }],
+  });
+  return create(ListenerSchema, {
+    name: args.name,
+    address: { address: { case: 'socketAddress', value: { address: args.address, portSpecifier: { case: 'portValue', value: args.port } } } },
+    apiListener: { apiListener: anyPack(HttpConnectionManagerSchema, connectionManager) },
+  });
+}

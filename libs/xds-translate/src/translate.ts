@@ -1,0 +1,276 @@
+/**
+ * ServiceEntry -> Envoy resources, per host x port: the pure core of the translator.
+ *
+ * Two flavours, as istiod has two generators:
+ * - `envoy`: what istiod 1.30 sends a sidecar for the entry (`pilot/pkg/networking/core/cluster.go`
+ *   `buildOutboundClusters`, `convertResolution`; EDS from `pilot/pkg/xds/endpoints/endpoint_builder.go`).
+ * - `grpc`: what a proxyless gRPC client (node metadata `GENERATOR: grpc`) can use
+ *   (`pilot/pkg/networking/grpcgen/`), restricted to what grpc-js-xds accepts: EDS or LOGICAL_DNS
+ *   clusters with ROUND_ROBIN, IP-literal endpoints, plus a Listener and a RouteConfiguration per
+ *   host:port.
+ *
+ * Input is one normalized ServiceEntry and the endpoints that belong to it (inline `spec.endpoints`
+ * plus the WorkloadEntries its selector picked); output is canonical, so equal input gives equal
+ * bytes whatever the order of `endpoints`.
+ */
+import type { NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry } from '@skiff/model';
+import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import type { Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import type { RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { buildCluster, buildGrpcEdsCluster, buildGrpcLogicalDnsCluster, type ClusterDiscovery } from './cluster.js';
+import {
+  buildClusterLoadAssignment,
+  buildLocalityLbEndpoints,
+  edsInstances,
+  grpcInstances,
+  withAddress,
+  type DroppedEndpointReporter,
+} from './endpoint.js';
+import { TranslateError, type TranslateErrorCode } from './errors.js';
+import { buildServiceInstances, canonicalEndpoints, type ServiceInstance } from './instances.js';
+import { buildGrpcListener, selectListenerAddress } from './listener.js';
+import type { MeshSettings } from './mesh.js';
+import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
+import { buildGrpcRouteConfiguration } from './route.js';
+
+/** Which generator's output: Envoy proxies (sidecars, gateways) or proxyless gRPC clients. */
+export type Flavor = 'envoy' | 'grpc';
+
+export interface TranslateOptions {
+  readonly flavor: Flavor;
+  /**
+   * Cluster name spelling. `sni-dnat` builds what istiod builds for a router in sni-dnat cluster
+   * mode (DNS-SRV names, resolution NONE served over EDS, no TLS settings, no
+   * `use_downstream_protocol` for sniffed ports). istiod builds those clusters only for gateways
+   * with an AUTO_PASSTHROUGH server and only for MESH_INTERNAL services, and filters their
+   * endpoints to mTLS-capable ones; Skiff offers the naming as a per-proxy option (the seed's
+   * `ROUTER_MODE: sni-dnat`, as in Istio <= 1.12), so it applies it to every cluster, MESH_EXTERNAL
+   * included, and keeps all endpoints, as the seed's dump of a MESH_EXTERNAL entry shows.
+   */
+  readonly naming: ClusterNaming;
+  readonly mesh: MeshSettings;
+}
+
+export interface TranslateInput {
+  readonly serviceEntry: NormalizedServiceEntry;
+  /** Inline endpoints plus the selected WorkloadEntries, in any order. */
+  readonly endpoints: readonly NormalizedEndpoint[];
+}
+
+export interface TranslateResult {
+  /** Sorted by name. */
+  readonly clusters: Cluster[];
+  /** EDS assignments, sorted by cluster name (DNS clusters carry theirs inline; ORIGINAL_DST clusters have none). */
+  readonly loadAssignments: ClusterLoadAssignment[];
+  /** `grpc` flavour only; sorted by name. */
+  readonly listeners: Listener[];
+  /** `grpc` flavour only; sorted by name. */
+  readonly routes: RouteConfiguration[];
+  /** Entry-level problems; what they name was left out or trimmed. Sorted by cluster name, code, detail. */
+  readonly errors: TranslateError[];
+}
+
+/** `convertResolution` for a sidecar, and for a router in sni-dnat mode (gateways cannot use ORIGINAL_DST). */
+function envoyDiscovery(resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN', naming: ClusterNaming): ClusterDiscovery {
+  switch (resolution) {
+    case 'STATIC':
+      return 'EDS';
+    case 'NONE':
+      return naming === 'sni-dnat' ? 'EDS' : 'ORIGINAL_DST';
+    case 'DNS':
+      return 'STRICT_DNS';
+    case 'DNS_ROUND_ROBIN':
+      return 'LOGICAL_DNS';
+  }
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byName<T>(nameOf: (item: T) => string): (a: T, b: T) => number {
+  return (a, b) => compareStrings(nameOf(a), nameOf(b));
+}
+
+function compareErrors(a: TranslateError, b: TranslateError): number {
+  return (
+    compareStrings(a.clusterName ?? '', b.clusterName ?? '') ||
+    compareStrings(a.code, b.code) ||
+    compareStrings(a.detail ?? '', b.detail ?? '')
+  );
+}
+
+interface Output {
+  clusters: Cluster[];
+  loadAssignments: ClusterLoadAssignment[];
+  listeners: Listener[];
+  routes: RouteConfiguration[];
+  errors: TranslateError[];
+}
+
+interface PortContext {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly hostname: string;
+  readonly servicePort: NormalizedPort;
+  readonly instances: readonly ServiceInstance[];
+  readonly subjectAltNames: readonly string[];
+  readonly options: TranslateOptions;
+  readonly clusterName: string;
+  readonly report: DroppedEndpointReporter;
+  readonly output: Output;
+}
+
+function translateEnvoyPort(context: PortContext): void {
+  const { serviceEntry, options, clusterName, output } = context;
+  if (serviceEntry.resolution === 'DYNAMIC_DNS') return;
+  const discovery = envoyDiscovery(serviceEntry.resolution, options.naming);
+  const clusterArgs = {
+    name: clusterName,
+    discovery,
+    serviceEntry,
+    hostname: context.hostname,
+    servicePort: context.servicePort,
+    naming: options.naming,
+    mesh: options.mesh,
+    inlineEndpoints: [],
+    subjectAltNames: context.subjectAltNames,
+    instanceTlsModes: context.instances.map((instance) => instance.tlsMode),
+  };
+  const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label' } as const;
+  switch (discovery) {
+    case 'STRICT_DNS':
+    case 'LOGICAL_DNS': {
+      const inlineEndpoints = buildLocalityLbEndpoints(withAddress(context.instances, context.report), grouping);
+      if (inlineEndpoints.length === 0) {
+        context.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
+        return;
+      }
+      output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
+      return;
+    }
+    case 'EDS': {
+      output.clusters.push(buildCluster(clusterArgs));
+      const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(context.instances, context.report)), grouping);
+      output.loadAssignments.push(buildClusterLoadAssignment(clusterName, endpoints));
+      return;
+    }
+    case 'ORIGINAL_DST':
+      // Envoy connects to the original destination: no endpoints, so no assignment.
+      output.clusters.push(buildCluster(clusterArgs));
+      return;
+  }
+}
+
+/**
+ * The proxyless gRPC client supports EDS and LOGICAL_DNS clusters only. STATIC entries become EDS
+ * as for Envoy. DNS and DNS_ROUND_ROBIN entries become LOGICAL_DNS when the port has exactly one
+ * endpoint with a host and a port (always so for DNS_ROUND_ROBIN, and for DNS entries whose host
+ * is the endpoint); a DNS entry with several endpoints would need one cluster per endpoint under
+ * an aggregate cluster, which is not built: it is reported instead. NONE has no equivalent (the
+ * client has no original-destination cluster): reported, nothing built. Nothing is built at all for
+ * a host:port without a cluster, so no Listener or route ever points at a missing cluster.
+ */
+function translateGrpcPort(context: PortContext): void {
+  const { serviceEntry, clusterName, hostname, servicePort, output } = context;
+  const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality' } as const;
+  switch (serviceEntry.resolution) {
+    case 'DYNAMIC_DNS':
+      return;
+    case 'NONE':
+      context.report('GRPC_UNSUPPORTED_RESOLUTION', 'resolution NONE');
+      return;
+    case 'STATIC': {
+      output.clusters.push(buildGrpcEdsCluster(clusterName));
+      const kept = grpcInstances(edsInstances(withAddress(context.instances, context.report)), context.report);
+      output.loadAssignments.push(buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(kept, grouping)));
+      break;
+    }
+    case 'DNS':
+    case 'DNS_ROUND_ROBIN': {
+      const candidates = withAddress(context.instances, context.report);
+      const only = candidates[0];
+      if (candidates.length !== 1 || only === undefined || only.port === 0) {
+        const detail = only !== undefined && candidates.length === 1 ? `unix socket ${only.address}` : `${candidates.length} endpoints`;
+        context.report('GRPC_DNS_ENDPOINT_COUNT', detail);
+        return;
+      }
+      output.clusters.push(buildGrpcLogicalDnsCluster(clusterName, buildLocalityLbEndpoints([only], grouping)));
+      break;
+    }
+  }
+  const routeConfigName = buildSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname });
+  output.listeners.push(
+    buildGrpcListener({
+      name: joinHostPort(hostname, servicePort.number),
+      address: selectListenerAddress(serviceEntry.addresses),
+      port: servicePort.number,
+      routeConfigName,
+    }),
+  );
+  output.routes.push(buildGrpcRouteConfiguration({ name: routeConfigName, hostname, port: servicePort.number, clusterName }));
+}
+
+/**
+ * Builds every resource of one ServiceEntry: a cluster per host x port (UDP ports skipped, as
+ * istiod does), its EDS assignment where the cluster uses EDS, and for the `grpc` flavour a
+ * Listener and RouteConfiguration per host:port. Never throws for bad user data: problems are in
+ * `errors`, and the affected host x port is left out or trimmed.
+ */
+export function translateServiceEntry(input: TranslateInput, options: TranslateOptions): TranslateResult {
+  const { serviceEntry } = input;
+  const entryKey = `${serviceEntry.namespace}/${serviceEntry.name}`;
+  const output: Output = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [] };
+  const reporter =
+    (clusterName: string | undefined): DroppedEndpointReporter =>
+    (code: TranslateErrorCode, detail: string) =>
+      output.errors.push(new TranslateError({ code, serviceEntry: entryKey, ...(clusterName === undefined ? {} : { clusterName }), detail }));
+
+  if (serviceEntry.resolution === 'DYNAMIC_DNS') {
+    reporter(undefined)('UNSUPPORTED_RESOLUTION', `hosts ${serviceEntry.hosts.join(', ')}`);
+    return output;
+  }
+
+  const endpoints = canonicalEndpoints(input.endpoints);
+  const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
+  for (const hostname of new Set(serviceEntry.hosts)) {
+    // Instances exist for every port, UDP included; istiod's service-account set (the SANs) is the
+    // union over all of them, plus the entry's own subjectAltNames (`initServiceAccounts`).
+    const instancesByPort = serviceEntry.ports.map((servicePort) =>
+      buildServiceInstances({
+        serviceEntry,
+        endpoints,
+        hasEndpoints: input.endpoints.length > 0,
+        hostname,
+        servicePort,
+        trustDomain: options.mesh.trustDomain,
+      }),
+    );
+    const identities = new Set(serviceEntry.subjectAltNames);
+    for (const instance of instancesByPort.flat()) if (instance.serviceAccount !== '') identities.add(instance.serviceAccount);
+    const subjectAltNames = [...identities].sort();
+
+    serviceEntry.ports.forEach((servicePort, index) => {
+      if (servicePort.protocol === 'UDP') return;
+      const clusterName = buildOutboundClusterName(options.naming, hostname, servicePort.number);
+      translatePort({
+        serviceEntry,
+        hostname,
+        servicePort,
+        instances: instancesByPort[index] ?? [],
+        subjectAltNames,
+        options,
+        clusterName,
+        report: reporter(clusterName),
+        output,
+      });
+    });
+  }
+
+  output.clusters.sort(byName((cluster) => cluster.name));
+  output.loadAssignments.sort(byName((assignment) => assignment.clusterName));
+  output.listeners.sort(byName((listener) => listener.name));
+  output.routes.sort(byName((route) => route.name));
+  output.errors.sort(compareErrors);
+  return output;
+}

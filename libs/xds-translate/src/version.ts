@@ -1,0 +1,48 @@
+/**
+ * Serialized resources and their versions. A version is the content hash of the bytes
+ * (go-control-plane `pkg/cache/v3/cached_resource.go`, STYLE rule 10): any replica that builds the
+ * same bytes names them with the same version, so a proxy that reconnects to another gateway is
+ * not sent anything again and an unchanged rebuild publishes nothing. That only holds because the
+ * builders emit canonical output: fixed field and map-key order, repeated fields sorted by stable
+ * keys, nothing iterated in input order.
+ */
+import { createHash } from 'node:crypto';
+import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { TypeUrl } from '@skiff/protos';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import type { TranslateResult } from './translate.js';
+
+/** Lowercase hex SHA-256 of the serialized resource. */
+export function resourceVersion(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** One resource ready for the wire: what an ADS response packs into an `Any` (`type_url`, `value`). */
+export interface EncodedResource {
+  readonly typeUrl: TypeUrl;
+  /** The xDS resource name: `Cluster.name`, `ClusterLoadAssignment.cluster_name`, ... */
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  /** `resourceVersion(bytes)`. */
+  readonly version: string;
+}
+
+export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schema: Desc, name: string, message: MessageShape<Desc>): EncodedResource {
+  const bytes = toBinary(schema, message);
+  return { typeUrl, name, bytes, version: resourceVersion(bytes) };
+}
+
+/** Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in name order. */
+export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>): EncodedResource[] {
+  return [
+    ...result.clusters.map((cluster) => encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster)),
+    ...result.loadAssignments.map((assignment) =>
+      encodeResource(TypeUrl.ClusterLoadAssignment, ClusterLoadAssignmentSchema, assignment.clusterName, assignment),
+    ),
+    ...result.listeners.map((listener) => encodeResource(TypeUrl.Listener, ListenerSchema, listener.name, listener)),
+    ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
+  ];
+}
