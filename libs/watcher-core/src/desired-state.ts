@@ -1,0 +1,178 @@
+/**
+ * What the store should hold, built from source events: the valid Istio objects, the selector index,
+ * and for each ServiceEntry the hash fields it owns (`se` plus one `ep:` field per inline endpoint and
+ * per selected WorkloadEntry).
+ *
+ * Applying an event returns exactly the ServiceEntries whose hash may change: the ServiceEntry itself
+ * for a ServiceEntry event, and for a WorkloadEntry event the ServiceEntries that select it now or
+ * selected it before, found through the index (never by visiting every ServiceEntry).
+ *
+ * Bad input never changes anything here: an object that fails validation is recorded with its reasons
+ * and the last valid version of it (if any) stays in effect, as a Kubernetes admission webhook would
+ * have kept it.
+ */
+import {
+  loadParsedObjects,
+  readIstioObject,
+  type FieldError,
+  type NormalizedEndpoint,
+  type NormalizedServiceEntry,
+  type ObjectKey,
+  type SourceRef,
+} from '@skiff/model';
+import { SelectorIndex } from '@skiff/selector-index';
+import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
+import { serviceEntryFields, serviceEntryId, type ServiceEntryId } from '@skiff/store';
+
+/** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
+export interface ObjectStatus {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The object currently in effect (its last valid version), or null if no version was ever valid. */
+  readonly effective: unknown;
+  readonly effectiveOrigin: string | null;
+  readonly warnings: readonly FieldError[];
+  /** Set while the latest version seen was rejected. */
+  readonly rejection: { readonly origin: string; readonly errors: readonly FieldError[]; readonly object: unknown } | null;
+}
+
+export type ApplyOutcome =
+  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[] }
+  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[] }
+  /** The new version is invalid; nothing changed. */
+  | { readonly result: 'rejected'; readonly kind: string; readonly errors: readonly FieldError[] }
+  /** Not an object Skiff reads (unknown shape or an Istio kind it does not use); nothing changed. */
+  | { readonly result: 'ignored'; readonly kind: string; readonly reason: string };
+
+export interface DesiredStateOptions {
+  /** Namespace for objects that name none (file sources); default `default`. */
+  readonly defaultNamespace?: string;
+}
+
+const refKey = (ref: ObjectRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
+
+/** `file#3` or `kubernetes` as a SourceRef, for the model's messages. */
+function sourceRefOf(origin: string): SourceRef {
+  return { file: origin, document: 1, line: 1 };
+}
+
+function kindOf(object: unknown): string {
+  if (object !== null && typeof object === 'object' && 'kind' in object && typeof object.kind === 'string') return object.kind;
+  return 'object';
+}
+
+export class DesiredState {
+  readonly index = new SelectorIndex();
+  private readonly defaultNamespace: string;
+  /** Inline `spec.endpoints` per ServiceEntry id; the index holds the ServiceEntries themselves. */
+  private readonly inlineEndpoints = new Map<ServiceEntryId, readonly NormalizedEndpoint[]>();
+  private readonly statuses = new Map<string, ObjectStatus>();
+
+  constructor(options: DesiredStateOptions = {}) {
+    this.defaultNamespace = options.defaultNamespace ?? 'default';
+  }
+
+  apply(event: SourceEvent): ApplyOutcome {
+    return event.type === 'upsert' ? this.upsert(event.object, event.origin) : this.remove(event.ref);
+  }
+
+  private upsert(raw: unknown, origin: string): ApplyOutcome {
+    const source = sourceRefOf(origin);
+    const read = readIstioObject(raw, source, { defaultNamespace: this.defaultNamespace });
+    if (read.type === 'error') return { result: 'ignored', kind: kindOf(raw), reason: `${origin}: ${read.message}` };
+    if (read.type === 'ignored') return { result: 'ignored', kind: read.ignored.kind, reason: `${read.ignored.kind} is not used by Skiff` };
+    const parsed = read.object;
+    const { kind } = parsed;
+    const { namespace, name } = parsed.metadata;
+    const key = refKey({ kind, namespace, name });
+    const loaded = loadParsedObjects({ objects: [parsed], ignored: [], errors: [] }, { defaultNamespace: this.defaultNamespace });
+    const previous = this.statuses.get(key);
+
+    const rejected = loaded.rejected[0];
+    if (rejected) {
+      this.statuses.set(key, {
+        kind,
+        namespace,
+        name,
+        effective: previous?.effective ?? null,
+        effectiveOrigin: previous?.effectiveOrigin ?? null,
+        warnings: previous?.warnings ?? [],
+        rejection: { origin, errors: rejected.errors, object: raw },
+      });
+      return { result: 'rejected', kind, errors: rejected.errors };
+    }
+    const warnings = loaded.accepted[0]?.warnings ?? [];
+    this.statuses.set(key, { kind, namespace, name, effective: raw, effectiveOrigin: origin, warnings, rejection: null });
+
+    const loadedServiceEntry = loaded.serviceEntries[0];
+    if (loadedServiceEntry) {
+      const { serviceEntry } = loadedServiceEntry;
+      this.inlineEndpoints.set(serviceEntryId(serviceEntry), loadedServiceEntry.inlineEndpoints);
+      this.index.upsertServiceEntry(serviceEntry);
+      return { result: 'applied', kind, affected: [{ namespace, name }] };
+    }
+    const loadedWorkload = loaded.workloadEntries[0];
+    if (loadedWorkload) {
+      const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
+      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry) };
+    }
+    return { result: 'applied', kind, affected: [] };
+  }
+
+  private remove(ref: ObjectRef): ApplyOutcome {
+    const key = refKey(ref);
+    const status = this.statuses.get(key);
+    this.statuses.delete(key);
+    const objectKey = { namespace: ref.namespace, name: ref.name };
+    if (ref.kind === 'ServiceEntry') {
+      if (this.index.serviceEntry(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
+      this.index.deleteServiceEntry(objectKey);
+      this.inlineEndpoints.delete(serviceEntryId(objectKey));
+      return { result: 'deleted', kind: ref.kind, affected: [objectKey] };
+    }
+    if (ref.kind === 'WorkloadEntry') {
+      if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
+      const changes = this.index.deleteWorkload(objectKey);
+      return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry) };
+    }
+    return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
+  }
+
+  /** The ServiceEntry in effect, if any. */
+  serviceEntry(key: ObjectKey): NormalizedServiceEntry | undefined {
+    return this.index.serviceEntry(key);
+  }
+
+  /** Every ServiceEntry in effect. */
+  serviceEntryKeys(): ObjectKey[] {
+    return [...this.inlineEndpoints.keys()].map((id) => {
+      const slash = id.indexOf('/');
+      return { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
+    });
+  }
+
+  /**
+   * The hash fields `key` should have (field -> JSON), or null when the ServiceEntry does not exist.
+   * Endpoints come from inline `spec.endpoints` or from the WorkloadEntries the index says it selects.
+   */
+  desiredFields(key: ObjectKey): Record<string, string> | null {
+    const serviceEntry = this.index.serviceEntry(key);
+    if (serviceEntry === undefined) return null;
+    return serviceEntryFields(serviceEntry, [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)]);
+  }
+
+  /** Every object seen, valid or rejected, sorted by kind, namespace, name (for `/debug/configz`). */
+  objects(): ObjectStatus[] {
+    return [...this.statuses.values()].sort(
+      (a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
+    );
+  }
+
+  /** Objects whose latest version was rejected. */
+  rejectedCount(): number {
+    let count = 0;
+    for (const status of this.statuses.values()) if (status.rejection) count += 1;
+    return count;
+  }
+}

@@ -1,0 +1,4 @@
+export { DesiredState, type ApplyOutcome, type DesiredStateOptions, type ObjectStatus } from './desired-state.js';
+export { HashWriter, type ConvergeReport, type HashWriterHooks, type HashWriterOptions } from './hash-writer.js';
+export { Watcher, type WatcherOptions, type WatcherStatus } from './watcher.js';
+export { WriterLease, type LeaderElector, type WriterLeaseOptions } from './writer-lease.js';

@@ -1,0 +1,244 @@
+/**
+ * The watcher service: a configuration source in, one store hash per ServiceEntry out.
+ *
+ * source events -> DesiredState (validate, normalize, selector index) -> HashWriter (fenced, atomic,
+ * only changed fields) -> store. It converges the store to the desired state after the initial sync,
+ * after winning the writer lease, and whenever the store's epoch changes (Redis restarted empty).
+ */
+import type { Meter } from '@opentelemetry/api';
+import type { ConfigSource, SourceEvent } from '@skiff/config-sources';
+import type { FieldError } from '@skiff/model';
+import { formatFieldError } from '@skiff/model';
+import { Backoff, type Logger, type Runner } from '@skiff/runtime';
+import type { LeaseGrant, WatcherStore } from '@skiff/store';
+import { DesiredState, type ObjectStatus } from './desired-state.js';
+import { HashWriter, type ConvergeReport } from './hash-writer.js';
+import { WriterLease, type LeaderElector } from './writer-lease.js';
+
+export interface WatcherOptions {
+  readonly source: ConfigSource;
+  readonly store: WatcherStore;
+  readonly logger: Logger;
+  readonly meter?: Meter;
+  /** Unique id of this replica for the lease (pod name plus a random suffix). */
+  readonly holder: string;
+  readonly defaultNamespace?: string;
+  readonly leaseTtlMs?: number;
+  readonly elector?: LeaderElector;
+  /** ServiceEntries written concurrently (default 32). */
+  readonly concurrency?: number;
+  /** How often the store's epoch is checked for an empty restart (default 2 s). */
+  readonly epochCheckMs?: number;
+}
+
+export interface WatcherStatus {
+  readonly synced: boolean;
+  readonly leader: boolean;
+  readonly leaseToken: number | null;
+  readonly converged: boolean;
+  readonly lastConverge: ConvergeReport | null;
+  readonly epoch: string | null;
+  readonly backlog: number;
+  readonly serviceEntries: number;
+  readonly workloadEntries: number;
+  readonly rejected: number;
+}
+
+export class Watcher implements Runner {
+  readonly name = 'watcher';
+  readonly state: DesiredState;
+  private readonly options: WatcherOptions;
+  private readonly logger: Logger;
+  private readonly writer: HashWriter;
+  private readonly lease: WriterLease;
+  private readonly convergeBackoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
+  private synced = false;
+  private converged = false;
+  private convergeWanted = false;
+  private converging: Promise<void> | null = null;
+  private lastConverge: ConvergeReport | null = null;
+  /** The store epoch this watcher converged against; another value means the store lost its data. */
+  private epoch: string | null = null;
+  private epochTimer: NodeJS.Timeout | undefined;
+  private convergeTimer: NodeJS.Timeout | undefined;
+  private removeStateListener: (() => void) | undefined;
+  private closed = false;
+  private readonly recordEvent: (kind: string, event: string) => void;
+  private readonly recordRejected: (kind: string) => void;
+
+  constructor(options: WatcherOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.state = new DesiredState(options.defaultNamespace === undefined ? {} : { defaultNamespace: options.defaultNamespace });
+    const meter = options.meter;
+    const events = meter?.createCounter('pilot_k8s_cfg_events', { description: 'Events from the configuration source, by kind and event type' });
+    const rejected = meter?.createCounter('pilot_total_rejected_configs', { description: 'Objects rejected by validation (the last valid version stays in effect)' });
+    const writes = meter?.createCounter('skiff_watcher_store_writes', { description: 'ServiceEntry hash writes and deletes that changed the store' });
+    const writeErrors = meter?.createCounter('skiff_watcher_store_write_errors', { description: 'Failed ServiceEntry hash writes (retried)' });
+    const lag = meter?.createHistogram('skiff_watcher_sync_lag_seconds', {
+      description: 'Time from a source event to its ServiceEntry hash being written',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] },
+    });
+    this.recordEvent = (kind, event) => events?.add(1, { type: kind, event });
+    this.recordRejected = (kind) => rejected?.add(1, { type: kind });
+    this.lease = new WriterLease({
+      lease: options.store.lease,
+      holder: options.holder,
+      logger: this.logger,
+      ...(options.leaseTtlMs === undefined ? {} : { ttlMs: options.leaseTtlMs }),
+      ...(options.elector === undefined ? {} : { elector: options.elector }),
+    });
+    this.writer = new HashWriter({
+      store: options.store.serviceEntries,
+      state: this.state,
+      logger: this.logger,
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      hooks: {
+        onWrite: (op, lagMs) => {
+          writes?.add(1, { op });
+          lag?.record(lagMs / 1000);
+        },
+        onWriteError: () => writeErrors?.add(1),
+        onFenced: () => this.lease.lost(),
+      },
+    });
+    meter?.createObservableGauge('skiff_watcher_backlog', { description: 'ServiceEntries changed and not yet written' }).addCallback((r) => r.observe(this.writer.backlog));
+    meter?.createObservableGauge('skiff_watcher_leader', { description: '1 while this replica holds the writer lease' }).addCallback((r) => r.observe(this.lease.current() ? 1 : 0));
+  }
+
+  async start(_signal?: AbortSignal): Promise<void> {
+    this.lease.onChange((grant) => this.onLeaseChange(grant));
+    this.removeStateListener = this.options.store.onStateChange((event) => {
+      if (event.state === 'ready') this.checkEpoch();
+    });
+    this.lease.start();
+    await this.options.source.start({
+      event: (event) => this.onEvent(event),
+      synced: () => this.onSynced(),
+      problem: (message, cause) => this.logger.warn({ err: cause === undefined ? undefined : String(cause) }, message),
+    });
+    this.epochTimer = setInterval(() => this.checkEpoch(), this.options.epochCheckMs ?? 2_000);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.epochTimer) clearInterval(this.epochTimer);
+    if (this.convergeTimer) clearTimeout(this.convergeTimer);
+    this.removeStateListener?.();
+    await this.options.source.close();
+    await this.converging;
+    await this.writer.drain();
+    this.writer.close();
+    await this.lease.close();
+  }
+
+  /** Ready once the source delivered its initial state (a standby replica is ready too). */
+  isReady(): boolean {
+    return this.synced;
+  }
+
+  status(): WatcherStatus {
+    const grant = this.lease.current();
+    return {
+      synced: this.synced,
+      leader: grant !== null,
+      leaseToken: grant?.token ?? null,
+      converged: this.converged,
+      lastConverge: this.lastConverge,
+      epoch: this.epoch,
+      backlog: this.writer.backlog,
+      serviceEntries: this.state.index.serviceEntryCount,
+      workloadEntries: this.state.index.workloadCount,
+      rejected: this.state.rejectedCount(),
+    };
+  }
+
+  /** Every object seen, valid and rejected, for `/debug/configz`. */
+  objects(): ObjectStatus[] {
+    return this.state.objects();
+  }
+
+  /** Resolves when pending writes are done (tests, orderly shutdown). */
+  async flush(): Promise<void> {
+    await this.converging;
+    await this.writer.drain();
+  }
+
+  private onEvent(event: SourceEvent): void {
+    const outcome = this.state.apply(event);
+    const eventType = event.type === 'delete' ? 'delete' : 'update';
+    this.recordEvent(outcome.kind, outcome.result === 'rejected' ? 'rejected' : eventType);
+    switch (outcome.result) {
+      case 'rejected':
+        this.recordRejected(outcome.kind);
+        this.logger.warn({ origin: event.origin, errors: outcome.errors.map((e: FieldError) => formatFieldError(e)) }, `rejected ${outcome.kind}: the last valid version stays in effect`);
+        return;
+      case 'ignored':
+        this.logger.debug({ origin: event.origin }, outcome.reason);
+        return;
+      default:
+        this.writer.markDirty(outcome.affected);
+    }
+  }
+
+  private onSynced(): void {
+    this.synced = true;
+    this.logger.info({ serviceEntries: this.state.index.serviceEntryCount, workloadEntries: this.state.index.workloadCount }, 'initial sync from the source complete');
+    this.requestConverge();
+  }
+
+  private onLeaseChange(grant: LeaseGrant | null): void {
+    this.writer.setGrant(grant);
+    this.converged = false;
+    if (grant) this.requestConverge();
+  }
+
+  /** Converges when both the initial sync is done and the lease is held; coalesces repeated requests. */
+  private requestConverge(): void {
+    this.convergeWanted = true;
+    if (this.converging || this.closed) return;
+    this.converging = this.runConverge().finally(() => {
+      this.converging = null;
+    });
+  }
+
+  private async runConverge(): Promise<void> {
+    while (this.convergeWanted && !this.closed) {
+      this.convergeWanted = false;
+      if (!this.synced || !this.writer.leaseGrant) return;
+      try {
+        const epochBefore = await this.options.store.epoch();
+        const report = await this.writer.converge();
+        this.lastConverge = report;
+        // An empty store gets its epoch with the first write; read it after converging.
+        this.epoch = (await this.options.store.epoch()) ?? epochBefore;
+        this.converged = true;
+        this.convergeBackoff.reset();
+        this.logger.info({ ...report, epoch: this.epoch }, 'store converged to the desired state');
+      } catch (error) {
+        const delay = this.convergeBackoff.next();
+        this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: Math.round(delay) }, 'converging the store failed');
+        if (this.convergeTimer) clearTimeout(this.convergeTimer);
+        this.convergeTimer = setTimeout(() => this.requestConverge(), delay);
+        return;
+      }
+    }
+  }
+
+  /** A store that lost its data (restarted without persistence) shows a different or no epoch. */
+  private checkEpoch(): void {
+    if (!this.converged || this.converging || this.closed || !this.writer.leaseGrant) return;
+    this.options.store.epoch().then(
+      (epoch) => {
+        if (epoch === this.epoch) return;
+        this.logger.warn({ expected: this.epoch, found: epoch }, 'the store lost its data (epoch changed); rewriting the desired state');
+        this.writer.forgetStoredState();
+        this.requestConverge();
+      },
+      () => {
+        // Unreachable: checked again on reconnect or at the next tick.
+      },
+    );
+  }
+}
