@@ -1,0 +1,613 @@
+/**
+ * The store contract: the only file that spells Redis key patterns, hash fields, stream and channel
+ * names, message payloads and store errors. The watcher, the translators and the gateways talk to each
+ * other only through what is declared here; `redis.ts` and `memory.ts` implement it, and
+ * `contract.suite.ts` holds both to the same behaviour.
+ *
+ * ## Redis key layout
+ *
+ * Every key starts with the store's hash tag `{<prefix>}` (default prefix `skiff`, so `{skiff}`):
+ *
+ * | key                               | type   | what                                                                  |
+ * |-----------------------------------|--------|-----------------------------------------------------------------------|
+ * | `{skiff}:se:<namespace>/<name>`   | hash   | one ServiceEntry: `se`, `rev`, one `ep:...` field per endpoint         |
+ * | `{skiff}:se`                      | set    | ids (`<namespace>/<name>`) of every ServiceEntry hash, for listing    |
+ * | `{skiff}:rev`                     | string | revision counter; every ServiceEntry write or delete takes the next   |
+ * | `{skiff}:log`                     | stream | change log; consumer group `translators`; trimmed with `MAXLEN ~`     |
+ * | `{skiff}:xds:<namespace>/<name>`  | hash   | built resources of one ServiceEntry: `record`, `vis`, `rev`, `b:<id>`  |
+ * | `{skiff}:xds`                     | set    | ids of every ServiceEntry that owns resources (the resource index)    |
+ * | `{skiff}:seq`                     | string | invalidation sequence counter                                         |
+ * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
+ * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
+ * | `{skiff}:lease:token`             | string | fencing token counter                                                 |
+ *
+ * Pub/sub channel (not a key): `{skiff}:invalidations`.
+ *
+ * ### Why one hash tag for the whole store, not one per ServiceEntry
+ *
+ * A ServiceEntry write must be atomic with its change-log entry and checked against the lease, and a
+ * resource write must be atomic with the invalidation sequence number it takes. Redis Cluster runs a
+ * script only when all its keys hash to one slot, and the change log, the lease and the sequence
+ * counter are shared by every ServiceEntry. So all keys of one ServiceEntry share a hash tag, and it is
+ * the store's tag: every script is single-slot, and the same code runs unchanged on a standalone
+ * server and on Redis Cluster (one slot, one primary; the state is small: the design's largest mesh,
+ * 200k endpoints, is some hundred MB). Spreading ServiceEntries over slots would need one change log
+ * and one sequence per slot group; the tag is built in one place (`keyLayout`) so that split stays a
+ * local change.
+ *
+ * Namespaces and names are Kubernetes DNS names, so they never contain `/`, `{`, `}` or spaces, which
+ * keeps every key, field and id unambiguous (`checkObjectKey`).
+ */
+import type { EndpointSource, ObjectKey } from '@skiff/model';
+
+// ---------------------------------------------------------------------------------------------------
+// Identifiers, keys, fields
+
+/** `<namespace>/<name>`: how a ServiceEntry is named in keys, stream entries and messages. */
+export type ServiceEntryId = string;
+
+const FORBIDDEN_IN_NAMES = /[/{}\s|]/;
+
+/** Throws `StoreError('invalid-argument')` unless `key` can be used in keys and ids. */
+export function checkObjectKey(key: ObjectKey): void {
+  for (const part of [key.namespace, key.name]) {
+    if (part === '' || FORBIDDEN_IN_NAMES.test(part)) {
+      throw new StoreError('invalid-argument', `invalid ServiceEntry key ${JSON.stringify(key)}: namespace and name must be non-empty and contain no '/', '{', '}', '|' or spaces`);
+    }
+  }
+}
+
+/** The id of a ServiceEntry (`<namespace>/<name>`), after checking its parts. */
+export function serviceEntryId(key: ObjectKey): ServiceEntryId {
+  checkObjectKey(key);
+  return `${key.namespace}/${key.name}`;
+}
+
+/** Inverse of `serviceEntryId`. */
+export function parseServiceEntryId(id: ServiceEntryId): ObjectKey {
+  const slash = id.indexOf('/');
+  const key = { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
+  if (slash <= 0) throw new StoreError('corrupt', `not a ServiceEntry id: ${JSON.stringify(id)}`);
+  checkObjectKey(key);
+  return key;
+}
+
+/** Prefix used when none is configured. */
+export const DEFAULT_KEY_PREFIX = 'skiff';
+
+/** Every Redis key and channel of one store, derived from its prefix (see the table above). */
+export interface KeyLayout {
+  /** The hash tag `{<prefix>}` every key starts with. */
+  readonly hashTag: string;
+  serviceEntry(id: ServiceEntryId): string;
+  readonly serviceEntryIndex: string;
+  readonly revisionCounter: string;
+  readonly changeLog: string;
+  resources(id: ServiceEntryId): string;
+  readonly resourceIndex: string;
+  readonly sequence: string;
+  readonly epoch: string;
+  readonly lease: string;
+  readonly leaseTokenCounter: string;
+  /** Pub/sub channel of invalidations. */
+  readonly invalidationChannel: string;
+  /** Pattern matching every key of this store (for cleanup and inspection; never for listing). */
+  readonly allKeysPattern: string;
+}
+
+/** The key layout of a store with `prefix` (no braces or spaces allowed in the prefix). */
+export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX): KeyLayout {
+  if (prefix === '' || /[{}\s*?[\]]/.test(prefix)) {
+    throw new StoreError('invalid-argument', `invalid key prefix ${JSON.stringify(prefix)}: must be non-empty without braces, spaces or glob characters`);
+  }
+  const tag = `{${prefix}}`;
+  return {
+    hashTag: tag,
+    serviceEntry: (id) => `${tag}:se:${id}`,
+    serviceEntryIndex: `${tag}:se`,
+    revisionCounter: `${tag}:rev`,
+    changeLog: `${tag}:log`,
+    resources: (id) => `${tag}:xds:${id}`,
+    resourceIndex: `${tag}:xds`,
+    sequence: `${tag}:seq`,
+    epoch: `${tag}:epoch`,
+    lease: `${tag}:lease`,
+    leaseTokenCounter: `${tag}:lease:token`,
+    invalidationChannel: `${tag}:invalidations`,
+    allKeysPattern: `${tag}:*`,
+  };
+}
+
+/** ServiceEntry hash field holding the normalized ServiceEntry JSON (`NormalizedServiceEntry`). */
+export const SERVICE_ENTRY_FIELD = 'se';
+/** ServiceEntry hash field holding the revision of the last write (decimal). Written by the store only. */
+export const REVISION_FIELD = 'rev';
+/** Prefix of the ServiceEntry hash fields holding one `NormalizedEndpoint` JSON each. */
+export const ENDPOINT_FIELD_PREFIX = 'ep:';
+
+/**
+ * The hash field of one endpoint: `ep:WorkloadEntry/<ns>/<name>` for a selected workload,
+ * `ep:ServiceEntry/<ns>/<name>#<index>` for the `index`-th inline `spec.endpoints` entry.
+ */
+export function endpointField(source: EndpointSource): string {
+  const base = `${ENDPOINT_FIELD_PREFIX}${source.kind}/${source.namespace}/${source.name}`;
+  return source.kind === 'ServiceEntry' ? `${base}#${source.index}` : base;
+}
+
+/** True for the fields a caller may write: `se` and `ep:...` (never `rev`). */
+export function isWritableField(field: string): boolean {
+  return field === SERVICE_ENTRY_FIELD || (field.startsWith(ENDPOINT_FIELD_PREFIX) && field.length > ENDPOINT_FIELD_PREFIX.length);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Lease and fencing
+
+/**
+ * A granted writer lease. `token` is the fencing token: it only grows (a takeover always gets a larger
+ * one, also after the store restarted empty, because a fresh counter starts from the store's clock in
+ * milliseconds), and every fenced write names the lease it holds, so a writer that lost the lease
+ * cannot write. See https://martin.kleppmann.com/2016/02/08/how-to-do-distributed-locking.html.
+ */
+export interface LeaseGrant {
+  readonly holder: string;
+  readonly token: number;
+}
+
+/** What the store keeps under the lease key: `<token>|<holder>`. Writes compare it atomically. */
+export function leaseValue(grant: LeaseGrant): string {
+  return `${grant.token}|${grant.holder}`;
+}
+
+/** Inverse of `leaseValue`. */
+export function parseLeaseValue(value: string): LeaseGrant {
+  const bar = value.indexOf('|');
+  const token = Number(value.slice(0, bar));
+  if (bar <= 0 || !Number.isSafeInteger(token)) throw new StoreError('corrupt', `not a lease value: ${JSON.stringify(value)}`);
+  return { token, holder: value.slice(bar + 1) };
+}
+
+/** The current lease as seen by anyone (`Lease.current`). */
+export interface LeaseState extends LeaseGrant {
+  /** Milliseconds until it expires unless renewed. */
+  readonly remainingMs: number;
+}
+
+/**
+ * The writer lease: exactly one watcher writes ServiceEntry hashes at a time.
+ * Holder ids must be unique per process (e.g. pod name plus a random suffix).
+ */
+export interface Lease {
+  /** A new grant with a larger token, or `null` while anyone (the caller included) holds the lease. */
+  acquire(holder: string, ttlMs: number): Promise<LeaseGrant | null>;
+  /** Extends the lease to `ttlMs` from now; false if `grant` is no longer the lease (expired or taken over). */
+  renew(grant: LeaseGrant, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up; false if `grant` was no longer the lease. */
+  release(grant: LeaseGrant): Promise<boolean>;
+  current(): Promise<LeaseState | null>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ServiceEntry hashes
+
+/**
+ * A change to one ServiceEntry hash: fields to set (field -> JSON text) and fields to delete. Fields are
+ * `se` or `ep:...`; `se` may not be deleted (delete the ServiceEntry instead), and a new hash needs `se`.
+ * Values are compared with what is stored: equal values are not written.
+ */
+export interface ServiceEntryDiff {
+  readonly set: Readonly<Record<string, string>>;
+  readonly delete: readonly string[];
+}
+
+export interface WriteOptions {
+  /** Trace context (e.g. a W3C `traceparent`) carried by the change-log entry. */
+  readonly trace?: string;
+}
+
+export type WriteResult =
+  /** The diff changed the hash: it has a new revision and a change-log entry. */
+  | { readonly status: 'written'; readonly revision: number; readonly logId: string; readonly changedFields: readonly string[]; readonly epoch: string }
+  /** Every value was already stored (or the diff was empty): no revision, no log entry. */
+  | { readonly status: 'unchanged'; readonly revision: number; readonly epoch: string | null };
+
+export type DeleteResult =
+  | { readonly status: 'deleted'; readonly revision: number; readonly logId: string; readonly epoch: string }
+  | { readonly status: 'absent'; readonly epoch: string | null };
+
+/** A ServiceEntry hash as stored: raw JSON text per field, plus its revision. */
+export interface StoredServiceEntry {
+  readonly key: ObjectKey;
+  readonly revision: number;
+  /** Every field except `rev`. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/** Reading ServiceEntry hashes (translators). */
+export interface ServiceEntryReader {
+  read(key: ObjectKey): Promise<StoredServiceEntry | null>;
+  /** Every ServiceEntry that has a hash (the watcher converges against it). */
+  list(): Promise<ObjectKey[]>;
+}
+
+/** Writing ServiceEntry hashes (the watcher). Every write is fenced and atomic with its change-log entry. */
+export interface ServiceEntryWriter extends ServiceEntryReader {
+  /** Applies `diff`; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
+  write(key: ObjectKey, diff: ServiceEntryDiff, fence: LeaseGrant, options?: WriteOptions): Promise<WriteResult>;
+  /** Deletes the hash and logs the deletion; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
+  delete(key: ObjectKey, fence: LeaseGrant, options?: WriteOptions): Promise<DeleteResult>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Change log
+
+/** Name of the translators' consumer group on the change log. */
+export const CHANGE_LOG_GROUP = 'translators';
+
+/** Stream entry fields: `se` (id), `op`, `rev`, and `trace` when given. */
+export const ChangeLogFields = { serviceEntry: 'se', op: 'op', revision: 'rev', trace: 'trace' } as const;
+
+export type ChangeOp = 'upsert' | 'delete';
+
+/** One change-log entry: a key and a revision, never the content (readers re-read the hash). */
+export interface ChangeLogEntry {
+  /** Stream id (`<ms>-<n>`), what `ack` takes. */
+  readonly id: string;
+  readonly serviceEntry: ObjectKey;
+  readonly op: ChangeOp;
+  readonly revision: number;
+  readonly trace?: string;
+}
+
+/**
+ * All entries of one batch for one ServiceEntry, coalesced: ten changes waiting in the log are one
+ * build. `op` and `revision` are the latest entry's; `ids` must all be acked once the build is stored.
+ */
+export interface CoalescedChange {
+  readonly serviceEntry: ObjectKey;
+  readonly op: ChangeOp;
+  readonly revision: number;
+  readonly ids: readonly string[];
+  readonly traces: readonly string[];
+}
+
+export interface ReadOptions {
+  /** Most entries to take (before coalescing). */
+  readonly count: number;
+  /** How long to wait for a first entry; 0 returns at once. */
+  readonly blockMs: number;
+}
+
+export interface PendingSummary {
+  /** Entries delivered to a consumer and not acknowledged. */
+  readonly count: number;
+  readonly perConsumer: Readonly<Record<string, number>>;
+}
+
+/**
+ * The change log as a consumer group (Redis Streams semantics): at-least-once; an entry read by a
+ * consumer stays pending until acked, and another consumer takes it over with `claimStale` once it has
+ * been idle long enough (its consumer died). The log is trimmed to about `changeLogMaxLength` entries,
+ * so a consumer that falls further behind must resynchronise from `ServiceEntryReader.list`.
+ */
+export interface ChangeLog {
+  /** New entries (never delivered to the group before), assigned to `consumer`, coalesced per ServiceEntry. */
+  read(consumer: string, options: ReadOptions): Promise<CoalescedChange[]>;
+  /** Acknowledges entries; returns how many were pending. */
+  ack(ids: readonly string[]): Promise<number>;
+  /** Takes over entries pending for at least `minIdleMs` (any consumer's), coalesced. Trimmed entries are dropped. */
+  claimStale(consumer: string, minIdleMs: number, count?: number): Promise<CoalescedChange[]>;
+  pending(): Promise<PendingSummary>;
+  /** Entries currently retained. */
+  length(): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Resources
+
+/**
+ * Identifies one built resource within its owner: the xDS type URL, the resource name, and the
+ * variant (output flavour or naming mode, e.g. `envoy`, `grpc`), since one ServiceEntry yields the
+ * same cluster name in several flavours.
+ */
+export interface ResourceId {
+  readonly typeUrl: string;
+  readonly name: string;
+  readonly variant: string;
+}
+
+/** A resource id with its version (a content hash of the bytes). */
+export interface ResourceRef extends ResourceId {
+  readonly version: string;
+}
+
+/** A built xDS resource: the serialized protobuf and its version. */
+export interface BuiltResource extends ResourceRef {
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The field of a resource's bytes in its owner's hash: `b:<variant> <typeUrl> <name>` (variant and
+ * type URL have no spaces; names may contain anything, e.g. `outbound|80||a.example.com`).
+ * The resource Lua script in `redis-scripts.ts` builds the same string.
+ */
+export function resourceKey(id: ResourceId): string {
+  return `${id.variant} ${id.typeUrl} ${id.name}`;
+}
+
+/** Throws `StoreError('invalid-argument')` unless `id` can be stored. */
+export function checkResourceId(id: ResourceId): void {
+  if (id.variant === '' || /\s/.test(id.variant) || id.typeUrl === '' || /\s/.test(id.typeUrl) || id.name === '') {
+    throw new StoreError('invalid-argument', `invalid resource id ${JSON.stringify(id)}: variant and typeUrl must be non-empty without spaces, name non-empty`);
+  }
+}
+
+/** What a gateway needs to decide who may see a ServiceEntry's resources. */
+export interface Visibility {
+  readonly namespace: string;
+  readonly name: string;
+  /** As in the ServiceEntry (empty: the mesh default). */
+  readonly exportTo: readonly string[];
+  /** Milliseconds since the epoch: the oldest ServiceEntry wins a host claimed twice. */
+  readonly creationTime: number;
+  readonly hosts: readonly string[];
+}
+
+/** The ownership record of one ServiceEntry: its visibility and the resources it owns, with versions. */
+export interface OwnershipRecord extends Visibility {
+  /** The ServiceEntry revision these resources were built from. */
+  readonly revision: number;
+  /** Sorted by `resourceKey`. */
+  readonly resources: readonly ResourceRef[];
+}
+
+/** An owner's record with (some of) its resources. */
+export interface OwnedResources {
+  readonly record: OwnershipRecord;
+  readonly resources: readonly BuiltResource[];
+}
+
+export interface ResourceSnapshot {
+  /**
+   * The invalidation sequence read before any resource: every write with a larger sequence number may
+   * or may not be in `owners`, so a gateway subscribes first, loads, then applies messages with a larger
+   * sequence number (`Subscription.rebase(seq)`).
+   */
+  readonly seq: number;
+  /** Sorted by namespace, then name. */
+  readonly owners: readonly OwnedResources[];
+}
+
+export interface ReplaceResources {
+  readonly visibility: Visibility;
+  /** The ServiceEntry revision the resources were built from; an older build than the stored one is refused. */
+  readonly revision: number;
+  /** The complete set: resources not named here are removed. */
+  readonly resources: readonly BuiltResource[];
+  readonly trace?: string;
+}
+
+export type ReplaceOutcome =
+  /** Something changed; the invalidation with `seq` was published. */
+  | { readonly status: 'applied'; readonly invalidation: Invalidation }
+  /** Same visibility and versions as stored: nothing published. */
+  | { readonly status: 'unchanged' }
+  /** The store holds a build (or a deletion) of a newer revision: nothing written. */
+  | { readonly status: 'stale'; readonly storedRevision: number };
+
+/** Reading built resources (gateways). */
+export interface ResourceReader {
+  loadAll(): Promise<ResourceSnapshot>;
+  /** The owner's record and its resources (all, or those named by `ids` that exist); null if none. */
+  readOwner(owner: ObjectKey, ids?: readonly ResourceId[]): Promise<OwnedResources | null>;
+  listOwners(): Promise<ObjectKey[]>;
+}
+
+/**
+ * Writing built resources (translators). Each call replaces one owner's resources and record
+ * atomically, takes the next invalidation sequence number in the same step and publishes the
+ * invalidation, so sequence order is write order.
+ */
+export interface ResourceWriter extends ResourceReader {
+  replace(input: ReplaceResources): Promise<ReplaceOutcome>;
+  /**
+   * Removes every resource of `owner` and publishes it; leaves a tombstone with `revision` for a while
+   * (`tombstoneTtlMs`) so a build of an older revision finishing late cannot bring them back.
+   */
+  deleteOwner(owner: ObjectKey, options: { readonly revision: number; readonly trace?: string }): Promise<ReplaceOutcome>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Invalidations
+
+/**
+ * One invalidation: what changed for one owner, with versions, never bytes. `seq` grows by one per
+ * message, so a subscriber that sees a jump missed something.
+ */
+export interface Invalidation {
+  readonly seq: number;
+  readonly owner: ObjectKey;
+  readonly op: ChangeOp;
+  /** The visibility record changed (or the owner appeared or was deleted). */
+  readonly ownerChanged: boolean;
+  readonly changed: readonly ResourceRef[];
+  /** Removed resources with the last version they had. */
+  readonly removed: readonly ResourceRef[];
+  readonly trace?: string;
+}
+
+/** Why a subscriber may have missed invalidations and must reconcile from `ResourceReader`. */
+export type GapEvent =
+  /** A message skipped sequence numbers. */
+  | { readonly reason: 'sequence'; readonly expected: number; readonly received: number }
+  /** The sequence went backwards: the store restarted empty. */
+  | { readonly reason: 'reset'; readonly lastReceived: number; readonly received: number }
+  /** The subscription was re-established after a connection loss; messages in between are lost. */
+  | { readonly reason: 'reconnect' }
+  /** A message could not be understood. */
+  | { readonly reason: 'malformed'; readonly detail: string };
+
+export interface InvalidationListener {
+  onInvalidation(message: Invalidation): void;
+  onGap(event: GapEvent): void;
+}
+
+export interface Subscription {
+  /**
+   * Declares the state the subscriber holds is complete up to `seq` (from `loadAll` or `currentSeq`):
+   * later messages with `seq` or lower are skipped, and the next one expected is `seq + 1`.
+   */
+  rebase(seq: number): void;
+  /** Highest sequence number received so far (0 before any). */
+  readonly lastReceived: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The invalidation channel. Delivery is at-most-once (pub/sub): the sequence number and the
+ * reconnect signal tell a subscriber when to reconcile. Listener exceptions are caught and counted.
+ */
+export interface InvalidationBus {
+  /**
+   * Resolves once the subscription is active, so a load started afterwards misses nothing.
+   * `afterSeq` is an initial `rebase`.
+   */
+  subscribe(listener: InvalidationListener, options?: { readonly afterSeq?: number }): Promise<Subscription>;
+  /** The sequence number of the last invalidation (0 for an empty store). */
+  currentSeq(): Promise<number>;
+}
+
+/** The JSON published on the channel (the Redis script writes the same shape). */
+export interface InvalidationMessage {
+  readonly seq: number;
+  readonly owner: ServiceEntryId;
+  readonly op: ChangeOp;
+  readonly ownerChanged: boolean;
+  readonly changed: readonly ResourceRef[];
+  readonly removed: readonly ResourceRef[];
+  readonly trace?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connection health
+
+export type ConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+/** One connection of a store (`commands`, `blocking` for change-log reads, `subscriber`). */
+export interface ConnectionHealth {
+  readonly name: string;
+  readonly state: ConnectionState;
+  /** Times the connection became ready again after having been ready. */
+  readonly reconnects: number;
+  /** Connection attempts that were retries. */
+  readonly reconnectAttempts: number;
+  readonly errors: number;
+  readonly lastError?: string;
+}
+
+export interface StoreHealth {
+  /** State of the command connection. */
+  readonly state: ConnectionState;
+  readonly reconnects: number;
+  readonly errors: number;
+  readonly connections: readonly ConnectionHealth[];
+  /** Invalidation listener calls that threw (caught and counted; delivery goes on). */
+  readonly listenerErrors: number;
+  /** Change-log entries and invalidations dropped because they could not be parsed. */
+  readonly malformed: number;
+}
+
+export interface ConnectionStateEvent {
+  readonly connection: string;
+  readonly state: ConnectionState;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The store
+
+/** The whole store. Each service takes only its facets (`WatcherStore`, `TranslatorStore`, `GatewayStore`). */
+export interface Store {
+  readonly serviceEntries: ServiceEntryWriter;
+  readonly changeLog: ChangeLog;
+  readonly resources: ResourceWriter;
+  readonly invalidations: InvalidationBus;
+  readonly lease: Lease;
+  /**
+   * The id the first write into an empty store created, or null while the store is empty. A watcher
+   * remembers it after converging; a different value (or null) means the store restarted empty and
+   * must be converged again. Every successful write result carries it too.
+   */
+  epoch(): Promise<string | null>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
+  health(): StoreHealth;
+  /** Calls `listener` on every connection state change; returns the function that removes it. */
+  onStateChange(listener: (event: ConnectionStateEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** What the watcher uses. */
+export type WatcherStore = Pick<Store, 'serviceEntries' | 'lease' | 'epoch' | 'health' | 'onStateChange'>;
+/** What a translator uses. */
+export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' | 'health' | 'onStateChange'> {
+  readonly serviceEntries: ServiceEntryReader;
+}
+/** What a gateway uses. */
+export interface GatewayStore extends Pick<Store, 'invalidations' | 'health' | 'onStateChange'> {
+  readonly resources: ResourceReader;
+}
+
+/** Options both implementations take. */
+export interface StoreOptions {
+  /** Key prefix (the hash tag); default `skiff`. */
+  readonly keyPrefix?: string;
+  /** The change log is trimmed to about this many entries (at least this many are kept); default 100 000. */
+  readonly changeLogMaxLength?: number;
+  /** How long a deleted owner's tombstone refuses older builds; default 10 minutes. */
+  readonly tombstoneTtlMs?: number;
+}
+
+export const DEFAULT_CHANGE_LOG_MAX_LENGTH = 100_000;
+export const DEFAULT_TOMBSTONE_TTL_MS = 10 * 60_000;
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+export type StoreErrorCode =
+  /** The store cannot be reached (connection down past the retries). */
+  | 'unavailable'
+  /** The store refused a command. */
+  | 'command'
+  /** A fenced write named a lease that is not the current one. */
+  | 'fenced'
+  /** The caller passed something the contract does not allow. */
+  | 'invalid-argument'
+  /** Stored data does not have the shape the contract promises. */
+  | 'corrupt'
+  /** The store was closed. */
+  | 'closed';
+
+/** The one error type of the store; `cause` keeps the underlying error. */
+export class StoreError extends Error {
+  override readonly name: string = 'StoreError';
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`[${code}] ${message}`, options);
+    this.code = code;
+  }
+}
+
+/** A fenced write with a lease that is no longer current; nothing was written. */
+export class FencedError extends StoreError {
+  override readonly name: string = 'FencedError';
+  /** The lease the write named. */
+  readonly fence: LeaseGrant;
+  /** The lease in the store (null: none). */
+  readonly current: LeaseGrant | null;
+
+  constructor(fence: LeaseGrant, current: LeaseGrant | null) {
+    super('fenced', `write with lease ${leaseValue(fence)} refused: the current lease is ${current === null ? 'none' : leaseValue(current)}`);
+    this.fence = fence;
+    this.current = current;
+  }
+}

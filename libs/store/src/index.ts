@@ -1,0 +1,9 @@
+/**
+ * `@skiff/store`: the store contract (ServiceEntry hashes, change log, resource store, invalidations,
+ * writer lease) and its two implementations, Redis and in-memory. See `contract.ts` for the key layout.
+ */
+export * from './contract.js';
+export { canonicalJson, decodeServiceEntry, diffFields, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry } from './fields.js';
+export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
+export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
+export { coalesce } from './shared.js';

@@ -1,0 +1,242 @@
+/**
+ * The Lua scripts of the Redis store. Each one is a single atomic step: Redis runs a script to the end
+ * before any other command (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/).
+ * A script that returns early has written nothing: every check comes before the first write, because
+ * Redis does not roll back a script's writes when it fails half-way.
+ *
+ * All keys of a script share the store's hash tag, so each script also runs on Redis Cluster.
+ * Replies are arrays whose first element names the outcome; `redis.ts` turns them into results.
+ */
+import { createHash } from 'node:crypto';
+
+/** A script with its SHA1, run with EVALSHA and loaded with EVAL when the server does not know it (after a restart). */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+/** How many field/value pairs one HSET takes inside a script (Lua's `unpack` has a stack limit). */
+const HSET_BATCH = 500;
+
+/**
+ * Fenced, atomic write of one ServiceEntry hash with its change-log entry.
+ * KEYS: hash, ServiceEntry index, revision counter, change log, lease, epoch.
+ * ARGV: lease value, id, epoch candidate, log max length, trace ('' for none), number of fields to set,
+ *       then field/value pairs, then fields to delete.
+ * Only values that differ are written; when nothing differs there is no revision and no log entry.
+ */
+export const WRITE_SERVICE_ENTRY = new LuaScript(
+  'write-service-entry',
+  `
+local lease = redis.call('GET', KEYS[5])
+if lease ~= ARGV[1] then return {'fenced', lease or ''} end
+local nset = tonumber(ARGV[6])
+local first_delete = 7 + 2 * nset
+if nset > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  local has_se = false
+  for i = 7, first_delete - 1, 2 do
+    if ARGV[i] == 'se' then has_se = true break end
+  end
+  if not has_se then return {'invalid', 'a new ServiceEntry hash needs the se field'} end
+end
+local changed = {}
+local batch = {}
+for i = 7, first_delete - 1, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
+    changed[#changed + 1] = ARGV[i]
+    batch[#batch + 1] = ARGV[i]
+    batch[#batch + 1] = ARGV[i + 1]
+    if #batch >= ${2 * HSET_BATCH} then
+      redis.call('HSET', KEYS[1], unpack(batch))
+      batch = {}
+    end
+  end
+end
+if #batch > 0 then redis.call('HSET', KEYS[1], unpack(batch)) end
+for i = first_delete, #ARGV do
+  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i] end
+end
+if #changed == 0 then
+  return {'unchanged', redis.call('HGET', KEYS[1], 'rev') or '0', redis.call('GET', KEYS[6]) or ''}
+end
+local rev = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[1], 'rev', rev)
+redis.call('SADD', KEYS[2], ARGV[2])
+local id
+if ARGV[5] == '' then
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'upsert', 'rev', rev)
+else
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'upsert', 'rev', rev, 'trace', ARGV[5])
+end
+redis.call('SET', KEYS[6], ARGV[3], 'NX')
+return {'written', rev, id, redis.call('GET', KEYS[6]), changed}
+`,
+);
+
+/**
+ * Fenced, atomic delete of one ServiceEntry hash with its change-log entry.
+ * KEYS: as WRITE_SERVICE_ENTRY. ARGV: lease value, id, epoch candidate, log max length, trace.
+ */
+export const DELETE_SERVICE_ENTRY = new LuaScript(
+  'delete-service-entry',
+  `
+local lease = redis.call('GET', KEYS[5])
+if lease ~= ARGV[1] then return {'fenced', lease or ''} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'absent', redis.call('GET', KEYS[6]) or ''} end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+local rev = redis.call('INCR', KEYS[3])
+local id
+if ARGV[5] == '' then
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'delete', 'rev', rev)
+else
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'delete', 'rev', rev, 'trace', ARGV[5])
+end
+redis.call('SET', KEYS[6], ARGV[3], 'NX')
+return {'deleted', rev, id, redis.call('GET', KEYS[6])}
+`,
+);
+
+/**
+ * Lease acquisition. KEYS: lease, token counter, epoch. ARGV: holder, TTL ms, epoch candidate.
+ * A missing token counter starts at the server clock in milliseconds, so tokens keep growing when the
+ * server restarted empty (a writer from before the restart holds a smaller token).
+ */
+export const ACQUIRE_LEASE = new LuaScript(
+  'acquire-lease',
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'held'} end
+local token
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  token = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+  redis.call('SET', KEYS[2], token)
+else
+  token = tostring(redis.call('INCR', KEYS[2]))
+end
+redis.call('SET', KEYS[1], token .. '|' .. ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+return {'acquired', token}
+`,
+);
+
+/** KEYS: lease. ARGV: lease value, TTL ms. */
+export const RENEW_LEASE = new LuaScript(
+  'renew-lease',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`,
+);
+
+/** KEYS: lease. ARGV: lease value. */
+export const RELEASE_LEASE = new LuaScript(
+  'release-lease',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`,
+);
+
+/** KEYS: lease. Returns the value and the remaining milliseconds together. */
+export const CURRENT_LEASE = new LuaScript(
+  'current-lease',
+  `
+local value = redis.call('GET', KEYS[1])
+if not value then return {} end
+return {value, redis.call('PTTL', KEYS[1])}
+`,
+);
+
+/**
+ * Replaces one owner's resources and record, takes the next invalidation sequence number and publishes
+ * the invalidation, in one step (so sequence order is write order).
+ * KEYS: owner hash, owner index, sequence, epoch.
+ * ARGV: owner id, visibility JSON, record JSON, revision, channel, trace, epoch candidate, number of
+ *       resources, then per resource: key (`resourceKey`), version, ref JSON, bytes.
+ * Owner hash fields: `rev`, `vis`, `record`, `b:<key>`. A tombstone is a hash with only `rev`
+ * and an expiry; a replace turns it back into an owner (PERSIST).
+ */
+export const REPLACE_RESOURCES = new LuaScript(
+  'replace-resources',
+  `
+local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
+if stored > tonumber(ARGV[4]) then return {'stale', stored} end
+local old_refs = {}
+local old_versions = {}
+local old_record = redis.call('HGET', KEYS[1], 'record')
+if old_record then
+  old_refs = cjson.decode(old_record).resources
+  for _, ref in ipairs(old_refs) do
+    old_versions[ref.variant .. ' ' .. ref.typeUrl .. ' ' .. ref.name] = ref.version
+  end
+end
+local owner_changed = redis.call('HGET', KEYS[1], 'vis') ~= ARGV[2]
+local changed = {}
+local kept = {}
+for i = 9, 8 + 4 * tonumber(ARGV[8]), 4 do
+  kept[ARGV[i]] = true
+  if old_versions[ARGV[i]] ~= ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], 'b:' .. ARGV[i], ARGV[i + 3])
+    changed[#changed + 1] = ARGV[i + 2]
+  end
+end
+local removed = {}
+for _, ref in ipairs(old_refs) do
+  local key = ref.variant .. ' ' .. ref.typeUrl .. ' ' .. ref.name
+  if not kept[key] then
+    redis.call('HDEL', KEYS[1], 'b:' .. key)
+    removed[#removed + 1] = cjson.encode(ref)
+  end
+end
+redis.call('PERSIST', KEYS[1])
+redis.call('HSET', KEYS[1], 'rev', ARGV[4], 'vis', ARGV[2], 'record', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+if not owner_changed and #changed == 0 and #removed == 0 then return {'unchanged'} end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[4], ARGV[7], 'NX')
+local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[1]) .. ',"op":"upsert","ownerChanged":' .. tostring(owner_changed)
+  .. ',"changed":[' .. table.concat(changed, ',') .. '],"removed":[' .. table.concat(removed, ',') .. ']'
+if ARGV[6] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[6]) end
+message = message .. '}'
+redis.call('PUBLISH', ARGV[5], message)
+return {'applied', message}
+`,
+);
+
+/**
+ * Deletes one owner's resources, leaves a tombstone, and publishes the removal.
+ * KEYS: owner hash, owner index, sequence, epoch.
+ * ARGV: owner id, revision, channel, trace, epoch candidate, tombstone TTL ms.
+ */
+export const DELETE_OWNER = new LuaScript(
+  'delete-owner',
+  `
+local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
+if stored > tonumber(ARGV[2]) then return {'stale', stored} end
+local old_record = redis.call('HGET', KEYS[1], 'record')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'rev', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('SREM', KEYS[2], ARGV[1])
+if not old_record then return {'unchanged'} end
+local removed = {}
+for _, ref in ipairs(cjson.decode(old_record).resources) do removed[#removed + 1] = cjson.encode(ref) end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[4], ARGV[5], 'NX')
+local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[1]) .. ',"op":"delete","ownerChanged":true,"changed":[],"removed":['
+  .. table.concat(removed, ',') .. ']'
+if ARGV[4] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[4]) end
+message = message .. '}'
+redis.call('PUBLISH', ARGV[3], message)
+return {'applied', message}
+`,
+);

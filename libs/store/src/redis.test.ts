@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { keyLayout } from './contract.js';
+import { describeStoreContract } from './contract.suite.js';
+import { diffFields, serviceEntryFields } from './fields.js';
+import { createRedisStore, reconnectDelay, resolveRedisOptions, type RedisStore } from './redis.js';
+import { CLUSTER_TYPE, resource, serviceEntry, visibility } from './test-support/fixtures.js';
+import { SHARED_REDIS_URL, connectAdmin, deleteKeys, freePort, listKeys, uniquePrefix } from './test-support/redis.js';
+
+let admin: Redis;
+const filePrefix = uniquePrefix('redis');
+let harnesses = 0;
+
+beforeAll(async () => {
+  admin = await connectAdmin();
+});
+
+afterAll(async () => {
+  // Every harness cleans up after itself; this catches what a failed test left.
+  for (let i = 1; i <= harnesses; i++) await deleteKeys(admin, `${filePrefix}-${i}`);
+  admin.disconnect();
+});
+
+describeStoreContract('redis', async (options) => {
+  const prefix = `${filePrefix}-${++harnesses}`;
+  const stores: RedisStore[] = [];
+  const open = (): RedisStore => {
+    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, commandRetries: 3, ...options });
+    stores.push(store);
+    return store;
+  };
+  const store = open();
+  return {
+    store,
+    open: async () => open(),
+    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    wipe: async () => {
+      await deleteKeys(admin, prefix);
+    },
+    close: async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      await deleteKeys(admin, prefix);
+    },
+  };
+});
+
+/** The slot-deciding part of a key, by Redis Cluster's rule (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). */
+function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+describe('Redis store', () => {
+  it('keeps every key it writes under one hash tag, so every script is single-slot on Redis Cluster', async () => {
+    const prefix = `${filePrefix}-layout`;
+    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix });
+    try {
+      const key = { namespace: 'default', name: 'a' };
+      const grant = (await store.lease.acquire('w', 60_000))!;
+      await store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant);
+      await store.changeLog.read('t1', { count: 10, blockMs: 0 });
+      await store.resources.replace({ visibility: visibility(key), revision: 1, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'v1')] });
+      await store.resources.deleteOwner({ namespace: 'default', name: 'gone' }, { revision: 2 });
+      const keys = await listKeys(admin, prefix);
+      const layout = keyLayout(prefix);
+      expect(keys).toEqual(
+        [
+          layout.serviceEntry('default/a'),
+          layout.serviceEntryIndex,
+          layout.revisionCounter,
+          layout.changeLog,
+          layout.resources('default/a'),
+          layout.resources('default/gone'),
+          layout.resourceIndex,
+          layout.sequence,
+          layout.epoch,
+          layout.lease,
+          layout.leaseTokenCounter,
+        ].sort(),
+      );
+      expect(new Set(keys.map(hashTagOf))).toEqual(new Set([prefix]));
+      // The tombstone of a deleted owner expires on its own.
+      expect(await admin.pttl(layout.resources('default/gone'))).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      await deleteKeys(admin, prefix);
+    }
+  });
+
+  it('fails calls with "unavailable" while no server answers, counts the errors, and does not crash', async () => {
+    const port = await freePort();
+    const states: string[] = [];
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, commandRetries: 2, retry: { minDelayMs: 10, maxDelayMs: 20 } });
+    store.onStateChange((event) => states.push(`${event.connection}:${event.state}`));
+    try {
+      await expect(store.ping()).rejects.toMatchObject({ name: 'StoreError', code: 'unavailable' });
+      await expect(store.serviceEntries.list()).rejects.toMatchObject({ code: 'unavailable' });
+      const health = store.health();
+      expect(health.state).not.toBe('ready');
+      expect(health.errors).toBeGreaterThanOrEqual(2);
+      expect(health.connections[0]).toMatchObject({ name: 'commands', reconnects: 0 });
+      expect(health.connections[0]!.reconnectAttempts).toBeGreaterThanOrEqual(2);
+      expect(health.connections[0]!.lastError).toMatch(/ECONNREFUSED/);
+    } finally {
+      await store.close();
+    }
+    expect(states.at(-1)).toBe('commands:closed');
+  });
+
+  it('reports a refused command as "command", not as a connection problem', async () => {
+    const prefix = `${filePrefix}-wrongtype`;
+    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix });
+    try {
+      await admin.set(keyLayout(prefix).changeLog, 'not a stream');
+      await expect(store.changeLog.length()).rejects.toMatchObject({ code: 'command' });
+    } finally {
+      await store.close();
+      await deleteKeys(admin, prefix);
+    }
+  });
+});
+
+describe('Redis connection options', () => {
+  it('reads host, port, credentials and database from the URL, with explicit options winning', () => {
+    const fromUrl = resolveRedisOptions({ url: 'redis://user:p%40ss@10.1.2.3:6380/4' });
+    expect(fromUrl).toMatchObject({ host: '10.1.2.3', port: 6380, username: 'user', password: 'p@ss', db: 4 });
+    expect(fromUrl.tls).toBeUndefined();
+    expect(resolveRedisOptions({ url: 'redis://:secret@[::1]' })).toMatchObject({ host: '::1', port: 6379, password: 'secret', db: 0 });
+    expect(resolveRedisOptions({ url: 'redis://:secret@h:1/2', password: 'other', db: 7 })).toMatchObject({ password: 'other', db: 7 });
+    expect(resolveRedisOptions({})).toMatchObject({ host: '127.0.0.1', port: 6379, db: 0 });
+  });
+
+  it('turns TLS on for rediss:// and passes TLS settings through', () => {
+    expect(resolveRedisOptions({ url: 'rediss://cache.example.com:6380' })).toMatchObject({ host: 'cache.example.com', port: 6380, tls: {} });
+    expect(resolveRedisOptions({ url: 'rediss://cache.example.com', tls: { servername: 'x' } }).tls).toEqual({ servername: 'x' });
+  });
+
+  it('rejects what is not a Redis URL', () => {
+    expect(() => resolveRedisOptions({ url: 'http://localhost:6379' })).toThrow(/redis:\/\/ or rediss:\/\//);
+    expect(() => resolveRedisOptions({ url: 'redis://localhost/db1' })).toThrow(/database must be a number/);
+    expect(() => resolveRedisOptions({ url: 'not a url' })).toThrow(/invalid Redis URL/);
+  });
+
+  it('backs off exponentially up to the cap, with bounded jitter, and never gives up', () => {
+    const noJitter = () => 0;
+    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => reconnectDelay(attempt, 50, 2000, noJitter))).toEqual([50, 100, 200, 400, 800, 1600, 2000]);
+    expect(reconnectDelay(10_000, 50, 2000, noJitter)).toBe(2000);
+    expect(reconnectDelay(1, 50, 2000, () => 0.999)).toBe(100);
+    const strategy = resolveRedisOptions({ retry: { minDelayMs: 10, maxDelayMs: 40 } }).retryStrategy!;
+    for (const attempt of [1, 5, 1000]) {
+      const delay = strategy(attempt);
+      expect(typeof delay).toBe('number');
+      expect(delay).toBeGreaterThanOrEqual(10);
+      expect(delay).toBeLessThanOrEqual(50);
+    }
+  });
+});
