@@ -4,7 +4,6 @@
  * before it while it runs.
  */
 import type { Logger } from './logging.js';
-import { messageOf } from './parsers.js';
 
 /**
  * A long-lived part of a service: an informer, a consumer loop, the gRPC server, the monitoring server.
@@ -134,7 +133,8 @@ export function runServices(runners: readonly Runner[], options: RunServicesOpti
       try {
         await runner.start(lifetime.signal);
       } catch (error) {
-        throw new Error(`runner ${runner.name} failed to start: ${messageOf(error)}`, { cause: error });
+        // The cause carries the details; pino's error serializer appends its message to this one.
+        throw new Error(`runner ${runner.name} failed to start`, { cause: error });
       }
       logger.info({ runner: runner.name, ms: Math.round(performance.now() - startedAt) }, 'runner started');
     }
