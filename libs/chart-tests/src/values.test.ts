@@ -1,0 +1,170 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isMap, isScalar, isSeq, parseDocument, stringify, type YAMLMap } from 'yaml';
+import { Helm } from './helm.js';
+import { isRecord } from './manifests.js';
+import { CHART_DIRECTORY } from './repository.js';
+
+const schema = JSON.parse(readFileSync(join(CHART_DIRECTORY, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
+const valuesText = readFileSync(join(CHART_DIRECTORY, 'values.yaml'), 'utf8');
+const EXTERNAL_REDIS = { redis: { external: { url: 'redis://redis.example.internal:6379' } } };
+
+let helm: Helm;
+let scratch: string;
+beforeAll(() => {
+  helm = Helm.locate();
+  scratch = mkdtempSync(join(tmpdir(), 'skiff-chart-values-'));
+});
+afterAll(() => {
+  helm?.dispose();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+let fileCount = 0;
+/** Renders the chart with these values; returns helm's exit status and stderr. */
+function renderWith(values: unknown): { status: number | null; stderr: string } {
+  const file = join(scratch, `values-${fileCount++}.yaml`);
+  writeFileSync(file, stringify(values));
+  const result = helm.run(helm.templateArgs(CHART_DIRECTORY, { releaseName: 'skiff', namespace: 'skiff-system', valuesFiles: [file] }));
+  return { status: result.status, stderr: result.stderr };
+}
+
+function resolveRef(node: Record<string, unknown>): Record<string, unknown> {
+  const ref = node['$ref'];
+  if (typeof ref !== 'string') return node;
+  const target = ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce<unknown>((current, step) => (isRecord(current) ? current[step] : undefined), schema);
+  if (!isRecord(target)) throw new Error(`unresolved $ref ${ref}`);
+  return resolveRef(target);
+}
+
+describe('values.schema.json', () => {
+  it.each([
+    ['a misspelt top-level key', { ...EXTERNAL_REDIS, gatway: { replicas: 2 } }, 'Additional property gatway is not allowed'],
+    ['a misspelt component key', { ...EXTERNAL_REDIS, gateway: { replica: 2 } }, 'Additional property replica is not allowed'],
+    ['a key deep in a block', { ...EXTERNAL_REDIS, gateway: { tls: { enabled: false, secret: 'x' } } }, 'Additional property secret is not allowed'],
+    ['a resource name Kubernetes has no quota for', { ...EXTERNAL_REDIS, watcher: { resources: { limits: { gpu: '1' } } } }, 'Additional property gpu is not allowed'],
+    ['a duration without a unit', { ...EXTERNAL_REDIS, gateway: { debounce: '10' } }, 'gateway.debounce'],
+    ['a Redis address that is not a URL', { redis: { external: { url: 'redis.example.internal:6379' } } }, 'redis.external.url'],
+    ['an unknown log level', { ...EXTERNAL_REDIS, logLevel: 'verbose' }, 'logLevel'],
+  ])('rejects %s', (_name, values, message) => {
+    const { status, stderr } = renderWith(values);
+    expect(status).not.toBe(0);
+    expect(stderr).toContain("values don't meet the specifications of the schema");
+    expect(stderr).toContain(message);
+  });
+
+  it('closes every object it describes, and leaves open only Kubernetes pass-through fields', () => {
+    const passThrough = new Set(['#/definitions/kubernetesObject', '#/definitions/kubernetesList/items', '#/definitions/stringMap', '#/properties/global']);
+    const open: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (!isRecord(node)) return;
+      if (node['type'] === 'object' && !passThrough.has(path)) {
+        if (!isRecord(node['properties'])) open.push(`${path} (no properties)`);
+        else if (node['additionalProperties'] !== false) open.push(path);
+      }
+      for (const [key, child] of Object.entries(node)) {
+        if (key === 'properties' || key === 'definitions') {
+          for (const [name, property] of Object.entries(child as Record<string, unknown>)) walk(property, `${path}/${key}/${name}`);
+        } else if (key === 'items') {
+          walk(child, `${path}/items`);
+        }
+      }
+    };
+    walk(schema, '#');
+    expect(open).toEqual([]);
+  });
+
+  it('describes exactly the keys values.yaml has', () => {
+    const schemaKeys: string[] = [];
+    const collectSchema = (node: Record<string, unknown>, path: string): void => {
+      const resolved = resolveRef(node);
+      const properties = resolved['properties'];
+      if (!isRecord(properties) || path.endsWith('resources')) {
+        schemaKeys.push(path);
+        return;
+      }
+      for (const [name, child] of Object.entries(properties)) {
+        if (isRecord(child)) collectSchema(child, path ? `${path}.${name}` : name);
+      }
+    };
+    collectSchema(schema, '');
+    const valueKeys: string[] = [];
+    const collectValues = (value: unknown, path: string): void => {
+      if (!isRecord(value) || Object.keys(value).length === 0 || path.endsWith('resources')) {
+        valueKeys.push(path);
+        return;
+      }
+      for (const [name, child] of Object.entries(value)) collectValues(child, path ? `${path}.${name}` : name);
+    };
+    collectValues(parseDocument(valuesText).toJS(), '');
+    // `global` is Helm's, passed down by a parent chart; values.yaml does not set it.
+    expect(valueKeys.sort()).toEqual(schemaKeys.filter((key) => key !== 'global').sort());
+  });
+});
+
+describe('values.yaml', () => {
+  it('explains every knob in a comment', () => {
+    const document = parseDocument(valuesText);
+    const undocumented: string[] = [];
+    const visit = (map: YAMLMap, path: string): void => {
+      map.items.forEach((pair, index) => {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+        const keyPath = path ? `${path}.${key}` : key;
+        const value = pair.value;
+        // A block of knobs is explained by its knobs; a leaf (scalar, list or map of free-form data) by its own comment.
+        const isBlock = isMap(value) && value.items.length > 0 && !keyPath.endsWith('resources');
+        if (isBlock) {
+          visit(value, keyPath);
+          return;
+        }
+        // The yaml parser attaches a comment that opens a map to the map rather than its first key.
+        const comment = (isScalar(pair.key) ? pair.key.commentBefore : undefined) ?? (index === 0 ? map.commentBefore : undefined);
+        if (!comment?.includes('--') && !(isSeq(value) && value.commentBefore?.includes('--'))) undocumented.push(keyPath);
+      });
+    };
+    if (!isMap(document.contents)) throw new Error('values.yaml is not a map');
+    visit(document.contents, '');
+    expect(undocumented).toEqual([]);
+  });
+});
+
+describe('mandatory values and refused combinations', () => {
+  it.each([
+    ['no Redis at all', {}, 'redis.external.url is required'],
+    [
+      'both Redis sources',
+      { redis: { external: { url: 'redis://redis:6379' }, bundled: { enabled: true } } },
+      'redis.external.url and redis.bundled.enabled are both set',
+    ],
+    [
+      'TLS with a redis:// URL',
+      { redis: { external: { url: 'redis://redis:6379', tls: { enabled: true } } } },
+      'redis.external.tls.enabled is true but redis.external.url "redis://redis:6379" does not start with rediss://',
+    ],
+    [
+      'a rediss:// URL without TLS',
+      { redis: { external: { url: 'rediss://redis:6380' } } },
+      'uses TLS (rediss://): set redis.external.tls.enabled to true',
+    ],
+    ['gateway TLS without a certificate', { ...EXTERNAL_REDIS, gateway: { tls: { enabled: true } } }, 'gateway.tls.secretName is required'],
+    [
+      'an autoscaler whose minimum exceeds its maximum',
+      { ...EXTERNAL_REDIS, translator: { autoscaling: { minReplicas: 6, maxReplicas: 3 } } },
+      'translator.autoscaling.minReplicas (6) is greater than maxReplicas (3)',
+    ],
+    [
+      'a disruption budget no drain could satisfy',
+      { ...EXTERNAL_REDIS, gateway: { autoscaling: { minReplicas: 2 }, podDisruptionBudget: { minAvailable: 2 } } },
+      'gateway.podDisruptionBudget.minAvailable (2) must be below the guaranteed gateway replicas (2)',
+    ],
+  ])('refuses %s with a clear message', (_name, values, message) => {
+    const { status, stderr } = renderWith(values);
+    expect(status).not.toBe(0);
+    expect(stderr).toContain(message);
+  });
+});
