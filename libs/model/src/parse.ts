@@ -136,12 +136,11 @@ export function parseIstioObjects(text: string, file: string, options: ParseOpti
     const documentNumber = index + 1;
     const contents = document.contents;
     const line = lineOf(contents?.range?.[0] ?? document.range?.[0] ?? 0);
-    if (document.errors.length > 0) {
-      for (const error of document.errors) {
-        const position = error.linePos?.[0];
-        const message = (error.message.split('\n')[0] ?? error.message).trim();
-        result.errors.push({ file, document: documentNumber, line: position?.line ?? line, message: `invalid YAML: ${message}` });
-      }
+    const [firstError] = document.errors;
+    if (firstError !== undefined) {
+      // Later errors in the same document are usually knock-on effects of the first.
+      const message = (firstError.message.split('\n')[0] ?? firstError.message).trim();
+      result.errors.push({ file, document: documentNumber, line: firstError.linePos?.[0].line ?? line, message: `invalid YAML: ${message}` });
       return;
     }
     if (contents === null) return;
