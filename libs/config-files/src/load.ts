@@ -8,6 +8,8 @@ import { loadIstioConfig, objectLabel, type LoadOptions, type LoadResult, type S
 import { readConfigInputs, type InputError } from './read.js';
 
 export interface ConfigLoad extends LoadResult {
+  /** The files read, in the order they were read (inputs in order, directories sorted). */
+  readonly files: string[];
   readonly inputErrors: InputError[];
 }
 
@@ -52,5 +54,5 @@ export async function loadConfigInputs(inputs: readonly string[], options: LoadO
   const { stdin, ...loadOptions } = options;
   const { texts, errors } = await readConfigInputs(inputs, stdin);
   const merged = mergeLoadResults(texts.map(({ file, text }) => loadIstioConfig(text, file, loadOptions)));
-  return { ...merged, inputErrors: errors };
+  return { ...merged, files: texts.map((t) => t.file), inputErrors: errors };
 }

@@ -51,3 +51,5 @@ export { translateServiceEntry } from './translate.js';
 export type { Flavor, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
 export { encodeResource, encodeResources, resourceVersion } from './version.js';
 export type { EncodedResource } from './version.js';
+export { translateConfig } from './translate-config.js';
+export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';

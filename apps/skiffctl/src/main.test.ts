@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from './main.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const seed = join(repoRoot, 'examples/seed');
+const bin = join(repoRoot, 'apps/skiffctl/bin/skiffctl.js');
+
+/** Runs skiffctl in-process and captures what it prints. */
+async function skiffctl(args: string[], stdinText = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  stdout.on('data', (c: Buffer) => chunks.out.push(c));
+  stderr.on('data', (c: Buffer) => chunks.err.push(c));
+  const code = await run(args, { stdout, stderr, stdin: Readable.from([stdinText]) });
+  return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
+}
+
+describe('skiffctl translate', () => {
+  it('prints the seed cluster and endpoint in sni-dnat naming', async () => {
+    const { code, stdout } = await skiffctl(['translate', '-f', seed, '--naming', 'sni-dnat']);
+    expect(code).toBe(0);
+    const output = JSON.parse(stdout);
+    expect(output.clusters.map((c: { name: string }) => c.name)).toEqual(['outbound_.8080_._.example-app']);
+    const [cluster] = output.clusters;
+    expect(cluster).toMatchObject({
+      type: 'EDS',
+      edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: 'outbound_.8080_._.example-app' },
+      connectTimeout: '10s',
+      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
+    });
+    expect(output.endpoints).toHaveLength(1);
+    expect(output.endpoints[0].clusterName).toBe('outbound_.8080_._.example-app');
+    expect(output.endpoints[0].endpoints[0].lbEndpoints[0].endpoint.address.socketAddress).toEqual({ address: '192.168.31.2', portValue: 8080 });
+  });
+
+  it('uses sidecar naming by default, YAML on request, and adds listeners and routes for grpc', async () => {
+    const yaml = await skiffctl(['translate', '-f', seed, '-o', 'yaml']);
+    expect(yaml.stdout).toContain('name: outbound|8080||example-app');
+    const grpc = JSON.parse((await skiffctl(['translate', '-f', seed, '--flavor', 'grpc'])).stdout);
+    expect(grpc.listeners.map((l: { name: string }) => l.name)).toEqual(['example-app:8080']);
+    expect(grpc.routes.map((r: { name: string }) => r.name)).toEqual(['outbound|8080||example-app']);
+    expect(grpc.clusters[0].lbPolicy).toBeUndefined(); // ROUND_ROBIN is the proto default
+  });
+
+  it('reads stdin with -f -', async () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}
+`;
+    const { code, stdout } = await skiffctl(['translate', '-f', '-'], text);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).clusters.map((c: { name: string; type: string }) => `${c.name} ${c.type}`)).toEqual(['outbound|443||api.example.com STRICT_DNS']);
+  });
+});
+
+describe('skiffctl validate', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skiffctl-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints ok per valid object and exits 0', async () => {
+    const { code, stdout } = await skiffctl(['validate', '-f', seed]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('ok ServiceEntry shaoyu-test/example-app\nok WorkloadEntry shaoyu-test/example-app-1\n');
+  });
+
+  it('names the object, the field and the reason of an invalid object, keeps going, and exits 1', async () => {
+    const file = join(dir, 'mixed.yaml');
+    await writeFile(
+      file,
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bad, namespace: ns1}
+spec: {hosts: ["*"], resolution: STATIC}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: good, namespace: ns1}
+spec: {address: 10.0.0.1}
+`,
+    );
+    const { code, stdout } = await skiffctl(['validate', '-f', file]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('invalid ServiceEntry ns1/bad: spec.hosts[0]: invalid host *\nok WorkloadEntry ns1/good\n');
+  });
+
+  it('reports bad YAML, an unknown kind and a missing name with file and document, in one line each', async () => {
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, `kind: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nspec: {address: 10.0.0.1}\n`);
+    const { code, stderr } = await skiffctl(['validate', '-f', file]);
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^error: ${file}: document 1 \\(line \\d+\\): invalid YAML`));
+    expect(lines[1]).toMatch(new RegExp(`^error: ${file}: document 2 .*ConfigMap`));
+    expect(lines[2]).toMatch(new RegExp(`^error: ${file}: document 3 .*WorkloadEntry without metadata.name`));
+  });
+
+  it('exits 2 with a one-line error for a missing file', async () => {
+    const { code, stderr } = await skiffctl(['validate', '-f', join(dir, 'nope.yaml')]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`error: ${join(dir, 'nope.yaml')}: no such file or directory\n`);
+  });
+
+  it('exits 2 on usage errors without a stack trace', async () => {
+    const { code, stderr } = await skiffctl(['translate', '-f', seed, '--flavor', 'xml']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("argument 'xml' is invalid");
+    expect(stderr).not.toContain('    at ');
+  });
+});
+
+describe('the skiffctl binary', () => {
+  it('runs from the repository root as `npx skiffctl` would', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'validate', '-f', 'examples/seed'], { cwd: repoRoot });
+    expect(stdout).toBe('ok ServiceEntry shaoyu-test/example-app\nok WorkloadEntry shaoyu-test/example-app-1\n');
+  });
+});

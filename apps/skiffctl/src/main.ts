@@ -1,0 +1,56 @@
+/**
+ * skiffctl: Skiff's command line, in istioctl's style. Wiring only: each command lives in
+ * `commands/` and returns an exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { runTranslate } from './commands/translate.js';
+import { runValidate } from './commands/validate.js';
+import { ExitCode, type CommandIO } from './io.js';
+
+/** Builds the program; `run` resolves with the exit code instead of exiting, so tests run it in-process. */
+export function buildProgram(io: CommandIO, setExitCode: (code: number) => void): Command {
+  const program = new Command('skiffctl')
+    .description('Validate and translate Istio ServiceEntry/WorkloadEntry configuration, and debug a running Skiff')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError('(run skiffctl --help for usage)');
+
+  program
+    .command('validate')
+    .description('validate ServiceEntries and WorkloadEntries with istiod\'s rules; one line per object')
+    .requiredOption('-f, --filename <paths...>', 'files, directories (recursive) or - for stdin')
+    .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
+    .action(async (options: { filename: string[]; namespace: string }) => {
+      setExitCode(await runValidate({ files: options.filename, namespace: options.namespace }, io));
+    });
+
+  program
+    .command('translate')
+    .description('print the Envoy clusters and endpoints (and gRPC listeners and routes) Skiff builds for the input')
+    .requiredOption('-f, --filename <paths...>', 'files, directories (recursive) or - for stdin')
+    .addOption(new Option('--flavor <flavor>', 'output for Envoy proxies or proxyless gRPC clients').choices(['envoy', 'grpc']).default('envoy'))
+    .addOption(new Option('--naming <naming>', 'cluster names of sidecars (outbound|PORT||HOST) or sni-dnat routers (outbound_.PORT_._.HOST)').choices(['sidecar', 'sni-dnat']).default('sidecar'))
+    .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
+    .action(async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml' }) => {
+      setExitCode(await runTranslate({ files: options.filename, flavor: options.flavor, naming: options.naming, namespace: options.namespace, output: options.output }, io));
+    });
+
+  return program;
+}
+
+/** Runs skiffctl with `argv` (without the node and script paths) and resolves with the exit code. */
+export async function run(argv: readonly string[], io: CommandIO): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    io.stderr.write(`skiffctl: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.Usage;
+  }
+  return exitCode;
+}

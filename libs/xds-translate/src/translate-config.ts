@@ -1,0 +1,68 @@
+/**
+ * A whole configuration (every ServiceEntry with the WorkloadEntries its selector picks) -> Envoy
+ * resources, as `skiffctl translate` prints them. Selection goes through the selector index, the same
+ * one the watcher keeps, so the output is what Skiff would serve.
+ *
+ * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
+ * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
+ * name and namespace (`SortServicesByCreationTime`, SPEC §5); the other is reported.
+ */
+import type { NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
+import { SelectorIndex } from '@skiff/selector-index';
+import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
+
+export interface ConfigToTranslate {
+  readonly serviceEntries: readonly { readonly serviceEntry: NormalizedServiceEntry; readonly inlineEndpoints: readonly NormalizedEndpoint[] }[];
+  readonly workloadEntries: readonly { readonly endpoint: NormalizedEndpoint }[];
+}
+
+export interface DuplicateResource {
+  readonly kind: 'cluster' | 'endpoint' | 'listener' | 'route';
+  readonly name: string;
+  /** `namespace/name` of the ServiceEntry whose resource is kept. */
+  readonly keptFrom: string;
+  readonly droppedFrom: string;
+}
+
+export interface ConfigTranslation extends TranslateResult {
+  readonly duplicates: DuplicateResource[];
+}
+
+const compareServiceEntries = (a: NormalizedServiceEntry, b: NormalizedServiceEntry): number =>
+  a.creationTime - b.creationTime || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace);
+
+export function translateConfig(config: ConfigToTranslate, options: TranslateOptions): ConfigTranslation {
+  const index = new SelectorIndex();
+  for (const { endpoint } of config.workloadEntries) index.upsertWorkload(endpoint);
+  for (const { serviceEntry } of config.serviceEntries) index.upsertServiceEntry(serviceEntry);
+
+  const merged: ConfigTranslation = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [], duplicates: [] };
+  const owners = new Map<string, string>();
+  const keep = <T>(kind: DuplicateResource['kind'], name: string, owner: string, resource: T, into: T[]): void => {
+    const ownerKey = `${kind} ${name}`;
+    const keptFrom = owners.get(ownerKey);
+    if (keptFrom !== undefined) {
+      merged.duplicates.push({ kind, name, keptFrom, droppedFrom: owner });
+      return;
+    }
+    owners.set(ownerKey, owner);
+    into.push(resource);
+  };
+  const ordered = [...config.serviceEntries].sort((a, b) => compareServiceEntries(a.serviceEntry, b.serviceEntry));
+  for (const { serviceEntry, inlineEndpoints } of ordered) {
+    const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
+    const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
+    const result = translateServiceEntry({ serviceEntry, endpoints }, options);
+    for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
+    for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
+    for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
+    for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
+    merged.errors.push(...result.errors);
+  }
+  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  merged.clusters.sort(byName);
+  merged.listeners.sort(byName);
+  merged.routes.sort(byName);
+  merged.loadAssignments.sort((a, b) => (a.clusterName < b.clusterName ? -1 : a.clusterName > b.clusterName ? 1 : 0));
+  return merged;
+}
