@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type YAMLMap } from 'yaml';
 import { Helm } from './helm.js';
-import { isRecord } from './manifests.js';
+import { at, isRecord, parseManifests, type KubernetesObject } from './manifests.js';
 import { CHART_DIRECTORY } from './repository.js';
 
 const schema = JSON.parse(readFileSync(join(CHART_DIRECTORY, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
@@ -23,12 +23,21 @@ afterAll(() => {
 });
 
 let fileCount = 0;
-/** Renders the chart with these values; returns helm's exit status and stderr. */
-function renderWith(values: unknown): { status: number | null; stderr: string } {
+function writeValues(values: unknown): string {
   const file = join(scratch, `values-${fileCount++}.yaml`);
   writeFileSync(file, stringify(values));
-  const result = helm.run(helm.templateArgs(CHART_DIRECTORY, { releaseName: 'skiff', namespace: 'skiff-system', valuesFiles: [file] }));
+  return file;
+}
+
+/** Renders the chart with these values; returns helm's exit status and stderr. */
+function renderWith(values: unknown): { status: number | null; stderr: string } {
+  const result = helm.run(helm.templateArgs(CHART_DIRECTORY, { releaseName: 'skiff', namespace: 'skiff-system', valuesFiles: [writeValues(values)] }));
   return { status: result.status, stderr: result.stderr };
+}
+
+/** Renders the chart with these values, which must succeed, and returns the objects. */
+function objectsWith(values: unknown): KubernetesObject[] {
+  return parseManifests(helm.template(CHART_DIRECTORY, { releaseName: 'skiff', namespace: 'skiff-system', valuesFiles: [writeValues(values)] }));
 }
 
 function resolveRef(node: Record<string, unknown>): Record<string, unknown> {
@@ -166,5 +175,49 @@ describe('mandatory values and refused combinations', () => {
     const { status, stderr } = renderWith(values);
     expect(status).not.toBe(0);
     expect(stderr).toContain(message);
+  });
+});
+
+describe('autoscalers and the disruption budget', () => {
+  const find = (objects: readonly KubernetesObject[], kind: string, name: string): KubernetesObject | undefined =>
+    objects.find((object) => object.kind === kind && object.metadata.name === name);
+
+  it.each([
+    ['an autoscaler guaranteeing one gateway', { autoscaling: { minReplicas: 1 } }, undefined],
+    ['an autoscaler guaranteeing two gateways', { autoscaling: { minReplicas: 2 } }, 1],
+    ['one fixed gateway', { replicas: 1, autoscaling: { enabled: false } }, undefined],
+    ['two fixed gateways', { replicas: 2, autoscaling: { enabled: false } }, 1],
+    ['a budget turned off', { autoscaling: { minReplicas: 3 }, podDisruptionBudget: { enabled: false } }, undefined],
+  ])('with %s, renders the budget only when more than one gateway is guaranteed', (_name, gateway, minAvailable) => {
+    const budget = find(objectsWith({ ...EXTERNAL_REDIS, gateway }), 'PodDisruptionBudget', 'skiff-ads-gateway');
+    expect(at(budget, 'spec', 'minAvailable')).toBe(minAvailable);
+  });
+
+  it('leaves the replica count to the autoscaler when there is one, and sets it when there is not', () => {
+    const scaled = objectsWith(EXTERNAL_REDIS);
+    for (const name of ['skiff-translator', 'skiff-ads-gateway']) {
+      expect(at(find(scaled, 'HorizontalPodAutoscaler', name), 'spec', 'scaleTargetRef', 'name')).toBe(name);
+      expect(at(find(scaled, 'Deployment', name), 'spec', 'replicas')).toBeUndefined();
+    }
+    const fixed = objectsWith({ ...EXTERNAL_REDIS, translator: { replicas: 4, autoscaling: { enabled: false } }, gateway: { replicas: 3, autoscaling: { enabled: false } } });
+    expect(fixed.filter((object) => object.kind === 'HorizontalPodAutoscaler')).toEqual([]);
+    expect(at(find(fixed, 'Deployment', 'skiff-translator'), 'spec', 'replicas')).toBe(4);
+    expect(at(find(fixed, 'Deployment', 'skiff-ads-gateway'), 'spec', 'replicas')).toBe(3);
+  });
+});
+
+describe('the ADS Service', () => {
+  const ports = (objects: readonly KubernetesObject[]): unknown =>
+    (at(objects.find((object) => object.kind === 'Service' && object.metadata.name === 'skiff'), 'spec', 'ports') as unknown[]).map(
+      (port) => `${String(at(port, 'name'))}:${String(at(port, 'port'))}`,
+    );
+
+  it('is named skiff and serves plaintext ADS and monitoring', () => {
+    expect(ports(objectsWith(EXTERNAL_REDIS))).toEqual(['grpc-xds:15010', 'http-monitoring:15014']);
+  });
+
+  it('adds ADS over TLS on 15012 when TLS is enabled', () => {
+    const objects = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert' } } });
+    expect(ports(objects)).toEqual(['grpc-xds:15010', 'https-xds:15012', 'http-monitoring:15014']);
   });
 });
