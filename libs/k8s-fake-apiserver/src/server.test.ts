@@ -161,6 +161,22 @@ describe('FakeApiServer', () => {
     ]);
   });
 
+  it('fails the requests a test asks it to fail', async () => {
+    server = await FakeApiServer.start();
+    server.failNext(2, { match: isWatchRequest });
+    expect((await get(SE)).status).toBe(200);
+    expect((await get(`${SE}?watch=true`)).status).toBe(503);
+    expect((await json(`${SE}?watch=1`)).body).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
+    const third = await watch(`${SE}?watch=true`);
+    expect(third.status).toBe(200);
+    server.failNext(1, { status: 500 });
+    expect((await get('/apis')).status).toBe(500);
+    expect((await get('/apis')).status).toBe(200);
+    server.failNext(5);
+    server.clearFailures();
+    expect((await get('/apis')).status).toBe(200);
+  });
+
   describe('list', () => {
     it('lists cluster-wide and per namespace with the current resource version', async () => {
       server = await FakeApiServer.start();
@@ -371,6 +387,21 @@ describe('FakeApiServer', () => {
       server = await FakeApiServer.start({ resources: [LEASE_RESOURCE] });
       expect((await json(`${LEASES}/leader`, { method: 'PUT', body: lease('a', '1') })).status).toBe(404);
       expect((await json(LEASES, { method: 'POST', body: lease('a', '7') })).status).toBe(422);
+    });
+
+    it('lets a test change an object between a client\'s read and its write', async () => {
+      server = await FakeApiServer.start({ resources: [LEASE_RESOURCE] });
+      const created = await json(LEASES, { method: 'POST', body: lease('a') });
+      const rv = (created.body['metadata'] as Record<string, string>)['resourceVersion'];
+      const seen: string[] = [];
+      const remove = server.onRequest((request) => {
+        seen.push(`${request.method} ${request.path}`);
+        if (request.method === 'PUT') server.apply({ ...(server.get('Lease', 'ops', 'leader') as KubeObject), spec: { holderIdentity: 'z' } });
+      });
+      expect((await json(`${LEASES}/leader`, { method: 'PUT', body: lease('b', rv) })).status).toBe(409);
+      remove();
+      expect(seen).toEqual([`PUT ${LEASES}/leader`]);
+      expect((await json(`${LEASES}/leader`)).body).toMatchObject({ spec: { holderIdentity: 'z' } });
     });
 
     it('deletes objects and tells watchers', async () => {

@@ -75,6 +75,12 @@ interface OpenWatch {
   timeout: NodeJS.Timeout | undefined;
 }
 
+interface InjectedFailure {
+  remaining: number;
+  readonly status: number;
+  readonly match: (request: RequestRecord) => boolean;
+}
+
 interface ListSnapshot {
   readonly resourceVersion: number;
   readonly items: readonly KubeObject[];
@@ -100,6 +106,8 @@ export class FakeApiServer {
   private readonly log: RequestRecord[] = [];
   private readonly snapshots = new Map<number, ListSnapshot>();
   private nextSnapshotId = 1;
+  private failures: InjectedFailure[] = [];
+  private readonly hooks = new Set<(request: RequestRecord) => void>();
 
   private constructor(
     private readonly server: Server,
@@ -213,6 +221,29 @@ export class FakeApiServer {
     return sent;
   }
 
+  /**
+   * Answers the next `count` requests that `match` (default: every request) with an error status
+   * (default 503) and a Status body instead of serving them: an overloaded or restarting API server.
+   */
+  failNext(count: number, options: { status?: number; match?: (request: RequestRecord) => boolean } = {}): void {
+    this.failures.push({ remaining: count, status: options.status ?? 503, match: options.match ?? (() => true) });
+  }
+
+  /**
+   * Runs `hook` on every request before it is served (after it is logged): a way to make a change land
+   * exactly between two requests of a client, e.g. between a read and the write based on it. Returns
+   * the function that removes the hook.
+   */
+  onRequest(hook: (request: RequestRecord) => void): () => void {
+    this.hooks.add(hook);
+    return () => this.hooks.delete(hook);
+  }
+
+  /** Cancels the failures `failNext` has not used up yet. */
+  clearFailures(): void {
+    this.failures = [];
+  }
+
   /** Options for `KubeConfig.loadFromOptions` pointing at this server with its token. */
   kubeConfigOptions(): Record<string, unknown> {
     return {
@@ -228,7 +259,7 @@ export class FakeApiServer {
     return JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.url } }],
+      clusters: [{ name: 'fake', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'fake', user: { token: this.token } }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
       'current-context': 'fake',
@@ -258,6 +289,14 @@ export class FakeApiServer {
     };
     if (!record.authorized) {
       reply(401, statusBody(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    for (const hook of this.hooks) hook(record);
+    const failure = this.failures.find((f) => f.remaining > 0 && f.match(record));
+    if (failure !== undefined) {
+      failure.remaining--;
+      this.failures = this.failures.filter((f) => f.remaining > 0);
+      reply(failure.status, statusBody(failure.status, failure.status === 503 ? 'ServiceUnavailable' : 'InternalError', 'injected failure'));
       return;
     }
     const segments = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
