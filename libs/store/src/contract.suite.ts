@@ -13,9 +13,11 @@ import {
   type Invalidation,
   type InvalidationListener,
   type LeaseGrant,
+  type DeleteResult,
   type ReplaceOutcome,
   type Store,
   type StoreOptions,
+  type WriteResult,
 } from './contract.js';
 import { decodeServiceEntry, diffFields, serviceEntryFields } from './fields.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, serviceEntry, visibility, workload } from './test-support/fixtures.js';
@@ -46,6 +48,12 @@ function recorder() {
   const gaps: GapEvent[] = [];
   const listener: InvalidationListener = { onInvalidation: (m) => messages.push(m), onGap: (g) => gaps.push(g) };
   return { messages, gaps, listener };
+}
+
+/** The log entry of a write or delete that changed something. */
+function logged(result: WriteResult | DeleteResult): { readonly logId: string; readonly revision: number } {
+  if (result.status !== 'written' && result.status !== 'deleted') throw new Error(`expected a logged change, got ${JSON.stringify(result)}`);
+  return result;
 }
 
 function applied(outcome: ReplaceOutcome): Invalidation {
@@ -120,14 +128,12 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       it('deletes the hash, drops it from the list and logs the deletion with a newer revision', async () => {
         const written = await writeFull(A, ['10.0.0.1']);
         await writeFull(B, ['10.0.1.1']);
-        const deleted = await store.serviceEntries.delete(A, grant);
-        expect(deleted.status).toBe('deleted');
-        if (deleted.status !== 'deleted' || written.status !== 'written') return;
-        expect(deleted.revision).toBeGreaterThan(written.revision);
+        const deleted = logged(await store.serviceEntries.delete(A, grant));
+        expect(deleted.revision).toBeGreaterThan(logged(written).revision);
         expect(await store.serviceEntries.read(A)).toBeNull();
         expect(await store.serviceEntries.list()).toEqual([B]);
         const changes = await store.changeLog.read('t1', { count: 10, blockMs: 0 });
-        expect(changes.find((c) => c.serviceEntry.name === 'a')).toMatchObject({ op: 'delete', revision: deleted.revision, ids: [written.logId, deleted.logId] });
+        expect(changes.find((c) => c.serviceEntry.name === 'a')).toMatchObject({ op: 'delete', revision: deleted.revision, ids: [logged(written).logId, deleted.logId] });
 
         const logLength = await store.changeLog.length();
         expect((await store.serviceEntries.delete(A, grant)).status).toBe('absent');
@@ -222,9 +228,9 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         const a3 = await store.serviceEntries.delete(A, grant);
         const c1 = await writeFull(C, []);
         const changes = await store.changeLog.read('t1', { count: 100, blockMs: 0 });
-        const ids = (w: { status: string }) => (w as { logId: string }).logId;
+        const ids = (result: WriteResult | DeleteResult) => logged(result).logId;
         expect(changes).toEqual([
-          { serviceEntry: A, op: 'delete', revision: (a3 as { revision: number }).revision, ids: [a1, a2, a3].map(ids), traces: [] },
+          { serviceEntry: A, op: 'delete', revision: logged(a3).revision, ids: [a1, a2, a3].map(ids), traces: [] },
           { serviceEntry: B, op: 'upsert', revision: b1.revision, ids: [ids(b1)], traces: [] },
           { serviceEntry: C, op: 'upsert', revision: c1.revision, ids: [ids(c1)], traces: [] },
         ]);
@@ -267,7 +273,7 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         await new Promise((resolve) => setTimeout(resolve, 50));
         const written = await writeFull(A, ['10.0.0.1']);
         const changes = await reading;
-        expect(changes).toEqual([{ serviceEntry: A, op: 'upsert', revision: written.revision, ids: [(written as { logId: string }).logId], traces: [] }]);
+        expect(changes).toEqual([{ serviceEntry: A, op: 'upsert', revision: written.revision, ids: [logged(written).logId], traces: [] }]);
       });
 
       it('returns nothing from a blocking read that times out', async () => {

@@ -6,4 +6,5 @@ export * from './contract.js';
 export { canonicalJson, decodeServiceEntry, diffFields, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
+export { observeStoreHealth } from './metrics.js';
 export { coalesce } from './shared.js';

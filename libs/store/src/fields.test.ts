@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, decodeServiceEntry, diffFields, isEmptyDiff, serviceEntryFields } from './fields.js';
+import { serviceEntry, workload } from './test-support/fixtures.js';
+
+const KEY = { namespace: 'default', name: 'a' };
+
+describe('ServiceEntry hash fields', () => {
+  it('writes JSON with sorted keys, so equal entries are equal text', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
+    const reordered = Object.fromEntries(Object.entries(serviceEntry(KEY)).reverse());
+    expect(canonicalJson(reordered)).toBe(canonicalJson(serviceEntry(KEY)));
+  });
+
+  it('has the ServiceEntry and one field per endpoint, and refuses two endpoints on one field', () => {
+    const fields = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1')]);
+    expect(Object.keys(fields)).toEqual(['se', 'ep:WorkloadEntry/default/vm-1']);
+    expect(() => serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-1', '10.0.0.2')])).toThrow(/two endpoints/);
+  });
+
+  it('diffs to the fields whose text changed and those that went away', () => {
+    const current = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')]);
+    const desired = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.9'), workload('default', 'vm-3', '10.0.0.3')]);
+    const diff = diffFields(current, desired);
+    expect(Object.keys(diff.set).sort()).toEqual(['ep:WorkloadEntry/default/vm-1', 'ep:WorkloadEntry/default/vm-3']);
+    expect(diff.delete).toEqual(['ep:WorkloadEntry/default/vm-2']);
+    expect(isEmptyDiff(diffFields(desired, desired))).toBe(true);
+    expect(diffFields(null, desired)).toEqual({ set: desired, delete: [] });
+    expect(() => diffFields(null, {})).toThrow(/no se field/);
+  });
+
+  it('decodes a stored hash into checked entries in field order', () => {
+    const fields = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-2', '10.0.0.2'), workload('default', 'vm-1', '10.0.0.1')]);
+    const decoded = decodeServiceEntry({ key: KEY, revision: 7, fields });
+    expect(decoded.revision).toBe(7);
+    expect(decoded.serviceEntry).toEqual(serviceEntry(KEY));
+    expect(decoded.endpoints.map((e) => e.workloadName)).toEqual(['vm-1', 'vm-2']);
+  });
+
+  it('names the bad field when a stored hash is not what the schema says', () => {
+    const fields = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1')]);
+    expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, se: '{' } })).toThrow(expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('field se is not JSON') }));
+    expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, 'ep:WorkloadEntry/default/vm-1': '{"address":1}' } })).toThrow(
+      expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('ep:WorkloadEntry/default/vm-1') }),
+    );
+    const { se: _se, ...withoutServiceEntry } = fields;
+    expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: withoutServiceEntry })).toThrow(expect.objectContaining({ code: 'corrupt' }));
+  });
+});
