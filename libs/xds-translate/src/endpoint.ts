@@ -97,6 +97,23 @@ export interface LocalityGroupingOptions {
    * duplicate locality a proxyless gRPC client NACKs.
    */
   readonly groupBy: 'label' | 'locality';
+  /**
+   * Scale locality weights down, keeping their ratios, when their total would exceed UINT32_MAX.
+   * istiod only saturates each locality's sum; a proxyless gRPC client rejects an assignment whose
+   * locality weights add up to more than UINT32_MAX.
+   */
+  readonly fitTotalWeight: boolean;
+}
+
+/**
+ * Locality weights scaled so that their total stays within UINT32_MAX: each becomes
+ * `max(1, floor(weight * (UINT32_MAX - n) / total))`, so even with the floor of 1 the sum fits.
+ */
+export function fitLocalityWeights(weights: readonly number[]): number[] {
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  if (total <= UINT32_MAX) return [...weights];
+  const factor = (UINT32_MAX - weights.length) / total;
+  return weights.map((weight) => Math.max(1, Math.floor(weight * factor)));
 }
 
 /**
@@ -119,11 +136,12 @@ export function buildLocalityLbEndpoints(instances: readonly ServiceInstance[], 
     group.endpoints.push(lbEndpoint);
     group.weight = Math.min(UINT32_MAX, group.weight + (lbEndpoint.loadBalancingWeight ?? 1));
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, group]) =>
-      create(LocalityLbEndpointsSchema, { locality: group.locality, lbEndpoints: group.endpoints, loadBalancingWeight: group.weight }),
-    );
+  const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, group]) => group);
+  const weights = sorted.map((group) => group.weight);
+  const localityWeights = options.fitTotalWeight ? fitLocalityWeights(weights) : weights;
+  return sorted.map((group, index) =>
+    create(LocalityLbEndpointsSchema, { locality: group.locality, lbEndpoints: group.endpoints, loadBalancingWeight: localityWeights[index] ?? group.weight }),
+  );
 }
 
 /** `{cluster_name, endpoints}`; with no localities this is istiod's empty assignment (`buildEmptyClusterLoadAssignment`). */

@@ -23,6 +23,7 @@ export {
   buildWorkloadMetadata,
   convertLocality,
   edsInstances,
+  fitLocalityWeights,
   grpcInstances,
   withAddress,
 } from './endpoint.js';

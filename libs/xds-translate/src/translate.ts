@@ -137,7 +137,7 @@ function translateEnvoyPort(context: PortContext): void {
     subjectAltNames: context.subjectAltNames,
     instanceTlsModes: context.instances.map((instance) => instance.tlsMode),
   };
-  const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label' } as const;
+  const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label', fitTotalWeight: false } as const;
   switch (discovery) {
     case 'STRICT_DNS':
     case 'LOGICAL_DNS': {
@@ -173,7 +173,7 @@ function translateEnvoyPort(context: PortContext): void {
  */
 function translateGrpcPort(context: PortContext): void {
   const { serviceEntry, clusterName, hostname, servicePort, output } = context;
-  const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality' } as const;
+  const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality', fitTotalWeight: true } as const;
   switch (serviceEntry.resolution) {
     case 'DYNAMIC_DNS':
       return;
