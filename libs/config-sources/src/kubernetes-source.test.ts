@@ -248,6 +248,17 @@ describe('KubernetesSource', () => {
     });
   });
 
+  it('fails to start with a discovery error when the API server is unreachable', async () => {
+    await startServer();
+    const config = kubeConfig();
+    await server.close();
+    source = new KubernetesSource({ kubeconfig: config });
+    await expect(source.start(new RecordingHandler())).rejects.toMatchObject({
+      code: 'discovery',
+      message: expect.stringMatching(/^discovery of networking.istio.io failed: /),
+    });
+  });
+
   it.each(['error-event', 'http-status'] as const)(
     'relists after 410 Gone (%s) and delivers what changed in the gap, deletes included',
     async (expiredWatchResponse) => {
@@ -446,6 +457,9 @@ describe('KubernetesSource', () => {
     }
     await expect(new KubernetesSource({ inCluster: true, kubeconfig: 'x' }).start(new RecordingHandler())).rejects.toMatchObject({
       code: 'invalid-options',
+    });
+    await expect(new KubernetesSource({ kubeconfig: join(tmpdir(), 'no-such-kubeconfig') }).start(new RecordingHandler())).rejects.toMatchObject({
+      code: 'config',
     });
     expect(() => new KubernetesSource({ namespaces: [''] })).toThrow(KubernetesError);
     expect(() => new KubernetesSource({ kinds: [] })).toThrow(KubernetesError);
