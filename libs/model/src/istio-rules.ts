@@ -170,9 +170,10 @@ function validateLabelKey(key: string): string | undefined {
 /** istiod's label rules (`labels.Instance.Validate`): one message per bad key or value. */
 export function validateLabels(labels: Readonly<Record<string, string>>): { key: string; reason: string }[] {
   const out: { key: string; reason: string }[] = [];
-  for (const [key, value] of Object.entries(labels)) {
+  for (const key in labels) {
     const keyError = validateLabelKey(key);
     if (keyError !== undefined) out.push({ key, reason: keyError });
+    const value = labels[key] ?? '';
     if (!LABEL_VALUE.test(value)) out.push({ key, reason: `invalid tag value: ${goQuote(value)}` });
   }
   return out;

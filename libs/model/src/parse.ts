@@ -167,7 +167,7 @@ export function parseIstioObjects(text: string, file: string, options: ParseOpti
 /**
  * Kubernetes reads YAML with go-yaml, where a `:` ends a plain scalar only when a blank follows it; the
  * YAML 1.2 grammar also ends it before a flow indicator. So `addresses: [1.2.3.4, 2001:db8::]` is the
- * string `2001:db8::` to Kubernetes (and in Istio's own fixtures) but a one-pair map `{2001:db8:: null}`
+ * string `2001:db8::` to Kubernetes (and in Istio's own fixtures) but a one-pair map `{"2001:db8:": null}`
  * to a 1.2 parser. This turns such pairs (plain key, `:` glued to it and to the next `,` or `]`, no
  * value) back into the string Kubernetes sees.
  */

@@ -113,7 +113,8 @@ export function readStringMap(value: unknown, at: string, issues: FieldIssues): 
   const object = readObject(value, at, issues);
   const out: Record<string, string> = {};
   if (object === undefined) return out;
-  for (const [key, item] of Object.entries(object)) {
+  for (const key in object) {
+    const item = object[key];
     if (typeof item === 'string') out[key] = item;
     else wrongType(issues, keyPath(at, key), 'a string', item);
   }

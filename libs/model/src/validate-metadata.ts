@@ -42,16 +42,12 @@ export function readMetadata(metadata: ParsedMetadata, issues: FieldIssues): Obj
   const resourceVersion = readString(metadata['resourceVersion'], 'metadata.resourceVersion', issues);
   const uid = readString(metadata['uid'], 'metadata.uid', issues);
   const generation = readInteger(metadata['generation'], 'metadata.generation', issues, { min: 0, max: Number.MAX_SAFE_INTEGER });
-  return {
-    name,
-    namespace,
-    labels,
-    annotations,
-    ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
-    ...(resourceVersion === undefined ? {} : { resourceVersion }),
-    ...(uid === undefined ? {} : { uid }),
-    ...(generation === undefined ? {} : { generation }),
-  };
+  const meta: { -readonly [K in keyof ObjectMeta]: ObjectMeta[K] } = { name, namespace, labels, annotations };
+  if (creationTimestamp !== undefined) meta.creationTimestamp = creationTimestamp;
+  if (resourceVersion !== undefined) meta.resourceVersion = resourceVersion;
+  if (uid !== undefined) meta.uid = uid;
+  if (generation !== undefined) meta.generation = generation;
+  return meta;
 }
 
 /** istiod's annotation rules, applied to every kind before its spec is checked. */

@@ -39,22 +39,22 @@ const WORKLOAD_ENTRY_FIELDS = ['address', 'ports', 'labels', 'network', 'localit
 /** Reads a WorkloadEntry-shaped object; `at` is its path (`spec`, `spec.endpoints[2]`, `spec.template`). */
 export function readWorkloadEntrySpec(object: JsonObject, at: string, issues: FieldIssues): WorkloadEntrySpec {
   warnUnknownFields(object, WORKLOAD_ENTRY_FIELDS, at, issues);
+  // Assigned one by one (not spread) so every spec has one shape: this runs once per WorkloadEntry.
+  const spec: { -readonly [K in keyof WorkloadEntrySpec]: WorkloadEntrySpec[K] } = {};
   const address = readString(object['address'], fieldPath(at, 'address'), issues);
+  if (address !== undefined) spec.address = address;
   const ports = readIntegerMap(object['ports'], fieldPath(at, 'ports'), issues, UINT32);
-  const labels = object['labels'] === undefined || object['labels'] === null ? undefined : readStringMap(object['labels'], fieldPath(at, 'labels'), issues);
+  if (ports !== undefined) spec.ports = ports;
+  if (object['labels'] !== undefined && object['labels'] !== null) spec.labels = readStringMap(object['labels'], fieldPath(at, 'labels'), issues);
   const network = readString(object['network'], fieldPath(at, 'network'), issues);
+  if (network !== undefined) spec.network = network;
   const locality = readString(object['locality'], fieldPath(at, 'locality'), issues);
+  if (locality !== undefined) spec.locality = locality;
   const weight = readInteger(object['weight'], fieldPath(at, 'weight'), issues, UINT32);
+  if (weight !== undefined) spec.weight = weight;
   const serviceAccount = readString(object['serviceAccount'], fieldPath(at, 'serviceAccount'), issues);
-  return {
-    ...(address === undefined ? {} : { address }),
-    ...(ports === undefined ? {} : { ports }),
-    ...(labels === undefined ? {} : { labels }),
-    ...(network === undefined ? {} : { network }),
-    ...(locality === undefined ? {} : { locality }),
-    ...(weight === undefined ? {} : { weight }),
-    ...(serviceAccount === undefined ? {} : { serviceAccount }),
-  };
+  if (serviceAccount !== undefined) spec.serviceAccount = serviceAccount;
+  return spec;
 }
 
 /**

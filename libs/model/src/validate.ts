@@ -27,24 +27,24 @@ export function validateObject(parsed: ParsedObject, options: ValidationOptions 
   const issues = new FieldIssues(objectLabel(parsed.kind, parsed.metadata.namespace, parsed.metadata.name));
   const metadata = readMetadata(parsed.metadata, issues);
   validateMetadataAnnotations(metadata, issues);
-  const base = { apiVersion: parsed.apiVersion, metadata, status: parsed.status, source: parsed.source };
+  const { apiVersion, status, source } = parsed;
   let object: IstioConfigObject;
   switch (parsed.kind) {
     case 'ServiceEntry': {
       // A missing spec reads as an empty one, which istiod rejects for its missing hosts.
       const spec = readServiceEntrySpec(readObject(parsed.spec, 'spec', issues) ?? {}, issues);
       validateServiceEntrySpec(spec, metadata, issues, options);
-      object = { ...base, kind: 'ServiceEntry', spec };
+      object = { apiVersion, kind: 'ServiceEntry', metadata, spec, status, source };
       break;
     }
     case 'WorkloadEntry':
-      object = { ...base, kind: 'WorkloadEntry', spec: validateWorkloadEntry(parsed.spec, issues) };
+      object = { apiVersion, kind: 'WorkloadEntry', metadata, spec: validateWorkloadEntry(parsed.spec, issues), status, source };
       break;
     case 'WorkloadGroup':
-      object = { ...base, kind: 'WorkloadGroup', spec: validateWorkloadGroup(parsed.spec, issues) };
+      object = { apiVersion, kind: 'WorkloadGroup', metadata, spec: validateWorkloadGroup(parsed.spec, issues), status, source };
       break;
     case 'DestinationRule':
-      object = { ...base, kind: 'DestinationRule', spec: validateDestinationRule(parsed.spec, metadata, issues) };
+      object = { apiVersion, kind: 'DestinationRule', metadata, spec: validateDestinationRule(parsed.spec, metadata, issues), status, source };
       break;
   }
   if (issues.errors.length > 0) return { valid: false, errors: issues.errors, warnings: issues.warnings };
