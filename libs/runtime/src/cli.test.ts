@@ -78,7 +78,7 @@ describe('interpretCommandLine', () => {
       SKIFF_RESYNC_PERIOD: '1h',
       SKIFF_NAMESPACES: 'a, b',
       SKIFF_DRY_RUN: 'true',
-      SKIFF_MONITORING_ADDRESS: '[::1]:9000',
+      SKIFF_MONITORING_ADDR: '[::1]:9000',
     });
     expect(values).toMatchObject({
       redisUrl: 'rediss://redis.example:6380',
@@ -115,7 +115,7 @@ describe('interpretCommandLine', () => {
     [['--workers', '0'], {}, 'skiff-watcher: invalid value "0" for --workers: expected a positive integer\n'],
     [['--redis-url', 'http://x:1'], {}, 'skiff-watcher: invalid value "http://x:1" for --redis-url: scheme must be redis:// or rediss://\n'],
     [['--resync-period=10'], {}, 'skiff-watcher: invalid value "10" for --resync-period: expected a duration such as 10ms, 30s, 5m or 1h (units: ms, s, m, h)\n'],
-    [[], { SKIFF_MONITORING_ADDRESS: '15014' }, 'skiff-watcher: invalid value "15014" for SKIFF_MONITORING_ADDRESS: expected host:port or :port, for example :15014 or 127.0.0.1:15010\n'],
+    [[], { SKIFF_MONITORING_ADDR: '15014' }, 'skiff-watcher: invalid value "15014" for SKIFF_MONITORING_ADDR: expected host:port or :port, for example :15014 or 127.0.0.1:15010\n'],
     [[], { SKIFF_DRY_RUN: 'perhaps' }, 'skiff-watcher: invalid value "perhaps" for SKIFF_DRY_RUN: expected true or false\n'],
     [[], { SKIFF_LOG_LEVEL: 'loud' }, 'skiff-watcher: invalid value "loud" for SKIFF_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent\n'],
   ])('exits 2 with one line for %j %j', (argv, env, stderr) => {
@@ -145,8 +145,8 @@ describe('interpretCommandLine', () => {
     expect(help).toContain('--lease-name <value> Redis lease key (env: SKIFF_LEASE, required)');
     expect(help).toContain('--config-dir <value> read YAML from this directory instead of Kubernetes (env: SKIFF_CONFIG_DIR)');
     expect(help).toContain('--dry-run validate and log, write nothing (env: SKIFF_DRY_RUN, default: false)');
-    expect(help).toContain('--monitoring-address <host:port>');
-    expect(help).toContain('(env: SKIFF_MONITORING_ADDRESS, default: :15014)');
+    expect(help).toContain('--monitoring-addr <host:port>');
+    expect(help).toContain('(env: SKIFF_MONITORING_ADDR, default: :15014)');
     expect(help).toContain('-h, --help show this help and exit');
     expect(run(['-h'])).toEqual(outcome);
   });

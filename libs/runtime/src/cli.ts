@@ -244,9 +244,9 @@ export const LOG_LEVEL_OPTION = {
   valueName: 'level',
 } as const satisfies ValueOptionSpec<LogLevel>;
 
-/** `--monitoring-address`: where /healthz, /readyz, /metrics and /debug are served (istiod's port 15014). */
+/** `--monitoring-addr`: where /healthz, /readyz, /metrics and /debug are served (istiod's port 15014). */
 export const MONITORING_ADDRESS_OPTION = {
-  flag: 'monitoring-address',
+  flag: 'monitoring-addr',
   description: 'listen address of the monitoring server (/healthz, /readyz, /metrics, /debug)',
   parse: parseHostPort,
   default: ':15014',

@@ -1,0 +1,80 @@
+/**
+ * skiff-watcher: wiring only. Reads ServiceEntries and WorkloadEntries from a directory or Kubernetes,
+ * and writes one store hash per ServiceEntry (libs/watcher-core).
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  commaListOf,
+  createLogger,
+  createMetrics,
+  defineCommand,
+  LOG_LEVEL_OPTION,
+  MONITORING_ADDRESS_OPTION,
+  MonitoringServer,
+  parseCommandLine,
+  runServices,
+  SHUTDOWN_TIMEOUT_OPTION,
+  urlWithSchemes,
+  type Runner,
+} from '@skiff/runtime';
+import { createRedisStore } from '@skiff/store';
+import { createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
+
+const identity = (value: string): string => value;
+
+export const command = defineCommand({
+  name: 'skiff-watcher',
+  description: 'Watches Istio ServiceEntries and WorkloadEntries and writes one Redis hash per ServiceEntry',
+  options: {
+    configDir: { flag: 'config-dir', description: 'directory of Istio YAML/JSON files to watch (file source)', parse: identity, valueName: 'dir' },
+    kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of the cluster to watch (in-cluster config when neither source is given)', parse: identity, valueName: 'path' },
+    namespaces: { flag: 'namespaces', description: 'namespaces to watch, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
+    redisUrl: { flag: 'redis-url', description: 'Redis to write to: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
+    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key, to share one Redis between installations', parse: identity, default: 'skiff', valueName: 'prefix' },
+    monitoringAddress: MONITORING_ADDRESS_OPTION,
+    logLevel: LOG_LEVEL_OPTION,
+    shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
+  },
+});
+
+export async function main(): Promise<void> {
+  const config = parseCommandLine(command);
+  const logger = createLogger({ level: config.logLevel, name: 'skiff-watcher' });
+  const metrics = createMetrics({ serviceName: 'skiff-watcher' });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const podName = process.env['POD_NAME'] ?? hostname();
+  let source;
+  try {
+    source = createConfigSource({ configDir: config.configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces }, logger);
+  } catch (error) {
+    process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const store = createRedisStore({
+    url: config.redisUrl.toString(),
+    keyPrefix: config.keyPrefix,
+    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
+    connectionName: `skiff-watcher-${podName}`,
+  });
+  const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
+  const podNamespace = process.env['POD_NAMESPACE'];
+  const elector =
+    leaseName && podNamespace ? createKubernetesElector({ leaseName, namespace: podNamespace, identity: podName, kubeconfig: config.kubeconfig }, logger.child({ component: 'election' })) : undefined;
+  const watcher = new Watcher({
+    source,
+    store,
+    logger: logger.child({ component: 'watcher' }),
+    meter: metrics.meter,
+    holder: `${podName}-${randomBytes(4).toString('hex')}`,
+    ...(elector ? { elector } : {}),
+  });
+  registerWatcherDebug(monitoring, watcher);
+  monitoring.addReadinessCheck('store', () => store.ping().then(() => true));
+
+  // Runners stop in reverse order: the watcher releases its lease before the store connection closes.
+  const runners: Runner[] = [monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }];
+  if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
+  runners.push(watcher);
+  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+}

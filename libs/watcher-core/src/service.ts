@@ -1,0 +1,88 @@
+/**
+ * Assembling a watcher from configuration: which source to read, how to elect the single writer, and
+ * what the watcher shows on the monitoring server. Shared by `skiff-watcher` and the all-in-one `skiff`.
+ */
+import { existsSync } from 'node:fs';
+import { FileSource, istioFileParser, KubernetesLeaseElector, KubernetesSource, type ConfigSource } from '@skiff/config-sources';
+import { formatFieldError } from '@skiff/model';
+import type { Logger, MonitoringServer } from '@skiff/runtime';
+import type { Watcher } from './watcher.js';
+
+/** Where the pod's service account is mounted; its presence means in-cluster config works. */
+export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export interface SourceConfig {
+  /** A directory of YAML/JSON files (file source). */
+  readonly configDir?: string | undefined;
+  /** A kubeconfig path (Kubernetes source). */
+  readonly kubeconfig?: string | undefined;
+  /** Namespaces to watch (Kubernetes); empty: all. */
+  readonly namespaces?: readonly string[];
+  /** Namespace of file objects that name none. */
+  readonly defaultNamespace?: string;
+}
+
+/** The source a configuration selects, or an error message saying why none can be chosen. */
+export function createConfigSource(config: SourceConfig, logger: Logger): ConfigSource {
+  if (config.configDir !== undefined && config.kubeconfig !== undefined) {
+    throw new Error('give either --config-dir or --kubeconfig, not both');
+  }
+  if (config.configDir !== undefined) {
+    if (!existsSync(config.configDir)) throw new Error(`--config-dir ${config.configDir}: no such directory`);
+    return new FileSource({ dir: config.configDir, parse: istioFileParser(config.defaultNamespace === undefined ? {} : { defaultNamespace: config.defaultNamespace }) });
+  }
+  const namespaces = config.namespaces ?? [];
+  if (config.kubeconfig !== undefined) return new KubernetesSource({ kubeconfig: config.kubeconfig, namespaces });
+  if (existsSync(SERVICE_ACCOUNT_TOKEN_PATH)) {
+    logger.info('no --config-dir or --kubeconfig: using the in-cluster service account');
+    return new KubernetesSource({ inCluster: true, namespaces });
+  }
+  throw new Error('no configuration source: give --config-dir <dir> or --kubeconfig <path> (or run in a pod with a service account)');
+}
+
+export interface KubernetesElectionConfig {
+  /** Lease name (`SKIFF_LEADER_ELECTION_LEASE`). */
+  readonly leaseName: string;
+  /** The pod's namespace (`POD_NAMESPACE`). */
+  readonly namespace: string;
+  /** The pod's name (`POD_NAME`). */
+  readonly identity: string;
+  readonly kubeconfig?: string | undefined;
+}
+
+/** A Kubernetes Lease elector for cluster mode: only its leader takes the store's writer lease. */
+export function createKubernetesElector(config: KubernetesElectionConfig, logger: Logger): KubernetesLeaseElector {
+  return new KubernetesLeaseElector({
+    name: config.leaseName,
+    namespace: config.namespace,
+    identity: config.identity,
+    ...(config.kubeconfig === undefined ? { inCluster: true } : { kubeconfig: config.kubeconfig }),
+    onProblem: (message, cause) => logger.warn({ err: String(cause) }, message),
+  });
+}
+
+/**
+ * `/debug/configz` (istiod's path: every config object in Kubernetes shape; here each object carries a
+ * `rejection` with the validation errors while its latest version is rejected), `/debug/watcherz`
+ * (sync, lease and convergence state), and readiness once the source's initial state is in.
+ */
+export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watcher): void {
+  monitoring.addReadinessCheck('watcher-synced', () => watcher.isReady());
+  monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections', () => ({
+    status: 200,
+    body: watcher.objects().map((status) => {
+      const shown = (status.effective ?? status.rejection?.object ?? {}) as Record<string, unknown>;
+      if (!status.rejection) return shown;
+      return {
+        ...shown,
+        rejection: {
+          origin: status.rejection.origin,
+          inEffect: status.effective === null ? 'nothing (no valid version was ever seen)' : 'the last valid version',
+          errors: status.rejection.errors.map(formatFieldError),
+          rejectedObject: status.rejection.object,
+        },
+      };
+    }),
+  }));
+  monitoring.addDebugHandler('/debug/watcherz', 'Watcher state: initial sync, writer lease, convergence, backlog', () => ({ status: 200, body: watcher.status() }));
+}
