@@ -126,9 +126,12 @@ export const NormalizedEndpointSchema = Type.Object(
     /** 0 means unset (Envoy gets 1). */
     weight: Type.Integer({ minimum: 0, maximum: 4294967295 }),
     serviceAccount: Type.String(),
-    /** `istio` or `disabled` (`getTLSModeFromWorkloadEntry`). */
+    /** The `security.istio.io/tlsMode` label, else `istio` with a service account, else `disabled` (`getTLSModeFromWorkloadEntry`). */
     tlsMode: Type.String(),
-    /** Workload name for telemetry metadata: the WorkloadEntry name, or `<se-name>-<index>` inline. */
+    /**
+     * Workload name for telemetry metadata: the WorkloadEntry's auto-registration group, workload-name
+     * label or name (`WorkloadNameFromWorkloadEntry`), or `<se-name>-<index>` inline.
+     */
     workloadName: Type.String(),
     /** Namespace of the workload (inline endpoints: the ServiceEntry's). */
     namespace: Type.String(),
