@@ -210,13 +210,13 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(taken).toHaveLength(2);
 
         const survivor = await harness.open();
-        expect(await survivor.changeLog.claimStale('survivor', 300)).toEqual([]);
-        await harness.advance(400);
-        const claimed = await survivor.changeLog.claimStale('survivor', 300);
+        expect(await survivor.changeLog.claimStale('survivor', 500)).toEqual([]);
+        await harness.advance(600);
+        const claimed = await survivor.changeLog.claimStale('survivor', 500);
         expect(claimed.map((c) => c.ids)).toEqual(taken.map((c) => c.ids));
         expect(await survivor.changeLog.pending()).toEqual({ count: 2, perConsumer: { survivor: 2 } });
         // Claiming resets the idle time: nobody takes them from the survivor right away.
-        expect(await store.changeLog.claimStale('third', 300)).toEqual([]);
+        expect(await store.changeLog.claimStale('third', 500)).toEqual([]);
         await survivor.changeLog.ack(claimed.flatMap((c) => c.ids));
         expect((await survivor.changeLog.pending()).count).toBe(0);
       });
@@ -360,13 +360,13 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       });
 
       it('forgets a tombstone after its time to live', async () => {
-        const short = await createHarness({ tombstoneTtlMs: 200 });
+        const short = await createHarness({ tombstoneTtlMs: 500 });
         try {
           const r = short.store.resources;
           await r.replace({ visibility: visibility(A), revision: 5, resources: v1 });
           await r.deleteOwner(A, { revision: 7 });
           expect((await r.replace({ visibility: visibility(A), revision: 6, resources: v1 })).status).toBe('stale');
-          await short.advance(300);
+          await short.advance(600);
           expect((await r.replace({ visibility: visibility(A), revision: 6, resources: v1 })).status).toBe('applied');
         } finally {
           await short.close();
@@ -477,10 +477,10 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(current!.remainingMs).toBeLessThanOrEqual(60_000);
 
         expect(await store.lease.release(grant)).toBe(true);
-        const short = (await store.lease.acquire('watcher-1', 400))!;
-        await harness.advance(250);
-        expect(await store.lease.renew(short, 400)).toBe(true);
-        await harness.advance(250);
+        const short = (await store.lease.acquire('watcher-1', 1000))!;
+        await harness.advance(600);
+        expect(await store.lease.renew(short, 1000)).toBe(true);
+        await harness.advance(600);
         expect(await other.lease.current()).toMatchObject({ holder: 'watcher-1', token: short.token });
         expect(await other.lease.acquire('watcher-2', 60_000)).toBeNull();
       });
@@ -488,9 +488,9 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       it('expires, and the next holder gets a larger token that fences the previous one', async () => {
         const other = await harness.open();
         expect(await store.lease.release(grant)).toBe(true);
-        const first = (await store.lease.acquire('watcher-1', 150))!;
+        const first = (await store.lease.acquire('watcher-1', 250))!;
         await writeFull(A, ['10.0.0.1'], first);
-        await harness.advance(300);
+        await harness.advance(400);
         expect(await other.lease.current()).toBeNull();
         const second = (await other.lease.acquire('watcher-2', 60_000))!;
         expect(second.token).toBeGreaterThan(first.token);

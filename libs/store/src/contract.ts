@@ -29,11 +29,11 @@
  * resource write must be atomic with the invalidation sequence number it takes. Redis Cluster runs a
  * script only when all its keys hash to one slot, and the change log, the lease and the sequence
  * counter are shared by every ServiceEntry. So all keys of one ServiceEntry share a hash tag, and it is
- * the store's tag: every script is single-slot, and the same code runs unchanged on a standalone
- * server and on Redis Cluster (one slot, one primary; the state is small: the design's largest mesh,
- * 200k endpoints, is some hundred MB). Spreading ServiceEntries over slots would need one change log
- * and one sequence per slot group; the tag is built in one place (`keyLayout`) so that split stays a
- * local change.
+ * the store's tag: every script is single-slot, so the same keys and scripts work unchanged on a
+ * standalone server and on Redis Cluster (one slot, one primary; the state is small: the design's
+ * largest mesh, 200k endpoints, is some hundred MB). `redis.ts` connects with a standalone client
+ * today. Spreading ServiceEntries over slots would need one change log and one sequence per slot
+ * group; the tag is built in one place (`keyLayout`) so that split stays a local change.
  *
  * Namespaces and names are Kubernetes DNS names, so they never contain `/`, `{`, `}` or spaces, which
  * keeps every key, field and id unambiguous (`checkObjectKey`).
@@ -532,9 +532,10 @@ export interface Store {
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
   /**
-   * The id the first write into an empty store created, or null while the store is empty. A watcher
-   * remembers it after converging; a different value (or null) means the store restarted empty and
-   * must be converged again. Every successful write result carries it too.
+   * The id created by the first mutation of an empty store (a lease acquisition, a ServiceEntry or a
+   * resource write), or null while the store is empty. A watcher remembers it after converging; a
+   * different value (or null) means the store restarted empty and must be converged again. Every
+   * ServiceEntry write result carries it too.
    */
   epoch(): Promise<string | null>;
   /** Resolves when the store answers. */
