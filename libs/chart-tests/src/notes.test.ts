@@ -68,6 +68,14 @@ describe('NOTES.txt', () => {
     expect(notes).toContain('ADS (TLS):             skiff.skiff-system.svc:15012  (certificate from Secret skiff-xds-tls)');
   });
 
+  it('names the Redis without the credentials a URL may carry', () => {
+    const valuesFile = join(chartCopy, '..', 'credentials-in-url.yaml');
+    writeFileSync(valuesFile, 'redis:\n  external:\n    url: rediss://skiff:s3cret@redis.example.internal:6380/0\n    tls:\n      enabled: true\n');
+    const notes = renderNotes(valuesFile);
+    expect(notes).toContain('Redis:                 rediss://redis.example.internal:6380\n');
+    expect(notes).not.toContain('s3cret');
+  });
+
   it('warns that the bundled Redis is for trying Skiff out', () => {
     const notes = renderNotes(join(CHART_CASES_DIRECTORY, 'bundled-redis.values.yaml'));
     expect(notes).toContain('Redis:                 redis://skiff-redis.skiff-system.svc:6379');
