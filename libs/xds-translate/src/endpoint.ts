@@ -82,11 +82,15 @@ export function convertLocality(label: string): Locality {
   return create(LocalitySchema, { region, zone, subZone });
 }
 
-/** The `region/zone/subzone` string of a converted locality (`util.LocalityToString`). */
-function localityToString(locality: Locality): string {
-  if (locality.zone === '') return locality.region;
-  if (locality.subZone === '') return `${locality.region}/${locality.zone}`;
-  return `${locality.region}/${locality.zone}/${locality.subZone}`;
+/**
+ * The `region/zone/subzone` string a locality label converts back to (`util.LocalityToString` of
+ * `ConvertLocality`): `a/b/` and `a/b` name the same locality.
+ */
+function normalizedLocalityLabel(label: string): string {
+  const [region = '', zone = '', subZone = ''] = label.split('/');
+  if (zone === '') return region;
+  if (subZone === '') return `${region}/${zone}`;
+  return `${region}/${zone}/${subZone}`;
 }
 
 export interface LocalityGroupingOptions {
@@ -125,11 +129,10 @@ export function fitLocalityWeights(weights: readonly number[]): number[] {
 export function buildLocalityLbEndpoints(instances: readonly ServiceInstance[], options: LocalityGroupingOptions): LocalityLbEndpoints[] {
   const groups = new Map<string, { locality: Locality; endpoints: LbEndpoint[]; weight: number }>();
   for (const instance of instances) {
-    const locality = convertLocality(instance.locality);
-    const key = options.groupBy === 'label' ? instance.locality : localityToString(locality);
+    const key = options.groupBy === 'label' ? instance.locality : normalizedLocalityLabel(instance.locality);
     let group = groups.get(key);
     if (group === undefined) {
-      group = { locality, endpoints: [], weight: 0 };
+      group = { locality: convertLocality(instance.locality), endpoints: [], weight: 0 };
       groups.set(key, group);
     }
     const lbEndpoint = buildLbEndpoint(instance, options.clusterId);
