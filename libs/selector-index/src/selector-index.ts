@@ -78,6 +78,8 @@ interface ServiceEntryRecord {
   readonly selected: Set<WorkloadRecord>;
   /** `selectedWorkloads()` answer, dropped whenever the selection or a selected workload changes. */
   sortedSelection: readonly NormalizedEndpoint[] | null;
+  /** The last workload event in which this ServiceEntry was found to select the workload. */
+  matchedInEvent: number;
 }
 
 interface WorkloadRecord {
@@ -167,7 +169,7 @@ export class SelectorIndex {
       return [];
     }
     if (record === undefined) {
-      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null };
+      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null, matchedInEvent: 0 };
       this.#serviceEntries.set(id, record);
     } else {
       this.#unfileServiceEntry(record);
@@ -258,23 +260,31 @@ export class SelectorIndex {
       }
     }
 
-    const nowSelectedBy = this.#serviceEntriesSelecting(endpoint);
+    const event = this.#events;
+    const selecting = this.#serviceEntriesSelecting(endpoint, event);
     const changes: SelectionChange[] = [];
-    for (const serviceEntry of nowSelectedBy) {
+    const workloadKey = record.key;
+    for (const serviceEntry of selecting) {
       const wasSelected = record.selectedBy.has(serviceEntry);
-      changes.push({ serviceEntry: serviceEntry.key, added: wasSelected ? [] : [key], removed: [], updated: wasSelected ? [key] : [] });
+      changes.push({
+        serviceEntry: serviceEntry.key,
+        added: wasSelected ? [] : [workloadKey],
+        removed: [],
+        updated: wasSelected ? [workloadKey] : [],
+      });
       serviceEntry.selected.add(record);
       serviceEntry.sortedSelection = null;
     }
     for (const serviceEntry of record.selectedBy) {
-      if (nowSelectedBy.has(serviceEntry)) continue;
-      changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [key], updated: [] });
+      if (serviceEntry.matchedInEvent === event) continue;
+      changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [workloadKey], updated: [] });
       serviceEntry.selected.delete(record);
       serviceEntry.sortedSelection = null;
+      record.selectedBy.delete(serviceEntry);
     }
-    record.selectedBy.clear();
-    for (const serviceEntry of nowSelectedBy) record.selectedBy.add(serviceEntry);
-    return changes.sort((a, b) => compareObjectKeys(a.serviceEntry, b.serviceEntry));
+    for (const serviceEntry of selecting) record.selectedBy.add(serviceEntry);
+    if (changes.length > 1) changes.sort((a, b) => compareObjectKeys(a.serviceEntry, b.serviceEntry));
+    return changes;
   }
 
   /** Removes a WorkloadEntry; one change per ServiceEntry that selected it, with the workload `removed`. */
@@ -378,7 +388,8 @@ export class SelectorIndex {
   #fileWorkload(record: WorkloadRecord): void {
     const index = this.#namespace(record.key.namespace);
     index.workloads.add(record);
-    for (const [key, value] of Object.entries(record.endpoint.labels)) index.workloadsByPair.add(key, value, record);
+    const { labels } = record.endpoint;
+    for (const key in labels) index.workloadsByPair.add(key, labels[key], record);
   }
 
   #unfileWorkload(record: WorkloadRecord): void {
@@ -386,7 +397,8 @@ export class SelectorIndex {
     const index = this.#namespaces.get(namespace);
     if (index === undefined) return;
     index.workloads.delete(record);
-    for (const [key, value] of Object.entries(record.endpoint.labels)) index.workloadsByPair.delete(key, value, record);
+    const { labels } = record.endpoint;
+    for (const key in labels) index.workloadsByPair.delete(key, labels[key], record);
     this.#dropNamespaceIfEmpty(namespace, index);
   }
 
@@ -409,23 +421,33 @@ export class SelectorIndex {
   }
 
   /**
-   * The ServiceEntries that select `endpoint` now. A ServiceEntry filed under pair P can select the
-   * workload only if the workload carries P, so looking up the workload's own pairs (plus the
-   * empty-selector ServiceEntries) finds every one of them; each is filed once, so none is visited twice.
+   * The ServiceEntries that select `endpoint` now, each marked with `matchedInEvent = event` so the
+   * caller can tell them from the ones that stopped selecting it without building a set. A ServiceEntry
+   * filed under pair P can select the workload only if the workload carries P, so looking up the
+   * workload's own pairs (plus the empty-selector ServiceEntries) finds every one of them; each is filed
+   * once, so none is visited twice.
    */
-  #serviceEntriesSelecting(endpoint: NormalizedEndpoint): Set<ServiceEntryRecord> {
-    const selecting = new Set<ServiceEntryRecord>();
+  #serviceEntriesSelecting(endpoint: NormalizedEndpoint, event: number): ServiceEntryRecord[] {
+    const selecting: ServiceEntryRecord[] = [];
     const index = this.#namespaces.get(endpoint.namespace);
     if (index === undefined) return selecting;
-    const visit = (serviceEntry: ServiceEntryRecord): void => {
-      this.#serviceEntryCandidatesVisited++;
-      if (selectsWorkload(serviceEntry.serviceEntry, endpoint)) selecting.add(serviceEntry);
-    };
-    for (const [key, value] of Object.entries(endpoint.labels)) {
-      const filed = index.serviceEntriesByPair.get(key, value);
-      if (filed !== undefined) for (const serviceEntry of filed) visit(serviceEntry);
+    const { labels } = endpoint;
+    for (const key in labels) {
+      const filed = index.serviceEntriesByPair.get(key, labels[key]);
+      if (filed === undefined) continue;
+      for (const serviceEntry of filed) {
+        this.#serviceEntryCandidatesVisited++;
+        if (!selectsWorkload(serviceEntry.serviceEntry, endpoint)) continue;
+        serviceEntry.matchedInEvent = event;
+        selecting.push(serviceEntry);
+      }
     }
-    for (const serviceEntry of index.emptySelectorServiceEntries) visit(serviceEntry);
+    for (const serviceEntry of index.emptySelectorServiceEntries) {
+      this.#serviceEntryCandidatesVisited++;
+      if (!selectsWorkload(serviceEntry.serviceEntry, endpoint)) continue;
+      serviceEntry.matchedInEvent = event;
+      selecting.push(serviceEntry);
+    }
     return selecting;
   }
 }
