@@ -276,6 +276,17 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(changes).toEqual([{ serviceEntry: A, op: 'upsert', revision: written.revision, ids: [logged(written).logId], traces: [] }]);
       });
 
+      it('keeps a second blocked reader waiting when the first took the entry', async () => {
+        const first = (await harness.open()).changeLog.read('t1', { count: 10, blockMs: 10_000 });
+        const second = (await harness.open()).changeLog.read('t2', { count: 10, blockMs: 10_000 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await writeFull(A, ['10.0.0.1']);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await writeFull(B, ['10.0.1.1']);
+        const taken = [...(await first), ...(await second)].map((change) => change.serviceEntry.name);
+        expect(taken.sort()).toEqual(['a', 'b']);
+      });
+
       it('returns nothing from a blocking read that times out', async () => {
         expect(await store.changeLog.read('t1', { count: 10, blockMs: 30 })).toEqual([]);
       });

@@ -35,7 +35,7 @@ describe('store contract names', () => {
   });
 
   it('refuses prefixes that would break the hash tag or the cleanup pattern', () => {
-    for (const prefix of ['', 'a{b', 'a}b', 'a b', 'a*', 'a?', 'a[1]']) {
+    for (const prefix of ['', 'a{b', 'a}b', 'a b', 'a*', 'a?', 'a[1]', 'a\\b']) {
       expect(() => keyLayout(prefix)).toThrow(StoreError);
     }
   });

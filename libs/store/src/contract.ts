@@ -97,7 +97,7 @@ export interface KeyLayout {
 
 /** The key layout of a store with `prefix` (no braces or spaces allowed in the prefix). */
 export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX): KeyLayout {
-  if (prefix === '' || /[{}\s*?[\]]/.test(prefix)) {
+  if (prefix === '' || /[{}\s*?[\]\\]/.test(prefix)) {
     throw new StoreError('invalid-argument', `invalid key prefix ${JSON.stringify(prefix)}: must be non-empty without braces, spaces or glob characters`);
   }
   const tag = `{${prefix}}`;

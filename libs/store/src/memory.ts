@@ -146,6 +146,7 @@ export class MemoryStore implements Store {
   private readonly clock: Clock;
   private readonly maxLength: number;
   private readonly tombstoneTtlMs: number;
+  private readonly trimStep: number;
   private readonly subscriptions = new Set<SubscriptionState>();
   private readonly logWaiters = new Set<() => void>();
   private readonly stateListeners = new Set<(event: ConnectionStateEvent) => void>();
@@ -158,6 +159,7 @@ export class MemoryStore implements Store {
     this.maxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
     if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
+    this.trimStep = Math.max(64, Math.ceil(this.maxLength / 8));
     this.serviceEntries = {
       read: async (key) => this.op(() => this.readServiceEntry(key)),
       list: async () => this.op(() => [...this.data.serviceEntries.keys()].map(parseServiceEntryId).sort(compareObjectKeys)),
@@ -312,38 +314,56 @@ export class MemoryStore implements Store {
     data.lastIdSeq = seqInMs;
     const id = `${ms}-${seqInMs}`;
     data.log.push({ id, ms, seqInMs, entry: trace === '' ? entry : { ...entry, trace } });
-    // Redis keeps at least MAXLEN entries with `~`; keeping exactly MAXLEN is within that promise.
-    if (data.log.length > this.maxLength) data.log.splice(0, data.log.length - this.maxLength);
+    // Like Redis with `MAXLEN ~`, keep at least the maximum and trim in steps, so a write at the cap
+    // does not shift the whole log every time.
+    if (data.log.length > this.maxLength + this.trimStep) data.log.splice(0, data.log.length - this.maxLength);
     for (const wake of this.logWaiters) wake();
     this.logWaiters.clear();
     return id;
   }
 
   private async readLog(consumer: string, options: ReadOptions): Promise<CoalescedChange[]> {
-    const first = this.op(() => this.takeNew(consumer, options.count));
-    if (first.length > 0 || options.blockMs <= 0) return first;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.logWaiters.delete(wake);
-        resolve();
-      }, options.blockMs);
-      const wake = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.logWaiters.add(wake);
-    });
-    return this.op(() => this.takeNew(consumer, options.count));
+    const deadline = Date.now() + options.blockMs;
+    for (;;) {
+      const taken = this.op(() => this.takeNew(consumer, options.count));
+      const remaining = deadline - Date.now();
+      if (taken.length > 0 || remaining <= 0) return taken;
+      // Wait for the next append (another reader may take it first, then wait again) or the deadline.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.logWaiters.delete(wake);
+          resolve();
+        }, remaining);
+        const wake = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.logWaiters.add(wake);
+      });
+    }
+  }
+
+  /** Index of the first log entry with an id after `id` (the log is in id order). */
+  private indexAfter(id: string): number {
+    const log = this.data.log;
+    let low = 0;
+    let high = log.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareStreamIds(log[middle]!.id, id) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   private takeNew(consumer: string, count: number): CoalescedChange[] {
     const data = this.data;
+    const now = this.now();
+    const start = this.indexAfter(data.lastDeliveredId);
     const taken: ChangeLogEntry[] = [];
-    for (const item of data.log) {
-      if (taken.length >= count) break;
-      if (compareStreamIds(item.id, data.lastDeliveredId) <= 0) continue;
+    for (const item of data.log.slice(start, start + count)) {
       taken.push({ id: item.id, ...item.entry });
-      data.pending.set(item.id, { consumer, deliveredAt: this.now() });
+      data.pending.set(item.id, { consumer, deliveredAt: now });
       data.lastDeliveredId = item.id;
     }
     return coalesce(taken);
@@ -352,14 +372,13 @@ export class MemoryStore implements Store {
   private claimStale(consumer: string, minIdleMs: number, count: number): CoalescedChange[] {
     const data = this.data;
     const now = this.now();
-    const byId = new Map(data.log.map((item) => [item.id, item]));
     const claimed: ChangeLogEntry[] = [];
     for (const id of [...data.pending.keys()].sort(compareStreamIds)) {
       if (claimed.length >= count) break;
       const pending = data.pending.get(id);
       if (pending === undefined || now - pending.deliveredAt < minIdleMs) continue;
-      const item = byId.get(id);
-      if (item === undefined) {
+      const item = data.log[this.indexAfter(id) - 1];
+      if (item?.id !== id) {
         // Trimmed while pending: Redis 7 XAUTOCLAIM drops such ids from the pending list.
         data.pending.delete(id);
         continue;
