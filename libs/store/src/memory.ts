@@ -10,6 +10,8 @@ import {
   DEFAULT_CHANGE_LOG_MAX_LENGTH,
   DEFAULT_TOMBSTONE_TTL_MS,
   FencedError,
+  keyLayout,
+  parseLeaseValue,
   REVISION_FIELD,
   SERVICE_ENTRY_FIELD,
   StoreError,
@@ -49,7 +51,6 @@ import {
   type WriteOptions,
   type WriteResult,
 } from './contract.js';
-import { keyLayout, parseLeaseValue } from './contract.js';
 import {
   checkDiff,
   checkHolder,
