@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { basename, dirname, join, relative } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 
-/** Environment variable that switches every golden helper from "compare" to "rewrite". */
+/** Environment variable that switches `expectGolden` and `pruneGoldens` from "compare" to "rewrite". */
 export const UPDATE_GOLDEN_ENV = 'UPDATE_GOLDEN';
 
 export interface GoldenOptions {
