@@ -1,0 +1,74 @@
+/**
+ * The selector-index benchmark: `npm run bench` (which builds first), or `node bench/run.mjs` after
+ * `npm run build`. It imports the built packages (`dist/`), measures, prints a table, writes
+ * `bench/results/<name>.json` and regenerates its section of `docs/BENCHMARKS.md`.
+ *
+ *   --quick              small sizes, seconds: a smoke run. Writes `<name>-quick.tmp.json` (not committed)
+ *                        and leaves the docs alone unless --docs is given.
+ *   --name <name>        results file name (default `selector-index`)
+ *   --results-dir <dir>  where the JSON goes (default `bench/results`)
+ *   --docs <file>        the Markdown file whose generated section is rewritten (default
+ *                        `docs/BENCHMARKS.md` for a full run); `--no-docs` skips it
+ *
+ * Scenarios and the reference implementations are described in `lib/suite.mjs`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { currentLoadAverage, describeMachine, evaluateTargets, formatConsole, renderMarkdownSection, replaceMarkdownSection } from './lib/report.mjs';
+import { FULL_PLAN, QUICK_PLAN, runSuite } from './lib/suite.mjs';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function readOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      name: { type: 'string', default: 'selector-index' },
+      'results-dir': { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+      docs: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const docs = values['no-docs'] ? undefined : (values.docs ?? (values.quick ? undefined : join(REPO_ROOT, 'docs', 'BENCHMARKS.md')));
+  return { quick: values.quick, name: values.name, resultsDir: resolve(values['results-dir']), docs: docs === undefined ? undefined : resolve(docs) };
+}
+
+/** Runs the benchmark with command-line `argv`; returns the results and where they were written. */
+export function main(argv, log = (line) => console.log(line)) {
+  const options = readOptions(argv);
+  const plan = options.quick ? QUICK_PLAN : FULL_PLAN;
+  const machine = describeMachine();
+  log(`selector-index benchmark, ${plan.mode} mode; ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
+  const date = new Date().toISOString();
+  const measured = runSuite(plan, log);
+  machine.loadAverageAtEnd = currentLoadAverage();
+  const results = { name: options.name, date, machine, ...measured };
+  results.targets = evaluateTargets(results);
+
+  mkdirSync(options.resultsDir, { recursive: true });
+  const resultsFile = join(options.resultsDir, options.quick ? `${options.name}-quick.tmp.json` : `${options.name}.json`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  if (options.docs !== undefined) {
+    let document = '';
+    try {
+      document = readFileSync(options.docs, 'utf8');
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    mkdirSync(dirname(options.docs), { recursive: true });
+    writeFileSync(options.docs, replaceMarkdownSection(document, renderMarkdownSection(results)));
+  }
+  log('');
+  log(formatConsole(results));
+  log('');
+  log(`results: ${resultsFile}${options.docs === undefined ? '' : `; docs: ${options.docs}`}`);
+  return { results, resultsFile, docsFile: options.docs };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2));
+}
