@@ -129,3 +129,33 @@ describe('the skiffctl binary', () => {
     expect(stdout).toBe('ok ServiceEntry shaoyu-test/example-app\nok WorkloadEntry shaoyu-test/example-app-1\n');
   });
 });
+
+describe('skiffctl analyze', () => {
+  it('prints istioctl-style messages and exits by the failure threshold', async () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: shop}
+spec:
+  hosts: [api.shop]
+  addresses: [10.9.0.1]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: api}}
+`;
+    const relaxed = await skiffctl(['analyze', '-f', '-'], text);
+    expect(relaxed.code).toBe(0);
+    expect(relaxed.stdout).toBe('Warning [SKF0101] (ServiceEntry shop/api <stdin>:1 (document 1)) workloadSelector app=api selects no WorkloadEntry in namespace shop\n');
+    const strict = await skiffctl(['analyze', '-f', '-', '--failure-threshold', 'Warning', '-o', 'json'], text);
+    expect(strict.code).toBe(1);
+    expect(JSON.parse(strict.stdout)).toEqual([
+      { code: 'SKF0101', name: 'ServiceEntrySelectsNoWorkloads', level: 'Warning', message: 'workloadSelector app=api selects no WorkloadEntry in namespace shop', objects: [{ kind: 'ServiceEntry', namespace: 'shop', name: 'api', origin: '<stdin>:1 (document 1)' }] },
+    ]);
+  });
+
+  it('says so when there is nothing to report', async () => {
+    const { code, stdout, stderr } = await skiffctl(['analyze', '-f', seed]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('No validation issues found');
+  });
+});

@@ -3,6 +3,7 @@
  * `commands/` and returns an exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { runAnalyze } from './commands/analyze.js';
 import { runTranslate } from './commands/translate.js';
 import { runValidate } from './commands/validate.js';
 import { ExitCode, type CommandIO } from './io.js';
@@ -34,6 +35,23 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
     .action(async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml' }) => {
       setExitCode(await runTranslate({ files: options.filename, flavor: options.flavor, naming: options.naming, namespace: options.namespace, output: options.output }, io));
+    });
+
+  program
+    .command('analyze')
+    .description('validate and check ServiceEntries and WorkloadEntries across objects, like istioctl analyze')
+    .requiredOption('-f, --filename <paths...>', 'files, directories (recursive) or - for stdin')
+    .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['log', 'json']).default('log'))
+    .addOption(new Option('--failure-threshold <level>', 'lowest level that makes the exit code 1').choices(['Info', 'Warning', 'Error']).default('Error'))
+    .addOption(new Option('--output-threshold <level>', 'lowest level printed').choices(['Info', 'Warning', 'Error']).default('Info'))
+    .action(async (options: { filename: string[]; namespace: string; output: 'log' | 'json'; failureThreshold: 'Info' | 'Warning' | 'Error'; outputThreshold: 'Info' | 'Warning' | 'Error' }) => {
+      setExitCode(
+        await runAnalyze(
+          { files: options.filename, namespace: options.namespace, output: options.output, failureThreshold: options.failureThreshold, outputThreshold: options.outputThreshold },
+          io,
+        ),
+      );
     });
 
   return program;

@@ -28,8 +28,11 @@ export interface ConfigTranslation extends TranslateResult {
   readonly duplicates: DuplicateResource[];
 }
 
+/** Code-unit order, as Go's string comparison: the same on every machine whatever its locale. */
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 const compareServiceEntries = (a: NormalizedServiceEntry, b: NormalizedServiceEntry): number =>
-  a.creationTime - b.creationTime || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace);
+  a.creationTime - b.creationTime || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace);
 
 export function translateConfig(config: ConfigToTranslate, options: TranslateOptions): ConfigTranslation {
   const index = new SelectorIndex();
@@ -59,10 +62,10 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
     merged.errors.push(...result.errors);
   }
-  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byName = (a: { name: string }, b: { name: string }): number => compareStrings(a.name, b.name);
   merged.clusters.sort(byName);
   merged.listeners.sort(byName);
   merged.routes.sort(byName);
-  merged.loadAssignments.sort((a, b) => (a.clusterName < b.clusterName ? -1 : a.clusterName > b.clusterName ? 1 : 0));
+  merged.loadAssignments.sort((a, b) => compareStrings(a.clusterName, b.clusterName));
   return merged;
 }

@@ -1,0 +1,78 @@
+import { loadIstioConfig } from '@skiff/model';
+import { describe, expect, it } from 'vitest';
+import { analyze, atLeast, formatMessage } from './analyze.js';
+
+const se = (name: string, namespace: string, extra: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+${extra}
+---
+`;
+const we = (name: string, namespace: string, extra: string) => `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+${extra}
+---
+`;
+
+const run = (text: string) => analyze(loadIstioConfig(text, 'mesh.yaml')).map(formatMessage);
+
+describe('analyze', () => {
+  it('is silent for a consistent mesh', () => {
+    const text =
+      se('api', 'shop', '  hosts: [api.shop]\n  addresses: [10.9.0.1]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: api}}') +
+      we('api-1', 'shop', '  address: 10.0.0.1\n  labels: {app: api}\n  ports: {http: 8080}');
+    expect(run(text)).toEqual([]);
+  });
+
+  it('warns about a selector that selects nothing, and says why matching workloads are excluded', () => {
+    const text =
+      se('api', 'shop', '  hosts: [api.shop]\n  addresses: [10.9.0.1]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: api}}') +
+      we('by-name', 'shop', '  address: vm1.example.com\n  labels: {app: api}') +
+      we('other-ns', 'elsewhere', '  address: 10.0.0.2\n  labels: {app: api}');
+    expect(run(text)).toEqual([
+      'Warning [SKF0101] (ServiceEntry shop/api mesh.yaml:1 (document 1)) workloadSelector app=api selects no WorkloadEntry in namespace shop; 1 WorkloadEntry has matching labels but is unhealthy or has a hostname address, which only DNS resolution selects',
+      'Info [SKF0102] (WorkloadEntry shop/by-name mesh.yaml:11 (document 2)) no ServiceEntry selects this WorkloadEntry',
+      'Info [SKF0102] (WorkloadEntry elsewhere/other-ns mesh.yaml:18 (document 3)) no ServiceEntry selects this WorkloadEntry',
+    ]);
+  });
+
+  it('reports ports maps naming a port the selecting ServiceEntry does not define', () => {
+    const text =
+      se('api', 'shop', '  hosts: [api.shop]\n  addresses: [10.9.0.1]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: api}}') +
+      we('api-1', 'shop', '  address: 10.0.0.1\n  labels: {app: api}\n  ports: {grpc: 9090}');
+    const [message] = analyze(loadIstioConfig(text, 'mesh.yaml'));
+    expect(message).toMatchObject({ code: 'SKF0104', level: 'Warning' });
+    expect(message?.message).toBe('ports.grpc is not a port name of ServiceEntry shop/api, which selects it; the mapping is ignored there');
+    expect(message?.objects.map((o) => `${o.kind} ${o.namespace}/${o.name}`)).toEqual(['WorkloadEntry shop/api-1', 'ServiceEntry shop/api']);
+  });
+
+  it('reports the same host and port claimed with conflicting protocols or resolutions, oldest first', () => {
+    const created = (year: number) => `, creationTimestamp: "${year}-01-01T00:00:00Z"`;
+    const text =
+      se('new', 'team-b', '  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: DNS').replace('namespace: team-b', `namespace: team-b${created(2024)}`) +
+      se('old', 'team-a', '  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TLS}]\n  resolution: DNS').replace('namespace: team-a', `namespace: team-a${created(2020)}`) +
+      se('same', 'team-c', '  hosts: [db.example.com]\n  ports: [{number: 5432, name: tls, protocol: TLS}]\n  resolution: DNS').replace('namespace: team-c', `namespace: team-c${created(2023)}`);
+    const conflicts = analyze(loadIstioConfig(text, 'mesh.yaml')).filter((m) => m.code === 'SKF0103');
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]?.message).toBe('db.example.com:5432 is claimed by 3 ServiceEntries with conflicting protocols TCP, TLS; each proxy uses only one of them');
+    expect(conflicts[0]?.objects.map((o) => `${o.namespace}/${o.name}`)).toEqual(['team-a/old', 'team-c/same', 'team-b/new']);
+  });
+
+  it('turns validation errors, warnings and unparseable documents into Istio-coded messages', () => {
+    const text = se('bad', 'shop', '  hosts: ["*"]\n  resolution: STATIC') + 'kind: [oops\n';
+    const messages = analyze(loadIstioConfig(text, 'mesh.yaml'));
+    expect(messages.map((m) => `${m.level} ${m.code} ${m.message}`)).toEqual([
+      expect.stringMatching(/^Error SKF0001 invalid YAML/),
+      'Error IST0106 spec.hosts[0]: invalid host *',
+    ]);
+  });
+
+  it('orders levels for the failure threshold', () => {
+    expect(atLeast('Error', 'Warning')).toBe(true);
+    expect(atLeast('Info', 'Warning')).toBe(false);
+    expect(atLeast('Warning', 'Warning')).toBe(true);
+  });
+});

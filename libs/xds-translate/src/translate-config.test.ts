@@ -1,0 +1,56 @@
+import { loadIstioConfig } from '@skiff/model';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MESH_SETTINGS } from './mesh.js';
+import { translateConfig } from './translate-config.js';
+
+const options = { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS } as const;
+
+describe('translateConfig', () => {
+  it('gives each ServiceEntry the WorkloadEntries its selector picks, and only those', () => {
+    const load = loadIstioConfig(
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: ns}
+spec: {hosts: [a.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, workloadSelector: {labels: {app: a}}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: ns}
+spec: {hosts: [b.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, workloadSelector: {labels: {app: b}}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: a-1, namespace: ns}
+spec: {address: 10.0.0.1, labels: {app: a}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: b-1, namespace: other}
+spec: {address: 10.0.0.2, labels: {app: b}}
+`,
+      'mesh.yaml',
+    );
+    const result = translateConfig(load, options);
+    expect(result.loadAssignments.map((cla) => cla.clusterName)).toEqual(['outbound|80||a.example', 'outbound|80||b.example']);
+    expect(result.loadAssignments[0]?.endpoints[0]?.lbEndpoints).toHaveLength(1);
+    expect(result.loadAssignments[1]?.endpoints).toEqual([]);
+  });
+
+  it('keeps a name built by two ServiceEntries once, from the older one, and reports the other', () => {
+    const entry = (name: string, namespace: string, year: number, address: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${namespace}, creationTimestamp: "${year}-01-01T00:00:00Z"}
+spec: {hosts: [db.example], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: STATIC, endpoints: [{address: ${address}}]}
+---
+`;
+    const load = loadIstioConfig(entry('newer', 'b', 2024, '10.0.0.2') + entry('older', 'a', 2020, '10.0.0.1'), 'mesh.yaml');
+    const result = translateConfig(load, options);
+    expect(result.clusters.map((c) => c.name)).toEqual(['outbound|5432||db.example']);
+    expect(result.duplicates).toEqual([
+      { kind: 'cluster', name: 'outbound|5432||db.example', keptFrom: 'a/older', droppedFrom: 'b/newer' },
+      { kind: 'endpoint', name: 'outbound|5432||db.example', keptFrom: 'a/older', droppedFrom: 'b/newer' },
+    ]);
+    const socket = result.loadAssignments[0]?.endpoints[0]?.lbEndpoints[0];
+    expect(socket?.hostIdentifier.case === 'endpoint' && socket.hostIdentifier.value.address?.address.case === 'socketAddress' ? socket.hostIdentifier.value.address.address.value.address : '').toBe('10.0.0.1');
+  });
+});
