@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from './file-source.js';
 import { istioFileParser } from './istio-file-parser.js';
 import type { SourceEvent, SourceHandler } from './source.js';
+import { eventually } from '@skiff/testing';
 
 const workloadEntry = (name: string, address: string, namespace = 'demo'): string => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -39,19 +40,6 @@ class Recorder implements SourceHandler {
     });
     this.events.length = 0;
     return lines;
-  }
-}
-
-async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 }
 

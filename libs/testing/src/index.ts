@@ -7,3 +7,6 @@ export {
   pruneGoldens,
 } from './golden.js';
 export type { GoldenOptions } from './golden.js';
+export { eventually, freePort } from './wait.js';
+export type { EventuallyOptions } from './wait.js';
+export { connectAdmin, deleteKeys, listKeys, PrivateRedisServer, SHARED_REDIS_URL, uniquePrefix } from './redis.js';

@@ -5,19 +5,7 @@ import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore } from '@skiff/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Watcher } from './watcher.js';
-
-async function eventually(check: () => Promise<void> | void, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+import { eventually } from '@skiff/testing';
 
 const serviceEntry = (apiVersion: string) => ({
   apiVersion,

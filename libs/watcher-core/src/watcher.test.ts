@@ -3,6 +3,7 @@ import { silentLogger } from '@skiff/runtime';
 import type { ConfigSource, SourceEvent, SourceHandler } from '@skiff/config-sources';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Watcher } from './watcher.js';
+import { eventually } from '@skiff/testing';
 
 /** A source the test drives by hand: what a file or Kubernetes source would deliver. */
 class ScriptedSource implements ConfigSource {
@@ -36,19 +37,6 @@ const workloadEntry = (name: string, address: string, labels: Record<string, str
   metadata: { name, namespace },
   spec: { address, labels },
 });
-
-async function eventually(check: () => Promise<void> | void, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
 
 const pickWatcherStore = (store: MemoryStore): WatcherStore => ({
   serviceEntries: store.serviceEntries,
@@ -204,7 +192,7 @@ describe('Watcher on the in-memory store', () => {
     // The holder freezes: its lease expires, the standby takes over with a larger token and converges.
     const oldToken = one.status().leaseToken ?? 0;
     frozen = true;
-    await eventually(() => expect(two.status().leader).toBe(true), 3_000);
+    await eventually(() => expect(two.status().leader).toBe(true), { timeoutMs: 3_000 });
     expect(two.status().leaseToken).toBeGreaterThan(oldToken);
     await eventually(async () => expect(await endpointFields(store, 'a')).toEqual(['ep:WorkloadEntry/mesh/a-1', 'ep:WorkloadEntry/mesh/a-2']));
 
