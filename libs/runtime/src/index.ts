@@ -55,3 +55,4 @@ export {
   type ValueParser,
 } from './parsers.js';
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
+export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
