@@ -1,0 +1,7 @@
+/**
+ * `@skiff/translator-core`: the translator service (change log in, built resources and invalidations
+ * out) and the pure step it runs per ServiceEntry.
+ */
+export { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type ServiceEntryBuild, type TranslationVariant } from './build.js';
+export { registerTranslatorDebug } from './debug.js';
+export { Translator, type BuildOutcomeKind, type BuildRecord, type TranslatorOptions, type TranslatorStatus } from './translator.js';

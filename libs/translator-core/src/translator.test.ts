@@ -1,0 +1,261 @@
+/**
+ * The translator against both store implementations: builds, coalescing, unchanged output, deletes,
+ * undecodable hashes, store outages, stale builds, shared work, and a translator that dies between
+ * reading its entries and acknowledging them.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectKey } from '@skiff/model';
+import { StoreError, type Invalidation, type TranslatorStore } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import {
+  DyingStore,
+  EntryWriter,
+  eventually,
+  memoryEnvironment,
+  redisEnvironment,
+  serviceEntry,
+  startTranslator,
+  storedAndExpected,
+  workload,
+  type StoreEnvironment,
+} from './test-support/harness.js';
+import type { Translator } from './translator.js';
+
+const environments: [string, () => Promise<StoreEnvironment>][] = [
+  ['memory', memoryEnvironment],
+  ['redis', () => redisEnvironment('translator')],
+];
+
+const key = (name: string, namespace = 'apps'): ObjectKey => ({ namespace, name });
+
+function staticEntry(name: string, namespace = 'apps', overrides: Parameters<typeof serviceEntry>[1] = {}) {
+  return serviceEntry(key(name, namespace), { hosts: [`${name}.example.com`], workloadSelector: { app: name }, ...overrides });
+}
+
+function vm(name: string, address: string, app: string, namespace = 'apps') {
+  return workload(namespace, name, address, { labels: { app } });
+}
+
+describe.each(environments)('translator on the %s store', (_kind, open) => {
+  let env: StoreEnvironment;
+  let writer: EntryWriter;
+  const running: Translator[] = [];
+
+  beforeEach(async () => {
+    env = await open();
+    writer = await EntryWriter.create(env.store);
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((t) => t.close()));
+    await env.close();
+  });
+
+  const start = (store: TranslatorStore, consumer: string, options: Parameters<typeof startTranslator>[2] = {}): Translator => {
+    const translator = startTranslator(store, consumer, options);
+    running.push(translator);
+    return translator;
+  };
+
+  it('builds every served variant of a changed ServiceEntry, stores it with its visibility, then acknowledges', async () => {
+    const entry = staticEntry('orders', 'apps', { exportTo: ['.', 'web'], creationTime: 1_700_000_123_000, hosts: ['orders.example.com', 'orders.internal'] });
+    const revision = await writer.put(entry, [vm('vm-1', '10.0.0.1', 'orders'), vm('vm-2', '10.0.0.2', 'orders')]);
+    const messages: Invalidation[] = [];
+    await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined }, { afterSeq: 0 });
+
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+
+    const owned = await env.store.resources.readOwner(key('orders'));
+    expect(owned?.record).toMatchObject({ namespace: 'apps', name: 'orders', exportTo: ['.', 'web'], creationTime: 1_700_000_123_000, hosts: ['orders.example.com', 'orders.internal'], revision });
+    const names = (variant: string, typeUrl: string) => owned!.record.resources.filter((r) => r.variant === variant && r.typeUrl === typeUrl).map((r) => r.name);
+    expect(names('envoy-sidecar', TypeUrl.Cluster)).toEqual(['outbound|80||orders.example.com', 'outbound|80||orders.internal']);
+    expect(names('envoy-sidecar', TypeUrl.ClusterLoadAssignment)).toEqual(['outbound|80||orders.example.com', 'outbound|80||orders.internal']);
+    expect(names('envoy-sni-dnat', TypeUrl.Cluster)).toEqual(['outbound_.80_._.orders.example.com', 'outbound_.80_._.orders.internal']);
+    expect(names('grpc', TypeUrl.Cluster)).toEqual(['outbound|80||orders.example.com', 'outbound|80||orders.internal']);
+    expect(names('grpc', TypeUrl.Listener)).toEqual(['orders.example.com:80', 'orders.internal:80']);
+    expect(names('grpc', TypeUrl.RouteConfiguration)).toEqual(['outbound|80||orders.example.com', 'outbound|80||orders.internal']);
+    expect(names('envoy-sidecar', TypeUrl.Listener)).toEqual([]);
+
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('orders'));
+    expect(storedRefs).toEqual(expectedRefs);
+    await eventually(() => expect(messages).toHaveLength(1));
+    expect(messages[0]).toMatchObject({ owner: key('orders'), op: 'upsert', ownerChanged: true, removed: [] });
+    expect(messages[0]!.changed).toHaveLength(owned!.record.resources.length);
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    expect(translator.status().recentBuilds[0]).toMatchObject({ serviceEntry: 'apps/orders', revision, outcome: 'applied', entries: 1, errors: [] });
+  });
+
+  it('coalesces ten waiting changes to one ServiceEntry into one build of the latest state', async () => {
+    let last = 0;
+    for (let i = 1; i <= 10; i++) {
+      const endpoints = Array.from({ length: i }, (_, n) => vm(`vm-${n}`, `10.0.1.${n + 1}`, 'cart'));
+      last = (await writer.put(staticEntry('cart'), endpoints))!;
+    }
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    await translator.idle();
+    expect(translator.status().recentBuilds).toEqual([expect.objectContaining({ serviceEntry: 'apps/cart', revision: last, entries: 10, outcome: 'applied' })]);
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('cart'));
+    expect(storedRefs).toEqual(expectedRefs);
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it('publishes nothing when a new revision builds the same output', async () => {
+    await writer.put(staticEntry('search', 'apps', { labels: { team: 'a' } }), [vm('vm-1', '10.0.2.1', 'search')]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    const seqBefore = await env.store.invalidations.currentSeq();
+    const messages: Invalidation[] = [];
+    await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined }, { afterSeq: seqBefore });
+
+    // Object labels take part in merging same-host entries, not in the clusters built.
+    const revision = await writer.put(staticEntry('search', 'apps', { labels: { team: 'b' } }), [vm('vm-1', '10.0.2.1', 'search')]);
+    expect(revision).not.toBeNull();
+    await eventually(() => expect(translator.status().totals.unchanged).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await env.store.invalidations.currentSeq()).toBe(seqBefore);
+    expect(messages).toEqual([]);
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it('removes the resources of a deleted ServiceEntry and publishes the removal', async () => {
+    await writer.put(staticEntry('legacy'), [vm('vm-1', '10.0.3.1', 'legacy')]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    const built = (await env.store.resources.readOwner(key('legacy')))!.record.resources;
+    const messages: Invalidation[] = [];
+    await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined }, { afterSeq: await env.store.invalidations.currentSeq() });
+
+    const revision = await writer.remove(key('legacy'));
+    await eventually(() => expect(translator.status().totals.deleted).toBe(1));
+    expect(await env.store.resources.readOwner(key('legacy'))).toBeNull();
+    expect(await env.store.resources.listOwners()).toEqual([]);
+    await eventually(() => expect(messages).toHaveLength(1));
+    expect(messages[0]).toMatchObject({ owner: key('legacy'), op: 'delete', ownerChanged: true, changed: [] });
+    expect(messages[0]!.removed.map((r) => r.version).sort()).toEqual(built.map((r) => r.version).sort());
+    expect(translator.status().recentBuilds[0]).toMatchObject({ op: 'delete', revision, outcome: 'deleted' });
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it('acknowledges a hash that does not decode, keeps the previous build, and builds the next good write', async () => {
+    await writer.put(staticEntry('billing'), [vm('vm-1', '10.0.4.1', 'billing')]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    const before = (await env.store.resources.readOwner(key('billing')))!.record;
+
+    await writer.putRaw(key('billing'), { se: JSON.stringify({ schemaVersion: 99, namespace: 'apps', name: 'billing' }) });
+    await eventually(() => expect(translator.status().totals.corrupt).toBe(1));
+    expect((await env.store.resources.readOwner(key('billing')))!.record).toEqual(before);
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    expect(translator.status().recentBuilds[0]!.errors[0]).toContain('schemaVersion');
+
+    await writer.put(staticEntry('billing'), [vm('vm-2', '10.0.4.2', 'billing')]);
+    await eventually(() => expect(translator.status().totals.applied).toBe(2));
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('billing'));
+    expect(storedRefs).toEqual(expectedRefs);
+  });
+
+  it('stores what translates when a variant cannot be built, and reports the rest', async () => {
+    // Resolution NONE has no proxyless gRPC equivalent: the Envoy variants are built, gRPC reports it.
+    await writer.put(staticEntry('passthrough', 'apps', { resolution: 'NONE', workloadSelector: null }));
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    const variants = new Set((await env.store.resources.readOwner(key('passthrough')))!.record.resources.map((r) => r.variant));
+    expect([...variants].sort()).toEqual(['envoy-sidecar', 'envoy-sni-dnat']);
+    expect(translator.status().recentBuilds[0]!.errors).toEqual([expect.stringMatching(/^grpc: apps\/passthrough outbound\|80\|\|passthrough\.example\.com: proxyless gRPC clients support only EDS/)]);
+  });
+
+  it('acknowledges a change whose build the store already holds in a newer revision', async () => {
+    const revision = (await writer.put(staticEntry('stale'), [vm('vm-1', '10.0.5.1', 'stale')]))!;
+    // Another translator stored a build of a later revision first.
+    await env.store.resources.replace({
+      visibility: { namespace: 'apps', name: 'stale', exportTo: [], creationTime: 0, hosts: ['stale.example.com'] },
+      revision: revision + 100,
+      resources: [],
+    });
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.stale).toBe(1));
+    expect((await env.store.resources.readOwner(key('stale')))!.record.revision).toBe(revision + 100);
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it('keeps entries pending while the store fails, and builds them once it answers', async () => {
+    const failures = { replace: 5, read: 2 };
+    const flaky: TranslatorStore = {
+      ...env.store,
+      serviceEntries: env.store.serviceEntries,
+      changeLog: {
+        ...env.store.changeLog,
+        read: (consumer, options) => (failures.read-- > 0 ? Promise.reject(new StoreError('unavailable', 'connection lost')) : env.store.changeLog.read(consumer, options)),
+      },
+      resources: {
+        ...env.store.resources,
+        replace: (input) => (failures.replace-- > 0 ? Promise.reject(new StoreError('unavailable', 'connection lost')) : env.store.resources.replace(input)),
+      },
+      health: () => env.store.health(),
+      onStateChange: (listener) => env.store.onStateChange(listener),
+    };
+    await writer.put(staticEntry('flaky'), [vm('vm-1', '10.0.6.1', 'flaky')]);
+    const translator = start(flaky, 't1', { retry: { initialMs: 20, maxMs: 40 } });
+    await eventually(async () => {
+      expect(failures.replace).toBeLessThan(4);
+      expect((await env.store.changeLog.pending()).perConsumer['t1']).toBe(1);
+    });
+    expect(translator.status().totals.applied).toBe(0);
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('flaky'));
+    expect(storedRefs).toEqual(expectedRefs);
+  });
+
+  it('shares the log between two translators, each change built once', async () => {
+    const keys = Array.from({ length: 24 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
+    for (const [i, name] of keys.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.1.0.${i + 1}`, name)]);
+    const first = start(await env.openTranslatorStore(), 't1', { readCount: 2, concurrency: 1 });
+    const second = start(await env.openTranslatorStore(), 't2', { readCount: 2, concurrency: 1 });
+    await eventually(() => expect(first.status().totals.applied + second.status().totals.applied).toBe(keys.length));
+    expect(first.status().totals.applied).toBeGreaterThan(0);
+    expect(second.status().totals.applied).toBeGreaterThan(0);
+    expect(first.status().totals.unchanged + second.status().totals.unchanged).toBe(0);
+    for (const name of keys) {
+      const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key(name));
+      expect(storedRefs).toEqual(expectedRefs);
+    }
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it('loses no change when a translator dies between reading and acknowledging: another one takes its entries over', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
+    for (const [i, name] of names.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.2.0.${i + 1}`, name)]);
+
+    const dying = new DyingStore(await env.openTranslatorStore());
+    dying.hangWrites();
+    const doomed = startTranslator(dying.store, 'doomed', { readCount: 8, concurrency: 2 });
+    await eventually(async () => {
+      expect(dying.hungWrites).toBe(2);
+      expect((await env.store.changeLog.pending()).perConsumer['doomed']).toBeGreaterThanOrEqual(8);
+    });
+
+    const survivor = start(await env.openTranslatorStore(), 'survivor', { claimMinIdleMs: 300, claimIntervalMs: 50 });
+    dying.die();
+    await doomed.close();
+    const abandoned = (await env.store.changeLog.pending()).perConsumer['doomed'] ?? 0;
+    expect(abandoned).toBeGreaterThanOrEqual(8);
+
+    // The stream goes on while the dead translator's entries wait to be taken over.
+    for (const [i, name] of names.slice(0, 10).entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.3.0.${i + 1}`, name)]);
+    for (const name of names.slice(25)) await writer.remove(key(name));
+
+    await eventually(async () => expect((await env.store.changeLog.pending()).count).toBe(0));
+    await survivor.idle();
+    for (const name of names) {
+      const { stored, storedRefs, expectedRefs } = await storedAndExpected(env.store, key(name));
+      expect(storedRefs, name).toEqual(expectedRefs);
+      if (names.indexOf(name) >= 25) expect(stored, name).toBeNull();
+    }
+    // Every entry of the stream was acknowledged by the survivor, the dead translator's included.
+    expect(doomed.status().totals.applied).toBe(0);
+    expect(survivor.status().recentBuilds.reduce((sum, build) => sum + build.entries, 0)).toBe(names.length + 10 + 5);
+  });
+});

@@ -1,0 +1,524 @@
+/**
+ * The translator service: the change log in, built resources and invalidations out.
+ *
+ * It reads the change log as one consumer of the `translators` group, so any number of replicas share
+ * the work, and it takes over entries another replica read and never acknowledged (it died) once they
+ * have been idle for `claimMinIdleMs`. Per ServiceEntry, changes are coalesced: everything waiting for
+ * one ServiceEntry is one build, and builds of one ServiceEntry never overlap (a KeyedQueue keyed by
+ * ServiceEntry, bounded concurrency across them). A build re-reads the hash (the log carries keys, not
+ * content), translates it for every served variant, and replaces the ServiceEntry's resources in one
+ * atomic store call that also publishes the invalidation; only then are the log entries acknowledged.
+ * So a translator that dies at any point loses nothing: its entries stay pending and are built again.
+ *
+ * Failure policy (Envoy Gateway's runner policy, STYLE rule 5):
+ * - the store is unreachable or refuses a command: nothing is acknowledged, the build is retried with
+ *   backoff, and the read loop backs off too;
+ * - a hash that does not decode (corrupt, or a schema version this build does not know) cannot be
+ *   built however often it is retried: it is logged, counted and acknowledged, the stored resources of
+ *   the previous revision stay in place, and the watcher's next write of that ServiceEntry rebuilds it;
+ * - entry-level translation problems (TranslateError) are logged and counted, and everything valid is
+ *   still stored;
+ * - the store holds a newer build (`stale`): the entries are acknowledged, the newer build stands.
+ */
+import type { Meter } from '@opentelemetry/api';
+import type { ObjectKey } from '@skiff/model';
+import { Backoff, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
+import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '@skiff/xds-translate';
+import { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type TranslationVariant } from './build.js';
+
+export interface TranslatorOptions {
+  readonly store: TranslatorStore;
+  /** This replica's consumer name in the group; unique per process (pod name plus a random suffix). */
+  readonly consumer: string;
+  readonly logger: Logger;
+  readonly meter?: Meter;
+  /** ServiceEntries built at once. Default 4. */
+  readonly concurrency?: number;
+  /** Most change-log entries taken per read or claim. Default 256. */
+  readonly readCount?: number;
+  /** How long one read waits for new entries; also bounds how long `close` waits for the read loop. Default 1000 ms. */
+  readonly blockMs?: number;
+  /** How often entries abandoned by a dead replica are looked for. Default 5 s. */
+  readonly claimIntervalMs?: number;
+  /** How long an entry must have been pending before another replica takes it over. Default 30 s. */
+  readonly claimMinIdleMs?: number;
+  readonly mesh?: MeshSettings;
+  readonly variants?: readonly TranslationVariant[];
+  /** Backoff while the store is unreachable. Default 200 ms growing to 10 s. */
+  readonly retry?: BackoffOptions;
+  /** Builds kept for `/debug/translatorz`. Default 64. */
+  readonly recentBuildCount?: number;
+}
+
+/** What became of one build. */
+export type BuildOutcomeKind =
+  /** Resources (or the visibility record) changed; an invalidation was published. */
+  | 'applied'
+  /** The build equals what is stored; nothing was published. */
+  | 'unchanged'
+  /** The store holds a build of a newer revision; it stands. */
+  | 'stale'
+  /** The hash is gone: the ServiceEntry's resources were removed and the removal published. */
+  | 'deleted'
+  /** The hash does not decode; the previous resources stay. */
+  | 'corrupt'
+  /** The build failed for another reason that retrying cannot fix (a defect); logged with its error. */
+  | 'failed';
+
+/** One finished build, as `/debug/translatorz` lists it. */
+export interface BuildRecord {
+  readonly serviceEntry: string;
+  /** The ServiceEntry revision built (the hash's, or for a deletion the latest log entry's). */
+  readonly revision: number;
+  readonly op: ChangeOp;
+  readonly outcome: BuildOutcomeKind;
+  /** Change-log entries this build acknowledged (more than one: coalesced). */
+  readonly entries: number;
+  readonly resources: number;
+  readonly changed: number;
+  readonly removed: number;
+  /** Sequence number of the invalidation published, if any. */
+  readonly seq?: number;
+  readonly durationMs: number;
+  /** ISO time the build finished. */
+  readonly finishedAt: string;
+  /** TranslateError or failure messages. */
+  readonly errors: readonly string[];
+}
+
+export interface TranslatorStatus {
+  readonly consumer: string;
+  readonly variants: readonly string[];
+  /** ServiceEntries being built now. */
+  readonly building: number;
+  /** ServiceEntries with changes waiting for their build. */
+  readonly waiting: number;
+  /** ServiceEntries waiting to retry after a store error. */
+  readonly retrying: number;
+  /** The change log's pending entries at the last check (every consumer's), or null before the first. */
+  readonly backlog: PendingSummary | null;
+  readonly storeReachable: boolean;
+  readonly totals: Readonly<Record<BuildOutcomeKind, number>>;
+  readonly recentBuilds: readonly BuildRecord[];
+}
+
+/** Changes of one ServiceEntry waiting for a build. */
+interface PendingWork {
+  readonly key: ObjectKey;
+  readonly ids: Set<string>;
+  op: ChangeOp;
+  revision: number;
+  trace: string | undefined;
+  /** Backoff of a build retried after store errors (created on the first failure). */
+  retry: Backoff | undefined;
+}
+
+type BuildResult =
+  | { readonly kind: 'done'; readonly record: Omit<BuildRecord, 'entries' | 'durationMs' | 'finishedAt' | 'op'> }
+  | { readonly kind: 'retry'; readonly error: unknown };
+
+const ZERO_TOTALS: Record<BuildOutcomeKind, number> = { applied: 0, unchanged: 0, stale: 0, deleted: 0, corrupt: 0, failed: 0 };
+
+function idOf(key: ObjectKey): string {
+  return `${key.namespace}/${key.name}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Store errors that go away by themselves: the server is unreachable, or refused a command (OOM, failover, loading). */
+function isTransient(error: unknown): boolean {
+  return error instanceof StoreError && (error.code === 'unavailable' || error.code === 'command');
+}
+
+function isClosed(error: unknown): boolean {
+  return error instanceof StoreError && error.code === 'closed';
+}
+
+export class Translator implements Runner {
+  readonly name = 'translator';
+  private readonly store: TranslatorStore;
+  private readonly consumer: string;
+  private readonly logger: Logger;
+  private readonly readCount: number;
+  private readonly blockMs: number;
+  private readonly claimIntervalMs: number;
+  private readonly claimMinIdleMs: number;
+  private readonly mesh: MeshSettings;
+  private readonly variants: readonly TranslationVariant[];
+  private readonly retryOptions: BackoffOptions;
+  private readonly recentBuildCount: number;
+  private readonly queue: KeyedQueue<string>;
+  /** Changes not yet taken by a build, per ServiceEntry id. */
+  private readonly waiting = new Map<string, PendingWork>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly recent: BuildRecord[] = [];
+  private readonly totals: Record<BuildOutcomeKind, number> = { ...ZERO_TOTALS };
+  /** Signature of the last logged translation errors per ServiceEntry, so a rebuild does not repeat them. */
+  private readonly loggedErrors = new Map<string, string>();
+  private readonly stopper = new AbortController();
+  private capacityWaiters: (() => void)[] = [];
+  private readLoopDone: Promise<void> | undefined;
+  private claimTimer: NodeJS.Timeout | undefined;
+  private claiming: Promise<void> | undefined;
+  private backlog: PendingSummary | null = null;
+  private lastStoreCallOk = false;
+  private readonly instruments: ReturnType<typeof createInstruments>;
+
+  constructor(options: TranslatorOptions) {
+    this.store = options.store;
+    this.consumer = options.consumer;
+    this.logger = options.logger;
+    this.readCount = options.readCount ?? 256;
+    this.blockMs = options.blockMs ?? 1000;
+    this.claimIntervalMs = options.claimIntervalMs ?? 5000;
+    this.claimMinIdleMs = options.claimMinIdleMs ?? 30_000;
+    this.mesh = options.mesh ?? DEFAULT_MESH_SETTINGS;
+    this.variants = options.variants ?? SERVED_VARIANTS;
+    this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
+    this.recentBuildCount = options.recentBuildCount ?? 64;
+    if (this.consumer === '') throw new Error('the translator needs a non-empty consumer name');
+    if (new Set(this.variants.map((v) => v.name)).size !== this.variants.length) throw new Error('variant names must be unique');
+    this.queue = new KeyedQueue<string>({
+      concurrency: options.concurrency ?? 4,
+      // runBuild catches everything; reaching this is a defect worth seeing in the log.
+      onError: (error, id) => this.logger.error({ err: error, serviceEntry: id }, 'build task failed unexpectedly'),
+    });
+    this.instruments = createInstruments(options.meter, () => ({ backlog: this.backlog?.count, waiting: this.waiting.size + this.queue.running }));
+  }
+
+  /** Starts the read loop and the claim timer; resolves at once (the loops back off while the store is down). */
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });
+    this.readLoopDone = this.readLoop();
+    this.claimTimer = setInterval(() => this.claimTick(), this.claimIntervalMs);
+    this.claimTick();
+  }
+
+  /**
+   * Stops reading, cancels retries, and waits for builds in progress. Entries read but not built stay
+   * pending in the group, for this consumer's next start or another replica's claim.
+   */
+  async close(): Promise<void> {
+    this.stopper.abort();
+    if (this.claimTimer !== undefined) clearInterval(this.claimTimer);
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    this.wakeCapacityWaiters();
+    await this.readLoopDone;
+    await this.claiming;
+    // Changes not started are dropped from memory (they stay pending in the store); running builds finish.
+    this.waiting.clear();
+    await this.queue.drain();
+    this.instruments.unregister();
+  }
+
+  /** True once the store has answered and while its command connection is up. */
+  isReady(): boolean {
+    return this.lastStoreCallOk && this.store.health().state === 'ready';
+  }
+
+  /** Resolves when nothing is waiting, building or retrying (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.waiting.size > 0 || !this.queue.idle || this.retryTimers.size > 0) {
+      await this.queue.drain();
+      if (this.retryTimers.size > 0 || this.waiting.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** The state `/debug/translatorz` shows. */
+  status(): TranslatorStatus {
+    return {
+      consumer: this.consumer,
+      variants: this.variants.map((v) => v.name),
+      building: this.queue.running,
+      waiting: this.waiting.size,
+      retrying: this.retryTimers.size,
+      backlog: this.backlog,
+      storeReachable: this.isReady(),
+      totals: { ...this.totals },
+      recentBuilds: [...this.recent].reverse(),
+    };
+  }
+
+  // Reading ------------------------------------------------------------------------------------------
+
+  private get stopping(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private async readLoop(): Promise<void> {
+    const backoff = new Backoff(this.retryOptions);
+    while (!this.stopping) {
+      await this.waitForCapacity();
+      if (this.stopping) return;
+      try {
+        const changes = await this.store.changeLog.read(this.consumer, { count: this.readCount, blockMs: this.blockMs });
+        this.lastStoreCallOk = true;
+        backoff.reset();
+        for (const change of changes) this.schedule(change);
+      } catch (error) {
+        if (this.stopping || isClosed(error)) return;
+        this.storeProblem('read the change log', error);
+        await this.sleep(backoff.next());
+      }
+    }
+  }
+
+  /** Keeps at most `readCount` ServiceEntries outstanding, so a long backlog stays in the store, not in memory. */
+  private async waitForCapacity(): Promise<void> {
+    while (!this.stopping && this.waiting.size + this.queue.running >= this.readCount) {
+      await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+    }
+  }
+
+  private wakeCapacityWaiters(): void {
+    const waiters = this.capacityWaiters;
+    this.capacityWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private claimTick(): void {
+    if (this.claiming !== undefined || this.stopping) return;
+    this.claiming = this.claimAbandoned().finally(() => {
+      this.claiming = undefined;
+    });
+  }
+
+  /** Takes over entries idle past `claimMinIdleMs` (their reader died) and refreshes the backlog figure. */
+  private async claimAbandoned(): Promise<void> {
+    try {
+      const claimed = await this.store.changeLog.claimStale(this.consumer, this.claimMinIdleMs, this.readCount);
+      this.lastStoreCallOk = true;
+      if (claimed.length > 0) {
+        const entries = claimed.reduce((sum, change) => sum + change.ids.length, 0);
+        this.logger.info({ entries, serviceEntries: claimed.length }, 'took over change-log entries left unacknowledged by another translator');
+        this.instruments.claimed(entries);
+      }
+      for (const change of claimed) this.schedule(change);
+      this.backlog = await this.store.changeLog.pending();
+    } catch (error) {
+      if (this.stopping || isClosed(error)) return;
+      this.storeProblem('claim abandoned change-log entries', error);
+    }
+  }
+
+  // Scheduling ---------------------------------------------------------------------------------------
+
+  /** Adds a change to its ServiceEntry's waiting work, queueing a build unless one is already waiting. */
+  private schedule(change: CoalescedChange | PendingWork): void {
+    if (this.stopping) return;
+    const id = idOf('serviceEntry' in change ? change.serviceEntry : change.key);
+    const existing = this.waiting.get(id);
+    if (existing !== undefined) {
+      merge(existing, change);
+      return;
+    }
+    const work: PendingWork =
+      'serviceEntry' in change
+        ? { key: change.serviceEntry, ids: new Set(change.ids), op: change.op, revision: change.revision, trace: change.traces.at(-1), retry: undefined }
+        : change;
+    this.waiting.set(id, work);
+    this.queue.enqueue(id, () => this.runBuild(id));
+  }
+
+  private async runBuild(id: string): Promise<void> {
+    const work = this.waiting.get(id);
+    if (work === undefined) return;
+    this.waiting.delete(id);
+    const started = performance.now();
+    const result = await this.build(work);
+    const durationMs = performance.now() - started;
+    if (result.kind === 'retry') {
+      if (!this.stopping && !isClosed(result.error)) this.retryLater(id, work, result.error);
+      this.wakeCapacityWaiters();
+      return;
+    }
+    try {
+      await this.store.changeLog.ack([...work.ids]);
+    } catch (error) {
+      // The build is stored; only the acknowledgement is missing. A retry rebuilds (unchanged) and acks.
+      if (!this.stopping && !isClosed(error)) this.retryLater(id, work, error);
+      this.wakeCapacityWaiters();
+      return;
+    }
+    const record: BuildRecord = {
+      ...result.record,
+      op: work.op,
+      entries: work.ids.size,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      finishedAt: new Date().toISOString(),
+    };
+    this.finish(record, durationMs);
+    this.wakeCapacityWaiters();
+  }
+
+  private retryLater(id: string, work: PendingWork, error: unknown): void {
+    this.storeProblem(`build ${id}`, error);
+    work.retry ??= new Backoff(this.retryOptions);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.schedule(work);
+    }, work.retry.next());
+    this.retryTimers.add(timer);
+  }
+
+  private finish(record: BuildRecord, durationMs: number): void {
+    this.totals[record.outcome]++;
+    this.recent.push(record);
+    if (this.recent.length > this.recentBuildCount) this.recent.splice(0, this.recent.length - this.recentBuildCount);
+    this.instruments.built(record, durationMs);
+    const fields = { serviceEntry: record.serviceEntry, revision: record.revision, outcome: record.outcome, entries: record.entries, changed: record.changed, removed: record.removed, seq: record.seq };
+    if (record.outcome === 'applied' || record.outcome === 'deleted') this.logger.debug(fields, 'built');
+  }
+
+  // Building -----------------------------------------------------------------------------------------
+
+  private async build(work: PendingWork): Promise<BuildResult> {
+    const id = idOf(work.key);
+    const trace = work.trace === undefined ? {} : { trace: work.trace };
+    try {
+      const stored = await this.store.serviceEntries.read(work.key);
+      if (stored === null) {
+        // Deleted (maybe after the change we hold): remove what it owned. A newer build of a re-created
+        // ServiceEntry has a larger revision, so this deletion cannot undo it (the store refuses it as stale).
+        const outcome = await this.store.resources.deleteOwner(work.key, { revision: work.revision, ...trace });
+        this.lastStoreCallOk = true;
+        return { kind: 'done', record: recordOf(id, work.revision, outcome, 0, outcome.status === 'applied' ? 'deleted' : undefined, []) };
+      }
+      let decoded;
+      try {
+        decoded = decodeServiceEntry(stored);
+      } catch (error) {
+        if (!(error instanceof StoreError) || error.code !== 'corrupt') throw error;
+        this.instruments.error('corrupt');
+        this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
+        return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
+      }
+      const built = buildServiceEntry(decoded, this.variants, this.mesh);
+      const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
+      this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
+      const outcome = await this.store.resources.replace({ visibility: visibilityOf(decoded.serviceEntry), revision: stored.revision, resources: built.resources, ...trace });
+      this.lastStoreCallOk = true;
+      return { kind: 'done', record: recordOf(id, stored.revision, outcome, built.resources.length, undefined, errorMessages) };
+    } catch (error) {
+      if (isTransient(error) || isClosed(error)) return { kind: 'retry', error };
+      // Translation is pure and the input is the same on every retry: retrying a defect only repeats it.
+      this.instruments.error('failed');
+      this.logger.error({ serviceEntry: id, err: error }, 'build failed; the change is acknowledged and the previous resources stay');
+      return { kind: 'done', record: { serviceEntry: id, revision: work.revision, outcome: 'failed', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
+    }
+  }
+
+  private reportTranslateErrors(id: string, revision: number, errors: readonly { variant: string; code: string; message: string }[]): void {
+    for (const { variant, code } of errors) this.instruments.translateError(variant, code);
+    const signature = errors.map((e) => `${e.variant} ${e.message}`).join('\n');
+    if (signature === (this.loggedErrors.get(id) ?? '')) return;
+    if (signature === '') {
+      this.loggedErrors.delete(id);
+      this.logger.info({ serviceEntry: id, revision }, 'translation problems resolved');
+      return;
+    }
+    this.loggedErrors.set(id, signature);
+    this.logger.warn({ serviceEntry: id, revision, problems: errors.map((e) => `${e.variant}: ${e.message}`) }, 'translation left parts of the ServiceEntry out; the rest is served');
+  }
+
+  private storeProblem(what: string, error: unknown): void {
+    this.lastStoreCallOk = false;
+    this.instruments.error('store');
+    this.logger.warn({ err: messageOf(error) }, `cannot ${what}: the store is unavailable, retrying with backoff`);
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.stopper.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function merge(into: PendingWork, change: CoalescedChange | PendingWork): void {
+  for (const id of change.ids) into.ids.add(id);
+  if (change.revision >= into.revision) {
+    into.revision = change.revision;
+    into.op = change.op;
+  }
+  const trace = 'traces' in change ? change.traces.at(-1) : change.trace;
+  if (trace !== undefined) into.trace = trace;
+}
+
+function recordOf(
+  serviceEntry: string,
+  revision: number,
+  outcome: ReplaceOutcome,
+  resources: number,
+  appliedAs: 'deleted' | undefined,
+  errors: readonly string[],
+): Omit<BuildRecord, 'entries' | 'durationMs' | 'finishedAt' | 'op'> {
+  switch (outcome.status) {
+    case 'applied': {
+      const { invalidation } = outcome;
+      return { serviceEntry, revision, outcome: appliedAs ?? 'applied', resources, changed: invalidation.changed.length, removed: invalidation.removed.length, seq: invalidation.seq, errors };
+    }
+    case 'unchanged':
+      return { serviceEntry, revision, outcome: 'unchanged', resources, changed: 0, removed: 0, errors };
+    case 'stale':
+      return { serviceEntry, revision, outcome: 'stale', resources, changed: 0, removed: 0, errors };
+  }
+}
+
+/**
+ * The translator's metrics. Istio has no translator, so the names are Skiff's own (`skiff_translator_*`);
+ * counters are exported with a `_total` suffix.
+ */
+function createInstruments(meter: Meter | undefined, gauges: () => { backlog: number | undefined; waiting: number }) {
+  const builds = meter?.createCounter('skiff_translator_builds', { description: 'ServiceEntry builds by outcome (applied, unchanged, stale, deleted, corrupt, failed)' });
+  const buildTime = meter?.createHistogram('skiff_translator_build_time', {
+    description: 'Time to read, translate, encode and store one ServiceEntry and acknowledge its changes',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...PUSH_TIME_BUCKETS_SECONDS] },
+  });
+  const written = meter?.createCounter('skiff_translator_resources_written', { description: 'Resources changed or removed in the store by builds, by change' });
+  const entries = meter?.createCounter('skiff_translator_change_log_entries', { description: 'Change-log entries acknowledged; more entries than builds means changes were coalesced' });
+  const claimed = meter?.createCounter('skiff_translator_claimed_entries', { description: 'Change-log entries taken over from a translator that stopped before acknowledging them' });
+  const errors = meter?.createCounter('skiff_translator_errors', { description: 'Errors by reason: store (unreachable, retried), corrupt (hash does not decode), failed (defect)' });
+  const translateErrors = meter?.createCounter('skiff_translator_translate_errors', { description: 'Entry-level translation problems by variant and code; the rest of the ServiceEntry is stored' });
+  const backlog = meter?.createObservableGauge('skiff_translator_backlog', { description: "Change-log entries delivered to the group and not yet acknowledged, every consumer's, at the last check" });
+  const waiting = meter?.createObservableGauge('skiff_translator_queued', { description: 'ServiceEntries of this replica waiting for or in a build' });
+  const observeBacklog = (result: { observe(value: number): void }) => {
+    const value = gauges().backlog;
+    if (value !== undefined) result.observe(value);
+  };
+  const observeWaiting = (result: { observe(value: number): void }) => result.observe(gauges().waiting);
+  backlog?.addCallback(observeBacklog);
+  waiting?.addCallback(observeWaiting);
+  return {
+    built(record: BuildRecord, durationMs: number): void {
+      builds?.add(1, { outcome: record.outcome });
+      buildTime?.record(durationMs / 1000, { outcome: record.outcome });
+      if (record.changed > 0) written?.add(record.changed, { change: 'changed' });
+      if (record.removed > 0) written?.add(record.removed, { change: 'removed' });
+      entries?.add(record.entries);
+    },
+    claimed(count: number): void {
+      claimed?.add(count);
+    },
+    error(reason: 'store' | 'corrupt' | 'failed'): void {
+      errors?.add(1, { reason });
+    },
+    translateError(variant: string, code: string): void {
+      translateErrors?.add(1, { variant, code });
+    },
+    unregister(): void {
+      backlog?.removeCallback(observeBacklog);
+      waiting?.removeCallback(observeWaiting);
+    },
+  };
+}
