@@ -8,6 +8,7 @@ import {
   commaListOf,
   createLogger,
   createMetrics,
+  createTracing,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
@@ -42,6 +43,8 @@ export async function main(): Promise<void> {
   const config = parseCommandLine(command);
   const logger = createLogger({ level: config.logLevel, name: 'skiff-watcher' });
   const metrics = createMetrics({ serviceName: 'skiff-watcher' });
+  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
+  const tracing = createTracing({ serviceName: 'skiff-watcher' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
   let source;
@@ -66,6 +69,7 @@ export async function main(): Promise<void> {
     store,
     logger: logger.child({ component: 'watcher' }),
     meter: metrics.meter,
+    tracer: tracing.tracer,
     holder: `${podName}-${randomBytes(4).toString('hex')}`,
     ...(elector ? { elector } : {}),
   });
@@ -73,7 +77,11 @@ export async function main(): Promise<void> {
   monitoring.addReadinessCheck('store', () => store.ping().then(() => true));
 
   // Runners stop in reverse order: the watcher releases its lease before the store connection closes.
-  const runners: Runner[] = [monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }];
+  const runners: Runner[] = [
+    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
+    monitoring.toRunner(config.monitoringAddress),
+    { name: 'store', start: async () => {}, close: () => store.close() },
+  ];
   if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
   runners.push(watcher);
   runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });

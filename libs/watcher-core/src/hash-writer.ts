@@ -12,7 +12,8 @@
  *   dirty until it succeeds. A fenced write means the lease is gone: the grant is dropped.
  */
 import type { ObjectKey } from '@skiff/model';
-import { Backoff, KeyedQueue, type Logger } from '@skiff/runtime';
+import type { Tracer } from '@opentelemetry/api';
+import { Backoff, inSpan, KeyedQueue, traceparentOf, type Logger } from '@skiff/runtime';
 import {
   diffFields,
   FencedError,
@@ -42,6 +43,8 @@ export interface HashWriterOptions {
   readonly concurrency?: number;
   readonly hooks?: HashWriterHooks;
   readonly retryBackoff?: Backoff;
+  /** Each write is a span whose context travels with the change-log entry to the translator. */
+  readonly tracer?: Tracer;
 }
 
 export interface ConvergeReport {
@@ -59,6 +62,7 @@ export class HashWriter {
   private readonly hooks: HashWriterHooks;
   private readonly queue: KeyedQueue<ServiceEntryId>;
   private readonly retryBackoff: Backoff;
+  private readonly tracer: Tracer | undefined;
   /** What this writer believes each hash holds (field -> JSON, without `rev`), from its own writes and reads. */
   private readonly written = new Map<ServiceEntryId, Record<string, string>>();
   /** ServiceEntries that changed and are not written yet, with when they first changed. */
@@ -75,6 +79,7 @@ export class HashWriter {
     this.logger = options.logger;
     this.hooks = options.hooks ?? {};
     this.retryBackoff = options.retryBackoff ?? new Backoff({ initialMs: 100, maxMs: 5_000 });
+    this.tracer = options.tracer;
     this.queue = new KeyedQueue<ServiceEntryId>({
       concurrency: options.concurrency ?? 32,
       coalesce: true,
@@ -164,7 +169,7 @@ export class HashWriter {
     const current = this.written.get(id);
     if (desired === null) {
       if (current !== undefined || dirtySince !== undefined) {
-        const result = await this.store.delete(key, grant);
+        const result = await this.traced('watcher.delete', id, (trace) => this.store.delete(key, grant, trace));
         this.written.delete(id);
         if (result.status === 'deleted') {
           this.deletesDone += 1;
@@ -176,7 +181,7 @@ export class HashWriter {
     }
     const diff = diffFields(current ?? null, desired);
     if (!isEmptyDiff(diff)) {
-      const result = await this.store.write(key, diff, grant);
+      const result = await this.traced('watcher.write', id, (trace) => this.store.write(key, diff, grant, trace));
       if (result.status === 'written') {
         this.writesDone += 1;
         this.hooks.onWrite?.('upsert', dirtySince === undefined ? 0 : performance.now() - dirtySince);
@@ -184,6 +189,15 @@ export class HashWriter {
     }
     this.written.set(id, desired);
     this.clearDirty(id, dirtySince);
+  }
+
+  /** Runs a store call in a span (when tracing) and hands it the span's context for the change log. */
+  private traced<T>(name: string, id: ServiceEntryId, call: (options: { trace?: string }) => Promise<T>): Promise<T> {
+    if (this.tracer === undefined) return call({});
+    return inSpan(this.tracer, name, [], { 'skiff.service_entry': id }, (span) => {
+      const trace = traceparentOf(span);
+      return call(trace === undefined ? {} : { trace });
+    });
   }
 
   /** Clears the dirty mark unless the ServiceEntry changed again while it was being written. */

@@ -5,7 +5,7 @@
  * only changed fields) -> store. It converges the store to the desired state after the initial sync,
  * after winning the writer lease, and whenever the store's epoch changes (Redis restarted empty).
  */
-import type { Meter } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ConfigSource, SourceEvent } from '@skiff/config-sources';
 import type { FieldError } from '@skiff/model';
 import { formatFieldError } from '@skiff/model';
@@ -20,6 +20,8 @@ export interface WatcherOptions {
   readonly store: WatcherStore;
   readonly logger: Logger;
   readonly meter?: Meter;
+  /** Traces each ServiceEntry write; its context travels with the change to the translator. */
+  readonly tracer?: Tracer;
   /** Unique id of this replica for the lease (pod name plus a random suffix). */
   readonly holder: string;
   readonly defaultNamespace?: string;
@@ -94,6 +96,7 @@ export class Watcher implements Runner {
       state: this.state,
       logger: this.logger,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       hooks: {
         onWrite: (op, lagMs) => {
           writes?.add(1, { op });
