@@ -521,6 +521,32 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       });
     });
 
+    describe('fleet', () => {
+      it('lists every live replica report, sorted, replaces on publish, and drops a report at once on remove', async () => {
+        const other = await harness.open();
+        await store.fleet.publish('gw-b', '{"proxies":2}', 60_000);
+        await other.fleet.publish('gw-a', '{"proxies":1}', 60_000);
+        await store.fleet.publish('gw-b', '{"proxies":3}', 60_000);
+        expect(await other.fleet.list()).toEqual([
+          { replica: 'gw-a', report: '{"proxies":1}' },
+          { replica: 'gw-b', report: '{"proxies":3}' },
+        ]);
+        await other.fleet.remove('gw-a');
+        expect(await store.fleet.list()).toEqual([{ replica: 'gw-b', report: '{"proxies":3}' }]);
+      });
+
+      it('forgets a replica that stops heartbeating once its TTL passes', async () => {
+        await store.fleet.publish('dead', '{}', 200);
+        await store.fleet.publish('alive', '{}', 60_000);
+        await harness.advance(350);
+        expect((await store.fleet.list()).map((r) => r.replica)).toEqual(['alive']);
+      });
+
+      it('refuses replica ids that cannot be keys', async () => {
+        await expect(store.fleet.publish('a b', '{}', 1000)).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+    });
+
     describe('epoch', () => {
       it('is created by the first write into an empty store, stays, and changes after the store lost its data', async () => {
         await harness.wipe();

@@ -20,6 +20,8 @@
  * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
  * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
  * | `{skiff}:lease:token`             | string | fencing token counter                                                 |
+ * | `{skiff}:fleet:<replica>`         | string | one gateway replica's report (its proxies' sync state), expires (`PX`) |
+ * | `{skiff}:fleet`                   | set    | replica ids with a report, for listing (expired ones are pruned)      |
  *
  * Pub/sub channel (not a key): `{skiff}:invalidations`.
  *
@@ -89,6 +91,8 @@ export interface KeyLayout {
   readonly epoch: string;
   readonly lease: string;
   readonly leaseTokenCounter: string;
+  fleetReport(replica: string): string;
+  readonly fleetIndex: string;
   /** Pub/sub channel of invalidations. */
   readonly invalidationChannel: string;
   /** Pattern matching every key of this store (for cleanup and inspection; never for listing). */
@@ -113,6 +117,8 @@ export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX): KeyLayout {
     epoch: `${tag}:epoch`,
     lease: `${tag}:lease`,
     leaseTokenCounter: `${tag}:lease:token`,
+    fleetReport: (replica) => `${tag}:fleet:${replica}`,
+    fleetIndex: `${tag}:fleet`,
     invalidationChannel: `${tag}:invalidations`,
     allKeysPattern: `${tag}:*`,
   };
@@ -488,6 +494,35 @@ export interface InvalidationMessage {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Fleet
+
+/** One gateway replica's report: opaque JSON (its connected proxies and their sync state). */
+export interface FleetReport {
+  readonly replica: string;
+  readonly report: string;
+}
+
+/** Throws `StoreError('invalid-argument')` unless `replica` can be used in a key. */
+export function checkReplicaId(replica: string): void {
+  if (replica === '' || FORBIDDEN_IN_NAMES.test(replica)) {
+    throw new StoreError('invalid-argument', `invalid replica id ${JSON.stringify(replica)}: must be non-empty without '/', '{', '}', '|' or spaces`);
+  }
+}
+
+/**
+ * Where gateway replicas publish what they serve, so any replica's debug endpoints show the whole
+ * fleet. A report lives until its TTL passes: a replica that dies stops heartbeating and drops out.
+ */
+export interface FleetRegistry {
+  /** Replaces `replica`'s report; it expires after `ttlMs` unless published again. */
+  publish(replica: string, report: string, ttlMs: number): Promise<void>;
+  /** Every live report, sorted by replica id. */
+  list(): Promise<FleetReport[]>;
+  /** Drops `replica`'s report at once (a replica shutting down). */
+  remove(replica: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Connection health
 
 export type ConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -531,6 +566,7 @@ export interface Store {
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
+  readonly fleet: FleetRegistry;
   /**
    * The id created by the first mutation of an empty store (a lease acquisition, a ServiceEntry or a
    * resource write), or null while the store is empty. A watcher remembers it after converging; a
@@ -553,7 +589,7 @@ export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' |
   readonly serviceEntries: ServiceEntryReader;
 }
 /** What a gateway uses. */
-export interface GatewayStore extends Pick<Store, 'invalidations' | 'health' | 'onStateChange'> {
+export interface GatewayStore extends Pick<Store, 'invalidations' | 'fleet' | 'health' | 'onStateChange'> {
   readonly resources: ResourceReader;
 }
 

@@ -9,6 +9,7 @@ import type { ObjectKey } from '@skiff/model';
 import {
   DEFAULT_CHANGE_LOG_MAX_LENGTH,
   DEFAULT_TOMBSTONE_TTL_MS,
+  checkReplicaId,
   FencedError,
   keyLayout,
   parseLeaseValue,
@@ -25,6 +26,7 @@ import {
   type ChangeOp,
   type CoalescedChange,
   type ConnectionStateEvent,
+  type FleetRegistry,
   type DeleteResult,
   type InvalidationBus,
   type InvalidationListener,
@@ -130,6 +132,7 @@ class MemoryData {
   epoch: string | null = null;
   lease: { value: string; expiresAt: number } | null = null;
   leaseTokenCounter: number | null = null;
+  readonly fleet = new Map<string, { report: string; expiresAt: number }>();
 }
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
@@ -142,6 +145,7 @@ export class MemoryStore implements Store {
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
+  readonly fleet: FleetRegistry;
 
   private data = new MemoryData();
   private readonly clock: Clock;
@@ -190,6 +194,24 @@ export class MemoryStore implements Store {
       renew: async (grant, ttlMs) => this.op(() => this.renewLease(grant, ttlMs)),
       release: async (grant) => this.op(() => this.releaseLease(grant)),
       current: async () => this.op(() => this.currentLease()),
+    };
+    this.fleet = {
+      publish: async (replica, report, ttlMs) =>
+        this.op(() => {
+          checkReplicaId(replica);
+          checkTtl(ttlMs);
+          this.data.fleet.set(replica, { report, expiresAt: this.now() + ttlMs });
+        }),
+      list: async () =>
+        this.op(() => {
+          const now = this.now();
+          for (const [replica, entry] of this.data.fleet) if (entry.expiresAt <= now) this.data.fleet.delete(replica);
+          return [...this.data.fleet].map(([replica, entry]) => ({ replica, report: entry.report })).sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+        }),
+      remove: async (replica) =>
+        this.op(() => {
+          this.data.fleet.delete(replica);
+        }),
     };
   }
 

@@ -23,6 +23,7 @@ import {
   CHANGE_LOG_GROUP,
   DEFAULT_CHANGE_LOG_MAX_LENGTH,
   DEFAULT_TOMBSTONE_TTL_MS,
+  checkReplicaId,
   FencedError,
   REVISION_FIELD,
   StoreError,
@@ -40,6 +41,8 @@ import {
   type ConnectionHealth,
   type ConnectionState,
   type ConnectionStateEvent,
+  type FleetRegistry,
+  type FleetReport,
   type DeleteResult,
   type InvalidationBus,
   type InvalidationListener,
@@ -263,6 +266,7 @@ export class RedisStore implements Store {
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
+  readonly fleet: FleetRegistry;
   readonly keys: KeyLayout;
 
   private readonly clientOptions: RedisOptions;
@@ -328,6 +332,20 @@ export class RedisStore implements Store {
         }),
       release: (grant) => this.run('release lease', async () => (await this.script(this.commands.client, RELEASE_LEASE, [this.keys.lease], [leaseValue(grant)])) === 1),
       current: () => this.run('read lease', () => this.currentLease()),
+    };
+    this.fleet = {
+      publish: (replica, report, ttlMs) =>
+        this.run('publish fleet report', async () => {
+          checkReplicaId(replica);
+          checkTtl(ttlMs);
+          await this.commands.client.multi().set(this.keys.fleetReport(replica), report, 'PX', ttlMs).sadd(this.keys.fleetIndex, replica).exec();
+        }),
+      list: () => this.run('list fleet reports', () => this.listFleet()),
+      remove: (replica) =>
+        this.run('remove fleet report', async () => {
+          checkReplicaId(replica);
+          await this.commands.client.multi().del(this.keys.fleetReport(replica)).srem(this.keys.fleetIndex, replica).exec();
+        }),
     };
   }
 
@@ -719,6 +737,20 @@ export class RedisStore implements Store {
     if (reply[0] === 'held') return null;
     if (reply[0] !== 'acquired') throw new StoreError('corrupt', `unexpected reply from ${ACQUIRE_LEASE.name}: ${JSON.stringify(reply)}`);
     return { holder, token: Number(reply[1]) };
+  }
+
+  /** Live reports; replicas whose report expired are pruned from the index on the way. */
+  private async listFleet(): Promise<FleetReport[]> {
+    const client = this.commands.client;
+    const replicas = (await client.smembers(this.keys.fleetIndex)).sort();
+    if (replicas.length === 0) return [];
+    const reports = await client.mget(replicas.map((replica) => this.keys.fleetReport(replica)));
+    const expired = replicas.filter((_replica, i) => reports[i] === null);
+    if (expired.length > 0) await client.srem(this.keys.fleetIndex, ...expired);
+    return replicas.flatMap((replica, i) => {
+      const report = reports[i];
+      return report === null || report === undefined ? [] : [{ replica, report }];
+    });
   }
 
   private async currentLease(): Promise<LeaseState | null> {
