@@ -14,6 +14,7 @@ export interface UpdateRow {
   readonly serviceEntries: number;
   readonly workloads: number;
   readonly workloadsPerServiceEntry: number;
+  readonly layout: 'interleaved' | 'grouped';
   readonly updates: number;
   readonly affectedPerUpdate: number;
   readonly medianMs: number;
@@ -55,7 +56,11 @@ export interface BenchResults {
     loadAverageAtEnd: number;
   };
   readonly coldBuild: readonly ColdBuildRow[];
-  readonly updates: { readonly constantSelection: readonly UpdateRow[]; readonly fixedServiceEntries: readonly UpdateRow[] };
+  readonly updates: {
+    readonly constantSelection: readonly UpdateRow[];
+    readonly groupedLayout: readonly UpdateRow[];
+    readonly fixedServiceEntries: readonly UpdateRow[];
+  };
   readonly targets: readonly BenchTarget[];
 }
 

@@ -41,6 +41,8 @@ export function evaluateTargets(results) {
   const smallest = series[0];
   const largest = series[series.length - 1];
   const growth = largest.medianMs / smallest.medianMs;
+  const grouped = results.updates.groupedLayout;
+  const groupedGrowth = grouped[grouped.length - 1].medianMs / grouped[0].medianMs;
   const slowdown = largest.references.doubleLoop.slowdown;
   const cold = results.coldBuild.find((row) => row.serviceEntries === 100 && row.workloads === 200_000);
   const sizes = (row) => `${row.serviceEntries} SE / ${row.workloads} WE`;
@@ -53,6 +55,15 @@ export function evaluateTargets(results) {
       display: `${growth.toFixed(2)}x`,
       met: full ? growth <= 1.3 : null,
       missedBy: growth > 1.3 ? `${((growth / 1.3 - 1) * 100).toFixed(0)}% over` : '',
+    },
+    {
+      id: 'update-cost-flat-grouped-layout',
+      description: 'the same, workloads created service by service (context for the row above, not the target)',
+      target: '<= 1.3x',
+      measured: groupedGrowth,
+      display: `${groupedGrowth.toFixed(2)}x`,
+      met: full ? groupedGrowth <= 1.3 : null,
+      missedBy: groupedGrowth > 1.3 ? `${((groupedGrowth / 1.3 - 1) * 100).toFixed(0)}% over` : '',
     },
     {
       id: 'faster-than-double-loop',
@@ -128,7 +139,20 @@ function tables(results) {
       ]),
     },
     {
-      title: "(b') One WorkloadEntry update with a fixed number of ServiceEntries: the affected assignments grow with the mesh",
+      title: "(b') The same updates, workloads created service by service instead of interleaved",
+      header: ['SE', 'WE', 'updates', 'SE rebuilt / update', 'median us', 'p99 us', 'updates/s'],
+      rows: updates.groupedLayout.map((row) => [
+        count(row.serviceEntries),
+        count(row.workloads),
+        count(row.updates),
+        fixed(row.affectedPerUpdate, 2),
+        us(row.medianMs),
+        us(row.p99Ms),
+        count(Math.round(row.updatesPerSecond)),
+      ]),
+    },
+    {
+      title: "(b'') One WorkloadEntry update with a fixed number of ServiceEntries: the affected assignments grow with the mesh",
       header: ['SE', 'WE', 'WE per SE', 'updates', 'median us', 'p99 us'],
       rows: updates.fixedServiceEntries.map((row) => [
         count(row.serviceEntries),

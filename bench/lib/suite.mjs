@@ -5,8 +5,9 @@
  *     translated and encoded;
  * (b) one WorkloadEntry update at a time (index lookup + rebuild and encode of the affected
  *     ServiceEntries), over meshes that grow while each ServiceEntry keeps selecting ~20 workloads, so
- *     the work an update must do stays the same and only the mesh around it grows; and, for context,
- *     over meshes of 100 ServiceEntries where the affected assignments themselves grow with the mesh;
+ *     the work an update must do stays the same and only the mesh around it grows; the same with the
+ *     workloads created service by service (memory layout, see `buildMesh`); and, for context, over
+ *     meshes of 100 ServiceEntries where the affected assignments themselves grow with the mesh;
  * (c) the same updates through the two reference implementations (istiod <= 1.12's double loop and
  *     1.13-1.29's namespace scan), whose outputs are checked against the index's, byte for byte.
  */
@@ -41,6 +42,16 @@ export const FULL_PLAN = {
     doubleLoopUpdates: (workloads) => (workloads <= 10_000 ? 20 : workloads <= 100_000 ? 2 : 1),
     namespaceScanUpdates: 500,
   },
+  groupedLayout: {
+    meshes: [
+      { serviceEntryCount: 50, workloadCount: 1_000, layout: 'grouped' },
+      { serviceEntryCount: 500, workloadCount: 10_000, layout: 'grouped' },
+      { serviceEntryCount: 5_000, workloadCount: 100_000, layout: 'grouped' },
+      { serviceEntryCount: 10_000, workloadCount: 200_000, layout: 'grouped' },
+    ],
+    warmupUpdates: 500,
+    measuredUpdates: 5_000,
+  },
   fixedServiceEntries: {
     meshes: [
       { serviceEntryCount: 100, workloadCount: 1_000 },
@@ -66,6 +77,14 @@ export const QUICK_PLAN = {
     measuredUpdates: 60,
     doubleLoopUpdates: () => 5,
     namespaceScanUpdates: 20,
+  },
+  groupedLayout: {
+    meshes: [
+      { serviceEntryCount: 25, workloadCount: 500, layout: 'grouped' },
+      { serviceEntryCount: 100, workloadCount: 2_000, layout: 'grouped' },
+    ],
+    warmupUpdates: 20,
+    measuredUpdates: 60,
   },
   fixedServiceEntries: {
     meshes: [
@@ -171,6 +190,7 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
   for (const size of plan.meshes) {
     const { serviceEntryCount, workloadCount } = size;
     const mesh = buildMesh(size);
+    const layout = size.layout ?? 'interleaved';
     const measured = typeof plan.measuredUpdates === 'function' ? plan.measuredUpdates(workloadCount) : plan.measuredUpdates;
     const referenceUpdates = withReferences ? Math.max(plan.doubleLoopUpdates(workloadCount), plan.namespaceScanUpdates) : 0;
     const warmup = Math.max(plan.warmupUpdates, referenceUpdates);
@@ -187,6 +207,7 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
       serviceEntries: serviceEntryCount,
       workloads: workloadCount,
       workloadsPerServiceEntry: workloadCount / serviceEntryCount,
+      layout,
       updates: timed.summary.count,
       affectedPerUpdate: timed.affectedPerUpdate,
       medianMs: timed.summary.medianMs,
@@ -228,6 +249,7 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
 export function runSuite(plan, log = () => {}) {
   const coldBuild = runColdBuild(plan.coldBuild, log);
   const constantSelection = runUpdateSeries(plan.constantSelection, { withReferences: true }, 'updates (constant selection)', log);
+  const groupedLayout = runUpdateSeries(plan.groupedLayout, { withReferences: false }, 'updates (constant selection, grouped layout)', log);
   const fixedServiceEntries = runUpdateSeries(plan.fixedServiceEntries, { withReferences: false }, 'updates (fixed ServiceEntries)', log);
-  return { mode: plan.mode, coldBuild, updates: { constantSelection, fixedServiceEntries } };
+  return { mode: plan.mode, coldBuild, updates: { constantSelection, groupedLayout, fixedServiceEntries } };
 }

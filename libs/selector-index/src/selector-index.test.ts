@@ -127,6 +127,24 @@ describe('SelectorIndex', () => {
     expect([index.serviceEntryCount, index.workloadCount]).toEqual([1, 1]);
   });
 
+  it('never changes an array it has returned: later events build a new one', () => {
+    const index = new SelectorIndex();
+    index.upsertServiceEntry(buildServiceEntry({ namespace: NS, name: 'cart', workloadSelector: { app: 'cart' } }));
+    for (const name of ['a', 'c']) index.upsertWorkload(buildWorkload({ namespace: NS, name, labels: { app: 'cart' } }));
+    const first = index.selectedWorkloads(key('cart'));
+    const snapshot = [...first];
+    expect(index.selectedWorkloads(key('cart'))).toBe(first);
+
+    index.upsertWorkload(buildWorkload({ namespace: NS, name: 'b', labels: { app: 'cart' } }));
+    index.upsertWorkload(buildWorkload({ namespace: NS, name: 'c', labels: { app: 'cart' }, address: '10.9.9.9' }));
+    index.deleteWorkload(key('a'));
+    expect(first).toEqual(snapshot);
+    expect(index.selectedWorkloads(key('cart')).map((w) => [w.source.name, w.address])).toEqual([
+      ['b', '10.0.0.1'],
+      ['c', '10.9.9.9'],
+    ]);
+  });
+
   it('sorts selections by name with code-unit order, not the locale', () => {
     const index = new SelectorIndex();
     for (const name of ['b', 'B', 'a-2', 'a-10', 'a']) index.upsertWorkload(buildWorkload({ namespace: NS, name, labels: { app: 'x' } }));

@@ -76,8 +76,14 @@ interface ServiceEntryRecord {
   serviceEntry: NormalizedServiceEntry;
   filing: Filing;
   readonly selected: Set<WorkloadRecord>;
-  /** `selectedWorkloads()` answer, dropped whenever the selection or a selected workload changes. */
-  sortedSelection: readonly NormalizedEndpoint[] | null;
+  /**
+   * The selected endpoints sorted by key: null until `selectedWorkloads()` first asks (then sorted once),
+   * then kept sorted one insertion, removal or replacement at a time, so a workload event costs a
+   * binary search here instead of a sort of the whole selection.
+   */
+  sortedSelection: NormalizedEndpoint[] | null;
+  /** `sortedSelection` was handed to a caller since its last change, so it is copied before the next one. */
+  selectionShared: boolean;
   /** The last workload event in which this ServiceEntry was found to select the workload. */
   matchedInEvent: number;
 }
@@ -111,6 +117,42 @@ function sameSelectionInputs(a: NormalizedServiceEntry, b: NormalizedServiceEntr
 
 function compareRecords(a: { readonly key: ObjectKey }, b: { readonly key: ObjectKey }): number {
   return compareObjectKeys(a.key, b.key);
+}
+
+/** Where `key` is in endpoints sorted by source key, or where it would be inserted. */
+function searchSelection(endpoints: readonly NormalizedEndpoint[], key: ObjectKey): number {
+  let low = 0;
+  let high = endpoints.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareObjectKeys(endpoints[middle].source, key) < 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The sorted selection, ready to change in place (copied first if a caller holds it); null when not built yet. */
+function writableSelection(record: ServiceEntryRecord): NormalizedEndpoint[] | null {
+  if (record.sortedSelection !== null && record.selectionShared) {
+    record.sortedSelection = record.sortedSelection.slice();
+    record.selectionShared = false;
+  }
+  return record.sortedSelection;
+}
+
+function insertIntoSelection(record: ServiceEntryRecord, endpoint: NormalizedEndpoint): void {
+  const selection = writableSelection(record);
+  if (selection !== null) selection.splice(searchSelection(selection, endpoint.source), 0, endpoint);
+}
+
+function replaceInSelection(record: ServiceEntryRecord, endpoint: NormalizedEndpoint): void {
+  const selection = writableSelection(record);
+  if (selection !== null) selection[searchSelection(selection, endpoint.source)] = endpoint;
+}
+
+function removeFromSelection(record: ServiceEntryRecord, key: ObjectKey): void {
+  const selection = writableSelection(record);
+  if (selection !== null) selection.splice(searchSelection(selection, key), 1);
 }
 
 function sortedKeys(records: Iterable<{ readonly key: ObjectKey }>): ObjectKey[] {
@@ -169,7 +211,7 @@ export class SelectorIndex {
       return [];
     }
     if (record === undefined) {
-      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null, matchedInEvent: 0 };
+      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null, selectionShared: false, matchedInEvent: 0 };
       this.#serviceEntries.set(id, record);
     } else {
       this.#unfileServiceEntry(record);
@@ -273,13 +315,14 @@ export class SelectorIndex {
         updated: wasSelected ? [workloadKey] : [],
       });
       serviceEntry.selected.add(record);
-      serviceEntry.sortedSelection = null;
+      if (wasSelected) replaceInSelection(serviceEntry, endpoint);
+      else insertIntoSelection(serviceEntry, endpoint);
     }
     for (const serviceEntry of record.selectedBy) {
       if (serviceEntry.matchedInEvent === event) continue;
       changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [workloadKey], updated: [] });
       serviceEntry.selected.delete(record);
-      serviceEntry.sortedSelection = null;
+      removeFromSelection(serviceEntry, workloadKey);
       record.selectedBy.delete(serviceEntry);
     }
     for (const serviceEntry of selecting) record.selectedBy.add(serviceEntry);
@@ -298,7 +341,7 @@ export class SelectorIndex {
     const changes: SelectionChange[] = [];
     for (const serviceEntry of record.selectedBy) {
       serviceEntry.selected.delete(record);
-      serviceEntry.sortedSelection = null;
+      removeFromSelection(serviceEntry, record.key);
       changes.push({ serviceEntry: serviceEntry.key, added: [], removed: [record.key], updated: [] });
     }
     record.selectedBy.clear();
@@ -314,6 +357,7 @@ export class SelectorIndex {
     const record = this.#serviceEntries.get(objectKeyId(serviceEntryKey));
     if (record === undefined) return [];
     record.sortedSelection ??= [...record.selected].sort(compareRecords).map((workload) => workload.endpoint);
+    record.selectionShared = true;
     return record.sortedSelection;
   }
 
