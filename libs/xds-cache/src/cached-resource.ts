@@ -1,0 +1,38 @@
+/**
+ * One resource version as the gateway serves it. The `google.protobuf.Any` is encoded once, when the
+ * version enters the cache, and every push of that version to any proxy reuses the same bytes
+ * (go-control-plane `pkg/cache/v3/cached_resource.go` keeps marshaled bytes the same way). The
+ * resource bytes are a view into the Any's own buffer (the value is its last field), so a version
+ * costs one buffer, not two.
+ */
+import { create, toBinary } from '@bufbuild/protobuf';
+import { AnySchema } from '@bufbuild/protobuf/wkt';
+import type { ServedResource } from '@skiff/ads-server';
+import { resourceKey, type BuiltResource, type ResourceId } from '@skiff/store';
+
+export class CachedResource implements ServedResource {
+  readonly typeUrl: string;
+  readonly name: string;
+  readonly variant: string;
+  readonly version: string;
+  /** `resourceKey` of the id, for the owner's map. */
+  readonly key: string;
+  readonly anyBytes: Uint8Array;
+  readonly bytes: Uint8Array;
+
+  constructor(resource: BuiltResource) {
+    this.typeUrl = resource.typeUrl;
+    this.name = resource.name;
+    this.variant = resource.variant;
+    this.version = resource.version;
+    this.key = resourceKey(resource);
+    this.anyBytes = toBinary(AnySchema, create(AnySchema, { typeUrl: resource.typeUrl, value: resource.bytes }));
+    // Any's fields are written in field-number order, type_url (1) then value (2): the value is the tail.
+    this.bytes = this.anyBytes.subarray(this.anyBytes.length - resource.bytes.length);
+  }
+
+  /** The id part, for store reads. */
+  get id(): ResourceId {
+    return { typeUrl: this.typeUrl, name: this.name, variant: this.variant };
+  }
+}

@@ -1,0 +1,624 @@
+/**
+ * The gateway's resource cache: every built resource in memory, filled from the store at start and
+ * kept fresh by invalidations, serving the ADS server through `ResourceProvider`.
+ *
+ * - Start: subscribe to invalidations first, then load everything and rebase the subscription on the
+ *   snapshot's sequence number, so nothing published in between is missed (Envoy Gateway's
+ *   `HandleSubscription` replays state the same way). The cache is ready only after that load.
+ * - An invalidation names one owner's changed and removed resources with their versions; the cache
+ *   reads only that owner's record and the resources whose versions it does not hold, so each gateway
+ *   reads each changed resource once, whatever the number of proxies.
+ * - A sequence gap, a sequence reset, a resubscription after a lost connection, an unreadable message,
+ *   or a periodic check (default 30 s) that finds the store's sequence number or epoch ahead of what
+ *   was applied, makes the cache reconcile: load everything, diff against memory, and report only what
+ *   differs.
+ * - While the store cannot be read, nothing is dropped or changed: reads are retried with backoff and
+ *   proxies, connected or new, are served what the cache holds. When the store comes back having lost
+ *   its data (a Redis restarted without persistence: the epoch or the sequence went back), owners it no
+ *   longer has are kept for `resetGraceMs` while the watcher and translators rebuild them, so proxies
+ *   are never pushed an empty or partial state because of an outage.
+ * - One worker applies everything in order (owner syncs and reconciles never interleave), and change
+ *   listeners are called after the views reflect the change.
+ */
+import type { Meter } from '@opentelemetry/api';
+import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider } from '@skiff/ads-server';
+import type { ObjectKey } from '@skiff/model';
+import { Backoff, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
+import {
+  resourceKey,
+  StoreError,
+  type GapEvent,
+  type GatewayStore,
+  type Invalidation,
+  type OwnedResources,
+  type OwnershipRecord,
+  type ResourceRef,
+  type Store,
+  type Subscription,
+} from '@skiff/store';
+import { CachedResource } from './cached-resource.js';
+import { proxyProfileOf, variantOf } from './profile.js';
+import { ResourceTable, type ChangedName } from './resource-table.js';
+
+/**
+ * What the cache reads of the gateway's store facet; `epoch` (both store implementations have it)
+ * tells a restart that lost the data apart from a quiet store.
+ */
+export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>>;
+
+export interface GatewayCacheOptions {
+  readonly store: CacheStore;
+  readonly logger: Logger;
+  readonly meter?: Meter;
+  /** How often the store's sequence number and epoch are compared with what the cache applied. Default 30 s. */
+  readonly checkIntervalMs?: number;
+  /** Backoff between failed store reads. Default 200 ms growing to 10 s. */
+  readonly retry?: BackoffOptions;
+  /** The mesh's `defaultServiceExportTo`, for ServiceEntries without `exportTo`. Default `['*']`. */
+  readonly defaultExportTo?: readonly string[];
+  /** After the store lost its data, how long owners it no longer has are still served. Default 60 s. */
+  readonly resetGraceMs?: number;
+}
+
+/** Why the cache reloaded everything. */
+export type ReconcileReason =
+  | 'start'
+  /** Invalidations were skipped. */
+  | 'sequence'
+  /** The store's sequence went back, or its epoch changed: it restarted and lost its data. */
+  | 'reset'
+  /** The subscription was re-established; messages in between are lost. */
+  | 'reconnect'
+  /** An invalidation could not be read. */
+  | 'malformed'
+  /** The periodic check found the store ahead of the cache. */
+  | 'periodic'
+  /** The grace period after a reset ended: owners still missing go now. */
+  | 'reset-grace'
+  /** Asked for (debug endpoint, tests). */
+  | 'requested';
+
+export interface ReconcileReport {
+  readonly reason: ReconcileReason;
+  /** ISO time it finished. */
+  readonly at: string;
+  readonly seq: number;
+  readonly owners: number;
+  /** Names whose winner or version changed. */
+  readonly changed: number;
+  /** Owners the store no longer has but kept within the grace period after a reset. */
+  readonly retained: number;
+  readonly durationMs: number;
+}
+
+export interface GatewayCacheStatus {
+  readonly ready: boolean;
+  readonly owners: number;
+  readonly resources: number;
+  readonly views: number;
+  /** The sequence number of the last snapshot, or of the last invalidation seen since. */
+  readonly seq: number;
+  readonly epoch: string | null;
+  readonly pendingOwnerSyncs: number;
+  readonly reconcilePending: ReconcileReason | null;
+  readonly storeErrors: number;
+  readonly lastStoreError: string | null;
+  /** Owners served after a reset although the store no longer has them (until `retainedUntil`). */
+  readonly retainedOwners: number;
+  readonly retainedUntil: string | null;
+  readonly reconciles: Readonly<Partial<Record<ReconcileReason, number>>>;
+  readonly lastReconcile: ReconcileReport | null;
+}
+
+/** Invalidations of one owner waiting to be applied. */
+interface OwnerSync {
+  readonly owner: ObjectKey;
+  /** False while only deletions were seen: the owner is removed without a read. */
+  upsert: boolean;
+  /** Resources the messages named as changed, by key, with their versions. */
+  readonly changed: Map<string, ResourceRef>;
+  /** performance.now() of the first message. */
+  readonly since: number;
+  trace: string | undefined;
+}
+
+const GAP_REASONS: Record<GapEvent['reason'], ReconcileReason> = { sequence: 'sequence', reset: 'reset', reconnect: 'reconnect', malformed: 'malformed' };
+
+function idOf(key: ObjectKey): string {
+  return `${key.namespace}/${key.name}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Same revision, visibility and resource versions: applying `next` would change nothing. */
+function sameRecord(current: OwnershipRecord, next: OwnershipRecord): boolean {
+  if (current.revision !== next.revision || current.resources.length !== next.resources.length) return false;
+  if (JSON.stringify([current.exportTo, current.creationTime, current.hosts]) !== JSON.stringify([next.exportTo, next.creationTime, next.hosts])) return false;
+  return current.resources.every((ref, i) => {
+    const other = next.resources[i];
+    return other !== undefined && resourceKey(ref) === resourceKey(other) && ref.version === other.version;
+  });
+}
+
+export class GatewayCache implements ResourceProvider, Runner {
+  readonly name = 'xds-cache';
+  private readonly store: CacheStore;
+  private readonly logger: Logger;
+  private readonly checkIntervalMs: number;
+  private readonly resetGraceMs: number;
+  private readonly table: ResourceTable;
+  private readonly backoff: Backoff;
+  private readonly retryOptions: BackoffOptions;
+  private readonly listeners = new Set<(changes: readonly ResourceChange[]) => void>();
+  private readonly pendingOwners = new Map<string, OwnerSync>();
+  private readonly stopper = new AbortController();
+  private subscription: Subscription | undefined;
+  private reconcileReason: ReconcileReason | undefined;
+  private working: Promise<void> | undefined;
+  private ready = false;
+  private loaded: { promise: Promise<void>; resolve: () => void };
+  /** Sequence number of the last snapshot applied. */
+  private snapshotSeq = 0;
+  /** Highest sequence number delivered since the last snapshot. */
+  private seenSeq = 0;
+  /** The store's epoch at the last snapshot (undefined: the store does not tell). */
+  private epoch: string | null | undefined;
+  private retainedUntil = 0;
+  private retained = new Set<string>();
+  private storeErrors = 0;
+  private lastStoreError: string | null = null;
+  private readonly reconciles: Partial<Record<ReconcileReason, number>> = {};
+  private lastReconcile: ReconcileReport | null = null;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private readonly instruments: ReturnType<typeof createInstruments>;
+
+  constructor(options: GatewayCacheOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.checkIntervalMs = options.checkIntervalMs ?? 30_000;
+    this.resetGraceMs = options.resetGraceMs ?? 60_000;
+    this.table = new ResourceTable(options.defaultExportTo ?? ['*']);
+    this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
+    this.backoff = new Backoff(this.retryOptions);
+    let resolve: () => void = () => undefined;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.loaded = { promise, resolve };
+    this.instruments = createInstruments(options.meter, () => ({ owners: this.table.ownerCount, resources: this.table.size, retained: this.retained.size }));
+  }
+
+  // Runner -------------------------------------------------------------------------------------------
+
+  /**
+   * Subscribes, then loads the store's state; resolves once the cache holds it (retrying with backoff
+   * while the store is unreachable). Rejects if `signal` aborts first.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });
+    const backoff = new Backoff(this.retryOptions);
+    while (this.subscription === undefined) {
+      this.throwIfStopped();
+      try {
+        this.subscription = await this.store.invalidations.subscribe({
+          onInvalidation: (message) => this.onInvalidation(message),
+          onGap: (event) => this.onGap(event),
+        });
+      } catch (error) {
+        this.noteStoreError('subscribe to invalidations', error);
+        await this.sleep(backoff.next());
+      }
+    }
+    this.requestReconcile('start');
+    await Promise.race([this.loaded.promise, new Promise<never>((_resolve, reject) => this.stopper.signal.addEventListener('abort', () => reject(new Error('the cache was stopped before its first load')), { once: true }))]);
+    this.checkTimer = setInterval(() => this.periodicCheck(), this.checkIntervalMs);
+  }
+
+  async close(): Promise<void> {
+    this.stopper.abort();
+    if (this.checkTimer !== undefined) clearInterval(this.checkTimer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    await this.working;
+    await this.checking;
+    try {
+      await this.subscription?.close();
+    } catch (error) {
+      this.logger.debug({ err: messageOf(error) }, 'closing the invalidation subscription failed');
+    }
+    this.instruments.unregister();
+  }
+
+  // ResourceProvider ---------------------------------------------------------------------------------
+
+  profileOf(node: ProxyNode): ProxyProfile {
+    return proxyProfileOf(node);
+  }
+
+  /** The view for a profile: cached per (variant, namespace); its maps are live and follow later changes. */
+  viewFor(profile: ProxyProfile): ProxyResourceView {
+    return this.table.view(variantOf(profile), profile.namespace);
+  }
+
+  onChange(listener: (changes: readonly ResourceChange[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  // Inspection ---------------------------------------------------------------------------------------
+
+  status(): GatewayCacheStatus {
+    return {
+      ready: this.ready,
+      owners: this.table.ownerCount,
+      resources: this.table.size,
+      views: this.table.viewCount,
+      seq: Math.max(this.snapshotSeq, this.seenSeq),
+      epoch: this.epoch ?? null,
+      pendingOwnerSyncs: this.pendingOwners.size,
+      reconcilePending: this.reconcileReason ?? null,
+      storeErrors: this.storeErrors,
+      lastStoreError: this.lastStoreError,
+      retainedOwners: this.retained.size,
+      retainedUntil: this.retained.size > 0 ? new Date(this.retainedUntil).toISOString() : null,
+      reconciles: { ...this.reconciles },
+      lastReconcile: this.lastReconcile,
+    };
+  }
+
+  /** Every owner's record, sorted by namespace and name (for debug endpoints). */
+  records(): OwnershipRecord[] {
+    return [...this.table.ownerIds()].sort().map((id) => this.table.owner(id)!.record);
+  }
+
+  /** Reloads everything from the store; resolves when the worker is idle again. */
+  async reconcileNow(): Promise<void> {
+    this.requestReconcile('requested');
+    await this.settled();
+  }
+
+  /** Resolves once nothing is waiting to be applied (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.working !== undefined) await this.working;
+  }
+
+  // Invalidations ------------------------------------------------------------------------------------
+
+  private onInvalidation(message: Invalidation): void {
+    if (message.seq > this.seenSeq) this.seenSeq = message.seq;
+    this.instruments.invalidation(message.op);
+    const id = idOf(message.owner);
+    let sync = this.pendingOwners.get(id);
+    if (sync === undefined) {
+      sync = { owner: message.owner, upsert: false, changed: new Map(), since: performance.now(), trace: undefined };
+      this.pendingOwners.set(id, sync);
+    }
+    if (message.op === 'upsert') {
+      sync.upsert = true;
+      for (const ref of message.changed) sync.changed.set(resourceKey(ref), ref);
+    }
+    if (message.trace !== undefined) sync.trace = message.trace;
+    this.kick();
+  }
+
+  private onGap(event: GapEvent): void {
+    this.logger.info({ gap: event }, 'invalidations may have been missed; reconciling from the store');
+    this.requestReconcile(GAP_REASONS[event.reason]);
+  }
+
+  private requestReconcile(reason: ReconcileReason): void {
+    // A reset outranks other reasons: it decides whether missing owners are kept.
+    if (this.reconcileReason === undefined || reason === 'reset') this.reconcileReason = reason;
+    this.kick();
+  }
+
+  // The worker ---------------------------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.working !== undefined || this.stopping) return;
+    this.working = this.work().finally(() => {
+      this.working = undefined;
+    });
+  }
+
+  private get stopping(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopping) {
+      const reason = this.reconcileReason;
+      if (reason !== undefined) {
+        this.reconcileReason = undefined;
+        try {
+          await this.reconcile(reason);
+          this.backoff.reset();
+        } catch (error) {
+          if (this.stopping) return;
+          if (this.reconcileReason === undefined || reason === 'reset') this.reconcileReason = reason;
+          this.noteStoreError(`reconcile (${reason})`, error);
+          await this.sleep(this.backoff.next());
+        }
+        continue;
+      }
+      const next = this.pendingOwners.entries().next();
+      if (next.done === true) return;
+      const [id, sync] = next.value;
+      this.pendingOwners.delete(id);
+      try {
+        await this.syncOwner(id, sync);
+        this.backoff.reset();
+      } catch (error) {
+        if (this.stopping) return;
+        this.requeue(id, sync);
+        this.noteStoreError(`read the resources of ${id}`, error);
+        await this.sleep(this.backoff.next());
+      }
+    }
+  }
+
+  private requeue(id: string, sync: OwnerSync): void {
+    const newer = this.pendingOwners.get(id);
+    if (newer === undefined) {
+      this.pendingOwners.set(id, sync);
+      return;
+    }
+    // Keep the older message's start time and what it asked for; the newer one's trace.
+    const merged: OwnerSync = { owner: sync.owner, upsert: sync.upsert || newer.upsert, changed: new Map([...sync.changed, ...newer.changed]), since: sync.since, trace: newer.trace ?? sync.trace };
+    this.pendingOwners.delete(id);
+    this.pendingOwners.set(id, merged);
+  }
+
+  /** Brings one owner to what the store holds now, reading only the resources the cache lacks. */
+  private async syncOwner(id: string, sync: OwnerSync): Promise<void> {
+    if (!sync.upsert) {
+      this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+      return;
+    }
+    const held = this.table.owner(id);
+    const wanted = [...sync.changed.values()].filter((ref) => held?.resources.get(resourceKey(ref))?.version !== ref.version);
+    let owned = await this.store.resources.readOwner(sync.owner, wanted.map(({ typeUrl, name, variant }) => ({ typeUrl, name, variant })));
+    if (owned === null) {
+      this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+      return;
+    }
+    let resources = this.resourcesFor(owned);
+    if (resources === undefined) {
+      // The record moved on past the message (a later write): read the whole owner, atomically.
+      owned = await this.store.resources.readOwner(sync.owner);
+      if (owned === null) {
+        this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+        return;
+      }
+      resources = this.resourcesFor(owned);
+      if (resources === undefined) throw new StoreError('corrupt', `owner ${id} lists resources the store did not return`);
+    }
+    this.retained.delete(id);
+    this.emit(this.table.setOwner(owned.record, resources), sync.since, sync.trace);
+  }
+
+  /**
+   * The owner's resources for its record: held objects where the version is the same (so every push of
+   * a version shares its bytes), new ones from what was read; undefined if the read lacks some.
+   */
+  private resourcesFor(owned: OwnedResources): Map<string, CachedResource> | undefined {
+    const held = this.table.owner(idOf(owned.record));
+    const read = new Map(owned.resources.map((resource) => [resourceKey(resource), resource]));
+    const resources = new Map<string, CachedResource>();
+    for (const ref of owned.record.resources) {
+      const key = resourceKey(ref);
+      const current = held?.resources.get(key);
+      if (current !== undefined && current.version === ref.version) {
+        resources.set(key, current);
+        continue;
+      }
+      const fresh = read.get(key);
+      if (fresh === undefined || fresh.version !== ref.version) return undefined;
+      resources.set(key, new CachedResource(fresh));
+      this.instruments.resourceRead();
+    }
+    return resources;
+  }
+
+  /** Loads everything and applies the difference. */
+  private async reconcile(reason: ReconcileReason): Promise<void> {
+    const started = performance.now();
+    // Every message received so far is reflected in the snapshot read next.
+    this.pendingOwners.clear();
+    const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
+    const snapshot = await this.store.resources.loadAll();
+    this.subscription?.rebase(snapshot.seq);
+    const lostData =
+      this.ready &&
+      (reason === 'reset' || snapshot.seq < Math.max(this.snapshotSeq, this.seenSeq) || (epoch !== undefined && this.epoch !== undefined && this.epoch !== null && epoch !== this.epoch));
+    if (lostData) {
+      this.retainedUntil = Date.now() + this.resetGraceMs;
+      this.logger.warn({ seq: snapshot.seq, previousSeq: Math.max(this.snapshotSeq, this.seenSeq), epoch, previousEpoch: this.epoch, graceMs: this.resetGraceMs }, 'the store lost its data; serving what the cache holds until it is rebuilt');
+    }
+    const changed: ChangedName[] = [];
+    const present = new Set<string>();
+    for (const owned of snapshot.owners) {
+      const id = idOf(owned.record);
+      present.add(id);
+      this.retained.delete(id);
+      const held = this.table.owner(id);
+      if (held !== undefined && sameRecord(held.record, owned.record)) continue;
+      const resources = this.resourcesFor(owned);
+      if (resources === undefined) throw new StoreError('corrupt', `owner ${id} lists resources the snapshot did not return`);
+      changed.push(...this.table.setOwner(owned.record, resources));
+    }
+    const keepMissing = Date.now() < this.retainedUntil;
+    for (const id of [...this.table.ownerIds()]) {
+      if (present.has(id)) continue;
+      if (keepMissing) {
+        this.retained.add(id);
+        continue;
+      }
+      this.retained.delete(id);
+      changed.push(...this.table.removeOwner(id));
+    }
+    this.snapshotSeq = snapshot.seq;
+    this.seenSeq = snapshot.seq;
+    this.epoch = epoch;
+    if (this.retained.size > 0) this.scheduleGraceEnd();
+    const report: ReconcileReport = {
+      reason,
+      at: new Date().toISOString(),
+      seq: snapshot.seq,
+      owners: snapshot.owners.length,
+      changed: changed.length,
+      retained: this.retained.size,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    this.lastReconcile = report;
+    this.reconciles[reason] = (this.reconciles[reason] ?? 0) + 1;
+    this.instruments.reconciled(reason);
+    this.logger.info(report, reason === 'start' ? 'cache loaded from the store' : 'cache reconciled with the store');
+    if (!this.ready) {
+      // Nobody was served before the first load, so there is no change to announce.
+      this.ready = true;
+      this.loaded.resolve();
+      return;
+    }
+    this.emit(changed, started, undefined);
+  }
+
+  private scheduleGraceEnd(): void {
+    if (this.graceTimer !== undefined) return;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      if (this.retained.size > 0) this.requestReconcile('reset-grace');
+    }, Math.max(this.retainedUntil - Date.now(), 0) + 1);
+  }
+
+  /**
+   * The periodic check: the store's sequence number and epoch against what the cache applied. A
+   * number ahead of the cache is given a moment (the message may be on its way) before reconciling.
+   */
+  private periodicCheck(): void {
+    if (this.checking !== undefined || this.stopping || !this.ready) return;
+    this.checking = (async () => {
+      try {
+        const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
+        if (epoch !== undefined && this.epoch !== undefined && this.epoch !== null && epoch !== this.epoch) {
+          this.requestReconcile('reset');
+          return;
+        }
+        // An empty store got its first write since the last snapshot: that is the epoch to compare with.
+        if (epoch !== undefined && this.epoch === null) this.epoch = epoch;
+        let current = await this.store.invalidations.currentSeq();
+        const applied = (): number => Math.max(this.snapshotSeq, this.seenSeq);
+        if (current < applied()) {
+          this.requestReconcile('reset');
+          return;
+        }
+        if (current > applied()) {
+          await this.sleep(Math.min(1000, this.checkIntervalMs));
+          current = await this.store.invalidations.currentSeq();
+          if (current > applied()) this.requestReconcile('periodic');
+        }
+      } catch (error) {
+        if (!this.stopping) this.noteStoreError('check the store sequence', error);
+      }
+    })().finally(() => {
+      this.checking = undefined;
+    });
+  }
+
+  // Helpers ------------------------------------------------------------------------------------------
+
+  private emit(changed: readonly ChangedName[], since: number, trace: string | undefined): void {
+    if (changed.length === 0) return;
+    const byType = new Map<string, string[]>();
+    for (const { typeUrl, name } of changed) {
+      let names = byType.get(typeUrl);
+      if (names === undefined) {
+        names = [];
+        byType.set(typeUrl, names);
+      }
+      names.push(name);
+    }
+    const changes: ResourceChange[] = [...byType].map(([typeUrl, names]) => ({
+      typeUrl,
+      names: [...new Set(names)],
+      since,
+      ...(trace === undefined ? {} : { trace }),
+    }));
+    for (const listener of this.listeners) {
+      try {
+        listener(changes);
+      } catch (error) {
+        this.logger.error({ err: error }, 'a resource change listener threw');
+      }
+    }
+  }
+
+  private noteStoreError(what: string, error: unknown): void {
+    this.storeErrors++;
+    this.lastStoreError = messageOf(error);
+    this.instruments.storeError();
+    this.logger.warn({ err: messageOf(error) }, `cannot ${what}; serving what the cache holds and retrying`);
+  }
+
+  private throwIfStopped(): void {
+    if (this.stopping) throw new Error('the cache was stopped before its first load');
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const signal = this.stopper.signal;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+/** The cache's metrics (`skiff_gateway_cache_*`; Istio keeps no such cache). Counters get a `_total` suffix. */
+function createInstruments(meter: Meter | undefined, gauges: () => { owners: number; resources: number; retained: number }) {
+  const invalidations = meter?.createCounter('skiff_gateway_cache_invalidations', { description: 'Invalidations received, by op' });
+  const reconciles = meter?.createCounter('skiff_gateway_cache_reconciles', { description: 'Full reloads from the store, by reason' });
+  const reads = meter?.createCounter('skiff_gateway_cache_resource_reads', { description: 'Resource versions read from the store and encoded (once per version)' });
+  const storeErrors = meter?.createCounter('skiff_gateway_cache_store_errors', { description: 'Failed store reads (retried; the cache keeps serving what it holds)' });
+  const owners = meter?.createObservableGauge('skiff_gateway_cache_owners', { description: 'ServiceEntries whose resources the cache holds' });
+  const resources = meter?.createObservableGauge('skiff_gateway_cache_resources', { description: 'Resources held, every variant counted' });
+  const retained = meter?.createObservableGauge('skiff_gateway_cache_retained_owners', { description: 'Owners kept after the store lost its data, until they are rebuilt or the grace period ends' });
+  const observe = (result: { observe(value: number): void }, pick: (values: ReturnType<typeof gauges>) => number) => result.observe(pick(gauges()));
+  const observeOwners = (result: { observe(value: number): void }) => observe(result, (v) => v.owners);
+  const observeResources = (result: { observe(value: number): void }) => observe(result, (v) => v.resources);
+  const observeRetained = (result: { observe(value: number): void }) => observe(result, (v) => v.retained);
+  owners?.addCallback(observeOwners);
+  resources?.addCallback(observeResources);
+  retained?.addCallback(observeRetained);
+  return {
+    invalidation(op: string): void {
+      invalidations?.add(1, { op });
+    },
+    reconciled(reason: ReconcileReason): void {
+      reconciles?.add(1, { reason });
+    },
+    resourceRead(): void {
+      reads?.add(1);
+    },
+    storeError(): void {
+      storeErrors?.add(1);
+    },
+    unregister(): void {
+      owners?.removeCallback(observeOwners);
+      resources?.removeCallback(observeResources);
+      retained?.removeCallback(observeRetained);
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * `@skiff/xds-cache`: the gateway's resource cache. `GatewayCache` is the ADS server's
+ * `ResourceProvider`: resources in memory, filled from the store and kept fresh by invalidations,
+ * each version's `Any` encoded once, and per-proxy views that apply exportTo and duplicate-host rules.
+ */
+export { CachedResource } from './cached-resource.js';
+export {
+  GatewayCache,
+  type CacheStore,
+  type GatewayCacheOptions,
+  type GatewayCacheStatus,
+  type ReconcileReason,
+  type ReconcileReport,
+} from './gateway-cache.js';
+export { DEFAULT_PROXY_NAMESPACE, namespaceFromNodeId, proxyProfileOf, variantOf } from './profile.js';
+export { exportTier, ResourceTable, selectWinner, type CachedOwner, type ChangedName } from './resource-table.js';

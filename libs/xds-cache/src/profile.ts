@@ -1,0 +1,55 @@
+/**
+ * Which resources a proxy gets: its namespace (for exportTo and duplicate hosts), Istio's generator
+ * (Envoy or proxyless gRPC) and the cluster naming, read from the node the way istiod reads it, and
+ * the stored variant that serves that profile.
+ */
+import type { ProxyNode, ProxyProfile } from '@skiff/ads-server';
+
+/** The namespace of a proxy that names none (Kubernetes' default namespace). */
+export const DEFAULT_PROXY_NAMESPACE = 'default';
+
+function metadataString(node: ProxyNode, key: string): string {
+  const value = node.metadata[key];
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * The namespace a node id carries: the first label of the fourth field (`ns.svc.cluster.local`), as
+ * istiod falls back to when node metadata has no `NAMESPACE` (`pilot/pkg/model/context.go`
+ * `GetProxyConfigNamespace`); else the part after the pod name in the third field (`pod.ns`); else `''`.
+ */
+export function namespaceFromNodeId(id: string): string {
+  const fields = id.split('~');
+  if (fields.length !== 4) return '';
+  const domainLabels = (fields[3] ?? '').split('.');
+  if (domainLabels.length > 1 && domainLabels[0] !== '') return domainLabels[0]!;
+  const proxyId = fields[2] ?? '';
+  const dot = proxyId.indexOf('.');
+  if (dot > 0 && dot < proxyId.length - 1) return proxyId.slice(dot + 1).split('.')[0]!;
+  return '';
+}
+
+/**
+ * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
+ * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
+ * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
+ * <= 1.12's `RouterMode`), else `sidecar`.
+ */
+export function proxyProfileOf(node: ProxyNode): ProxyProfile {
+  const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
+  return {
+    namespace,
+    flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
+    naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
+  };
+}
+
+/**
+ * The stored variant (`ResourceId.variant`, written by the translator) that serves a profile. Proxyless
+ * gRPC clients get the `grpc` variant whatever their naming: istiod's grpc generator names clusters
+ * the sidecar way only (`pilot/pkg/networking/grpcgen/cds.go`).
+ */
+export function variantOf(profile: Pick<ProxyProfile, 'flavor' | 'naming'>): string {
+  if (profile.flavor === 'grpc') return 'grpc';
+  return profile.naming === 'sni-dnat' ? 'envoy-sni-dnat' : 'envoy-sidecar';
+}

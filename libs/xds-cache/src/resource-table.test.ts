@@ -1,0 +1,175 @@
+/**
+ * Who sees which resource (SPEC §5): exportTo visibility per namespace, and which ServiceEntry wins a
+ * name several of them build, checked as a matrix, plus views that follow changes name by name.
+ */
+import { describe, expect, it } from 'vitest';
+import { ResourceTable, selectWinner, type CachedOwner } from './resource-table.js';
+import { built, CDS, EDS, owner, visibility } from './test-support/fixtures.js';
+
+const CLUSTER = 'outbound|80||shared.example.com';
+
+/** A table where each listed owner builds the same cluster name, with its own version. */
+function contested(...owners: { ns: string; name: string; exportTo?: string[]; created?: number }[]): ResourceTable {
+  const table = new ResourceTable(['*']);
+  for (const o of owners) {
+    table.setOwner(...owner(visibility(o.ns, o.name, { exportTo: o.exportTo ?? [], creationTime: o.created ?? 1_000, hosts: ['shared.example.com'] }), [built(CLUSTER, `${o.ns}/${o.name}`)]));
+  }
+  return table;
+}
+
+/** The version (= `ns/name` of the owner) a proxy in `namespace` gets, or null. */
+function seenBy(table: ResourceTable, namespace: string): string | null {
+  const view = table.view('envoy-sidecar', namespace);
+  const viaGet = view.get(CDS, CLUSTER)?.version ?? null;
+  const viaAll = view.all(CDS).get(CLUSTER)?.version ?? null;
+  expect(viaAll).toBe(viaGet);
+  return viaGet;
+}
+
+describe('exportTo visibility', () => {
+  const cases: { exportTo: string[]; visibleIn: string[]; hiddenIn: string[] }[] = [
+    { exportTo: [], visibleIn: ['own', 'other', 'third'], hiddenIn: [] },
+    { exportTo: ['*'], visibleIn: ['own', 'other'], hiddenIn: [] },
+    { exportTo: ['.'], visibleIn: ['own'], hiddenIn: ['other'] },
+    { exportTo: ['own'], visibleIn: ['own'], hiddenIn: ['other'] },
+    { exportTo: ['other'], visibleIn: ['other'], hiddenIn: ['own', 'third'] },
+    { exportTo: ['.', 'other'], visibleIn: ['own', 'other'], hiddenIn: ['third'] },
+    { exportTo: ['~'], visibleIn: [], hiddenIn: ['own', 'other'] },
+    // `*` anywhere makes the service public; otherwise `~` hides it (push_context.go initServiceRegistry).
+    { exportTo: ['other', '*'], visibleIn: ['own', 'other', 'third'], hiddenIn: [] },
+  ];
+  it.each(cases)('exportTo $exportTo: visible in $visibleIn, hidden in $hiddenIn', ({ exportTo, visibleIn, hiddenIn }) => {
+    const table = contested({ ns: 'own', name: 'se', exportTo });
+    for (const ns of visibleIn) expect(seenBy(table, ns), ns).toBe('own/se');
+    for (const ns of hiddenIn) expect(seenBy(table, ns), ns).toBeNull();
+  });
+
+  it('applies the mesh default to ServiceEntries without exportTo', () => {
+    const table = new ResourceTable(['.']);
+    table.setOwner(...owner(visibility('own', 'se', { hosts: ['shared.example.com'] }), [built(CLUSTER, 'own/se')]));
+    expect(seenBy(table, 'own')).toBe('own/se');
+    expect(seenBy(table, 'other')).toBeNull();
+  });
+});
+
+describe('a name built by several ServiceEntries', () => {
+  it('goes to the oldest among public ones, wherever the proxy is', () => {
+    const table = contested({ ns: 'b', name: 'newer', created: 2_000 }, { ns: 'a', name: 'older', created: 1_000 });
+    for (const ns of ['a', 'b', 'c']) expect(seenBy(table, ns)).toBe('a/older');
+  });
+
+  it('goes to one private to the proxy namespace first, then one exported to it by name, then public ones', () => {
+    const table = contested(
+      { ns: 'pub', name: 'oldest-public', created: 1_000 },
+      { ns: 'lister', name: 'lists-b', exportTo: ['b', 'c'], created: 2_000 },
+      { ns: 'b', name: 'private-b', exportTo: ['.'], created: 3_000 },
+    );
+    expect(seenBy(table, 'b')).toBe('b/private-b');
+    expect(seenBy(table, 'c')).toBe('lister/lists-b');
+    expect(seenBy(table, 'lister')).toBe('pub/oldest-public');
+    expect(seenBy(table, 'elsewhere')).toBe('pub/oldest-public');
+  });
+
+  it('does not prefer a public ServiceEntry of the proxy namespace over an older public one', () => {
+    const table = contested({ ns: 'mine', name: 'mine-public', created: 5_000 }, { ns: 'theirs', name: 'old-public', created: 1_000 });
+    expect(seenBy(table, 'mine')).toBe('theirs/old-public');
+  });
+
+  it('in one namespace goes to the oldest, then breaks ties by namespace and name', () => {
+    expect(seenBy(contested({ ns: 'a', name: 'y', created: 2_000 }, { ns: 'a', name: 'z', created: 1_000 }), 'a')).toBe('a/z');
+    expect(seenBy(contested({ ns: 'a', name: 'z' }, { ns: 'a', name: 'y' }), 'a')).toBe('a/y');
+    expect(seenBy(contested({ ns: 'b', name: 'a' }, { ns: 'a', name: 'z' }), 'c')).toBe('a/z');
+  });
+
+  it('ignores owners the proxy may not see, even older ones', () => {
+    const table = contested({ ns: 'a', name: 'hidden', exportTo: ['~'], created: 1 }, { ns: 'a', name: 'private', exportTo: ['.'], created: 2 }, { ns: 'z', name: 'public', created: 3 });
+    expect(seenBy(table, 'a')).toBe('a/private');
+    expect(seenBy(table, 'b')).toBe('z/public');
+  });
+
+  it('is decided per name: a port only the newer ServiceEntry declares is served from it', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(visibility('a', 'old', { creationTime: 1 }), [built('outbound|80||h', 'old-80')]));
+    table.setOwner(...owner(visibility('a', 'new', { creationTime: 2 }), [built('outbound|80||h', 'new-80'), built('outbound|443||h', 'new-443')]));
+    const all = table.view('envoy-sidecar', 'a').all(CDS);
+    expect(Object.fromEntries([...all].map(([name, r]) => [name, r.version]))).toEqual({ 'outbound|80||h': 'old-80', 'outbound|443||h': 'new-443' });
+  });
+
+  it('selectWinner agrees with a brute-force order over every combination of three owners', () => {
+    const namespaces = ['a', 'b'];
+    const exports = [[], ['.'], ['b'], ['~'], ['a', 'b']];
+    const owners: CachedOwner[] = [];
+    for (const ns of namespaces) {
+      for (const [i, exportTo] of exports.entries()) {
+        const table = new ResourceTable(['*']);
+        table.setOwner(...owner(visibility(ns, `se${i}`, { exportTo, creationTime: (i * 7 + ns.length) % 4 }), [built(CLUSTER, `${ns}/se${i}`)]));
+        owners.push(table.owner(`${ns}/se${i}`)!);
+      }
+    }
+    const tierOf = (o: CachedOwner, proxyNs: string): number | null => {
+      const list = o.record.exportTo.length === 0 ? ['*'] : o.record.exportTo;
+      if (list.includes('*')) return 2;
+      if (list.includes('~')) return null;
+      const targets = list.map((e) => (e === '.' ? o.record.namespace : e));
+      if (!targets.includes(proxyNs)) return null;
+      return o.record.namespace === proxyNs ? 0 : 1;
+    };
+    for (let i = 0; i < owners.length; i++) {
+      for (let j = i + 1; j < owners.length; j++) {
+        for (let k = j + 1; k < owners.length; k++) {
+          const trio = [owners[i]!, owners[j]!, owners[k]!];
+          for (const proxyNs of ['a', 'b', 'c']) {
+            const ranked = trio
+              .filter((o) => tierOf(o, proxyNs) !== null)
+              .sort((x, y) => tierOf(x, proxyNs)! - tierOf(y, proxyNs)! || x.record.creationTime - y.record.creationTime || x.record.namespace.localeCompare(y.record.namespace) || x.record.name.localeCompare(y.record.name));
+            expect(selectWinner(trio, proxyNs)?.id).toBe(ranked[0]?.id);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('views', () => {
+  it('follow changes name by name and report the names that changed', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(visibility('a', 'old', { creationTime: 1 }), [built('c1', 'old-1'), built('c1', 'old-1e', 'envoy-sidecar', EDS)]));
+    const viewA = table.view('envoy-sidecar', 'a');
+    const clusters = viewA.all(CDS);
+    expect([...clusters.values()].map((r) => r.version)).toEqual(['old-1']);
+
+    // A newer private owner takes c1 over for namespace a only; the map handed out before follows.
+    const changed = table.setOwner(...owner(visibility('a', 'new', { creationTime: 2, exportTo: ['.'] }), [built('c1', 'new-1'), built('c2', 'new-2')]));
+    expect(changed.map((c) => `${c.variant} ${c.typeUrl} ${c.name}`).sort()).toEqual([`envoy-sidecar ${CDS} c1`, `envoy-sidecar ${CDS} c2`]);
+    expect(Object.fromEntries([...clusters].map(([n, r]) => [n, r.version]))).toEqual({ c1: 'new-1', c2: 'new-2' });
+    expect(table.view('envoy-sidecar', 'b').get(CDS, 'c1')?.version).toBe('old-1');
+    expect(table.view('envoy-sidecar', 'b').get(CDS, 'c2')).toBeUndefined();
+    expect(viewA.get(EDS, 'c1')?.version).toBe('old-1e');
+
+    // The private owner leaves: the old one is back, c2 is gone.
+    const removed = table.removeOwner('a/new');
+    expect(removed.map((c) => c.name).sort()).toEqual(['c1', 'c2']);
+    expect(Object.fromEntries([...clusters].map(([n, r]) => [n, r.version]))).toEqual({ c1: 'old-1' });
+    expect(table.view('envoy-sidecar', 'a')).toBe(viewA);
+  });
+
+  it('reports only what differs when an owner is set again, and everything when its visibility changes', () => {
+    const table = new ResourceTable(['*']);
+    const vis = visibility('a', 'se');
+    table.setOwner(...owner(vis, [built('c1', 'v1'), built('c2', 'v1')]));
+    expect(table.setOwner(...owner(vis, [built('c1', 'v1'), built('c2', 'v2'), built('c3', 'v1')], 2)).map((c) => c.name).sort()).toEqual(['c2', 'c3']);
+    expect(table.setOwner(...owner(vis, [built('c1', 'v1'), built('c3', 'v1')], 3)).map((c) => c.name)).toEqual(['c2']);
+    expect(table.setOwner(...owner({ ...vis, exportTo: ['.'] }, [built('c1', 'v1'), built('c3', 'v1')], 4)).map((c) => c.name).sort()).toEqual(['c1', 'c3']);
+    expect(table.view('envoy-sidecar', 'b').all(CDS).size).toBe(0);
+    expect(table.size).toBe(2);
+    expect(table.ownerCount).toBe(1);
+  });
+
+  it('keep variants apart', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(visibility('a', 'se'), [built('outbound|80||h', 'sidecar'), built('outbound_.80_._.h', 'dnat', 'envoy-sni-dnat'), built('outbound|80||h', 'grpc', 'grpc')]));
+    expect([...table.view('envoy-sidecar', 'a').all(CDS).keys()]).toEqual(['outbound|80||h']);
+    expect([...table.view('envoy-sni-dnat', 'a').all(CDS).keys()]).toEqual(['outbound_.80_._.h']);
+    expect(table.view('grpc', 'a').get(CDS, 'outbound|80||h')?.version).toBe('grpc');
+  });
+});
