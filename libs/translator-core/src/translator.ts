@@ -20,9 +20,9 @@
  *   still stored;
  * - the store holds a newer build (`stale`): the entries are acknowledged, the newer build stands.
  */
-import type { Meter } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
-import { Backoff, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
+import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type TranslationVariant } from './build.js';
@@ -33,6 +33,11 @@ export interface TranslatorOptions {
   readonly consumer: string;
   readonly logger: Logger;
   readonly meter?: Meter;
+  /**
+   * Traces builds: each build is a span continuing the traces of the changes it serves (the first as
+   * parent, the others linked), and its context goes with the invalidation to the gateways.
+   */
+  readonly tracer?: Tracer;
   /** ServiceEntries built at once. Default 4. */
   readonly concurrency?: number;
   /** Most change-log entries taken per read or claim. Default 256. */
@@ -109,7 +114,8 @@ interface PendingWork {
   readonly ids: Set<string>;
   op: ChangeOp;
   revision: number;
-  trace: string | undefined;
+  /** Trace contexts of the changes, oldest first. */
+  readonly traces: string[];
   /** Backoff of a build retried after store errors (created on the first failure). */
   retry: Backoff | undefined;
 }
@@ -142,6 +148,7 @@ export class Translator implements Runner {
   private readonly store: TranslatorStore;
   private readonly consumer: string;
   private readonly logger: Logger;
+  private readonly tracer: Tracer | undefined;
   private readonly readCount: number;
   private readonly blockMs: number;
   private readonly claimIntervalMs: number;
@@ -171,6 +178,7 @@ export class Translator implements Runner {
     this.store = options.store;
     this.consumer = options.consumer;
     this.logger = options.logger;
+    this.tracer = options.tracer;
     this.readCount = options.readCount ?? 256;
     this.blockMs = options.blockMs ?? 1000;
     this.claimIntervalMs = options.claimIntervalMs ?? 5000;
@@ -318,7 +326,7 @@ export class Translator implements Runner {
     }
     const work: PendingWork =
       'serviceEntry' in change
-        ? { key: change.serviceEntry, ids: new Set(change.ids), op: change.op, revision: change.revision, trace: change.traces.at(-1), retry: undefined }
+        ? { key: change.serviceEntry, ids: new Set(change.ids), op: change.op, revision: change.revision, traces: [...new Set(change.traces)], retry: undefined }
         : change;
     this.waiting.set(id, work);
     this.queue.enqueue(id, () => this.runBuild(id));
@@ -376,9 +384,18 @@ export class Translator implements Runner {
 
   // Building -----------------------------------------------------------------------------------------
 
-  private async build(work: PendingWork): Promise<BuildResult> {
+  /** Builds in a span when tracing; the trace handed to the store is the build's, else the latest change's. */
+  private build(work: PendingWork): Promise<BuildResult> {
     const id = idOf(work.key);
-    const trace = work.trace === undefined ? {} : { trace: work.trace };
+    const latest = work.traces.at(-1);
+    if (this.tracer === undefined) return this.buildTraced(work, id, latest);
+    return inSpan(this.tracer, 'translator.build', work.traces, { 'skiff.service_entry': id, 'skiff.change_log_entries': work.ids.size }, (span) =>
+      this.buildTraced(work, id, traceparentOf(span) ?? latest),
+    );
+  }
+
+  private async buildTraced(work: PendingWork, id: string, traceparent: string | undefined): Promise<BuildResult> {
+    const trace = traceparent === undefined ? {} : { trace: traceparent };
     try {
       const stored = await this.store.serviceEntries.read(work.key);
       if (stored === null) {
@@ -450,8 +467,7 @@ function merge(into: PendingWork, change: CoalescedChange | PendingWork): void {
     into.revision = change.revision;
     into.op = change.op;
   }
-  const trace = 'traces' in change ? change.traces.at(-1) : change.trace;
-  if (trace !== undefined) into.trace = trace;
+  for (const trace of change.traces) if (!into.traces.includes(trace)) into.traces.push(trace);
 }
 
 function recordOf(

@@ -113,10 +113,11 @@ export class EntryWriter {
   }
 
   /** Writes the full state of one ServiceEntry; returns the revision (null if nothing changed). */
-  async put(serviceEntry: NormalizedServiceEntry, endpoints: readonly NormalizedEndpoint[] = []): Promise<number | null> {
+  async put(serviceEntry: NormalizedServiceEntry, endpoints: readonly NormalizedEndpoint[] = [], trace?: string): Promise<number | null> {
     const key = { namespace: serviceEntry.namespace, name: serviceEntry.name };
     const current = await this.store.serviceEntries.read(key);
-    const result = await this.store.serviceEntries.write(key, diffFields(current?.fields ?? null, serviceEntryFields(serviceEntry, endpoints)), this.lease);
+    const diff = diffFields(current?.fields ?? null, serviceEntryFields(serviceEntry, endpoints));
+    const result = await this.store.serviceEntries.write(key, diff, this.lease, trace === undefined ? {} : { trace });
     return result.status === 'written' ? result.revision : null;
   }
 

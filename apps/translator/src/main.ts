@@ -1,0 +1,94 @@
+/**
+ * skiff-translator: wiring only. Consumes the store's change log as one member of the `translators`
+ * consumer group and, per changed ServiceEntry, stores its Envoy and proxyless gRPC resources and
+ * publishes the invalidation (libs/translator-core).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  createLogger,
+  createMetrics,
+  createTracing,
+  defineCommand,
+  LOG_LEVEL_OPTION,
+  MONITORING_ADDRESS_OPTION,
+  MonitoringServer,
+  parseCommandLine,
+  parseDuration,
+  parsePositiveInteger,
+  runServices,
+  SHUTDOWN_TIMEOUT_OPTION,
+  urlWithSchemes,
+  type Runner,
+} from '@skiff/runtime';
+import { createRedisStore, keyLayout, observeStoreHealth } from '@skiff/store';
+import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
+
+/** A key prefix the store accepts (it becomes the hash tag of every key). */
+const keyPrefix = (value: string): string => {
+  try {
+    keyLayout(value);
+  } catch {
+    throw new Error('expected a non-empty prefix without braces, spaces or glob characters');
+  }
+  return value;
+};
+
+export const command = defineCommand({
+  name: 'skiff-translator',
+  description: 'Builds the Envoy and proxyless gRPC resources of changed ServiceEntries; replicas share the work through the store change log',
+  options: {
+    redisUrl: { flag: 'redis-url', description: 'Redis holding the ServiceEntries, the change log and the built resources: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
+    monitoringAddress: MONITORING_ADDRESS_OPTION,
+    concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
+    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key, to share one Redis between installations', parse: keyPrefix, default: 'skiff', valueName: 'prefix' },
+    claimIdleTimeout: {
+      flag: 'claim-idle-timeout',
+      description: 'how long a change read by a replica may stay unacknowledged before another replica takes it over (the first one died)',
+      parse: parseDuration,
+      default: '30s',
+      valueName: 'duration',
+    },
+    logLevel: LOG_LEVEL_OPTION,
+    shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
+  },
+});
+
+export async function main(): Promise<void> {
+  const config = parseCommandLine(command);
+  const logger = createLogger({ level: config.logLevel, name: 'skiff-translator' });
+  const metrics = createMetrics({ serviceName: 'skiff-translator' });
+  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
+  const tracing = createTracing({ serviceName: 'skiff-translator' });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const podName = process.env['POD_NAME'] ?? hostname();
+  const store = createRedisStore({
+    url: config.redisUrl.toString(),
+    keyPrefix: config.keyPrefix,
+    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
+    connectionName: `skiff-translator-${podName}`,
+  });
+  observeStoreHealth(metrics.meter, store);
+  // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
+  // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
+  // what its previous life left unacknowledged is taken over after --claim-idle-timeout.
+  const translator = new Translator({
+    store,
+    consumer: `${podName}-${randomBytes(4).toString('hex')}`,
+    logger: logger.child({ component: 'translator' }),
+    meter: metrics.meter,
+    tracer: tracing.tracer,
+    concurrency: config.concurrency,
+    claimMinIdleMs: config.claimIdleTimeout,
+  });
+  registerTranslatorDebug(monitoring, translator);
+
+  // Runners stop in reverse order: the translator finishes its builds before the store connection closes.
+  const runners: Runner[] = [
+    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
+    monitoring.toRunner(config.monitoringAddress),
+    { name: 'store', start: async () => {}, close: () => store.close() },
+    translator,
+  ];
+  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+}

@@ -1,0 +1,73 @@
+/**
+ * The translator's variants are what the gateway's cache serves: every proxy profile finds its
+ * resources under the variant the translator builds, with the right names, and an endpoint change
+ * reaches the cache as a change of ClusterLoadAssignments only.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { anyUnpack, AnySchema } from '@bufbuild/protobuf/wkt';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { ResourceChange } from '@skiff/ads-server';
+import { envoyRegistry, TypeUrl } from '@skiff/protos';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { silentLogger } from '@skiff/runtime';
+import { createMemoryStore, type MemoryStore } from '@skiff/store';
+import { GatewayCache, variantOf } from '@skiff/xds-cache';
+import { SERVED_VARIANTS } from './build.js';
+import { EntryWriter, eventually, serviceEntry, startTranslator, workload } from './test-support/harness.js';
+import type { Translator } from './translator.js';
+
+let store: MemoryStore;
+let translator: Translator | undefined;
+let cache: GatewayCache | undefined;
+
+beforeEach(() => {
+  store = createMemoryStore();
+  translator = undefined;
+});
+
+afterEach(async () => {
+  await translator?.close();
+  await cache?.close();
+  await store.close();
+});
+
+const names = (cache: GatewayCache, namespace: string, flavor: 'envoy' | 'grpc', naming: 'sidecar' | 'sni-dnat', typeUrl: string) => [...cache.viewFor({ namespace, flavor, naming }).all(typeUrl).keys()].sort();
+
+it('serves every proxy profile from the variant the translator builds for it', async () => {
+  for (const flavor of ['envoy', 'grpc'] as const) {
+    for (const naming of ['sidecar', 'sni-dnat'] as const) expect(SERVED_VARIANTS.map((v) => v.name)).toContain(variantOf({ flavor, naming }));
+  }
+
+  const writer = await EntryWriter.create(store);
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } })]);
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'internal' }, { exportTo: ['.'] }), [workload('apps', 'vm-2', '10.0.0.2', { labels: { app: 'internal' } })]);
+  translator = startTranslator(store, 'translator-1');
+  await eventually(() => expect(translator!.status().totals.applied).toBe(2));
+
+  cache = new GatewayCache({ store, logger: silentLogger() });
+  await cache.start();
+  expect(names(cache, 'web', 'envoy', 'sidecar', TypeUrl.Cluster)).toEqual(['outbound|80||api.example.com']);
+  expect(names(cache, 'web', 'envoy', 'sidecar', TypeUrl.ClusterLoadAssignment)).toEqual(['outbound|80||api.example.com']);
+  expect(names(cache, 'web', 'envoy', 'sidecar', TypeUrl.Listener)).toEqual([]);
+  expect(names(cache, 'web', 'envoy', 'sni-dnat', TypeUrl.Cluster)).toEqual(['outbound_.80_._.api.example.com']);
+  expect(names(cache, 'web', 'grpc', 'sidecar', TypeUrl.Cluster)).toEqual(['outbound|80||api.example.com']);
+  expect(names(cache, 'web', 'grpc', 'sidecar', TypeUrl.Listener)).toEqual(['api.example.com:80']);
+  expect(names(cache, 'web', 'grpc', 'sidecar', TypeUrl.RouteConfiguration)).toEqual(['outbound|80||api.example.com']);
+  expect(names(cache, 'apps', 'envoy', 'sidecar', TypeUrl.Cluster)).toEqual(['outbound|80||api.example.com', 'outbound|80||internal.example.com']);
+
+  const served = cache.viewFor({ namespace: 'web', flavor: 'envoy', naming: 'sidecar' }).get(TypeUrl.Cluster, 'outbound|80||api.example.com')!;
+  const cluster = anyUnpack(fromBinary(AnySchema, served.anyBytes), envoyRegistry);
+  expect(cluster?.$typeName).toBe(ClusterSchema.typeName);
+  expect(cluster && 'name' in cluster ? cluster.name : undefined).toBe('outbound|80||api.example.com');
+
+  // A new endpoint changes the assignments of every variant and no cluster.
+  const changes: ResourceChange[] = [];
+  cache.onChange((batch) => changes.push(...batch));
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [
+    workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } }),
+    workload('apps', 'vm-3', '10.0.0.3', { labels: { app: 'api' } }),
+  ]);
+  await eventually(() => expect(changes).toHaveLength(1));
+  expect(changes[0]).toMatchObject({ typeUrl: TypeUrl.ClusterLoadAssignment });
+  expect([...changes[0]!.names].sort()).toEqual(['outbound_.80_._.api.example.com', 'outbound|80||api.example.com']);
+});
