@@ -1,0 +1,44 @@
+export type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
+export { AdsServer, adsServiceDefinition, type AdsServerOptions, type AdsServerTls } from './grpc-server.js';
+export { SessionRegistry } from './registry.js';
+export {
+  AdsSession,
+  GrpcStatus,
+  type AdsSessionOptions,
+  type ResponseSink,
+  type SessionHost,
+  type SessionSettings,
+} from './session.js';
+export {
+  syncStatusOf,
+  type AdsAckEvent,
+  type AdsCallbacks,
+  type AdsMode,
+  type AdsNackEvent,
+  type AdsRequestEvent,
+  type AdsRequestKind,
+  type AdsResponseEvent,
+  type AdsSessionInfo,
+  type AdsSessionStatus,
+  type AdsTypeStatus,
+  type NackRecord,
+  type SyncStatus,
+  type TypeHandler,
+  type TypeHandlerRequest,
+} from './events.js';
+export { systemClock, type Clock } from './clock.js';
+export {
+  EMPTY_PROXY_NODE,
+  ISTIO_NODE_TYPES,
+  istioProxyProfile,
+  parseIstioNodeId,
+  proxyNodeFromProto,
+  type IstioNodeId,
+  type IstioNodeType,
+} from './node.js';
+export { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, shortTypeName, WILDCARD } from './resource-types.js';
+export { contentVersion, servedResource } from './served-resource.js';
+export { StaticResourceProvider, type StaticResource, type StaticResourceProviderOptions } from './static-provider.js';
+export { Subscription, type SubscriptionChange } from './subscription.js';
+export { SubscriptionIndex } from './subscription-index.js';
+export { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts, type SotwResponseParts } from './wire.js';
