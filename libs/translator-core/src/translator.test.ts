@@ -47,8 +47,11 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
   });
 
   afterEach(async () => {
-    await Promise.all(running.splice(0).map((t) => t.close()));
-    await env.close();
+    try {
+      await Promise.all(running.splice(0).map((t) => t.close()));
+    } finally {
+      await env.close();
+    }
   });
 
   const start = (store: TranslatorStore, consumer: string, options: Parameters<typeof startTranslator>[2] = {}): Translator => {
