@@ -1,0 +1,83 @@
+/**
+ * skiff-gateway: wiring only. Loads the built resources from Redis, keeps them fresh through
+ * invalidations, and serves them over ADS (libs/gateway).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Gateway, registerGatewayDebug } from '@skiff/gateway';
+import {
+  createLogger,
+  createMetrics,
+  defineCommand,
+  LOG_LEVEL_OPTION,
+  MONITORING_ADDRESS_OPTION,
+  MonitoringServer,
+  parseCommandLine,
+  parseDuration,
+  parseHostPort,
+  runServices,
+  SHUTDOWN_TIMEOUT_OPTION,
+  urlWithSchemes,
+  formatHostPort,
+} from '@skiff/runtime';
+import { createRedisStore, observeStoreHealth } from '@skiff/store';
+
+const identity = (value: string): string => value;
+const address = (value: string): string => formatHostPort(parseHostPort(value));
+
+export const command = defineCommand({
+  name: 'skiff-gateway',
+  description: 'Serves Envoy proxies and proxyless gRPC clients over ADS from the resources stored in Redis',
+  options: {
+    redisUrl: { flag: 'redis-url', description: 'Redis holding the built resources: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
+    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key; the same for the watcher, translators and gateways of one installation', parse: identity, default: 'skiff', valueName: 'prefix' },
+    xdsAddress: { flag: 'xds-addr', description: 'plaintext ADS address (istiod: 15010)', parse: address, default: '0.0.0.0:15010', valueName: 'host:port' },
+    tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '0.0.0.0:15012', valueName: 'host:port' },
+    tlsCertFile: { flag: 'tls-cert-file', description: 'PEM certificate chain for the TLS ADS address', parse: identity, valueName: 'path' },
+    tlsKeyFile: { flag: 'tls-key-file', description: 'PEM private key for the TLS ADS address', parse: identity, valueName: 'path' },
+    debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
+    maxConnectionAge: { flag: 'max-connection-age', description: 'connection age after which proxies are asked to reconnect (with jitter), so they rebalance across replicas', parse: parseDuration, default: '30m', valueName: 'duration' },
+    monitoringAddress: MONITORING_ADDRESS_OPTION,
+    logLevel: LOG_LEVEL_OPTION,
+    shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
+  },
+});
+
+export async function main(): Promise<void> {
+  const config = parseCommandLine(command);
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    process.stderr.write('skiff-gateway: give both --tls-cert-file and --tls-key-file, or neither\n');
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'skiff-gateway' });
+  const metrics = createMetrics({ serviceName: 'skiff-gateway' });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const podName = process.env['POD_NAME'] ?? hostname();
+  const store = createRedisStore({
+    url: config.redisUrl.toString(),
+    keyPrefix: config.keyPrefix,
+    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
+    connectionName: `skiff-gateway-${podName}`,
+  });
+  observeStoreHealth(metrics.meter, store);
+  const tls =
+    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? { address: config.tlsXdsAddress, credentials: { certChain: readFileSync(config.tlsCertFile), privateKey: readFileSync(config.tlsKeyFile) } }
+      : undefined;
+  const gateway = new Gateway({
+    store,
+    logger,
+    meter: metrics.meter,
+    replicaId: podName,
+    xdsAddress: config.xdsAddress,
+    debounceMs: config.debounce,
+    maxConnectionAgeMs: config.maxConnectionAge,
+    ...(tls === undefined ? {} : { tls }),
+  });
+  registerGatewayDebug(monitoring, gateway);
+  // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
+  runServices([monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }, gateway], {
+    logger,
+    shutdownTimeoutMs: config.shutdownTimeout,
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * istiod's debug endpoints on the gateway's monitoring server, on istiod's paths and with its shapes
+ * and error texts (`pilot/pkg/xds/debug.go`, SPEC §9.1).
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { parseIstioNodeId } from '@skiff/ads-server';
+import { toEnvoyJson, TypeUrl } from '@skiff/protos';
+import { ConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_pb.js';
+import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { HttpError, type MonitoringServer } from '@skiff/runtime';
+import { parseDumpTypes } from './config-dump.js';
+import type { Gateway } from './gateway.js';
+
+/** istiod's texts, kept word for word: scripts and people search for them. */
+export const PROXY_ID_REQUIRED = 'You must provide a proxyID in the query string';
+export const PROXY_NOT_CONNECTED = 'Proxy not connected to this Pilot instance. It may be connected to another instance.';
+
+/** The variant whose resources stand for "the service" in registry-style pages: Envoy sidecars. */
+const SIDECAR_VIEW = { flavor: 'envoy', naming: 'sidecar' } as const;
+
+function requireProxy(gateway: Gateway, query: URLSearchParams) {
+  const proxyId = query.get('proxyID');
+  if (proxyId === null || proxyId === '') throw new HttpError(400, PROXY_ID_REQUIRED);
+  const status = gateway.findSession(proxyId);
+  if (status === undefined || status.profile === undefined) throw new HttpError(404, PROXY_NOT_CONNECTED);
+  return { proxyId, status };
+}
+
+/** `outbound|80||host` -> `{ port: 80, host }` (sidecar cluster names only). */
+function parseClusterName(name: string): { port: number; host: string } | undefined {
+  const parts = name.split('|');
+  if (parts.length !== 4 || parts[0] !== 'outbound') return undefined;
+  return { port: Number(parts[1]), host: parts[3] as string };
+}
+
+export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gateway): void {
+  monitoring.addReadinessCheck('gateway', () => gateway.isReady());
+
+  monitoring.addDebugHandler('/debug/syncz', 'Synchronization status of all proxies connected to any gateway replica', async (query) => {
+    const namespace = query.get('namespace');
+    const proxies = await gateway.fleetProxies();
+    return { status: 200, body: namespace ? proxies.filter((p) => p.namespace === namespace) : proxies };
+  });
+
+  monitoring.addDebugHandler('/debug/config_dump', 'The configuration of a proxy connected to this replica, as Envoy config_dump JSON (?proxyID=, &types=, &include_eds)', (query) => {
+    const { proxyId } = requireProxy(gateway, query);
+    const dump = gateway.configDump(proxyId, parseDumpTypes(query));
+    if (dump === undefined) throw new HttpError(404, PROXY_NOT_CONNECTED);
+    return { status: 200, body: toEnvoyJson(ConfigDumpSchema, dump) };
+  });
+
+  monitoring.addDebugHandler('/debug/edsz', 'The endpoints of a proxy connected to this replica, as Envoy config_dump JSON (?proxyID=)', (query) => {
+    const { proxyId } = requireProxy(gateway, query);
+    const dump = gateway.configDump(proxyId, new Set(['eds']));
+    if (dump === undefined) throw new HttpError(404, PROXY_NOT_CONNECTED);
+    return { status: 200, body: toEnvoyJson(ConfigDumpSchema, dump) };
+  });
+
+  monitoring.addDebugHandler('/debug/adsz', 'Status and debug information for ADS connections to this replica (?proxyID=)', (query) => {
+    const proxyId = query.get('proxyID');
+    const sessions = gateway.sessions().filter((status) => proxyId === null || status.node.id === proxyId || parseIstioNodeId(status.node.id)?.proxyId === proxyId);
+    return {
+      status: 200,
+      body: {
+        totalClients: sessions.length,
+        clients: sessions.map((status) => ({
+          connectionId: status.id,
+          connectedAt: new Date(status.connectedAt).toISOString(),
+          address: status.peer,
+          labels: status.node.metadata['LABELS'] ?? {},
+          metadata: status.node.metadata,
+          locality: status.node.locality,
+          watches: Object.fromEntries(status.types.map((type) => [type.typeUrl, type.wildcard ? ['*', ...type.names] : [...type.names]])),
+        })),
+      },
+    };
+  });
+
+  monitoring.addDebugHandler('/debug/connections', 'Information about the ADS connections to this replica', () => {
+    const sessions = gateway.sessions();
+    return {
+      status: 200,
+      body: { totalClients: sessions.length, clients: sessions.map((s) => ({ connectionId: s.id, connectedAt: new Date(s.connectedAt).toISOString(), address: s.peer })) },
+    };
+  });
+
+  monitoring.addDebugHandler('/debug/push_status', 'Last push status: rejected configs per proxy, and the resource cache', () => {
+    const rejects: Record<string, { proxy: string; message: string }> = {};
+    for (const status of gateway.sessions()) {
+      for (const type of status.types) {
+        if (type.lastNack !== undefined) rejects[`${status.node.id} ${type.typeUrl}`] = { proxy: status.node.id, message: type.lastNack.message };
+      }
+    }
+    return { status: 200, body: { pilot_total_xds_rejects: rejects, skiff_cache: gateway.cache.status() } };
+  });
+
+  monitoring.addDebugHandler('/debug/configz', 'The ServiceEntries this replica serves, as ownership records in Kubernetes object shape', () => ({
+    status: 200,
+    body: gateway.cache.records().map((record) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: record.name, namespace: record.namespace, creationTimestamp: new Date(record.creationTime).toISOString() },
+      spec: { hosts: record.hosts, exportTo: record.exportTo },
+      status: { revision: record.revision, resources: record.resources },
+    })),
+  }));
+
+  monitoring.addDebugHandler('/debug/registryz', 'The services (ServiceEntry host x ports) this replica serves', () => {
+    const services = gateway.cache.records().flatMap((record) => {
+      const ports = new Map<string, number[]>();
+      for (const ref of record.resources) {
+        if (ref.typeUrl !== TypeUrl.Cluster || ref.variant !== 'envoy-sidecar') continue;
+        const parsed = parseClusterName(ref.name);
+        if (parsed) ports.set(parsed.host, [...(ports.get(parsed.host) ?? []), parsed.port]);
+      }
+      return record.hosts.map((hostname) => ({
+        Attributes: { ServiceRegistry: 'External', Name: hostname, Namespace: record.namespace, ExportTo: record.exportTo },
+        ports: (ports.get(hostname) ?? []).sort((a, b) => a - b).map((port) => ({ port })),
+        creationTime: new Date(record.creationTime).toISOString(),
+        hostname,
+        ResourceVersion: String(record.revision),
+        owner: `${record.namespace}/${record.name}`,
+      }));
+    });
+    return { status: 200, body: services };
+  });
+
+  monitoring.addDebugHandler('/debug/endpointz', 'Endpoints per host and namespace, from the ClusterLoadAssignments this replica serves to sidecars', () => {
+    const shards: Record<string, Record<string, { Shards: Record<string, unknown[]> }>> = {};
+    for (const record of gateway.cache.records()) {
+      const view = gateway.cache.viewFor({ namespace: record.namespace, ...SIDECAR_VIEW });
+      for (const ref of record.resources) {
+        if (ref.typeUrl !== TypeUrl.ClusterLoadAssignment || ref.variant !== 'envoy-sidecar') continue;
+        const parsed = parseClusterName(ref.name);
+        const served = view.get(TypeUrl.ClusterLoadAssignment, ref.name);
+        if (parsed === undefined || served === undefined) continue;
+        const assignment = fromBinary(ClusterLoadAssignmentSchema, served.bytes);
+        const endpoints = assignment.endpoints.flatMap((locality) =>
+          locality.lbEndpoints.map((lbEndpoint) => {
+            const endpoint = lbEndpoint.hostIdentifier.case === 'endpoint' ? lbEndpoint.hostIdentifier.value : undefined;
+            const address = endpoint?.address?.address;
+            const socket = address?.case === 'socketAddress' ? address.value : undefined;
+            // Struct fields arrive as plain JSON objects (protobuf-es unboxes google.protobuf.Struct).
+            const workload = lbEndpoint.metadata?.filterMetadata['istio']?.['workload'];
+            const tlsMode = lbEndpoint.metadata?.filterMetadata['envoy.transport_socket_match']?.['tlsMode'];
+            return {
+              Addresses: [socket?.address ?? (address?.case === 'pipe' ? `unix://${address.value.path}` : '')],
+              ServicePortName: '',
+              LegacyClusterPortKey: parsed.port,
+              EndpointPort: socket?.portSpecifier.case === 'portValue' ? socket.portSpecifier.value : 0,
+              LbWeight: lbEndpoint.loadBalancingWeight ?? 1,
+              Locality: { Label: [locality.locality?.region, locality.locality?.zone, locality.locality?.subZone].filter((p) => p).join('/') },
+              TLSMode: typeof tlsMode === 'string' ? tlsMode : 'disabled',
+              WorkloadName: typeof workload === 'string' ? (workload.split(';')[0] ?? '') : '',
+              Namespace: record.namespace,
+              HealthStatus: lbEndpoint.healthStatus,
+            };
+          }),
+        );
+        const byNamespace = (shards[parsed.host] ??= {});
+        const entry = (byNamespace[record.namespace] ??= { Shards: {} });
+        entry.Shards['External/Kubernetes'] = [...(entry.Shards['External/Kubernetes'] ?? []), ...endpoints];
+      }
+    }
+    return { status: 200, body: shards };
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * The ADS gateway: a resource cache filled from the store and kept fresh by invalidations, and the ADS
+ * server that serves it, with istiod's metrics, the xDS debug types istioctl uses, and the fleet
+ * report that lets any replica show every replica's proxies.
+ */
+import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
+import type { Meter } from '@opentelemetry/api';
+import { AdsServer, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { ConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_pb.js';
+import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
+import type { HostPort, Logger, Runner } from '@skiff/runtime';
+import type { FleetReport, GatewayStore, Store } from '@skiff/store';
+import { GatewayCache } from '@skiff/xds-cache';
+import { buildConfigDump, type DumpType } from './config-dump.js';
+import { istioXdsCallbacks } from './istio-metrics.js';
+import { clientConfigOf, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
+
+/** istiod's xDS debug type URLs (`pkg/model/xds.go`). */
+export const DEBUG_SYNCZ_TYPE = 'istio.io/debug/syncz';
+export const DEBUG_CONFIG_DUMP_TYPE = 'istio.io/debug/config_dump';
+
+export interface GatewayOptions {
+  readonly store: GatewayStore & Partial<Pick<Store, 'epoch'>>;
+  readonly logger: Logger;
+  readonly meter?: Meter;
+  /** This replica's id (the pod name): shown per proxy in the fleet view and as `control_plane.identifier`. */
+  readonly replicaId: string;
+  /** Plaintext ADS address, `host:port` or `:port`. Default `:15010`. */
+  readonly xdsAddress?: string;
+  /** A second, TLS, ADS listener (istiod's 15012) serving the same cache. */
+  readonly tls?: { readonly address: string; readonly credentials: AdsServerTls };
+  readonly debounceMs?: number;
+  readonly maxConnectionAgeMs?: number;
+  /** How often this replica publishes its proxies for the fleet view (default 5 s); reports live three periods. */
+  readonly fleetHeartbeatMs?: number;
+  /** Cache reconciliation period (default 30 s). */
+  readonly checkIntervalMs?: number;
+  readonly version?: string;
+}
+
+/** A replica's fleet report as published to the store. */
+export interface FleetReplicaReport {
+  readonly replica: string;
+  readonly publishedAt: string;
+  readonly proxies: readonly ProxySyncStatus[];
+}
+
+export class Gateway implements Runner {
+  readonly name = 'gateway';
+  readonly cache: GatewayCache;
+  /** The plaintext ADS server. */
+  readonly ads: AdsServer;
+  /** Every ADS server: plaintext, and TLS when configured. */
+  readonly servers: readonly AdsServer[];
+  readonly replicaId: string;
+  private readonly options: GatewayOptions;
+  private readonly logger: Logger;
+  private fleetTimer: NodeJS.Timeout | undefined;
+  private publishing: Promise<void> = Promise.resolve();
+  private listening = false;
+  /** The other replicas' proxies as of the last heartbeat. */
+  private otherReplicasProxies: ProxySyncStatus[] = [];
+
+  constructor(options: GatewayOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.replicaId = options.replicaId;
+    this.cache = new GatewayCache({
+      store: options.store,
+      logger: this.logger.child({ component: 'cache' }),
+      ...(options.meter === undefined ? {} : { meter: options.meter }),
+      ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),
+    });
+    const serverOptions = {
+      provider: this.cache,
+      logger: this.logger.child({ component: 'ads' }),
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+      ...(options.maxConnectionAgeMs === undefined ? {} : { maxConnectionAgeMs: options.maxConnectionAgeMs }),
+      ...(options.meter === undefined ? {} : { callbacks: istioXdsCallbacks(options.meter) }),
+      controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? 'dev' } }),
+    };
+    this.ads = new AdsServer({ ...serverOptions, address: options.xdsAddress ?? ':15010' });
+    this.servers = options.tls === undefined ? [this.ads] : [this.ads, new AdsServer({ ...serverOptions, address: options.tls.address, tls: options.tls.credentials })];
+    for (const server of this.servers) {
+      server.registerTypeHandler(DEBUG_SYNCZ_TYPE, () => this.syncClientConfigs());
+      server.registerTypeHandler(DEBUG_CONFIG_DUMP_TYPE, (_session, request) => this.configDumpResources(request.resourceNames));
+    }
+  }
+
+  /** Loads the store into the cache (the gateway is ready only after that), then serves ADS. */
+  async start(signal?: AbortSignal): Promise<void> {
+    await this.cache.start(signal);
+    for (const server of this.servers) await server.listen();
+    this.listening = true;
+    const period = this.options.fleetHeartbeatMs ?? 5_000;
+    this.fleetTimer = setInterval(() => {
+      this.publishing = this.publishing.then(() => this.publishFleetReport(period * 3));
+    }, period);
+    this.publishing = this.publishFleetReport(period * 3);
+  }
+
+  /** Stops accepting streams and sends GOAWAY (proxies reconnect elsewhere), then leaves the fleet. */
+  async close(): Promise<void> {
+    if (this.fleetTimer) clearInterval(this.fleetTimer);
+    await this.publishing;
+    await Promise.all(this.servers.map((server) => server.close()));
+    try {
+      await this.options.store.fleet.remove(this.replicaId);
+    } catch (error) {
+      this.logger.debug({ err: String(error) }, 'could not remove the fleet report; it expires on its own');
+    }
+    await this.cache.close();
+  }
+
+  isReady(): boolean {
+    return this.listening && this.cache.isReady();
+  }
+
+  get xdsAddress(): HostPort | undefined {
+    return this.ads.address;
+  }
+
+  /** The sync state of the proxies connected to this replica. */
+  localProxies(): ProxySyncStatus[] {
+    return this.sessions().map((status) => proxySyncStatus(status, this.replicaId));
+  }
+
+  /** Every stream connected to this replica, on any of its ADS servers. */
+  sessions(): AdsSessionStatus[] {
+    return this.servers.flatMap((server) => server.sessions.list());
+  }
+
+  /**
+   * Every replica's proxies: this replica's live state plus the others' last reports (a replica that
+   * died drops out when its report expires). Falls back to this replica alone when the store is down.
+   */
+  async fleetProxies(): Promise<ProxySyncStatus[]> {
+    const local = this.localProxies();
+    let reports: FleetReport[] = [];
+    try {
+      reports = await this.options.store.fleet.list();
+    } catch (error) {
+      this.logger.debug({ err: String(error) }, 'fleet reports unavailable; showing this replica only');
+    }
+    const others = reports
+      .filter((report) => report.replica !== this.replicaId)
+      .flatMap((report) => {
+        try {
+          return (JSON.parse(report.report) as FleetReplicaReport).proxies;
+        } catch {
+          return [];
+        }
+      });
+    return [...local, ...others].sort((a, b) => (a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : a.gateway < b.gateway ? -1 : 1));
+  }
+
+  /** The session of a proxy on this replica, by istiod's proxy ID (`pod.namespace`) or full node id. */
+  findSession(proxyId: string): AdsSessionStatus | undefined {
+    const sessions = this.sessions();
+    const matches = sessions.filter((status) => status.node.id === proxyId || proxySyncStatus(status, this.replicaId).proxy === proxyId);
+    // While a proxy reconnects it may have two streams; the newest one is the live one.
+    return matches.sort((a, b) => b.connectedAt - a.connectedAt)[0];
+  }
+
+  /** The config dump of a proxy on this replica, or undefined when it is not connected here. */
+  configDump(proxyId: string, types: ReadonlySet<DumpType>) {
+    const status = this.findSession(proxyId);
+    if (status === undefined || status.profile === undefined) return undefined;
+    return buildConfigDump(this.cache.viewFor(status.profile), status, types);
+  }
+
+  /** Publishes this replica's proxies and takes in the other replicas' (for the synchronous xDS syncz). */
+  private async publishFleetReport(ttlMs: number): Promise<void> {
+    const report: FleetReplicaReport = { replica: this.replicaId, publishedAt: new Date().toISOString(), proxies: this.localProxies() };
+    try {
+      await this.options.store.fleet.publish(this.replicaId, JSON.stringify(report), ttlMs);
+    } catch (error) {
+      this.logger.debug({ err: String(error) }, 'could not publish the fleet report');
+    }
+    this.otherReplicasProxies = (await this.fleetProxies()).filter((proxy) => proxy.gateway !== this.replicaId);
+  }
+
+  /**
+   * `istio.io/debug/syncz`: one `ClientConfig` per proxy of the fleet, named by node id: this
+   * replica's live state plus the other replicas' reports as of the last heartbeat.
+   */
+  private syncClientConfigs(): ServedResource[] {
+    const proxies = [...this.localProxies(), ...this.otherReplicasProxies];
+    return proxies.map((proxy) => packed(proxy.node_id, ClientConfigSchema, clientConfigOf(proxy)));
+  }
+
+  /** `istio.io/debug/config_dump` with one name `<pod>.<namespace>` (or a node id): that proxy's dump. */
+  private configDumpResources(names: readonly string[]): ServedResource[] {
+    if (names.length !== 1) return [];
+    const name = names[0] as string;
+    const dump = this.configDump(name, new Set<DumpType>(['cds', 'lds', 'rds', 'eds']));
+    if (dump === undefined) return [];
+    return [packed(name, ConfigDumpSchema, dump)];
+  }
+}
+
+/** A debug resource: the message and its `Any`, encoded once. */
+function packed<Desc extends DescMessage>(name: string, schema: Desc, message: MessageShape<Desc>): ServedResource {
+  return { name, version: '', bytes: toBinary(schema, message), anyBytes: toBinary(AnySchema, anyPack(schema, message)) };
+}
