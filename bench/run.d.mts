@@ -14,13 +14,14 @@ export interface UpdateRow {
   readonly serviceEntries: number;
   readonly workloads: number;
   readonly workloadsPerServiceEntry: number;
-  readonly layout: 'interleaved' | 'grouped';
   readonly updates: number;
   readonly affectedPerUpdate: number;
   readonly medianMs: number;
   readonly p99Ms: number;
   readonly meanMs: number;
   readonly updatesPerSecond: number;
+  /** Median of each measurement round (rounds alternate between the meshes of a series). */
+  readonly roundMedianMs: readonly number[];
   /** 1-minute load average when the measurement ended. */
   readonly loadAverage: number;
   readonly references?: Readonly<
@@ -36,6 +37,7 @@ export interface ColdBuildRow {
   readonly translateMs: number;
   readonly encodeMs: number;
   readonly totalMs: number;
+  readonly minTotalMs: number;
   readonly clusters: number;
   readonly loadAssignments: number;
   readonly bytes: number;
@@ -58,7 +60,6 @@ export interface BenchResults {
   readonly coldBuild: readonly ColdBuildRow[];
   readonly updates: {
     readonly constantSelection: readonly UpdateRow[];
-    readonly groupedLayout: readonly UpdateRow[];
     readonly fixedServiceEntries: readonly UpdateRow[];
   };
   readonly targets: readonly BenchTarget[];

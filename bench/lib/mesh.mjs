@@ -73,26 +73,10 @@ export function buildWorkload(index, service, address = addressOf(10, index)) {
   };
 }
 
-/**
- * `{ serviceEntries, workloads }` with workload `i` selected by ServiceEntry `i mod serviceEntryCount`.
- *
- * `layout` is the order the workload objects are created in, which decides where they sit in memory:
- * - `interleaved` (the default): in workload order, so the ~20 workloads of one ServiceEntry are
- *   created far apart, as when WorkloadEntries arrive over time;
- * - `grouped`: ServiceEntry by ServiceEntry, as a Kubernetes list sorted by name delivers workloads
- *   named after their service. The array is in that order too, so a cold build allocates the index's
- *   records the same way.
- */
-export function buildMesh({ serviceEntryCount, workloadCount, layout = 'interleaved' }) {
+/** `{ serviceEntries, workloads }` with workload `i` selected by ServiceEntry `i mod serviceEntryCount`. */
+export function buildMesh({ serviceEntryCount, workloadCount }) {
   const serviceEntries = Array.from({ length: serviceEntryCount }, (_, i) => buildServiceEntry(i));
-  const workloads = [];
-  if (layout === 'grouped') {
-    for (let service = 0; service < serviceEntryCount; service++) {
-      for (let i = service; i < workloadCount; i += serviceEntryCount) workloads.push(buildWorkload(i, service));
-    }
-  } else {
-    for (let i = 0; i < workloadCount; i++) workloads.push(buildWorkload(i, i % serviceEntryCount));
-  }
+  const workloads = Array.from({ length: workloadCount }, (_, i) => buildWorkload(i, i % serviceEntryCount));
   return { serviceEntries, workloads };
 }
 
@@ -109,8 +93,7 @@ function serviceNumber(workload) {
  * - `address`: the VM moved to a new IP; one ServiceEntry is affected (the workload is `updated`);
  * - `move`: its `app` label now names another ServiceEntry; two are affected (removed from one, added
  *   to the other), the case that made istiod walk every ServiceEntry.
- * Each update is a complete normalized endpoint, as the watcher would pass it on. The same seed picks
- * the same workloads whatever the mesh's layout.
+ * Each update is a complete normalized endpoint, as the watcher would pass it on.
  */
 export function buildUpdates(mesh, count, seed = 1) {
   const random = seededRandom(seed);

@@ -41,8 +41,6 @@ export function evaluateTargets(results) {
   const smallest = series[0];
   const largest = series[series.length - 1];
   const growth = largest.medianMs / smallest.medianMs;
-  const grouped = results.updates.groupedLayout;
-  const groupedGrowth = grouped[grouped.length - 1].medianMs / grouped[0].medianMs;
   const slowdown = largest.references.doubleLoop.slowdown;
   const cold = results.coldBuild.find((row) => row.serviceEntries === 100 && row.workloads === 200_000);
   const sizes = (row) => `${row.serviceEntries} SE / ${row.workloads} WE`;
@@ -57,15 +55,6 @@ export function evaluateTargets(results) {
       missedBy: growth > 1.3 ? `${((growth / 1.3 - 1) * 100).toFixed(0)}% over` : '',
     },
     {
-      id: 'update-cost-flat-grouped-layout',
-      description: 'the same, workloads created service by service (context for the row above, not the target)',
-      target: '<= 1.3x',
-      measured: groupedGrowth,
-      display: `${groupedGrowth.toFixed(2)}x`,
-      met: full ? groupedGrowth <= 1.3 : null,
-      missedBy: groupedGrowth > 1.3 ? `${((groupedGrowth / 1.3 - 1) * 100).toFixed(0)}% over` : '',
-    },
-    {
       id: 'faster-than-double-loop',
       description: `median update, double-loop reference / index, ${sizes(largest)}`,
       target: '>= 100x',
@@ -76,10 +65,10 @@ export function evaluateTargets(results) {
     },
     {
       id: 'cold-build',
-      description: 'cold build, 100 SE / 200000 WE, normalized entries to every resource encoded',
+      description: 'cold build, 100 SE / 200000 WE, normalized entries to every resource encoded (median of the runs)',
       target: '<= 2000 ms',
       measured: cold?.totalMs ?? null,
-      display: cold === undefined ? 'not measured' : `${cold.totalMs.toFixed(0)} ms`,
+      display: cold === undefined ? 'not measured' : `${cold.totalMs.toFixed(0)} ms (best ${cold.minTotalMs.toFixed(0)} ms)`,
       met: full && cold !== undefined ? cold.totalMs <= 2000 : null,
       missedBy: cold !== undefined && cold.totalMs > 2000 ? `${((cold.totalMs / 2000 - 1) * 100).toFixed(0)}% over` : '',
     },
@@ -96,8 +85,8 @@ function tables(results) {
   const { coldBuild, updates } = results;
   return [
     {
-      title: '(a) Cold build: every entry into the index, every ServiceEntry translated and encoded',
-      header: ['SE', 'WE', 'runs', 'index ms', 'translate ms', 'encode ms', 'total ms', 'clusters', 'CLAs', 'encoded MiB'],
+      title: '(a) Cold build: every entry into the index, every ServiceEntry translated and encoded (medians of the runs)',
+      header: ['SE', 'WE', 'runs', 'index ms', 'translate ms', 'encode ms', 'total ms', 'best total ms', 'clusters', 'CLAs', 'encoded MiB'],
       rows: coldBuild.map((row) => [
         count(row.serviceEntries),
         count(row.workloads),
@@ -106,6 +95,7 @@ function tables(results) {
         fixed(row.translateMs, 0),
         fixed(row.encodeMs, 0),
         fixed(row.totalMs, 0),
+        fixed(row.minTotalMs, 0),
         count(row.clusters),
         count(row.loadAssignments),
         mib(row.bytes),
@@ -139,20 +129,7 @@ function tables(results) {
       ]),
     },
     {
-      title: "(b') The same updates, workloads created service by service instead of interleaved",
-      header: ['SE', 'WE', 'updates', 'SE rebuilt / update', 'median us', 'p99 us', 'updates/s'],
-      rows: updates.groupedLayout.map((row) => [
-        count(row.serviceEntries),
-        count(row.workloads),
-        count(row.updates),
-        fixed(row.affectedPerUpdate, 2),
-        us(row.medianMs),
-        us(row.p99Ms),
-        count(Math.round(row.updatesPerSecond)),
-      ]),
-    },
-    {
-      title: "(b'') One WorkloadEntry update with a fixed number of ServiceEntries: the affected assignments grow with the mesh",
+      title: "(b') One WorkloadEntry update with a fixed number of ServiceEntries: the affected assignments grow with the mesh",
       header: ['SE', 'WE', 'WE per SE', 'updates', 'median us', 'p99 us'],
       rows: updates.fixedServiceEntries.map((row) => [
         count(row.serviceEntries),

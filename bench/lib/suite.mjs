@@ -5,9 +5,8 @@
  *     translated and encoded;
  * (b) one WorkloadEntry update at a time (index lookup + rebuild and encode of the affected
  *     ServiceEntries), over meshes that grow while each ServiceEntry keeps selecting ~20 workloads, so
- *     the work an update must do stays the same and only the mesh around it grows; the same with the
- *     workloads created service by service (memory layout, see `buildMesh`); and, for context, over
- *     meshes of 100 ServiceEntries where the affected assignments themselves grow with the mesh;
+ *     the work an update must do stays the same and only the mesh around it grows; and, for context,
+ *     over meshes of 100 ServiceEntries where the affected assignments themselves grow with the mesh;
  * (c) the same updates through the two reference implementations (istiod <= 1.12's double loop and
  *     1.13-1.29's namespace scan), whose outputs are checked against the index's, byte for byte.
  */
@@ -38,19 +37,10 @@ export const FULL_PLAN = {
     ],
     warmupUpdates: 500,
     measuredUpdates: 5_000,
+    rounds: 10,
     // One double-loop update walks SE x WE pairs: 2 billion at the largest size, about a minute here.
     doubleLoopUpdates: (workloads) => (workloads <= 10_000 ? 20 : workloads <= 100_000 ? 2 : 1),
     namespaceScanUpdates: 500,
-  },
-  groupedLayout: {
-    meshes: [
-      { serviceEntryCount: 50, workloadCount: 1_000, layout: 'grouped' },
-      { serviceEntryCount: 500, workloadCount: 10_000, layout: 'grouped' },
-      { serviceEntryCount: 5_000, workloadCount: 100_000, layout: 'grouped' },
-      { serviceEntryCount: 10_000, workloadCount: 200_000, layout: 'grouped' },
-    ],
-    warmupUpdates: 500,
-    measuredUpdates: 5_000,
   },
   fixedServiceEntries: {
     meshes: [
@@ -61,6 +51,7 @@ export const FULL_PLAN = {
     ],
     warmupUpdates: 20,
     measuredUpdates: (workloads) => (workloads <= 10_000 ? 1_000 : 150),
+    rounds: 5,
   },
 };
 
@@ -75,16 +66,9 @@ export const QUICK_PLAN = {
     ],
     warmupUpdates: 20,
     measuredUpdates: 60,
+    rounds: 2,
     doubleLoopUpdates: () => 5,
     namespaceScanUpdates: 20,
-  },
-  groupedLayout: {
-    meshes: [
-      { serviceEntryCount: 25, workloadCount: 500, layout: 'grouped' },
-      { serviceEntryCount: 100, workloadCount: 2_000, layout: 'grouped' },
-    ],
-    warmupUpdates: 20,
-    measuredUpdates: 60,
   },
   fixedServiceEntries: {
     meshes: [
@@ -93,6 +77,7 @@ export const QUICK_PLAN = {
     ],
     warmupUpdates: 5,
     measuredUpdates: () => 20,
+    rounds: 2,
   },
 };
 
@@ -127,36 +112,49 @@ function median(values) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/**
+ * Cold builds, repeated in rounds that alternate between the sizes (in reverse order every other
+ * round), so load from other processes falls on every size alike. Each run starts from a freshly built
+ * mesh and an empty heap of its own.
+ */
 function runColdBuild(plan, log) {
-  const rows = [];
+  const configurations = [];
   for (const serviceEntryCount of plan.serviceEntryCounts) {
     for (const workloadCount of plan.workloadCounts) {
-      const mesh = buildMesh({ serviceEntryCount, workloadCount });
-      const runs = [];
-      let counts;
-      for (let r = 0; r < plan.repetitions(workloadCount, serviceEntryCount); r++) {
-        collectGarbage();
-        const plane = new IndexedControlPlane();
-        const timing = plane.coldBuild(mesh, nowMs);
-        runs.push(timing);
-        counts = countResources(plane.resources.values());
-      }
-      const row = {
-        serviceEntries: serviceEntryCount,
-        workloads: workloadCount,
-        repetitions: runs.length,
-        indexMs: median(runs.map((run) => run.indexMs)),
-        translateMs: median(runs.map((run) => run.translateMs)),
-        encodeMs: median(runs.map((run) => run.encodeMs)),
-        totalMs: median(runs.map((run) => run.totalMs)),
-        ...counts,
-        loadAverage: loadavg()[0],
-      };
-      rows.push(row);
-      log(`cold build ${serviceEntryCount} SE / ${workloadCount} WE: ${row.totalMs.toFixed(0)} ms (median of ${row.repetitions})`);
+      configurations.push({ serviceEntryCount, workloadCount, repetitions: plan.repetitions(workloadCount, serviceEntryCount), runs: [] });
     }
   }
-  return rows;
+  const rounds = Math.max(...configurations.map((configuration) => configuration.repetitions));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? configurations : [...configurations].reverse();
+    for (const configuration of order) {
+      if (configuration.runs.length >= configuration.repetitions) continue;
+      let mesh = buildMesh(configuration);
+      collectGarbage();
+      const plane = new IndexedControlPlane();
+      const timing = plane.coldBuild(mesh, nowMs);
+      configuration.runs.push({ ...timing, ...countResources(plane.resources.values()) });
+      mesh = undefined;
+    }
+  }
+  return configurations.map(({ serviceEntryCount, workloadCount, runs }) => {
+    const row = {
+      serviceEntries: serviceEntryCount,
+      workloads: workloadCount,
+      repetitions: runs.length,
+      indexMs: median(runs.map((run) => run.indexMs)),
+      translateMs: median(runs.map((run) => run.translateMs)),
+      encodeMs: median(runs.map((run) => run.encodeMs)),
+      totalMs: median(runs.map((run) => run.totalMs)),
+      minTotalMs: Math.min(...runs.map((run) => run.totalMs)),
+      clusters: runs[0].clusters,
+      loadAssignments: runs[0].loadAssignments,
+      bytes: runs[0].bytes,
+      loadAverage: loadavg()[0],
+    };
+    log(`cold build ${serviceEntryCount} SE / ${workloadCount} WE: ${row.totalMs.toFixed(0)} ms (median of ${row.repetitions}, best ${row.minTotalMs.toFixed(0)} ms)`);
+    return row;
+  });
 }
 
 /**
@@ -174,7 +172,7 @@ function timeUpdates(updates, apply, { record = false } = {}) {
     affected += result.affected.length;
     if (record) results.push(`${result.affected.join(' ')}|${result.outputs.map(fingerprint).join(';')}`);
   }
-  return { summary: summarize(samples), affectedPerUpdate: affected / Math.max(1, updates.length), results };
+  return { samples, affected, results };
 }
 
 function checkSameOutputs(name, expected, actual) {
@@ -185,41 +183,64 @@ function checkSameOutputs(name, expected, actual) {
   }
 }
 
-function runUpdateSeries(plan, { withReferences }, label, log) {
-  const rows = [];
-  for (const size of plan.meshes) {
-    const { serviceEntryCount, workloadCount } = size;
-    const mesh = buildMesh(size);
-    const layout = size.layout ?? 'interleaved';
-    const measured = typeof plan.measuredUpdates === 'function' ? plan.measuredUpdates(workloadCount) : plan.measuredUpdates;
-    const referenceUpdates = withReferences ? Math.max(plan.doubleLoopUpdates(workloadCount), plan.namespaceScanUpdates) : 0;
-    const warmup = Math.max(plan.warmupUpdates, referenceUpdates);
-    const updates = buildUpdates(mesh, warmup + measured, serviceEntryCount + workloadCount);
+/** Builds one mesh of a series, cold-builds its control plane and runs its warm-up updates. */
+function prepareMesh(plan, size, withReferences) {
+  const { serviceEntryCount, workloadCount } = size;
+  const mesh = buildMesh(size);
+  const measured = typeof plan.measuredUpdates === 'function' ? plan.measuredUpdates(workloadCount) : plan.measuredUpdates;
+  const referenceUpdates = withReferences ? Math.max(plan.doubleLoopUpdates(workloadCount), plan.namespaceScanUpdates) : 0;
+  const warmup = Math.max(plan.warmupUpdates, referenceUpdates);
+  const updates = buildUpdates(mesh, warmup + measured, serviceEntryCount + workloadCount);
+  const plane = new IndexedControlPlane();
+  plane.coldBuild(mesh, nowMs);
+  // The references start from the state before the first update, so take it now.
+  const initial = withReferences ? new Map(mesh.serviceEntries.map((se) => [se, plane.index.selectedWorkloads(se)])) : undefined;
+  const warm = timeUpdates(updates.slice(0, warmup), (workload) => plane.upsertWorkload(workload), { record: withReferences });
+  return { size, mesh, plane, initial, warm, updates, measuredUpdates: updates.slice(warmup), samples: [], affected: 0, roundMedians: [] };
+}
 
-    const plane = new IndexedControlPlane();
-    plane.coldBuild(mesh, nowMs);
-    // References start from the state before the first update, so take it now.
-    const initial = withReferences ? new Map(mesh.serviceEntries.map((se) => [se, plane.index.selectedWorkloads(se)])) : undefined;
-    collectGarbage();
-    const warm = timeUpdates(updates.slice(0, warmup), (workload) => plane.upsertWorkload(workload), { record: withReferences });
-    const timed = timeUpdates(updates.slice(warmup), (workload) => plane.upsertWorkload(workload));
+/**
+ * Measures one series: every mesh is prepared first, then the measured updates run in rounds that
+ * alternate between the meshes (in reverse order every other round), so load from other processes on
+ * a shared machine falls on every size alike instead of skewing the ratio between sizes.
+ */
+function runUpdateSeries(plan, { withReferences }, label, log) {
+  const prepared = plan.meshes.map((size) => prepareMesh(plan, size, withReferences));
+  collectGarbage();
+  for (let round = 0; round < plan.rounds; round++) {
+    const order = round % 2 === 0 ? prepared : [...prepared].reverse();
+    for (const mesh of order) {
+      const perRound = Math.ceil(mesh.measuredUpdates.length / plan.rounds);
+      const batch = mesh.measuredUpdates.slice(round * perRound, (round + 1) * perRound);
+      if (batch.length === 0) continue;
+      const { samples, affected } = timeUpdates(batch, (workload) => mesh.plane.upsertWorkload(workload));
+      mesh.samples.push(...samples);
+      mesh.affected += affected;
+      mesh.roundMedians.push(summarize(samples).medianMs);
+    }
+  }
+
+  const rows = [];
+  for (const mesh of prepared) {
+    const { serviceEntryCount, workloadCount } = mesh.size;
+    const summary = summarize(mesh.samples);
     const row = {
       serviceEntries: serviceEntryCount,
       workloads: workloadCount,
       workloadsPerServiceEntry: workloadCount / serviceEntryCount,
-      layout,
-      updates: timed.summary.count,
-      affectedPerUpdate: timed.affectedPerUpdate,
-      medianMs: timed.summary.medianMs,
-      p99Ms: timed.summary.p99Ms,
-      meanMs: timed.summary.meanMs,
-      updatesPerSecond: 1000 / timed.summary.meanMs,
+      updates: summary.count,
+      affectedPerUpdate: mesh.affected / summary.count,
+      medianMs: summary.medianMs,
+      p99Ms: summary.p99Ms,
+      meanMs: summary.meanMs,
+      updatesPerSecond: 1000 / summary.meanMs,
+      roundMedianMs: mesh.roundMedians,
       loadAverage: loadavg()[0],
     };
     log(`${label} ${serviceEntryCount} SE / ${workloadCount} WE: median ${(row.medianMs * 1000).toFixed(0)} us, p99 ${(row.p99Ms * 1000).toFixed(0)} us`);
 
     if (withReferences) {
-      const load = { serviceEntries: mesh.serviceEntries, workloads: mesh.workloads, selectedWorkloads: (se) => initial.get(se) };
+      const load = { serviceEntries: mesh.mesh.serviceEntries, workloads: mesh.mesh.workloads, selectedWorkloads: (se) => mesh.initial.get(se) };
       row.references = {};
       for (const [name, Reference, count] of [
         ['namespaceScan', NamespaceScanReference, plan.namespaceScanUpdates],
@@ -228,16 +249,20 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
         collectGarbage();
         const reference = new Reference(rebuildServiceEntry);
         reference.load(load);
-        const run = timeUpdates(updates.slice(0, count), (workload) => reference.upsertWorkload(workload), { record: true });
-        checkSameOutputs(name, warm.results, run.results);
+        const run = timeUpdates(mesh.updates.slice(0, count), (workload) => reference.upsertWorkload(workload), { record: true });
+        checkSameOutputs(name, mesh.warm.results, run.results);
+        const referenceSummary = summarize(run.samples);
         row.references[name] = {
-          updates: run.summary.count,
-          medianMs: run.summary.medianMs,
-          p99Ms: run.summary.p99Ms,
-          meanMs: run.summary.meanMs,
-          slowdown: run.summary.medianMs / row.medianMs,
+          updates: referenceSummary.count,
+          medianMs: referenceSummary.medianMs,
+          p99Ms: referenceSummary.p99Ms,
+          meanMs: referenceSummary.meanMs,
+          slowdown: referenceSummary.medianMs / row.medianMs,
         };
-        log(`  reference ${name}: median ${run.summary.medianMs.toFixed(2)} ms over ${run.summary.count} updates (${row.references[name].slowdown.toFixed(1)}x the index)`);
+        log(
+          `  reference ${name}: median ${referenceSummary.medianMs.toFixed(2)} ms over ${referenceSummary.count} updates ` +
+            `(${row.references[name].slowdown.toFixed(1)}x the index)`,
+        );
       }
     }
     rows.push(row);
@@ -249,7 +274,6 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
 export function runSuite(plan, log = () => {}) {
   const coldBuild = runColdBuild(plan.coldBuild, log);
   const constantSelection = runUpdateSeries(plan.constantSelection, { withReferences: true }, 'updates (constant selection)', log);
-  const groupedLayout = runUpdateSeries(plan.groupedLayout, { withReferences: false }, 'updates (constant selection, grouped layout)', log);
   const fixedServiceEntries = runUpdateSeries(plan.fixedServiceEntries, { withReferences: false }, 'updates (fixed ServiceEntries)', log);
-  return { mode: plan.mode, coldBuild, updates: { constantSelection, groupedLayout, fixedServiceEntries } };
+  return { mode: plan.mode, coldBuild, updates: { constantSelection, fixedServiceEntries } };
 }
