@@ -45,6 +45,18 @@ describe('ServiceEntry hash fields', () => {
     expect(() => serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-1', '10.0.0.2')])).toThrow(/two endpoints/);
   });
 
+  it('takes the text of each entry from the caller when given an encoder', () => {
+    const entries = [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')];
+    const encoded: unknown[] = [];
+    const remembering = (entry: unknown) => {
+      encoded.push(entry);
+      return canonicalJson(entry);
+    };
+    expect(serviceEntryFields(serviceEntry(KEY), entries, remembering)).toEqual(serviceEntryFields(serviceEntry(KEY), entries));
+    expect(encoded).toHaveLength(3);
+    expect(serviceEntryFields(serviceEntry(KEY), entries, () => 'text')).toEqual({ se: 'text', 'ep:WorkloadEntry/default/vm-1': 'text', 'ep:WorkloadEntry/default/vm-2': 'text' });
+  });
+
   it('diffs to the fields whose text changed and those that went away', () => {
     const current = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')]);
     const desired = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.9'), workload('default', 'vm-3', '10.0.0.3')]);
