@@ -61,6 +61,16 @@ describe('analyze', () => {
     expect(conflicts[0]?.objects.map((o) => `${o.namespace}/${o.name}`)).toEqual(['team-a/old', 'team-c/same', 'team-b/new']);
   });
 
+  it('does not report claims no namespace sees together', () => {
+    const text =
+      se('a', 'team-a', '  hosts: [db.example.com]\n  exportTo: [.]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: DNS') +
+      se('b', 'team-b', '  hosts: [db.example.com]\n  exportTo: [.]\n  ports: [{number: 5432, name: tls, protocol: TLS}]\n  resolution: DNS') +
+      se('c', 'team-c', '  hosts: [db.example.com]\n  exportTo: [team-a]\n  ports: [{number: 5432, name: tls, protocol: TLS}]\n  resolution: DNS');
+    const conflicts = analyze(loadIstioConfig(text, 'mesh.yaml')).filter((m) => m.code === 'SKF0103');
+    // team-a sees a (its own) and c (exported to team-a): those conflict; b is private to team-b.
+    expect(conflicts.map((m) => m.objects.map((o) => `${o.namespace}/${o.name}`))).toEqual([['team-a/a', 'team-c/c']]);
+  });
+
   it('turns validation errors, warnings and unparseable documents into Istio-coded messages', () => {
     const text = se('bad', 'shop', '  hosts: ["*"]\n  resolution: STATIC') + 'kind: [oops\n';
     const messages = analyze(loadIstioConfig(text, 'mesh.yaml'));

@@ -16,6 +16,7 @@ import {
   type SourceRef,
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
+import { DEFAULT_MESH_SETTINGS, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 
 export type Level = 'Info' | 'Warning' | 'Error';
 
@@ -160,7 +161,7 @@ export function analyze(load: LoadResult): AnalysisMessage[] {
 
   // The same host and port claimed by several ServiceEntries with different protocols or resolutions:
   // each proxy sees only one of them (SPEC §5), which one depends on its namespace and the ages.
-  const claims = new Map<string, { serviceEntry: NormalizedServiceEntry; protocol: string }[]>();
+  const claims = new Map<string, HostPortClaim[]>();
   for (const { serviceEntry } of load.serviceEntries) {
     for (const host of serviceEntry.hosts) {
       for (const port of serviceEntry.ports) {
@@ -171,15 +172,16 @@ export function analyze(load: LoadResult): AnalysisMessage[] {
       }
     }
   }
-  for (const [claim, list] of [...claims].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [claim, all] of [...claims].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    // Only claims some namespace sees together conflict: a proxy sees one ServiceEntry per host.
+    const list = all.filter((c) => all.some((other) => other !== c && conflicting(c, other) && visibleTogether(c.serviceEntry, other.serviceEntry)));
     if (list.length < 2) continue;
     const protocols = new Set(list.map((c) => c.protocol || '(unset)'));
     const resolutions = new Set(list.map((c) => c.serviceEntry.resolution));
-    if (protocols.size < 2 && resolutions.size < 2) continue;
     const conflicts = [protocols.size > 1 ? `protocols ${[...protocols].sort().join(', ')}` : '', resolutions.size > 1 ? `resolutions ${[...resolutions].sort().join(', ')}` : '']
       .filter((part) => part !== '')
       .join(' and ');
-    const ordered = [...list].sort((a, b) => a.serviceEntry.creationTime - b.serviceEntry.creationTime || a.serviceEntry.name.localeCompare(b.serviceEntry.name));
+    const ordered = [...list].sort((a, b) => a.serviceEntry.creationTime - b.serviceEntry.creationTime || (a.serviceEntry.name < b.serviceEntry.name ? -1 : 1));
     messages.push(
       describe(
         MessageTypes.ConflictingHostPort,
@@ -189,6 +191,25 @@ export function analyze(load: LoadResult): AnalysisMessage[] {
     );
   }
   return messages;
+}
+
+interface HostPortClaim {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly protocol: string;
+}
+
+const conflicting = (a: HostPortClaim, b: HostPortClaim): boolean => a.protocol !== b.protocol || a.serviceEntry.resolution !== b.serviceEntry.resolution;
+
+/** Whether some namespace sees both ServiceEntries (exportTo, SPEC §5). */
+function visibleTogether(a: NormalizedServiceEntry, b: NormalizedServiceEntry): boolean {
+  const va = serviceVisibility(a, DEFAULT_MESH_SETTINGS);
+  const vb = serviceVisibility(b, DEFAULT_MESH_SETTINGS);
+  const reach = (v: ServiceVisibility): 'all' | readonly string[] => (v.kind === 'public' ? 'all' : v.kind === 'none' ? [] : v.namespaces);
+  const ra = reach(va);
+  const rb = reach(vb);
+  if (ra === 'all') return rb === 'all' || rb.length > 0;
+  if (rb === 'all') return ra.length > 0;
+  return ra.some((namespace) => rb.includes(namespace));
 }
 
 function optionalOrigin(value: string | undefined): { origin?: string } {

@@ -51,7 +51,7 @@ describe('Skiff with the real @grpc/grpc-js-xds client', () => {
 
   beforeAll(async () => {
     redis = await connectAdmin(REDIS_URL);
-    backends = await Promise.all(['backend-1', 'backend-2', 'backend-3', 'backend-4'].map(startBackend));
+    backends = await Promise.all(['backend-1', 'backend-2', 'backend-3', 'backend-4'].map((name) => startBackend(name)));
     dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-'));
     await writeFile(join(dir, 'service-entry.yaml'), serviceEntry);
     for (const backend of backends.slice(0, 3)) await writeFile(join(dir, `${backend.name}.yaml`), workloadEntry(backend.name, backend.port));

@@ -33,7 +33,15 @@ function parseClusterName(name: string): { port: number; host: string } | undefi
   return { port: Number(parts[1]), host: parts[3] as string };
 }
 
-export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gateway): void {
+export interface GatewayDebugOptions {
+  /**
+   * Serve `/debug/configz` from the gateway's ownership records (default true). The all-in-one turns it
+   * off: there the watcher's `/debug/configz` shows the Istio objects themselves, as istiod's does.
+   */
+  readonly configz?: boolean;
+}
+
+export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gateway, options: GatewayDebugOptions = {}): void {
   monitoring.addReadinessCheck('gateway', () => gateway.isReady());
 
   monitoring.addDebugHandler('/debug/syncz', 'Synchronization status of all proxies connected to any gateway replica', async (query) => {
@@ -94,7 +102,8 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
     return { status: 200, body: { pilot_total_xds_rejects: rejects, skiff_cache: gateway.cache.status() } };
   });
 
-  monitoring.addDebugHandler('/debug/configz', 'The ServiceEntries this replica serves, as ownership records in Kubernetes object shape', () => ({
+  if (options.configz !== false) {
+    monitoring.addDebugHandler('/debug/configz', 'The ServiceEntries this replica serves, as ownership records in Kubernetes object shape', () => ({
     status: 200,
     body: gateway.cache.records().map((record) => ({
       apiVersion: 'networking.istio.io/v1',
@@ -103,7 +112,8 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
       spec: { hosts: record.hosts, exportTo: record.exportTo },
       status: { revision: record.revision, resources: record.resources },
     })),
-  }));
+    }));
+  }
 
   monitoring.addDebugHandler('/debug/registryz', 'The services (ServiceEntry host x ports) this replica serves', () => {
     const services = gateway.cache.records().flatMap((record) => {

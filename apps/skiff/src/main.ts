@@ -1,0 +1,107 @@
+/**
+ * skiff: the all-in-one. Wiring only: the watcher (libs/watcher-core), a translator
+ * (libs/translator-core) and the ADS gateway (libs/gateway) in one process, sharing one store: the
+ * in-memory store by default, Redis with --redis-url (then other replicas and services can join).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Gateway, registerGatewayDebug } from '@skiff/gateway';
+import {
+  createLogger,
+  createMetrics,
+  createTracing,
+  defineCommand,
+  formatHostPort,
+  LOG_LEVEL_OPTION,
+  MonitoringServer,
+  parseCommandLine,
+  parseDuration,
+  parseHostPort,
+  runServices,
+  SHUTDOWN_TIMEOUT_OPTION,
+  urlWithSchemes,
+  commaListOf,
+  type Runner,
+} from '@skiff/runtime';
+import { createMemoryStore, createRedisStore, observeStoreHealth, type Store } from '@skiff/store';
+import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
+import { createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
+
+const identity = (value: string): string => value;
+const address = (value: string): string => formatHostPort(parseHostPort(value));
+
+/** The bundled example mesh, served when no source is given (run from the repository root). */
+export const DEFAULT_CONFIG_DIR = 'examples';
+
+export const command = defineCommand({
+  name: 'skiff',
+  description: 'Skiff all in one: watches Istio ServiceEntries and WorkloadEntries and serves them to Envoy proxies and proxyless gRPC clients over ADS',
+  options: {
+    configDir: { flag: 'config-dir', description: `directory of Istio YAML/JSON files to watch (default: ${DEFAULT_CONFIG_DIR}/ when no source is given)`, parse: identity, valueName: 'dir' },
+    kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of a cluster to watch instead of a directory', parse: identity, valueName: 'path' },
+    namespaces: { flag: 'namespaces', description: 'namespaces to watch in the cluster, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
+    redisUrl: { flag: 'redis-url', description: 'use Redis (redis:// or rediss://) instead of the in-memory store', parse: urlWithSchemes(['redis:', 'rediss:']), valueName: 'url' },
+    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key', parse: identity, default: 'skiff', valueName: 'prefix' },
+    xdsAddress: { flag: 'xds-addr', description: 'ADS address (istiod: 15010)', parse: address, default: '127.0.0.1:15010', valueName: 'host:port' },
+    monitoringAddress: { flag: 'monitoring-addr', description: 'address of /healthz, /readyz, /metrics and /debug (istiod: 15014)', parse: address, default: '127.0.0.1:15014', valueName: 'host:port' },
+    debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
+    logLevel: LOG_LEVEL_OPTION,
+    shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
+  },
+});
+
+export async function main(): Promise<void> {
+  const config = parseCommandLine(command);
+  const logger = createLogger({ level: config.logLevel, name: 'skiff' });
+  const metrics = createMetrics({ serviceName: 'skiff' });
+  const tracing = createTracing({ serviceName: 'skiff' });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const replicaId = process.env['POD_NAME'] ?? hostname();
+
+  const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
+  if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {
+    process.stderr.write(`skiff: no --config-dir or --kubeconfig, and no ./${DEFAULT_CONFIG_DIR} directory to serve (run from the repository root, or give a source)\n`);
+    process.exit(2);
+  }
+  let source;
+  try {
+    source = createConfigSource({ configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces }, logger);
+  } catch (error) {
+    process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const store: Store =
+    config.redisUrl === undefined
+      ? createMemoryStore()
+      : createRedisStore({
+          url: config.redisUrl.toString(),
+          keyPrefix: config.keyPrefix,
+          ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
+          connectionName: `skiff-${replicaId}`,
+        });
+  observeStoreHealth(metrics.meter, store);
+  const suffix = randomBytes(4).toString('hex');
+
+  // watcher: source events -> one store hash per ServiceEntry (fenced by the store's writer lease).
+  const watcher = new Watcher({ source, store, logger: logger.child({ component: 'watcher' }), meter: metrics.meter, tracer: tracing.tracer, holder: `${replicaId}-${suffix}` });
+  // translator: change log -> Envoy and gRPC resources + invalidations.
+  const translator = new Translator({ store, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
+  // gateway: resources -> proxies over ADS.
+  const gateway = new Gateway({ store, logger, meter: metrics.meter, replicaId, xdsAddress: config.xdsAddress, debounceMs: config.debounce });
+
+  registerWatcherDebug(monitoring, watcher);
+  registerTranslatorDebug(monitoring, translator);
+  registerGatewayDebug(monitoring, gateway, { configz: false });
+
+  // Runners stop in reverse order: proxies are sent away first, the store closes last.
+  const runners: Runner[] = [
+    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
+    monitoring.toRunner(config.monitoringAddress),
+    { name: 'store', start: async () => {}, close: () => store.close() },
+    watcher,
+    translator,
+    gateway,
+  ];
+  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+}
