@@ -11,6 +11,9 @@
  *                        `docs/BENCHMARKS.md` for a full run); `--no-docs` skips it
  *
  * Scenarios and the reference implementations are described in `lib/suite.mjs`.
+ *
+ * Run from the command line, it then runs the watcher benchmark (`watcher.mjs`, through Redis) with the
+ * same options; `node bench/watcher.mjs` runs that one alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -71,4 +74,7 @@ export function main(argv, log = (line) => console.log(line)) {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main(process.argv.slice(2));
+  // Imported here, so that importing this module (its quick-mode test does) loads no Redis client.
+  const { main: runWatcherBenchmark } = await import('./watcher.mjs');
+  await runWatcherBenchmark(process.argv.slice(2));
 }

@@ -1,0 +1,87 @@
+/**
+ * The watcher benchmark, through a real Redis: `npm run bench` runs it after the selector-index one
+ * (`bench/run.mjs`); `node bench/watcher.mjs` runs it alone after `npm run build`. It imports the built
+ * packages (`dist/`), measures, prints tables, writes `bench/results/watcher.json` and regenerates its
+ * own section of `docs/BENCHMARKS.md`.
+ *
+ * Options are `run.mjs`'s, so one command line drives both:
+ *   --quick              small sizes, seconds: a smoke run. Writes `watcher-quick.tmp.json` (not committed)
+ *                        and leaves the docs alone unless --docs is given.
+ *   --results-dir <dir>  where the JSON goes (default `bench/results`)
+ *   --docs <file>        the Markdown file whose watcher section is rewritten (default
+ *                        `docs/BENCHMARKS.md` for a full run); `--no-docs` skips it
+ *   --name <name>        names the selector-index results only; ignored here
+ * Redis: `SKIFF_REDIS_URL` (as for the services' `--redis-url`), default redis://127.0.0.1:6379. Keys go
+ * under a unique prefix and are deleted afterwards. The command counts run on a redis-server the
+ * benchmark starts on a free port (see `lib/redis-bench.mjs`).
+ *
+ * Scenarios are described in `lib/watcher-suite.mjs`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_REDIS_URL } from './lib/redis-bench.mjs';
+import { currentLoadAverage, describeMachine } from './lib/report.mjs';
+import { evaluateWatcherTargets, formatWatcherConsole, renderWatcherMarkdownSection, replaceWatcherMarkdownSection } from './lib/watcher-report.mjs';
+import { runWatcherSuite, WATCHER_FULL_PLAN, WATCHER_QUICK_PLAN } from './lib/watcher-suite.mjs';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_NAME = 'watcher';
+
+function readOptions(argv, env) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      'results-dir': { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+      docs: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const docs = values['no-docs'] ? undefined : (values.docs ?? (values.quick ? undefined : join(REPO_ROOT, 'docs', 'BENCHMARKS.md')));
+  return {
+    quick: values.quick,
+    resultsDir: resolve(values['results-dir']),
+    docs: docs === undefined ? undefined : resolve(docs),
+    redisUrl: env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL,
+  };
+}
+
+/** Runs the watcher benchmark with command-line `argv`; returns the results and where they were written. */
+export async function main(argv, log = (line) => console.log(line), env = process.env) {
+  const options = readOptions(argv, env);
+  const plan = options.quick ? WATCHER_QUICK_PLAN : WATCHER_FULL_PLAN;
+  const machine = describeMachine();
+  log(`watcher benchmark, ${plan.mode} mode; ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
+  const date = new Date().toISOString();
+  const measured = await runWatcherSuite(plan, { redisUrl: options.redisUrl, log });
+  machine.loadAverageAtEnd = currentLoadAverage();
+  const results = { name: RESULTS_NAME, date, machine, ...measured };
+  results.targets = evaluateWatcherTargets(results);
+
+  mkdirSync(options.resultsDir, { recursive: true });
+  const resultsFile = join(options.resultsDir, options.quick ? `${RESULTS_NAME}-quick.tmp.json` : `${RESULTS_NAME}.json`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  if (options.docs !== undefined) {
+    let document = '';
+    try {
+      document = readFileSync(options.docs, 'utf8');
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    mkdirSync(dirname(options.docs), { recursive: true });
+    writeFileSync(options.docs, replaceWatcherMarkdownSection(document, renderWatcherMarkdownSection(results)));
+  }
+  log('');
+  log(formatWatcherConsole(results));
+  log('');
+  log(`results: ${resultsFile}${options.docs === undefined ? '' : `; docs: ${options.docs}`}`);
+  return { results, resultsFile, docsFile: options.docs };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await main(process.argv.slice(2));
+}
