@@ -37,6 +37,7 @@ export const command = defineCommand({
     tlsKeyFile: { flag: 'tls-key-file', description: 'PEM private key for the TLS ADS address', parse: identity, valueName: 'path' },
     debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
     maxConnectionAge: { flag: 'max-connection-age', description: 'connection age after which proxies are asked to reconnect (with jitter), so they rebalance across replicas', parse: parseDuration, default: '30m', valueName: 'duration' },
+    fleetHeartbeat: { flag: 'fleet-heartbeat', description: "how often this replica publishes its proxies' sync state for the fleet view (/debug/syncz, proxy-status on any replica); a report expires after three periods", parse: parseDuration, default: '5s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     logLevel: LOG_LEVEL_OPTION,
     shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
@@ -49,11 +50,16 @@ export async function main(): Promise<void> {
     process.stderr.write('skiff-gateway: give both --tls-cert-file and --tls-key-file, or neither\n');
     process.exit(2);
   }
+  if (config.fleetHeartbeat <= 0) {
+    process.stderr.write('skiff-gateway: --fleet-heartbeat must be more than 0\n');
+    process.exit(2);
+  }
   const logger = createLogger({ level: config.logLevel, name: 'skiff-gateway' });
   const metrics = createMetrics({ serviceName: 'skiff-gateway' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
   const store = createRedisStore({
+    meter: metrics.meter,
     url: config.redisUrl.toString(),
     keyPrefix: config.keyPrefix,
     ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
@@ -72,6 +78,7 @@ export async function main(): Promise<void> {
     xdsAddress: config.xdsAddress,
     debounceMs: config.debounce,
     maxConnectionAgeMs: config.maxConnectionAge,
+    fleetHeartbeatMs: config.fleetHeartbeat,
     ...(tls === undefined ? {} : { tls }),
   });
   registerGatewayDebug(monitoring, gateway);

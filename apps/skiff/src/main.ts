@@ -75,6 +75,7 @@ export async function main(): Promise<void> {
     config.redisUrl === undefined
       ? createMemoryStore()
       : createRedisStore({
+          meter: metrics.meter,
           url: config.redisUrl.toString(),
           keyPrefix: config.keyPrefix,
           ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),

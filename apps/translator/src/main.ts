@@ -63,6 +63,7 @@ export async function main(): Promise<void> {
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
   const store = createRedisStore({
+    meter: metrics.meter,
     url: config.redisUrl.toString(),
     keyPrefix: config.keyPrefix,
     ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),

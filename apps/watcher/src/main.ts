@@ -55,6 +55,7 @@ export async function main(): Promise<void> {
     process.exit(2);
   }
   const store = createRedisStore({
+    meter: metrics.meter,
     url: config.redisUrl.toString(),
     keyPrefix: config.keyPrefix,
     ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),

@@ -7,14 +7,13 @@ import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobu
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter } from '@opentelemetry/api';
 import { AdsServer, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
-import { ConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_pb.js';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import type { HostPort, Logger, Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
 import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
 import { istioXdsCallbacks } from './istio-metrics.js';
-import { clientConfigOf, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
+import { clientConfigOf, isDebugClient, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
 
 /** istiod's xDS debug type URLs (`pkg/model/xds.go`). */
 export const DEBUG_SYNCZ_TYPE = 'istio.io/debug/syncz';
@@ -82,6 +81,9 @@ export class Gateway implements Runner {
     };
     this.ads = new AdsServer({ ...serverOptions, address: options.xdsAddress ?? ':15010' });
     this.servers = options.tls === undefined ? [this.ads] : [this.ads, new AdsServer({ ...serverOptions, address: options.tls.address, tls: options.tls.credentials })];
+    options.meter
+      ?.createObservableGauge('pilot_services', { description: 'Total services known to pilot (ServiceEntry hosts served by this replica)' })
+      .addCallback((result) => result.observe(this.cache.records().reduce((count, record) => count + record.hosts.length, 0)));
     for (const server of this.servers) {
       server.registerTypeHandler(DEBUG_SYNCZ_TYPE, () => this.syncClientConfigs());
       server.registerTypeHandler(DEBUG_CONFIG_DUMP_TYPE, (_session, request) => this.configDumpResources(request.resourceNames));
@@ -121,9 +123,15 @@ export class Gateway implements Runner {
     return this.ads.address;
   }
 
-  /** The sync state of the proxies connected to this replica. */
+  /**
+   * The sync state of the proxies connected to this replica. Debug clients (istioctl, skiffctl: streams
+   * that asked only for `istio.io/debug` types) are not proxies and are left out, as istiod leaves out
+   * connections without proxy metadata (`pilot/pkg/xds/statusgen.go` `debugSyncz`).
+   */
   localProxies(): ProxySyncStatus[] {
-    return this.sessions().map((status) => proxySyncStatus(status, this.replicaId));
+    return this.sessions()
+      .filter((status) => !isDebugClient(status))
+      .map((status) => proxySyncStatus(status, this.replicaId));
   }
 
   /** Every stream connected to this replica, on any of its ADS servers. */
@@ -186,17 +194,29 @@ export class Gateway implements Runner {
    * replica's live state plus the other replicas' reports as of the last heartbeat.
    */
   private syncClientConfigs(): ServedResource[] {
-    const proxies = [...this.localProxies(), ...this.otherReplicasProxies];
-    return proxies.map((proxy) => packed(proxy.node_id, ClientConfigSchema, clientConfigOf(proxy)));
+    // Resources are named by istiod's proxy ID, and a name appears once per response: a proxy that
+    // moved replicas shows as its newest stream until the old replica's report expires.
+    const newest = new Map<string, ProxySyncStatus>();
+    for (const proxy of [...this.localProxies(), ...this.otherReplicasProxies]) {
+      const seen = newest.get(proxy.proxy);
+      if (seen === undefined || proxy.connected_at > seen.connected_at) newest.set(proxy.proxy, proxy);
+    }
+    return [...newest.values()].map((proxy) => packed(proxy.proxy, ClientConfigSchema, clientConfigOf(proxy)));
   }
 
-  /** `istio.io/debug/config_dump` with one name `<pod>.<namespace>` (or a node id): that proxy's dump. */
+  /**
+   * `istio.io/debug/config_dump` with one name `<pod>.<namespace>` (or a node id): that proxy's dump,
+   * one resource per config (clusters, listeners, routes, endpoints), as istiod answers
+   * (`model.AnyToUnnamedResources(dump.Configs)` in `pilot/pkg/xds/statusgen.go`) and as istioctl's
+   * `proxy-status <pod>` reads it back into `ConfigDump.configs`. No resources when the proxy is not
+   * connected here.
+   */
   private configDumpResources(names: readonly string[]): ServedResource[] {
     if (names.length !== 1) return [];
-    const name = names[0] as string;
-    const dump = this.configDump(name, new Set<DumpType>(['cds', 'lds', 'rds', 'eds']));
+    const dump = this.configDump(names[0] as string, new Set<DumpType>(['cds', 'lds', 'rds', 'eds']));
     if (dump === undefined) return [];
-    return [packed(name, ConfigDumpSchema, dump)];
+    // Unnamed on the wire; the config's type URL keeps them apart inside the server.
+    return dump.configs.map((config) => ({ name: config.typeUrl, version: '', bytes: config.value, anyBytes: toBinary(AnySchema, config) }));
   }
 }
 

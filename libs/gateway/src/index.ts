@@ -2,4 +2,4 @@ export { buildConfigDump, DUMP_TYPE_URLS, parseDumpTypes, subscribedResources, t
 export { PROXY_ID_REQUIRED, PROXY_NOT_CONNECTED, registerGatewayDebug, type GatewayDebugOptions } from './debug.js';
 export { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type FleetReplicaReport, type GatewayOptions } from './gateway.js';
 export { istioXdsCallbacks } from './istio-metrics.js';
-export { clientConfigOf, proxySyncStatus, type ProxySyncStatus, type TypeSyncState } from './sync-status.js';
+export { clientConfigOf, DEBUG_TYPE_PREFIX, isDebugClient, proxySyncStatus, type ProxySyncStatus, type TypeSyncState } from './sync-status.js';

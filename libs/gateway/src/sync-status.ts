@@ -59,6 +59,14 @@ export interface ProxySyncStatus {
   readonly mode: string;
 }
 
+/** istiod's debug type prefix (`pilot/pkg/xds/v3` `DebugType`): `istio.io/debug`, `istio.io/debug/syncz`, ... */
+export const DEBUG_TYPE_PREFIX = 'istio.io/debug';
+
+/** A stream that asked only for debug types: istioctl or skiffctl asking about the proxies, not a proxy. */
+export function isDebugClient(status: AdsSessionStatus): boolean {
+  return status.types.length > 0 && status.types.every((type) => type.typeUrl.startsWith(DEBUG_TYPE_PREFIX));
+}
+
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 function metadataString(status: AdsSessionStatus, key: string): string {
@@ -127,32 +135,36 @@ const CONFIG_STATUS: Readonly<Record<SyncStatus, ConfigStatus>> = {
 };
 
 /**
- * The CSDS `ClientConfig` istioctl's proxy-status reads: node id and metadata (CLUSTER_ID, NAMESPACE,
- * ISTIO_VERSION), and one `generic_xds_configs` entry per type sorted by type URL, with the NACK
- * details in `error_state`.
+ * The CSDS `ClientConfig` istioctl's proxy-status reads, built as istiod's `debugSyncz` builds it: node
+ * id = istiod's proxy ID (`pod.namespace`), metadata CLUSTER_ID, NAMESPACE and ISTIO_VERSION (empty
+ * ones left out, as istiod's `omitempty`) plus Skiff's GATEWAY (the replica serving the proxy), and one
+ * `generic_xds_configs` entry per type sorted by type URL, `last_updated` = the last send (what
+ * istioctl's `SYNCED (5s)` ages), with the NACK details in `error_state`.
  */
 export function clientConfigOf(status: ProxySyncStatus): ClientConfig {
   // google.protobuf.Struct is a plain JSON object in protobuf-es.
-  const metadata = { CLUSTER_ID: status.cluster_id, NAMESPACE: status.namespace, ISTIO_VERSION: status.istio_version, GATEWAY: status.gateway };
+  const metadata: Record<string, string> = {};
+  const fields: [string, string][] = [
+    ['CLUSTER_ID', status.cluster_id],
+    ['NAMESPACE', status.namespace],
+    ['ISTIO_VERSION', status.istio_version],
+    ['GATEWAY', status.gateway],
+  ];
+  for (const [key, value] of fields) if (value !== '') metadata[key] = value;
   return create(ClientConfigSchema, {
-    node: create(NodeSchema, { id: status.node_id, metadata }),
+    node: create(NodeSchema, { id: status.proxy, metadata }),
     genericXdsConfigs: Object.keys(status.resources)
       .sort()
       .map((typeUrl) => {
         const state = status.resources[typeUrl] as TypeSyncState;
-        const lastUpdated = state.ackedTime ?? state.sentTime;
+        const lastSent = state.sentTime === undefined ? undefined : timestampFromMs(Date.parse(state.sentTime));
         return create(ClientConfig_GenericXdsConfigSchema, {
           typeUrl,
           configStatus: CONFIG_STATUS[state.status],
-          ...(lastUpdated === undefined ? {} : { lastUpdated: timestampFromMs(Date.parse(lastUpdated)) }),
+          ...(lastSent === undefined ? {} : { lastUpdated: lastSent }),
           ...(state.lastError === undefined
             ? {}
-            : {
-                errorState: create(UpdateFailureStateSchema, {
-                  details: state.lastError,
-                  ...(state.sentTime === undefined ? {} : { lastUpdateAttempt: timestampFromMs(Date.parse(state.sentTime)) }),
-                }),
-              }),
+            : { errorState: create(UpdateFailureStateSchema, { details: state.lastError, ...(lastSent === undefined ? {} : { lastUpdateAttempt: lastSent }) }) }),
         });
       }),
   });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, decodeServiceEntry, diffFields, isEmptyDiff, serviceEntryFields } from './fields.js';
+import { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type FieldEncoding } from './fields.js';
 import { serviceEntry, workload } from './test-support/fixtures.js';
 
 const KEY = { namespace: 'default', name: 'a' };
@@ -45,16 +45,24 @@ describe('ServiceEntry hash fields', () => {
     expect(() => serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-1', '10.0.0.2')])).toThrow(/two endpoints/);
   });
 
-  it('takes the text of each entry from the caller when given an encoder', () => {
+  it('takes the text and the field names from the caller when given an encoding', () => {
     const entries = [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')];
     const encoded: unknown[] = [];
-    const remembering = (entry: unknown) => {
-      encoded.push(entry);
-      return canonicalJson(entry);
+    const remembering: FieldEncoding = {
+      serviceEntry: (entry) => {
+        encoded.push(entry);
+        return FRESH_FIELD_ENCODING.serviceEntry(entry);
+      },
+      endpoint: (endpoint) => {
+        encoded.push(endpoint);
+        return FRESH_FIELD_ENCODING.endpoint(endpoint);
+      },
     };
     expect(serviceEntryFields(serviceEntry(KEY), entries, remembering)).toEqual(serviceEntryFields(serviceEntry(KEY), entries));
-    expect(encoded).toHaveLength(3);
-    expect(serviceEntryFields(serviceEntry(KEY), entries, () => 'text')).toEqual({ se: 'text', 'ep:WorkloadEntry/default/vm-1': 'text', 'ep:WorkloadEntry/default/vm-2': 'text' });
+    expect(encoded).toEqual([serviceEntry(KEY), ...entries]);
+    const constant: FieldEncoding = { serviceEntry: () => 'text', endpoint: (endpoint) => ({ field: `ep:${endpoint.workloadName}`, text: 'text' }) };
+    expect(serviceEntryFields(serviceEntry(KEY), entries, constant)).toEqual({ se: 'text', 'ep:vm-1': 'text', 'ep:vm-2': 'text' });
+    expect(() => serviceEntryFields(serviceEntry(KEY), entries, { ...constant, endpoint: () => ({ field: 'ep:same', text: '' }) })).toThrow(/two endpoints/);
   });
 
   it('diffs to the fields whose text changed and those that went away', () => {

@@ -80,21 +80,33 @@ function sortedKeys(record: Record<string, unknown>): string[] {
 }
 
 /**
- * The complete field set of one ServiceEntry hash: `se` plus one `ep:...` field per endpoint.
- * `encode` must return `canonicalJson` of its argument; a caller that keeps the entries it encoded can
- * pass one that remembers the text (the watcher re-encodes a ServiceEntry's fields on every change of
- * one of its workloads, and most of them are the same objects as last time).
+ * How normalized entries become hash fields: the text of an entry is its `canonicalJson`, the field of
+ * an endpoint is `endpointField(endpoint.source)`. A caller that keeps the entries it encoded can pass
+ * an encoding that remembers both (the watcher rebuilds a ServiceEntry's fields on every change of one
+ * of its workloads, and most of them are the same objects as last time).
  */
+export interface FieldEncoding {
+  serviceEntry(serviceEntry: NormalizedServiceEntry): string;
+  endpoint(endpoint: NormalizedEndpoint): { readonly field: string; readonly text: string };
+}
+
+/** Encodes every entry afresh. */
+export const FRESH_FIELD_ENCODING: FieldEncoding = {
+  serviceEntry: (serviceEntry) => canonicalJson(serviceEntry),
+  endpoint: (endpoint) => ({ field: endpointField(endpoint.source), text: canonicalJson(endpoint) }),
+};
+
+/** The complete field set of one ServiceEntry hash: `se` plus one `ep:...` field per endpoint. */
 export function serviceEntryFields(
   serviceEntry: NormalizedServiceEntry,
   endpoints: readonly NormalizedEndpoint[],
-  encode: (entry: NormalizedServiceEntry | NormalizedEndpoint) => string = canonicalJson,
+  encoding: FieldEncoding = FRESH_FIELD_ENCODING,
 ): Record<string, string> {
-  const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encode(serviceEntry) };
+  const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encoding.serviceEntry(serviceEntry) };
   for (const endpoint of endpoints) {
-    const field = endpointField(endpoint.source);
+    const { field, text } = encoding.endpoint(endpoint);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two endpoints map to field ${field}`);
-    fields[field] = encode(endpoint);
+    fields[field] = text;
   }
   return fields;
 }
@@ -102,9 +114,14 @@ export function serviceEntryFields(
 /** What turns `current` (null: no hash) into `desired`: the fields whose text differs, and those to drop. */
 export function diffFields(current: Readonly<Record<string, string>> | null, desired: Readonly<Record<string, string>>): ServiceEntryDiff {
   if (!Object.hasOwn(desired, SERVICE_ENTRY_FIELD)) throw new StoreError('invalid-argument', `the desired fields have no ${SERVICE_ENTRY_FIELD} field`);
+  // Object.keys, not Object.entries: no pair array per field (the watcher diffs on every change).
   const set: Record<string, string> = {};
-  for (const [field, value] of Object.entries(desired)) if (current?.[field] !== value) set[field] = value;
-  const remove = current === null ? [] : Object.keys(current).filter((field) => !Object.hasOwn(desired, field));
+  for (const field of Object.keys(desired)) {
+    const value = desired[field] as string;
+    if (current?.[field] !== value) set[field] = value;
+  }
+  const remove: string[] = [];
+  if (current !== null) for (const field of Object.keys(current)) if (!Object.hasOwn(desired, field)) remove.push(field);
   return { set, delete: remove };
 }
 

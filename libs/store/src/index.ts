@@ -3,7 +3,7 @@
  * writer lease) and its two implementations, Redis and in-memory. See `contract.ts` for the key layout.
  */
 export * from './contract.js';
-export { canonicalJson, decodeServiceEntry, diffFields, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry } from './fields.js';
+export { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
 export { observeStoreHealth } from './metrics.js';

@@ -17,6 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
+import type { Histogram, Meter } from '@opentelemetry/api';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ObjectKey } from '@skiff/model';
 import {
@@ -114,6 +115,8 @@ export interface RedisStoreOptions extends StoreOptions {
   readonly connectTimeoutMs?: number;
   /** `CLIENT SETNAME` prefix, to find the store's connections in `CLIENT LIST`. */
   readonly connectionName?: string;
+  /** Records `skiff_store_operation_seconds{operation, outcome}`: the latency of every store call. */
+  readonly meter?: Meter;
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -280,6 +283,7 @@ export class RedisStore implements Store {
   private readonly stateListeners = new Set<(event: ConnectionStateEvent) => void>();
   private readonly counters: DeliveryCounters = { listenerErrors: 0, malformed: 0 };
   private groupReady = false;
+  private readonly operationTime: Histogram | undefined;
   private closed = false;
   private readonly closedSignal: Promise<never>;
   private signalClosed: () => void = () => undefined;
@@ -290,6 +294,11 @@ export class RedisStore implements Store {
     });
     this.closedSignal.catch(() => undefined);
     this.keys = keyLayout(options.keyPrefix);
+    this.operationTime = options.meter?.createHistogram('skiff_store_operation_seconds', {
+      description: 'Latency of store calls (one or a few Redis round trips each), by operation and outcome',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5] },
+    });
     this.clientOptions = resolveRedisOptions(options);
     this.maxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
@@ -409,15 +418,20 @@ export class RedisStore implements Store {
    */
   private async run<T>(what: string, body: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreError('closed', `${what}: the store is closed`);
+    const started = performance.now();
+    let outcome = 'ok';
     try {
       const call = body();
       call.catch(() => undefined);
       return await Promise.race([call, this.closedSignal]);
     } catch (error) {
+      outcome = 'error';
       if (error instanceof StoreError) throw error;
       if (this.closed) throw new StoreError('closed', `${what}: the store was closed`, { cause: error });
       if (isReplyError(error)) throw new StoreError('command', `${what}: ${errorMessage(error)}`, { cause: error });
       throw new StoreError('unavailable', `${what}: ${errorMessage(error)}`, { cause: error });
+    } finally {
+      this.operationTime?.record((performance.now() - started) / 1000, { operation: what, outcome });
     }
   }
 

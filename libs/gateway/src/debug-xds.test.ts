@@ -1,0 +1,191 @@
+/**
+ * The xDS debug types istioctl uses, answered by an in-process gateway over the memory store: the
+ * request is exactly what `istioctl proxy-status --xds-address ... --plaintext` sends (its ADS client,
+ * `pkg/adsc`, driven by `istioctl/pkg/xds/client.go`), and the proxies are raw ADS clients that ACK or
+ * NACK what they get.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
+import { loadIstioConfig } from '@skiff/model';
+import { envoyRegistry, TypeUrl } from '@skiff/protos';
+import { ClustersConfigDumpSchema, EndpointsConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_shared_pb.js';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClientConfigSchema, ConfigStatus, type ClientConfig } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
+import { silentLogger } from '@skiff/runtime';
+import { createMemoryStore, type MemoryStore } from '@skiff/store';
+import { eventually } from '@skiff/testing';
+import { buildServiceEntry, SERVED_VARIANTS, visibilityOf } from '@skiff/translator-core';
+import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
+import { connectAds, type NodeInit, type SotwAdsStream } from '@skiff/xds-conformance';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway } from './gateway.js';
+
+const SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: demo}
+spec:
+  hosts: [api.demo.svc]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.0.0.1}, {address: 10.0.0.2}]
+`;
+const CLUSTER = 'outbound|8080||api.demo.svc';
+
+/**
+ * The node istioctl's ADS client sends: `pkg/adsc` `nodeID` (`sidecar~<first private IP>~test-1.<ns>~<ns>.svc.cluster.local`,
+ * ns = the Istio namespace) and the metadata `GetXdsResponse` sets (GENERATOR=event, SERVICE_ACCOUNT,
+ * NAMESPACE) plus the ISTIO_VERSION `buildNode` adds; no cluster, no locality.
+ */
+const ISTIOCTL_NODE: NodeInit = {
+  id: 'sidecar~10.88.0.7~test-1.istio-system~istio-system.svc.cluster.local',
+  metadata: { GENERATOR: 'event', SERVICE_ACCOUNT: 'default', NAMESPACE: 'istio-system', ISTIO_VERSION: '65536.65536.65536' },
+};
+
+const sidecar = (pod: string): NodeInit => ({
+  id: `sidecar~10.1.0.1~${pod}.demo~demo.svc.cluster.local`,
+  cluster: `${pod}.demo`,
+  metadata: { NAMESPACE: 'demo', CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.30.0' },
+});
+
+async function storeWithServiceEntry(): Promise<MemoryStore> {
+  const store = createMemoryStore();
+  const loaded = loadIstioConfig(SERVICE_ENTRY, 'api.yaml');
+  const [entry] = loaded.serviceEntries;
+  if (entry === undefined) throw new Error(`the fixture did not load: ${JSON.stringify(loaded.rejected)}`);
+  const { serviceEntry, inlineEndpoints } = entry;
+  const build = buildServiceEntry({ key: { namespace: serviceEntry.namespace, name: serviceEntry.name }, revision: 1, serviceEntry, endpoints: inlineEndpoints }, SERVED_VARIANTS, DEFAULT_MESH_SETTINGS);
+  const outcome = await store.resources.replace({ visibility: visibilityOf(serviceEntry), revision: 1, resources: build.resources });
+  if (outcome.status !== 'applied') throw new Error(`resources not stored: ${outcome.status}`);
+  return store;
+}
+
+/**
+ * What istioctl does for one query: a new stream, one request of `typeUrl` whose nonce is
+ * `time.Now().String()` (adsc's `Send` sets it on every request), the first response, no ACK.
+ */
+async function istioctlQuery(target: string, typeUrl: string, names: readonly string[] = []) {
+  const stream = await connectAds(target, { node: ISTIOCTL_NODE });
+  try {
+    stream.request({ typeUrl, names, responseNonce: '2026-08-22 19:00:53.123456789 +0000 UTC m=+0.012345678' });
+    return await stream.expectResponse({ typeUrl });
+  } finally {
+    stream.close();
+  }
+}
+
+function clientConfigs(response: Awaited<ReturnType<typeof istioctlQuery>>): ClientConfig[] {
+  return response.message.resources.map((any) => {
+    expect(any.typeUrl).toBe('type.googleapis.com/envoy.service.status.v3.ClientConfig');
+    return fromBinary(ClientConfigSchema, any.value);
+  });
+}
+
+const statusOf = (config: ClientConfig | undefined, typeUrl: string) => config?.genericXdsConfigs.find((c) => c.typeUrl === typeUrl);
+
+describe('xDS debug types on the ADS port', () => {
+  let store: MemoryStore;
+  const gateways: Gateway[] = [];
+  const streams: SotwAdsStream[] = [];
+
+  const startGateway = async (replicaId: string): Promise<{ gateway: Gateway; target: string }> => {
+    const gateway = new Gateway({ store, logger: silentLogger(), replicaId, xdsAddress: '127.0.0.1:0', debounceMs: 0, fleetHeartbeatMs: 50, version: '0.1.0' });
+    gateways.push(gateway);
+    await gateway.start();
+    return { gateway, target: `127.0.0.1:${gateway.xdsAddress!.port}` };
+  };
+
+  /** A sidecar that takes every cluster and the endpoints of `CLUSTER`, and ACKs them (or NACKs EDS with `edsNack`). */
+  const connectSidecar = async (target: string, pod: string, edsNack?: string): Promise<SotwAdsStream> => {
+    const stream = await connectAds(target, { node: sidecar(pod) });
+    streams.push(stream);
+    const clusters = await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
+    expect(clusters.names).toEqual([CLUSTER]);
+    stream.request({ typeUrl: TypeUrl.ClusterLoadAssignment, names: [CLUSTER] });
+    const endpoints = await stream.expectResponse({ typeUrl: TypeUrl.ClusterLoadAssignment });
+    if (edsNack === undefined) stream.ack(endpoints);
+    else stream.nack(endpoints, edsNack);
+    return stream;
+  };
+
+  beforeEach(async () => {
+    store = await storeWithServiceEntry();
+  });
+
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.close();
+    for (const gateway of gateways.splice(0)) await gateway.close();
+    await store.close();
+  });
+
+  it('answers istioctl proxy-status: SYNCED for a proxy that ACKed, ERROR with the NACK message for one that NACKed', async () => {
+    const { gateway, target } = await startGateway('gateway-a');
+    await connectSidecar(target, 'good');
+    await connectSidecar(target, 'bad', 'ClusterLoadAssignment outbound|8080||api.demo.svc: endpoint port 0 is invalid');
+    // Wait until the server has read the ACK and the NACK (they travel on the streams, not in the test).
+    await eventually(() => {
+      const byProxy = Object.fromEntries(gateway.localProxies().map((p) => [p.proxy, p.resources[TypeUrl.ClusterLoadAssignment]?.status]));
+      expect(byProxy).toEqual({ 'good.demo': 'SYNCED', 'bad.demo': 'ERROR' });
+    });
+
+    const response = await istioctlQuery(target, DEBUG_SYNCZ_TYPE);
+    // istioctl reads the replica from control_plane.identifier (`multixds.CpInfo`) into its ISTIOD column.
+    expect(JSON.parse(response.message.controlPlane?.identifier ?? '')).toEqual({ Component: 'skiff', ID: 'gateway-a', Info: { version: '0.1.0' } });
+    const configs = clientConfigs(response);
+    // The istioctl stream itself is not a proxy and is not listed (istiod skips nodes without proxy metadata).
+    expect(configs.map((c) => c.node?.id).sort()).toEqual(['bad.demo', 'good.demo']);
+    const good = configs.find((c) => c.node?.id === 'good.demo');
+    const bad = configs.find((c) => c.node?.id === 'bad.demo');
+    expect(good?.node?.metadata).toEqual({ CLUSTER_ID: 'Kubernetes', NAMESPACE: 'demo', ISTIO_VERSION: '1.30.0', GATEWAY: 'gateway-a' });
+    // Sorted by type URL, as istiod sorts them.
+    expect(good?.genericXdsConfigs.map((c) => c.typeUrl)).toEqual([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]);
+    expect(statusOf(good, TypeUrl.Cluster)?.configStatus).toBe(ConfigStatus.SYNCED);
+    expect(statusOf(good, TypeUrl.ClusterLoadAssignment)?.configStatus).toBe(ConfigStatus.SYNCED);
+    expect(statusOf(good, TypeUrl.ClusterLoadAssignment)?.errorState).toBeUndefined();
+    expect(statusOf(bad, TypeUrl.Cluster)?.configStatus).toBe(ConfigStatus.SYNCED);
+    const rejected = statusOf(bad, TypeUrl.ClusterLoadAssignment);
+    expect(rejected?.configStatus).toBe(ConfigStatus.ERROR);
+    expect(rejected?.errorState?.details).toBe('ClusterLoadAssignment outbound|8080||api.demo.svc: endpoint port 0 is invalid');
+    // last_updated is the last send (istioctl prints its age): no later than now, and set on both.
+    const sentAt = Number(rejected?.lastUpdated?.seconds ?? 0n) * 1000;
+    expect(sentAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(sentAt).toBeLessThanOrEqual(Date.now());
+    expect(rejected?.errorState?.lastUpdateAttempt).toEqual(rejected?.lastUpdated);
+  });
+
+  it('shows a proxy of another replica (with that replica in GATEWAY) until the replica leaves the fleet', async () => {
+    const a = await startGateway('gateway-a');
+    const b = await startGateway('gateway-b');
+    await connectSidecar(a.target, 'good');
+    const fromB = await eventually(async () => {
+      const response = await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE);
+      const configs = clientConfigs(response);
+      expect(configs.map((c) => [c.node?.id, c.node?.metadata?.['GATEWAY']])).toEqual([['good.demo', 'gateway-a']]);
+      expect(statusOf(configs[0], TypeUrl.ClusterLoadAssignment)?.configStatus).toBe(ConfigStatus.SYNCED);
+      return response;
+    });
+    expect(JSON.parse(fromB.message.controlPlane?.identifier ?? '').ID).toBe('gateway-b');
+
+    await a.gateway.close();
+    await eventually(async () => expect(clientConfigs(await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE))).toEqual([]));
+  });
+
+  it('answers istio.io/debug/config_dump for <pod>.<namespace> with one resource per config, and nothing for an unknown proxy', async () => {
+    const { target } = await startGateway('gateway-a');
+    await connectSidecar(target, 'good');
+    const response = await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['good.demo']);
+    const types = response.message.resources.map((any) => any.typeUrl);
+    expect(types).toEqual([
+      'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+      'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+    ]);
+    const clusters = anyUnpack(response.message.resources[0]!, ClustersConfigDumpSchema);
+    expect(clusters?.dynamicActiveClusters.map((c) => anyUnpack(c.cluster!, envoyRegistry)?.$typeName)).toEqual(['envoy.config.cluster.v3.Cluster']);
+    expect(fromBinary(ClusterSchema, clusters!.dynamicActiveClusters[0]!.cluster!.value).name).toBe(CLUSTER);
+    const endpoints = anyUnpack(response.message.resources[3]!, EndpointsConfigDumpSchema);
+    expect(endpoints?.dynamicEndpointConfigs).toHaveLength(1);
+
+    expect((await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['nobody.demo'])).message.resources).toEqual([]);
+  });
+});
