@@ -16,7 +16,7 @@ import { createMemoryStore, type MemoryStore } from '@skiff/store';
 import { eventually } from '@skiff/testing';
 import { buildServiceEntry, SERVED_VARIANTS, visibilityOf } from '@skiff/translator-core';
 import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
-import { connectAds, type NodeInit, type SotwAdsStream } from '@skiff/xds-conformance';
+import { connectAds, istioctlDebugRequest, type NodeInit, type SotwAdsStream } from '@skiff/xds-conformance';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway } from './gateway.js';
 
@@ -30,16 +30,6 @@ spec:
   endpoints: [{address: 10.0.0.1}, {address: 10.0.0.2}]
 `;
 const CLUSTER = 'outbound|8080||api.demo.svc';
-
-/**
- * The node istioctl's ADS client sends: `pkg/adsc` `nodeID` (`sidecar~<first private IP>~test-1.<ns>~<ns>.svc.cluster.local`,
- * ns = the Istio namespace) and the metadata `GetXdsResponse` sets (GENERATOR=event, SERVICE_ACCOUNT,
- * NAMESPACE) plus the ISTIO_VERSION `buildNode` adds; no cluster, no locality.
- */
-const ISTIOCTL_NODE: NodeInit = {
-  id: 'sidecar~10.88.0.7~test-1.istio-system~istio-system.svc.cluster.local',
-  metadata: { GENERATOR: 'event', SERVICE_ACCOUNT: 'default', NAMESPACE: 'istio-system', ISTIO_VERSION: '65536.65536.65536' },
-};
 
 const sidecar = (pod: string): NodeInit => ({
   id: `sidecar~10.1.0.1~${pod}.demo~demo.svc.cluster.local`,
@@ -59,22 +49,11 @@ async function storeWithServiceEntry(): Promise<MemoryStore> {
   return store;
 }
 
-/**
- * What istioctl does for one query: a new stream, one request of `typeUrl` whose nonce is
- * `time.Now().String()` (adsc's `Send` sets it on every request), the first response, no ACK.
- */
-async function istioctlQuery(target: string, typeUrl: string, names: readonly string[] = []) {
-  const stream = await connectAds(target, { node: ISTIOCTL_NODE });
-  try {
-    stream.request({ typeUrl, names, responseNonce: '2026-08-22 19:00:53.123456789 +0000 UTC m=+0.012345678' });
-    return await stream.expectResponse({ typeUrl });
-  } finally {
-    stream.close();
-  }
-}
+/** What istioctl does for one query: `istioctl proxy-status --xds-address <target> --plaintext` for syncz. */
+const istioctlQuery = (target: string, typeUrl: string, names: readonly string[] = []) => istioctlDebugRequest(target, typeUrl, { names });
 
 function clientConfigs(response: Awaited<ReturnType<typeof istioctlQuery>>): ClientConfig[] {
-  return response.message.resources.map((any) => {
+  return response.resources.map((any) => {
     expect(any.typeUrl).toBe('type.googleapis.com/envoy.service.status.v3.ClientConfig');
     return fromBinary(ClientConfigSchema, any.value);
   });
@@ -129,7 +108,7 @@ describe('xDS debug types on the ADS port', () => {
 
     const response = await istioctlQuery(target, DEBUG_SYNCZ_TYPE);
     // istioctl reads the replica from control_plane.identifier (`multixds.CpInfo`) into its ISTIOD column.
-    expect(JSON.parse(response.message.controlPlane?.identifier ?? '')).toEqual({ Component: 'skiff', ID: 'gateway-a', Info: { version: '0.1.0' } });
+    expect(JSON.parse(response.controlPlane?.identifier ?? '')).toEqual({ Component: 'skiff', ID: 'gateway-a', Info: { version: '0.1.0' } });
     const configs = clientConfigs(response);
     // The istioctl stream itself is not a proxy and is not listed (istiod skips nodes without proxy metadata).
     expect(configs.map((c) => c.node?.id).sort()).toEqual(['bad.demo', 'good.demo']);
@@ -163,7 +142,7 @@ describe('xDS debug types on the ADS port', () => {
       expect(statusOf(configs[0], TypeUrl.ClusterLoadAssignment)?.configStatus).toBe(ConfigStatus.SYNCED);
       return response;
     });
-    expect(JSON.parse(fromB.message.controlPlane?.identifier ?? '').ID).toBe('gateway-b');
+    expect(JSON.parse(fromB.controlPlane?.identifier ?? '').ID).toBe('gateway-b');
 
     await a.gateway.close();
     await eventually(async () => expect(clientConfigs(await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE))).toEqual([]));
@@ -173,19 +152,19 @@ describe('xDS debug types on the ADS port', () => {
     const { target } = await startGateway('gateway-a');
     await connectSidecar(target, 'good');
     const response = await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['good.demo']);
-    const types = response.message.resources.map((any) => any.typeUrl);
+    const types = response.resources.map((any) => any.typeUrl);
     expect(types).toEqual([
       'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
       'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
       'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
       'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
     ]);
-    const clusters = anyUnpack(response.message.resources[0]!, ClustersConfigDumpSchema);
+    const clusters = anyUnpack(response.resources[0]!, ClustersConfigDumpSchema);
     expect(clusters?.dynamicActiveClusters.map((c) => anyUnpack(c.cluster!, envoyRegistry)?.$typeName)).toEqual(['envoy.config.cluster.v3.Cluster']);
     expect(fromBinary(ClusterSchema, clusters!.dynamicActiveClusters[0]!.cluster!.value).name).toBe(CLUSTER);
-    const endpoints = anyUnpack(response.message.resources[3]!, EndpointsConfigDumpSchema);
+    const endpoints = anyUnpack(response.resources[3]!, EndpointsConfigDumpSchema);
     expect(endpoints?.dynamicEndpointConfigs).toHaveLength(1);
 
-    expect((await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['nobody.demo'])).message.resources).toEqual([]);
+    expect((await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['nobody.demo'])).resources).toEqual([]);
   });
 });
