@@ -26,7 +26,7 @@ export const FULL_PLAN = {
   coldBuild: {
     workloadCounts: [1_000, 10_000, 100_000, 200_000],
     serviceEntryCounts: [100, 10_000],
-    repetitions: (workloads, serviceEntries) => (workloads > 10_000 ? 2 : serviceEntries > 100 ? 3 : 5),
+    repetitions: (workloads, serviceEntries) => (workloads > 10_000 || serviceEntries > 100 ? 3 : 5),
   },
   constantSelection: {
     meshes: [
@@ -109,7 +109,8 @@ function fingerprint(encoded) {
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
+  const middle = sorted.length >>> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /**
