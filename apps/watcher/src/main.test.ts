@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort } from '@skiff/testing';
+import { eventually, freePort, PrivateRedisServer } from '@skiff/testing';
 
 const bin = fileURLToPath(new URL('../bin/skiff-watcher.js', import.meta.url));
 const prefix = `test-watcher-app-${process.pid}`;
@@ -110,4 +110,54 @@ describe('skiff-watcher command line', () => {
       stderr: 'skiff-watcher: no configuration source: give --config-dir <dir> or --kubeconfig <path> (or run in a pod with a service account)\n',
     });
   });
+});
+
+describe('skiff-watcher replicas and Redis restarts (the built binary)', () => {
+  const spawnWatcher = (dir: string, redisUrl: string, prefix: string, port: number) => {
+    const child = spawn(process.execPath, [bin, '--config-dir', dir, '--redis-url', redisUrl, '--key-prefix', prefix, '--monitoring-addr', `127.0.0.1:${port}`, '--lease-duration', '1s'], { stdio: 'ignore' });
+    return child;
+  };
+  const status = async (port: number): Promise<{ leader: boolean; converged: boolean }> => (await (await fetch(`http://127.0.0.1:${port}/debug/watcherz`)).json()) as { leader: boolean; converged: boolean };
+
+  it('lets one replica write; the standby takes over when the writer dies, and refills a Redis restarted empty', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'skiff-watcher-ha-'));
+    await writeFile(join(dir, 'api.yaml'), `${serviceEntry}---\n${workloadEntry('10.2.0.1')}`);
+    const redisServer = await PrivateRedisServer.start('watcher-ha');
+    const prefix = 'watcher-ha';
+    const hashKey = `{${prefix}}:se:shop/api`;
+    const admin = new Redis(redisServer.url(0), { lazyConnect: true, maxRetriesPerRequest: 1 });
+    admin.on('error', () => undefined);
+    const [portOne, portTwo] = [await freePort(), await freePort()];
+    const one = spawnWatcher(dir, redisServer.url(0), prefix, portOne);
+    const two = spawnWatcher(dir, redisServer.url(0), prefix, portTwo);
+    try {
+      await admin.connect();
+      const leaders = await eventually(async () => {
+        const states = [await status(portOne), await status(portTwo)];
+        expect(states.filter((s) => s.leader)).toHaveLength(1);
+        expect(states.find((s) => s.leader)?.converged).toBe(true);
+        return states;
+      }, { timeoutMs: 20_000, intervalMs: 100 });
+      await eventually(async () => expect(await admin.hexists(hashKey, 'ep:WorkloadEntry/shop/api-1')).toBe(1));
+      const [leader, standby, standbyPort] = leaders[0]?.leader ? [one, two, portTwo] : [two, one, portOne];
+
+      // The writer dies without releasing its lease: the standby takes over once the lease expires.
+      leader.kill('SIGKILL');
+      await eventually(async () => expect((await status(standbyPort)).leader).toBe(true), { timeoutMs: 10_000, intervalMs: 100 });
+      await writeFile(join(dir, 'api.yaml'), `${serviceEntry}---\n${workloadEntry('10.2.0.2')}`);
+      await eventually(async () => expect(JSON.parse((await admin.hget(hashKey, 'ep:WorkloadEntry/shop/api-1')) ?? '{}').address).toBe('10.2.0.2'));
+
+      // Redis restarts without persistence: the writer notices and writes the whole desired state again.
+      await redisServer.kill();
+      await redisServer.launch();
+      await eventually(async () => expect(JSON.parse((await admin.hget(hashKey, 'ep:WorkloadEntry/shop/api-1')) ?? '{}').address).toBe('10.2.0.2'), { timeoutMs: 20_000, intervalMs: 100 });
+      expect(standby.exitCode).toBeNull();
+    } finally {
+      one.kill('SIGKILL');
+      two.kill('SIGKILL');
+      admin.disconnect();
+      await redisServer.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

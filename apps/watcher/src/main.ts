@@ -14,6 +14,7 @@ import {
   MONITORING_ADDRESS_OPTION,
   MonitoringServer,
   parseCommandLine,
+  parseDuration,
   runServices,
   SHUTDOWN_TIMEOUT_OPTION,
   urlWithSchemes,
@@ -33,6 +34,7 @@ export const command = defineCommand({
     namespaces: { flag: 'namespaces', description: 'namespaces to watch, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
     redisUrl: { flag: 'redis-url', description: 'Redis to write to: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
     keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key, to share one Redis between installations', parse: identity, default: 'skiff', valueName: 'prefix' },
+    leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     logLevel: LOG_LEVEL_OPTION,
     shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
@@ -72,6 +74,7 @@ export async function main(): Promise<void> {
     meter: metrics.meter,
     tracer: tracing.tracer,
     holder: `${podName}-${randomBytes(4).toString('hex')}`,
+    leaseTtlMs: config.leaseDuration,
     ...(elector ? { elector } : {}),
   });
   registerWatcherDebug(monitoring, watcher);
