@@ -196,6 +196,36 @@ describe('parseCommandLine', () => {
   });
 });
 
+describe('short flags', () => {
+  const report = defineCommand({
+    name: 'skiff-report',
+    description: 'x',
+    options: {
+      output: { flag: 'output', short: 'o', description: 'table or json', parse: (raw) => raw, default: 'table', valueName: 'format' },
+      verbose: { flag: 'verbose', short: 'v', description: 'more', switch: true },
+    },
+  });
+
+  it('accepts the one-letter alias and the long flag alike', () => {
+    for (const argv of [['-o', 'json', '-v'], ['--output', 'json', '--verbose'], ['-ojson', '-v']]) {
+      const outcome = interpretCommandLine(report, argv, {});
+      expect(outcome).toEqual({ kind: 'run', values: { output: 'json', verbose: true } });
+    }
+    expect(interpretCommandLine(report, [], {})).toEqual({ kind: 'run', values: { output: 'table', verbose: false } });
+  });
+
+  it('shows the alias in --help and rejects bad or duplicate aliases', () => {
+    const help = interpretCommandLine(report, ['--help'], {});
+    expect(help.kind === 'exit' ? help.stdout : '').toContain('-o, --output <format>');
+    const base = { name: 'skiff-x', description: 'x' };
+    expect(() => defineCommand({ ...base, options: { a: { flag: 'a', short: 'ab', description: '', parse: String } } })).toThrow('not one letter');
+    expect(() => defineCommand({ ...base, options: { a: { flag: 'a', short: 'h', description: '', parse: String } } })).toThrow('-h is reserved');
+    expect(() =>
+      defineCommand({ ...base, options: { a: { flag: 'a', short: 'x', description: '', parse: String }, b: { flag: 'b', short: 'x', description: '', switch: true } } }),
+    ).toThrow('-x is declared twice');
+  });
+});
+
 describe('defineCommand', () => {
   it('derives environment variable names from flags', () => {
     expect(envVarForFlag('redis-url')).toBe('SKIFF_REDIS_URL');

@@ -14,6 +14,8 @@ import { type LogLevel, type HostPort, messageOf, parseHostPort, parseLogLevel, 
 export interface ValueOptionSpec<T> {
   /** Long flag without the dashes, kebab-case: `redis-url`. */
   readonly flag: string;
+  /** One-letter alias, without the dash (`o` for `-o json`), for flags a stable command line spells short. */
+  readonly short?: string;
   /** One line for `--help`. */
   readonly description: string;
   readonly parse: ValueParser<T>;
@@ -30,6 +32,8 @@ export interface ValueOptionSpec<T> {
 /** A switch: `--flag` alone sets it; the environment variable takes `true`/`false`. Defaults to false. */
 export interface SwitchOptionSpec {
   readonly flag: string;
+  /** One-letter alias, without the dash. */
+  readonly short?: string;
   readonly description: string;
   readonly switch: true;
   readonly env?: string;
@@ -95,12 +99,19 @@ function isSwitch(spec: OptionSpec): spec is SwitchOptionSpec {
  */
 export function defineCommand<const O extends Record<string, OptionSpec>>(spec: CommandSpec<O>): CommandSpec<O> {
   const flags = new Set<string>();
+  const shortFlags = new Set<string>();
   const envVars = new Set<string>();
   for (const [key, option] of Object.entries(spec.options)) {
     if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(option.flag)) throw new Error(`option ${key}: flag "${option.flag}" is not kebab-case`);
     if (option.flag === 'help') throw new Error(`option ${key}: --help is reserved`);
     if (flags.has(option.flag)) throw new Error(`option ${key}: flag --${option.flag} is declared twice`);
     flags.add(option.flag);
+    if (option.short !== undefined) {
+      if (!/^[a-zA-Z]$/.test(option.short)) throw new Error(`option ${key}: short flag "${option.short}" is not one letter`);
+      if (option.short === 'h') throw new Error(`option ${key}: -h is reserved`);
+      if (shortFlags.has(option.short)) throw new Error(`option ${key}: short flag -${option.short} is declared twice`);
+      shortFlags.add(option.short);
+    }
     const envVar = envVarOf(option);
     if (envVars.has(envVar)) throw new Error(`option ${key}: environment variable ${envVar} is declared twice`);
     envVars.add(envVar);
@@ -192,7 +203,8 @@ function buildProgram<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>
   for (const optionSpec of Object.values(spec.options)) {
     const long = `--${optionSpec.flag}`;
     specsByLongFlag.set(long, optionSpec);
-    const flags = isSwitch(optionSpec) ? long : `${long} <${optionSpec.valueName ?? 'value'}>`;
+    const names = optionSpec.short === undefined ? long : `-${optionSpec.short}, ${long}`;
+    const flags = isSwitch(optionSpec) ? names : `${names} <${optionSpec.valueName ?? 'value'}>`;
     program.addOption(new Option(flags, optionSpec.description));
   }
   return program;
