@@ -22,7 +22,7 @@ import {
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
-import { canonicalJson, serviceEntryFields, serviceEntryId, type ServiceEntryId } from '@skiff/store';
+import { FRESH_FIELD_ENCODING, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
 
 /** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
 export interface ObjectStatus {
@@ -71,19 +71,30 @@ export class DesiredState {
   /** Statuses whose latest version was rejected, kept with every change so reading it is O(1). */
   private rejected = 0;
   /**
-   * The hash-field text of each normalized entry in effect, by identity. Entries are never changed
-   * once applied (a new version of an object is a new entry), so the text of an unchanged workload is
-   * computed once, not again for every change of another workload its ServiceEntries select; entries
-   * that are replaced drop out with them.
+   * The hash fields of each normalized entry in effect, by identity: the text of a ServiceEntry, the
+   * field name and text of an endpoint. Entries are never changed once applied (a new version of an
+   * object is a new entry), so an unchanged workload is encoded once, not again for every change of
+   * another workload its ServiceEntries select; entries that are replaced drop out with them.
    */
-  private readonly fieldText = new WeakMap<NormalizedServiceEntry | NormalizedEndpoint, string>();
-  private readonly encodeField = (entry: NormalizedServiceEntry | NormalizedEndpoint): string => {
-    let text = this.fieldText.get(entry);
-    if (text === undefined) {
-      text = canonicalJson(entry);
-      this.fieldText.set(entry, text);
-    }
-    return text;
+  private readonly serviceEntryText = new WeakMap<NormalizedServiceEntry, string>();
+  private readonly endpointFields = new WeakMap<NormalizedEndpoint, { readonly field: string; readonly text: string }>();
+  private readonly rememberingEncoding: FieldEncoding = {
+    serviceEntry: (serviceEntry) => {
+      let text = this.serviceEntryText.get(serviceEntry);
+      if (text === undefined) {
+        text = FRESH_FIELD_ENCODING.serviceEntry(serviceEntry);
+        this.serviceEntryText.set(serviceEntry, text);
+      }
+      return text;
+    },
+    endpoint: (endpoint) => {
+      let encoded = this.endpointFields.get(endpoint);
+      if (encoded === undefined) {
+        encoded = FRESH_FIELD_ENCODING.endpoint(endpoint);
+        this.endpointFields.set(endpoint, encoded);
+      }
+      return encoded;
+    },
   };
 
   constructor(options: DesiredStateOptions = {}) {
@@ -177,7 +188,7 @@ export class DesiredState {
   desiredFields(key: ObjectKey): Record<string, string> | null {
     const serviceEntry = this.index.serviceEntry(key);
     if (serviceEntry === undefined) return null;
-    return serviceEntryFields(serviceEntry, [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)], this.encodeField);
+    return serviceEntryFields(serviceEntry, [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)], this.rememberingEncoding);
   }
 
   /** Every object seen, valid or rejected, sorted by kind, namespace, name (for `/debug/configz`). */
