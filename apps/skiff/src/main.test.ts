@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../bin/skiff.js', import.meta.url));
+
+function runToExit(args: string[], cwd?: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], ...(cwd ? { cwd } : {}) });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+// Serving and routing are tested end to end in libs/e2e-tests (all-in-one.test.ts, the README command).
+describe('skiff command line', () => {
+  it('exits 2 with one line for an unknown flag, a bad address or two sources', async () => {
+    expect(await runToExit(['--bogus'])).toEqual({ code: 2, stderr: "skiff: unknown option '--bogus'\n" });
+    const badAddress = await runToExit(['--xds-addr', 'nowhere']);
+    expect(badAddress.code).toBe(2);
+    expect(badAddress.stderr).toMatch(/^skiff: invalid value "nowhere" for --xds-addr/);
+    expect(await runToExit(['--config-dir', '.', '--kubeconfig', 'x'])).toEqual({ code: 2, stderr: 'skiff: give either --config-dir or --kubeconfig, not both\n' });
+  });
+
+  it('says where to run it when there is no source and no examples/ directory', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'skiff-cwd-'));
+    try {
+      const result = await runToExit([], empty);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('no ./examples directory to serve');
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
