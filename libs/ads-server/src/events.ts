@@ -12,7 +12,7 @@ export interface AdsSessionInfo {
   /** Unique within the process, in the order streams opened. */
   readonly id: string;
   readonly mode: AdsMode;
-  /** The client's address as gRPC reports it (`ipv4:127.0.0.1:50312`). */
+  /** The client's address as gRPC reports it (`127.0.0.1:50312`, `[::1]:50312`). */
   readonly peer: string;
   /** Epoch milliseconds. */
   readonly connectedAt: number;

@@ -569,7 +569,7 @@ export class AdsSession implements AdsSessionInfo {
       else if (next === undefined || state.dueAt < next) next = state.dueAt;
     }
     if (held) {
-      this.readyWaitSince ??= now;
+      this.readyWaitSince ??= this.host.clock.now();
       this.host.awaitReady(this);
     } else {
       this.readyWaitSince = undefined;

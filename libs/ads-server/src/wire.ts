@@ -3,9 +3,9 @@
  * serialized (`ServedResource.anyBytes`, encoded once per version by the provider), so building
  * it is a byte copy, not a protobuf encode of every resource for every proxy.
  *
- * Field numbers and the order protobuf-es writes them in (declaration order) come from
- * `envoy/service/discovery/v3/discovery.proto`; `wire.test.ts` checks the bytes against
- * `toBinary` of the same message built with `create`.
+ * Field numbers come from `envoy/service/discovery/v3/discovery.proto`; fields are written in
+ * field-number order, as protobuf-es's `toBinary` writes them, and `wire.test.ts` checks the bytes
+ * against `toBinary` of the same message built with `create`.
  */
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
@@ -13,10 +13,10 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 const SotwField = { VersionInfo: 1, Resources: 2, TypeUrl: 4, Nonce: 5, ControlPlane: 6 } as const;
 
 /** `DeltaDiscoveryResponse` fields. */
-const DeltaField = { SystemVersionInfo: 1, Resources: 2, TypeUrl: 4, RemovedResources: 6, Nonce: 5, ControlPlane: 7 } as const;
+const DeltaField = { SystemVersionInfo: 1, Resources: 2, TypeUrl: 4, Nonce: 5, RemovedResources: 6, ControlPlane: 7 } as const;
 
 /** `Resource` fields (delta). */
-const ResourceField = { Name: 3, Version: 1, Resource: 2 } as const;
+const ResourceField = { Version: 1, Resource: 2, Name: 3 } as const;
 
 /** `config.core.v3.ControlPlane.identifier`. */
 const CONTROL_PLANE_IDENTIFIER_FIELD = 1;
@@ -76,14 +76,14 @@ export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Ar
   writeString(writer, DeltaField.SystemVersionInfo, parts.systemVersionInfo);
   for (const resource of parts.resources) {
     writer.tag(DeltaField.Resources, WireType.LengthDelimited).fork();
-    writeString(writer, ResourceField.Name, resource.name);
     writeString(writer, ResourceField.Version, resource.version);
     writer.tag(ResourceField.Resource, WireType.LengthDelimited).bytes(resource.anyBytes);
+    writeString(writer, ResourceField.Name, resource.name);
     writer.join();
   }
   writeString(writer, DeltaField.TypeUrl, parts.typeUrl);
-  for (const name of parts.removedResources) writer.tag(DeltaField.RemovedResources, WireType.LengthDelimited).string(name);
   writeString(writer, DeltaField.Nonce, parts.nonce);
+  for (const name of parts.removedResources) writer.tag(DeltaField.RemovedResources, WireType.LengthDelimited).string(name);
   writeControlPlane(writer, DeltaField.ControlPlane, parts.controlPlaneIdentifier);
   return writer.finish();
 }

@@ -105,6 +105,17 @@ export class ProtocolViolation extends Error {
   override readonly name = 'ProtocolViolation';
 }
 
+/** The name inside an `Any` of the response's type; undefined (and a problem noted) when it is not one. */
+function decodedName(typeUrl: string, any: { readonly typeUrl: string; readonly value: Uint8Array }, index: number, problems: string[]): string | undefined {
+  if (any.typeUrl !== typeUrl) return undefined;
+  try {
+    return resourceNameOf(typeUrl, any.value);
+  } catch (error) {
+    problems.push(`resources[${index}] is not a valid ${typeUrl}: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
 function checkSotw(message: DiscoveryResponse): SotwResponse {
   const problems: string[] = [];
   if (message.nonce === '') problems.push('no nonce');
@@ -114,7 +125,7 @@ function checkSotw(message: DiscoveryResponse): SotwResponse {
   message.resources.forEach((any, index) => {
     if (any.typeUrl !== message.typeUrl) problems.push(`resources[${index}] has type ${any.typeUrl}, the response ${message.typeUrl}`);
     // Types the client cannot decode are keyed by position: their names are unknown here.
-    const name = resourceNameOf(message.typeUrl, any.value) ?? `#${index}`;
+    const name = decodedName(message.typeUrl, any, index, problems) ?? `#${index}`;
     if (resources.has(name)) problems.push(`${name} appears twice`);
     names.push(name);
     // A plain Uint8Array (not the receive Buffer), so tests compare it with what they serialized.
@@ -138,7 +149,7 @@ function checkDelta(message: DeltaDiscoveryResponse): DeltaResponse {
     if (any === undefined) problems.push(`resources[${index}] (${resource.name}) has no resource`);
     else {
       if (any.typeUrl !== message.typeUrl) problems.push(`resources[${index}] has type ${any.typeUrl}, the response ${message.typeUrl}`);
-      const inner = resourceNameOf(message.typeUrl, any.value);
+      const inner = decodedName(message.typeUrl, any, index, problems);
       if (inner !== undefined && inner !== resource.name) problems.push(`resources[${index}] is named ${resource.name} but holds ${inner}`);
       resources.set(resource.name, new Uint8Array(any.value));
     }
@@ -263,6 +274,18 @@ abstract class AdsStreamBase<Request, Message, Response extends { readonly typeU
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Stops taking responses off the stream, like a proxy too busy to read: grpc-js stops reading the
+   * HTTP/2 stream, so its flow-control window fills and the server's writes back up.
+   */
+  pauseReading(): void {
+    this.call.pause();
+  }
+
+  resumeReading(): void {
+    this.call.resume();
   }
 
   /** Half-closes the stream and closes the channel. */

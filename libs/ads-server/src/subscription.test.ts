@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { ResourceSetHash } from './resource-set-hash.js';
+import { Subscription } from './subscription.js';
+import { SubscriptionIndex } from './subscription-index.js';
+
+describe('Subscription, state of the world', () => {
+  it('is subscribed to nothing before the first request', () => {
+    const subscription = new Subscription(true);
+    expect(subscription.wildcard).toBe(false);
+    expect(subscription.covers('a')).toBe(false);
+  });
+
+  it('reads empty names as the wildcard until the stream names something, then as unsubscribe-all', () => {
+    const subscription = new Subscription(true);
+    expect(subscription.replace([])).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(subscription.replace([])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
+    expect(subscription.replace(['a', 'b'])).toEqual({ added: ['a', 'b'], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(subscription.replace([])).toEqual({ added: [], removed: ['a', 'b'], wildcardBefore: false, wildcardAfter: false });
+    expect(subscription.covers('a')).toBe(false);
+  });
+
+  it('never applies the legacy wildcard to types without it; `*` works everywhere', () => {
+    const subscription = new Subscription(false);
+    expect(subscription.replace([]).wildcardAfter).toBe(false);
+    expect(subscription.replace(['*', 'x']).wildcardAfter).toBe(true);
+    expect([...subscription.names]).toEqual(['x']);
+    expect(subscription.covers('anything')).toBe(true);
+    expect(subscription.replace(['x'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+  });
+});
+
+describe('Subscription, delta', () => {
+  it('starts on the legacy wildcard with an empty first subscribe and leaves it when a name is subscribed', () => {
+    const subscription = new Subscription(true);
+    expect(subscription.update([], []).wildcardAfter).toBe(true);
+    expect(subscription.update(['a'], [])).toEqual({ added: ['a'], removed: [], wildcardBefore: true, wildcardAfter: false });
+  });
+
+  it('adds and removes names, keeps `*` apart, and ignores phantom unsubscribes', () => {
+    const subscription = new Subscription(false);
+    expect(subscription.update(['*', 'a', 'a'], [])).toEqual({ added: ['a'], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(subscription.update([], ['never'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
+    expect(subscription.update([], ['a'])).toEqual({ added: [], removed: ['a'], wildcardBefore: true, wildcardAfter: true });
+    expect(subscription.covers('a')).toBe(true);
+    expect(subscription.update([], ['*'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(subscription.covers('a')).toBe(false);
+  });
+});
+
+describe('ResourceSetHash', () => {
+  it('depends on the set only, and undoes an entry when toggled again', () => {
+    const one = new ResourceSetHash();
+    const two = new ResourceSetHash();
+    expect(one.toString()).toBe('0000000000000000');
+    one.toggle('a', 'v1');
+    one.toggle('b', 'v2');
+    two.toggle('b', 'v2');
+    two.toggle('a', 'v1');
+    expect(one.toString()).toBe(two.toString());
+    expect(one.toString()).toMatch(/^[0-9a-f]{16}$/);
+    one.toggle('b', 'v2');
+    const onlyA = new ResourceSetHash();
+    onlyA.toggle('a', 'v1');
+    expect(one.toString()).toBe(onlyA.toString());
+  });
+
+  it('tells the name and the version apart', () => {
+    const left = new ResourceSetHash();
+    const right = new ResourceSetHash();
+    left.toggle('ab', 'c');
+    right.toggle('a', 'bc');
+    expect(left.toString()).not.toBe(right.toString());
+  });
+});
+
+describe('SubscriptionIndex', () => {
+  it('finds wildcard sessions for every name and named sessions for their names only', () => {
+    const index = new SubscriptionIndex<string>();
+    index.update('wild', 'T', { added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
+    index.update('named', 'T', { added: ['a', 'b'], removed: [], wildcardBefore: false, wildcardAfter: false });
+    index.update('other-type', 'U', { added: ['a'], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(Object.fromEntries(index.interested('T', ['a', 'c']))).toEqual({ wild: ['a', 'c'], named: ['a'] });
+    index.update('named', 'T', { added: [], removed: ['a'], wildcardBefore: false, wildcardAfter: false });
+    expect(Object.fromEntries(index.interested('T', ['a']))).toEqual({ wild: ['a'] });
+    index.remove('wild', [['T', { wildcard: true, names: new Set<string>() }]]);
+    index.remove('named', [['T', { wildcard: false, names: new Set(['b']) }]]);
+    index.remove('other-type', [['U', { wildcard: false, names: new Set(['a']) }]]);
+    expect(index.size).toBe(0);
+    expect(index.interested('T', ['a', 'b']).size).toBe(0);
+  });
+});
