@@ -135,7 +135,8 @@ describe('skiff-translator (the built binary, real Redis)', () => {
     await eventually(async () => expect(await writer.builtUpToDate({ namespace: 'shop', name: 'cart' })).toBe(true), WAIT);
     const owned = await writer.store.resources.readOwner({ namespace: 'shop', name: 'cart' }, []);
     expect(new Set(owned?.record.resources.map((r) => r.variant))).toEqual(new Set(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']));
-    expect((await writer.store.changeLog.pending()).count).toBe(0);
+    // The entry is acknowledged right after the resources are stored.
+    await eventually(async () => expect((await writer.store.changeLog.pending()).count).toBe(0), WAIT);
     const status = await translatorz(translator);
     expect(status.recentBuilds[0]).toMatchObject({ serviceEntry: 'shop/cart', outcome: 'applied' });
     const metrics = await (await fetch(`http://127.0.0.1:${translator.port}/metrics`)).text();

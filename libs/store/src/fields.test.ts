@@ -17,9 +17,8 @@ describe('ServiceEntry hash fields', () => {
     const sortedByReplacer = (value: unknown): string =>
       JSON.stringify(value, (_key, item: unknown) => {
         if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
-        const sorted: Record<string, unknown> = {};
-        for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
-        return sorted;
+        // fromEntries defines own properties, so a `__proto__` key stays a key (an assignment would set the prototype).
+        return Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]));
       });
     // Keys that are array indexes ('7', '10') enumerate before the others, in numeric order.
     const key = fc.oneof(fc.string(), fc.constantFrom('0', '7', '10', '010', '4294967294', '4294967295', '-1', '1.5', 'a', 'B', 'ep:x'));
