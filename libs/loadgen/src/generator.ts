@@ -1,0 +1,216 @@
+/**
+ * The load generator: N simulated proxies against one ADS server, in the spirit of Istio's
+ * pilot-load (`istio/tools` `perf/load`).
+ *
+ * Streams share HTTP/2 connections: `streamsPerConnection` streams (default 100) ride one grpc-js
+ * channel, which multiplexes them over one connection. That keeps the client cheap (a connection,
+ * its socket and its HTTP/2 session cost far more than a stream), so one process can simulate ten
+ * thousand proxies on a small machine. Real sidecars each open their own connection, which costs the
+ * server a socket and an HTTP/2 session per proxy on top of the stream: `streamsPerConnection: 1`
+ * reproduces that, at a higher cost for the generator too.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { silentLogger, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
+import { simulatedNode, type ProxyFlavor } from './node.js';
+import type { ProxyPlan } from './plan.js';
+import { LoadCounters, SimulatedProxy } from './proxy.js';
+import { ArrivalRecorder } from './recorder.js';
+import { epochNow } from './stats.js';
+import { buildSummary, type LoadSummary } from './summary.js';
+
+export interface LoadGeneratorOptions {
+  /** The ADS server, `host:port` (or any gRPC target). */
+  readonly target: string;
+  readonly plans: readonly ProxyPlan[];
+  readonly flavor: ProxyFlavor;
+  /** Incremental (`DeltaAggregatedResources`) instead of state of the world. */
+  readonly delta: boolean;
+  /** Streams per HTTP/2 connection; 1 gives every proxy its own connection. Default 100. */
+  readonly streamsPerConnection?: number;
+  /** Streams opened per second; 0 opens them all at once. Default 0. */
+  readonly connectRate?: number;
+  /** `user_agent_version` of the simulated proxies. */
+  readonly version?: string;
+  readonly logger?: Logger;
+  readonly reconnect?: BackoffOptions;
+}
+
+/** What the generator is doing right now. */
+export interface LoadStatus {
+  readonly proxies: number;
+  readonly connections: number;
+  readonly streamsStarted: number;
+  readonly streamsOpen: number;
+  /** Proxies that got their first response of every type they asked for. */
+  readonly ready: number;
+  /** Epoch ms when the last proxy became ready; null before. */
+  readonly allReadyAt: number | null;
+  readonly reconnects: number;
+  readonly acks: number;
+  /** New resource versions received, all proxies counted. */
+  readonly arrivals: number;
+}
+
+const DEFAULT_STREAMS_PER_CONNECTION = 100;
+/** Pacing tick when `connectRate` is set. */
+const PACE_TICK_MS = 10;
+/** Streams opened per event-loop turn when not paced, so responses are read while the rest open. */
+const UNPACED_BATCH = 200;
+
+export class LoadGenerator implements Runner {
+  readonly name = 'loadgen';
+  readonly recorder: ArrivalRecorder;
+  readonly counters = new LoadCounters();
+  private readonly options: LoadGeneratorOptions;
+  private readonly logger: Logger;
+  private readonly clients: grpc.Client[] = [];
+  private readonly proxies: SimulatedProxy[] = [];
+  private readonly readyWaiters = new Set<() => void>();
+  private ready = 0;
+  private startedAt: number | undefined;
+  private allReadyAt: number | undefined;
+  private stoppedAt: number | undefined;
+  private pacer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: LoadGeneratorOptions) {
+    if (options.plans.length === 0) throw new Error('no proxies to simulate');
+    const perConnection = options.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
+    if (!Number.isInteger(perConnection) || perConnection < 1) throw new Error(`streams per connection must be a positive integer, got ${perConnection}`);
+    if (!(options.connectRate === undefined || options.connectRate >= 0)) throw new Error(`the connect rate must not be negative, got ${options.connectRate}`);
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+    this.recorder = new ArrivalRecorder(options.plans.length);
+    const connections = Math.ceil(options.plans.length / perConnection);
+    for (let i = 0; i < connections; i++) {
+      this.clients.push(
+        new grpc.Client(options.target, grpc.credentials.createInsecure(), {
+          // Without a local pool, channels to one target share a connection, whatever their count.
+          'grpc.use_local_subchannel_pool': 1,
+          // A wildcard CDS response of a large mesh exceeds the 4 MB default.
+          'grpc.max_receive_message_length': -1,
+          // Per-call bookkeeping the generator never reads.
+          'grpc.enable_channelz': 0,
+          // The session buffers the initial responses of every stream on the connection (the 10 MB default would refuse streams).
+          'grpc-node.max_session_memory': 1024,
+        }),
+      );
+    }
+    for (const plan of options.plans) {
+      this.proxies.push(
+        new SimulatedProxy({
+          plan,
+          flavor: options.flavor,
+          delta: options.delta,
+          node: simulatedNode({ index: plan.index, namespace: plan.namespace, flavor: options.flavor, version: options.version ?? '0.0.0' }),
+          // Round robin, so each connection carries proxies of every group.
+          client: this.clients[plan.index % connections]!,
+          recorder: this.recorder,
+          counters: this.counters,
+          onReady: () => this.proxyReady(),
+          ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
+        }),
+      );
+    }
+  }
+
+  /** Opens the streams (paced by `connectRate`); resolves once every stream has been opened. */
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.startedAt = epochNow();
+    const rate = this.options.connectRate ?? 0;
+    this.logger.info({ target: this.options.target, proxies: this.proxies.length, connections: this.clients.length, flavor: this.options.flavor, delta: this.options.delta, rate }, 'opening streams');
+    let next = 0;
+    if (rate === 0) {
+      while (next < this.proxies.length && !this.closed) {
+        const end = Math.min(next + UNPACED_BATCH, this.proxies.length);
+        for (; next < end; next++) this.proxies[next]!.open();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const begin = performance.now();
+      const tick = (): void => {
+        const due = Math.min(this.proxies.length, Math.floor(((performance.now() - begin) / 1000) * rate) + 1);
+        for (; next < due && !this.closed; next++) this.proxies[next]!.open();
+        if (next >= this.proxies.length || this.closed) {
+          this.pacer = undefined;
+          resolve();
+        } else {
+          this.pacer = setTimeout(tick, PACE_TICK_MS);
+        }
+      };
+      tick();
+    });
+  }
+
+  /** Resolves true once every proxy is ready, or false after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.ready === this.proxies.length) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        resolve(this.ready === this.proxies.length);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.readyWaiters.add(done);
+    });
+  }
+
+  /** Ends every stream and closes the connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stoppedAt = epochNow();
+    clearTimeout(this.pacer);
+    for (const proxy of this.proxies) proxy.close();
+    this.recorder.cancelWaits();
+    for (const done of [...this.readyWaiters]) done();
+    // Give the cancellations a turn to reach the sockets before the channels go.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const client of this.clients) client.close();
+    this.logger.info({ streams: this.proxies.length }, 'streams closed');
+  }
+
+  status(): LoadStatus {
+    const counters = this.counters;
+    return {
+      proxies: this.proxies.length,
+      connections: this.clients.length,
+      streamsStarted: counters.streamsStarted,
+      streamsOpen: counters.streamsOpen,
+      ready: this.ready,
+      allReadyAt: this.allReadyAt ?? null,
+      reconnects: counters.reconnects,
+      acks: counters.acks,
+      arrivals: this.recorder.size,
+    };
+  }
+
+  /** Counts, readiness times and the fan-out spread of versions pushed after every proxy was ready. */
+  summary(): LoadSummary {
+    return buildSummary({
+      target: this.options.target,
+      flavor: this.options.flavor,
+      delta: this.options.delta,
+      proxies: this.proxies,
+      connections: this.clients.length,
+      counters: this.counters,
+      recorder: this.recorder,
+      startedAt: this.startedAt,
+      allReadyAt: this.allReadyAt,
+      endedAt: this.stoppedAt ?? epochNow(),
+    });
+  }
+
+  private proxyReady(): void {
+    this.ready++;
+    if (this.ready === this.proxies.length) {
+      this.allReadyAt = epochNow();
+      this.logger.info({ proxies: this.ready, ms: Math.round(this.allReadyAt - (this.startedAt ?? this.allReadyAt)) }, 'every proxy is ready');
+      for (const done of [...this.readyWaiters]) done();
+    }
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * One simulated proxy: one ADS stream (state of the world or delta) that asks for clusters the way
+ * its flavour does, ACKs every response at once, and records each resource version it receives.
+ *
+ * - Envoy sidecar: CDS wildcard first; after the first CDS response, EDS for its clusters (Envoy
+ *   asks for the endpoints of the EDS clusters CDS gave it; here the cluster names are given, and in
+ *   Istio a cluster's EDS service name is the cluster name, SPEC.md §2.3).
+ * - Proxyless gRPC: CDS for its clusters by name, then EDS for the same names (the grpc-js-xds client
+ *   gets there through LDS and RDS first; a load generator starts at CDS).
+ *
+ * Like Istio's sidecars (`set_node_on_first_message_only`), only a stream's first request carries
+ * the node. Requests are encoded with protobuf-es; responses are read with `response.ts` and never
+ * decoded into messages.
+ */
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
+import { TypeUrl } from '@skiff/protos';
+import { NodeSchema, type Node } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
+import { DeltaDiscoveryRequestSchema, DiscoveryRequestSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
+import { Backoff, type BackoffOptions } from '@skiff/runtime';
+import type { ProxyFlavor } from './node.js';
+import type { ProxyPlan } from './plan.js';
+import type { ArrivalRecorder } from './recorder.js';
+import { readDeltaDiscoveryResponse, readDiscoveryResponse, type ReceivedResponse } from './response.js';
+import { epochNow } from './stats.js';
+
+const SERVICE = AggregatedDiscoveryService.typeName;
+export const SOTW_METHOD_PATH = `/${SERVICE}/${AggregatedDiscoveryService.method.streamAggregatedResources.name}`;
+export const DELTA_METHOD_PATH = `/${SERVICE}/${AggregatedDiscoveryService.method.deltaAggregatedResources.name}`;
+
+/** The wildcard resource name (`xds_protocol.rst`: "the special resource name `*`"). */
+const WILDCARD = '*';
+
+/** istiod's short type names (`pilot_xds_pushes{type}`), for counters. */
+export function shortTypeName(typeUrl: string): string {
+  switch (typeUrl) {
+    case TypeUrl.Cluster:
+      return 'cds';
+    case TypeUrl.ClusterLoadAssignment:
+      return 'eds';
+    case TypeUrl.Listener:
+      return 'lds';
+    case TypeUrl.RouteConfiguration:
+      return 'rds';
+    default:
+      return typeUrl;
+  }
+}
+
+/** Counters every proxy of a generator adds to. */
+export class LoadCounters {
+  streamsStarted = 0;
+  streamsOpen = 0;
+  reconnects = 0;
+  /** Stream ends by gRPC status code, while the generator was running. */
+  readonly endsByCode = new Map<number, number>();
+  /** Per short type name. */
+  readonly responses = new Map<string, number>();
+  readonly resources = new Map<string, number>();
+  readonly newVersions = new Map<string, number>();
+  removed = 0;
+  bytesReceived = 0;
+  acks = 0;
+  /** Responses that could not be read (no ACK possible without their nonce). */
+  unreadable = 0;
+
+  add(map: Map<string, number>, key: string, count = 1): void {
+    map.set(key, (map.get(key) ?? 0) + count);
+  }
+}
+
+export interface SimulatedProxyOptions {
+  readonly plan: ProxyPlan;
+  readonly flavor: ProxyFlavor;
+  readonly delta: boolean;
+  readonly node: MessageInitShape<typeof NodeSchema>;
+  readonly client: grpc.Client;
+  readonly recorder: ArrivalRecorder;
+  readonly counters: LoadCounters;
+  /** Called once, when the proxy has its first response of every type it asked for. */
+  readonly onReady: (proxy: SimulatedProxy) => void;
+  /** Delays before reconnecting a stream the server ended. Default: 1 s growing to 30 s (gRPC's). */
+  readonly reconnect?: BackoffOptions;
+}
+
+interface TypeState {
+  readonly typeUrl: string;
+  readonly names: readonly string[];
+  readonly wildcard: boolean;
+  requested: boolean;
+  received: boolean;
+}
+
+type Call = grpc.ClientDuplexStream<Uint8Array, Buffer>;
+
+/** Passes request bytes encoded here to grpc-js without a copy. */
+const passRequest = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Hands response bytes over undecoded. */
+const keepResponse = (bytes: Buffer): Buffer => bytes;
+
+export class SimulatedProxy {
+  readonly index: number;
+  /** Epoch ms when the first stream was opened. */
+  firstStartedAt: number | undefined;
+  /** Epoch ms of the first stream's readiness (first response of every requested type). */
+  readyAt: number | undefined;
+  private readonly options: SimulatedProxyOptions;
+  private readonly node: Node;
+  private readonly clusters: TypeState;
+  private readonly endpoints: TypeState | undefined;
+  private readonly backoff: Backoff;
+  private call: Call | undefined;
+  private nodeSent = false;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SimulatedProxyOptions) {
+    this.options = options;
+    this.index = options.plan.index;
+    this.node = create(NodeSchema, options.node);
+    const names = options.plan.clusters;
+    const wildcard = options.flavor === 'envoy';
+    this.clusters = { typeUrl: TypeUrl.Cluster, names: wildcard ? [] : names, wildcard, requested: false, received: false };
+    this.endpoints = names.length === 0 ? undefined : { typeUrl: TypeUrl.ClusterLoadAssignment, names, wildcard: false, requested: false, received: false };
+    this.backoff = new Backoff(options.reconnect ?? {});
+    for (const state of this.types()) options.recorder.setSubscription(this.index, state.typeUrl, state.names, state.wildcard);
+  }
+
+  /** Opens the stream and asks for clusters. */
+  open(): void {
+    if (this.closed) return;
+    const { client, delta, counters } = this.options;
+    const call: Call = client.makeBidiStreamRequest(delta ? DELTA_METHOD_PATH : SOTW_METHOD_PATH, passRequest, keepResponse);
+    this.call = call;
+    this.nodeSent = false;
+    for (const state of this.types()) {
+      state.requested = false;
+      state.received = false;
+    }
+    this.firstStartedAt ??= epochNow();
+    counters.streamsStarted++;
+    counters.streamsOpen++;
+    call.on('data', (bytes: Buffer) => this.received(call, bytes));
+    call.on('status', (status: grpc.StatusObject) => this.ended(call, status));
+    // The status event reports how the stream ended; the error event is the same end as an exception.
+    call.on('error', () => {});
+    this.subscribe(this.clusters);
+  }
+
+  /** Ends the stream for good (half-close, then cancel, as a proxy that shuts down). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const call = this.call;
+    this.call = undefined;
+    if (call !== undefined) {
+      call.end();
+      call.cancel();
+    }
+  }
+
+  private types(): TypeState[] {
+    return this.endpoints === undefined ? [this.clusters] : [this.clusters, this.endpoints];
+  }
+
+  private nodeOnce(): Node | undefined {
+    if (this.nodeSent) return undefined;
+    this.nodeSent = true;
+    return this.node;
+  }
+
+  /** The initial request of a type: its names (or the wildcard). */
+  private subscribe(state: TypeState): void {
+    state.requested = true;
+    if (this.options.delta) {
+      // Delta has no legacy wildcard for a stream that names nothing: Envoy subscribes to `*` explicitly.
+      this.sendDelta({ typeUrl: state.typeUrl, resourceNamesSubscribe: state.wildcard ? [WILDCARD] : [...state.names] });
+    } else {
+      // An empty CDS list is Envoy's (legacy) wildcard request.
+      this.sendSotw({ typeUrl: state.typeUrl, resourceNames: [...state.names] });
+    }
+  }
+
+  private sendSotw(init: MessageInitShape<typeof DiscoveryRequestSchema>): void {
+    const request = create(DiscoveryRequestSchema, init);
+    const node = this.nodeOnce();
+    if (node !== undefined) request.node = node;
+    this.call?.write(toBinary(DiscoveryRequestSchema, request));
+  }
+
+  private sendDelta(init: MessageInitShape<typeof DeltaDiscoveryRequestSchema>): void {
+    const request = create(DeltaDiscoveryRequestSchema, init);
+    const node = this.nodeOnce();
+    if (node !== undefined) request.node = node;
+    this.call?.write(toBinary(DeltaDiscoveryRequestSchema, request));
+  }
+
+  private received(call: Call, bytes: Buffer): void {
+    const at = epochNow();
+    if (call !== this.call) return;
+    const { counters, recorder, delta } = this.options;
+    counters.bytesReceived += bytes.length;
+    let response: ReceivedResponse;
+    try {
+      response = delta ? readDeltaDiscoveryResponse(bytes) : readDiscoveryResponse(bytes);
+    } catch {
+      counters.unreadable++;
+      return;
+    }
+    this.backoff.reset();
+    const type = shortTypeName(response.typeUrl);
+    counters.add(counters.responses, type);
+    counters.add(counters.resources, type, response.resources.length);
+    let fresh = 0;
+    for (const resource of response.resources) if (recorder.record(this.index, response.typeUrl, resource.name, resource.version, at)) fresh++;
+    if (fresh > 0) counters.add(counters.newVersions, type, fresh);
+    for (const name of response.removed) recorder.forget(this.index, response.typeUrl, name);
+    counters.removed += response.removed.length;
+    this.acknowledge(response);
+
+    const state = response.typeUrl === TypeUrl.Cluster ? this.clusters : response.typeUrl === TypeUrl.ClusterLoadAssignment ? this.endpoints : undefined;
+    if (state === undefined || state.received) return;
+    state.received = true;
+    if (state === this.clusters && this.endpoints !== undefined && !this.endpoints.requested) this.subscribe(this.endpoints);
+    if (this.readyAt === undefined && this.types().every((type) => type.received)) {
+      this.readyAt = at;
+      this.options.onReady(this);
+    }
+  }
+
+  /** ACKs with the response's nonce (and, in state of the world, its version and the type's names). */
+  private acknowledge(response: ReceivedResponse): void {
+    this.options.counters.acks++;
+    if (this.options.delta) {
+      this.sendDelta({ typeUrl: response.typeUrl, responseNonce: response.nonce });
+      return;
+    }
+    const names = response.typeUrl === TypeUrl.Cluster ? this.clusters.names : response.typeUrl === TypeUrl.ClusterLoadAssignment ? (this.endpoints?.names ?? []) : [];
+    this.sendSotw({ typeUrl: response.typeUrl, versionInfo: response.versionInfo, responseNonce: response.nonce, resourceNames: [...names] });
+  }
+
+  private ended(call: Call, status: grpc.StatusObject): void {
+    if (call !== this.call && this.call !== undefined) return;
+    const { counters } = this.options;
+    counters.streamsOpen--;
+    if (this.closed) return;
+    this.call = undefined;
+    counters.endsByCode.set(status.code, (counters.endsByCode.get(status.code) ?? 0) + 1);
+    // A control plane that ends a stream (shutdown, maximum connection age) expects the proxy back.
+    counters.reconnects++;
+    this.reconnectTimer = setTimeout(() => this.open(), this.backoff.next());
+  }
+}

@@ -1,0 +1,103 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
+import { TypeUrl } from '@skiff/protos';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
+import { describe, expect, it } from 'vitest';
+import { fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName } from './response.js';
+
+const cluster = (name: string, seconds = 10n) => create(ClusterSchema, { name, connectTimeout: { seconds } });
+const assignment = (name: string, port = 80) =>
+  create(ClusterLoadAssignmentSchema, {
+    clusterName: name,
+    endpoints: [{ lbEndpoints: [{ hostIdentifier: { case: 'endpoint', value: { address: { address: { case: 'socketAddress', value: { address: '10.0.0.1', portSpecifier: { case: 'portValue', value: port } } } } } } }] }],
+  });
+
+describe('readDiscoveryResponse', () => {
+  it('reads type, nonce, version and each resource name, skipping everything else', () => {
+    const bytes = toBinary(
+      DiscoveryResponseSchema,
+      create(DiscoveryResponseSchema, {
+        versionInfo: 'v1',
+        typeUrl: TypeUrl.Cluster,
+        nonce: 'n-1',
+        canary: true,
+        controlPlane: { identifier: 'skiff' },
+        resources: [anyPack(ClusterSchema, cluster('outbound|80||a.ns.svc.cluster.local')), anyPack(ClusterSchema, cluster('b'))],
+      }),
+    );
+    const response = readDiscoveryResponse(bytes);
+    expect(response).toMatchObject({ typeUrl: TypeUrl.Cluster, nonce: 'n-1', versionInfo: 'v1', removed: [] });
+    expect(response.resources.map((resource) => resource.name)).toEqual(['outbound|80||a.ns.svc.cluster.local', 'b']);
+  });
+
+  it('gives equal bytes equal versions and changed bytes a new one', () => {
+    const read = (port: number) =>
+      readDiscoveryResponse(toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'n', resources: [anyPack(ClusterLoadAssignmentSchema, assignment('a', port))] }))).resources[0]!;
+    expect(read(80).version).toBe(read(80).version);
+    expect(read(81).version).not.toBe(read(80).version);
+    expect(read(80).name).toBe('a');
+  });
+
+  it('names a resource without a name by its position', () => {
+    const bytes = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.Cluster, nonce: 'n', resources: [anyPack(ClusterSchema, cluster('a')), anyPack(ClusterSchema, cluster(''))] }));
+    expect(readDiscoveryResponse(bytes).resources.map((resource) => resource.name)).toEqual(['a', '#1']);
+  });
+
+  it('reads an empty response', () => {
+    expect(readDiscoveryResponse(new Uint8Array(0))).toEqual({ typeUrl: '', nonce: '', versionInfo: '', resources: [], removed: [] });
+  });
+});
+
+describe('resourceMessageName', () => {
+  it('finds the name of every type a proxy subscribes to', () => {
+    expect(resourceMessageName(toBinary(ClusterSchema, cluster('c')))).toBe('c');
+    expect(resourceMessageName(toBinary(ClusterLoadAssignmentSchema, assignment('e')))).toBe('e');
+    expect(resourceMessageName(toBinary(ListenerSchema, create(ListenerSchema, { name: 'l:80', statPrefix: 'x' })))).toBe('l:80');
+    expect(resourceMessageName(toBinary(RouteConfigurationSchema, create(RouteConfigurationSchema, { name: 'r', virtualHosts: [{ name: 'vh' }] })))).toBe('r');
+    expect(resourceMessageName(toBinary(ClusterSchema, create(ClusterSchema, { connectTimeout: { seconds: 1n } })))).toBeUndefined();
+  });
+});
+
+describe('readDeltaDiscoveryResponse', () => {
+  it('reads resources with the server versions, and removals from both fields once', () => {
+    const bytes = toBinary(
+      DeltaDiscoveryResponseSchema,
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: 's1',
+        typeUrl: TypeUrl.ClusterLoadAssignment,
+        nonce: 'd-1',
+        resources: [
+          { name: 'a', version: 'va', resource: anyPack(ClusterLoadAssignmentSchema, assignment('a')) },
+          { name: 'b', version: '', resource: anyPack(ClusterLoadAssignmentSchema, assignment('b')) },
+        ],
+        removedResources: ['gone', 'also-gone'],
+        removedResourceNames: [{ name: 'gone' }, { name: 'third' }],
+      }),
+    );
+    const response = readDeltaDiscoveryResponse(bytes);
+    expect(response).toMatchObject({ typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'd-1', versionInfo: 's1', removed: ['gone', 'also-gone', 'third'] });
+    expect(response.resources[0]).toEqual({ name: 'a', version: 'va' });
+    // No server version: the bytes' fingerprint stands in.
+    expect(response.resources[1]).toEqual({ name: 'b', version: fingerprint(toBinary(ClusterLoadAssignmentSchema, assignment('b'))) });
+  });
+
+  it('falls back to the message name when Resource.name is missing', () => {
+    const bytes = toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { typeUrl: TypeUrl.Cluster, nonce: 'n', resources: [{ version: 'v', resource: anyPack(ClusterSchema, cluster('x')) }, { version: 'w' }] }));
+    expect(readDeltaDiscoveryResponse(bytes).resources).toEqual([
+      { name: 'x', version: 'v' },
+      { name: '#1', version: 'w' },
+    ]);
+  });
+});
+
+describe('fingerprint', () => {
+  it('is FNV-1a over the bytes, with their length', () => {
+    // FNV-1a 32 of the empty input is the offset basis; of "a" it is 0xe40c292c (the FNV test vectors).
+    expect(fingerprint(new Uint8Array(0))).toBe(`0-${(0x811c9dc5).toString(36)}`);
+    expect(fingerprint(new TextEncoder().encode('a'))).toBe(`1-${(0xe40c292c).toString(36)}`);
+  });
+});
