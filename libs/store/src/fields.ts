@@ -13,70 +13,14 @@ import {
 } from '@skiff/model';
 import { ENDPOINT_FIELD_PREFIX, SERVICE_ENTRY_FIELD, StoreError, endpointField, type ServiceEntryDiff, type StoredServiceEntry } from './contract.js';
 
-/**
- * JSON with object keys in sorted order at every level (arrays keep their order): the text
- * `JSON.stringify` gives once every object's keys are sorted, written directly rather than through a
- * replacer that copies each object into a sorted one (a third of a cold sync's CPU went there). Values
- * follow `JSON.stringify`'s rules: `toJSON` first, `undefined`, functions and symbols skipped in
- * objects and `null` in arrays, non-finite numbers `null`, bigints refused.
- */
+/** JSON with object keys in sorted order at every level (arrays keep their order). */
 export function canonicalJson(value: unknown): string {
-  return writeCanonical(value, '') as string;
-}
-
-function writeCanonical(value: unknown, key: string): string | undefined {
-  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    value = (value as { toJSON(key: string): unknown }).toJSON(key);
-  }
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object':
-      break;
-    default:
-      // undefined, functions and symbols have no JSON text; a bigint throws, as in JSON.stringify.
-      return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) {
-    let text = '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) text += ',';
-      text += writeCanonical(value[i], String(i)) ?? 'null';
-    }
-    return `${text}]`;
-  }
-  const record = value as Record<string, unknown>;
-  let text = '{';
-  for (const field of sortedKeys(record)) {
-    const item = writeCanonical(record[field], field);
-    if (item === undefined) continue;
-    if (text.length > 1) text += ',';
-    text += `${JSON.stringify(field)}:${item}`;
-  }
-  return `${text}}`;
-}
-
-/** Canonical numeric strings below 2^32 - 1: the keys JavaScript objects enumerate first, in numeric order. */
-const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
-const isArrayIndex = (key: string): boolean => ARRAY_INDEX.test(key) && Number(key) < 4_294_967_295;
-
-/**
- * The keys in the order the stored text has always had them: an object rebuilt with sorted keys, as
- * `JSON.stringify` then enumerates it, lists array-index keys first in numeric order
- * (https://tc39.es/ecma262/#sec-ordinaryownpropertykeys), then the others sorted. `Object.keys`
- * already returns the index keys first and in that order, so only the rest is sorted.
- */
-function sortedKeys(record: Record<string, unknown>): string[] {
-  const keys = Object.keys(record);
-  let indexKeys = 0;
-  while (indexKeys < keys.length && isArrayIndex(keys[indexKeys] as string)) indexKeys++;
-  if (indexKeys === 0) return keys.sort();
-  return [...keys.slice(0, indexKeys), ...keys.slice(indexKeys).sort()];
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
+    return sorted;
+  });
 }
 
 /**
