@@ -12,6 +12,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '@skiff/protos';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { runServices, silentLogger } from '@skiff/runtime';
 import { eventually } from '@skiff/testing';
 import { connectAds, testCluster, testLoadAssignment, type ConformanceResource, type ConnectAdsOptions } from '@skiff/xds-conformance';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -224,6 +225,23 @@ describe('connection lifecycle', () => {
     expect((await reconnected.requestResponseAck({ typeUrl: CDS })).names).toEqual(['from-second']);
     expect(second.server.sessions.size).toBe(1);
     await expect(connectAds(first.address, { connectTimeoutMs: 300 })).rejects.toThrow(/could not connect/);
+  });
+
+  it('runs as a Runner: started by runServices, closed gracefully when the service stops', async () => {
+    const provider = new StaticResourceProvider();
+    provider.upsert([testCluster('a')]);
+    const server = new AdsServer({ provider, address: '127.0.0.1:0', maxConnectionAgeMs: 0 });
+    const exitCodes: number[] = [];
+    const services = runServices([server], { logger: silentLogger(), shutdownTimeoutMs: 2_000, signals: [], exit: (code) => exitCodes.push(code) });
+    cleanups.push(() => services.stop());
+    await services.started;
+    const ads = await open(`127.0.0.1:${server.address!.port}`);
+    await ads.requestResponseAck({ typeUrl: CDS });
+    expect(await services.stop('test over')).toBe(0);
+    expect(await ads.expectEnd()).toMatchObject({ code: grpc.status.UNAVAILABLE });
+    expect(exitCodes).toEqual([0]);
+    expect(server.address).toBeUndefined();
+    await expect(server.listen()).rejects.toThrow(/closed/);
   });
 
   it('finishes close within the grace time even when a client stopped reading', async () => {

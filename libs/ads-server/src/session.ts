@@ -28,7 +28,7 @@ import type {
 } from './events.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceProvider, ServedResource } from './provider.js';
-import { ResourceSetHash } from './resource-set-hash.js';
+import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from './resource-set-hash.js';
 import { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, WILDCARD } from './resource-types.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
 import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
@@ -87,11 +87,17 @@ const ABSENT = '';
 /** Work due within this many milliseconds is done now. */
 const TIMER_SLACK_MS = 1;
 
+/** What the client holds of one name: the version and its digest (none for `ABSENT`). */
+interface HeldResource {
+  readonly version: string;
+  readonly digest: EntryDigest | undefined;
+}
+
 /** The per-type state of one stream. */
 class TypeState {
   readonly subscription: Subscription;
   /** What the client holds as far as the server knows: name -> version (or `ABSENT`, delta only). */
-  readonly sent = new Map<string, string>();
+  private readonly sent = new Map<string, HeldResource>();
   /** Digest of `sent` (without `ABSENT` entries): the type's `version_info`. */
   readonly sentHash = new ResourceSetHash();
   /** Names whose visible version may have changed since the last push. */
@@ -126,20 +132,36 @@ class TypeState {
     this.subscription = new Subscription(allowsLegacyWildcard(typeUrl));
   }
 
-  /** Records that the client holds `name` at `version` (`ABSENT`: told it does not exist). */
-  remember(name: string, version: string): void {
-    const previous = this.sent.get(name);
-    if (previous === version) return;
-    if (previous !== undefined && previous !== ABSENT) this.sentHash.toggle(name, previous);
-    if (version !== ABSENT) this.sentHash.toggle(name, version);
-    this.sent.set(name, version);
+  /** The version the client holds of `name`, `ABSENT`, or undefined when it holds nothing of that name. */
+  versionOf(name: string): string | undefined {
+    return this.sent.get(name)?.version;
+  }
+
+  /** Names the client holds or was told are absent. */
+  heldNames(): IterableIterator<string> {
+    return this.sent.keys();
+  }
+
+  /** Records that the client holds `resource`. */
+  rememberResource(resource: ServedResource): void {
+    this.remember(resource.name, { version: resource.version, digest: resourceDigest(resource) });
+  }
+
+  /** Records that the client holds `name` at `version`, as it said in `initial_resource_versions`. */
+  rememberVersion(name: string, version: string): void {
+    this.remember(name, { version, digest: entryDigest(name, version) });
+  }
+
+  /** Records that the client was told `name` does not exist. */
+  rememberAbsent(name: string): void {
+    this.remember(name, { version: ABSENT, digest: undefined });
   }
 
   /** Records that the client no longer holds `name`. */
   forget(name: string): void {
     const previous = this.sent.get(name);
     if (previous === undefined) return;
-    if (previous !== ABSENT) this.sentHash.toggle(name, previous);
+    if (previous.digest !== undefined) this.sentHash.toggle(previous.digest);
     this.sent.delete(name);
   }
 
@@ -150,8 +172,22 @@ class TypeState {
 
   /** Holds a resource the client has (not `ABSENT`). */
   holds(name: string): boolean {
-    const version = this.sent.get(name);
-    return version !== undefined && version !== ABSENT;
+    return this.sent.get(name)?.digest !== undefined;
+  }
+
+  /** Number of resources the client holds. */
+  get heldCount(): number {
+    let count = 0;
+    for (const held of this.sent.values()) if (held.digest !== undefined) count += 1;
+    return count;
+  }
+
+  private remember(name: string, held: HeldResource): void {
+    const previous = this.sent.get(name);
+    if (previous?.version === held.version) return;
+    if (previous?.digest !== undefined) this.sentHash.toggle(previous.digest);
+    if (held.digest !== undefined) this.sentHash.toggle(held.digest);
+    this.sent.set(name, held);
   }
 
   hasPendingWork(): boolean {
@@ -308,7 +344,7 @@ export class AdsSession implements AdsSessionInfo {
       // names that are gone are reported in `removed_resources` (`xds_protocol.rst` "Incremental xDS").
       for (const [name, version] of Object.entries(request.initialResourceVersions)) {
         if (version === '') continue;
-        state.remember(name, version);
+        state.rememberVersion(name, version);
         state.forcedNames.delete(name);
         state.pendingNames.add(name);
       }
@@ -328,7 +364,7 @@ export class AdsSession implements AdsSessionInfo {
     if (this.closed || state === undefined || state.handler !== undefined) return;
     let any = false;
     for (const name of names) {
-      if (state.subscription.covers(name) || state.sent.has(name)) {
+      if (state.subscription.covers(name) || state.versionOf(name) !== undefined) {
         state.pendingNames.add(name);
         any = true;
       }
@@ -396,14 +432,12 @@ export class AdsSession implements AdsSessionInfo {
       connectedAt: this.connectedAt,
       node: this.nodeValue,
       profile: this.profileValue,
-      types: this.orderedTypes().map((state): AdsTypeStatus => {
-        let resourceCount = 0;
-        for (const name of state.sent.keys()) if (state.holds(name)) resourceCount += 1;
-        return {
+      types: this.orderedTypes().map(
+        (state): AdsTypeStatus => ({
           typeUrl: state.typeUrl,
           wildcard: state.subscription.wildcard,
           names: [...state.subscription.names].sort(),
-          resourceCount,
+          resourceCount: state.heldCount,
           sentNonce: state.lastNonce,
           sentVersion: state.lastVersionInfo,
           sentAt: state.lastSentAt,
@@ -411,8 +445,8 @@ export class AdsSession implements AdsSessionInfo {
           ackedVersion: state.ackedVersion,
           ackedAt: state.ackedAt,
           lastNack: state.lastNack,
-        };
-      }),
+        }),
+      ),
     };
   }
 
@@ -451,7 +485,7 @@ export class AdsSession implements AdsSessionInfo {
       if (!state.subscription.covers(name)) this.forgetName(state, name);
     }
     if (change.wildcardBefore && !change.wildcardAfter) {
-      for (const name of [...state.sent.keys()]) if (!state.subscription.covers(name)) this.forgetName(state, name);
+      for (const name of [...state.heldNames()]) if (!state.subscription.covers(name)) this.forgetName(state, name);
     }
   }
 
@@ -593,7 +627,7 @@ export class AdsSession implements AdsSessionInfo {
     const byName = new Map<string, ServedResource>();
     for (const resource of produced) byName.set(resource.name, resource);
     const hash = new ResourceSetHash();
-    for (const resource of byName.values()) hash.toggle(resource.name, resource.version);
+    for (const resource of byName.values()) hash.toggle(resourceDigest(resource));
     this.send(state, [...byName.values()], [], hash.toString(), requestDriven, undefined);
   }
 
@@ -615,7 +649,7 @@ export class AdsSession implements AdsSessionInfo {
         let differs = false;
         for (const name of state.pendingNames) {
           const current = subscription.covers(name) ? view.get(typeUrl, name) : undefined;
-          if (current?.version !== (state.holds(name) ? state.sent.get(name) : undefined)) {
+          if (current?.version !== state.versionOf(name)) {
             differs = true;
             break;
           }
@@ -628,13 +662,13 @@ export class AdsSession implements AdsSessionInfo {
       const desired = this.visibleSubscribed(state, view);
       const changed: ServedResource[] = [];
       for (const resource of desired.values()) {
-        if (state.forcedNames.has(resource.name) || state.sent.get(resource.name) !== resource.version) changed.push(resource);
+        if (state.forcedNames.has(resource.name) || state.versionOf(resource.name) !== resource.version) changed.push(resource);
       }
-      const removed = [...state.sent.keys()].filter((name) => !desired.has(name));
+      const removed = [...state.heldNames()].filter((name) => !desired.has(name));
       state.clearPending();
       if (!mustRespond && changed.length === 0 && removed.length === 0) return;
       for (const name of removed) state.forget(name);
-      for (const resource of changed) state.remember(resource.name, resource.version);
+      for (const resource of changed) state.rememberResource(resource);
       this.send(state, [...desired.values()], [], state.sentHash.toString(), requestDriven, changeSince);
       if (typeUrl === TypeUrl.Cluster) this.resendEndpointsOf(changed, now);
       return;
@@ -648,11 +682,11 @@ export class AdsSession implements AdsSessionInfo {
         state.forget(name);
         continue;
       }
-      if (state.forcedNames.has(name) || state.sent.get(name) !== resource.version) toSend.push(resource);
+      if (state.forcedNames.has(name) || state.versionOf(name) !== resource.version) toSend.push(resource);
     }
     state.clearPending();
     if (!mustRespond && toSend.length === 0) return;
-    for (const resource of toSend) state.remember(resource.name, resource.version);
+    for (const resource of toSend) state.rememberResource(resource);
     this.send(state, toSend, [], state.sentHash.toString(), requestDriven, changeSince);
   }
 
@@ -674,16 +708,16 @@ export class AdsSession implements AdsSessionInfo {
       }
       const forced = state.forcedNames.has(name);
       const resource = view.get(typeUrl, name);
-      const previous = state.sent.get(name);
+      const previous = state.versionOf(name);
       if (resource !== undefined) {
         if (forced || previous !== resource.version) {
           resources.push(resource);
-          state.remember(name, resource.version);
+          state.rememberResource(resource);
         }
       } else if (subscription.names.has(name)) {
         if (forced || previous !== ABSENT) {
           removed.push(name);
-          state.remember(name, ABSENT);
+          state.rememberAbsent(name);
         }
       } else if (previous !== undefined) {
         if (previous !== ABSENT) removed.push(name);
@@ -702,7 +736,7 @@ export class AdsSession implements AdsSessionInfo {
     for (const name of state.forcedNames) names.add(name);
     if (state.pendingAll) {
       for (const name of state.subscription.names) names.add(name);
-      for (const name of state.sent.keys()) names.add(name);
+      for (const name of state.heldNames()) names.add(name);
       if (state.subscription.wildcard) for (const name of view.all(state.typeUrl).keys()) names.add(name);
     }
     return names;
@@ -758,10 +792,12 @@ export class AdsSession implements AdsSessionInfo {
     state.lastSentAt = this.host.clock.epochMs();
     const written = this.sink.write(bytes);
     if (!written) this.blocked = true;
-    this.host.logger.debug(
-      { session: this.id, typeUrl: state.typeUrl, nonce, versionInfo, resources: resources.length, removed: removed.length, bytes: bytes.length },
-      'response sent',
-    );
+    if (this.host.logger.isLevelEnabled('debug')) {
+      this.host.logger.debug(
+        { session: this.id, typeUrl: state.typeUrl, nonce, versionInfo, resources: resources.length, removed: removed.length, bytes: bytes.length },
+        'response sent',
+      );
+    }
     this.callback('onResponse', (callbacks) =>
       callbacks.onResponse?.(this, {
         typeUrl: state.typeUrl,

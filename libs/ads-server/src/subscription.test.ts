@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResourceSetHash } from './resource-set-hash.js';
+import { entryDigest, ResourceSetHash } from './resource-set-hash.js';
 import { Subscription } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
@@ -52,23 +52,23 @@ describe('ResourceSetHash', () => {
     const one = new ResourceSetHash();
     const two = new ResourceSetHash();
     expect(one.toString()).toBe('0000000000000000');
-    one.toggle('a', 'v1');
-    one.toggle('b', 'v2');
-    two.toggle('b', 'v2');
-    two.toggle('a', 'v1');
+    one.toggle(entryDigest('a', 'v1'));
+    one.toggle(entryDigest('b', 'v2'));
+    two.toggle(entryDigest('b', 'v2'));
+    two.toggle(entryDigest('a', 'v1'));
     expect(one.toString()).toBe(two.toString());
     expect(one.toString()).toMatch(/^[0-9a-f]{16}$/);
-    one.toggle('b', 'v2');
+    one.toggle(entryDigest('b', 'v2'));
     const onlyA = new ResourceSetHash();
-    onlyA.toggle('a', 'v1');
+    onlyA.toggle(entryDigest('a', 'v1'));
     expect(one.toString()).toBe(onlyA.toString());
   });
 
   it('tells the name and the version apart', () => {
     const left = new ResourceSetHash();
     const right = new ResourceSetHash();
-    left.toggle('ab', 'c');
-    right.toggle('a', 'bc');
+    left.toggle(entryDigest('ab', 'c'));
+    right.toggle(entryDigest('a', 'bc'));
     expect(left.toString()).not.toBe(right.toString());
   });
 });

@@ -14,6 +14,6 @@ export {
   type SotwResponse,
   type StreamEnd,
 } from './client.js';
-export { ISTIOCTL_NODE, istioctlDebugRequest, type IstioctlRequestOptions } from './istioctl.js';
+export { clientConfigsOf, ISTIOCTL_NODE, istioctlDebugRequest, type IstioctlRequestOptions } from './istioctl.js';
 export { edsNameOf, testCluster, testListener, testLoadAssignment, testRouteConfiguration, type ConformanceResource } from './resources.js';
 export { describeAdsConformance, UNKNOWN_TYPE_URL, type ConformanceControls, type ConformanceOptions, type ConformanceTarget } from './suite.js';

@@ -8,8 +8,10 @@
  * `connectAds`.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
+import { ClientConfigSchema, type ClientConfig } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { DiscoveryRequestSchema, DiscoveryResponseSchema, type DiscoveryRequest, type DiscoveryResponse } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { NodeInit } from './client.js';
 
@@ -63,4 +65,16 @@ export async function istioctlDebugRequest(target: string, typeUrl: string, opti
     call.cancel();
     client.close();
   }
+}
+
+/**
+ * The `ClientConfig`s of a syncz response, as istioctl's `XdsStatusWriter` unpacks them; throws on a
+ * resource of another type (istioctl fails the same way: "could not unmarshal ClientConfig").
+ */
+export function clientConfigsOf(response: DiscoveryResponse): ClientConfig[] {
+  return response.resources.map((any, index) => {
+    const config = anyUnpack(any, ClientConfigSchema);
+    if (config === undefined) throw new Error(`resources[${index}] is ${any.typeUrl}, not a ClientConfig`);
+    return config;
+  });
 }
