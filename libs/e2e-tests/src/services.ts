@@ -18,6 +18,7 @@ export const BINS = {
   watcher: `${repoRoot}apps/watcher/bin/skiff-watcher.js`,
   translator: `${repoRoot}apps/translator/bin/skiff-translator.js`,
   gateway: `${repoRoot}apps/ads-gateway/bin/skiff-gateway.js`,
+  skiffctl: `${repoRoot}apps/skiffctl/bin/skiffctl.js`,
 } as const;
 
 /** A Skiff service running as a child process, with its monitoring address and output kept for diagnosis. */
