@@ -147,7 +147,9 @@ describe('docs/install.md', () => {
   });
 
   it('shows both proxy-status commands against the skiff Service', () => {
-    expect(guide).toContain('skiffctl proxy-status --xds-address');
+    expect(guide).toContain('skiffctl proxy-status --gateway http://127.0.0.1:15014');
+    expect(guide).toContain(`skiffctl proxy-status --gateway http://skiff.${NAMESPACE}:15014`);
     expect(guide).toContain(`istioctl proxy-status --xds-address skiff.${NAMESPACE}:15010 --plaintext`);
+    expect(guide).not.toContain('skiffctl proxy-status --xds-address');
   });
 });

@@ -55,8 +55,12 @@ describe('NOTES.txt', () => {
     expect(notes).not.toContain('15012');
     expect(notes).toContain('Redis:                 redis://redis.example.internal:6379');
     expect(notes).toContain('cluster_name: skiff-xds');
-    expect(notes).toContain('skiffctl proxy-status --xds-address 127.0.0.1:15010');
+    expect(notes).toContain('port-forward service/skiff 15014:15014 15010:15010');
+    expect(notes).toContain('skiffctl proxy-status --gateway http://127.0.0.1:15014');
+    expect(notes).toContain('istioctl proxy-status --xds-address 127.0.0.1:15010 --plaintext');
+    expect(notes).toContain('skiffctl proxy-status --gateway http://skiff.skiff-system:15014');
     expect(notes).toContain('istioctl proxy-status --xds-address skiff.skiff-system:15010 --plaintext');
+    expect(notes).not.toContain('skiffctl proxy-status --xds-address');
     const bootstrap = grpcBootstrapOf(notes);
     expect(at(bootstrap, 'xds_servers', 0, 'server_uri')).toBe('skiff.skiff-system.svc:15010');
     expect(at(bootstrap, 'node', 'locality')).toBeDefined();
@@ -85,7 +89,8 @@ describe('NOTES.txt', () => {
   it('names the Service after the release when the release is not called skiff', () => {
     const notes = renderNotes(join(CHART_CASES_DIRECTORY, 'default.values.yaml'), 'mesh', 'control');
     expect(notes).toContain('mesh-skiff.control.svc:15010');
-    expect(notes).toContain('port-forward service/mesh-skiff 15010:15010');
+    expect(notes).toContain('port-forward service/mesh-skiff 15014:15014 15010:15010');
+    expect(notes).toContain('skiffctl proxy-status --gateway http://mesh-skiff.control:15014');
     expect(at(grpcBootstrapOf(notes), 'xds_servers', 0, 'server_uri')).toBe('mesh-skiff.control.svc:15010');
   });
 });
