@@ -87,11 +87,12 @@ describe('skiff-gateway (the built binary, real Redis)', () => {
 });
 
 describe('skiff-gateway command line', () => {
-  it('exits 2 with one line for an unknown flag, a bad duration or half a TLS pair', async () => {
+  it('exits 2 with one line for an unknown flag, a bad duration, half a TLS pair or a zero fleet heartbeat', async () => {
     expect(await runToExit(['--bogus'])).toEqual({ code: 2, stderr: "skiff-gateway: unknown option '--bogus'\n" });
     const badDuration = await runToExit(['--redis-url', SHARED_REDIS_URL, '--debounce', 'soon']);
     expect(badDuration.code).toBe(2);
     expect(badDuration.stderr).toMatch(/^skiff-gateway: invalid value "soon" for --debounce/);
     expect(await runToExit(['--redis-url', SHARED_REDIS_URL, '--tls-cert-file', 'x.pem'])).toEqual({ code: 2, stderr: 'skiff-gateway: give both --tls-cert-file and --tls-key-file, or neither\n' });
+    expect(await runToExit(['--redis-url', SHARED_REDIS_URL, '--fleet-heartbeat', '0'])).toEqual({ code: 2, stderr: 'skiff-gateway: --fleet-heartbeat must be more than 0\n' });
   });
 });
