@@ -8,6 +8,7 @@ import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import {
   createLogger,
   createMetrics,
+  createTracing,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
@@ -56,6 +57,8 @@ export async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, name: 'skiff-gateway' });
   const metrics = createMetrics({ serviceName: 'skiff-gateway' });
+  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
+  const tracing = createTracing({ serviceName: 'skiff-gateway' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
   const store = createRedisStore({
@@ -74,6 +77,7 @@ export async function main(): Promise<void> {
     store,
     logger,
     meter: metrics.meter,
+    tracer: tracing.tracer,
     replicaId: podName,
     xdsAddress: config.xdsAddress,
     debounceMs: config.debounce,
@@ -83,7 +87,7 @@ export async function main(): Promise<void> {
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
-  runServices([monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }, gateway], {
+  runServices([{ name: 'tracing', start: async () => {}, close: () => tracing.shutdown() }, monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }, gateway], {
     logger,
     shutdownTimeoutMs: config.shutdownTimeout,
   });

@@ -89,7 +89,7 @@ export async function main(): Promise<void> {
   // translator: change log -> Envoy and gRPC resources + invalidations.
   const translator = new Translator({ store, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
   // gateway: resources -> proxies over ADS.
-  const gateway = new Gateway({ store, logger, meter: metrics.meter, replicaId, xdsAddress: config.xdsAddress, debounceMs: config.debounce });
+  const gateway = new Gateway({ store, logger, meter: metrics.meter, tracer: tracing.tracer, replicaId, xdsAddress: config.xdsAddress, debounceMs: config.debounce });
 
   registerWatcherDebug(monitoring, watcher);
   registerTranslatorDebug(monitoring, translator);

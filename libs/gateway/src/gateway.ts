@@ -5,10 +5,10 @@
  */
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
-import type { Meter } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import { AdsServer, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
-import type { HostPort, Logger, Runner } from '@skiff/runtime';
+import { contextFromTraceparent, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
 import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
@@ -23,6 +23,11 @@ export interface GatewayOptions {
   readonly store: GatewayStore & Partial<Pick<Store, 'epoch'>>;
   readonly logger: Logger;
   readonly meter?: Meter;
+  /**
+   * Continues the trace a change carries (watcher write -> translator build -> invalidation): one
+   * `gateway.apply` span per change the cache applied, before the pushes it causes.
+   */
+  readonly tracer?: Tracer;
   /** This replica's id (the pod name): shown per proxy in the fleet view and as `control_plane.identifier`. */
   readonly replicaId: string;
   /** Plaintext ADS address, `host:port` or `:port`. Default `:15010`. */
@@ -84,6 +89,16 @@ export class Gateway implements Runner {
     options.meter
       ?.createObservableGauge('pilot_services', { description: 'Total services known to pilot (ServiceEntry hosts served by this replica)' })
       .addCallback((result) => result.observe(this.cache.records().reduce((count, record) => count + record.hosts.length, 0)));
+    const tracer = options.tracer;
+    if (tracer !== undefined) {
+      this.cache.onChange((changes) => {
+        for (const change of changes) {
+          if (change.trace === undefined) continue;
+          const parent = contextFromTraceparent(change.trace);
+          tracer.startSpan('gateway.apply', { attributes: { 'xds.type_url': change.typeUrl, 'skiff.resources': change.names.length, 'skiff.replica': this.replicaId } }, parent).end();
+        }
+      });
+    }
     for (const server of this.servers) {
       server.registerTypeHandler(DEBUG_SYNCZ_TYPE, () => this.syncClientConfigs());
       server.registerTypeHandler(DEBUG_CONFIG_DUMP_TYPE, (_session, request) => this.configDumpResources(request.resourceNames));
