@@ -26,6 +26,7 @@ export interface UpdateThroughputRow {
   readonly totalMs: number;
   readonly cpuMs: number;
   readonly cpuUsPerUpdate: number;
+  readonly updatesPerCpuSecond: number;
   readonly updatesPerSecond: number;
   readonly hashWrites: number;
   readonly hashWritesPerSecond: number;
