@@ -39,6 +39,31 @@ describe('encodeDiscoveryResponse', () => {
   });
 });
 
+describe('framing sizes', () => {
+  it('writes multi-byte lengths and non-ASCII names exactly as toBinary does', () => {
+    const big = servedResource(TypeUrl.ClusterLoadAssignment, 'big', new Uint8Array(70_000).fill(7));
+    const sotw = encodeDiscoveryResponse({ versionInfo: 'v', typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'ñ-1', resources: [big.anyBytes] });
+    expect(sotw).toEqual(
+      toBinary(
+        DiscoveryResponseSchema,
+        create(DiscoveryResponseSchema, { versionInfo: 'v', typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'ñ-1', resources: [{ typeUrl: TypeUrl.ClusterLoadAssignment, value: big.bytes }] }),
+      ),
+    );
+    const delta = encodeDeltaDiscoveryResponse({ systemVersionInfo: '', typeUrl: 'x', nonce: 'n', resources: [{ ...big, name: 'größe' }], removedResources: ['', 'ü'] });
+    expect(delta).toEqual(
+      toBinary(
+        DeltaDiscoveryResponseSchema,
+        create(DeltaDiscoveryResponseSchema, {
+          typeUrl: 'x',
+          nonce: 'n',
+          resources: [{ name: 'größe', version: big.version, resource: { typeUrl: TypeUrl.ClusterLoadAssignment, value: big.bytes } }],
+          removedResources: ['', 'ü'],
+        }),
+      ),
+    );
+  });
+});
+
 describe('encodeDeltaDiscoveryResponse', () => {
   it('frames resources and removals exactly as toBinary encodes the message', () => {
     const endpoint = testLoadAssignment('x');
