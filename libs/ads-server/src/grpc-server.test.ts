@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '@skiff/protos';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { runServices, silentLogger } from '@skiff/runtime';
-import { eventually } from '@skiff/testing';
+import { eventually, freePort } from '@skiff/testing';
 import { connectAds, testCluster, testLoadAssignment, type ConformanceResource, type ConnectAdsOptions } from '@skiff/xds-conformance';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdsServer, servedResource, StaticResourceProvider, syncStatusOf, type AdsServerOptions } from './index.js';
@@ -130,6 +130,17 @@ describe('session registry and hooks', () => {
     expect(server.sessions.disconnect(status!.id, 'rebalancing')).toBe(true);
     expect(await ads.expectEnd()).toEqual({ code: grpc.status.UNAVAILABLE, details: 'rebalancing' });
     expect(server.sessions.disconnect('no-such-session')).toBe(false);
+  });
+});
+
+describe('listening', () => {
+  it('listens on every interface for `:port`, IPv4 clients included', async () => {
+    const port = await freePort();
+    const { server } = await startServer({ address: `:${port}` });
+    expect(server.address?.port).toBe(port);
+    const ads = await open(`127.0.0.1:${port}`);
+    ads.request({ typeUrl: CDS });
+    expect((await ads.expectResponse({ typeUrl: CDS })).names).toEqual([]);
   });
 });
 

@@ -194,7 +194,6 @@ export class AdsServer implements Runner {
     if (this.closing !== undefined) throw new Error('the ADS server is closed');
     if (this.bound !== undefined) return this.bound;
     const { host, port } = parseHostPort(this.options.address ?? DEFAULTS.address);
-    const bindHost = host === '' ? '0.0.0.0' : host;
     const tls = this.options.tls;
     const credentials =
       tls === undefined
@@ -204,12 +203,15 @@ export class AdsServer implements Runner {
             [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
             tls.requireClientCertificate ?? false,
           );
-    const boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatHostPort({ host: bindHost, port }), credentials, (error, actualPort) =>
-        error === null ? resolve(actualPort) : reject(error),
-      );
-    });
-    this.bound = { host: bindHost, port: boundPort };
+    const bind = (bindHost: string): Promise<HostPort> =>
+      new Promise((resolve, reject) => {
+        this.server.bindAsync(formatHostPort({ host: bindHost, port }), credentials, (error, actualPort) =>
+          error === null ? resolve({ host: bindHost, port: actualPort }) : reject(error),
+        );
+      });
+    // All interfaces: the IPv6 wildcard (dual-stack, so IPv4 clients connect too), else IPv4 only
+    // where IPv6 is off, as Node's own `listen(port)` does.
+    this.bound = host !== '' ? await bind(host) : await bind('::').catch(() => bind('0.0.0.0'));
     this.stopListening = this.options.provider.onChange((changes) => this.resourcesChanged(changes));
     this.logger.info({ address: formatHostPort(this.bound), tls: tls !== undefined }, 'ADS server listening');
     return this.bound;

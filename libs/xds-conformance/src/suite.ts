@@ -4,6 +4,10 @@
  * state of the world and for delta. It drives raw ADS streams against any server address; the server
  * under test only has to let the suite add, change and remove resources through `controls`.
  *
+ * Checklist items only a client can show (its 15 s resource timeout, keeping its last configuration
+ * while the server is away), optional features (TTL heartbeats, per-resource error details) and advice
+ * to clients (PGV annotations) have no test here.
+ *
  * ```ts
  * describeAdsConformance('my server', async () => {
  *   const server = await startMyServer();
