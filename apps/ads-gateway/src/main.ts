@@ -18,10 +18,9 @@ import {
   parseHostPort,
   runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  urlWithSchemes,
   formatHostPort,
 } from '@skiff/runtime';
-import { createRedisStore, observeStoreHealth } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
 
 const identity = (value: string): string => value;
 const address = (value: string): string => formatHostPort(parseHostPort(value));
@@ -30,8 +29,8 @@ export const command = defineCommand({
   name: 'skiff-gateway',
   description: 'Serves Envoy proxies and proxyless gRPC clients over ADS from the resources stored in Redis',
   options: {
-    redisUrl: { flag: 'redis-url', description: 'Redis holding the built resources: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
-    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key; the same for the watcher, translators and gateways of one installation', parse: identity, default: 'skiff', valueName: 'prefix' },
+    redisUrl: { ...REDIS_URL_OPTION, required: true },
+    keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'plaintext ADS address (istiod: 15010)', parse: address, default: '0.0.0.0:15010', valueName: 'host:port' },
     tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '0.0.0.0:15012', valueName: 'host:port' },
     tlsCertFile: { flag: 'tls-cert-file', description: 'PEM certificate chain for the TLS ADS address', parse: identity, valueName: 'path' },
@@ -61,13 +60,7 @@ export async function main(): Promise<void> {
   const tracing = createTracing({ serviceName: 'skiff-gateway' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
-  const store = createRedisStore({
-    meter: metrics.meter,
-    url: config.redisUrl.toString(),
-    keyPrefix: config.keyPrefix,
-    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
-    connectionName: `skiff-gateway-${podName}`,
-  });
+  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   const tls =
     config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined

@@ -20,11 +20,10 @@ import {
   parseHostPort,
   runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  urlWithSchemes,
   commaListOf,
   type Runner,
 } from '@skiff/runtime';
-import { createMemoryStore, createRedisStore, observeStoreHealth, type Store } from '@skiff/store';
+import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, type Store } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
 import { createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
@@ -41,8 +40,8 @@ export const command = defineCommand({
     configDir: { flag: 'config-dir', description: `directory of Istio YAML/JSON files to watch (default: ${DEFAULT_CONFIG_DIR}/ when no source is given)`, parse: identity, valueName: 'dir' },
     kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of a cluster to watch instead of a directory', parse: identity, valueName: 'path' },
     namespaces: { flag: 'namespaces', description: 'namespaces to watch in the cluster, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
-    redisUrl: { flag: 'redis-url', description: 'use Redis (redis:// or rediss://) instead of the in-memory store', parse: urlWithSchemes(['redis:', 'rediss:']), valueName: 'url' },
-    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key', parse: identity, default: 'skiff', valueName: 'prefix' },
+    redisUrl: { ...REDIS_URL_OPTION, description: 'use Redis (redis:// or rediss://; password from the URL or REDIS_PASSWORD) instead of the in-memory store' },
+    keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'ADS address (istiod: 15010)', parse: address, default: '127.0.0.1:15010', valueName: 'host:port' },
     monitoringAddress: { flag: 'monitoring-addr', description: 'address of /healthz, /readyz, /metrics and /debug (istiod: 15014)', parse: address, default: '127.0.0.1:15014', valueName: 'host:port' },
     debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
@@ -74,13 +73,7 @@ export async function main(): Promise<void> {
   const store: Store =
     config.redisUrl === undefined
       ? createMemoryStore()
-      : createRedisStore({
-          meter: metrics.meter,
-          url: config.redisUrl.toString(),
-          keyPrefix: config.keyPrefix,
-          ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
-          connectionName: `skiff-${replicaId}`,
-        });
+      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { meter: metrics.meter, connectionName: `skiff-${replicaId}` });
   observeStoreHealth(metrics.meter, store);
   const suffix = randomBytes(4).toString('hex');
 

@@ -18,30 +18,19 @@ import {
   parsePositiveInteger,
   runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  urlWithSchemes,
   type Runner,
 } from '@skiff/runtime';
-import { createRedisStore, keyLayout, observeStoreHealth } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
-
-/** A key prefix the store accepts (it becomes the hash tag of every key). */
-const keyPrefix = (value: string): string => {
-  try {
-    keyLayout(value);
-  } catch {
-    throw new Error('expected a non-empty prefix without braces, spaces or glob characters');
-  }
-  return value;
-};
 
 export const command = defineCommand({
   name: 'skiff-translator',
   description: 'Builds the Envoy and proxyless gRPC resources of changed ServiceEntries; replicas share the work through the store change log',
   options: {
-    redisUrl: { flag: 'redis-url', description: 'Redis holding the ServiceEntries, the change log and the built resources: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
+    redisUrl: { ...REDIS_URL_OPTION, required: true },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
-    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key, to share one Redis between installations', parse: keyPrefix, default: 'skiff', valueName: 'prefix' },
+    keyPrefix: KEY_PREFIX_OPTION,
     claimIdleTimeout: {
       flag: 'claim-idle-timeout',
       description: 'how long a change read by a replica may stay unacknowledged before another replica takes it over (the first one died)',
@@ -62,13 +51,7 @@ export async function main(): Promise<void> {
   const tracing = createTracing({ serviceName: 'skiff-translator' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
-  const store = createRedisStore({
-    meter: metrics.meter,
-    url: config.redisUrl.toString(),
-    keyPrefix: config.keyPrefix,
-    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
-    connectionName: `skiff-translator-${podName}`,
-  });
+  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so

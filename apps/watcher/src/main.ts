@@ -17,10 +17,9 @@ import {
   parseDuration,
   runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  urlWithSchemes,
   type Runner,
 } from '@skiff/runtime';
-import { createRedisStore } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
 import { createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -32,8 +31,8 @@ export const command = defineCommand({
     configDir: { flag: 'config-dir', description: 'directory of Istio YAML/JSON files to watch (file source)', parse: identity, valueName: 'dir' },
     kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of the cluster to watch (in-cluster config when neither source is given)', parse: identity, valueName: 'path' },
     namespaces: { flag: 'namespaces', description: 'namespaces to watch, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
-    redisUrl: { flag: 'redis-url', description: 'Redis to write to: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)', parse: urlWithSchemes(['redis:', 'rediss:']), required: true, valueName: 'url' },
-    keyPrefix: { flag: 'key-prefix', description: 'prefix (hash tag) of every Redis key, to share one Redis between installations', parse: identity, default: 'skiff', valueName: 'prefix' },
+    redisUrl: { ...REDIS_URL_OPTION, required: true },
+    keyPrefix: KEY_PREFIX_OPTION,
     leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     logLevel: LOG_LEVEL_OPTION,
@@ -56,13 +55,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store = createRedisStore({
-    meter: metrics.meter,
-    url: config.redisUrl.toString(),
-    keyPrefix: config.keyPrefix,
-    ...(process.env['REDIS_PASSWORD'] ? { password: process.env['REDIS_PASSWORD'] } : {}),
-    connectionName: `skiff-watcher-${podName}`,
-  });
+  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =

@@ -1,0 +1,59 @@
+/**
+ * The command-line face of the Redis store, shared by every service (`skiff-watcher`,
+ * `skiff-translator`, `skiff-gateway`, `skiff`): the same flags, environment variables and password
+ * handling everywhere, so one installation's services always agree on where the data is.
+ */
+import type { Meter } from '@opentelemetry/api';
+import { urlWithSchemes } from '@skiff/runtime';
+import { keyLayout } from './contract.js';
+import { createRedisStore, type RedisStore } from './redis.js';
+
+/** A key prefix the store accepts: it becomes the hash tag of every key. */
+export function parseKeyPrefix(value: string): string {
+  try {
+    keyLayout(value);
+  } catch {
+    throw new Error('expected a non-empty prefix without braces, spaces or glob characters');
+  }
+  return value;
+}
+
+/** `--redis-url` (`SKIFF_REDIS_URL`); add `required: true` where a service cannot run without Redis. */
+export const REDIS_URL_OPTION = {
+  flag: 'redis-url',
+  description: 'Redis holding the entries, the change log and the built resources: redis:// or rediss:// (password from the URL or REDIS_PASSWORD)',
+  parse: urlWithSchemes(['redis:', 'rediss:']),
+  valueName: 'url',
+} as const;
+
+/** `--key-prefix` (`SKIFF_KEY_PREFIX`). */
+export const KEY_PREFIX_OPTION = {
+  flag: 'key-prefix',
+  description: 'prefix (hash tag) of every Redis key; the same for every service of one installation, another to share one Redis',
+  parse: parseKeyPrefix,
+  default: 'skiff',
+  valueName: 'prefix',
+} as const;
+
+export interface RedisCommandLine {
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+}
+
+/**
+ * The Redis store a command line names; the password comes from the URL or, to keep it out of process
+ * listings and manifests, from `REDIS_PASSWORD` (the chart sets it from a Secret).
+ */
+export function redisStoreFromCommandLine(
+  config: RedisCommandLine,
+  options: { readonly connectionName: string; readonly meter?: Meter; readonly env?: Readonly<Record<string, string | undefined>> },
+): RedisStore {
+  const password = (options.env ?? process.env)['REDIS_PASSWORD'];
+  return createRedisStore({
+    url: config.redisUrl,
+    keyPrefix: config.keyPrefix,
+    connectionName: options.connectionName,
+    ...(password ? { password } : {}),
+    ...(options.meter === undefined ? {} : { meter: options.meter }),
+  });
+}
