@@ -52,6 +52,7 @@ export interface LoadStatus {
 }
 
 const DEFAULT_STREAMS_PER_CONNECTION = 100;
+const ENVOY_HTTP2_WINDOW_BYTES = 256 * 1024 * 1024;
 /** Pacing tick when `connectRate` is set. */
 const PACE_TICK_MS = 10;
 /** Streams opened per event-loop turn when not paced, so responses are read while the rest open. */
@@ -91,8 +92,11 @@ export class LoadGenerator implements Runner {
           'grpc.max_receive_message_length': -1,
           // Per-call bookkeeping the generator never reads.
           'grpc.enable_channelz': 0,
-          // The session buffers the initial responses of every stream on the connection (the 10 MB default would refuse streams).
-          'grpc-node.max_session_memory': 1024,
+          // Envoy's HTTP/2 windows (`initial_stream_window_size` and `initial_connection_window_size` default
+          // to 256 MiB, envoy/config/core/v3/protocol.proto): with HTTP/2's 64 KiB default, a hundred streams
+          // sharing a connection would drain their initial responses one window at a time, and the server
+          // would hold them meanwhile, which no real sidecar makes it do.
+          'grpc-node.flow_control_window': ENVOY_HTTP2_WINDOW_BYTES,
         }),
       );
     }

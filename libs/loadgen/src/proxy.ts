@@ -9,8 +9,8 @@
  *   gets there through LDS and RDS first; a load generator starts at CDS).
  *
  * Like Istio's sidecars (`set_node_on_first_message_only`), only a stream's first request carries
- * the node. Requests are encoded with protobuf-es; responses are read with `response.ts` and never
- * decoded into messages.
+ * the node. Subscriptions are encoded with protobuf-es, ACKs from parts encoded once (`request.ts`);
+ * responses are read with `response.ts` and never decoded into messages.
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
@@ -22,6 +22,7 @@ import { Backoff, type BackoffOptions } from '@skiff/runtime';
 import type { ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
 import type { ArrivalRecorder } from './recorder.js';
+import { DeltaAckEncoder, SotwAckEncoder } from './request.js';
 import { readDeltaDiscoveryResponse, readDiscoveryResponse, type ReceivedResponse } from './response.js';
 import { epochNow } from './stats.js';
 
@@ -90,6 +91,9 @@ interface TypeState {
   readonly wildcard: boolean;
   requested: boolean;
   received: boolean;
+  /** Made at the first ACK of the type. */
+  sotwAck?: SotwAckEncoder;
+  deltaAck?: DeltaAckEncoder;
 }
 
 type Call = grpc.ClientDuplexStream<Uint8Array, Buffer>;
@@ -219,7 +223,7 @@ export class SimulatedProxy {
     counters.removed += response.removed.length;
     this.acknowledge(response);
 
-    const state = response.typeUrl === TypeUrl.Cluster ? this.clusters : response.typeUrl === TypeUrl.ClusterLoadAssignment ? this.endpoints : undefined;
+    const state = this.stateOf(response.typeUrl);
     if (state === undefined || state.received) return;
     state.received = true;
     if (state === this.clusters && this.endpoints !== undefined && !this.endpoints.requested) this.subscribe(this.endpoints);
@@ -232,12 +236,24 @@ export class SimulatedProxy {
   /** ACKs with the response's nonce (and, in state of the world, its version and the type's names). */
   private acknowledge(response: ReceivedResponse): void {
     this.options.counters.acks++;
+    const state = this.stateOf(response.typeUrl);
+    // Only a stream's first request carries the node, and an ACK is never the first.
+    this.nodeSent = true;
     if (this.options.delta) {
-      this.sendDelta({ typeUrl: response.typeUrl, responseNonce: response.nonce });
+      const encoder = state?.deltaAck ?? new DeltaAckEncoder(response.typeUrl);
+      if (state !== undefined) state.deltaAck = encoder;
+      this.call?.write(encoder.encode(response.nonce));
       return;
     }
-    const names = response.typeUrl === TypeUrl.Cluster ? this.clusters.names : response.typeUrl === TypeUrl.ClusterLoadAssignment ? (this.endpoints?.names ?? []) : [];
-    this.sendSotw({ typeUrl: response.typeUrl, versionInfo: response.versionInfo, responseNonce: response.nonce, resourceNames: [...names] });
+    const encoder = state?.sotwAck ?? new SotwAckEncoder(response.typeUrl, state?.names ?? []);
+    if (state !== undefined) state.sotwAck = encoder;
+    this.call?.write(encoder.encode(response.versionInfo, response.nonce));
+  }
+
+  private stateOf(typeUrl: string): TypeState | undefined {
+    if (typeUrl === TypeUrl.Cluster) return this.clusters;
+    if (typeUrl === TypeUrl.ClusterLoadAssignment) return this.endpoints;
+    return undefined;
   }
 
   private ended(call: Call, status: grpc.StatusObject): void {

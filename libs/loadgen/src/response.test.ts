@@ -1,5 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
@@ -7,7 +8,7 @@ import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/liste
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { describe, expect, it } from 'vitest';
-import { fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName } from './response.js';
+import { fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName, WireFormatError } from './response.js';
 
 const cluster = (name: string, seconds = 10n) => create(ClusterSchema, { name, connectTimeout: { seconds } });
 const assignment = (name: string, port = 80) =>
@@ -45,6 +46,21 @@ describe('readDiscoveryResponse', () => {
   it('names a resource without a name by its position', () => {
     const bytes = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.Cluster, nonce: 'n', resources: [anyPack(ClusterSchema, cluster('a')), anyPack(ClusterSchema, cluster(''))] }));
     expect(readDiscoveryResponse(bytes).resources.map((resource) => resource.name)).toEqual(['a', '#1']);
+  });
+
+  it('skips unknown fields of every wire type', () => {
+    const known = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.Cluster, nonce: 'n', resources: [anyPack(ClusterSchema, cluster('a'))] }));
+    const unknown = new BinaryWriter().tag(90, WireType.Varint).uint64(2n ** 60n).tag(91, WireType.Bit64).fixed64(7n).tag(92, WireType.Bit32).fixed32(7).tag(93, WireType.LengthDelimited).bytes(new Uint8Array(200)).finish();
+    const response = readDiscoveryResponse(new Uint8Array([...unknown, ...known]));
+    expect(response).toMatchObject({ typeUrl: TypeUrl.Cluster, nonce: 'n' });
+    expect(response.resources.map((resource) => resource.name)).toEqual(['a']);
+  });
+
+  it('refuses truncated bytes', () => {
+    const bytes = toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.Cluster, nonce: 'n', resources: [anyPack(ClusterSchema, cluster('a'))] }));
+    expect(() => readDiscoveryResponse(bytes.subarray(0, bytes.length - 1))).toThrow(WireFormatError);
+    expect(() => readDeltaDiscoveryResponse(new Uint8Array([0x0a, 0x05, 0x61]))).toThrow(WireFormatError);
+    expect(() => readDiscoveryResponse(new Uint8Array([0x08, 0xff]))).toThrow(WireFormatError);
   });
 
   it('reads an empty response', () => {
