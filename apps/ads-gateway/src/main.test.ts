@@ -66,6 +66,23 @@ describe('skiff-gateway (the built binary, real Redis)', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
     expect(metrics).toMatch(/pilot_xds_pushes_total\{type="cds"\} 1/);
     expect(metrics).toMatch(/pilot_xds\{version="[^"]*"\} 1/);
+
+    // A translator stores a new version: the invalidation reaches the gateway and the proxy gets it pushed.
+    const changed = testCluster('outbound|80||api.shop.example', 1);
+    await store.resources.replace({
+      visibility: { namespace: 'shop', name: 'api', exportTo: [], creationTime: 0, hosts: ['api.shop.example'] },
+      revision: 2,
+      resources: [{ ...changed, variant: 'envoy-sidecar', version: 'v2' }],
+    });
+    const pushed = await stream.expectResponse({ typeUrl: TypeUrl.Cluster, timeoutMs: 5_000 });
+    expect(pushed.resources.get('outbound|80||api.shop.example')).toEqual(changed.bytes);
+    stream.ack(pushed);
+    await eventually(async () => {
+      const after = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
+      expect(after).toMatch(/skiff_gateway_invalidation_lag_seconds_count\{type="cds"\} 1/);
+      // Convergence: from the change reaching the gateway to the proxy's ACK.
+      expect(after).toMatch(/pilot_proxy_convergence_time_count 1/);
+    });
     stream.close();
   });
 

@@ -6,7 +6,7 @@
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { AdsServer, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { AdsServer, shortTypeName, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { contextFromTraceparent, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
@@ -90,10 +90,17 @@ export class Gateway implements Runner {
       ?.createObservableGauge('pilot_services', { description: 'Total services known to pilot (ServiceEntry hosts served by this replica)' })
       .addCallback((result) => result.observe(this.cache.records().reduce((count, record) => count + record.hosts.length, 0)));
     const tracer = options.tracer;
-    if (tracer !== undefined) {
+    const invalidationLag = options.meter?.createHistogram('skiff_gateway_invalidation_lag_seconds', {
+      description: 'From an invalidation reaching the gateway to its resources being read and applied to the cache (pushes follow)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5] },
+    });
+    if (tracer !== undefined || invalidationLag !== undefined) {
       this.cache.onChange((changes) => {
+        const now = performance.now();
         for (const change of changes) {
-          if (change.trace === undefined) continue;
+          if (change.since !== undefined) invalidationLag?.record(Math.max(now - change.since, 0) / 1000, { type: shortTypeName(change.typeUrl) });
+          if (change.trace === undefined || tracer === undefined) continue;
           const parent = contextFromTraceparent(change.trace);
           tracer.startSpan('gateway.apply', { attributes: { 'xds.type_url': change.typeUrl, 'skiff.resources': change.names.length, 'skiff.replica': this.replicaId } }, parent).end();
         }
@@ -159,14 +166,19 @@ export class Gateway implements Runner {
    * died drops out when its report expires). Falls back to this replica alone when the store is down.
    */
   async fleetProxies(): Promise<ProxySyncStatus[]> {
-    const local = this.localProxies();
+    const others = await this.otherReplicasReports();
+    return [...this.localProxies(), ...others].sort((a, b) => (a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : a.gateway < b.gateway ? -1 : 1));
+  }
+
+  /** The proxies in the other replicas' last reports; none when the store is down. */
+  private async otherReplicasReports(): Promise<ProxySyncStatus[]> {
     let reports: FleetReport[] = [];
     try {
       reports = await this.options.store.fleet.list();
     } catch (error) {
       this.logger.debug({ err: String(error) }, 'fleet reports unavailable; showing this replica only');
     }
-    const others = reports
+    return reports
       .filter((report) => report.replica !== this.replicaId)
       .flatMap((report) => {
         try {
@@ -175,7 +187,6 @@ export class Gateway implements Runner {
           return [];
         }
       });
-    return [...local, ...others].sort((a, b) => (a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : a.gateway < b.gateway ? -1 : 1));
   }
 
   /** The session of a proxy on this replica, by istiod's proxy ID (`pod.namespace`) or full node id. */
@@ -201,7 +212,10 @@ export class Gateway implements Runner {
     } catch (error) {
       this.logger.debug({ err: String(error) }, 'could not publish the fleet report');
     }
-    this.otherReplicasProxies = (await this.fleetProxies()).filter((proxy) => proxy.gateway !== this.replicaId);
+    // Only the other replicas' reports: this replica's proxies were just computed for the report, and
+    // computing and sorting them again here (as `fleetProxies` does) doubled the cost of a heartbeat,
+    // which with ten thousand streams held the event loop long enough to delay pushes.
+    this.otherReplicasProxies = (await this.otherReplicasReports()).filter((proxy) => proxy.gateway !== this.replicaId);
   }
 
   /**
