@@ -167,7 +167,7 @@ export class Gateway implements Runner {
    */
   async fleetProxies(): Promise<ProxySyncStatus[]> {
     const others = await this.otherReplicasReports();
-    return [...this.localProxies(), ...others].sort((a, b) => (a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : a.gateway < b.gateway ? -1 : 1));
+    return [...this.localProxies(), ...others].sort(byNodeIdThenGateway);
   }
 
   /** The proxies in the other replicas' last reports; none when the store is down. */
@@ -215,7 +215,7 @@ export class Gateway implements Runner {
     // Only the other replicas' reports: this replica's proxies were just computed for the report, and
     // computing and sorting them again here (as `fleetProxies` does) doubled the cost of a heartbeat,
     // which with ten thousand streams held the event loop long enough to delay pushes.
-    this.otherReplicasProxies = (await this.otherReplicasReports()).filter((proxy) => proxy.gateway !== this.replicaId);
+    this.otherReplicasProxies = (await this.otherReplicasReports()).filter((proxy) => proxy.gateway !== this.replicaId).sort(byNodeIdThenGateway);
   }
 
   /**
@@ -247,6 +247,11 @@ export class Gateway implements Runner {
     // Unnamed on the wire; the config's type URL keeps them apart inside the server.
     return dump.configs.map((config) => ({ name: config.typeUrl, version: '', bytes: config.value, anyBytes: toBinary(AnySchema, config) }));
   }
+}
+
+/** The fleet view's order: by node id, then by replica (a proxy that moved shows on both until a report expires). */
+function byNodeIdThenGateway(a: ProxySyncStatus, b: ProxySyncStatus): number {
+  return a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : a.gateway < b.gateway ? -1 : 1;
 }
 
 /** A debug resource: the message and its `Any`, encoded once. */
