@@ -10,9 +10,10 @@ import { createHash } from 'node:crypto';
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
-import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 import type { TranslateResult } from './translate.js';
 
 /** Lowercase hex SHA-256 of the serialized resource. */
@@ -35,13 +36,18 @@ export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schem
   return { typeUrl, name, bytes, version: resourceVersion(bytes) };
 }
 
+function encodeLoadAssignment(assignment: ClusterLoadAssignment): EncodedResource {
+  // Same bytes as `encodeResource(..., ClusterLoadAssignmentSchema, ...)`, written without reflection:
+  // assignments hold nearly every message of a build (see load-assignment-encoding.ts).
+  const bytes = encodeClusterLoadAssignment(assignment);
+  return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: resourceVersion(bytes) };
+}
+
 /** Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in name order. */
 export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>): EncodedResource[] {
   return [
     ...result.clusters.map((cluster) => encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster)),
-    ...result.loadAssignments.map((assignment) =>
-      encodeResource(TypeUrl.ClusterLoadAssignment, ClusterLoadAssignmentSchema, assignment.clusterName, assignment),
-    ),
+    ...result.loadAssignments.map(encodeLoadAssignment),
     ...result.listeners.map((listener) => encodeResource(TypeUrl.Listener, ListenerSchema, listener.name, listener)),
     ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
   ];

@@ -1,0 +1,85 @@
+import { create, toBinary, type JsonObject } from '@bufbuild/protobuf';
+import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildClusterLoadAssignment, buildLocalityLbEndpoints } from './endpoint.js';
+import type { ServiceInstance } from './instances.js';
+import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
+
+const UINT32_MAX = 4_294_967_295;
+const text = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 4 }), fc.constantFrom('', 'istio', 'tlsMode'));
+const optionalWeight = fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: UINT32_MAX })), { nil: undefined });
+
+/** Mostly string-valued metadata (the direct path), sometimes other JSON values (the fallback). */
+const metadataValue = fc.oneof({ weight: 40, arbitrary: text }, { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.dictionary(text, text, { maxKeys: 2 })) });
+const filterMetadata = fc.dictionary(text, fc.dictionary(text, metadataValue, { maxKeys: 3 }) as fc.Arbitrary<JsonObject>, { maxKeys: 3 });
+
+const hostIdentifier = fc.oneof(
+  { weight: 30, arbitrary: fc.record({ address: text, port: fc.option(fc.integer({ min: 0, max: 65_535 }), { nil: undefined }) }).map(({ address, port }) => ({
+    case: 'endpoint' as const,
+    value: { address: { address: { case: 'socketAddress' as const, value: { address, ...(port === undefined ? {} : { portSpecifier: { case: 'portValue' as const, value: port } }) } } } },
+  })) },
+  { weight: 6, arbitrary: text.map((path) => ({ case: 'endpoint' as const, value: { address: { address: { case: 'pipe' as const, value: { path } } } } })) },
+  { weight: 1, arbitrary: fc.constant({ case: 'endpoint' as const, value: {} }) },
+  { weight: 1, arbitrary: text.map((name) => ({ case: 'endpointName' as const, value: name })) },
+  { weight: 1, arbitrary: fc.constant({ case: undefined }) },
+  // Fields the direct path does not write: these assignments must take the fallback.
+  { weight: 1, arbitrary: text.map((hostname) => ({ case: 'endpoint' as const, value: { hostname } })) },
+  { weight: 1, arbitrary: fc.constant({ case: 'endpoint' as const, value: { address: { address: { case: 'socketAddress' as const, value: { address: 'h', ipv4Compat: true } } } } }) },
+);
+
+const lbEndpoint = fc.record(
+  { hostIdentifier, healthStatus: fc.integer({ min: 0, max: 5 }), metadata: fc.option(fc.record({ filterMetadata }), { nil: undefined }), loadBalancingWeight: optionalWeight },
+  { requiredKeys: ['hostIdentifier'] },
+);
+
+const localityLbEndpoints = fc.record(
+  {
+    locality: fc.option(fc.record({ region: text, zone: text, subZone: text }), { nil: undefined }),
+    lbEndpoints: fc.array(lbEndpoint, { maxLength: 4 }),
+    loadBalancingWeight: optionalWeight,
+    priority: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: UINT32_MAX })),
+    proximity: fc.oneof({ weight: 19, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }) }),
+  },
+  { requiredKeys: ['lbEndpoints'] },
+);
+
+const assignment = fc
+  .record({ clusterName: text, endpoints: fc.array(localityLbEndpoints, { maxLength: 4 }), withPolicy: fc.integer({ min: 0, max: 19 }).map((n) => n === 0) })
+  .map(({ clusterName, endpoints, withPolicy }) =>
+    create(ClusterLoadAssignmentSchema, { clusterName, endpoints: endpoints as never, ...(withPolicy ? { policy: { overprovisioningFactor: 140 } } : {}) }),
+  );
+
+describe('encodeClusterLoadAssignment', () => {
+  it('writes the bytes toBinary writes, for random assignments', () => {
+    fc.assert(
+      fc.property(assignment, (message) => {
+        expect(Buffer.from(encodeClusterLoadAssignment(message))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('writes the bytes toBinary writes for what the endpoint builders produce', () => {
+    const instance = (n: number, over: Partial<ServiceInstance> = {}): ServiceInstance => ({
+      address: `10.0.0.${n}`,
+      port: 8080,
+      labels: n % 2 === 0 ? { app: 'reviews', version: 'v2' } : {},
+      locality: ['', 'us-east/zone-a', 'us-east/zone-a/', 'eu/zone-b/rack-1'][n % 4] ?? '',
+      weight: n % 3,
+      tlsMode: n % 2 === 0 ? 'istio' : 'disabled',
+      serviceAccount: '',
+      workloadName: `vm-${n}`,
+      namespace: 'ns',
+      origin: `WorkloadEntry ns/vm-${n}`,
+      ...over,
+    });
+    const instances = [...Array.from({ length: 12 }, (_, n) => instance(n)), instance(12, { address: '/var/run/sock', port: 0 }), instance(13, { address: 'ünï.example' })];
+    for (const groupBy of ['label', 'locality'] as const) {
+      const message = buildClusterLoadAssignment('outbound|8080||reviews.ns.svc', buildLocalityLbEndpoints(instances, { clusterId: 'Kubernetes', groupBy, fitTotalWeight: true }));
+      expect(Buffer.from(encodeClusterLoadAssignment(message))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+    }
+    expect(Buffer.from(encodeClusterLoadAssignment(buildClusterLoadAssignment('empty', [])))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, { clusterName: 'empty' }))));
+  });
+});
+

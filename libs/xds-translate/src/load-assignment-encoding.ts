@@ -1,0 +1,204 @@
+/**
+ * A direct binary encoder for ClusterLoadAssignments, producing exactly the bytes of
+ * `toBinary(ClusterLoadAssignmentSchema, assignment)`.
+ *
+ * Why: a cold build encodes hundreds of thousands of LbEndpoints, and protobuf-es's reflective
+ * `toBinary` spends most of that time (and garbage) wrapping every message and converting every
+ * metadata `JsonObject` into `Struct`/`Value` messages before writing them. The assignments the
+ * builders in `endpoint.ts` make use a handful of fields, which this writes straight to a
+ * `BinaryWriter` in field-number order, as `toBinary` does (it iterates `sortedFields`, skips unset
+ * fields, writes map entries in key order of the object and unknown fields last).
+ *
+ * Anything outside that shape (another field set, unknown fields, metadata values that are not
+ * strings, an endpoint given by name, an internal address) is not guessed at: the whole assignment
+ * falls back to `toBinary`. `load-assignment-encoding.test.ts` compares both on random assignments.
+ */
+import { toBinary, type DescMessage, type JsonObject } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
+import { AddressSchema, PipeSchema, SocketAddressSchema, type Address } from '@skiff/protos/gen/envoy/config/core/v3/address_pb.js';
+import { LocalitySchema, MetadataSchema, type Locality, type Metadata } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import {
+  EndpointSchema,
+  LbEndpointSchema,
+  LocalityLbEndpointsSchema,
+  type LbEndpoint,
+  type LocalityLbEndpoints,
+} from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
+
+/** Thrown inside the fast path when a message has a shape it does not write; caught below. */
+class UnsupportedShape extends Error {}
+const UNSUPPORTED = new UnsupportedShape('shape not supported by the direct encoder');
+
+type UnsetCheck = (message: Record<string, unknown>) => boolean;
+
+function isZeroScalar(value: unknown): boolean {
+  return value === 0 || value === '' || value === false || value === 0n || (value instanceof Uint8Array && value.length === 0);
+}
+
+/**
+ * A check that every field of `schema` except `handled` (field numbers) is unset, and that the
+ * message carries no unknown fields: only then are the handled fields all `toBinary` would write.
+ * Conservative: a value it cannot prove unset counts as set (and sends the assignment to `toBinary`).
+ */
+function unhandledFieldsUnset(schema: DescMessage, handled: readonly number[]): UnsetCheck {
+  const checks: UnsetCheck[] = [];
+  for (const oneof of schema.oneofs) {
+    if (oneof.fields.some((field) => handled.includes(field.number))) continue;
+    const name = oneof.localName;
+    checks.push((message) => (message[name] as { case: unknown } | undefined)?.case === undefined);
+  }
+  for (const field of schema.fields) {
+    if (handled.includes(field.number) || field.oneof !== undefined) continue;
+    const name = field.localName;
+    switch (field.fieldKind) {
+      case 'list':
+        checks.push((message) => (message[name] as unknown[] | undefined)?.length === 0);
+        break;
+      case 'map':
+        checks.push((message) => {
+          const value = message[name] as object | undefined;
+          return value !== undefined && Object.keys(value).length === 0;
+        });
+        break;
+      case 'message':
+        checks.push((message) => message[name] === undefined);
+        break;
+      default: {
+        const implicit = field.presence === FeatureSet_FieldPresence.IMPLICIT;
+        checks.push((message) => message[name] === undefined || (implicit && isZeroScalar(message[name])));
+      }
+    }
+  }
+  return (message) => {
+    const unknown = message['$unknown'] as unknown[] | undefined;
+    if (unknown !== undefined && unknown.length > 0) return false;
+    for (const check of checks) if (!check(message)) return false;
+    return true;
+  };
+}
+
+function requireUnset(check: UnsetCheck, message: object): void {
+  if (!check(message as Record<string, unknown>)) throw UNSUPPORTED;
+}
+
+const assignmentRest = unhandledFieldsUnset(ClusterLoadAssignmentSchema, [1, 2]);
+const localityEndpointsRest = unhandledFieldsUnset(LocalityLbEndpointsSchema, [1, 2, 3, 5]);
+const localityRest = unhandledFieldsUnset(LocalitySchema, [1, 2, 3]);
+const lbEndpointRest = unhandledFieldsUnset(LbEndpointSchema, [1, 2, 3, 4]);
+const endpointRest = unhandledFieldsUnset(EndpointSchema, [1]);
+const addressRest = unhandledFieldsUnset(AddressSchema, [1, 2]);
+const socketAddressRest = unhandledFieldsUnset(SocketAddressSchema, [2, 3]);
+const pipeRest = unhandledFieldsUnset(PipeSchema, [1]);
+const metadataRest = unhandledFieldsUnset(MetadataSchema, [1]);
+
+/** `field` as a `google.protobuf.UInt32Value`: an empty message for 0, as `toBinary` writes it. */
+function writeUInt32Wrapper(writer: BinaryWriter, field: number, value: number): void {
+  writer.tag(field, WireType.LengthDelimited).fork();
+  if (value !== 0) writer.tag(1, WireType.Varint).uint32(value);
+  writer.join();
+}
+
+function writeString(writer: BinaryWriter, field: number, value: string): void {
+  if (value !== '') writer.tag(field, WireType.LengthDelimited).string(value);
+}
+
+function writeLocality(writer: BinaryWriter, locality: Locality): void {
+  requireUnset(localityRest, locality);
+  writer.tag(1, WireType.LengthDelimited).fork();
+  writeString(writer, 1, locality.region);
+  writeString(writer, 2, locality.zone);
+  writeString(writer, 3, locality.subZone);
+  writer.join();
+}
+
+function writeAddress(writer: BinaryWriter, address: Address): void {
+  requireUnset(addressRest, address);
+  writer.tag(1, WireType.LengthDelimited).fork();
+  const choice = address.address;
+  if (choice.case === 'socketAddress') {
+    const socket = choice.value;
+    requireUnset(socketAddressRest, socket);
+    writer.tag(1, WireType.LengthDelimited).fork();
+    writeString(writer, 2, socket.address);
+    const port = socket.portSpecifier;
+    // A oneof member is written whenever its case is selected, even with a zero value.
+    if (port.case === 'portValue') writer.tag(3, WireType.Varint).uint32(port.value);
+    else if (port.case !== undefined) throw UNSUPPORTED;
+    writer.join();
+  } else if (choice.case === 'pipe') {
+    requireUnset(pipeRest, choice.value);
+    writer.tag(2, WireType.LengthDelimited).fork();
+    writeString(writer, 1, choice.value.path);
+    writer.join();
+  } else if (choice.case !== undefined) {
+    throw UNSUPPORTED;
+  }
+  writer.join();
+}
+
+/** `Metadata.filter_metadata`: map<string, Struct>, each Struct a map<string, Value> of strings here. */
+function writeMetadata(writer: BinaryWriter, metadata: Metadata): void {
+  requireUnset(metadataRest, metadata);
+  writer.tag(3, WireType.LengthDelimited).fork();
+  const filterMetadata = metadata.filterMetadata;
+  for (const namespace of Object.keys(filterMetadata)) {
+    const struct = filterMetadata[namespace] as JsonObject;
+    writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(namespace);
+    writer.tag(2, WireType.LengthDelimited).fork();
+    for (const key of Object.keys(struct)) {
+      const value = struct[key];
+      if (typeof value !== 'string' || key === '$typeName') throw UNSUPPORTED;
+      writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(key);
+      // Value { string_value = 3 }: a oneof member, written even when empty.
+      writer.tag(2, WireType.LengthDelimited).fork().tag(3, WireType.LengthDelimited).string(value).join();
+      writer.join();
+    }
+    writer.join().join();
+  }
+  writer.join();
+}
+
+function writeLbEndpoint(writer: BinaryWriter, lbEndpoint: LbEndpoint): void {
+  requireUnset(lbEndpointRest, lbEndpoint);
+  writer.tag(2, WireType.LengthDelimited).fork();
+  const host = lbEndpoint.hostIdentifier;
+  if (host.case === 'endpoint') {
+    const endpoint = host.value;
+    requireUnset(endpointRest, endpoint);
+    writer.tag(1, WireType.LengthDelimited).fork();
+    if (endpoint.address !== undefined) writeAddress(writer, endpoint.address);
+    writer.join();
+  } else if (host.case !== undefined) {
+    throw UNSUPPORTED;
+  }
+  if (lbEndpoint.healthStatus !== 0) writer.tag(2, WireType.Varint).int32(lbEndpoint.healthStatus);
+  if (lbEndpoint.metadata !== undefined) writeMetadata(writer, lbEndpoint.metadata);
+  if (lbEndpoint.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 4, lbEndpoint.loadBalancingWeight);
+  writer.join();
+}
+
+function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints): void {
+  requireUnset(localityEndpointsRest, group);
+  writer.tag(2, WireType.LengthDelimited).fork();
+  if (group.locality !== undefined) writeLocality(writer, group.locality);
+  for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
+  if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
+  if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
+  writer.join();
+}
+
+/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
+  try {
+    requireUnset(assignmentRest, assignment);
+    const writer = new BinaryWriter();
+    writeString(writer, 1, assignment.clusterName);
+    for (const group of assignment.endpoints) writeLocalityLbEndpoints(writer, group);
+    return writer.finish();
+  } catch (error) {
+    if (error !== UNSUPPORTED) throw error;
+    return toBinary(ClusterLoadAssignmentSchema, assignment);
+  }
+}
