@@ -7,7 +7,7 @@ import type { ServiceInstance } from './instances.js';
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 
 const UINT32_MAX = 4_294_967_295;
-const text = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 4 }), fc.constantFrom('', 'istio', 'tlsMode'));
+const text = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 }), fc.constantFrom('', 'istio', 'tlsMode'));
 const optionalWeight = fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: UINT32_MAX })), { nil: undefined });
 
 /** Mostly string-valued metadata (the direct path), sometimes other JSON values (the fallback). */
