@@ -285,14 +285,14 @@ export class RedisStore implements Store {
   private groupReady = false;
   private readonly operationTime: Histogram | undefined;
   private closed = false;
-  private readonly closedSignal: Promise<never>;
-  private signalClosed: () => void = () => undefined;
+  /**
+   * How to end each call in flight when the store closes. Calls register here rather than race one
+   * long-lived "closed" promise: every race leaves a reaction on that promise until it settles, and
+   * each reaction holds its call's result, so every result ever read stayed in memory until close.
+   */
+  private readonly inFlight = new Set<(error: StoreError) => void>();
 
   constructor(options: RedisStoreOptions = {}) {
-    this.closedSignal = new Promise<never>((_resolve, reject) => {
-      this.signalClosed = () => reject(new StoreError('closed', 'the store was closed'));
-    });
-    this.closedSignal.catch(() => undefined);
     this.keys = keyLayout(options.keyPrefix);
     this.operationTime = options.meter?.createHistogram('skiff_store_operation_seconds', {
       description: 'Latency of store calls (one or a few Redis round trips each), by operation and outcome',
@@ -386,7 +386,8 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.signalClosed();
+    for (const end of this.inFlight) end(new StoreError('closed', 'the store was closed'));
+    this.inFlight.clear();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     const connections = [this.commands, this.blocking, this.subscriber].filter((c): c is TrackedConnection => c !== null);
     await Promise.all(connections.map((connection) => connection.close()));
@@ -421,9 +422,7 @@ export class RedisStore implements Store {
     const started = performance.now();
     let outcome = 'ok';
     try {
-      const call = body();
-      call.catch(() => undefined);
-      return await Promise.race([call, this.closedSignal]);
+      return await this.untilClosed(body());
     } catch (error) {
       outcome = 'error';
       if (error instanceof StoreError) throw error;
@@ -433,6 +432,23 @@ export class RedisStore implements Store {
     } finally {
       this.operationTime?.record((performance.now() - started) / 1000, { operation: what, outcome });
     }
+  }
+
+  /** `call`'s outcome, or a `closed` StoreError as soon as the store closes, whichever comes first. */
+  private untilClosed<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      call.then(
+        (value) => {
+          this.inFlight.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.inFlight.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   private async script(client: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
