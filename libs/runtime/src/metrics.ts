@@ -66,8 +66,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   // The same settings as the exporter's own: no prefix, no timestamps, no scope label, no target_info.
   const serializer = new PrometheusSerializer('', false, undefined, true, true);
+  const meter = meterProvider.getMeter(options.serviceName);
+  observeProcessMemory(meter);
   return {
-    meter: meterProvider.getMeter(options.serviceName),
+    meter,
     meterProvider,
     exporter,
     async collectText() {
@@ -79,4 +81,28 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     shutdown: () => meterProvider.shutdown(),
   };
+}
+
+/**
+ * The process's memory, read at each scrape, under the names Prometheus's own clients use
+ * (`process_resident_memory_bytes` as istiod's Go process collector exports it; the `nodejs_*` names
+ * of prom-client's default metrics): resident memory, and how much of it is JavaScript heap in use,
+ * heap reserved, and memory outside the heap (buffers). A resident size well above heap and external
+ * memory is memory the allocator keeps after the garbage collector freed it, not live data.
+ */
+function observeProcessMemory(meter: Meter): void {
+  const resident = meter.createObservableGauge('process_resident_memory_bytes', { description: 'Resident memory size in bytes', unit: 'By' });
+  const heapUsed = meter.createObservableGauge('nodejs_heap_size_used_bytes', { description: 'JavaScript heap in use, in bytes', unit: 'By' });
+  const heapTotal = meter.createObservableGauge('nodejs_heap_size_total_bytes', { description: 'JavaScript heap reserved, in bytes', unit: 'By' });
+  const external = meter.createObservableGauge('nodejs_external_memory_bytes', { description: 'Memory of objects bound to JavaScript but outside its heap (buffers), in bytes', unit: 'By' });
+  meter.addBatchObservableCallback(
+    (observer) => {
+      const usage = process.memoryUsage();
+      observer.observe(resident, usage.rss);
+      observer.observe(heapUsed, usage.heapUsed);
+      observer.observe(heapTotal, usage.heapTotal);
+      observer.observe(external, usage.external);
+    },
+    [resident, heapUsed, heapTotal, external],
+  );
 }
