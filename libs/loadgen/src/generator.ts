@@ -67,6 +67,7 @@ export class LoadGenerator implements Runner {
   private readonly clients: grpc.Client[] = [];
   private readonly proxies: SimulatedProxy[] = [];
   private readonly readyWaiters = new Set<() => void>();
+  private deferred: (() => void)[] = [];
   private ready = 0;
   private startedAt: number | undefined;
   private allReadyAt: number | undefined;
@@ -112,6 +113,7 @@ export class LoadGenerator implements Runner {
           recorder: this.recorder,
           counters: this.counters,
           onReady: () => this.proxyReady(),
+          defer: (task) => this.defer(task),
           ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
         }),
       );
@@ -207,6 +209,18 @@ export class LoadGenerator implements Runner {
       allReadyAt: this.allReadyAt,
       endedAt: this.stoppedAt ?? epochNow(),
     });
+  }
+
+  /** Queues `task` for the end of this event-loop turn (`setImmediate` runs after the turn's I/O callbacks). */
+  private defer(task: () => void): void {
+    this.deferred.push(task);
+    if (this.deferred.length === 1) setImmediate(() => this.runDeferred());
+  }
+
+  private runDeferred(): void {
+    const tasks = this.deferred;
+    this.deferred = [];
+    for (const task of tasks) task();
   }
 
   private proxyReady(): void {

@@ -81,6 +81,8 @@ export interface SimulatedProxyOptions {
   readonly counters: LoadCounters;
   /** Called once, when the proxy has its first response of every type it asked for. */
   readonly onReady: (proxy: SimulatedProxy) => void;
+  /** Runs work after the responses at hand have been read (the generator batches it per event-loop turn). */
+  readonly defer: (task: () => void) => void;
   /** Delays before reconnecting a stream the server ended. Default: 1 s growing to 30 s (gRPC's). */
   readonly reconnect?: BackoffOptions;
 }
@@ -221,7 +223,13 @@ export class SimulatedProxy {
     if (fresh > 0) counters.add(counters.newVersions, type, fresh);
     for (const name of response.removed) recorder.forget(this.index, response.typeUrl, name);
     counters.removed += response.removed.length;
-    this.acknowledge(response);
+    // The ACK waits for the turn of the event loop to end: the other responses already read from the
+    // sockets are timed first. One process plays every proxy, so ACKing inline would make a proxy's
+    // arrival time include the ACKs of all proxies served before it, which real proxies, each on its
+    // own CPU, do not wait for.
+    this.options.defer(() => {
+      if (call === this.call) this.acknowledge(response);
+    });
 
     const state = this.stateOf(response.typeUrl);
     if (state === undefined || state.received) return;
