@@ -12,8 +12,9 @@
  *
  * Scenarios and the reference implementations are described in `lib/suite.mjs`.
  *
- * Run from the command line, it then runs the watcher benchmark (`watcher.mjs`, through Redis) with the
- * same options; `node bench/watcher.mjs` runs that one alone.
+ * Run from the command line, it then runs the watcher benchmark (`watcher.mjs`, through Redis) and the
+ * gateway benchmark (`gateway.mjs`, every service a process, through Redis) with the same options;
+ * `node bench/watcher.mjs` and `node bench/gateway.mjs` run them alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -77,4 +78,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   // Imported here, so that importing this module (its quick-mode test does) loads no Redis client.
   const { main: runWatcherBenchmark } = await import('./watcher.mjs');
   await runWatcherBenchmark(process.argv.slice(2));
+  const { main: runGatewayBenchmark } = await import('./gateway.mjs');
+  await runGatewayBenchmark(process.argv.slice(2));
 }

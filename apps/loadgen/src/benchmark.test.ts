@@ -1,0 +1,107 @@
+/**
+ * Runs the gateway benchmark (`bench/gateway.mjs`, which `npm run bench` runs after the watcher one) in
+ * quick mode end to end, so its code cannot rot: the built watcher, translator and gateway load a
+ * small mesh from a Kubernetes API server through the shared Redis, skiff-loadgen processes connect
+ * and report every subscribed proxy receiving every change, the results and the docs section are
+ * written, and the keys are gone afterwards. Timings are never asserted.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../../bench/gateway.mjs';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+beforeAll(() => {
+  // The benchmark runs the services' binaries; build them (and the libraries they need) from the current sources.
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const apps = ['apps/watcher', 'apps/translator', 'apps/ads-gateway', 'apps/loadgen'].map((app) => join(repoRoot, app));
+  execFileSync(process.execPath, [tsc, '-b', ...apps], { stdio: 'inherit' });
+}, 300_000);
+
+describe('bench/gateway.mjs --quick', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-bench-gateway-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads a mesh through every service, delivers every change to every subscriber, and writes results and docs', { timeout: 240_000 }, async () => {
+    const docs = join(dir, 'BENCHMARKS.md');
+    writeFileSync(docs, '# Benchmarks\n\nHand-written introduction.\n');
+    const lines: string[] = [];
+    const env = { SKIFF_REDIS_URL: SHARED_REDIS_URL };
+    const { results, resultsFile, docsFile } = await main(['--quick', '--results-dir', dir, '--docs', docs], (line) => lines.push(line), env);
+
+    expect(resultsFile).toBe(join(dir, 'gateway-quick.tmp.json'));
+    expect(JSON.parse(readFileSync(resultsFile, 'utf8'))).toEqual(JSON.parse(JSON.stringify(results)));
+    expect(results.mode).toBe('quick');
+
+    // (1) Every ServiceEntry reached the gateway: 40 ServiceEntries, half with a second port, two
+    // types, and one variant per generator and naming.
+    expect(results.load).toMatchObject({ namespaces: 4, serviceEntries: 40, workloads: 80 });
+    expect(results.load.gatewayResources % 60).toBe(0);
+    expect(results.load.gatewayResources).toBeGreaterThan(0);
+
+    // (2) Every change reached every subscriber of every cluster it changed, each proxy on its own connection.
+    const { spread } = results;
+    expect(spread.missing).toBe(0);
+    expect(spread.arrivals).toBe(spread.subscribers);
+    expect(spread.arrivals).toBeGreaterThanOrEqual(spread.changes);
+    expect(spread.loadgen.connections).toBe(spread.proxies);
+    expect(spread.loadgen.streams).toMatchObject({ started: spread.proxies, ready: spread.proxies, reconnects: 0 });
+    // One EDS response may carry both clusters of a two-port ServiceEntry to a proxy subscribed to both.
+    expect(spread.pushes).toBeGreaterThanOrEqual(spread.changes);
+
+    // (3) Every change reached every proxy, with one load generator process and with two.
+    for (const [run, processes] of [
+      [results.fanout, 1],
+      [results.fanoutSplit, 2],
+    ] as const) {
+      expect(run.processes).toBe(processes);
+      expect(run.loadgen).toHaveLength(processes);
+      expect(run.missing).toBe(0);
+      expect(run.arrivals).toBe(run.proxies * run.changes);
+      expect(run.pushes).toBeGreaterThanOrEqual(run.arrivals);
+      expect(run.loadgen.reduce((sum, facts) => sum + facts.streams.ready, 0)).toBe(run.proxies);
+      for (const memory of [run.memory.before, run.memory.withStreams, run.memory.after]) {
+        expect(memory.rssMiB).toBeGreaterThan(memory.heapUsedMiB);
+        expect(memory.heapUsedMiB).toBeGreaterThan(0);
+      }
+    }
+
+    // A quick run measures none of the target sizes, so it judges nothing.
+    expect(results.targets.map((target) => [target.id, target.met])).toEqual([
+      ['gateway-change-p50-spread', null],
+      ['gateway-change-p99-spread', null],
+      ['gateway-change-p99-fanout', null],
+      ['gateway-streams-memory', null],
+      ['gateway-memory-after-leaving', null],
+    ]);
+
+    const written = readFileSync(docsFile ?? '', 'utf8');
+    expect(written.startsWith('# Benchmarks\n\nHand-written introduction.\n')).toBe(true);
+    expect(written).toContain('## ADS gateway through Redis');
+    expect(lines.join('\n')).toContain('(3b) the same proxies from 2 load generator processes');
+
+    // Every key the run wrote on the shared server is gone.
+    const admin = await connectAdmin(SHARED_REDIS_URL);
+    try {
+      const left: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', `{skiff-bench-gateway-${process.pid}-*}:*`, 'COUNT', 10_000);
+        cursor = next;
+        left.push(...keys);
+      } while (cursor !== '0');
+      expect(left).toEqual([]);
+    } finally {
+      admin.disconnect();
+    }
+  });
+});

@@ -1,0 +1,398 @@
+/**
+ * The gateway benchmark's scenarios: Skiff end to end through a real Redis, every service a process
+ * of its own, as deployed.
+ *
+ *   fake Kubernetes API server (this process) --watch--> skiff-watcher --> Redis --> skiff-translator
+ *     --> Redis --> skiff-gateway ==ADS==> skiff-loadgen (simulated proxies, its own process)
+ *
+ * The source is the Kubernetes API (`@skiff/k8s-fake-apiserver`, the list/watch server the watcher's
+ * Kubernetes source is tested against), so a change is timed from the moment the API server commits
+ * a WorkloadEntry update, exactly where a `kubectl apply` would land, to the moment each subscribed
+ * proxy has received the new ClusterLoadAssignment (the load generator's arrival time; both
+ * processes read the same wall clock).
+ *
+ * (1) load: the mesh listed by the watcher, written to Redis, built by the translator and held by the
+ *     gateway (context for the rest, not a target here: the watcher and translator benchmarks own it).
+ * (2) spread: `spread.proxies` Envoy sidecars over every namespace, each with the CDS wildcard and EDS
+ *     for `clustersPerProxy` clusters of its namespace, so every cluster has a few subscribers. A
+ *     WorkloadEntry moves to a new address `ratePerSecond` times a second (on ServiceEntries without a
+ *     change in flight); latency per (change, subscribed proxy).
+ * (3) fan-out: `fanout.proxies` sidecars of one namespace, all subscribed to the same cluster; one of
+ *     its WorkloadEntries moves, the benchmark waits until every proxy has the new assignment, pauses,
+ *     and again. (3b) repeats it with the same proxies split over two load-generator processes.
+ * Gateway memory (VmRSS, and heap and external memory from its `/metrics`) is read before the proxies
+ * come, with them, and after they left; pushes per second come from `pilot_xds_pushes_total`.
+ *
+ * Not a test: it measures, prints and records; `bench/run.mjs` is the command.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeApiServer, istioNetworkingResources } from '@skiff/k8s-fake-apiserver';
+import { buildGatewayMesh, spreadClusterFile, workloadMoves } from './gateway-mesh.mjs';
+import { BINS, freePort, LoadgenProcess, ServiceProcess, sleep, waitFor } from './gateway-processes.mjs';
+import { connectAdmin, deleteKeys, uniquePrefix } from './redis-bench.mjs';
+import { nowMs, percentile } from './stats.mjs';
+
+/** The issue's sizes: 10k ServiceEntries; 1k proxies spread over the clusters; 10k proxies on one cluster. */
+export const GATEWAY_FULL_PLAN = {
+  mode: 'full',
+  mesh: { namespaces: 100, serviceEntriesPerNamespace: 100, workloadsPerServiceEntry: 2 },
+  loadTimeoutMs: 300_000,
+  readyTimeoutMs: 180_000,
+  /** One connection per proxy, as sidecars have. */
+  spread: { proxies: 1_000, clustersPerProxy: 30, changes: 400, ratePerSecond: 40, connectRate: 1_000, streamsPerConnection: 1 },
+  fanout: { proxies: 10_000, changes: 30, pauseMs: 300, connectRate: 1_000, split: { processes: 2, changes: 20 } },
+  /** Idle time before memory is read, so the heap settles after a phase. */
+  settleMs: 5_000,
+  arrivalTimeoutMs: 30_000,
+};
+
+/** A smoke run: every step, small sizes, seconds. Its numbers are not comparable with the targets. */
+export const GATEWAY_QUICK_PLAN = {
+  mode: 'quick',
+  mesh: { namespaces: 4, serviceEntriesPerNamespace: 10, workloadsPerServiceEntry: 2 },
+  loadTimeoutMs: 60_000,
+  readyTimeoutMs: 30_000,
+  spread: { proxies: 20, clustersPerProxy: 5, changes: 20, ratePerSecond: 20, connectRate: 0, streamsPerConnection: 1 },
+  fanout: { proxies: 50, changes: 5, pauseMs: 50, connectRate: 0, split: { processes: 2, changes: 3 } },
+  settleMs: 500,
+  arrivalTimeoutMs: 10_000,
+};
+
+/** Count, nearest-rank percentiles, mean and max of millisecond samples. */
+function latencyOf(samples) {
+  const sorted = Float64Array.from(samples).sort();
+  let sum = 0;
+  for (const value of sorted) sum += value;
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1],
+    mean: sorted.length === 0 ? Number.NaN : sum / sorted.length,
+  };
+}
+
+/** The part of skiff-loadgen's summary worth keeping in the results. */
+function loadgenFacts(summary) {
+  return {
+    connections: summary.connections,
+    streams: summary.streams,
+    readyMs: summary.readyMs,
+    allReadyMs: summary.allReadyMs,
+    responses: summary.responses,
+    newVersions: summary.newVersions,
+    bytesReceived: summary.bytesReceived,
+    acks: summary.acks,
+    pushedVersions: summary.pushedVersions,
+  };
+}
+
+async function pushesOf(gateway) {
+  return gateway.counter('pilot_xds_pushes_total');
+}
+
+/**
+ * The stages each service times itself, as Prometheus histogram sums and counts: the watcher from a
+ * source event to its hash written; the translator from reading a change to its resources stored and
+ * the change acknowledged; the gateway from an invalidation arriving to the EDS response written (its
+ * 10 ms push debounce included). What none of them times is the hops between them.
+ */
+const STAGES = [
+  { id: 'watcher', service: 'watcher', metric: 'skiff_watcher_sync_lag_seconds', labels: {} },
+  { id: 'translator', service: 'translator', metric: 'skiff_translator_build_time', labels: { outcome: 'applied' } },
+  { id: 'gateway', service: 'gateway', metric: 'pilot_xds_push_time', labels: { type: 'eds' } },
+];
+
+async function stageTotals(context) {
+  const totals = {};
+  for (const stage of STAGES) {
+    const service = context[stage.service];
+    totals[stage.id] = { sum: await service.counter(`${stage.metric}_sum`, stage.labels), count: await service.counter(`${stage.metric}_count`, stage.labels) };
+  }
+  return totals;
+}
+
+/** Mean milliseconds per stage between two `stageTotals`. */
+function stageMeans(before, after) {
+  const means = {};
+  for (const stage of STAGES) {
+    const count = after[stage.id].count - before[stage.id].count;
+    means[stage.id] = { count, meanMs: count === 0 ? Number.NaN : ((after[stage.id].sum - before[stage.id].sum) * 1000) / count };
+  }
+  return means;
+}
+
+function describeStages(stages) {
+  return STAGES.map((stage) => `${stage.id} ${stages[stage.id].meanMs.toFixed(1)} ms (n=${stages[stage.id].count})`).join(', ');
+}
+
+/**
+ * The gateway's memory after `settleMs` of idleness: VmRSS from `/proc/<pid>/status`, and from its
+ * `/metrics` the JavaScript heap in use and the memory outside the heap (buffers), in MiB. Resident
+ * memory above the two is what the allocators keep after the garbage collector freed it.
+ */
+async function settledMemory(gateway, settleMs) {
+  await sleep(settleMs);
+  const mib = (bytes) => bytes / 1048576;
+  return {
+    rssMiB: gateway.residentMiB(),
+    heapUsedMiB: mib(await gateway.counter('nodejs_heap_size_used_bytes')),
+    externalMiB: mib(await gateway.counter('nodejs_external_memory_bytes')),
+  };
+}
+
+function describeMemory(memory) {
+  return `RSS ${memory.rssMiB.toFixed(0)} MiB (heap in use ${memory.heapUsedMiB.toFixed(0)}, external ${memory.externalMiB.toFixed(0)})`;
+}
+
+/** Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready. */
+async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
+  const started = nowMs();
+  const loadgens = [];
+  for (let i = 0; i < processes; i++) {
+    const share = Math.floor(proxies / processes) + (i < proxies % processes ? 1 : 0);
+    const loadgen = LoadgenProcess.start(['--xds-addr', context.xdsAddress, '--proxies', String(share), ...args]);
+    context.cleanups.push(() => loadgen.kill());
+    loadgens.push(loadgen);
+  }
+  for (const loadgen of loadgens) {
+    const { ready, status } = await loadgen.ask({ op: 'ready', timeoutMs: readyTimeoutMs });
+    if (!ready) throw new Error(`only ${status.ready} of ${status.proxies} simulated proxies got their configuration within ${readyTimeoutMs} ms`);
+  }
+  return { loadgens, connectMs: nowMs() - started };
+}
+
+/** Every load generator's arrivals of `name` since `since`, merged. */
+async function arrivalsOf(loadgens, name, since, timeoutMs) {
+  const replies = await Promise.all(loadgens.map((loadgen) => loadgen.ask({ op: 'arrivals', type: 'eds', name, since, timeoutMs })));
+  return {
+    subscribers: replies.reduce((sum, reply) => sum + reply.subscribers, 0),
+    missing: replies.reduce((sum, reply) => sum + reply.missing, 0),
+    delaysMs: replies.flatMap((reply) => reply.delaysMs).sort((a, b) => a - b),
+  };
+}
+
+/** (2) Proxies spread over the namespaces; WorkloadEntry moves at a steady rate. */
+async function measureSpread(context, plan, log) {
+  const { mesh, fake, gateway } = context;
+  const spread = plan.spread;
+  const clusterFile = join(context.scratch, 'spread-clusters.txt');
+  writeFileSync(clusterFile, spreadClusterFile(mesh));
+  const before = await settledMemory(gateway, 0);
+  const { loadgens, connectMs } = await startLoadgens(context, {
+    proxies: spread.proxies,
+    args: ['--clusters', clusterFile, '--clusters-per-proxy', String(spread.clustersPerProxy), '--connect-rate', String(spread.connectRate), '--streams-per-connection', String(spread.streamsPerConnection)],
+    readyTimeoutMs: plan.readyTimeoutMs,
+  });
+  const [loadgen] = loadgens;
+  const withStreams = await settledMemory(gateway, plan.settleMs);
+  log(`  ${spread.proxies} proxies ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+
+  const busy = new Set();
+  const delays = [];
+  let missing = 0;
+  let subscribers = 0;
+  const inFlight = [];
+  const pushesBefore = await pushesOf(gateway);
+  const stagesBefore = await stageTotals(context);
+  const started = Date.now();
+  for (let i = 0; i < spread.changes; i++) {
+    const due = started + (i * 1000) / spread.ratePerSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const { service, object } = context.moves.next({ busy });
+    busy.add(service.index);
+    const since = Date.now();
+    fake.apply(object);
+    inFlight.push(
+      Promise.all(service.clusters.map((name) => arrivalsOf([loadgen], name, since, plan.arrivalTimeoutMs)))
+        .then((replies) => {
+          for (const reply of replies) {
+            delays.push(...reply.delaysMs);
+            missing += reply.missing;
+            subscribers += reply.subscribers;
+          }
+        })
+        .finally(() => busy.delete(service.index)),
+    );
+  }
+  await Promise.all(inFlight);
+  const durationMs = Date.now() - started;
+  const pushes = (await pushesOf(gateway)) - pushesBefore;
+  const stages = stageMeans(stagesBefore, await stageTotals(context));
+  const summary = await loadgen.stop();
+  const after = await settledMemory(gateway, plan.settleMs);
+  const latency = latencyOf(delays);
+  log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; after they left: ${describeMemory(after)}`);
+  log(`  stage means: ${describeStages(stages)}`);
+  return {
+    proxies: spread.proxies,
+    clustersPerProxy: spread.clustersPerProxy,
+    changes: spread.changes,
+    ratePerSecond: spread.ratePerSecond,
+    connectMs,
+    subscribers,
+    arrivals: delays.length,
+    missing,
+    latencyMs: latency,
+    stages,
+    durationMs,
+    pushes,
+    pushesPerSecond: (pushes * 1000) / durationMs,
+    memory: { before, withStreams, after },
+    loadgen: loadgenFacts(summary),
+  };
+}
+
+/**
+ * (3) Every proxy on one cluster; one change at a time, each waited for at every proxy. The load
+ * generator is one process (`processes` 1), or the same proxies split over several processes, which
+ * shows how much of the latency is the simulation itself: one process reads and ACKs every proxy's
+ * response in turn, where real proxies do so side by side.
+ */
+async function measureFanout(context, plan, log, variant) {
+  const { mesh, fake, gateway } = context;
+  const fanout = plan.fanout;
+  const hot = mesh.services[0];
+  const clusterFile = join(context.scratch, 'fanout-clusters.txt');
+  writeFileSync(clusterFile, `[${hot.namespace}]\n${hot.clusters[0]}\n`);
+  const before = await settledMemory(gateway, plan.settleMs);
+  const { loadgens, connectMs } = await startLoadgens(context, {
+    proxies: fanout.proxies,
+    processes: variant.processes,
+    args: ['--clusters', clusterFile, '--connect-rate', String(fanout.connectRate / variant.processes)],
+    readyTimeoutMs: plan.readyTimeoutMs,
+  });
+  const withStreams = await settledMemory(gateway, plan.settleMs);
+  log(`  ${fanout.proxies} proxies (${variant.processes} load generator process${variant.processes === 1 ? '' : 'es'}) ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+
+  const delays = [];
+  const rounds = [];
+  let missing = 0;
+  let roundsMs = 0;
+  let pushesInRounds = 0;
+  const stagesBefore = await stageTotals(context);
+  for (let i = 0; i < variant.changes; i++) {
+    const { object } = context.moves.next({ only: hot });
+    const pushesBefore = await pushesOf(gateway);
+    const since = Date.now();
+    fake.apply(object);
+    const reply = await arrivalsOf(loadgens, hot.clusters[0], since, plan.arrivalTimeoutMs);
+    roundsMs += Date.now() - since;
+    delays.push(...reply.delaysMs);
+    missing += reply.missing;
+    rounds.push({ first: reply.delaysMs[0] ?? Number.NaN, last: reply.delaysMs[reply.delaysMs.length - 1] ?? Number.NaN });
+    pushesInRounds += (await pushesOf(gateway)) - pushesBefore;
+    await sleep(fanout.pauseMs);
+  }
+  const stages = stageMeans(stagesBefore, await stageTotals(context));
+  const summaries = [];
+  for (const loadgen of loadgens) summaries.push(await loadgen.stop());
+  const after = await settledMemory(gateway, plan.settleMs);
+  const latency = latencyOf(delays);
+  log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; after they left: ${describeMemory(after)}`);
+  log(`  stage means: ${describeStages(stages)}`);
+  return {
+    proxies: fanout.proxies,
+    processes: variant.processes,
+    changes: variant.changes,
+    connectMs,
+    arrivals: delays.length,
+    missing,
+    latencyMs: latency,
+    firstArrivalMs: latencyOf(rounds.map((round) => round.first)),
+    lastArrivalMs: latencyOf(rounds.map((round) => round.last)),
+    stages,
+    pushes: pushesInRounds,
+    pushesPerSecond: (pushesInRounds * 1000) / roundsMs,
+    memory: { before, withStreams, after },
+    rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / fanout.proxies,
+    heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / fanout.proxies,
+    loadgen: summaries.map(loadgenFacts),
+  };
+}
+
+/** (1) The mesh into the API server; the services started; waits until the gateway holds every ServiceEntry. */
+async function loadMesh(context, plan, options, log) {
+  const { mesh } = context;
+  const fake = await FakeApiServer.start({ resources: istioNetworkingResources(['v1']) });
+  context.fake = fake;
+  context.cleanups.push(() => fake.close());
+  for (const object of mesh.objects) fake.apply(object);
+  const kubeconfig = join(context.scratch, 'kubeconfig.json');
+  writeFileSync(kubeconfig, fake.kubeconfig());
+
+  const store = ['--redis-url', options.redisUrl, '--key-prefix', context.prefix];
+  const started = nowMs();
+  const translator = await ServiceProcess.start('skiff-translator', BINS.translator, store);
+  context.cleanups.push(() => translator.stop());
+  const xdsPort = await freePort();
+  const gatewayNodeArgs = options.gatewayCpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.gatewayCpuProfileDir];
+  const gateway = await ServiceProcess.start('skiff-gateway', BINS.gateway, [...store, '--xds-addr', `127.0.0.1:${xdsPort}`], { nodeArgs: gatewayNodeArgs });
+  context.cleanups.push(() => gateway.stop());
+  const watcher = await ServiceProcess.start('skiff-watcher', BINS.watcher, [...store, '--kubeconfig', kubeconfig], { readyTimeoutMs: plan.loadTimeoutMs });
+  context.cleanups.push(() => watcher.stop());
+  context.gateway = gateway;
+  context.translator = translator;
+  context.watcher = watcher;
+  context.xdsAddress = `127.0.0.1:${xdsPort}`;
+
+  const expected = mesh.serviceEntryCount;
+  await waitFor(
+    async () => {
+      const { skiff_cache: cache } = await gateway.debug('/debug/push_status');
+      return cache.owners === expected && cache.pendingOwnerSyncs === 0 ? true : undefined;
+    },
+    {
+      timeoutMs: plan.loadTimeoutMs,
+      intervalMs: 250,
+      describe: async () => `the gateway holds ${(await gateway.debug('/debug/push_status')).skiff_cache.owners} of ${expected} ServiceEntries`,
+    },
+  );
+  const loadMs = nowMs() - started;
+  const cache = (await gateway.debug('/debug/push_status')).skiff_cache;
+  const memory = await settledMemory(gateway, plan.settleMs);
+  log(`  ${mesh.serviceEntryCount} ServiceEntries, ${mesh.workloadCount} WorkloadEntries listed, built and held by the gateway in ${(loadMs / 1000).toFixed(1)} s; ${cache.resources} resources; gateway ${describeMemory(memory)}`);
+  return { namespaces: mesh.namespaces.length, serviceEntries: mesh.serviceEntryCount, workloads: mesh.workloadCount, gatewayResources: cache.resources, loadMs, memory };
+}
+
+/**
+ * Runs the plan against Redis at `redisUrl`: keys under a unique prefix, deleted afterwards; every
+ * process stopped whatever happens. `gatewayCpuProfileDir` runs the gateway with `--cpu-prof`.
+ */
+export async function runGatewaySuite(plan, { redisUrl, log = () => {}, gatewayCpuProfileDir }) {
+  const admin = await connectAdmin(redisUrl);
+  const mesh = buildGatewayMesh(plan.mesh);
+  const context = {
+    mesh,
+    // One sequence of moves for the whole run, so every change gives its workload a new address.
+    moves: workloadMoves(mesh, 11),
+    prefix: uniquePrefix('gateway'),
+    scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-gateway-')),
+    cleanups: [],
+  };
+  try {
+    log('(1) load the mesh through the watcher, the translator and the gateway');
+    const load = await loadMesh(context, plan, { redisUrl, gatewayCpuProfileDir }, log);
+    log(`(2) ${plan.spread.proxies} proxies spread over ${context.mesh.namespaces.length} namespaces`);
+    const spread = await measureSpread(context, plan, log);
+    log(`(3) ${plan.fanout.proxies} proxies subscribed to one cluster, one load generator process`);
+    const fanout = await measureFanout(context, plan, log, { processes: 1, changes: plan.fanout.changes });
+    log(`(3b) the same proxies from ${plan.fanout.split.processes} load generator processes`);
+    const fanoutSplit = await measureFanout(context, plan, log, plan.fanout.split);
+    return { mode: plan.mode, plan, load, spread, fanout, fanoutSplit };
+  } finally {
+    for (const cleanup of context.cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    await deleteKeys(admin, context.prefix);
+    admin.disconnect();
+    rmSync(context.scratch, { recursive: true, force: true });
+  }
+}
