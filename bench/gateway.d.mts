@@ -10,9 +10,10 @@ export interface Latency {
   readonly mean: number;
 }
 
-/** VmRSS, and the JavaScript heap in use and the memory outside it, from the gateway's /metrics (MiB). */
+/** After a full GC: VmRSS, and the JavaScript heap in use and the memory outside it, from the gateway's /metrics (MiB); and the peak RSS (VmHWM) of the phase. */
 export interface GatewayMemory {
   readonly rssMiB: number;
+  readonly peakRssMiB: number;
   readonly heapUsedMiB: number;
   readonly externalMiB: number;
 }

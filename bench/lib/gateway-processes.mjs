@@ -5,11 +5,13 @@
  * debug endpoints.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -47,12 +49,52 @@ export async function waitFor(check, { timeoutMs, intervalMs = 100, describe }) 
   }
 }
 
+function statusField(pid, field) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
+  if (match === null) throw new Error(`no ${field} for process ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
 /** Resident set size of a process, from `/proc/<pid>/status` (VmRSS), in MiB. */
 export function residentMiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (match === null) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(match[1]) / 1024;
+  return statusField(pid, 'VmRSS');
+}
+
+/** The largest resident set size since the process started or since `resetPeakResident` (VmHWM), in MiB. */
+export function peakResidentMiB(pid) {
+  return statusField(pid, 'VmHWM');
+}
+
+/** Starts a new peak (`5` to `/proc/<pid>/clear_refs` resets VmHWM to the current resident size). */
+export function resetPeakResident(pid) {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+/**
+ * A full garbage collection in a process started with `--inspect=127.0.0.1:<port>`, through the
+ * DevTools protocol (`HeapProfiler.collectGarbage`), so memory read next is live data, not garbage
+ * the collector has yet to reach.
+ */
+export async function collectGarbage(inspectorPort) {
+  const [target] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  try {
+    await once(socket, 'open');
+    const reply = new Promise((resolveReply, reject) => {
+      socket.on('message', (data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id !== 1) return;
+        if (message.error === undefined) resolveReply();
+        else reject(new Error(`HeapProfiler.collectGarbage: ${message.error.message}`));
+      });
+      socket.once('error', reject);
+    });
+    socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    await reply;
+  } finally {
+    socket.close();
+  }
 }
 
 /** A Skiff service as a child process with its monitoring port; output kept (the tail) for failures. */
@@ -70,13 +112,19 @@ export class ServiceProcess {
     this.exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
   }
 
-  /** Starts `bin` with `args` and `--monitoring-addr`, and waits until `/readyz` answers 200. */
-  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000 } = {}) {
+  /**
+   * Starts `bin` with `args` and `--monitoring-addr`, and waits until `/readyz` answers 200. With
+   * `inspect`, the process also serves the DevTools protocol on a port of 127.0.0.1 (`inspectorPort`).
+   */
+  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000, inspect = false } = {}) {
     const monitoringPort = await freePort();
+    const inspectorPort = inspect ? await freePort() : undefined;
+    if (inspectorPort !== undefined) nodeArgs = [...nodeArgs, `--inspect=127.0.0.1:${inspectorPort}`];
     const child = spawn(process.execPath, [...nodeArgs, bin, ...args, '--monitoring-addr', `127.0.0.1:${monitoringPort}`, '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(name, child, monitoringPort);
+    service.inspectorPort = inspectorPort;
     try {
       await waitFor(
         async () => {

@@ -20,8 +20,9 @@
  * (3) fan-out: `fanout.proxies` sidecars of one namespace, all subscribed to the same cluster; one of
  *     its WorkloadEntries moves, the benchmark waits until every proxy has the new assignment, pauses,
  *     and again. (3b) repeats it with the same proxies split over two load-generator processes.
- * Gateway memory (VmRSS, and heap and external memory from its `/metrics`) is read before the proxies
- * come, with them, and after they left; pushes per second come from `pilot_xds_pushes_total`.
+ * Gateway memory (VmRSS, and heap and external memory from its `/metrics`) is read after a full garbage
+ * collection before the proxies come, with them, and after they left, with the peak (VmHWM) of each
+ * part; pushes per second come from `pilot_xds_pushes_total`.
  *
  * Not a test: it measures, prints and records; `bench/run.mjs` is the command.
  */
@@ -30,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer, istioNetworkingResources } from '@skiff/k8s-fake-apiserver';
 import { buildGatewayMesh, spreadClusterFile, workloadMoves } from './gateway-mesh.mjs';
-import { BINS, freePort, LoadgenProcess, ServiceProcess, sleep, waitFor } from './gateway-processes.mjs';
+import { BINS, collectGarbage, freePort, LoadgenProcess, peakResidentMiB, resetPeakResident, ServiceProcess, sleep, waitFor } from './gateway-processes.mjs';
 import { connectAdmin, deleteKeys, uniquePrefix } from './redis-bench.mjs';
 import { nowMs, percentile } from './stats.mjs';
 
@@ -130,22 +131,26 @@ function describeStages(stages) {
 }
 
 /**
- * The gateway's memory after `settleMs` of idleness: VmRSS from `/proc/<pid>/status`, and from its
- * `/metrics` the JavaScript heap in use and the memory outside the heap (buffers), in MiB. Resident
- * memory above the two is what the allocators keep after the garbage collector freed it.
+ * The gateway's memory after `settleMs` of idleness and a full garbage collection (through its
+ * inspector), so what is read is live data: VmRSS from `/proc/<pid>/status`, and from its `/metrics`
+ * the JavaScript heap in use and the memory outside the heap (buffers), in MiB. Resident memory above
+ * the two is what the allocators keep after the collector freed it. `peakRssMiB` is the largest
+ * resident size since the phase began (VmHWM), connection storm and garbage included.
  */
 async function settledMemory(gateway, settleMs) {
   await sleep(settleMs);
+  await collectGarbage(gateway.inspectorPort);
   const mib = (bytes) => bytes / 1048576;
   return {
     rssMiB: gateway.residentMiB(),
+    peakRssMiB: peakResidentMiB(gateway.pid),
     heapUsedMiB: mib(await gateway.counter('nodejs_heap_size_used_bytes')),
     externalMiB: mib(await gateway.counter('nodejs_external_memory_bytes')),
   };
 }
 
 function describeMemory(memory) {
-  return `RSS ${memory.rssMiB.toFixed(0)} MiB (heap in use ${memory.heapUsedMiB.toFixed(0)}, external ${memory.externalMiB.toFixed(0)})`;
+  return `RSS ${memory.rssMiB.toFixed(0)} MiB after a GC (heap in use ${memory.heapUsedMiB.toFixed(0)}, external ${memory.externalMiB.toFixed(0)}; peak ${memory.peakRssMiB.toFixed(0)})`;
 }
 
 /** Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready. */
@@ -182,6 +187,7 @@ async function measureSpread(context, plan, log) {
   const clusterFile = join(context.scratch, 'spread-clusters.txt');
   writeFileSync(clusterFile, spreadClusterFile(mesh));
   const before = await settledMemory(gateway, 0);
+  resetPeakResident(gateway.pid);
   const { loadgens, connectMs } = await startLoadgens(context, {
     proxies: spread.proxies,
     args: ['--clusters', clusterFile, '--clusters-per-proxy', String(spread.clustersPerProxy), '--connect-rate', String(spread.connectRate), '--streams-per-connection', String(spread.streamsPerConnection)],
@@ -223,6 +229,7 @@ async function measureSpread(context, plan, log) {
   const pushes = (await pushesOf(gateway)) - pushesBefore;
   const stages = stageMeans(stagesBefore, await stageTotals(context));
   const summary = await loadgen.stop();
+  resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
   log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; after they left: ${describeMemory(after)}`);
@@ -259,6 +266,7 @@ async function measureFanout(context, plan, log, variant) {
   const clusterFile = join(context.scratch, 'fanout-clusters.txt');
   writeFileSync(clusterFile, `[${hot.namespace}]\n${hot.clusters[0]}\n`);
   const before = await settledMemory(gateway, plan.settleMs);
+  resetPeakResident(gateway.pid);
   const { loadgens, connectMs } = await startLoadgens(context, {
     proxies: fanout.proxies,
     processes: variant.processes,
@@ -290,6 +298,7 @@ async function measureFanout(context, plan, log, variant) {
   const stages = stageMeans(stagesBefore, await stageTotals(context));
   const summaries = [];
   for (const loadgen of loadgens) summaries.push(await loadgen.stop());
+  resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
   log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; after they left: ${describeMemory(after)}`);
@@ -330,7 +339,8 @@ async function loadMesh(context, plan, options, log) {
   context.cleanups.push(() => translator.stop());
   const xdsPort = await freePort();
   const gatewayNodeArgs = options.gatewayCpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.gatewayCpuProfileDir];
-  const gateway = await ServiceProcess.start('skiff-gateway', BINS.gateway, [...store, '--xds-addr', `127.0.0.1:${xdsPort}`], { nodeArgs: gatewayNodeArgs });
+  // The inspector (on 127.0.0.1) lets memory be read after a full garbage collection.
+  const gateway = await ServiceProcess.start('skiff-gateway', BINS.gateway, [...store, '--xds-addr', `127.0.0.1:${xdsPort}`], { nodeArgs: gatewayNodeArgs, inspect: true });
   context.cleanups.push(() => gateway.stop());
   const watcher = await ServiceProcess.start('skiff-watcher', BINS.watcher, [...store, '--kubeconfig', kubeconfig], { readyTimeoutMs: plan.loadTimeoutMs });
   context.cleanups.push(() => watcher.stop());

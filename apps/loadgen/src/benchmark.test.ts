@@ -72,6 +72,7 @@ describe('bench/gateway.mjs --quick', () => {
       for (const memory of [run.memory.before, run.memory.withStreams, run.memory.after]) {
         expect(memory.rssMiB).toBeGreaterThan(memory.heapUsedMiB);
         expect(memory.heapUsedMiB).toBeGreaterThan(0);
+        expect(memory.peakRssMiB).toBeGreaterThanOrEqual(memory.rssMiB);
       }
     }
 
