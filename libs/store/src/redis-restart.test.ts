@@ -52,6 +52,8 @@ it('survives a kill and an empty restart of the server, and shows it', { timeout
 
   await server.kill();
   await vi.waitFor(() => expect(store.health().state).toBe('reconnecting'), WAIT);
+  // At least one reconnection attempt fails while the server is down (counted as an error), whatever the timing.
+  await vi.waitFor(() => expect(store.health().errors).toBeGreaterThan(0), WAIT);
   // While the server is down a call fails cleanly (here: a second client that gives up quickly).
   const impatient = createRedisStore({ url: server.url(2), keyPrefix: 'restart', retry: { minDelayMs: 10, maxDelayMs: 20 }, commandRetries: 1 });
   await expect(impatient.epoch()).rejects.toMatchObject({ code: 'unavailable' });
