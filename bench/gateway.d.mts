@@ -96,3 +96,6 @@ export function main(
   log?: (line: string) => void,
   env?: Readonly<Record<string, string | undefined>>,
 ): Promise<{ results: GatewayBenchResults; resultsFile: string; docsFile: string | undefined }>;
+
+/** The allocator settings of the image (the Dockerfile's `ENV`), which the benchmark gives every service. */
+export const IMAGE_ALLOCATOR_ENV: Readonly<Record<string, string>>;

@@ -116,12 +116,13 @@ export class ServiceProcess {
    * Starts `bin` with `args` and `--monitoring-addr`, and waits until `/readyz` answers 200. With
    * `inspect`, the process also serves the DevTools protocol on a port of 127.0.0.1 (`inspectorPort`).
    */
-  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000, inspect = false } = {}) {
+  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000, inspect = false, env = {} } = {}) {
     const monitoringPort = await freePort();
     const inspectorPort = inspect ? await freePort() : undefined;
     if (inspectorPort !== undefined) nodeArgs = [...nodeArgs, `--inspect=127.0.0.1:${inspectorPort}`];
     const child = spawn(process.execPath, [...nodeArgs, bin, ...args, '--monitoring-addr', `127.0.0.1:${monitoringPort}`, '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     const service = new ServiceProcess(name, child, monitoringPort);
     service.inspectorPort = inspectorPort;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../../bench/gateway.mjs';
+import { IMAGE_ALLOCATOR_ENV, main } from '../../../bench/gateway.mjs';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -23,6 +23,15 @@ beforeAll(() => {
   const apps = ['apps/watcher', 'apps/translator', 'apps/ads-gateway', 'apps/loadgen'].map((app) => join(repoRoot, app));
   execFileSync(process.execPath, [tsc, '-b', ...apps], { stdio: 'inherit' });
 }, 300_000);
+
+describe('bench/gateway.mjs', () => {
+  it("runs the services with the image's allocator settings", () => {
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const entries = Object.entries(IMAGE_ALLOCATOR_ENV);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [name, value] of entries) expect(dockerfile).toMatch(new RegExp(`^\\s+${name}=${value} \\\\$`, 'm'));
+  });
+});
 
 describe('bench/gateway.mjs --quick', () => {
   let dir: string;
