@@ -91,7 +91,13 @@ describe('skiff-loadgen (the built binary)', () => {
     writeFileSync(file, '# two namespaces\n[shop]\na\n[pay]\nb\n');
     const seen = new Set<string>();
     const watch = setInterval(() => {
-      for (const session of server.sessions.list()) seen.add(`${String(session.node.metadata['NAMESPACE'])} ${session.types.find((type) => type.typeUrl === TypeUrl.ClusterLoadAssignment)?.names.join(',')}`);
+      for (const session of server.sessions.list()) {
+        // Only this run's proxies, once they subscribed to endpoints (a sample may catch one before it does,
+        // or a proxy of an earlier test still closing).
+        const namespace = String(session.node.metadata['NAMESPACE']);
+        const names = session.types.find((type) => type.typeUrl === TypeUrl.ClusterLoadAssignment)?.names ?? [];
+        if ((namespace === 'shop' || namespace === 'pay') && names.length > 0) seen.add(`${namespace} ${names.join(',')}`);
+      }
     }, 20);
     const result = await run(['--xds-addr', target, '--proxies', '2', '--clusters', file, '--duration', '700ms', '-o', 'json']);
     clearInterval(watch);
