@@ -143,15 +143,26 @@ function tables(results) {
   ];
 }
 
-function textTable(header, rows) {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
-  const line = (cells) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+/** A console table: the first `leftColumns` columns left-aligned, the numbers right-aligned. Shared by every benchmark part. */
+export function textTable(header, rows, leftColumns = 2) {
+  const widths = header.map((title, i) => Math.max(String(title).length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => cells.map((cell, i) => (i < leftColumns ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-function markdownTable(header, rows) {
+/** The same table in Markdown, numbers right-aligned. */
+export function markdownTable(header, rows, leftColumns = 2) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < 2 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [line(header), line(header.map((_, i) => (i < leftColumns ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+/** Replaces the generated section between `begin` and `end` in BENCHMARKS.md, or appends it. */
+export function replaceSection(document, section, begin, end) {
+  const from = document.indexOf(begin);
+  const to = document.indexOf(end);
+  if (from !== -1 && to > from) return `${document.slice(0, from)}${section}${document.slice(to + end.length)}`;
+  const base = document.trimEnd();
+  return `${base === '' ? '# Benchmarks' : base}\n\n${section}\n`;
 }
 
 export function formatConsole(results) {
@@ -186,9 +197,5 @@ export function renderMarkdownSection(results) {
 
 /** `document` with the generated section replaced (or appended when it is not there yet). */
 export function replaceMarkdownSection(document, section) {
-  const begin = document.indexOf(DOCS_BEGIN);
-  const end = document.indexOf(DOCS_END);
-  if (begin !== -1 && end > begin) return `${document.slice(0, begin)}${section}${document.slice(end + DOCS_END.length)}`;
-  const base = document.trimEnd();
-  return `${base === '' ? '# Benchmarks' : base}\n\n${section}\n`;
+  return replaceSection(document, section, DOCS_BEGIN, DOCS_END);
 }

@@ -7,7 +7,7 @@ describe('address literals', () => {
   it.each(['1.2.3.4', '0.0.0.0', '255.255.255.255', '::', '::1', '2001:db8::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '1:2:3:4:5:6:7:8'])('accepts %s', (a) => {
     expect(isIP(a)).toBe(true);
   });
-  it.each(['', '1.2.3', '256.1.1.1', '01.2.3.4', 'a.b.c.d', ':::', '1:2:3:4:5:6:7:8:9', '1::2::3', 'example.com', 'unix:///tmp/s', '1.2.3.4:80', 'fe80::1%'])('rejects %s', (a) => {
+  it.each(['', '1.2.3', '256.1.1.1', '01.2.3.4', 'a.b.c.d', ':::', '1:2:3:4:5:6:7:8:9', '1::2::3', 'example.com', 'unix:///var/run/s.sock', '1.2.3.4:80', 'fe80::1%'])('rejects %s', (a) => {
     expect(isIP(a)).toBe(false);
   });
   it('agrees with node:net on generated IPv4 and IPv6 literals', () => {
