@@ -19,7 +19,6 @@
  *
  * Scenarios are described in `lib/gateway-suite.mjs`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,7 +27,7 @@ import { GATEWAY_FULL_PLAN, GATEWAY_QUICK_PLAN, runGatewaySuite } from './lib/ga
 
 export { IMAGE_ALLOCATOR_ENV } from './lib/gateway-suite.mjs';
 import { connectAdmin, DEFAULT_REDIS_URL, serverVersion } from './lib/redis-bench.mjs';
-import { currentLoadAverage, describeMachine } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, writeResults } from './lib/report.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_NAME = 'gateway';
@@ -71,24 +70,17 @@ export async function main(argv, log = (line) => console.log(line), env = proces
   const results = { name: RESULTS_NAME, date, machine, redis, ...measured };
   results.targets = evaluateGatewayTargets(results);
 
-  mkdirSync(options.resultsDir, { recursive: true });
-  const resultsFile = join(options.resultsDir, options.quick ? `${RESULTS_NAME}-quick.tmp.json` : `${RESULTS_NAME}.json`);
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  if (options.docs !== undefined) {
-    let document = '';
-    try {
-      document = readFileSync(options.docs, 'utf8');
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error;
-    }
-    mkdirSync(dirname(options.docs), { recursive: true });
-    writeFileSync(options.docs, replaceGatewayMarkdownSection(document, renderGatewayMarkdownSection(results)));
-  }
-  log('');
-  log(formatGatewayConsole(results));
-  log('');
-  log(`results: ${resultsFile}${options.docs === undefined ? '' : `; docs: ${options.docs}`}`);
-  return { results, resultsFile, docsFile: options.docs };
+  return writeResults({
+    results,
+    name: RESULTS_NAME,
+    quick: options.quick,
+    resultsDir: options.resultsDir,
+    docs: options.docs,
+    renderSection: renderGatewayMarkdownSection,
+    replaceSection: replaceGatewayMarkdownSection,
+    formatConsole: formatGatewayConsole,
+    log,
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

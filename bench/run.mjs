@@ -16,11 +16,10 @@
  * gateway benchmark (`gateway.mjs`, every service a process, through Redis) with the same options;
  * `node bench/watcher.mjs` and `node bench/gateway.mjs` run them alone.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { currentLoadAverage, describeMachine, evaluateTargets, formatConsole, renderMarkdownSection, replaceMarkdownSection } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, evaluateTargets, formatConsole, renderMarkdownSection, replaceMarkdownSection, writeResults } from './lib/report.mjs';
 import { FULL_PLAN, QUICK_PLAN, runSuite } from './lib/suite.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,24 +52,17 @@ export function main(argv, log = (line) => console.log(line)) {
   const results = { name: options.name, date, machine, ...measured };
   results.targets = evaluateTargets(results);
 
-  mkdirSync(options.resultsDir, { recursive: true });
-  const resultsFile = join(options.resultsDir, options.quick ? `${options.name}-quick.tmp.json` : `${options.name}.json`);
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  if (options.docs !== undefined) {
-    let document = '';
-    try {
-      document = readFileSync(options.docs, 'utf8');
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error;
-    }
-    mkdirSync(dirname(options.docs), { recursive: true });
-    writeFileSync(options.docs, replaceMarkdownSection(document, renderMarkdownSection(results)));
-  }
-  log('');
-  log(formatConsole(results));
-  log('');
-  log(`results: ${resultsFile}${options.docs === undefined ? '' : `; docs: ${options.docs}`}`);
-  return { results, resultsFile, docsFile: options.docs };
+  return writeResults({
+    results,
+    name: options.name,
+    quick: options.quick,
+    resultsDir: options.resultsDir,
+    docs: options.docs,
+    renderSection: renderMarkdownSection,
+    replaceSection: replaceMarkdownSection,
+    formatConsole: formatConsole,
+    log,
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -17,12 +17,11 @@
  *
  * Scenarios are described in `lib/watcher-suite.mjs`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REDIS_URL } from './lib/redis-bench.mjs';
-import { currentLoadAverage, describeMachine } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, writeResults } from './lib/report.mjs';
 import { evaluateWatcherTargets, formatWatcherConsole, renderWatcherMarkdownSection, replaceWatcherMarkdownSection } from './lib/watcher-report.mjs';
 import { runWatcherSuite, WATCHER_FULL_PLAN, WATCHER_QUICK_PLAN } from './lib/watcher-suite.mjs';
 
@@ -62,24 +61,17 @@ export async function main(argv, log = (line) => console.log(line), env = proces
   const results = { name: RESULTS_NAME, date, machine, ...measured };
   results.targets = evaluateWatcherTargets(results);
 
-  mkdirSync(options.resultsDir, { recursive: true });
-  const resultsFile = join(options.resultsDir, options.quick ? `${RESULTS_NAME}-quick.tmp.json` : `${RESULTS_NAME}.json`);
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  if (options.docs !== undefined) {
-    let document = '';
-    try {
-      document = readFileSync(options.docs, 'utf8');
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error;
-    }
-    mkdirSync(dirname(options.docs), { recursive: true });
-    writeFileSync(options.docs, replaceWatcherMarkdownSection(document, renderWatcherMarkdownSection(results)));
-  }
-  log('');
-  log(formatWatcherConsole(results));
-  log('');
-  log(`results: ${resultsFile}${options.docs === undefined ? '' : `; docs: ${options.docs}`}`);
-  return { results, resultsFile, docsFile: options.docs };
+  return writeResults({
+    results,
+    name: RESULTS_NAME,
+    quick: options.quick,
+    resultsDir: options.resultsDir,
+    docs: options.docs,
+    renderSection: renderWatcherMarkdownSection,
+    replaceSection: replaceWatcherMarkdownSection,
+    formatConsole: formatWatcherConsole,
+    log,
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

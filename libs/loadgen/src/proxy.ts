@@ -14,6 +14,7 @@
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
+import { shortTypeName, WILDCARD } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import { NodeSchema, type Node } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
@@ -30,24 +31,7 @@ const SERVICE = AggregatedDiscoveryService.typeName;
 export const SOTW_METHOD_PATH = `/${SERVICE}/${AggregatedDiscoveryService.method.streamAggregatedResources.name}`;
 export const DELTA_METHOD_PATH = `/${SERVICE}/${AggregatedDiscoveryService.method.deltaAggregatedResources.name}`;
 
-/** The wildcard resource name (`xds_protocol.rst`: "the special resource name `*`"). */
-const WILDCARD = '*';
 
-/** istiod's short type names (`pilot_xds_pushes{type}`), for counters. */
-export function shortTypeName(typeUrl: string): string {
-  switch (typeUrl) {
-    case TypeUrl.Cluster:
-      return 'cds';
-    case TypeUrl.ClusterLoadAssignment:
-      return 'eds';
-    case TypeUrl.Listener:
-      return 'lds';
-    case TypeUrl.RouteConfiguration:
-      return 'rds';
-    default:
-      return typeUrl;
-  }
-}
 
 /** Counters every proxy of a generator adds to. */
 export class LoadCounters {
