@@ -53,3 +53,4 @@ export {
   type RejectedObject,
 } from './load.js';
 export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from './json-schemas.js';
+export { parseGoDuration } from './read-fields.js';

@@ -5,11 +5,11 @@
  * `cluster_traffic_policy.go` `applyTrafficPolicy`; `cluster_tls.go`; `pilot/pkg/xds/filters/filters.go`
  * `TCPClusterMx`), and the proxyless gRPC form (`pilot/pkg/networking/grpcgen/cds.go` `edsCluster`).
  */
-import { create, fromBinary, toBinary, type JsonObject } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { create, type JsonObject } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema, type Duration } from '@bufbuild/protobuf/wkt';
 import type { NormalizedPort, NormalizedServiceEntry, Protocol } from '@skiff/model';
 import { CircuitBreakersSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/circuit_breaker_pb.js';
+import { ClusterConfigSchema } from '@skiff/protos/gen/envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster_pb.js';
 import {
   Cluster_DiscoveryType,
   Cluster_DnsLookupFamily,
@@ -35,7 +35,7 @@ import { HttpProtocolOptionsSchema, type HttpProtocolOptions } from '@skiff/prot
 import { TypedStructSchema } from '@skiff/protos/gen/udpa/type/v1/typed_struct_pb.js';
 import { buildClusterLoadAssignment, ISTIO_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE } from './instances.js';
-import type { DnsLookupFamily, MeshSettings } from './mesh.js';
+import { supportsUnhealthyEndpoints, type DnsLookupFamily, type MeshSettings } from './mesh.js';
 import { buildDnsSrvSubsetKey, type ClusterNaming } from './names.js';
 
 /** Key of `typed_extension_protocol_options` for upstream HTTP settings (`v3.HttpProtocolOptionsType`). */
@@ -46,20 +46,14 @@ export const METADATA_EXCHANGE_TYPE_URL = 'type.googleapis.com/envoy.tcp.metadat
 /** `wellknown.TransportSocketTLS`, `wellknown.TransportSocketRawBuffer`. */
 export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
 export const RAW_BUFFER_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.raw_buffer';
+/** The custom cluster type of DYNAMIC_DNS entries (`envoy.clusters.dynamic_forward_proxy`). */
+export const DYNAMIC_FORWARD_PROXY_CLUSTER_NAME = 'envoy.clusters.dynamic_forward_proxy';
 /** The c-ares resolver extension name istiod sets on DNS clusters. */
 export const CARES_DNS_RESOLVER_NAME = 'envoy.network.dns_resolver.cares';
 /** SDS: the proxy agent's cluster and the two secrets every sidecar has (`pkg/model/authentication.go`). */
 export const SDS_CLUSTER_NAME = 'sds-grpc';
 export const SDS_DEFAULT_RESOURCE_NAME = 'default';
 export const SDS_ROOT_RESOURCE_NAME = 'ROOTCA';
-
-/**
- * `Cluster.dns_jitter` is field 58 of `envoy.config.cluster.v3.Cluster` (envoyproxy/data-plane-api
- * `envoy/config/cluster/v3/cluster.proto`). The Envoy API vendored for code generation predates it,
- * so it is written as a raw field: Envoy reads it like any other, JSON renderings of the generated
- * type cannot show it.
- */
-export const CLUSTER_DNS_JITTER_FIELD_NUMBER = 58;
 
 const UINT32_MAX = 4_294_967_295;
 
@@ -80,11 +74,20 @@ export function buildAltStatName(clusterName: string): string {
   return `${clusterName};`;
 }
 
-/** Every threshold at MaxUint32 (`getDefaultCircuitBreakerThresholds`): Envoy's defaults (1024, 3 retries) are too low for a mesh. */
-export function buildDefaultCircuitBreakers() {
+/**
+ * Every threshold at MaxUint32 (`getDefaultCircuitBreakerThresholds`): Envoy's defaults (1024, 3
+ * retries) are too low for a mesh. `track_remaining` only with DISABLE_TRACK_REMAINING_CB_METRICS=false.
+ */
+export function buildDefaultCircuitBreakers(mesh: Pick<MeshSettings, 'trackRemainingCircuitBreakers'>) {
   return create(CircuitBreakersSchema, {
     thresholds: [
-      { maxConnections: UINT32_MAX, maxPendingRequests: UINT32_MAX, maxRequests: UINT32_MAX, maxRetries: UINT32_MAX, trackRemaining: true },
+      {
+        maxConnections: UINT32_MAX,
+        maxPendingRequests: UINT32_MAX,
+        maxRequests: UINT32_MAX,
+        maxRetries: UINT32_MAX,
+        trackRemaining: mesh.trackRemainingCircuitBreakers,
+      },
     ],
   });
 }
@@ -209,19 +212,6 @@ function buildAutoMtlsTransportSocketMatches(mtls: TransportSocket): Cluster_Tra
   ];
 }
 
-/** A length-delimited raw field carrying `dns_jitter` (see `CLUSTER_DNS_JITTER_FIELD_NUMBER`). */
-function buildDnsJitterField(jitterMs: number): { no: number; wireType: WireType; data: Uint8Array } {
-  const data = new BinaryWriter().bytes(toBinary(DurationSchema, durationFromMs(jitterMs))).finish();
-  return { no: CLUSTER_DNS_JITTER_FIELD_NUMBER, wireType: WireType.LengthDelimited, data };
-}
-
-/** Reads `dns_jitter` back from a cluster built here (tests and debug output), or undefined when absent. */
-export function readDnsJitter(cluster: Cluster): Duration | undefined {
-  const field = cluster.$unknown?.find((unknown) => unknown.no === CLUSTER_DNS_JITTER_FIELD_NUMBER);
-  if (field === undefined) return undefined;
-  return fromBinary(DurationSchema, new BinaryReader(field.data).bytes());
-}
-
 const DNS_LOOKUP_FAMILIES: Readonly<Record<DnsLookupFamily, Cluster_DnsLookupFamily>> = {
   V4_ONLY: Cluster_DnsLookupFamily.V4_ONLY,
   V6_ONLY: Cluster_DnsLookupFamily.V6_ONLY,
@@ -279,10 +269,12 @@ export function buildCluster(args: ClusterArgs): Cluster {
   const cluster = create(ClusterSchema, {
     name: args.name,
     clusterDiscoveryType: { case: 'type', value: DISCOVERY_TYPES[args.discovery] },
-    commonLbConfig: {},
+    // Panic mode off where unhealthy endpoints are sent (`applyLoadBalancer`): in panic Envoy would
+    // route to them.
+    commonLbConfig: supportsUnhealthyEndpoints(mesh) ? { healthyPanicThreshold: { value: 0 } } : {},
     altStatName: buildAltStatName(args.name),
     connectTimeout: durationFromMs(mesh.connectTimeoutMs),
-    circuitBreakers: buildDefaultCircuitBreakers(),
+    circuitBreakers: buildDefaultCircuitBreakers(mesh),
     // Istio's default algorithm; ORIGINAL_DST clusters must let the cluster pick (`applyLoadBalancer`).
     lbPolicy: args.discovery === 'ORIGINAL_DST' ? Cluster_LbPolicy.CLUSTER_PROVIDED : Cluster_LbPolicy.LEAST_REQUEST,
   });
@@ -295,7 +287,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
     });
     cluster.dnsRefreshRate = durationFromMs(mesh.dnsRefreshRateMs);
     cluster.respectDnsTtl = true;
-    cluster.$unknown = [buildDnsJitterField(mesh.dnsJitterMs)];
+    cluster.dnsJitter = durationFromMs(mesh.dnsJitterMs);
     cluster.loadAssignment = buildClusterLoadAssignment(args.name, args.inlineEndpoints);
   }
 
@@ -337,6 +329,57 @@ export function buildCluster(args: ClusterArgs): Cluster {
   if (serviceEntry.location === 'MESH_EXTERNAL') istio['external'] = true;
   istio['services'] = [{ host: args.hostname, name: args.hostname, namespace: serviceEntry.namespace }];
   cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: istio } });
+  return cluster;
+}
+
+/** `model.BuildDNSCacheName`: the dynamic forward proxy's DNS cache of one wildcard host. */
+export function buildDnsCacheName(hostname: string): string {
+  return `${hostname}_dfp_dns_cache`;
+}
+
+/** Ports a dynamic forward proxy cluster is built for (`buildOutboundClusters`). */
+export function supportsDynamicForwardProxy(protocol: Protocol): boolean {
+  return protocol === 'HTTP' || protocol === 'TLS' || protocol === 'GRPC' || protocol === 'HTTP2';
+}
+
+/**
+ * A DYNAMIC_DNS ServiceEntry's wildcard host as a dynamic forward proxy cluster
+ * (`cluster_builder.go` `buildDFPCluster`, then `applyDestinationRule`): Envoy resolves each
+ * request's host itself through a DNS cache named after the wildcard, and picks the host
+ * (`CLUSTER_PROVIDED`). No endpoints, no panic threshold and no service telemetry metadata.
+ */
+export function buildDynamicForwardProxyCluster(args: Pick<ClusterArgs, 'name' | 'serviceEntry' | 'hostname' | 'servicePort' | 'naming' | 'mesh'>): Cluster {
+  const { mesh } = args;
+  const cluster = create(ClusterSchema, {
+    name: args.name,
+    altStatName: buildAltStatName(args.name),
+    clusterDiscoveryType: {
+      case: 'clusterType',
+      value: {
+        name: DYNAMIC_FORWARD_PROXY_CLUSTER_NAME,
+        typedConfig: anyPack(
+          ClusterConfigSchema,
+          create(ClusterConfigSchema, {
+            clusterImplementationSpecifier: {
+              case: 'dnsCacheConfig',
+              value: { name: buildDnsCacheName(args.hostname), dnsLookupFamily: DNS_LOOKUP_FAMILIES[mesh.dnsLookupFamily] },
+            },
+          }),
+        ),
+      },
+    },
+    connectTimeout: durationFromMs(mesh.connectTimeoutMs),
+    lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+    circuitBreakers: buildDefaultCircuitBreakers(mesh),
+  });
+  const httpOptions = buildHttpProtocolOptions(args.servicePort.protocol, args.naming);
+  if (httpOptions !== undefined) {
+    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, httpOptions) };
+  }
+  if (args.serviceEntry.location === 'MESH_EXTERNAL') {
+    cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: { external: true } } });
+  }
+  if (mesh.metadataExchange) cluster.filters = [buildMetadataExchangeFilter()];
   return cluster;
 }
 

@@ -17,7 +17,7 @@ export type TranslateErrorCode =
 
 /** The fixed message of each code; `TranslateError.detail` carries the specifics. */
 export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, string>> = {
-  UNSUPPORTED_RESOLUTION: 'resolution DYNAMIC_DNS (dynamic forward proxy) is not supported; no cluster is built',
+  UNSUPPORTED_RESOLUTION: 'resolution DYNAMIC_DNS (dynamic forward proxy) has no form a proxyless gRPC client can use; no cluster is built',
   DNS_CLUSTER_WITHOUT_ENDPOINTS: 'DNS cluster has no endpoints; like istiod, the cluster is not generated',
   ENDPOINT_WITHOUT_ADDRESS: 'endpoint has no address (multi-network gateways are not supported); endpoint dropped',
   GRPC_UNSUPPORTED_RESOLUTION: 'proxyless gRPC clients support only EDS and LOGICAL_DNS clusters; resolution NONE has neither, nothing is built',

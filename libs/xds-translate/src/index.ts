@@ -7,11 +7,9 @@ export {
   buildHttpProtocolOptions,
   buildIstioMutualTransportSocket,
   buildMetadataExchangeFilter,
-  CLUSTER_DNS_JITTER_FIELD_NUMBER,
   durationFromMs,
   HTTP_PROTOCOL_OPTIONS_KEY,
   isHttp2Protocol,
-  readDnsJitter,
   selectUpstreamTls,
 } from './cluster.js';
 export type { ClusterArgs, ClusterDiscovery, IstioMutualTlsArgs } from './cluster.js';
@@ -35,7 +33,9 @@ export type { ServiceInstance, ServiceInstancesArgs } from './instances.js';
 export { translateResultToJson } from './json.js';
 export { buildGrpcListener, selectListenerAddress } from './listener.js';
 export type { GrpcListenerArgs } from './listener.js';
-export { DEFAULT_MESH_SETTINGS, isVisibleTo, serviceVisibility, withMeshDefaults } from './mesh.js';
+export { DEFAULT_MESH_SETTINGS, isVisibleTo, serviceVisibility, supportsUnhealthyEndpoints, withMeshDefaults } from './mesh.js';
+export { ISTIOD_FLAGS, meshSettingsFromEnvironment } from './istiod-flags.js';
+export type { IstiodFlag } from './istiod-flags.js';
 export type { DnsLookupFamily, MeshSettings, ServiceVisibility } from './mesh.js';
 export {
   buildDnsSrvSubsetKey,

@@ -1,9 +1,7 @@
 /**
  * A translation result as Envoy prints its config (proto-JSON: camelCase, `@type` on `Any`), for
  * golden files, `skiffctl` and debug pages. Listeners, routes and errors appear only when present.
- * `@type` is moved to the front of every `Any`, where Envoy's config dump prints it. One caveat:
- * `Cluster.dns_jitter` is written as a raw field (see `CLUSTER_DNS_JITTER_FIELD_NUMBER`) and so is
- * not in this view.
+ * `@type` is moved to the front of every `Any`, where Envoy's config dump prints it.
  */
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { toEnvoyJson } from '@skiff/protos';

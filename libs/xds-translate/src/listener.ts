@@ -8,9 +8,12 @@ import { create } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import { isIP } from '@skiff/model';
 import { ListenerSchema, type Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
+import { HTTPFaultSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/fault/v3/fault_pb.js';
 import { RouterSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
 import { HttpConnectionManagerSchema } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 
+/** `wellknown.Fault`: fault injection, a no-op without a VirtualService's `fault`. */
+export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 /** `wellknown.Router`: the HTTP filter that forwards to the route's cluster. */
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 /** The listener address when the ServiceEntry has no usable VIP (`constants.UnspecifiedIP`). */
@@ -39,9 +42,9 @@ export interface GrpcListenerArgs {
 }
 
 /**
- * One API listener. The filter list is only the router: istiod also puts a no-op fault filter
- * first, which the client accepts, but nothing here needs it; if filters are present the client
- * requires the router to be last and only last.
+ * One API listener whose HttpConnectionManager has istiod's gRPC filter list
+ * (`grpcgen/lds.go` `supportedFilters`): the fault filter (empty: no fault injected without a
+ * VirtualService), then the router, which the client requires last.
  */
 export function buildGrpcListener(args: GrpcListenerArgs): Listener {
   const connectionManager = create(HttpConnectionManagerSchema, {
@@ -49,7 +52,10 @@ export function buildGrpcListener(args: GrpcListenerArgs): Listener {
       case: 'rds',
       value: { configSource: { configSourceSpecifier: { case: 'ads', value: {} } }, routeConfigName: args.routeConfigName },
     },
-    httpFilters: [{ name: ROUTER_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(RouterSchema, create(RouterSchema)) } }],
+    httpFilters: [
+      { name: FAULT_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(HTTPFaultSchema, create(HTTPFaultSchema)) } },
+      { name: ROUTER_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(RouterSchema, create(RouterSchema)) } },
+    ],
   });
   return create(ListenerSchema, {
     name: args.name,

@@ -1,7 +1,7 @@
 /**
  * Mesh-wide settings that shape the output, with istiod's defaults (`pkg/config/mesh/mesh.go`
  * `DefaultMeshConfig`, `pilot/pkg/features/pilot.go`). Translation reads no environment: whoever
- * calls it passes these in.
+ * calls it passes these in (istiod's environment flags through `meshSettingsFromEnvironment`).
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
 
@@ -34,6 +34,18 @@ export interface MeshSettings {
   readonly enableAutoMtls: boolean;
   /** `PILOT_ENABLE_METADATA_EXCHANGE`: the `istio.metadata_exchange` cluster filter and its ALPN. Default true. */
   readonly metadataExchange: boolean;
+  /** `!DISABLE_TRACK_REMAINING_CB_METRICS`: `track_remaining` on circuit breaker thresholds. Default false. */
+  readonly trackRemainingCircuitBreakers: boolean;
+  /**
+   * `PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS`: every service "supports unhealthy endpoints"
+   * (`pilot/pkg/model/service.go` `SupportsUnhealthyEndpoints`): panic mode off and unhealthy
+   * endpoints kept in assignments. Default true.
+   */
+  readonly autoSendUnhealthyEndpoints: boolean;
+  /** `PILOT_SEND_UNHEALTHY_ENDPOINTS`: the same, forced for every service. Default false. */
+  readonly sendUnhealthyEndpoints: boolean;
+  /** `PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN`: gRPC routes also match `HOST.` and `HOST.:PORT`. Default true. */
+  readonly absoluteFqdnVhostDomain: boolean;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
@@ -47,7 +59,16 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
   trustDomain: 'cluster.local',
   enableAutoMtls: true,
   metadataExchange: true,
+  trackRemainingCircuitBreakers: false,
+  autoSendUnhealthyEndpoints: true,
+  sendUnhealthyEndpoints: false,
+  absoluteFqdnVhostDomain: true,
 });
+
+/** Whether services keep unhealthy endpoints and turn panic mode off (`Service.SupportsUnhealthyEndpoints`). */
+export function supportsUnhealthyEndpoints(mesh: Pick<MeshSettings, 'autoSendUnhealthyEndpoints' | 'sendUnhealthyEndpoints'>): boolean {
+  return mesh.autoSendUnhealthyEndpoints || mesh.sendUnhealthyEndpoints;
+}
 
 /** DEFAULT_MESH_SETTINGS with some fields replaced. */
 export function withMeshDefaults(overrides: Partial<MeshSettings> = {}): MeshSettings {

@@ -1,41 +1,107 @@
 /**
  * Route configurations for proxyless gRPC clients (`pilot/pkg/networking/grpcgen/rds.go`
- * `buildHTTPRoute`). istiod names them with the cluster key `outbound|PORT||HOST` and keeps only the
- * virtual host whose domains match the host; without a VirtualService that host has one route
- * to the default cluster.
+ * `buildHTTPRoute`). istiod names them with the cluster key `outbound|PORT||HOST` and builds them
+ * with the sidecar's outbound virtual hosts (`pilot/pkg/networking/core/httproute.go`
+ * `BuildSidecarOutboundVirtualHosts`), keeping the one whose domains match the host: without a
+ * VirtualService, one route to the default cluster with the mesh's default retry policy
+ * (`pilot/pkg/networking/core/route/retry/retry.go` `DefaultPolicy`). Ports that do not carry HTTP
+ * get a route configuration with no virtual host.
  */
 import { create } from '@bufbuild/protobuf';
+import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
+import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
+import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { joinHostPort } from './names.js';
+
+/** `retry.DefaultPolicy`: what the mesh retries without a VirtualService. */
+export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+export const DEFAULT_RETRY_ATTEMPTS = 2;
+/** `wellknown` name of the previous-hosts retry predicate. */
+export const PREVIOUS_HOSTS_PREDICATE_NAME = 'envoy.retry_host_predicates.previous_hosts';
+/** The address istiod leaves out of domains (`constants.UnspecifiedIP`). */
+const UNSPECIFIED_IP = '0.0.0.0';
+
+/** Ports whose traffic istiod routes over HTTP: the HTTP family (`IsHTTP`) and unset (sniffed). */
+export function isHttpRoutedProtocol(protocol: Protocol): boolean {
+  return protocol === '' || isHttpProtocol(protocol);
+}
+
+/** `util.IPv6Compliant`: an IPv6 address in brackets, anything else as it is. */
+function ipv6Compliant(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
 
 export interface GrpcRouteArgs {
   /** `outbound|PORT||HOST`. */
   readonly name: string;
   readonly hostname: string;
   readonly port: number;
+  readonly protocol: Protocol;
   readonly clusterName: string;
+  /** The ServiceEntry's `addresses`, as written (IPs or CIDRs). */
+  readonly addresses: readonly string[];
+  /** `PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN`: also match `HOST.` and `HOST.:PORT`. */
+  readonly absoluteFqdnDomains: boolean;
 }
 
 /**
- * One virtual host named `HOST:PORT` with domains `HOST` and `HOST:PORT` (the client matches its
- * target authority, port included, against them), and one route: prefix `""` (every path; gRPC
- * clients need a path specifier) to the cluster.
+ * The virtual host's domains (`generateVirtualHostDomains`): the host and `host:port`, their
+ * absolute forms (`host.`, `host.:port`), then each address of the entry and `address:port`.
+ */
+export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | 'port' | 'addresses' | 'absoluteFqdnDomains'>): string[] {
+  const domains = [ipv6Compliant(args.hostname), joinHostPort(args.hostname, args.port)];
+  if (args.absoluteFqdnDomains) {
+    if (!isIP(args.hostname)) domains.push(`${args.hostname}.`);
+    domains.push(joinHostPort(`${args.hostname}.`, args.port));
+  }
+  for (const address of args.addresses) {
+    if (address === '' || address === UNSPECIFIED_IP) continue;
+    domains.push(ipv6Compliant(address), joinHostPort(address, args.port));
+  }
+  return domains;
+}
+
+/**
+ * The route configuration for `HOST:PORT`. On an HTTP-routed port: one virtual host named
+ * `HOST:PORT` counting attempts (`x-envoy-attempt-count`), with one route `default` matching every
+ * path (`/`) to the cluster, no timeout (`0s`, also for gRPC's own deadline header), the default
+ * retry policy and a decorator naming the operation `HOST:PORT/*`. Otherwise no virtual host.
  */
 export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfiguration {
+  if (!isHttpRoutedProtocol(args.protocol)) return create(RouteConfigurationSchema, { name: args.name });
   const authority = joinHostPort(args.hostname, args.port);
+  const noTimeout = create(DurationSchema, {});
   return create(RouteConfigurationSchema, {
     name: args.name,
     virtualHosts: [
       {
         name: authority,
-        domains: [args.hostname, authority],
+        domains: buildVirtualHostDomains(args),
         routes: [
           {
             name: 'default',
-            match: { pathSpecifier: { case: 'prefix', value: '' } },
-            action: { case: 'route', value: { clusterSpecifier: { case: 'cluster', value: args.clusterName } } },
+            match: { pathSpecifier: { case: 'prefix', value: '/' } },
+            action: {
+              case: 'route',
+              value: {
+                clusterSpecifier: { case: 'cluster', value: args.clusterName },
+                timeout: noTimeout,
+                retryPolicy: {
+                  retryOn: DEFAULT_RETRY_ON,
+                  numRetries: DEFAULT_RETRY_ATTEMPTS,
+                  retryHostPredicate: [
+                    { name: PREVIOUS_HOSTS_PREDICATE_NAME, configType: { case: 'typedConfig', value: anyPack(PreviousHostsPredicateSchema, create(PreviousHostsPredicateSchema)) } },
+                  ],
+                  hostSelectionRetryMaxAttempts: 5n,
+                },
+                maxGrpcTimeout: noTimeout,
+              },
+            },
+            decorator: { operation: `${authority}/*` },
           },
         ],
+        includeRequestAttemptCount: true,
       },
     ],
   });

@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { anyUnpack, DurationSchema } from '@bufbuild/protobuf/wkt';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { NormalizedEndpoint } from '@skiff/model';
@@ -20,7 +20,6 @@ import {
   encodeResources,
   fitLocalityWeights,
   HTTP_PROTOCOL_OPTIONS_KEY,
-  readDnsJitter,
   translateServiceEntry,
   withMeshDefaults,
   type TranslateInput,
@@ -90,7 +89,7 @@ describe('translateServiceEntry: cluster per host x port', () => {
       maxPendingRequests: 4294967295,
       maxRequests: 4294967295,
       maxRetries: 4294967295,
-      trackRemaining: true,
+      trackRemaining: false,
     });
     expect(cluster.filters.map((filter) => filter.name)).toEqual(['istio.metadata_exchange']);
     expect(cluster.metadata?.filterMetadata['istio']).toEqual({
@@ -142,21 +141,19 @@ describe('translateServiceEntry: resolutions', () => {
     expect(cluster.dnsRefreshRate).toMatchObject({ seconds: 60n, nanos: 0 });
     expect(cluster.respectDnsTtl).toBe(true);
     expect(cluster.typedDnsResolverConfig?.name).toBe('envoy.network.dns_resolver.cares');
-    expect(readDnsJitter(cluster)).toMatchObject({ seconds: 0n, nanos: 100_000_000 });
+    expect(cluster.dnsJitter).toMatchObject({ seconds: 0n, nanos: 100_000_000 });
     expect(cluster.loadAssignment?.clusterName).toBe(cluster.name);
     expect(socketAddresses(cluster.loadAssignment)).toEqual(['vm1.example.net:80']);
     expect(result.loadAssignments).toEqual([]);
   });
 
-  it('writes dns_jitter as field 58 on the wire', () => {
+  it('writes dns_jitter as field 58 on the wire (the patched Envoy API knows it)', () => {
     const cluster = only(translateServiceEntry({ serviceEntry: serviceEntry({ resolution: 'DNS', workloadSelector: null }), endpoints: [] }, SIDECAR).clusters);
     const bytes = only(encodeResources({ clusters: [cluster], loadAssignments: [], listeners: [], routes: [] })).bytes;
     const decoded = fromBinary(ClusterSchema, bytes);
-    const field = only(decoded.$unknown ?? []);
-    expect(field.no).toBe(58);
-    expect(readDnsJitter(decoded)).toMatchObject({ nanos: 100_000_000 });
-    // A Duration of 100 ms, length-prefixed: tag of `nanos` (field 2, varint), then 100000000.
-    expect(fromBinary(DurationSchema, field.data.subarray(1))).toMatchObject({ seconds: 0n, nanos: 100_000_000 });
+    expect(decoded.$unknown).toBeUndefined();
+    expect(decoded.dnsJitter).toMatchObject({ seconds: 0n, nanos: 100_000_000 });
+    expect(ClusterSchema.fields.find((field) => field.name === 'dns_jitter')?.number).toBe(58);
   });
 
   it('DNS without endpoints or selector -> the host itself, per host, on targetPort', () => {
@@ -195,16 +192,25 @@ describe('translateServiceEntry: resolutions', () => {
     expect(socketAddresses(cluster.loadAssignment)).toEqual(['a.example.net:80']);
   });
 
-  it('DYNAMIC_DNS -> nothing built, reported as unsupported, in both flavours', () => {
-    for (const options of [SIDECAR, GRPC]) {
-      const result = translateServiceEntry(
-        { serviceEntry: serviceEntry({ resolution: 'DYNAMIC_DNS', hosts: ['*.example.com'], workloadSelector: null }), endpoints: [] },
-        options,
-      );
-      expect(result.clusters).toEqual([]);
-      expect(result.loadAssignments).toEqual([]);
-      expect(only(result.errors).code).toBe('UNSUPPORTED_RESOLUTION');
-    }
+  it('DYNAMIC_DNS -> a dynamic forward proxy cluster per wildcard host x supported port for Envoy; nothing, reported, for gRPC', () => {
+    const entry = serviceEntry({
+      resolution: 'DYNAMIC_DNS',
+      hosts: ['*.example.com'],
+      workloadSelector: null,
+      ports: [port({ number: 443, name: 'tls', protocol: 'TLS' }), port({ number: 27017, name: 'mongo', protocol: 'Mongo' })],
+    });
+    const envoy = translateServiceEntry({ serviceEntry: entry, endpoints: [] }, SIDECAR);
+    const cluster = only(envoy.clusters);
+    expect(cluster.name).toBe('outbound|443||*.example.com');
+    expect(cluster.clusterDiscoveryType.case).toBe('clusterType');
+    expect(cluster.lbPolicy).toBe(Cluster_LbPolicy.CLUSTER_PROVIDED);
+    expect(cluster.commonLbConfig).toBeUndefined();
+    expect(envoy.loadAssignments).toEqual([]);
+    expect(envoy.errors).toEqual([]);
+
+    const grpc = translateServiceEntry({ serviceEntry: entry, endpoints: [] }, GRPC);
+    expect(grpc.clusters).toEqual([]);
+    expect(only(grpc.errors).code).toBe('UNSUPPORTED_RESOLUTION');
   });
 });
 

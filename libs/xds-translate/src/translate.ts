@@ -18,7 +18,14 @@ import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import type { Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import type { RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
-import { buildCluster, buildGrpcEdsCluster, buildGrpcLogicalDnsCluster, type ClusterDiscovery } from './cluster.js';
+import {
+  buildCluster,
+  buildDynamicForwardProxyCluster,
+  buildGrpcEdsCluster,
+  buildGrpcLogicalDnsCluster,
+  supportsDynamicForwardProxy,
+  type ClusterDiscovery,
+} from './cluster.js';
 import {
   buildClusterLoadAssignment,
   buildLocalityLbEndpoints,
@@ -123,7 +130,13 @@ interface PortContext {
 
 function translateEnvoyPort(context: PortContext): void {
   const { serviceEntry, options, clusterName, output } = context;
-  if (serviceEntry.resolution === 'DYNAMIC_DNS') return;
+  if (serviceEntry.resolution === 'DYNAMIC_DNS') {
+    // Only wildcard hosts on ports Envoy's dynamic forward proxy handles (`buildOutboundClusters`).
+    if (context.hostname.startsWith('*') && supportsDynamicForwardProxy(context.servicePort.protocol)) {
+      output.clusters.push(buildDynamicForwardProxyCluster({ ...context, naming: options.naming, mesh: options.mesh, name: clusterName }));
+    }
+    return;
+  }
   const discovery = envoyDiscovery(serviceEntry.resolution, options.naming);
   const clusterArgs = {
     name: clusterName,
@@ -172,7 +185,7 @@ function translateEnvoyPort(context: PortContext): void {
  * a host:port without a cluster, so no Listener or route ever points at a missing cluster.
  */
 function translateGrpcPort(context: PortContext): void {
-  const { serviceEntry, clusterName, hostname, servicePort, output } = context;
+  const { serviceEntry, clusterName, output } = context;
   const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality', fitTotalWeight: true } as const;
   switch (serviceEntry.resolution) {
     case 'DYNAMIC_DNS':
@@ -199,6 +212,16 @@ function translateGrpcPort(context: PortContext): void {
       break;
     }
   }
+  buildGrpcListenerAndRoute(context);
+}
+
+/**
+ * The listener a gRPC client subscribes to (`HOST:PORT`) and the route configuration it names.
+ * Built for every port, UDP too, as istiod's gRPC generator does (`grpcgen/lds.go`
+ * `buildOutboundListeners`); a port that does not carry HTTP gets a route with no virtual host.
+ */
+function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options'>): void {
+  const { serviceEntry, clusterName, hostname, servicePort, output } = context;
   const routeConfigName = buildSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname });
   output.listeners.push(
     buildGrpcListener({
@@ -208,7 +231,17 @@ function translateGrpcPort(context: PortContext): void {
       routeConfigName,
     }),
   );
-  output.routes.push(buildGrpcRouteConfiguration({ name: routeConfigName, hostname, port: servicePort.number, clusterName }));
+  output.routes.push(
+    buildGrpcRouteConfiguration({
+      name: routeConfigName,
+      hostname,
+      port: servicePort.number,
+      protocol: servicePort.protocol,
+      clusterName,
+      addresses: serviceEntry.addresses,
+      absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
+    }),
+  );
 }
 
 /**
@@ -226,7 +259,9 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
     (code: TranslateErrorCode, detail: string) =>
       output.errors.push(new TranslateError({ code, serviceEntry: entryKey, ...(clusterName === undefined ? {} : { clusterName }), detail }));
 
-  if (serviceEntry.resolution === 'DYNAMIC_DNS') {
+  if (serviceEntry.resolution === 'DYNAMIC_DNS' && options.flavor === 'grpc') {
+    // A gRPC client has no dynamic forward proxy: istiod's generator offers it an EDS cluster
+    // with no usable endpoint; nothing is built instead.
     reporter(undefined)('UNSUPPORTED_RESOLUTION', `hosts ${serviceEntry.hosts.join(', ')}`);
     return output;
   }
@@ -251,8 +286,12 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
     const subjectAltNames = [...identities].sort();
 
     serviceEntry.ports.forEach((servicePort, index) => {
-      if (servicePort.protocol === 'UDP') return;
       const clusterName = buildOutboundClusterName(options.naming, hostname, servicePort.number);
+      if (servicePort.protocol === 'UDP') {
+        // No cluster: Envoy and gRPC do not proxy UDP. The gRPC generator still answers LDS and RDS.
+        if (options.flavor === 'grpc') buildGrpcListenerAndRoute({ serviceEntry, clusterName, hostname, servicePort, output, options });
+        return;
+      }
       translatePort({
         serviceEntry,
         hostname,

@@ -1,0 +1,33 @@
+/**
+ * The corpus against the live istiod reference, in both flag settings: Skiff must serve every proxy
+ * what istiod serves it, and the committed goldens must still be istiod's output
+ * (`UPDATE_GOLDEN=1` rewrites them from the reference).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCorpus } from './corpus.js';
+import { FLAG_SETTINGS, goldenPathOf, expectIstiodGolden } from './goldens.js';
+import { compareCase } from './parity.js';
+import { formatDifferences } from './compare.js';
+import { runReference, type ReferenceOutput } from './reference.js';
+
+const corpus = loadCorpus();
+
+for (const setting of FLAG_SETTINGS) {
+  describe(`corpus, istiod flags ${setting.name}`, () => {
+    let reference: ReferenceOutput;
+    beforeAll(async () => {
+      reference = await runReference(corpus, setting.env);
+    });
+
+    it('has cases', () => expect(corpus.length).toBeGreaterThan(30));
+
+    it.each(corpus.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+      const istiod = reference.cases.find((c) => c.name === testCase.name);
+      expect(istiod, `the reference answered ${testCase.name}`).toBeDefined();
+      expectIstiodGolden(goldenPathOf(setting, testCase.name), istiod!);
+      const report = await compareCase(testCase, istiod!, setting.mesh);
+      if (report.differences.length > 0) throw new Error(formatDifferences(`${testCase.name} (${setting.name})`, report.differences));
+      expect(report.compared).toBeGreaterThan(0);
+    });
+  });
+}

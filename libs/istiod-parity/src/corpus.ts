@@ -1,0 +1,107 @@
+/**
+ * Parity cases: Istio YAML and the proxies it is asked as. Every namespace a case names gets an Envoy
+ * sidecar and a proxyless gRPC client (subscribed to every `HOST:PORT` the case's ServiceEntries
+ * define), and so does `default`, where proxies land when nothing says otherwise.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parityProxy, type ParityProxy } from './proxies.js';
+
+export interface ParityCase {
+  /** Unique, file-name safe: the golden's name. */
+  readonly name: string;
+  readonly config: string;
+  readonly proxies: readonly ParityProxy[];
+}
+
+interface ObjectSummary {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly hosts: readonly string[];
+  readonly ports: readonly number[];
+}
+
+function summarize(config: string): ObjectSummary[] {
+  const out: ObjectSummary[] = [];
+  for (const document of parseAllDocuments(config)) {
+    if (document.errors.length > 0) continue;
+    const value = document.toJS() as unknown;
+    if (typeof value !== 'object' || value === null) continue;
+    const object = value as { kind?: unknown; metadata?: { namespace?: unknown }; spec?: { hosts?: unknown; ports?: unknown } };
+    if (typeof object.kind !== 'string') continue;
+    const namespace = typeof object.metadata?.namespace === 'string' && object.metadata.namespace !== '' ? object.metadata.namespace : 'default';
+    const hosts = Array.isArray(object.spec?.hosts) ? object.spec.hosts.filter((h): h is string => typeof h === 'string') : [];
+    const ports = Array.isArray(object.spec?.ports)
+      ? object.spec.ports.map((p: unknown) => (typeof p === 'object' && p !== null ? (p as { number?: unknown }).number : undefined)).filter((n): n is number => typeof n === 'number')
+      : [];
+    out.push({ kind: object.kind, namespace, hosts, ports });
+  }
+  return out;
+}
+
+/** The `HOST:PORT` targets a gRPC client could dial: every non-wildcard host of every ServiceEntry with every port. */
+export function grpcTargetsOf(config: string): string[] {
+  const targets = new Set<string>();
+  for (const object of summarize(config)) {
+    if (object.kind !== 'ServiceEntry') continue;
+    for (const host of object.hosts) {
+      if (host.includes('*')) continue;
+      for (const port of object.ports) targets.add(`${host}:${port}`);
+    }
+  }
+  return [...targets].sort();
+}
+
+/** The namespaces a case names, plus `default`. */
+export function namespacesOf(config: string): string[] {
+  return [...new Set(['default', ...summarize(config).map((o) => o.namespace)])].sort();
+}
+
+/** A sidecar and a gRPC client in every namespace of the case. */
+export function defaultProxies(config: string): ParityProxy[] {
+  const listeners = grpcTargetsOf(config);
+  return namespacesOf(config).flatMap((namespace) => [parityProxy('sidecar', { namespace }), parityProxy('grpc', { namespace, listeners })]);
+}
+
+export function parityCase(name: string, config: string): ParityCase {
+  return { name, config, proxies: defaultProxies(config) };
+}
+
+function yamlFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...yamlFilesUnder(path));
+    else if (/\.(ya?ml)$/.test(entry)) out.push(path);
+  }
+  return out;
+}
+
+const REPO_ROOT = new URL('../../../', import.meta.url);
+
+/** Where the corpus comes from, relative to the repository root; each YAML file is a case. */
+export const CORPUS_SOURCES: readonly { readonly prefix: string; readonly dir: string }[] = [
+  { prefix: 'translate', dir: 'libs/xds-translate/testdata/in' },
+  { prefix: 'examples', dir: 'examples' },
+  { prefix: 'parity', dir: 'libs/istiod-parity/testdata/cases' },
+];
+
+/** Every case of the corpus, named `<prefix>-<path>` with slashes as dashes. */
+export function loadCorpus(root: URL = REPO_ROOT): ParityCase[] {
+  const cases: ParityCase[] = [];
+  for (const source of CORPUS_SOURCES) {
+    const dir = new URL(`${source.dir}/`, root).pathname;
+    let files: string[];
+    try {
+      files = yamlFilesUnder(dir);
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      const name = `${source.prefix}-${relative(dir, file).replace(/\.(ya?ml)$/, '').replaceAll('/', '-')}`;
+      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8')));
+    }
+  }
+  return cases;
+}

@@ -1,0 +1,189 @@
+/**
+ * Generated meshes for the parity suite: ServiceEntries and WorkloadEntries over a few namespaces,
+ * drawn by fast-check across what shapes their clusters and endpoints (resolution, location, ports,
+ * protocols, target ports, addresses, exportTo, inline endpoints, workload selectors) and what shapes
+ * each endpoint (labels, weights, localities, networks, port maps, service accounts). Objects carry
+ * distinct creation times, so which of two ServiceEntries claiming one host wins is decided the same
+ * way on both sides. Invalid combinations are drawn too: both sides must reject the same objects.
+ */
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+
+export const MESH_NAMESPACES = ['ns-a', 'ns-b', 'ns-c'] as const;
+
+const RESOLUTIONS = ['STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'NONE'] as const;
+const LOCATIONS = ['MESH_EXTERNAL', 'MESH_INTERNAL'] as const;
+const PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'TCP', 'TLS', 'HTTPS', 'MONGO', 'REDIS', ''] as const;
+const PORT_NUMBERS = [80, 443, 8080, 9000, 15000] as const;
+const LABEL_KEYS = ['app', 'version', 'tier'] as const;
+const LABEL_VALUES = ['a', 'b'] as const;
+const EXPORT_TO = ['.', '*', 'ns-b', 'ns-c', '~'] as const;
+const LOCALITIES = ['', 'us-east', 'us-east/zone-1', 'us-east/zone-1/rack-2', 'eu-west/zone-3'] as const;
+const NETWORKS = ['', 'network-1', 'network-2'] as const;
+const IP_POOL = ['10.0.0.1', '10.0.0.2', '10.0.1.7', '192.168.5.5', '2001:db8::10'] as const;
+const DNS_POOL = ['backend-1.example.org', 'backend-2.example.org', 'api.example.net'] as const;
+const HOST_POOL = ['svc-1.example.com', 'svc-2.example.com', 'db.internal', 'api.example.net', 'shared.mesh.local'] as const;
+
+type Labels = Record<string, string>;
+
+const labels = (): fc.Arbitrary<Labels> =>
+  fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { minKeys: 0, maxKeys: 2 });
+
+interface PortDraw {
+  readonly number: number;
+  readonly protocol: string;
+  readonly name: string;
+  readonly targetPort: number | undefined;
+}
+
+const port = (): fc.Arbitrary<PortDraw> =>
+  fc.record({
+    number: fc.constantFrom(...PORT_NUMBERS),
+    protocol: fc.constantFrom(...PROTOCOLS),
+    targetPort: fc.option(fc.constantFrom(8080, 9090, 3306), { nil: undefined }),
+    suffix: fc.constantFrom('', '-x'),
+  }).map(({ number, protocol, targetPort, suffix }) => ({
+    number,
+    protocol,
+    targetPort,
+    name: `${protocol === '' ? 'port' : protocol.toLowerCase()}-${number}${suffix}`,
+  }));
+
+interface EndpointDraw {
+  readonly address: string;
+  readonly labels: Labels;
+  readonly weight: number | undefined;
+  readonly locality: string;
+  readonly network: string;
+  readonly serviceAccount: string | undefined;
+}
+
+const endpoint = (addresses: readonly string[]): fc.Arbitrary<EndpointDraw> =>
+  fc.record({
+    address: fc.constantFrom(...addresses),
+    labels: labels(),
+    weight: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+    locality: fc.constantFrom(...LOCALITIES),
+    network: fc.constantFrom(...NETWORKS),
+    serviceAccount: fc.option(fc.constantFrom('reader', 'writer'), { nil: undefined }),
+  });
+
+function endpointSpec(draw: EndpointDraw, portNames: readonly string[], portOverride: number | undefined): Record<string, unknown> {
+  const spec: Record<string, unknown> = { address: draw.address };
+  if (Object.keys(draw.labels).length > 0) spec['labels'] = draw.labels;
+  if (draw.weight !== undefined) spec['weight'] = draw.weight;
+  if (draw.locality !== '') spec['locality'] = draw.locality;
+  if (draw.network !== '') spec['network'] = draw.network;
+  if (draw.serviceAccount !== undefined) spec['serviceAccount'] = draw.serviceAccount;
+  if (portOverride !== undefined && portNames[0] !== undefined) spec['ports'] = { [portNames[0]]: portOverride };
+  return spec;
+}
+
+interface ServiceEntryDraw {
+  readonly namespace: string;
+  readonly hosts: readonly string[];
+  readonly ports: readonly PortDraw[];
+  readonly location: string;
+  readonly resolution: string;
+  readonly exportTo: readonly string[] | undefined;
+  readonly addresses: readonly string[] | undefined;
+  readonly inline: readonly EndpointDraw[];
+  readonly inlinePortOverride: number | undefined;
+  readonly selector: Labels | undefined;
+  readonly subjectAltNames: readonly string[] | undefined;
+}
+
+const serviceEntry = (): fc.Arbitrary<ServiceEntryDraw> =>
+  fc
+    .record({
+      namespace: fc.constantFrom(...MESH_NAMESPACES),
+      hosts: fc.uniqueArray(fc.constantFrom(...HOST_POOL), { minLength: 1, maxLength: 2 }),
+      ports: fc.uniqueArray(port(), { minLength: 1, maxLength: 3, selector: (p) => p.number }),
+      location: fc.constantFrom(...LOCATIONS),
+      resolution: fc.constantFrom(...RESOLUTIONS),
+      exportTo: fc.option(fc.uniqueArray(fc.constantFrom(...EXPORT_TO), { minLength: 1, maxLength: 2 }), { nil: undefined }),
+      addresses: fc.option(fc.constantFrom(['240.240.0.1'], ['240.240.0.2/32'], ['10.96.0.0/16']), { nil: undefined }),
+      useSelector: fc.boolean(),
+      selector: fc.dictionary(fc.constantFrom('app', 'tier'), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: 2 }),
+      inlineCount: fc.integer({ min: 0, max: 3 }),
+      inlineSeed: fc.array(endpoint([...IP_POOL, ...DNS_POOL]), { minLength: 3, maxLength: 3 }),
+      inlinePortOverride: fc.option(fc.integer({ min: 7000, max: 7003 }), { nil: undefined }),
+      subjectAltNames: fc.option(fc.constant(['spiffe://cluster.local/ns/ns-a/sa/reader']), { nil: undefined }),
+    })
+    .map((draw) => ({
+      namespace: draw.namespace,
+      hosts: draw.hosts,
+      ports: draw.ports,
+      location: draw.location,
+      resolution: draw.resolution,
+      exportTo: draw.exportTo,
+      addresses: draw.addresses,
+      inline: draw.useSelector ? [] : draw.inlineSeed.slice(0, draw.inlineCount),
+      inlinePortOverride: draw.inlinePortOverride,
+      selector: draw.useSelector ? draw.selector : undefined,
+      subjectAltNames: draw.subjectAltNames,
+    }));
+
+interface WorkloadEntryDraw extends EndpointDraw {
+  readonly namespace: string;
+  readonly portOverride: number | undefined;
+}
+
+const workloadEntry = (): fc.Arbitrary<WorkloadEntryDraw> =>
+  fc
+    .record({
+      namespace: fc.constantFrom(...MESH_NAMESPACES),
+      endpoint: endpoint([...IP_POOL, ...DNS_POOL]),
+      selectorLabels: fc.dictionary(fc.constantFrom('app', 'tier'), fc.constantFrom(...LABEL_VALUES), { minKeys: 0, maxKeys: 2 }),
+      portOverride: fc.option(fc.integer({ min: 7000, max: 7003 }), { nil: undefined }),
+    })
+    .map(({ namespace, endpoint: e, selectorLabels, portOverride }) => ({ ...e, labels: { ...e.labels, ...selectorLabels }, namespace, portOverride }));
+
+export interface GeneratedMesh {
+  readonly serviceEntries: readonly ServiceEntryDraw[];
+  readonly workloadEntries: readonly WorkloadEntryDraw[];
+}
+
+export const generatedMesh = (): fc.Arbitrary<GeneratedMesh> =>
+  fc.record({
+    serviceEntries: fc.array(serviceEntry(), { minLength: 1, maxLength: 4 }),
+    workloadEntries: fc.array(workloadEntry(), { minLength: 0, maxLength: 6 }),
+  });
+
+const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
+const timestamp = (index: number): string => new Date(BASE_TIME + index * 60_000).toISOString().replace('.000Z', 'Z');
+
+/** The mesh as the Istio YAML a user would write. */
+export function meshYaml(mesh: GeneratedMesh): string {
+  const documents: unknown[] = [];
+  let index = 0;
+  mesh.serviceEntries.forEach((se, i) => {
+    const portNames = se.ports.map((p) => p.name);
+    const spec: Record<string, unknown> = {
+      hosts: se.hosts,
+      ports: se.ports.map((p) => ({ number: p.number, name: p.name, ...(p.protocol === '' ? {} : { protocol: p.protocol }), ...(p.targetPort === undefined ? {} : { targetPort: p.targetPort }) })),
+      location: se.location,
+      resolution: se.resolution,
+    };
+    if (se.exportTo !== undefined) spec['exportTo'] = se.exportTo;
+    if (se.addresses !== undefined) spec['addresses'] = se.addresses;
+    if (se.subjectAltNames !== undefined) spec['subjectAltNames'] = se.subjectAltNames;
+    if (se.selector !== undefined) spec['workloadSelector'] = { labels: se.selector };
+    if (se.inline.length > 0) spec['endpoints'] = se.inline.map((e) => endpointSpec(e, portNames, se.inlinePortOverride));
+    documents.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: `se-${i}`, namespace: se.namespace, creationTimestamp: timestamp(index++) },
+      spec,
+    });
+  });
+  mesh.workloadEntries.forEach((we, i) => {
+    documents.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'WorkloadEntry',
+      metadata: { name: `we-${i}`, namespace: we.namespace, creationTimestamp: timestamp(index++) },
+      spec: endpointSpec(we, ['http-80', 'tcp-9000', 'grpc-8080'], we.portOverride),
+    });
+  });
+  return documents.map((doc) => stringify(doc)).join('---\n');
+}

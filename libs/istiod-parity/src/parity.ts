@@ -1,0 +1,56 @@
+/**
+ * One parity case end to end: istiod's answer (from the reference, or its committed golden) against
+ * Skiff's answer for the same YAML and proxies, plus the objects each refused.
+ */
+import type { MeshSettings } from '@skiff/xds-translate';
+import { compareProxy, type Difference } from './compare.js';
+import type { ParityCase } from './corpus.js';
+import type { ReferenceCaseResult } from './reference.js';
+import { runSkiff } from './skiff.js';
+
+export interface CaseReport {
+  readonly name: string;
+  readonly differences: readonly Difference[];
+  /** Resources compared over every proxy. */
+  readonly compared: number;
+  /** istiod clusters left out of the comparison (not service clusters), over every proxy. */
+  readonly skipped: number;
+}
+
+/** Skiff against istiod on one case. */
+export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseResult, mesh: MeshSettings): Promise<CaseReport> {
+  if (istiod.error !== undefined && istiod.error !== '') {
+    return { name: testCase.name, differences: [{ path: 'istiod', istiod: `failed: ${istiod.error}`, skiff: '' }], compared: 0, skipped: 0 };
+  }
+  const skiff = await runSkiff(testCase, mesh);
+  const differences: Difference[] = [];
+  let compared = 0;
+  let skipped = 0;
+
+  // Objects refused: only kinds Skiff reads are comparable (it ignores the rest, as istiod's
+  // ServiceEntry registry ignores what it does not use).
+  const refusedBy = (list: readonly { kind: string; namespace: string; name: string }[]) =>
+    new Set(list.filter((r) => skiff.kindsRead.has(r.kind)).map((r) => `${r.kind} ${r.namespace}/${r.name}`));
+  const istiodRefused = refusedBy(istiod.rejected);
+  const skiffRefused = refusedBy(skiff.rejected);
+  for (const object of [...new Set([...istiodRefused, ...skiffRefused])].sort()) {
+    if (istiodRefused.has(object) === skiffRefused.has(object)) continue;
+    const reason = (list: readonly { kind: string; namespace: string; name: string; error: string }[]) =>
+      list.find((r) => `${r.kind} ${r.namespace}/${r.name}` === object)?.error ?? 'accepted';
+    differences.push({ path: `rejected[${object}]`, istiod: reason(istiod.rejected), skiff: reason(skiff.rejected) });
+  }
+
+  for (const proxy of testCase.proxies) {
+    const theirs = istiod.proxies.find((p) => p.name === proxy.name);
+    const ours = skiff.proxies.find((p) => p.name === proxy.name);
+    if (theirs === undefined || ours === undefined) {
+      differences.push({ path: `${proxy.name}`, istiod: theirs === undefined ? 'no answer' : 'answered', skiff: ours === undefined ? 'no answer' : 'answered' });
+      continue;
+    }
+    const comparison = compareProxy(theirs, ours.resources);
+    compared += comparison.compared;
+    skipped += comparison.skipped.length;
+    differences.push(...comparison.differences.map((d) => ({ ...d, path: `${proxy.name} ${d.path}` })));
+  }
+  return { name: testCase.name, differences, compared, skipped };
+}
