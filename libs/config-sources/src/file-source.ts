@@ -24,7 +24,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { walkConfigDir, type ConfigDirListing } from '@skiff/config-files';
 import type { ConfigSource, ObjectRef, SourceEvent, SourceHandler } from './source.js';
 
@@ -395,8 +395,10 @@ export class FileSource implements ConfigSource {
     return events;
   }
 
+  /** A path as logs and origins show it: relative to the working directory when it is under it. */
   private display(file: string): string {
-    return relative(process.cwd(), file) || file;
+    const shown = relative(process.cwd(), file);
+    return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? file : shown;
   }
 }
 
