@@ -74,10 +74,17 @@ interface FileState {
   readonly holdUntil: number | undefined;
 }
 
+type EntryRead = { kind: 'gone'; error: unknown } | { kind: 'same'; signature: string } | { kind: 'text'; text: string; signature: string };
+
+/** Files stat'ed and read at once: enough to keep the thread pool busy, few enough to leave it to others. */
+const READ_CONCURRENCY = 16;
+
 interface DirWatch {
   readonly watcher: FSWatcher;
   /** Identity of the directory watched: a new directory at the same path needs a new watch. */
   readonly identity: string;
+  /** The one entry that matters (the root, seen from its parent), or undefined for all of them. */
+  readonly only: string | undefined;
 }
 
 const refKey = (ref: ObjectRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
@@ -203,37 +210,51 @@ export class FileSource implements ConfigSource {
       if (listed.has(path) || unknown.some((dir) => path.startsWith(`${dir}/`))) continue;
       this.removeFile(path, state, touched, handler);
     }
-    for (const entry of listing.files) {
+    // Between full rescans only the files a watch pointed at are looked at: those of a directory that
+    // reported an event, new ones, and those whose hold has expired.
+    const candidates = listing.files.filter((entry) => {
       const previous = this.files.get(entry.path);
-      let signature: string;
-      try {
-        const info = await stat(entry.path, { bigint: true });
-        signature = `${identityOf(info)}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
-      } catch (error) {
+      if (previous === undefined || full) return true;
+      if (previous.holdUntil !== undefined) {
+        if (now >= previous.holdUntil) return true;
+        if (!this.holdTimers.has(entry.path)) this.lookAgainAt(entry.path, previous.holdUntil);
+      }
+      return dirty.has(entry.realDir) || dirty.has(dirname(entry.realPath));
+    });
+    const reads = await mapConcurrently(candidates, READ_CONCURRENCY, (entry) => this.readEntry(entry.path, full, now));
+    candidates.forEach((entry, index) => {
+      const read = reads[index]!;
+      const previous = this.files.get(entry.path);
+      if (read.kind === 'gone') {
         if (previous) this.removeFile(entry.path, previous, touched, handler);
-        if (!isVanished(error)) handler.problem(`${this.display(entry.path)}: ${String(error)}`, error);
-        continue;
+        if (read.error !== undefined) handler.problem(`${this.display(entry.path)}: ${String(read.error)}`, read.error);
+      } else if (read.kind === 'same') {
+        if (previous) previous.signature = read.signature;
+      } else {
+        this.readFileText(entry.path, previous, read.text, read.signature, now, touched, handler);
       }
-      const holdDue = previous?.holdUntil !== undefined && now >= previous.holdUntil;
-      if (previous?.holdUntil !== undefined && !holdDue && !this.holdTimers.has(entry.path)) this.lookAgainAt(entry.path, previous.holdUntil);
-      const inDirtyDir = dirty.has(entry.realDir) || dirty.has(dirname(entry.realPath));
-      if (previous && !full && !holdDue && !inDirtyDir && previous.signature === signature) continue;
-      let text: string;
-      try {
-        text = await readFile(entry.path, 'utf8');
-      } catch (error) {
-        if (previous) this.removeFile(entry.path, previous, touched, handler);
-        if (!isVanished(error)) handler.problem(`${this.display(entry.path)}: ${String(error)}`, error);
-        continue;
-      }
-      if (previous && previous.text === text && !holdDue) {
-        previous.signature = signature;
-        continue;
-      }
-      this.readFileText(entry.path, previous, text, signature, now, touched, handler);
-    }
+    });
     for (const event of this.diff(touched)) handler.event(event);
     await this.reconcileWatches([...listing.realDirs, ...listing.files.map((file) => dirname(file.realPath))]);
+  }
+
+  /**
+   * Reads one listed file: `same` when its `stat` (or, on a full rescan, its text) did not change and
+   * no hold is due, `gone` when it vanished or cannot be read.
+   */
+  private async readEntry(path: string, full: boolean, now: number): Promise<EntryRead> {
+    const previous = this.files.get(path);
+    try {
+      const info = await stat(path, { bigint: true });
+      const signature = `${identityOf(info)}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+      const holdDue = previous?.holdUntil !== undefined && now >= previous.holdUntil;
+      if (previous !== undefined && !full && !holdDue && previous.signature === signature) return { kind: 'same', signature };
+      const text = await readFile(path, 'utf8');
+      if (previous !== undefined && !holdDue && previous.text === text) return { kind: 'same', signature };
+      return { kind: 'text', text, signature };
+    } catch (error) {
+      return { kind: 'gone', error: isVanished(error) ? undefined : error };
+    }
   }
 
   /** Takes a file's new text (or the same text once its hold expired) and applies the rule of the module comment. */
@@ -314,6 +335,7 @@ export class FileSource implements ConfigSource {
    */
   private async reconcileWatches(dirs: readonly string[]): Promise<void> {
     if (this.closed) return;
+    const needed = new Set(dirs);
     const wanted = new Set(dirs);
     const parent = dirname(this.dir);
     if (parent !== this.dir) wanted.add(parent);
@@ -333,12 +355,16 @@ export class FileSource implements ConfigSource {
         this.watches.delete(dir);
         continue;
       }
+      // The root's parent matters only for the root's own entry, unless files live there too.
+      const only = dir === parent && !needed.has(dir) ? basename(this.dir) : undefined;
       const current = this.watches.get(dir);
-      if (current?.identity === identity) continue;
+      if (current?.identity === identity && current.only === only) continue;
       current?.watcher.close();
-      const watcher = this.openWatch(dir, dir === parent ? basename(this.dir) : undefined);
+      const watcher = this.openWatch(dir, only);
       if (watcher === undefined) continue;
-      this.watches.set(dir, { watcher, identity });
+      this.watches.set(dir, { watcher, identity, only });
+      // A directory watched anew (new, or another at the same path) may hold files changed unseen.
+      this.dirtyDirs.add(dir);
       opened = true;
     }
     if (opened) this.schedule();
@@ -400,6 +426,21 @@ export class FileSource implements ConfigSource {
     const shown = relative(process.cwd(), file);
     return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? file : shown;
   }
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 function isVanished(error: unknown): boolean {
