@@ -3,7 +3,7 @@
  * ServiceEntry and WorkloadEntry objects): `namespaces` namespaces `mesh-<n>`, each with
  * `serviceEntriesPerNamespace` STATIC ServiceEntries `svc-<i>` (port 8080, and 9090 on odd `i`)
  * selecting `app: svc-<i>`, and `workloadsPerServiceEntry` WorkloadEntries each, in the same namespace
- * (a workload selector selects within its own namespace, SPEC.md §4.1).
+ * (a workload selector selects within its own namespace, docs/istio-behaviour.md#workload-selection).
  *
  * Every ServiceEntry is exported to its own namespace only (`exportTo: ["."]`): a sidecar then sees
  * the clusters of its namespace, as a mesh that scopes its services does. With Istio's default (public)
@@ -33,7 +33,7 @@ export function portsOf(index) {
   return index % 2 === 1 ? [8080, 9090] : [8080];
 }
 
-/** Istio's sidecar cluster name, `outbound|<port>||<host>` (SPEC.md §1); also the EDS service name. */
+/** Istio's sidecar cluster name, `outbound|<port>||<host>` (docs/istio-behaviour.md#cluster-names); also the EDS service name. */
 export function clusterName(namespace, index, port) {
   return `outbound|${port}||${hostOf(namespace, index)}`;
 }

@@ -33,7 +33,7 @@ export function currentLoadAverage() {
 }
 
 /**
- * DESIGN.md's targets for this benchmark. `met` is null when the run did not measure the target's
+ * The project's targets for this benchmark (docs/BENCHMARKS.md). `met` is null when the run did not measure the target's
  * sizes (a quick run).
  */
 export function evaluateTargets(results) {

@@ -25,7 +25,7 @@ import {
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, type Store } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
-import { createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
+import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
 const address = (value: string): string => formatHostPort(parseHostPort(value));
@@ -40,6 +40,8 @@ export const command = defineCommand({
     configDir: { flag: 'config-dir', description: `directory of Istio YAML/JSON files to watch (default: ${DEFAULT_CONFIG_DIR}/ when no source is given)`, parse: identity, valueName: 'dir' },
     kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of a cluster to watch instead of a directory', parse: identity, valueName: 'path' },
     namespaces: { flag: 'namespaces', description: 'namespaces to watch in the cluster, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
+    configRescan: CONFIG_RESCAN_OPTION,
+    configHold: CONFIG_HOLD_OPTION,
     redisUrl: { ...REDIS_URL_OPTION, description: 'use Redis (redis:// or rediss://; password from the URL or REDIS_PASSWORD) instead of the in-memory store' },
     keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'ADS address (istiod: 15010)', parse: address, default: '127.0.0.1:15010', valueName: 'host:port' },
@@ -65,7 +67,7 @@ export async function main(): Promise<void> {
   }
   let source;
   try {
-    source = createConfigSource({ configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces }, logger);
+    source = createConfigSource({ configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces, rescanIntervalMs: config.configRescan, holdMs: config.configHold }, logger);
   } catch (error) {
     process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

@@ -20,7 +20,7 @@ import {
   type Runner,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
-import { createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
+import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
 
@@ -31,6 +31,8 @@ export const command = defineCommand({
     configDir: { flag: 'config-dir', description: 'directory of Istio YAML/JSON files to watch (file source)', parse: identity, valueName: 'dir' },
     kubeconfig: { flag: 'kubeconfig', description: 'kubeconfig of the cluster to watch (in-cluster config when neither source is given)', parse: identity, valueName: 'path' },
     namespaces: { flag: 'namespaces', description: 'namespaces to watch, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
+    configRescan: CONFIG_RESCAN_OPTION,
+    configHold: CONFIG_HOLD_OPTION,
     redisUrl: { ...REDIS_URL_OPTION, required: true },
     keyPrefix: KEY_PREFIX_OPTION,
     leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
@@ -50,7 +52,10 @@ export async function main(): Promise<void> {
   const podName = process.env['POD_NAME'] ?? hostname();
   let source;
   try {
-    source = createConfigSource({ configDir: config.configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces }, logger);
+    source = createConfigSource(
+      { configDir: config.configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces, rescanIntervalMs: config.configRescan, holdMs: config.configHold },
+      logger,
+    );
   } catch (error) {
     process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

@@ -1,6 +1,6 @@
 /**
  * The xDS conformance suite (libs/xds-conformance) against AdsServer serving a StaticResourceProvider:
- * every PROTOCOL.md checklist item, state of the world and delta, over real gRPC on 127.0.0.1.
+ * every item of the docs/xds-protocol.md checklist, state of the world and delta, over real gRPC on 127.0.0.1.
  */
 import { describeAdsConformance } from '@skiff/xds-conformance';
 import { AdsServer, StaticResourceProvider } from './index.js';

@@ -1,7 +1,7 @@
 /**
  * What the server tells the outside about its streams: hooks for metrics (go-control-plane
  * `server/v3` `CallbackFuncs`: every hook optional) and the status of a session for debug endpoints
- * (istiod's `/debug/syncz` and `/debug/adsz`, SPEC.md §9.1).
+ * (istiod's `/debug/syncz` and `/debug/adsz`, docs/istio-behaviour.md#debug-endpoints).
  */
 import type { ProxyNode, ProxyProfile, ServedResource } from './provider.js';
 
@@ -23,7 +23,7 @@ export interface AdsSessionInfo {
 }
 
 /**
- * How a request was read (SPEC.md §8.4): `initial` (first of its type on the stream, or a nonce
+ * How a request was read (docs/istio-behaviour.md#ack-nack): `initial` (first of its type on the stream, or a nonce
  * this stream never sent), `ack`, `nack` (has `error_detail`), `stale` (state of the world: an older
  * nonce, ignored), `update` (delta: a subscription change without a nonce).
  */

@@ -1,6 +1,6 @@
 /**
  * The real proxyless client: @grpc/grpc-js-xds resolves `xds:///example-app:8080` through AdsServer
- * (LDS -> RDS -> CDS -> EDS, the minimal resources of GRPC-CLIENT.md §5) and calls three real gRPC
+ * (LDS -> RDS -> CDS -> EDS, the minimal resources of docs/grpc-proxyless.md) and calls three real gRPC
  * backends on 127.0.0.1. Endpoint removals reach it; an invalid ClusterLoadAssignment is NACKed,
  * shows in the session registry, and traffic keeps flowing on the last good one.
  */
@@ -147,7 +147,7 @@ describe('the real @grpc/grpc-js-xds client against AdsServer', () => {
     backends = await Promise.all(['b1', 'b2', 'b3'].map(startBackend));
     provider.upsert([...minimalResources(), loadAssignment(backends.map(({ port }) => ({ address: '127.0.0.1', port })))]);
     const { port } = await server.listen();
-    // Read once, when the first xds: channel is created (node.locality is required, GRPC-CLIENT.md §3.1).
+    // Read once, when the first xds: channel is created (node.locality is required, docs/grpc-proxyless.md#bootstrap).
     process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
       xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
       node: { id: 'proto-client-1', cluster: 'proto-client', locality: { region: 'local', zone: 'a' }, metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' } },

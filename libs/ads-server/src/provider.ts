@@ -18,7 +18,7 @@ export interface ProxyNode {
   readonly clientFeatures: readonly string[];
 }
 
-/** Which resources a proxy gets: Istio's two generators and two cluster namings (DESIGN.md). */
+/** Which resources a proxy gets: Istio's two generators and two cluster namings (docs/istio-behaviour.md#cluster-names). */
 export interface ProxyProfile {
   /** The proxy's namespace: metadata `NAMESPACE`, else the Istio node id's fourth field's first label. */
   readonly namespace: string;

@@ -2,7 +2,7 @@
  * The `version_info` of a type on a stream: a digest of the set of (name, version) pairs the client
  * holds. It is order-independent and updated per entry (XOR of per-entry digests), so a push that
  * changes one resource of thousands costs one update, and it depends only on content: a client that
- * reconnects to another replica with the same resources sees the same version (STYLE.md rule 10).
+ * reconnects to another replica with the same resources sees the same version (docs/xds-protocol.md#versions-and-nonces).
  */
 import { hash } from 'node:crypto';
 import type { ServedResource } from './provider.js';

@@ -6,7 +6,7 @@
  * time, so a push always carries the latest state and never a queued stale one).
  *
  * The rules, with the Envoy `xds_protocol.rst` sections and Istio files they come from, are in
- * PROTOCOL.md and SPEC.md §8.4; each one is cited where it is applied.
+ * docs/xds-protocol.md and docs/istio-behaviour.md#ack-nack; each one is cited where it is applied.
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Logger } from '@skiff/runtime';
@@ -265,7 +265,7 @@ export class AdsSession implements AdsSessionInfo {
     const { typeUrl, responseNonce } = request;
     let state = this.types.get(typeUrl);
     // A nonce this stream never sent for the type (first request, or a nonce from an earlier stream
-    // after a reconnect) is an initial request: answered (SPEC.md §8.4 "RECONNECT").
+    // after a reconnect) is an initial request: answered (docs/istio-behaviour.md#ack-nack).
     const isReply = responseNonce !== '' && state?.lastNonce !== undefined;
     if (isReply && responseNonce !== state!.lastNonce) {
       // "the management server should not send a DiscoveryResponse for any DiscoveryRequest that has
@@ -290,7 +290,7 @@ export class AdsSession implements AdsSessionInfo {
     this.applySubscriptionChange(state, change);
     if (kind === 'initial') {
       // A new stream holds nothing from this one: send the full subscription, even at a version the
-      // client already has (GRPC-CLIENT.md §3.7: a restarted server must answer).
+      // client already has (docs/grpc-proxyless.md#reconnect: a restarted server must answer).
       state.forgetAll();
       state.pendingAll = true;
       state.mustRespond = true;

@@ -3,7 +3,7 @@
  * wildcard rule (Envoy `xds_protocol.rst` "How the client specifies what resources to return"):
  * a stream that has never named a resource of a wildcard-capable type is subscribed to everything;
  * once it names one, an empty list means "nothing" (the proxyless gRPC client relies on that, see
- * GRPC-CLIENT.md §1). `*` subscribes to everything explicitly, on any type.
+ * docs/grpc-proxyless.md#protocol). `*` subscribes to everything explicitly, on any type.
  */
 import { WILDCARD } from './resource-types.js';
 

@@ -160,7 +160,7 @@ export function analyze(load: LoadResult): AnalysisMessage[] {
   }
 
   // The same host and port claimed by several ServiceEntries with different protocols or resolutions:
-  // each proxy sees only one of them (SPEC §5), which one depends on its namespace and the ages.
+  // each proxy sees only one of them (docs/istio-behaviour.md#visibility), which one depends on its namespace and the ages.
   const claims = new Map<string, HostPortClaim[]>();
   for (const { serviceEntry } of load.serviceEntries) {
     for (const host of serviceEntry.hosts) {
@@ -200,7 +200,7 @@ interface HostPortClaim {
 
 const conflicting = (a: HostPortClaim, b: HostPortClaim): boolean => a.protocol !== b.protocol || a.serviceEntry.resolution !== b.serviceEntry.resolution;
 
-/** Whether some namespace sees both ServiceEntries (exportTo, SPEC §5). */
+/** Whether some namespace sees both ServiceEntries (exportTo, docs/istio-behaviour.md#visibility). */
 function visibleTogether(a: NormalizedServiceEntry, b: NormalizedServiceEntry): boolean {
   const va = serviceVisibility(a, DEFAULT_MESH_SETTINGS);
   const vb = serviceVisibility(b, DEFAULT_MESH_SETTINGS);

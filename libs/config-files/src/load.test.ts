@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigInputs } from './load.js';
-import { listConfigFiles, readConfigInputs } from './read.js';
+import { listConfigFiles, readConfigInputs, walkConfigDir } from './read.js';
+import { writeConfigMapVolume } from '@skiff/testing';
 
 const workloadEntry = (name: string, address: string) => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -52,5 +53,26 @@ describe('reading inputs', () => {
     expect(load.workloadEntries.map((w) => `${w.endpoint.source.name} ${w.endpoint.address}`)).toEqual(['z 10.0.0.26', 'y 10.0.0.25']);
     expect(load.rejected.map((r) => `${r.name}: ${r.errors[0]?.reason}`)).toEqual([`z: duplicate object: already defined at ${join(dir, 'z.yaml')}:1`]);
     expect(load.accepted.map((a) => a.name)).toEqual(['z', 'y']);
+  });
+
+  it('reads a mounted ConfigMap through its symlinks, by the visible names only', async () => {
+    const volume = join(dir, 'volume');
+    await writeConfigMapVolume(volume, { 'a.yaml': workloadEntry('a', '10.0.0.1'), 'sub/b.yaml': workloadEntry('b', '10.0.0.2') });
+    expect((await listConfigFiles(volume)).map((f) => f.slice(volume.length + 1))).toEqual(['a.yaml', 'sub/b.yaml']);
+    const result = await readConfigInputs([volume]);
+    expect(result.errors).toEqual([]);
+    expect(result.texts.map((t) => t.text)).toEqual([workloadEntry('a', '10.0.0.1'), workloadEntry('b', '10.0.0.2')]);
+  });
+
+  it('follows symlinked directories once, even through a cycle, and skips dangling links', async () => {
+    const root = join(dir, 'links');
+    await mkdir(join(root, 'real'), { recursive: true });
+    await writeFile(join(root, 'real', 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await symlink(join(root, 'real'), join(root, 'again'));
+    await symlink(root, join(root, 'real', 'up'));
+    await symlink(join(root, 'missing.yaml'), join(root, 'dangling.yaml'));
+    const listing = await walkConfigDir(root);
+    expect(listing.files.map((f) => [f.path.slice(root.length + 1), f.realPath.slice(root.length + 1)])).toEqual([['again/a.yaml', 'real/a.yaml']]);
+    expect(listing.errors).toEqual([]);
   });
 });

@@ -1,11 +1,15 @@
-import { mkdtemp, rename, rm, writeFile, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rename, rm, symlink, truncate, writeFile, mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from './file-source.js';
 import { istioFileParser } from './istio-file-parser.js';
 import type { SourceEvent, SourceHandler } from './source.js';
-import { eventually } from '@skiff/testing';
+import { eventually, writeConfigMapVolume } from '@skiff/testing';
+
+const run = promisify(execFile);
 
 const workloadEntry = (name: string, address: string, namespace = 'demo'): string => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -21,6 +25,7 @@ spec:
 class Recorder implements SourceHandler {
   readonly events: SourceEvent[] = [];
   readonly problems: string[] = [];
+  readonly infos: string[] = [];
   syncs = 0;
   event(event: SourceEvent): void {
     this.events.push(event);
@@ -30,6 +35,9 @@ class Recorder implements SourceHandler {
   }
   problem(message: string): void {
     this.problems.push(message);
+  }
+  info(message: string): void {
+    this.infos.push(message);
   }
   /** `upsert WorkloadEntry/demo/a 10.0.0.1` lines, and clears them. */
   take(): string[] {
@@ -57,8 +65,8 @@ describe('FileSource', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const start = async (): Promise<void> => {
-    source = new FileSource({ dir, parse: istioFileParser(), settleMs: 30 });
+  const start = async (options: { holdMs?: number; rescanIntervalMs?: number; root?: string } = {}): Promise<void> => {
+    source = new FileSource({ dir: options.root ?? dir, parse: istioFileParser(), settleMs: 30, holdMs: options.holdMs ?? 300, rescanIntervalMs: options.rescanIntervalMs ?? 0 });
     await source.start(recorder);
   };
 
@@ -109,7 +117,7 @@ describe('FileSource', () => {
     await start();
     recorder.take();
     await writeFile(join(dir, 'a.yaml'), 'kind: [unclosed\n');
-    await eventually(() => expect(recorder.problems.some((p) => p.includes('keeping its previous objects'))).toBe(true));
+    await eventually(() => expect(recorder.problems.some((p) => p.includes('held back: it does not parse'))).toBe(true));
     expect(recorder.take()).toEqual([]);
     await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.2'));
     await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.2']));
@@ -140,5 +148,135 @@ describe('FileSource', () => {
     expect(recorder.problems.join('\n')).toContain('is defined in');
     await rm(join(dir, 'a.yaml'));
     await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/x 10.0.0.2']));
+  });
+
+  it('follows a file replaced by rename (sed -i) through later edits, its deletion and its re-creation', async () => {
+    const file = join(dir, 'a.yaml');
+    await writeFile(file, workloadEntry('a', '10.0.0.1'));
+    await start();
+    recorder.take();
+    for (const address of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) {
+      await run('sed', ['-i', `s/address: .*/address: ${address}/`, file]);
+      await eventually(() => expect(recorder.take()).toEqual([`upsert WorkloadEntry/demo/a ${address}`]));
+    }
+    await writeFile(file, workloadEntry('a', '10.0.0.5'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.5']));
+    await rm(file);
+    await eventually(() => expect(recorder.take()).toEqual(['delete WorkloadEntry/demo/a']));
+    await writeFile(join(dir, '.a.yaml.tmp'), workloadEntry('a', '10.0.0.6'));
+    await rename(join(dir, '.a.yaml.tmp'), file);
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.6']));
+    // Paths outside the working directory are shown whole.
+    expect(recorder.infos).toContain(`${file}: removed (1 object withdrawn)`);
+  });
+
+  it('reads a ConfigMap volume (..data symlink swaps) without reading its hidden entries as configuration', async () => {
+    await writeConfigMapVolume(dir, { 'a.yaml': workloadEntry('a', '10.0.0.1'), 'b.yaml': workloadEntry('b', '10.0.0.2') });
+    await start();
+    expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.1', 'upsert WorkloadEntry/demo/b 10.0.0.2']);
+    // One key changes, one goes, one comes: each is seen, the unchanged one is not sent again.
+    await writeConfigMapVolume(dir, { 'a.yaml': workloadEntry('a', '10.0.0.9'), 'c.yaml': workloadEntry('c', '10.0.0.3') });
+    await eventually(() => expect(recorder.events).toHaveLength(3));
+    expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.9', 'delete WorkloadEntry/demo/b', 'upsert WorkloadEntry/demo/c 10.0.0.3']);
+    await writeConfigMapVolume(dir, { 'a.yaml': workloadEntry('a', '10.0.0.10'), 'c.yaml': workloadEntry('c', '10.0.0.3') });
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.10']));
+    expect(recorder.problems.filter((p) => p.includes('defined in'))).toEqual([]);
+  });
+
+  it('follows symlinked files and directories outside the root, edited in place or by rename', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'skiff-file-source-outside-'));
+    try {
+      await mkdir(join(outside, 'team'));
+      await writeFile(join(outside, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+      await writeFile(join(outside, 'team', 'b.yaml'), workloadEntry('b', '10.0.0.2'));
+      await symlink(join(outside, 'a.yaml'), join(dir, 'a.yaml'));
+      await symlink(join(outside, 'team'), join(dir, 'team'));
+      await start();
+      expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.1', 'upsert WorkloadEntry/demo/b 10.0.0.2']);
+      await writeFile(join(outside, 'a.yaml'), workloadEntry('a', '10.0.0.11'));
+      await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.11']));
+      await run('sed', ['-i', 's/10.0.0.11/10.0.0.12/', join(outside, 'a.yaml')]);
+      await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.12']));
+      await run('sed', ['-i', 's/10.0.0.2/10.0.0.22/', join(outside, 'team', 'b.yaml')]);
+      await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/b 10.0.0.22']));
+      await writeFile(join(outside, 'team', 'c.yaml'), workloadEntry('c', '10.0.0.3'));
+      await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/c 10.0.0.3']));
+      await rm(join(dir, 'team'));
+      await eventually(() => expect(recorder.take()).toEqual(['delete WorkloadEntry/demo/b', 'delete WorkloadEntry/demo/c']));
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('follows new subdirectories and files created in them', async () => {
+    await start();
+    await mkdir(join(dir, 'x', 'y'), { recursive: true });
+    await writeFile(join(dir, 'x', 'y', 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.1']));
+    await writeFile(join(dir, 'x', 'y', 'a.yaml'), workloadEntry('a', '10.0.0.2'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.2']));
+    await writeFile(join(dir, 'x', 'b.yaml'), workloadEntry('b', '10.0.0.3'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/b 10.0.0.3']));
+  });
+
+  it('follows a root directory replaced by another, and keeps everything while it is missing', async () => {
+    const root = join(dir, 'config');
+    await mkdir(root);
+    await writeFile(join(root, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await writeFile(join(root, 'b.yaml'), workloadEntry('b', '10.0.0.2'));
+    await start({ root });
+    recorder.take();
+    await rename(root, join(dir, 'config.old'));
+    await eventually(() => expect(recorder.problems.some((p) => p.includes('cannot be read (ENOENT); keeping the 2 objects of its 2 files'))).toBe(true));
+    expect(recorder.take()).toEqual([]);
+    await mkdir(join(dir, 'config.new'));
+    await writeFile(join(dir, 'config.new', 'a.yaml'), workloadEntry('a', '10.0.0.9'));
+    await rename(join(dir, 'config.new'), root);
+    await eventually(() => expect(recorder.events).toHaveLength(2));
+    expect(recorder.take().sort()).toEqual(['delete WorkloadEntry/demo/b', 'upsert WorkloadEntry/demo/a 10.0.0.9']);
+    // The new root is watched, not the old one.
+    await writeFile(join(dir, 'config.old', 'a.yaml'), workloadEntry('a', '10.0.0.66'));
+    await writeFile(join(root, 'c.yaml'), workloadEntry('c', '10.0.0.3'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/c 10.0.0.3']));
+  });
+
+  it('keeps the objects of a file truncated and written again, and withdraws them once it stays empty', async () => {
+    const file = join(dir, 'a.yaml');
+    await writeFile(file, workloadEntry('a', '10.0.0.1'));
+    await start({ holdMs: 1_000 });
+    recorder.take();
+    await truncate(file);
+    await eventually(() => expect(recorder.problems.some((p) => p.includes('held back: it is empty; keeping its 1 object'))).toBe(true));
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(file, workloadEntry('a', '10.0.0.1'));
+    await new Promise((r) => setTimeout(r, 1_200));
+    await source.settled();
+    expect(recorder.take()).toEqual([]);
+    await truncate(file);
+    const emptied = Date.now();
+    await eventually(() => expect(recorder.take()).toEqual(['delete WorkloadEntry/demo/a']), { timeoutMs: 5_000 });
+    expect(Date.now() - emptied).toBeGreaterThanOrEqual(1_000);
+    expect(recorder.infos.at(-1)).toBe(`${file}: settled (0 objects; withdrawn: WorkloadEntry/demo/a)`);
+  });
+
+  it('withdraws an object dropped from a file only once the file settles, while changes apply at once', async () => {
+    const file = join(dir, 'a.yaml');
+    await writeFile(file, `${workloadEntry('a', '10.0.0.1')}---\n${workloadEntry('b', '10.0.0.2')}`);
+    await start({ holdMs: 500 });
+    recorder.take();
+    await writeFile(file, workloadEntry('a', '10.0.0.9'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.9']));
+    expect(recorder.problems.at(-1)).toContain('held back: it no longer defines WorkloadEntry/demo/b; keeping those 1 object');
+    await eventually(() => expect(recorder.take()).toEqual(['delete WorkloadEntry/demo/b']));
+  });
+
+  it('reads every file again on the periodic rescan, whatever the watches reported', async () => {
+    await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await start({ rescanIntervalMs: 200 });
+    recorder.take();
+    // Lost events (an inotify queue overflow, a network file system): no watch reports this change.
+    (source as unknown as { watches: Map<string, { watcher: { close(): void } }> }).watches.forEach(({ watcher }) => watcher.close());
+    await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.2'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.2']));
   });
 });

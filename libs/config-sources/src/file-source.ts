@@ -2,15 +2,30 @@
  * A directory of YAML/JSON files as a configuration source, with the semantics of the Kubernetes
  * source: every object is an upsert when it appears or changes and a delete when it disappears.
  *
- * File system events are batched for a short settle time and applied as one diff, so that editors'
- * atomic saves and `mv a.yaml b.yaml` (a delete and a create) change nothing when the objects are the
- * same, instead of removing endpoints for a moment. A file that stops parsing keeps its previous
- * objects (an edit in progress must not take traffic away); the problem is reported.
+ * How changes are seen (docs/file-source.md): every directory under the root is watched on its own
+ * (`fs.watch` without `recursive`, one inotify watch per directory on Linux), together with the
+ * directories that symlinked files resolve into and the root's parent. A watch on a directory keeps
+ * reporting whatever is renamed into it, which a watch on a file does not: Node's recursive watcher
+ * watches files, so it loses a file replaced by an atomic rename (`sed -i`, editors, config-sync
+ * tools) and never sees a Kubernetes ConfigMap volume swap its `..data` symlink. An event only says
+ * "look again": the tree is walked (following symlinks, skipping hidden entries), files whose `stat`
+ * changed or whose directory reported an event are read, and the difference is delivered. A periodic
+ * full rescan reads every file, as a safety net for lost events (inotify overflow, network file
+ * systems).
+ *
+ * Events settle for `settleMs` and are applied together, so an editor's save or `mv a.yaml b.yaml` (a
+ * delete and a create) changes nothing when the objects are the same.
+ *
+ * The rule for a file caught half written: objects a file stops defining while it still exists
+ * (it was truncated, is empty, lost documents) are withdrawn only once the file has stayed unchanged
+ * for `holdMs`; until then its last objects stay. A file that does not parse keeps its last objects
+ * until it parses again or is deleted. New and changed objects apply at once; a deleted file's objects
+ * are withdrawn at once. A root directory that disappears keeps everything until it is back.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { isConfigFileName, listConfigFiles } from '@skiff/config-files';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { walkConfigDir, type ConfigDirListing } from '@skiff/config-files';
 import type { ConfigSource, ObjectRef, SourceEvent, SourceHandler } from './source.js';
 
 /** One object found in a file: its identity, its JSON, and where it is (`file#document`). */
@@ -27,148 +42,354 @@ export interface ParsedFileObject {
  */
 export type FileParser = (text: string, file: string) => { objects: ParsedFileObject[]; fatal: string[]; problems: string[] };
 
+/** Default of `holdMs`: longer than a tool takes between truncating a file and writing it. */
+export const DEFAULT_FILE_HOLD_MS = 2_000;
+/** Default of `rescanIntervalMs`. */
+export const DEFAULT_RESCAN_INTERVAL_MS = 30_000;
+
 export interface FileSourceOptions {
   readonly dir: string;
   readonly parse: FileParser;
   /** How long file events settle before they are applied together (default 50 ms). */
   readonly settleMs?: number;
+  /**
+   * How long a file that still exists must stay unchanged before the objects it stopped defining are
+   * withdrawn (default `DEFAULT_FILE_HOLD_MS`).
+   */
+  readonly holdMs?: number;
+  /** Every how often every file is read again whatever the watches reported; 0 turns it off (default `DEFAULT_RESCAN_INTERVAL_MS`). */
+  readonly rescanIntervalMs?: number;
 }
 
-interface FileObjects {
-  /** refKey -> object, for one file. */
+interface FileState {
+  /** The text last read, to tell a real change from a touch. */
+  readonly text: string;
+  /** `stat` of the file (symlinks followed) when it was read. */
+  signature: string;
+  /** When this text was first seen. */
+  readonly seenAt: number;
+  /** refKey -> object: what the file contributes now, including objects held back. */
   readonly objects: Map<string, ParsedFileObject>;
+  /** Set while objects are held back because the text no longer defines them: when to look again. */
+  readonly holdUntil: number | undefined;
+}
+
+type EntryRead = { kind: 'gone'; error: unknown } | { kind: 'same'; signature: string } | { kind: 'text'; text: string; signature: string };
+
+/** Files stat'ed and read at once: enough to keep the thread pool busy, few enough to leave it to others. */
+const READ_CONCURRENCY = 16;
+
+interface DirWatch {
+  readonly watcher: FSWatcher;
+  /** Identity of the directory watched: a new directory at the same path needs a new watch. */
+  readonly identity: string;
+  /** The one entry that matters (the root, seen from its parent), or undefined for all of them. */
+  readonly only: string | undefined;
 }
 
 const refKey = (ref: ObjectRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
+const identityOf = (info: { dev: number | bigint; ino: number | bigint }): string => `${info.dev}:${info.ino}`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export class FileSource implements ConfigSource {
   readonly name = 'file';
   private readonly dir: string;
   private readonly parse: FileParser;
   private readonly settleMs: number;
-  private readonly files = new Map<string, FileObjects>();
+  private readonly holdMs: number;
+  private readonly rescanIntervalMs: number;
+  /** Listed path -> what the file holds. */
+  private readonly files = new Map<string, FileState>();
   /** What has been delivered: refKey -> the file that defines it and the object's JSON text. */
   private readonly delivered = new Map<string, { file: string; json: string }>();
-  private readonly pendingPaths = new Set<string>();
-  private watcher: FSWatcher | undefined;
+  /** Watched directory -> its watch. */
+  private readonly watches = new Map<string, DirWatch>();
+  /** Directories that reported an event since the last scan: their files are read again. */
+  private readonly dirtyDirs = new Set<string>();
+  /** Listing problems last reported, so a rescan does not repeat them. */
+  private reportedListingErrors = new Set<string>();
+  private rootMissing = false;
   private timer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  /** Listed path -> the timer that looks at it again when its hold expires. */
+  private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private handler: SourceHandler | undefined;
-  private applying: Promise<void> = Promise.resolve();
+  private scanning: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(options: FileSourceOptions) {
     this.dir = resolve(options.dir);
     this.parse = options.parse;
     this.settleMs = options.settleMs ?? 50;
+    this.holdMs = options.holdMs ?? DEFAULT_FILE_HOLD_MS;
+    this.rescanIntervalMs = options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
   }
 
   async start(handler: SourceHandler): Promise<void> {
     this.handler = handler;
-    // Watch first, then list: a file written between the two is seen by at least one of them.
-    // Node's own recursive watcher reports every change; chokidar was not used because it drops a
-    // change that follows another within 50 ms, and a control plane must never miss the last write.
-    const watcher = watch(this.dir, { recursive: true }, (_event, filename) => {
-      if (filename === null) this.schedule(null);
-      else if (!this.isHidden(filename.toString())) this.schedule(join(this.dir, filename.toString()));
-    });
-    watcher.on('error', (error) => handler.problem(`watching ${this.dir}: ${String(error)}`, error));
-    this.watcher = watcher;
-    const initial = await listConfigFiles(this.dir);
-    await this.apply(new Set(initial));
+    // The first scan also opens the watches; a change made while they were being opened is caught
+    // by the scan the new watches schedule.
+    await this.enqueue(true);
     handler.synced();
+    if (this.rescanIntervalMs > 0) {
+      this.rescanTimer = setInterval(() => void this.enqueue(true), this.rescanIntervalMs);
+      this.rescanTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.watcher?.close();
-    await this.applying;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const timer of this.holdTimers.values()) clearTimeout(timer);
+    this.holdTimers.clear();
+    for (const { watcher } of this.watches.values()) watcher.close();
+    this.watches.clear();
+    await this.scanning;
   }
 
   /** Waits until every file event seen so far has been applied (for tests and orderly shutdown). */
   async settled(): Promise<void> {
-    while (this.timer !== undefined || this.pendingPaths.size > 0) {
+    while (this.timer !== undefined) {
       await new Promise((r) => setTimeout(r, this.settleMs));
     }
-    await this.applying;
+    await this.scanning;
   }
 
-  private isHidden(relativePath: string): boolean {
-    return relativePath.split(/[\\/]/).some((part) => part.startsWith('.'));
+  /** Directories watched now (for tests and the debug surface). */
+  watchedDirs(): string[] {
+    return [...this.watches.keys()].sort();
   }
 
-  /**
-   * Collects a changed path (null: unknown, e.g. the watcher overflowed) and applies the batch once
-   * events settle. Besides the named files, each batch re-lists the directory, so files that came or
-   * went with a whole directory (`mv`, `rm -r`) are seen too.
-   */
-  private schedule(path: string | null): void {
+  /** Collects events and scans once they settle. */
+  private schedule(): void {
     if (this.closed) return;
-    if (path !== null) this.pendingPaths.add(resolve(path));
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const paths = new Set(this.pendingPaths);
-      this.pendingPaths.clear();
-      this.applying = this.applying.then(() => this.applyBatch(paths));
+      void this.enqueue(false);
     }, this.settleMs);
   }
 
-  private async applyBatch(paths: ReadonlySet<string>): Promise<void> {
-    let listed: string[] = [];
-    try {
-      listed = await listConfigFiles(this.dir);
-    } catch (error) {
-      this.handler?.problem(`listing ${this.dir}: ${String(error)}`, error);
-      return;
-    }
-    const listedSet = new Set(listed.map((file) => resolve(file)));
-    const changed = new Set<string>();
-    for (const path of paths) if (isConfigFileName(path) || this.files.has(path)) changed.add(path);
-    for (const file of listedSet) if (!this.files.has(file)) changed.add(file);
-    for (const file of this.files.keys()) if (!listedSet.has(file)) changed.add(file);
-    await this.apply(changed);
+  private enqueue(full: boolean): Promise<void> {
+    const next = this.scanning.then(() => this.scan(full));
+    this.scanning = next.catch((error: unknown) => this.handler?.problem(`scanning ${this.dir}: ${String(error)}`, error));
+    return this.scanning;
   }
 
-  /** Re-reads `paths` (a missing file has no objects) and delivers the difference. */
-  private async apply(paths: ReadonlySet<string>): Promise<void> {
+  /**
+   * Walks the tree and applies what changed. `full` reads every file; otherwise only files whose
+   * `stat` changed, whose directory reported an event, or whose hold has expired.
+   */
+  private async scan(full: boolean): Promise<void> {
     const handler = this.handler;
     if (!handler || this.closed) return;
-    const touched = new Set<string>();
-    for (const path of [...paths].sort()) {
-      const absolute = resolve(path);
-      const before = this.files.get(absolute);
-      for (const key of before?.objects.keys() ?? []) touched.add(key);
-      let text: string | undefined;
-      try {
-        text = await readFile(absolute, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          handler.problem(`${this.display(absolute)}: ${String(error)}`, error);
-          continue;
-        }
+    const dirty = new Set(this.dirtyDirs);
+    this.dirtyDirs.clear();
+    let listing: ConfigDirListing;
+    try {
+      listing = await walkConfigDir(this.dir);
+    } catch (error) {
+      // Without the root nothing can be told apart from a tree being replaced: keep everything.
+      if (!this.rootMissing) {
+        const objects = [...this.files.values()].reduce((n, file) => n + file.objects.size, 0);
+        handler.problem(`${this.display(this.dir)}: cannot be read (${describeError(error)}); keeping the ${plural(objects, 'object')} of its ${plural(this.files.size, 'file')} until it is back`, error);
       }
-      if (text === undefined) {
-        this.files.delete(absolute);
-        continue;
-      }
-      const parsed = this.parse(text, this.display(absolute));
-      for (const message of parsed.problems) handler.problem(message);
-      if (parsed.fatal.length > 0) {
-        for (const message of parsed.fatal) handler.problem(message);
-        if (before) handler.problem(`${this.display(absolute)}: keeping its previous objects until it parses again`);
-        continue;
-      }
-      const objects = new Map<string, ParsedFileObject>();
-      for (const object of parsed.objects) {
-        const key = refKey(object.ref);
-        if (objects.has(key)) handler.problem(`${object.origin}: ${key} is defined twice in the file; the later definition is used`);
-        objects.set(key, object);
-        touched.add(key);
-      }
-      this.files.set(absolute, { objects });
+      this.rootMissing = true;
+      await this.reconcileWatches([]);
+      return;
     }
+    if (this.rootMissing) handler.info?.(`${this.display(this.dir)}: readable again`);
+    this.rootMissing = false;
+    this.reportListingErrors(listing, handler);
+    const now = Date.now();
+    const touched = new Set<string>();
+    const listed = new Set(listing.files.map((file) => file.path));
+    const unknown = listing.errors.map((e) => e.path);
+    for (const [path, state] of this.files) {
+      if (listed.has(path) || unknown.some((dir) => path.startsWith(`${dir}/`))) continue;
+      this.removeFile(path, state, touched, handler);
+    }
+    // Between full rescans only the files a watch pointed at are looked at: those of a directory that
+    // reported an event, new ones, and those whose hold has expired.
+    const candidates = listing.files.filter((entry) => {
+      const previous = this.files.get(entry.path);
+      if (previous === undefined || full) return true;
+      if (previous.holdUntil !== undefined) {
+        if (now >= previous.holdUntil) return true;
+        if (!this.holdTimers.has(entry.path)) this.lookAgainAt(entry.path, previous.holdUntil);
+      }
+      return dirty.has(entry.realDir) || dirty.has(dirname(entry.realPath));
+    });
+    const reads = await mapConcurrently(candidates, READ_CONCURRENCY, (entry) => this.readEntry(entry.path, full, now));
+    candidates.forEach((entry, index) => {
+      const read = reads[index]!;
+      const previous = this.files.get(entry.path);
+      if (read.kind === 'gone') {
+        if (previous) this.removeFile(entry.path, previous, touched, handler);
+        if (read.error !== undefined) handler.problem(`${this.display(entry.path)}: ${String(read.error)}`, read.error);
+      } else if (read.kind === 'same') {
+        if (previous) previous.signature = read.signature;
+      } else {
+        this.readFileText(entry.path, previous, read.text, read.signature, now, touched, handler);
+      }
+    });
     for (const event of this.diff(touched)) handler.event(event);
+    await this.reconcileWatches([...listing.realDirs, ...listing.files.map((file) => dirname(file.realPath))]);
+  }
+
+  /**
+   * Reads one listed file: `same` when its `stat` (or, on a full rescan, its text) did not change and
+   * no hold is due, `gone` when it vanished or cannot be read.
+   */
+  private async readEntry(path: string, full: boolean, now: number): Promise<EntryRead> {
+    const previous = this.files.get(path);
+    try {
+      const info = await stat(path, { bigint: true });
+      const signature = `${identityOf(info)}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+      const holdDue = previous?.holdUntil !== undefined && now >= previous.holdUntil;
+      if (previous !== undefined && !full && !holdDue && previous.signature === signature) return { kind: 'same', signature };
+      const text = await readFile(path, 'utf8');
+      if (previous !== undefined && !holdDue && previous.text === text) return { kind: 'same', signature };
+      return { kind: 'text', text, signature };
+    } catch (error) {
+      return { kind: 'gone', error: isVanished(error) ? undefined : error };
+    }
+  }
+
+  /** Takes a file's new text (or the same text once its hold expired) and applies the rule of the module comment. */
+  private readFileText(path: string, previous: FileState | undefined, text: string, signature: string, now: number, touched: Set<string>, handler: SourceHandler): void {
+    const shown = this.display(path);
+    const changed = previous?.text !== text;
+    const seenAt = previous !== undefined && !changed ? previous.seenAt : now;
+    const before = previous?.objects ?? new Map<string, ParsedFileObject>();
+    const parsed = this.parse(text, shown);
+    if (changed) for (const message of parsed.problems) handler.problem(message);
+    if (parsed.fatal.length > 0) {
+      if (changed) {
+        for (const message of parsed.fatal) handler.problem(message);
+        if (before.size > 0) handler.problem(`${shown}: held back: it does not parse; keeping its ${plural(before.size, 'object')} until it parses again or is deleted`);
+      }
+      this.files.set(path, { text, signature, seenAt, objects: before, holdUntil: undefined });
+      return;
+    }
+    const objects = new Map<string, ParsedFileObject>();
+    for (const object of parsed.objects) {
+      const key = refKey(object.ref);
+      if (objects.has(key) && changed) handler.problem(`${object.origin}: ${key} is defined twice in the file; the later definition is used`);
+      objects.set(key, object);
+    }
+    const lost = [...before.keys()].filter((key) => !objects.has(key));
+    let holdUntil: number | undefined;
+    if (lost.length > 0 && now - seenAt < this.holdMs) {
+      holdUntil = seenAt + this.holdMs;
+      for (const key of lost) objects.set(key, before.get(key)!);
+      const reason = text.trim() === '' ? 'it is empty' : `it no longer defines ${lost.join(', ')}`;
+      handler.problem(`${shown}: held back: ${reason}; keeping ${lost.length === before.size ? 'its' : 'those'} ${plural(lost.length, 'object')} until the file has stayed unchanged for ${this.holdMs} ms`);
+      this.lookAgainAt(path, holdUntil);
+    }
+    for (const key of before.keys()) touched.add(key);
+    for (const key of objects.keys()) touched.add(key);
+    this.files.set(path, { text, signature, seenAt, objects, holdUntil });
+    if (holdUntil !== undefined) return;
+    if (previous === undefined) handler.info?.(`${shown}: applied (${plural(objects.size, 'object')})`);
+    else if (changed) handler.info?.(`${shown}: changed (${plural(objects.size, 'object')}${lost.length > 0 ? `; withdrawn: ${lost.join(', ')}` : ''})`);
+    else handler.info?.(`${shown}: settled (${plural(objects.size, 'object')}; withdrawn: ${lost.join(', ')})`);
+  }
+
+  private removeFile(path: string, state: FileState, touched: Set<string>, handler: SourceHandler): void {
+    this.files.delete(path);
+    clearTimeout(this.holdTimers.get(path));
+    this.holdTimers.delete(path);
+    for (const key of state.objects.keys()) touched.add(key);
+    handler.info?.(`${this.display(path)}: removed (${plural(state.objects.size, 'object')} withdrawn)`);
+  }
+
+  /** Scans again once `path`'s hold expires (a timer may fire a little early: the scan re-arms it). */
+  private lookAgainAt(path: string, when: number): void {
+    clearTimeout(this.holdTimers.get(path));
+    const timer = setTimeout(
+      () => {
+        this.holdTimers.delete(path);
+        this.schedule();
+      },
+      Math.max(0, when - Date.now()) + 1,
+    );
+    this.holdTimers.set(path, timer);
+  }
+
+  private reportListingErrors(listing: ConfigDirListing, handler: SourceHandler): void {
+    const now = new Set<string>();
+    for (const { path, error } of listing.errors) {
+      const message = `${this.display(path)}: cannot be read (${describeError(error)}); keeping what was read under it before`;
+      now.add(message);
+      if (!this.reportedListingErrors.has(message)) handler.problem(message, error);
+    }
+    this.reportedListingErrors = now;
+  }
+
+  /**
+   * Watches exactly `dirs` (plus the root's parent, to see the root itself replaced): new
+   * directories get a watch, gone ones lose theirs, and a directory replaced at the same path is
+   * watched again. A new watch is followed by a scan, for what changed before it was open.
+   */
+  private async reconcileWatches(dirs: readonly string[]): Promise<void> {
+    if (this.closed) return;
+    const needed = new Set(dirs);
+    const wanted = new Set(dirs);
+    const parent = dirname(this.dir);
+    if (parent !== this.dir) wanted.add(parent);
+    let opened = false;
+    for (const [dir, current] of this.watches) {
+      if (wanted.has(dir)) continue;
+      current.watcher.close();
+      this.watches.delete(dir);
+    }
+    for (const dir of wanted) {
+      let identity: string;
+      try {
+        identity = identityOf(await stat(dir));
+      } catch {
+        const gone = this.watches.get(dir);
+        gone?.watcher.close();
+        this.watches.delete(dir);
+        continue;
+      }
+      // The root's parent matters only for the root's own entry, unless files live there too.
+      const only = dir === parent && !needed.has(dir) ? basename(this.dir) : undefined;
+      const current = this.watches.get(dir);
+      if (current?.identity === identity && current.only === only) continue;
+      current?.watcher.close();
+      const watcher = this.openWatch(dir, only);
+      if (watcher === undefined) continue;
+      this.watches.set(dir, { watcher, identity, only });
+      // A directory watched anew (new, or another at the same path) may hold files changed unseen.
+      this.dirtyDirs.add(dir);
+      opened = true;
+    }
+    if (opened) this.schedule();
+  }
+
+  /** One directory's watch; `only` limits it to one entry (the root, seen from its parent). */
+  private openWatch(dir: string, only: string | undefined): FSWatcher | undefined {
+    try {
+      const watcher = watch(dir, (_event, filename) => {
+        if (only !== undefined && filename !== null && filename.toString() !== only) return;
+        this.dirtyDirs.add(dir);
+        this.schedule();
+      });
+      watcher.on('error', (error) => {
+        // The directory went away (or the kernel dropped the watch): the next scan decides what is watched.
+        watcher.close();
+        if (this.watches.get(dir)?.watcher === watcher) this.watches.delete(dir);
+        if (!isVanished(error)) this.handler?.problem(`watching ${this.display(dir)}: ${String(error)}`, error);
+        this.schedule();
+      });
+      return watcher;
+    } catch (error) {
+      if (!isVanished(error)) this.handler?.problem(`watching ${this.display(dir)}: ${String(error)}; relying on the periodic rescan`, error);
+      return undefined;
+    }
   }
 
   /** For each touched object, the first file in path order that defines it wins. */
@@ -200,9 +421,36 @@ export class FileSource implements ConfigSource {
     return events;
   }
 
+  /** A path as logs and origins show it: relative to the working directory when it is under it. */
   private display(file: string): string {
-    return relative(process.cwd(), file) || file;
+    const shown = relative(process.cwd(), file);
+    return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? file : shown;
   }
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function isVanished(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function describeError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code ?? (error instanceof Error ? error.message : String(error));
 }
 
 function parseRefKey(key: string): ObjectRef {

@@ -1,5 +1,5 @@
 export type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler } from './source.js';
-export { FileSource, type FileParser, type FileSourceOptions, type ParsedFileObject } from './file-source.js';
+export { DEFAULT_FILE_HOLD_MS, DEFAULT_RESCAN_INTERVAL_MS, FileSource, type FileParser, type FileSourceOptions, type ParsedFileObject } from './file-source.js';
 export { istioFileParser } from './istio-file-parser.js';
 export {
   DEFAULT_KUBERNETES_KINDS,

@@ -30,6 +30,8 @@ export interface SourceHandler {
   synced(): void;
   /** A problem the source recovers from by itself (dropped watch, unreadable file); for logs and metrics. */
   problem(message: string, cause?: unknown): void;
+  /** What the source did, for the log (e.g. a file applied, changed or removed). */
+  info?(message: string): void;
 }
 
 /** A running source. `start` resolves once watching has begun; `close` stops it and releases resources. */

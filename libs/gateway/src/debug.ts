@@ -1,6 +1,6 @@
 /**
  * istiod's debug endpoints on the gateway's monitoring server, on istiod's paths and with its shapes
- * and error texts (`pilot/pkg/xds/debug.go`, SPEC §9.1).
+ * and error texts (`pilot/pkg/xds/debug.go`, docs/istio-behaviour.md#debug-endpoints).
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { parseIstioNodeId } from '@skiff/ads-server';

@@ -1,5 +1,5 @@
 /**
- * istiod's xDS metrics, under istiod's names and labels (`pilot/pkg/xds/monitoring.go`, SPEC §10), fed
+ * istiod's xDS metrics, under istiod's names and labels (`pilot/pkg/xds/monitoring.go`, docs/istio-behaviour.md#metrics), fed
  * by the ADS server's hooks. Counters get `_total` from the Prometheus exporter.
  *
  * - `pilot_xds{version}`: connected streams by proxy version;

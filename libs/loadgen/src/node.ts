@@ -1,6 +1,6 @@
 /**
- * The identity of a simulated proxy, as Istio's proxies send it in `DiscoveryRequest.node` (SPEC.md
- * §9.4; `pilot/pkg/model/context.go`): node id `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`,
+ * The identity of a simulated proxy, as Istio's proxies send it in `DiscoveryRequest.node`
+ * (docs/istio-behaviour.md#node-identity; `pilot/pkg/model/context.go`): node id `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`,
  * metadata `NAMESPACE` and `CLUSTER_ID`, and `GENERATOR: grpc` for a proxyless gRPC client
  * (`IsProxylessGrpc`), so the control plane picks the same profile (namespace, generator) it would
  * pick for the real thing.

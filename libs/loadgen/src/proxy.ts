@@ -4,7 +4,7 @@
  *
  * - Envoy sidecar: CDS wildcard first; after the first CDS response, EDS for its clusters (Envoy
  *   asks for the endpoints of the EDS clusters CDS gave it; here the cluster names are given, and in
- *   Istio a cluster's EDS service name is the cluster name, SPEC.md §2.3).
+ *   Istio a cluster's EDS service name is the cluster name, docs/istio-behaviour.md#cluster-names).
  * - Proxyless gRPC: CDS for its clusters by name, then EDS for the same names (the grpc-js-xds client
  *   gets there through LDS and RDS first; a load generator starts at CDS).
  *

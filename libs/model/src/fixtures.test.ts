@@ -1,5 +1,5 @@
 /**
- * Every file of Istio's own example YAML (`shared/istio/yaml`, copied from istio/istio: the CRD test
+ * Every file of Istio's own example YAML (`libs/model/testdata/istio/`, copied from istio/istio with its license and origin: the CRD test
  * fixtures of `pkg/config/validation/testdata/crds/` and real-world samples) goes through the loader.
  *
  * Documents of the crds-* files carry `_err: <CRD message>` when the object is invalid. The key is not
@@ -13,7 +13,7 @@ import { checkNormalizedEndpoint, checkNormalizedServiceEntry } from './normaliz
 import { formatFieldError } from './field-error.js';
 import { loadIstioConfig, type LoadResult } from './load.js';
 
-const FIXTURES = new URL('../../../../shared/istio/yaml/', import.meta.url);
+const FIXTURES = new URL('../testdata/istio/', import.meta.url);
 
 interface ExpectedRejection {
   readonly name: string;

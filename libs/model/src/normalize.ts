@@ -2,8 +2,8 @@
  * Normalization: a validated ServiceEntry or WorkloadEntry becomes the plain, defaulted JSON the
  * translator reads (`normalized.ts`). Each derived field follows istiod 1.30's registry conversion
  * (`pilot/pkg/serviceregistry/serviceentry/conversion.go`: `convertServices`, `ConvertWorkloadEntry`,
- * `convertWorkloadEntryToWorkloadInstance`, `getTLSModeFromWorkloadEntry`, `isHealthy`); SPEC §3.4,
- * §3.5 and §6 describe them. Only call these on objects `validateObject` accepted.
+ * `convertWorkloadEntryToWorkloadInstance`, `getTLSModeFromWorkloadEntry`, `isHealthy`); docs/istio-behaviour.md
+ * (#workloadentry-fields, #inline-endpoints, #health) describes them. Only call these on objects `validateObject` accepted.
  */
 import { NORMALIZED_SCHEMA_VERSION, type EndpointSource, type NormalizedEndpoint, type NormalizedPort, type NormalizedServiceEntry } from './normalized.js';
 import type { ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';

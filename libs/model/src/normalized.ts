@@ -137,7 +137,7 @@ export const NormalizedEndpointSchema = Type.Object(
     namespace: Type.String(),
     /**
      * False only for a WorkloadEntry with health checks enabled whose `Healthy` condition is not True:
-     * Istio drops such workloads entirely (SPEC §6), so no ServiceEntry selects them.
+     * Istio drops such workloads entirely (docs/istio-behaviour.md#health), so no ServiceEntry selects them.
      */
     healthy: Type.Boolean(),
   },

@@ -5,7 +5,7 @@
  * Mirrors istiod 1.30 (`pilot/pkg/serviceregistry/serviceentry/conversion.go` `services()`):
  * - only workloads in the ServiceEntry's own namespace;
  * - the workload's labels are a superset of the selector labels (an empty selector selects all);
- * - unhealthy WorkloadEntries are not workloads at all (SPEC §6);
+ * - unhealthy WorkloadEntries are not workloads at all (docs/istio-behaviour.md#health);
  * - a WorkloadEntry whose address is not an IP (an FQDN or `unix://`) is `DNSServiceEntryOnly`: only
  *   DNS and DNS_ROUND_ROBIN ServiceEntries may select it.
  */

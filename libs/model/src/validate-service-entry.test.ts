@@ -1,4 +1,4 @@
-/** One test per rule of SPEC §7.1 (istiod `ValidateServiceEntry`), with the exact webhook text and field. */
+/** One test per rule of docs/istio-behaviour.md#serviceentry-validation (istiod `ValidateServiceEntry`), with the exact webhook text and field. */
 import { describe, expect, test } from 'vitest';
 import { findings } from './test-support/objects.js';
 

@@ -1,7 +1,7 @@
 /**
  * ServiceEntry validation after istiod's webhook, `ValidateServiceEntry` in
  * `pkg/config/validation/validation.go` (1.30 and HEAD are identical), rule by rule in istiod's order.
- * SPEC §7.1 lists the rules with their CRD counterparts.
+ * docs/istio-behaviour.md#serviceentry-validation lists the rules.
  */
 import type { FieldIssues } from './field-error.js';
 import { isIP } from './net.js';

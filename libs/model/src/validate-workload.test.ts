@@ -1,4 +1,4 @@
-/** SPEC §7.2: WorkloadEntry (`ValidateWorkloadEntry`, FQDN addresses allowed) and WorkloadGroup rules. */
+/** docs/istio-behaviour.md#workloadentry-validation: WorkloadEntry (`ValidateWorkloadEntry`, FQDN addresses allowed) and WorkloadGroup rules. */
 import { describe, expect, test } from 'vitest';
 import { findings } from './test-support/objects.js';
 

@@ -263,7 +263,7 @@ export class SelectorIndex {
 
   /**
    * Adds or replaces a WorkloadEntry (`endpoint.source.kind` must be `WorkloadEntry`; inline
-   * `spec.endpoints` belong to their ServiceEntry and are not workloads others can select, SPEC §3.5).
+   * `spec.endpoints` belong to their ServiceEntry and are not workloads others can select, docs/istio-behaviour.md#inline-endpoints).
    * Returns one change per affected ServiceEntry, sorted by key: the workload is `added` where it is
    * newly selected (including by a label change or a return to health), `removed` where it no longer
    * is, `updated` where it stays selected but its content changed. Upserting identical content

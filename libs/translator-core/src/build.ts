@@ -28,7 +28,7 @@ export const SERVED_VARIANTS: readonly TranslationVariant[] = Object.freeze([
   Object.freeze({ name: 'grpc', flavor: 'grpc', naming: 'sidecar' }),
 ] satisfies TranslationVariant[]);
 
-/** What the gateways need to decide who sees the ServiceEntry's resources (SPEC §5). */
+/** What the gateways need to decide who sees the ServiceEntry's resources (docs/istio-behaviour.md#visibility). */
 export function visibilityOf(serviceEntry: NormalizedServiceEntry): Visibility {
   return {
     namespace: serviceEntry.namespace,

@@ -10,7 +10,7 @@
  * atomic store call that also publishes the invalidation; only then are the log entries acknowledged.
  * So a translator that dies at any point loses nothing: its entries stay pending and are built again.
  *
- * Failure policy (Envoy Gateway's runner policy, STYLE rule 5):
+ * Failure policy (Envoy Gateway's, `internal/xds/runner/runner.go` in envoyproxy/gateway):
  * - the store is unreachable or refuses a command: nothing is acknowledged, the build is retried with
  *   backoff, and the read loop backs off too;
  * - a hash that does not decode (corrupt, or a schema version this build does not know) cannot be

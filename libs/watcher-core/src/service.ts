@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { FileSource, istioFileParser, KubernetesLeaseElector, KubernetesSource, type ConfigSource } from '@skiff/config-sources';
 import { formatFieldError } from '@skiff/model';
-import type { Logger, MonitoringServer } from '@skiff/runtime';
+import { parseDuration, type Logger, type MonitoringServer, type ValueOptionSpec } from '@skiff/runtime';
 import type { Watcher } from './watcher.js';
 
 /** Where the pod's service account is mounted; its presence means in-cluster config works. */
@@ -20,7 +20,29 @@ export interface SourceConfig {
   readonly namespaces?: readonly string[];
   /** Namespace of file objects that name none. */
   readonly defaultNamespace?: string;
+  /** File source: every how often every file is read again (ms, 0: never). */
+  readonly rescanIntervalMs?: number;
+  /** File source: how long a file that lost objects must stay unchanged before they are withdrawn (ms). */
+  readonly holdMs?: number;
 }
+
+/** `--config-rescan`: the file source's safety-net rescan (docs/file-source.md). */
+export const CONFIG_RESCAN_OPTION = {
+  flag: 'config-rescan',
+  description: 'with --config-dir: read every file again this often, whatever file events said (0: never)',
+  parse: parseDuration,
+  default: '30s',
+  valueName: 'duration',
+} as const satisfies ValueOptionSpec<number>;
+
+/** `--config-hold`: how long a file caught half written keeps its objects (docs/file-source.md). */
+export const CONFIG_HOLD_OPTION = {
+  flag: 'config-hold',
+  description: 'with --config-dir: objects a file stops defining (emptied, truncated) are withdrawn once it has stayed unchanged this long',
+  parse: parseDuration,
+  default: '2s',
+  valueName: 'duration',
+} as const satisfies ValueOptionSpec<number>;
 
 /** The source a configuration selects, or an error message saying why none can be chosen. */
 export function createConfigSource(config: SourceConfig, logger: Logger): ConfigSource {
@@ -29,7 +51,12 @@ export function createConfigSource(config: SourceConfig, logger: Logger): Config
   }
   if (config.configDir !== undefined) {
     if (!existsSync(config.configDir)) throw new Error(`--config-dir ${config.configDir}: no such directory`);
-    return new FileSource({ dir: config.configDir, parse: istioFileParser(config.defaultNamespace === undefined ? {} : { defaultNamespace: config.defaultNamespace }) });
+    return new FileSource({
+      dir: config.configDir,
+      parse: istioFileParser(config.defaultNamespace === undefined ? {} : { defaultNamespace: config.defaultNamespace }),
+      ...(config.rescanIntervalMs === undefined ? {} : { rescanIntervalMs: config.rescanIntervalMs }),
+      ...(config.holdMs === undefined ? {} : { holdMs: config.holdMs }),
+    });
   }
   const namespaces = config.namespaces ?? [];
   if (config.kubeconfig !== undefined) return new KubernetesSource({ kubeconfig: config.kubeconfig, namespaces });

@@ -120,6 +120,7 @@ export class Watcher implements Runner {
       event: (event) => this.onEvent(event),
       synced: () => this.onSynced(),
       problem: (message, cause) => this.logger.warn({ err: cause === undefined ? undefined : String(cause) }, message),
+      info: (message) => this.logger.info(message),
     });
     this.epochTimer = setInterval(() => this.checkEpoch(), this.options.epochCheckMs ?? 2_000);
   }

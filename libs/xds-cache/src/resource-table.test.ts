@@ -1,5 +1,5 @@
 /**
- * Who sees which resource (SPEC §5): exportTo visibility per namespace, and which ServiceEntry wins a
+ * Who sees which resource (docs/istio-behaviour.md#visibility): exportTo visibility per namespace, and which ServiceEntry wins a
  * name several of them build, checked as a matrix, plus views that follow changes name by name.
  */
 import { describe, expect, it } from 'vitest';

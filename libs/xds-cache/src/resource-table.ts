@@ -3,7 +3,7 @@
  * (variant, type, name) to the owners that claim it, and per-(variant, namespace) views that hold the
  * winner of every name, built on first use and then kept up to date name by name.
  *
- * Who wins a name claimed by several ServiceEntries follows istiod (SPEC §5;
+ * Who wins a name claimed by several ServiceEntries follows istiod (docs/istio-behaviour.md#visibility;
  * `pilot/pkg/model/push_context.go` `initServiceRegistry`, `servicesExportedToNamespace`,
  * `SortServicesByCreationTime`; `pilot/pkg/model/sidecar.go` `appendSidecarServices`): a proxy in
  * namespace N is offered the services private to N first, then those from other namespaces that list

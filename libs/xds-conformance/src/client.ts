@@ -37,7 +37,7 @@ export const DEFAULT_TEST_NODE: NodeInit = {
 /** Default wait for an expected response. */
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 2_000;
 
-/** gRPC status code the clients put in `error_detail` of a NACK (GRPC-CLIENT.md §1). */
+/** gRPC status code the clients put in `error_detail` of a NACK (docs/grpc-proxyless.md#protocol). */
 const UNAVAILABLE = 14;
 
 export interface ConnectAdsOptions {

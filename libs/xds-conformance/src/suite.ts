@@ -1,6 +1,6 @@
 /**
- * The xDS server conformance suite: one test per item of the server checklist in PROTOCOL.md (from
- * Envoy's `docs/root/api-docs/xds_protocol.rst`, plus the client bugs a server must tolerate), for
+ * The xDS server conformance suite: one test per item of the server checklist in docs/xds-protocol.md
+ * (from Envoy's `docs/root/api-docs/xds_protocol.rst`, plus the client bugs a server must tolerate), for
  * state of the world and for delta. It drives raw ADS streams against any server address; the server
  * under test only has to let the suite add, change and remove resources through `controls`.
  *

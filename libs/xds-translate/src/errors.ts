@@ -1,6 +1,6 @@
 /**
- * Entry-level translation problems. Translation is best-effort (Envoy Gateway's translator, STYLE
- * rule 5): a problem with one host x port is collected here and that resource is left out or
+ * Entry-level translation problems. Translation is best-effort (Envoy Gateway's translator,
+ * `internal/xds/translator/translator.go` in envoyproxy/gateway): a problem with one host x port is collected here and that resource is left out or
  * trimmed, while everything else of the ServiceEntry is still built. Errors are data, never thrown;
  * only programmer errors throw.
  */

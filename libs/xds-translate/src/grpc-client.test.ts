@@ -1,6 +1,6 @@
 /**
  * Every `grpc`-flavour output must be something the proxyless gRPC client accepts. Two checks:
- * a small validator written from the rules measured in GRPC-CLIENT.md §4 (grpc-js-xds 1.14.1
+ * a small validator written from the rules in docs/grpc-proxyless.md#validation (grpc-js-xds 1.14.1
  * `src/xds-resource-type/*.ts`), and the real client's own resource decoders run on the bytes.
  * Inputs: every golden case forced to the grpc flavour, and random ServiceEntries.
  */
@@ -250,7 +250,7 @@ const GRPC: TranslateOptions = { flavor: 'grpc', naming: 'sidecar', mesh: DEFAUL
 const inputDir = fileURLToPath(new URL('../testdata/in/', import.meta.url));
 const goldenCases = readdirSync(inputDir).filter((file) => file.endsWith('.yaml'));
 
-describe('grpc flavour satisfies the proxyless gRPC client (GRPC-CLIENT.md §4)', () => {
+describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.md#validation)', () => {
   it.each(goldenCases.flatMap((file) => [[file, 'sidecar'] as const, [file, 'sni-dnat'] as const]))('%s, %s naming', (file, naming) => {
     const result: TranslateResult = loadCase(readFileSync(`${inputDir}${file}`, 'utf8'), file, { ...GRPC, naming });
     const encoded = encodeResources(result);

@@ -41,7 +41,7 @@ export function isDnsResolution(resolution: Resolution): boolean {
 /**
  * The endpoints that exist for translation, in a canonical order independent of input order.
  * Unhealthy WorkloadEntries are dropped first: istiod removes them from the workload set entirely
- * (SPEC §6), so they never reach EDS, not even as UNHEALTHY. The order is istiod's: inline
+ * (docs/istio-behaviour.md#health), so they never reach EDS, not even as UNHEALTHY. The order is istiod's: inline
  * endpoints in `spec.endpoints` order, selected workloads sorted by (kind, namespace, name)
  * (`services()` sorts them "to ensure determinism"); anything still tied is ordered by content.
  */

@@ -26,7 +26,7 @@ describe('mesh settings', () => {
   });
 });
 
-describe('serviceVisibility (SPEC §5)', () => {
+describe('serviceVisibility (docs/istio-behaviour.md#visibility)', () => {
   const entry = (exportTo: string[]) => ({ namespace: 'team-a', exportTo });
 
   it('falls back to the mesh default, then to public', () => {

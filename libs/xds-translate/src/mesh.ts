@@ -76,7 +76,7 @@ export function withMeshDefaults(overrides: Partial<MeshSettings> = {}): MeshSet
 }
 
 /**
- * Who may see a ServiceEntry's clusters (SPEC §5; `pilot/pkg/model/push_context.go`
+ * Who may see a ServiceEntry's clusters (docs/istio-behaviour.md#visibility; `pilot/pkg/model/push_context.go`
  * `serviceExportTo`, `IsServiceVisible`): everyone, nobody (`~`: only the entry's own workloads,
  * which get no outbound config from it), or a set of namespaces.
  */

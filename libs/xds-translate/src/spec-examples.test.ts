@@ -1,7 +1,7 @@
 /**
- * The two cluster JSON examples of the Istio spec (SPEC §2.4: sidecar, IPv4, default mesh config, no
- * DestinationRule), compared field by field with what Skiff builds for the same ServiceEntries
- * (testdata/in/spec-*.yaml), plus the variants the spec describes next to them.
+ * The two cluster JSON examples of docs/istio-behaviour.md#example-clusters (sidecar, IPv4, default
+ * mesh config, no DestinationRule), compared field by field with what Skiff builds for the same ServiceEntries
+ * (testdata/in/spec-*.yaml), plus the variants described next to them.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ const metadataExchangeFilter = {
   },
 };
 
-/** SPEC §2.4, STATIC / MESH_EXTERNAL / TLS 443. */
+/** docs/istio-behaviour.md#example-clusters, STATIC / MESH_EXTERNAL / TLS 443. */
 const staticExample: JsonObject = {
   name: 'outbound|443||api.example.com',
   type: 'EDS',
@@ -59,7 +59,7 @@ const staticExample: JsonObject = {
   },
 };
 
-/** SPEC §2.4, DNS / HTTP 80 / no endpoints (the `<se-name>` of its workload string is `httpbin` here). */
+/** docs/istio-behaviour.md#example-clusters, DNS / HTTP 80 / no endpoints (the `<se-name>` of its workload string is `httpbin` here). */
 const dnsExample: JsonObject = {
   name: 'outbound|80||httpbin.org',
   type: 'STRICT_DNS',
@@ -98,7 +98,7 @@ const dnsExample: JsonObject = {
   },
 };
 
-describe('SPEC §2.4 examples', () => {
+describe('istiod example clusters (docs/istio-behaviour.md)', () => {
   it('STATIC MESH_EXTERNAL TLS cluster matches field by field', () => {
     expectFieldByField(onlyClusterJson(translateCase('spec-static-tls-external')), staticExample);
   });

@@ -5,7 +5,7 @@
  *
  * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
  * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
- * name and namespace (`SortServicesByCreationTime`, SPEC §5); the other is reported.
+ * name and namespace (`SortServicesByCreationTime`, docs/istio-behaviour.md#visibility); the other is reported.
  */
 import type { NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';

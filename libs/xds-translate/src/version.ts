@@ -1,6 +1,6 @@
 /**
  * Serialized resources and their versions. A version is the content hash of the bytes
- * (go-control-plane `pkg/cache/v3/cached_resource.go`, STYLE rule 10): any replica that builds the
+ * (go-control-plane `pkg/cache/v3/cached_resource.go`, docs/xds-protocol.md#versions-and-nonces): any replica that builds the
  * same bytes names them with the same version, so a proxy that reconnects to another gateway is
  * not sent anything again and an unchanged rebuild publishes nothing. That only holds because the
  * builders emit canonical output: fixed field and map-key order, repeated fields sorted by stable
