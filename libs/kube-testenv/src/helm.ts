@@ -10,7 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** How CI (and a developer) installs the helm these tests expect. */
-export const HELM_INSTALL_COMMAND = 'go install helm.sh/helm/v3/cmd/helm@v3.17.3';
+export const HELM_INSTALL_COMMAND = 'go install helm.sh/helm/v3/cmd/helm@v3.21.4';
 
 /** Thrown when no helm v3 binary can be found; the message says how to install one. */
 export class HelmNotFoundError extends Error {
@@ -79,7 +79,7 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** The version helm reports (`v3.17.3`, or `v3.17` for a `go install` build), or undefined if it does not run. */
+/** The version helm reports (`v3.21.4`, or `v3.21` for a `go install` build), or undefined if it does not run. */
 function helmVersion(binary: string): string | undefined {
   const result = spawnSync(binary, ['version', '--short'], { encoding: 'utf8' });
   return result.status === 0 ? result.stdout.trim() : undefined;
