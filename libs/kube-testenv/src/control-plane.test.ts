@@ -58,6 +58,21 @@ describe('KubeControlPlane', () => {
     }
   });
 
+  it("takes every Istio fixture of the translator's golden tests (libs/xds-translate/testdata/in), as Istio's CRDs would", async () => {
+    const directory = join(REPOSITORY_ROOT, 'libs', 'xds-translate', 'testdata', 'in');
+    const files = readdirSync(directory).filter((name) => name.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThan(20);
+    const manifests = files.map((file) => readFileSync(join(directory, file), 'utf8'));
+    const namespaces = new Set(manifests.flatMap((manifest) => [...manifest.matchAll(/namespace:\s*([\w-]+)/g)].map((match) => match[1] as string)));
+    await plane.apply([...namespaces].map((name) => JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })).join('\n---\n'));
+    // Server-side dry run: the API server validates every object (schema, CEL rules) without storing it,
+    // and names each one it refuses.
+    const result = await plane.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifests.join('\n---\n') });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.match(/\(server dry run\)/g)?.length).toBeGreaterThan(files.length);
+  });
+
   it.each([
     ['a wildcard host', { hosts: ['*'], ports: [{ number: 80, name: 'http' }] }, 'hostname cannot be wildcard'],
     [
