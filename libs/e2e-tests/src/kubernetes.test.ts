@@ -116,6 +116,8 @@ describe('skiff --kubeconfig with the real @grpc/grpc-js-xds client', () => {
       expect(await readyz()).toBe(200);
       // ...past it, the watcher says its view may be stale.
       await eventually(async () => expect(await readyz()).toBe(503), { timeoutMs: 20_000, intervalMs: 200 });
+      const body = await (await fetch(`http://127.0.0.1:${skiff.monitoringPort}/readyz`)).text();
+      expect(body).toMatch(/^not ready: config-source \((ServiceEntry|WorkloadEntry) \(networking\.istio\.io\/v1\) in all namespaces: no watch for \d+ s \(/);
       const status = await skiff.debug<WatcherStatus>('/debug/watcherz');
       expect(status.synced).toBe(true);
       expect(status.source.healthy).toBe(false);

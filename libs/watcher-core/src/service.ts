@@ -83,10 +83,17 @@ export function createKubernetesElector(config: KubernetesElectionConfig, logger
 /**
  * `/debug/configz` (istiod's path: every config object in Kubernetes shape; here each object carries a
  * `rejection` with the validation errors while its latest version is rejected), `/debug/watcherz`
- * (sync, lease and convergence state), and readiness once the source's initial state is in.
+ * (sync, lease and convergence state), and readiness once the source's initial state is in, for as
+ * long as the source follows its origin.
  */
 export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watcher): void {
-  monitoring.addReadinessCheck('watcher-synced', () => watcher.isReady());
+  monitoring.addReadinessCheck('watcher-synced', () => watcher.status().synced);
+  // A lost Kubernetes watch (past the source's grace period): /readyz says which and why.
+  monitoring.addReadinessCheck('config-source', () => {
+    const health = watcher.status().source;
+    if (!health.healthy) throw new Error(health.reason);
+    return true;
+  });
   monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections', () => ({
     status: 200,
     body: watcher.objects().map((status) => {
