@@ -2,12 +2,15 @@
  * Skiff on a real Kubernetes control plane (libs/kube-testenv: etcd and kube-apiserver), the way it
  * runs in a cluster: Istio's CRDs, the chart's watcher ServiceAccount and RBAC, a TokenRequest token,
  * objects applied with kubectl. The all-in-one `skiff --kubeconfig` serves a proxyless client through
- * the real @grpc/grpc-js-xds resolver, which must follow every create, update and delete, and an API
- * server restart; two `skiff-watcher` replicas elect their writer on the chart's Lease.
+ * the real @grpc/grpc-js-xds resolver, which must follow every create, update and delete of its
+ * WorkloadEntries and an API server restart, and an Envoy-style ADS client sees ServiceEntries come and
+ * go; two `skiff-watcher` replicas elect their writer on the chart's Lease.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { installIstioCrds, installWatcherIdentity, KubeControlPlane, type WatcherIdentity } from '@skiff/kube-testenv';
+import { TypeUrl } from '@skiff/protos';
+import { connectAds } from '@skiff/xds-conformance';
 import { connectAdmin, deleteKeys, eventually, freePort, uniquePrefix } from '@skiff/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +27,15 @@ spec:
   resolution: STATIC
   location: MESH_INTERNAL
   workloadSelector: {labels: {app: example-app}}
+`;
+const paymentsEntry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: payments, namespace: demo}
+spec:
+  hosts: [payments.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  location: MESH_EXTERNAL
 `;
 const workloadEntry = (name: string, port: number) => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -55,6 +67,7 @@ describe('skiff --kubeconfig with the real @grpc/grpc-js-xds client', () => {
   let skiff: ServiceProcess;
   let backends: Awaited<ReturnType<typeof startBackend>>[];
   let client: XdsClientProcess;
+  let xdsPort: number;
 
   const hitsAre = async (expected: string[], timeoutMs = 20_000): Promise<void> => {
     await eventually(
@@ -70,7 +83,7 @@ describe('skiff --kubeconfig with the real @grpc/grpc-js-xds client', () => {
   beforeAll(async () => {
     backends = await Promise.all(['backend-1', 'backend-2', 'backend-3', 'backend-4'].map((name) => startBackend(name)));
     await plane.apply([serviceEntry, workloadEntry('backend-1', backends[0]!.port), workloadEntry('backend-2', backends[1]!.port)].join('---\n'));
-    const xdsPort = await freePort();
+    xdsPort = await freePort();
     skiff = await ServiceProcess.start('skiff', BINS.skiff, ['--kubeconfig', identity.kubeconfig, '--xds-addr', `127.0.0.1:${xdsPort}`]);
     client = new XdsClientProcess({
       xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
@@ -96,6 +109,32 @@ describe('skiff --kubeconfig with the real @grpc/grpc-js-xds client', () => {
     // backend-2's WorkloadEntry now names backend-4's port.
     await plane.apply(workloadEntry('backend-2', backends[3]!.port));
     await hitsAre(['backend-3', 'backend-4']);
+  });
+
+  it('adds, withdraws and restores a ServiceEntry for an Envoy-style ADS client as kubectl creates, deletes and re-creates it', async () => {
+    const stream = await connectAds(`127.0.0.1:${xdsPort}`, { node: { id: 'sidecar~10.1.0.1~probe.demo~demo.svc.cluster.local', cluster: 'probe.demo', metadata: { NAMESPACE: 'demo' } } });
+    try {
+      const cluster = 'outbound|443||payments.example.com';
+      /** ACKs CDS responses until one satisfies `wanted` (an unrelated push may come first). */
+      const untilClusters = async (wanted: (names: readonly string[]) => boolean): Promise<readonly string[]> => {
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const response = await stream.expectResponse({ typeUrl: TypeUrl.Cluster, timeoutMs: Math.max(1, deadline - Date.now()) });
+          stream.ack(response);
+          if (wanted(response.names)) return response.names;
+        }
+      };
+      stream.request({ typeUrl: TypeUrl.Cluster });
+      expect(await untilClusters((names) => names.includes('outbound|8080||example-app'))).not.toContain(cluster);
+      await plane.apply(paymentsEntry);
+      expect(await untilClusters((names) => names.includes(cluster))).toContain('outbound|8080||example-app');
+      await plane.kubectlOrThrow(['delete', 'serviceentry', 'payments', '--namespace', 'demo']);
+      expect(await untilClusters((names) => !names.includes(cluster))).toContain('outbound|8080||example-app');
+      await plane.apply(paymentsEntry);
+      await untilClusters((names) => names.includes(cluster));
+    } finally {
+      stream.close();
+    }
   });
 
   it('refuses an invalid WorkloadEntry at the API server, so the mesh never sees it', async () => {
