@@ -17,7 +17,11 @@ bin="${SKIFF_KUBE_BIN_DIR:-$(go env GOPATH | cut -d: -f1)/bin/skiff-kube}"
 mkdir -p "$bin"
 
 reports() { # binary, version-args, expected substring
-  [ -x "$bin/$1" ] && "$bin/$1" $2 2>/dev/null | grep -qF "$3"
+  [ -x "$bin/$1" ] || return 1
+  local output
+  # Captured first: with pipefail, `grep -q` closing the pipe early would fail the check.
+  output="$("$bin/$1" $2 2>&1)" || return 1
+  grep -qF "$3" <<<"$output"
 }
 
 # -trimpath: no build machine paths in the binaries (and the same cache keys on every machine).
