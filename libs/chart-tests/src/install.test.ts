@@ -134,6 +134,40 @@ describe('what the API server makes of the chart', () => {
     expect(workloadEntry.stderr).toContain('Address is required');
   });
 
+  it('moves the watcher between cluster-wide and per-namespace read access on upgrade (watcher.namespaces)', async () => {
+    const release = 'scoped';
+    const releaseNamespace = 'skiff-scoped';
+    for (const name of [releaseNamespace, 'team-x', 'team-y']) await plane.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+    const set = ['--set', 'redis.external.url=redis://redis.example.internal:6379'];
+    const watcher = `system:serviceaccount:${releaseNamespace}:scoped-skiff-watcher`;
+    /** Whether RBAC lets the watcher's ServiceAccount list ServiceEntries there (a SubjectAccessReview: the authorizer's own answer). */
+    const canList = async (namespace: string | undefined): Promise<string> => {
+      const review = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: watcher,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${releaseNamespace}`, 'system:authenticated'],
+          resourceAttributes: { verb: 'list', group: 'networking.istio.io', resource: 'serviceentries', namespace: namespace ?? '' },
+        },
+      };
+      const allowed = await plane.kubectlOrThrow(['create', '-f', '-', '-o', 'jsonpath={.status.allowed}'], { input: JSON.stringify(review) });
+      return allowed === 'true' ? 'yes' : 'no';
+    };
+
+    await helm.runAsyncOrThrow(['install', release, CHART_DIRECTORY, '--namespace', releaseNamespace, ...set]);
+    expect([await canList(undefined), await canList('team-x'), await canList('team-y')]).toEqual(['yes', 'yes', 'yes']);
+
+    await helm.runAsyncOrThrow(['upgrade', release, CHART_DIRECTORY, '--namespace', releaseNamespace, ...set, '--set', 'watcher.namespaces={team-x}']);
+    expect([await canList(undefined), await canList('team-x'), await canList('team-y')]).toEqual(['no', 'yes', 'no']);
+    expect((await plane.kubectl(['get', 'clusterrolebinding', `scoped-skiff-watcher-${releaseNamespace}`])).status).not.toBe(0);
+
+    await helm.runAsyncOrThrow(['rollback', release, '1', '--namespace', releaseNamespace]);
+    expect([await canList(undefined), await canList('team-x'), await canList('team-y')]).toEqual(['yes', 'yes', 'yes']);
+    await helm.runAsyncOrThrow(['uninstall', release, '--namespace', releaseNamespace]);
+    expect(await canList('team-x')).toBe('no');
+  });
+
   it('leaves the ServiceMonitor out where the cluster does not serve it, says so, and adds it once the API exists', async () => {
     const release = 'monitored';
     const set = ['--set', 'redis.external.url=redis://redis.example.internal:6379', '--set', 'serviceMonitor.enabled=true'];
