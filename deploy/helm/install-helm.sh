@@ -4,7 +4,7 @@
 # pinned release with the Go toolchain (cached in the Go module and build caches, so CI reruns are fast).
 set -euo pipefail
 
-HELM_MODULE_VERSION="${HELM_MODULE_VERSION:-v3.17.3}"
+HELM_MODULE_VERSION="${HELM_MODULE_VERSION:-v3.21.4}"
 
 is_helm_v3() {
   [ -x "$1" ] && "$1" version --short 2>/dev/null | grep -q '^v3\.'

@@ -64,7 +64,10 @@ export async function main(): Promise<void> {
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =
-    leaseName && podNamespace ? createKubernetesElector({ leaseName, namespace: podNamespace, identity: podName, kubeconfig: config.kubeconfig }, logger.child({ component: 'election' })) : undefined;
+    leaseName && podNamespace ? createKubernetesElector(
+          { leaseName, namespace: podNamespace, identity: podName, kubeconfig: config.kubeconfig, leaseDurationMs: config.leaseDuration },
+          logger.child({ component: 'election' }),
+        ) : undefined;
   const watcher = new Watcher({
     source,
     store,

@@ -5,8 +5,10 @@ import { Helm } from './helm.js';
 import { parseManifests } from './manifests.js';
 import { CHART_CASES_DIRECTORY, CHART_DIRECTORY, chartCases } from './repository.js';
 
-// The render every golden holds: `helm template skiff deploy/helm/skiff -n skiff-system -f <case>.values.yaml`.
-const RELEASE = { releaseName: 'skiff', namespace: 'skiff-system' } as const;
+// The render every golden holds: `helm template skiff deploy/helm/skiff -n skiff-system -f <case>.values.yaml
+// --api-versions monitoring.coreos.com/v1/ServiceMonitor`, a cluster with the Prometheus Operator's CRDs
+// (without them the ServiceMonitor is left out: install.test.ts).
+const RELEASE = { releaseName: 'skiff', namespace: 'skiff-system', apiVersions: ['monitoring.coreos.com/v1/ServiceMonitor'] } as const;
 const cases = chartCases();
 
 let helm: Helm;

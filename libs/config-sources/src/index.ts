@@ -1,9 +1,10 @@
-export type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler } from './source.js';
+export type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler, SourceHealth } from './source.js';
 export { DEFAULT_FILE_HOLD_MS, DEFAULT_RESCAN_INTERVAL_MS, FileSource, type FileParser, type FileSourceOptions, type ParsedFileObject } from './file-source.js';
 export { istioFileParser } from './istio-file-parser.js';
 export {
   DEFAULT_KUBERNETES_KINDS,
   DEFAULT_LIST_PAGE_SIZE,
+  DEFAULT_LOST_WATCH_GRACE_MS,
   KUBERNETES_ORIGIN,
   KubernetesSource,
   type KubernetesSourceOptions,

@@ -63,6 +63,9 @@ export class RestartingInformer {
   private stopped = false;
   private restartCount = 0;
   private listCount = 0;
+  /** Monotonic time (performance.now) of the first failure since a watch was last open; undefined while watching. */
+  private failingSinceMs: number | undefined;
+  private lastFailure = '';
 
   constructor(private readonly options: RestartingInformerOptions) {
     const { config, target } = options;
@@ -74,6 +77,9 @@ export class RestartingInformer {
     const watch = new GuardedWatch(config, {
       stopped: () => this.stopped,
       event: () => this.progressed(),
+      connected: () => {
+        this.failingSinceMs = undefined;
+      },
     });
     this.informer = new ListWatch<KubernetesObject>(
       collectionPath(target),
@@ -119,6 +125,14 @@ export class RestartingInformer {
     return this.listCount;
   }
 
+  /**
+   * How long the informer has been failing without getting a watch open again (ms), with the last
+   * failure; undefined while it is watching (or has not failed yet).
+   */
+  failing(now: number = performance.now()): { readonly forMs: number; readonly lastFailure: string } | undefined {
+    return this.failingSinceMs === undefined ? undefined : { forMs: now - this.failingSinceMs, lastFailure: this.lastFailure };
+  }
+
   private deliver(fn: () => void): void {
     if (!this.stopped) fn();
   }
@@ -136,12 +150,15 @@ export class RestartingInformer {
   private progressed(): void {
     this.failures = 0;
     this.rewatches = 0;
+    this.failingSinceMs = undefined;
   }
 
   private failed(err: unknown): void {
     if (this.stopped) return;
     const delayMs = backoffDelay(this.options.backoff, this.failures++, this.options.random);
-    this.options.events.failed(`${this.description}: ${describeKubernetesError(err)}`, err, delayMs);
+    this.failingSinceMs ??= performance.now();
+    this.lastFailure = describeKubernetesError(err);
+    this.options.events.failed(`${this.description}: ${this.lastFailure}`, err, delayMs);
     this.timers.after(delayMs, () => {
       if (this.stopped) return;
       this.restartCount++;
@@ -151,13 +168,14 @@ export class RestartingInformer {
 }
 
 /**
- * The client's Watch with two additions: it asks for bookmarks, and once the informer stopped it opens
- * nothing (ListWatch does not check whether it was stopped after its re-watch delay).
+ * The client's Watch with three additions: it asks for bookmarks, it tells when a watch is open (the
+ * server answered 200 and the stream has not ended), and once the informer stopped it opens nothing
+ * (ListWatch does not check whether it was stopped after its re-watch delay).
  */
 class GuardedWatch extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly guard: { stopped(): boolean; event(): void },
+    private readonly guard: { stopped(): boolean; event(): void; connected(): void },
   ) {
     super(config);
   }
@@ -173,15 +191,22 @@ class GuardedWatch extends Watch {
       never.abort();
       return never;
     }
-    return super.watch(
+    let ended = false;
+    const controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true },
       (phase, apiObj, watchObj) => {
         if (phase !== 'ERROR') this.guard.event();
         callback(phase, apiObj, watchObj);
       },
-      done,
+      (err) => {
+        ended = true;
+        done(err);
+      },
     );
+    // super.watch resolves once the server answered; a refusal or a non-200 answer has ended it already.
+    if (!ended) this.guard.connected();
+    return controller;
   }
 }
 

@@ -5,8 +5,11 @@
  * istiod uses for its own singleton controllers (pilot/pkg/leaderelection/leaderelection.go):
  *
  * - a candidate reads the Lease; if another identity holds it and the candidate has seen the record
- *   change within the last `leaseDuration` (measured on the candidate's own monotonic clock, never by
- *   comparing the holder's timestamps with local time, so clock skew does not matter), it waits;
+ *   change within the last `spec.leaseDurationSeconds` the holder wrote (measured on the candidate's
+ *   own monotonic clock, never by comparing the holder's timestamps with local time, so clock skew does
+ *   not matter), it waits;
+ * - the holder writes its own `leaseDuration` into the Lease, so the configured duration is what the
+ *   standbys wait for;
  * - otherwise it writes itself in as holder with the resourceVersion it read: optimistic concurrency,
  *   so of two candidates racing for an expired Lease only one write succeeds; the other gets 409
  *   Conflict and reads again on its next try;
@@ -184,8 +187,9 @@ export class KubernetesLeaseElector implements LeaderElection {
     this.observe(lease);
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    if (holder !== '' && holder !== this.identity && performance.now() < this.observedAt + this.leaseDurationMs) {
-      // Someone else holds a Lease that is still valid as far as this replica has seen.
+    if (holder !== '' && holder !== this.identity && performance.now() < this.observedAt + recordedDurationMs(spec, this.leaseDurationMs)) {
+      // Someone else holds a Lease that is still valid as far as this replica has seen, for the
+      // duration its holder wrote into it (client-go's isLeaseValid), not this replica's own setting.
       if (this.leading) this.stopLeading();
       return false;
     }
@@ -347,4 +351,10 @@ export class KubernetesLeaseElector implements LeaderElection {
       this.closing.signal.removeEventListener('abort', onClose);
     }
   }
+}
+
+/** How long the Lease's holder promised to hold it: its `leaseDurationSeconds`, or `fallbackMs` when unset. */
+function recordedDurationMs(spec: { leaseDurationSeconds?: number }, fallbackMs: number): number {
+  const seconds = spec.leaseDurationSeconds;
+  return seconds !== undefined && seconds > 0 ? seconds * 1000 : fallbackMs;
 }

@@ -8,7 +8,7 @@
  * @kubernetes/client-node, with the restarts the client leaves to its caller (kubernetes-informer.ts).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler } from './source.js';
+import type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler, SourceHealth } from './source.js';
 import { loadKubeConfig } from './kubernetes-config.js';
 import type { KubeConfigOptions } from './kubernetes-config.js';
 import { resolveBackoff } from './kubernetes-backoff.js';
@@ -22,6 +22,13 @@ export const KUBERNETES_ORIGIN: Origin = 'kubernetes';
 export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry'];
 /** client-go's reflector pages its lists by 500 items (k8s.io/client-go/tools/pager/pager.go defaultPageSize). */
 export const DEFAULT_LIST_PAGE_SIZE = 500;
+/**
+ * How long a watch may stay lost (the API server unreachable or refusing) before the source reports
+ * itself unhealthy: long enough to ride out an API server restart or a dropped connection, which the
+ * informers resume from within seconds, short enough that a replica cut off from the API server for
+ * real stops reporting ready while its view goes stale.
+ */
+export const DEFAULT_LOST_WATCH_GRACE_MS = 10_000;
 
 export interface KubernetesSourceOptions extends KubeConfigOptions {
   /** Namespaces to watch; empty or absent: all namespaces, with one cluster-wide informer per kind. */
@@ -32,6 +39,8 @@ export interface KubernetesSourceOptions extends KubeConfigOptions {
   readonly backoff?: Partial<BackoffPolicy>;
   /** Items per list page (default 500); 0 lists everything in one response. */
   readonly listPageSize?: number;
+  /** How long a watch may stay lost before `health()` reports the source unhealthy (default 10 s). */
+  readonly lostWatchGraceMs?: number;
 }
 
 /** The state of one informer, for /debug endpoints and tests. */
@@ -46,6 +55,8 @@ export interface KubernetesWatchStatus {
   readonly lists: number;
   /** Restarts after failures. */
   readonly restarts: number;
+  /** How long the informer has been failing without a watch open (ms), and why; absent while watching. */
+  readonly failing?: { readonly forMs: number; readonly lastFailure: string };
 }
 
 export class KubernetesSource implements ConfigSource {
@@ -54,6 +65,7 @@ export class KubernetesSource implements ConfigSource {
   private readonly namespaces: readonly string[];
   private readonly backoff: BackoffPolicy;
   private readonly pageSize: number;
+  private readonly lostWatchGraceMs: number;
   private informers: RestartingInformer[] = [];
   private readonly listedOnce = new Set<RestartingInformer>();
   private initiallySynced = false;
@@ -69,6 +81,8 @@ export class KubernetesSource implements ConfigSource {
     }
     this.backoff = resolveBackoff(options.backoff);
     this.pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
+    this.lostWatchGraceMs = options.lostWatchGraceMs ?? DEFAULT_LOST_WATCH_GRACE_MS;
+    if (!(this.lostWatchGraceMs >= 0)) throw new KubernetesError('invalid-options', `lostWatchGraceMs: ${this.lostWatchGraceMs} is not >= 0`);
     if (!Number.isInteger(this.pageSize) || this.pageSize < 0) {
       throw new KubernetesError('invalid-options', `listPageSize: ${this.pageSize} is not a whole number >= 0`);
     }
@@ -120,14 +134,33 @@ export class KubernetesSource implements ConfigSource {
   }
 
   status(): KubernetesWatchStatus[] {
-    return this.informers.map((informer) => ({
-      kind: informer.target.kind,
-      apiVersion: `${informer.target.group}/${informer.target.version}`,
-      namespace: informer.target.namespace,
-      resourceVersion: informer.resourceVersion,
-      lists: informer.lists,
-      restarts: informer.restarts,
-    }));
+    return this.informers.map((informer) => {
+      const failing = informer.failing();
+      return {
+        kind: informer.target.kind,
+        apiVersion: `${informer.target.group}/${informer.target.version}`,
+        namespace: informer.target.namespace,
+        resourceVersion: informer.resourceVersion,
+        lists: informer.lists,
+        restarts: informer.restarts,
+        ...(failing === undefined ? {} : { failing: { forMs: Math.round(failing.forMs), lastFailure: failing.lastFailure } }),
+      };
+    });
+  }
+
+  /**
+   * Unhealthy once any informer has gone `lostWatchGraceMs` without a watch open: its objects may be
+   * stale, and nothing tells it so until it reconnects. Healthy again as soon as it watches again.
+   */
+  health(): SourceHealth {
+    const now = performance.now();
+    const lost = this.informers.flatMap((informer) => {
+      const failing = informer.failing(now);
+      return failing !== undefined && failing.forMs >= this.lostWatchGraceMs
+        ? [`${informer.description}: no watch for ${Math.round(failing.forMs / 1000)} s (${failing.lastFailure})`]
+        : [];
+    });
+    return lost.length === 0 ? { healthy: true } : { healthy: false, reason: lost.join('; ') };
   }
 
   /**

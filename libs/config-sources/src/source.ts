@@ -34,9 +34,17 @@ export interface SourceHandler {
   info?(message: string): void;
 }
 
+/** Whether a source still follows its origin; `reason` says what is wrong when it does not. */
+export type SourceHealth = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
+
 /** A running source. `start` resolves once watching has begun; `close` stops it and releases resources. */
 export interface ConfigSource {
   readonly name: string;
   start(handler: SourceHandler): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Whether the source is still following its origin (for readiness). A source that can lose its
+   * origin (a Kubernetes watch) reports it here, after a grace period; absent means always healthy.
+   */
+  health?(): SourceHealth;
 }

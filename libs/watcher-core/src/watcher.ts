@@ -6,7 +6,7 @@
  * after winning the writer lease, and whenever the store's epoch changes (Redis restarted empty).
  */
 import type { Meter, Tracer } from '@opentelemetry/api';
-import type { ConfigSource, SourceEvent } from '@skiff/config-sources';
+import type { ConfigSource, SourceEvent, SourceHealth } from '@skiff/config-sources';
 import type { FieldError } from '@skiff/model';
 import { formatFieldError } from '@skiff/model';
 import { Backoff, type Logger, type Runner } from '@skiff/runtime';
@@ -35,6 +35,8 @@ export interface WatcherOptions {
 
 export interface WatcherStatus {
   readonly synced: boolean;
+  /** Whether the source still follows its origin (a lost Kubernetes watch makes it unhealthy after a grace period). */
+  readonly source: SourceHealth;
   readonly leader: boolean;
   readonly leaseToken: number | null;
   readonly converged: boolean;
@@ -137,15 +139,20 @@ export class Watcher implements Runner {
     await this.lease.close();
   }
 
-  /** Ready once the source delivered its initial state (a standby replica is ready too). */
+  /**
+   * Ready once the source delivered its initial state (a standby replica is ready too), and for as
+   * long as the source still follows its origin: a replica whose Kubernetes watch has been lost past
+   * the source's grace period holds a state that may be stale, and says so.
+   */
   isReady(): boolean {
-    return this.synced;
+    return this.synced && this.sourceHealth().healthy;
   }
 
   status(): WatcherStatus {
     const grant = this.lease.current();
     return {
       synced: this.synced,
+      source: this.sourceHealth(),
       leader: grant !== null,
       leaseToken: grant?.token ?? null,
       converged: this.converged,
@@ -156,6 +163,10 @@ export class Watcher implements Runner {
       workloadEntries: this.state.index.workloadCount,
       rejected: this.state.rejectedCount(),
     };
+  }
+
+  private sourceHealth(): SourceHealth {
+    return this.options.source.health?.() ?? { healthy: true };
   }
 
   /** Every object seen, valid and rejected, for `/debug/configz`. */

@@ -294,33 +294,3 @@ releases of the same name in different namespaces do not collide.
 {{- define "skiff.watcherLeaseName" -}}
 {{- include "skiff.componentName" (dict "root" . "component" "watcher") }}
 {{- end }}
-
-{{/*
-The served versions of an Istio networking CRD: v1 is stored, v1beta1 and v1alpha3 are served with the
-same schema, as Istio serves them. The schema is structural but permissive: Skiff's watcher applies
-Istio's validation rules itself and reports rejected objects, so the API server only checks shape.
-Call with (dict "printerColumns" <list>).
-*/}}
-{{- define "skiff.istioCrdVersions" -}}
-{{- range $version := list "v1" "v1alpha3" "v1beta1" }}
-- name: {{ $version }}
-  served: true
-  storage: {{ eq $version "v1" }}
-  subresources:
-    status: {}
-  {{- with $.printerColumns }}
-  additionalPrinterColumns:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  schema:
-    openAPIV3Schema:
-      type: object
-      properties:
-        spec:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-        status:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-{{- end }}
-{{- end }}
