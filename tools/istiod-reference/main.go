@@ -229,7 +229,17 @@ func parseConfigs(text string) ([]config.Config, []rejected, error) {
 			refused = append(refused, rejected{Kind: object.Kind, Namespace: cfg.Namespace, Name: cfg.Name, Error: err.Error()})
 			continue
 		}
-		configs = append(configs, *cfg)
+		// An object named again replaces the earlier one, as a second kubectl apply would.
+		replaced := false
+		for i := range configs {
+			if configs[i].GroupVersionKind.Kind == cfg.GroupVersionKind.Kind && configs[i].Namespace == cfg.Namespace && configs[i].Name == cfg.Name {
+				configs[i] = *cfg
+				replaced = true
+			}
+		}
+		if !replaced {
+			configs = append(configs, *cfg)
+		}
 	}
 	return configs, refused, nil
 }
@@ -277,6 +287,10 @@ func queryProxy(server *xds.FakeDiscoveryServer, p proxyInput) (proxyOutput, err
 			if name := routeConfigName(l); name != "" {
 				routeNames = append(routeNames, name)
 			}
+		}
+		if len(routeNames) == 0 {
+			// No listener answered: nothing to route (a request with no names would be a wildcard).
+			return result, nil
 		}
 		routes, err := client.request(v3.RouteType, uniqueSorted(routeNames))
 		if err != nil {

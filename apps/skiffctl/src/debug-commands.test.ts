@@ -159,9 +159,13 @@ describe('skiffctl against a running gateway', () => {
       const listeners = await skiffctl(['pc', 'listener', 'grpc-app', '--gateway', url]);
       expect(listeners.stdout).toBe(['NAME              ADDRESSES  PORT MATCH DESTINATION', `api.demo.svc:8080 10.96.0.10 8080 ALL   Route: ${CLUSTER}`, ''].join('\n'));
       const routes = await skiffctl(['pc', 'route', 'grpc-app', '--gateway', url]);
-      // The gRPC route matches every path with an empty prefix, which istioctl's describeMatch prints as nothing.
+      // istioctl's table: the first two domains and a count of the rest; prefix `/` printed as `/*`.
       expect(routes.stdout).toBe(
-        ['NAME                            VHOST NAME            DOMAINS          MATCH     VIRTUAL SERVICE', `${CLUSTER}     api.demo.svc:8080     api.demo.svc`, ''].join('\n'),
+        [
+          'NAME                            VHOST NAME            DOMAINS                                     MATCH     VIRTUAL SERVICE',
+          `${CLUSTER}     api.demo.svc:8080     api.demo.svc, api.demo.svc. + 1 more...     /*`,
+          '',
+        ].join('\n'),
       );
     });
 

@@ -20,6 +20,7 @@ interface ObjectSummary {
   readonly namespace: string;
   readonly hosts: readonly string[];
   readonly ports: readonly number[];
+  readonly addresses: readonly string[];
 }
 
 function summarize(config: string): ObjectSummary[] {
@@ -28,14 +29,15 @@ function summarize(config: string): ObjectSummary[] {
     if (document.errors.length > 0) continue;
     const value = document.toJS() as unknown;
     if (typeof value !== 'object' || value === null) continue;
-    const object = value as { kind?: unknown; metadata?: { namespace?: unknown }; spec?: { hosts?: unknown; ports?: unknown } };
+    const object = value as { kind?: unknown; metadata?: { namespace?: unknown }; spec?: { hosts?: unknown; ports?: unknown; addresses?: unknown } };
     if (typeof object.kind !== 'string') continue;
     const namespace = typeof object.metadata?.namespace === 'string' && object.metadata.namespace !== '' ? object.metadata.namespace : 'default';
     const hosts = Array.isArray(object.spec?.hosts) ? object.spec.hosts.filter((h): h is string => typeof h === 'string') : [];
     const ports = Array.isArray(object.spec?.ports)
       ? object.spec.ports.map((p: unknown) => (typeof p === 'object' && p !== null ? (p as { number?: unknown }).number : undefined)).filter((n): n is number => typeof n === 'number')
       : [];
-    out.push({ kind: object.kind, namespace, hosts, ports });
+    const addresses = Array.isArray(object.spec?.addresses) ? object.spec.addresses.filter((a): a is string => typeof a === 'string') : [];
+    out.push({ kind: object.kind, namespace, hosts, ports, addresses });
   }
   return out;
 }
@@ -51,6 +53,24 @@ export function grpcTargetsOf(config: string): string[] {
     }
   }
   return [...targets].sort();
+}
+
+/**
+ * Each host of a ServiceEntry with several addresses, with those addresses. istiod makes one service
+ * per address and serves the host from one of them, chosen anew on each push (map order), so which
+ * address a gRPC listener and route carry is not istiod's to decide the same way twice.
+ */
+export function multiAddressHosts(config: string): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  const entries = summarize(config).filter((object) => object.kind === 'ServiceEntry');
+  const claims = new Map<string, number>();
+  for (const object of entries) for (const host of object.hosts) claims.set(host, (claims.get(host) ?? 0) + object.addresses.length);
+  for (const object of entries) {
+    // Several addresses for one host, from one entry or from several.
+    if (!object.hosts.some((host) => (claims.get(host) ?? 0) > 1)) continue;
+    for (const host of object.hosts) if ((claims.get(host) ?? 0) > 1) out.set(host, [...new Set([...(out.get(host) ?? []), ...object.addresses])]);
+  }
+  return out;
 }
 
 /** The namespaces a case names, plus `default`. */
@@ -84,6 +104,7 @@ const REPO_ROOT = new URL('../../../', import.meta.url);
 export const CORPUS_SOURCES: readonly { readonly prefix: string; readonly dir: string }[] = [
   { prefix: 'translate', dir: 'libs/xds-translate/testdata/in' },
   { prefix: 'examples', dir: 'examples' },
+  { prefix: 'istio', dir: 'libs/model/testdata/istio' },
   { prefix: 'parity', dir: 'libs/istiod-parity/testdata/cases' },
 ];
 

@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expectGolden } from '@skiff/testing';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFromEnvironment, type MeshSettings } from '@skiff/xds-translate';
+import { multiAddressHosts } from './corpus.js';
+import { maskUnpredictableAddresses } from './deviations.js';
 import type { ReferenceCaseResult } from './reference.js';
 
 export interface FlagSetting {
@@ -33,6 +35,18 @@ export const FLAG_SETTINGS: readonly FlagSetting[] = [
   { name: 'flipped', env: FLIPPED_ENV, mesh: meshSettingsFromEnvironment(FLIPPED_ENV) },
 ];
 
+/**
+ * Corpus cases Skiff does not match yet, with why. Their tests assert that they still differ, so a
+ * fix must take them off this list. DestinationRules (connection pools, TLS origination, subsets,
+ * `istio.config` metadata) are translated by the DestinationRule work still open.
+ */
+export const OPEN_CASES: Readonly<Record<string, string>> = {
+  'istio-destination-rule-all': 'DestinationRule traffic policies and subsets are not translated yet',
+  'istio-egress-rule-google-apis': 'DestinationRule TLS origination and the VirtualService routes of proxyless gRPC are not translated yet',
+  'istio-external_services': 'DestinationRule metadata (istio.config) is not translated yet',
+  'istio-se-example': 'DestinationRule MUTUAL TLS is not translated yet',
+};
+
 export const GOLDEN_DIR = fileURLToPath(new URL('../testdata/istiod/', import.meta.url));
 
 export function goldenPathOf(setting: Pick<FlagSetting, 'name'>, caseName: string): string {
@@ -41,9 +55,15 @@ export function goldenPathOf(setting: Pick<FlagSetting, 'name'>, caseName: strin
 
 const render = (result: ReferenceCaseResult): string => `${JSON.stringify(result, null, 2)}\n`;
 
+/** The reference's answer with what istiod picks at random masked (`maskUnpredictableAddresses`), so a golden is stable. */
+export function stableReferenceResult(result: ReferenceCaseResult, config: string): ReferenceCaseResult {
+  const hosts = multiAddressHosts(config);
+  return { ...result, proxies: result.proxies.map((proxy) => ({ ...proxy, ...maskUnpredictableAddresses(proxy, hosts) })) };
+}
+
 /** The reference's answer must equal the committed golden (or replaces it with UPDATE_GOLDEN=1). */
-export function expectIstiodGolden(path: string, result: ReferenceCaseResult): void {
-  expectGolden(path, render(result));
+export function expectIstiodGolden(path: string, result: ReferenceCaseResult, config: string): void {
+  expectGolden(path, render(stableReferenceResult(result, config)));
 }
 
 export function readIstiodGolden(path: string): ReferenceCaseResult {

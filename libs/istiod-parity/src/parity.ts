@@ -3,8 +3,10 @@
  * Skiff's answer for the same YAML and proxies, plus the objects each refused.
  */
 import type { MeshSettings } from '@skiff/xds-translate';
-import { compareProxy, type Difference } from './compare.js';
-import type { ParityCase } from './corpus.js';
+import { compareProxy, isServiceCluster, type Difference } from './compare.js';
+import { resourceName } from './resources.js';
+import { multiAddressHosts, type ParityCase } from './corpus.js';
+import { maskUnpredictableAddresses, rewriteRefusedAnswers } from './deviations.js';
 import type { ReferenceCaseResult } from './reference.js';
 import { runSkiff } from './skiff.js';
 
@@ -15,17 +17,21 @@ export interface CaseReport {
   readonly compared: number;
   /** istiod clusters left out of the comparison (not service clusters), over every proxy. */
   readonly skipped: number;
+  /** istiod answers rewritten because the proxy would refuse them (deviations.ts), as `proxy resource: deviation`. */
+  readonly deviations: readonly string[];
 }
 
 /** Skiff against istiod on one case. */
 export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseResult, mesh: MeshSettings): Promise<CaseReport> {
   if (istiod.error !== undefined && istiod.error !== '') {
-    return { name: testCase.name, differences: [{ path: 'istiod', istiod: `failed: ${istiod.error}`, skiff: '' }], compared: 0, skipped: 0 };
+    return { name: testCase.name, differences: [{ path: 'istiod', istiod: `failed: ${istiod.error}`, skiff: '' }], compared: 0, skipped: 0, deviations: [] };
   }
   const skiff = await runSkiff(testCase, mesh);
   const differences: Difference[] = [];
   let compared = 0;
   let skipped = 0;
+  const deviations: string[] = [];
+  const unpredictable = multiAddressHosts(testCase.config);
 
   // Objects refused: only kinds Skiff reads are comparable (it ignores the rest, as istiod's
   // ServiceEntry registry ignores what it does not use).
@@ -47,10 +53,19 @@ export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseRes
       differences.push({ path: `${proxy.name}`, istiod: theirs === undefined ? 'no answer' : 'answered', skiff: ours === undefined ? 'no answer' : 'answered' });
       continue;
     }
-    const comparison = compareProxy(theirs, ours.resources);
+    const rewritten = rewriteRefusedAnswers(proxy, theirs);
+    deviations.push(...rewritten.applied.map((a) => `${proxy.name} ${a.resource}: ${a.deviation.id}`));
+    const comparison = compareProxy(maskUnpredictableAddresses(rewritten.resources, unpredictable), maskUnpredictableAddresses(ours.resources, unpredictable));
     compared += comparison.compared;
     skipped += comparison.skipped.length;
     differences.push(...comparison.differences.map((d) => ({ ...d, path: `${proxy.name} ${d.path}` })));
   }
-  return { name: testCase.name, differences, compared, skipped };
+  return { name: testCase.name, differences, compared, skipped, deviations };
+}
+
+/** Whether istiod served any proxy of the case anything compared (a service cluster, an assignment, a listener or a route). */
+export function served(istiod: ReferenceCaseResult): boolean {
+  return istiod.proxies.some(
+    (proxy) => proxy.clusters.some((cluster) => isServiceCluster(resourceName('clusters', cluster))) || proxy.endpoints.length + proxy.listeners.length + proxy.routes.length > 0,
+  );
 }

@@ -29,6 +29,8 @@ export async function queryAsProxy(proxy: ParityProxy, request: AdsRequester): P
       const manager = api === undefined ? undefined : anyUnpack(api, HttpConnectionManagerSchema);
       if (manager?.routeSpecifier.case === 'rds') routeNames.push(manager.routeSpecifier.value.routeConfigName);
     }
+    // No listener answered: nothing to route (a request with no names would be a wildcard).
+    if (routeNames.length === 0) return result;
     const clusters: string[] = [];
     for (const bytes of await request(TypeUrl.RouteConfiguration, uniqueSorted(routeNames))) {
       result.routes.push(jsonOfBinary('routes', bytes));

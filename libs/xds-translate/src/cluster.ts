@@ -398,18 +398,3 @@ export function buildGrpcEdsCluster(name: string): Cluster {
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
   });
 }
-
-/**
- * The proxyless gRPC LOGICAL_DNS cluster: the client resolves the one endpoint's host itself
- * (grpc-js-xds `cluster-resource-type.ts` requires exactly one locality with exactly one endpoint
- * that has an address and a `port_value`).
- */
-export function buildGrpcLogicalDnsCluster(name: string, endpoints: readonly LocalityLbEndpoints[]): Cluster {
-  return create(ClusterSchema, {
-    name,
-    altStatName: buildAltStatName(name),
-    clusterDiscoveryType: { case: 'type', value: Cluster_DiscoveryType.LOGICAL_DNS },
-    loadAssignment: buildClusterLoadAssignment(name, endpoints),
-    lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
-  });
-}

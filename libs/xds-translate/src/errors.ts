@@ -7,21 +7,15 @@
 
 /** What went wrong; each code has one fixed meaning (see `TRANSLATE_ERROR_MESSAGES`). */
 export type TranslateErrorCode =
-  | 'UNSUPPORTED_RESOLUTION'
   | 'DNS_CLUSTER_WITHOUT_ENDPOINTS'
   | 'ENDPOINT_WITHOUT_ADDRESS'
-  | 'GRPC_UNSUPPORTED_RESOLUTION'
-  | 'GRPC_DNS_ENDPOINT_COUNT'
   | 'GRPC_UNSUPPORTED_ENDPOINT'
   | 'GRPC_DUPLICATE_ENDPOINT';
 
 /** The fixed message of each code; `TranslateError.detail` carries the specifics. */
 export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, string>> = {
-  UNSUPPORTED_RESOLUTION: 'resolution DYNAMIC_DNS (dynamic forward proxy) has no form a proxyless gRPC client can use; no cluster is built',
   DNS_CLUSTER_WITHOUT_ENDPOINTS: 'DNS cluster has no endpoints; like istiod, the cluster is not generated',
   ENDPOINT_WITHOUT_ADDRESS: 'endpoint has no address (multi-network gateways are not supported); endpoint dropped',
-  GRPC_UNSUPPORTED_RESOLUTION: 'proxyless gRPC clients support only EDS and LOGICAL_DNS clusters; resolution NONE has neither, nothing is built',
-  GRPC_DNS_ENDPOINT_COUNT: 'proxyless gRPC LOGICAL_DNS clusters need exactly one endpoint with a host and a port; nothing is built',
   GRPC_UNSUPPORTED_ENDPOINT: 'proxyless gRPC clients accept only IP-literal endpoints with a port; endpoint dropped',
   GRPC_DUPLICATE_ENDPOINT: 'proxyless gRPC clients reject an address listed twice in one ClusterLoadAssignment; duplicate dropped',
 };

@@ -3,7 +3,6 @@ export {
   buildCluster,
   buildDefaultCircuitBreakers,
   buildGrpcEdsCluster,
-  buildGrpcLogicalDnsCluster,
   buildHttpProtocolOptions,
   buildIstioMutualTransportSocket,
   buildMetadataExchangeFilter,

@@ -20,17 +20,23 @@ export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 export const UNSPECIFIED_ADDRESS = '0.0.0.0';
 
 /**
+ * A ServiceEntry address as istiod keeps it for a service (`serviceentry/conversion.go`): a `/32`
+ * or `/128` CIDR is its IP, anything else stays as written (a wider CIDR included).
+ */
+export function serviceAddress(address: string): string {
+  if (isIP(address)) return address;
+  const [ip, bits] = address.split('/');
+  if (ip !== undefined && isIP(ip) && ((bits === '32' && !ip.includes(':')) || (bits === '128' && ip.includes(':')))) return ip;
+  return address;
+}
+
+/**
  * The address istiod gives the listener (`Service.GetAddressForProxy`): the ServiceEntry's first
- * address when it is an IP (a `/32` or `/128` CIDR collapses to its IP), otherwise 0.0.0.0. gRPC
- * clients do not connect to it; it documents the VIP.
+ * address as the service keeps it, otherwise 0.0.0.0. gRPC clients do not connect to it.
  */
 export function selectListenerAddress(addresses: readonly string[]): string {
   const first = addresses[0];
-  if (first === undefined) return UNSPECIFIED_ADDRESS;
-  if (isIP(first)) return first;
-  const [ip, bits] = first.split('/');
-  if (ip !== undefined && isIP(ip) && ((bits === '32' && !ip.includes(':')) || (bits === '128' && ip.includes(':')))) return ip;
-  return UNSPECIFIED_ADDRESS;
+  return first === undefined || first === '' ? UNSPECIFIED_ADDRESS : serviceAddress(first);
 }
 
 export interface GrpcListenerArgs {

@@ -12,6 +12,7 @@ import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
 import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
 
 /** `retry.DefaultPolicy`: what the mesh retries without a VirtualService. */
@@ -19,6 +20,8 @@ export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,canc
 export const DEFAULT_RETRY_ATTEMPTS = 2;
 /** `wellknown` name of the previous-hosts retry predicate. */
 export const PREVIOUS_HOSTS_PREDICATE_NAME = 'envoy.retry_host_predicates.previous_hosts';
+/** The DNS zone of Kubernetes services as proxies see it (`NS.svc.cluster.local` domains). */
+const KUBERNETES_SERVICE_ZONE = '.svc.cluster.local';
 /** The address istiod leaves out of domains (`constants.UnspecifiedIP`). */
 const UNSPECIFIED_IP = '0.0.0.0';
 
@@ -47,7 +50,7 @@ export interface GrpcRouteArgs {
 
 /**
  * The virtual host's domains (`generateVirtualHostDomains`): the host and `host:port`, their
- * absolute forms (`host.`, `host.:port`), then each address of the entry and `address:port`.
+ * absolute forms (`host.`, `host.:port`), then the entry's address and `address:port`.
  */
 export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | 'port' | 'addresses' | 'absoluteFqdnDomains'>): string[] {
   const domains = [ipv6Compliant(args.hostname), joinHostPort(args.hostname, args.port)];
@@ -55,10 +58,20 @@ export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | '
     if (!isIP(args.hostname)) domains.push(`${args.hostname}.`);
     domains.push(joinHostPort(`${args.hostname}.`, args.port));
   }
-  for (const address of args.addresses) {
-    if (address === '' || address === UNSPECIFIED_IP) continue;
-    domains.push(ipv6Compliant(address), joinHostPort(address, args.port));
+  // A host in the cluster's DNS zone (`NAME.NS.svc.cluster.local`) is also reachable as `NAME.NS`
+  // and `NAME.NS.svc` (`generateAltVirtualHostsForKubernetesService`, for a proxy in another
+  // namespace; istiod adds the bare `NAME` for proxies in NS itself, which one shared route cannot).
+  const zone = args.hostname.indexOf(KUBERNETES_SERVICE_ZONE);
+  const firstDot = args.hostname.indexOf('.');
+  if (zone > 0 && args.hostname.endsWith(KUBERNETES_SERVICE_ZONE) && firstDot + 1 < zone) {
+    const nameAndNamespace = args.hostname.slice(0, zone);
+    domains.push(nameAndNamespace, joinHostPort(nameAndNamespace, args.port), `${nameAndNamespace}.svc`, joinHostPort(`${nameAndNamespace}.svc`, args.port));
   }
+  // istiod makes one service per address of an entry and serves a host from one of them (which
+  // one varies from push to push), so a route carries one address: here always the first.
+  const first = args.addresses[0];
+  const address = first === undefined ? '' : serviceAddress(first);
+  if (address !== '' && address !== UNSPECIFIED_IP) domains.push(ipv6Compliant(address), joinHostPort(address, args.port));
   return domains;
 }
 

@@ -192,7 +192,7 @@ describe('translateServiceEntry: resolutions', () => {
     expect(socketAddresses(cluster.loadAssignment)).toEqual(['a.example.net:80']);
   });
 
-  it('DYNAMIC_DNS -> a dynamic forward proxy cluster per wildcard host x supported port for Envoy; nothing, reported, for gRPC', () => {
+  it('DYNAMIC_DNS -> a dynamic forward proxy cluster per wildcard host x supported port for Envoy; an empty EDS cluster for gRPC', () => {
     const entry = serviceEntry({
       resolution: 'DYNAMIC_DNS',
       hosts: ['*.example.com'],
@@ -208,9 +208,12 @@ describe('translateServiceEntry: resolutions', () => {
     expect(envoy.loadAssignments).toEqual([]);
     expect(envoy.errors).toEqual([]);
 
+    // istiod's gRPC generator: an EDS cluster with nothing in it, a listener and a route per port.
     const grpc = translateServiceEntry({ serviceEntry: entry, endpoints: [] }, GRPC);
-    expect(grpc.clusters).toEqual([]);
-    expect(only(grpc.errors).code).toBe('UNSUPPORTED_RESOLUTION');
+    expect(grpc.clusters.map((c) => c.name)).toEqual(['outbound|27017||*.example.com', 'outbound|443||*.example.com']);
+    expect(grpc.loadAssignments.every((a) => a.endpoints.length === 0)).toBe(true);
+    expect(grpc.listeners.map((l) => l.name)).toEqual(['*.example.com:27017', '*.example.com:443']);
+    expect(grpc.errors).toEqual([]);
   });
 });
 

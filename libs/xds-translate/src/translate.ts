@@ -22,7 +22,6 @@ import {
   buildCluster,
   buildDynamicForwardProxyCluster,
   buildGrpcEdsCluster,
-  buildGrpcLogicalDnsCluster,
   supportsDynamicForwardProxy,
   type ClusterDiscovery,
 } from './cluster.js';
@@ -176,42 +175,21 @@ function translateEnvoyPort(context: PortContext): void {
 }
 
 /**
- * The proxyless gRPC client supports EDS and LOGICAL_DNS clusters only. STATIC entries become EDS
- * as for Envoy. DNS and DNS_ROUND_ROBIN entries become LOGICAL_DNS when the port has exactly one
- * endpoint with a host and a port (always so for DNS_ROUND_ROBIN, and for DNS entries whose host
- * is the endpoint); a DNS entry with several endpoints would need one cluster per endpoint under
- * an aggregate cluster, which is not built: it is reported instead. NONE has no equivalent (the
- * client has no original-destination cluster): reported, nothing built. Nothing is built at all for
- * a host:port without a cluster, so no Listener or route ever points at a missing cluster.
+ * What istiod's gRPC generator builds (`grpcgen/cds.go`): an EDS cluster for every resolution, whose
+ * assignment holds the IP endpoints istiod's EDS keeps (none for a DNS entry, whose Envoy clusters
+ * resolve names themselves; a NONE entry's hostnames are dropped), then the listener and route. One difference, where istiod's
+ * assignment would be refused whole by the client (grpc-js-xds `endpoint-resource-type.ts`): unix
+ * sockets and repeated `address:port` are left out and reported, two spellings of one locality
+ * are one locality, and locality weights are scaled to fit the client's limit.
  */
 function translateGrpcPort(context: PortContext): void {
-  const { serviceEntry, clusterName, output } = context;
+  const { clusterName, output } = context;
   const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality', fitTotalWeight: true } as const;
-  switch (serviceEntry.resolution) {
-    case 'DYNAMIC_DNS':
-      return;
-    case 'NONE':
-      context.report('GRPC_UNSUPPORTED_RESOLUTION', 'resolution NONE');
-      return;
-    case 'STATIC': {
-      output.clusters.push(buildGrpcEdsCluster(clusterName));
-      const kept = grpcInstances(edsInstances(withAddress(context.instances, context.report)), context.report);
-      output.loadAssignments.push(buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(kept, grouping)));
-      break;
-    }
-    case 'DNS':
-    case 'DNS_ROUND_ROBIN': {
-      const candidates = withAddress(context.instances, context.report);
-      const only = candidates[0];
-      if (candidates.length !== 1 || only === undefined || only.port === 0) {
-        const detail = only !== undefined && candidates.length === 1 ? `unix socket ${only.address}` : `${candidates.length} endpoints`;
-        context.report('GRPC_DNS_ENDPOINT_COUNT', detail);
-        return;
-      }
-      output.clusters.push(buildGrpcLogicalDnsCluster(clusterName, buildLocalityLbEndpoints([only], grouping)));
-      break;
-    }
-  }
+  output.clusters.push(buildGrpcEdsCluster(clusterName));
+  // istiod keeps no EDS endpoints for DNS entries (their Envoy clusters resolve DNS themselves).
+  const dns = context.serviceEntry.resolution === 'DNS' || context.serviceEntry.resolution === 'DNS_ROUND_ROBIN';
+  const kept = dns ? [] : grpcInstances(edsInstances(withAddress(context.instances, context.report)), context.report);
+  output.loadAssignments.push(buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(kept, grouping)));
   buildGrpcListenerAndRoute(context);
 }
 
@@ -259,12 +237,6 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
     (code: TranslateErrorCode, detail: string) =>
       output.errors.push(new TranslateError({ code, serviceEntry: entryKey, ...(clusterName === undefined ? {} : { clusterName }), detail }));
 
-  if (serviceEntry.resolution === 'DYNAMIC_DNS' && options.flavor === 'grpc') {
-    // A gRPC client has no dynamic forward proxy: istiod's generator offers it an EDS cluster
-    // with no usable endpoint; nothing is built instead.
-    reporter(undefined)('UNSUPPORTED_RESOLUTION', `hosts ${serviceEntry.hosts.join(', ')}`);
-    return output;
-  }
 
   const endpoints = canonicalEndpoints(input.endpoints);
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
