@@ -3,10 +3,10 @@
  * invalidations, and serves them over ADS (libs/gateway).
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import {
   createLogger,
+  defaultReplicaId,
   createMetrics,
   createTracing,
   defineCommand,
@@ -59,7 +59,7 @@ export async function main(): Promise<void> {
   // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
   const tracing = createTracing({ serviceName: 'skiff-gateway' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const podName = defaultReplicaId();
   const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   const tls =

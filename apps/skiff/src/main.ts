@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import {
   createLogger,
+  defaultReplicaId,
   createMetrics,
   createTracing,
   defineCommand,
@@ -56,7 +56,7 @@ export async function main(): Promise<void> {
   const metrics = createMetrics({ serviceName: 'skiff' });
   const tracing = createTracing({ serviceName: 'skiff' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const replicaId = process.env['POD_NAME'] ?? hostname();
+  const replicaId = defaultReplicaId();
 
   const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
   if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {

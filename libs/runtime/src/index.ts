@@ -56,3 +56,4 @@ export {
 } from './parsers.js';
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
+export { defaultReplicaId } from './replica-id.js';
