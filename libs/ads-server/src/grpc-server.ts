@@ -21,7 +21,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
+import { formatHostPort, isLoopbackAddress, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -129,8 +129,7 @@ function isTlsFiles(tls: AdsServerTls): tls is AdsServerTlsFiles {
 
 /** Whether a gRPC peer (`127.0.0.1:5000`, `[::1]:5000`) is on the loopback interface. */
 export function isLoopbackPeer(peer: string): boolean {
-  const host = peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':'));
-  return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+  return isLoopbackAddress(peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':')));
 }
 
 /** Passes pre-framed response bytes to grpc-js without a copy. */

@@ -1,7 +1,7 @@
 export type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
 export { AdsServer, adsServiceDefinition, isLoopbackPeer, type AdsServerOptions, type AdsServerTls, type AdsServerTlsBytes, type AdsServerTlsFiles } from './grpc-server.js';
 export { checkConnectionIdentity, formatSpiffeIdentity, parseSpiffeIdentity, uriSansOf, type SpiffeIdentity } from './identity.js';
-export { ADS_REFUSAL_REASONS, DEFAULT_ADS_LIMITS, TokenBucket, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
+export { ADS_REFUSAL_REASONS, AdsRefusalError, DEFAULT_ADS_LIMITS, TokenBucket, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 export { SessionRegistry } from './registry.js';
 export {
   AdsSession,

@@ -65,6 +65,21 @@ export const ADS_REFUSAL_REASONS: readonly AdsRefusalReason[] = [
   'debug_permission',
 ];
 
+/**
+ * Thrown by a type handler to refuse the request and end the stream with `code` (istiod ends a
+ * stream whose generator returns an error, e.g. debug types without an authenticated identity).
+ */
+export class AdsRefusalError extends Error {
+  override readonly name = 'AdsRefusalError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly reason: AdsRefusalReason,
+  ) {
+    super(message);
+  }
+}
+
 const TRUNCATION_MARKER = '... [truncated';
 
 /**

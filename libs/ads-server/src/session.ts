@@ -27,7 +27,7 @@ import type {
   TypeHandlerRequest,
 } from './events.js';
 import { checkConnectionIdentity, type SpiffeIdentity } from './identity.js';
-import { truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
+import { AdsRefusalError, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceProvider, ServedResource } from './provider.js';
 import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from './resource-set-hash.js';
@@ -700,6 +700,10 @@ export class AdsSession implements AdsSessionInfo {
     try {
       produced = state.handler!(this, request);
     } catch (error) {
+      if (error instanceof AdsRefusalError) {
+        this.refuse(error.reason, error.code, error.message);
+        return;
+      }
       this.host.logger.error({ session: this.id, typeUrl: state.typeUrl, err: error }, 'type handler failed; answering with no resources');
     }
     // Never the same name twice in one response: the last one wins.
