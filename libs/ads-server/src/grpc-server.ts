@@ -433,6 +433,7 @@ export class AdsServer implements Runner {
     });
     if (streamsOnConnection > this.limits.maxStreamsPerConnection) {
       this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'streams_per_connection' }));
+      this.logger.info({ session: session.id, peer, reason: 'streams_per_connection' }, 'stream refused');
       session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
     }
     call.on('drain', () => session.drained());
