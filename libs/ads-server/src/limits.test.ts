@@ -147,6 +147,25 @@ describe('limits against hostile clients', () => {
     await eventually(() => expect(server.sessions.size).toBe(0));
   });
 
+  it('refuses a node id over 1 KiB, and keeps at most 256 bytes of the version a client ACKs', async () => {
+    const { server, refusals, provider, address } = await startServer();
+    const long = await open(address, { node: { id: `sidecar~10.0.0.1~${'p'.repeat(1100)}.shop~shop.svc.cluster.local` } });
+    long.request({ typeUrl: EDS, names: ['x'] });
+    expect(await long.expectEnd()).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: 'node id is longer than 1024 bytes' });
+    expect(refusals).toEqual(['invalid_node']);
+    provider.upsert([testLoadAssignment('x')]);
+    const ads = await open(address);
+    ads.request({ typeUrl: EDS, names: ['x'] });
+    const response = await ads.expectResponse({ typeUrl: EDS });
+    ads.request({ typeUrl: EDS, names: ['x'], responseNonce: response.nonce, versionInfo: 'v'.repeat(100_000) });
+    const acked = await eventually(() => {
+      const version = server.sessions.list()[0]?.types[0]?.ackedVersion;
+      expect(version).toBeDefined();
+      return version!;
+    });
+    expect(Buffer.byteLength(acked)).toBeLessThan(256 + 64);
+  });
+
   it('keeps, logs and reports at most maxErrorDetailBytes of a NACK', async () => {
     const { server, provider, address } = await startServer({ limits: { maxErrorDetailBytes: 4096 } });
     provider.upsert([testLoadAssignment('x')]);

@@ -48,6 +48,7 @@ export type AdsRefusalReason =
   | 'request_rate'
   | 'unknown_type'
   | 'missing_node'
+  | 'invalid_node'
   | 'identity'
   | 'debug_unauthenticated'
   | 'debug_permission';
@@ -60,6 +61,7 @@ export const ADS_REFUSAL_REASONS: readonly AdsRefusalReason[] = [
   'request_rate',
   'unknown_type',
   'missing_node',
+  'invalid_node',
   'identity',
   'debug_unauthenticated',
   'debug_permission',

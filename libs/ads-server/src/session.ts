@@ -96,6 +96,12 @@ export interface AdsSessionOptions {
  */
 const ABSENT = '';
 
+/** Longest node id accepted (Istio's are `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`). */
+export const MAX_NODE_ID_BYTES = 1024;
+
+/** Longest `version_info` of a client's ACK or NACK kept. */
+const MAX_CLIENT_VERSION_BYTES = 256;
+
 /** Work due within this many milliseconds is done now. */
 const TIMER_SLACK_MS = 1;
 
@@ -301,8 +307,10 @@ export class AdsSession implements AdsSessionInfo {
     let kind: AdsRequestKind = 'initial';
     if (isReply) kind = request.errorDetail === undefined ? 'ack' : 'nack';
     this.emitRequest(typeUrl, kind, responseNonce);
-    if (kind === 'ack') this.recordAck(state, responseNonce, request.versionInfo);
-    else if (kind === 'nack') this.recordNack(state, responseNonce, request.versionInfo, request.errorDetail!.code, request.errorDetail!.message);
+    // The version a client says it runs is kept and shown; the server's own are 64 hex characters.
+    const versionInfo = truncateUtf8(request.versionInfo, MAX_CLIENT_VERSION_BYTES);
+    if (kind === 'ack') this.recordAck(state, responseNonce, versionInfo);
+    else if (kind === 'nack') this.recordNack(state, responseNonce, versionInfo, request.errorDetail!.code, request.errorDetail!.message);
 
     const change = state.subscription.replace(request.resourceNames);
     if (state.handler !== undefined) {
@@ -487,6 +495,11 @@ export class AdsSession implements AdsSessionInfo {
     if (this.profileValue !== undefined) return true;
     if (node === undefined || node.id === '') {
       this.refuse('missing_node', GrpcStatus.INVALID_ARGUMENT, 'missing node information');
+      return false;
+    }
+    // Node ids are kept per stream, logged and republished in fleet reports: a bounded identifier.
+    if (Buffer.byteLength(node.id) > MAX_NODE_ID_BYTES) {
+      this.refuse('invalid_node', GrpcStatus.INVALID_ARGUMENT, `node id is longer than ${MAX_NODE_ID_BYTES} bytes`);
       return false;
     }
     const proxyNode = proxyNodeFromProto(node);

@@ -80,7 +80,7 @@ export function istioXdsCallbacks(meter: Meter, now: () => number = () => perfor
   );
   const expiredNonce = meter.createCounter('pilot_xds_expired_nonce', { description: 'Total number of XDS requests with an expired nonce' });
   const refused = meter.createCounter('skiff_xds_refused', {
-    description: 'ADS clients and requests refused or ignored for a limit or rule, by reason (connections, streams_per_connection, message_size, names_per_request, request_rate, unknown_type, missing_node, identity, debug_unauthenticated, debug_permission)',
+    description: 'ADS clients and requests refused or ignored for a limit or rule, by reason (connections, streams_per_connection, message_size, names_per_request, request_rate, unknown_type, missing_node, invalid_node, identity, debug_unauthenticated, debug_permission)',
   });
   // Every reason is exported from the start at 0, so alerts can use rate() from the first refusal.
   for (const reason of ADS_REFUSAL_REASONS) refused.add(0, { reason });
