@@ -24,14 +24,14 @@ export interface AdsLimits {
 }
 
 /**
- * Defaults: istiod's 4 MiB receive size; one stream per connection is what real clients use, 100
- * leaves room for multiplexing test clients; 100k connections is far above what one Node process
+ * Defaults: istiod's 4 MiB receive size; one stream per connection is what real clients use, 1000
+ * leaves room for multiplexing load generators (skiff-loadgen puts 100 on one) and their reconnects; 100k connections is far above what one Node process
  * serves; 50k names covers a sidecar subscribed to every cluster of a large mesh; a proxy acknowledges
  * at most four types per debounce period, so 200 requests/s with a burst of 1000 never slows one down.
  */
 export const DEFAULT_ADS_LIMITS: AdsLimits = Object.freeze({
   maxReceiveMessageBytes: 4 * 1024 * 1024,
-  maxStreamsPerConnection: 100,
+  maxStreamsPerConnection: 1_000,
   maxConnections: 100_000,
   maxNamesPerRequest: 50_000,
   requestsPerSecond: 200,
