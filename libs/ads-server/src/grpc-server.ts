@@ -431,11 +431,6 @@ export class AdsServer implements Runner {
         backlogTimer = this.clock.setTimer(drainBacklog, bucket.waitMs(this.clock.now()));
       }
     });
-    if (streamsOnConnection > this.limits.maxStreamsPerConnection) {
-      this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'streams_per_connection' }));
-      this.logger.info({ session: session.id, peer, reason: 'streams_per_connection' }, 'stream refused');
-      session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
-    }
     call.on('drain', () => session.drained());
     call.on('end', () => {
       finish('client closed the stream');
@@ -444,6 +439,12 @@ export class AdsServer implements Runner {
     call.on('cancelled', () => finish('cancelled'));
     call.on('error', (error: Error) => finish(error.message));
     call.on('close', () => finish('closed'));
+    // Checked once every listener is in place, so the refusal's 'error' event finishes the stream here.
+    if (streamsOnConnection > this.limits.maxStreamsPerConnection) {
+      this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'streams_per_connection' }));
+      this.logger.info({ session: session.id, peer, reason: 'streams_per_connection' }, 'stream refused');
+      session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
+    }
   }
 
   private resourcesChanged(changes: readonly ResourceChange[]): void {

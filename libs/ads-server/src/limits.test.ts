@@ -71,9 +71,17 @@ describe('limits against hostile clients', () => {
     expect(ends.map((end) => end?.code)).toEqual([undefined, undefined, grpc.status.RESOURCE_EXHAUSTED]);
     expect(ends[2]?.details).toBe('too many streams on one connection (limit 2)');
     expect(refusals).toEqual(['streams_per_connection']);
+    // The refused stream left the registry at once, and its slot: a stream closing frees one.
+    expect(server.sessions.size).toBe(2);
     const peers = server.sessions.list().map((status) => status.peer);
     expect(peers).toHaveLength(2);
     expect(new Set(peers).size).toBe(1);
+    streams[0]!.close();
+    await eventually(() => expect(server.sessions.size).toBe(1));
+    const again = await open(address, { channelOptions });
+    again.request({ typeUrl: EDS, names: ['x'] });
+    await again.expectResponse({ typeUrl: EDS });
+    expect(refusals).toEqual(['streams_per_connection']);
   });
 
   it('closes connections above the per-server limit on accept', async () => {
