@@ -4,7 +4,7 @@
  * structured requests with hostile values), handled by a real `AdsSession` over real resources and
  * the real `SubscriptionIndex`, with time moving between requests. Nothing may throw; every response
  * must decode; a stream may only end with a status the server documents; the state a stream keeps
- * stays within what the server serves.
+ * stays within what the server serves, and what it keeps of a client's NACKs and versions is bounded.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { AdsSession, DEFAULT_ADS_LIMITS, PUSH_ORDER, StaticResourceProvider, SubscriptionIndex, type AdsMode, type SessionHost } from '@skiff/ads-server';
@@ -118,9 +118,14 @@ export function runAdsSession(input: AdsFuzzInput, provider: StaticResourceProvi
       else fromBinary(DeltaDiscoveryResponseSchema, bytes);
     }
     if (ended !== undefined && !DOCUMENTED_END_CODES.has(ended.code)) throw new Error(`the stream ended with an undocumented status ${ended.code}: ${ended.details}`);
-    const types = session.status().types.map((type) => type.typeUrl);
-    for (const typeUrl of types) {
-      if (!host.servesType(typeUrl)) throw new Error(`the stream keeps state for a type it does not serve: ${typeUrl.slice(0, 80)}`);
+    for (const type of session.status().types) {
+      if (!host.servesType(type.typeUrl)) throw new Error(`the stream keeps state for a type it does not serve: ${type.typeUrl.slice(0, 80)}`);
+      // What a client sends back is kept bounded (the marker of a cut adds a few dozen bytes).
+      const nack = type.lastNack;
+      if (nack !== undefined && Buffer.byteLength(nack.message) > host.settings.limits.maxErrorDetailBytes + 64) throw new Error(`a NACK message of ${Buffer.byteLength(nack.message)} bytes is kept`);
+      for (const version of [type.ackedVersion, nack?.versionInfo]) {
+        if (version !== undefined && Buffer.byteLength(version) > 256 + 64) throw new Error(`a client version of ${Buffer.byteLength(version)} bytes is kept`);
+      }
     }
   }
   session.close();
@@ -153,10 +158,16 @@ const node = fc.option(
 const request = fc.record({
   typeUrl,
   node,
-  versionInfo: fc.oneof(fc.constant(''), fc.string({ maxLength: 8 })),
+  versionInfo: fc.oneof({ weight: 8, arbitrary: fc.oneof(fc.constant(''), fc.string({ maxLength: 8 })) }, { weight: 1, arbitrary: fc.string({ minLength: 200, maxLength: 2_000 }) }),
   resourceNames: names,
   responseNonce: nonce,
-  errorDetail: fc.option(fc.record({ code: fc.integer({ min: 0, max: 20 }), message: fc.string({ maxLength: 50 }) }), { nil: undefined, freq: 5 }),
+  errorDetail: fc.option(
+    fc.record({
+      code: fc.integer({ min: 0, max: 20 }),
+      message: fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 50 }) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1_000, maxLength: 6_000 }) }),
+    }),
+    { nil: undefined, freq: 5 },
+  ),
   resourceNamesSubscribe: names,
   resourceNamesUnsubscribe: names,
   initialResourceVersions: fc.dictionary(resourceName, fc.string({ maxLength: 6 }), { maxKeys: 3 }),
