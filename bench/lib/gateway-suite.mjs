@@ -146,7 +146,7 @@ function describeStages(stages) {
  * the two is what the allocators keep after the collector freed it. `peakRssMiB` is the largest
  * resident size since the phase began (VmHWM), connection storm and garbage included.
  */
-async function settledMemory(gateway, settleMs) {
+export async function settledMemory(gateway, settleMs) {
   await sleep(settleMs);
   await collectGarbage(gateway.inspectorPort);
   const mib = (bytes) => bytes / 1048576;
@@ -163,7 +163,7 @@ function describeMemory(memory) {
 }
 
 /** Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready. */
-async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
+export async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
   const started = nowMs();
   const loadgens = [];
   for (let i = 0; i < processes; i++) {
@@ -333,7 +333,7 @@ async function measureFanout(context, plan, log, variant) {
 }
 
 /** (1) The mesh into the API server; the services started; waits until the gateway holds every ServiceEntry. */
-async function loadMesh(context, plan, options, log) {
+export async function loadMesh(context, plan, options, log) {
   const { mesh } = context;
   const fake = await FakeApiServer.start({ resources: istioNetworkingResources(['v1']) });
   context.fake = fake;
@@ -404,15 +404,20 @@ export async function runGatewaySuite(plan, { redisUrl, log = () => {}, gatewayC
     const fanoutSplit = await measureFanout(context, plan, log, plan.fanout.split);
     return { mode: plan.mode, plan, load, spread, fanout, fanoutSplit };
   } finally {
-    for (const cleanup of context.cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    await deleteKeys(admin, context.prefix);
-    admin.disconnect();
-    rmSync(context.scratch, { recursive: true, force: true });
+    await cleanUp(context, admin, log);
   }
+}
+
+/** Stops what a run started (in reverse), deletes its keys and scratch directory; logs a cleanup that fails. */
+export async function cleanUp(context, admin, log) {
+  for (const cleanup of context.cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  await deleteKeys(admin, context.prefix);
+  admin.disconnect();
+  rmSync(context.scratch, { recursive: true, force: true });
 }

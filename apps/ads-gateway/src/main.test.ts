@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '@skiff/protos';
 import { createRedisStore, type RedisStore } from '@skiff/store';
-import { connectAdmin, deleteKeys, eventually, freePort, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
+import { connectAdmin, deleteKeys, eventually, freePort, SHARED_REDIS_URL, TestCertificateAuthority, uniquePrefix } from '@skiff/testing';
 import { connectAds, testCluster } from '@skiff/xds-conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -100,6 +102,82 @@ describe('skiff-gateway (the built binary, real Redis)', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).not.toContain('"level":"error"');
+  });
+});
+
+describe('two skiff-gateways on one host without POD_NAME, one with mTLS on its TLS address', () => {
+  const prefix = uniquePrefix('gateway-mtls');
+  const ca = new TestCertificateAuthority();
+  const gateways: { child: ChildProcess; xds: number; tls: number; monitoring: number }[] = [];
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix });
+    await store.resources.replace({
+      visibility: { namespace: 'shop', name: 'api', exportTo: [], creationTime: 0, hosts: ['api.shop.example'] },
+      revision: 1,
+      resources: [{ ...testCluster('outbound|80||api.shop.example'), variant: 'envoy-sidecar', version: 'v1' }],
+    });
+    const server = ca.issueServer();
+    const env = { ...process.env };
+    delete env['POD_NAME'];
+    for (const tls of [true, false]) {
+      const [xds, tlsPort, monitoring] = [await freePort(), await freePort(), await freePort()];
+      const tlsArgs = tls ? ['--tls-xds-addr', `127.0.0.1:${tlsPort}`, '--tls-cert-file', server.certFile, '--tls-key-file', server.keyFile, '--tls-client-ca-file', ca.caFile, '--max-names-per-request', '10'] : [];
+      const child = spawn(process.execPath, [bin, '--redis-url', SHARED_REDIS_URL, '--key-prefix', prefix, '--xds-addr', `127.0.0.1:${xds}`, '--monitoring-addr', `127.0.0.1:${monitoring}`, ...tlsArgs], {
+        stdio: ['ignore', 'ignore', 'ignore'],
+        env,
+      });
+      gateways.push({ child, xds, tls: tlsPort, monitoring });
+      await eventually(async () => expect((await fetch(`http://127.0.0.1:${monitoring}/readyz`)).status).toBe(200), { timeoutMs: 20_000 });
+    }
+  });
+
+  afterAll(async () => {
+    for (const { child } of gateways) if (child.exitCode === null) child.kill('SIGKILL');
+    ca.dispose();
+    await store.close();
+    const admin = await connectAdmin();
+    await deleteKeys(admin, prefix);
+    admin.disconnect();
+  });
+
+  const shopNode = { id: 'sidecar~127.0.0.1~app-1.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop' } };
+  const withCertificate = (namespace: string) => {
+    const cert = ca.issueWorkload(namespace, 'default');
+    return grpc.credentials.createSsl(ca.ca, cert.key, cert.cert);
+  };
+
+  it('gives each its own replica id (host name and process id), so both show in the fleet', async () => {
+    const ids = [];
+    for (const gateway of gateways) {
+      const stream = await connectAds(`127.0.0.1:${gateway.xds}`, { node: shopNode });
+      const response = await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
+      ids.push((JSON.parse(response.message.controlPlane?.identifier ?? '{}') as { ID: string }).ID);
+      stream.close();
+    }
+    expect(ids).toEqual(gateways.map(({ child }) => `${hostname()}-${child.pid}`));
+  });
+
+  it('serves a client whose certificate matches its node, and refuses one of another namespace with PERMISSION_DENIED', async () => {
+    const [gateway] = gateways;
+    const good = await connectAds(`127.0.0.1:${gateway!.tls}`, { node: shopNode, credentials: withCertificate('shop') });
+    expect((await good.requestResponseAck({ typeUrl: TypeUrl.Cluster })).names).toEqual(['outbound|80||api.shop.example']);
+    good.close();
+    const other = await connectAds(`127.0.0.1:${gateway!.tls}`, { node: shopNode, credentials: withCertificate('other') });
+    other.request({ typeUrl: TypeUrl.Cluster });
+    expect((await other.expectEnd()).code).toBe(grpc.status.PERMISSION_DENIED);
+    other.close();
+    // The limits of the command line apply: 11 names end the stream.
+    const greedy = await connectAds(`127.0.0.1:${gateway!.tls}`, { node: shopNode, credentials: withCertificate('shop') });
+    greedy.request({ typeUrl: TypeUrl.ClusterLoadAssignment, names: Array.from({ length: 11 }, (_, i) => `n${i}`) });
+    expect((await greedy.expectEnd()).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    greedy.close();
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway!.monitoring}/metrics`)).text();
+    expect(metrics).toContain('skiff_xds_refused_total{reason="identity"} 1');
+    expect(metrics).toContain('skiff_xds_refused_total{reason="names_per_request"} 1');
+    // Without a client certificate the TLS handshake fails.
+    await expect(connectAds(`127.0.0.1:${gateway!.tls}`, { node: shopNode, credentials: grpc.credentials.createSsl(ca.ca), connectTimeoutMs: 1_000 })).rejects.toThrow();
   });
 });
 

@@ -2,17 +2,17 @@
  * skiff-gateway: wiring only. Loads the built resources from Redis, keeps them fresh through
  * invalidations, and serves them over ADS (libs/gateway).
  */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { Gateway, registerGatewayDebug } from '@skiff/gateway';
+import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
 import {
   createLogger,
+  defaultReplicaId,
   createMetrics,
   createTracing,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
   MonitoringServer,
+  debugAccessFromCommandLine,
   parseCommandLine,
   parseDuration,
   parseHostPort,
@@ -22,7 +22,6 @@ import {
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
 
-const identity = (value: string): string => value;
 const address = (value: string): string => formatHostPort(parseHostPort(value));
 
 export const command = defineCommand({
@@ -33,12 +32,11 @@ export const command = defineCommand({
     keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'plaintext ADS address (istiod: 15010)', parse: address, default: '0.0.0.0:15010', valueName: 'host:port' },
     tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '0.0.0.0:15012', valueName: 'host:port' },
-    tlsCertFile: { flag: 'tls-cert-file', description: 'PEM certificate chain for the TLS ADS address', parse: identity, valueName: 'path' },
-    tlsKeyFile: { flag: 'tls-key-file', description: 'PEM private key for the TLS ADS address', parse: identity, valueName: 'path' },
     debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
     maxConnectionAge: { flag: 'max-connection-age', description: 'connection age after which proxies are asked to reconnect (with jitter), so they rebalance across replicas', parse: parseDuration, default: '30m', valueName: 'duration' },
     fleetHeartbeat: { flag: 'fleet-heartbeat', description: "how often this replica publishes its proxies' sync state for the fleet view (/debug/syncz, proxy-status on any replica); a report expires after three periods", parse: parseDuration, default: '5s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
+    ...GATEWAY_SECURITY_OPTIONS,
     logLevel: LOG_LEVEL_OPTION,
     shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
   },
@@ -46,8 +44,9 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
-    process.stderr.write('skiff-gateway: give both --tls-cert-file and --tls-key-file, or neither\n');
+  const security = gatewaySecurityFromCommandLine(config);
+  if ('error' in security) {
+    process.stderr.write(`skiff-gateway: ${security.error}\n`);
     process.exit(2);
   }
   if (config.fleetHeartbeat <= 0) {
@@ -58,14 +57,10 @@ export async function main(): Promise<void> {
   const metrics = createMetrics({ serviceName: 'skiff-gateway' });
   // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
   const tracing = createTracing({ serviceName: 'skiff-gateway' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
+  const podName = defaultReplicaId();
   const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
-  const tls =
-    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
-      ? { address: config.tlsXdsAddress, credentials: { certChain: readFileSync(config.tlsCertFile), privateKey: readFileSync(config.tlsKeyFile) } }
-      : undefined;
   const gateway = new Gateway({
     store,
     logger,
@@ -76,7 +71,10 @@ export async function main(): Promise<void> {
     debounceMs: config.debounce,
     maxConnectionAgeMs: config.maxConnectionAge,
     fleetHeartbeatMs: config.fleetHeartbeat,
-    ...(tls === undefined ? {} : { tls }),
+    limits: security.limits,
+    identityCheck: security.identityCheck,
+    debugAuth: security.debugAuth,
+    ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.

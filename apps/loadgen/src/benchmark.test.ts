@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IMAGE_ALLOCATOR_ENV, main } from '../../../bench/gateway.mjs';
+import { main as soak } from '../../../bench/soak.mjs';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -113,5 +114,34 @@ describe('bench/gateway.mjs --quick', () => {
     } finally {
       admin.disconnect();
     }
+  });
+});
+
+describe('bench/soak.mjs --quick', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-bench-soak-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('holds the streams under changes through reconnect storms, samples the gateway and writes results and docs', { timeout: 240_000 }, async () => {
+    const docs = join(dir, 'BENCHMARKS.md');
+    const { results, resultsFile } = await soak(['--quick', '--results-dir', dir, '--docs', docs], () => {}, { SKIFF_REDIS_URL: SHARED_REDIS_URL });
+    expect(resultsFile).toBe(join(dir, 'soak-quick.tmp.json'));
+    expect(results.mode).toBe('quick');
+    // Two storms in a minute, every stream back after each, and the final load generators saw all of them ready.
+    expect(results.storms).toHaveLength(2);
+    expect(results.loadgen.reduce((sum, facts) => sum + facts.streams.ready, 0)).toBe(results.plan.streams);
+    expect(results.samples.length).toBeGreaterThan(10);
+    expect(results.samples.at(-1)?.streams).toBe(results.plan.streams);
+    // pilot_xds never goes negative, whatever the storms did.
+    for (const sample of results.samples) {
+      expect(sample.streams).toBeGreaterThanOrEqual(0);
+      expect(sample.rssMiB).toBeGreaterThan(sample.heapUsedMiB);
+    }
+    expect(results.changes).toBeGreaterThan(0);
+    expect(results.settled).toHaveLength(2);
+    expect(Number.isFinite(results.flatness.rssGrowth)).toBe(true);
+    expect(readFileSync(docs, 'utf8')).toContain('## Soak: the gateway under load for half an hour');
   });
 });

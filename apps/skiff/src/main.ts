@@ -5,16 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { Gateway, registerGatewayDebug } from '@skiff/gateway';
+import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
 import {
   createLogger,
+  defaultReplicaId,
   createMetrics,
   createTracing,
   defineCommand,
   formatHostPort,
   LOG_LEVEL_OPTION,
   MonitoringServer,
+  debugAccessFromCommandLine,
   parseCommandLine,
   parseDuration,
   parseHostPort,
@@ -45,8 +46,10 @@ export const command = defineCommand({
     redisUrl: { ...REDIS_URL_OPTION, description: 'use Redis (redis:// or rediss://; password from the URL or REDIS_PASSWORD) instead of the in-memory store' },
     keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'ADS address (istiod: 15010)', parse: address, default: '127.0.0.1:15010', valueName: 'host:port' },
+    tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '127.0.0.1:15012', valueName: 'host:port' },
     monitoringAddress: { flag: 'monitoring-addr', description: 'address of /healthz, /readyz, /metrics and /debug (istiod: 15014)', parse: address, default: '127.0.0.1:15014', valueName: 'host:port' },
     debounce: { flag: 'debounce', description: 'how long pushes of changed resources are coalesced per proxy', parse: parseDuration, default: '10ms', valueName: 'duration' },
+    ...GATEWAY_SECURITY_OPTIONS,
     logLevel: LOG_LEVEL_OPTION,
     shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
   },
@@ -54,11 +57,16 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
+  const security = gatewaySecurityFromCommandLine(config);
+  if ('error' in security) {
+    process.stderr.write(`skiff: ${security.error}\n`);
+    process.exit(2);
+  }
   const logger = createLogger({ level: config.logLevel, name: 'skiff' });
   const metrics = createMetrics({ serviceName: 'skiff' });
   const tracing = createTracing({ serviceName: 'skiff' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const replicaId = process.env['POD_NAME'] ?? hostname();
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
+  const replicaId = defaultReplicaId();
 
   const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
   if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {
@@ -84,7 +92,19 @@ export async function main(): Promise<void> {
   // translator: change log -> Envoy and gRPC resources + invalidations.
   const translator = new Translator({ store, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
   // gateway: resources -> proxies over ADS.
-  const gateway = new Gateway({ store, logger, meter: metrics.meter, tracer: tracing.tracer, replicaId, xdsAddress: config.xdsAddress, debounceMs: config.debounce });
+  const gateway = new Gateway({
+    store,
+    logger,
+    meter: metrics.meter,
+    tracer: tracing.tracer,
+    replicaId,
+    xdsAddress: config.xdsAddress,
+    debounceMs: config.debounce,
+    limits: security.limits,
+    identityCheck: security.identityCheck,
+    debugAuth: security.debugAuth,
+    ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
+  });
 
   registerWatcherDebug(monitoring, watcher);
   registerTranslatorDebug(monitoring, translator);

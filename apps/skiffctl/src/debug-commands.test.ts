@@ -3,6 +3,9 @@
  * store, its debug endpoints on a real HTTP port), with raw ADS clients as the proxies: two Envoy
  * sidecars (one ACKs, one NACKs EDS) and a proxyless gRPC client.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import { loadIstioConfig } from '@skiff/model';
@@ -186,6 +189,27 @@ describe('skiffctl against a running gateway', () => {
         'skiffctl: nobody.demo: Proxy not connected to this Pilot instance. It may be connected to another instance. No gateway replica reports a proxy with that ID.\n',
       );
     });
+  });
+
+  it('sends the token of --token-file to a gateway that asks callers from other hosts for one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiffctl-token-'));
+    const guarded = new MonitoringServer({ logger: silentLogger(), debugAccess: { trustLoopback: false, tokenFile: join(dir, 'tokens') } });
+    try {
+      writeFileSync(join(dir, 'tokens'), 'gateway-token\n');
+      writeFileSync(join(dir, 'mine'), 'gateway-token\n');
+      registerGatewayDebug(guarded, gateway);
+      const guardedUrl = `http://127.0.0.1:${(await guarded.listen('127.0.0.1:0')).port}`;
+      const refused = await skiffctl(['proxy-status', '--gateway', guardedUrl]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('authentication required');
+      expect(refused.stderr).toContain('--token-file');
+      const allowed = await skiffctl(['proxy-status', '--gateway', guardedUrl, '--token-file', join(dir, 'mine')]);
+      expect(allowed.code).toBe(0);
+      expect(allowed.stdout).toContain('good.demo');
+    } finally {
+      await guarded.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says in one line that the gateway cannot be reached, and exits 2', async () => {

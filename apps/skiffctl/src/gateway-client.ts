@@ -54,6 +54,8 @@ export class GatewayClient {
     /** The gateway's base URL, as `parseGatewayUrl` returns it. */
     readonly baseUrl: string,
     private readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
+    /** Sent as `Authorization: Bearer`: gateways let only loopback callers in without one. */
+    private readonly token?: string,
   ) {}
 
   /** GETs `path` with `query` and parses the JSON body. */
@@ -65,13 +67,18 @@ export class GatewayClient {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+      response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), headers });
       text = await response.text();
     } catch (error) {
       throw new GatewayUnreachableError(`cannot reach the gateway at ${this.baseUrl}: ${reasonOf(error)}`, { cause: error });
     }
     if (!response.ok) {
       const firstLine = text.trim().split('\n')[0] ?? '';
+      if (response.status === 401) {
+        throw new GatewayHttpError(401, `${firstLine || 'authentication required'}: the gateway's /debug needs --token-file with one of its tokens from another host (or a kubectl port-forward)`);
+      }
       throw new GatewayHttpError(response.status, firstLine === '' ? `${path} answered ${response.status}` : firstLine);
     }
     try {

@@ -1,4 +1,5 @@
 /** The command-line options of the commands that ask a running gateway (`--gateway`, `--timeout`) and their parsers. */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_GATEWAY_URL, DEFAULT_TIMEOUT_MS, GatewayClient, parseGatewayUrl } from './gateway-client.js';
 
@@ -6,6 +7,7 @@ import { DEFAULT_GATEWAY_URL, DEFAULT_TIMEOUT_MS, GatewayClient, parseGatewayUrl
 export interface GatewayOptions {
   readonly gateway: string;
   readonly timeout: number;
+  readonly tokenFile?: string;
 }
 
 export function parsePort(value: string): number {
@@ -24,9 +26,11 @@ function parseTimeout(value: string): number {
 export function withGatewayOptions(command: Command): Command {
   return command
     .option('--gateway <url>', "a gateway's monitoring address (port 15014); any replica shows the whole fleet", DEFAULT_GATEWAY_URL)
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the gateway').argParser(parseTimeout).default(DEFAULT_TIMEOUT_MS, '30s'));
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the gateway').argParser(parseTimeout).default(DEFAULT_TIMEOUT_MS, '30s'))
+    .option('--token-file <path>', "a file whose first line is a bearer token the gateway accepts on /debug (its --debug-token-file), for a gateway on another host");
 }
 
 export function gatewayClient(options: GatewayOptions): GatewayClient {
-  return new GatewayClient(parseGatewayUrl(options.gateway), options.timeout);
+  const token = options.tokenFile === undefined ? undefined : (readFileSync(options.tokenFile, 'utf8').split('\n')[0] ?? '').trim();
+  return new GatewayClient(parseGatewayUrl(options.gateway), options.timeout, token === '' ? undefined : token);
 }

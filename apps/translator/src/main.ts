@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   createLogger,
+  DEBUG_ACCESS_OPTIONS,
+  debugAccessFromCommandLine,
   createMetrics,
   createTracing,
   defineCommand,
@@ -29,6 +31,7 @@ export const command = defineCommand({
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
+    ...DEBUG_ACCESS_OPTIONS,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
     keyPrefix: KEY_PREFIX_OPTION,
     claimIdleTimeout: {
@@ -49,7 +52,7 @@ export async function main(): Promise<void> {
   const metrics = createMetrics({ serviceName: 'skiff-translator' });
   // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
   const tracing = createTracing({ serviceName: 'skiff-translator' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
   const podName = process.env['POD_NAME'] ?? hostname();
   const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);

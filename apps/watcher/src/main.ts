@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import {
   commaListOf,
   createLogger,
+  DEBUG_ACCESS_OPTIONS,
+  debugAccessFromCommandLine,
   createMetrics,
   createTracing,
   defineCommand,
@@ -37,6 +39,7 @@ export const command = defineCommand({
     keyPrefix: KEY_PREFIX_OPTION,
     leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
+    ...DEBUG_ACCESS_OPTIONS,
     logLevel: LOG_LEVEL_OPTION,
     shutdownTimeout: SHUTDOWN_TIMEOUT_OPTION,
   },
@@ -48,7 +51,7 @@ export async function main(): Promise<void> {
   const metrics = createMetrics({ serviceName: 'skiff-watcher' });
   // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
   const tracing = createTracing({ serviceName: 'skiff-watcher' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
+  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
   const podName = process.env['POD_NAME'] ?? hostname();
   let source;
   try {

@@ -3,6 +3,8 @@
  * `server/v3` `CallbackFuncs`: every hook optional) and the status of a session for debug endpoints
  * (istiod's `/debug/syncz` and `/debug/adsz`, docs/istio-behaviour.md#debug-endpoints).
  */
+import type { SpiffeIdentity } from './identity.js';
+import type { AdsRefusalReason } from './limits.js';
 import type { ProxyNode, ProxyProfile, ServedResource } from './provider.js';
 
 export type AdsMode = 'sotw' | 'delta';
@@ -20,6 +22,10 @@ export interface AdsSessionInfo {
   readonly node: ProxyNode;
   /** The provider's profile of the node; undefined before the first request. */
   readonly profile: ProxyProfile | undefined;
+  /** URI SANs of the verified client certificate; empty on plaintext. */
+  readonly identities: readonly string[];
+  /** The identity bound to the node by the identity check (istiod's `VerifiedIdentity`); undefined without one. */
+  readonly verifiedIdentity: SpiffeIdentity | undefined;
 }
 
 /**
@@ -71,8 +77,24 @@ export interface AdsNackEvent {
  * Hooks called synchronously on the stream's path; keep them cheap. A hook that throws is logged
  * and ignored, never breaks the stream.
  */
+/** A client or request the server refused or ignored for a limit or rule. */
+export interface AdsRefusalEvent {
+  readonly reason: AdsRefusalReason;
+}
+
 export interface AdsCallbacks {
   onStreamOpen?(session: AdsSessionInfo): void;
+  /**
+   * The stream's first request named an acceptable node: from here on `node` and `profile` are
+   * set. Not called for a stream refused before (so connection counts by node stay symmetric with
+   * `onStreamClosed` when paired through this hook).
+   */
+  onStreamIdentified?(session: AdsSessionInfo): void;
+  /**
+   * A refusal: `session` is undefined for refusals before a stream exists (a connection over the
+   * limit). Called for every refused or ignored request; keep it cheap.
+   */
+  onRefused?(session: AdsSessionInfo | undefined, refusal: AdsRefusalEvent): void;
   onRequest?(session: AdsSessionInfo, request: AdsRequestEvent): void;
   onResponse?(session: AdsSessionInfo, response: AdsResponseEvent): void;
   onAck?(session: AdsSessionInfo, ack: AdsAckEvent): void;

@@ -176,9 +176,10 @@ describe('type handlers', () => {
     const response = await ads.expectResponse({ typeUrl: 'istio.io/debug/syncz' });
     expect(JSON.parse(new TextDecoder().decode(response.message.resources[0]!.value))).toEqual({ proxy: NODE.id });
     remove();
+    // Without its handler the type is one the server does not serve: ignored, no state kept.
     const later = await open(address);
     later.request({ typeUrl: 'istio.io/debug/syncz' });
-    expect((await later.expectResponse({ typeUrl: 'istio.io/debug/syncz' })).names).toEqual([]);
+    await later.expectNoResponse(300);
   });
 });
 

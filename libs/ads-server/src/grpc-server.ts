@@ -8,11 +8,20 @@
  * with UNAVAILABLE so proxies reconnect to another replica, and cuts what is left after a deadline.
  * Connections are closed after a maximum age so proxies rebalance across replicas (istiod's
  * `keepaliveMaxServerConnectionAge`; grpc-js adds a random +/-10% to the age, as grpc-go does).
+ *
+ * Hostile clients meet the limits of `AdsLimits` (limits.ts): connections are accepted by a
+ * `net.Server` with `maxConnections` and handed to grpc-js through its connection injector, so a
+ * connection over the limit is closed before any TLS or HTTP/2 work; streams per connection, request
+ * size, names per request and the request rate are checked per stream. With a client CA, TLS
+ * requires a client certificate verified against it, and the stream's SPIFFE identities are bound to
+ * its node (identity.ts). Certificates given as files are re-read when they change.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { formatHostPort, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
+import type { AddressInfo } from 'node:net';
+import { formatHostPort, isLoopbackAddress, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -24,20 +33,39 @@ import { systemClock, type Clock } from './clock.js';
 import type { AdsCallbacks, AdsMode, TypeHandler } from './events.js';
 import type { ResourceChange, ResourceProvider } from './provider.js';
 import { SessionRegistry } from './registry.js';
+import { uriSansOf } from './identity.js';
+import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
+import { PUSH_ORDER } from './resource-types.js';
 import { AdsSession, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
 import type { SubscriptionChange } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
-/** Server certificate for TLS; without it the server speaks plaintext (istiod's 15010). */
-export interface AdsServerTls {
+/** Server certificate for TLS, in memory; without TLS the server speaks plaintext (istiod's 15010). */
+export interface AdsServerTlsBytes {
   /** PEM certificate chain. */
   readonly certChain: Buffer;
   /** PEM private key. */
   readonly privateKey: Buffer;
   /** PEM CA bundle to verify client certificates with; required when `requireClientCertificate`. */
   readonly clientCa?: Buffer;
+  /** Refuse clients without a certificate the CA verifies; only then are their identities used. */
   readonly requireClientCertificate?: boolean;
 }
+
+/**
+ * Server certificate for TLS from files, re-read every `refreshIntervalMs` so a renewed certificate
+ * (a cert-manager Secret update, an atomic symlink swap in the mounted volume) is used for new
+ * connections without a restart. With `caFile`, every client must present a certificate it verifies.
+ */
+export interface AdsServerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  /** Default 10 s. */
+  readonly refreshIntervalMs?: number;
+}
+
+export type AdsServerTls = AdsServerTlsBytes | AdsServerTlsFiles;
 
 export interface AdsServerOptions {
   readonly provider: ResourceProvider;
@@ -70,6 +98,15 @@ export interface AdsServerOptions {
   readonly shutdownGraceMs?: number;
   /** `control_plane.identifier` in every response (Istio sends a JSON identity). Default none. */
   readonly controlPlaneIdentifier?: string;
+  /** Limits on what one client may cost; each missing field takes `DEFAULT_ADS_LIMITS`'. */
+  readonly limits?: Partial<AdsLimits>;
+  /** Bind client-certificate identities to the node's namespace (istiod's `PILOT_ENABLE_XDS_IDENTITY_CHECK`). Default true. */
+  readonly identityCheck?: boolean;
+  /**
+   * Type URLs answered besides the four the provider serves (CDS, EDS, LDS, RDS) and the registered
+   * type handlers'. Requests for any other type are ignored and keep no state.
+   */
+  readonly servedTypeUrls?: readonly string[];
   readonly clock?: Clock;
 }
 
@@ -83,7 +120,17 @@ const DEFAULTS = {
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 5_000,
+  tlsRefreshIntervalMs: 10_000,
 } as const;
+
+function isTlsFiles(tls: AdsServerTls): tls is AdsServerTlsFiles {
+  return 'certFile' in tls;
+}
+
+/** Whether a gRPC peer (`127.0.0.1:5000`, `[::1]:5000`) is on the loopback interface. */
+export function isLoopbackPeer(peer: string): boolean {
+  return isLoopbackAddress(peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':')));
+}
 
 /** Passes pre-framed response bytes to grpc-js without a copy. */
 function passThrough(bytes: Uint8Array): Buffer {
@@ -124,6 +171,14 @@ export class AdsServer implements Runner {
   private readonly typeHandlers = new Map<string, TypeHandler>();
   private readonly waitingForReady = new Set<AdsSession>();
   private readonly host: SessionHost;
+  private readonly limits: AdsLimits;
+  private readonly servedTypes: ReadonlySet<string>;
+  /** Open streams per connection (a connection is one peer address and port). */
+  private readonly streamsByPeer = new Map<string, number>();
+  private netServer: NetServer | undefined;
+  private injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
+  /** Client certificates are verified against a CA, so their SANs are identities. */
+  private verifiesClients = false;
   private readonly noncePrefix = randomBytes(4).toString('hex');
   private nonceCounter = 0;
   private sessionCounter = 0;
@@ -136,10 +191,14 @@ export class AdsServer implements Runner {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
     this.clock = options.clock ?? systemClock;
+    this.limits = { ...DEFAULT_ADS_LIMITS, ...options.limits };
+    this.servedTypes = new Set([...PUSH_ORDER, ...(options.servedTypeUrls ?? [])]);
     const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULTS.maxConnectionAgeMs;
     this.server = new grpc.Server({
       'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? DEFAULTS.keepaliveTimeMs,
       'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
+      'grpc.max_receive_message_length': this.limits.maxReceiveMessageBytes,
+      interceptors: [(_method, call) => this.observeOversizedMessages(call)],
       ...(maxConnectionAgeMs > 0
         ? {
             'grpc.max_connection_age_ms': maxConnectionAgeMs,
@@ -157,6 +216,8 @@ export class AdsServer implements Runner {
       debounceMs: (typeUrl) => debounceByType[typeUrl] ?? debounceMs,
       readyWaitMs: options.readyWaitMs ?? DEFAULTS.readyWaitMs,
       controlPlaneIdentifier: options.controlPlaneIdentifier ?? '',
+      limits: this.limits,
+      identityCheck: options.identityCheck ?? true,
     };
     this.host = {
       provider: options.provider,
@@ -165,6 +226,7 @@ export class AdsServer implements Runner {
       callbacks: options.callbacks ?? {},
       settings,
       typeHandler: (typeUrl) => this.typeHandlers.get(typeUrl),
+      servesType: (typeUrl) => this.servedTypes.has(typeUrl) || this.typeHandlers.has(typeUrl),
       nextNonce: () => `${this.noncePrefix}-${(++this.nonceCounter).toString(36)}`,
       subscriptionChanged: (session: AdsSession, typeUrl: string, change: SubscriptionChange) => this.index.update(session, typeUrl, change),
       awaitReady: (session: AdsSession) => this.awaitReady(session),
@@ -195,26 +257,71 @@ export class AdsServer implements Runner {
     if (this.bound !== undefined) return this.bound;
     const { host, port } = parseHostPort(this.options.address ?? DEFAULTS.address);
     const tls = this.options.tls;
-    const credentials =
-      tls === undefined
-        ? grpc.ServerCredentials.createInsecure()
-        : grpc.ServerCredentials.createSsl(
-            tls.clientCa ?? null,
-            [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
-            tls.requireClientCertificate ?? false,
-          );
+    const injector = this.server.createConnectionInjector(this.credentials(tls));
+    this.injector = injector;
+    const netServer = createNetServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+    if (this.limits.maxConnections > 0) netServer.maxConnections = this.limits.maxConnections;
+    // Node closes a connection over `maxConnections` right after accepting it and says so here.
+    netServer.on('drop', () => {
+      this.callback(() => this.options.callbacks?.onRefused?.(undefined, { reason: 'connections' }));
+      this.logger.debug({ limit: this.limits.maxConnections }, 'connection refused: too many connections');
+    });
+    this.netServer = netServer;
     const bind = (bindHost: string): Promise<HostPort> =>
       new Promise((resolve, reject) => {
-        this.server.bindAsync(formatHostPort({ host: bindHost, port }), credentials, (error, actualPort) =>
-          error === null ? resolve({ host: bindHost, port: actualPort }) : reject(error),
-        );
+        const onError = (error: Error): void => reject(error);
+        netServer.once('error', onError);
+        netServer.listen({ host: bindHost, port }, () => {
+          netServer.off('error', onError);
+          const info = netServer.address() as AddressInfo;
+          resolve({ host: bindHost, port: info.port });
+        });
       });
     // All interfaces: the IPv6 wildcard (dual-stack, so IPv4 clients connect too), else IPv4 only
     // where IPv6 is off, as Node's own `listen(port)` does.
     this.bound = host !== '' ? await bind(host) : await bind('::').catch(() => bind('0.0.0.0'));
     this.stopListening = this.options.provider.onChange((changes) => this.resourcesChanged(changes));
-    this.logger.info({ address: formatHostPort(this.bound), tls: tls !== undefined }, 'ADS server listening');
+    this.logger.info({ address: formatHostPort(this.bound), tls: tls !== undefined, clientCertificates: this.verifiesClients }, 'ADS server listening');
     return this.bound;
+  }
+
+  /**
+   * grpc-js refuses a message over `grpc.max_receive_message_length` itself, from the length prefix,
+   * by sending RESOURCE_EXHAUSTED on the innermost call (server-interceptors.js `handleDataFrame`),
+   * which no interceptor or handler sees as such (the handler only sees `cancelled`). Wrapping that
+   * call's `sendStatus` is the one place the refusal can be counted.
+   */
+  private observeOversizedMessages(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
+    const sendStatus = call.sendStatus.bind(call);
+    call.sendStatus = (status) => {
+      if (status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/.test(status.details)) {
+        this.callback(() => this.options.callbacks?.onRefused?.(undefined, { reason: 'message_size' }));
+        this.logger.info({ details: status.details }, 'stream refused: message over the receive limit');
+      }
+      sendStatus(status);
+    };
+    return new grpc.ServerInterceptingCall(call);
+  }
+
+  private credentials(tls: AdsServerTls | undefined): grpc.ServerCredentials {
+    if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+    if (!isTlsFiles(tls)) {
+      const requireClientCertificate = tls.requireClientCertificate ?? false;
+      this.verifiesClients = requireClientCertificate && tls.clientCa !== undefined;
+      return grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], requireClientCertificate);
+    }
+    // grpc-js re-reads the files every refresh interval and swaps the server's secure context when
+    // they changed; reads of a file being replaced fail and keep the previous certificates.
+    const provider = new grpc.experimental.FileWatcherCertificateProvider({
+      certificateFile: tls.certFile,
+      privateKeyFile: tls.keyFile,
+      ...(tls.caFile === undefined ? {} : { caCertificateFile: tls.caFile }),
+      refreshIntervalMs: tls.refreshIntervalMs ?? DEFAULTS.tlsRefreshIntervalMs,
+    });
+    this.verifiesClients = tls.caFile !== undefined;
+    // grpc-js 1.14's factory hands its first argument to the credentials as the identity provider
+    // and its second as the CA provider (server-credentials.js); one provider serves both here.
+    return grpc.experimental.createCertificateProviderServerCredentials(provider, this.verifiesClients ? provider : null, this.verifiesClients);
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -238,6 +345,7 @@ export class AdsServer implements Runner {
       return;
     }
     // Stop accepting and send GOAWAY first, so the proxies told to leave cannot come back here.
+    this.netServer?.close();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const streams = this.sessions.size;
     for (const session of [...this.sessions.values()]) session.end(GrpcStatus.UNAVAILABLE, 'the control plane is shutting down; reconnect');
@@ -247,7 +355,10 @@ export class AdsServer implements Runner {
     });
     const outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
-    if (outcome === 'timeout') this.server.forceShutdown();
+    if (outcome === 'timeout') {
+      this.injector?.destroy();
+      this.server.forceShutdown();
+    }
     this.logger.info({ streams, outcome }, 'ADS server stopped');
     this.bound = undefined;
   }
@@ -257,10 +368,12 @@ export class AdsServer implements Runner {
       call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'the control plane is shutting down' });
       return;
     }
+    const peer = call.getPeer();
     const session = new AdsSession({
       id: String(++this.sessionCounter),
       mode,
-      peer: call.getPeer(),
+      peer,
+      identities: this.verifiesClients ? uriSansOf(call.getAuthContext()?.sslPeerCertificate) : [],
       host: this.host,
       sink: {
         write: (bytes) => call.write(bytes),
@@ -270,10 +383,20 @@ export class AdsServer implements Runner {
     });
     this.sessions.add(session);
     this.callback(() => this.options.callbacks?.onStreamOpen?.(session));
+    const streamsOnConnection = (this.streamsByPeer.get(peer) ?? 0) + 1;
+    this.streamsByPeer.set(peer, streamsOnConnection);
+    const bucket = new TokenBucket(this.limits.requestsPerSecond, this.limits.requestBurst, this.clock.now());
+    /** Requests read while over the rate, handled in order as tokens come back. */
+    const backlog: Request[] = [];
+    let backlogTimer: unknown;
     let finished = false;
     const finish = (reason: string): void => {
       if (finished) return;
       finished = true;
+      if (backlogTimer !== undefined) this.clock.clearTimer(backlogTimer);
+      const left = (this.streamsByPeer.get(peer) ?? 1) - 1;
+      if (left > 0) this.streamsByPeer.set(peer, left);
+      else this.streamsByPeer.delete(peer);
       session.close();
       this.index.remove(session, session.subscriptions());
       this.sessions.delete(session);
@@ -281,13 +404,31 @@ export class AdsServer implements Runner {
       this.logger.debug({ session: session.id, node: session.node.id, reason }, 'stream closed');
       this.callback(() => this.options.callbacks?.onStreamClosed?.(session, reason));
     };
-    call.on('data', (request: Request) => {
+    const handle = (request: Request): void => {
       try {
         if (mode === 'sotw') session.handleSotwRequest(request as DiscoveryRequest);
         else session.handleDeltaRequest(request as DeltaDiscoveryRequest);
       } catch (error) {
         this.logger.error({ session: session.id, err: error }, 'request handling failed');
         session.end(GrpcStatus.INTERNAL, 'internal error in the control plane');
+      }
+    };
+    // Over the rate, reading stops (HTTP/2 flow control then stops the client) and the requests
+    // already read wait for tokens, in order: a burst is slowed, never reordered or dropped.
+    const drainBacklog = (): void => {
+      backlogTimer = undefined;
+      while (backlog.length > 0 && !finished && bucket.take(this.clock.now())) handle(backlog.shift()!);
+      if (finished) return;
+      if (backlog.length > 0) backlogTimer = this.clock.setTimer(drainBacklog, bucket.waitMs(this.clock.now()));
+      else call.resume();
+    };
+    call.on('data', (request: Request) => {
+      if (backlog.length === 0 && bucket.take(this.clock.now())) return handle(request);
+      backlog.push(request);
+      this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'request_rate' }));
+      if (backlog.length === 1) {
+        call.pause();
+        backlogTimer = this.clock.setTimer(drainBacklog, bucket.waitMs(this.clock.now()));
       }
     });
     call.on('drain', () => session.drained());
@@ -298,6 +439,12 @@ export class AdsServer implements Runner {
     call.on('cancelled', () => finish('cancelled'));
     call.on('error', (error: Error) => finish(error.message));
     call.on('close', () => finish('closed'));
+    // Checked once every listener is in place, so the refusal's 'error' event finishes the stream here.
+    if (streamsOnConnection > this.limits.maxStreamsPerConnection) {
+      this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'streams_per_connection' }));
+      this.logger.info({ session: session.id, peer, reason: 'streams_per_connection' }, 'stream refused');
+      session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
+    }
   }
 
   private resourcesChanged(changes: readonly ResourceChange[]): void {

@@ -1,5 +1,7 @@
 export type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
-export { AdsServer, adsServiceDefinition, type AdsServerOptions, type AdsServerTls } from './grpc-server.js';
+export { AdsServer, adsServiceDefinition, isLoopbackPeer, type AdsServerOptions, type AdsServerTls, type AdsServerTlsBytes, type AdsServerTlsFiles } from './grpc-server.js';
+export { checkConnectionIdentity, formatSpiffeIdentity, parseSpiffeIdentity, uriSansOf, type SpiffeIdentity } from './identity.js';
+export { ADS_REFUSAL_REASONS, AdsRefusalError, DEFAULT_ADS_LIMITS, TokenBucket, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 export { SessionRegistry } from './registry.js';
 export {
   AdsSession,
@@ -15,6 +17,7 @@ export {
   type AdsCallbacks,
   type AdsMode,
   type AdsNackEvent,
+  type AdsRefusalEvent,
   type AdsRequestEvent,
   type AdsRequestKind,
   type AdsResponseEvent,

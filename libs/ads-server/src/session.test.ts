@@ -42,12 +42,17 @@ describe('node identity', () => {
     expect(harness.session.profile).toEqual<ProxyProfile>({ namespace: 'shop', flavor: 'envoy', naming: 'sidecar' });
   });
 
-  it('uses an empty node when the first request carries none', () => {
-    const harness = new SessionHarness({ provider: providerWith(testCluster('a')) });
-    harness.sotw({ typeUrl: CDS });
-    harness.tick();
-    expect(harness.session.node).toBe(EMPTY_PROXY_NODE);
-    expect(harness.sink.takeSotw().map((r) => r.names)).toEqual([['a']]);
+  it("refuses a first request without a node, or with an empty node id, with istiod's INVALID_ARGUMENT", () => {
+    for (const node of [undefined, { id: '' }]) {
+      const refusals: string[] = [];
+      const harness = new SessionHarness({ provider: providerWith(testCluster('a')), callbacks: { onRefused: (_, refusal) => refusals.push(refusal.reason) } });
+      harness.sotw({ typeUrl: CDS, node });
+      harness.tick();
+      expect(harness.sink.ended).toEqual({ code: GrpcStatus.INVALID_ARGUMENT, details: 'missing node information' });
+      expect(harness.session.node).toBe(EMPTY_PROXY_NODE);
+      expect(harness.sink.written).toHaveLength(0);
+      expect(refusals).toEqual(['missing_node']);
+    }
   });
 
   it('ends the stream with INVALID_ARGUMENT when the provider cannot profile the node', () => {

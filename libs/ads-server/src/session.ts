@@ -26,6 +26,8 @@ import type {
   TypeHandler,
   TypeHandlerRequest,
 } from './events.js';
+import { checkConnectionIdentity, type SpiffeIdentity } from './identity.js';
+import { AdsRefusalError, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceProvider, ServedResource } from './provider.js';
 import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from './resource-set-hash.js';
@@ -34,7 +36,7 @@ import { Subscription, type SubscriptionChange } from './subscription.js';
 import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
 
 /** gRPC status codes used when the server ends a stream. */
-export const GrpcStatus = { INVALID_ARGUMENT: 3, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+export const GrpcStatus = { INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 /** Where a session's responses go: the gRPC call in production, a fake in tests. */
 export interface ResponseSink {
@@ -52,6 +54,12 @@ export interface SessionSettings {
   readonly readyWaitMs: number;
   /** `control_plane.identifier` in every response; empty for none. */
   readonly controlPlaneIdentifier: string;
+  readonly limits: AdsLimits;
+  /**
+   * Bind a stream's verified identities to its node (istiod's `PILOT_ENABLE_XDS_IDENTITY_CHECK`): a
+   * stream with a client certificate must be in the node's namespace, else PERMISSION_DENIED.
+   */
+  readonly identityCheck: boolean;
 }
 
 /** What a session needs from the server that owns it. */
@@ -62,6 +70,8 @@ export interface SessionHost {
   readonly callbacks: AdsCallbacks;
   readonly settings: SessionSettings;
   typeHandler(typeUrl: string): TypeHandler | undefined;
+  /** Whether the server answers `typeUrl` at all; requests for other types are ignored and hold no state. */
+  servesType(typeUrl: string): boolean;
   /** A nonce never used before in this process (nor, with a random prefix, in another replica). */
   nextNonce(): string;
   /** Keeps the server's index of who subscribes to what in step with this session. */
@@ -76,6 +86,8 @@ export interface AdsSessionOptions {
   readonly peer: string;
   readonly sink: ResponseSink;
   readonly host: SessionHost;
+  /** URI SANs of the client certificate the TLS layer verified; none on plaintext. */
+  readonly identities?: readonly string[];
 }
 
 /**
@@ -83,6 +95,12 @@ export interface AdsSessionOptions {
  * does not exist, so it is not reported again until it appears or is subscribed again.
  */
 const ABSENT = '';
+
+/** Longest node id accepted (Istio's are `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`). */
+export const MAX_NODE_ID_BYTES = 1024;
+
+/** Longest `version_info` of a client's ACK or NACK kept. */
+const MAX_CLIENT_VERSION_BYTES = 256;
 
 /** Work due within this many milliseconds is done now. */
 const TIMER_SLACK_MS = 1;
@@ -229,7 +247,11 @@ export class AdsSession implements AdsSessionInfo {
   readonly mode: AdsMode;
   readonly peer: string;
   readonly connectedAt: number;
+  readonly identities: readonly string[];
+  private verified: SpiffeIdentity | undefined;
   private nodeValue: ProxyNode = EMPTY_PROXY_NODE;
+  /** An ignored unknown type URL was logged once on this stream. */
+  private unknownTypeLogged = false;
   private profileValue: ProxyProfile | undefined;
   private readonly sink: ResponseSink;
   private readonly host: SessionHost;
@@ -249,6 +271,12 @@ export class AdsSession implements AdsSessionInfo {
     this.sink = options.sink;
     this.host = options.host;
     this.connectedAt = options.host.clock.epochMs();
+    this.identities = options.identities ?? [];
+  }
+
+  /** The identity that matched the node (istiod's `VerifiedIdentity`); undefined without a client certificate. */
+  get verifiedIdentity(): SpiffeIdentity | undefined {
+    return this.verified;
   }
 
   get node(): ProxyNode {
@@ -262,6 +290,7 @@ export class AdsSession implements AdsSessionInfo {
   /** Handles one state-of-the-world `DiscoveryRequest`. */
   handleSotwRequest(request: DiscoveryRequest): void {
     if (this.closed || !this.identify(request.node)) return;
+    if (!this.admit(request.typeUrl, request.resourceNames.length)) return;
     const { typeUrl, responseNonce } = request;
     let state = this.types.get(typeUrl);
     // A nonce this stream never sent for the type (first request, or a nonce from an earlier stream
@@ -278,8 +307,10 @@ export class AdsSession implements AdsSessionInfo {
     let kind: AdsRequestKind = 'initial';
     if (isReply) kind = request.errorDetail === undefined ? 'ack' : 'nack';
     this.emitRequest(typeUrl, kind, responseNonce);
-    if (kind === 'ack') this.recordAck(state, responseNonce, request.versionInfo);
-    else if (kind === 'nack') this.recordNack(state, responseNonce, request.versionInfo, request.errorDetail!.code, request.errorDetail!.message);
+    // The version a client says it runs is kept and shown; the server's own are 64 hex characters.
+    const versionInfo = truncateUtf8(request.versionInfo, MAX_CLIENT_VERSION_BYTES);
+    if (kind === 'ack') this.recordAck(state, responseNonce, versionInfo);
+    else if (kind === 'nack') this.recordNack(state, responseNonce, versionInfo, request.errorDetail!.code, request.errorDetail!.message);
 
     const change = state.subscription.replace(request.resourceNames);
     if (state.handler !== undefined) {
@@ -311,6 +342,8 @@ export class AdsSession implements AdsSessionInfo {
   /** Handles one `DeltaDiscoveryRequest`. */
   handleDeltaRequest(request: DeltaDiscoveryRequest): void {
     if (this.closed || !this.identify(request.node)) return;
+    const names = request.resourceNamesSubscribe.length + request.resourceNamesUnsubscribe.length + Object.keys(request.initialResourceVersions).length;
+    if (!this.admit(request.typeUrl, names)) return;
     const { typeUrl, responseNonce } = request;
     const existing = this.types.get(typeUrl);
     const first = existing === undefined;
@@ -432,6 +465,8 @@ export class AdsSession implements AdsSessionInfo {
       connectedAt: this.connectedAt,
       node: this.nodeValue,
       profile: this.profileValue,
+      identities: this.identities,
+      verifiedIdentity: this.verified,
       types: this.orderedTypes().map(
         (state): AdsTypeStatus => ({
           typeUrl: state.typeUrl,
@@ -450,19 +485,74 @@ export class AdsSession implements AdsSessionInfo {
     };
   }
 
-  /** Captures the node from the stream's first request ("sufficient to only check the first message"). */
+  /**
+   * Captures the node from the stream's first request ("sufficient to only check the first
+   * message"). A first request without a node or with an empty node id is refused with istiod's
+   * INVALID_ARGUMENT "missing node information" (`pkg/xds/server.go`); with verified identities,
+   * the node's namespace must match one of them (istiod's `authorize`, `pilot/pkg/xds/auth.go`).
+   */
   private identify(node: Node | undefined): boolean {
     if (this.profileValue !== undefined) return true;
-    this.nodeValue = proxyNodeFromProto(node);
-    try {
-      this.profileValue = this.host.provider.profileOf(this.nodeValue);
-    } catch (error) {
-      this.host.logger.warn({ session: this.id, node: this.nodeValue.id, err: error }, 'no profile for node');
-      this.end(GrpcStatus.INVALID_ARGUMENT, `cannot serve node "${this.nodeValue.id}": ${error instanceof Error ? error.message : String(error)}`);
+    if (node === undefined || node.id === '') {
+      this.refuse('missing_node', GrpcStatus.INVALID_ARGUMENT, 'missing node information');
       return false;
     }
+    // Node ids are kept per stream, logged and republished in fleet reports: a bounded identifier.
+    if (Buffer.byteLength(node.id) > MAX_NODE_ID_BYTES) {
+      this.refuse('invalid_node', GrpcStatus.INVALID_ARGUMENT, `node id is longer than ${MAX_NODE_ID_BYTES} bytes`);
+      return false;
+    }
+    const proxyNode = proxyNodeFromProto(node);
+    let profile: ProxyProfile;
+    try {
+      profile = this.host.provider.profileOf(proxyNode);
+    } catch (error) {
+      this.host.logger.warn({ session: this.id, node: proxyNode.id, err: error }, 'no profile for node');
+      this.end(GrpcStatus.INVALID_ARGUMENT, `cannot serve node "${proxyNode.id}": ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    if (this.host.settings.identityCheck && this.identities.length > 0) {
+      const serviceAccount = proxyNode.metadata['SERVICE_ACCOUNT'];
+      const outcome = checkConnectionIdentity(this.identities, { namespace: profile.namespace, serviceAccount: typeof serviceAccount === 'string' ? serviceAccount : '' });
+      if ('error' in outcome) {
+        this.host.logger.warn({ session: this.id, node: proxyNode.id, peer: this.peer, identities: this.identities, err: outcome.error }, 'Unauthorized XDS');
+        this.refuse('identity', GrpcStatus.PERMISSION_DENIED, `authorization failed: ${outcome.error}`);
+        return false;
+      }
+      this.verified = outcome.identity;
+    }
+    this.nodeValue = proxyNode;
+    this.profileValue = profile;
     this.host.logger.debug({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'stream identified');
+    this.callback('onStreamIdentified', (callbacks) => callbacks.onStreamIdentified?.(this));
     return true;
+  }
+
+  /**
+   * Limits on one request: too many names end the stream (RESOURCE_EXHAUSTED); a type the server
+   * does not serve is ignored without keeping anything for it, so a client cannot grow the stream's
+   * state with made-up type URLs (istiod answers none either: no generator, no response).
+   */
+  private admit(typeUrl: string, names: number): boolean {
+    const limit = this.host.settings.limits.maxNamesPerRequest;
+    if (names > limit) {
+      this.refuse('names_per_request', GrpcStatus.RESOURCE_EXHAUSTED, `request for ${typeUrl} has ${names} resource names, more than the limit of ${limit}`);
+      return false;
+    }
+    if (this.types.has(typeUrl) || this.host.servesType(typeUrl)) return true;
+    this.callback('onRefused', (callbacks) => callbacks.onRefused?.(this, { reason: 'unknown_type' }));
+    if (!this.unknownTypeLogged) {
+      this.unknownTypeLogged = true;
+      this.host.logger.info({ session: this.id, node: this.nodeValue.id, typeUrl: truncateUtf8(typeUrl, 256) }, 'ignoring requests for a type this server does not serve');
+    }
+    return false;
+  }
+
+  /** Ends the stream for a broken limit or rule, and reports it. */
+  private refuse(reason: AdsRefusalReason, code: number, details: string): void {
+    this.callback('onRefused', (callbacks) => callbacks.onRefused?.(this, { reason }));
+    this.host.logger.info({ session: this.id, peer: this.peer, reason, details: truncateUtf8(details, 512) }, 'stream refused');
+    this.end(code, details);
   }
 
   private createState(typeUrl: string): TypeState {
@@ -523,7 +613,9 @@ export class AdsSession implements AdsSessionInfo {
    * with changing EDS/RDS subscriptions). The resources stay as sent: resending the same bytes would
    * only be rejected again; the next change is pushed as usual.
    */
-  private recordNack(state: TypeState, nonce: string, versionInfo: string, code: number, message: string): void {
+  private recordNack(state: TypeState, nonce: string, versionInfo: string, code: number, fullMessage: string): void {
+    // Kept, logged, shown in /debug/syncz and republished in fleet reports: bounded once, here.
+    const message = truncateUtf8(fullMessage, this.host.settings.limits.maxErrorDetailBytes);
     state.lastNack = { nonce, versionInfo, code, message, at: this.host.clock.epochMs() };
     this.host.logger.warn({ session: this.id, node: this.nodeValue.id, typeUrl: state.typeUrl, nonce, versionInfo, message }, 'ACK ERROR');
     this.callback('onNack', (callbacks) => callbacks.onNack?.(this, { typeUrl: state.typeUrl, nonce, versionInfo, code, message }));
@@ -621,6 +713,10 @@ export class AdsSession implements AdsSessionInfo {
     try {
       produced = state.handler!(this, request);
     } catch (error) {
+      if (error instanceof AdsRefusalError) {
+        this.refuse(error.reason, error.code, error.message);
+        return;
+      }
       this.host.logger.error({ session: this.id, typeUrl: state.typeUrl, err: error }, 'type handler failed; answering with no resources');
     }
     // Never the same name twice in one response: the last one wins.

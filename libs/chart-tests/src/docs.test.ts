@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { anyUnpack } from '@bufbuild/protobuf/wkt';
+import { anyUnpack, type Any } from '@bufbuild/protobuf/wkt';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { envoyRegistry } from '@skiff/protos';
 import { BootstrapSchema } from '@skiff/protos/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import { HttpProtocolOptionsSchema } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
+import { UpstreamTlsContextSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { HttpConnectionManagerSchema } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { Helm } from './helm.js';
 import { at, isRecord, parseManifests } from './manifests.js';
@@ -103,6 +104,39 @@ describe('the gRPC bootstrap in docs/install.md', () => {
   });
 });
 
+describe('the mTLS Envoy bootstrap in docs/install.md', () => {
+  const bootstrap = fromJson(BootstrapSchema, parseYaml(block('envoy-bootstrap-mtls.yaml')) as JsonValue, { registry: envoyRegistry });
+  const xds = bootstrap.staticResources?.clusters.find((cluster) => cluster.name === 'skiff-xds');
+
+  it('identifies the VM in the namespace and service account of its certificate', () => {
+    expect(bootstrap.node?.metadata?.['NAMESPACE']).toBe('shop');
+    expect(bootstrap.node?.metadata?.['SERVICE_ACCOUNT']).toBe('vm');
+    expectIstioNodeId(bootstrap.node?.id ?? '', 'shop');
+    expect(guide).toContain('(URI SAN spiffe://cluster.local/ns/shop/sa/vm)');
+  });
+
+  it('dials the skiff Service on 15012 over HTTP/2 with a client certificate, checking the gateway against the CA and its name', () => {
+    const address = xds?.loadAssignment?.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+    expect(at(address, 'value', 'address', 'address', 'value', 'address')).toBe(ADS_ADDRESS);
+    expect(at(address, 'value', 'address', 'address', 'value', 'portSpecifier', 'value')).toBe(15012);
+    const protocol = anyUnpack(xds!.typedExtensionProtocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']!, HttpProtocolOptionsSchema);
+    expect(at(protocol, 'upstreamProtocolOptions', 'value', 'protocolConfig', 'case')).toBe('http2ProtocolOptions');
+    const config = xds?.transportSocket?.configType;
+    expect(config?.case).toBe('typedConfig');
+    const tls = anyUnpack(config!.value as Any, UpstreamTlsContextSchema);
+    expect(tls?.sni).toBe(ADS_ADDRESS);
+    const context = tls?.commonTlsContext;
+    expect(context?.alpnProtocols).toEqual(['h2']);
+    expect(context?.tlsCertificates.map((certificate) => [at(certificate, 'certificateChain', 'specifier', 'value'), at(certificate, 'privateKey', 'specifier', 'value')])).toEqual([
+      ['/etc/skiff-xds/tls.crt', '/etc/skiff-xds/tls.key'],
+    ]);
+    const validation = context?.validationContextType;
+    expect(validation?.case).toBe('validationContext');
+    expect(at(validation, 'value', 'trustedCa', 'specifier', 'value')).toBe('/etc/skiff-xds/ca.crt');
+    expect(at(validation, 'value', 'matchTypedSubjectAltNames', 0, 'matcher', 'matchPattern', 'value')).toBe(ADS_ADDRESS);
+  });
+});
+
 describe('the chart values in docs/install.md', () => {
   let helm: Helm;
   let scratch: string;
@@ -146,10 +180,15 @@ describe('docs/install.md', () => {
     expect(guide).toMatch(/image is \*\*not built in this repository's CI\*\*/);
   });
 
-  it('shows both proxy-status commands against the skiff Service', () => {
+  it('shows both proxy-status commands: skiffctl on the monitoring Service, istioctl on the skiff Service', () => {
+    expect(guide).toContain(`port-forward service/skiff-ads-gateway-monitoring 15014:15014`);
     expect(guide).toContain('skiffctl proxy-status --gateway http://127.0.0.1:15014');
-    expect(guide).toContain(`skiffctl proxy-status --gateway http://skiff.${NAMESPACE}:15014`);
-    expect(guide).toContain(`istioctl proxy-status --xds-address skiff.${NAMESPACE}:15010 --plaintext`);
+    expect(guide).toContain(`skiffctl proxy-status --gateway http://skiff-ads-gateway-monitoring.${NAMESPACE}:15014 --token-file`);
+    expect(guide).toContain('istioctl proxy-status --xds-address 127.0.0.1:15010 --plaintext');
     expect(guide).not.toContain('skiffctl proxy-status --xds-address');
+  });
+
+  it('links the threat model', () => {
+    expect(guide).toContain('[security.md](security.md)');
   });
 });

@@ -55,11 +55,14 @@ describe('NOTES.txt', () => {
     expect(notes).not.toContain('15012');
     expect(notes).toContain('Redis:                 redis://redis.example.internal:6379');
     expect(notes).toContain('cluster_name: skiff-xds');
-    expect(notes).toContain('port-forward service/skiff 15014:15014 15010:15010');
+    expect(notes).toContain('Metrics and debug:     skiff-ads-gateway-monitoring.skiff-system.svc:15014');
+    expect(notes).toContain('port-forward service/skiff-ads-gateway-monitoring 15014:15014');
+    expect(notes).toContain('port-forward service/skiff 15010:15010');
     expect(notes).toContain('skiffctl proxy-status --gateway http://127.0.0.1:15014');
     expect(notes).toContain('istioctl proxy-status --xds-address 127.0.0.1:15010 --plaintext');
-    expect(notes).toContain('skiffctl proxy-status --gateway http://skiff.skiff-system:15014');
-    expect(notes).toContain('istioctl proxy-status --xds-address skiff.skiff-system:15010 --plaintext');
+    // /debug is for port-forwards unless a token Secret lets in-cluster tools in.
+    expect(notes).toContain('set debug.tokenSecret to let in-cluster');
+    expect(notes).not.toContain('--token-file');
     expect(notes).not.toContain('skiffctl proxy-status --xds-address');
     const bootstrap = grpcBootstrapOf(notes);
     expect(at(bootstrap, 'xds_servers', 0, 'server_uri')).toBe('skiff.skiff-system.svc:15010');
@@ -67,9 +70,22 @@ describe('NOTES.txt', () => {
     expect(at(bootstrap, 'node', 'metadata', 'GENERATOR')).toBe('grpc');
   });
 
+  it('shows how in-cluster tools reach /debug when a token Secret is given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-notes-'));
+    try {
+      const values = join(dir, 'token.values.yaml');
+      writeFileSync(values, `${readFileSync(join(CHART_CASES_DIRECTORY, 'default.values.yaml'), 'utf8')}\ndebug:\n  tokenSecret: skiff-debug\n`);
+      const notes = renderNotes(values);
+      expect(notes).toContain('callers with a token from Secret skiff-debug');
+      expect(notes).toContain('skiffctl proxy-status --gateway http://skiff-ads-gateway-monitoring.skiff-system:15014 --token-file <token file>');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shows the TLS port and its Secret when TLS is on', () => {
     const notes = renderNotes(join(CHART_CASES_DIRECTORY, 'gateway-tls.values.yaml'));
-    expect(notes).toContain('ADS (TLS):             skiff.skiff-system.svc:15012  (certificate from Secret skiff-xds-tls)');
+    expect(notes).toContain('ADS (TLS):             skiff.skiff-system.svc:15012  (certificate from Secret skiff-xds-tls; clients need a certificate of its CA)');
   });
 
   it('names the Redis without the credentials a URL may carry', () => {
@@ -89,8 +105,8 @@ describe('NOTES.txt', () => {
   it('names the Service after the release when the release is not called skiff', () => {
     const notes = renderNotes(join(CHART_CASES_DIRECTORY, 'default.values.yaml'), 'mesh', 'control');
     expect(notes).toContain('mesh-skiff.control.svc:15010');
-    expect(notes).toContain('port-forward service/mesh-skiff 15014:15014 15010:15010');
-    expect(notes).toContain('skiffctl proxy-status --gateway http://mesh-skiff.control:15014');
+    expect(notes).toContain('port-forward service/mesh-skiff-ads-gateway-monitoring 15014:15014');
+    expect(notes).toContain('port-forward service/mesh-skiff 15010:15010');
     expect(at(grpcBootstrapOf(notes), 'xds_servers', 0, 'server_uri')).toBe('mesh-skiff.control.svc:15010');
   });
 });

@@ -180,10 +180,10 @@ describe('mandatory values and refused combinations', () => {
   });
 });
 
-describe('autoscalers and the disruption budget', () => {
-  const find = (objects: readonly KubernetesObject[], kind: string, name: string): KubernetesObject | undefined =>
-    objects.find((object) => object.kind === kind && object.metadata.name === name);
+const find = (objects: readonly KubernetesObject[], kind: string, name: string): KubernetesObject | undefined =>
+  objects.find((object) => object.kind === kind && object.metadata.name === name);
 
+describe('autoscalers and the disruption budget', () => {
   it.each([
     ['an autoscaler guaranteeing one gateway', { autoscaling: { minReplicas: 1 } }, undefined],
     ['an autoscaler guaranteeing two gateways', { autoscaling: { minReplicas: 2 } }, 1],
@@ -214,12 +214,64 @@ describe('the ADS Service', () => {
       (port) => `${String(at(port, 'name'))}:${String(at(port, 'port'))}`,
     );
 
-  it('is named skiff and serves plaintext ADS and monitoring', () => {
-    expect(ports(objectsWith(EXTERNAL_REDIS))).toEqual(['grpc-xds:15010', 'http-monitoring:15014']);
+  it('is named skiff and serves plaintext ADS only', () => {
+    expect(ports(objectsWith(EXTERNAL_REDIS))).toEqual(['grpc-xds:15010']);
   });
 
   it('adds ADS over TLS on 15012 when TLS is enabled', () => {
     const objects = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert' } } });
-    expect(ports(objects)).toEqual(['grpc-xds:15010', 'https-xds:15012', 'http-monitoring:15014']);
+    expect(ports(objects)).toEqual(['grpc-xds:15010', 'https-xds:15012']);
+  });
+
+  it('leaves monitoring and debug to a ClusterIP Service of their own, even when the ADS Service is a LoadBalancer', () => {
+    const objects = objectsWith({ ...EXTERNAL_REDIS, gateway: { service: { type: 'LoadBalancer' } } });
+    const monitoring = objects.find((object) => object.kind === 'Service' && object.metadata.name === 'skiff-ads-gateway-monitoring');
+    expect(at(monitoring, 'spec', 'type')).toBe('ClusterIP');
+    expect((at(monitoring, 'spec', 'ports') as unknown[]).map((port) => at(port, 'port'))).toEqual([15014]);
+    const loadBalanced = objects.filter((object) => object.kind === 'Service' && at(object, 'spec', 'type') === 'LoadBalancer');
+    expect(loadBalanced.map((object) => object.metadata.name)).toEqual(['skiff']);
+    expect(JSON.stringify(at(loadBalanced[0], 'spec', 'ports'))).not.toContain('15014');
+  });
+});
+
+describe('xDS mTLS, limits and debug access', () => {
+  const gatewayContainer = (objects: readonly KubernetesObject[]) => (at(find(objects, 'Deployment', 'skiff-ads-gateway'), 'spec', 'template', 'spec', 'containers') as unknown[])[0];
+  const argsOf = (objects: readonly KubernetesObject[]) => at(gatewayContainer(objects), 'args') as string[];
+  const flag = (args: readonly string[], name: string) => args[args.indexOf(name) + 1];
+
+  it('verifies client certificates against the ca.crt of the TLS Secret, or of its own Secret', () => {
+    const sameSecret = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert' } } });
+    expect(flag(argsOf(sameSecret), '--tls-client-ca-file')).toBe('/etc/skiff/tls-client-ca/ca.crt');
+    const volumes = at(find(sameSecret, 'Deployment', 'skiff-ads-gateway'), 'spec', 'template', 'spec', 'volumes') as unknown[];
+    expect(volumes.find((volume) => at(volume, 'name') === 'xds-tls-client-ca')).toEqual({ name: 'xds-tls-client-ca', secret: { secretName: 'xds-cert', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    const ownSecret = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert', clientCaSecret: 'mesh-ca', clientCaKey: 'root.pem' } } });
+    expect(flag(argsOf(ownSecret), '--tls-client-ca-file')).toBe('/etc/skiff/tls-client-ca/root.pem');
+    const open = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert', verifyClients: false } } });
+    expect(argsOf(open)).not.toContain('--tls-client-ca-file');
+  });
+
+  it('passes the limits, the identity check and the system namespace (the release namespace by default)', () => {
+    const args = argsOf(objectsWith({ ...EXTERNAL_REDIS, gateway: { limits: { maxNamesPerRequest: 1000 }, xdsIdentityCheck: false } }));
+    expect(flag(args, '--max-names-per-request')).toBe('1000');
+    expect(flag(args, '--max-recv-msg-size')).toBe('4194304');
+    expect(flag(args, '--xds-identity-check')).toBe('false');
+    expect(flag(args, '--system-namespace')).toBe('skiff-system');
+    expect(args).not.toContain('--debug-auth-allowed-namespaces');
+    const custom = argsOf(objectsWith({ ...EXTERNAL_REDIS, debug: { systemNamespace: 'istio-system', allowedNamespaces: ['ops', 'sre'] } }));
+    expect(flag(custom, '--system-namespace')).toBe('istio-system');
+    expect(flag(custom, '--debug-auth-allowed-namespaces')).toBe('ops,sre');
+  });
+
+  it('mounts the debug token Secret in every Skiff container and points SKIFF_DEBUG_TOKEN_FILE at it', () => {
+    const objects = objectsWith({ ...EXTERNAL_REDIS, debug: { tokenSecret: 'skiff-debug', enabled: true } });
+    const deployments = objects.filter((object) => object.kind === 'Deployment');
+    expect(deployments.map((object) => object.metadata.name).sort()).toEqual(['skiff-ads-gateway', 'skiff-translator', 'skiff-watcher']);
+    for (const deployment of deployments) {
+      const container = (at(deployment, 'spec', 'template', 'spec', 'containers') as unknown[])[0];
+      const env = at(container, 'env') as { name: string; value?: string }[];
+      expect(env.find((variable) => variable.name === 'SKIFF_DEBUG_TOKEN_FILE')?.value).toBe('/etc/skiff/debug-token/token');
+      expect(env.find((variable) => variable.name === 'SKIFF_DEBUG_AUTH')?.value).toBe('true');
+      expect((at(container, 'volumeMounts') as unknown[]).some((mount) => at(mount, 'mountPath') === '/etc/skiff/debug-token')).toBe(true);
+    }
   });
 });

@@ -13,12 +13,13 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import { ClientConfigSchema, ConfigStatus, type ClientConfig } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore, type MemoryStore } from '@skiff/store';
-import { eventually } from '@skiff/testing';
+import { eventually, TestCertificateAuthority } from '@skiff/testing';
 import { buildServiceEntry, SERVED_VARIANTS, visibilityOf } from '@skiff/translator-core';
 import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
 import { connectAds, istioctlDebugRequest, type NodeInit, type SotwAdsStream } from '@skiff/xds-conformance';
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway } from './gateway.js';
+import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type GatewayOptions } from './gateway.js';
 
 const SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -31,10 +32,10 @@ spec:
 `;
 const CLUSTER = 'outbound|8080||api.demo.svc';
 
-const sidecar = (pod: string): NodeInit => ({
-  id: `sidecar~10.1.0.1~${pod}.demo~demo.svc.cluster.local`,
-  cluster: `${pod}.demo`,
-  metadata: { NAMESPACE: 'demo', CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.30.0' },
+const sidecar = (pod: string, namespace = 'demo'): NodeInit => ({
+  id: `sidecar~10.1.0.1~${pod}.${namespace}~${namespace}.svc.cluster.local`,
+  cluster: `${pod}.${namespace}`,
+  metadata: { NAMESPACE: namespace, CLUSTER_ID: 'Kubernetes', ISTIO_VERSION: '1.30.0' },
 });
 
 async function storeWithServiceEntry(): Promise<MemoryStore> {
@@ -66,16 +67,17 @@ describe('xDS debug types on the ADS port', () => {
   const gateways: Gateway[] = [];
   const streams: SotwAdsStream[] = [];
 
-  const startGateway = async (replicaId: string): Promise<{ gateway: Gateway; target: string }> => {
-    const gateway = new Gateway({ store, logger: silentLogger(), replicaId, xdsAddress: '127.0.0.1:0', debounceMs: 0, fleetHeartbeatMs: 50, version: '0.1.0' });
+  const startGateway = async (replicaId: string, options: Partial<GatewayOptions> = {}): Promise<{ gateway: Gateway; target: string; tlsTarget: string | undefined }> => {
+    const gateway = new Gateway({ store, logger: silentLogger(), replicaId, xdsAddress: '127.0.0.1:0', debounceMs: 0, fleetHeartbeatMs: 50, version: '0.1.0', ...options });
     gateways.push(gateway);
     await gateway.start();
-    return { gateway, target: `127.0.0.1:${gateway.xdsAddress!.port}` };
+    const tls = gateway.servers[1]?.address;
+    return { gateway, target: `127.0.0.1:${gateway.xdsAddress!.port}`, tlsTarget: tls === undefined ? undefined : `127.0.0.1:${tls.port}` };
   };
 
   /** A sidecar that takes every cluster and the endpoints of `CLUSTER`, and ACKs them (or NACKs EDS with `edsNack`). */
-  const connectSidecar = async (target: string, pod: string, edsNack?: string): Promise<SotwAdsStream> => {
-    const stream = await connectAds(target, { node: sidecar(pod) });
+  const connectSidecar = async (target: string, pod: string, edsNack?: string, namespace = 'demo'): Promise<SotwAdsStream> => {
+    const stream = await connectAds(target, { node: sidecar(pod, namespace) });
     streams.push(stream);
     const clusters = await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
     expect(clusters.names).toEqual([CLUSTER]);
@@ -166,5 +168,70 @@ describe('xDS debug types on the ADS port', () => {
     expect(endpoints?.dynamicEndpointConfigs).toHaveLength(1);
 
     expect((await istioctlQuery(target, DEBUG_CONFIG_DUMP_TYPE, ['nobody.demo'])).resources).toEqual([]);
+  });
+
+  describe("authorization, as istiod's debug generators apply it", () => {
+    let ca: TestCertificateAuthority;
+    beforeEach(() => {
+      ca = new TestCertificateAuthority();
+    });
+    afterEach(() => ca.dispose());
+
+    const startTlsGateway = async (options: Partial<GatewayOptions> = {}) => {
+      const server = ca.issueServer();
+      return startGateway('gateway-a', {
+        tls: { address: '127.0.0.1:0', credentials: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.caFile } },
+        debugAuth: { systemNamespace: 'skiff-system' },
+        ...options,
+      });
+    };
+    /** istioctl over mTLS with a certificate of `namespace`/default and a node in that namespace. */
+    const asIdentity = (namespace: string) => {
+      const cert = ca.issueWorkload(namespace, 'default');
+      return {
+        credentials: grpc.credentials.createSsl(ca.ca, cert.key, cert.cert),
+        node: { id: `sidecar~10.88.0.7~istioctl.${namespace}~${namespace}.svc.cluster.local`, metadata: { GENERATOR: 'event', SERVICE_ACCOUNT: 'default', NAMESPACE: namespace } },
+      };
+    };
+
+    it('shows every proxy to the system namespace, and only its own namespace to another namespace', async () => {
+      const { target, tlsTarget } = await startTlsGateway();
+      await connectSidecar(target, 'good');
+      await connectSidecar(target, 'other', undefined, 'elsewhere');
+
+      const system = await istioctlDebugRequest(tlsTarget!, DEBUG_SYNCZ_TYPE, asIdentity('skiff-system'));
+      expect(clientConfigs(system).map((c) => c.node?.id).sort()).toEqual(['good.demo', 'other.elsewhere']);
+      const demo = asIdentity('demo');
+      expect(clientConfigs(await istioctlDebugRequest(tlsTarget!, DEBUG_SYNCZ_TYPE, demo)).map((c) => c.node?.id)).toEqual(['good.demo']);
+      // config_dump: its own namespace's proxy, and "not found" (no resources) for another namespace's.
+      expect((await istioctlDebugRequest(tlsTarget!, DEBUG_CONFIG_DUMP_TYPE, { ...demo, names: ['good.demo'] })).resources).toHaveLength(4);
+      expect((await istioctlDebugRequest(tlsTarget!, DEBUG_CONFIG_DUMP_TYPE, { ...demo, names: ['other.elsewhere'] })).resources).toEqual([]);
+    });
+
+    it('refuses a caller without an identity with UNAUTHENTICATED, unless it is on the loopback interface and loopback is trusted', async () => {
+      const trusted = await startTlsGateway();
+      await connectSidecar(trusted.target, 'good');
+      expect(clientConfigs(await istioctlQuery(trusted.target, DEBUG_SYNCZ_TYPE)).map((c) => c.node?.id)).toEqual(['good.demo']);
+
+      const strict = await startGateway('gateway-b', { debugAuth: { trustLoopback: false } });
+      await expect(istioctlQuery(strict.target, DEBUG_SYNCZ_TYPE)).rejects.toThrow(/16 UNAUTHENTICATED: authentication required/);
+      await expect(istioctlQuery(strict.target, DEBUG_CONFIG_DUMP_TYPE, ['good.demo'])).rejects.toThrow(/UNAUTHENTICATED/);
+    });
+
+    it('offers authorizeDebugRequest for the generic istio.io/debug endpoints: config_dump, ndsz and edsz of its own namespace only', async () => {
+      const { gateway, target } = await startTlsGateway();
+      await connectSidecar(target, 'good');
+      const caller = (namespace: string) => ({ identities: [`spiffe://cluster.local/ns/${namespace}/sa/default`], peer: '10.0.0.9:5000' });
+      const session = (namespace: string) => ({ ...gateway.sessions()[0]!, ...caller(namespace) });
+      expect(gateway.authorizeDebugRequest(session('skiff-system'), 'push_status').allowed).toBe(true);
+      expect(gateway.authorizeDebugRequest(session('demo'), 'config_dump', 'good.demo')).toEqual({ allowed: true, scope: { kind: 'namespace', namespace: 'demo' } });
+      const denied = gateway.authorizeDebugRequest(session('elsewhere'), 'config_dump', 'good.demo');
+      expect(denied.allowed).toBe(false);
+      expect(!denied.allowed && denied.error.code).toBe(grpc.status.PERMISSION_DENIED);
+      const wrongEndpoint = gateway.authorizeDebugRequest(session('demo'), 'push_status');
+      expect(!wrongEndpoint.allowed && wrongEndpoint.error.message).toBe('the debug info is not available for current identity: "spiffe://cluster.local/ns/demo/sa/default"');
+      const anonymous = gateway.authorizeDebugRequest({ ...gateway.sessions()[0]!, identities: [], peer: '10.0.0.9:5000' }, 'syncz');
+      expect(!anonymous.allowed && [anonymous.error.code, anonymous.error.message]).toEqual([grpc.status.UNAUTHENTICATED, 'authentication required']);
+    });
   });
 });

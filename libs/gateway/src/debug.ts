@@ -144,29 +144,7 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
         const parsed = parseClusterName(ref.name);
         const served = view.get(TypeUrl.ClusterLoadAssignment, ref.name);
         if (parsed === undefined || served === undefined) continue;
-        const assignment = fromBinary(ClusterLoadAssignmentSchema, served.bytes);
-        const endpoints = assignment.endpoints.flatMap((locality) =>
-          locality.lbEndpoints.map((lbEndpoint) => {
-            const endpoint = lbEndpoint.hostIdentifier.case === 'endpoint' ? lbEndpoint.hostIdentifier.value : undefined;
-            const address = endpoint?.address?.address;
-            const socket = address?.case === 'socketAddress' ? address.value : undefined;
-            // Struct fields arrive as plain JSON objects (protobuf-es unboxes google.protobuf.Struct).
-            const workload = lbEndpoint.metadata?.filterMetadata['istio']?.['workload'];
-            const tlsMode = lbEndpoint.metadata?.filterMetadata['envoy.transport_socket_match']?.['tlsMode'];
-            return {
-              Addresses: [socket?.address ?? (address?.case === 'pipe' ? `unix://${address.value.path}` : '')],
-              ServicePortName: '',
-              LegacyClusterPortKey: parsed.port,
-              EndpointPort: socket?.portSpecifier.case === 'portValue' ? socket.portSpecifier.value : 0,
-              LbWeight: lbEndpoint.loadBalancingWeight ?? 1,
-              Locality: { Label: [locality.locality?.region, locality.locality?.zone, locality.locality?.subZone].filter((p) => p).join('/') },
-              TLSMode: typeof tlsMode === 'string' ? tlsMode : 'disabled',
-              WorkloadName: typeof workload === 'string' ? (workload.split(';')[0] ?? '') : '',
-              Namespace: record.namespace,
-              HealthStatus: lbEndpoint.healthStatus,
-            };
-          }),
-        );
+        const endpoints = endpointzEntriesOf(served.bytes, parsed.port).map((entry) => ({ ...entry, Namespace: record.namespace }));
         const byNamespace = (shards[parsed.host] ??= {});
         const entry = (byNamespace[record.namespace] ??= { Shards: {} });
         entry.Shards['External/Kubernetes'] = [...(entry.Shards['External/Kubernetes'] ?? []), ...endpoints];
@@ -174,4 +152,47 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
     }
     return { status: 200, body: shards };
   });
+}
+
+/** One endpoint as istiod's `/debug/endpointz` shows it, without its namespace. */
+type EndpointzEntry = Record<string, unknown>;
+
+/**
+ * The endpointz entries of one ClusterLoadAssignment, decoded once per version: the cache serves one
+ * `bytes` object per resource version, so a page load decodes only what changed since the last one
+ * (decoding every assignment on every request made the page a way to load the gateway).
+ */
+const endpointzByBytes = new WeakMap<Uint8Array, Map<number, readonly EndpointzEntry[]>>();
+export function endpointzEntriesOf(bytes: Uint8Array, port: number): readonly EndpointzEntry[] {
+  let byPort = endpointzByBytes.get(bytes);
+  if (byPort === undefined) {
+    byPort = new Map();
+    endpointzByBytes.set(bytes, byPort);
+  }
+  const cached = byPort.get(port);
+  if (cached !== undefined) return cached;
+  const assignment = fromBinary(ClusterLoadAssignmentSchema, bytes);
+  const entries = assignment.endpoints.flatMap((locality) =>
+    locality.lbEndpoints.map((lbEndpoint): EndpointzEntry => {
+      const endpoint = lbEndpoint.hostIdentifier.case === 'endpoint' ? lbEndpoint.hostIdentifier.value : undefined;
+      const address = endpoint?.address?.address;
+      const socket = address?.case === 'socketAddress' ? address.value : undefined;
+      // Struct fields arrive as plain JSON objects (protobuf-es unboxes google.protobuf.Struct).
+      const workload = lbEndpoint.metadata?.filterMetadata['istio']?.['workload'];
+      const tlsMode = lbEndpoint.metadata?.filterMetadata['envoy.transport_socket_match']?.['tlsMode'];
+      return {
+        Addresses: [socket?.address ?? (address?.case === 'pipe' ? `unix://${address.value.path}` : '')],
+        ServicePortName: '',
+        LegacyClusterPortKey: port,
+        EndpointPort: socket?.portSpecifier.case === 'portValue' ? socket.portSpecifier.value : 0,
+        LbWeight: lbEndpoint.loadBalancingWeight ?? 1,
+        Locality: { Label: [locality.locality?.region, locality.locality?.zone, locality.locality?.subZone].filter((p) => p).join('/') },
+        TLSMode: typeof tlsMode === 'string' ? tlsMode : 'disabled',
+        WorkloadName: typeof workload === 'string' ? (workload.split(';')[0] ?? '') : '',
+        HealthStatus: lbEndpoint.healthStatus,
+      };
+    }),
+  );
+  byPort.set(port, entries);
+  return entries;
 }

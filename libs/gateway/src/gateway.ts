@@ -6,12 +6,13 @@
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { AdsServer, shortTypeName, type AdsServerTls, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { AdsRefusalError, AdsServer, shortTypeName, type AdsLimits, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { contextFromTraceparent, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
 import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
+import { DebugAuthorizer, debugCallerOf, type DebugAuthPolicy, type DebugDecision, type DebugScope } from './debug-auth.js';
 import { istioXdsCallbacks } from './istio-metrics.js';
 import { clientConfigOf, isDebugClient, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
 
@@ -41,6 +42,12 @@ export interface GatewayOptions {
   /** Cache reconciliation period (default 30 s). */
   readonly checkIntervalMs?: number;
   readonly version?: string;
+  /** What one ADS client may cost (`AdsLimits`); istiod-like defaults. */
+  readonly limits?: Partial<AdsLimits>;
+  /** Bind client-certificate identities to nodes' namespaces on the TLS listener (default true). */
+  readonly identityCheck?: boolean;
+  /** Who may read which proxy's debug information over ADS (`DebugAuthPolicy`). */
+  readonly debugAuth?: Partial<DebugAuthPolicy>;
 }
 
 /** A replica's fleet report as published to the store. */
@@ -58,6 +65,7 @@ export class Gateway implements Runner {
   /** Every ADS server: plaintext, and TLS when configured. */
   readonly servers: readonly AdsServer[];
   readonly replicaId: string;
+  readonly debugAuthorizer: DebugAuthorizer;
   private readonly options: GatewayOptions;
   private readonly logger: Logger;
   private fleetTimer: NodeJS.Timeout | undefined;
@@ -70,6 +78,7 @@ export class Gateway implements Runner {
     this.options = options;
     this.logger = options.logger;
     this.replicaId = options.replicaId;
+    this.debugAuthorizer = new DebugAuthorizer(options.debugAuth);
     this.cache = new GatewayCache({
       store: options.store,
       logger: this.logger.child({ component: 'cache' }),
@@ -81,6 +90,8 @@ export class Gateway implements Runner {
       logger: this.logger.child({ component: 'ads' }),
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
       ...(options.maxConnectionAgeMs === undefined ? {} : { maxConnectionAgeMs: options.maxConnectionAgeMs }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.identityCheck === undefined ? {} : { identityCheck: options.identityCheck }),
       ...(options.meter === undefined ? {} : { callbacks: istioXdsCallbacks(options.meter) }),
       controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? 'dev' } }),
     };
@@ -107,8 +118,8 @@ export class Gateway implements Runner {
       });
     }
     for (const server of this.servers) {
-      server.registerTypeHandler(DEBUG_SYNCZ_TYPE, () => this.syncClientConfigs());
-      server.registerTypeHandler(DEBUG_CONFIG_DUMP_TYPE, (_session, request) => this.configDumpResources(request.resourceNames));
+      server.registerTypeHandler(DEBUG_SYNCZ_TYPE, (session) => this.syncClientConfigs(this.debugScopeOf(session)));
+      server.registerTypeHandler(DEBUG_CONFIG_DUMP_TYPE, (session, request) => this.configDumpResources(this.debugScopeOf(session), request.resourceNames));
     }
   }
 
@@ -204,6 +215,31 @@ export class Gateway implements Runner {
     return buildConfigDump(this.cache.viewFor(status.profile), status, types);
   }
 
+  /**
+   * istiod's debug authorization for a request on an ADS stream: may the stream's caller use the debug
+   * `endpoint` (`syncz`, `config_dump`, `edsz`, ...), about the proxy `proxyId` when given (`pod.namespace`
+   * or a node id; its namespace comes from its stream on this replica, or from the proxy id)? For the
+   * generic `istio.io/debug` type: end the stream with `decision.error` when not allowed.
+   */
+  authorizeDebugRequest(session: AdsSessionInfo, endpoint: string, proxyId?: string): DebugDecision {
+    let proxyNamespace: string | undefined;
+    if (proxyId !== undefined) {
+      const status = this.findSession(proxyId);
+      proxyNamespace = status?.profile?.namespace ?? proxyId.slice(proxyId.lastIndexOf('.') + 1);
+    }
+    return this.debugAuthorizer.authorizeDebugRequest(debugCallerOf(session), { endpoint, proxyNamespace });
+  }
+
+  /** The scope of a debug stream's caller; throws the refusal that ends the stream (UNAUTHENTICATED). */
+  private debugScopeOf(session: AdsSessionInfo): DebugScope {
+    const scope = this.debugAuthorizer.scopeOf(debugCallerOf(session));
+    if (scope instanceof AdsRefusalError) {
+      this.logger.warn({ session: session.id, peer: session.peer, node: session.node.id }, 'debug request without an authenticated identity refused; connect over the mTLS port');
+      throw scope;
+    }
+    return scope;
+  }
+
   /** Publishes this replica's proxies and takes in the other replicas' (for the synchronous xDS syncz). */
   private async publishFleetReport(ttlMs: number): Promise<void> {
     const report: FleetReplicaReport = { replica: this.replicaId, publishedAt: new Date().toISOString(), proxies: this.localProxies() };
@@ -222,11 +258,13 @@ export class Gateway implements Runner {
    * `istio.io/debug/syncz`: one `ClientConfig` per proxy of the fleet, named by node id: this
    * replica's live state plus the other replicas' reports as of the last heartbeat.
    */
-  private syncClientConfigs(): ServedResource[] {
+  private syncClientConfigs(scope: DebugScope): ServedResource[] {
     // Resources are named by istiod's proxy ID, and a name appears once per response: a proxy that
     // moved replicas shows as its newest stream until the old replica's report expires.
     const newest = new Map<string, ProxySyncStatus>();
     for (const proxy of [...this.localProxies(), ...this.otherReplicasProxies]) {
+      // A caller outside the system namespace sees its own namespace's proxies only (istiod's `debugSyncz`).
+      if (scope.kind === 'namespace' && proxy.namespace !== scope.namespace) continue;
       const seen = newest.get(proxy.proxy);
       if (seen === undefined || proxy.connected_at > seen.connected_at) newest.set(proxy.proxy, proxy);
     }
@@ -240,9 +278,12 @@ export class Gateway implements Runner {
    * `proxy-status <pod>` reads it back into `ConfigDump.configs`. No resources when the proxy is not
    * connected here.
    */
-  private configDumpResources(names: readonly string[]): ServedResource[] {
+  private configDumpResources(scope: DebugScope, names: readonly string[]): ServedResource[] {
     if (names.length !== 1) return [];
-    const dump = this.configDump(names[0] as string, new Set<DumpType>(['cds', 'lds', 'rds', 'eds']));
+    const proxyId = names[0] as string;
+    // Another namespace's proxy is "not found" for a namespace-scoped caller, as istiod answers.
+    if (scope.kind === 'namespace' && this.findSession(proxyId)?.profile?.namespace !== scope.namespace) return [];
+    const dump = this.configDump(proxyId, new Set<DumpType>(['cds', 'lds', 'rds', 'eds']));
     if (dump === undefined) return [];
     // Unnamed on the wire; the config's type URL keeps them apart inside the server.
     return dump.configs.map((config) => ({ name: config.typeUrl, version: '', bytes: config.value, anyBytes: toBinary(AnySchema, config) }));

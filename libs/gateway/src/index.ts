@@ -1,5 +1,17 @@
 export { buildConfigDump, DUMP_TYPE_URLS, parseDumpTypes, subscribedResources, type DumpType } from './config-dump.js';
 export { PROXY_ID_REQUIRED, PROXY_NOT_CONNECTED, registerGatewayDebug, type GatewayDebugOptions } from './debug.js';
 export { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type FleetReplicaReport, type GatewayOptions } from './gateway.js';
-export { istioXdsCallbacks } from './istio-metrics.js';
+export { grpcCodeName, istioXdsCallbacks, MAX_VERSION_LABELS, metricTypeOf } from './istio-metrics.js';
 export { clientConfigOf, DEBUG_TYPE_PREFIX, isDebugClient, proxySyncStatus, type ProxySyncStatus, type TypeSyncState } from './sync-status.js';
+export {
+  DEFAULT_DEBUG_AUTH_POLICY,
+  DEFAULT_SYSTEM_NAMESPACE,
+  DebugAuthorizer,
+  debugCallerOf,
+  NAMESPACE_DEBUG_ENDPOINTS,
+  type DebugAuthPolicy,
+  type DebugCaller,
+  type DebugDecision,
+  type DebugScope,
+} from './debug-auth.js';
+export { GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, type GatewaySecuritySettings, type GatewaySecurityValues } from './command-line.js';

@@ -6,7 +6,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { parseIstioNodeId, syncStatusOf, type AdsSessionStatus, type SyncStatus } from '@skiff/ads-server';
+import { parseIstioNodeId, syncStatusOf, truncateUtf8, type AdsSessionStatus, type SyncStatus } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import { NodeSchema } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
 import {
@@ -69,9 +69,10 @@ export function isDebugClient(status: AdsSessionStatus): boolean {
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
+/** A node metadata string, cut to 256 bytes: it travels in every fleet report. */
 function metadataString(status: AdsSessionStatus, key: string): string {
   const value = status.node.metadata[key];
-  return typeof value === 'string' ? value : '';
+  return typeof value === 'string' ? truncateUtf8(value, 256) : '';
 }
 
 /** The sync state of one connected stream, as `/debug/syncz` shows it. */

@@ -265,6 +265,43 @@ export const MONITORING_ADDRESS_OPTION = {
   valueName: 'host:port',
 } as const satisfies ValueOptionSpec<HostPort>;
 
+/**
+ * Who may read `/debug/*` on the monitoring address (`MonitoringServer`'s `debugAccess`): istiod's
+ * `ENABLE_DEBUG_ON_HTTP` and `ENABLE_DEBUG_ENDPOINT_AUTH`, and a bearer-token file for callers that
+ * are not on the loopback interface.
+ */
+export const DEBUG_ACCESS_OPTIONS = {
+  debugOnHttp: {
+    flag: 'debug-on-http',
+    description: "serve /debug/* on the monitoring address (istiod's ENABLE_DEBUG_ON_HTTP); /metrics and the probes are served either way",
+    parse: parseBoolean,
+    default: 'true',
+    valueName: 'bool',
+  },
+  debugAuth: {
+    flag: 'debug-auth',
+    description: 'require /debug/* callers to be on the loopback interface or to send a bearer token from --debug-token-file (istiod: ENABLE_DEBUG_ENDPOINT_AUTH)',
+    parse: parseBoolean,
+    default: 'true',
+    valueName: 'bool',
+  },
+  debugTokenFile: {
+    flag: 'debug-token-file',
+    description: 'file of bearer tokens (one per line) accepted on /debug/* from other hosts; re-read when it changes',
+    parse: (value: string): string => value,
+    valueName: 'path',
+  },
+} as const satisfies Record<string, ValueOptionSpec<unknown>>;
+
+/** The `debugAccess` of a `MonitoringServer` from `DEBUG_ACCESS_OPTIONS` values. */
+export function debugAccessFromCommandLine(values: { readonly debugOnHttp: boolean; readonly debugAuth: boolean; readonly debugTokenFile: string | undefined }) {
+  return {
+    enabled: values.debugOnHttp,
+    authenticate: values.debugAuth,
+    ...(values.debugTokenFile === undefined ? {} : { tokenFile: values.debugTokenFile }),
+  };
+}
+
 /** `--shutdown-timeout`: how long SIGTERM may take before the process gives up on a clean close. */
 export const SHUTDOWN_TIMEOUT_OPTION = {
   flag: 'shutdown-timeout',

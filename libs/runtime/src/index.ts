@@ -1,5 +1,7 @@
 export { Backoff, type BackoffOptions } from './backoff.js';
 export {
+  DEBUG_ACCESS_OPTIONS,
+  debugAccessFromCommandLine,
   defineCommand,
   envVarForFlag,
   interpretCommandLine,
@@ -29,7 +31,9 @@ export {
 } from './metrics.js';
 export {
   HttpError,
+  isLoopbackAddress,
   MonitoringServer,
+  type DebugAccessOptions,
   type DebugHandler,
   type DebugResponse,
   type MonitoringServerOptions,
@@ -56,3 +60,4 @@ export {
 } from './parsers.js';
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
+export { defaultReplicaId } from './replica-id.js';

@@ -1,7 +1,10 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from './logging.js';
-import { HttpError, MonitoringServer } from './monitoring-server.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HttpError, MonitoringServer, type DebugAccessOptions } from './monitoring-server.js';
 
 let server: MonitoringServer | undefined;
 afterEach(async () => {
@@ -21,9 +24,13 @@ function recordingLogger() {
   return { logger, records };
 }
 
-async function start(configure: (s: MonitoringServer) => void = () => {}, readinessTimeoutMs?: number) {
+async function start(configure: (s: MonitoringServer) => void = () => {}, readinessTimeoutMs?: number, debugAccess?: DebugAccessOptions) {
   const { logger, records } = recordingLogger();
-  server = new MonitoringServer({ logger, ...(readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs }) });
+  server = new MonitoringServer({
+    logger,
+    ...(readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs }),
+    ...(debugAccess === undefined ? {} : { debugAccess, metrics: { collectText: async () => 'pilot_xds{version="1.30.0"} 1\n' } }),
+  });
   configure(server);
   const { port } = await server.listen('127.0.0.1:0');
   const get = async (path: string, init?: RequestInit) => {
@@ -200,5 +207,57 @@ describe('MonitoringServer', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     await second.listen({ host: '127.0.0.1', port });
     await second.close();
+  });
+
+  describe('debug access', () => {
+    const dirs: string[] = [];
+    afterEach(() => {
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    });
+    const tokenFile = (content: string): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'skiff-debug-token-'));
+      dirs.push(dir);
+      const file = join(dir, 'token');
+      writeFileSync(file, content);
+      return file;
+    };
+    const withHandler = (s: MonitoringServer) => s.addDebugHandler('/debug/syncz', 'sync status', () => ({ status: 200, body: [] }));
+
+    it('lets loopback callers in without a token, as istiod does', async () => {
+      const { get } = await start(withHandler);
+      expect((await get('/debug/syncz')).status).toBe(200);
+    });
+
+    it('asks other callers for a bearer token from the token file, re-read when it changes; probes and /metrics stay open', async () => {
+      const file = tokenFile('first-token\n');
+      // Loopback untrusted: 127.0.0.1 stands for a caller on another host.
+      const { get, records } = await start(withHandler, undefined, { trustLoopback: false, tokenFile: file });
+      expect(await get('/debug/syncz')).toMatchObject({ status: 401, body: 'authentication required\n' });
+      expect(await get('/debug')).toMatchObject({ status: 401 });
+      expect(await get('/debug/list', { headers: { authorization: 'Bearer wrong' } })).toMatchObject({ status: 401 });
+      expect(await get('/debug/syncz', { headers: { authorization: 'Bearer first-token' } })).toMatchObject({ status: 200, body: '[]' });
+      expect(records.some((record) => record['msg'] === 'unauthenticated debug request refused')).toBe(true);
+      writeFileSync(file, 'second-token\nthird-token\n');
+      expect(await get('/debug/syncz', { headers: { authorization: 'Bearer third-token' } })).toMatchObject({ status: 200 });
+      expect(await get('/debug/syncz', { headers: { authorization: 'Bearer first-token' } })).toMatchObject({ status: 401 });
+      expect(await get('/healthz')).toMatchObject({ status: 200 });
+      expect(await get('/readyz')).toMatchObject({ status: 200 });
+      expect(await get('/metrics')).toMatchObject({ status: 200, body: 'pilot_xds{version="1.30.0"} 1\n' });
+    });
+
+    it('refuses everyone but loopback without a token file, and serves no debug path with debug off', async () => {
+      const strict = await start(withHandler, undefined, { trustLoopback: false });
+      expect((await strict.get('/debug/syncz', { headers: { authorization: 'Bearer anything' } })).status).toBe(401);
+      await server?.close();
+      const off = await start(withHandler, undefined, { enabled: false });
+      expect((await off.get('/debug/syncz')).status).toBe(404);
+      expect((await off.get('/debug')).status).toBe(404);
+      expect((await off.get('/metrics')).status).toBe(200);
+    });
+
+    it('lets every caller in with authentication off', async () => {
+      const { get } = await start(withHandler, undefined, { trustLoopback: false, authenticate: false });
+      expect((await get('/debug/syncz')).status).toBe(200);
+    });
   });
 });

@@ -3,9 +3,16 @@
  * readiness, Prometheus metrics and the debug handlers, on istiod's paths and with its conventions
  * (pilot/pkg/xds/debug.go): `/debug` is an HTML index of the handlers with their descriptions,
  * `/debug/list` a sorted JSON array of the command names without the `/debug/` prefix, and `?pretty`
- * indents JSON. Unlike istiod it does not authenticate non-local callers: bind it to an address that
- * only the cluster's monitoring can reach.
+ * indents JSON.
+ *
+ * `/healthz`, `/readyz` and `/metrics` are open, so probes and Prometheus need nothing. `/debug/*` is
+ * guarded as istiod guards it (`pilot/pkg/xds/debug.go` `allowAuthenticatedOrLocalhost`): callers on
+ * the loopback interface (a port-forward, the process itself) pass; others must send
+ * `Authorization: Bearer <token>` with a token from `debugAccess.tokenFile`, else 401. With
+ * `debugAccess.enabled` false (istiod's `ENABLE_DEBUG_ON_HTTP=false`) the debug paths are not served.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logging.js';
@@ -40,8 +47,24 @@ export type DebugHandler = (query: URLSearchParams) => DebugResponse | Promise<D
 /** A readiness check: ready when it returns true; false, a rejection or a timeout mean not ready. */
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
+/** Who may read `/debug/*`. */
+export interface DebugAccessOptions {
+  /** Serve `/debug/*` at all (istiod's `ENABLE_DEBUG_ON_HTTP`). Default true. */
+  readonly enabled?: boolean;
+  /** Require loopback or a bearer token (istiod's `ENABLE_DEBUG_ENDPOINT_AUTH`). Default true. */
+  readonly authenticate?: boolean;
+  /**
+   * A file of accepted bearer tokens, one per line (a mounted Secret); re-read when it changes, so a
+   * rotated token works without a restart. Without it only loopback callers get in.
+   */
+  readonly tokenFile?: string;
+  /** Let loopback callers in without a token (istiod's `isRequestFromLocalhost`). Default true. */
+  readonly trustLoopback?: boolean;
+}
+
 export interface MonitoringServerOptions {
   readonly logger: Logger;
+  readonly debugAccess?: DebugAccessOptions;
   /** Source of `/metrics`; without it the path answers 404. */
   readonly metrics?: { collectText(): Promise<string> };
   /** How long one readiness check may take before it counts as failing. Default 1000 ms, Kubernetes' default probe timeout. */
@@ -63,10 +86,13 @@ export class MonitoringServer {
   private readonly debugHandlers = new Map<string, DebugEntry>();
   private readonly readinessChecks = new Map<string, ReadinessCheck>();
   private readonly server: Server;
+  private readonly debugAccess: DebugAccessOptions;
+  private tokens: { readonly mtimeMs: number; readonly size: number; readonly digests: readonly Buffer[] } | undefined;
   private bound: HostPort | undefined;
 
   constructor(options: MonitoringServerOptions) {
     this.logger = options.logger;
+    this.debugAccess = options.debugAccess ?? {};
     this.metrics = options.metrics;
     this.readinessTimeoutMs = options.readinessTimeoutMs ?? 1000;
     this.server = createServer((request, response) => {
@@ -158,10 +184,47 @@ export class MonitoringServer {
     if (path === '/healthz') return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
     if (path === '/readyz') return this.serveReadiness(response);
     if (path === '/metrics' && this.metrics !== undefined) return this.serveMetrics(response, this.metrics);
+    if (path === '/debug' || path.startsWith(DEBUG_PREFIX)) {
+      if (this.debugAccess.enabled === false) return send(response, 404, 'text/plain; charset=utf-8', `${path} not found\n`);
+      if (!this.debugCallerAllowed(request)) {
+        this.logger.warn({ path, remote: request.socket.remoteAddress }, 'unauthenticated debug request refused');
+        response.setHeader('www-authenticate', 'Bearer');
+        return send(response, 401, 'text/plain; charset=utf-8', 'authentication required\n');
+      }
+    }
     if (path === '/debug' || path === '/debug/') return send(response, 200, 'text/html; charset=utf-8', this.debugIndexHtml());
     const entry = this.debugHandlers.get(path);
     if (entry === undefined) return send(response, 404, 'text/plain; charset=utf-8', `${path} not found\n`);
     return this.serveDebug(path, entry, url.searchParams, response);
+  }
+
+  /** Loopback callers, and callers with a valid bearer token, may read `/debug/*`. */
+  private debugCallerAllowed(request: IncomingMessage): boolean {
+    if (this.debugAccess.authenticate === false) return true;
+    if (this.debugAccess.trustLoopback !== false && isLoopbackAddress(request.socket.remoteAddress ?? '')) return true;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match === null) return false;
+    const presented = sha256(match[1]!);
+    return this.acceptedTokenDigests().some((digest) => timingSafeEqual(digest, presented));
+  }
+
+  /** Digests of the tokens in `tokenFile`, re-read when its size or modification time changes. */
+  private acceptedTokenDigests(): readonly Buffer[] {
+    const file = this.debugAccess.tokenFile;
+    if (file === undefined) return [];
+    try {
+      const { mtimeMs, size } = statSync(file);
+      if (this.tokens?.mtimeMs !== mtimeMs || this.tokens.size !== size) {
+        const lines = readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line !== '');
+        this.tokens = { mtimeMs, size, digests: lines.map(sha256) };
+      }
+    } catch (error) {
+      this.logger.error({ err: error, file }, 'cannot read the debug token file; only loopback callers get in');
+      this.tokens = undefined;
+      return [];
+    }
+    return this.tokens.digests;
   }
 
   private async serveReadiness(response: ServerResponse): Promise<void> {
@@ -250,6 +313,16 @@ export class MonitoringServer {
       '',
     ].join('\n');
   }
+}
+
+/** Compared as digests so that the comparison takes the same time whatever the token's length. */
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** `127.0.0.1`, `::1`, `::ffff:127.0.0.1` (istiod's `isRequestFromLocalhost`: `IsLoopback`). */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 function toJson(value: unknown, pretty: boolean): string {

@@ -11,3 +11,4 @@ export { eventually, freePort } from './wait.js';
 export type { EventuallyOptions } from './wait.js';
 export { connectAdmin, deleteKeys, listKeys, PrivateRedisServer, SHARED_REDIS_URL, uniquePrefix } from './redis.js';
 export { writeConfigMapVolume } from './configmap-volume.js';
+export { TestCertificateAuthority, type IssuedCertificate } from './pki.js';

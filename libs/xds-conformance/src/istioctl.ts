@@ -38,12 +38,16 @@ export interface IstioctlRequestOptions {
   readonly names?: readonly string[];
   /** istioctl's `--timeout` (default 30 s); here the whole exchange. Default 5 s. */
   readonly timeoutMs?: number;
+  /** Default plaintext (`--plaintext`); TLS credentials with a client certificate for the mTLS port. */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** Default `ISTIOCTL_NODE` (a caller in `istio-system`). */
+  readonly node?: NodeInit;
 }
 
 /** Sends istioctl's request for `typeUrl` (for example `istio.io/debug/syncz`) and resolves with the first response of that type. */
 export async function istioctlDebugRequest(target: string, typeUrl: string, options: IstioctlRequestOptions = {}): Promise<DiscoveryResponse> {
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const client = new grpc.Client(target, options.credentials ?? grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   const path = `/${AggregatedDiscoveryService.typeName}/${AggregatedDiscoveryService.method.streamAggregatedResources.name}`;
   const call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(
     path,
@@ -59,7 +63,7 @@ export async function istioctlDebugRequest(target: string, typeUrl: string, opti
       });
       call.on('error', (error: Error) => reject(new Error(`${typeUrl} from ${target}: ${error.message}`, { cause: error })));
       call.on('end', () => reject(new Error(`${typeUrl} from ${target}: the stream ended without a response`)));
-      call.write(create(DiscoveryRequestSchema, { node: ISTIOCTL_NODE, typeUrl, resourceNames: [...(options.names ?? [])], responseNonce: goTimeString(new Date()) }));
+      call.write(create(DiscoveryRequestSchema, { node: options.node ?? ISTIOCTL_NODE, typeUrl, resourceNames: [...(options.names ?? [])], responseNonce: goTimeString(new Date()) }));
     });
   } finally {
     call.cancel();

@@ -107,11 +107,21 @@ external URL whose scheme agrees with redis.external.tls.enabled.
 - name: NODE_EXTRA_CA_CERTS
   value: /etc/skiff/redis-ca/{{ .Values.redis.external.tls.caKey }}
 {{- end }}
+# Who may read /debug/* on the monitoring port: loopback callers (kubectl port-forward) and, with a
+# token Secret, callers that send one of its tokens. /metrics and the probes are always open.
+- name: SKIFF_DEBUG_ON_HTTP
+  value: {{ .Values.debug.enabled | quote }}
+- name: SKIFF_DEBUG_AUTH
+  value: {{ .Values.debug.auth | quote }}
+{{- if .Values.debug.tokenSecret }}
+- name: SKIFF_DEBUG_TOKEN_FILE
+  value: /etc/skiff/debug-token/{{ .Values.debug.tokenKey }}
+{{- end }}
 {{- end }}
 
 {{/*
-Writable scratch space (/tmp) on an otherwise read-only root filesystem, and the Redis CA bundle when
-one is configured. Pair with skiff.commonVolumes.
+Writable scratch space (/tmp) on an otherwise read-only root filesystem, the Redis CA bundle when
+one is configured, and the debug token Secret when one is given. Pair with skiff.commonVolumes.
 */}}
 {{- define "skiff.commonVolumeMounts" -}}
 - name: tmp
@@ -119,6 +129,11 @@ one is configured. Pair with skiff.commonVolumes.
 {{- if include "skiff.redisCaMounted" . }}
 - name: redis-ca
   mountPath: /etc/skiff/redis-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.debug.tokenSecret }}
+- name: debug-token
+  mountPath: /etc/skiff/debug-token
   readOnly: true
 {{- end }}
 {{- end }}
@@ -134,6 +149,15 @@ one is configured. Pair with skiff.commonVolumes.
     items:
       - key: {{ .Values.redis.external.tls.caKey }}
         path: {{ .Values.redis.external.tls.caKey }}
+{{- end }}
+{{- if .Values.debug.tokenSecret }}
+# Mounted as a directory (no subPath), so a rotated token reaches the pod without a restart.
+- name: debug-token
+  secret:
+    secretName: {{ .Values.debug.tokenSecret }}
+    items:
+      - key: {{ .Values.debug.tokenKey }}
+        path: {{ .Values.debug.tokenKey }}
 {{- end }}
 {{- end }}
 
@@ -293,4 +317,8 @@ releases of the same name in different namespaces do not collide.
 {{/* The Lease the watchers elect their leader with; the Role grants access to this one name. */}}
 {{- define "skiff.watcherLeaseName" -}}
 {{- include "skiff.componentName" (dict "root" . "component" "watcher") }}
+{{- end }}
+{{/* The namespace whose identities see every proxy's debug information: debug.systemNamespace, else the release's. */}}
+{{- define "skiff.systemNamespace" -}}
+{{- .Values.debug.systemNamespace | default .Release.Namespace -}}
 {{- end }}

@@ -16,10 +16,15 @@ import {
 import { resourceNameOf } from '@skiff/xds-conformance';
 import type { Clock } from '../clock.js';
 import type { AdsCallbacks, AdsMode, TypeHandler } from '../events.js';
+import { DEFAULT_ADS_LIMITS, type AdsLimits } from '../limits.js';
 import type { ResourceProvider } from '../provider.js';
+import { PUSH_ORDER } from '../resource-types.js';
 import { AdsSession, type SessionHost } from '../session.js';
 import { StaticResourceProvider } from '../static-provider.js';
 import { SubscriptionIndex } from '../subscription-index.js';
+
+/** The node a harness stream's first request carries when the test names none. */
+export const HARNESS_NODE = { id: 'sidecar~127.0.0.1~harness.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default' } };
 
 interface ManualTimer {
   readonly due: number;
@@ -122,6 +127,9 @@ export interface HarnessOptions {
   readonly readyWaitMs?: number;
   readonly callbacks?: AdsCallbacks;
   readonly typeHandlers?: ReadonlyMap<string, TypeHandler>;
+  readonly limits?: Partial<AdsLimits>;
+  readonly servedTypeUrls?: readonly string[];
+  readonly identities?: readonly string[];
 }
 
 /** One session on a fake transport, with what the server would give it. */
@@ -147,13 +155,16 @@ export class SessionHarness {
         debounceMs: (typeUrl) => byType[typeUrl] ?? options.debounceMs ?? 10,
         readyWaitMs: options.readyWaitMs ?? 5_000,
         controlPlaneIdentifier: '',
+        limits: { ...DEFAULT_ADS_LIMITS, ...options.limits },
+        identityCheck: true,
       },
       typeHandler: (typeUrl) => options.typeHandlers?.get(typeUrl),
+      servesType: (typeUrl) => PUSH_ORDER.includes(typeUrl) || (options.typeHandlers?.has(typeUrl) ?? false) || (options.servedTypeUrls?.includes(typeUrl) ?? false),
       nextNonce: () => `n${++this.nonce}`,
       subscriptionChanged: (session, typeUrl, change) => this.index.update(session, typeUrl, change),
       awaitReady: (session) => this.waiting.add(session),
     };
-    this.session = new AdsSession({ id: '1', mode: options.mode ?? 'sotw', peer: 'ipv4:127.0.0.1:5000', sink: this.sink, host });
+    this.session = new AdsSession({ id: '1', mode: options.mode ?? 'sotw', peer: 'ipv4:127.0.0.1:5000', sink: this.sink, host, identities: options.identities ?? [] });
     // Deliver provider changes the way AdsServer does: through the index.
     this.provider.onChange((changes) => {
       for (const change of changes) {
@@ -162,12 +173,18 @@ export class SessionHarness {
     });
   }
 
+  /** Sends a state-of-the-world request; the stream's first one carries `HARNESS_NODE` unless it names a node (`node: undefined` for none). */
   sotw(init: MessageInitShape<typeof DiscoveryRequestSchema>): void {
-    this.session.handleSotwRequest(create(DiscoveryRequestSchema, init));
+    this.session.handleSotwRequest(create(DiscoveryRequestSchema, this.withNode(init)));
   }
 
   delta(init: MessageInitShape<typeof DeltaDiscoveryRequestSchema>): void {
-    this.session.handleDeltaRequest(create(DeltaDiscoveryRequestSchema, init));
+    this.session.handleDeltaRequest(create(DeltaDiscoveryRequestSchema, this.withNode(init)));
+  }
+
+  private withNode<T extends { node?: unknown }>(init: T): T {
+    if (this.session.profile !== undefined || 'node' in init) return init;
+    return { ...init, node: HARNESS_NODE };
   }
 
   /** Runs what is due now (responses to requests). */

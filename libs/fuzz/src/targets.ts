@@ -1,0 +1,105 @@
+/**
+ * The fuzz targets with their committed corpus (`libs/fuzz/corpus/<target>/`): seed inputs the
+ * generators mutate, and every input that once broke a target (`finding-*`), replayed as regression
+ * tests by `regressions.test.ts` on every test run.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildServiceEntry, SERVED_VARIANTS } from '@skiff/translator-core';
+import { loadIstioConfig } from '@skiff/model';
+import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
+import fc from 'fast-check';
+import { stringify as toYaml } from 'yaml';
+import { adsInputArbitrary, providerWith, runAdsSession, type AdsFuzzInput } from './ads-target.js';
+import { istioObjectArbitrary, mutate, runConfigPipeline, textMutation } from './config-target.js';
+
+export const CORPUS_DIRECTORY = fileURLToPath(new URL('../corpus', import.meta.url));
+
+/** A fuzz target: how to generate inputs from its corpus, run one, and store one as a file. */
+export interface FuzzTarget<Input> {
+  readonly name: string;
+  readonly description: string;
+  arbitrary(corpus: readonly Input[]): fc.Arbitrary<Input>;
+  run(input: Input): void;
+  encode(input: Input): string;
+  decode(text: string): Input;
+  /** File name extension of corpus entries. */
+  readonly extension: string;
+}
+
+/** The corpus entries of `target`, seeds and findings. */
+export function corpusOf<Input>(target: FuzzTarget<Input>): { file: string; input: Input }[] {
+  const directory = join(CORPUS_DIRECTORY, target.name);
+  return readdirSync(directory)
+    .filter((file) => file.endsWith(target.extension))
+    .sort()
+    .map((file) => ({ file, input: target.decode(readFileSync(join(directory, file), 'utf8')) }));
+}
+
+/** Keeps a failing input in the corpus as `finding-<hash>`; returns the file's path. */
+export function saveFinding<Input>(target: FuzzTarget<Input>, input: Input): string {
+  const text = target.encode(input);
+  const file = join(CORPUS_DIRECTORY, target.name, `finding-${createHash('sha256').update(text).digest('hex').slice(0, 12)}${target.extension}`);
+  writeFileSync(file, text);
+  return file;
+}
+
+export const configTarget: FuzzTarget<string> = {
+  name: 'config',
+  description: 'Istio YAML -> validation -> normalization -> selection -> translation -> protobuf',
+  extension: '.yaml',
+  arbitrary: (corpus) => {
+    const generated = fc.array(istioObjectArbitrary, { minLength: 1, maxLength: 4 }).map((objects) => objects.map((object) => toYaml(object)).join('---\n'));
+    if (corpus.length === 0) return generated;
+    const mutated = fc.tuple(fc.constantFrom(...corpus), fc.array(textMutation, { minLength: 1, maxLength: 6 })).map(([seed, mutations]) => mutate(seed, mutations));
+    return fc.oneof(generated, mutated, fc.string({ maxLength: 200 }));
+  },
+  run: (text) => {
+    runConfigPipeline(text);
+  },
+  encode: (text) => text,
+  decode: (text) => text,
+};
+
+/** The resources the ADS target serves: what the pipeline builds from the committed config seeds. */
+function seedResources(): { typeUrl: string; name: string; bytes: Uint8Array }[] {
+  return corpusOf(configTarget).flatMap(({ input }) =>
+    loadIstioConfig(input, 'seed.yaml').serviceEntries.flatMap(({ serviceEntry, inlineEndpoints }) =>
+      buildServiceEntry({ key: { namespace: serviceEntry.namespace, name: serviceEntry.name }, revision: 1, serviceEntry, endpoints: inlineEndpoints }, SERVED_VARIANTS, DEFAULT_MESH_SETTINGS).resources,
+    ),
+  );
+}
+
+let resources: ReturnType<typeof seedResources> | undefined;
+
+export const adsTarget: FuzzTarget<AdsFuzzInput> = {
+  name: 'ads',
+  description: 'ADS request decoding and session handling (state of the world and delta)',
+  extension: '.json',
+  arbitrary: (corpus) => (corpus.length === 0 ? adsInputArbitrary : fc.oneof(adsInputArbitrary, fc.constantFrom(...corpus))),
+  run: (input) => {
+    resources ??= seedResources();
+    runAdsSession(input, providerWith(resources));
+  },
+  encode: (input) =>
+    `${JSON.stringify(
+      { mode: input.mode, steps: input.steps.map((step) => ({ ...step, ...(step.raw === undefined ? {} : { raw: Buffer.from(step.raw).toString('base64') }) })) },
+      (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+      1,
+    )}\n`,
+  decode: (text) => {
+    const parsed = JSON.parse(text) as { mode: AdsFuzzInput['mode']; steps: { raw?: string; request?: AdsFuzzInput['steps'][number]['request']; advanceMs: number }[] };
+    return {
+      mode: parsed.mode,
+      steps: parsed.steps.map((step) => ({
+        advanceMs: step.advanceMs,
+        ...(step.raw === undefined ? {} : { raw: new Uint8Array(Buffer.from(step.raw, 'base64')) }),
+        ...(step.request === undefined ? {} : { request: step.request }),
+      })),
+    };
+  },
+};
+
+export const FUZZ_TARGETS = [configTarget, adsTarget] as const;
