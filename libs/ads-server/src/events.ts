@@ -153,6 +153,7 @@ export interface TypeHandlerRequest {
 
 /**
  * Answers every request of one type that is not an ACK or NACK, with the resources to send (for
- * example istiod's `istio.io/debug/syncz`, generated per request rather than pushed).
+ * example istiod's `istio.io/debug/syncz`, generated per request rather than pushed), now or once a
+ * promise settles. Throwing (or rejecting with) an `AdsRefusalError` ends the stream with its status.
  */
-export type TypeHandler = (session: AdsSessionInfo, request: TypeHandlerRequest) => readonly ServedResource[];
+export type TypeHandler = (session: AdsSessionInfo, request: TypeHandlerRequest) => readonly ServedResource[] | Promise<readonly ServedResource[]>;

@@ -51,9 +51,11 @@ export type AdsRefusalReason =
   | 'invalid_node'
   | 'identity'
   | 'debug_unauthenticated'
-  | 'debug_permission';
+  | 'debug_permission'
+  | 'debug_request';
 
 export const ADS_REFUSAL_REASONS: readonly AdsRefusalReason[] = [
+  'debug_request',
   'message_size',
   'streams_per_connection',
   'connections',

@@ -709,16 +709,38 @@ export class AdsSession implements AdsSessionInfo {
     const requestDriven = state.requestDriven;
     state.clearPending();
     if (request === undefined) return;
-    let produced: readonly ServedResource[] = [];
+    let produced: readonly ServedResource[] | Promise<readonly ServedResource[]> = [];
     try {
       produced = state.handler!(this, request);
     } catch (error) {
-      if (error instanceof AdsRefusalError) {
-        this.refuse(error.reason, error.code, error.message);
-        return;
-      }
-      this.host.logger.error({ session: this.id, typeUrl: state.typeUrl, err: error }, 'type handler failed; answering with no resources');
+      this.handlerFailed(state, error, requestDriven);
+      return;
     }
+    if (Array.isArray(produced)) {
+      this.sendHandled(state, produced, requestDriven);
+      return;
+    }
+    // Answered later (a handler that reads the store): the stream may have closed in between.
+    (produced as Promise<readonly ServedResource[]>).then(
+      (resources) => {
+        if (!this.closed) this.sendHandled(state, resources, requestDriven);
+      },
+      (error: unknown) => {
+        if (!this.closed) this.handlerFailed(state, error, requestDriven);
+      },
+    );
+  }
+
+  private handlerFailed(state: TypeState, error: unknown, requestDriven: boolean): void {
+    if (error instanceof AdsRefusalError) {
+      this.refuse(error.reason, error.code, error.message);
+      return;
+    }
+    this.host.logger.error({ session: this.id, typeUrl: state.typeUrl, err: error }, 'type handler failed; answering with no resources');
+    this.sendHandled(state, [], requestDriven);
+  }
+
+  private sendHandled(state: TypeState, produced: readonly ServedResource[], requestDriven: boolean): void {
     // Never the same name twice in one response: the last one wins.
     const byName = new Map<string, ServedResource>();
     for (const resource of produced) byName.set(resource.name, resource);

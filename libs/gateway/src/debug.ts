@@ -43,6 +43,8 @@ export interface GatewayDebugOptions {
 
 export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gateway, options: GatewayDebugOptions = {}): void {
   monitoring.addReadinessCheck('gateway', () => gateway.isReady());
+  // istioctl `x internal-debug <endpoint>` asks over ADS what these handlers answer over HTTP.
+  gateway.serveDebugOverAds((pathAndQuery) => monitoring.invokeDebug(pathAndQuery));
 
   monitoring.addDebugHandler('/debug/syncz', 'Synchronization status of all proxies connected to any gateway replica', async (query) => {
     const namespace = query.get('namespace');

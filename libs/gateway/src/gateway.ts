@@ -3,12 +3,12 @@
  * server that serves it, with istiod's metrics, the xDS debug types istioctl uses, and the fleet
  * report that lets any replica show every replica's proxies.
  */
-import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { AdsRefusalError, AdsServer, shortTypeName, type AdsLimits, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsLimits, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
-import { contextFromTraceparent, type HostPort, type Logger, type Runner } from '@skiff/runtime';
+import { contextFromTraceparent, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
 import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
@@ -17,6 +17,8 @@ import { istioXdsCallbacks } from './istio-metrics.js';
 import { clientConfigOf, isDebugClient, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
 
 /** istiod's xDS debug type URLs (`pkg/model/xds.go`). */
+/** istioctl's generic debug type: the resource name is the debug endpoint (`x internal-debug`). */
+export const DEBUG_TYPE = 'istio.io/debug';
 export const DEBUG_SYNCZ_TYPE = 'istio.io/debug/syncz';
 export const DEBUG_CONFIG_DUMP_TYPE = 'istio.io/debug/config_dump';
 
@@ -228,6 +230,30 @@ export class Gateway implements Runner {
       proxyNamespace = status?.profile?.namespace ?? proxyId.slice(proxyId.lastIndexOf('.') + 1);
     }
     return this.debugAuthorizer.authorizeDebugRequest(debugCallerOf(session), { endpoint, proxyNamespace });
+  }
+
+  /**
+   * Answers istioctl's `istio.io/debug` requests (`istioctl x internal-debug <endpoint>`): the one
+   * resource name is a debug endpoint with its query (`syncz`, `config_dump?proxyID=...`), answered
+   * by `render` with what `/debug/<name>` answers over HTTP, as one resource of type `istio.io/debug`
+   * (`pilot/pkg/xds/debuggen.go`). The caller is authorized as istiod's debug generator does;
+   * exactly one name is required (InvalidArgument otherwise).
+   */
+  serveDebugOverAds(render: (pathAndQuery: string) => Promise<RenderedDebug>): void {
+    for (const server of this.servers) {
+      server.registerTypeHandler(DEBUG_TYPE, async (session, request) => {
+        if (request.resourceNames.length !== 1) throw new AdsRefusalError(GrpcStatus.INVALID_ARGUMENT, 'exactly one debug request is required', 'debug_request');
+        const name = request.resourceNames[0] as string;
+        const url = new URL(`/debug/${name}`, 'http://debug.invalid');
+        const endpoint = url.pathname.slice('/debug/'.length);
+        const decision = this.authorizeDebugRequest(session, endpoint, url.searchParams.get('proxyID') ?? undefined);
+        if (!decision.allowed) throw decision.error;
+        const rendered = await render(`/debug/${name}`);
+        const value = typeof rendered.body === 'string' ? new TextEncoder().encode(rendered.body) : rendered.body;
+        const any = create(AnySchema, { typeUrl: DEBUG_TYPE, value });
+        return [{ name, version: '', bytes: value, anyBytes: toBinary(AnySchema, any) }];
+      });
+    }
   }
 
   /** The scope of a debug stream's caller; throws the refusal that ends the stream (UNAUTHENTICATED). */

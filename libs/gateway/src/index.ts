@@ -1,6 +1,6 @@
 export { buildConfigDump, DUMP_TYPE_URLS, parseDumpTypes, subscribedResources, type DumpType } from './config-dump.js';
 export { PROXY_ID_REQUIRED, PROXY_NOT_CONNECTED, registerGatewayDebug, type GatewayDebugOptions } from './debug.js';
-export { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type FleetReplicaReport, type GatewayOptions } from './gateway.js';
+export { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, DEBUG_TYPE, Gateway, type FleetReplicaReport, type GatewayOptions } from './gateway.js';
 export { grpcCodeName, istioXdsCallbacks, MAX_VERSION_LABELS, metricTypeOf } from './istio-metrics.js';
 export { clientConfigOf, DEBUG_TYPE_PREFIX, isDebugClient, proxySyncStatus, type ProxySyncStatus, type TypeSyncState } from './sync-status.js';
 export {

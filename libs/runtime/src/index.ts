@@ -38,6 +38,7 @@ export {
   type DebugResponse,
   type MonitoringServerOptions,
   type ReadinessCheck,
+  type RenderedDebug,
 } from './monitoring-server.js';
 export {
   commaListOf,

@@ -71,6 +71,13 @@ export interface MonitoringServerOptions {
   readonly readinessTimeoutMs?: number;
 }
 
+/** A debug handler's answer as it is sent. */
+export interface RenderedDebug {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string | Uint8Array;
+}
+
 interface DebugEntry {
   readonly description: string;
   readonly handler: DebugHandler;
@@ -270,13 +277,30 @@ export class MonitoringServer {
   }
 
   private async serveDebug(path: string, entry: DebugEntry, query: URLSearchParams, response: ServerResponse): Promise<void> {
+    const answer = await this.renderDebug(path, entry, query);
+    return send(response, answer.status, answer.contentType, answer.body);
+  }
+
+  /**
+   * Runs the debug handler of `pathAndQuery` (`/debug/syncz?namespace=a`) in process, as an HTTP
+   * caller would get it: istiod answers its `istio.io/debug` xDS type the same way
+   * (`pilot/pkg/xds/debuggen.go` `processDebugRequest`). Access control is the caller's to apply.
+   */
+  async invokeDebug(pathAndQuery: string): Promise<RenderedDebug> {
+    const url = new URL(pathAndQuery, 'http://debug.invalid');
+    const entry = this.debugHandlers.get(url.pathname);
+    if (entry === undefined) return { status: 404, contentType: 'text/plain; charset=utf-8', body: `no debug handler for ${url.pathname}\n` };
+    return this.renderDebug(url.pathname, entry, url.searchParams);
+  }
+
+  private async renderDebug(path: string, entry: DebugEntry, query: URLSearchParams): Promise<RenderedDebug> {
     let answer: DebugResponse;
     try {
       answer = await entry.handler(query);
     } catch (error) {
-      if (error instanceof HttpError) return send(response, error.status, 'text/plain; charset=utf-8', `${error.message}\n`);
+      if (error instanceof HttpError) return { status: error.status, contentType: 'text/plain; charset=utf-8', body: `${error.message}\n` };
       this.logger.error({ err: error, path }, 'debug handler failed');
-      return send(response, 500, 'text/plain; charset=utf-8', `${path} failed: ${messageOf(error)}\n`);
+      return { status: 500, contentType: 'text/plain; charset=utf-8', body: `${path} failed: ${messageOf(error)}\n` };
     }
     let body: string | Uint8Array;
     let contentType: string;
@@ -291,11 +315,11 @@ export class MonitoringServer {
         body = toJson(answer.body, query.has('pretty'));
       } catch (error) {
         this.logger.error({ err: error, path }, 'debug handler answer is not JSON-serializable');
-        return send(response, 500, 'text/plain; charset=utf-8', `${path} failed: ${messageOf(error)}\n`);
+        return { status: 500, contentType: 'text/plain; charset=utf-8', body: `${path} failed: ${messageOf(error)}\n` };
       }
       contentType = 'application/json';
     }
-    return send(response, answer.status, answer.contentType ?? contentType, body);
+    return { status: answer.status, contentType: answer.contentType ?? contentType, body };
   }
 
   private debugIndexHtml(): string {
