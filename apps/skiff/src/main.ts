@@ -25,7 +25,7 @@ import {
   type Runner,
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, type Store } from '@skiff/store';
-import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
+import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -90,7 +90,15 @@ export async function main(): Promise<void> {
   // watcher: source events -> one store hash per ServiceEntry (fenced by the store's writer lease).
   const watcher = new Watcher({ source, store, logger: logger.child({ component: 'watcher' }), meter: metrics.meter, tracer: tracing.tracer, holder: `${replicaId}-${suffix}` });
   // translator: change log -> Envoy and gRPC resources + invalidations.
-  const translator = new Translator({ store, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
+  let mesh: MeshSettings;
+  try {
+    // istiod's output-changing feature flags, by their environment variables (docs/istio-compatibility.md).
+    mesh = meshSettingsFromEnvironment(process.env);
+  } catch (error) {
+    process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const translator = new Translator({ store, mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
   // gateway: resources -> proxies over ADS.
   const gateway = new Gateway({
     store,

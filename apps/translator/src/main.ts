@@ -23,7 +23,7 @@ import {
   type Runner,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
-import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
+import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
   name: 'skiff-translator',
@@ -46,6 +46,16 @@ export const command = defineCommand({
   },
 });
 
+/** istiod's output-changing feature flags from the environment (docs/istio-compatibility.md); a bad value ends the process. */
+function istiodFlagsOrExit(program: string): MeshSettings {
+  try {
+    return meshSettingsFromEnvironment(process.env);
+  } catch (error) {
+    process.stderr.write(`${program}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+}
+
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
   const logger = createLogger({ level: config.logLevel, name: 'skiff-translator' });
@@ -61,6 +71,7 @@ export async function main(): Promise<void> {
   // what its previous life left unacknowledged is taken over after --claim-idle-timeout.
   const translator = new Translator({
     store,
+    mesh: istiodFlagsOrExit('skiff-translator'),
     consumer: `${podName}-${randomBytes(4).toString('hex')}`,
     logger: logger.child({ component: 'translator' }),
     meter: metrics.meter,

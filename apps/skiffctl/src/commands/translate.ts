@@ -7,7 +7,7 @@
 import { stringify } from 'yaml';
 import { loadConfigInputs } from '@skiff/config-files';
 import { formatFieldError, formatParseError } from '@skiff/model';
-import { DEFAULT_MESH_SETTINGS, translateConfig, translateResultToJson } from '@skiff/xds-translate';
+import { meshSettingsFromEnvironment, translateConfig, translateResultToJson } from '@skiff/xds-translate';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 
 export interface TranslateCommandOptions {
@@ -25,7 +25,15 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
   for (const error of load.errors) writeLine(io.stderr, `error: ${formatParseError(error)}`);
   for (const rejected of load.rejected) for (const error of rejected.errors) writeLine(io.stderr, `invalid: ${formatFieldError(error)}`);
 
-  const translation = translateConfig(load, { flavor: options.flavor, naming: options.naming, mesh: DEFAULT_MESH_SETTINGS });
+  let mesh;
+  try {
+    // istiod's output-changing feature flags, by their environment variables (docs/istio-compatibility.md).
+    mesh = meshSettingsFromEnvironment(process.env);
+  } catch (error) {
+    writeLine(io.stderr, `error: ${error instanceof Error ? error.message : String(error)}`);
+    return ExitCode.Usage;
+  }
+  const translation = translateConfig(load, { flavor: options.flavor, naming: options.naming, mesh });
   for (const error of translation.errors) writeLine(io.stderr, `warning: ${error.message}`);
   for (const duplicate of translation.duplicates) {
     writeLine(io.stderr, `warning: ${duplicate.kind} ${duplicate.name} is built by ${duplicate.keptFrom} and ${duplicate.droppedFrom}; keeping ${duplicate.keptFrom} (the older)`);
