@@ -1,0 +1,45 @@
+/**
+ * What a newcomer's terminal sees on a fresh clone: Nx, run in a real terminal (a pseudo-terminal from
+ * util-linux `script`), asks no question and leaves the tracked nx.json as it is.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './services.js';
+
+/** Runs `command` in a pseudo-terminal at the repository root; kills it after `timeoutMs` (a prompt waits forever). */
+function inTerminal(command: string, timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
+    // Nx asks only when it is not in CI; the test runner may run under CI=true.
+    delete env['CI'];
+    delete env['NX_TUI'];
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, timedOut });
+    });
+  });
+}
+
+describe('first run in a terminal', () => {
+  it('Nx asks nothing and leaves nx.json unchanged', async () => {
+    const nxJson = join(REPO_ROOT, 'nx.json');
+    const before = await readFile(nxJson, 'utf8');
+    const result = await inTerminal('node_modules/.bin/nx show projects', 30_000);
+    expect(result.output).not.toContain('Share usage data');
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(0);
+    expect(result.output).toContain('@skiff/skiff');
+    expect(await readFile(nxJson, 'utf8')).toBe(before);
+  }, 40_000);
+});
