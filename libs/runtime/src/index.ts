@@ -8,6 +8,7 @@ export {
   MONITORING_ADDRESS_OPTION,
   SHUTDOWN_TIMEOUT_OPTION,
   USAGE_EXIT_CODE,
+  versionLine,
   type CommandLineIO,
   type CommandLineOutcome,
   type CommandLineValues,
@@ -56,3 +57,4 @@ export {
 } from './parsers.js';
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
+export { SKIFF_VERSION } from './version.js';
