@@ -1,12 +1,14 @@
 /**
  * What a newcomer's terminal sees on a fresh clone: Nx, run in a real terminal (a pseudo-terminal from
- * util-linux `script`), asks no question and leaves the tracked nx.json as it is.
+ * util-linux `script`), asks no question and leaves the tracked nx.json as it is; every binary tells
+ * its version, the root package.json's.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './services.js';
+import { BINS, REPO_ROOT } from './services.js';
 
 /** Runs `command` in a pseudo-terminal at the repository root; kills it after `timeoutMs` (a prompt waits forever). */
 function inTerminal(command: string, timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean }> {
@@ -42,4 +44,15 @@ describe('first run in a terminal', () => {
     expect(result.output).toContain('@skiff/skiff');
     expect(await readFile(nxJson, 'utf8')).toBe(before);
   }, 40_000);
+});
+
+describe('--version', () => {
+  it("every binary prints the root package.json's version", async () => {
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const names = { skiff: 'skiff', watcher: 'skiff-watcher', translator: 'skiff-translator', gateway: 'skiff-gateway', skiffctl: 'skiffctl', demo: 'skiff-demo', loadgen: 'skiff-loadgen' };
+    for (const [key, name] of Object.entries(names)) {
+      const { stdout } = await promisify(execFile)(process.execPath, [BINS[key as keyof typeof BINS], '--version'], { timeout: 20_000 });
+      expect(stdout).toBe(`${name} ${version}\n`);
+    }
+  }, 60_000);
 });
