@@ -20,7 +20,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
   formatHostPort,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 
 const identity = (value: string): string => value;
 const address = (value: string): string => formatHostPort(parseHostPort(value));
@@ -60,7 +60,7 @@ export async function main(): Promise<void> {
   const tracing = createTracing({ serviceName: 'skiff-gateway' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   const tls =
     config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
@@ -80,7 +80,7 @@ export async function main(): Promise<void> {
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
-  runServices([{ name: 'tracing', start: async () => {}, close: () => tracing.shutdown() }, monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }, gateway], {
+  runServices([{ name: 'tracing', start: async () => {}, close: () => tracing.shutdown() }, monitoring.toRunner(config.monitoringAddress), storeRunner(store), gateway], {
     logger,
     shutdownTimeoutMs: config.shutdownTimeout,
   });

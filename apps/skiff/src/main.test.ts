@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { eventually, freePort } from '@skiff/testing';
 
 const bin = fileURLToPath(new URL('../bin/skiff.js', import.meta.url));
 
@@ -34,6 +35,39 @@ describe('skiff command line', () => {
       expect(result.stderr).toContain('no ./examples directory to serve');
     } finally {
       await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('skiff with an unreachable --redis-url', () => {
+  it('says at once which Redis it cannot reach and why, and stops promptly on SIGTERM', async () => {
+    const [redisPort, xdsPort, monitoringPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [bin, '--redis-url', `redis://127.0.0.1:${redisPort}`, '--xds-addr', `127.0.0.1:${xdsPort}`, '--monitoring-addr', `127.0.0.1:${monitoringPort}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const line = await eventually(
+        () => {
+          const found = output.split('\n').find((l) => l.includes('"component":"store"'));
+          expect(found).toBeDefined();
+          return JSON.parse(found!) as { level: string; msg: string };
+        },
+        { timeoutMs: 3_000 },
+      );
+      expect(line).toMatchObject({ level: 'warn', msg: `cannot reach Redis at redis://127.0.0.1:${redisPort}/0: connect ECONNREFUSED 127.0.0.1:${redisPort}; retrying` });
+      expect(output).not.toContain('maxRetriesPerRequest');
+      const stopping = performance.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(performance.now() - stopping).toBeLessThan(3_000);
+      expect(output).not.toContain('shutdown timed out');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

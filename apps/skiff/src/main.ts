@@ -23,7 +23,7 @@ import {
   commaListOf,
   type Runner,
 } from '@skiff/runtime';
-import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, type Store } from '@skiff/store';
+import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type Store } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
 import { createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
@@ -73,7 +73,7 @@ export async function main(): Promise<void> {
   const store: Store =
     config.redisUrl === undefined
       ? createMemoryStore()
-      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { meter: metrics.meter, connectionName: `skiff-${replicaId}` });
+      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { logger, meter: metrics.meter, connectionName: `skiff-${replicaId}` });
   observeStoreHealth(metrics.meter, store);
   const suffix = randomBytes(4).toString('hex');
 
@@ -92,7 +92,7 @@ export async function main(): Promise<void> {
   const runners: Runner[] = [
     { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
     monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
+    storeRunner(store),
     watcher,
     translator,
     gateway,

@@ -20,7 +20,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
 
 export const command = defineCommand({
@@ -51,7 +51,7 @@ export async function main(): Promise<void> {
   const tracing = createTracing({ serviceName: 'skiff-translator' });
   const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
   const podName = process.env['POD_NAME'] ?? hostname();
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
@@ -71,7 +71,7 @@ export async function main(): Promise<void> {
   const runners: Runner[] = [
     { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
     monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
+    storeRunner(store),
     translator,
   ];
   runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });

@@ -19,7 +19,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -55,7 +55,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =
@@ -77,7 +77,7 @@ export async function main(): Promise<void> {
   const runners: Runner[] = [
     { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
     monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
+    storeRunner(store),
   ];
   if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
   runners.push(watcher);

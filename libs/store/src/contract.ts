@@ -554,6 +554,12 @@ export interface StoreHealth {
 export interface ConnectionStateEvent {
   readonly connection: string;
   readonly state: ConnectionState;
+  /**
+   * Why a connection that is not ready failed (`connect ECONNREFUSED 127.0.0.1:6379`): sent with the
+   * first failure of each outage and whenever the reason changes, so the cause is known at once rather
+   * than when a call gives up.
+   */
+  readonly error?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,4 +8,4 @@ export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, t
 export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
 export { observeStoreHealth } from './metrics.js';
 export { coalesce } from './shared.js';
-export { KEY_PREFIX_OPTION, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, type RedisCommandLine } from './command-line.js';
+export { KEY_PREFIX_OPTION, logStoreConnections, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type RedisCommandLine } from './command-line.js';

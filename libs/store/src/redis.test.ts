@@ -6,6 +6,7 @@ import { diffFields, serviceEntryFields } from './fields.js';
 import { createRedisStore, reconnectDelay, resolveRedisOptions, type RedisStore } from './redis.js';
 import { CLUSTER_TYPE, resource, serviceEntry, visibility } from './test-support/fixtures.js';
 import { SHARED_REDIS_URL, connectAdmin, deleteKeys, freePort, listKeys, uniquePrefix } from './test-support/redis.js';
+import { eventually } from '@skiff/testing';
 
 let admin: Redis;
 const filePrefix = uniquePrefix('redis');
@@ -92,9 +93,17 @@ describe('Redis store', () => {
     const port = await freePort();
     const states: string[] = [];
     const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, commandRetries: 2, retry: { minDelayMs: 10, maxDelayMs: 20 } });
-    store.onStateChange((event) => states.push(`${event.connection}:${event.state}`));
+    const errors: string[] = [];
+    store.onStateChange((event) => (event.error === undefined ? states.push(`${event.connection}:${event.state}`) : errors.push(`${event.connection}: ${event.error}`)));
     try {
-      await expect(store.ping()).rejects.toMatchObject({ name: 'StoreError', code: 'unavailable' });
+      // The message names the server and why it cannot be reached, not ioredis's retry limit.
+      await expect(store.ping()).rejects.toMatchObject({
+        name: 'StoreError',
+        code: 'unavailable',
+        message: `[unavailable] ping: cannot reach Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}`,
+      });
+      // The outage was reported once, with its reason, when it began.
+      expect(errors).toEqual([`commands: connect ECONNREFUSED 127.0.0.1:${port}`]);
       await expect(store.serviceEntries.list()).rejects.toMatchObject({ code: 'unavailable' });
       const health = store.health();
       expect(health.state).not.toBe('ready');
@@ -106,6 +115,24 @@ describe('Redis store', () => {
       await store.close();
     }
     expect(states.at(-1)).toBe('commands:closed');
+  });
+
+  it('after beginShutdown, calls stop waiting for an unreachable server at once', async () => {
+    const port = await freePort();
+    // The default retries would keep a call waiting for about 11 s.
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}` });
+    try {
+      const waiting = store.serviceEntries.list();
+      waiting.catch(() => {});
+      await eventually(() => expect(store.health().errors).toBeGreaterThan(0));
+      const started = performance.now();
+      store.beginShutdown();
+      await expect(waiting).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining(`cannot reach Redis at redis://127.0.0.1:${port}/0`) });
+      await expect(store.epoch()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('not waiting for it while stopping') });
+      expect(performance.now() - started).toBeLessThan(1_000);
+    } finally {
+      await store.close();
+    }
   });
 
   it('reports a refused command as "command", not as a connection problem', async () => {

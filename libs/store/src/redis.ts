@@ -175,6 +175,8 @@ class TrackedConnection {
   private reconnectAttempts = 0;
   private errors = 0;
   private lastError: string | undefined;
+  /** The failure last reported in a state event during the current outage. */
+  private reportedError: string | undefined;
 
   constructor(
     readonly name: string,
@@ -185,12 +187,17 @@ class TrackedConnection {
     client.on('ready', () => {
       this.readyCount++;
       if (this.readyCount > 1) this.reconnects++;
+      this.reportedError = undefined;
       this.set('ready');
       onReady(this.readyCount > 1);
     });
     client.on('error', (error: unknown) => {
       this.errors++;
       this.lastError = error instanceof Error ? error.message : String(error);
+      if (this.state !== 'ready' && this.state !== 'closed' && this.lastError !== this.reportedError) {
+        this.reportedError = this.lastError;
+        this.emit({ connection: this.name, state: this.state, error: this.lastError });
+      }
     });
     client.on('close', () => {
       if (this.state !== 'closed') this.set(this.readyCount > 0 ? 'reconnecting' : 'connecting');
@@ -219,6 +226,11 @@ class TrackedConnection {
       if (client.status !== 'reconnecting') await ended;
     }
     this.set('closed');
+  }
+
+  /** The last connection error while the connection is not ready. */
+  get outageError(): string | undefined {
+    return this.state === 'ready' ? undefined : this.lastError;
   }
 
   health(): ConnectionHealth {
@@ -271,6 +283,8 @@ export class RedisStore implements Store {
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
   readonly keys: KeyLayout;
+  /** Where the store connects, for messages: `redis://host:port/db` (`rediss://` with TLS), never the password. */
+  readonly target: string;
 
   private readonly clientOptions: RedisOptions;
   private readonly maxLength: number;
@@ -285,6 +299,8 @@ export class RedisStore implements Store {
   private groupReady = false;
   private readonly operationTime: Histogram | undefined;
   private closed = false;
+  /** Set by `beginShutdown`: calls no longer wait for Redis to come back. */
+  private stopping = false;
   /**
    * How to end each call in flight when the store closes. Calls register here rather than race one
    * long-lived "closed" promise: every race leaves a reaction on that promise until it settles, and
@@ -300,12 +316,17 @@ export class RedisStore implements Store {
       advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5] },
     });
     this.clientOptions = resolveRedisOptions(options);
+    const host = this.clientOptions.host ?? '127.0.0.1';
+    this.target = `${this.clientOptions.tls === undefined ? 'redis' : 'rediss'}://${host.includes(':') ? `[${host}]` : host}:${this.clientOptions.port ?? 6379}/${this.clientOptions.db ?? 0}`;
     this.maxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
     if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
     this.commands = this.connect('commands', {}, (afterReconnect) => {
       // A server that came back may have lost the consumer group; recreate it before the next read.
       if (afterReconnect) this.groupReady = false;
+    });
+    this.onStateChange((event) => {
+      if (this.stopping && event.connection === 'commands' && event.state !== 'ready') this.endInFlightForOutage();
     });
 
     this.serviceEntries = {
@@ -383,6 +404,28 @@ export class RedisStore implements Store {
     return () => this.stateListeners.delete(listener);
   }
 
+  /**
+   * The service is shutting down: from now on, while Redis is unreachable, calls fail at once (and
+   * those waiting for a reconnection end now) instead of retrying, so SIGTERM during an outage does not
+   * wait out every call's retries. While Redis answers, calls run as before and a graceful shutdown
+   * still finishes its writes.
+   */
+  beginShutdown(): void {
+    this.stopping = true;
+    if (this.commands.state !== 'ready') this.endInFlightForOutage();
+  }
+
+  private endInFlightForOutage(): void {
+    const error = new StoreError('unavailable', `${this.unreachable()}; not waiting for it while stopping`);
+    for (const end of this.inFlight) end(error);
+    this.inFlight.clear();
+  }
+
+  private unreachable(): string {
+    const outage = this.commands.outageError;
+    return `cannot reach Redis at ${this.target}${outage === undefined ? '' : `: ${outage}`}`;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -419,6 +462,7 @@ export class RedisStore implements Store {
    */
   private async run<T>(what: string, body: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreError('closed', `${what}: the store is closed`);
+    if (this.stopping && this.commands.state !== 'ready') throw new StoreError('unavailable', `${what}: ${this.unreachable()}; not waiting for it while stopping`);
     const started = performance.now();
     let outcome = 'ok';
     try {
@@ -428,7 +472,8 @@ export class RedisStore implements Store {
       if (error instanceof StoreError) throw error;
       if (this.closed) throw new StoreError('closed', `${what}: the store was closed`, { cause: error });
       if (isReplyError(error)) throw new StoreError('command', `${what}: ${errorMessage(error)}`, { cause: error });
-      throw new StoreError('unavailable', `${what}: ${errorMessage(error)}`, { cause: error });
+      // ioredis gives up with "Reached the max retries per request limit"; the connection's own error says why.
+      throw new StoreError('unavailable', `${what}: ${this.commands.outageError === undefined ? errorMessage(error) : this.unreachable()}`, { cause: error });
     } finally {
       this.operationTime?.record((performance.now() - started) / 1000, { operation: what, outcome });
     }
