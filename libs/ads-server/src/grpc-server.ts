@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { formatHostPort, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
+import { formatHostPort, ListenError, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -135,6 +135,7 @@ export class AdsServer implements Runner {
   constructor(options: AdsServerOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
+    routeGrpcLogs(this.logger);
     this.clock = options.clock ?? systemClock;
     const maxConnectionAgeMs = options.maxConnectionAgeMs ?? DEFAULTS.maxConnectionAgeMs;
     this.server = new grpc.Server({
@@ -206,7 +207,7 @@ export class AdsServer implements Runner {
     const bind = (bindHost: string): Promise<HostPort> =>
       new Promise((resolve, reject) => {
         this.server.bindAsync(formatHostPort({ host: bindHost, port }), credentials, (error, actualPort) =>
-          error === null ? resolve({ host: bindHost, port: actualPort }) : reject(error),
+          error === null ? resolve({ host: bindHost, port: actualPort }) : reject(new ListenError(tls === undefined ? 'ADS' : 'ADS (TLS)', formatHostPort({ host: bindHost, port }), error)),
         );
       });
     // All interfaces: the IPv6 wildcard (dual-stack, so IPv4 clients connect too), else IPv4 only
@@ -338,4 +339,13 @@ export class AdsServer implements Runner {
       this.logger.error({ err: error }, 'ADS callback failed');
     }
   }
+}
+
+/**
+ * grpc-js writes its own log lines to the console (`E No address added out of total 1 resolved` beside
+ * Skiff's JSON for a port in use). Everything it reports that matters surfaces as a failed bind or call,
+ * which Skiff logs itself, so its lines go to the process's logger at debug level, structured.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  grpc.setLogger({ error: (...parts: unknown[]) => logger.debug({ grpcJs: parts.map(String).join(' ') }, 'grpc-js') });
 }

@@ -74,6 +74,7 @@ export class FileSource implements ConfigSource {
     watcher.on('error', (error) => handler.problem(`watching ${this.dir}: ${String(error)}`, error));
     this.watcher = watcher;
     const initial = await listConfigFiles(this.dir);
+    if (initial.length === 0) handler.problem(`${this.display(this.dir)} holds no .yaml, .yml or .json files: nothing to serve until some appear`);
     await this.apply(new Set(initial));
     handler.synced();
   }
@@ -200,8 +201,10 @@ export class FileSource implements ConfigSource {
     return events;
   }
 
+  /** A path as the user most likely gave it: relative to the working directory when under it, else absolute. */
   private display(file: string): string {
-    return relative(process.cwd(), file) || file;
+    const fromCwd = relative(process.cwd(), file);
+    return fromCwd === '' || fromCwd.startsWith('..') ? file : fromCwd;
   }
 }
 

@@ -58,3 +58,4 @@ export {
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
 export { SKIFF_VERSION } from './version.js';
+export { findListenError, ListenError, listenFailureReason } from './listen-error.js';
