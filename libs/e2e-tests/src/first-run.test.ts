@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { eventually, freePort } from '@skiff/testing';
 import { BINS, REPO_ROOT } from './services.js';
 
 /** Runs `command` in a pseudo-terminal at the repository root; kills it after `timeoutMs` (a prompt waits forever). */
@@ -55,4 +56,38 @@ describe('--version', () => {
       expect(stdout).toBe(`${name} ${version}\n`);
     }
   }, 60_000);
+});
+
+describe('npm start', () => {
+  it("builds only what it runs, quietly: Skiff's first line comes right after npm's header", async () => {
+    const [xdsPort, monitoringPort] = [await freePort(), await freePort()];
+    // The README's command; the arguments after -- only move it to free ports.
+    const child = spawn('npm', ['start', '--', '--xds-addr', `127.0.0.1:${xdsPort}`, '--monitoring-addr', `127.0.0.1:${monitoringPort}`], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await eventually(
+        async () => {
+          expect(child.exitCode, output).toBeNull();
+          expect((await fetch(`http://127.0.0.1:${monitoringPort}/readyz`)).status).toBe(200);
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      const lines = output.split('\n');
+      const before = lines.slice(0, lines.findIndex((line) => line.startsWith('{')));
+      // npm's own header: a blank line, "> skiff@x start", "> tsc -b ... && node ...", a blank line.
+      expect(before.filter((line) => line.trim() !== '')).toEqual([expect.stringMatching(/^> skiff@\S+ start$/), expect.stringMatching(/^> tsc -b apps\/skiff .*&& node apps\/skiff\/bin\/skiff\.js/)]);
+      expect(output).not.toMatch(/\bNX\b/);
+    } finally {
+      // npm runs the script in a shell: stop the whole process group.
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      await exited;
+    }
+  }, 150_000);
 });
