@@ -67,6 +67,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
       .option('-n, --namespace <ns>', 'only proxies in this namespace')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
       .option('-v, --details', 'also print the message of every NACK'),
+    'any replica shows the whole fleet',
   ).action(async (options: GatewayOptions & { namespace?: string; output: 'table' | 'json' | 'yaml'; details?: boolean }) => {
     setExitCode(
       await runProxyStatus(
