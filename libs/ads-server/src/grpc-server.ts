@@ -279,7 +279,9 @@ export class AdsServer implements Runner {
       this.index.remove(session, session.subscriptions());
       this.sessions.delete(session);
       this.waitingForReady.delete(session);
-      this.logger.debug({ session: session.id, node: session.node.id, reason }, 'stream closed');
+      // A stream that never named its node was never logged as a connection.
+      if (session.node.id === '') this.logger.debug({ session: session.id, reason }, 'stream closed before it named its node');
+      else this.logger.info({ session: session.id, node: session.node.id, reason }, 'ADS: connection closed');
       this.callback(() => this.options.callbacks?.onStreamClosed?.(session, reason));
     };
     call.on('data', (request: Request) => {

@@ -461,7 +461,8 @@ export class AdsSession implements AdsSessionInfo {
       this.end(GrpcStatus.INVALID_ARGUMENT, `cannot serve node "${this.nodeValue.id}": ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
-    this.host.logger.debug({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'stream identified');
+    // istiod logs every connection at info ("ADS: new connection for node:..."; pilot/pkg/xds/ads.go).
+    this.host.logger.info({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'ADS: new connection');
     return true;
   }
 

@@ -8,7 +8,7 @@
  * objects (an edit in progress must not take traffic away); the problem is reported.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { isConfigFileName, listConfigFiles } from '@skiff/config-files';
 import type { ConfigSource, ObjectRef, SourceEvent, SourceHandler } from './source.js';
@@ -37,6 +37,8 @@ export interface FileSourceOptions {
 interface FileObjects {
   /** refKey -> object, for one file. */
   readonly objects: Map<string, ParsedFileObject>;
+  /** The file's creation (birth) time, else its modification time, RFC 3339 to the second. */
+  readonly createdAt: string;
 }
 
 const refKey = (ref: ObjectRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
@@ -49,6 +51,10 @@ export class FileSource implements ConfigSource {
   private readonly files = new Map<string, FileObjects>();
   /** What has been delivered: refKey -> the file that defines it and the object's JSON text. */
   private readonly delivered = new Map<string, { file: string; json: string }>();
+  /** Files that do not parse (as displayed), so their recovery can be reported. */
+  private readonly brokenFiles = new Set<string>();
+  /** When each delivered object was first seen: its creationTimestamp when the file gives none. */
+  private readonly firstSeen = new Map<string, string>();
   private readonly pendingPaths = new Set<string>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -141,25 +147,33 @@ export class FileSource implements ConfigSource {
       const before = this.files.get(absolute);
       for (const key of before?.objects.keys() ?? []) touched.add(key);
       let text: string | undefined;
+      let createdAt = '';
       try {
         text = await readFile(absolute, 'utf8');
+        const stats = await stat(absolute);
+        createdAt = new Date(stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.mtimeMs).toISOString().replace(/\.\d+Z$/, 'Z');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
           handler.problem(`${this.display(absolute)}: ${String(error)}`, error);
           continue;
         }
       }
+      const shown = this.display(absolute);
       if (text === undefined) {
         this.files.delete(absolute);
+        if (this.brokenFiles.delete(shown)) handler.fileStatus?.(shown, null, false);
         continue;
       }
-      const parsed = this.parse(text, this.display(absolute));
+      const parsed = this.parse(text, shown);
       for (const message of parsed.problems) handler.problem(message);
       if (parsed.fatal.length > 0) {
         for (const message of parsed.fatal) handler.problem(message);
-        if (before) handler.problem(`${this.display(absolute)}: keeping its previous objects until it parses again`);
+        if (before) handler.problem(`${shown}: keeping its previous objects until it parses again`);
+        this.brokenFiles.add(shown);
+        handler.fileStatus?.(shown, parsed.fatal, before !== undefined);
         continue;
       }
+      if (this.brokenFiles.delete(shown)) handler.fileStatus?.(shown, null, false);
       const objects = new Map<string, ParsedFileObject>();
       for (const object of parsed.objects) {
         const key = refKey(object.ref);
@@ -167,7 +181,7 @@ export class FileSource implements ConfigSource {
         objects.set(key, object);
         touched.add(key);
       }
-      this.files.set(absolute, { objects });
+      this.files.set(absolute, { objects, createdAt });
     }
     for (const event of this.diff(touched)) handler.event(event);
   }
@@ -184,6 +198,7 @@ export class FileSource implements ConfigSource {
         if (previous) {
           const ref = parseRefKey(key);
           this.delivered.delete(key);
+          this.firstSeen.delete(key);
           events.push({ type: 'delete', ref, origin: this.display(previous.file) });
         }
         continue;
@@ -196,9 +211,28 @@ export class FileSource implements ConfigSource {
       const json = JSON.stringify(object.object);
       if (previous?.json === json) continue;
       this.delivered.set(key, { file: winnerFile, json });
-      events.push({ type: 'upsert', object: object.object, origin: object.origin });
+      events.push({ type: 'upsert', object: this.withCreationTimestamp(key, object.object, this.files.get(winnerFile)?.createdAt ?? ''), origin: object.origin });
     }
     return events;
+  }
+
+  /**
+   * Objects from files have no creationTimestamp unless written in. As the Kubernetes API server stamps
+   * an object when it is created, the creation time of the file that first delivered it stands in (the
+   * same after a restart and on every replica reading the same files, so it causes no rewrites), and
+   * debug output (`/debug/registryz`) and the oldest-wins order between ServiceEntries do not read 1970.
+   * An edit that replaces the file keeps the object's first stamp.
+   */
+  private withCreationTimestamp(key: string, object: unknown, fileCreatedAt: string): unknown {
+    if (typeof object !== 'object' || object === null || fileCreatedAt === '') return object;
+    const metadata = (object as { metadata?: unknown }).metadata;
+    if (typeof metadata !== 'object' || metadata === null || 'creationTimestamp' in metadata) return object;
+    let stamp = this.firstSeen.get(key);
+    if (stamp === undefined) {
+      stamp = fileCreatedAt;
+      this.firstSeen.set(key, stamp);
+    }
+    return { ...object, metadata: { ...metadata, creationTimestamp: stamp } };
   }
 
   /** A path as the user most likely gave it: relative to the working directory when under it, else absolute. */

@@ -30,6 +30,11 @@ export interface SourceHandler {
   synced(): void;
   /** A problem the source recovers from by itself (dropped watch, unreadable file); for logs and metrics. */
   problem(message: string, cause?: unknown): void;
+  /**
+   * A file source's file stopped parsing (`errors`: why, `keptPrevious`: its last objects that parsed
+   * stay in effect) or parses again (`errors` null) or is gone; for `/debug/configz` and the logs.
+   */
+  fileStatus?(file: string, errors: readonly string[] | null, keptPrevious: boolean): void;
 }
 
 /** A running source. `start` resolves once watching has begun; `close` stops it and releases resources. */

@@ -123,9 +123,12 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
         const parsed = parseClusterName(ref.name);
         if (parsed) ports.set(parsed.host, [...(ports.get(parsed.host) ?? []), parsed.port]);
       }
+      // istiod's model.Port: name, port, protocol (records written before ports were kept give numbers only).
+      const servicePorts = (hostname: string) =>
+        record.ports?.map((port) => ({ name: port.name, port: port.number, protocol: port.protocol })) ?? (ports.get(hostname) ?? []).sort((a, b) => a - b).map((port) => ({ port }));
       return record.hosts.map((hostname) => ({
         Attributes: { ServiceRegistry: 'External', Name: hostname, Namespace: record.namespace, ExportTo: record.exportTo },
-        ports: (ports.get(hostname) ?? []).sort((a, b) => a - b).map((port) => ({ port })),
+        ports: servicePorts(hostname),
         creationTime: new Date(record.creationTime).toISOString(),
         hostname,
         ResourceVersion: String(record.revision),
@@ -155,7 +158,7 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
             const tlsMode = lbEndpoint.metadata?.filterMetadata['envoy.transport_socket_match']?.['tlsMode'];
             return {
               Addresses: [socket?.address ?? (address?.case === 'pipe' ? `unix://${address.value.path}` : '')],
-              ServicePortName: '',
+              ServicePortName: record.ports?.find((port) => port.number === parsed.port)?.name ?? '',
               LegacyClusterPortKey: parsed.port,
               EndpointPort: socket?.portSpecifier.case === 'portValue' ? socket.portSpecifier.value : 0,
               LbWeight: lbEndpoint.loadBalancingWeight ?? 1,

@@ -356,6 +356,18 @@ export interface Visibility {
   /** Milliseconds since the epoch: the oldest ServiceEntry wins a host claimed twice. */
   readonly creationTime: number;
   readonly hosts: readonly string[];
+  /**
+   * The ServiceEntry's ports, for the debug endpoints (`/debug/registryz` ports, `/debug/endpointz`
+   * `ServicePortName`); not part of visibility. Absent in records written before it existed.
+   */
+  readonly ports?: readonly ServicePort[];
+}
+
+/** A ServiceEntry port as the debug endpoints show it (istiod's `model.Port`). */
+export interface ServicePort {
+  readonly name: string;
+  readonly number: number;
+  readonly protocol: string;
 }
 
 /** The ownership record of one ServiceEntry: its visibility and the resources it owns, with versions. */

@@ -99,8 +99,17 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
       return { key, ref, refJson: JSON.stringify(ref), bytes: resource.bytes };
     })
     .sort((a, b) => compareResourceKeys(a.key, b.key));
-  const { namespace, name, exportTo, creationTime, hosts } = input.visibility;
-  const record: OwnershipRecord = { namespace, name, exportTo: [...exportTo], creationTime, hosts: [...hosts], revision: input.revision, resources: resources.map((r) => r.ref) };
+  const { namespace, name, exportTo, creationTime, hosts, ports } = input.visibility;
+  const record: OwnershipRecord = {
+    namespace,
+    name,
+    exportTo: [...exportTo],
+    creationTime,
+    hosts: [...hosts],
+    ...(ports === undefined ? {} : { ports: ports.map((port) => ({ name: port.name, number: port.number, protocol: port.protocol })) }),
+    revision: input.revision,
+    resources: resources.map((r) => r.ref),
+  };
   return { owner, visibilityJson: visibilityJson(input.visibility), record, recordJson: JSON.stringify(record), resources };
 }
 
@@ -110,6 +119,12 @@ function isResourceRef(value: unknown): value is ResourceRef {
   if (typeof value !== 'object' || value === null) return false;
   const ref = value as Record<string, unknown>;
   return typeof ref['typeUrl'] === 'string' && typeof ref['name'] === 'string' && typeof ref['variant'] === 'string' && typeof ref['version'] === 'string';
+}
+
+function isServicePort(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const port = value as Record<string, unknown>;
+  return typeof port['name'] === 'string' && typeof port['number'] === 'number' && typeof port['protocol'] === 'string';
 }
 
 /** Parses a stored ownership record; throws `StoreError('corrupt')` if it is not one. */
@@ -129,6 +144,7 @@ export function parseOwnershipRecord(json: string): OwnershipRecord {
     !isStringArray(record['exportTo']) ||
     typeof record['creationTime'] !== 'number' ||
     !isStringArray(record['hosts']) ||
+    (record['ports'] !== undefined && !(Array.isArray(record['ports']) && record['ports'].every(isServicePort))) ||
     typeof record['revision'] !== 'number' ||
     !Array.isArray(record['resources']) ||
     !record['resources'].every(isResourceRef)

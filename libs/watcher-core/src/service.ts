@@ -68,9 +68,8 @@ export function createKubernetesElector(config: KubernetesElectionConfig, logger
  */
 export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watcher): void {
   monitoring.addReadinessCheck('watcher-synced', () => watcher.isReady());
-  monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections', () => ({
-    status: 200,
-    body: watcher.objects().map((status) => {
+  monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections, and files that do not parse', () => {
+    const objects: unknown[] = watcher.objects().map((status) => {
       const shown = (status.effective ?? status.rejection?.object ?? {}) as Record<string, unknown>;
       if (!status.rejection) return shown;
       return {
@@ -82,7 +81,12 @@ export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watc
           rejectedObject: status.rejection.object,
         },
       };
-    }),
-  }));
+    });
+    // A file that does not parse holds no object to show; it is listed itself, with why.
+    for (const { file, errors, keptPrevious } of watcher.brokenFileStatus()) {
+      objects.push({ kind: 'File', metadata: { name: file }, rejection: { origin: file, inEffect: keptPrevious ? 'the objects of its last version that parsed' : 'nothing', errors } });
+    }
+    return { status: 200, body: objects };
+  });
   monitoring.addDebugHandler('/debug/watcherz', 'Watcher state: initial sync, writer lease, convergence, backlog', () => ({ status: 200, body: watcher.status() }));
 }

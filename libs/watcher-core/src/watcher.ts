@@ -44,6 +44,11 @@ export interface WatcherStatus {
   readonly serviceEntries: number;
   readonly workloadEntries: number;
   readonly rejected: number;
+  /**
+   * ServiceEntry hashes written and deleted in the store since start (what `skiff_watcher_store_writes_total`
+   * counts); `lastConverge` counts only what the last full comparison with the store had to fix.
+   */
+  readonly writes: { readonly upsert: number; readonly delete: number };
 }
 
 export class Watcher implements Runner {
@@ -66,6 +71,8 @@ export class Watcher implements Runner {
   private removeStateListener: (() => void) | undefined;
   private closed = false;
   private readonly recordEvent: (kind: string, event: string) => void;
+  private readonly writeCounts = { upsert: 0, delete: 0 };
+  private readonly brokenFiles = new Map<string, { errors: string[]; keptPrevious: boolean }>();
   private readonly recordRejected: (kind: string) => void;
 
   constructor(options: WatcherOptions) {
@@ -99,6 +106,7 @@ export class Watcher implements Runner {
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       hooks: {
         onWrite: (op, lagMs) => {
+          this.writeCounts[op] += 1;
           writes?.add(1, { op });
           lag?.record(lagMs / 1000);
         },
@@ -120,6 +128,13 @@ export class Watcher implements Runner {
       event: (event) => this.onEvent(event),
       synced: () => this.onSynced(),
       problem: (message, cause) => this.logger.warn({ err: cause === undefined ? undefined : String(cause) }, message),
+      fileStatus: (file, errors, keptPrevious) => {
+        if (errors !== null) {
+          this.brokenFiles.set(file, { errors: [...errors], keptPrevious });
+        } else if (this.brokenFiles.delete(file)) {
+          this.logger.info({ file }, `${file} parses again; its objects apply`);
+        }
+      },
     });
     this.epochTimer = setInterval(() => this.checkEpoch(), this.options.epochCheckMs ?? 2_000);
   }
@@ -154,12 +169,18 @@ export class Watcher implements Runner {
       serviceEntries: this.state.index.serviceEntryCount,
       workloadEntries: this.state.index.workloadCount,
       rejected: this.state.rejectedCount(),
+      writes: { ...this.writeCounts },
     };
   }
 
   /** Every object seen, valid and rejected, for `/debug/configz`. */
   objects(): ObjectStatus[] {
     return this.state.objects();
+  }
+
+  /** Files of a file source that do not parse, with why, for `/debug/configz`. */
+  brokenFileStatus(): { file: string; errors: string[]; keptPrevious: boolean }[] {
+    return [...this.brokenFiles].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, status]) => ({ file, ...status }));
   }
 
   /** Resolves when pending writes are done (tests, orderly shutdown). */
@@ -170,7 +191,8 @@ export class Watcher implements Runner {
 
   private onEvent(event: SourceEvent): void {
     const outcome = this.state.apply(event);
-    const eventType = event.type === 'delete' ? 'delete' : 'update';
+    // istiod's pilot_k8s_cfg_events: `add` for an object first seen (the initial list included), `update`, `delete`.
+    const eventType = event.type === 'delete' ? 'delete' : outcome.result === 'applied' && outcome.created ? 'add' : 'update';
     this.recordEvent(outcome.kind, outcome.result === 'rejected' ? 'rejected' : eventType);
     switch (outcome.result) {
       case 'rejected':
