@@ -4,15 +4,13 @@
  * replicas share a stream of changes and, when one is SIGKILLed mid-stream, the other takes its
  * unacknowledged changes over and nothing is lost; a bad command line exits 2 with one line.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
 import { createRedisStore, diffFields, serviceEntryFields, type LeaseGrant, type RedisStore } from '@skiff/store';
 import { connectAdmin, deleteKeys, eventually, freePort, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 
-const appDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/skiff-translator.js', import.meta.url));
 const WAIT = { timeoutMs: 30_000 };
 
@@ -104,12 +102,6 @@ class Writer {
     return owned?.record.revision === hash.revision && owned.record.resources.length > 0;
   }
 }
-
-beforeAll(() => {
-  // The test runs the binary; build it (and the libraries it needs) from the current sources.
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-b', appDir], { stdio: 'inherit' });
-}, 180_000);
 
 describe('skiff-translator (the built binary, real Redis)', () => {
   const prefix = uniquePrefix('translator-app');
