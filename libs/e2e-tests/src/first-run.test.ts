@@ -91,3 +91,25 @@ describe('npm start', () => {
     }
   }, 150_000);
 });
+
+describe('the install', () => {
+  const lock = (): Promise<{ packages: Record<string, { version?: string; hasInstallScript?: boolean }> }> => readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8').then(JSON.parse);
+
+  it('holds one copy of the packages the tools would otherwise pin beside the workspaces', async () => {
+    const { packages } = await lock();
+    for (const name of ['@bufbuild/protobuf', 'yaml']) {
+      const copies = Object.entries(packages).filter(([path]) => path === `node_modules/${name}` || path.endsWith(`/node_modules/${name}`));
+      expect(copies.map(([path, entry]) => `${path}@${entry.version}`)).toHaveLength(1);
+    }
+  });
+
+  it('decides on every install script, so npm ci has nothing unreviewed to warn about', async () => {
+    const { packages } = await lock();
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const withScripts = Object.entries(packages)
+      .filter(([, entry]) => entry.hasInstallScript === true)
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(withScripts.length).toBeGreaterThan(0);
+    for (const name of withScripts) expect(manifest.allowScripts, name).toHaveProperty([name]);
+  });
+});
