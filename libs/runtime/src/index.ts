@@ -1,4 +1,4 @@
-export { Backoff, type BackoffOptions } from './backoff.js';
+export { Backoff, backoffDelay, resolveBackoff, type BackoffOptions, type BackoffPolicy } from './backoff.js';
 export {
   defineCommand,
   envVarForFlag,

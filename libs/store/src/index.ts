@@ -5,7 +5,7 @@
 export * from './contract.js';
 export { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
-export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
+export { createRedisStore, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
 export { observeStoreHealth } from './metrics.js';
 export { coalesce } from './shared.js';
 export { KEY_PREFIX_OPTION, logStoreConnections, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type RedisCommandLine } from './command-line.js';

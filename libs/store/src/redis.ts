@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import type { Histogram, Meter } from '@opentelemetry/api';
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay, resolveBackoff } from '@skiff/runtime';
 import type { ObjectKey } from '@skiff/model';
 import {
   CHANGE_LOG_GROUP,
@@ -107,7 +108,7 @@ export interface RedisStoreOptions extends StoreOptions {
   readonly db?: number;
   /** TLS settings (CA, client certificate) for `rediss://`; setting it also turns TLS on for `redis://`. */
   readonly tls?: ConnectionOptions;
-  /** Reconnection backoff: doubles from `minDelayMs` up to `maxDelayMs`, plus up to `minDelayMs` of jitter. Default 50 ms .. 2 s. */
+  /** Reconnection backoff (`Backoff` of @skiff/runtime): doubles from `minDelayMs` up to `maxDelayMs`, spread by 20 %. Default 50 ms .. 2 s. */
   readonly retry?: { readonly minDelayMs?: number; readonly maxDelayMs?: number };
   /** Reconnection attempts a call waits through before failing with `unavailable`; default 10. */
   readonly commandRetries?: number;
@@ -120,12 +121,6 @@ export interface RedisStoreOptions extends StoreOptions {
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
-
-/** Backoff for reconnections: never gives up, never hammers a server that is down. */
-export function reconnectDelay(attempt: number, minDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
-  const exponential = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.round(exponential + random() * minDelayMs);
-}
 
 /**
  * ioredis options from the store's. The URL is parsed here rather than by ioredis, whose merge lets
@@ -147,8 +142,8 @@ export function resolveRedisOptions(options: RedisStoreOptions): RedisOptions {
   const db = options.db ?? urlDb ?? 0;
   const username = options.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
   const password = options.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
-  const minDelayMs = options.retry?.minDelayMs ?? 50;
-  const maxDelayMs = options.retry?.maxDelayMs ?? 2000;
+  // Reconnections never give up and never hammer a server that is down.
+  const reconnect = resolveBackoff({ initialMs: options.retry?.minDelayMs ?? 50, maxMs: options.retry?.maxDelayMs ?? 2000, multiplier: 2 });
   const resolved: RedisOptions = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? 6379 : Number(url.port),
@@ -157,7 +152,8 @@ export function resolveRedisOptions(options: RedisStoreOptions): RedisOptions {
     protocol: 2,
     connectTimeout: options.connectTimeoutMs ?? 5000,
     maxRetriesPerRequest: options.commandRetries ?? 10,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt, minDelayMs, maxDelayMs),
+    // ioredis numbers reconnection attempts from 1.
+    retryStrategy: (attempt: number) => backoffDelay(reconnect, attempt - 1),
     enableReadyCheck: true,
   };
   if (username !== undefined) resolved.username = username;
