@@ -5,7 +5,7 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import { urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
-import { keyLayout } from './contract.js';
+import { keyLayout } from './redis-keys.js';
 import { createRedisStore, type RedisStore } from './redis.js';
 
 /** A key prefix the store accepts: it becomes the hash tag of every key. */

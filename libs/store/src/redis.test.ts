@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { keyLayout } from './contract.js';
+import { keyLayout } from './redis-keys.js';
 import { describeStoreContract } from './contract.suite.js';
 import { diffFields, serviceEntryFields } from './fields.js';
 import { createRedisStore, resolveRedisOptions, type RedisStore } from './redis.js';

@@ -30,7 +30,6 @@ import {
   REVISION_FIELD,
   StoreError,
   checkObjectKey,
-  keyLayout,
   leaseValue,
   parseLeaseValue,
   parseServiceEntryId,
@@ -48,7 +47,6 @@ import {
   type DeleteResult,
   type InvalidationBus,
   type InvalidationListener,
-  type KeyLayout,
   type Lease,
   type LeaseGrant,
   type LeaseState,
@@ -70,6 +68,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from './contract.js';
+import { keyLayout, type KeyLayout } from './redis-keys.js';
 import {
   ACQUIRE_LEASE,
   CURRENT_LEASE,
@@ -81,21 +80,10 @@ import {
   WRITE_SERVICE_ENTRY,
   type LuaScript,
 } from './redis-scripts.js';
-import {
-  checkDiff,
-  checkHolder,
-  checkRevision,
-  checkTtl,
-  coalesce,
-  compareObjectKeys,
-  decodeInvalidation,
-  parseChangeLogEntry,
-  parseOwnershipRecord,
-  prepareReplace,
-  SubscriptionState,
-  traceOf,
-  type DeliveryCounters,
-} from './shared.js';
+import { coalesce, parseChangeLogEntry } from './change-log-entries.js';
+import { checkDiff, checkHolder, checkRevision, checkTtl, traceOf } from './checks.js';
+import { decodeInvalidation, SubscriptionState, type DeliveryCounters } from './invalidation-codec.js';
+import { compareObjectKeys, parseOwnershipRecord, prepareReplace } from './ownership-records.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   /**
