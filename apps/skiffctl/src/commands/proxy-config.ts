@@ -12,12 +12,12 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { decodeConfigDump, type ProxyConfig } from '../config-dump.js';
 import {
   assignmentsMatching,
   CLUSTER_HEADER,
   clusterMatches,
   clusterRows,
-  decodeConfigDump,
   ENDPOINT_HEADER,
   endpointRows,
   listenerMatches,
@@ -27,8 +27,7 @@ import {
   type ClusterFilter,
   type EndpointFilter,
   type ListenerFilter,
-  type ProxyConfig,
-} from '../config-dump.js';
+} from '../proxy-config-tables.js';
 import { GatewayHttpError, GatewayUnreachableError, type GatewayClient } from '../gateway-client.js';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 import { formatTable } from '../table.js';
