@@ -48,7 +48,7 @@ const boundaries = projects.flatMap(({ dir, type }) => {
   const patterns = forbidden.length === 0 ? [] : [{ regex: `^(${forbidden.map((other) => escape(other.name)).join('|')})(/|$)`, message: `a ${type} project may import only ${allowed.join(', ')} projects (nx.tags)` }];
   const rule = PURE_TYPES.has(type) ? { paths: bannedIo.paths, patterns: [...bannedIo.patterns, ...patterns] } : { patterns };
   if (rule.patterns.length === 0 && rule.paths === undefined) return [];
-  return [{ files: [`${dir}/src/**/*.ts`], ignores: ['**/*.test.ts', '**/test-support/**'], rules: { 'no-restricted-imports': ['error', rule] } }];
+  return [{ files: [`${dir}/src/**/*.ts`], ignores: ['**/*.test.ts', '**/test-support/**', '**/test-support.ts'], rules: { 'no-restricted-imports': ['error', rule] } }];
 });
 
 export default tseslint.config(

@@ -7,47 +7,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
 import { createRedisStore, diffFields, serviceEntryFields, type LeaseGrant, type RedisStore } from '@skiff/store';
-import { connectAdmin, deleteKeys, eventually, freePort, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
+import { connectAdmin, deleteKeys, eventually, freePort, normalizedServiceEntry, normalizedWorkload, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 
 const bin = fileURLToPath(new URL('../bin/skiff-translator.js', import.meta.url));
 const WAIT = { timeoutMs: 30_000 };
 
 function entry(name: string): NormalizedServiceEntry {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: 'shop',
-    name,
-    creationTime: 1_700_000_000_000,
-    labels: {},
-    hosts: [`${name}.shop.example`],
-    addresses: [],
-    ports: [{ number: 8080, name: 'http', protocol: 'HTTP', targetPort: 0 }],
-    location: 'MESH_INTERNAL',
-    resolution: 'STATIC',
-    exportTo: [],
-    workloadSelector: { app: name },
-    subjectAltNames: [],
-  };
+  return normalizedServiceEntry({ namespace: 'shop', name, creationTime: 1_700_000_000_000, hosts: [`${name}.shop.example`], ports: [{ number: 8080, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
 }
 
 function endpoint(name: string, address: string): NormalizedEndpoint {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    source: { kind: 'WorkloadEntry', namespace: 'shop', name },
-    address,
-    ports: {},
-    labels: {},
-    network: '',
-    locality: '',
-    weight: 0,
-    serviceAccount: 'default',
-    tlsMode: 'istio',
-    workloadName: name,
-    namespace: 'shop',
-    healthy: true,
-  };
+  return normalizedWorkload({ namespace: 'shop', name, address, serviceAccount: 'default' });
 }
 
 interface Translator {

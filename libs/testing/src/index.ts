@@ -10,3 +10,4 @@ export type { GoldenOptions } from './golden.js';
 export { eventually, freePort } from './wait.js';
 export type { EventuallyOptions } from './wait.js';
 export { connectAdmin, deleteKeys, listKeys, PrivateRedisServer, SHARED_REDIS_URL, uniquePrefix } from './redis.js';
+export { normalizedServiceEntry, normalizedWorkload } from './normalized.js';
