@@ -3,22 +3,17 @@
  * invalidations, and serves them over ADS (libs/gateway).
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import {
-  createLogger,
-  createMetrics,
-  createTracing,
+  createServiceBase,
   defineCommand,
+  formatHostPort,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
   parseHostPort,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  formatHostPort,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 
@@ -54,12 +49,8 @@ export async function main(): Promise<void> {
     process.stderr.write('skiff-gateway: --fleet-heartbeat must be more than 0\n');
     process.exit(2);
   }
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-gateway' });
-  const metrics = createMetrics({ serviceName: 'skiff-gateway' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-gateway' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const service = createServiceBase('skiff-gateway', { logLevel: config.logLevel });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   const tls =
@@ -80,8 +71,5 @@ export async function main(): Promise<void> {
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
-  runServices([{ name: 'tracing', start: async () => {}, close: () => tracing.shutdown() }, monitoring.toRunner(config.monitoringAddress), storeRunner(store), gateway], {
-    logger,
-    shutdownTimeoutMs: config.shutdownTimeout,
-  });
+  service.run([storeRunner(store), gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

@@ -5,23 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Gateway, registerGatewayDebug } from '@skiff/gateway';
 import {
-  createLogger,
-  createMetrics,
-  createTracing,
+  commaListOf,
+  createServiceBase,
   defineCommand,
   formatHostPort,
   LOG_LEVEL_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
   parseHostPort,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  commaListOf,
-  type Runner,
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type Store } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
@@ -52,11 +46,8 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  const logger = createLogger({ level: config.logLevel, name: 'skiff' });
-  const metrics = createMetrics({ serviceName: 'skiff' });
-  const tracing = createTracing({ serviceName: 'skiff' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const replicaId = process.env['POD_NAME'] ?? hostname();
+  const service = createServiceBase('skiff', { logLevel: config.logLevel });
+  const { logger, metrics, tracing, monitoring, replicaId } = service;
 
   const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
   if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {
@@ -89,13 +80,5 @@ export async function main(): Promise<void> {
   registerGatewayDebug(monitoring, gateway, { configz: false });
 
   // Runners stop in reverse order: proxies are sent away first, the store closes last.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    storeRunner(store),
-    watcher,
-    translator,
-    gateway,
-  ];
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([storeRunner(store), watcher, translator, gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

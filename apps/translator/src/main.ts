@@ -4,21 +4,15 @@
  * publishes the invalidation (libs/translator-core).
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import {
-  createLogger,
-  createMetrics,
-  createTracing,
+  createServiceBase,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
   parsePositiveInteger,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  type Runner,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { registerTranslatorDebug, Translator } from '@skiff/translator-core';
@@ -45,12 +39,8 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-translator' });
-  const metrics = createMetrics({ serviceName: 'skiff-translator' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-translator' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const service = createServiceBase('skiff-translator', { logLevel: config.logLevel });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
@@ -68,11 +58,5 @@ export async function main(): Promise<void> {
   registerTranslatorDebug(monitoring, translator);
 
   // Runners stop in reverse order: the translator finishes its builds before the store connection closes.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    storeRunner(store),
-    translator,
-  ];
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([storeRunner(store), translator], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

@@ -2,20 +2,15 @@
  * skiff-watcher: wiring only. Reads ServiceEntries and WorkloadEntries from a directory or Kubernetes,
  * and writes one store hash per ServiceEntry (libs/watcher-core).
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   commaListOf,
-  createLogger,
-  createMetrics,
-  createTracing,
+  createServiceBase,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
@@ -42,12 +37,8 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-watcher' });
-  const metrics = createMetrics({ serviceName: 'skiff-watcher' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-watcher' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const service = createServiceBase('skiff-watcher', { logLevel: config.logLevel });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   let source;
   try {
     source = createConfigSource({ configDir: config.configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces }, logger);
@@ -74,12 +65,8 @@ export async function main(): Promise<void> {
   monitoring.addReadinessCheck('store', () => store.ping().then(() => true));
 
   // Runners stop in reverse order: the watcher releases its lease before the store connection closes.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    storeRunner(store),
-  ];
+  const runners: Runner[] = [storeRunner(store)];
   if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
   runners.push(watcher);
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run(runners, { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

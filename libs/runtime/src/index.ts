@@ -59,3 +59,4 @@ export { runServices, type Runner, type RunServicesOptions, type ServicesHandle,
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
 export { SKIFF_VERSION } from './version.js';
 export { findListenError, ListenError, listenFailureReason } from './listen-error.js';
+export { createServiceBase, type ServiceBase } from './service.js';
