@@ -7,8 +7,9 @@ import { loadConfigInputs } from '@skiff/config-files';
 
 /** The one method every backend serves; the demo client calls it. */
 export const WHO_PATH = '/skiff.demo.Backend/Who';
-const encode = (text: string): Buffer => Buffer.from(text);
-const decode = (bytes: Buffer): string => bytes.toString();
+/** The method's messages are plain UTF-8 text (the backend's name), with no protobuf schema. */
+export const encode = (text: string): Buffer => Buffer.from(text);
+export const decode = (bytes: Buffer): string => bytes.toString();
 
 export interface Backend {
   readonly name: string;

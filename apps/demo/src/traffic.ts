@@ -3,11 +3,9 @@
  * example service through Skiff and counting which backend answered each call.
  */
 import * as grpc from '@grpc/grpc-js';
-import { WHO_PATH } from './backends.js';
+import { decode, encode, WHO_PATH } from './backends.js';
 
 export const EXAMPLE_TARGET = 'xds:///example-app:8080';
-const encode = (text: string): Buffer => Buffer.from(text);
-const decode = (bytes: Buffer): string => bytes.toString();
 
 export interface XdsClientOptions {
   /** Skiff's ADS address, `host:port`. */
