@@ -59,7 +59,7 @@ async function runClient(options: ClientOptions, life: Lifecycle): Promise<numbe
   const client = await xdsClient({ xdsAddress: options.xdsAddr, nodeId: options.nodeId, namespace: options.namespace, target: options.target });
   try {
     if (options.follow === true) {
-      life.out(`calling ${options.target} through Skiff at ${options.xdsAddr} as proxy ${options.nodeId}.${options.namespace}; Ctrl-C stops`);
+      life.out(`calling ${options.target} through Skiff at ${options.xdsAddr} as node ${options.nodeId} (namespace ${options.namespace}); Ctrl-C stops`);
       while (!life.signal.aborted) {
         const end = Date.now() + 1_000;
         const result = await sample(client, () => Date.now() >= end, life.signal);
