@@ -22,7 +22,7 @@ const rows = readdirSync(resultsDir)
     const seconds = Math.max(...result.testResults.map((t) => t.endTime ?? 0), result.startTime) - result.startTime;
     return {
       name: file.replace(/\.json$/, '').replace('__', '/'),
-      files: result.numTotalTestSuites,
+      files: result.testResults.length,
       passed: result.numPassedTests,
       failed: result.numFailedTests,
       skipped: result.numPendingTests + (result.numTodoTests ?? 0),
