@@ -1,6 +1,6 @@
 /**
  * Exponential backoff with jitter, the one implementation for every retry and reconnect loop: Redis
- * reconnections (the store's ioredis `retryStrategy`), Kubernetes informer restarts and Lease retries,
+ * reconnections (the store's ioredis `retryStrategy`), Kubernetes informer restarts,
  * the translator's and the gateway cache's store retries, the watcher's writes and convergence, and
  * skiff-loadgen's proxy reconnections. It follows gRPC's connection backoff (doc/connection-backoff.md
  * in grpc/grpc): the base delay grows by `multiplier` per attempt up to `maxMs`, and each delay is
