@@ -1,25 +1,55 @@
-// Lint for the whole workspace. Module boundaries are enforced here (no Nx plugin needed): the pure
-// libraries may not reach I/O clients or network modules, and may depend only on other pure libraries.
+// Lint for the whole workspace. Module boundaries follow the Nx tags in each package.json
+// (`"nx": {"tags": ["type:..."]}`), enforced here without the Nx ESLint plugin: a project may import
+// only the workspace packages its type allows, and the pure types (domain, proto) may not reach I/O
+// clients or network modules either. Tests are exempt: they may use any package.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Libraries that must stay pure: no Redis, Kubernetes, gRPC or socket code, directly or through another lib. */
-const pureLibraries = ['libs/protos', 'libs/model', 'libs/selector-index', 'libs/xds-translate'];
-/** Workspace packages a pure library may import. */
-const pureWorkspacePackages = ['@skiff/protos', '@skiff/model', '@skiff/selector-index', '@skiff/xds-translate'];
-
-const bannedInPureLibraries = {
-  paths: ['ioredis', '@kubernetes/client-node', 'node:net', 'net', 'node:http2', 'http2', 'node:http', 'http', 'node:dgram', 'dgram'].map(
-    (name) => ({ name, message: 'pure libraries (model, index, translation) do no I/O; do it in an app or a runtime library' }),
-  ),
-  patterns: [
-    { group: ['@grpc/*', '@connectrpc/*'], message: 'pure libraries do not speak gRPC' },
-    {
-      regex: `^@skiff/(?!(${pureWorkspacePackages.map((p) => p.slice('@skiff/'.length)).join('|')})(/|$))`,
-      message: 'a pure library may depend only on other pure libraries',
-    },
-  ],
+/** Which project types each type may import (outside tests). */
+const ALLOWED_TYPES = {
+  'type:app': ['type:runtime', 'type:data-access', 'type:domain', 'type:proto'],
+  'type:runtime': ['type:runtime', 'type:data-access', 'type:domain', 'type:proto'],
+  'type:data-access': ['type:runtime', 'type:data-access', 'type:domain', 'type:proto'],
+  'type:domain': ['type:domain', 'type:proto'],
+  'type:proto': ['type:proto'],
+  'type:testing': null,
 };
+/** Types that do no I/O: model, index, translation, generated protos. */
+const PURE_TYPES = new Set(['type:domain', 'type:proto']);
+
+/** Every workspace project: its directory, package name and type tag (exactly one). */
+const projects = ['libs', 'apps']
+  .flatMap((parent) => readdirSync(parent).map((name) => `${parent}/${name}`))
+  .concat(['bench'])
+  .filter((dir) => existsSync(`${dir}/package.json`))
+  .map((dir) => {
+    const manifest = JSON.parse(readFileSync(`${dir}/package.json`, 'utf8'));
+    const types = (manifest.nx?.tags ?? []).filter((tag) => tag.startsWith('type:'));
+    if (types.length !== 1 || !(types[0] in ALLOWED_TYPES)) throw new Error(`${dir}/package.json: nx.tags must hold one of ${Object.keys(ALLOWED_TYPES).join(', ')}`);
+    return { dir, name: manifest.name, type: types[0] };
+  });
+
+const bannedIo = {
+  paths: ['ioredis', '@kubernetes/client-node', 'node:net', 'net', 'node:http2', 'http2', 'node:http', 'http', 'node:dgram', 'dgram'].map((name) => ({
+    name,
+    message: 'pure libraries (type:domain, type:proto) do no I/O; do it in an app or a runtime library',
+  })),
+  patterns: [{ group: ['@grpc/*', '@connectrpc/*'], message: 'pure libraries do not speak gRPC' }],
+};
+
+const escape = (name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** One lint block per project that has a restriction: the workspace packages it may not import. */
+const boundaries = projects.flatMap(({ dir, type }) => {
+  const allowed = ALLOWED_TYPES[type];
+  if (allowed === null) return [];
+  const forbidden = projects.filter((other) => other.dir !== dir && !allowed.includes(other.type));
+  const patterns = forbidden.length === 0 ? [] : [{ regex: `^(${forbidden.map((other) => escape(other.name)).join('|')})(/|$)`, message: `a ${type} project may import only ${allowed.join(', ')} projects (nx.tags)` }];
+  const rule = PURE_TYPES.has(type) ? { paths: bannedIo.paths, patterns: [...bannedIo.patterns, ...patterns] } : { patterns };
+  if (rule.patterns.length === 0 && rule.paths === undefined) return [];
+  return [{ files: [`${dir}/src/**/*.ts`], ignores: ['**/*.test.ts', '**/test-support/**', '**/test-support.ts'], rules: { 'no-restricted-imports': ['error', rule] } }];
+});
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'libs/protos/src/gen/**', '.nx/**', '**/coverage/**', 'deploy/**', '**/*.tmp.mjs'] },
@@ -32,9 +62,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  {
-    files: pureLibraries.map((dir) => `${dir}/src/**/*.ts`),
-    ignores: ['**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', bannedInPureLibraries] },
-  },
+  ...boundaries,
 );

@@ -4,23 +4,18 @@
  */
 import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
 import {
-  createLogger,
-  defaultReplicaId,
-  createMetrics,
-  createTracing,
+  createServiceBase,
   defineCommand,
+  formatHostPort,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   debugAccessFromCommandLine,
   parseCommandLine,
   parseDuration,
   parseHostPort,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  formatHostPort,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 
 const address = (value: string): string => formatHostPort(parseHostPort(value));
 
@@ -53,13 +48,9 @@ export async function main(): Promise<void> {
     process.stderr.write('skiff-gateway: --fleet-heartbeat must be more than 0\n');
     process.exit(2);
   }
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-gateway' });
-  const metrics = createMetrics({ serviceName: 'skiff-gateway' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-gateway' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
-  const podName = defaultReplicaId();
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
+  const service = createServiceBase('skiff-gateway', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   const gateway = new Gateway({
     store,
@@ -78,8 +69,5 @@ export async function main(): Promise<void> {
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
-  runServices([{ name: 'tracing', start: async () => {}, close: () => tracing.shutdown() }, monitoring.toRunner(config.monitoringAddress), { name: 'store', start: async () => {}, close: () => store.close() }, gateway], {
-    logger,
-    shutdownTimeoutMs: config.shutdownTimeout,
-  });
+  service.run([storeRunner(store), gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

@@ -1,185 +1,123 @@
 /**
- * `npm run demo`: Skiff in one minute. Starts the all-in-one `skiff` on a temporary copy of
- * examples/demo, three gRPC backends and a proxyless gRPC client (@grpc/grpc-js with the
- * @grpc/grpc-js-xds resolver, target xds:///example-app:8080), then edits the WorkloadEntries and shows,
- * step by step, where the client's calls go. `--short` runs each step briefly (CI).
+ * skiff-demo: wiring only. With no command, the tour (`npm run demo`, tour.ts). `backends` serves the
+ * example's WorkloadEntries on this machine and `client` calls the example service through a running
+ * Skiff, so the README's `npm start` example gets traffic.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import { parseAllDocuments, stringify } from 'yaml';
+import { versionLine } from '@skiff/runtime';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { planBackends, startPlannedBackends, stopBackends } from './backends.js';
+import { processLifecycle, type Lifecycle } from './lifecycle.js';
+import { runTour } from './tour.js';
+import { EXAMPLE_TARGET, report, sample, xdsClient } from './traffic.js';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const SKIFF_BIN = join(repoRoot, 'apps/skiff/bin/skiff.js');
-const EXAMPLE = join(repoRoot, 'examples/demo/example-app.yaml');
-const WHO = '/skiff.demo.Backend/Who';
-const encode = (text: string): Buffer => Buffer.from(text);
-const decode = (bytes: Buffer): string => bytes.toString();
+const DEFAULT_MESH = 'examples/demo';
 
-interface Backend {
-  readonly name: string;
-  readonly port: number;
-  readonly server: grpc.Server;
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return parsed;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function startBackend(name: string): Promise<Backend> {
-  const server = new grpc.Server();
-  server.addService(
-    { Who: { path: WHO, requestStream: false, responseStream: false, requestSerialize: encode, requestDeserialize: decode, responseSerialize: encode, responseDeserialize: decode } },
-    { Who: (_call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) => callback(null, name) },
-  );
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { name, port, server };
-}
-
-/** The example's ServiceEntry and one WorkloadEntry per backend, each in its own file so a step can delete one. */
-async function writeMesh(dir: string, backends: readonly Backend[]): Promise<void> {
-  const documents = parseAllDocuments(await readFile(EXAMPLE, 'utf8')).map((document) => document.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> });
-  const serviceEntry = documents.find((document) => document.kind === 'ServiceEntry');
-  const template = documents.find((document) => document.kind === 'WorkloadEntry');
-  if (!serviceEntry || !template) throw new Error(`${EXAMPLE} must hold a ServiceEntry and a WorkloadEntry`);
-  await writeFile(join(dir, 'service-entry.yaml'), stringify(serviceEntry));
-  for (const backend of backends) await writeFile(join(dir, `${backend.name}.yaml`), workloadEntry(template, backend));
-}
-
-function workloadEntry(template: { metadata: { name: string }; spec: Record<string, unknown> }, backend: Backend, labels?: Record<string, string>): string {
-  return stringify({
-    ...template,
-    metadata: { ...template.metadata, name: backend.name },
-    spec: { ...template.spec, ...(labels ? { labels } : {}), ports: { grpc: backend.port } },
-  });
-}
-
-/** Runs RPCs for `durationMs` and counts where they went. */
-async function sample(client: grpc.Client, durationMs: number): Promise<{ hits: Map<string, number>; errors: number }> {
-  const hits = new Map<string, number>();
-  let errors = 0;
-  const end = Date.now() + durationMs;
-  while (Date.now() < end) {
-    const outcome = await new Promise<string | null>((resolve) =>
-      client.makeUnaryRequest(WHO, encode, decode, 'who', new grpc.Metadata(), { deadline: Date.now() + 2_000 }, (error, value) => resolve(error ? null : (value ?? null))),
-    );
-    if (outcome === null) errors += 1;
-    else hits.set(outcome, (hits.get(outcome) ?? 0) + 1);
-  }
-  return { hits, errors };
-}
-
-function bar(share: number, width = 24): string {
-  const filled = Math.round(share * width);
-  return `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
-}
-
-function report(names: readonly string[], result: { hits: Map<string, number>; errors: number }): string[] {
-  const total = [...result.hits.values()].reduce((a, b) => a + b, 0) + result.errors;
-  const lines = names.map((name) => {
-    const count = result.hits.get(name) ?? 0;
-    const share = total === 0 ? 0 : count / total;
-    return `    ${name.padEnd(16)} ${bar(share)} ${String(Math.round(share * 100)).padStart(3)}%  (${count} calls)`;
-  });
-  lines.push(`    ${'errors'.padEnd(16)} ${String(result.errors).padStart(29)}   of ${total} calls`);
-  return lines;
-}
-
-async function waitForReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`skiff exited with ${child.exitCode}:\n${output()}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`skiff was not ready within 30 s:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export async function main(argv: readonly string[]): Promise<number> {
-  const short = argv.includes('--short');
-  const stepMs = short ? 1_500 : 4_000;
-  const out = (line = ''): void => void process.stdout.write(`${line}\n`);
-  const dir = await mkdtemp(join(tmpdir(), 'skiff-demo-'));
-  const backends = await Promise.all(['backend-1', 'backend-2', 'backend-3', 'backend-4'].map((name) => startBackend(name)));
-  const [b1, b2, b3, b4] = backends as [Backend, Backend, Backend, Backend];
-  const names = backends.map((b) => b.name);
-  const [xdsPort, monitoringPort] = [await freePort(), await freePort()];
-  let skiff: ChildProcess | undefined;
-  let client: grpc.Client | undefined;
-  let skiffOutput = '';
-  try {
-    await writeMesh(dir, [b1, b2, b3]);
-    out('Skiff demo: a proxyless gRPC client follows WorkloadEntry edits through Skiff.');
-    out(`  mesh files:  ${dir} (a copy of examples/demo)`);
-    out(`  backends:    ${backends.map((b) => `${b.name} 127.0.0.1:${b.port}`).join(', ')}`);
-    skiff = spawn(process.execPath, [SKIFF_BIN, '--config-dir', dir, '--xds-addr', `127.0.0.1:${xdsPort}`, '--monitoring-addr', `127.0.0.1:${monitoringPort}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    skiff.stdout?.on('data', (chunk: Buffer) => (skiffOutput += chunk.toString()));
-    skiff.stderr?.on('data', (chunk: Buffer) => (skiffOutput += chunk.toString()));
-    await waitForReady(`http://127.0.0.1:${monitoringPort}/readyz`, skiff, () => skiffOutput);
-    out(`  skiff:       ADS on 127.0.0.1:${xdsPort}, debug on http://127.0.0.1:${monitoringPort}/debug/syncz`);
-
-    process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-      xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }] }],
-      node: { id: 'demo-client', locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: 'demo' } },
-    });
-    const xds = await import('@grpc/grpc-js-xds');
-    xds.register();
-    client = new grpc.Client('xds:///example-app:8080', grpc.credentials.createInsecure());
-    out('  client:      xds:///example-app:8080');
-
-    const step = async (title: string, edit: () => Promise<void>, settleMs = 400): Promise<void> => {
-      out();
-      out(title);
-      await edit();
-      await new Promise((r) => setTimeout(r, settleMs));
-      for (const line of report(names, await sample(client as grpc.Client, stepMs))) out(line);
-    };
-    const template = parseAllDocuments(await readFile(EXAMPLE, 'utf8'))
-      .map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> })
-      .find((d) => d.kind === 'WorkloadEntry') as { metadata: { name: string }; spec: Record<string, unknown> };
-
-    await step('1. Three WorkloadEntries: round robin over backend-1..3', async () => {}, 1_000);
-    await step(`2. rm ${b3.name}.yaml: its endpoint leaves the ClusterLoadAssignment`, () => unlink(join(dir, `${b3.name}.yaml`)));
-    await step(`3. add ${b4.name}.yaml: a new endpoint joins`, () => writeFile(join(dir, `${b4.name}.yaml`), workloadEntry(template, b4)));
-    await step(`4. relabel ${b1.name} (app: canary): the selector no longer picks it`, () => writeFile(join(dir, `${b1.name}.yaml`), workloadEntry(template, b1, { app: 'canary' })));
-    await step(`5. an invalid edit to ${b2.name} (port 99999): rejected, traffic unchanged`, async () => {
-      await writeFile(join(dir, `${b2.name}.yaml`), workloadEntry(template, { ...b2, port: 99999 }));
-      await new Promise((r) => setTimeout(r, 300));
-      const configz = (await (await fetch(`http://127.0.0.1:${monitoringPort}/debug/configz`)).json()) as { metadata?: { name?: string }; rejection?: { errors: string[] } }[];
-      const rejection = configz.find((o) => o.metadata?.name === b2.name)?.rejection;
-      out(`    watcher: ${rejection ? rejection.errors.join('; ') : 'no rejection reported'}`);
-    });
-    out();
-    out('Done: every step above was a file edit; Skiff rebuilt only the example-app ServiceEntry and pushed its endpoints.');
-    return 0;
-  } catch (error) {
-    process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+/** `skiff-demo backends`: one backend per WorkloadEntry port until stopped. */
+async function runBackends(paths: readonly string[], life: Lifecycle): Promise<number> {
+  const { plans, errors } = await planBackends(paths);
+  if (errors.length > 0) {
+    for (const error of errors) process.stderr.write(`skiff-demo: ${error}\n`);
     return 1;
-  } finally {
-    client?.close();
-    if (skiff && skiff.exitCode === null) {
-      const exited = new Promise((resolve) => skiff?.once('exit', resolve));
-      skiff.kill('SIGTERM');
-      await exited;
-    }
-    for (const backend of backends) backend.server.forceShutdown();
-    await rm(dir, { recursive: true, force: true });
   }
+  let backends;
+  try {
+    backends = await startPlannedBackends(plans);
+  } catch (error) {
+    process.stderr.write(`skiff-demo: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  try {
+    for (const plan of plans) life.out(`${plan.workloadEntry.padEnd(24)} gRPC backend on ${plan.host}:${plan.port}`);
+    life.out('serving; Ctrl-C stops');
+    await life.stopped();
+    return 0;
+  } finally {
+    stopBackends(backends);
+  }
+}
+
+interface ClientOptions {
+  readonly xdsAddr: string;
+  readonly calls: number;
+  readonly follow?: boolean;
+  readonly target: string;
+  readonly nodeId: string;
+  readonly namespace: string;
+}
+
+/**
+ * `skiff-demo client`: a number of calls through Skiff, then where they went; exit 1 if any failed.
+ * With `--follow`, one line per second until stopped, so the client stays connected for skiffctl.
+ */
+async function runClient(options: ClientOptions, life: Lifecycle): Promise<number> {
+  const client = await xdsClient({ xdsAddress: options.xdsAddr, nodeId: options.nodeId, namespace: options.namespace, target: options.target });
+  try {
+    if (options.follow === true) {
+      life.out(`calling ${options.target} through Skiff at ${options.xdsAddr} as node ${options.nodeId} (namespace ${options.namespace}); Ctrl-C stops`);
+      while (!life.signal.aborted) {
+        const end = Date.now() + 1_000;
+        const result = await sample(client, () => Date.now() >= end, life.signal);
+        if (life.signal.aborted) break;
+        const shares = [...result.hits.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => `${name} ${count}`);
+        life.out(`${new Date().toISOString().slice(11, 19)}  ${[...shares, `errors ${result.errors}`].join('  ')}${result.firstError === undefined ? '' : `  (${result.firstError})`}`);
+      }
+      return life.exitCode ?? 0;
+    }
+    life.out(`${options.calls} calls to ${options.target} through Skiff at ${options.xdsAddr}:`);
+    const result = await sample(client, (made) => made >= options.calls, life.signal, 5_000);
+    if (life.exitCode !== undefined) return life.exitCode;
+    for (const line of report([...result.hits.keys()].sort(), result)) life.out(line);
+    return result.errors === 0 ? 0 : 1;
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs skiff-demo with `argv` (without the node and script paths) and resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const life = processLifecycle();
+  let exitCode = 0;
+  const program = new Command('skiff-demo')
+    .description('Skiff in one minute: the all-in-one, four gRPC backends and a proxyless gRPC client; edits WorkloadEntries and shows the traffic move')
+    .version(versionLine('skiff-demo'), '--version', 'print the version and exit')
+    .option('--short', 'run each step briefly')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .action(async (options: { short?: boolean }) => {
+      exitCode = await runTour({ short: options.short === true }, life);
+    });
+  program
+    .command('backends')
+    .description(`serve the example's WorkloadEntries: a gRPC backend on each address and port they name (for \`npm start\`)`)
+    .option('-f, --filename <paths...>', 'files or directories with the WorkloadEntries', [DEFAULT_MESH])
+    .action(async (options: { filename: string[] }) => {
+      exitCode = await runBackends(options.filename, life);
+    });
+  program
+    .command('client')
+    .description('a proxyless gRPC client (grpc-js-xds): calls the example service through Skiff and shows which backend answered')
+    .option('--xds-addr <host:port>', "Skiff's ADS address", '127.0.0.1:15010')
+    .option('--calls <n>', 'how many calls to make', positiveInteger, 30)
+    .option('--follow', 'keep calling, one line per second, until Ctrl-C')
+    .option('--target <target>', 'the xDS target', EXAMPLE_TARGET)
+    .option('--node-id <id>', 'the xDS node id', 'demo-client')
+    .option('--namespace <ns>', 'the node metadata NAMESPACE', 'demo')
+    .action(async (options: ClientOptions) => {
+      exitCode = await runClient(options, life);
+    });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    exitCode = error.exitCode === 0 ? 0 : 2;
+  } finally {
+    life.dispose();
+  }
+  return exitCode;
 }

@@ -3,9 +3,8 @@
  * a table summary, a run driven over the control protocol, a cluster file with namespace groups,
  * and the exits for a bad command line and for a server that never answers.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +15,6 @@ import { eventually, freePort } from '@skiff/testing';
 import { testCluster, testLoadAssignment } from '@skiff/xds-conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const appDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/skiff-loadgen.js', import.meta.url));
 
 interface Run {
@@ -42,9 +40,6 @@ let target: string;
 let scratch: string;
 
 beforeAll(async () => {
-  // The test runs the binary; build it (and the libraries it needs) from the current sources.
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-b', appDir], { stdio: 'inherit' });
   provider = new StaticResourceProvider();
   provider.upsert([testCluster('a'), testCluster('b'), testLoadAssignment('a'), testLoadAssignment('b')]);
   server = new AdsServer({ address: '127.0.0.1:0', provider, debounceMs: 1, maxConnectionAgeMs: 0, shutdownGraceMs: 200 });

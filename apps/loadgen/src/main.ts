@@ -4,7 +4,6 @@
  *
  *   skiff-loadgen --xds-addr <host:port> --proxies N --clusters <names|file> [--flavor envoy|grpc] [--delta] [--duration 60s] [-o json]
  */
-import { createRequire } from 'node:module';
 import { formatSummary, LoadGenerator, planProxies, PROXY_FLAVORS, readClusterSpec, serveControl, type ProxyPlan } from '@skiff/loadgen-core';
 import {
   ConfigValueError,
@@ -14,12 +13,13 @@ import {
   LOG_LEVEL_OPTION,
   messageOf,
   oneOf,
+  parseCommandLine,
   parseDuration,
   parseHostPort,
   parsePositiveInteger,
   runServices,
+  SKIFF_VERSION,
   USAGE_EXIT_CODE,
-  parseCommandLine,
 } from '@skiff/runtime';
 
 const identity = (value: string): string => value;
@@ -60,8 +60,6 @@ export const command = defineCommand({
   },
 });
 
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
-
 export function main(): void {
   const config = parseCommandLine(command);
   // stdout carries the summary or the control replies; logs go to stderr.
@@ -80,7 +78,7 @@ export function main(): void {
     delta: config.delta,
     streamsPerConnection: config.streamsPerConnection,
     connectRate: config.connectRate,
-    version,
+    version: SKIFF_VERSION,
     logger,
   });
   // Runners close in reverse order: the streams end, then the summary is printed.

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { eventually, freePort } from '@skiff/testing';
 
 const bin = fileURLToPath(new URL('../bin/skiff.js', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 function runToExit(args: string[], cwd?: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -32,6 +35,88 @@ describe('skiff command line', () => {
       const result = await runToExit([], empty);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('no ./examples directory to serve');
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('skiff with an unreachable --redis-url', () => {
+  it('says at once which Redis it cannot reach and why, and stops promptly on SIGTERM', async () => {
+    const [redisPort, xdsPort, monitoringPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [bin, '--redis-url', `redis://127.0.0.1:${redisPort}`, '--xds-addr', `127.0.0.1:${xdsPort}`, '--monitoring-addr', `127.0.0.1:${monitoringPort}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: repoRoot,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const line = await eventually(
+        () => {
+          const found = output.split('\n').find((l) => l.includes('"component":"store"'));
+          expect(found).toBeDefined();
+          return JSON.parse(found!) as { level: string; msg: string };
+        },
+        { timeoutMs: 3_000 },
+      );
+      expect(line).toMatchObject({ level: 'warn', msg: `cannot reach Redis at redis://127.0.0.1:${redisPort}/0: connect ECONNREFUSED 127.0.0.1:${redisPort}; retrying` });
+      expect(output).not.toContain('maxRetriesPerRequest');
+      const stopping = performance.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(performance.now() - stopping).toBeLessThan(3_000);
+      expect(output).not.toContain('shutdown timed out');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+/** Runs skiff until `done` says its output is complete, then stops it; resolves with the output lines and exit code. */
+async function runUntil(args: string[], done: (output: string) => boolean, cwd?: string): Promise<{ lines: string[]; code: number | null }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await eventually(() => expect(done(output) || child.exitCode !== null).toBe(true), { timeoutMs: 15_000 });
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  }
+  const code = await exited;
+  return { lines: output.split('\n').filter((line) => line !== ''), code };
+}
+
+describe('skiff start-up problems', () => {
+  it('a port in use is one JSON line naming the listener and the address, without a stack or grpc-js lines', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const ads = await runUntil(['--xds-addr', `127.0.0.1:${port}`, '--monitoring-addr', `127.0.0.1:${await freePort()}`], () => false, repoRoot);
+      expect(ads.code).toBe(1);
+      for (const line of ads.lines) expect(line).toMatch(/^\{/);
+      const errors = ads.lines.map((line) => JSON.parse(line) as { level: string; msg: string; err?: unknown }).filter((entry) => entry.level === 'error');
+      expect(errors).toEqual([expect.objectContaining({ msg: `start failed: cannot listen for ADS on 127.0.0.1:${port}: address already in use (another process listens there: stop it, or choose another address)` })]);
+      expect(errors[0]).not.toHaveProperty('err');
+
+      const monitoring = await runUntil(['--xds-addr', `127.0.0.1:${await freePort()}`, '--monitoring-addr', `127.0.0.1:${port}`], () => false, repoRoot);
+      expect(monitoring.code).toBe(1);
+      expect(monitoring.lines.join('\n')).toContain(`start failed: cannot listen for the monitoring server on 127.0.0.1:${port}: address already in use`);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('says so when --config-dir holds nothing to serve', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'skiff-empty-'));
+    try {
+      const run = await runUntil(['--config-dir', empty, '--xds-addr', `127.0.0.1:${await freePort()}`, '--monitoring-addr', `127.0.0.1:${await freePort()}`], (output) => output.includes('all runners started'));
+      const warnings = run.lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((entry) => entry.level === 'warn');
+      expect(warnings.map((w) => w.msg)).toContain(`${empty} holds no .yaml, .yml or .json files: nothing to serve until some appear`);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

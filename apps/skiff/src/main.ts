@@ -7,24 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
 import {
-  createLogger,
-  defaultReplicaId,
-  createMetrics,
-  createTracing,
+  commaListOf,
+  createServiceBase,
   defineCommand,
   formatHostPort,
   LOG_LEVEL_OPTION,
-  MonitoringServer,
   debugAccessFromCommandLine,
   parseCommandLine,
   parseDuration,
   parseHostPort,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  commaListOf,
-  type Runner,
 } from '@skiff/runtime';
-import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, type Store } from '@skiff/store';
+import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type Store } from '@skiff/store';
 import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
@@ -62,11 +56,8 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff: ${security.error}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ level: config.logLevel, name: 'skiff' });
-  const metrics = createMetrics({ serviceName: 'skiff' });
-  const tracing = createTracing({ serviceName: 'skiff' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
-  const replicaId = defaultReplicaId();
+  const service = createServiceBase('skiff', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
+  const { logger, metrics, tracing, monitoring, replicaId } = service;
 
   const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
   if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {
@@ -83,7 +74,7 @@ export async function main(): Promise<void> {
   const store: Store =
     config.redisUrl === undefined
       ? createMemoryStore()
-      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { meter: metrics.meter, connectionName: `skiff-${replicaId}` });
+      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { logger, meter: metrics.meter, connectionName: `skiff-${replicaId}` });
   observeStoreHealth(metrics.meter, store);
   const suffix = randomBytes(4).toString('hex');
 
@@ -119,13 +110,5 @@ export async function main(): Promise<void> {
   registerGatewayDebug(monitoring, gateway, { configz: false });
 
   // Runners stop in reverse order: proxies are sent away first, the store closes last.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
-    watcher,
-    translator,
-    gateway,
-  ];
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([storeRunner(store), watcher, translator, gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

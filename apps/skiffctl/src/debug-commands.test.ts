@@ -181,14 +181,50 @@ describe('skiffctl against a running gateway', () => {
       expect(endpoints.map((e) => e.clusterName)).toEqual([CLUSTER]);
     });
 
-    it("gives istiod's hint in one line for a proxy the gateway does not serve", async () => {
+    it('says in one line that no replica serves an unknown proxy, and suggests the ID the user may have meant', async () => {
       const { code, stdout, stderr } = await skiffctl(['pc', 'cluster', 'nobody.demo', '--gateway', url]);
       expect(code).toBe(1);
       expect(stdout).toBe('');
-      expect(stderr).toBe(
-        'skiffctl: nobody.demo: Proxy not connected to this Pilot instance. It may be connected to another instance. No gateway replica reports a proxy with that ID.\n',
-      );
+      expect(stderr).toBe('skiffctl: nobody.demo: no gateway replica serves a proxy with this ID (skiffctl proxy-status lists the connected proxies)\n');
+      // A sidecar's proxy ID is pod.namespace: the pod name alone gets a suggestion.
+      expect((await skiffctl(['pc', 'cluster', 'good', '--gateway', url])).stderr).toBe('skiffctl: good: no gateway replica serves a proxy with this ID; did you mean good.demo?\n');
+      expect((await skiffctl(['pc', 'cluster', 'grpc-app.demo', '--gateway', url])).stderr).toBe('skiffctl: grpc-app.demo: no gateway replica serves a proxy with this ID; did you mean grpc-app?\n');
     });
+
+    it('says why the listener and route tables of an Envoy proxy are empty', async () => {
+      for (const kind of ['listener', 'route']) {
+        const { code, stdout, stderr } = await skiffctl(['pc', kind, 'good.demo', '--gateway', url]);
+        expect(code).toBe(0);
+        expect(stdout.trimEnd().split('\n')).toHaveLength(1);
+        expect(stderr).toBe(
+          `the proxy was sent no ${kind}s: Skiff sends listeners and routes to proxyless gRPC clients (node metadata GENERATOR: grpc) only; Envoy proxies get clusters and endpoints\n`,
+        );
+      }
+    });
+
+    it('explains in its help what -o json prints and which replica to ask', async () => {
+      const { stdout } = await skiffctl(['pc', 'cluster', '--help']);
+      const help = stdout.replace(/\s+/g, ' ');
+      expect(help).toContain("json or yaml: the resources in Envoy's JSON form, a list as istioctl prints it");
+      expect(help).toContain("the replica serving the proxy (proxy-status's GATEWAY column)");
+      expect((await skiffctl(['ps', '--help'])).stdout.replace(/\s+/g, ' ')).toContain('any replica shows the whole fleet');
+    });
+  });
+
+  it('says so when no proxy is connected, instead of printing a bare header', async () => {
+    const lonely = new Gateway({ store: createMemoryStore(), logger: silentLogger(), replicaId: 'gateway-b', xdsAddress: '127.0.0.1:0', fleetHeartbeatMs: 50 });
+    await lonely.start();
+    const server = new MonitoringServer({ logger: silentLogger() });
+    registerGatewayDebug(server, lonely);
+    const { port } = await server.listen('127.0.0.1:0');
+    try {
+      const { code, stdout } = await skiffctl(['ps', '--gateway', `http://127.0.0.1:${port}`]);
+      expect(code).toBe(0);
+      expect(stdout).toBe(`No proxies are connected to the gateway replicas that report to http://127.0.0.1:${port}.\n`);
+    } finally {
+      await server.close();
+      await lonely.close();
+    }
   });
 
   it('sends the token of --token-file to a gateway that asks callers from other hosts for one', async () => {

@@ -79,6 +79,7 @@ describe('proxy-status cells and table', () => {
         'NAME     CLUSTER     CDS             LDS         EDS            RDS         GATEWAY     VERSION',
         'a.ns     c1          SYNCED (5s)     IGNORED     ERROR (5s)     IGNORED     gw-1        1.30.0',
         'b.ns     c1          STALE (5s)      IGNORED     IGNORED        IGNORED     gw-2        1.14.1*',
+        "* no Istio version reported: the version is the proxy's own (its Envoy build, or the gRPC xDS client library of a proxyless client)",
         '',
       ].join('\n'),
     );

@@ -23,9 +23,13 @@ function parseTimeout(value: string): number {
   return Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
 }
 
-export function withGatewayOptions(command: Command): Command {
+/**
+ * `--gateway` and `--timeout`. `gatewayHelp` says which replica to ask: any one for the fleet-wide sync
+ * status, the one serving the proxy for what it was sent.
+ */
+export function withGatewayOptions(command: Command, gatewayHelp: string): Command {
   return command
-    .option('--gateway <url>', "a gateway's monitoring address (port 15014); any replica shows the whole fleet", DEFAULT_GATEWAY_URL)
+    .option('--gateway <url>', `a gateway's monitoring address (port 15014); ${gatewayHelp}`, DEFAULT_GATEWAY_URL)
     .addOption(new Option('--timeout <duration>', 'how long to wait for the gateway').argParser(parseTimeout).default(DEFAULT_TIMEOUT_MS, '30s'))
     .option('--token-file <path>', "a file whose first line is a bearer token the gateway accepts on /debug (its --debug-token-file), for a gateway on another host");
 }

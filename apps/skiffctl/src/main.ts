@@ -2,6 +2,7 @@
  * skiffctl: Skiff's command line, in istioctl's style. Wiring only: each command lives in
  * `commands/` and returns an exit code.
  */
+import { versionLine } from '@skiff/runtime';
 import { Command, CommanderError, Option } from 'commander';
 import { runAnalyze } from './commands/analyze.js';
 import { addProxyConfigCommands } from './commands/proxy-config-command.js';
@@ -15,6 +16,7 @@ import { ExitCode, type CommandIO } from './io.js';
 export function buildProgram(io: CommandIO, setExitCode: (code: number) => void): Command {
   const program = new Command('skiffctl')
     .description('Validate and translate Istio ServiceEntry/WorkloadEntry configuration, and debug a running Skiff')
+    .version(versionLine('skiffctl'), '--version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .showHelpAfterError('(run skiffctl --help for usage)');
@@ -65,6 +67,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
       .option('-n, --namespace <ns>', 'only proxies in this namespace')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
       .option('-v, --details', 'also print the message of every NACK'),
+    'any replica shows the whole fleet',
   ).action(async (options: GatewayOptions & { namespace?: string; output: 'table' | 'json' | 'yaml'; details?: boolean }) => {
     setExitCode(
       await runProxyStatus(

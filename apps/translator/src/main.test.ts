@@ -4,52 +4,22 @@
  * replicas share a stream of changes and, when one is SIGKILLed mid-stream, the other takes its
  * unacknowledged changes over and nothing is lost; a bad command line exits 2 with one line.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
 import { createRedisStore, diffFields, serviceEntryFields, type LeaseGrant, type RedisStore } from '@skiff/store';
-import { connectAdmin, deleteKeys, eventually, freePort, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
+import { connectAdmin, deleteKeys, eventually, freePort, normalizedServiceEntry, normalizedWorkload, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 
-const appDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/skiff-translator.js', import.meta.url));
 const WAIT = { timeoutMs: 30_000 };
 
 function entry(name: string): NormalizedServiceEntry {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: 'shop',
-    name,
-    creationTime: 1_700_000_000_000,
-    labels: {},
-    hosts: [`${name}.shop.example`],
-    addresses: [],
-    ports: [{ number: 8080, name: 'http', protocol: 'HTTP', targetPort: 0 }],
-    location: 'MESH_INTERNAL',
-    resolution: 'STATIC',
-    exportTo: [],
-    workloadSelector: { app: name },
-    subjectAltNames: [],
-  };
+  return normalizedServiceEntry({ namespace: 'shop', name, creationTime: 1_700_000_000_000, hosts: [`${name}.shop.example`], ports: [{ number: 8080, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
 }
 
 function endpoint(name: string, address: string): NormalizedEndpoint {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    source: { kind: 'WorkloadEntry', namespace: 'shop', name },
-    address,
-    ports: {},
-    labels: {},
-    network: '',
-    locality: '',
-    weight: 0,
-    serviceAccount: 'default',
-    tlsMode: 'istio',
-    workloadName: name,
-    namespace: 'shop',
-    healthy: true,
-  };
+  return normalizedWorkload({ namespace: 'shop', name, address, serviceAccount: 'default' });
 }
 
 interface Translator {
@@ -104,12 +74,6 @@ class Writer {
     return owned?.record.revision === hash.revision && owned.record.resources.length > 0;
   }
 }
-
-beforeAll(() => {
-  // The test runs the binary; build it (and the libraries it needs) from the current sources.
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-b', appDir], { stdio: 'inherit' });
-}, 180_000);
 
 describe('skiff-translator (the built binary, real Redis)', () => {
   const prefix = uniquePrefix('translator-app');

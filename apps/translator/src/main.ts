@@ -4,25 +4,19 @@
  * publishes the invalidation (libs/translator-core).
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import {
-  createLogger,
+  createServiceBase,
   DEBUG_ACCESS_OPTIONS,
   debugAccessFromCommandLine,
-  createMetrics,
-  createTracing,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
   parsePositiveInteger,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
-  type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
@@ -58,13 +52,9 @@ function istiodFlagsOrExit(program: string): MeshSettings {
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-translator' });
-  const metrics = createMetrics({ serviceName: 'skiff-translator' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-translator' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
-  const podName = process.env['POD_NAME'] ?? hostname();
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
+  const service = createServiceBase('skiff-translator', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
@@ -82,11 +72,5 @@ export async function main(): Promise<void> {
   registerTranslatorDebug(monitoring, translator);
 
   // Runners stop in reverse order: the translator finishes its builds before the store connection closes.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
-    translator,
-  ];
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([storeRunner(store), translator], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

@@ -2,26 +2,21 @@
  * skiff-watcher: wiring only. Reads ServiceEntries and WorkloadEntries from a directory or Kubernetes,
  * and writes one store hash per ServiceEntry (libs/watcher-core).
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   commaListOf,
-  createLogger,
+  createServiceBase,
   DEBUG_ACCESS_OPTIONS,
   debugAccessFromCommandLine,
-  createMetrics,
-  createTracing,
   defineCommand,
   LOG_LEVEL_OPTION,
   MONITORING_ADDRESS_OPTION,
-  MonitoringServer,
   parseCommandLine,
   parseDuration,
-  runServices,
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -47,12 +42,8 @@ export const command = defineCommand({
 
 export async function main(): Promise<void> {
   const config = parseCommandLine(command);
-  const logger = createLogger({ level: config.logLevel, name: 'skiff-watcher' });
-  const metrics = createMetrics({ serviceName: 'skiff-watcher' });
-  // Traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; otherwise tracing costs nothing.
-  const tracing = createTracing({ serviceName: 'skiff-watcher' });
-  const monitoring = new MonitoringServer({ logger: logger.child({ component: 'monitoring' }), metrics, debugAccess: debugAccessFromCommandLine(config) });
-  const podName = process.env['POD_NAME'] ?? hostname();
+  const service = createServiceBase('skiff-watcher', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
+  const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   let source;
   try {
     source = createConfigSource(
@@ -63,7 +54,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store = redisStoreFromCommandLine(config, { meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
+  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =
@@ -85,12 +76,8 @@ export async function main(): Promise<void> {
   monitoring.addReadinessCheck('store', () => store.ping().then(() => true));
 
   // Runners stop in reverse order: the watcher releases its lease before the store connection closes.
-  const runners: Runner[] = [
-    { name: 'tracing', start: async () => {}, close: () => tracing.shutdown() },
-    monitoring.toRunner(config.monitoringAddress),
-    { name: 'store', start: async () => {}, close: () => store.close() },
-  ];
+  const runners: Runner[] = [storeRunner(store)];
   if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
   runners.push(watcher);
-  runServices(runners, { logger, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run(runners, { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

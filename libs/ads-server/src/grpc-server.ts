@@ -21,7 +21,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, isLoopbackAddress, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
+import { formatHostPort, isLoopbackAddress, ListenError, parseHostPort, silentLogger, type HostPort, type Logger, type Runner } from '@skiff/runtime';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -190,6 +190,7 @@ export class AdsServer implements Runner {
   constructor(options: AdsServerOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
+    routeGrpcLogs(this.logger);
     this.clock = options.clock ?? systemClock;
     this.limits = { ...DEFAULT_ADS_LIMITS, ...options.limits };
     this.servedTypes = new Set([...PUSH_ORDER, ...(options.servedTypeUrls ?? [])]);
@@ -269,7 +270,7 @@ export class AdsServer implements Runner {
     this.netServer = netServer;
     const bind = (bindHost: string): Promise<HostPort> =>
       new Promise((resolve, reject) => {
-        const onError = (error: Error): void => reject(error);
+        const onError = (error: Error): void => reject(new ListenError(tls === undefined ? 'ADS' : 'ADS (TLS)', formatHostPort({ host: bindHost, port }), error));
         netServer.once('error', onError);
         netServer.listen({ host: bindHost, port }, () => {
           netServer.off('error', onError);
@@ -401,7 +402,9 @@ export class AdsServer implements Runner {
       this.index.remove(session, session.subscriptions());
       this.sessions.delete(session);
       this.waitingForReady.delete(session);
-      this.logger.debug({ session: session.id, node: session.node.id, reason }, 'stream closed');
+      // A stream that never named its node was never logged as a connection.
+      if (session.node.id === '') this.logger.debug({ session: session.id, reason }, 'stream closed before it named its node');
+      else this.logger.info({ session: session.id, node: session.node.id, reason }, 'ADS: connection closed');
       this.callback(() => this.options.callbacks?.onStreamClosed?.(session, reason));
     };
     const handle = (request: Request): void => {
@@ -485,4 +488,13 @@ export class AdsServer implements Runner {
       this.logger.error({ err: error }, 'ADS callback failed');
     }
   }
+}
+
+/**
+ * grpc-js writes its own log lines to the console (`E No address added out of total 1 resolved` beside
+ * Skiff's JSON for a port in use). Everything it reports that matters surfaces as a failed bind or call,
+ * which Skiff logs itself, so its lines go to the process's logger at debug level, structured.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  grpc.setLogger({ error: (...parts: unknown[]) => logger.debug({ grpcJs: parts.map(String).join(' ') }, 'grpc-js') });
 }

@@ -40,7 +40,7 @@ export {
   type IstioNodeType,
 } from './node.js';
 export { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, shortTypeName, WILDCARD } from './resource-types.js';
-export { contentVersion, servedResource } from './served-resource.js';
+export { servedResource } from './served-resource.js';
 export { StaticResourceProvider, type StaticResource, type StaticResourceProviderOptions } from './static-provider.js';
 export { Subscription, type SubscriptionChange } from './subscription.js';
 export { SubscriptionIndex } from './subscription-index.js';

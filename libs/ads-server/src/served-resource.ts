@@ -1,13 +1,8 @@
 /** Building a `ServedResource`: the resource bytes wrapped in a `google.protobuf.Any` once, for every push. */
-import { createHash } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
+import { contentVersion } from '@skiff/protos';
 import type { ServedResource } from './provider.js';
-
-/** Lowercase hex SHA-256 of the bytes: the content-hash version every replica computes alike. */
-export function contentVersion(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * Wraps a serialized resource for serving: `anyBytes` is the `Any{type_url, value: bytes}` encoded

@@ -523,7 +523,8 @@ export class AdsSession implements AdsSessionInfo {
     }
     this.nodeValue = proxyNode;
     this.profileValue = profile;
-    this.host.logger.debug({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'stream identified');
+    // istiod logs every connection at info ("ADS: new connection for node:..."; pilot/pkg/xds/ads.go).
+    this.host.logger.info({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'ADS: new connection');
     this.callback('onStreamIdentified', (callbacks) => callbacks.onStreamIdentified?.(this));
     return true;
   }

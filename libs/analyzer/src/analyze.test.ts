@@ -78,6 +78,8 @@ describe('analyze', () => {
       expect.stringMatching(/^Error SKF0001 invalid YAML/),
       'Error IST0106 spec.hosts[0]: invalid host *',
     ]);
+    // The file is named as given, not as `File /mesh.yaml`.
+    expect(formatMessage(messages[0]!)).toMatch(/^Error \[SKF0001\] \(File mesh\.yaml\) invalid YAML: [^\n]*[^:]$/);
   });
 
   it('orders levels for the failure threshold', () => {

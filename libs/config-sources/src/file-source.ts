@@ -72,9 +72,11 @@ interface FileState {
   readonly objects: Map<string, ParsedFileObject>;
   /** Set while objects are held back because the text no longer defines them: when to look again. */
   readonly holdUntil: number | undefined;
+  /** The file's creation (birth) time, else its modification time, RFC 3339 to the second. */
+  readonly createdAt: string;
 }
 
-type EntryRead = { kind: 'gone'; error: unknown } | { kind: 'same'; signature: string } | { kind: 'text'; text: string; signature: string };
+type EntryRead = { kind: 'gone'; error: unknown } | { kind: 'same'; signature: string } | { kind: 'text'; text: string; signature: string; createdAt: string };
 
 /** Files stat'ed and read at once: enough to keep the thread pool busy, few enough to leave it to others. */
 const READ_CONCURRENCY = 16;
@@ -109,6 +111,10 @@ export class FileSource implements ConfigSource {
   /** Listing problems last reported, so a rescan does not repeat them. */
   private reportedListingErrors = new Set<string>();
   private rootMissing = false;
+  /** Files that do not parse (as displayed), so their recovery can be reported. */
+  private readonly brokenFiles = new Set<string>();
+  /** When each delivered object was first seen: its creationTimestamp when the file gives none. */
+  private readonly firstSeen = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** Listed path -> the timer that looks at it again when its hold expires. */
@@ -231,7 +237,7 @@ export class FileSource implements ConfigSource {
       } else if (read.kind === 'same') {
         if (previous) previous.signature = read.signature;
       } else {
-        this.readFileText(entry.path, previous, read.text, read.signature, now, touched, handler);
+        this.readFileText(entry.path, previous, read.text, read.signature, read.createdAt, now, touched, handler);
       }
     });
     for (const event of this.diff(touched)) handler.event(event);
@@ -251,14 +257,15 @@ export class FileSource implements ConfigSource {
       if (previous !== undefined && !full && !holdDue && previous.signature === signature) return { kind: 'same', signature };
       const text = await readFile(path, 'utf8');
       if (previous !== undefined && !holdDue && previous.text === text) return { kind: 'same', signature };
-      return { kind: 'text', text, signature };
+      const created = Number(info.birthtimeMs > 0n ? info.birthtimeMs : info.mtimeMs);
+      return { kind: 'text', text, signature, createdAt: new Date(created).toISOString().replace(/\.\d+Z$/, 'Z') };
     } catch (error) {
       return { kind: 'gone', error: isVanished(error) ? undefined : error };
     }
   }
 
   /** Takes a file's new text (or the same text once its hold expired) and applies the rule of the module comment. */
-  private readFileText(path: string, previous: FileState | undefined, text: string, signature: string, now: number, touched: Set<string>, handler: SourceHandler): void {
+  private readFileText(path: string, previous: FileState | undefined, text: string, signature: string, createdAt: string, now: number, touched: Set<string>, handler: SourceHandler): void {
     const shown = this.display(path);
     const changed = previous?.text !== text;
     const seenAt = previous !== undefined && !changed ? previous.seenAt : now;
@@ -269,10 +276,13 @@ export class FileSource implements ConfigSource {
       if (changed) {
         for (const message of parsed.fatal) handler.problem(message);
         if (before.size > 0) handler.problem(`${shown}: held back: it does not parse; keeping its ${plural(before.size, 'object')} until it parses again or is deleted`);
+        this.brokenFiles.add(shown);
+        handler.fileStatus?.(shown, parsed.fatal, before.size > 0);
       }
-      this.files.set(path, { text, signature, seenAt, objects: before, holdUntil: undefined });
+      this.files.set(path, { text, signature, seenAt, objects: before, holdUntil: undefined, createdAt: previous?.createdAt ?? createdAt });
       return;
     }
+    if (this.brokenFiles.delete(shown)) handler.fileStatus?.(shown, null, false);
     const objects = new Map<string, ParsedFileObject>();
     for (const object of parsed.objects) {
       const key = refKey(object.ref);
@@ -290,7 +300,7 @@ export class FileSource implements ConfigSource {
     }
     for (const key of before.keys()) touched.add(key);
     for (const key of objects.keys()) touched.add(key);
-    this.files.set(path, { text, signature, seenAt, objects, holdUntil });
+    this.files.set(path, { text, signature, seenAt, objects, holdUntil, createdAt: previous?.createdAt ?? createdAt });
     if (holdUntil !== undefined) return;
     if (previous === undefined) handler.info?.(`${shown}: applied (${plural(objects.size, 'object')})`);
     else if (changed) handler.info?.(`${shown}: changed (${plural(objects.size, 'object')}${lost.length > 0 ? `; withdrawn: ${lost.join(', ')}` : ''})`);
@@ -299,6 +309,7 @@ export class FileSource implements ConfigSource {
 
   private removeFile(path: string, state: FileState, touched: Set<string>, handler: SourceHandler): void {
     this.files.delete(path);
+    if (this.brokenFiles.delete(this.display(path))) handler.fileStatus?.(this.display(path), null, false);
     clearTimeout(this.holdTimers.get(path));
     this.holdTimers.delete(path);
     for (const key of state.objects.keys()) touched.add(key);
@@ -413,12 +424,32 @@ export class FileSource implements ConfigSource {
       }
       const object = this.files.get(winnerFile)?.objects.get(key);
       if (!object) continue;
-      const json = JSON.stringify(object.object);
+      const stamped = this.withCreationTimestamp(key, object.object, this.files.get(winnerFile)?.createdAt ?? '');
+      const json = JSON.stringify(stamped);
       if (previous?.json === json) continue;
       this.delivered.set(key, { file: winnerFile, json });
-      events.push({ type: 'upsert', object: object.object, origin: object.origin });
+      events.push({ type: 'upsert', object: stamped, origin: object.origin });
     }
     return events;
+  }
+
+  /**
+   * Objects from files have no creationTimestamp unless written in. As the Kubernetes API server stamps
+   * an object when it is created, the creation time of the file that first delivered it stands in (the
+   * same after a restart and on every replica reading the same files, so it causes no rewrites), and
+   * debug output (`/debug/registryz`) and the oldest-wins order between ServiceEntries do not read 1970.
+   * An edit that replaces the file keeps the object's first stamp.
+   */
+  private withCreationTimestamp(key: string, object: unknown, fileCreatedAt: string): unknown {
+    if (typeof object !== 'object' || object === null || fileCreatedAt === '') return object;
+    const metadata = (object as { metadata?: unknown }).metadata;
+    if (typeof metadata !== 'object' || metadata === null || 'creationTimestamp' in metadata) return object;
+    let stamp = this.firstSeen.get(key);
+    if (stamp === undefined) {
+      stamp = fileCreatedAt;
+      this.firstSeen.set(key, stamp);
+    }
+    return { ...object, metadata: { ...metadata, creationTimestamp: stamp } };
   }
 
   /** A path as logs and origins show it: relative to the working directory when it is under it. */

@@ -2,6 +2,7 @@ export type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler, Sourc
 export { DEFAULT_FILE_HOLD_MS, DEFAULT_RESCAN_INTERVAL_MS, FileSource, type FileParser, type FileSourceOptions, type ParsedFileObject } from './file-source.js';
 export { istioFileParser } from './istio-file-parser.js';
 export {
+  DEFAULT_KUBERNETES_BACKOFF,
   DEFAULT_KUBERNETES_KINDS,
   DEFAULT_LIST_PAGE_SIZE,
   DEFAULT_LOST_WATCH_GRACE_MS,
@@ -21,5 +22,4 @@ export {
 } from './kubernetes-lease.js';
 export { KubernetesError, type KubernetesErrorCode } from './kubernetes-error.js';
 export { loadKubeConfig, type KubeConfigOptions } from './kubernetes-config.js';
-export { DEFAULT_BACKOFF as DEFAULT_KUBERNETES_BACKOFF, type BackoffPolicy } from './kubernetes-backoff.js';
 export { ISTIO_NETWORKING_GROUP, ISTIO_VERSION_PREFERENCE, type ServedKind } from './kubernetes-discovery.js';

@@ -17,8 +17,8 @@
 import { ADD, ApiException, CustomObjectsApi, DELETE, ERROR, ListWatch, UPDATE, Watch } from '@kubernetes/client-node';
 import type { ConfigurationOptions, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { abortableRequest } from './kubernetes-config.js';
-import { Timers, backoffDelay } from './kubernetes-backoff.js';
-import type { BackoffPolicy } from './kubernetes-backoff.js';
+import { backoffDelay, type BackoffPolicy } from '@skiff/runtime';
+import { Timers } from './timers.js';
 import type { ServedKind } from './kubernetes-discovery.js';
 import { describeKubernetesError } from './kubernetes-error.js';
 

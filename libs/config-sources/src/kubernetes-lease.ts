@@ -26,7 +26,7 @@ import { ApiException, CoordinationV1Api, V1MicroTime } from '@kubernetes/client
 import type { ConfigurationOptions, V1Lease } from '@kubernetes/client-node';
 import { abortableRequest, loadKubeConfig } from './kubernetes-config.js';
 import type { KubeConfigOptions } from './kubernetes-config.js';
-import { Timers } from './kubernetes-backoff.js';
+import { Timers } from './timers.js';
 import { KubernetesError, describeKubernetesError } from './kubernetes-error.js';
 
 export interface KubernetesLeaseElectorOptions extends KubeConfigOptions {

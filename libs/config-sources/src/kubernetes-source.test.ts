@@ -15,7 +15,7 @@ import { KubernetesError } from './kubernetes-error.js';
 import type { SourceEvent, SourceHandler } from './source.js';
 
 /** Short, deterministic restart delays: 20, 40, 80 ... ms. */
-const FAST_BACKOFF = { initialMs: 20, maxMs: 1_000, factor: 2, jitter: 0 };
+const FAST_BACKOFF = { initialMs: 20, maxMs: 1_000, multiplier: 2, jitter: 0 };
 
 function serviceEntry(namespace: string, name: string, host = `${name}.example.com`, version = 'v1'): KubeObject {
   return {

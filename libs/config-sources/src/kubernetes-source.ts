@@ -8,15 +8,17 @@
  * @kubernetes/client-node, with the restarts the client leaves to its caller (kubernetes-informer.ts).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { resolveBackoff, type BackoffOptions, type BackoffPolicy } from '@skiff/runtime';
 import type { ConfigSource, ObjectRef, Origin, SourceEvent, SourceHandler, SourceHealth } from './source.js';
 import { loadKubeConfig } from './kubernetes-config.js';
 import type { KubeConfigOptions } from './kubernetes-config.js';
-import { resolveBackoff } from './kubernetes-backoff.js';
-import type { BackoffPolicy } from './kubernetes-backoff.js';
 import { ISTIO_NETWORKING_GROUP, discoverServedKinds } from './kubernetes-discovery.js';
 import type { ServedKind } from './kubernetes-discovery.js';
 import { KubernetesError } from './kubernetes-error.js';
 import { RestartingInformer } from './kubernetes-informer.js';
+
+/** Informer restarts: 100 ms doubling to 30 s (client-go's reflector caps its backoff at 30 s), spread by 20 %. */
+export const DEFAULT_KUBERNETES_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
 
 export const KUBERNETES_ORIGIN: Origin = 'kubernetes';
 export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry'];
@@ -36,7 +38,7 @@ export interface KubernetesSourceOptions extends KubeConfigOptions {
   /** networking.istio.io kinds to watch. Default ServiceEntry and WorkloadEntry. */
   readonly kinds?: readonly string[];
   /** Restart delays after a failure (default 100 ms doubling to 30 s, with jitter). */
-  readonly backoff?: Partial<BackoffPolicy>;
+  readonly backoff?: BackoffOptions;
   /** Items per list page (default 500); 0 lists everything in one response. */
   readonly listPageSize?: number;
   /** How long a watch may stay lost before `health()` reports the source unhealthy (default 10 s). */
@@ -79,7 +81,7 @@ export class KubernetesSource implements ConfigSource {
     if (this.namespaces.some((ns) => ns === '')) {
       throw new KubernetesError('invalid-options', 'namespaces: an empty name is not a namespace (leave the list empty to watch all)');
     }
-    this.backoff = resolveBackoff(options.backoff);
+    this.backoff = resolveBackoff({ ...DEFAULT_KUBERNETES_BACKOFF, ...options.backoff });
     this.pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
     this.lostWatchGraceMs = options.lostWatchGraceMs ?? DEFAULT_LOST_WATCH_GRACE_MS;
     if (!(this.lostWatchGraceMs >= 0)) throw new KubernetesError('invalid-options', `lostWatchGraceMs: ${this.lostWatchGraceMs} is not >= 0`);

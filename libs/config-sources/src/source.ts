@@ -32,6 +32,11 @@ export interface SourceHandler {
   problem(message: string, cause?: unknown): void;
   /** What the source did, for the log (e.g. a file applied, changed or removed). */
   info?(message: string): void;
+  /**
+   * A file source's file stopped parsing (`errors`: why, `keptPrevious`: its last objects that parsed
+   * stay in effect) or parses again (`errors` null) or is gone; for `/debug/configz` and the logs.
+   */
+  fileStatus?(file: string, errors: readonly string[] | null, keptPrevious: boolean): void;
 }
 
 /** Whether a source still follows its origin; `reason` says what is wrong when it does not. */

@@ -212,7 +212,7 @@ describe('debug endpoints and skiffctl against running gateways', () => {
     const elsewhere = await skiffctl(['pc', 'cluster', 'good.demo', '--gateway', urlOf(gatewayB)]);
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toBe(
-      "skiffctl: good.demo: Proxy not connected to this Pilot instance. It may be connected to another instance. The fleet view shows it on gateway replica gateway-a; ask that replica's monitoring port.\n",
+      `skiffctl: good.demo: not connected to the gateway replica at ${urlOf(gatewayB)}; the fleet view shows it on replica gateway-a: ask that replica's monitoring port.\n`,
     );
   });
 

@@ -19,6 +19,8 @@ export const BINS = {
   translator: `${repoRoot}apps/translator/bin/skiff-translator.js`,
   gateway: `${repoRoot}apps/ads-gateway/bin/skiff-gateway.js`,
   skiffctl: `${repoRoot}apps/skiffctl/bin/skiffctl.js`,
+  demo: `${repoRoot}apps/demo/bin/skiff-demo.js`,
+  loadgen: `${repoRoot}apps/loadgen/bin/skiff-loadgen.js`,
 } as const;
 
 /** A Skiff service running as a child process, with its monitoring address and output kept for diagnosis. */
@@ -33,19 +35,16 @@ export class ServiceProcess {
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
   }
 
-  /**
-   * Starts `bin` with `args` and waits until `/readyz` answers 200. Unless `monitoringPort` is given
-   * (the service then uses its default), `--monitoring-addr` on a free port is added.
-   */
+  /** Starts `bin` with `args` and `--monitoring-addr` on a free port, and waits until `/readyz` answers 200. */
   static async start(
     name: string,
     bin: string,
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
-    options: { readonly monitoringPort?: number; readonly cwd?: string } = {},
+    options: { readonly cwd?: string } = {},
   ): Promise<ServiceProcess> {
-    const monitoringPort = options.monitoringPort ?? (await freePort());
-    const extra = options.monitoringPort === undefined ? ['--monitoring-addr', `127.0.0.1:${monitoringPort}`, '--log-level', 'debug'] : [];
+    const monitoringPort = await freePort();
+    const extra = ['--monitoring-addr', `127.0.0.1:${monitoringPort}`, '--log-level', 'debug'];
     const child = spawn(process.execPath, [bin, ...args, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
@@ -86,15 +85,15 @@ const WHO_PATH = '/skiff.e2e.Backend/Who';
 const encode = (text: string): Buffer => Buffer.from(text);
 const decode = (bytes: Buffer): string => bytes.toString();
 
-/** A gRPC server on 127.0.0.1 (on `port`, or a free one) whose one method answers with the backend's name. */
-export async function startBackend(name: string, port = 0): Promise<{ name: string; port: number; server: grpc.Server }> {
+/** A gRPC server on a free port of 127.0.0.1 whose one method answers with the backend's name. */
+export async function startBackend(name: string): Promise<{ name: string; port: number; server: grpc.Server }> {
   const server = new grpc.Server();
   server.addService(
     { Who: { path: WHO_PATH, requestStream: false, responseStream: false, requestSerialize: encode, requestDeserialize: decode, responseSerialize: encode, responseDeserialize: decode } },
     { Who: (_call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) => callback(null, name) },
   );
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
   );
   return { name, port: bound, server };
 }

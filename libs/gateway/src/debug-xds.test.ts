@@ -11,7 +11,7 @@ import { envoyRegistry, TypeUrl } from '@skiff/protos';
 import { ClustersConfigDumpSchema, EndpointsConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_shared_pb.js';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClientConfigSchema, ConfigStatus, type ClientConfig } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
-import { silentLogger } from '@skiff/runtime';
+import { silentLogger, SKIFF_VERSION } from '@skiff/runtime';
 import { createMemoryStore, type MemoryStore } from '@skiff/store';
 import { eventually, TestCertificateAuthority } from '@skiff/testing';
 import { buildServiceEntry, SERVED_VARIANTS, visibilityOf } from '@skiff/translator-core';
@@ -109,8 +109,10 @@ describe('xDS debug types on the ADS port', () => {
     });
 
     const response = await istioctlQuery(target, DEBUG_SYNCZ_TYPE);
-    // istioctl reads the replica from control_plane.identifier (`multixds.CpInfo`) into its ISTIOD column.
-    expect(JSON.parse(response.controlPlane?.identifier ?? '')).toEqual({ Component: 'skiff', ID: 'gateway-a', Info: { version: '0.1.0' } });
+    // istioctl reads the replica from control_plane.identifier (`multixds.CpInfo`) into its ISTIOD column,
+    // and `istioctl x version` the version: Skiff's own, from the root package.json.
+    expect(JSON.parse(response.controlPlane?.identifier ?? '')).toEqual({ Component: 'skiff', ID: 'gateway-a', Info: { version: SKIFF_VERSION } });
+    expect(SKIFF_VERSION).toMatch(/^\d+\.\d+\.\d+/);
     const configs = clientConfigs(response);
     // The istioctl stream itself is not a proxy and is not listed (istiod skips nodes without proxy metadata).
     expect(configs.map((c) => c.node?.id).sort()).toEqual(['bad.demo', 'good.demo']);

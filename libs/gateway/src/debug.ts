@@ -125,9 +125,12 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
         const parsed = parseClusterName(ref.name);
         if (parsed) ports.set(parsed.host, [...(ports.get(parsed.host) ?? []), parsed.port]);
       }
+      // istiod's model.Port: name, port, protocol (records written before ports were kept give numbers only).
+      const servicePorts = (hostname: string) =>
+        record.ports?.map((port) => ({ name: port.name, port: port.number, protocol: port.protocol })) ?? (ports.get(hostname) ?? []).sort((a, b) => a - b).map((port) => ({ port }));
       return record.hosts.map((hostname) => ({
         Attributes: { ServiceRegistry: 'External', Name: hostname, Namespace: record.namespace, ExportTo: record.exportTo },
-        ports: (ports.get(hostname) ?? []).sort((a, b) => a - b).map((port) => ({ port })),
+        ports: servicePorts(hostname),
         creationTime: new Date(record.creationTime).toISOString(),
         hostname,
         ResourceVersion: String(record.revision),
@@ -146,7 +149,8 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
         const parsed = parseClusterName(ref.name);
         const served = view.get(TypeUrl.ClusterLoadAssignment, ref.name);
         if (parsed === undefined || served === undefined) continue;
-        const endpoints = endpointzEntriesOf(served.bytes, parsed.port).map((entry) => ({ ...entry, Namespace: record.namespace }));
+        const servicePortName = record.ports?.find((port) => port.number === parsed.port)?.name ?? '';
+        const endpoints = endpointzEntriesOf(served.bytes, parsed.port).map((entry) => ({ ...entry, ServicePortName: servicePortName, Namespace: record.namespace }));
         const byNamespace = (shards[parsed.host] ??= {});
         const entry = (byNamespace[record.namespace] ??= { Shards: {} });
         entry.Shards['External/Kubernetes'] = [...(entry.Shards['External/Kubernetes'] ?? []), ...endpoints];

@@ -8,7 +8,7 @@ import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsLimits, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
-import { contextFromTraceparent, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
+import { contextFromTraceparent, SKIFF_VERSION, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
 import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
@@ -43,6 +43,7 @@ export interface GatewayOptions {
   readonly fleetHeartbeatMs?: number;
   /** Cache reconciliation period (default 30 s). */
   readonly checkIntervalMs?: number;
+  /** The control plane version in `control_plane.identifier`; default Skiff's own (the root package.json's). */
   readonly version?: string;
   /** What one ADS client may cost (`AdsLimits`); istiod-like defaults. */
   readonly limits?: Partial<AdsLimits>;
@@ -95,7 +96,7 @@ export class Gateway implements Runner {
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.identityCheck === undefined ? {} : { identityCheck: options.identityCheck }),
       ...(options.meter === undefined ? {} : { callbacks: istioXdsCallbacks(options.meter) }),
-      controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? 'dev' } }),
+      controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? SKIFF_VERSION } }),
     };
     this.ads = new AdsServer({ ...serverOptions, address: options.xdsAddress ?? ':15010' });
     this.servers = options.tls === undefined ? [this.ads] : [this.ads, new AdsServer({ ...serverOptions, address: options.tls.address, tls: options.tls.credentials })];

@@ -19,7 +19,8 @@ export function formatFieldError(error: FieldError): string {
 
 /** The `Kind namespace/name` label used in every finding. */
 export function objectLabel(kind: string, namespace: string, name: string): string {
-  return `${kind} ${namespace}/${name}`;
+  // Objects without a namespace (a file in analyze's output) read `File examples/a.yaml`, not `File /examples/a.yaml`.
+  return namespace === '' ? `${kind} ${name}` : `${kind} ${namespace}/${name}`;
 }
 
 /** Collects the errors and warnings of one object; validation never stops at the first. */

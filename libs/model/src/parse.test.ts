@@ -47,6 +47,11 @@ describe('multi-document YAML', () => {
     expect(result.errors[0]?.message).toMatch(/^invalid YAML: Map keys must be unique/);
   });
 
+  test('a bad YAML message is one sentence, without the colon that introduced the library\'s code excerpt', () => {
+    const result = parseIstioObjects('kind: ServiceEntry\nmetadata:\n  name: x\n spec: [\n', 'bad.yaml');
+    expect(result.errors[0]?.message).toBe('invalid YAML: All mapping items must start at the same column at line 4, column 1');
+  });
+
   test('IPv6 literals in flow lists stay strings, as Kubernetes (go-yaml) reads them', () => {
     const result = parseIstioObjects(se('a').replace('spec:\n', 'spec:\n  addresses: [1.2.3.4, 2001:db8::, "::1", fe80::1, ::]\n'), 'v6.yaml');
     expect((result.objects[0]?.spec as { addresses: unknown }).addresses).toEqual(['1.2.3.4', '2001:db8::', '::1', 'fe80::1', '::']);

@@ -139,7 +139,8 @@ export function parseIstioObjects(text: string, file: string, options: ParseOpti
     const [firstError] = document.errors;
     if (firstError !== undefined) {
       // Later errors in the same document are usually knock-on effects of the first.
-      const message = (firstError.message.split('\n')[0] ?? firstError.message).trim();
+      // The yaml library ends its first line with a colon that introduces a code excerpt; keep the sentence.
+      const message = (firstError.message.split('\n')[0] ?? firstError.message).trim().replace(/:$/, '');
       result.errors.push({ file, document: documentNumber, line: firstError.linePos?.[0].line ?? line, message: `invalid YAML: ${message}` });
       return;
     }

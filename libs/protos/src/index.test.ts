@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ClustersConfigDumpSchema, ClustersConfigDump_DynamicClusterSchema } from './gen/envoy/admin/v3/config_dump_shared_pb.js';
 import { ClusterSchema } from './gen/envoy/config/cluster/v3/cluster_pb.js';
 import { DiscoveryResponseSchema } from './gen/envoy/service/discovery/v3/discovery_pb.js';
-import { TypeUrl, toEnvoyJson, typeUrlOf } from './index.js';
+import { contentVersion, TypeUrl, toEnvoyJson, typeUrlOf } from './index.js';
 
 describe('envoy registry', () => {
   it('prints Any inside a DiscoveryResponse with its @type, as Envoy does', () => {
@@ -33,5 +33,9 @@ describe('envoy registry', () => {
 
   it('derives type URLs from schemas', () => {
     expect(typeUrlOf(ClusterSchema)).toBe(TypeUrl.Cluster);
+  });
+
+  it('versions a resource by the SHA-256 of its bytes', () => {
+    expect(contentVersion(new TextEncoder().encode('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 });

@@ -3,6 +3,7 @@
  * things every consumer needs on top: the xDS type URLs and a JSON type registry, so that
  * `google.protobuf.Any` fields print as Envoy prints them (`"@type": "type.googleapis.com/..."`).
  */
+import { createHash } from 'node:crypto';
 import { createRegistry, toJson, type DescFile, type DescMessage, type JsonValue, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_wrappers } from '@bufbuild/protobuf/wkt';
 import { file_envoy_admin_v3_config_dump } from './gen/envoy/admin/v3/config_dump_pb.js';
@@ -22,6 +23,15 @@ import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from '.
 import { file_envoy_service_discovery_v3_ads } from './gen/envoy/service/discovery/v3/ads_pb.js';
 import { file_envoy_service_status_v3_csds } from './gen/envoy/service/status/v3/csds_pb.js';
 import { file_udpa_type_v1_typed_struct } from './gen/udpa/type/v1/typed_struct_pb.js';
+
+/**
+ * A serialized resource's version: the lowercase hex SHA-256 of its bytes (go-control-plane
+ * `pkg/cache/v3/cached_resource.go`). Any replica that builds the same bytes names them alike, so a
+ * proxy that reconnects to another gateway is sent nothing again.
+ */
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 /** xDS v3 type URLs, as Envoy and gRPC clients send them in `DiscoveryRequest.type_url`. */
 export const TypeUrl = {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Backoff } from './backoff.js';
+import { Backoff, backoffDelay, resolveBackoff } from './backoff.js';
 
 /** The random value that gives no jitter: 2r - 1 = 0. */
 const noJitter = () => 0.5;
@@ -72,5 +72,15 @@ describe('Backoff', () => {
     expect(() => new Backoff({ initialMs: 100, maxMs: 50 })).toThrow('maxMs');
     expect(() => new Backoff({ multiplier: 0.5 })).toThrow('multiplier');
     expect(() => new Backoff({ jitter: 1.5 })).toThrow('jitter');
+  });
+});
+
+describe('backoffDelay', () => {
+  it('numbers retries from 0, as the Backoff class hands them out', () => {
+    const policy = resolveBackoff({ initialMs: 50, maxMs: 2000, multiplier: 2 });
+    expect([0, 1, 2, 3, 4, 5, 6].map((attempt) => backoffDelay(policy, attempt, noJitter))).toEqual([50, 100, 200, 400, 800, 1600, 2000]);
+    expect(backoffDelay(policy, 10_000, noJitter)).toBe(2000);
+    const backoff = new Backoff({ initialMs: 50, maxMs: 2000, multiplier: 2, random: noJitter });
+    expect([0, 1, 2].map(() => backoff.next())).toEqual([0, 1, 2].map((attempt) => backoffDelay(policy, attempt, noJitter)));
   });
 });

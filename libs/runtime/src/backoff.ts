@@ -1,8 +1,11 @@
 /**
- * Exponential backoff with jitter for reconnect loops (Redis, the Kubernetes watch, an upstream
- * gateway). It follows gRPC's connection backoff (doc/connection-backoff.md in grpc/grpc): the base
- * delay grows by `multiplier` per attempt up to `maxMs`, and each delay is spread by +-`jitter` of
- * the base so that replicas that lost the same peer do not all come back at the same instant.
+ * Exponential backoff with jitter, the one implementation for every retry and reconnect loop: Redis
+ * reconnections (the store's ioredis `retryStrategy`), Kubernetes informer restarts,
+ * the translator's and the gateway cache's store retries, the watcher's writes and convergence, and
+ * skiff-loadgen's proxy reconnections. It follows gRPC's connection backoff (doc/connection-backoff.md
+ * in grpc/grpc): the base delay grows by `multiplier` per attempt up to `maxMs`, and each delay is
+ * spread by +-`jitter` of the base so that replicas that lost the same peer do not all come back at
+ * the same instant.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,30 +18,40 @@ export interface BackoffOptions {
   readonly multiplier?: number;
   /** Spread as a fraction of the base delay, 0..1. Default 0.2 (gRPC's). */
   readonly jitter?: number;
-  /** Uniform random numbers in [0, 1); injectable for tests. */
-  readonly random?: () => number;
 }
 
+/** A complete, checked set of backoff options. */
+export type BackoffPolicy = Required<BackoffOptions>;
+
+/** Fills in the defaults and checks the result; throws a RangeError for a policy that cannot back off. */
+export function resolveBackoff(options: BackoffOptions = {}): BackoffPolicy {
+  const policy: BackoffPolicy = { initialMs: options.initialMs ?? 1000, maxMs: options.maxMs ?? 30_000, multiplier: options.multiplier ?? 1.6, jitter: options.jitter ?? 0.2 };
+  if (!(policy.initialMs > 0)) throw new RangeError(`initialMs must be positive, got ${policy.initialMs}`);
+  if (!(policy.maxMs >= policy.initialMs)) throw new RangeError(`maxMs (${policy.maxMs}) must be at least initialMs (${policy.initialMs})`);
+  if (!(policy.multiplier >= 1)) throw new RangeError(`multiplier must be at least 1, got ${policy.multiplier}`);
+  if (!(policy.jitter >= 0 && policy.jitter <= 1)) throw new RangeError(`jitter must be within 0..1, got ${policy.jitter}`);
+  return policy;
+}
+
+/**
+ * The delay before retry number `attempt` (0 for the first), for loops that count attempts themselves
+ * (ioredis passes its attempt number to `retryStrategy`). `random` gives uniform numbers in [0, 1).
+ */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(policy.initialMs * policy.multiplier ** Math.max(0, Math.min(attempt, 1000)), policy.maxMs);
+  const spread = base * policy.jitter * (2 * random() - 1);
+  return Math.round(Math.min(Math.max(base + spread, 0), policy.maxMs));
+}
+
+/** The same sequence with its own attempt counter, for a loop that retries one thing. */
 export class Backoff {
-  private readonly initialMs: number;
-  private readonly maxMs: number;
-  private readonly multiplier: number;
-  private readonly jitter: number;
+  private readonly policy: BackoffPolicy;
   private readonly random: () => number;
-  private baseMs: number;
   private attempts = 0;
 
-  constructor(options: BackoffOptions = {}) {
-    this.initialMs = options.initialMs ?? 1000;
-    this.maxMs = options.maxMs ?? 30_000;
-    this.multiplier = options.multiplier ?? 1.6;
-    this.jitter = options.jitter ?? 0.2;
+  constructor(options: BackoffOptions & { readonly random?: () => number } = {}) {
+    this.policy = resolveBackoff(options);
     this.random = options.random ?? Math.random;
-    if (!(this.initialMs > 0)) throw new Error(`initialMs must be positive, got ${this.initialMs}`);
-    if (!(this.maxMs >= this.initialMs)) throw new Error(`maxMs (${this.maxMs}) must be at least initialMs (${this.initialMs})`);
-    if (!(this.multiplier >= 1)) throw new Error(`multiplier must be at least 1, got ${this.multiplier}`);
-    if (!(this.jitter >= 0 && this.jitter <= 1)) throw new Error(`jitter must be within 0..1, got ${this.jitter}`);
-    this.baseMs = this.initialMs;
   }
 
   /** How many delays were handed out since the last reset. */
@@ -48,16 +61,11 @@ export class Backoff {
 
   /** The delay before the next attempt, in milliseconds; each call moves one step further. */
   next(): number {
-    const base = this.baseMs;
-    this.baseMs = Math.min(this.baseMs * this.multiplier, this.maxMs);
-    this.attempts += 1;
-    const spread = base * this.jitter * (2 * this.random() - 1);
-    return Math.min(Math.max(base + spread, 0), this.maxMs);
+    return backoffDelay(this.policy, this.attempts++, this.random);
   }
 
   /** Back to the initial delay, after a connection has succeeded. */
   reset(): void {
-    this.baseMs = this.initialMs;
     this.attempts = 0;
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   defineCommand,
@@ -150,6 +151,12 @@ describe('interpretCommandLine', () => {
     expect(help).toContain('-h, --help show this help and exit');
     expect(run(['-h'])).toEqual(outcome);
   });
+
+  it('prints the root package.json version for --version, and exits 0', () => {
+    const rootVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(run(['--version'])).toEqual({ kind: 'exit', code: 0, stdout: `skiff-watcher ${rootVersion}\n`, stderr: '' });
+    expect(run(['--help'])).toMatchObject({ kind: 'exit', stdout: expect.stringContaining('--version') });
+  });
 });
 
 describe('parseCommandLine', () => {
@@ -236,6 +243,7 @@ describe('defineCommand', () => {
     const base = { name: 'skiff-x', description: 'x' };
     expect(() => defineCommand({ ...base, options: { a: { flag: 'Redis_Url', description: '', parse: String } } })).toThrow('not kebab-case');
     expect(() => defineCommand({ ...base, options: { a: { flag: 'help', description: '', parse: String } } })).toThrow('reserved');
+    expect(() => defineCommand({ ...base, options: { a: { flag: 'version', description: '', parse: String } } })).toThrow('--version is reserved');
     expect(() =>
       defineCommand({ ...base, options: { a: { flag: 'x', description: '', parse: String }, b: { flag: 'x', description: '', parse: String } } }),
     ).toThrow('--x is declared twice');

@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { type LogLevel, type HostPort, messageOf, parseHostPort, parseLogLevel, parseDuration, parseBoolean, type ValueParser } from './parsers.js';
+import { SKIFF_VERSION } from './version.js';
 
 /** An option that takes a value: `--flag <value>`. */
 export interface ValueOptionSpec<T> {
@@ -103,7 +104,7 @@ export function defineCommand<const O extends Record<string, OptionSpec>>(spec: 
   const envVars = new Set<string>();
   for (const [key, option] of Object.entries(spec.options)) {
     if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(option.flag)) throw new Error(`option ${key}: flag "${option.flag}" is not kebab-case`);
-    if (option.flag === 'help') throw new Error(`option ${key}: --help is reserved`);
+    if (option.flag === 'help' || option.flag === 'version') throw new Error(`option ${key}: --${option.flag} is reserved`);
     if (flags.has(option.flag)) throw new Error(`option ${key}: flag --${option.flag} is declared twice`);
     flags.add(option.flag);
     if (option.short !== undefined) {
@@ -132,7 +133,7 @@ class UsageError extends Error {}
 /**
  * Reads a command line without side effects: `argv` holds only the user's arguments (no node and
  * script paths). `--help` gives exit 0 with the help text on stdout; anything wrong gives exit 2 and
- * one line on stderr.
+ * one line on stderr. `--version` gives exit 0 with `<name> <version>` on stdout.
  */
 export function interpretCommandLine<O extends Record<string, OptionSpec>>(
   spec: CommandSpec<O>,
@@ -180,11 +181,17 @@ function usageExit(name: string, message: string): CommandLineOutcome<never> {
   return { kind: 'exit', code: USAGE_EXIT_CODE, stdout: '', stderr: `${name}: ${oneLine}\n` };
 }
 
+/** What `--version` prints (without the newline): `skiff-watcher 0.1.0`. */
+export function versionLine(name: string): string {
+  return `${name} ${SKIFF_VERSION}`;
+}
+
 function buildProgram<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>, writeOut: (text: string) => void): Command {
   const specsByLongFlag = new Map<string, OptionSpec>();
   const program = new Command(spec.name)
     .description(spec.description)
     .helpOption('-h, --help', 'show this help and exit')
+    .version(versionLine(spec.name), '--version', 'print the version and exit')
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are reported by interpretCommandLine as one line; help goes to the captured stdout.

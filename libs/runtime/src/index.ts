@@ -1,4 +1,4 @@
-export { Backoff, type BackoffOptions } from './backoff.js';
+export { Backoff, backoffDelay, resolveBackoff, type BackoffOptions, type BackoffPolicy } from './backoff.js';
 export {
   DEBUG_ACCESS_OPTIONS,
   debugAccessFromCommandLine,
@@ -10,6 +10,7 @@ export {
   MONITORING_ADDRESS_OPTION,
   SHUTDOWN_TIMEOUT_OPTION,
   USAGE_EXIT_CODE,
+  versionLine,
   type CommandLineIO,
   type CommandLineOutcome,
   type CommandLineValues,
@@ -62,3 +63,6 @@ export {
 export { runServices, type Runner, type RunServicesOptions, type ServicesHandle, type ServicesState } from './runner.js';
 export { contextFromTraceparent, createTracing, inSpan, traceparentOf, type Tracing, type TracingOptions } from './tracing.js';
 export { defaultReplicaId } from './replica-id.js';
+export { SKIFF_VERSION } from './version.js';
+export { findListenError, ListenError, listenFailureReason } from './listen-error.js';
+export { createServiceBase, type ServiceBase } from './service.js';

@@ -192,7 +192,11 @@ describe('MonitoringServer', () => {
     const { port } = await start();
     const { logger } = recordingLogger();
     const second = new MonitoringServer({ logger });
-    await expect(second.listen({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(second.listen({ host: '127.0.0.1', port })).rejects.toMatchObject({
+      name: 'ListenError',
+      message: `cannot listen for the monitoring server on 127.0.0.1:${port}: address already in use (another process listens there: stop it, or choose another address)`,
+      cause: expect.objectContaining({ code: 'EADDRINUSE' }),
+    });
 
     await new Promise<void>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false, headers: { connection: 'keep-alive' } }, (res) => {

@@ -15,9 +15,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ListenError } from './listen-error.js';
 import type { Logger } from './logging.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
-import { type HostPort, messageOf, parseHostPort } from './parsers.js';
+import { formatHostPort, type HostPort, messageOf, parseHostPort } from './parsers.js';
 import type { Runner } from './runner.js';
 
 /** Thrown by a debug handler to answer with a status and a plain-text message (`400 You must provide a proxyID`). */
@@ -140,7 +141,7 @@ export class MonitoringServer {
   async listen(address: string | HostPort): Promise<HostPort> {
     const { host, port } = typeof address === 'string' ? parseHostPort(address) : address;
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
+      const onError = (error: Error): void => reject(new ListenError('the monitoring server', formatHostPort({ host, port }), error));
       this.server.once('error', onError);
       const onListening = (): void => {
         this.server.off('error', onError);

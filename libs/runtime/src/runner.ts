@@ -3,6 +3,7 @@
  * list of runners started in order and closed in reverse order, so a runner may rely on every runner
  * before it while it runs.
  */
+import { findListenError } from './listen-error.js';
 import type { Logger } from './logging.js';
 
 /**
@@ -149,7 +150,10 @@ export function runServices(runners: readonly Runner[], options: RunServicesOpti
     },
     (error: unknown) => {
       if (shutdown !== undefined) return;
-      logger.error({ err: error }, 'start failed');
+      // A port in use is the user's to fix: one line naming it, no stack.
+      const listenError = findListenError(error);
+      if (listenError !== undefined) logger.error({ runner: startCalled.at(-1)?.name }, `start failed: ${listenError.message}`);
+      else logger.error({ err: error }, 'start failed');
       exitCode = 1;
       void beginShutdown();
     },

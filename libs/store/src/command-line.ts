@@ -4,8 +4,8 @@
  * handling everywhere, so one installation's services always agree on where the data is.
  */
 import type { Meter } from '@opentelemetry/api';
-import { urlWithSchemes } from '@skiff/runtime';
-import { keyLayout } from './contract.js';
+import { urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
+import { keyLayout } from './redis-keys.js';
 import { createRedisStore, type RedisStore } from './redis.js';
 
 /** A key prefix the store accepts: it becomes the hash tag of every key. */
@@ -46,14 +46,49 @@ export interface RedisCommandLine {
  */
 export function redisStoreFromCommandLine(
   config: RedisCommandLine,
-  options: { readonly connectionName: string; readonly meter?: Meter; readonly env?: Readonly<Record<string, string | undefined>> },
+  options: { readonly connectionName: string; readonly logger: Logger; readonly meter?: Meter; readonly env?: Readonly<Record<string, string | undefined>> },
 ): RedisStore {
   const password = (options.env ?? process.env)['REDIS_PASSWORD'];
-  return createRedisStore({
+  const store = createRedisStore({
     url: config.redisUrl,
     keyPrefix: config.keyPrefix,
     connectionName: options.connectionName,
     ...(password ? { password } : {}),
     ...(options.meter === undefined ? {} : { meter: options.meter }),
   });
+  logStoreConnections(store, options.logger.child({ component: 'store' }));
+  return store;
+}
+
+/**
+ * Logs the store's connections as they change: the reason of each outage as soon as it starts (the
+ * address and `connect ECONNREFUSED ...`), and when a connection is ready again.
+ */
+export function logStoreConnections(store: Pick<RedisStore, 'onStateChange' | 'target'>, logger: Logger): () => void {
+  const down = new Set<string>();
+  return store.onStateChange((event) => {
+    if (event.error !== undefined) {
+      down.add(event.connection);
+      logger.warn({ redis: store.target, connection: event.connection, err: event.error }, `cannot reach Redis at ${store.target}: ${event.error}; retrying`);
+    } else if (event.state === 'ready') {
+      logger.info({ redis: store.target, connection: event.connection }, down.delete(event.connection) ? 'Redis reachable again' : 'connected to Redis');
+    } else if (event.state === 'reconnecting' && !down.has(event.connection)) {
+      logger.warn({ redis: store.target, connection: event.connection }, 'lost the Redis connection; reconnecting');
+    }
+  });
+}
+
+/**
+ * The store as a service's runner. It starts first and closes last, after everything that uses it; when
+ * the shutdown begins, a Redis store stops waiting for an unreachable server (`beginShutdown`), so the
+ * runners before it can close without sitting out each call's retries.
+ */
+export function storeRunner(store: { close(): Promise<void>; beginShutdown?(): void }): Runner {
+  return {
+    name: 'store',
+    start: async (signal) => {
+      signal.addEventListener('abort', () => store.beginShutdown?.(), { once: true });
+    },
+    close: () => store.close(),
+  };
 }

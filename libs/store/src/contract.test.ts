@@ -4,13 +4,13 @@ import {
   StoreError,
   endpointField,
   isWritableField,
-  keyLayout,
   leaseValue,
   parseLeaseValue,
   parseServiceEntryId,
   resourceKey,
   serviceEntryId,
 } from './contract.js';
+import { keyLayout } from './redis-keys.js';
 
 describe('store contract names', () => {
   it('puts every key and the channel under the prefix hash tag', () => {

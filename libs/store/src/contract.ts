@@ -1,41 +1,9 @@
 /**
- * The store contract: the only file that spells Redis key patterns, hash fields, stream and channel
- * names, message payloads and store errors. The watcher, the translators and the gateways talk to each
+ * The store contract: hash fields, message payloads, the facets' interfaces and store errors. The watcher, the translators and the gateways talk to each
  * other only through what is declared here; `redis.ts` and `memory.ts` implement it, and
  * `contract.suite.ts` holds both to the same behaviour.
  *
- * ## Redis key layout
- *
- * Every key starts with the store's hash tag `{<prefix>}` (default prefix `skiff`, so `{skiff}`):
- *
- * | key                               | type   | what                                                                  |
- * |-----------------------------------|--------|-----------------------------------------------------------------------|
- * | `{skiff}:se:<namespace>/<name>`   | hash   | one ServiceEntry: `se`, `rev`, one `ep:...` field per endpoint         |
- * | `{skiff}:se`                      | set    | ids (`<namespace>/<name>`) of every ServiceEntry hash, for listing    |
- * | `{skiff}:rev`                     | string | revision counter; every ServiceEntry write or delete takes the next   |
- * | `{skiff}:log`                     | stream | change log; consumer group `translators`; trimmed with `MAXLEN ~`     |
- * | `{skiff}:xds:<namespace>/<name>`  | hash   | built resources of one ServiceEntry: `record`, `vis`, `rev`, `b:<id>`  |
- * | `{skiff}:xds`                     | set    | ids of every ServiceEntry that owns resources (the resource index)    |
- * | `{skiff}:seq`                     | string | invalidation sequence counter                                         |
- * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
- * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
- * | `{skiff}:lease:token`             | string | fencing token counter                                                 |
- * | `{skiff}:fleet:<replica>`         | string | one gateway replica's report (its proxies' sync state), expires (`PX`) |
- * | `{skiff}:fleet`                   | set    | replica ids with a report, for listing (expired ones are pruned)      |
- *
- * Pub/sub channel (not a key): `{skiff}:invalidations`.
- *
- * ### Why one hash tag for the whole store, not one per ServiceEntry
- *
- * A ServiceEntry write must be atomic with its change-log entry and checked against the lease, and a
- * resource write must be atomic with the invalidation sequence number it takes. Redis Cluster runs a
- * script only when all its keys hash to one slot, and the change log, the lease and the sequence
- * counter are shared by every ServiceEntry. So all keys of one ServiceEntry share a hash tag, and it is
- * the store's tag: every script is single-slot, so the same keys and scripts work unchanged on a
- * standalone server and on Redis Cluster (one slot, one primary; the state is small: the design's
- * largest mesh, 200k endpoints, is some hundred MB). `redis.ts` connects with a standalone client
- * today. Spreading ServiceEntries over slots would need one change log and one sequence per slot
- * group; the tag is built in one place (`keyLayout`) so that split stays a local change.
+ * The Redis key layout (one hash tag for the whole store, and why) is in `redis-keys.ts`.
  *
  * Namespaces and names are Kubernetes DNS names, so they never contain `/`, `{`, `}` or spaces, which
  * keeps every key, field and id unambiguous (`checkObjectKey`).
@@ -72,56 +40,6 @@ export function parseServiceEntryId(id: ServiceEntryId): ObjectKey {
   if (slash <= 0) throw new StoreError('corrupt', `not a ServiceEntry id: ${JSON.stringify(id)}`);
   checkObjectKey(key);
   return key;
-}
-
-/** Prefix used when none is configured. */
-export const DEFAULT_KEY_PREFIX = 'skiff';
-
-/** Every Redis key and channel of one store, derived from its prefix (see the table above). */
-export interface KeyLayout {
-  /** The hash tag `{<prefix>}` every key starts with. */
-  readonly hashTag: string;
-  serviceEntry(id: ServiceEntryId): string;
-  readonly serviceEntryIndex: string;
-  readonly revisionCounter: string;
-  readonly changeLog: string;
-  resources(id: ServiceEntryId): string;
-  readonly resourceIndex: string;
-  readonly sequence: string;
-  readonly epoch: string;
-  readonly lease: string;
-  readonly leaseTokenCounter: string;
-  fleetReport(replica: string): string;
-  readonly fleetIndex: string;
-  /** Pub/sub channel of invalidations. */
-  readonly invalidationChannel: string;
-  /** Pattern matching every key of this store (for cleanup and inspection; never for listing). */
-  readonly allKeysPattern: string;
-}
-
-/** The key layout of a store with `prefix` (no braces or spaces allowed in the prefix). */
-export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX): KeyLayout {
-  if (prefix === '' || /[{}\s*?[\]\\]/.test(prefix)) {
-    throw new StoreError('invalid-argument', `invalid key prefix ${JSON.stringify(prefix)}: must be non-empty without braces, spaces or glob characters`);
-  }
-  const tag = `{${prefix}}`;
-  return {
-    hashTag: tag,
-    serviceEntry: (id) => `${tag}:se:${id}`,
-    serviceEntryIndex: `${tag}:se`,
-    revisionCounter: `${tag}:rev`,
-    changeLog: `${tag}:log`,
-    resources: (id) => `${tag}:xds:${id}`,
-    resourceIndex: `${tag}:xds`,
-    sequence: `${tag}:seq`,
-    epoch: `${tag}:epoch`,
-    lease: `${tag}:lease`,
-    leaseTokenCounter: `${tag}:lease:token`,
-    fleetReport: (replica) => `${tag}:fleet:${replica}`,
-    fleetIndex: `${tag}:fleet`,
-    invalidationChannel: `${tag}:invalidations`,
-    allKeysPattern: `${tag}:*`,
-  };
 }
 
 /** ServiceEntry hash field holding the normalized ServiceEntry JSON (`NormalizedServiceEntry`). */
@@ -356,6 +274,18 @@ export interface Visibility {
   /** Milliseconds since the epoch: the oldest ServiceEntry wins a host claimed twice. */
   readonly creationTime: number;
   readonly hosts: readonly string[];
+  /**
+   * The ServiceEntry's ports, for the debug endpoints (`/debug/registryz` ports, `/debug/endpointz`
+   * `ServicePortName`); not part of visibility. Absent in records written before it existed.
+   */
+  readonly ports?: readonly ServicePort[];
+}
+
+/** A ServiceEntry port as the debug endpoints show it (istiod's `model.Port`). */
+export interface ServicePort {
+  readonly name: string;
+  readonly number: number;
+  readonly protocol: string;
 }
 
 /** The ownership record of one ServiceEntry: its visibility and the resources it owns, with versions. */
@@ -554,6 +484,12 @@ export interface StoreHealth {
 export interface ConnectionStateEvent {
   readonly connection: string;
   readonly state: ConnectionState;
+  /**
+   * Why a connection that is not ready failed (`connect ECONNREFUSED 127.0.0.1:6379`): sent with the
+   * first failure of each outage and whenever the reason changes, so the cause is known at once rather
+   * than when a call gives up.
+   */
+  readonly error?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

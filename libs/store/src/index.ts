@@ -1,11 +1,12 @@
 /**
  * `@skiff/store`: the store contract (ServiceEntry hashes, change log, resource store, invalidations,
- * writer lease) and its two implementations, Redis and in-memory. See `contract.ts` for the key layout.
+ * writer lease) and its two implementations, Redis and in-memory. See `redis-keys.ts` for the key layout.
  */
 export * from './contract.js';
+export * from './redis-keys.js';
 export { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
-export { createRedisStore, reconnectDelay, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
+export { createRedisStore, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
 export { observeStoreHealth } from './metrics.js';
-export { coalesce } from './shared.js';
-export { KEY_PREFIX_OPTION, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, type RedisCommandLine } from './command-line.js';
+export { coalesce } from './change-log-entries.js';
+export { KEY_PREFIX_OPTION, logStoreConnections, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type RedisCommandLine } from './command-line.js';

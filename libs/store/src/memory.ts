@@ -11,7 +11,6 @@ import {
   DEFAULT_TOMBSTONE_TTL_MS,
   checkReplicaId,
   FencedError,
-  keyLayout,
   parseLeaseValue,
   REVISION_FIELD,
   SERVICE_ENTRY_FIELD,
@@ -53,19 +52,11 @@ import {
   type WriteOptions,
   type WriteResult,
 } from './contract.js';
-import {
-  checkDiff,
-  checkHolder,
-  checkRevision,
-  checkTtl,
-  coalesce,
-  compareObjectKeys,
-  compareStreamIds,
-  prepareReplace,
-  SubscriptionState,
-  traceOf,
-  type DeliveryCounters,
-} from './shared.js';
+import { keyLayout } from './redis-keys.js';
+import { coalesce, compareStreamIds } from './change-log-entries.js';
+import { checkDiff, checkHolder, checkRevision, checkTtl, traceOf } from './checks.js';
+import { SubscriptionState, type DeliveryCounters } from './invalidation-codec.js';
+import { compareObjectKeys, prepareReplace } from './ownership-records.js';
 
 /** Milliseconds since the epoch. */
 export interface Clock {

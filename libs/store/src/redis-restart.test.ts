@@ -73,7 +73,11 @@ it('survives a kill and an empty restart of the server, and shows it', { timeout
   expect(health.reconnects).toBe(3);
   expect(health.errors).toBeGreaterThan(0);
   expect(health.connections.every((c) => c.reconnectAttempts >= 1)).toBe(true);
-  expect(states.filter((e) => e.connection === 'commands').map((e) => e.state)).toEqual(['ready', 'reconnecting', 'ready']);
+  expect(states.filter((e) => e.connection === 'commands' && e.error === undefined).map((e) => e.state)).toEqual(['ready', 'reconnecting', 'ready']);
+  // The outage's reason came with it (each reason once: a reset, then refused connections).
+  const reasons = states.filter((e) => e.connection === 'commands' && e.error !== undefined).map((e) => e.error);
+  expect(reasons).toContainEqual(expect.stringMatching(/ECONNREFUSED/));
+  expect(new Set(reasons).size).toBe(reasons.length);
 
   // The data is gone, and the epoch says so.
   expect(await store.epoch()).toBeNull();

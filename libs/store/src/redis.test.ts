@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { keyLayout } from './contract.js';
+import { keyLayout } from './redis-keys.js';
 import { describeStoreContract } from './contract.suite.js';
 import { diffFields, serviceEntryFields } from './fields.js';
-import { createRedisStore, reconnectDelay, resolveRedisOptions, type RedisStore } from './redis.js';
+import { createRedisStore, resolveRedisOptions, type RedisStore } from './redis.js';
 import { CLUSTER_TYPE, resource, serviceEntry, visibility } from './test-support/fixtures.js';
 import { SHARED_REDIS_URL, connectAdmin, deleteKeys, freePort, listKeys, uniquePrefix } from './test-support/redis.js';
+import { eventually } from '@skiff/testing';
 
 let admin: Redis;
 const filePrefix = uniquePrefix('redis');
@@ -92,9 +93,17 @@ describe('Redis store', () => {
     const port = await freePort();
     const states: string[] = [];
     const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, commandRetries: 2, retry: { minDelayMs: 10, maxDelayMs: 20 } });
-    store.onStateChange((event) => states.push(`${event.connection}:${event.state}`));
+    const errors: string[] = [];
+    store.onStateChange((event) => (event.error === undefined ? states.push(`${event.connection}:${event.state}`) : errors.push(`${event.connection}: ${event.error}`)));
     try {
-      await expect(store.ping()).rejects.toMatchObject({ name: 'StoreError', code: 'unavailable' });
+      // The message names the server and why it cannot be reached, not ioredis's retry limit.
+      await expect(store.ping()).rejects.toMatchObject({
+        name: 'StoreError',
+        code: 'unavailable',
+        message: `[unavailable] ping: cannot reach Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}`,
+      });
+      // The outage was reported once, with its reason, when it began.
+      expect(errors).toEqual([`commands: connect ECONNREFUSED 127.0.0.1:${port}`]);
       await expect(store.serviceEntries.list()).rejects.toMatchObject({ code: 'unavailable' });
       const health = store.health();
       expect(health.state).not.toBe('ready');
@@ -106,6 +115,24 @@ describe('Redis store', () => {
       await store.close();
     }
     expect(states.at(-1)).toBe('commands:closed');
+  });
+
+  it('after beginShutdown, calls stop waiting for an unreachable server at once', async () => {
+    const port = await freePort();
+    // The default retries would keep a call waiting for about 11 s.
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}` });
+    try {
+      const waiting = store.serviceEntries.list();
+      waiting.catch(() => {});
+      await eventually(() => expect(store.health().errors).toBeGreaterThan(0));
+      const started = performance.now();
+      store.beginShutdown();
+      await expect(waiting).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining(`cannot reach Redis at redis://127.0.0.1:${port}/0`) });
+      await expect(store.epoch()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('not waiting for it while stopping') });
+      expect(performance.now() - started).toBeLessThan(1_000);
+    } finally {
+      await store.close();
+    }
   });
 
   it('reports a refused command as "command", not as a connection problem', async () => {
@@ -142,17 +169,13 @@ describe('Redis connection options', () => {
     expect(() => resolveRedisOptions({ url: 'not a url' })).toThrow(/invalid Redis URL/);
   });
 
-  it('backs off exponentially up to the cap, with bounded jitter, and never gives up', () => {
-    const noJitter = () => 0;
-    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => reconnectDelay(attempt, 50, 2000, noJitter))).toEqual([50, 100, 200, 400, 800, 1600, 2000]);
-    expect(reconnectDelay(10_000, 50, 2000, noJitter)).toBe(2000);
-    expect(reconnectDelay(1, 50, 2000, () => 0.999)).toBe(100);
+  it('reconnects with the shared backoff: from the minimum delay up to the cap, spread by 20 %, never giving up', () => {
     const strategy = resolveRedisOptions({ retry: { minDelayMs: 10, maxDelayMs: 40 } }).retryStrategy!;
     for (const attempt of [1, 5, 1000]) {
       const delay = strategy(attempt);
       expect(typeof delay).toBe('number');
-      expect(delay).toBeGreaterThanOrEqual(10);
-      expect(delay).toBeLessThanOrEqual(50);
+      expect(delay).toBeGreaterThanOrEqual(attempt === 1 ? 8 : 32);
+      expect(delay).toBeLessThanOrEqual(attempt === 1 ? 12 : 40);
     }
   });
 });

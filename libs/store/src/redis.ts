@@ -16,8 +16,7 @@
  * signal cannot miss a message published before the subscription was back.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConnectionOptions } from 'node:tls';
-import type { Histogram, Meter } from '@opentelemetry/api';
+import type { Histogram } from '@opentelemetry/api';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ObjectKey } from '@skiff/model';
 import {
@@ -29,7 +28,6 @@ import {
   REVISION_FIELD,
   StoreError,
   checkObjectKey,
-  keyLayout,
   leaseValue,
   parseLeaseValue,
   parseServiceEntryId,
@@ -39,15 +37,12 @@ import {
   type ChangeLog,
   type ChangeLogEntry,
   type CoalescedChange,
-  type ConnectionHealth,
-  type ConnectionState,
   type ConnectionStateEvent,
   type FleetRegistry,
   type FleetReport,
   type DeleteResult,
   type InvalidationBus,
   type InvalidationListener,
-  type KeyLayout,
   type Lease,
   type LeaseGrant,
   type LeaseState,
@@ -63,12 +58,12 @@ import {
   type ServiceEntryWriter,
   type Store,
   type StoreHealth,
-  type StoreOptions,
   type StoredServiceEntry,
   type Subscription,
   type WriteOptions,
   type WriteResult,
 } from './contract.js';
+import { keyLayout, type KeyLayout } from './redis-keys.js';
 import {
   ACQUIRE_LEASE,
   CURRENT_LEASE,
@@ -80,171 +75,13 @@ import {
   WRITE_SERVICE_ENTRY,
   type LuaScript,
 } from './redis-scripts.js';
-import {
-  checkDiff,
-  checkHolder,
-  checkRevision,
-  checkTtl,
-  coalesce,
-  compareObjectKeys,
-  decodeInvalidation,
-  parseChangeLogEntry,
-  parseOwnershipRecord,
-  prepareReplace,
-  SubscriptionState,
-  traceOf,
-  type DeliveryCounters,
-} from './shared.js';
+import { coalesce, parseChangeLogEntry } from './change-log-entries.js';
+import { checkDiff, checkHolder, checkRevision, checkTtl, traceOf } from './checks.js';
+import { decodeInvalidation, SubscriptionState, type DeliveryCounters } from './invalidation-codec.js';
+import { compareObjectKeys, parseOwnershipRecord, prepareReplace } from './ownership-records.js';
+import { errorMessage, isNoGroup, isReplyError, resolveRedisOptions, TrackedConnection, type RedisStoreOptions } from './redis-connection.js';
 
-export interface RedisStoreOptions extends StoreOptions {
-  /**
-   * `redis://[[user]:password@]host[:port][/db]` or `rediss://...` (TLS). Default `redis://127.0.0.1:6379`.
-   * `password`, `username` and `db` below override the URL's.
-   */
-  readonly url?: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly db?: number;
-  /** TLS settings (CA, client certificate) for `rediss://`; setting it also turns TLS on for `redis://`. */
-  readonly tls?: ConnectionOptions;
-  /** Reconnection backoff: doubles from `minDelayMs` up to `maxDelayMs`, plus up to `minDelayMs` of jitter. Default 50 ms .. 2 s. */
-  readonly retry?: { readonly minDelayMs?: number; readonly maxDelayMs?: number };
-  /** Reconnection attempts a call waits through before failing with `unavailable`; default 10. */
-  readonly commandRetries?: number;
-  /** Milliseconds to establish a connection before it counts as failed; default 5000. */
-  readonly connectTimeoutMs?: number;
-  /** `CLIENT SETNAME` prefix, to find the store's connections in `CLIENT LIST`. */
-  readonly connectionName?: string;
-  /** Records `skiff_store_operation_seconds{operation, outcome}`: the latency of every store call. */
-  readonly meter?: Meter;
-}
-
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
-
-/** Backoff for reconnections: never gives up, never hammers a server that is down. */
-export function reconnectDelay(attempt: number, minDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
-  const exponential = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-  return Math.round(exponential + random() * minDelayMs);
-}
-
-/**
- * ioredis options from the store's. The URL is parsed here rather than by ioredis, whose merge lets
- * URL values win over explicit options; here explicit options win.
- */
-export function resolveRedisOptions(options: RedisStoreOptions): RedisOptions {
-  let url: URL;
-  try {
-    url = new URL(options.url ?? DEFAULT_URL);
-  } catch (cause) {
-    throw new StoreError('invalid-argument', `invalid Redis URL ${JSON.stringify(options.url)}`, { cause });
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new StoreError('invalid-argument', `Redis URL must start with redis:// or rediss://, got ${url.protocol}//`);
-  }
-  const dbText = url.pathname.replace(/^\//, '');
-  const urlDb = dbText === '' ? undefined : Number(dbText);
-  if (urlDb !== undefined && (!Number.isSafeInteger(urlDb) || urlDb < 0)) throw new StoreError('invalid-argument', `Redis URL database must be a number, got ${JSON.stringify(dbText)}`);
-  const db = options.db ?? urlDb ?? 0;
-  const username = options.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
-  const password = options.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
-  const minDelayMs = options.retry?.minDelayMs ?? 50;
-  const maxDelayMs = options.retry?.maxDelayMs ?? 2000;
-  const resolved: RedisOptions = {
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port === '' ? 6379 : Number(url.port),
-    db,
-    // RESP2 works with every server that has XAUTOCLAIM (6.2+), and replies have one shape.
-    protocol: 2,
-    connectTimeout: options.connectTimeoutMs ?? 5000,
-    maxRetriesPerRequest: options.commandRetries ?? 10,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt, minDelayMs, maxDelayMs),
-    enableReadyCheck: true,
-  };
-  if (username !== undefined) resolved.username = username;
-  if (password !== undefined) resolved.password = password;
-  if (url.protocol === 'rediss:' || options.tls !== undefined) resolved.tls = { ...options.tls };
-  if (options.connectionName !== undefined) resolved.connectionName = options.connectionName;
-  return resolved;
-}
-
-/** Tracks one ioredis connection's state and counters. */
-class TrackedConnection {
-  state: ConnectionState = 'connecting';
-  private readyCount = 0;
-  private reconnects = 0;
-  private reconnectAttempts = 0;
-  private errors = 0;
-  private lastError: string | undefined;
-
-  constructor(
-    readonly name: string,
-    readonly client: Redis,
-    private readonly emit: (event: ConnectionStateEvent) => void,
-    onReady: (afterReconnect: boolean) => void,
-  ) {
-    client.on('ready', () => {
-      this.readyCount++;
-      if (this.readyCount > 1) this.reconnects++;
-      this.set('ready');
-      onReady(this.readyCount > 1);
-    });
-    client.on('error', (error: unknown) => {
-      this.errors++;
-      this.lastError = error instanceof Error ? error.message : String(error);
-    });
-    client.on('close', () => {
-      if (this.state !== 'closed') this.set(this.readyCount > 0 ? 'reconnecting' : 'connecting');
-    });
-    client.on('reconnecting', () => {
-      this.reconnectAttempts++;
-    });
-    client.on('end', () => this.set('closed'));
-  }
-
-  /**
-   * Disconnects and waits for the socket to go. A client waiting to reconnect has no socket, and
-   * ioredis then emits no 'end', so the wait is bounded.
-   */
-  async close(): Promise<void> {
-    const client = this.client;
-    if (client.status !== 'end') {
-      const ended = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        client.once('end', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      client.disconnect();
-      if (client.status !== 'reconnecting') await ended;
-    }
-    this.set('closed');
-  }
-
-  health(): ConnectionHealth {
-    const base = { name: this.name, state: this.state, reconnects: this.reconnects, reconnectAttempts: this.reconnectAttempts, errors: this.errors };
-    return this.lastError === undefined ? base : { ...base, lastError: this.lastError };
-  }
-
-  private set(state: ConnectionState): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.emit({ connection: this.name, state });
-  }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** An error the server replied with (as opposed to a connection problem). */
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
-
-function isNoGroup(error: unknown): boolean {
-  return isReplyError(error) && errorMessage(error).startsWith('NOGROUP');
-}
+export { resolveRedisOptions, type RedisStoreOptions } from './redis-connection.js';
 
 type StreamItem = [id: string, fields: string[] | null];
 
@@ -271,6 +108,8 @@ export class RedisStore implements Store {
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
   readonly keys: KeyLayout;
+  /** Where the store connects, for messages: `redis://host:port/db` (`rediss://` with TLS), never the password. */
+  readonly target: string;
 
   private readonly clientOptions: RedisOptions;
   private readonly maxLength: number;
@@ -285,6 +124,8 @@ export class RedisStore implements Store {
   private groupReady = false;
   private readonly operationTime: Histogram | undefined;
   private closed = false;
+  /** Set by `beginShutdown`: calls no longer wait for Redis to come back. */
+  private stopping = false;
   /**
    * How to end each call in flight when the store closes. Calls register here rather than race one
    * long-lived "closed" promise: every race leaves a reaction on that promise until it settles, and
@@ -300,12 +141,17 @@ export class RedisStore implements Store {
       advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5] },
     });
     this.clientOptions = resolveRedisOptions(options);
+    const host = this.clientOptions.host ?? '127.0.0.1';
+    this.target = `${this.clientOptions.tls === undefined ? 'redis' : 'rediss'}://${host.includes(':') ? `[${host}]` : host}:${this.clientOptions.port ?? 6379}/${this.clientOptions.db ?? 0}`;
     this.maxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
     if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
     this.commands = this.connect('commands', {}, (afterReconnect) => {
       // A server that came back may have lost the consumer group; recreate it before the next read.
       if (afterReconnect) this.groupReady = false;
+    });
+    this.onStateChange((event) => {
+      if (this.stopping && event.connection === 'commands' && event.state !== 'ready') this.endInFlightForOutage();
     });
 
     this.serviceEntries = {
@@ -383,6 +229,28 @@ export class RedisStore implements Store {
     return () => this.stateListeners.delete(listener);
   }
 
+  /**
+   * The service is shutting down: from now on, while Redis is unreachable, calls fail at once (and
+   * those waiting for a reconnection end now) instead of retrying, so SIGTERM during an outage does not
+   * wait out every call's retries. While Redis answers, calls run as before and a graceful shutdown
+   * still finishes its writes.
+   */
+  beginShutdown(): void {
+    this.stopping = true;
+    if (this.commands.state !== 'ready') this.endInFlightForOutage();
+  }
+
+  private endInFlightForOutage(): void {
+    const error = new StoreError('unavailable', `${this.unreachable()}; not waiting for it while stopping`);
+    for (const end of this.inFlight) end(error);
+    this.inFlight.clear();
+  }
+
+  private unreachable(): string {
+    const outage = this.commands.outageError;
+    return `cannot reach Redis at ${this.target}${outage === undefined ? '' : `: ${outage}`}`;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -419,6 +287,7 @@ export class RedisStore implements Store {
    */
   private async run<T>(what: string, body: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreError('closed', `${what}: the store is closed`);
+    if (this.stopping && this.commands.state !== 'ready') throw new StoreError('unavailable', `${what}: ${this.unreachable()}; not waiting for it while stopping`);
     const started = performance.now();
     let outcome = 'ok';
     try {
@@ -428,7 +297,8 @@ export class RedisStore implements Store {
       if (error instanceof StoreError) throw error;
       if (this.closed) throw new StoreError('closed', `${what}: the store was closed`, { cause: error });
       if (isReplyError(error)) throw new StoreError('command', `${what}: ${errorMessage(error)}`, { cause: error });
-      throw new StoreError('unavailable', `${what}: ${errorMessage(error)}`, { cause: error });
+      // ioredis gives up with "Reached the max retries per request limit"; the connection's own error says why.
+      throw new StoreError('unavailable', `${what}: ${this.commands.outageError === undefined ? errorMessage(error) : this.unreachable()}`, { cause: error });
     } finally {
       this.operationTime?.record((performance.now() - started) / 1000, { operation: what, outcome });
     }

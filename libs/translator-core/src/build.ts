@@ -36,6 +36,7 @@ export function visibilityOf(serviceEntry: NormalizedServiceEntry): Visibility {
     exportTo: [...serviceEntry.exportTo],
     creationTime: serviceEntry.creationTime,
     hosts: [...serviceEntry.hosts],
+    ports: serviceEntry.ports.map((port) => ({ name: port.name, number: port.number, protocol: port.protocol })),
   };
 }
 

@@ -38,7 +38,8 @@ export interface ObjectStatus {
 }
 
 export type ApplyOutcome =
-  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[] }
+  /** `created`: the object had no valid version before (istiod counts such an event as `add`). */
+  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean }
   | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[] }
   /** The new version is invalid; nothing changed. */
   | { readonly result: 'rejected'; readonly kind: string; readonly errors: readonly FieldError[] }
@@ -131,6 +132,7 @@ export class DesiredState {
       return { result: 'rejected', kind, errors: rejected.errors };
     }
     const warnings = loaded.accepted[0]?.warnings ?? [];
+    const created = previous?.effective === undefined || previous.effective === null;
     this.setStatus(key, { kind, namespace, name, effective: raw, effectiveOrigin: origin, warnings, rejection: null });
 
     const loadedServiceEntry = loaded.serviceEntries[0];
@@ -138,14 +140,14 @@ export class DesiredState {
       const { serviceEntry } = loadedServiceEntry;
       this.inlineEndpoints.set(serviceEntryId(serviceEntry), loadedServiceEntry.inlineEndpoints);
       this.index.upsertServiceEntry(serviceEntry);
-      return { result: 'applied', kind, affected: [{ namespace, name }] };
+      return { result: 'applied', kind, affected: [{ namespace, name }], created };
     }
     const loadedWorkload = loaded.workloadEntries[0];
     if (loadedWorkload) {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
-      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry) };
+      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry), created };
     }
-    return { result: 'applied', kind, affected: [] };
+    return { result: 'applied', kind, affected: [], created };
   }
 
   private remove(ref: ObjectRef): ApplyOutcome {

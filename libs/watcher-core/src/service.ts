@@ -114,16 +114,15 @@ export function createKubernetesElector(config: KubernetesElectionConfig, logger
  * long as the source follows its origin.
  */
 export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watcher): void {
-  monitoring.addReadinessCheck('watcher-synced', () => watcher.status().synced);
+  monitoring.addReadinessCheck('watcher-synced', () => watcher.isReady());
   // A lost Kubernetes watch (past the source's grace period): /readyz says which and why.
   monitoring.addReadinessCheck('config-source', () => {
     const health = watcher.status().source;
     if (!health.healthy) throw new Error(health.reason);
     return true;
   });
-  monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections', () => ({
-    status: 200,
-    body: watcher.objects().map((status) => {
+  monitoring.addDebugHandler('/debug/configz', 'Istio configuration objects held by the watcher, with validation rejections, and files that do not parse', () => {
+    const objects: unknown[] = watcher.objects().map((status) => {
       const shown = (status.effective ?? status.rejection?.object ?? {}) as Record<string, unknown>;
       if (!status.rejection) return shown;
       return {
@@ -135,7 +134,12 @@ export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watc
           rejectedObject: status.rejection.object,
         },
       };
-    }),
-  }));
+    });
+    // A file that does not parse holds no object to show; it is listed itself, with why.
+    for (const { file, errors, keptPrevious } of watcher.brokenFileStatus()) {
+      objects.push({ kind: 'File', metadata: { name: file }, rejection: { origin: file, inEffect: keptPrevious ? 'the objects of its last version that parsed' : 'nothing', errors } });
+    }
+    return { status: 200, body: objects };
+  });
   monitoring.addDebugHandler('/debug/watcherz', 'Watcher state: initial sync, writer lease, convergence, backlog', () => ({ status: 200, body: watcher.status() }));
 }

@@ -46,6 +46,11 @@ export interface WatcherStatus {
   readonly serviceEntries: number;
   readonly workloadEntries: number;
   readonly rejected: number;
+  /**
+   * ServiceEntry hashes written and deleted in the store since start (what `skiff_watcher_store_writes_total`
+   * counts); `lastConverge` counts only what the last full comparison with the store had to fix.
+   */
+  readonly writes: { readonly upsert: number; readonly delete: number };
 }
 
 export class Watcher implements Runner {
@@ -68,6 +73,8 @@ export class Watcher implements Runner {
   private removeStateListener: (() => void) | undefined;
   private closed = false;
   private readonly recordEvent: (kind: string, event: string) => void;
+  private readonly writeCounts = { upsert: 0, delete: 0 };
+  private readonly brokenFiles = new Map<string, { errors: string[]; keptPrevious: boolean }>();
   private readonly recordRejected: (kind: string) => void;
 
   constructor(options: WatcherOptions) {
@@ -101,6 +108,7 @@ export class Watcher implements Runner {
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       hooks: {
         onWrite: (op, lagMs) => {
+          this.writeCounts[op] += 1;
           writes?.add(1, { op });
           lag?.record(lagMs / 1000);
         },
@@ -123,6 +131,13 @@ export class Watcher implements Runner {
       synced: () => this.onSynced(),
       problem: (message, cause) => this.logger.warn({ err: cause === undefined ? undefined : String(cause) }, message),
       info: (message) => this.logger.info(message),
+      fileStatus: (file, errors, keptPrevious) => {
+        if (errors !== null) {
+          this.brokenFiles.set(file, { errors: [...errors], keptPrevious });
+        } else if (this.brokenFiles.delete(file)) {
+          this.logger.info({ file }, `${file} parses again; its objects apply`);
+        }
+      },
     });
     this.epochTimer = setInterval(() => this.checkEpoch(), this.options.epochCheckMs ?? 2_000);
   }
@@ -162,6 +177,7 @@ export class Watcher implements Runner {
       serviceEntries: this.state.index.serviceEntryCount,
       workloadEntries: this.state.index.workloadCount,
       rejected: this.state.rejectedCount(),
+      writes: { ...this.writeCounts },
     };
   }
 
@@ -174,6 +190,11 @@ export class Watcher implements Runner {
     return this.state.objects();
   }
 
+  /** Files of a file source that do not parse, with why, for `/debug/configz`. */
+  brokenFileStatus(): { file: string; errors: string[]; keptPrevious: boolean }[] {
+    return [...this.brokenFiles].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, status]) => ({ file, ...status }));
+  }
+
   /** Resolves when pending writes are done (tests, orderly shutdown). */
   async flush(): Promise<void> {
     await this.converging;
@@ -182,7 +203,8 @@ export class Watcher implements Runner {
 
   private onEvent(event: SourceEvent): void {
     const outcome = this.state.apply(event);
-    const eventType = event.type === 'delete' ? 'delete' : 'update';
+    // istiod's pilot_k8s_cfg_events: `add` for an object first seen (the initial list included), `update`, `delete`.
+    const eventType = event.type === 'delete' ? 'delete' : outcome.result === 'applied' && outcome.created ? 'add' : 'update';
     this.recordEvent(outcome.kind, outcome.result === 'rejected' ? 'rejected' : eventType);
     switch (outcome.result) {
       case 'rejected':

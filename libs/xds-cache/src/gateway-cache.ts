@@ -201,20 +201,29 @@ export class GatewayCache implements ResourceProvider, Runner {
   async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });
     const backoff = new Backoff(this.retryOptions);
+    // A stop ends the start at once, even while a call to an unreachable store is still retrying.
+    const stopped = new Promise<never>((_resolve, reject) => this.stopper.signal.addEventListener('abort', () => reject(new Error('the cache was stopped before its first load')), { once: true }));
+    stopped.catch(() => {});
     while (this.subscription === undefined) {
       this.throwIfStopped();
+      const subscribing = this.store.invalidations.subscribe({
+        onInvalidation: (message) => this.onInvalidation(message),
+        onGap: (event) => this.onGap(event),
+      });
       try {
-        this.subscription = await this.store.invalidations.subscribe({
-          onInvalidation: (message) => this.onInvalidation(message),
-          onGap: (event) => this.onGap(event),
-        });
+        this.subscription = await Promise.race([subscribing, stopped]);
       } catch (error) {
+        if (this.stopping) {
+          // The subscription may still arrive; nobody will close it later.
+          subscribing.then((late) => late.close(), () => {}).catch(() => {});
+          throw error;
+        }
         this.noteStoreError('subscribe to invalidations', error);
         await this.sleep(backoff.next());
       }
     }
     this.requestReconcile('start');
-    await Promise.race([this.loaded.promise, new Promise<never>((_resolve, reject) => this.stopper.signal.addEventListener('abort', () => reject(new Error('the cache was stopped before its first load')), { once: true }))]);
+    await Promise.race([this.loaded.promise, stopped]);
     this.checkTimer = setInterval(() => this.periodicCheck(), this.checkIntervalMs);
   }
 

@@ -49,7 +49,7 @@ export { buildGrpcRouteConfiguration } from './route.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
 export type { Flavor, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
-export { encodeResource, encodeResources, resourceVersion } from './version.js';
+export { encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';

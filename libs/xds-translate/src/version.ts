@@ -6,9 +6,8 @@
  * builders emit canonical output: fixed field and map-key order, repeated fields sorted by stable
  * keys, nothing iterated in input order.
  */
-import { createHash } from 'node:crypto';
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { TypeUrl } from '@skiff/protos';
+import { contentVersion, TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
@@ -16,31 +15,26 @@ import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 import type { TranslateResult } from './translate.js';
 
-/** Lowercase hex SHA-256 of the serialized resource. */
-export function resourceVersion(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** One resource ready for the wire: what an ADS response packs into an `Any` (`type_url`, `value`). */
 export interface EncodedResource {
   readonly typeUrl: TypeUrl;
   /** The xDS resource name: `Cluster.name`, `ClusterLoadAssignment.cluster_name`, ... */
   readonly name: string;
   readonly bytes: Uint8Array;
-  /** `resourceVersion(bytes)`. */
+  /** `contentVersion(bytes)`. */
   readonly version: string;
 }
 
 export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schema: Desc, name: string, message: MessageShape<Desc>): EncodedResource {
   const bytes = toBinary(schema, message);
-  return { typeUrl, name, bytes, version: resourceVersion(bytes) };
+  return { typeUrl, name, bytes, version: contentVersion(bytes) };
 }
 
 function encodeLoadAssignment(assignment: ClusterLoadAssignment): EncodedResource {
   // Same bytes as `encodeResource(..., ClusterLoadAssignmentSchema, ...)`, written without reflection:
   // assignments hold nearly every message of a build (see load-assignment-encoding.ts).
   const bytes = encodeClusterLoadAssignment(assignment);
-  return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: resourceVersion(bytes) };
+  return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: contentVersion(bytes) };
 }
 
 /** Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in name order. */

@@ -52,8 +52,10 @@ export function addProxyConfigCommands(program: Command, io: CommandIO, setExitC
       .description(description)
       .argument('<proxy-id>', "the proxy: istiod's proxy ID (pod.namespace) or its full node id")
       .option('-n, --namespace <ns>', 'namespace of a proxy ID given without one')
-      .addOption(new Option('-o, --output <format>', 'output format').choices(['short', 'json', 'yaml']).default('short'));
-    withGatewayOptions(filters(command)).action(async (proxyId: string, options: GatewayOptions & Record<string, string | number | undefined>) => {
+      .addOption(
+        new Option('-o, --output <format>', "short: istioctl's table; json or yaml: the resources in Envoy's JSON form, a list as istioctl prints it").choices(['short', 'json', 'yaml']).default('short'),
+      );
+    withGatewayOptions(filters(command), "the replica serving the proxy (proxy-status's GATEWAY column)").action(async (proxyId: string, options: GatewayOptions & Record<string, string | number | undefined>) => {
       const text = (name: string): string | undefined => (typeof options[name] === 'string' ? (options[name] as string) : undefined);
       const number = (name: string): number | undefined => (typeof options[name] === 'number' ? (options[name] as number) : undefined);
       const namespace = text('namespace');

@@ -12,12 +12,12 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { decodeConfigDump, type ProxyConfig } from '../config-dump.js';
 import {
   assignmentsMatching,
   CLUSTER_HEADER,
   clusterMatches,
   clusterRows,
-  decodeConfigDump,
   ENDPOINT_HEADER,
   endpointRows,
   listenerMatches,
@@ -27,8 +27,7 @@ import {
   type ClusterFilter,
   type EndpointFilter,
   type ListenerFilter,
-  type ProxyConfig,
-} from '../config-dump.js';
+} from '../proxy-config-tables.js';
 import { GatewayHttpError, GatewayUnreachableError, type GatewayClient } from '../gateway-client.js';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 import { formatTable } from '../table.js';
@@ -90,18 +89,45 @@ function render(config: ProxyConfig, options: ProxyConfigOptions): Rendered {
   }
 }
 
-/** Which replica the fleet view says serves `proxyId`, for the not-connected hint; undefined when unknown. */
-async function fleetReplicaOf(gateway: GatewayClient, proxyId: string): Promise<string[] | undefined> {
+/** The fleet view's proxies (`/debug/syncz` of any replica), for the not-connected hint; undefined when unknown. */
+async function fleetProxies(gateway: GatewayClient): Promise<{ proxy: string; nodeId: string; gateway: string }[] | undefined> {
   try {
     const entries = await gateway.getJson('/debug/syncz');
     if (!Array.isArray(entries)) return undefined;
-    return entries
-      .filter((entry: { proxy?: unknown; node_id?: unknown }) => entry.proxy === proxyId || entry.node_id === proxyId)
-      .map((entry: { gateway?: unknown }) => String(entry.gateway ?? ''))
-      .filter((replica) => replica !== '');
+    return entries.map((entry: { proxy?: unknown; node_id?: unknown; gateway?: unknown }) => ({
+      proxy: String(entry.proxy ?? ''),
+      nodeId: String(entry.node_id ?? ''),
+      gateway: String(entry.gateway ?? ''),
+    }));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What to tell about a proxy this replica does not serve: istiod's hint when the fleet view is not
+ * available; else the replica that serves it, or that none does, with the IDs the user may have meant
+ * (`client-1` for `client-1.demo`: a proxy ID is `pod.namespace`, or a proxyless client's node id).
+ */
+async function notConnectedHint(gateway: GatewayClient, proxyId: string, istiodHint: string): Promise<string> {
+  const fleet = await fleetProxies(gateway);
+  if (fleet === undefined) return `${proxyId}: ${istiodHint}`;
+  const replicas = [...new Set(fleet.filter((entry) => entry.proxy === proxyId || entry.nodeId === proxyId).map((entry) => entry.gateway).filter((replica) => replica !== ''))];
+  if (replicas.length > 0) return `${proxyId}: not connected to the gateway replica at ${gateway.baseUrl}; the fleet view shows it on replica ${replicas.join(', ')}: ask that replica's monitoring port.`;
+  const bare = proxyId.split('.')[0] ?? proxyId;
+  const similar = [...new Set(fleet.map((entry) => entry.proxy).filter((proxy) => proxy.startsWith(`${proxyId}.`) || proxy === bare || proxy.split('.')[0] === bare))].sort();
+  const guess = similar.length === 0 ? ' (skiffctl proxy-status lists the connected proxies)' : `; did you mean ${similar.join(' or ')}?`;
+  return `${proxyId}: no gateway replica serves a proxy with this ID${guess}`;
+}
+
+/** Why a table came out empty, when the proxy was sent nothing of the kind at all. */
+function whyEmpty(kind: ProxyConfigKind, config: ProxyConfig): string | undefined {
+  const sent = { cluster: config.clusters.length, endpoint: config.endpoints.length, listener: config.listeners.length, route: config.routes.length }[kind];
+  if (sent > 0) return undefined;
+  if (kind === 'listener' || kind === 'route') {
+    return `the proxy was sent no ${kind}s: Skiff sends listeners and routes to proxyless gRPC clients (node metadata GENERATOR: grpc) only; Envoy proxies get clusters and endpoints`;
+  }
+  return `the proxy was sent no ${kind}s: no ServiceEntry is visible to its namespace, or it has not asked for them yet`;
 }
 
 export async function runProxyConfig(options: ProxyConfigOptions, io: CommandIO): Promise<ExitCode> {
@@ -110,14 +136,7 @@ export async function runProxyConfig(options: ProxyConfigOptions, io: CommandIO)
     body = await options.gateway.getJson('/debug/config_dump', { proxyID: options.proxyId, ...DUMP_QUERY[options.kind] });
   } catch (error) {
     if (error instanceof GatewayHttpError && error.status === 404) {
-      const replicas = await fleetReplicaOf(options.gateway, options.proxyId);
-      const where =
-        replicas === undefined
-          ? ''
-          : replicas.length > 0
-            ? ` The fleet view shows it on gateway replica ${[...new Set(replicas)].join(', ')}; ask that replica's monitoring port.`
-            : ' No gateway replica reports a proxy with that ID.';
-      writeLine(io.stderr, `skiffctl: ${options.proxyId}: ${error.message}${where}`);
+      writeLine(io.stderr, `skiffctl: ${await notConnectedHint(options.gateway, options.proxyId, error.message)}`);
       return ExitCode.Findings;
     }
     if (error instanceof GatewayUnreachableError || error instanceof GatewayHttpError) {
@@ -137,5 +156,7 @@ export async function runProxyConfig(options: ProxyConfigOptions, io: CommandIO)
   if (options.output === 'json') io.stdout.write(`${JSON.stringify(rendered.resources, null, 2)}\n`);
   else if (options.output === 'yaml') io.stdout.write(stringify(rendered.resources));
   else io.stdout.write(rendered.table);
+  const empty = whyEmpty(options.kind, config);
+  if (empty !== undefined) writeLine(io.stderr, empty);
   return ExitCode.Ok;
 }

@@ -63,6 +63,9 @@ export function statusCell(state: SynczTypeState | undefined, now: number): stri
   return Number.isNaN(sentAt) ? state.status : `${state.status} (${humanDuration(now - sentAt)})`;
 }
 
+/** Explains the star of `versionCell`, printed under a table that has one. */
+export const VERSION_FOOTNOTE = '* no Istio version reported: the version is the proxy\'s own (its Envoy build, or the gRPC xDS client library of a proxyless client)';
+
 /** istioctl falls back to the proxy's own version, starred, when it reports no Istio version. */
 function versionCell(entry: SynczEntry): string {
   if (entry.istio_version) return entry.istio_version;
@@ -90,7 +93,8 @@ export function formatProxyStatus(entries: readonly SynczEntry[], now: number, c
     versionCell(entry),
   ]);
   const typeColumns = new Set(TYPE_COLUMNS.map((_, index) => index + 2));
-  return formatTable(header, rows, {
+  const footnote = rows.some((row) => row.at(-1)?.endsWith('*')) ? `${VERSION_FOOTNOTE}\n` : '';
+  const table = formatTable(header, rows, {
     padding: 5,
     ...(colour === undefined
       ? {}
@@ -101,6 +105,7 @@ export function formatProxyStatus(entries: readonly SynczEntry[], now: number, c
           },
         }),
   });
+  return `${table}${footnote}`;
 }
 
 /** The NACK messages, one row per proxy and type (`--details`). */
@@ -138,6 +143,10 @@ export async function runProxyStatus(options: ProxyStatusOptions, io: CommandIO)
   }
   if (options.output === 'yaml') {
     io.stdout.write(stringify(entries));
+    return ExitCode.Ok;
+  }
+  if (entries.length === 0) {
+    writeLine(io.stdout, `No proxies are connected to the gateway replicas that report to ${options.gateway.baseUrl}${options.namespace === undefined ? '' : ` in namespace ${options.namespace}`}.`);
     return ExitCode.Ok;
   }
   const now = options.now ?? Date.now();

@@ -1,46 +1,17 @@
 /** Normalized entries and built resources for store tests. */
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
+import { normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
 import type { BuiltResource, Visibility } from '../contract.js';
 
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 
 export function serviceEntry(key: ObjectKey, overrides: Partial<NormalizedServiceEntry> = {}): NormalizedServiceEntry {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: key.namespace,
-    name: key.name,
-    creationTime: 1_700_000_000_000,
-    labels: {},
-    hosts: [`${key.name}.example.com`],
-    addresses: [],
-    ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }],
-    location: 'MESH_INTERNAL',
-    resolution: 'STATIC',
-    exportTo: [],
-    workloadSelector: { app: key.name },
-    subjectAltNames: [],
-    ...overrides,
-  };
+  return normalizedServiceEntry({ ...key, creationTime: 1_700_000_000_000, ...overrides });
 }
 
 export function workload(namespace: string, name: string, address: string, overrides: Partial<NormalizedEndpoint> = {}): NormalizedEndpoint {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    source: { kind: 'WorkloadEntry', namespace, name },
-    address,
-    ports: {},
-    labels: { app: 'a' },
-    network: '',
-    locality: '',
-    weight: 0,
-    serviceAccount: 'default',
-    tlsMode: 'istio',
-    workloadName: name,
-    namespace,
-    healthy: true,
-    ...overrides,
-  };
+  return { ...normalizedWorkload({ namespace, name, address, labels: { app: 'a' }, serviceAccount: 'default' }), ...overrides };
 }
 
 export function visibility(key: ObjectKey, overrides: Partial<Visibility> = {}): Visibility {

@@ -2,7 +2,7 @@
  * Test harness for the translator: a store (in memory, or Redis with a key prefix of the test's own),
  * a writer that plays the watcher, and a translator store that can be made to hang and then "die".
  */
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
 import { silentLogger } from '@skiff/runtime';
 import {
   createMemoryStore,
@@ -16,7 +16,7 @@ import {
   type Store,
   type TranslatorStore,
 } from '@skiff/store';
-import { connectAdmin, deleteKeys, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
+import { connectAdmin, deleteKeys, normalizedServiceEntry, normalizedWorkload, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS } from '../build.js';
 import { Translator, type TranslatorOptions } from '../translator.js';
@@ -25,42 +25,12 @@ export { eventually } from '@skiff/testing';
 
 /** A STATIC ServiceEntry on port 80 selecting `app: <name>`, created at a fixed time. */
 export function serviceEntry(key: ObjectKey, overrides: Partial<NormalizedServiceEntry> = {}): NormalizedServiceEntry {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: key.namespace,
-    name: key.name,
-    creationTime: 1_700_000_000_000,
-    labels: {},
-    hosts: [`${key.name}.example.com`],
-    addresses: [],
-    ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }],
-    location: 'MESH_INTERNAL',
-    resolution: 'STATIC',
-    exportTo: [],
-    workloadSelector: { app: key.name },
-    subjectAltNames: [],
-    ...overrides,
-  };
+  return normalizedServiceEntry({ ...key, creationTime: 1_700_000_000_000, ...overrides });
 }
 
 /** A healthy WorkloadEntry endpoint. */
 export function workload(namespace: string, name: string, address: string, overrides: Partial<NormalizedEndpoint> = {}): NormalizedEndpoint {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    source: { kind: 'WorkloadEntry', namespace, name },
-    address,
-    ports: {},
-    labels: {},
-    network: '',
-    locality: '',
-    weight: 0,
-    serviceAccount: 'default',
-    tlsMode: 'istio',
-    workloadName: name,
-    namespace,
-    healthy: true,
-    ...overrides,
-  };
+  return { ...normalizedWorkload({ namespace, name, address, serviceAccount: 'default' }), ...overrides };
 }
 
 export interface StoreEnvironment {

@@ -1,47 +1,18 @@
 /** Normalized objects for unit tests, built directly (no YAML), with every field defaulted. */
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedPort, type NormalizedServiceEntry } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry } from '@skiff/model';
+import { normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
 
 export function port(overrides: Partial<NormalizedPort> = {}): NormalizedPort {
   return { number: 80, name: 'http', protocol: 'HTTP', targetPort: 0, ...overrides };
 }
 
 export function serviceEntry(overrides: Partial<NormalizedServiceEntry> = {}): NormalizedServiceEntry {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: 'default',
-    name: 'svc',
-    creationTime: 0,
-    labels: {},
-    hosts: ['svc.example.com'],
-    addresses: [],
-    ports: [port()],
-    location: 'MESH_EXTERNAL',
-    resolution: 'STATIC',
-    exportTo: [],
-    workloadSelector: { app: 'svc' },
-    subjectAltNames: [],
-    ...overrides,
-  };
+  return normalizedServiceEntry({ namespace: 'default', name: 'svc', hosts: ['svc.example.com'], location: 'MESH_EXTERNAL', workloadSelector: { app: 'svc' }, ...overrides });
 }
 
 /** A selected WorkloadEntry in namespace `default`. */
 export function workloadEntry(name: string, overrides: Partial<NormalizedEndpoint> = {}): NormalizedEndpoint {
-  return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    source: { kind: 'WorkloadEntry', namespace: overrides.namespace ?? 'default', name },
-    address: '10.0.0.1',
-    ports: {},
-    labels: { app: 'svc' },
-    network: '',
-    locality: '',
-    weight: 0,
-    serviceAccount: '',
-    tlsMode: 'disabled',
-    workloadName: name,
-    namespace: 'default',
-    healthy: true,
-    ...overrides,
-  };
+  return { ...normalizedWorkload({ namespace: overrides.namespace ?? 'default', name, labels: { app: 'svc' }, tlsMode: 'disabled' }), ...overrides };
 }
 
 /** The `index`-th inline endpoint of ServiceEntry `default/<seName>`. */

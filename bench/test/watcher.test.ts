@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../../bench/watcher.mjs';
+import { main } from '../watcher.mjs';
 
 describe('bench/watcher.mjs --quick', () => {
   let dir: string;

@@ -5,25 +5,16 @@
  * and report every subscribed proxy receiving every change, the results and the docs section are
  * written, and the keys are gone afterwards. Timings are never asserted.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { IMAGE_ALLOCATOR_ENV, main } from '../../../bench/gateway.mjs';
-import { main as soak } from '../../../bench/soak.mjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IMAGE_ALLOCATOR_ENV, main } from '../gateway.mjs';
+import { main as soak } from '../soak.mjs';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-beforeAll(() => {
-  // The benchmark runs the services' binaries; build them (and the libraries they need) from the current sources.
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const apps = ['apps/watcher', 'apps/translator', 'apps/ads-gateway', 'apps/loadgen'].map((app) => join(repoRoot, app));
-  execFileSync(process.execPath, [tsc, '-b', ...apps], { stdio: 'inherit' });
-}, 300_000);
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('bench/gateway.mjs', () => {
   it("runs the services with the image's allocator settings", () => {

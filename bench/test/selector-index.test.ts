@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../../bench/run.mjs';
+import { main } from '../run.mjs';
 
 /** Clusters of a synthetic mesh: ServiceEntry i has two ports when i is odd, one when even. */
 const clustersOf = (serviceEntries: number) => serviceEntries + Math.floor(serviceEntries / 2);

@@ -1,0 +1,38 @@
+/** Argument checks both store implementations run before touching data, so they reject the same input with the same errors. */
+import {
+  isWritableField,
+  SERVICE_ENTRY_FIELD,
+  StoreError,
+  type ServiceEntryDiff,
+} from './contract.js';
+
+/** Throws `StoreError('invalid-argument')` for a diff the contract does not allow. */
+export function checkDiff(diff: ServiceEntryDiff): void {
+  for (const field of Object.keys(diff.set)) {
+    if (!isWritableField(field)) throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} is not writable (only 'se' and 'ep:...')`);
+  }
+  for (const field of diff.delete) {
+    if (!isWritableField(field) || field === SERVICE_ENTRY_FIELD) {
+      throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} cannot be deleted (delete the ServiceEntry to remove 'se')`);
+    }
+    if (Object.hasOwn(diff.set, field)) throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} is both set and deleted`);
+  }
+}
+
+export function checkTtl(ttlMs: number): void {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new StoreError('invalid-argument', `lease TTL must be a positive integer of milliseconds, got ${ttlMs}`);
+}
+
+export function checkHolder(holder: string): void {
+  if (holder === '') throw new StoreError('invalid-argument', 'lease holder must be non-empty');
+}
+
+export function checkRevision(revision: number): void {
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new StoreError('invalid-argument', `revision must be a non-negative integer, got ${revision}`);
+}
+
+/** An empty trace is the same as none. */
+export function traceOf(options: { readonly trace?: string } | undefined): string {
+  return options?.trace ?? '';
+}
+
