@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_SETTINGS, ISTIOD_FLAGS, meshSettingsFromEnvironment, translateResultToJson } from './index.js';
 import { loadCase } from './test-support/load-case.js';
@@ -56,5 +57,10 @@ describe('istiod feature flags as Skiff settings', () => {
     expect(flipped).toContain('"trackRemaining":true');
     expect(flipped).not.toContain('healthyPanicThreshold');
     expect(flipped).toContain('"dnsJitter":"0s"');
+  });
+
+  it('is listed in docs/istio-compatibility.md with its default', () => {
+    const doc = readFileSync(new URL('../../../docs/istio-compatibility.md', import.meta.url), 'utf8');
+    for (const flag of ISTIOD_FLAGS) expect(doc).toContain(`| \`${flag.name}\` | \`${flag.defaultValue}\` |`);
   });
 });
