@@ -111,6 +111,8 @@ export class FileSource implements ConfigSource {
   /** Listing problems last reported, so a rescan does not repeat them. */
   private reportedListingErrors = new Set<string>();
   private rootMissing = false;
+  /** Whether the last scan found no file, so an empty directory is reported once, not at every rescan. */
+  private reportedEmpty = false;
   /** Files that do not parse (as displayed), so their recovery can be reported. */
   private readonly brokenFiles = new Set<string>();
   /** When each delivered object was first seen: its creationTimestamp when the file gives none. */
@@ -208,6 +210,9 @@ export class FileSource implements ConfigSource {
     if (this.rootMissing) handler.info?.(`${this.display(this.dir)}: readable again`);
     this.rootMissing = false;
     this.reportListingErrors(listing, handler);
+    const empty = listing.files.length === 0;
+    if (empty && !this.reportedEmpty) handler.problem(`${this.display(this.dir)} holds no .yaml, .yml or .json files: nothing to serve until some appear`);
+    this.reportedEmpty = empty;
     const now = Date.now();
     const touched = new Set<string>();
     const listed = new Set(listing.files.map((file) => file.path));

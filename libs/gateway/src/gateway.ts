@@ -74,6 +74,8 @@ export class Gateway implements Runner {
   private fleetTimer: NodeJS.Timeout | undefined;
   private publishing: Promise<void> = Promise.resolve();
   private listening = false;
+  /** Removes the `istio.io/debug` handlers (`serveDebugOverAds`). */
+  private readonly debugOverAds: (() => void)[] = [];
   /** The other replicas' proxies as of the last heartbeat. */
   private otherReplicasProxies: ProxySyncStatus[] = [];
 
@@ -241,8 +243,10 @@ export class Gateway implements Runner {
    * exactly one name is required (InvalidArgument otherwise).
    */
   serveDebugOverAds(render: (pathAndQuery: string) => Promise<RenderedDebug>): void {
+    // The latest monitoring server answers (a gateway registered on a second one answers from that).
+    for (const unregister of this.debugOverAds.splice(0)) unregister();
     for (const server of this.servers) {
-      server.registerTypeHandler(DEBUG_TYPE, async (session, request) => {
+      const unregister = server.registerTypeHandler(DEBUG_TYPE, async (session, request) => {
         if (request.resourceNames.length !== 1) throw new AdsRefusalError(GrpcStatus.INVALID_ARGUMENT, 'exactly one debug request is required', 'debug_request');
         const name = request.resourceNames[0] as string;
         const url = new URL(`/debug/${name}`, 'http://debug.invalid');
@@ -254,6 +258,7 @@ export class Gateway implements Runner {
         const any = create(AnySchema, { typeUrl: DEBUG_TYPE, value });
         return [{ name, version: '', bytes: value, anyBytes: toBinary(AnySchema, any) }];
       });
+      this.debugOverAds.push(unregister);
     }
   }
 

@@ -12,7 +12,9 @@ import { expectGolden } from '@skiff/testing';
 import { DEFAULT_MESH_SETTINGS, meshSettingsFromEnvironment, type MeshSettings } from '@skiff/xds-translate';
 import { multiAddressHosts } from './corpus.js';
 import { maskUnpredictableAddresses } from './deviations.js';
+import type { JsonValue } from '@bufbuild/protobuf';
 import type { ReferenceCaseResult } from './reference.js';
+import { resourceName, type ResourceKind } from './resources.js';
 
 export interface FlagSetting {
   readonly name: 'default' | 'flipped';
@@ -58,7 +60,16 @@ const render = (result: ReferenceCaseResult): string => `${JSON.stringify(result
 /** The reference's answer with what istiod picks at random masked (`maskUnpredictableAddresses`), so a golden is stable. */
 export function stableReferenceResult(result: ReferenceCaseResult, config: string): ReferenceCaseResult {
   const hosts = multiAddressHosts(config);
-  return { ...result, proxies: result.proxies.map((proxy) => ({ ...proxy, ...maskUnpredictableAddresses(proxy, hosts) })) };
+  // istiod lists resources in map order, which changes from run to run: the golden lists them by name.
+  const byName = (kind: ResourceKind, resources: readonly JsonValue[]) =>
+    [...resources].sort((a, b) => (resourceName(kind, a) < resourceName(kind, b) ? -1 : resourceName(kind, a) > resourceName(kind, b) ? 1 : 0));
+  return {
+    ...result,
+    proxies: result.proxies.map((proxy) => {
+      const masked = maskUnpredictableAddresses(proxy, hosts);
+      return { ...proxy, clusters: byName('clusters', masked.clusters), endpoints: byName('endpoints', masked.endpoints), listeners: byName('listeners', masked.listeners), routes: byName('routes', masked.routes) };
+    }),
+  };
 }
 
 /** The reference's answer must equal the committed golden (or replaces it with UPDATE_GOLDEN=1). */

@@ -159,14 +159,14 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect(storedRefs).toEqual(expectedRefs);
   });
 
-  it('stores what translates when a variant cannot be built, and reports the rest', async () => {
-    // Resolution NONE has no proxyless gRPC equivalent: the Envoy variants are built, gRPC reports it.
-    await writer.put(staticEntry('passthrough', 'apps', { resolution: 'NONE', workloadSelector: null }));
+  it('stores every variant and reports what one of them had to leave out', async () => {
+    // A unix socket endpoint: Envoy connects to it, a proxyless gRPC client cannot (its assignment leaves it out).
+    await writer.put(staticEntry('agent'), [vm('vm-1', 'unix:///run/agent.sock', 'agent'), vm('vm-2', '10.0.5.2', 'agent')]);
     const translator = start(env.store, 't1');
     await eventually(() => expect(translator.status().totals.applied).toBe(1));
-    const variants = new Set((await env.store.resources.readOwner(key('passthrough')))!.record.resources.map((r) => r.variant));
-    expect([...variants].sort()).toEqual(['envoy-sidecar', 'envoy-sni-dnat']);
-    expect(translator.status().recentBuilds[0]!.errors).toEqual([expect.stringMatching(/^grpc: apps\/passthrough outbound\|80\|\|passthrough\.example\.com: proxyless gRPC clients support only EDS/)]);
+    const variants = new Set((await env.store.resources.readOwner(key('agent')))!.record.resources.map((r) => r.variant));
+    expect([...variants].sort()).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']);
+    expect(translator.status().recentBuilds[0]!.errors).toEqual([expect.stringMatching(/^grpc: apps\/agent outbound\|80\|\|agent\.example\.com: proxyless gRPC clients accept only IP-literal endpoints/)]);
   });
 
   it('acknowledges a change whose build the store already holds in a newer revision', async () => {

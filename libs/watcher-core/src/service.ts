@@ -114,7 +114,7 @@ export function createKubernetesElector(config: KubernetesElectionConfig, logger
  * long as the source follows its origin.
  */
 export function registerWatcherDebug(monitoring: MonitoringServer, watcher: Watcher): void {
-  monitoring.addReadinessCheck('watcher-synced', () => watcher.isReady());
+  monitoring.addReadinessCheck('watcher-synced', () => watcher.status().synced);
   // A lost Kubernetes watch (past the source's grace period): /readyz says which and why.
   monitoring.addReadinessCheck('config-source', () => {
     const health = watcher.status().source;

@@ -181,11 +181,17 @@ export function edsInstances(instances: readonly ServiceInstance[]): ServiceInst
 /**
  * What a proxyless gRPC client accepts on top of EDS (grpc-js-xds `endpoint-resource-type.ts`):
  * only IP literals with a port (no unix sockets), each `address:port` once per assignment. The
- * first instance of a duplicate wins.
+ * first instance of a duplicate in assignment order wins.
  */
 export function grpcInstances(instances: readonly ServiceInstance[], report: DroppedEndpointReporter): ServiceInstance[] {
   const seen = new Set<string>();
-  return instances.filter((instance) => {
+  // In the order the assignment lists them (by locality, then as given), so the copy kept of a
+  // repeated address is the first the client would read in istiod's assignment.
+  const inAssignmentOrder = instances
+    .map((instance, index) => ({ instance, index, key: normalizedLocalityLabel(instance.locality) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index))
+    .map(({ instance }) => instance);
+  return inAssignmentOrder.filter((instance) => {
     if (instance.port === 0 || !isIP(instance.address)) {
       report('GRPC_UNSUPPORTED_ENDPOINT', `${instance.origin}: ${instance.port === 0 ? 'unix socket' : 'not an IP'} ${instance.address}`);
       return false;
