@@ -1,0 +1,25 @@
+/** The in-memory store's fleet registry: expiring reports by replica. */
+import { checkReplicaId, type FleetRegistry } from './contract.js';
+import { checkTtl } from './checks.js';
+import type { MemoryState } from './memory-state.js';
+
+export function memoryFleet(state: MemoryState): FleetRegistry {
+  return {
+    publish: async (replica, report, ttlMs) =>
+      state.op(() => {
+        checkReplicaId(replica);
+        checkTtl(ttlMs);
+        state.data.fleet.set(replica, { report, expiresAt: state.now() + ttlMs });
+      }),
+    list: async () =>
+      state.op(() => {
+        const now = state.now();
+        for (const [replica, entry] of state.data.fleet) if (entry.expiresAt <= now) state.data.fleet.delete(replica);
+        return [...state.data.fleet].map(([replica, entry]) => ({ replica, report: entry.report })).sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+      }),
+    remove: async (replica) =>
+      state.op(() => {
+        state.data.fleet.delete(replica);
+      }),
+  };
+}
