@@ -23,6 +23,20 @@ function fieldsOf(flat: readonly string[]): Record<string, string> {
 }
 
 export class RedisChangeLog implements ChangeLog {
+  /**
+   * The contract's plain object of functions (the store's `changeLog`), so callers can spread it to
+   * wrap one call, as they can the other facets.
+   */
+  facet(): ChangeLog {
+    return {
+      read: (consumer, options) => this.read(consumer, options),
+      ack: (ids) => this.ack(ids),
+      claimStale: (consumer, minIdleMs, count) => this.claimStale(consumer, minIdleMs, count),
+      pending: () => this.pending(),
+      length: () => this.length(),
+    };
+  }
+
   private groupReady = false;
 
   constructor(

@@ -14,6 +14,11 @@ import { errorMessage, type TrackedConnection } from './redis-connection.js';
 export type ConnectFunction = (name: string, extra: Partial<RedisOptions>, onReady: (afterReconnect: boolean) => void) => TrackedConnection;
 
 export class RedisInvalidations implements InvalidationBus {
+  /** The contract's plain object of functions (the store's `invalidations`), spreadable like the other facets. */
+  facet(): InvalidationBus {
+    return { subscribe: (listener, options) => this.subscribe(listener, options), currentSeq: () => this.currentSeq() };
+  }
+
   private subscriber: TrackedConnection | null = null;
   private channelSubscribed: Promise<void> | null = null;
   private readonly subscriptions = new Set<SubscriptionState>();

@@ -22,7 +22,9 @@ import {
   DEFAULT_TOMBSTONE_TTL_MS,
   StoreError,
   type ConnectionStateEvent,
+  type ChangeLog,
   type FleetRegistry,
+  type InvalidationBus,
   type Lease,
   type ResourceWriter,
   type ServiceEntryWriter,
@@ -49,9 +51,9 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
 
 export class RedisStore implements Store {
   readonly serviceEntries: ServiceEntryWriter;
-  readonly changeLog: RedisChangeLog;
+  readonly changeLog: ChangeLog;
   readonly resources: ResourceWriter;
-  readonly invalidations: RedisInvalidations;
+  readonly invalidations: InvalidationBus;
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
   readonly keys: KeyLayout;
@@ -59,6 +61,8 @@ export class RedisStore implements Store {
   readonly target: string;
 
   private readonly clientOptions: RedisOptions;
+  private readonly log: RedisChangeLog;
+  private readonly bus: RedisInvalidations;
   private readonly commands: TrackedConnection;
   private blocking: TrackedConnection | null = null;
   private readonly stateListeners = new Set<(event: ConnectionStateEvent) => void>();
@@ -88,7 +92,7 @@ export class RedisStore implements Store {
     if (!Number.isSafeInteger(changeLogMaxLength) || changeLogMaxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
     this.commands = this.connect('commands', {}, (afterReconnect) => {
       // A server that came back may have lost the consumer group; recreate it before the next read.
-      if (afterReconnect) this.changeLog.groupLost();
+      if (afterReconnect) this.log.groupLost();
     });
     this.onStateChange((event) => {
       if (this.stopping && event.connection === 'commands' && event.state !== 'ready') this.endInFlightForOutage();
@@ -102,9 +106,11 @@ export class RedisStore implements Store {
       script: (client, script, keys, args) => this.script(client, script, keys, args),
     };
     this.serviceEntries = redisServiceEntries(context, changeLogMaxLength);
-    this.changeLog = new RedisChangeLog(context, () => this.blockingClient());
+    this.log = new RedisChangeLog(context, () => this.blockingClient());
+    this.changeLog = this.log.facet();
     this.resources = redisResources(context, options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS);
-    this.invalidations = new RedisInvalidations(context, (name, extra, onReady) => this.connect(name, extra, onReady));
+    this.bus = new RedisInvalidations(context, (name, extra, onReady) => this.connect(name, extra, onReady));
+    this.invalidations = this.bus.facet();
     this.lease = redisLease(context);
     this.fleet = redisFleet(context);
   }
@@ -161,12 +167,12 @@ export class RedisStore implements Store {
     this.closed = true;
     for (const end of this.inFlight) end(new StoreError('closed', 'the store was closed'));
     this.inFlight.clear();
-    await this.invalidations.close();
+    await this.bus.close();
     await Promise.all(this.connections().map((connection) => connection.close()));
   }
 
   private connections(): TrackedConnection[] {
-    return [this.commands, this.blocking, this.invalidations.connection].filter((c): c is TrackedConnection => c !== null);
+    return [this.commands, this.blocking, this.bus.connection].filter((c): c is TrackedConnection => c !== null);
   }
 
   private blockingClient(): Redis {
