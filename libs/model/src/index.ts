@@ -32,6 +32,7 @@ export {
   isWorkloadEntryHealthy,
   LEGACY_LOCALITY_LABEL,
   localityOf,
+  normalizeDestinationRule,
   normalizeServiceEntry,
   normalizeWorkloadEntry,
   sanitizeLocalityLabel,

@@ -3,7 +3,12 @@
  * readers outside TypeScript). They are the TypeBox values of `normalized.ts` serialized as JSON, so
  * they cannot drift: a test compares the committed files with this output.
  */
-import { NormalizedEndpointSchema, NormalizedServiceEntrySchema, NORMALIZED_SCHEMA_VERSION } from './normalized.js';
+import {
+  NormalizedDestinationRuleSchema,
+  NormalizedEndpointSchema,
+  NormalizedServiceEntrySchema,
+  NORMALIZED_SCHEMA_VERSION,
+} from './normalized.js';
 
 /** TypeBox emits draft-07 compatible keywords. */
 const JSON_SCHEMA_DIALECT = 'http://json-schema.org/draft-07/schema#';
@@ -23,6 +28,7 @@ export function normalizedJsonSchemas(): JsonSchemaDocument[] {
   return [
     { fileName: `normalized-service-entry.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedServiceEntrySchema) },
     { fileName: `normalized-endpoint.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedEndpointSchema) },
+    { fileName: `normalized-destination-rule.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedDestinationRuleSchema) },
   ];
 }
 

@@ -5,8 +5,15 @@
  * `convertWorkloadEntryToWorkloadInstance`, `getTLSModeFromWorkloadEntry`, `isHealthy`); docs/istio-behaviour.md
  * (#workloadentry-fields, #inline-endpoints, #health) describes them. Only call these on objects `validateObject` accepted.
  */
-import { NORMALIZED_SCHEMA_VERSION, type EndpointSource, type NormalizedEndpoint, type NormalizedPort, type NormalizedServiceEntry } from './normalized.js';
-import type { ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import {
+  NORMALIZED_SCHEMA_VERSION,
+  type EndpointSource,
+  type NormalizedDestinationRule,
+  type NormalizedEndpoint,
+  type NormalizedPort,
+  type NormalizedServiceEntry,
+} from './normalized.js';
+import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
 import { parseProtocol } from './protocol.js';
 
 /** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
@@ -157,4 +164,28 @@ export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedSer
     ),
   );
   return { serviceEntry, inlineEndpoints };
+}
+
+/**
+ * A validated DestinationRule as stored beside the ServiceEntries whose hosts it targets. The traffic
+ * policies stay the spec's JSON; an empty `workloadSelector` selects every workload, as istiod reads
+ * `matchLabels: {}` (`labels.Instance(nil).SubsetOf` is true), so it is kept as `{}` rather than null.
+ */
+export function normalizeDestinationRule(object: DestinationRuleObject): NormalizedDestinationRule {
+  const { spec, metadata } = object;
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    host: spec.host,
+    exportTo: [...spec.exportTo],
+    workloadSelector: spec.workloadSelector === undefined ? null : { ...spec.workloadSelector.matchLabels },
+    trafficPolicy: spec.trafficPolicy === undefined ? null : { ...spec.trafficPolicy },
+    subsets: spec.subsets.map((subset) => ({
+      name: subset.name,
+      labels: { ...subset.labels },
+      trafficPolicy: subset.trafficPolicy === undefined ? null : { ...subset.trafficPolicy },
+    })),
+  };
 }

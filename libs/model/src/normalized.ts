@@ -145,6 +145,51 @@ export const NormalizedEndpointSchema = Type.Object(
 );
 export type NormalizedEndpoint = Static<typeof NormalizedEndpointSchema>;
 
+/**
+ * A DestinationRule's traffic policy as the Istio API's JSON (`networking/v1/destination_rule.proto`
+ * `TrafficPolicy`, camelCase field names, durations as strings such as `"6s"`), already checked by
+ * `validateDestinationRule`. Kept as JSON rather than re-modelled so that every field istiod reads
+ * reaches the translator unchanged.
+ */
+export const TrafficPolicyJson = Type.Record(Type.String(), Type.Unknown());
+export type TrafficPolicyJson = Static<typeof TrafficPolicyJson>;
+
+export const NormalizedSubset = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    labels: StringMap,
+    trafficPolicy: Type.Union([TrafficPolicyJson, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type NormalizedSubset = Static<typeof NormalizedSubset>;
+
+/**
+ * One DestinationRule as the watcher stores it in the hash of every ServiceEntry one of whose hosts
+ * its `spec.host` matches (exactly or as a wildcard), so a rule change rewrites only those hashes. The
+ * translator chooses, per proxy namespace (and labels, for a rule with a `workloadSelector`), the rule
+ * istiod would apply (`pilot/pkg/model/push_context.go` `destinationRule`, `mergeDestinationRule`).
+ */
+export const NormalizedDestinationRuleSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    namespace: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /** `metadata.creationTimestamp` in milliseconds (0 when absent): merging keeps the oldest rule's policy. */
+    creationTime: Type.Integer({ minimum: 0 }),
+    /** `spec.host` as written (a FQDN, a wildcard such as `*.example.com`, or a short name). */
+    host: Type.String({ minLength: 1 }),
+    /** As written in the spec; empty means the mesh's `defaultDestinationRuleExportTo`. */
+    exportTo: Type.Array(Type.String()),
+    /** `spec.workloadSelector.matchLabels`; `null` when the rule applies to every proxy that sees it. */
+    workloadSelector: Type.Union([StringMap, Type.Null()]),
+    trafficPolicy: Type.Union([TrafficPolicyJson, Type.Null()]),
+    subsets: Type.Array(NormalizedSubset),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-destination-rule.v1.json' },
+);
+export type NormalizedDestinationRule = Static<typeof NormalizedDestinationRuleSchema>;
+
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
 function compileChecker<S extends TSchema>(schema: S) {
@@ -159,3 +204,5 @@ function compileChecker<S extends TSchema>(schema: S) {
 export const checkNormalizedServiceEntry = compileChecker(NormalizedServiceEntrySchema);
 /** Checks JSON read back from the store against the schema. */
 export const checkNormalizedEndpoint = compileChecker(NormalizedEndpointSchema);
+/** Checks JSON read back from the store against the schema. */
+export const checkNormalizedDestinationRule = compileChecker(NormalizedDestinationRuleSchema);
