@@ -146,7 +146,7 @@ function tables(results) {
 
 /** A console table: the first `leftColumns` columns left-aligned, the numbers right-aligned. Shared by every benchmark part. */
 export function textTable(header, rows, leftColumns = 2) {
-  const widths = header.map((title, i) => Math.max(String(title).length, ...rows.map((row) => String(row[i]).length)));
+  const widths = header.map((title, i) => rows.reduce((width, row) => Math.max(width, String(row[i]).length), String(title).length));
   const line = (cells) => cells.map((cell, i) => (i < leftColumns ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }

@@ -150,7 +150,7 @@ export function rbacViolations(objects: readonly KubernetesObject[], releaseName
       const rules = role['rules'];
       for (const rule of Array.isArray(rules) ? rules : []) {
         const { grants, problems } = grantsOf(rule);
-        violations.push(...problems.map((problem) => `${objectId(role)} ${problem}`));
+        for (const problem of problems) violations.push(`${objectId(role)} ${problem}`);
         for (const grant of grants) {
           const key = grantKey(grant);
           granted.add(key);

@@ -40,11 +40,11 @@ export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
         errors: [{ object: objectLabel(accepted.kind, accepted.namespace, accepted.name), field: 'metadata.name', reason: `duplicate object: already defined at ${first}` }],
       });
     }
-    merged.serviceEntries.push(...result.serviceEntries.filter((entry) => !duplicatePositions.has(positionOf(entry.source))));
-    merged.workloadEntries.push(...result.workloadEntries.filter((entry) => !duplicatePositions.has(positionOf(entry.source))));
-    merged.rejected.push(...result.rejected);
-    merged.ignored.push(...result.ignored);
-    merged.errors.push(...result.errors);
+    for (const entry of result.serviceEntries) if (!duplicatePositions.has(positionOf(entry.source))) merged.serviceEntries.push(entry);
+    for (const entry of result.workloadEntries) if (!duplicatePositions.has(positionOf(entry.source))) merged.workloadEntries.push(entry);
+    for (const item of result.rejected) merged.rejected.push(item);
+    for (const item of result.ignored) merged.ignored.push(item);
+    for (const item of result.errors) merged.errors.push(item);
   }
   return merged;
 }

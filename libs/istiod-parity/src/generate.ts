@@ -6,6 +6,7 @@
  * distinct creation times, so which of two ServiceEntries claiming one host wins is decided the same
  * way on both sides. Invalid combinations are drawn too: both sides must reject the same objects.
  */
+/* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 

@@ -461,7 +461,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       if (held !== undefined && sameRecord(held.record, owned.record)) continue;
       const resources = this.resourcesFor(owned);
       if (resources === undefined) throw new StoreError('corrupt', `owner ${id} lists resources the snapshot did not return`);
-      changed.push(...this.table.setOwner(owned.record, resources));
+      for (const item of this.table.setOwner(owned.record, resources)) changed.push(item);
     }
     const keepMissing = Date.now() < this.retainedUntil;
     for (const id of [...this.table.ownerIds()]) {
@@ -471,7 +471,7 @@ export class GatewayCache implements ResourceProvider, Runner {
         continue;
       }
       this.retained.delete(id);
-      changed.push(...this.table.removeOwner(id));
+      for (const item of this.table.removeOwner(id)) changed.push(item);
     }
     this.snapshotSeq = snapshot.seq;
     this.seenSeq = snapshot.seq;

@@ -60,7 +60,7 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
     for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
-    merged.errors.push(...result.errors);
+    for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: { name: string }, b: { name: string }): number => compareStrings(a.name, b.name);
   merged.clusters.sort(byName);
