@@ -4,7 +4,7 @@
  * change, without Redis in between.
  */
 import { objectKeyId, SelectorIndex } from '@skiff/selector-index';
-import { DEFAULT_MESH_SETTINGS, EndpointBytesCache, encodeResources, translateServiceEntry } from '@skiff/xds-translate';
+import { DEFAULT_MESH_SETTINGS, encodeResources, translateServiceEntry } from '@skiff/xds-translate';
 
 /** Sidecar output (the `outbound|PORT||HOST` names), istiod's default mesh settings. */
 export const TRANSLATE_OPTIONS = Object.freeze({ flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS });
@@ -13,16 +13,7 @@ export function translate(serviceEntry, endpoints) {
   return translateServiceEntry({ serviceEntry, endpoints }, TRANSLATE_OPTIONS);
 }
 
-/**
- * The encoded endpoints a translator process keeps between builds (`Translator` holds one), shared by
- * the index and the references alike: outputs are compared between them, and the bytes do not depend
- * on the cache.
- */
-const endpointCache = new EndpointBytesCache();
-
-export function encode(result) {
-  return encodeResources(result, endpointCache);
-}
+export const encode = encodeResources;
 
 /** Translates and encodes one ServiceEntry: what a rebuild costs, for the index and the references alike. */
 export function rebuildServiceEntry(serviceEntry, endpoints) {

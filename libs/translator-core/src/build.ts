@@ -2,11 +2,11 @@
  * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks a variant per
  * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; `ROUTER_MODE: sni-dnat` -> DNS-SRV cluster
  * names), so the translator builds each variant once and stores them side by side, tagged, under the
- * ServiceEntry. Pure: no I/O, no clock (an endpoint cache changes how fast, not what).
+ * ServiceEntry. Pure: no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
 import type { BuiltResource, DecodedServiceEntry, Visibility } from '@skiff/store';
-import { encodeResources, translateServiceEntry, type ClusterNaming, type EndpointBytesCache, type Flavor, type MeshSettings, type TranslateError } from '@skiff/xds-translate';
+import { encodeResources, translateServiceEntry, type ClusterNaming, type Flavor, type MeshSettings, type TranslateError } from '@skiff/xds-translate';
 
 /** One output the gateways serve: a flavour (Istio's generator) with a cluster naming, stored as `name`. */
 export interface TranslationVariant {
@@ -47,16 +47,13 @@ export interface ServiceEntryBuild {
   readonly errors: readonly { readonly variant: string; readonly error: TranslateError }[];
 }
 
-/**
- * Translates and encodes one decoded ServiceEntry hash for every variant. `endpointCache`, kept by the
- * caller across builds, only saves work: the bytes are the same without it.
- */
-export function buildServiceEntry(decoded: DecodedServiceEntry, variants: readonly TranslationVariant[], mesh: MeshSettings, endpointCache?: EndpointBytesCache): ServiceEntryBuild {
+/** Translates and encodes one decoded ServiceEntry hash for every variant. */
+export function buildServiceEntry(decoded: DecodedServiceEntry, variants: readonly TranslationVariant[], mesh: MeshSettings): ServiceEntryBuild {
   const resources: BuiltResource[] = [];
   const errors: { variant: string; error: TranslateError }[] = [];
   for (const variant of variants) {
     const result = translateServiceEntry({ serviceEntry: decoded.serviceEntry, endpoints: decoded.endpoints }, { flavor: variant.flavor, naming: variant.naming, mesh });
-    for (const encoded of encodeResources(result, endpointCache)) {
+    for (const encoded of encodeResources(result)) {
       resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: variant.name, version: encoded.version, bytes: encoded.bytes });
     }
     for (const error of result.errors) errors.push({ variant: variant.name, error });

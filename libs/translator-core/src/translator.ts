@@ -24,7 +24,7 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
-import { DEFAULT_MESH_SETTINGS, EndpointBytesCache, type MeshSettings } from '@skiff/xds-translate';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type TranslationVariant } from './build.js';
 
 export interface TranslatorOptions {
@@ -54,11 +54,6 @@ export interface TranslatorOptions {
   readonly retry?: BackoffOptions;
   /** Builds kept for `/debug/translatorz`. Default 64. */
   readonly recentBuildCount?: number;
-  /**
-   * Encoded endpoints kept between builds, per generation (two are kept): a rebuild then encodes only
-   * the endpoints that changed. Default `DEFAULT_ENDPOINT_CACHE_ENTRIES` (250k, about 150 MB at most).
-   */
-  readonly endpointCacheEntries?: number;
 }
 
 /** What became of one build. */
@@ -162,7 +157,6 @@ export class Translator implements Runner {
   private readonly variants: readonly TranslationVariant[];
   private readonly retryOptions: BackoffOptions;
   private readonly recentBuildCount: number;
-  private readonly endpointCache: EndpointBytesCache;
   private readonly queue: KeyedQueue<string>;
   /** Changes not yet taken by a build, per ServiceEntry id. */
   private readonly waiting = new Map<string, PendingWork>();
@@ -193,7 +187,6 @@ export class Translator implements Runner {
     this.variants = options.variants ?? SERVED_VARIANTS;
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.recentBuildCount = options.recentBuildCount ?? 64;
-    this.endpointCache = new EndpointBytesCache(options.endpointCacheEntries);
     if (this.consumer === '') throw new Error('the translator needs a non-empty consumer name');
     if (new Set(this.variants.map((v) => v.name)).size !== this.variants.length) throw new Error('variant names must be unique');
     this.queue = new KeyedQueue<string>({
@@ -421,7 +414,7 @@ export class Translator implements Runner {
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
-      const built = buildServiceEntry(decoded, this.variants, this.mesh, this.endpointCache);
+      const built = buildServiceEntry(decoded, this.variants, this.mesh);
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
       this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
       const outcome = await this.store.resources.replace({ visibility: visibilityOf(decoded.serviceEntry), revision: stored.revision, resources: built.resources, ...trace });

@@ -16,7 +16,7 @@ import {
   type LbEndpoint,
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
-import { deferLbEndpoints } from './endpoint-bytes.js';
+import { deferLbEndpoints } from './deferred-endpoints.js';
 import type { TranslateErrorCode } from './errors.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 

@@ -25,7 +25,6 @@ export {
   withAddress,
 } from './endpoint.js';
 export type { DroppedEndpointReporter, LocalityGroupingOptions } from './endpoint.js';
-export { DEFAULT_ENDPOINT_CACHE_ENTRIES, EndpointBytesCache } from './endpoint-bytes.js';
 export { TRANSLATE_ERROR_MESSAGES, TranslateError } from './errors.js';
 export type { TranslateErrorCode, TranslateErrorInit } from './errors.js';
 export { buildServiceInstances, canonicalEndpoints, spiffeIdentity } from './instances.js';

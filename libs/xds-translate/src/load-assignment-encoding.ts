@@ -14,9 +14,8 @@
  * falls back to `toBinary`. `load-assignment-encoding.test.ts` compares both on random assignments.
  *
  * Groups made by `buildLocalityLbEndpoints` carry their instances instead of built `LbEndpoint`
- * messages (`endpoint-bytes.ts`): their endpoints are written from the instances, what
- * `buildLbEndpoint` would build, and with a cache each endpoint's bytes are written once and spliced
- * into every later assignment that holds it.
+ * messages (`deferred-endpoints.ts`): their endpoints are written from the instances, the bytes of
+ * what `buildLbEndpoint` would build, without building it.
  */
 import { toBinary, type DescMessage, type JsonObject } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -31,7 +30,7 @@ import {
   type LbEndpoint,
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
-import { deferredLbEndpoints, type DeferredLbEndpoints, type EndpointBytesCache } from './endpoint-bytes.js';
+import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
 import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -222,54 +221,33 @@ function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, 
   writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
 }
 
-/** Scratch writer for endpoints on their way into the cache; `finish()` leaves it empty. */
-const endpointWriter = new BinaryWriter();
-
-function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints, cache: EndpointBytesCache | undefined): void {
+function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
   for (const instance of source.instances) {
-    const workload = buildWorkloadMetadata(instance, source.clusterId);
-    if (cache === undefined) {
-      writer.tag(2, WireType.LengthDelimited).fork();
-      writeInstanceEndpoint(writer, instance, workload);
-      writer.join();
-      continue;
-    }
-    // Everything the bytes depend on; the workload string (length-prefixed) holds the cluster ID and
-    // the canonical labels, and the address comes last, so no two inputs share a key.
-    const tls = instance.tlsMode === ISTIO_MUTUAL_TLS_MODE ? 1 : 0;
-    const key = `${instance.port} ${instance.weight} ${tls} ${workload.length} ${workload}${instance.address}`;
-    let bytes = cache.get(key);
-    if (bytes === undefined) {
-      writeInstanceEndpoint(endpointWriter, instance, workload);
-      bytes = endpointWriter.finish();
-      cache.set(key, bytes);
-    }
-    writer.tag(2, WireType.LengthDelimited).bytes(bytes);
+    writer.tag(2, WireType.LengthDelimited).fork();
+    writeInstanceEndpoint(writer, instance, buildWorkloadMetadata(instance, source.clusterId));
+    writer.join();
   }
 }
 
-function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints, cache: EndpointBytesCache | undefined): void {
+function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints): void {
   requireUnset(localityEndpointsRest, group);
   writer.tag(2, WireType.LengthDelimited).fork();
   if (group.locality !== undefined) writeLocality(writer, group.locality);
   const source = deferredLbEndpoints(group);
-  if (source !== undefined) writeDeferredEndpoints(writer, source, cache);
+  if (source !== undefined) writeDeferredEndpoints(writer, source);
   else for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
   if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
   if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
   writer.join();
 }
 
-/**
- * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape
- * allows; with `cache`, endpoints of deferred groups are encoded once and reused from there.
- */
-export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, cache?: EndpointBytesCache): Uint8Array {
+/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
   try {
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
-    for (const group of assignment.endpoints) writeLocalityLbEndpoints(writer, group, cache);
+    for (const group of assignment.endpoints) writeLocalityLbEndpoints(writer, group);
     return writer.finish();
   } catch (error) {
     if (error !== UNSUPPORTED) throw error;

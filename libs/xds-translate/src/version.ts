@@ -12,7 +12,6 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
-import type { EndpointBytesCache } from './endpoint-bytes.js';
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 import type { TranslateResult } from './translate.js';
 
@@ -31,22 +30,18 @@ export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schem
   return { typeUrl, name, bytes, version: contentVersion(bytes) };
 }
 
-function encodeLoadAssignment(assignment: ClusterLoadAssignment, cache: EndpointBytesCache | undefined): EncodedResource {
+function encodeLoadAssignment(assignment: ClusterLoadAssignment): EncodedResource {
   // Same bytes as `encodeResource(..., ClusterLoadAssignmentSchema, ...)`, written without reflection:
   // assignments hold nearly every message of a build (see load-assignment-encoding.ts).
-  const bytes = encodeClusterLoadAssignment(assignment, cache);
+  const bytes = encodeClusterLoadAssignment(assignment);
   return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: contentVersion(bytes) };
 }
 
-/**
- * Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in
- * name order. `endpointCache` (one per process, kept across builds) holds encoded endpoints so a
- * rebuild writes only those that changed; the bytes are the same with or without it.
- */
-export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>, endpointCache?: EndpointBytesCache): EncodedResource[] {
+/** Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in name order. */
+export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>): EncodedResource[] {
   return [
     ...result.clusters.map((cluster) => encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster)),
-    ...result.loadAssignments.map((assignment) => encodeLoadAssignment(assignment, endpointCache)),
+    ...result.loadAssignments.map(encodeLoadAssignment),
     ...result.listeners.map((listener) => encodeResource(TypeUrl.Listener, ListenerSchema, listener.name, listener)),
     ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
   ];
