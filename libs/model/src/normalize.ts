@@ -12,8 +12,9 @@ import {
   type NormalizedEndpoint,
   type NormalizedPort,
   type NormalizedServiceEntry,
+  type NormalizedSidecar,
 } from './normalized.js';
-import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
 import { parseProtocol } from './protocol.js';
 
 /** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
@@ -187,5 +188,29 @@ export function normalizeDestinationRule(object: DestinationRuleObject): Normali
       labels: { ...subset.labels },
       trafficPolicy: subset.trafficPolicy === undefined ? null : { ...subset.trafficPolicy },
     })),
+  };
+}
+
+/**
+ * A validated Sidecar as stored for the gateways: what decides the services its proxies see. An empty
+ * `workloadSelector` is kept as `{}` (it selects every workload, as istiod's `SubsetOf` on no labels is
+ * true), not as null, which is the namespace-wide Sidecar.
+ */
+export function normalizeSidecar(object: SidecarObject): NormalizedSidecar {
+  const { spec, metadata } = object;
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    workloadSelector: spec.workloadSelector === undefined ? null : { ...spec.workloadSelector.labels },
+    egress: spec.egress.map((listener) => ({
+      ...(listener.port === undefined
+        ? {}
+        : { port: { number: listener.port.number, protocol: listener.port.protocol === '' ? '' : (parseProtocol(listener.port.protocol) ?? ''), name: listener.port.name } }),
+      bind: listener.bind,
+      hosts: [...listener.hosts],
+    })),
+    outboundTrafficPolicy: spec.outboundTrafficPolicy?.mode ?? null,
   };
 }

@@ -96,7 +96,8 @@ function validateOutlierDetection(outlier: JsonObject, at: string, issues: Field
   }
 }
 
-function validateConnectionPool(pool: JsonObject, at: string, issues: FieldIssues): void {
+/** istiod `validateConnectionPool` (DestinationRule traffic policies and Sidecar inbound pools share it). */
+export function validateConnectionPool(pool: JsonObject, at: string, issues: FieldIssues): void {
   const httpPath = fieldPath(at, 'http');
   const tcpPath = fieldPath(at, 'tcp');
   const http = readObject(pool['http'], httpPath, issues);
