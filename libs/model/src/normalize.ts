@@ -13,6 +13,7 @@ import {
   type NormalizedPort,
   type NormalizedServiceEntry,
   type NormalizedSidecar,
+  type Protocol,
 } from './normalized.js';
 import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
 import { parseProtocol } from './protocol.js';
@@ -32,6 +33,11 @@ export interface NormalizedServiceEntryResult {
   readonly serviceEntry: NormalizedServiceEntry;
   /** One endpoint per `spec.endpoints[]` entry, in order. */
   readonly inlineEndpoints: NormalizedEndpoint[];
+}
+
+/** A validated port protocol in its canonical spelling; `''` (sniffing) when unset. */
+function canonicalProtocol(name: string | undefined): Protocol {
+  return name === undefined || name === '' ? '' : (parseProtocol(name) ?? '');
 }
 
 /** `metadata.creationTimestamp` in milliseconds since the epoch; 0 when absent. */
@@ -135,7 +141,7 @@ export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedSer
   const ports: NormalizedPort[] = spec.ports.map((port) => ({
     number: port.number,
     name: port.name,
-    protocol: port.protocol === undefined || port.protocol === '' ? '' : (parseProtocol(port.protocol) ?? ''),
+    protocol: canonicalProtocol(port.protocol),
     targetPort: port.targetPort ?? 0,
   }));
   const hasInlineEndpoints = spec.endpoints.length > 0;
@@ -207,7 +213,7 @@ export function normalizeSidecar(object: SidecarObject): NormalizedSidecar {
     egress: spec.egress.map((listener) => ({
       ...(listener.port === undefined
         ? {}
-        : { port: { number: listener.port.number, protocol: listener.port.protocol === '' ? '' : (parseProtocol(listener.port.protocol) ?? ''), name: listener.port.name } }),
+        : { port: { number: listener.port.number, protocol: canonicalProtocol(listener.port.protocol), name: listener.port.name } }),
       bind: listener.bind,
       hosts: [...listener.hosts],
     })),

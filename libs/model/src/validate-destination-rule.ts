@@ -27,6 +27,7 @@ import {
   checkOneOf,
   fieldPath,
   indexPath,
+  isSet,
   INT32,
   keyPath,
   readBoolean,
@@ -42,12 +43,6 @@ import {
   UINT32,
   type JsonObject,
 } from './read-fields.js';
-
-function isSet(object: JsonObject, name: string): boolean {
-  const value = object[name];
-  // An empty list is what protobuf decodes as "not set" (a nil slice).
-  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
-}
 
 function checkDuration(object: JsonObject, name: string, at: string, issues: FieldIssues): bigint | undefined {
   const path = fieldPath(at, name);

@@ -18,6 +18,7 @@ import { isHttpProtocol, isTlsProtocol, parseProtocol } from './protocol.js';
 import {
   fieldPath,
   indexPath,
+  isSet,
   keyPath,
   readBoolean,
   readEnum,
@@ -35,10 +36,6 @@ import { validateConnectionPool } from './validate-destination-rule.js';
 const UNIX_ADDRESS_PREFIX = 'unix://';
 const CAPTURE_MODES = ['DEFAULT', 'IPTABLES', 'NONE'] as const;
 
-function isSet(object: JsonObject, name: string): boolean {
-  const value = object[name];
-  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
-}
 
 /** `SidecarPort`: number, protocol, name (targetPort is deprecated and refused when set). */
 function readSidecarPort(value: JsonObject, at: string, issues: FieldIssues): SidecarPort & { readonly targetPort: number } {
