@@ -11,6 +11,8 @@ export interface Summary {
 export interface SidecarScenario {
   readonly proxies: number;
   readonly connectMs: number;
+  /** False when the load generator's proxies did not all connect in time (then nothing was measured). */
+  readonly ready: boolean;
   readonly rounds: readonly { readonly firstMs: number; readonly medianMs: number; readonly lastMs: number; readonly missing: number }[];
   readonly lastMs: Summary;
   readonly medianMs: Summary;
