@@ -26,6 +26,7 @@ describe('mergeLoadResults at scale', () => {
     const big: LoadResult = {
       serviceEntries: [],
       workloadEntries: Array.from({ length: COUNT }, (_, item) => ({ ...loaded, source: { ...first, item } })),
+      sidecars: [],
       accepted: [{ ...accepted, source: first }],
       rejected: new Array(COUNT).fill({ kind: 'WorkloadEntry', namespace: 'ns', name: 'bad', source: first, errors: [] }),
       ignored: new Array(COUNT).fill({ kind: 'Gateway', namespace: 'ns', name: 'g', source: first }),
