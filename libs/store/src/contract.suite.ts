@@ -19,8 +19,8 @@ import {
   type StoreOptions,
   type WriteResult,
 } from './contract.js';
-import { decodeServiceEntry, diffFields, serviceEntryFields } from './fields.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, serviceEntry, visibility, workload } from './test-support/fixtures.js';
+import { decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, serviceEntryFields } from './fields.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, rule, serviceEntry, visibility, workload } from './test-support/fixtures.js';
 
 export interface StoreHarness {
   /** The store under test. */
@@ -106,6 +106,25 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(fourth.revision).toBeGreaterThan(third.revision);
         expect((await store.serviceEntries.read(A))?.revision).toBe(fourth.revision);
         expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['ep:WorkloadEntry/default/a-w1', 'ep:WorkloadEntry/default/a-w2', 'se']);
+      });
+
+      it('stores DestinationRule fields beside the endpoints, rewrites and drops them like any field, and decodes them', async () => {
+        const reviews = rule('shop', 'reviews', { host: 'a.example.com' });
+        const fields = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')], FRESH_FIELD_ENCODING, [reviews]);
+        const first = await store.serviceEntries.write(A, diffFields(null, fields), grant);
+        expect(first.status).toBe('written');
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).destinationRules).toEqual([reviews]);
+
+        const changed = { ...reviews, subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: null }] };
+        const updated = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')], FRESH_FIELD_ENCODING, [changed]);
+        const second = await store.serviceEntries.write(A, diffFields(fields, updated), grant);
+        expect(second).toMatchObject({ status: 'written', changedFields: ['dr:shop/reviews'] });
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).destinationRules).toEqual([changed]);
+
+        const withoutRule = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')]);
+        const third = await store.serviceEntries.write(A, diffFields(updated, withoutRule), grant);
+        expect(third).toMatchObject({ status: 'written', changedFields: ['dr:shop/reviews'] });
+        expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['ep:WorkloadEntry/default/a-w0', 'se']);
       });
 
       it('writes only the fields whose value differs, and nothing at all when none does', async () => {

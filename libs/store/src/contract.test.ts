@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   FencedError,
   StoreError,
+  destinationRuleField,
   endpointField,
   isWritableField,
   leaseValue,
@@ -57,6 +58,12 @@ describe('store contract names', () => {
     expect(isWritableField('ep:WorkloadEntry/ns/vm-1')).toBe(true);
     expect(isWritableField('ep:')).toBe(false);
     expect(isWritableField('rev')).toBe(false);
+  });
+
+  it('names DestinationRule fields dr:<namespace>/<name>', () => {
+    expect(destinationRuleField({ namespace: 'ns', name: 'reviews' })).toBe('dr:ns/reviews');
+    expect(isWritableField('dr:ns/reviews')).toBe(true);
+    expect(isWritableField('dr:')).toBe(false);
   });
 
   it('keys resources by variant, type URL and a name that may contain anything', () => {

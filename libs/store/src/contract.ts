@@ -58,9 +58,23 @@ export function endpointField(source: EndpointSource): string {
   return source.kind === 'ServiceEntry' ? `${base}#${source.index}` : base;
 }
 
-/** True for the fields a caller may write: `se` and `ep:...` (never `rev`). */
+/**
+ * Prefix of the ServiceEntry hash fields holding one `NormalizedDestinationRule` JSON each: every rule
+ * whose `spec.host` matches one of the ServiceEntry's hosts (the translator chooses which applies to
+ * which proxy).
+ */
+export const DESTINATION_RULE_FIELD_PREFIX = 'dr:';
+
+/** The hash field of one DestinationRule: `dr:<ns>/<name>`. */
+export function destinationRuleField(key: ObjectKey): string {
+  return `${DESTINATION_RULE_FIELD_PREFIX}${key.namespace}/${key.name}`;
+}
+
+const hasPrefixAndMore = (field: string, prefix: string): boolean => field.startsWith(prefix) && field.length > prefix.length;
+
+/** True for the fields a caller may write: `se`, `ep:...` and `dr:...` (never `rev`). */
 export function isWritableField(field: string): boolean {
-  return field === SERVICE_ENTRY_FIELD || (field.startsWith(ENDPOINT_FIELD_PREFIX) && field.length > ENDPOINT_FIELD_PREFIX.length);
+  return field === SERVICE_ENTRY_FIELD || hasPrefixAndMore(field, ENDPOINT_FIELD_PREFIX) || hasPrefixAndMore(field, DESTINATION_RULE_FIELD_PREFIX);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,7 +129,7 @@ export interface Lease {
 
 /**
  * A change to one ServiceEntry hash: fields to set (field -> JSON text) and fields to delete. Fields are
- * `se` or `ep:...`; `se` may not be deleted (delete the ServiceEntry instead), and a new hash needs `se`.
+ * `se`, `ep:...` or `dr:...`; `se` may not be deleted (delete the ServiceEntry instead), and a new hash needs `se`.
  * Values are compared with what is stored: equal values are not written.
  */
 export interface ServiceEntryDiff {

@@ -1,20 +1,10 @@
 import type { NormalizedDestinationRule } from '@skiff/model';
+import { normalizedDestinationRule } from '@skiff/testing';
 import { describe, expect, test } from 'vitest';
 import { DestinationRuleIndex, lookupDestinationRule } from './destination-rule-lookup.js';
 
 function rule(namespace: string, name: string, overrides: Partial<NormalizedDestinationRule> = {}): NormalizedDestinationRule {
-  return {
-    schemaVersion: 1,
-    namespace,
-    name,
-    creationTime: 0,
-    host: 'api.example.com',
-    exportTo: [],
-    workloadSelector: null,
-    trafficPolicy: null,
-    subsets: [],
-    ...overrides,
-  };
+  return normalizedDestinationRule({ namespace, name, host: 'api.example.com', ...overrides });
 }
 
 const subset = (name: string, version = name) => ({ name, labels: { version }, trafficPolicy: null });
