@@ -13,6 +13,7 @@ import {
   type Invalidation,
   type InvalidationListener,
   type LeaseGrant,
+  type PolicyScopes,
   type DeleteResult,
   type ReplaceOutcome,
   type Store,
@@ -351,6 +352,26 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         const moved = applied(await store.resources.replace({ visibility: visibility(A, { exportTo: ['.'] }), revision: 3, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'c2'), grpc] }));
         expect(moved).toMatchObject({ seq: 3, ownerChanged: true, changed: [], removed: [] });
         expect((await store.resources.readOwner(A))?.record.exportTo).toEqual(['.']);
+      });
+
+      it('keeps the policy scope table in the record; a change of scopes alone is an owner change', async () => {
+        const scopes: PolicyScopes = {
+          namespaces: { shop: { selectors: [{ app: 'web' }], scopes: ['p1', 'p2'] } },
+          otherNamespaces: { selectors: [], scopes: [''] },
+        };
+        const scoped = [...v1, resource(CLUSTER_TYPE, 'outbound|80|v1|a.example.com', 's1', 'envoy.p1')];
+        await store.resources.replace({ visibility: visibility(A, { policyScopes: scopes }), revision: 1, resources: scoped });
+        expect((await store.resources.readOwner(A))?.record.policyScopes).toEqual(scopes);
+        expect((await store.resources.loadAll()).owners[0]?.record.policyScopes).toEqual(scopes);
+
+        const wider = { ...scopes, otherNamespaces: { selectors: [], scopes: ['p1'] } };
+        expect(applied(await store.resources.replace({ visibility: visibility(A, { policyScopes: wider }), revision: 2, resources: scoped }))).toMatchObject({ ownerChanged: true, changed: [], removed: [] });
+        const without = applied(await store.resources.replace({ visibility: visibility(A), revision: 3, resources: v1 }));
+        expect(without).toMatchObject({ ownerChanged: true });
+        expect((await store.resources.readOwner(A))?.record).not.toHaveProperty('policyScopes');
+
+        const broken = { namespaces: {}, otherNamespaces: { selectors: [{ app: 'web' }], scopes: ['p1'] } };
+        await expect(store.resources.replace({ visibility: visibility(A, { policyScopes: broken }), revision: 4, resources: v1 })).rejects.toMatchObject({ code: 'invalid-argument' });
       });
 
       it('reads an owner, or only the resources named', async () => {

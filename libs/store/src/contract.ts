@@ -293,6 +293,62 @@ export interface Visibility {
    * `ServicePortName`); not part of visibility. Absent in records written before it existed.
    */
   readonly ports?: readonly ServicePort[];
+  /**
+   * Which DestinationRule policy scope each proxy gets (`policyScopeFor`): absent when no rule applies
+   * to any proxy, and in records written before rules were stored; then every proxy gets the plain
+   * variants.
+   */
+  readonly policyScopes?: PolicyScopes;
+}
+
+/**
+ * The DestinationRule outcomes of one ServiceEntry over every proxy. The rules a proxy gets depend on its
+ * namespace and, for rules with a workloadSelector, on its labels (`pilot/pkg/model/push_context.go`
+ * `destinationRule`, `pilot/pkg/model/sidecar.go` `SidecarScope.DestinationRule`); proxies with the same
+ * outcome share a scope, and the translator builds the resources once per scope, under the variant
+ * `scopedVariant(variant, scope)`.
+ */
+export interface PolicyScopes {
+  /** The namespaces whose choice differs from `otherNamespaces`. */
+  readonly namespaces: Readonly<Record<string, ScopeChoice>>;
+  /** The choice in every namespace not listed. */
+  readonly otherNamespaces: ScopeChoice;
+}
+
+/** The scope of a proxy in one namespace, by which of the namespace's rule selectors its labels contain. */
+export interface ScopeChoice {
+  /** `workloadSelector.matchLabels` of the namespace's rules that have one (at most `MAX_SCOPE_SELECTORS`). */
+  readonly selectors: readonly Readonly<Record<string, string>>[];
+  /**
+   * The scope per class: bit `i` of a proxy's class is set when its labels contain `selectors[i]`
+   * (`2 ** selectors.length` entries). `''` is the default scope: the plain variant, no rule.
+   */
+  readonly scopes: readonly string[];
+}
+
+/** Most selectors one namespace's choice considers (the classes double with each). */
+export const MAX_SCOPE_SELECTORS = 8;
+
+/** The variant tag of a scope's resources: the plain variant for the default scope `''`, else `<variant>.<scope>`. */
+export function scopedVariant(variant: string, scope: string): string {
+  return scope === '' ? variant : `${variant}.${scope}`;
+}
+
+/** The base variant of a (possibly scoped) variant tag. */
+export function baseVariant(variant: string): string {
+  const dot = variant.indexOf('.');
+  return dot === -1 ? variant : variant.slice(0, dot);
+}
+
+/** The scope a proxy in `namespace` with `labels` gets from an owner's record (`''` without scopes). */
+export function policyScopeFor(scopes: PolicyScopes | undefined, namespace: string, labels: Readonly<Record<string, string>>): string {
+  if (scopes === undefined) return '';
+  const choice = Object.hasOwn(scopes.namespaces, namespace) ? scopes.namespaces[namespace]! : scopes.otherNamespaces;
+  let selectorClass = 0;
+  choice.selectors.forEach((selector, index) => {
+    if (Object.keys(selector).every((key) => labels[key] === selector[key])) selectorClass |= 1 << index;
+  });
+  return choice.scopes[selectorClass] ?? '';
 }
 
 /** A ServiceEntry port as the debug endpoints show it (istiod's `model.Port`). */

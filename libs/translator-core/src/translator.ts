@@ -25,7 +25,7 @@ import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '@skiff/xds-translate';
-import { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type TranslationVariant } from './build.js';
+import { buildServiceEntry, SERVED_VARIANTS, type TranslationVariant } from './build.js';
 
 export interface TranslatorOptions {
   readonly store: TranslatorStore;
@@ -417,7 +417,8 @@ export class Translator implements Runner {
       const built = buildServiceEntry(decoded, this.variants, this.mesh);
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
       this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
-      const outcome = await this.store.resources.replace({ visibility: visibilityOf(decoded.serviceEntry), revision: stored.revision, resources: built.resources, ...trace });
+      for (const problem of built.scopeProblems) this.logger.warn({ serviceEntry: id, revision: stored.revision }, problem);
+      const outcome = await this.store.resources.replace({ visibility: built.visibility, revision: stored.revision, resources: built.resources, ...trace });
       this.lastStoreCallOk = true;
       return { kind: 'done', record: recordOf(id, stored.revision, outcome, built.resources.length, undefined, errorMessages) };
     } catch (error) {

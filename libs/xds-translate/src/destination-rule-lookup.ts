@@ -258,11 +258,24 @@ export function chooseForLabels(
   candidates: readonly AppliedDestinationRule[],
   client: DestinationRuleClient,
 ): AppliedDestinationRule | undefined {
+  return chooseDestinationRule(candidates, client.namespace, (selector) => labelsMatch(selector, client.labels));
+}
+
+/**
+ * `SidecarScope.DestinationRule` with the label test given: the first candidate of the proxy's own
+ * namespace with a workloadSelector `selects` accepts, else the last candidate without a selector.
+ * (The translator asks it for classes of proxies, by which selectors their labels contain.)
+ */
+export function chooseDestinationRule(
+  candidates: readonly AppliedDestinationRule[],
+  proxyNamespace: string,
+  selects: (selector: Readonly<Record<string, string>>) => boolean,
+): AppliedDestinationRule | undefined {
   let catchAll: AppliedDestinationRule | undefined;
   for (const candidate of candidates) {
     const selector = candidate.rule.workloadSelector;
     if (selector === null) catchAll = candidate;
-    else if (candidate.rule.namespace === client.namespace && labelsMatch(selector, client.labels)) return candidate;
+    else if (candidate.rule.namespace === proxyNamespace && selects(selector)) return candidate;
   }
   return catchAll;
 }

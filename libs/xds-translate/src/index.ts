@@ -55,6 +55,7 @@ export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';
 export type { AppliedDestinationRule } from './destination-rule.js';
 export {
+  chooseDestinationRule,
   chooseForLabels,
   DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS,
   DestinationRuleIndex,
