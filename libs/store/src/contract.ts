@@ -342,11 +342,21 @@ export function baseVariant(variant: string): string {
 
 /** The scope a proxy in `namespace` with `labels` gets from an owner's record (`''` without scopes). */
 export function policyScopeFor(scopes: PolicyScopes | undefined, namespace: string, labels: Readonly<Record<string, string>>): string {
+  return policyScopeWhere(scopes, namespace, (selector) => Object.keys(selector).every((key) => labels[key] === selector[key]));
+}
+
+/** The choice that applies to proxies in `namespace`. */
+export function scopeChoiceFor(scopes: PolicyScopes, namespace: string): ScopeChoice {
+  return Object.hasOwn(scopes.namespaces, namespace) ? scopes.namespaces[namespace]! : scopes.otherNamespaces;
+}
+
+/** `policyScopeFor` with the selector test given (a gateway view knows which selectors its proxies' labels contain). */
+export function policyScopeWhere(scopes: PolicyScopes | undefined, namespace: string, selects: (selector: Readonly<Record<string, string>>) => boolean): string {
   if (scopes === undefined) return '';
-  const choice = Object.hasOwn(scopes.namespaces, namespace) ? scopes.namespaces[namespace]! : scopes.otherNamespaces;
+  const choice = scopeChoiceFor(scopes, namespace);
   let selectorClass = 0;
   choice.selectors.forEach((selector, index) => {
-    if (Object.keys(selector).every((key) => labels[key] === selector[key])) selectorClass |= 1 << index;
+    if (selects(selector)) selectorClass |= 1 << index;
   });
   return choice.scopes[selectorClass] ?? '';
 }

@@ -247,9 +247,13 @@ export class GatewayCache implements ResourceProvider, Runner {
     return proxyProfileOf(node);
   }
 
-  /** The view for a profile: cached per (variant, namespace); its maps are live and follow later changes. */
+  /**
+   * The view for a profile: cached per (variant, namespace), and by the DestinationRule selectors the
+   * proxy's labels contain when some ServiceEntry's rules have selectors there; its maps are live and
+   * follow later changes.
+   */
   viewFor(profile: ProxyProfile): ProxyResourceView {
-    return this.table.view(variantOf(profile), profile.namespace);
+    return this.table.view(variantOf(profile), profile.namespace, profile.labels ?? {});
   }
 
   onChange(listener: (changes: readonly ResourceChange[]) => void): () => void {

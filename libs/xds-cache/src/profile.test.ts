@@ -28,12 +28,18 @@ describe('proxy profiles', () => {
     const dnat = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', ROUTER_MODE: 'sni-dnat' } }));
     const grpc = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', GENERATOR: 'grpc', ROUTER_MODE: 'sni-dnat' } }));
     expect([envoy, dnat, grpc]).toEqual([
-      { namespace: 'a', flavor: 'envoy', naming: 'sidecar' },
-      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat' },
-      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat' },
+      { namespace: 'a', flavor: 'envoy', naming: 'sidecar', labels: {} },
+      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat', labels: {} },
+      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat', labels: {} },
     ]);
     expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']);
     expect(proxyProfileOf(node({ metadata: { GENERATOR: 'envoy', ROUTER_MODE: 'standard' } }))).toMatchObject({ flavor: 'envoy', naming: 'sidecar' });
+  });
+
+  it('reads the workload labels from metadata LABELS, leaving out what is not a string', () => {
+    expect(proxyProfileOf(node({ metadata: { LABELS: { app: 'web', version: 'v1', bad: 3 } } })).labels).toEqual({ app: 'web', version: 'v1' });
+    expect(proxyProfileOf(node({ metadata: { LABELS: 'app=web' } })).labels).toEqual({});
+    expect(proxyProfileOf(node({})).labels).toEqual({});
   });
 });
 

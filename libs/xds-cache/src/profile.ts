@@ -30,10 +30,23 @@ export function namespaceFromNodeId(id: string): string {
 }
 
 /**
+ * The workload labels a node carries in metadata `LABELS` (istiod's `Proxy.Labels` from
+ * `NodeMetadata.Labels`, which DestinationRule workload selectors are matched against); entries whose
+ * value is not a string are left out.
+ */
+export function labelsOf(node: ProxyNode): Record<string, string> {
+  const value = node.metadata['LABELS'];
+  const labels: Record<string, string> = {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return labels;
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') labels[key] = item;
+  return labels;
+}
+
+/**
  * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
  * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
  * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
- * <= 1.12's `RouterMode`), else `sidecar`.
+ * <= 1.12's `RouterMode`), else `sidecar`; the labels from metadata `LABELS`.
  */
 export function proxyProfileOf(node: ProxyNode): ProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
@@ -41,6 +54,7 @@ export function proxyProfileOf(node: ProxyNode): ProxyProfile {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
     naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
+    labels: labelsOf(node),
   };
 }
 
