@@ -12,7 +12,7 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore, policyScopeFor, type MemoryStore } from '@skiff/store';
 import { normalizedDestinationRule } from '@skiff/testing';
-import { GatewayCache, variantOf } from '@skiff/xds-cache';
+import { GatewayCache, variantOf, type CachedResource } from '@skiff/xds-cache';
 import { SERVED_VARIANTS } from './build.js';
 import { EntryWriter, eventually, serviceEntry, startTranslator, workload } from './test-support/harness.js';
 import type { Translator } from './translator.js';
@@ -86,8 +86,9 @@ it('serves each proxy the resources of its DestinationRule policy scope: by name
   await cache.start();
 
   const record = cache.records().find((r) => r.name === 'api')!;
+  // The cache's views hold its CachedResources, which know the variant they were stored under.
   const servedVariant = (namespace: string, labels: Record<string, string>) =>
-    cache!.viewFor({ namespace, flavor: 'envoy', naming: 'sidecar', labels }).get(TypeUrl.Cluster, 'outbound|80||api.example.com')?.variant;
+    (cache!.viewFor({ namespace, flavor: 'envoy', naming: 'sidecar', labels }).get(TypeUrl.Cluster, 'outbound|80||api.example.com') as CachedResource | undefined)?.variant;
   const scopeOf = (namespace: string, labels: Record<string, string>) => policyScopeFor(record.policyScopes, namespace, labels);
   // A namespace the rules do not reach: the plain variant.
   expect(servedVariant('other', { role: 'web' })).toBe('envoy-sidecar');
