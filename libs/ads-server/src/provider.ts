@@ -26,7 +26,7 @@ export interface ProxyProfile {
   readonly flavor: 'envoy' | 'grpc';
   /** `sni-dnat` for metadata `ROUTER_MODE: sni-dnat`, else `sidecar`. */
   readonly naming: 'sidecar' | 'sni-dnat';
-  /** The workload's labels (metadata `LABELS`), for DestinationRule workload selectors; absent means none. */
+  /** The workload's labels (metadata `LABELS`), which Sidecar and DestinationRule workload selectors match; absent means none. */
   readonly labels?: Readonly<Record<string, string>>;
 }
 

@@ -18,7 +18,7 @@ const positionOf = (source: SourceRef): string => `${source.file}:${source.line}
 
 /** Merges per-file results, rejecting later duplicates of an object (same kind, namespace and name). */
 export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
-  const merged: LoadResult = { serviceEntries: [], workloadEntries: [], accepted: [], rejected: [], ignored: [], errors: [] };
+  const merged: LoadResult = { serviceEntries: [], workloadEntries: [], sidecars: [], accepted: [], rejected: [], ignored: [], errors: [] };
   const firstDefinition = new Map<string, string>();
   const duplicatePositions = new Set<string>();
   for (const result of results) {
@@ -42,6 +42,7 @@ export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
     }
     merged.serviceEntries.push(...result.serviceEntries.filter((entry) => !duplicatePositions.has(positionOf(entry.source))));
     merged.workloadEntries.push(...result.workloadEntries.filter((entry) => !duplicatePositions.has(positionOf(entry.source))));
+    merged.sidecars.push(...result.sidecars.filter((entry) => !duplicatePositions.has(positionOf(entry.source))));
     merged.rejected.push(...result.rejected);
     merged.ignored.push(...result.ignored);
     merged.errors.push(...result.errors);

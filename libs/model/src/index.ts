@@ -35,6 +35,7 @@ export {
   localityOf,
   normalizeDestinationRule,
   normalizeServiceEntry,
+  normalizeSidecar,
   normalizeWorkloadEntry,
   sanitizeLocalityLabel,
   TLS_MODE_LABEL,
@@ -49,6 +50,7 @@ export {
   type AcceptedObject,
   type IgnoredEntry,
   type LoadedServiceEntry,
+  type LoadedSidecar,
   type LoadedWorkloadEntry,
   type LoadOptions,
   type LoadResult,
@@ -56,3 +58,4 @@ export {
 } from './load.js';
 export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from './json-schemas.js';
 export { parseGoDuration } from './read-fields.js';
+export { validateSidecarEgressHost } from './validate-sidecar.js';

@@ -29,11 +29,14 @@ export function namespaceFromNodeId(id: string): string {
   return '';
 }
 
-/**
- * The workload labels a node carries in metadata `LABELS` (istiod's `Proxy.Labels` from
- * `NodeMetadata.Labels`, which DestinationRule workload selectors are matched against); entries whose
- * value is not a string are left out.
- */
+/** A proxy's profile as the gateway reads it: also whether it is a gateway, which no Sidecar scopes. */
+export interface GatewayProxyProfile extends ProxyProfile {
+  readonly labels: Readonly<Record<string, string>>;
+  /** An Istio node id of type `router` (`pilot/pkg/model/context.go` `Router`). */
+  readonly router: boolean;
+}
+
+/** Node metadata `LABELS` (`NodeMetadata.Labels`): the string values of the map, others ignored. */
 export function labelsOf(node: ProxyNode): Record<string, string> {
   const value = node.metadata['LABELS'];
   const labels: Record<string, string> = {};
@@ -46,15 +49,16 @@ export function labelsOf(node: ProxyNode): Record<string, string> {
  * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
  * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
  * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
- * <= 1.12's `RouterMode`), else `sidecar`; the labels from metadata `LABELS`.
+ * <= 1.12's `RouterMode`), else `sidecar`; labels from metadata `LABELS`.
  */
-export function proxyProfileOf(node: ProxyNode): ProxyProfile {
+export function proxyProfileOf(node: ProxyNode): GatewayProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
     naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
     labels: labelsOf(node),
+    router: node.id.startsWith('router~'),
   };
 }
 

@@ -65,17 +65,13 @@ function compareOwners(a: CachedOwner, b: CachedOwner): number {
   return 0;
 }
 
-/**
- * The owner whose resource a proxy in `namespace` gets, among those claiming one name (and, when `has`
- * is given, having it in the proxy's policy scope).
- */
-export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string, has?: (owner: CachedOwner) => boolean): CachedOwner | undefined {
+/** The owner whose resource a proxy in `namespace` gets, among those claiming one name. */
+export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string): CachedOwner | undefined {
   let best: CachedOwner | undefined;
   let bestTier: ExportTier | undefined;
   for (const owner of claimants) {
     const tier = exportTier(owner, namespace);
     if (tier === undefined) continue;
-    if (has !== undefined && !has(owner)) continue;
     if (best === undefined || bestTier === undefined || tier < bestTier || (tier === bestTier && compareOwners(owner, best) < 0)) {
       best = owner;
       bestTier = tier;
@@ -83,6 +79,12 @@ export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string
   }
   return best;
 }
+
+/**
+ * Chooses the owner whose resource `name` a proxy in `namespace` gets; `selectWinner` unless a
+ * proxy's Sidecar narrows the choice (`sidecar-scope.ts`).
+ */
+export type WinnerSelector = (claimants: Iterable<CachedOwner>, namespace: string, name: string) => CachedOwner | undefined;
 
 function claimKey(variant: string, typeUrl: string): string {
   return `${variant} ${typeUrl}`;
@@ -186,14 +188,22 @@ export class ResourceTable {
       byAudience = new Map();
       this.views.set(variant, byAudience);
     }
-    const selectors = this.selectorsContained(namespace, labels);
-    const key = selectors.length === 0 ? namespace : `${namespace}\n${selectors.join('\n')}`;
+    const { key, audience } = this.audienceOf(namespace, labels);
     let view = byAudience.get(key);
     if (view === undefined) {
-      view = new NamespaceView(this, variant, { namespace, selectors: new Set(selectors) });
+      view = new NamespaceView(this, variant, audience);
       byAudience.set(key, view);
     }
     return view;
+  }
+
+  /**
+   * Who a proxy in `namespace` with `labels` is, as far as policy scopes tell proxies apart, and a key
+   * for it: the namespace alone while no owner has a rule selector there.
+   */
+  audienceOf(namespace: string, labels: Readonly<Record<string, string>>): { readonly key: string; readonly audience: ViewAudience } {
+    const selectors = this.selectorsContained(namespace, labels);
+    return { key: selectors.length === 0 ? namespace : `${namespace}\n${selectors.join('\n')}`, audience: { namespace, selectors: new Set(selectors) } };
   }
 
   /** The rule selectors tested in `namespace` that `labels` contain, as sorted canonical JSON. */
@@ -282,30 +292,30 @@ export class ResourceTable {
   }
 
   /** Winners of every name of one (variant, type) for an audience (a view's first use of the type). */
-  buildWinners(variant: string, typeUrl: string, audience: ViewAudience): Map<string, CachedResource> {
+  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select: WinnerSelector = selectWinner): Map<string, CachedResource> {
     const winners = new Map<string, CachedResource>();
     const byName = this.claims.get(claimKey(variant, typeUrl));
     if (byName === undefined) return winners;
     for (const [name, claimants] of byName) {
-      const resource = this.pick(claimants, variant, typeUrl, name, audience);
+      const resource = this.pick(claimants, variant, typeUrl, name, audience, select);
       if (resource !== undefined) winners.set(name, resource);
     }
     return winners;
   }
 
-  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience): CachedResource | undefined {
+  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector = selectWinner): CachedResource | undefined {
     const claimants = this.claims.get(claimKey(variant, typeUrl))?.get(name);
     if (claimants === undefined) return undefined;
-    return this.pick(claimants, variant, typeUrl, name, audience);
+    return this.pick(claimants, variant, typeUrl, name, audience, select);
   }
 
-  /** The winner's resource among the claimants that have the name in the audience's policy scope. */
-  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience): CachedResource | undefined {
+  /** The resource `select` chooses among the claimants that have the name in the audience's policy scope. */
+  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
     const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
       const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
       return owner.resources.get(resourceKey({ variant: scopedVariant(variant, scope), typeUrl, name }));
     };
-    const winner = selectWinner(claimants, audience.namespace, (owner) => resourceOf(owner) !== undefined);
+    const winner = select([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
     return winner === undefined ? undefined : resourceOf(winner);
   }
 
