@@ -19,39 +19,25 @@
  *
  * Scenarios are described in `lib/gateway-suite.mjs`.
  */
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { evaluateGatewayTargets, formatGatewayConsole, renderGatewayMarkdownSection, replaceGatewayMarkdownSection } from './lib/gateway-report.mjs';
 import { GATEWAY_FULL_PLAN, GATEWAY_QUICK_PLAN, runGatewaySuite } from './lib/gateway-suite.mjs';
 
 export { IMAGE_ALLOCATOR_ENV } from './lib/gateway-suite.mjs';
 import { connectAdmin, DEFAULT_REDIS_URL, serverVersion } from './lib/redis-bench.mjs';
-import { currentLoadAverage, describeMachine, writeResults } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, readBenchOptions, writeResults } from './lib/report.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_NAME = 'gateway';
 
 function readOptions(argv, env) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      name: { type: 'string' },
-      'results-dir': { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
-      docs: { type: 'string' },
-      'no-docs': { type: 'boolean', default: false },
-      'gateway-cpu-prof': { type: 'string' },
-    },
-    strict: true,
-  });
-  const docs = values['no-docs'] ? undefined : (values.docs ?? (values.quick ? undefined : join(REPO_ROOT, 'docs', 'BENCHMARKS.md')));
+  const options = readBenchOptions(argv, REPO_ROOT, { 'gateway-cpu-prof': { type: 'string' } });
+  const profileDir = options.values['gateway-cpu-prof'];
   return {
-    quick: values.quick,
-    resultsDir: resolve(values['results-dir']),
-    docs: docs === undefined ? undefined : resolve(docs),
+    ...options,
     redisUrl: env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL,
-    gatewayCpuProfileDir: values['gateway-cpu-prof'] === undefined ? undefined : resolve(values['gateway-cpu-prof']),
+    gatewayCpuProfileDir: profileDir === undefined ? undefined : resolve(profileDir),
   };
 }
 

@@ -12,9 +12,10 @@
  *
  * Scenarios and the reference implementations are described in `lib/suite.mjs`.
  *
- * Run from the command line, it then runs the watcher benchmark (`watcher.mjs`, through Redis) and the
- * gateway benchmark (`gateway.mjs`, every service a process, through Redis) with the same options;
- * `node bench/watcher.mjs` and `node bench/gateway.mjs` run them alone.
+ * Run from the command line, it then runs the watcher benchmark (`watcher.mjs`, through Redis), the
+ * DestinationRule benchmark (`destination-rules.mjs`, in process) and the gateway benchmark
+ * (`gateway.mjs`, every service a process, through Redis) with the same options; `node bench/watcher.mjs`,
+ * `node bench/destination-rules.mjs` and `node bench/gateway.mjs` run them alone.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -70,6 +71,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
   // Imported here, so that importing this module (its quick-mode test does) loads no Redis client.
   const { main: runWatcherBenchmark } = await import('./watcher.mjs');
   await runWatcherBenchmark(process.argv.slice(2));
+  const { main: runDestinationRuleBenchmark } = await import('./destination-rules.mjs');
+  await runDestinationRuleBenchmark(process.argv.slice(2));
   const { main: runGatewayBenchmark } = await import('./gateway.mjs');
   await runGatewayBenchmark(process.argv.slice(2));
 }

@@ -17,11 +17,10 @@
  *
  * Scenarios are described in `lib/watcher-suite.mjs`.
  */
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEFAULT_REDIS_URL } from './lib/redis-bench.mjs';
-import { currentLoadAverage, describeMachine, writeResults } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, readBenchOptions, writeResults } from './lib/report.mjs';
 import { evaluateWatcherTargets, formatWatcherConsole, renderWatcherMarkdownSection, replaceWatcherMarkdownSection } from './lib/watcher-report.mjs';
 import { runWatcherSuite, WATCHER_FULL_PLAN, WATCHER_QUICK_PLAN } from './lib/watcher-suite.mjs';
 
@@ -29,24 +28,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_NAME = 'watcher';
 
 function readOptions(argv, env) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      name: { type: 'string' },
-      'results-dir': { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
-      docs: { type: 'string' },
-      'no-docs': { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  const docs = values['no-docs'] ? undefined : (values.docs ?? (values.quick ? undefined : join(REPO_ROOT, 'docs', 'BENCHMARKS.md')));
-  return {
-    quick: values.quick,
-    resultsDir: resolve(values['results-dir']),
-    docs: docs === undefined ? undefined : resolve(docs),
-    redisUrl: env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL,
-  };
+  return { ...readBenchOptions(argv, REPO_ROOT), redisUrl: env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL };
 }
 
 /** Runs the watcher benchmark with command-line `argv`; returns the results and where they were written. */

@@ -2,20 +2,17 @@ import { loadIstioConfig } from '@skiff/model';
 import { describe, expect, it } from 'vitest';
 import { analyze, atLeast, formatMessage } from './analyze.js';
 
-const se = (name: string, namespace: string, extra: string) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
+/** One YAML document of `kind` followed by a separator. */
+const doc = (kind: string) => (name: string, namespace: string, extra: string) => `apiVersion: networking.istio.io/v1
+kind: ${kind}
 metadata: {name: ${name}, namespace: ${namespace}}
 spec:
 ${extra}
 ---
 `;
-const we = (name: string, namespace: string, extra: string) => `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: ${name}, namespace: ${namespace}}
-spec:
-${extra}
----
-`;
+const se = doc('ServiceEntry');
+const we = doc('WorkloadEntry');
+const dr = doc('DestinationRule');
 
 const run = (text: string) => analyze(loadIstioConfig(text, 'mesh.yaml')).map(formatMessage);
 
@@ -86,5 +83,44 @@ describe('analyze', () => {
     expect(atLeast('Error', 'Warning')).toBe(true);
     expect(atLeast('Info', 'Warning')).toBe(false);
     expect(atLeast('Warning', 'Warning')).toBe(true);
+  });
+});
+
+describe('DestinationRule checks (istioctl pkg/config/analysis/analyzers/destinationrule)', () => {
+  const api =
+    se('api', 'shop', '  hosts: [api.shop.svc.cluster.local]\n  addresses: [10.9.0.1]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: api}}') +
+    we('api-1', 'shop', '  address: 10.0.0.1\n  labels: {app: api, version: v1}');
+
+  it('is silent for a rule whose host and subsets exist, short host included', () => {
+    expect(run(api + dr('api', 'shop', '  host: api\n  subsets: [{name: v1, labels: {version: v1}}]'))).toEqual([]);
+  });
+
+  it('IST0174 for a host no visible ServiceEntry defines; a wildcard ServiceEntry host covers it', () => {
+    expect(run(api + dr('ghost', 'shop', '  host: ghost.example.com'))).toEqual([
+      'Warning [IST0174] (DestinationRule shop/ghost mesh.yaml:18 (document 3)) The host ghost.example.com defined in the DestinationRule does not match any services in the mesh.',
+    ]);
+    const wild = se('wild', 'shop', '  hosts: ["*.example.com"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: NONE');
+    expect(run(wild + dr('ghost', 'shop', '  host: ghost.example.com'))).toEqual([]);
+    // Exported only to another namespace: not visible to a rule in `shop`.
+    const hidden = se('hidden', 'other', '  hosts: [hidden.example.com]\n  exportTo: [elsewhere]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS');
+    expect(run(hidden + dr('r', 'shop', '  host: hidden.example.com')).map((line) => line.slice(0, 17))).toEqual(['Warning [IST0174]']);
+  });
+
+  it('IST0173 for a subset whose labels, with the ServiceEntry selector, select no workload', () => {
+    expect(run(api + dr('api', 'shop', '  host: api.shop.svc.cluster.local\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]'))).toEqual([
+      'Error [IST0173] (DestinationRule shop/api mesh.yaml:18 (document 3)) The Subset v2 defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).',
+    ]);
+  });
+
+  it('IST0128 and IST0129 for SIMPLE or MUTUAL TLS without caCertificates', () => {
+    const rule = dr(
+      'api',
+      'shop',
+      '  host: api.shop.svc.cluster.local\n  trafficPolicy:\n    tls: {mode: SIMPLE}\n    portLevelSettings:\n    - port: {number: 80}\n      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}\n    - port: {number: 81}\n      tls: {mode: SIMPLE, caCertificates: /ca.pem}',
+    );
+    expect(run(api + rule)).toEqual([
+      'Warning [IST0128] (DestinationRule shop/api mesh.yaml:18 (document 3)) DestinationRule shop/api in namespace shop has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: api.shop.svc.cluster.local',
+      'Warning [IST0129] (DestinationRule shop/api mesh.yaml:18 (document 3)) DestinationRule shop/api in namespace shop has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: api.shop.svc.cluster.local at port number:80',
+    ]);
   });
 });

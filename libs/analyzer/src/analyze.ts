@@ -4,8 +4,9 @@
  * level, so scripts can filter on them; a code's meaning never changes.
  *
  * Schema and validation problems reuse Istio's analyzer codes (IST0106 SchemaValidationError, IST0001
- * InternalError's place is taken by unparseable documents); the cross-object checks are Skiff's own
- * (SKF*), since istiod has no analyzer for them.
+ * InternalError's place is taken by unparseable documents); DestinationRules get istioctl's own checks
+ * with its codes (`destination-rules.ts`); the other cross-object checks are Skiff's own (SKF*), since
+ * istiod has no analyzer for them.
  */
 import {
   formatSourceRef,
@@ -16,6 +17,7 @@ import {
   type SourceRef,
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
+import { analyzeDestinationRules } from './destination-rules.js';
 import { DEFAULT_MESH_SETTINGS, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 
 export type Level = 'Info' | 'Warning' | 'Error';
@@ -38,6 +40,10 @@ export const MessageTypes = {
   UnselectedWorkloadEntry: { code: 'SKF0102', name: 'WorkloadEntryNotSelected', level: 'Info' },
   ConflictingHostPort: { code: 'SKF0103', name: 'ConflictingServiceEntryHostPort', level: 'Warning' },
   UndefinedPortName: { code: 'SKF0104', name: 'WorkloadEntryPortNotDefined', level: 'Warning' },
+  NoServerCertificateVerificationDestinationLevel: { code: 'IST0128', name: 'NoServerCertificateVerificationDestinationLevel', level: 'Warning' },
+  NoServerCertificateVerificationPortLevel: { code: 'IST0129', name: 'NoServerCertificateVerificationPortLevel', level: 'Warning' },
+  DestinationRuleSubsetNotSelectPods: { code: 'IST0173', name: 'DestinationRuleSubsetNotSelectPods', level: 'Error' },
+  UnknownDestinationRuleHost: { code: 'IST0174', name: 'UnknownDestinationRuleHost', level: 'Warning' },
 } as const satisfies Record<string, MessageType>;
 
 export interface AnalysisObject {
@@ -189,6 +195,12 @@ export function analyze(load: LoadResult): AnalysisMessage[] {
         ordered.map((c) => serviceEntryObject(c.serviceEntry)),
       ),
     );
+  }
+
+  const ruleOrigins = new Map(load.accepted.filter((a) => a.kind === 'DestinationRule').map((a) => [`${a.namespace}/${a.name}`, origin(a.source)]));
+  for (const finding of analyzeDestinationRules(load)) {
+    const { namespace, name } = finding.rule;
+    messages.push(describe(MessageTypes[finding.type], finding.message, [{ kind: 'DestinationRule', namespace, name, ...optionalOrigin(ruleOrigins.get(`${namespace}/${name}`)) }]));
   }
   return messages;
 }

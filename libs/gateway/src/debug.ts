@@ -8,6 +8,7 @@ import { toEnvoyJson, TypeUrl } from '@skiff/protos';
 import { ConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { HttpError, type MonitoringServer } from '@skiff/runtime';
+import { baseVariant } from '@skiff/store';
 import { hostPortOfName } from '@skiff/xds-cache';
 import { parseDumpTypes } from './config-dump.js';
 import type { Gateway } from './gateway.js';
@@ -147,9 +148,10 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
     const services = gateway.cache.records().flatMap((record) => {
       const ports = new Map<string, number[]>();
       for (const ref of record.resources) {
-        if (ref.typeUrl !== TypeUrl.Cluster || ref.variant !== 'envoy-sidecar') continue;
+        // Any policy scope (`envoy-sidecar.<scope>`): every scope builds the service's own clusters.
+        if (ref.typeUrl !== TypeUrl.Cluster || baseVariant(ref.variant) !== 'envoy-sidecar') continue;
         const parsed = parseClusterName(ref.name);
-        if (parsed) ports.set(parsed.host, [...(ports.get(parsed.host) ?? []), parsed.port]);
+        if (parsed && !(ports.get(parsed.host) ?? []).includes(parsed.port)) ports.set(parsed.host, [...(ports.get(parsed.host) ?? []), parsed.port]);
       }
       // istiod's model.Port: name, port, protocol (records written before ports were kept give numbers only).
       const servicePorts = (hostname: string) =>
@@ -170,8 +172,11 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
     const shards: Record<string, Record<string, { Shards: Record<string, unknown[]> }>> = {};
     for (const record of gateway.cache.records()) {
       const view = gateway.cache.viewFor({ namespace: record.namespace, ...SIDECAR_VIEW });
+      const seen = new Set<string>();
       for (const ref of record.resources) {
-        if (ref.typeUrl !== TypeUrl.ClusterLoadAssignment || ref.variant !== 'envoy-sidecar') continue;
+        // Any policy scope; the view serves the one of a sidecar in the ServiceEntry's namespace.
+        if (ref.typeUrl !== TypeUrl.ClusterLoadAssignment || baseVariant(ref.variant) !== 'envoy-sidecar' || seen.has(ref.name)) continue;
+        seen.add(ref.name);
         const parsed = parseClusterName(ref.name);
         const served = view.get(TypeUrl.ClusterLoadAssignment, ref.name);
         if (parsed === undefined || served === undefined) continue;

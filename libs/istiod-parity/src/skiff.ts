@@ -77,7 +77,9 @@ export async function runSkiff(testCase: SkiffCase, mesh: MeshSettings): Promise
   try {
     await writeFile(join(dir, 'config.yaml'), testCase.config);
     const watcher = new Watcher({ source: createConfigSource({ configDir: dir }, logger), store, logger, holder: 'parity-watcher' });
-    const translator = new Translator({ store, consumer: 'parity-translator', logger, mesh, blockMs: 20 });
+    // The reference reads its config from files, which carry no domain suffix: a short DestinationRule
+    // host becomes `<host>.<namespace>` (`ResolveShortnameToFQDN`).
+    const translator = new Translator({ store, consumer: 'parity-translator', logger, mesh, blockMs: 20, destinationRuleLookup: { domainSuffix: '' } });
     await translator.start();
     closers.push(() => translator.close());
     await watcher.start();

@@ -1,6 +1,7 @@
 export * from './normalized.js';
 export * from './net.js';
 export * from './selection.js';
+export * from './hosts.js';
 export type * from './objects.js';
 export { classifyKind, NETWORKING_GROUP, SKIFF_KINDS, SUPPORTED_VERSIONS, type KindClass } from './kinds.js';
 export {

@@ -13,14 +13,15 @@ import {
   type Invalidation,
   type InvalidationListener,
   type LeaseGrant,
+  type PolicyScopes,
   type DeleteResult,
   type ReplaceOutcome,
   type Store,
   type StoreOptions,
   type WriteResult,
 } from './contract.js';
-import { decodeServiceEntry, diffFields, serviceEntryFields } from './fields.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, serviceEntry, visibility, workload } from './test-support/fixtures.js';
+import { decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, serviceEntryFields } from './fields.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, rule, serviceEntry, visibility, workload } from './test-support/fixtures.js';
 
 export interface StoreHarness {
   /** The store under test. */
@@ -106,6 +107,25 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(fourth.revision).toBeGreaterThan(third.revision);
         expect((await store.serviceEntries.read(A))?.revision).toBe(fourth.revision);
         expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['ep:WorkloadEntry/default/a-w1', 'ep:WorkloadEntry/default/a-w2', 'se']);
+      });
+
+      it('stores DestinationRule fields beside the endpoints, rewrites and drops them like any field, and decodes them', async () => {
+        const reviews = rule('shop', 'reviews', { host: 'a.example.com' });
+        const fields = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')], FRESH_FIELD_ENCODING, [reviews]);
+        const first = await store.serviceEntries.write(A, diffFields(null, fields), grant);
+        expect(first.status).toBe('written');
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).destinationRules).toEqual([reviews]);
+
+        const changed = { ...reviews, subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: null }] };
+        const updated = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')], FRESH_FIELD_ENCODING, [changed]);
+        const second = await store.serviceEntries.write(A, diffFields(fields, updated), grant);
+        expect(second).toMatchObject({ status: 'written', changedFields: ['dr:shop/reviews'] });
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).destinationRules).toEqual([changed]);
+
+        const withoutRule = serviceEntryFields(serviceEntry(A), [workload('default', 'a-w0', '10.0.0.1')]);
+        const third = await store.serviceEntries.write(A, diffFields(updated, withoutRule), grant);
+        expect(third).toMatchObject({ status: 'written', changedFields: ['dr:shop/reviews'] });
+        expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['ep:WorkloadEntry/default/a-w0', 'se']);
       });
 
       it('writes only the fields whose value differs, and nothing at all when none does', async () => {
@@ -332,6 +352,26 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         const moved = applied(await store.resources.replace({ visibility: visibility(A, { exportTo: ['.'] }), revision: 3, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'c2'), grpc] }));
         expect(moved).toMatchObject({ seq: 3, ownerChanged: true, changed: [], removed: [] });
         expect((await store.resources.readOwner(A))?.record.exportTo).toEqual(['.']);
+      });
+
+      it('keeps the policy scope table in the record; a change of scopes alone is an owner change', async () => {
+        const scopes: PolicyScopes = {
+          namespaces: { shop: { selectors: [{ app: 'web' }], scopes: ['p1', 'p2'] } },
+          otherNamespaces: { selectors: [], scopes: [''] },
+        };
+        const scoped = [...v1, resource(CLUSTER_TYPE, 'outbound|80|v1|a.example.com', 's1', 'envoy.p1')];
+        await store.resources.replace({ visibility: visibility(A, { policyScopes: scopes }), revision: 1, resources: scoped });
+        expect((await store.resources.readOwner(A))?.record.policyScopes).toEqual(scopes);
+        expect((await store.resources.loadAll()).owners[0]?.record.policyScopes).toEqual(scopes);
+
+        const wider = { ...scopes, otherNamespaces: { selectors: [], scopes: ['p1'] } };
+        expect(applied(await store.resources.replace({ visibility: visibility(A, { policyScopes: wider }), revision: 2, resources: scoped }))).toMatchObject({ ownerChanged: true, changed: [], removed: [] });
+        const without = applied(await store.resources.replace({ visibility: visibility(A), revision: 3, resources: v1 }));
+        expect(without).toMatchObject({ ownerChanged: true });
+        expect((await store.resources.readOwner(A))?.record).not.toHaveProperty('policyScopes');
+
+        const broken = { namespaces: {}, otherNamespaces: { selectors: [{ app: 'web' }], scopes: ['p1'] } };
+        await expect(store.resources.replace({ visibility: visibility(A, { policyScopes: broken }), revision: 4, resources: v1 })).rejects.toMatchObject({ code: 'invalid-argument' });
       });
 
       it('reads an owner, or only the resources named', async () => {

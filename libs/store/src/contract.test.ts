@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import {
   FencedError,
   StoreError,
+  destinationRuleField,
   endpointField,
   isWritableField,
   leaseValue,
   parseLeaseValue,
   parseServiceEntryId,
+  policyScopeFor,
+  baseVariant,
+  scopedVariant,
   resourceKey,
   serviceEntryId,
 } from './contract.js';
@@ -60,6 +64,12 @@ describe('store contract names', () => {
     expect(isWritableField('rev')).toBe(false);
   });
 
+  it('names DestinationRule fields dr:<namespace>/<name>', () => {
+    expect(destinationRuleField({ namespace: 'ns', name: 'reviews' })).toBe('dr:ns/reviews');
+    expect(isWritableField('dr:ns/reviews')).toBe(true);
+    expect(isWritableField('dr:')).toBe(false);
+  });
+
   it('keys resources by variant, type URL and a name that may contain anything', () => {
     expect(resourceKey({ variant: 'grpc', typeUrl: 'type.googleapis.com/x', name: 'outbound|80||a b' })).toBe('grpc type.googleapis.com/x outbound|80||a b');
   });
@@ -79,5 +89,28 @@ describe('store contract names', () => {
     expect(fenced).toBeInstanceOf(StoreError);
     expect(fenced).toMatchObject({ name: 'FencedError', code: 'fenced', fence: { token: 1, holder: 'a' }, current: { token: 2, holder: 'b' } });
     expect(fenced.message).toContain('2|b');
+  });
+});
+
+describe('policy scopes', () => {
+  const scopes = {
+    namespaces: { shop: { selectors: [{ app: 'web' }, { tier: 'front' }], scopes: ['', 'pweb', 'pfront', 'pboth'] } },
+    otherNamespaces: { selectors: [], scopes: ['pother'] },
+  };
+
+  it('chooses by namespace, then by which selectors the labels contain', () => {
+    expect(policyScopeFor(scopes, 'shop', {})).toBe('');
+    expect(policyScopeFor(scopes, 'shop', { app: 'web', x: 'y' })).toBe('pweb');
+    expect(policyScopeFor(scopes, 'shop', { tier: 'front' })).toBe('pfront');
+    expect(policyScopeFor(scopes, 'shop', { app: 'web', tier: 'front' })).toBe('pboth');
+    expect(policyScopeFor(scopes, 'elsewhere', { app: 'web' })).toBe('pother');
+    expect(policyScopeFor(undefined, 'shop', { app: 'web' })).toBe('');
+  });
+
+  it('tags a scope onto a variant and back', () => {
+    expect(scopedVariant('envoy-sidecar', '')).toBe('envoy-sidecar');
+    expect(scopedVariant('envoy-sidecar', 'pabc')).toBe('envoy-sidecar.pabc');
+    expect(baseVariant('envoy-sidecar.pabc')).toBe('envoy-sidecar');
+    expect(baseVariant('grpc')).toBe('grpc');
   });
 });

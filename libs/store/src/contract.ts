@@ -58,9 +58,23 @@ export function endpointField(source: EndpointSource): string {
   return source.kind === 'ServiceEntry' ? `${base}#${source.index}` : base;
 }
 
-/** True for the fields a caller may write: `se` and `ep:...` (never `rev`). */
+/**
+ * Prefix of the ServiceEntry hash fields holding one `NormalizedDestinationRule` JSON each: every rule
+ * whose `spec.host` matches one of the ServiceEntry's hosts (the translator chooses which applies to
+ * which proxy).
+ */
+export const DESTINATION_RULE_FIELD_PREFIX = 'dr:';
+
+/** The hash field of one DestinationRule: `dr:<ns>/<name>`. */
+export function destinationRuleField(key: ObjectKey): string {
+  return `${DESTINATION_RULE_FIELD_PREFIX}${key.namespace}/${key.name}`;
+}
+
+const hasPrefixAndMore = (field: string, prefix: string): boolean => field.startsWith(prefix) && field.length > prefix.length;
+
+/** True for the fields a caller may write: `se`, `ep:...` and `dr:...` (never `rev`). */
 export function isWritableField(field: string): boolean {
-  return field === SERVICE_ENTRY_FIELD || (field.startsWith(ENDPOINT_FIELD_PREFIX) && field.length > ENDPOINT_FIELD_PREFIX.length);
+  return field === SERVICE_ENTRY_FIELD || hasPrefixAndMore(field, ENDPOINT_FIELD_PREFIX) || hasPrefixAndMore(field, DESTINATION_RULE_FIELD_PREFIX);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,7 +129,7 @@ export interface Lease {
 
 /**
  * A change to one ServiceEntry hash: fields to set (field -> JSON text) and fields to delete. Fields are
- * `se` or `ep:...`; `se` may not be deleted (delete the ServiceEntry instead), and a new hash needs `se`.
+ * `se`, `ep:...` or `dr:...`; `se` may not be deleted (delete the ServiceEntry instead), and a new hash needs `se`.
  * Values are compared with what is stored: equal values are not written.
  */
 export interface ServiceEntryDiff {
@@ -279,6 +293,72 @@ export interface Visibility {
    * `ServicePortName`); not part of visibility. Absent in records written before it existed.
    */
   readonly ports?: readonly ServicePort[];
+  /**
+   * Which DestinationRule policy scope each proxy gets (`policyScopeFor`): absent when no rule applies
+   * to any proxy, and in records written before rules were stored; then every proxy gets the plain
+   * variants.
+   */
+  readonly policyScopes?: PolicyScopes;
+}
+
+/**
+ * The DestinationRule outcomes of one ServiceEntry over every proxy. The rules a proxy gets depend on its
+ * namespace and, for rules with a workloadSelector, on its labels (`pilot/pkg/model/push_context.go`
+ * `destinationRule`, `pilot/pkg/model/sidecar.go` `SidecarScope.DestinationRule`); proxies with the same
+ * outcome share a scope, and the translator builds the resources once per scope, under the variant
+ * `scopedVariant(variant, scope)`.
+ */
+export interface PolicyScopes {
+  /** The namespaces whose choice differs from `otherNamespaces`. */
+  readonly namespaces: Readonly<Record<string, ScopeChoice>>;
+  /** The choice in every namespace not listed. */
+  readonly otherNamespaces: ScopeChoice;
+}
+
+/** The scope of a proxy in one namespace, by which of the namespace's rule selectors its labels contain. */
+export interface ScopeChoice {
+  /** `workloadSelector.matchLabels` of the namespace's rules that have one (at most `MAX_SCOPE_SELECTORS`). */
+  readonly selectors: readonly Readonly<Record<string, string>>[];
+  /**
+   * The scope per class: bit `i` of a proxy's class is set when its labels contain `selectors[i]`
+   * (`2 ** selectors.length` entries). `''` is the default scope: the plain variant, no rule.
+   */
+  readonly scopes: readonly string[];
+}
+
+/** Most selectors one namespace's choice considers (the classes double with each). */
+export const MAX_SCOPE_SELECTORS = 8;
+
+/** The variant tag of a scope's resources: the plain variant for the default scope `''`, else `<variant>.<scope>`. */
+export function scopedVariant(variant: string, scope: string): string {
+  return scope === '' ? variant : `${variant}.${scope}`;
+}
+
+/** The base variant of a (possibly scoped) variant tag. */
+export function baseVariant(variant: string): string {
+  const dot = variant.indexOf('.');
+  return dot === -1 ? variant : variant.slice(0, dot);
+}
+
+/** The scope a proxy in `namespace` with `labels` gets from an owner's record (`''` without scopes). */
+export function policyScopeFor(scopes: PolicyScopes | undefined, namespace: string, labels: Readonly<Record<string, string>>): string {
+  return policyScopeWhere(scopes, namespace, (selector) => Object.keys(selector).every((key) => labels[key] === selector[key]));
+}
+
+/** The choice that applies to proxies in `namespace`. */
+export function scopeChoiceFor(scopes: PolicyScopes, namespace: string): ScopeChoice {
+  return Object.hasOwn(scopes.namespaces, namespace) ? scopes.namespaces[namespace]! : scopes.otherNamespaces;
+}
+
+/** `policyScopeFor` with the selector test given (a gateway view knows which selectors its proxies' labels contain). */
+export function policyScopeWhere(scopes: PolicyScopes | undefined, namespace: string, selects: (selector: Readonly<Record<string, string>>) => boolean): string {
+  if (scopes === undefined) return '';
+  const choice = scopeChoiceFor(scopes, namespace);
+  let selectorClass = 0;
+  choice.selectors.forEach((selector, index) => {
+    if (selects(selector)) selectorClass |= 1 << index;
+  });
+  return choice.scopes[selectorClass] ?? '';
 }
 
 /** A ServiceEntry port as the debug endpoints show it (istiod's `model.Port`). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type FieldEncoding } from './fields.js';
-import { serviceEntry, workload } from './test-support/fixtures.js';
+import { rule, serviceEntry, workload } from './test-support/fixtures.js';
 
 const KEY = { namespace: 'default', name: 'a' };
 
@@ -23,12 +23,34 @@ describe('ServiceEntry hash fields', () => {
         encoded.push(endpoint);
         return FRESH_FIELD_ENCODING.endpoint(endpoint);
       },
+      destinationRule: (rule) => {
+        encoded.push(rule);
+        return FRESH_FIELD_ENCODING.destinationRule(rule);
+      },
     };
     expect(serviceEntryFields(serviceEntry(KEY), entries, remembering)).toEqual(serviceEntryFields(serviceEntry(KEY), entries));
     expect(encoded).toEqual([serviceEntry(KEY), ...entries]);
-    const constant: FieldEncoding = { serviceEntry: () => 'text', endpoint: (endpoint) => ({ field: `ep:${endpoint.workloadName}`, text: 'text' }) };
+    const constant: FieldEncoding = {
+      serviceEntry: () => 'text',
+      endpoint: (endpoint) => ({ field: `ep:${endpoint.workloadName}`, text: 'text' }),
+      destinationRule: (rule) => ({ field: `dr:${rule.name}`, text: 'text' }),
+    };
     expect(serviceEntryFields(serviceEntry(KEY), entries, constant)).toEqual({ se: 'text', 'ep:vm-1': 'text', 'ep:vm-2': 'text' });
     expect(() => serviceEntryFields(serviceEntry(KEY), entries, { ...constant, endpoint: () => ({ field: 'ep:same', text: '' }) })).toThrow(/two endpoints/);
+    const rules = [rule('default', 'r1'), rule('other', 'r2')];
+    expect(serviceEntryFields(serviceEntry(KEY), [], remembering, rules)).toEqual(serviceEntryFields(serviceEntry(KEY), [], FRESH_FIELD_ENCODING, rules));
+    expect(encoded.slice(-2)).toEqual(rules);
+    expect(() => serviceEntryFields(serviceEntry(KEY), [], { ...constant, destinationRule: () => ({ field: 'dr:same', text: '' }) }, rules)).toThrow(/two DestinationRules/);
+  });
+
+  it('stores each DestinationRule under dr:<namespace>/<name> and decodes them checked, in field order', () => {
+    const rules = [rule('shop', 'b', { subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: null }] }), rule('default', 'a')];
+    const fields = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1')], FRESH_FIELD_ENCODING, rules);
+    expect(Object.keys(fields).sort()).toEqual(['dr:default/a', 'dr:shop/b', 'ep:WorkloadEntry/default/vm-1', 'se']);
+    const decoded = decodeServiceEntry({ key: KEY, revision: 3, fields });
+    expect(decoded.destinationRules).toEqual([rules[1], rules[0]]);
+    expect(decoded.endpoints).toHaveLength(1);
+    expect(decodeServiceEntry({ key: KEY, revision: 1, fields: serviceEntryFields(serviceEntry(KEY), []) }).destinationRules).toEqual([]);
   });
 
   it('diffs to the fields whose text changed and those that went away', () => {
@@ -55,6 +77,12 @@ describe('ServiceEntry hash fields', () => {
     expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, se: '{' } })).toThrow(expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('field se is not JSON') }));
     expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, 'ep:WorkloadEntry/default/vm-1': '{"address":1}' } })).toThrow(
       expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('ep:WorkloadEntry/default/vm-1') }),
+    );
+    expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, 'dr:default/r': '{"host":""}' } })).toThrow(
+      expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('dr:default/r') }),
+    );
+    expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: { ...fields, 'dr:default/r': 'not json' } })).toThrow(
+      expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('field dr:default/r is not JSON') }),
     );
     const { se: _se, ...withoutServiceEntry } = fields;
     expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: withoutServiceEntry })).toThrow(expect.objectContaining({ code: 'corrupt' }));

@@ -5,13 +5,24 @@
  * the same text and "changed" means changed.
  */
 import {
+  checkNormalizedDestinationRule,
   checkNormalizedEndpoint,
   checkNormalizedServiceEntry,
+  type NormalizedDestinationRule,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
   type ObjectKey,
 } from '@skiff/model';
-import { ENDPOINT_FIELD_PREFIX, SERVICE_ENTRY_FIELD, StoreError, endpointField, type ServiceEntryDiff, type StoredServiceEntry } from './contract.js';
+import {
+  DESTINATION_RULE_FIELD_PREFIX,
+  destinationRuleField,
+  ENDPOINT_FIELD_PREFIX,
+  SERVICE_ENTRY_FIELD,
+  StoreError,
+  endpointField,
+  type ServiceEntryDiff,
+  type StoredServiceEntry,
+} from './contract.js';
 
 /** JSON with object keys in sorted order at every level (arrays keep their order). */
 export function canonicalJson(value: unknown): string {
@@ -25,31 +36,42 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * How normalized entries become hash fields: the text of an entry is its `canonicalJson`, the field of
- * an endpoint is `endpointField(endpoint.source)`. A caller that keeps the entries it encoded can pass
+ * an endpoint is `endpointField(endpoint.source)`, of a DestinationRule `destinationRuleField`. A caller that keeps the entries it encoded can pass
  * an encoding that remembers both (the watcher rebuilds a ServiceEntry's fields on every change of one
  * of its workloads, and most of them are the same objects as last time).
  */
 export interface FieldEncoding {
   serviceEntry(serviceEntry: NormalizedServiceEntry): string;
   endpoint(endpoint: NormalizedEndpoint): { readonly field: string; readonly text: string };
+  destinationRule(rule: NormalizedDestinationRule): { readonly field: string; readonly text: string };
 }
 
 /** Encodes every entry afresh. */
 export const FRESH_FIELD_ENCODING: FieldEncoding = {
   serviceEntry: (serviceEntry) => canonicalJson(serviceEntry),
   endpoint: (endpoint) => ({ field: endpointField(endpoint.source), text: canonicalJson(endpoint) }),
+  destinationRule: (rule) => ({ field: destinationRuleField(rule), text: canonicalJson(rule) }),
 };
 
-/** The complete field set of one ServiceEntry hash: `se` plus one `ep:...` field per endpoint. */
+/**
+ * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint and one
+ * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts.
+ */
 export function serviceEntryFields(
   serviceEntry: NormalizedServiceEntry,
   endpoints: readonly NormalizedEndpoint[],
   encoding: FieldEncoding = FRESH_FIELD_ENCODING,
+  destinationRules: readonly NormalizedDestinationRule[] = [],
 ): Record<string, string> {
   const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encoding.serviceEntry(serviceEntry) };
   for (const endpoint of endpoints) {
     const { field, text } = encoding.endpoint(endpoint);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two endpoints map to field ${field}`);
+    fields[field] = text;
+  }
+  for (const rule of destinationRules) {
+    const { field, text } = encoding.destinationRule(rule);
+    if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two DestinationRules map to field ${field}`);
     fields[field] = text;
   }
   return fields;
@@ -80,6 +102,8 @@ export interface DecodedServiceEntry {
   readonly serviceEntry: NormalizedServiceEntry;
   /** In field order (sorted), so a build from the same hash is the same build. */
   readonly endpoints: readonly NormalizedEndpoint[];
+  /** The DestinationRules stored beside it, in field order (sorted). */
+  readonly destinationRules: readonly NormalizedDestinationRule[];
 }
 
 /** Decodes and schema-checks a stored hash; throws `StoreError('corrupt')` naming the bad field. */
@@ -96,11 +120,17 @@ export function decodeServiceEntry(stored: StoredServiceEntry): DecodedServiceEn
   const checked = checkNormalizedServiceEntry(parse(SERVICE_ENTRY_FIELD));
   if (!checked.valid) throw new StoreError('corrupt', `${id} field ${SERVICE_ENTRY_FIELD}: ${checked.errors.join('; ')}`);
   const endpoints: NormalizedEndpoint[] = [];
+  const destinationRules: NormalizedDestinationRule[] = [];
   for (const field of Object.keys(stored.fields).sort()) {
-    if (!field.startsWith(ENDPOINT_FIELD_PREFIX)) continue;
-    const endpoint = checkNormalizedEndpoint(parse(field));
-    if (!endpoint.valid) throw new StoreError('corrupt', `${id} field ${field}: ${endpoint.errors.join('; ')}`);
-    endpoints.push(endpoint.value);
+    if (field.startsWith(ENDPOINT_FIELD_PREFIX)) {
+      const endpoint = checkNormalizedEndpoint(parse(field));
+      if (!endpoint.valid) throw new StoreError('corrupt', `${id} field ${field}: ${endpoint.errors.join('; ')}`);
+      endpoints.push(endpoint.value);
+    } else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) {
+      const rule = checkNormalizedDestinationRule(parse(field));
+      if (!rule.valid) throw new StoreError('corrupt', `${id} field ${field}: ${rule.errors.join('; ')}`);
+      destinationRules.push(rule.value);
+    }
   }
-  return { key: stored.key, revision: stored.revision, serviceEntry: checked.value, endpoints };
+  return { key: stored.key, revision: stored.revision, serviceEntry: checked.value, endpoints, destinationRules };
 }

@@ -3,19 +3,25 @@ import type { ObjectKey } from '@skiff/model';
 import {
   checkObjectKey,
   checkResourceId,
+  MAX_SCOPE_SELECTORS,
   resourceKey,
   StoreError,
   type OwnershipRecord,
+  type PolicyScopes,
   type ReplaceResources,
   type ResourceRef,
   type Visibility,
 } from './contract.js';
 import { checkRevision } from './checks.js';
 
-/** The visibility part in a fixed field order, so equal visibility is equal text. */
+/**
+ * The visibility part in a fixed field order, so equal visibility is equal text. Policy scopes are part
+ * of it (a change of scopes changes which resources a proxy gets); without them the text is what it was
+ * before they existed.
+ */
 export function visibilityJson(visibility: Visibility): string {
-  const { namespace, name, exportTo, creationTime, hosts } = visibility;
-  return JSON.stringify({ namespace, name, exportTo, creationTime, hosts });
+  const { namespace, name, exportTo, creationTime, hosts, policyScopes } = visibility;
+  return JSON.stringify({ namespace, name, exportTo, creationTime, hosts, ...(policyScopes === undefined ? {} : { policyScopes }) });
 }
 
 export function compareResourceKeys(a: string, b: string): number {
@@ -48,7 +54,8 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
       return { key, ref, refJson: JSON.stringify(ref), bytes: resource.bytes };
     })
     .sort((a, b) => compareResourceKeys(a.key, b.key));
-  const { namespace, name, exportTo, creationTime, hosts, ports } = input.visibility;
+  const { namespace, name, exportTo, creationTime, hosts, ports, policyScopes } = input.visibility;
+  if (policyScopes !== undefined && !isPolicyScopes(policyScopes)) throw new StoreError('invalid-argument', `invalid policy scopes for ${owner.namespace}/${owner.name}`);
   const record: OwnershipRecord = {
     namespace,
     name,
@@ -56,6 +63,7 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
     creationTime,
     hosts: [...hosts],
     ...(ports === undefined ? {} : { ports: ports.map((port) => ({ name: port.name, number: port.number, protocol: port.protocol })) }),
+    ...(policyScopes === undefined ? {} : { policyScopes: structuredClone(policyScopes) }),
     revision: input.revision,
     resources: resources.map((r) => r.ref),
   };
@@ -76,6 +84,38 @@ function isServicePort(value: unknown): boolean {
   return typeof port['name'] === 'string' && typeof port['number'] === 'number' && typeof port['protocol'] === 'string';
 }
 
+const isStringMap = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((item) => typeof item === 'string');
+
+function isScopeChoice(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const choice = value as Record<string, unknown>;
+  const selectors = choice['selectors'];
+  const scopes = choice['scopes'];
+  return (
+    Array.isArray(selectors) &&
+    selectors.length <= MAX_SCOPE_SELECTORS &&
+    selectors.every(isStringMap) &&
+    isStringArray(scopes) &&
+    scopes.length === 2 ** selectors.length &&
+    scopes.every((scope) => !/[\s.]/.test(scope))
+  );
+}
+
+/** A well-formed `PolicyScopes`: every choice has one scope per selector class, and scopes fit in a variant tag. */
+export function isPolicyScopes(value: unknown): value is PolicyScopes {
+  if (typeof value !== 'object' || value === null) return false;
+  const scopes = value as Record<string, unknown>;
+  const namespaces = scopes['namespaces'];
+  return (
+    isScopeChoice(scopes['otherNamespaces']) &&
+    typeof namespaces === 'object' &&
+    namespaces !== null &&
+    !Array.isArray(namespaces) &&
+    Object.values(namespaces).every(isScopeChoice)
+  );
+}
+
 /** Parses a stored ownership record; throws `StoreError('corrupt')` if it is not one. */
 export function parseOwnershipRecord(json: string): OwnershipRecord {
   let value: unknown;
@@ -94,6 +134,7 @@ export function parseOwnershipRecord(json: string): OwnershipRecord {
     typeof record['creationTime'] !== 'number' ||
     !isStringArray(record['hosts']) ||
     (record['ports'] !== undefined && !(Array.isArray(record['ports']) && record['ports'].every(isServicePort))) ||
+    (record['policyScopes'] !== undefined && !isPolicyScopes(record['policyScopes'])) ||
     typeof record['revision'] !== 'number' ||
     !Array.isArray(record['resources']) ||
     !record['resources'].every(isResourceRef)

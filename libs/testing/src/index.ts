@@ -12,4 +12,4 @@ export type { EventuallyOptions } from './wait.js';
 export { connectAdmin, deleteKeys, listKeys, PrivateRedisServer, SHARED_REDIS_URL, uniquePrefix } from './redis.js';
 export { writeConfigMapVolume } from './configmap-volume.js';
 export { TestCertificateAuthority, type IssuedCertificate } from './pki.js';
-export { normalizedServiceEntry, normalizedWorkload } from './normalized.js';
+export { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from './normalized.js';

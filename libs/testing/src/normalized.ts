@@ -3,7 +3,7 @@
  * gets a plain default, so a test spells out only what it is about. Suites with other defaults pass
  * them as overrides rather than writing the whole object again.
  */
-import { NORMALIZED_SCHEMA_VERSION, type NormalizedEndpoint, type NormalizedServiceEntry } from '@skiff/model';
+import { NORMALIZED_SCHEMA_VERSION, type NormalizedDestinationRule, type NormalizedEndpoint, type NormalizedServiceEntry } from '@skiff/model';
 
 /**
  * A STATIC, MESH_INTERNAL ServiceEntry on port 80 (`http`), host `<name>.example.com`, selecting
@@ -44,5 +44,21 @@ export function normalizedWorkload(init: { readonly namespace: string; readonly 
     namespace,
     healthy: true,
     ...fields,
+  };
+}
+
+/** A DestinationRule for `<name>.example.com` without exportTo, selector, policy or subsets, created at the epoch. */
+export function normalizedDestinationRule(
+  init: Pick<NormalizedDestinationRule, 'namespace' | 'name'> & Partial<NormalizedDestinationRule>,
+): NormalizedDestinationRule {
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    creationTime: 0,
+    host: `${init.name}.example.com`,
+    exportTo: [],
+    workloadSelector: null,
+    trafficPolicy: null,
+    subsets: [],
+    ...init,
   };
 }

@@ -5,8 +5,18 @@
  * ServiceEntry. Pure: no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
-import type { BuiltResource, DecodedServiceEntry, Visibility } from '@skiff/store';
-import { encodeResources, translateServiceEntry, type ClusterNaming, type Flavor, type MeshSettings, type TranslateError } from '@skiff/xds-translate';
+import { scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
+import {
+  encodeResources,
+  translateServiceEntry,
+  type ClusterNaming,
+  type DestinationRuleLookupOptions,
+  type Flavor,
+  type MeshSettings,
+  type TranslateError,
+  type TranslateInput,
+} from '@skiff/xds-translate';
+import { policyScopesOf, type ScopeRules } from './policy-scopes.js';
 
 /** One output the gateways serve: a flavour (Istio's generator) with a cluster naming, stored as `name`. */
 export interface TranslationVariant {
@@ -41,22 +51,54 @@ export function visibilityOf(serviceEntry: NormalizedServiceEntry): Visibility {
 }
 
 export interface ServiceEntryBuild {
-  /** Every variant's resources, each tagged with its variant; names are unique per (variant, type). */
+  /**
+   * Every variant's resources, once per policy scope, each tagged with its scoped variant
+   * (`scopedVariant`); names are unique per (tag, type).
+   */
   readonly resources: BuiltResource[];
-  /** Entry-level problems per variant; what they name was left out, the rest is in `resources`. */
+  /** Entry-level problems per (unscoped) variant; what they name was left out, the rest is in `resources`. */
   readonly errors: readonly { readonly variant: string; readonly error: TranslateError }[];
+  /** The ownership record's visibility, with the policy scope table when some proxy gets a DestinationRule. */
+  readonly visibility: Visibility;
+  /** Problems choosing the scopes (too many selectors); the build went ahead without telling those proxies apart. */
+  readonly scopeProblems: readonly string[];
 }
 
-/** Translates and encodes one decoded ServiceEntry hash for every variant. */
-export function buildServiceEntry(decoded: DecodedServiceEntry, variants: readonly TranslationVariant[], mesh: MeshSettings): ServiceEntryBuild {
+/**
+ * Translates and encodes one decoded ServiceEntry hash for every variant and every policy scope of the
+ * DestinationRules stored beside it (`policyScopesOf`). Without rules there is one scope, the default,
+ * and the build is exactly the plain variants.
+ */
+export function buildServiceEntry(
+  decoded: Omit<DecodedServiceEntry, 'destinationRules'> & { readonly destinationRules?: DecodedServiceEntry['destinationRules'] },
+  variants: readonly TranslationVariant[],
+  mesh: MeshSettings,
+  lookupOptions: Partial<DestinationRuleLookupOptions> = {},
+): ServiceEntryBuild {
+  const scopes = policyScopesOf(decoded.serviceEntry, decoded.destinationRules ?? [], lookupOptions);
   const resources: BuiltResource[] = [];
   const errors: { variant: string; error: TranslateError }[] = [];
   for (const variant of variants) {
-    const result = translateServiceEntry({ serviceEntry: decoded.serviceEntry, endpoints: decoded.endpoints }, { flavor: variant.flavor, naming: variant.naming, mesh });
-    for (const encoded of encodeResources(result)) {
-      resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: variant.name, version: encoded.version, bytes: encoded.bytes });
+    const seen = new Set<string>();
+    for (const [scope, destinationRules] of scopes.scopes) {
+      const input: TranslateInput & { readonly destinationRules?: ScopeRules } = {
+        serviceEntry: decoded.serviceEntry,
+        endpoints: decoded.endpoints,
+        ...(destinationRules.size === 0 ? {} : { destinationRules }),
+      };
+      const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh });
+      const tag = scopedVariant(variant.name, scope);
+      for (const encoded of encodeResources(result)) {
+        resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });
+      }
+      // The same problem in several scopes is one problem of the variant.
+      for (const error of result.errors) {
+        if (seen.has(error.message)) continue;
+        seen.add(error.message);
+        errors.push({ variant: variant.name, error });
+      }
     }
-    for (const error of result.errors) errors.push({ variant: variant.name, error });
   }
-  return { resources, errors };
+  const visibility = visibilityOf(decoded.serviceEntry);
+  return { resources, errors, visibility: scopes.table === undefined ? visibility : { ...visibility, policyScopes: scopes.table }, scopeProblems: scopes.problems };
 }

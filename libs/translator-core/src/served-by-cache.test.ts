@@ -10,8 +10,9 @@ import type { ResourceChange } from '@skiff/ads-server';
 import { envoyRegistry, TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { silentLogger } from '@skiff/runtime';
-import { createMemoryStore, type MemoryStore } from '@skiff/store';
-import { GatewayCache, variantOf } from '@skiff/xds-cache';
+import { createMemoryStore, policyScopeFor, type MemoryStore } from '@skiff/store';
+import { normalizedDestinationRule } from '@skiff/testing';
+import { GatewayCache, variantOf, type CachedResource } from '@skiff/xds-cache';
 import { SERVED_VARIANTS } from './build.js';
 import { EntryWriter, eventually, serviceEntry, startTranslator, workload } from './test-support/harness.js';
 import type { Translator } from './translator.js';
@@ -72,4 +73,37 @@ it('serves every proxy profile from the variant the translator builds for it', a
   await eventually(() => expect(changes).toHaveLength(1));
   expect(changes[0]).toMatchObject({ typeUrl: TypeUrl.ClusterLoadAssignment });
   expect([...changes[0]!.names].sort()).toEqual(['outbound_.80_._.api.example.com', 'outbound|80||api.example.com']);
+});
+
+it('serves each proxy the resources of its DestinationRule policy scope: by namespace, and by labels for a selector rule', async () => {
+  const writer = await EntryWriter.create(store);
+  const rules = [
+    normalizedDestinationRule({ namespace: 'apps', name: 'shared', host: 'api.example.com', exportTo: ['apps', 'web'] }),
+    normalizedDestinationRule({ namespace: 'apps', name: 'web-only', host: 'api.example.com', workloadSelector: { role: 'web' } }),
+  ];
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } })], undefined, rules);
+  translator = startTranslator(store, 'translator-1');
+  await eventually(() => expect(translator!.status().totals.applied).toBe(1));
+  cache = new GatewayCache({ store, logger: silentLogger() });
+  await cache.start();
+
+  const record = cache.records().find((r) => r.name === 'api')!;
+  // The cache's views hold its CachedResources, which know the variant they were stored under.
+  const servedVariant = (namespace: string, labels: Record<string, string>) =>
+    (cache!.viewFor({ namespace, flavor: 'envoy', naming: 'sidecar', labels }).get(TypeUrl.Cluster, 'outbound|80||api.example.com') as CachedResource | undefined)?.variant;
+  const scopeOf = (namespace: string, labels: Record<string, string>) => policyScopeFor(record.policyScopes, namespace, labels);
+  // A namespace the rules do not reach: the plain variant.
+  expect(servedVariant('other', { role: 'web' })).toBe('envoy-sidecar');
+  // The shared rule's scope in both namespaces it is exported to; the selector rule's for the selected proxies of its own.
+  const sharedScope = scopeOf('web', {});
+  const selectorScope = scopeOf('apps', { role: 'web' });
+  expect(new Set(['', sharedScope, selectorScope]).size).toBe(3);
+  expect(scopeOf('web', { role: 'web' })).toBe(sharedScope);
+  expect(servedVariant('web', { role: 'web' })).toBe(`envoy-sidecar.${sharedScope}`);
+  expect(servedVariant('apps', {})).toBe(`envoy-sidecar.${sharedScope}`);
+  expect(servedVariant('apps', { role: 'web', pod: 'a' })).toBe(`envoy-sidecar.${selectorScope}`);
+
+  // The selector rule goes away: the selected proxies fall back to the shared rule's scope.
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } })], undefined, rules.slice(0, 1));
+  await eventually(() => expect(servedVariant('apps', { role: 'web' })).toBe(`envoy-sidecar.${sharedScope}`));
 });

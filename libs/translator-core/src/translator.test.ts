@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ObjectKey } from '@skiff/model';
-import { StoreError, type Invalidation, type TranslatorStore } from '@skiff/store';
+import { policyScopeFor, scopedVariant, StoreError, type Invalidation, type TranslatorStore } from '@skiff/store';
+import { normalizedDestinationRule } from '@skiff/testing';
 import { TypeUrl } from '@skiff/protos';
 import {
   DyingStore,
@@ -87,6 +88,32 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect(messages[0]!.changed).toHaveLength(owned!.record.resources.length);
     expect((await env.store.changeLog.pending()).count).toBe(0);
     expect(translator.status().recentBuilds[0]).toMatchObject({ serviceEntry: 'apps/orders', revision, outcome: 'applied', entries: 1, errors: [] });
+  });
+
+  it('builds once per DestinationRule policy scope, under scoped variants, and stores the scope table; a ServiceEntry without rules is unchanged', async () => {
+    const plain = staticEntry('plain');
+    await writer.put(plain, [vm('vm-1', '10.0.0.1', 'plain')]);
+    const entry = staticEntry('orders');
+    const privateRule = normalizedDestinationRule({ namespace: 'apps', name: 'orders', host: 'orders.example.com', exportTo: ['.'] });
+    const revision = await writer.put(entry, [vm('vm-2', '10.0.0.2', 'orders')], undefined, [privateRule]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(2));
+
+    const plainOwned = await env.store.resources.readOwner(key('plain'));
+    expect(plainOwned?.record).not.toHaveProperty('policyScopes');
+    expect(new Set(plainOwned?.record.resources.map((r) => r.variant))).toEqual(new Set(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']));
+
+    const owned = await env.store.resources.readOwner(key('orders'));
+    expect(owned?.record.revision).toBe(revision);
+    const scopes = owned?.record.policyScopes;
+    expect(scopes?.otherNamespaces).toEqual({ selectors: [], scopes: [''] });
+    const scope = scopes?.namespaces['apps']?.scopes[0] ?? '';
+    expect(scope).toMatch(/^p[0-9a-f]{12}$/);
+    expect(policyScopeFor(scopes, 'apps', {})).toBe(scope);
+    const variants = new Set(owned?.record.resources.map((r) => r.variant));
+    expect(variants).toEqual(new Set(['envoy-sidecar', 'envoy-sni-dnat', 'grpc', ...['envoy-sidecar', 'envoy-sni-dnat', 'grpc'].map((v) => scopedVariant(v, scope))]));
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('orders'));
+    expect(storedRefs).toEqual(expectedRefs);
   });
 
   it('coalesces ten waiting changes to one ServiceEntry into one build of the latest state', async () => {

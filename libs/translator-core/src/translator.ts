@@ -24,8 +24,8 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
-import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '@skiff/xds-translate';
-import { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type TranslationVariant } from './build.js';
+import { DEFAULT_MESH_SETTINGS, type DestinationRuleLookupOptions, type MeshSettings } from '@skiff/xds-translate';
+import { buildServiceEntry, SERVED_VARIANTS, type TranslationVariant } from './build.js';
 
 export interface TranslatorOptions {
   readonly store: TranslatorStore;
@@ -49,6 +49,12 @@ export interface TranslatorOptions {
   /** How long an entry must have been pending before another replica takes it over. Default 30 s. */
   readonly claimMinIdleMs?: number;
   readonly mesh?: MeshSettings;
+  /**
+   * How DestinationRules are looked up (root namespace, `defaultDestinationRuleExportTo`, the domain
+   * suffix completing short hosts: `cluster.local` as for Kubernetes config, `''` as istiod reads config
+   * from files). Default `DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS`.
+   */
+  readonly destinationRuleLookup?: Partial<DestinationRuleLookupOptions>;
   readonly variants?: readonly TranslationVariant[];
   /** Backoff while the store is unreachable. Default 200 ms growing to 10 s. */
   readonly retry?: BackoffOptions;
@@ -154,6 +160,7 @@ export class Translator implements Runner {
   private readonly claimIntervalMs: number;
   private readonly claimMinIdleMs: number;
   private readonly mesh: MeshSettings;
+  private readonly destinationRuleLookup: Partial<DestinationRuleLookupOptions>;
   private readonly variants: readonly TranslationVariant[];
   private readonly retryOptions: BackoffOptions;
   private readonly recentBuildCount: number;
@@ -184,6 +191,7 @@ export class Translator implements Runner {
     this.claimIntervalMs = options.claimIntervalMs ?? 5000;
     this.claimMinIdleMs = options.claimMinIdleMs ?? 30_000;
     this.mesh = options.mesh ?? DEFAULT_MESH_SETTINGS;
+    this.destinationRuleLookup = options.destinationRuleLookup ?? {};
     this.variants = options.variants ?? SERVED_VARIANTS;
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.recentBuildCount = options.recentBuildCount ?? 64;
@@ -414,10 +422,11 @@ export class Translator implements Runner {
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
-      const built = buildServiceEntry(decoded, this.variants, this.mesh);
+      const built = buildServiceEntry(decoded, this.variants, this.mesh, this.destinationRuleLookup);
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
       this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
-      const outcome = await this.store.resources.replace({ visibility: visibilityOf(decoded.serviceEntry), revision: stored.revision, resources: built.resources, ...trace });
+      for (const problem of built.scopeProblems) this.logger.warn({ serviceEntry: id, revision: stored.revision }, problem);
+      const outcome = await this.store.resources.replace({ visibility: built.visibility, revision: stored.revision, resources: built.resources, ...trace });
       this.lastStoreCallOk = true;
       return { kind: 'done', record: recordOf(id, stored.revision, outcome, built.resources.length, undefined, errorMessages) };
     } catch (error) {

@@ -73,3 +73,84 @@ describe('DesiredState hash fields', () => {
     }
   });
 });
+
+const destinationRule = (name: string, host: string, extra: Record<string, unknown> = {}, namespace = 'mesh') => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: { name, namespace },
+  spec: { host, ...extra },
+});
+
+describe('DesiredState DestinationRules', () => {
+  const setup = () => {
+    const state = new DesiredState();
+    const upsert = (object: unknown) => state.apply({ type: 'upsert', object, origin: 'test' });
+    const remove = (kind: string, name: string, namespace = 'mesh') => state.apply({ type: 'delete', ref: { kind, namespace, name }, origin: 'test' });
+    const ruleFields = (name: string) => Object.keys(state.desiredFields({ namespace: 'mesh', name }) ?? {}).filter((field) => field.startsWith('dr:')).sort();
+    const affected = (outcome: ReturnType<typeof upsert>) => ('affected' in outcome ? outcome.affected.map((key) => key.name) : []);
+    return { state, upsert, remove, ruleFields, affected };
+  };
+
+  it('files a rule in the hash of every ServiceEntry with a host it matches: exact and wildcards in both directions', () => {
+    const { upsert, ruleFields, affected } = setup();
+    upsert(serviceEntry('exact', ['a.example.com']));
+    upsert(serviceEntry('other', ['b.example.org']));
+    upsert(serviceEntry('wild', ['*.example.com']));
+    upsert(serviceEntry('narrow-wild', ['*.x.example.com']));
+    upsert(serviceEntry('two-hosts', ['c.example.net', 'a.example.com']));
+
+    expect(affected(upsert(destinationRule('for-a', 'a.example.com')))).toEqual(['exact', 'two-hosts', 'wild']);
+    expect(affected(upsert(destinationRule('for-all', '*.example.com')))).toEqual(['exact', 'narrow-wild', 'two-hosts', 'wild']);
+    expect(affected(upsert(destinationRule('for-x', '*.x.example.com')))).toEqual(['narrow-wild', 'wild']);
+    expect(affected(upsert(destinationRule('everything', '*')))).toEqual(['exact', 'narrow-wild', 'other', 'two-hosts', 'wild']);
+    expect(ruleFields('exact')).toEqual(['dr:mesh/everything', 'dr:mesh/for-a', 'dr:mesh/for-all']);
+    expect(ruleFields('other')).toEqual(['dr:mesh/everything']);
+    expect(ruleFields('wild')).toEqual(['dr:mesh/everything', 'dr:mesh/for-a', 'dr:mesh/for-all', 'dr:mesh/for-x']);
+    expect(ruleFields('narrow-wild')).toEqual(['dr:mesh/everything', 'dr:mesh/for-all', 'dr:mesh/for-x']);
+  });
+
+  it('a field holds the normalized rule; an update moves it between ServiceEntries when its host changes', () => {
+    const { state, upsert, ruleFields, affected } = setup();
+    upsert(serviceEntry('a', ['a.example.com']));
+    upsert(serviceEntry('b', ['b.example.com']));
+    upsert(destinationRule('r', 'a.example.com', { subsets: [{ name: 'v1', labels: { version: 'v1' } }] }));
+    const stored = JSON.parse(state.desiredFields({ namespace: 'mesh', name: 'a' })?.['dr:mesh/r'] ?? 'null');
+    expect(stored).toMatchObject({ namespace: 'mesh', name: 'r', host: 'a.example.com', subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: null }] });
+    expect(affected(upsert(destinationRule('r', 'b.example.com')))).toEqual(['a', 'b']);
+    expect(ruleFields('a')).toEqual([]);
+    expect(ruleFields('b')).toEqual(['dr:mesh/r']);
+  });
+
+  it('a short host is completed with the rule namespace, with and without the domain suffix', () => {
+    const { upsert, ruleFields } = setup();
+    upsert(serviceEntry('kube', ['api.shop.svc.cluster.local']));
+    upsert(serviceEntry('files', ['api.shop']));
+    upsert(destinationRule('short', 'api', {}, 'shop'));
+    expect(ruleFields('kube')).toEqual(['dr:shop/short']);
+    expect(ruleFields('files')).toEqual(['dr:shop/short']);
+  });
+
+  it('a deleted rule leaves the hashes it was in; a rejected update keeps the last valid version', () => {
+    const { upsert, remove, ruleFields, affected } = setup();
+    upsert(serviceEntry('a', ['a.example.com']));
+    upsert(destinationRule('r', 'a.example.com'));
+    expect(upsert(destinationRule('r', 'a.example.com', { subsets: [{ name: 'BAD NAME' }] })).result).toBe('rejected');
+    expect(ruleFields('a')).toEqual(['dr:mesh/r']);
+    expect(affected(remove('DestinationRule', 'r'))).toEqual(['a']);
+    expect(ruleFields('a')).toEqual([]);
+    expect(remove('DestinationRule', 'r').result).toBe('ignored');
+  });
+
+  it('a ServiceEntry whose hosts change gains and loses rule fields; a new ServiceEntry gets the rules already there', () => {
+    const { upsert, remove, ruleFields } = setup();
+    upsert(destinationRule('for-a', 'a.example.com'));
+    upsert(destinationRule('for-b', 'b.example.com'));
+    upsert(serviceEntry('s', ['a.example.com']));
+    expect(ruleFields('s')).toEqual(['dr:mesh/for-a']);
+    upsert(serviceEntry('s', ['b.example.com']));
+    expect(ruleFields('s')).toEqual(['dr:mesh/for-b']);
+    remove('ServiceEntry', 's');
+    expect(ruleFields('s')).toEqual([]);
+    expect(upsert(destinationRule('for-b', 'b.example.com', { exportTo: ['.'] }))).toMatchObject({ result: 'applied', affected: [] });
+  });
+});

@@ -1,11 +1,14 @@
 /**
  * What the store should hold, built from source events: the valid Istio objects, the selector index,
- * and for each ServiceEntry the hash fields it owns (`se` plus one `ep:` field per inline endpoint and
- * per selected WorkloadEntry).
+ * and for each ServiceEntry the hash fields it owns (`se`, one `ep:` field per inline endpoint and
+ * per selected WorkloadEntry, and one `dr:` field per DestinationRule whose host matches one of its
+ * hosts).
  *
  * Applying an event returns exactly the ServiceEntries whose hash may change: the ServiceEntry itself
- * for a ServiceEntry event, and for a WorkloadEntry event the ServiceEntries that select it now or
- * selected it before, found through the index (never by visiting every ServiceEntry).
+ * for a ServiceEntry event, for a WorkloadEntry event the ServiceEntries that select it now or
+ * selected it before, found through the index, and for a DestinationRule event the ServiceEntries with
+ * a host its old or new host matches, found through the host indexes (never by visiting every
+ * ServiceEntry).
  *
  * Bad input never changes anything here: an object that fails validation is recorded with its reasons
  * and the last valid version of it (if any) stays in effect, as a Kubernetes admission webhook would
@@ -13,8 +16,11 @@
  */
 import {
   loadParsedObjects,
+  normalizeDestinationRule,
   readIstioObject,
+  resolveShortnameToFqdn,
   type FieldError,
+  type NormalizedDestinationRule,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
   type NormalizedSidecar,
@@ -23,7 +29,8 @@ import {
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
-import { canonicalJson, FRESH_FIELD_ENCODING, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
+import { canonicalJson, FRESH_FIELD_ENCODING, parseServiceEntryId, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
+import { HostIndex } from './host-index.js';
 
 /** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
 export interface ObjectStatus {
@@ -50,6 +57,25 @@ export type ApplyOutcome =
 export interface DesiredStateOptions {
   /** Namespace for objects that name none (file sources); default `default`. */
   readonly defaultNamespace?: string;
+  /**
+   * The cluster's domain suffix, completing a DestinationRule's short `spec.host` as istiod does
+   * (`ResolveShortnameToFQDN`); default `cluster.local`. A short host is also filed without it (the form
+   * istiod gives config read from files), so the translator finds the rule whichever form it uses.
+   */
+  readonly domainSuffix?: string;
+}
+
+/** `encode`, computed once per object (by identity) for as long as the object lives. */
+function remembered<T extends object, R>(encode: (entry: T) => R): (entry: T) => R {
+  const memo = new WeakMap<T, R>();
+  return (entry) => {
+    let encoded = memo.get(entry);
+    if (encoded === undefined) {
+      encoded = encode(entry);
+      memo.set(entry, encoded);
+    }
+    return encoded;
+  };
 }
 
 const refKey = (ref: ObjectRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
@@ -67,6 +93,12 @@ function kindOf(object: unknown): string {
 export class DesiredState {
   readonly index = new SelectorIndex();
   private readonly defaultNamespace: string;
+  private readonly domainSuffix: string;
+  /** DestinationRules in effect by `<namespace>/<name>`. */
+  private readonly destinationRuleById = new Map<string, NormalizedDestinationRule>();
+  /** DestinationRule ids by their (completed) host, and ServiceEntry ids by their hosts: who matches whom. */
+  private readonly destinationRuleHosts = new HostIndex<string>();
+  private readonly serviceEntryHosts = new HostIndex<ServiceEntryId>();
   /** Inline `spec.endpoints` per ServiceEntry id; the index holds the ServiceEntries themselves. */
   private readonly inlineEndpoints = new Map<ServiceEntryId, readonly NormalizedEndpoint[]>();
   private readonly statuses = new Map<string, ObjectStatus>();
@@ -76,33 +108,19 @@ export class DesiredState {
   private rejected = 0;
   /**
    * The hash fields of each normalized entry in effect, by identity: the text of a ServiceEntry, the
-   * field name and text of an endpoint. Entries are never changed once applied (a new version of an
-   * object is a new entry), so an unchanged workload is encoded once, not again for every change of
-   * another workload its ServiceEntries select; entries that are replaced drop out with them.
+   * field name and text of an endpoint or DestinationRule. Entries are never changed once applied (a new
+   * version of an object is a new entry), so an unchanged workload is encoded once, not again for every
+   * change of another workload its ServiceEntries select; entries that are replaced drop out with them.
    */
-  private readonly serviceEntryText = new WeakMap<NormalizedServiceEntry, string>();
-  private readonly endpointFields = new WeakMap<NormalizedEndpoint, { readonly field: string; readonly text: string }>();
   private readonly rememberingEncoding: FieldEncoding = {
-    serviceEntry: (serviceEntry) => {
-      let text = this.serviceEntryText.get(serviceEntry);
-      if (text === undefined) {
-        text = FRESH_FIELD_ENCODING.serviceEntry(serviceEntry);
-        this.serviceEntryText.set(serviceEntry, text);
-      }
-      return text;
-    },
-    endpoint: (endpoint) => {
-      let encoded = this.endpointFields.get(endpoint);
-      if (encoded === undefined) {
-        encoded = FRESH_FIELD_ENCODING.endpoint(endpoint);
-        this.endpointFields.set(endpoint, encoded);
-      }
-      return encoded;
-    },
+    serviceEntry: remembered(FRESH_FIELD_ENCODING.serviceEntry),
+    endpoint: remembered(FRESH_FIELD_ENCODING.endpoint),
+    destinationRule: remembered(FRESH_FIELD_ENCODING.destinationRule),
   };
 
   constructor(options: DesiredStateOptions = {}) {
     this.defaultNamespace = options.defaultNamespace ?? 'default';
+    this.domainSuffix = options.domainSuffix ?? 'cluster.local';
   }
 
   apply(event: SourceEvent): ApplyOutcome {
@@ -143,6 +161,7 @@ export class DesiredState {
       const { serviceEntry } = loadedServiceEntry;
       this.inlineEndpoints.set(serviceEntryId(serviceEntry), loadedServiceEntry.inlineEndpoints);
       this.index.upsertServiceEntry(serviceEntry);
+      this.serviceEntryHosts.set(serviceEntryId(serviceEntry), serviceEntry.hosts);
       return { result: 'applied', kind, affected: [{ namespace, name }], created };
     }
     const loadedSidecar = loaded.sidecars[0];
@@ -155,7 +174,26 @@ export class DesiredState {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
       return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry), created };
     }
+    const object = loaded.accepted[0]?.object;
+    if (object?.kind === 'DestinationRule') {
+      const rule = normalizeDestinationRule(object);
+      const id = `${namespace}/${name}`;
+      const before = this.destinationRuleHosts.hosts(id) ?? [];
+      this.destinationRuleById.set(id, rule);
+      const hosts = this.ruleHosts(rule);
+      this.destinationRuleHosts.set(id, hosts);
+      return { result: 'applied', kind, affected: this.serviceEntriesMatching([...before, ...hosts]), created };
+    }
     return { result: 'applied', kind, affected: [], created };
+  }
+
+  /** The hosts a rule is filed under: `spec.host`, completed as istiod completes a short name, with and without the domain suffix. */
+  private ruleHosts(rule: NormalizedDestinationRule): string[] {
+    return [...new Set([resolveShortnameToFqdn(rule.host, rule.namespace, this.domainSuffix), resolveShortnameToFqdn(rule.host, rule.namespace, '')])];
+  }
+
+  private serviceEntriesMatching(hosts: readonly string[]): ObjectKey[] {
+    return [...this.serviceEntryHosts.matching(hosts)].sort().map(parseServiceEntryId);
   }
 
   private remove(ref: ObjectRef): ApplyOutcome {
@@ -168,6 +206,7 @@ export class DesiredState {
       if (this.index.serviceEntry(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       this.index.deleteServiceEntry(objectKey);
       this.inlineEndpoints.delete(serviceEntryId(objectKey));
+      this.serviceEntryHosts.delete(serviceEntryId(objectKey));
       return { result: 'deleted', kind: ref.kind, affected: [objectKey] };
     }
     if (ref.kind === 'Sidecar') {
@@ -178,6 +217,14 @@ export class DesiredState {
       if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       const changes = this.index.deleteWorkload(objectKey);
       return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry) };
+    }
+    if (ref.kind === 'DestinationRule') {
+      const id = `${ref.namespace}/${ref.name}`;
+      const hosts = this.destinationRuleHosts.hosts(id);
+      if (hosts === undefined) return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
+      this.destinationRuleHosts.delete(id);
+      this.destinationRuleById.delete(id);
+      return { result: 'deleted', kind: ref.kind, affected: this.serviceEntriesMatching(hosts) };
     }
     return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
   }
@@ -207,12 +254,28 @@ export class DesiredState {
 
   /**
    * The hash fields `key` should have (field -> JSON), or null when the ServiceEntry does not exist.
-   * Endpoints come from inline `spec.endpoints` or from the WorkloadEntries the index says it selects.
+   * Endpoints come from inline `spec.endpoints` or from the WorkloadEntries the index says it selects;
+   * DestinationRules are those whose host matches one of the ServiceEntry's hosts.
    */
   desiredFields(key: ObjectKey): Record<string, string> | null {
     const serviceEntry = this.index.serviceEntry(key);
     if (serviceEntry === undefined) return null;
-    return serviceEntryFields(serviceEntry, [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)], this.rememberingEncoding);
+    return serviceEntryFields(
+      serviceEntry,
+      [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)],
+      this.rememberingEncoding,
+      this.destinationRulesFor(serviceEntry.hosts),
+    );
+  }
+
+  /** The DestinationRules in effect whose host matches one of `hosts`, by namespace and name. */
+  destinationRulesFor(hosts: readonly string[]): NormalizedDestinationRule[] {
+    return [...this.destinationRuleHosts.matching(hosts)].sort().flatMap((id) => this.destinationRuleById.get(id) ?? []);
+  }
+
+  /** Every DestinationRule in effect, by namespace and name. */
+  destinationRules(): NormalizedDestinationRule[] {
+    return [...this.destinationRuleById.keys()].sort().flatMap((id) => this.destinationRuleById.get(id) ?? []);
   }
 
   /** Every object seen, valid or rejected, sorted by kind, namespace, name (for `/debug/configz`). */

@@ -111,6 +111,44 @@ describe('Watcher on the in-memory store', () => {
     expect(JSON.parse(stored?.fields['ep:WorkloadEntry/mesh/we'] ?? '{}').address).toBe('10.0.0.2');
   });
 
+  it('writes a DestinationRule change to exactly the hashes of the ServiceEntries with a matching host', async () => {
+    const store = createMemoryStore();
+    const names = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    const rule = (host: string, subsets: string[]) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'r', namespace: 'mesh' },
+      spec: { host, subsets: subsets.map((name) => ({ name, labels: { version: name } })) },
+    });
+    const source = new ScriptedSource([...names.map((name) => serviceEntry(name, { app: name })), rule('s1.example.com', ['v1'])]);
+    const watcher = await startWatcher(store, source);
+    await eventually(() => expect(watcher.status().converged).toBe(true));
+    const ruleOf = async (name: string) => (await store.serviceEntries.read({ namespace: 'mesh', name }))?.fields['dr:mesh/r'];
+    expect(JSON.parse((await ruleOf('s1')) ?? '{}').subsets).toEqual([{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: null }]);
+
+    let before = await revisions(store, names);
+    source.upsert(rule('s1.example.com', ['v1', 'v2']));
+    await watcher.flush();
+    let after = await revisions(store, names);
+    expect(names.filter((name) => after[name] !== before[name])).toEqual(['s1']);
+
+    // Moving the rule to another host rewrites the old and the new ServiceEntry only.
+    before = after;
+    source.upsert(rule('s2.example.com', ['v1']));
+    await watcher.flush();
+    after = await revisions(store, names);
+    expect(names.filter((name) => after[name] !== before[name])).toEqual(['s1', 's2']);
+    expect(await ruleOf('s1')).toBeUndefined();
+    expect(await ruleOf('s2')).toBeDefined();
+
+    before = after;
+    source.delete('DestinationRule', 'mesh', 'r');
+    await watcher.flush();
+    after = await revisions(store, names);
+    expect(names.filter((name) => after[name] !== before[name])).toEqual(['s2']);
+    expect(await ruleOf('s2')).toBeUndefined();
+  });
+
   it('moves a WorkloadEntry between ServiceEntries on a label change, and removes it on delete', async () => {
     const store = createMemoryStore();
     const source = new ScriptedSource([serviceEntry('blue', { color: 'blue' }), serviceEntry('green', { color: 'green' }), workloadEntry('we', '10.0.0.1', { color: 'blue' })]);

@@ -259,9 +259,10 @@ export class GatewayCache implements ResourceProvider, Runner {
   }
 
   /**
-   * The view for a profile: cached per (variant, namespace) and, for a proxy a Sidecar applies to, per
-   * Sidecar; its maps are live and follow later changes. The Sidecar is chosen at every call, so a
-   * Sidecar change reaches the next push.
+   * The view for a profile: cached per (variant, namespace), per Sidecar for a proxy a Sidecar applies
+   * to, and by the DestinationRule selectors the proxy's labels contain when some ServiceEntry's rules
+   * have selectors there; its maps are live and follow later changes. The Sidecar and the selectors are
+   * chosen at every call, so a change of either reaches the next push.
    */
   viewFor(profile: ProxyProfile): ProxyResourceView {
     return this.sidecarViews.view({ variant: variantOf(profile), ...this.scopeOf(profile) });

@@ -5,6 +5,7 @@
 /* eslint-disable no-restricted-syntax -- `owner()` returns the two arguments of `setOwner` as a tuple */
 import { describe, expect, it } from 'vitest';
 import { ResourceTable, selectWinner, type CachedOwner } from './resource-table.js';
+import type { Visibility } from '@skiff/store';
 import { built, CDS, EDS, owner, visibility } from './test-support/fixtures.js';
 
 const CLUSTER = 'outbound|80||shared.example.com';
@@ -172,5 +173,60 @@ describe('views', () => {
     expect([...table.view('envoy-sidecar', 'a').all(CDS).keys()]).toEqual(['outbound|80||h']);
     expect([...table.view('envoy-sni-dnat', 'a').all(CDS).keys()]).toEqual(['outbound_.80_._.h']);
     expect(table.view('grpc', 'a').get(CDS, 'outbound|80||h')?.version).toBe('grpc');
+  });
+});
+
+describe('DestinationRule policy scopes', () => {
+  const HOST = 'h.example.com';
+  const DEFAULT = `outbound|80||${HOST}`;
+  const SUBSET = `outbound|80|v1|${HOST}`;
+  /** An owner built in the default scope and in `pweb` (where a rule adds a subset and changes the cluster). */
+  const scopedOwner = (policyScopes: Visibility['policyScopes']) =>
+    owner(visibility('apps', 'se', { hosts: [HOST], ...(policyScopes === undefined ? {} : { policyScopes }) }), [
+      built(DEFAULT, 'plain'),
+      built(DEFAULT, 'ruled', 'envoy-sidecar.pweb'),
+      built(SUBSET, 'subset', 'envoy-sidecar.pweb'),
+      built(DEFAULT, 'grpc-plain', 'grpc'),
+    ]);
+  const versions = (view: ReturnType<ResourceTable['view']>) => Object.fromEntries([...view.all(CDS)].map(([name, resource]) => [name, resource.version]));
+
+  it('a namespace scope: its proxies get the scope, names only that scope has included; other namespaces the plain build', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...scopedOwner({ namespaces: { apps: { selectors: [], scopes: ['pweb'] } }, otherNamespaces: { selectors: [], scopes: [''] } }));
+    expect(versions(table.view('envoy-sidecar', 'apps'))).toEqual({ [DEFAULT]: 'ruled', [SUBSET]: 'subset' });
+    expect(table.view('envoy-sidecar', 'apps').get(CDS, SUBSET)?.version).toBe('subset');
+    expect(versions(table.view('envoy-sidecar', 'other'))).toEqual({ [DEFAULT]: 'plain' });
+    expect(table.view('envoy-sidecar', 'other').get(CDS, SUBSET)).toBeUndefined();
+    // Another variant without scoped resources falls to nothing in the scope (the translator builds every variant per scope).
+    expect(versions(table.view('grpc', 'other'))).toEqual({ [DEFAULT]: 'grpc-plain' });
+  });
+
+  it('selectors split a namespace by labels; views are per namespace until an owner has a selector there', () => {
+    const table = new ResourceTable(['*']);
+    const before = table.view('envoy-sidecar', 'apps', { app: 'web' });
+    expect(table.view('envoy-sidecar', 'apps', {})).toBe(before);
+    table.setOwner(...scopedOwner({ namespaces: { apps: { selectors: [{ app: 'web' }], scopes: ['', 'pweb'] } }, otherNamespaces: { selectors: [], scopes: [''] } }));
+    const web = table.view('envoy-sidecar', 'apps', { app: 'web', pod: 'x' });
+    const plain = table.view('envoy-sidecar', 'apps', { app: 'db' });
+    expect(web).not.toBe(plain);
+    expect(table.view('envoy-sidecar', 'apps', { app: 'web', pod: 'y' })).toBe(web);
+    expect(versions(web)).toEqual({ [DEFAULT]: 'ruled', [SUBSET]: 'subset' });
+    expect(versions(plain)).toEqual({ [DEFAULT]: 'plain' });
+    // Labels matter only in the namespace of the selector.
+    expect(table.view('envoy-sidecar', 'other', { app: 'web' })).toBe(table.view('envoy-sidecar', 'other', {}));
+  });
+
+  it('a view follows a change of scopes, and forgets selectors no owner uses any more', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...scopedOwner({ namespaces: { apps: { selectors: [{ app: 'web' }], scopes: ['', 'pweb'] } }, otherNamespaces: { selectors: [], scopes: [''] } }));
+    const web = table.view('envoy-sidecar', 'apps', { app: 'web' });
+    expect(versions(web)).toEqual({ [DEFAULT]: 'ruled', [SUBSET]: 'subset' });
+    // The rule is gone: same resources, no scopes. The live view drops the subset and serves the plain cluster.
+    const changed = table.setOwner(...scopedOwner(undefined));
+    expect(changed.map((c) => `${c.variant} ${c.name}`)).toContain(`envoy-sidecar ${SUBSET}`);
+    expect(versions(web)).toEqual({ [DEFAULT]: 'plain' });
+    expect(table.view('envoy-sidecar', 'apps', { app: 'web' })).toBe(table.view('envoy-sidecar', 'apps', {}));
+    table.removeOwner('apps/se');
+    expect(versions(web)).toEqual({});
   });
 });

@@ -11,9 +11,16 @@
  * wins. Here that choice is made per resource name (one name belongs to one host and port), so a
  * port only a later ServiceEntry declares is still served, as istiod does when it merges same-host
  * ServiceEntries of one namespace.
+ *
+ * DestinationRules: an owner whose record has policy scopes stores its resources once per scope, under
+ * `<variant>.<scope>`; a view takes from each owner the scope for its namespace and for the rule
+ * selectors its proxies' labels contain (`policyScopeWhere`), and only that scope's resources compete
+ * for a name (a subset cluster that exists in one scope is claimed only there). Views are per
+ * (variant, namespace) as long as no owner has a selector for the namespace, then per set of selectors
+ * the labels contain.
  */
 import type { ProxyResourceView } from '@skiff/ads-server';
-import { resourceKey, type OwnershipRecord } from '@skiff/store';
+import { baseVariant, canonicalJson, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
 import { isVisibleTo, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
 
@@ -84,10 +91,16 @@ function claimKey(variant: string, typeUrl: string): string {
 }
 
 function visibilityKey(record: OwnershipRecord): string {
-  return JSON.stringify([record.namespace, record.name, record.exportTo, record.creationTime, record.hosts]);
+  return JSON.stringify([record.namespace, record.name, record.exportTo, record.creationTime, record.hosts, record.policyScopes ?? null]);
 }
 
-/** The resources one (variant, namespace) sees. Maps are live: they follow later changes. */
+/** Who a view serves: proxies of one namespace whose labels contain exactly these rule selectors (canonical JSON). */
+export interface ViewAudience {
+  readonly namespace: string;
+  readonly selectors: ReadonlySet<string>;
+}
+
+/** The resources one (variant, audience) sees. Maps are live: they follow later changes. */
 class NamespaceView implements ProxyResourceView {
   /** Winners per type URL, for the types asked for so far. */
   readonly byType = new Map<string, Map<string, CachedResource>>();
@@ -95,13 +108,17 @@ class NamespaceView implements ProxyResourceView {
   constructor(
     private readonly table: ResourceTable,
     readonly variant: string,
-    readonly namespace: string,
+    readonly audience: ViewAudience,
   ) {}
+
+  get namespace(): string {
+    return this.audience.namespace;
+  }
 
   all(typeUrl: string): ReadonlyMap<string, CachedResource> {
     let winners = this.byType.get(typeUrl);
     if (winners === undefined) {
-      winners = this.table.buildWinners(this.variant, typeUrl, this.namespace);
+      winners = this.table.buildWinners(this.variant, typeUrl, this.audience);
       this.byType.set(typeUrl, winners);
     }
     return winners;
@@ -110,25 +127,30 @@ class NamespaceView implements ProxyResourceView {
   get(typeUrl: string, name: string): CachedResource | undefined {
     const winners = this.byType.get(typeUrl);
     if (winners !== undefined) return winners.get(name);
-    return this.table.winnerResource(this.variant, typeUrl, name, this.namespace);
+    return this.table.winnerResource(this.variant, typeUrl, name, this.audience);
   }
 
   /** Re-decides one name, if this view holds its type. */
   refresh(typeUrl: string, name: string): void {
     const winners = this.byType.get(typeUrl);
     if (winners === undefined) return;
-    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.namespace);
+    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience);
     if (resource === undefined) winners.delete(name);
     else winners.set(name, resource);
   }
 }
 
+/** Key of the rule selectors of `namespace`'s choices in `selectorsByNamespace` for the choice every other namespace gets. */
+const OTHER_NAMESPACES = '';
+
 export class ResourceTable {
   private readonly owners = new Map<string, CachedOwner>();
-  /** `variant type` -> name -> owners claiming it. */
+  /** `variant type` -> name -> owners claiming it (in any of their policy scopes; `variant` unscoped). */
   private readonly claims = new Map<string, Map<string, Set<CachedOwner>>>();
-  /** `variant` -> namespace -> view. */
+  /** `variant` -> audience key -> view. */
   private readonly views = new Map<string, Map<string, NamespaceView>>();
+  /** Namespace (or `OTHER_NAMESPACES`) -> the rule selectors owners' scope choices test there, by canonical JSON, with how many owners use each. */
+  private readonly selectorsByNamespace = new Map<string, Map<string, { readonly selector: Readonly<Record<string, string>>; count: number }>>();
   private resourceCount = 0;
 
   constructor(private readonly defaultExportTo: readonly string[]) {}
@@ -156,19 +178,68 @@ export class ResourceTable {
     return this.owners.keys();
   }
 
-  /** The view of a variant for proxies in a namespace; created on first use and kept. */
-  view(variant: string, namespace: string): ProxyResourceView {
-    let byNamespace = this.views.get(variant);
-    if (byNamespace === undefined) {
-      byNamespace = new Map();
-      this.views.set(variant, byNamespace);
+  /**
+   * The view of a variant for proxies in a namespace with these labels; created on first use and kept.
+   * Proxies of a namespace share a view unless some owner's policy scopes tell their labels apart.
+   */
+  view(variant: string, namespace: string, labels: Readonly<Record<string, string>> = {}): ProxyResourceView {
+    let byAudience = this.views.get(variant);
+    if (byAudience === undefined) {
+      byAudience = new Map();
+      this.views.set(variant, byAudience);
     }
-    let view = byNamespace.get(namespace);
+    const { key, audience } = this.audienceOf(namespace, labels);
+    let view = byAudience.get(key);
     if (view === undefined) {
-      view = new NamespaceView(this, variant, namespace);
-      byNamespace.set(namespace, view);
+      view = new NamespaceView(this, variant, audience);
+      byAudience.set(key, view);
     }
     return view;
+  }
+
+  /**
+   * Who a proxy in `namespace` with `labels` is, as far as policy scopes tell proxies apart, and a key
+   * for it: the namespace alone while no owner has a rule selector there.
+   */
+  audienceOf(namespace: string, labels: Readonly<Record<string, string>>): { readonly key: string; readonly audience: ViewAudience } {
+    const selectors = this.selectorsContained(namespace, labels);
+    return { key: selectors.length === 0 ? namespace : `${namespace}\n${selectors.join('\n')}`, audience: { namespace, selectors: new Set(selectors) } };
+  }
+
+  /** The rule selectors tested in `namespace` that `labels` contain, as sorted canonical JSON. */
+  private selectorsContained(namespace: string, labels: Readonly<Record<string, string>>): string[] {
+    const contained: string[] = [];
+    for (const key of namespace === OTHER_NAMESPACES ? [OTHER_NAMESPACES] : [namespace, OTHER_NAMESPACES]) {
+      for (const [text, { selector }] of this.selectorsByNamespace.get(key) ?? []) {
+        if (Object.keys(selector).every((label) => labels[label] === selector[label])) contained.push(text);
+      }
+    }
+    return [...new Set(contained)].sort();
+  }
+
+  /** Counts (`delta` 1) or uncounts (-1) the selectors of an owner's scope choices. */
+  private countSelectors(record: OwnershipRecord, delta: 1 | -1): void {
+    const scopes = record.policyScopes;
+    if (scopes === undefined) return;
+    const choices: [string, readonly Readonly<Record<string, string>>[]][] = [
+      [OTHER_NAMESPACES, scopes.otherNamespaces.selectors],
+      ...Object.entries(scopes.namespaces).map(([namespace, choice]): [string, readonly Readonly<Record<string, string>>[]] => [namespace, choice.selectors]),
+    ];
+    for (const [namespace, selectors] of choices) {
+      let counted = this.selectorsByNamespace.get(namespace);
+      for (const selector of selectors) {
+        const text = canonicalJson(selector);
+        if (counted === undefined) {
+          counted = new Map();
+          this.selectorsByNamespace.set(namespace, counted);
+        }
+        const entry = counted.get(text) ?? { selector, count: 0 };
+        entry.count += delta;
+        if (entry.count > 0) counted.set(text, entry);
+        else counted.delete(text);
+      }
+      if (counted?.size === 0) this.selectorsByNamespace.delete(namespace);
+    }
   }
 
   /**
@@ -186,6 +257,8 @@ export class ResourceTable {
     };
     const visibilityChanged = previous === undefined || visibilityKey(previous.record) !== visibilityKey(record);
     const changed: ChangedName[] = [];
+    if (previous !== undefined) this.countSelectors(previous.record, -1);
+    this.countSelectors(record, 1);
     if (previous !== undefined) {
       for (const [key, old] of previous.resources) {
         this.unclaim(previous, old);
@@ -208,6 +281,7 @@ export class ResourceTable {
     const previous = this.owners.get(id);
     if (previous === undefined) return [];
     this.owners.delete(id);
+    this.countSelectors(previous.record, -1);
     const changed: ChangedName[] = [];
     for (const resource of previous.resources.values()) {
       this.unclaim(previous, resource);
@@ -217,30 +291,36 @@ export class ResourceTable {
     return this.refresh(changed);
   }
 
-  /** Winners of every name of one (variant, type) for a namespace (a view's first use of the type). */
-  buildWinners(variant: string, typeUrl: string, namespace: string, select: WinnerSelector = selectWinner): Map<string, CachedResource> {
+  /** Winners of every name of one (variant, type) for an audience (a view's first use of the type). */
+  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select: WinnerSelector = selectWinner): Map<string, CachedResource> {
     const winners = new Map<string, CachedResource>();
     const byName = this.claims.get(claimKey(variant, typeUrl));
     if (byName === undefined) return winners;
     for (const [name, claimants] of byName) {
-      const resource = this.resourceOf(select(claimants, namespace, name), variant, typeUrl, name);
+      const resource = this.pick(claimants, variant, typeUrl, name, audience, select);
       if (resource !== undefined) winners.set(name, resource);
     }
     return winners;
   }
 
-  winnerResource(variant: string, typeUrl: string, name: string, namespace: string, select: WinnerSelector = selectWinner): CachedResource | undefined {
+  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector = selectWinner): CachedResource | undefined {
     const claimants = this.claims.get(claimKey(variant, typeUrl))?.get(name);
     if (claimants === undefined) return undefined;
-    return this.resourceOf(select(claimants, namespace, name), variant, typeUrl, name);
+    return this.pick(claimants, variant, typeUrl, name, audience, select);
   }
 
-  private resourceOf(owner: CachedOwner | undefined, variant: string, typeUrl: string, name: string): CachedResource | undefined {
-    return owner?.resources.get(resourceKey({ variant, typeUrl, name }));
+  /** The resource `select` chooses among the claimants that have the name in the audience's policy scope. */
+  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
+    const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
+      const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
+      return owner.resources.get(resourceKey({ variant: scopedVariant(variant, scope), typeUrl, name }));
+    };
+    const winner = select([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
+    return winner === undefined ? undefined : resourceOf(winner);
   }
 
   private claim(owner: CachedOwner, resource: CachedResource): void {
-    const key = claimKey(resource.variant, resource.typeUrl);
+    const key = claimKey(baseVariant(resource.variant), resource.typeUrl);
     let byName = this.claims.get(key);
     if (byName === undefined) {
       byName = new Map();
@@ -254,8 +334,9 @@ export class ResourceTable {
     claimants.add(owner);
   }
 
+  /** Drops the owner's claim of the resource's name (an owner is dropped with all its resources, every scope at once). */
   private unclaim(owner: CachedOwner, resource: CachedResource): void {
-    const key = claimKey(resource.variant, resource.typeUrl);
+    const key = claimKey(baseVariant(resource.variant), resource.typeUrl);
     const byName = this.claims.get(key);
     const claimants = byName?.get(resource.name);
     if (byName === undefined || claimants === undefined) return;
@@ -267,11 +348,14 @@ export class ResourceTable {
   /** Re-decides each changed name in every view of its variant; returns the names, deduplicated. */
   private refresh(changed: readonly ChangedName[]): ChangedName[] {
     const unique = new Map<string, ChangedName>();
-    for (const item of changed) unique.set(`${item.variant} ${item.typeUrl} ${item.name}`, { variant: item.variant, typeUrl: item.typeUrl, name: item.name });
+    for (const item of changed) {
+      const variant = baseVariant(item.variant);
+      unique.set(`${variant} ${item.typeUrl} ${item.name}`, { variant, typeUrl: item.typeUrl, name: item.name });
+    }
     for (const item of unique.values()) {
-      const byNamespace = this.views.get(item.variant);
-      if (byNamespace === undefined) continue;
-      for (const view of byNamespace.values()) view.refresh(item.typeUrl, item.name);
+      const byAudience = this.views.get(item.variant);
+      if (byAudience === undefined) continue;
+      for (const view of byAudience.values()) view.refresh(item.typeUrl, item.name);
     }
     return [...unique.values()];
   }

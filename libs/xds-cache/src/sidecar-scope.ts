@@ -25,9 +25,10 @@
  */
 import type { ProxyResourceView } from '@skiff/ads-server';
 import { labelsMatch, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
+import { baseVariant } from '@skiff/store';
 import { parseSubsetKey } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
-import { selectWinner, type ChangedName, type ResourceTable, type WinnerSelector } from './resource-table.js';
+import { selectWinner, type ChangedName, type ResourceTable, type ViewAudience, type WinnerSelector } from './resource-table.js';
 
 /** istiod's default `meshConfig.rootNamespace`. */
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -204,21 +205,28 @@ export class SidecarIndex {
   }
 }
 
-/** The resources one (variant, namespace, Sidecar) sees. Maps are live: `SidecarViews.refresh` keeps them current. */
+/**
+ * The resources one (variant, namespace, Sidecar) sees, for proxies with one set of DestinationRule
+ * selectors (`ViewAudience`). Maps are live: `SidecarViews.refresh` keeps them current.
+ */
 class ScopedView implements ProxyResourceView {
   readonly byType = new Map<string, Map<string, CachedResource>>();
 
   constructor(
     private readonly table: ResourceTable,
     readonly variant: string,
-    readonly namespace: string,
+    readonly audience: ViewAudience,
     readonly scope: SidecarScope,
   ) {}
+
+  get namespace(): string {
+    return this.audience.namespace;
+  }
 
   all(typeUrl: string): ReadonlyMap<string, CachedResource> {
     let winners = this.byType.get(typeUrl);
     if (winners === undefined) {
-      winners = this.table.buildWinners(this.variant, typeUrl, this.namespace, this.scope.select);
+      winners = this.table.buildWinners(this.variant, typeUrl, this.audience, this.scope.select);
       this.byType.set(typeUrl, winners);
     }
     return winners;
@@ -227,13 +235,13 @@ class ScopedView implements ProxyResourceView {
   get(typeUrl: string, name: string): CachedResource | undefined {
     const winners = this.byType.get(typeUrl);
     if (winners !== undefined) return winners.get(name);
-    return this.table.winnerResource(this.variant, typeUrl, name, this.namespace, this.scope.select);
+    return this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.scope.select);
   }
 
   refresh(typeUrl: string, name: string): void {
     const winners = this.byType.get(typeUrl);
     if (winners === undefined) return;
-    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.namespace, this.scope.select);
+    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.scope.select);
     if (resource === undefined) winners.delete(name);
     else winners.set(name, resource);
   }
@@ -278,8 +286,8 @@ export class SidecarViews {
 
   view(target: ScopeTarget): ProxyResourceView {
     const sidecar = this.sidecarFor(target);
-    const base = this.table.view(target.variant, target.namespace);
-    const view = sidecar === undefined ? base : this.scopedView(target.variant, target.namespace, sidecar);
+    const base = this.table.view(target.variant, target.namespace, target.labels);
+    const view = sidecar === undefined ? base : this.scopedView(target.variant, target.namespace, target.labels, sidecar);
     return this.tracking(target.variant, target.namespace, view);
   }
 
@@ -287,7 +295,8 @@ export class SidecarViews {
   refresh(changed: readonly ChangedName[]): void {
     if (this.scoped.size === 0) return;
     for (const view of this.scoped.values()) {
-      for (const item of changed) if (item.variant === view.variant) view.refresh(item.typeUrl, item.name);
+      // A change names the variant it was stored under, policy scope included (`envoy-sidecar.<scope>`).
+      for (const item of changed) if (baseVariant(item.variant) === view.variant) view.refresh(item.typeUrl, item.name);
     }
   }
 
@@ -317,11 +326,12 @@ export class SidecarViews {
     return changed;
   }
 
-  private scopedView(variant: string, namespace: string, sidecar: NormalizedSidecar): ScopedView {
-    const key = `${variant} ${namespace} ${sidecar.namespace}/${sidecar.name}`;
+  private scopedView(variant: string, namespace: string, labels: Readonly<Record<string, string>>, sidecar: NormalizedSidecar): ScopedView {
+    const audience = this.table.audienceOf(namespace, labels);
+    const key = `${variant} ${audience.key} ${sidecar.namespace}/${sidecar.name}`;
     let view = this.scoped.get(key);
     if (view === undefined || view.scope.sidecar !== sidecar) {
-      view = new ScopedView(this.table, variant, namespace, new SidecarScope(sidecar, namespace));
+      view = new ScopedView(this.table, variant, audience.audience, new SidecarScope(sidecar, namespace));
       this.scoped.set(key, view);
     }
     return view;

@@ -53,3 +53,12 @@ export { encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';
+export type { AppliedDestinationRule } from './destination-rule.js';
+export {
+  chooseDestinationRule,
+  chooseForLabels,
+  DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS,
+  DestinationRuleIndex,
+  lookupDestinationRule,
+} from './destination-rule-lookup.js';
+export type { DestinationRuleClient, DestinationRuleLookupOptions, DestinationRuleTarget } from './destination-rule-lookup.js';

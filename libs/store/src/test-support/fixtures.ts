@@ -1,6 +1,6 @@
 /** Normalized entries and built resources for store tests. */
-import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
-import { normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
+import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
+import { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
 import type { BuiltResource, Visibility } from '../contract.js';
 
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
@@ -12,6 +12,10 @@ export function serviceEntry(key: ObjectKey, overrides: Partial<NormalizedServic
 
 export function workload(namespace: string, name: string, address: string, overrides: Partial<NormalizedEndpoint> = {}): NormalizedEndpoint {
   return { ...normalizedWorkload({ namespace, name, address, labels: { app: 'a' }, serviceAccount: 'default' }), ...overrides };
+}
+
+export function rule(namespace: string, name: string, overrides: Partial<NormalizedDestinationRule> = {}): NormalizedDestinationRule {
+  return normalizedDestinationRule({ namespace, name, ...overrides });
 }
 
 export function visibility(key: ObjectKey, overrides: Partial<Visibility> = {}): Visibility {

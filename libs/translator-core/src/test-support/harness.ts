@@ -2,13 +2,14 @@
  * Test harness for the translator: a store (in memory, or Redis with a key prefix of the test's own),
  * a writer that plays the watcher, and a translator store that can be made to hang and then "die".
  */
-import type { NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
 import { silentLogger } from '@skiff/runtime';
 import {
   createMemoryStore,
   createRedisStore,
   decodeServiceEntry,
   diffFields,
+  FRESH_FIELD_ENCODING,
   serviceEntryFields,
   StoreError,
   type LeaseGrant,
@@ -83,10 +84,15 @@ export class EntryWriter {
   }
 
   /** Writes the full state of one ServiceEntry; returns the revision (null if nothing changed). */
-  async put(serviceEntry: NormalizedServiceEntry, endpoints: readonly NormalizedEndpoint[] = [], trace?: string): Promise<number | null> {
+  async put(
+    serviceEntry: NormalizedServiceEntry,
+    endpoints: readonly NormalizedEndpoint[] = [],
+    trace?: string,
+    destinationRules: readonly NormalizedDestinationRule[] = [],
+  ): Promise<number | null> {
     const key = { namespace: serviceEntry.namespace, name: serviceEntry.name };
     const current = await this.store.serviceEntries.read(key);
-    const diff = diffFields(current?.fields ?? null, serviceEntryFields(serviceEntry, endpoints));
+    const diff = diffFields(current?.fields ?? null, serviceEntryFields(serviceEntry, endpoints, FRESH_FIELD_ENCODING, destinationRules));
     const result = await this.store.serviceEntries.write(key, diff, this.lease, trace === undefined ? {} : { trace });
     return result.status === 'written' ? result.revision : null;
   }
