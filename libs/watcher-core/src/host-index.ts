@@ -57,15 +57,17 @@ export class HostIndex<Id> {
   matching(hosts: readonly string[]): Set<Id> {
     const found = new Set<Id>();
     for (const query of hosts) {
-      const candidates: Id[] = [...(this.byHost.get(query) ?? [])];
+      const consider = (ids: Iterable<Id> | undefined): void => {
+        for (const id of ids ?? []) {
+          if (found.has(id)) continue;
+          if ((this.hostsOf.get(id) ?? []).some((host) => hostsMatch(host, query))) found.add(id);
+        }
+      };
+      consider(this.byHost.get(query));
       // Wildcards covering the query: `*` + each of its suffixes.
-      for (const suffix of domainSuffixes(query)) candidates.push(...(this.byHost.get(`*${suffix}`) ?? []));
-      // Hosts the wildcard query covers.
-      if (isWildcardHost(query)) candidates.push(...(this.bySuffix.get(query.slice(1)) ?? []));
-      for (const id of candidates) {
-        if (found.has(id)) continue;
-        if ((this.hostsOf.get(id) ?? []).some((host) => hostsMatch(host, query))) found.add(id);
-      }
+      for (const suffix of domainSuffixes(query)) consider(this.byHost.get(`*${suffix}`));
+      // Hosts the wildcard query covers (a mesh-wide wildcard covers every entry: no spread).
+      if (isWildcardHost(query)) consider(this.bySuffix.get(query.slice(1)));
     }
     return found;
   }
