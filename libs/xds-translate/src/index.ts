@@ -4,14 +4,16 @@ export {
   buildDefaultCircuitBreakers,
   buildGrpcEdsCluster,
   buildHttpProtocolOptions,
-  buildIstioMutualTransportSocket,
   buildMetadataExchangeFilter,
   durationFromMs,
   HTTP_PROTOCOL_OPTIONS_KEY,
   isHttp2Protocol,
-  selectUpstreamTls,
 } from './cluster.js';
-export type { ClusterArgs, ClusterDiscovery, IstioMutualTlsArgs } from './cluster.js';
+export type { ClusterArgs, ClusterDiscovery, ClusterRule } from './cluster.js';
+export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
+export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
+export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
+export type { AppliedDestinationRule, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
 export {
   buildClusterLoadAssignment,
   buildEndpointAddress,
