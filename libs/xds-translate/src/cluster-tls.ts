@@ -323,3 +323,28 @@ export function applyUpstreamTls(wrapper: ClusterWrapper, args: UpstreamTlsArgs)
     wrapper.cluster.transportSocket = socket;
   }
 }
+
+/**
+ * The gRPC generator's ISTIO_MUTUAL socket (`grpcgen/grpcgen.go` `buildCommonTLSContext`): the
+ * certificate and CA from the client's `default` certificate provider instance, in both the current
+ * fields and the deprecated ones older clients read, and the service's SANs matched exactly.
+ */
+export function buildGrpcIstioMutualTransportSocket(subjectAltNames: readonly string[]): TransportSocket {
+  const context = create(UpstreamTlsContextSchema, {
+    commonTlsContext: {
+      tlsCertificateProviderInstance: { instanceName: 'default', certificateName: SDS_DEFAULT_RESOURCE_NAME },
+      tlsCertificateCertificateProviderInstance: { instanceName: 'default', certificateName: SDS_DEFAULT_RESOURCE_NAME },
+      validationContextType: {
+        case: 'combinedValidationContext',
+        value: {
+          validationContextCertificateProviderInstance: { instanceName: 'default', certificateName: SDS_ROOT_RESOURCE_NAME },
+          defaultValidationContext: {
+            matchSubjectAltNames: exactSanMatchers(subjectAltNames),
+            caCertificateProviderInstance: { instanceName: 'default', certificateName: SDS_ROOT_RESOURCE_NAME },
+          },
+        },
+      },
+    },
+  });
+  return tlsTransportSocket(context);
+}

@@ -28,11 +28,12 @@ import { CaresDnsResolverConfigSchema } from '@skiff/protos/gen/envoy/extensions
 import { HttpProtocolOptionsSchema, type HttpProtocolOptions } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import { TypedStructSchema } from '@skiff/protos/gen/udpa/type/v1/typed_struct_pb.js';
 import { buildClusterLoadAssignment, ISTIO_METADATA_KEY } from './endpoint.js';
-import { applyUpstreamTls } from './cluster-tls.js';
+import { applyUpstreamTls, buildGrpcIstioMutualTransportSocket } from './cluster-tls.js';
 import {
   applyConnectionPool,
   applyLoadBalancer,
   applyOutlierDetection,
+  applyRingHash,
   discoveryTypeOf,
   policyComponents,
   setH2Options,
@@ -329,18 +330,51 @@ export function buildDynamicForwardProxyCluster(args: Pick<ClusterArgs, 'name' |
   return cluster;
 }
 
+/** What the gRPC generator reads of a DestinationRule for one cluster. */
+export interface GrpcClusterPolicy {
+  /** The policy for this port (and subset), port-level settings and the subset already merged in. */
+  readonly policy: ResolvedTrafficPolicy | undefined;
+  /** The service's SANs (`push.ServiceAccounts`), checked on ISTIO_MUTUAL connections. */
+  readonly subjectAltNames: readonly string[];
+  readonly report: (code: 'GRPC_UNSUPPORTED_LB_POLICY', detail: string) => void;
+}
+
 /**
  * The proxyless gRPC EDS cluster (`grpcgen/cds.go` `edsCluster`): name, `alt_stat_name`, EDS over
  * ADS with `service_name` = name, and ROUND_ROBIN, the only `lb_policy` besides RING_HASH the
  * client accepts (it NACKs Istio's Envoy default LEAST_REQUEST). Nothing else: no connect
  * timeout, circuit breakers, filters or metadata, which the client ignores at best.
+ *
+ * With a DestinationRule, what `grpcgen/cds.go` `applyTrafficPolicy` applies: ISTIO_MUTUAL TLS with
+ * the client's certificate providers (other modes are plain text there), a consistent hash as
+ * RING_HASH, and `http2MaxRequests` as the only circuit breaker. istiod also writes LEAST_REQUEST
+ * and MAGLEV, which grpc-js-xds NACKs (`cluster-resource-type.ts`): Skiff keeps ROUND_ROBIN for them
+ * and reports it. Outlier detection and the other settings are not part of the gRPC generator's
+ * output.
  */
-export function buildGrpcEdsCluster(name: string): Cluster {
-  return create(ClusterSchema, {
+export function buildGrpcEdsCluster(name: string, policy?: GrpcClusterPolicy): Cluster {
+  const cluster = create(ClusterSchema, {
     name,
     altStatName: buildAltStatName(name),
     clusterDiscoveryType: { case: 'type', value: Cluster_DiscoveryType.EDS },
     edsClusterConfig: { serviceName: name, edsConfig: { configSourceSpecifier: { case: 'ads', value: {} } } },
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
   });
+  if (policy === undefined) return cluster;
+  const parts = policyComponents(policy.policy);
+  if (parts.tls?.mode === 'ISTIO_MUTUAL') cluster.transportSocket = buildGrpcIstioMutualTransportSocket(policy.subjectAltNames);
+  const balancer = parts.loadBalancer;
+  if (balancer?.consistentHash != null) {
+    applyRingHash(cluster, balancer);
+    if (cluster.lbPolicy === Cluster_LbPolicy.MAGLEV) {
+      cluster.lbPolicy = Cluster_LbPolicy.ROUND_ROBIN;
+      cluster.lbConfig = { case: undefined };
+      policy.report('GRPC_UNSUPPORTED_LB_POLICY', 'MAGLEV (consistentHash.maglev)');
+    }
+  } else if (balancer?.simple === 'LEAST_REQUEST') {
+    policy.report('GRPC_UNSUPPORTED_LB_POLICY', 'LEAST_REQUEST');
+  }
+  const maxRequests = parts.connectionPool?.http?.http2MaxRequests ?? 0;
+  if (maxRequests > 0) cluster.circuitBreakers = create(CircuitBreakersSchema, { thresholds: [{ maxRequests }] });
+  return cluster;
 }
