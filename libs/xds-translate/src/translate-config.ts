@@ -6,14 +6,23 @@
  * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
  * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
  * name and namespace (`SortServicesByCreationTime`, docs/istio-behaviour.md#visibility); the other is reported.
+ *
+ * DestinationRules apply as they would for a proxy in the entry's own namespace with no labels: a
+ * rule of that namespace, without `workloadSelector`, whose `spec.host` is the entry's host exactly
+ * (istiod looks in the proxy's namespace first). Wildcard hosts, rules exported from other
+ * namespaces and merging several rules for one host are the DestinationRule lookup's work; with
+ * several candidates the oldest applies and the others are reported.
  */
-import type { NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
+import type { AppliedDestinationRule } from './destination-rule.js';
+import { TranslateError } from './errors.js';
 import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
 
 export interface ConfigToTranslate {
   readonly serviceEntries: readonly { readonly serviceEntry: NormalizedServiceEntry; readonly inlineEndpoints: readonly NormalizedEndpoint[] }[];
   readonly workloadEntries: readonly { readonly endpoint: NormalizedEndpoint }[];
+  readonly destinationRules?: readonly NormalizedDestinationRule[];
 }
 
 export interface DuplicateResource {
@@ -33,6 +42,34 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 
 const compareServiceEntries = (a: NormalizedServiceEntry, b: NormalizedServiceEntry): number =>
   a.creationTime - b.creationTime || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace);
+
+const compareRules = (a: NormalizedDestinationRule, b: NormalizedDestinationRule): number => a.creationTime - b.creationTime || compareStrings(a.name, b.name);
+
+/** The rule each host of the entry gets for a proxy in the entry's namespace (see above), and the candidates passed over. */
+function entryRules(
+  serviceEntry: NormalizedServiceEntry,
+  rules: readonly NormalizedDestinationRule[],
+): { applied: Map<string, AppliedDestinationRule>; errors: TranslateError[] } {
+  const applied = new Map<string, AppliedDestinationRule>();
+  const errors: TranslateError[] = [];
+  for (const host of new Set(serviceEntry.hosts)) {
+    const [rule, ...others] = rules
+      .filter((candidate) => candidate.namespace === serviceEntry.namespace && candidate.host === host && candidate.workloadSelector === null)
+      .sort(compareRules);
+    if (rule === undefined) continue;
+    applied.set(host, { rule, from: [{ namespace: rule.namespace, name: rule.name }] });
+    for (const other of others) {
+      errors.push(
+        new TranslateError({
+          code: 'DESTINATION_RULE_FIELD_NOT_APPLIED',
+          serviceEntry: `${serviceEntry.namespace}/${serviceEntry.name}`,
+          detail: `DestinationRule ${other.namespace}/${other.name} for ${host}: only the oldest rule, ${rule.namespace}/${rule.name}, applies here (rules are not merged)`,
+        }),
+      );
+    }
+  }
+  return { applied, errors };
+}
 
 export function translateConfig(config: ConfigToTranslate, options: TranslateOptions): ConfigTranslation {
   const index = new SelectorIndex();
@@ -55,7 +92,9 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
   for (const { serviceEntry, inlineEndpoints } of ordered) {
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
-    const result = translateServiceEntry({ serviceEntry, endpoints }, options);
+    const rules = entryRules(serviceEntry, config.destinationRules ?? []);
+    merged.errors.push(...rules.errors);
+    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: rules.applied }, options);
     for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
     for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
