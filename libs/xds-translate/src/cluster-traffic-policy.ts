@@ -9,7 +9,12 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Duration } from '@bufbuild/protobuf/wkt';
 import { PercentSchema } from '@skiff/protos/gen/envoy/type/v3/percent_pb.js';
-import { CircuitBreakers_Thresholds_RetryBudgetSchema, CircuitBreakersSchema, type CircuitBreakers_Thresholds } from '@skiff/protos/gen/envoy/config/cluster/v3/circuit_breaker_pb.js';
+import {
+  CircuitBreakers_Thresholds_RetryBudgetSchema,
+  CircuitBreakersSchema,
+  type CircuitBreakers,
+  type CircuitBreakers_Thresholds,
+} from '@skiff/protos/gen/envoy/config/cluster/v3/circuit_breaker_pb.js';
 import {
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
@@ -95,12 +100,24 @@ export function shouldH2Upgrade(pool: ConnectionPoolJson | undefined): boolean {
   return http.h2UpgradePolicy === 'UPGRADE';
 }
 
-/** `getDefaultCircuitBreakerThresholds`. */
-function defaultThresholds(trackRemaining: boolean): CircuitBreakers_Thresholds {
+/**
+ * Every threshold at MaxUint32 (`getDefaultCircuitBreakerThresholds`): Envoy's defaults (1024, 3
+ * retries) are too low for a mesh. `track_remaining` only with DISABLE_TRACK_REMAINING_CB_METRICS=false.
+ */
+export function buildDefaultCircuitBreakers(mesh: { readonly trackRemainingCircuitBreakers: boolean }): CircuitBreakers {
   return create(CircuitBreakersSchema, {
-    thresholds: [{ maxConnections: UINT32_MAX, maxPendingRequests: UINT32_MAX, maxRequests: UINT32_MAX, maxRetries: UINT32_MAX, trackRemaining }],
-  }).thresholds[0]!;
+    thresholds: [
+      {
+        maxConnections: UINT32_MAX,
+        maxPendingRequests: UINT32_MAX,
+        maxRequests: UINT32_MAX,
+        maxRetries: UINT32_MAX,
+        trackRemaining: mesh.trackRemainingCircuitBreakers,
+      },
+    ],
+  });
 }
+
 
 /** `applyRetryBudget`: 20 % and 3 concurrent retries unless the rule says otherwise. */
 function applyRetryBudget(threshold: CircuitBreakers_Thresholds, budget: RetryBudgetJson | undefined): void {
@@ -139,7 +156,7 @@ export interface ConnectionPoolArgs {
  */
 export function applyConnectionPool(wrapper: ClusterWrapper, pool: ConnectionPoolJson, retryBudget: RetryBudgetJson | undefined, args: ConnectionPoolArgs): void {
   const { cluster } = wrapper;
-  const threshold = defaultThresholds(args.trackRemainingCircuitBreakers);
+  const threshold = buildDefaultCircuitBreakers({ trackRemainingCircuitBreakers: args.trackRemainingCircuitBreakers }).thresholds[0]!;
   applyRetryBudget(threshold, retryBudget);
 
   const http = field(pool.http);

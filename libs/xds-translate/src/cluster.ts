@@ -1,9 +1,10 @@
 /**
- * CDS Clusters for one ServiceEntry host x port, field for field as istiod 1.30 builds them for a
- * proxy with no DestinationRule (`pilot/pkg/networking/core/cluster_builder.go` `buildCluster`,
- * `applyDestinationRule`, `setUpstreamProtocol`, `maybeApplyEdsConfig`, `clusterWrapper.build`;
- * `cluster_traffic_policy.go` `applyTrafficPolicy`; `cluster_tls.go`; `pilot/pkg/xds/filters/filters.go`
- * `TCPClusterMx`), and the proxyless gRPC form (`pilot/pkg/networking/grpcgen/cds.go` `edsCluster`).
+ * CDS Clusters for one ServiceEntry host x port (and DestinationRule subset), field for field as
+ * istiod 1.30 builds them (`pilot/pkg/networking/core/cluster_builder.go` `buildCluster`,
+ * `applyDestinationRule`, `buildSubsetCluster`, `setUpstreamProtocol`, `maybeApplyEdsConfig`,
+ * `clusterWrapper.build`; `cluster_traffic_policy.go` `applyTrafficPolicy`; `cluster_tls.go`;
+ * `pilot/pkg/xds/filters/filters.go` `TCPClusterMx`), and the proxyless gRPC form
+ * (`pilot/pkg/networking/grpcgen/cds.go` `edsCluster`, `applyTrafficPolicy`).
  */
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema, type Duration } from '@bufbuild/protobuf/wkt';
@@ -34,6 +35,7 @@ import {
   applyLoadBalancer,
   applyOutlierDetection,
   applyRingHash,
+  buildDefaultCircuitBreakers,
   discoveryTypeOf,
   policyComponents,
   setH2Options,
@@ -55,8 +57,6 @@ export const DYNAMIC_FORWARD_PROXY_CLUSTER_NAME = 'envoy.clusters.dynamic_forwar
 /** The c-ares resolver extension name istiod sets on DNS clusters. */
 export const CARES_DNS_RESOLVER_NAME = 'envoy.network.dns_resolver.cares';
 
-const UINT32_MAX = 4_294_967_295;
-
 /** Envoy cluster discovery type chosen for a ServiceEntry resolution. */
 export type ClusterDiscovery = 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 
@@ -72,24 +72,6 @@ export function isHttp2Protocol(protocol: Protocol): boolean {
 /** `<name>;` (`util.DelimitedStatsPrefix`, `constants.StatPrefixDelimiter`). */
 export function buildAltStatName(clusterName: string): string {
   return `${clusterName};`;
-}
-
-/**
- * Every threshold at MaxUint32 (`getDefaultCircuitBreakerThresholds`): Envoy's defaults (1024, 3
- * retries) are too low for a mesh. `track_remaining` only with DISABLE_TRACK_REMAINING_CB_METRICS=false.
- */
-export function buildDefaultCircuitBreakers(mesh: Pick<MeshSettings, 'trackRemainingCircuitBreakers'>) {
-  return create(CircuitBreakersSchema, {
-    thresholds: [
-      {
-        maxConnections: UINT32_MAX,
-        maxPendingRequests: UINT32_MAX,
-        maxRequests: UINT32_MAX,
-        maxRetries: UINT32_MAX,
-        trackRemaining: mesh.trackRemainingCircuitBreakers,
-      },
-    ],
-  });
 }
 
 /** `eds_config` pointing at ADS; `initial_fetch_timeout: 0s` so a cluster never waits on EDS to warm (`maybeApplyEdsConfig`). */

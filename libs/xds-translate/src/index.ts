@@ -1,7 +1,6 @@
 export {
   buildAltStatName,
   buildCluster,
-  buildDefaultCircuitBreakers,
   buildGrpcEdsCluster,
   buildHttpProtocolOptions,
   buildMetadataExchangeFilter,
@@ -9,7 +8,8 @@ export {
   HTTP_PROTOCOL_OPTIONS_KEY,
   isHttp2Protocol,
 } from './cluster.js';
-export type { ClusterArgs, ClusterDiscovery, ClusterRule } from './cluster.js';
+export type { ClusterArgs, ClusterDiscovery, ClusterRule, GrpcClusterPolicy } from './cluster.js';
+export { buildDefaultCircuitBreakers } from './cluster-traffic-policy.js';
 export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
 export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
 export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
