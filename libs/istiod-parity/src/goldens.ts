@@ -39,14 +39,22 @@ export const FLAG_SETTINGS: readonly FlagSetting[] = [
 
 /**
  * Corpus cases Skiff does not match yet, with why. Their tests assert that they still differ, so a
- * fix must take them off this list. DestinationRules (connection pools, TLS origination, subsets,
- * `istio.config` metadata) are translated by the DestinationRule work still open.
+ * fix must take them off this list. DestinationRules are applied by the translator but not yet looked
+ * up for the proxies the pipeline serves.
  */
 export const OPEN_CASES: Readonly<Record<string, string>> = {
-  'istio-destination-rule-all': 'DestinationRule traffic policies and subsets are not translated yet',
-  'istio-egress-rule-google-apis': 'DestinationRule TLS origination and the VirtualService routes of proxyless gRPC are not translated yet',
-  'istio-external_services': 'DestinationRule metadata (istio.config) is not translated yet',
-  'istio-se-example': 'DestinationRule MUTUAL TLS is not translated yet',
+  'istio-destination-rule-all': 'DestinationRules are not looked up for the served pipeline yet',
+  'istio-egress-rule-google-apis': 'DestinationRules are not looked up for the served pipeline yet, and the VirtualService routes of proxyless gRPC are not translated',
+  'istio-external_services': 'DestinationRules are not looked up for the served pipeline yet',
+  'istio-se-example': 'DestinationRules are not looked up for the served pipeline yet',
+  // The translator applies these rules (libs/xds-translate/src/istiod-destination-rules.test.ts checks
+  // it against these goldens); the served pipeline does not hand it the rules yet.
+  ...Object.fromEntries(
+    ['connection-pool', 'grpc', 'load-balancer', 'outlier-detection', 'proxy-protocol-tunnel', 'sni-dnat', 'subsets', 'tls', 'tls-mesh-internal'].map((name) => [
+      `translate-dr-${name}`,
+      'DestinationRules are not looked up for the served pipeline yet',
+    ]),
+  ),
 };
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../testdata/istiod/', import.meta.url));

@@ -217,3 +217,26 @@ export function secondsFromGo(text: string): number {
 export function field<T>(value: T | null | undefined): T | undefined {
   return present(value) ? value : undefined;
 }
+
+/** `trafficPolicyTLSModeForPort`: the policy's TLS mode, a port-level entry with TLS for the port winning. */
+function tlsModeForPort(policy: TrafficPolicyJson | undefined, port: number): ClientTlsJson['mode'] | undefined {
+  if (policy === undefined) return undefined;
+  let mode = present(policy.tls) ? (policy.tls.mode ?? 'DISABLE') : undefined;
+  const setting = (policy.portLevelSettings ?? []).find((candidate) => present(candidate) && candidate.port?.number === port && present(candidate.tls));
+  if (setting?.tls != null) mode = setting.tls.mode ?? 'DISABLE';
+  return mode;
+}
+
+/**
+ * The TLS mode a rule sets for a port and subset as istiod's endpoint builder reads it
+ * (`pilot/pkg/xds/endpoints/mtls_checker.go` `tlsModeForDestinationRule`): the subset's, else the
+ * rule's; undefined when neither sets one. When set, it alone decides whether endpoints may carry the
+ * `tlsMode: istio` transport socket match (`checkMtlsEnabled`): only for ISTIO_MUTUAL.
+ */
+export function endpointTlsMode(rule: NormalizedDestinationRule, subset: string, port: number): ClientTlsJson['mode'] | undefined {
+  const rulePolicy = asTrafficPolicy(rule.trafficPolicy);
+  if (subset === '') return tlsModeForPort(rulePolicy, port);
+  const match = rule.subsets.find((candidate) => candidate.name === subset);
+  if (match === undefined) return undefined;
+  return tlsModeForPort(asTrafficPolicy(match.trafficPolicy), port) ?? tlsModeForPort(rulePolicy, port);
+}

@@ -29,6 +29,7 @@ import {
 import {
   asTrafficPolicy,
   destinationRuleConfigPath,
+  endpointTlsMode,
   mergeSubsetTrafficPolicy,
   portLevelTrafficPolicy,
   type AppliedDestinationRule,
@@ -43,7 +44,7 @@ import {
   type DroppedEndpointReporter,
 } from './endpoint.js';
 import { TranslateError, type TranslateErrorCode } from './errors.js';
-import { buildServiceInstances, canonicalEndpoints, type ServiceInstance } from './instances.js';
+import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
@@ -148,10 +149,25 @@ interface PortContext {
 interface PortCluster {
   readonly name: string;
   readonly discovery: ClusterDiscovery;
-  /** The port's instances the cluster's endpoints come from (a subset's match its labels). */
+  /**
+   * The port's instances the cluster's endpoints come from (a subset's match its labels), with the
+   * TLS mode the rule imposes on their endpoints.
+   */
   readonly instances: readonly ServiceInstance[];
   readonly rule: ClusterRule | undefined;
   readonly report: DroppedEndpointReporter;
+}
+
+/**
+ * The instances with the `tlsMode` their endpoints are built with: when the rule sets a TLS mode for
+ * the port (and subset) other than ISTIO_MUTUAL, no endpoint is marked for Istio mTLS, whatever its
+ * label says (`mtls_checker.go` `checkMtlsEnabled`, then `buildEnvoyLbEndpoint` clearing the mode).
+ * ISTIO_MUTUAL leaves the endpoints' own modes.
+ */
+function withRuleTlsMode(instances: readonly ServiceInstance[], rule: AppliedDestinationRule, subset: string, port: number): readonly ServiceInstance[] {
+  const mode = endpointTlsMode(rule.rule, subset, port);
+  if (mode === undefined || mode === 'ISTIO_MUTUAL') return instances;
+  return instances.map((instance) => (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE ? { ...instance, tlsMode: 'disabled' } : instance));
 }
 
 /** `labels.Instance.SubsetOf`: every label of the subset is on the instance. */
@@ -176,7 +192,7 @@ function portClusters(context: PortContext, discovery: ClusterDiscovery): PortCl
     {
       name: context.clusterName,
       discovery,
-      instances: context.instances,
+      instances: withRuleTlsMode(context.instances, applied, '', port),
       rule: { policy: portLevelTrafficPolicy(rulePolicy, port).policy, configPath, withSelector, passthroughHint: isPassthrough(rulePolicy) },
       report: context.report,
     },
@@ -187,7 +203,12 @@ function portClusters(context: PortContext, discovery: ClusterDiscovery): PortCl
     clusters.push({
       name,
       discovery: isPassthrough(own) ? 'ORIGINAL_DST' : discovery,
-      instances: context.instances.filter((instance) => hasLabels(instance, subset.labels)),
+      instances: withRuleTlsMode(
+        context.instances.filter((instance) => hasLabels(instance, subset.labels)),
+        applied,
+        subset.name,
+        port,
+      ),
       rule: { policy: mergeSubsetTrafficPolicy(rulePolicy, own, port), configPath, subset: subset.name, withSelector, passthroughHint: isPassthrough(own) },
       report: context.reportFor(name),
     });
