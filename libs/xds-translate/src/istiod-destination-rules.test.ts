@@ -2,7 +2,8 @@
  * DestinationRule translation against istiod itself: Istio's own YAML with DestinationRules
  * (libs/model/testdata/istio) and this package's `dr-*` golden inputs, translated with each host's
  * rule, must give the clusters and assignments the istiod reference served for that YAML
- * (libs/istiod-parity/testdata/istiod/default, recorded from istiod 1.30 by `tools/istiod-reference`).
+ * (libs/istiod-parity/testdata/istiod, recorded from istiod 1.30 by `tools/istiod-reference` in both
+ * flag settings).
  * Every cluster of a host whose rule applies to the proxy is compared, for the sidecar and the
  * proxyless gRPC proxies the reference asked as (always with sidecar naming: the reference asks as
  * no sni-dnat router).
@@ -13,12 +14,27 @@ import { fileURLToPath } from 'node:url';
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { loadIstioConfig } from '@skiff/model';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MESH_SETTINGS, translateResultToJson, type TranslateOptions } from './index.js';
+import { DEFAULT_MESH_SETTINGS, meshSettingsFromEnvironment, translateResultToJson, type MeshSettings, type TranslateOptions } from './index.js';
 import { destinationRulesOf, loadCase } from './test-support/load-case.js';
 
 const ISTIO_YAML = fileURLToPath(new URL('../../model/testdata/istio/', import.meta.url));
 const TRANSLATE_YAML = fileURLToPath(new URL('../testdata/in/', import.meta.url));
-const ISTIOD_GOLDENS = fileURLToPath(new URL('../../istiod-parity/testdata/istiod/default/', import.meta.url));
+const ISTIOD_GOLDENS = fileURLToPath(new URL('../../istiod-parity/testdata/istiod/', import.meta.url));
+
+/** The two istiod flag settings the goldens were recorded with (libs/istiod-parity/src/goldens.ts `FLAG_SETTINGS`). */
+const SETTINGS: readonly (readonly [name: string, mesh: MeshSettings])[] = [
+  ['default', DEFAULT_MESH_SETTINGS],
+  [
+    'flipped',
+    meshSettingsFromEnvironment({
+      DISABLE_TRACK_REMAINING_CB_METRICS: 'false',
+      PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS: 'false',
+      PILOT_DNS_JITTER_DURATION: '250ms',
+      PILOT_DNS_CARES_UDP_MAX_QUERIES: '10',
+      PILOT_ENABLE_METADATA_EXCHANGE: 'false',
+    }),
+  ],
+];
 
 /** YAML file and the istiod-parity corpus name of its istiod answer. */
 const CASES: readonly (readonly [yaml: string, corpusName: string])[] = [
@@ -60,10 +76,10 @@ function asGrpcClientTakesIt(cluster: JsonObject): { cluster: JsonObject; rewrit
 /** `outbound|PORT|SUBSET|HOST` -> HOST. */
 const hostOf = (clusterName: string): string => clusterName.split('|')[3] ?? '';
 
-describe.each(CASES.map(([yamlPath, corpusName]) => [corpusName, yamlPath] as const))('istiod reference: %s', (corpusName, yamlPath) => {
+describe.each(SETTINGS.flatMap(([setting, mesh]) => CASES.map(([yamlPath, corpusName]) => [`${setting}/${corpusName}`, yamlPath, mesh] as const)))('istiod reference: %s', (goldenName, yamlPath, mesh) => {
   const yaml = readFileSync(yamlPath, 'utf8');
   const file = basename(yamlPath);
-  const reference = JSON.parse(readFileSync(`${ISTIOD_GOLDENS}${corpusName}.json`, 'utf8')) as { proxies: ReferenceProxy[] };
+  const reference = JSON.parse(readFileSync(`${ISTIOD_GOLDENS}${goldenName}.json`, 'utf8')) as { proxies: ReferenceProxy[] };
   const rules = destinationRulesOf(loadIstioConfig(yaml, file));
 
   it.each(reference.proxies.map((proxy) => [proxy.name, proxy] as const))('%s', (_name, proxy) => {
@@ -71,7 +87,7 @@ describe.each(CASES.map(([yamlPath, corpusName]) => [corpusName, yamlPath] as co
     const namespace = proxy.name.slice(proxy.name.indexOf('@') + 1);
     // A rule with a workloadSelector applies only to proxies of its namespace (the harness's selectors select every proxy).
     const ruleHosts = new Set(rules.filter((rule) => rule.workloadSelector === null || rule.namespace === namespace).map((rule) => rule.host));
-    const options: TranslateOptions = { flavor, naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS };
+    const options: TranslateOptions = { flavor, naming: 'sidecar', mesh };
     const result = loadCase(yaml, file, options);
     const skiff = translateResultToJson(result);
     const reported = new Set(result.errors.filter((error) => error.code === 'GRPC_UNSUPPORTED_LB_POLICY').map((error) => error.clusterName));
