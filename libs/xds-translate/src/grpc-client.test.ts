@@ -284,11 +284,15 @@ function realClientErrors(encoded: readonly EncodedResource[]): string[] {
 
 const GRPC: TranslateOptions = { flavor: 'grpc', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS };
 const inputDir = fileURLToPath(new URL('../testdata/in/', import.meta.url));
-const goldenCases = readdirSync(inputDir).filter((file) => file.endsWith('.yaml'));
+const ruleInputDir = fileURLToPath(new URL('../testdata/destination-rules/in/', import.meta.url));
+const goldenCases = [
+  ...readdirSync(inputDir).filter((file) => file.endsWith('.yaml')).map((file) => `${inputDir}${file}`),
+  ...readdirSync(ruleInputDir).filter((file) => file.endsWith('.yaml')).map((file) => `${ruleInputDir}${file}`),
+];
 
 describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.md#validation)', () => {
-  it.each(goldenCases.flatMap((file) => [[file, 'sidecar'] as const, [file, 'sni-dnat'] as const]))('%s, %s naming', (file, naming) => {
-    const result: TranslateResult = loadCase(readFileSync(`${inputDir}${file}`, 'utf8'), file, { ...GRPC, naming });
+  it.each(goldenCases.flatMap((path) => [[path, 'sidecar'] as const, [path, 'sni-dnat'] as const]))('%s, %s naming', (path, naming) => {
+    const result: TranslateResult = loadCase(readFileSync(path, 'utf8'), path, { ...GRPC, naming });
     const encoded = encodeResources(result);
     expect(validateGrpcOutput(encoded)).toEqual([]);
     expect(realClientErrors(encoded)).toEqual([]);
@@ -349,7 +353,7 @@ describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.
   });
 
   it('accepts the TLS, ring-hash and outlier-detection clusters a DestinationRule gives, and refuses Envoy-only TLS', () => {
-    const result = loadCase(readFileSync(`${inputDir}dr-grpc.yaml`, 'utf8'), 'dr-grpc.yaml', GRPC);
+    const result = loadCase(readFileSync(`${ruleInputDir}dr-grpc.yaml`, 'utf8'), 'dr-grpc.yaml', GRPC);
     const clusters = new Map(result.clusters.map((cluster) => [cluster.name, cluster]));
     expect(clusters.get('outbound|7070||greeter.shop.internal')?.transportSocket).toBeDefined();
     expect(clusters.get('outbound|7070||hash.shop.internal')?.lbPolicy).toBe(Cluster_LbPolicy.RING_HASH);
@@ -366,7 +370,7 @@ describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.
     expect(realClientErrors(outlierResource)).toEqual([]);
 
     // The sidecar's SIMPLE origination (SDS secrets, TLS parameters) is what both validators refuse.
-    const envoyTls = loadCase(readFileSync(`${inputDir}dr-tls.yaml`, 'utf8'), 'dr-tls.yaml', { ...GRPC, flavor: 'envoy' });
+    const envoyTls = loadCase(readFileSync(`${ruleInputDir}dr-tls.yaml`, 'utf8'), 'dr-tls.yaml', { ...GRPC, flavor: 'envoy' });
     const simple = envoyTls.clusters.find((cluster) => cluster.name === 'outbound|443||simple-ca.shop.example')!;
     const grpcSimple = buildGrpcEdsCluster(simple.name);
     grpcSimple.transportSocket = simple.transportSocket;

@@ -1,6 +1,6 @@
 /**
  * DestinationRule translation against istiod itself: Istio's own YAML with DestinationRules
- * (libs/model/testdata/istio) and this package's `dr-*` golden inputs, translated with each host's
+ * (libs/model/testdata/istio) and this package's golden inputs with rules (testdata/destination-rules), translated with each host's
  * rule, must give the clusters and assignments the istiod reference served for that YAML
  * (libs/istiod-parity/testdata/istiod, recorded from istiod 1.30 by `tools/istiod-reference` in both
  * flag settings).
@@ -18,7 +18,7 @@ import { DEFAULT_MESH_SETTINGS, meshSettingsFromEnvironment, translateResultToJs
 import { destinationRulesOf, loadCase } from './test-support/load-case.js';
 
 const ISTIO_YAML = fileURLToPath(new URL('../../model/testdata/istio/', import.meta.url));
-const TRANSLATE_YAML = fileURLToPath(new URL('../testdata/in/', import.meta.url));
+const TRANSLATE_YAML = fileURLToPath(new URL('../testdata/destination-rules/in/', import.meta.url));
 const ISTIOD_GOLDENS = fileURLToPath(new URL('../../istiod-parity/testdata/istiod/', import.meta.url));
 
 /** The two istiod flag settings the goldens were recorded with (libs/istiod-parity/src/goldens.ts `FLAG_SETTINGS`). */
