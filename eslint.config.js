@@ -54,13 +54,26 @@ const boundaries = projects.flatMap(({ dir, type }) => {
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'libs/protos/src/gen/**', '.nx/**', '**/coverage/**', 'deploy/**', '**/*.tmp.mjs'] },
   eslint.configs.recommended,
+  // eslint-disable-next-line no-restricted-syntax -- a handful of config blocks
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', Buffer: 'readonly', performance: 'readonly', structuredClone: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', queueMicrotask: 'readonly', fetch: 'readonly', Response: 'readonly', Headers: 'readonly', AbortSignal: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // A spread argument puts every element on the stack: `push(...list)` or `Math.max(...list)`
+      // throws "Maximum call stack size exceeded" once the list holds a few hundred thousand items
+      // (a mesh of 200k workloads does). Loop, or use `concat`/`reduce`; an array literal spread
+      // (`[...a, ...b]`) is fine. Disable per line only where the array is provably small and bounded.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression > SpreadElement, NewExpression > SpreadElement',
+          message: 'no spread arguments: an unbounded array overflows the call stack (Maximum call stack size exceeded). Loop or use concat/reduce; disable only for a provably small, bounded array, saying why.',
+        },
+      ],
     },
   },
+  // eslint-disable-next-line no-restricted-syntax -- one block per workspace project
   ...boundaries,
 );

@@ -19,7 +19,7 @@ const rows = readdirSync(resultsDir)
   .sort()
   .map((file) => {
     const result = JSON.parse(readFileSync(join(resultsDir, file), 'utf8'));
-    const seconds = Math.max(...result.testResults.map((t) => t.endTime ?? 0), result.startTime) - result.startTime;
+    const seconds = result.testResults.reduce((last, t) => Math.max(last, t.endTime ?? 0), result.startTime) - result.startTime;
     return {
       name: file.replace(/\.json$/, '').replace('__', '/'),
       files: result.testResults.length,
@@ -32,7 +32,7 @@ const rows = readdirSync(resultsDir)
   });
 rmSync(resultsDir, { recursive: true, force: true });
 
-const width = Math.max(7, ...rows.map((row) => row.name.length));
+const width = rows.reduce((longest, row) => Math.max(longest, row.name.length), 7);
 const line = (mark, name, files, passed, failed, skipped, time) =>
   `${mark} ${name.padEnd(width)} ${String(files).padStart(6)} ${String(passed).padStart(7)} ${String(failed).padStart(7)} ${String(skipped).padStart(8)} ${time.padStart(8)}`;
 const total = rows.reduce((sum, row) => ({ files: sum.files + row.files, passed: sum.passed + row.passed, failed: sum.failed + row.failed, skipped: sum.skipped + row.skipped }), { files: 0, passed: 0, failed: 0, skipped: 0 });

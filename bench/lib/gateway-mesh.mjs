@@ -100,7 +100,7 @@ export function spreadClusterFile(mesh) {
   const lines = [];
   for (const namespace of mesh.namespaces) {
     lines.push(`[${namespace}]`);
-    for (const service of mesh.services) if (service.namespace === namespace) lines.push(...service.clusters);
+    for (const service of mesh.services) if (service.namespace === namespace) for (const cluster of service.clusters) lines.push(cluster);
   }
   return `${lines.join('\n')}\n`;
 }

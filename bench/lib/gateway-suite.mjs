@@ -225,7 +225,7 @@ async function measureSpread(context, plan, log) {
       Promise.all(service.clusters.map((name) => arrivalsOf([loadgen], name, since, plan.arrivalTimeoutMs)))
         .then((replies) => {
           for (const reply of replies) {
-            delays.push(...reply.delaysMs);
+            for (const item of reply.delaysMs) delays.push(item);
             missing += reply.missing;
             subscribers += reply.subscribers;
           }
@@ -298,7 +298,7 @@ async function measureFanout(context, plan, log, variant) {
     fake.apply(object);
     const reply = await arrivalsOf(loadgens, hot.clusters[0], since, plan.arrivalTimeoutMs);
     roundsMs += Date.now() - since;
-    delays.push(...reply.delaysMs);
+    for (const item of reply.delaysMs) delays.push(item);
     missing += reply.missing;
     rounds.push({ first: reply.delaysMs[0] ?? Number.NaN, last: reply.delaysMs[reply.delaysMs.length - 1] ?? Number.NaN });
     pushesInRounds += (await pushesOf(gateway)) - pushesBefore;

@@ -44,6 +44,7 @@ export function evaluateTargets(results) {
   const growth = largest.medianMs / smallest.medianMs;
   const slowdown = largest.references.doubleLoop.slowdown;
   const cold = results.coldBuild.find((row) => row.serviceEntries === 100 && row.workloads === 200_000);
+  const large = results.updates.fixedServiceEntries.find((row) => row.serviceEntries === 100 && row.workloads === 200_000);
   const sizes = (row) => `${row.serviceEntries} SE / ${row.workloads} WE`;
   return [
     {
@@ -67,11 +68,20 @@ export function evaluateTargets(results) {
     {
       id: 'cold-build',
       description: 'cold build, 100 SE / 200000 WE, normalized entries to every resource encoded (median of the runs)',
-      target: '<= 2000 ms',
+      target: '<= 1500 ms',
       measured: cold?.totalMs ?? null,
       display: cold === undefined ? 'not measured' : `${cold.totalMs.toFixed(0)} ms (best ${cold.minTotalMs.toFixed(0)} ms)`,
-      met: full && cold !== undefined ? cold.totalMs <= 2000 : null,
-      missedBy: cold !== undefined && cold.totalMs > 2000 ? `${((cold.totalMs / 2000 - 1) * 100).toFixed(0)}% over` : '',
+      met: full && cold !== undefined ? cold.totalMs <= 1500 : null,
+      missedBy: cold !== undefined && cold.totalMs > 1500 ? `${((cold.totalMs / 1500 - 1) * 100).toFixed(0)}% over` : '',
+    },
+    {
+      id: 'large-assignment-update',
+      description: 'median WorkloadEntry update, 100 SE / 200000 WE (2,000-endpoint assignments, 1.5 rebuilt per update)',
+      target: '<= 2 ms',
+      measured: large?.medianMs ?? null,
+      display: large === undefined ? 'not measured' : `${large.medianMs.toFixed(2)} ms`,
+      met: full && large !== undefined ? large.medianMs <= 2 : null,
+      missedBy: large !== undefined && large.medianMs > 2 ? `${((large.medianMs / 2 - 1) * 100).toFixed(0)}% over` : '',
     },
   ];
 }
@@ -146,7 +156,7 @@ function tables(results) {
 
 /** A console table: the first `leftColumns` columns left-aligned, the numbers right-aligned. Shared by every benchmark part. */
 export function textTable(header, rows, leftColumns = 2) {
-  const widths = header.map((title, i) => Math.max(String(title).length, ...rows.map((row) => String(row[i]).length)));
+  const widths = header.map((title, i) => rows.reduce((width, row) => Math.max(width, String(row[i]).length), String(title).length));
   const line = (cells) => cells.map((cell, i) => (i < leftColumns ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }

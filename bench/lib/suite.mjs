@@ -125,7 +125,7 @@ function runColdBuild(plan, log) {
       configurations.push({ serviceEntryCount, workloadCount, repetitions: plan.repetitions(workloadCount, serviceEntryCount), runs: [] });
     }
   }
-  const rounds = Math.max(...configurations.map((configuration) => configuration.repetitions));
+  const rounds = configurations.reduce((most, configuration) => Math.max(most, configuration.repetitions), 0);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? configurations : [...configurations].reverse();
     for (const configuration of order) {
@@ -147,7 +147,7 @@ function runColdBuild(plan, log) {
       translateMs: median(runs.map((run) => run.translateMs)),
       encodeMs: median(runs.map((run) => run.encodeMs)),
       totalMs: median(runs.map((run) => run.totalMs)),
-      minTotalMs: Math.min(...runs.map((run) => run.totalMs)),
+      minTotalMs: runs.reduce((least, run) => Math.min(least, run.totalMs), Infinity),
       clusters: runs[0].clusters,
       loadAssignments: runs[0].loadAssignments,
       bytes: runs[0].bytes,
@@ -215,7 +215,7 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
       const batch = mesh.measuredUpdates.slice(round * perRound, (round + 1) * perRound);
       if (batch.length === 0) continue;
       const { samples, affected } = timeUpdates(batch, (workload) => mesh.plane.upsertWorkload(workload));
-      mesh.samples.push(...samples);
+      for (const item of samples) mesh.samples.push(item);
       mesh.affected += affected;
       mesh.roundMedians.push(summarize(samples).medianMs);
     }

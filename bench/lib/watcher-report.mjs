@@ -21,8 +21,8 @@ const shortBy = (measured, target) => `${((1 - measured / target) * 100).toFixed
 export function commandProportionality(rows) {
   const perServiceEntry = rows.filter((row) => row.scenario.startsWith('address change')).map((row) => row.commandsPerServiceEntry);
   if (perServiceEntry.length === 0) return { spread: Number.NaN, min: Number.NaN, max: Number.NaN };
-  const min = Math.min(...perServiceEntry);
-  const max = Math.max(...perServiceEntry);
+  const min = perServiceEntry.reduce((least, value) => Math.min(least, value), Infinity);
+  const max = perServiceEntry.reduce((most, value) => Math.max(most, value), -Infinity);
   return { spread: max / min, min, max };
 }
 

@@ -99,7 +99,7 @@ describe('bench/gateway.mjs --quick', () => {
       do {
         const [next, keys] = await admin.scan(cursor, 'MATCH', `{skiff-bench-gateway-${process.pid}-*}:*`, 'COUNT', 10_000);
         cursor = next;
-        left.push(...keys);
+        for (const item of keys) left.push(item);
       } while (cursor !== '0');
       expect(left).toEqual([]);
     } finally {

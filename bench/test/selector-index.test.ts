@@ -58,6 +58,7 @@ describe('bench/run.mjs --quick', () => {
       ['update-cost-flat', null],
       ['faster-than-double-loop', null],
       ['cold-build', null],
+      ['large-assignment-update', null],
     ]);
 
     const written = readFileSync(docsFile ?? '', 'utf8');

@@ -2,7 +2,14 @@
  * skiff-gateway: wiring only. Loads the built resources from Redis, keeps them fresh through
  * invalidations, and serves them over ADS (libs/gateway).
  */
-import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
+import {
+  createTokenAuthenticator,
+  Gateway,
+  GATEWAY_SECURITY_OPTIONS,
+  gatewaySecurityFromCommandLine,
+  registerGatewayDebug,
+  type BearerTokenAuthenticator,
+} from '@skiff/gateway';
 import {
   createServiceBase,
   defineCommand,
@@ -44,6 +51,13 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-gateway: ${security.error}\n`);
     process.exit(2);
   }
+  let tokenAuthenticator: BearerTokenAuthenticator | undefined;
+  try {
+    tokenAuthenticator = security.tokenReview === undefined ? undefined : await createTokenAuthenticator(security.tokenReview);
+  } catch (error) {
+    process.stderr.write(`skiff-gateway: --xds-token-review: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   if (config.fleetHeartbeat <= 0) {
     process.stderr.write('skiff-gateway: --fleet-heartbeat must be more than 0\n');
     process.exit(2);
@@ -66,6 +80,7 @@ export async function main(): Promise<void> {
     identityCheck: security.identityCheck,
     debugAuth: security.debugAuth,
     ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
+    ...(tokenAuthenticator === undefined ? {} : { tokenAuthenticator }),
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.

@@ -5,7 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { Gateway, GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, registerGatewayDebug } from '@skiff/gateway';
+import {
+  createTokenAuthenticator,
+  Gateway,
+  GATEWAY_SECURITY_OPTIONS,
+  gatewaySecurityFromCommandLine,
+  registerGatewayDebug,
+  type BearerTokenAuthenticator,
+} from '@skiff/gateway';
 import {
   commaListOf,
   createServiceBase,
@@ -56,6 +63,13 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff: ${security.error}\n`);
     process.exit(2);
   }
+  let tokenAuthenticator: BearerTokenAuthenticator | undefined;
+  try {
+    tokenAuthenticator = security.tokenReview === undefined ? undefined : await createTokenAuthenticator(security.tokenReview);
+  } catch (error) {
+    process.stderr.write(`skiff: --xds-token-review: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   const service = createServiceBase('skiff', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
   const { logger, metrics, tracing, monitoring, replicaId } = service;
 
@@ -103,6 +117,7 @@ export async function main(): Promise<void> {
     identityCheck: security.identityCheck,
     debugAuth: security.debugAuth,
     ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
+    ...(tokenAuthenticator === undefined ? {} : { tokenAuthenticator }),
   });
 
   registerWatcherDebug(monitoring, watcher);

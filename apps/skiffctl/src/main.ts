@@ -1,14 +1,12 @@
 /**
  * skiffctl: Skiff's command line, in istioctl's style. Wiring only: each command lives in
- * `commands/` and returns an exit code.
+ * `commands/` and returns an exit code. A command's module is imported when the command runs, so
+ * each run loads only what its command uses (the analyzer, the translator, the Envoy protobuf
+ * registry are each a good part of start-up; bench/cli-startup.mjs measures it).
  */
-import { versionLine } from '@skiff/runtime';
+import { versionLine } from '@skiff/runtime/cli.js';
 import { Command, CommanderError, Option } from 'commander';
-import { runAnalyze } from './commands/analyze.js';
 import { addProxyConfigCommands } from './commands/proxy-config-command.js';
-import { runProxyStatus } from './commands/proxy-status.js';
-import { runTranslate } from './commands/translate.js';
-import { runValidate } from './commands/validate.js';
 import { gatewayClient, withGatewayOptions, type GatewayOptions } from './gateway-options.js';
 import { ExitCode, type CommandIO } from './io.js';
 
@@ -27,6 +25,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .requiredOption('-f, --filename <paths...>', 'files, directories (recursive) or - for stdin')
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .action(async (options: { filename: string[]; namespace: string }) => {
+      const { runValidate } = await import('./commands/validate.js');
       setExitCode(await runValidate({ files: options.filename, namespace: options.namespace }, io));
     });
 
@@ -39,6 +38,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
     .action(async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml' }) => {
+      const { runTranslate } = await import('./commands/translate.js');
       setExitCode(await runTranslate({ files: options.filename, flavor: options.flavor, naming: options.naming, namespace: options.namespace, output: options.output }, io));
     });
 
@@ -51,6 +51,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .addOption(new Option('--failure-threshold <level>', 'lowest level that makes the exit code 1').choices(['Info', 'Warning', 'Error']).default('Error'))
     .addOption(new Option('--output-threshold <level>', 'lowest level printed').choices(['Info', 'Warning', 'Error']).default('Info'))
     .action(async (options: { filename: string[]; namespace: string; output: 'log' | 'json'; failureThreshold: 'Info' | 'Warning' | 'Error'; outputThreshold: 'Info' | 'Warning' | 'Error' }) => {
+      const { runAnalyze } = await import('./commands/analyze.js');
       setExitCode(
         await runAnalyze(
           { files: options.filename, namespace: options.namespace, output: options.output, failureThreshold: options.failureThreshold, outputThreshold: options.outputThreshold },
@@ -69,6 +70,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
       .option('-v, --details', 'also print the message of every NACK'),
     'any replica shows the whole fleet',
   ).action(async (options: GatewayOptions & { namespace?: string; output: 'table' | 'json' | 'yaml'; details?: boolean }) => {
+    const { runProxyStatus } = await import('./commands/proxy-status.js');
     setExitCode(
       await runProxyStatus(
         { gateway: gatewayClient(options), output: options.output, details: options.details === true, ...(options.namespace === undefined ? {} : { namespace: options.namespace }) },

@@ -17,7 +17,7 @@ export interface TableOptions {
 
 /** Lays out `header` and `rows` (every row as long as the header) as lines ending in `\n`. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], options: TableOptions): string {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const widths = header.map((cell, column) => rows.reduce((width, row) => Math.max(width, (row[column] ?? '').length), cell.length));
   const line = (cells: readonly string[], paint: (text: string, column: number) => string): string =>
     cells
       .map((cell, column) => {

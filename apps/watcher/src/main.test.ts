@@ -47,7 +47,7 @@ describe('skiff-watcher (the built binary, real Redis)', () => {
   afterAll(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
     const keys = await redis.keys(`{${prefix}}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    if (keys.length > 0) await redis.del(keys);
     redis.disconnect();
     await rm(dir, { recursive: true, force: true });
   });

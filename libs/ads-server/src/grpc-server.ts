@@ -33,6 +33,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { AdsCallbacks, AdsMode, TypeHandler } from './events.js';
 import type { ResourceChange, ResourceProvider } from './provider.js';
 import { SessionRegistry } from './registry.js';
+import { bearerTokenOf, clusterIdOf, type BearerTokenAuthenticator } from './authenticate.js';
 import { uriSansOf } from './identity.js';
 import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
 import { PUSH_ORDER } from './resource-types.js';
@@ -102,6 +103,13 @@ export interface AdsServerOptions {
   readonly limits?: Partial<AdsLimits>;
   /** Bind client-certificate identities to the node's namespace (istiod's `PILOT_ENABLE_XDS_IDENTITY_CHECK`). Default true. */
   readonly identityCheck?: boolean;
+  /**
+   * Authenticates TLS streams of clients without a verified certificate by their bearer token
+   * (istiod's `KubeJWTAuthenticator` on 15012); such a stream without an accepted token ends with
+   * UNAUTHENTICATED. Its identities are then bound to the node like a certificate's. Plaintext
+   * streams are never authenticated (istiod's 15010). Needs `tls`.
+   */
+  readonly tokenAuthenticator?: BearerTokenAuthenticator;
   /**
    * Type URLs answered besides the four the provider serves (CDS, EDS, LDS, RDS) and the registered
    * type handlers'. Requests for any other type are ignored and keep no state.
@@ -188,6 +196,7 @@ export class AdsServer implements Runner {
   private closing: Promise<void> | undefined;
 
   constructor(options: AdsServerOptions) {
+    if (options.tokenAuthenticator !== undefined && options.tls === undefined) throw new Error('a token authenticator needs TLS: plaintext streams are never authenticated');
     this.options = options;
     this.logger = options.logger ?? silentLogger();
     routeGrpcLogs(this.logger);
@@ -370,6 +379,7 @@ export class AdsServer implements Runner {
       return;
     }
     const peer = call.getPeer();
+    const tokenCheck = this.verifiesClients ? undefined : this.authenticateToken(call, peer);
     const session = new AdsSession({
       id: String(++this.sessionCounter),
       mode,
@@ -418,14 +428,22 @@ export class AdsServer implements Runner {
     };
     // Over the rate, reading stops (HTTP/2 flow control then stops the client) and the requests
     // already read wait for tokens, in order: a burst is slowed, never reordered or dropped.
+    /** The token is being reviewed: requests wait in the backlog, unread further, until it is decided. */
+    let authenticating = tokenCheck !== undefined;
     const drainBacklog = (): void => {
       backlogTimer = undefined;
+      if (authenticating) return;
       while (backlog.length > 0 && !finished && bucket.take(this.clock.now())) handle(backlog.shift()!);
       if (finished) return;
       if (backlog.length > 0) backlogTimer = this.clock.setTimer(drainBacklog, bucket.waitMs(this.clock.now()));
       else call.resume();
     };
     call.on('data', (request: Request) => {
+      if (authenticating) {
+        backlog.push(request);
+        call.pause();
+        return;
+      }
       if (backlog.length === 0 && bucket.take(this.clock.now())) return handle(request);
       backlog.push(request);
       this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'request_rate' }));
@@ -447,7 +465,44 @@ export class AdsServer implements Runner {
       this.callback(() => this.options.callbacks?.onRefused?.(session, { reason: 'streams_per_connection' }));
       this.logger.info({ session: session.id, peer, reason: 'streams_per_connection' }, 'stream refused');
       session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
+      return;
     }
+    tokenCheck?.then(
+      (identities) => {
+        if (finished) return;
+        session.authenticated(identities);
+        authenticating = false;
+        drainBacklog();
+      },
+      (error: unknown) => {
+        if (finished) return;
+        // istiod logs the authenticators' reasons and tells the client only "authentication failure".
+        this.logger.warn({ session: session.id, peer, err: error instanceof Error ? error.message : String(error) }, 'Failed to authenticate client');
+        session.refuseUnauthenticated();
+      },
+    );
+  }
+
+  /**
+   * The identities a TLS stream's bearer token stands for, when a token authenticator is configured
+   * and no client certificate was verified; undefined when the stream is not authenticated at all
+   * (plaintext, or TLS without an authenticator).
+   */
+  private authenticateToken(call: grpc.ServerDuplexStream<unknown, Uint8Array>, peer: string): Promise<readonly string[]> | undefined {
+    const authenticator = this.options.tokenAuthenticator;
+    if (authenticator === undefined) return undefined;
+    const bearer = bearerTokenOf(call.metadata);
+    if ('error' in bearer) return Promise.reject(new Error(`${authenticator.name}: target JWT extraction error: ${bearer.error}`));
+    return authenticator.authenticate(bearer.token, { clusterId: clusterIdOf(call.metadata) }).then(
+      (identities) => {
+        if (identities.length === 0) throw new Error(`${authenticator.name}: no identity for the token`);
+        this.logger.debug({ peer, identities }, 'ADS client authenticated by token');
+        return identities;
+      },
+      (error: unknown) => {
+        throw new Error(`${authenticator.name}: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
   }
 
   private resourcesChanged(changes: readonly ResourceChange[]): void {

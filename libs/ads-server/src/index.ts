@@ -1,5 +1,6 @@
 export type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
 export { AdsServer, adsServiceDefinition, isLoopbackPeer, type AdsServerOptions, type AdsServerTls, type AdsServerTlsBytes, type AdsServerTlsFiles } from './grpc-server.js';
+export { bearerTokenOf, clusterIdOf, type BearerTokenAuthenticator } from './authenticate.js';
 export { checkConnectionIdentity, formatSpiffeIdentity, parseSpiffeIdentity, uriSansOf, type SpiffeIdentity } from './identity.js';
 export { ADS_REFUSAL_REASONS, AdsRefusalError, DEFAULT_ADS_LIMITS, TokenBucket, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 export { SessionRegistry } from './registry.js';

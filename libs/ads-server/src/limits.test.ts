@@ -125,7 +125,9 @@ describe('limits against hostile clients', () => {
     const started = performance.now();
     for (const name of names) ads.request({ typeUrl: EDS, subscribe: [name] });
     const answered: string[] = [];
-    while (answered.length < names.length) answered.push(...(await ads.expectResponse({ typeUrl: EDS, timeoutMs: 5_000 })).names);
+    while (answered.length < names.length) {
+      for (const name of (await ads.expectResponse({ typeUrl: EDS, timeoutMs: 5_000 })).names) answered.push(name);
+    }
     const elapsedMs = performance.now() - started;
     expect(answered).toEqual(names);
     // 25 requests above the burst at 50 per second take at least half a second.

@@ -50,6 +50,7 @@ export type AdsRefusalReason =
   | 'missing_node'
   | 'invalid_node'
   | 'identity'
+  | 'authentication'
   | 'debug_unauthenticated'
   | 'debug_permission'
   | 'debug_request';
@@ -65,6 +66,7 @@ export const ADS_REFUSAL_REASONS: readonly AdsRefusalReason[] = [
   'missing_node',
   'invalid_node',
   'identity',
+  'authentication',
   'debug_unauthenticated',
   'debug_permission',
 ];

@@ -26,6 +26,8 @@ export interface ProxyProfile {
   readonly flavor: 'envoy' | 'grpc';
   /** `sni-dnat` for metadata `ROUTER_MODE: sni-dnat`, else `sidecar`. */
   readonly naming: 'sidecar' | 'sni-dnat';
+  /** The workload's labels (metadata `LABELS`), which Sidecar and DestinationRule workload selectors match; absent means none. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** One resource as served: its name, its version, and its bytes encoded once as a `google.protobuf.Any`. */

@@ -86,7 +86,10 @@ export interface AdsSessionOptions {
   readonly peer: string;
   readonly sink: ResponseSink;
   readonly host: SessionHost;
-  /** URI SANs of the client certificate the TLS layer verified; none on plaintext. */
+  /**
+   * The caller's SPIFFE identities: URI SANs of the client certificate the TLS layer verified, or
+   * what a bearer-token authenticator returned (`authenticated`); none on plaintext.
+   */
   readonly identities?: readonly string[];
 }
 
@@ -247,7 +250,7 @@ export class AdsSession implements AdsSessionInfo {
   readonly mode: AdsMode;
   readonly peer: string;
   readonly connectedAt: number;
-  readonly identities: readonly string[];
+  private identitiesValue: readonly string[];
   private verified: SpiffeIdentity | undefined;
   private nodeValue: ProxyNode = EMPTY_PROXY_NODE;
   /** An ignored unknown type URL was logged once on this stream. */
@@ -271,7 +274,22 @@ export class AdsSession implements AdsSessionInfo {
     this.sink = options.sink;
     this.host = options.host;
     this.connectedAt = options.host.clock.epochMs();
-    this.identities = options.identities ?? [];
+    this.identitiesValue = options.identities ?? [];
+  }
+
+  get identities(): readonly string[] {
+    return this.identitiesValue;
+  }
+
+  /** The stream's token was accepted: its identities, known before any request is handled. */
+  authenticated(identities: readonly string[]): void {
+    if (this.nodeValue !== EMPTY_PROXY_NODE) throw new Error('a stream is authenticated before its first request');
+    this.identitiesValue = identities;
+  }
+
+  /** No authenticator accepted the stream (istiod's `authenticate` error: UNAUTHENTICATED). */
+  refuseUnauthenticated(): void {
+    this.refuse('authentication', GrpcStatus.UNAUTHENTICATED, 'authentication failure');
   }
 
   /** The identity that matched the node (istiod's `VerifiedIdentity`); undefined without a client certificate. */

@@ -93,6 +93,7 @@ export function podSpecs(objects: readonly KubernetesObject[]): PodSpecOf[] {
       }
       continue;
     }
+    // eslint-disable-next-line no-restricted-syntax -- a path of a few field names
     const spec = at(object, ...path);
     if (!isRecord(spec)) throw new Error(`${objectId(object)} has no pod spec at ${path.join('.')}`);
     specs.push({ owner: object, spec });

@@ -104,10 +104,13 @@ interface Grant {
 
 const grantKey = (grant: Grant): string => `${grant.verb} ${grant.apiGroup || 'core'}/${grant.resource}`;
 
-/** Everything the watcher may do cluster-wide: read Istio's ServiceEntries and WorkloadEntries. */
-export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries'].flatMap((resource) =>
+/** Everything the watcher may do cluster-wide: read the Istio kinds Skiff serves. */
+export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars'].flatMap((resource) =>
   ['get', 'list', 'watch'].map((verb) => ({ apiGroup: 'networking.istio.io', resource, verb })),
 );
+
+/** What an option may add cluster-wide: the gateway's TokenReviews with `gateway.tls.tokenReview`. */
+export const OPTIONAL_CLUSTER_GRANTS: readonly Grant[] = [{ apiGroup: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' }];
 
 /** Everything the watcher may do in the release namespace: hold its leader-election Lease. */
 export const ALLOWED_NAMESPACE_GRANTS: readonly Grant[] = ['get', 'create', 'update'].map((verb) => ({
@@ -132,15 +135,17 @@ function grantsOf(rule: unknown): { grants: Grant[]; problems: string[] } {
 
 /**
  * RBAC grants exactly what Skiff needs and nothing more: ClusterRoles may only get/list/watch
- * networking.istio.io serviceentries and workloadentries; Roles live in the release namespace and may
- * only get/create/update coordination.k8s.io leases; both sets are granted in full; bindings refer
+ * networking.istio.io serviceentries, workloadentries, destinationrules and sidecars, and create
+ * authentication.k8s.io tokenreviews (only that one optional); Roles live in the release namespace and may
+ * only get/create/update coordination.k8s.io leases; the required sets are granted in full; bindings refer
  * only to roles rendered here and bind only service accounts rendered here. Wildcards, non-resource
  * URLs and aggregation count as more.
  */
 export function rbacViolations(objects: readonly KubernetesObject[], releaseNamespace: string): string[] {
   const violations: string[] = [];
-  const checkRoles = (kind: 'ClusterRole' | 'Role', allowed: readonly Grant[]): void => {
-    const allowedKeys = new Set(allowed.map(grantKey));
+  const checkRoles = (kind: 'ClusterRole' | 'Role', required: readonly Grant[], optional: readonly Grant[] = []): void => {
+    const requiredKeys = new Set(required.map(grantKey));
+    const allowedKeys = new Set([...requiredKeys, ...optional.map(grantKey)]);
     const granted = new Set<string>();
     for (const role of objects.filter((object) => object.kind === kind)) {
       if (kind === 'Role' && role.metadata.namespace !== releaseNamespace) {
@@ -150,7 +155,7 @@ export function rbacViolations(objects: readonly KubernetesObject[], releaseName
       const rules = role['rules'];
       for (const rule of Array.isArray(rules) ? rules : []) {
         const { grants, problems } = grantsOf(rule);
-        violations.push(...problems.map((problem) => `${objectId(role)} ${problem}`));
+        for (const problem of problems) violations.push(`${objectId(role)} ${problem}`);
         for (const grant of grants) {
           const key = grantKey(grant);
           granted.add(key);
@@ -158,11 +163,11 @@ export function rbacViolations(objects: readonly KubernetesObject[], releaseName
         }
       }
     }
-    for (const key of allowedKeys) {
+    for (const key of requiredKeys) {
       if (!granted.has(key)) violations.push(`no ${kind} grants ${key}, which the watcher needs`);
     }
   };
-  checkRoles('ClusterRole', ALLOWED_CLUSTER_GRANTS);
+  checkRoles('ClusterRole', ALLOWED_CLUSTER_GRANTS, OPTIONAL_CLUSTER_GRANTS);
   checkRoles('Role', ALLOWED_NAMESPACE_GRANTS);
 
   const rendered = (kind: string, name: string, namespace?: string): boolean =>

@@ -163,6 +163,12 @@ describe('mandatory values and refused combinations', () => {
       'uses TLS (rediss://): set redis.external.tls.enabled to true',
     ],
     ['gateway TLS without a certificate', { ...EXTERNAL_REDIS, gateway: { tls: { enabled: true } } }, 'gateway.tls.secretName is required'],
+    ['token review without TLS', { ...EXTERNAL_REDIS, gateway: { tls: { tokenReview: true } } }, 'gateway.tls.tokenReview needs gateway.tls.enabled'],
+    [
+      'token review while client certificates are required',
+      { ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert', tokenReview: true } } },
+      'gateway.tls.tokenReview needs gateway.tls.verifyClients false',
+    ],
     [
       'an autoscaler whose minimum exceeds its maximum',
       { ...EXTERNAL_REDIS, translator: { autoscaling: { minReplicas: 6, maxReplicas: 3 } } },
@@ -248,6 +254,25 @@ describe('xDS mTLS, limits and debug access', () => {
     expect(flag(argsOf(ownSecret), '--tls-client-ca-file')).toBe('/etc/skiff/tls-client-ca/root.pem');
     const open = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert', verifyClients: false } } });
     expect(argsOf(open)).not.toContain('--tls-client-ca-file');
+  });
+
+  it('reviews service-account tokens with its own ServiceAccount token and a TokenReview-only ClusterRole, only when asked', () => {
+    const reviewing = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert', verifyClients: false, tokenReview: true, tokenAudiences: ['istio-ca', 'skiff'] } } });
+    const args = argsOf(reviewing);
+    expect(flag(args, '--xds-token-review')).toBe('true');
+    expect(flag(args, '--token-audiences')).toBe('istio-ca,skiff');
+    expect(flag(args, '--trust-domain')).toBe('cluster.local');
+    expect(args).not.toContain('--tls-client-ca-file');
+    expect(at(find(reviewing, 'Deployment', 'skiff-ads-gateway'), 'spec', 'template', 'spec', 'automountServiceAccountToken')).toBe(true);
+    const role = find(reviewing, 'ClusterRole', 'skiff-ads-gateway-skiff-system-tokenreview');
+    expect(at(role, 'rules')).toEqual([{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]);
+    const binding = find(reviewing, 'ClusterRoleBinding', 'skiff-ads-gateway-skiff-system-tokenreview');
+    expect(at(binding, 'subjects')).toEqual([{ kind: 'ServiceAccount', name: 'skiff-ads-gateway', namespace: 'skiff-system' }]);
+
+    const plain = objectsWith({ ...EXTERNAL_REDIS, gateway: { tls: { enabled: true, secretName: 'xds-cert' } } });
+    expect(argsOf(plain)).not.toContain('--xds-token-review');
+    expect(at(find(plain, 'Deployment', 'skiff-ads-gateway'), 'spec', 'template', 'spec', 'automountServiceAccountToken')).toBe(false);
+    expect(plain.filter((object) => object.metadata.name.endsWith('-tokenreview'))).toEqual([]);
   });
 
   it('passes the limits, the identity check and the system namespace (the release namespace by default)', () => {

@@ -22,4 +22,5 @@ export {
 } from './kubernetes-lease.js';
 export { KubernetesError, type KubernetesErrorCode } from './kubernetes-error.js';
 export { loadKubeConfig, type KubeConfigOptions } from './kubernetes-config.js';
+export { DEFAULT_TOKEN_AUDIENCES, serviceAccountOfReview, TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './kubernetes-token-review.js';
 export { ISTIO_NETWORKING_GROUP, ISTIO_VERSION_PREFERENCE, type ServedKind } from './kubernetes-discovery.js';

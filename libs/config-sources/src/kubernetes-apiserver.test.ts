@@ -111,10 +111,13 @@ describe('KubernetesSource against kube-apiserver', () => {
     await plane.apply([serviceEntry('mesh', 'orders'), workloadEntry('mesh', 'orders-1', '10.0.0.1')].join('\n---\n'));
     const { source, handler } = await startSource(cluster.kubeconfig);
     expect(handler.lines).toEqual(expect.arrayContaining(['upsert ServiceEntry mesh/orders orders.example.com', 'upsert WorkloadEntry mesh/orders-1 10.0.0.1']));
+    // Every kind the watcher reads by default, which the chart's ClusterRole must therefore grant.
     expect(source.servedVersions()).toEqual(
       new Map([
         ['ServiceEntry', 'networking.istio.io/v1'],
         ['WorkloadEntry', 'networking.istio.io/v1'],
+        ['DestinationRule', 'networking.istio.io/v1'],
+        ['Sidecar', 'networking.istio.io/v1'],
       ]),
     );
 

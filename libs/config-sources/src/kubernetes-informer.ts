@@ -244,7 +244,7 @@ async function listAllPages(
     }
     continueToken = page.metadata?.continue || undefined;
     if (continueToken === undefined) return toList(page, items);
-    items.push(...page.items);
+    for (const item of page.items) items.push(item);
   }
 }
 

@@ -21,7 +21,11 @@ import { RestartingInformer } from './kubernetes-informer.js';
 export const DEFAULT_KUBERNETES_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
 
 export const KUBERNETES_ORIGIN: Origin = 'kubernetes';
-export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry'];
+/**
+ * What the watcher reads: the services and workloads, and the DestinationRules and Sidecars that shape
+ * what proxies get for them.
+ */
+export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry', 'DestinationRule', 'Sidecar'];
 /** client-go's reflector pages its lists by 500 items (k8s.io/client-go/tools/pager/pager.go defaultPageSize). */
 export const DEFAULT_LIST_PAGE_SIZE = 500;
 /**
@@ -35,7 +39,7 @@ export const DEFAULT_LOST_WATCH_GRACE_MS = 10_000;
 export interface KubernetesSourceOptions extends KubeConfigOptions {
   /** Namespaces to watch; empty or absent: all namespaces, with one cluster-wide informer per kind. */
   readonly namespaces?: readonly string[];
-  /** networking.istio.io kinds to watch. Default ServiceEntry and WorkloadEntry. */
+  /** networking.istio.io kinds to watch. Default `DEFAULT_KUBERNETES_KINDS`. */
   readonly kinds?: readonly string[];
   /** Restart delays after a failure (default 100 ms doubling to 30 s, with jitter). */
   readonly backoff?: BackoffOptions;

@@ -15,6 +15,11 @@ import { stringify as toYaml } from 'yaml';
 import { adsInputArbitrary, providerWith, runAdsSession, type AdsFuzzInput } from './ads-target.js';
 import { istioObjectArbitrary, mutate, runConfigPipeline, textMutation } from './config-target.js';
 
+/** A corpus entry, drawn by index: `fc.constantFrom(...corpus)` would put the whole corpus on the call stack. */
+function corpusEntry<T>(corpus: readonly T[]): fc.Arbitrary<T> {
+  return fc.integer({ min: 0, max: corpus.length - 1 }).map((index) => corpus[index] as T);
+}
+
 export const CORPUS_DIRECTORY = fileURLToPath(new URL('../corpus', import.meta.url));
 
 /** A fuzz target: how to generate inputs from its corpus, run one, and store one as a file. */
@@ -53,7 +58,7 @@ export const configTarget: FuzzTarget<string> = {
   arbitrary: (corpus) => {
     const generated = fc.array(istioObjectArbitrary, { minLength: 1, maxLength: 4 }).map((objects) => objects.map((object) => toYaml(object)).join('---\n'));
     if (corpus.length === 0) return generated;
-    const mutated = fc.tuple(fc.constantFrom(...corpus), fc.array(textMutation, { minLength: 1, maxLength: 6 })).map(([seed, mutations]) => mutate(seed, mutations));
+    const mutated = fc.tuple(corpusEntry(corpus), fc.array(textMutation, { minLength: 1, maxLength: 6 })).map(([seed, mutations]) => mutate(seed, mutations));
     return fc.oneof(generated, mutated, fc.string({ maxLength: 200 }));
   },
   run: (text) => {
@@ -78,7 +83,7 @@ export const adsTarget: FuzzTarget<AdsFuzzInput> = {
   name: 'ads',
   description: 'ADS request decoding and session handling (state of the world and delta)',
   extension: '.json',
-  arbitrary: (corpus) => (corpus.length === 0 ? adsInputArbitrary : fc.oneof(adsInputArbitrary, fc.constantFrom(...corpus))),
+  arbitrary: (corpus) => (corpus.length === 0 ? adsInputArbitrary : fc.oneof(adsInputArbitrary, corpusEntry(corpus))),
   run: (input) => {
     resources ??= seedResources();
     runAdsSession(input, providerWith(resources));

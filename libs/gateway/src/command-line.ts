@@ -18,6 +18,22 @@ export const GATEWAY_SECURITY_OPTIONS = {
     valueName: 'path',
   },
   tlsRefreshInterval: { flag: 'tls-refresh-interval', description: 'how often the TLS certificate, key and CA files are checked for changes', parse: parseDuration, default: '10s', valueName: 'duration' },
+  xdsTokenReview: {
+    flag: 'xds-token-review',
+    description:
+      "authenticate TLS ADS clients that have no certificate by their Kubernetes service-account token (authorization: Bearer), checked with a TokenReview; their SPIFFE identity is then bound to their node like a certificate's (istiod: KubeJWTAuthenticator on 15012)",
+    parse: parseBoolean,
+    default: 'false',
+    valueName: 'bool',
+  },
+  tokenAudiences: { flag: 'token-audiences', description: 'audiences a service-account token must carry for --xds-token-review (istiod: TOKEN_AUDIENCES)', parse: commaListOf(path), default: 'istio-ca', valueName: 'a,b' },
+  trustDomain: { flag: 'trust-domain', description: 'trust domain of the SPIFFE identities --xds-token-review gives callers (istiod: the mesh trustDomain)', parse: path, default: 'cluster.local', valueName: 'domain' },
+  tokenReviewKubeconfig: {
+    flag: 'token-review-kubeconfig',
+    description: 'kubeconfig of the API server that reviews tokens for --xds-token-review; default: in a pod its service account, else $KUBECONFIG or ~/.kube/config',
+    parse: path,
+    valueName: 'path',
+  },
   xdsIdentityCheck: {
     flag: 'xds-identity-check',
     description: "refuse (PERMISSION_DENIED) a TLS client whose certificate identity is not in its node's NAMESPACE (and SERVICE_ACCOUNT when set) (istiod: PILOT_ENABLE_XDS_IDENTITY_CHECK)",
@@ -49,6 +65,10 @@ export interface GatewaySecurityValues {
   readonly tlsClientCaFile: string | undefined;
   readonly tlsRefreshInterval: number;
   readonly xdsIdentityCheck: boolean;
+  readonly xdsTokenReview: boolean;
+  readonly tokenAudiences: readonly string[];
+  readonly trustDomain: string;
+  readonly tokenReviewKubeconfig: string | undefined;
   readonly maxRecvMsgSize: number;
   readonly maxStreamsPerConnection: number;
   readonly maxConnections: number;
@@ -66,13 +86,26 @@ export interface GatewaySecuritySettings {
   readonly tls: AdsServerTlsFiles | undefined;
   readonly limits: AdsLimits;
   readonly identityCheck: boolean;
+  /** Review TLS clients' service-account tokens (`--xds-token-review`); the app builds the authenticator. */
+  readonly tokenReview: TokenReviewSettings | undefined;
   readonly debugAuth: DebugAuthPolicy;
+}
+
+export interface TokenReviewSettings {
+  readonly audiences: readonly string[];
+  readonly trustDomain: string;
+  /** Absent: in a pod its service account, else the default kubeconfig loading rules. */
+  readonly kubeconfig: string | undefined;
 }
 
 /** Turns the option values into gateway settings, or a usage error (one line, without the program name). */
 export function gatewaySecurityFromCommandLine(values: GatewaySecurityValues): GatewaySecuritySettings | { readonly error: string } {
   if ((values.tlsCertFile === undefined) !== (values.tlsKeyFile === undefined)) return { error: 'give both --tls-cert-file and --tls-key-file, or neither' };
   if (values.tlsClientCaFile !== undefined && values.tlsCertFile === undefined) return { error: '--tls-client-ca-file needs --tls-cert-file and --tls-key-file' };
+  if (values.xdsTokenReview && values.tlsCertFile === undefined) return { error: '--xds-token-review needs --tls-cert-file and --tls-key-file: plaintext ADS is never authenticated' };
+  // With a client CA the TLS handshake already demands a certificate, so a token could never be used.
+  if (values.xdsTokenReview && values.tlsClientCaFile !== undefined) return { error: 'give --xds-token-review or --tls-client-ca-file, not both: with a client CA every client must present a certificate' };
+  if (values.xdsTokenReview && values.trustDomain === '') return { error: '--trust-domain must not be empty' };
   const tls: AdsServerTlsFiles | undefined =
     values.tlsCertFile === undefined || values.tlsKeyFile === undefined
       ? undefined
@@ -94,6 +127,7 @@ export function gatewaySecurityFromCommandLine(values: GatewaySecurityValues): G
       maxErrorDetailBytes: values.maxErrorDetailSize,
     },
     identityCheck: values.xdsIdentityCheck,
+    tokenReview: values.xdsTokenReview ? { audiences: values.tokenAudiences, trustDomain: values.trustDomain, kubeconfig: values.tokenReviewKubeconfig } : undefined,
     debugAuth: { enabled: values.debugAuth, systemNamespace: values.systemNamespace, allowedNamespaces: values.debugAuthAllowedNamespaces, trustLoopback: true },
   };
 }

@@ -8,6 +8,7 @@ import { toEnvoyJson, TypeUrl } from '@skiff/protos';
 import { ConfigDumpSchema } from '@skiff/protos/gen/envoy/admin/v3/config_dump_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { HttpError, type MonitoringServer } from '@skiff/runtime';
+import { hostPortOfName } from '@skiff/xds-cache';
 import { parseDumpTypes } from './config-dump.js';
 import type { Gateway } from './gateway.js';
 
@@ -82,6 +83,31 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
           locality: status.node.locality,
           watches: Object.fromEntries(status.types.map((type) => [type.typeUrl, type.wildcard ? ['*', ...type.names] : [...type.names]])),
         })),
+      },
+    };
+  });
+
+  monitoring.addDebugHandler('/debug/sidecarz', 'The Sidecar scope of a proxy connected to this replica: its Sidecar and the services it leaves (?proxyID=)', (query) => {
+    const { status } = requireProxy(gateway, query);
+    const profile = status.profile!;
+    const sidecar = gateway.cache.sidecarFor(profile);
+    // istiod's `SidecarScope.MarshalJSON` fields that Skiff has: no version, virtual services or rules.
+    const ports = new Map<string, Set<number>>();
+    for (const name of gateway.cache.viewFor(profile).all(TypeUrl.Cluster).keys()) {
+      const target = hostPortOfName(name);
+      if (target === undefined) continue;
+      let set = ports.get(target.host);
+      if (set === undefined) ports.set(target.host, (set = new Set()));
+      set.add(target.port);
+    }
+    return {
+      status: 200,
+      body: {
+        name: sidecar?.name ?? 'default-sidecar',
+        namespace: profile.namespace,
+        outboundTrafficPolicy: sidecar?.outboundTrafficPolicy === undefined || sidecar.outboundTrafficPolicy === null ? null : { mode: sidecar.outboundTrafficPolicy },
+        sidecar: sidecar === undefined ? null : { configNamespace: sidecar.namespace, workloadSelector: sidecar.workloadSelector, egress: sidecar.egress },
+        services: [...ports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([hostname, set]) => ({ hostname, ports: [...set].sort((a, b) => a - b) })),
       },
     };
   });

@@ -6,7 +6,7 @@
 import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsLimits, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsLimits, type BearerTokenAuthenticator, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { contextFromTraceparent, SKIFF_VERSION, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
@@ -49,6 +49,8 @@ export interface GatewayOptions {
   readonly limits?: Partial<AdsLimits>;
   /** Bind client-certificate identities to nodes' namespaces on the TLS listener (default true). */
   readonly identityCheck?: boolean;
+  /** Authenticates TLS clients without a certificate by their bearer token (`--xds-token-review`); needs `tls`. */
+  readonly tokenAuthenticator?: BearerTokenAuthenticator;
   /** Who may read which proxy's debug information over ADS (`DebugAuthPolicy`). */
   readonly debugAuth?: Partial<DebugAuthPolicy>;
 }
@@ -101,7 +103,19 @@ export class Gateway implements Runner {
       controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? SKIFF_VERSION } }),
     };
     this.ads = new AdsServer({ ...serverOptions, address: options.xdsAddress ?? ':15010' });
-    this.servers = options.tls === undefined ? [this.ads] : [this.ads, new AdsServer({ ...serverOptions, address: options.tls.address, tls: options.tls.credentials })];
+    if (options.tokenAuthenticator !== undefined && options.tls === undefined) throw new Error('a token authenticator needs the TLS ADS listener');
+    this.servers =
+      options.tls === undefined
+        ? [this.ads]
+        : [
+            this.ads,
+            new AdsServer({
+            ...serverOptions,
+            address: options.tls.address,
+            tls: options.tls.credentials,
+            ...(options.tokenAuthenticator === undefined ? {} : { tokenAuthenticator: options.tokenAuthenticator }),
+          }),
+        ];
     options.meter
       ?.createObservableGauge('pilot_services', { description: 'Total services known to pilot (ServiceEntry hosts served by this replica)' })
       .addCallback((result) => result.observe(this.cache.records().reduce((count, record) => count + record.hosts.length, 0)));

@@ -14,4 +14,6 @@ export {
   type DebugDecision,
   type DebugScope,
 } from './debug-auth.js';
-export { GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, type GatewaySecuritySettings, type GatewaySecurityValues } from './command-line.js';
+export { GATEWAY_SECURITY_OPTIONS, gatewaySecurityFromCommandLine, type GatewaySecuritySettings, type GatewaySecurityValues, type TokenReviewSettings } from './command-line.js';
+export { createTokenAuthenticator } from './token-review.js';
+export type { BearerTokenAuthenticator } from '@skiff/ads-server';

@@ -92,7 +92,7 @@ function yamlFilesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
-    if (statSync(path).isDirectory()) out.push(...yamlFilesUnder(path));
+    if (statSync(path).isDirectory()) for (const item of yamlFilesUnder(path)) out.push(item);
     else if (/\.(ya?ml)$/.test(entry)) out.push(path);
   }
   return out;

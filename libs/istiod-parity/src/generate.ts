@@ -1,13 +1,18 @@
 /**
- * Generated meshes for the parity suite: ServiceEntries and WorkloadEntries over a few namespaces,
+ * Generated meshes for the parity suite: ServiceEntries, WorkloadEntries and Sidecars over a few namespaces,
  * drawn by fast-check across what shapes their clusters and endpoints (resolution, location, ports,
  * protocols, target ports, addresses, exportTo, inline endpoints, workload selectors) and what shapes
  * each endpoint (labels, weights, localities, networks, port maps, service accounts). Objects carry
  * distinct creation times, so which of two ServiceEntries claiming one host wins is decided the same
  * way on both sides. Invalid combinations are drawn too: both sides must reject the same objects.
+ * Sidecars (namespace-wide, with a workload selector, and the root namespace's) scope what the proxies
+ * see, so each namespace is also asked as a sidecar whose labels a selector may match.
  */
+/* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
+import { defaultProxies, namespacesOf, type ParityCase } from './corpus.js';
+import { parityProxy } from './proxies.js';
 
 export const MESH_NAMESPACES = ['ns-a', 'ns-b', 'ns-c'] as const;
 
@@ -139,15 +144,46 @@ const workloadEntry = (): fc.Arbitrary<WorkloadEntryDraw> =>
     })
     .map(({ namespace, endpoint: e, selectorLabels, portOverride }) => ({ ...e, labels: { ...e.labels, ...selectorLabels }, namespace, portOverride }));
 
+/** istiod's root namespace: its selector-less Sidecar applies to namespaces without one. */
+export const ROOT_NAMESPACE = 'istio-system';
+/** Egress hosts: namespace-wide, across namespaces, exact, wildcard and excluded imports. */
+const EGRESS_HOSTS = ['./*', '*/*', 'ns-b/*', '*/svc-1.example.com', 'ns-a/*.example.com', '~ns-c/*', './db.internal', '*/*.mesh.local', 'istio-system/*', '*/api.example.net'] as const;
+/** The labels of the labelled sidecar each namespace is asked as. */
+export const LABELLED_PROXY = { app: 'a' } as const;
+
+interface SidecarDraw {
+  readonly namespace: string;
+  readonly selector: Labels | undefined;
+  /** The last has no port (the catch-all); earlier ones have one. */
+  readonly listeners: readonly { readonly port: number | undefined; readonly hosts: readonly string[] }[];
+}
+
+const sidecarDraw = (): fc.Arbitrary<SidecarDraw> =>
+  fc
+    .record({
+      namespace: fc.constantFrom(...MESH_NAMESPACES, ROOT_NAMESPACE),
+      selector: fc.option(fc.dictionary(fc.constantFrom('app'), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: 1 }), { nil: undefined }),
+      portListener: fc.option(fc.record({ port: fc.constantFrom(...PORT_NUMBERS), hosts: fc.uniqueArray(fc.constantFrom(...EGRESS_HOSTS), { minLength: 1, maxLength: 2 }) }), { nil: undefined }),
+      hosts: fc.uniqueArray(fc.constantFrom(...EGRESS_HOSTS), { minLength: 1, maxLength: 3 }),
+    })
+    .map(({ namespace, selector, portListener, hosts }) => ({
+      namespace,
+      selector,
+      listeners: [...(portListener === undefined ? [] : [{ port: portListener.port, hosts: portListener.hosts }]), { port: undefined, hosts }],
+    }));
+
 export interface GeneratedMesh {
   readonly serviceEntries: readonly ServiceEntryDraw[];
   readonly workloadEntries: readonly WorkloadEntryDraw[];
+  readonly sidecars: readonly SidecarDraw[];
 }
 
+// Sidecars are drawn last, so the ServiceEntries and WorkloadEntries of a seed stay what they were.
 export const generatedMesh = (): fc.Arbitrary<GeneratedMesh> =>
   fc.record({
     serviceEntries: fc.array(serviceEntry(), { minLength: 1, maxLength: 4 }),
     workloadEntries: fc.array(workloadEntry(), { minLength: 0, maxLength: 6 }),
+    sidecars: fc.array(sidecarDraw(), { minLength: 0, maxLength: 2 }),
   });
 
 const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
@@ -185,5 +221,29 @@ export function meshYaml(mesh: GeneratedMesh): string {
       spec: endpointSpec(we, ['http-80', 'tcp-9000', 'grpc-8080'], we.portOverride),
     });
   });
+  mesh.sidecars.forEach((sidecar, i) => {
+    documents.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Sidecar',
+      metadata: { name: `sidecar-${i}`, namespace: sidecar.namespace, creationTimestamp: timestamp(index++) },
+      spec: {
+        ...(sidecar.selector === undefined ? {} : { workloadSelector: { labels: sidecar.selector } }),
+        egress: sidecar.listeners.map((listener) => ({
+          ...(listener.port === undefined ? {} : { port: { number: listener.port, protocol: 'HTTP', name: `http-${listener.port}` } }),
+          hosts: listener.hosts,
+        })),
+      },
+    });
+  });
   return documents.map((doc) => stringify(doc)).join('---\n');
+}
+
+/**
+ * A generated mesh as a parity case: the default proxies, plus in every namespace a sidecar labelled
+ * `LABELLED_PROXY`, which a Sidecar's workload selector may pick.
+ */
+export function generatedCase(name: string, mesh: GeneratedMesh): ParityCase {
+  const config = meshYaml(mesh);
+  const labelled = namespacesOf(config).map((namespace) => ({ ...parityProxy('sidecar', { namespace, labels: LABELLED_PROXY }), name: `sidecar@${namespace}/app=a` }));
+  return { name, config, proxies: [...defaultProxies(config), ...labelled] };
 }

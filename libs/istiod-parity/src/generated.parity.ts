@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatDifferences } from './compare.js';
-import { parityCase, type ParityCase } from './corpus.js';
-import { generatedMesh, meshYaml } from './generate.js';
+import type { ParityCase } from './corpus.js';
+import { generatedCase, generatedMesh } from './generate.js';
 import { FLAG_SETTINGS } from './goldens.js';
 import { compareCase } from './parity.js';
 import { runReference, type ReferenceOutput } from './reference.js';
@@ -26,7 +26,7 @@ const count = Number(process.env['PARITY_MESHES'] ?? DEFAULT_COUNT);
 const GENERATED_OPEN = JSON.parse(readFileSync(new URL('../testdata/generated-open.json', import.meta.url), 'utf8')) as Record<string, number>;
 const meshes: ParityCase[] = fc
   .sample(generatedMesh(), { seed, numRuns: count })
-  .map((mesh, index) => parityCase(`generated-${seed}-${index}`, meshYaml(mesh)));
+  .map((mesh, index) => generatedCase(`generated-${seed}-${index}`, mesh));
 
 for (const setting of FLAG_SETTINGS) {
   describe(`${count} generated meshes (seed ${seed}), istiod flags ${setting.name}`, () => {

@@ -16,6 +16,6 @@ export {
 export { canonicalJson, emptyResources, jsonOfBinary, RESOURCE_KINDS, resourceName, TYPE_URL_OF, type ResourceKind, type ServedResources } from './resources.js';
 export { runSkiff, type SkiffCase, type SkiffCaseResult, type SkiffProxyResult, type SkiffRejection } from './skiff.js';
 export { compareCase, served, type CaseReport } from './parity.js';
-export { generatedMesh, meshYaml, MESH_NAMESPACES, type GeneratedMesh } from './generate.js';
+export { generatedCase, generatedMesh, meshYaml, MESH_NAMESPACES, type GeneratedMesh } from './generate.js';
 export { DEVIATIONS, grpcClientRefusal, rewriteRefusedAnswers, type AppliedDeviation, type Deviation } from './deviations.js';
 export { expectIstiodGolden, FLAG_SETTINGS, GOLDEN_DIR, goldenPathOf, OPEN_CASES, readIstiodGolden, stableReferenceResult, type FlagSetting } from './goldens.js';

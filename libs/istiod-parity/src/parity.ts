@@ -54,11 +54,11 @@ export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseRes
       continue;
     }
     const rewritten = rewriteRefusedAnswers(proxy, theirs);
-    deviations.push(...rewritten.applied.map((a) => `${proxy.name} ${a.resource}: ${a.deviation.id}`));
+    for (const a of rewritten.applied) deviations.push(`${proxy.name} ${a.resource}: ${a.deviation.id}`);
     const comparison = compareProxy(maskUnpredictableAddresses(rewritten.resources, unpredictable), maskUnpredictableAddresses(ours.resources, unpredictable));
     compared += comparison.compared;
     skipped += comparison.skipped.length;
-    differences.push(...comparison.differences.map((d) => ({ ...d, path: `${proxy.name} ${d.path}` })));
+    for (const d of comparison.differences) differences.push({ ...d, path: `${proxy.name} ${d.path}` });
   }
   return { name: testCase.name, differences, compared, skipped, deviations };
 }

@@ -39,7 +39,7 @@ export async function queryAsProxy(proxy: ParityProxy, request: AdsRequester): P
           if (route.action.case !== 'route') continue;
           const specifier = route.action.value.clusterSpecifier;
           if (specifier.case === 'cluster') clusters.push(specifier.value);
-          if (specifier.case === 'weightedClusters') clusters.push(...specifier.value.clusters.map((weighted) => weighted.name));
+          if (specifier.case === 'weightedClusters') for (const weighted of specifier.value.clusters) clusters.push(weighted.name);
         }
       }
     }

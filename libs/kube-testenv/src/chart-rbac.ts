@@ -1,7 +1,8 @@
 /**
- * The watcher's identity exactly as the chart (deploy/helm/skiff) renders it: its ServiceAccount and
- * the RBAC objects that grant it access (the ClusterRole and its cluster-wide binding, or one
- * RoleBinding per namespace with `watcher.namespaces`; the Role and RoleBinding of its Lease), rendered
+ * A component's identity exactly as the chart (deploy/helm/skiff) renders it: its ServiceAccount and
+ * the RBAC objects that grant it access (the watcher: the ClusterRole and its cluster-wide binding, or
+ * one RoleBinding per namespace with `watcher.namespaces`, and the Role and RoleBinding of its Lease;
+ * the gateway with token review: the TokenReview ClusterRole and its binding), rendered
  * with `helm template` and applied with kubectl. Tests then authenticate as that ServiceAccount, so
  * anything the chart forgets to grant fails the way it would in a cluster.
  */
@@ -23,15 +24,9 @@ export interface WatcherIdentityOptions {
   readonly watchNamespaces?: readonly string[];
 }
 
-export interface WatcherIdentity {
-  readonly namespace: string;
-  readonly serviceAccount: string;
+export interface WatcherIdentity extends ChartIdentity {
   /** The Lease the chart's Role lets the watcher create and renew. */
   readonly leaseName: string;
-  /** A kubeconfig with a TokenRequest token of the ServiceAccount. */
-  readonly kubeconfig: string;
-  /** The RBAC objects applied, as `Kind namespace/name`. */
-  readonly objects: readonly string[];
 }
 
 interface RenderedObject {
@@ -40,34 +35,70 @@ interface RenderedObject {
 }
 
 export async function installWatcherIdentity(plane: KubeControlPlane, options: WatcherIdentityOptions): Promise<WatcherIdentity> {
-  const release = options.release ?? 'skiff';
-  for (const namespace of [options.namespace, ...(options.watchNamespaces ?? [])]) {
-    await plane.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
+  const set: string[] = [];
+  if (options.watchNamespaces !== undefined && options.watchNamespaces.length > 0) {
+    set.push('--set', `watcher.namespaces={${options.watchNamespaces.join(',')}}`);
+  }
+  const identity = await installChartIdentity(plane, 'watcher', options.namespace, options.release ?? 'skiff', set, options.watchNamespaces ?? []);
+  // The chart names the Lease after the watcher's objects (skiff.watcherLeaseName).
+  return { ...identity, leaseName: identity.serviceAccount };
+}
+
+export interface GatewayIdentityOptions {
+  /** The release namespace (created when missing). */
+  readonly namespace: string;
+  /** Release name (default `skiff`). */
+  readonly release?: string;
+}
+
+/** A chart component's ServiceAccount with the RBAC the chart grants it. */
+export interface ChartIdentity {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** A kubeconfig with a TokenRequest token of the ServiceAccount. */
+  readonly kubeconfig: string;
+  /** The RBAC objects applied, as `Kind namespace/name`. */
+  readonly objects: readonly string[];
+}
+
+/**
+ * The ADS gateway's identity with `gateway.tls.tokenReview` on: its ServiceAccount and the ClusterRole
+ * that lets it create TokenReviews for the tokens clients present on 15012.
+ */
+export function installGatewayIdentity(plane: KubeControlPlane, options: GatewayIdentityOptions): Promise<ChartIdentity> {
+  const set = ['--set', 'gateway.tls.enabled=true', '--set', 'gateway.tls.secretName=xds-tls', '--set', 'gateway.tls.verifyClients=false', '--set', 'gateway.tls.tokenReview=true'];
+  return installChartIdentity(plane, 'ads-gateway', options.namespace, options.release ?? 'skiff', set, []);
+}
+
+async function installChartIdentity(
+  plane: KubeControlPlane,
+  component: string,
+  namespace: string,
+  release: string,
+  set: readonly string[],
+  extraNamespaces: readonly string[],
+): Promise<ChartIdentity> {
+  for (const name of [namespace, ...extraNamespaces]) {
+    await plane.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
   }
   const helm = Helm.locate();
   let rendered: string;
   try {
-    const set = ['--set', 'redis.external.url=redis://redis.invalid:6379'];
-    if (options.watchNamespaces !== undefined && options.watchNamespaces.length > 0) {
-      set.push('--set', `watcher.namespaces={${options.watchNamespaces.join(',')}}`);
-    }
-    rendered = await helm.runAsyncOrThrow(['template', release, CHART_DIRECTORY, '--namespace', options.namespace, ...set]);
+    rendered = await helm.runAsyncOrThrow(['template', release, CHART_DIRECTORY, '--namespace', namespace, '--set', 'redis.external.url=redis://redis.invalid:6379', ...set]);
   } finally {
     helm.dispose();
   }
   const objects = parseAllDocuments(rendered)
     .map((document) => document.toJS() as RenderedObject | null)
     .filter((object): object is RenderedObject => object !== null)
-    .filter((object) => RBAC_KINDS.has(object.kind ?? '') && object.metadata?.labels?.['app.kubernetes.io/component'] === 'watcher');
+    .filter((object) => RBAC_KINDS.has(object.kind ?? '') && object.metadata?.labels?.['app.kubernetes.io/component'] === component);
   const serviceAccount = objects.find((object) => object.kind === 'ServiceAccount')?.metadata?.name;
-  if (serviceAccount === undefined) throw new Error(`the chart rendered no watcher ServiceAccount:\n${rendered}`);
+  if (serviceAccount === undefined) throw new Error(`the chart rendered no ${component} ServiceAccount:\n${rendered}`);
   await plane.apply(objects.map((object) => JSON.stringify(object)).join('\n---\n'));
   return {
-    namespace: options.namespace,
+    namespace,
     serviceAccount,
-    // The chart names the Lease after the watcher's objects (skiff.watcherLeaseName).
-    leaseName: serviceAccount,
-    kubeconfig: await plane.serviceAccountKubeconfig(options.namespace, serviceAccount),
+    kubeconfig: await plane.serviceAccountKubeconfig(namespace, serviceAccount),
     objects: objects.map((object) => `${object.kind} ${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`),
   };
 }

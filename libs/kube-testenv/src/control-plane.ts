@@ -242,10 +242,12 @@ export class KubeControlPlane {
 
   /**
    * A token for a ServiceAccount, issued by the API server through the TokenRequest API
-   * (`kubectl create token`), as a pod's projected token would be.
+   * (`kubectl create token`), as a pod's projected token would be; with `audiences`, for those (as
+   * istio-agent requests one for `istio-ca`).
    */
-  async serviceAccountToken(namespace: string, name: string, duration = '1h'): Promise<string> {
-    return (await this.kubectlOrThrow(['create', 'token', name, '--namespace', namespace, '--duration', duration])).trim();
+  async serviceAccountToken(namespace: string, name: string, duration = '1h', audiences: readonly string[] = []): Promise<string> {
+    const audienceArgs = audiences.flatMap((audience) => ['--audience', audience]);
+    return (await this.kubectlOrThrow(['create', 'token', name, '--namespace', namespace, '--duration', duration, ...audienceArgs])).trim();
   }
 
   /** Writes a kubeconfig that authenticates with `token` and returns its path. */

@@ -20,4 +20,11 @@ export {
 export { HELM_INSTALL_COMMAND, Helm, HelmCommandError, HelmNotFoundError, findHelm } from './helm.js';
 export type { HelmResult, LintOptions, TemplateOptions } from './helm.js';
 export { TcpProxy } from './tcp-proxy.js';
-export { installWatcherIdentity, type WatcherIdentity, type WatcherIdentityOptions } from './chart-rbac.js';
+export {
+  installGatewayIdentity,
+  installWatcherIdentity,
+  type ChartIdentity,
+  type GatewayIdentityOptions,
+  type WatcherIdentity,
+  type WatcherIdentityOptions,
+} from './chart-rbac.js';

@@ -10,9 +10,14 @@ import type { KubeControlPlane } from './control-plane.js';
 /** The repository root (this file is libs/kube-testenv/src/istio-crds.ts, or dist/ once built). */
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ISTIO_CRDS_DIRECTORY = join(REPOSITORY_ROOT, 'deploy', 'helm', 'skiff', 'files', 'istio-crds');
-export const ISTIO_CRD_NAMES = ['serviceentries.networking.istio.io', 'workloadentries.networking.istio.io'] as const;
+export const ISTIO_CRD_NAMES = [
+  'serviceentries.networking.istio.io',
+  'workloadentries.networking.istio.io',
+  'destinationrules.networking.istio.io',
+  'sidecars.networking.istio.io',
+] as const;
 
-/** The two CRDs as one multi-document YAML stream. */
+/** The CRDs as one multi-document YAML stream. */
 export function istioCrdManifests(): string {
   return ISTIO_CRD_NAMES.map((name) => readFileSync(join(ISTIO_CRDS_DIRECTORY, `${name}.yaml`), 'utf8')).join('---\n');
 }

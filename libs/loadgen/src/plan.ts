@@ -95,7 +95,7 @@ export function planProxies(args: PlanArgs): ProxyPlan[] {
     const all = group.clusters;
     const take = perProxy === 0 ? all.length : Math.min(perProxy, all.length);
     const clusters: string[] = [];
-    if (take === all.length) clusters.push(...all);
+    if (take === all.length) for (const item of all) clusters.push(item);
     else for (let k = 0; k < take; k++) clusters.push(all[(member * take + k) % all.length]!);
     plans.push({ index, namespace: group.namespace, clusters });
   }

@@ -126,6 +126,6 @@ export function formatSummary(summary: LoadSummary): string {
     ['pushed versions', pushed === null ? '-' : `${pushed.versions} versions, ${pushed.arrivals} arrivals`],
     ['arrival spread ms', pushed === null ? '-' : distribution(pushed.spreadMs)],
   ];
-  const width = Math.max(...rows.map(([name]) => name.length));
+  const width = rows.reduce((longest, [name]) => Math.max(longest, name.length), 0);
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
 }

@@ -34,6 +34,7 @@ export {
   localityOf,
   normalizeDestinationRule,
   normalizeServiceEntry,
+  normalizeSidecar,
   normalizeWorkloadEntry,
   sanitizeLocalityLabel,
   TLS_MODE_LABEL,
@@ -48,6 +49,7 @@ export {
   type AcceptedObject,
   type IgnoredEntry,
   type LoadedServiceEntry,
+  type LoadedSidecar,
   type LoadedWorkloadEntry,
   type LoadOptions,
   type LoadResult,
@@ -55,3 +57,4 @@ export {
 } from './load.js';
 export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from './json-schemas.js';
 export { parseGoDuration } from './read-fields.js';
+export { validateSidecarEgressHost } from './validate-sidecar.js';

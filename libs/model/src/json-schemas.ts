@@ -7,6 +7,7 @@ import {
   NormalizedDestinationRuleSchema,
   NormalizedEndpointSchema,
   NormalizedServiceEntrySchema,
+  NormalizedSidecarSchema,
   NORMALIZED_SCHEMA_VERSION,
 } from './normalized.js';
 
@@ -29,6 +30,7 @@ export function normalizedJsonSchemas(): JsonSchemaDocument[] {
     { fileName: `normalized-service-entry.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedServiceEntrySchema) },
     { fileName: `normalized-endpoint.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedEndpointSchema) },
     { fileName: `normalized-destination-rule.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedDestinationRuleSchema) },
+    { fileName: `normalized-sidecar.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedSidecarSchema) },
   ];
 }
 

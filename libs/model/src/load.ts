@@ -4,8 +4,15 @@
  * is reported and skipped; it never stops the rest of the batch.
  */
 import { objectLabel, type FieldError } from './field-error.js';
-import { normalizeServiceEntry, normalizeWorkloadEntry } from './normalize.js';
-import { checkNormalizedEndpoint, checkNormalizedServiceEntry, type NormalizedEndpoint, type NormalizedServiceEntry } from './normalized.js';
+import { normalizeServiceEntry, normalizeSidecar, normalizeWorkloadEntry } from './normalize.js';
+import {
+  checkNormalizedEndpoint,
+  checkNormalizedServiceEntry,
+  checkNormalizedSidecar,
+  type NormalizedEndpoint,
+  type NormalizedServiceEntry,
+  type NormalizedSidecar,
+} from './normalized.js';
 import type { IstioConfigObject, SourceRef } from './objects.js';
 import { parseIstioObjects, type ParseError, type ParseOptions, type ParseResult } from './parse.js';
 import { validateObject, type ValidationOptions } from './validate.js';
@@ -21,6 +28,12 @@ export interface LoadedServiceEntry {
 
 export interface LoadedWorkloadEntry {
   readonly endpoint: NormalizedEndpoint;
+  readonly warnings: FieldError[];
+  readonly source: SourceRef;
+}
+
+export interface LoadedSidecar {
+  readonly sidecar: NormalizedSidecar;
   readonly warnings: FieldError[];
   readonly source: SourceRef;
 }
@@ -53,6 +66,7 @@ export interface IgnoredEntry {
 export interface LoadResult {
   readonly serviceEntries: LoadedServiceEntry[];
   readonly workloadEntries: LoadedWorkloadEntry[];
+  readonly sidecars: LoadedSidecar[];
   /** Every valid object, of any kind Skiff validates. */
   readonly accepted: AcceptedObject[];
   readonly rejected: RejectedObject[];
@@ -76,6 +90,7 @@ export function loadParsedObjects(parsed: ParseResult, options: LoadOptions = {}
   const result: LoadResult = {
     serviceEntries: [],
     workloadEntries: [],
+    sidecars: [],
     accepted: [],
     rejected: [],
     ignored: parsed.ignored.map(({ kind, namespace, name, source }) => ({ kind, namespace, name, source })),
@@ -108,6 +123,14 @@ export function loadParsedObjects(parsed: ParseResult, options: LoadOptions = {}
         continue;
       }
       result.workloadEntries.push({ endpoint, warnings, source });
+    } else if (object.kind === 'Sidecar') {
+      const sidecar = normalizeSidecar(object);
+      const check = checkNormalizedSidecar(sidecar);
+      if (!check.valid) {
+        result.rejected.push({ kind, namespace, name, source, errors: schemaErrors(object, check.errors) });
+        continue;
+      }
+      result.sidecars.push({ sidecar, warnings, source });
     }
     result.accepted.push({ kind, namespace, name, source, warnings, object });
   }

@@ -12,8 +12,10 @@ import {
   type NormalizedEndpoint,
   type NormalizedPort,
   type NormalizedServiceEntry,
+  type NormalizedSidecar,
+  type Protocol,
 } from './normalized.js';
-import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
 import { parseProtocol } from './protocol.js';
 
 /** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
@@ -31,6 +33,11 @@ export interface NormalizedServiceEntryResult {
   readonly serviceEntry: NormalizedServiceEntry;
   /** One endpoint per `spec.endpoints[]` entry, in order. */
   readonly inlineEndpoints: NormalizedEndpoint[];
+}
+
+/** A validated port protocol in its canonical spelling; `''` (sniffing) when unset. */
+function canonicalProtocol(name: string | undefined): Protocol {
+  return name === undefined || name === '' ? '' : (parseProtocol(name) ?? '');
 }
 
 /** `metadata.creationTimestamp` in milliseconds since the epoch; 0 when absent. */
@@ -134,7 +141,7 @@ export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedSer
   const ports: NormalizedPort[] = spec.ports.map((port) => ({
     number: port.number,
     name: port.name,
-    protocol: port.protocol === undefined || port.protocol === '' ? '' : (parseProtocol(port.protocol) ?? ''),
+    protocol: canonicalProtocol(port.protocol),
     targetPort: port.targetPort ?? 0,
   }));
   const hasInlineEndpoints = spec.endpoints.length > 0;
@@ -187,5 +194,29 @@ export function normalizeDestinationRule(object: DestinationRuleObject): Normali
       labels: { ...subset.labels },
       trafficPolicy: subset.trafficPolicy === undefined ? null : { ...subset.trafficPolicy },
     })),
+  };
+}
+
+/**
+ * A validated Sidecar as stored for the gateways: what decides the services its proxies see. An empty
+ * `workloadSelector` is kept as `{}` (it selects every workload, as istiod's `SubsetOf` on no labels is
+ * true), not as null, which is the namespace-wide Sidecar.
+ */
+export function normalizeSidecar(object: SidecarObject): NormalizedSidecar {
+  const { spec, metadata } = object;
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    workloadSelector: spec.workloadSelector === undefined ? null : { ...spec.workloadSelector.labels },
+    egress: spec.egress.map((listener) => ({
+      ...(listener.port === undefined
+        ? {}
+        : { port: { number: listener.port.number, protocol: canonicalProtocol(listener.port.protocol), name: listener.port.name } }),
+      bind: listener.bind,
+      hosts: [...listener.hosts],
+    })),
+    outboundTrafficPolicy: spec.outboundTrafficPolicy?.mode ?? null,
   };
 }

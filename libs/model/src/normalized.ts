@@ -190,6 +190,55 @@ export const NormalizedDestinationRuleSchema = Type.Object(
 );
 export type NormalizedDestinationRule = Static<typeof NormalizedDestinationRuleSchema>;
 
+/** `Sidecar.spec.egress[].port`: what decides which service ports a listener imports. */
+export const NormalizedSidecarPort = Type.Object(
+  {
+    number: Type.Integer({ minimum: 0, maximum: 65535 }),
+    /** Canonical spelling (`HTTP`, `TCP`, ...) or `''` when unset. */
+    protocol: Protocol,
+    name: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type NormalizedSidecarPort = Static<typeof NormalizedSidecarPort>;
+
+export const NormalizedSidecarEgress = Type.Object(
+  {
+    /** Absent for the catch-all listener. */
+    port: Type.Optional(NormalizedSidecarPort),
+    /** `spec.egress[].bind` as written (`''` when unset). */
+    bind: Type.String(),
+    /** `namespace/dnsName` imports and `~namespace/dnsName` exclusions, as written (`.` not resolved). */
+    hosts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type NormalizedSidecarEgress = Static<typeof NormalizedSidecarEgress>;
+
+/**
+ * One Sidecar as the watcher stores it for the gateways, which choose each proxy's Sidecar and show the
+ * proxy only the services its egress hosts import (`pilot/pkg/model/sidecar.go`
+ * `convertToSidecarScope`; `pilot/pkg/model/push_context.go` `getSidecarScope`). Ingress listeners and
+ * the inbound connection pool configure inbound traffic, which Skiff does not serve, so they are not kept.
+ */
+export const NormalizedSidecarSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    namespace: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /** `metadata.creationTimestamp` in milliseconds (0 when absent): the oldest matching Sidecar applies. */
+    creationTime: Type.Integer({ minimum: 0 }),
+    /** `spec.workloadSelector.labels`; `null` for the namespace-wide Sidecar. */
+    workloadSelector: Type.Union([StringMap, Type.Null()]),
+    /** As written; empty means one catch-all listener importing every host of every namespace. */
+    egress: Type.Array(NormalizedSidecarEgress),
+    /** `spec.outboundTrafficPolicy.mode`; `null` when unset (the mesh's policy applies). */
+    outboundTrafficPolicy: Type.Union([Type.Literal('REGISTRY_ONLY'), Type.Literal('ALLOW_ANY'), Type.Null()]),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-sidecar.v1.json' },
+);
+export type NormalizedSidecar = Static<typeof NormalizedSidecarSchema>;
+
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
 function compileChecker<S extends TSchema>(schema: S) {
@@ -206,3 +255,5 @@ export const checkNormalizedServiceEntry = compileChecker(NormalizedServiceEntry
 export const checkNormalizedEndpoint = compileChecker(NormalizedEndpointSchema);
 /** Checks JSON read back from the store against the schema. */
 export const checkNormalizedDestinationRule = compileChecker(NormalizedDestinationRuleSchema);
+/** Checks JSON read back from the store against the schema. */
+export const checkNormalizedSidecar = compileChecker(NormalizedSidecarSchema);

@@ -2,12 +2,12 @@
  * Istio objects as Skiff reads them: the parsed form (kind known, spec not yet checked) and the typed
  * form a successful `validateObject` returns. Field names are the JSON names of istio/api
  * (`networking/v1alpha3/service_entry.proto`, `workload_entry.proto`, `workload_group.proto`,
- * `destination_rule.proto`); the three served versions (v1, v1beta1, v1alpha3) share one schema.
+ * `destination_rule.proto`, `sidecar.proto`); the three served versions (v1, v1beta1, v1alpha3) share one schema.
  */
 import type { Location, Resolution } from './normalized.js';
 
 /** The kinds Skiff validates (and, for ServiceEntry and WorkloadEntry, normalizes). */
-export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule';
+export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule' | 'Sidecar';
 
 /** Where an object came from: a file, the 1-based YAML document in it, and the line it starts on. */
 export interface SourceRef {
@@ -130,6 +130,38 @@ export interface DestinationRuleSpec {
   readonly workloadSelector?: { readonly matchLabels: StringMap };
 }
 
+/** `Sidecar.spec.egress[].port` and `ingress[].port` (`SidecarPort`). */
+export interface SidecarPort {
+  readonly number: number;
+  readonly protocol: string;
+  readonly name: string;
+}
+
+/** `Sidecar.spec.egress[]` (`IstioEgressListener`), as far as it decides which services a proxy sees. */
+export interface SidecarEgressListener {
+  readonly port?: SidecarPort;
+  readonly bind: string;
+  /** `namespace/dnsName` imports, `~namespace/dnsName` exclusions, as written. */
+  readonly hosts: readonly string[];
+}
+
+/** `Sidecar.spec.outboundTrafficPolicy`. */
+export interface SidecarOutboundTrafficPolicy {
+  readonly mode: 'REGISTRY_ONLY' | 'ALLOW_ANY';
+  readonly egressProxy?: { readonly host: string; readonly port?: number; readonly subset?: string };
+}
+
+/**
+ * `Sidecar.spec`. Ingress listeners and the inbound connection pool configure inbound traffic, which
+ * Skiff does not serve: they are validated and not kept.
+ */
+export interface SidecarSpec {
+  /** Present (possibly with no labels) when the spec sets `workloadSelector`. */
+  readonly workloadSelector?: { readonly labels: StringMap };
+  readonly egress: readonly SidecarEgressListener[];
+  readonly outboundTrafficPolicy?: SidecarOutboundTrafficPolicy;
+}
+
 interface TypedObject<K extends SkiffKind, S> {
   readonly apiVersion: string;
   readonly kind: K;
@@ -144,6 +176,7 @@ export type ServiceEntryObject = TypedObject<'ServiceEntry', ServiceEntrySpec>;
 export type WorkloadEntryObject = TypedObject<'WorkloadEntry', WorkloadEntrySpec>;
 export type WorkloadGroupObject = TypedObject<'WorkloadGroup', WorkloadGroupSpec>;
 export type DestinationRuleObject = TypedObject<'DestinationRule', DestinationRuleSpec>;
+export type SidecarObject = TypedObject<'Sidecar', SidecarSpec>;
 
 /** A validated object of any kind Skiff validates. */
-export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject;
+export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject | SidecarObject;

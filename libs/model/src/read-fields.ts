@@ -175,6 +175,12 @@ export function warnUnknownFields(object: JsonObject, known: readonly string[], 
   }
 }
 
+/** Whether a field is set as protobuf decodes it: present, not null, and not an empty list (a nil slice). */
+export function isSet(object: JsonObject, name: string): boolean {
+  const value = object[name];
+  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
+}
+
 /** A proto `oneof`: at most one of `names` may be set. */
 export function checkOneOf(object: JsonObject, names: readonly string[], at: string, issues: FieldIssues): void {
   const set = names.filter((name) => object[name] !== undefined && object[name] !== null);

@@ -27,6 +27,7 @@ import {
   checkOneOf,
   fieldPath,
   indexPath,
+  isSet,
   INT32,
   keyPath,
   readBoolean,
@@ -42,12 +43,6 @@ import {
   UINT32,
   type JsonObject,
 } from './read-fields.js';
-
-function isSet(object: JsonObject, name: string): boolean {
-  const value = object[name];
-  // An empty list is what protobuf decodes as "not set" (a nil slice).
-  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
-}
 
 function checkDuration(object: JsonObject, name: string, at: string, issues: FieldIssues): bigint | undefined {
   const path = fieldPath(at, name);
@@ -96,7 +91,8 @@ function validateOutlierDetection(outlier: JsonObject, at: string, issues: Field
   }
 }
 
-function validateConnectionPool(pool: JsonObject, at: string, issues: FieldIssues): void {
+/** istiod `validateConnectionPool` (DestinationRule traffic policies and Sidecar inbound pools share it). */
+export function validateConnectionPool(pool: JsonObject, at: string, issues: FieldIssues): void {
   const httpPath = fieldPath(at, 'http');
   const tcpPath = fieldPath(at, 'tcp');
   const http = readObject(pool['http'], httpPath, issues);

@@ -10,6 +10,7 @@ import { readObject } from './read-fields.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { readMetadata, validateMetadataAnnotations } from './validate-metadata.js';
 import { readServiceEntrySpec, validateServiceEntrySpec, type ServiceEntryValidationOptions } from './validate-service-entry.js';
+import { validateSidecar } from './validate-sidecar.js';
 import { validateWorkloadEntry, validateWorkloadGroup } from './validate-workload.js';
 
 export type { FieldError } from './field-error.js';
@@ -45,6 +46,9 @@ export function validateObject(parsed: ParsedObject, options: ValidationOptions 
       break;
     case 'DestinationRule':
       object = { apiVersion, kind: 'DestinationRule', metadata, spec: validateDestinationRule(parsed.spec, metadata, issues), status, source };
+      break;
+    case 'Sidecar':
+      object = { apiVersion, kind: 'Sidecar', metadata, spec: validateSidecar(parsed.spec, metadata, issues), status, source };
       break;
   }
   if (issues.errors.length > 0) return { valid: false, errors: issues.errors, warnings: issues.warnings };

@@ -6,6 +6,7 @@
  * every ServiceEntry x every workload computes with `selectsWorkload`.
  */
 import { selectsWorkload, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey, type Resolution } from '@skiff/model';
+/* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';

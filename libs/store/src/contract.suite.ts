@@ -477,6 +477,61 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       });
     });
 
+    describe('Sidecars', () => {
+      const json = (hosts: string[]) => JSON.stringify({ schemaVersion: 1, egress: [{ bind: '', hosts }] });
+
+      it('stores, lists sorted, reads back and deletes, numbering each change on the invalidation sequence', async () => {
+        const seen = recorder();
+        await store.invalidations.subscribe(seen.listener, { afterSeq: await store.invalidations.currentSeq() });
+        const first = await store.sidecars.put(C, json(['./*']), grant);
+        const second = await store.sidecars.put(A, json(['*/*']), grant, { trace: '00-abc-def-01' });
+        expect(first).toMatchObject({ status: 'written', invalidation: { seq: 1, owner: C, kind: 'Sidecar', op: 'upsert', changed: [], removed: [] } });
+        expect(second).toMatchObject({ status: 'written', invalidation: { seq: 2, owner: A, kind: 'Sidecar', trace: '00-abc-def-01' } });
+        const revisions = [first, second].map((result) => (result.status === 'written' ? result.revision : -1));
+        expect(revisions[1]).toBeGreaterThan(revisions[0]!);
+        expect(await store.sidecars.list()).toEqual([
+          { key: A, revision: revisions[1], json: json(['*/*']) },
+          { key: C, revision: revisions[0], json: json(['./*']) },
+        ]);
+        expect(await store.sidecars.get(C)).toEqual({ key: C, revision: revisions[0], json: json(['./*']) });
+        expect(await store.sidecars.put(C, json(['./*']), grant)).toEqual({ status: 'unchanged', revision: revisions[0] });
+        const deleted = await store.sidecars.delete(C, grant);
+        expect(deleted).toMatchObject({ status: 'deleted', invalidation: { seq: 3, owner: C, kind: 'Sidecar', op: 'delete' } });
+        expect(await store.sidecars.delete(C, grant)).toEqual({ status: 'absent' });
+        expect(await store.sidecars.get(C)).toBeNull();
+        await vi.waitFor(() => expect(seen.messages.map((m) => [m.seq, m.kind, m.op])).toEqual([[1, 'Sidecar', 'upsert'], [2, 'Sidecar', 'upsert'], [3, 'Sidecar', 'delete']]), WAIT);
+        expect(seen.gaps).toEqual([]);
+      });
+
+      it('shares the sequence with resource writes, so a gateway orders both', async () => {
+        await store.resources.replace({ visibility: visibility(A), revision: 1, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'v1')] });
+        const written = await store.sidecars.put(B, json(['./*']), grant);
+        expect(written).toMatchObject({ status: 'written', invalidation: { seq: 2 } });
+        expect(await store.invalidations.currentSeq()).toBe(2);
+        expect(await (await harness.open()).sidecars.list()).toHaveLength(1);
+      });
+
+      it('refuses writes and deletes without the current lease, changing nothing', async () => {
+        await store.sidecars.put(A, json(['./*']), grant);
+        await store.lease.release(grant);
+        await expect(store.sidecars.put(A, json(['*/*']), grant)).rejects.toBeInstanceOf(FencedError);
+        await expect(store.sidecars.delete(A, grant)).rejects.toBeInstanceOf(FencedError);
+        expect((await store.sidecars.get(A))?.json).toBe(json(['./*']));
+        expect(await store.invalidations.currentSeq()).toBe(1);
+      });
+
+      it('refuses keys and values it cannot store', async () => {
+        await expect(store.sidecars.put({ namespace: 'a/b', name: 'c' }, json([]), grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.sidecars.put(A, '', grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+
+      it('are gone after the store lost its data', async () => {
+        await store.sidecars.put(A, json(['./*']), grant);
+        await harness.wipe();
+        expect(await store.sidecars.list()).toEqual([]);
+      });
+    });
+
     describe('lease', () => {
       it('is exclusive while held, including against its own holder, and can be renewed', async () => {
         const other = await harness.open();

@@ -22,6 +22,7 @@ describe('store contract names', () => {
       layout.changeLog,
       layout.resources('ns/name'),
       layout.resourceIndex,
+      layout.sidecars,
       layout.sequence,
       layout.epoch,
       layout.lease,

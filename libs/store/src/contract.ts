@@ -362,6 +362,11 @@ export interface ResourceWriter extends ResourceReader {
 export interface Invalidation {
   readonly seq: number;
   readonly owner: ObjectKey;
+  /**
+   * `Sidecar` when `owner` names a Sidecar that was written or deleted (`changed` and `removed` are
+   * then empty: the gateway re-reads it from `SidecarReader`); absent for a ServiceEntry's resources.
+   */
+  readonly kind?: InvalidationKind;
   readonly op: ChangeOp;
   /** The visibility record changed (or the owner appeared or was deleted). */
   readonly ownerChanged: boolean;
@@ -412,15 +417,60 @@ export interface InvalidationBus {
   currentSeq(): Promise<number>;
 }
 
+/** What an invalidation is about besides a ServiceEntry's resources. */
+export type InvalidationKind = 'Sidecar';
+
 /** The JSON published on the channel (the Redis script writes the same shape). */
 export interface InvalidationMessage {
   readonly seq: number;
   readonly owner: ServiceEntryId;
+  readonly kind?: InvalidationKind;
   readonly op: ChangeOp;
   readonly ownerChanged: boolean;
   readonly changed: readonly ResourceRef[];
   readonly removed: readonly ResourceRef[];
   readonly trace?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sidecars
+
+/**
+ * A stored Sidecar: its normalized JSON (`NormalizedSidecar`) and the revision of its last write.
+ * Sidecars scope which of the built resources a proxy sees; they change no resource, so they bypass
+ * the change log and the translators and go straight to the gateways.
+ */
+export interface StoredSidecar {
+  readonly key: ObjectKey;
+  readonly revision: number;
+  readonly json: string;
+}
+
+export type SidecarWriteResult =
+  /** The JSON differed: new revision, and the invalidation (`kind: 'Sidecar'`) was published. */
+  | { readonly status: 'written'; readonly revision: number; readonly invalidation: Invalidation }
+  /** The same JSON was stored: nothing published. */
+  | { readonly status: 'unchanged'; readonly revision: number };
+
+export type SidecarDeleteResult = { readonly status: 'deleted'; readonly invalidation: Invalidation } | { readonly status: 'absent' };
+
+/** Reading Sidecars (gateways). */
+export interface SidecarReader {
+  get(key: ObjectKey): Promise<StoredSidecar | null>;
+  /** Every stored Sidecar, sorted by namespace, then name. */
+  list(): Promise<StoredSidecar[]>;
+}
+
+/**
+ * Writing Sidecars (the watcher). A write is fenced by the writer lease like a ServiceEntry write,
+ * takes the next invalidation sequence number and publishes the invalidation in the same step, so
+ * gateways order it with resource changes and detect a missed one as a sequence gap.
+ */
+export interface SidecarWriter extends SidecarReader {
+  /** Stores `json` for `key`; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
+  put(key: ObjectKey, json: string, fence: LeaseGrant, options?: WriteOptions): Promise<SidecarWriteResult>;
+  /** Removes `key`; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
+  delete(key: ObjectKey, fence: LeaseGrant, options?: WriteOptions): Promise<SidecarDeleteResult>;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -498,6 +548,7 @@ export interface ConnectionStateEvent {
 /** The whole store. Each service takes only its facets (`WatcherStore`, `TranslatorStore`, `GatewayStore`). */
 export interface Store {
   readonly serviceEntries: ServiceEntryWriter;
+  readonly sidecars: SidecarWriter;
   readonly changeLog: ChangeLog;
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
@@ -519,7 +570,7 @@ export interface Store {
 }
 
 /** What the watcher uses. */
-export type WatcherStore = Pick<Store, 'serviceEntries' | 'lease' | 'epoch' | 'health' | 'onStateChange'>;
+export type WatcherStore = Pick<Store, 'serviceEntries' | 'sidecars' | 'lease' | 'epoch' | 'health' | 'onStateChange'>;
 /** What a translator uses. */
 export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' | 'health' | 'onStateChange'> {
   readonly serviceEntries: ServiceEntryReader;
@@ -527,6 +578,7 @@ export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' |
 /** What a gateway uses. */
 export interface GatewayStore extends Pick<Store, 'invalidations' | 'fleet' | 'health' | 'onStateChange'> {
   readonly resources: ResourceReader;
+  readonly sidecars: SidecarReader;
 }
 
 /** Options both implementations take. */

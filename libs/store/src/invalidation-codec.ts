@@ -36,7 +36,8 @@ export function decodeInvalidation(text: string): Invalidation {
     !message['changed'].every(isResourceRef) ||
     !Array.isArray(message['removed']) ||
     !message['removed'].every(isResourceRef) ||
-    (message['trace'] !== undefined && typeof message['trace'] !== 'string')
+    (message['trace'] !== undefined && typeof message['trace'] !== 'string') ||
+    (message['kind'] !== undefined && message['kind'] !== 'Sidecar')
   ) {
     throw new StoreError('corrupt', `not an invalidation: ${text.slice(0, 200)}`);
   }
@@ -44,6 +45,7 @@ export function decodeInvalidation(text: string): Invalidation {
   const base = {
     seq: message['seq'] as number,
     owner,
+    ...(message['kind'] === 'Sidecar' ? { kind: 'Sidecar' as const } : {}),
     op: message['op'] as ChangeOp,
     ownerChanged: message['ownerChanged'],
     changed: message['changed'].map(pickRef),

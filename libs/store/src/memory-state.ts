@@ -15,6 +15,7 @@ import {
   type ChangeLogEntry,
   type ChangeOp,
   type Invalidation,
+  type InvalidationKind,
   type LeaseGrant,
   type OwnershipRecord,
   type ResourceRef,
@@ -71,6 +72,7 @@ export interface Tombstone {
 /** Everything a Redis server would hold for one store. `wipe` replaces it, like a restart without persistence. */
 export class MemoryData {
   readonly serviceEntries = new Map<string, Map<string, string>>();
+  readonly sidecars = new Map<string, { readonly revision: number; readonly json: string }>();
   revisionCounter = 0;
   readonly log: StreamEntry[] = [];
   lastIdMs = 0;
@@ -145,10 +147,26 @@ export class MemoryState {
     return id;
   }
 
-  publish(owner: ObjectKey, op: ChangeOp, ownerChanged: boolean, changed: readonly ResourceRef[], removed: readonly ResourceRef[], trace: string): Invalidation {
+  publish(
+    owner: ObjectKey,
+    op: ChangeOp,
+    ownerChanged: boolean,
+    changed: readonly ResourceRef[],
+    removed: readonly ResourceRef[],
+    trace: string,
+    kind?: InvalidationKind,
+  ): Invalidation {
     const seq = ++this.data.sequence;
     this.ensureEpoch();
-    const base = { seq, owner: { namespace: owner.namespace, name: owner.name }, op, ownerChanged, changed: [...changed], removed: [...removed] };
+    const base = {
+      seq,
+      owner: { namespace: owner.namespace, name: owner.name },
+      ...(kind === undefined ? {} : { kind }),
+      op,
+      ownerChanged,
+      changed: [...changed],
+      removed: [...removed],
+    };
     const invalidation = trace === '' ? base : { ...base, trace };
     const receivers = [...this.subscriptions];
     // Pub/sub delivers after the publishing command has returned, in publish order.

@@ -138,6 +138,7 @@ export class RedisChangeLog implements ChangeLog {
       )) as unknown[];
       cursor = String(reply[0]);
       // Redis 7 drops trimmed entries from the pending list and reports them apart (reply[2]); 6.2 returns them with null fields.
+      // eslint-disable-next-line no-restricted-syntax -- at most `count` items (XAUTOCLAIM ... COUNT), the read batch size
       claimed.push(...asStreamItems(reply[1]).filter(([, fields]) => fields !== null));
     } while (cursor !== '0-0' && claimed.length < count);
     return coalesce(await this.parseEntries(claimed));

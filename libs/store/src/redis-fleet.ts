@@ -11,7 +11,7 @@ export function redisFleet(ctx: RedisContext): FleetRegistry {
     if (replicas.length === 0) return [];
     const reports = await ctx.client.mget(replicas.map((replica) => keys.fleetReport(replica)));
     const expired = replicas.filter((_replica, i) => reports[i] === null);
-    if (expired.length > 0) await ctx.client.srem(keys.fleetIndex, ...expired);
+    if (expired.length > 0) await ctx.client.srem(keys.fleetIndex, expired);
     return replicas.flatMap((replica, i) => {
       const report = reports[i];
       return report === null || report === undefined ? [] : [{ replica, report }];

@@ -12,6 +12,7 @@
  * | `{skiff}:log`                     | stream | change log; consumer group `translators`; trimmed with `MAXLEN ~`     |
  * | `{skiff}:xds:<namespace>/<name>`  | hash   | built resources of one ServiceEntry: `record`, `vis`, `rev`, `b:<id>`  |
  * | `{skiff}:xds`                     | set    | ids of every ServiceEntry that owns resources (the resource index)    |
+ * | `{skiff}:sidecars`                | hash   | Sidecars: field `<namespace>/<name>`, value `<rev> <NormalizedSidecar JSON>` |
  * | `{skiff}:seq`                     | string | invalidation sequence counter                                         |
  * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
  * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
@@ -48,6 +49,8 @@ export interface KeyLayout {
   readonly changeLog: string;
   resources(id: ServiceEntryId): string;
   readonly resourceIndex: string;
+  /** Every Sidecar in one hash: they are few (one or a few per namespace) and read all at once. */
+  readonly sidecars: string;
   readonly sequence: string;
   readonly epoch: string;
   readonly lease: string;
@@ -74,6 +77,7 @@ export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX): KeyLayout {
     changeLog: `${tag}:log`,
     resources: (id) => `${tag}:xds:${id}`,
     resourceIndex: `${tag}:xds`,
+    sidecars: `${tag}:sidecars`,
     sequence: `${tag}:seq`,
     epoch: `${tag}:epoch`,
     lease: `${tag}:lease`,

@@ -104,7 +104,8 @@ export function redisResources(ctx: RedisContext, tombstoneTtlMs: number): Resou
     const key = keys.resources(serviceEntryId(owner));
     if (ids === undefined) return ownedFromHash(await ctx.client.hgetallBuffer(key), undefined);
     const resourceKeys = ids.map(resourceKey);
-    const [record, ...bytes] = await ctx.client.hmgetBuffer(key, 'record', ...resourceKeys.map((k) => `b:${k}`));
+    // HMGET with the fields as one array: spread as arguments, an owner's many resources would overflow the call stack.
+    const [record, ...bytes] = (await ctx.client.callBuffer('HMGET', [key, 'record', ...resourceKeys.map((k) => `b:${k}`)])) as (Buffer | null)[];
     if (record === null || record === undefined) return null;
     const hash: Record<string, Buffer> = { record };
     resourceKeys.forEach((k, i) => {

@@ -104,6 +104,43 @@ return {'deleted', rev, id, redis.call('GET', KEYS[6])}
 );
 
 /**
+ * Fenced write or delete of one Sidecar that takes the next invalidation sequence number and publishes
+ * the invalidation (`kind: "Sidecar"`, no resources) in the same step.
+ * KEYS: Sidecar hash, revision counter, lease, sequence, epoch.
+ * ARGV: lease value, id, JSON ('' deletes), channel, trace ('' for none), epoch candidate.
+ * Values are `<revision> <json>`.
+ */
+export const WRITE_SIDECAR = new LuaScript(
+  'write-sidecar',
+  `
+local lease = redis.call('GET', KEYS[3])
+if lease ~= ARGV[1] then return {'fenced', lease or ''} end
+local stored = redis.call('HGET', KEYS[1], ARGV[2])
+local op = 'upsert'
+local rev = 0
+if ARGV[3] == '' then
+  if not stored then return {'absent'} end
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  op = 'delete'
+else
+  if stored then
+    local space = string.find(stored, ' ', 1, true)
+    if string.sub(stored, space + 1) == ARGV[3] then return {'unchanged', string.sub(stored, 1, space - 1)} end
+  end
+  rev = redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[1], ARGV[2], rev .. ' ' .. ARGV[3])
+end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('SET', KEYS[5], ARGV[6], 'NX')
+local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[2]) .. ',"kind":"Sidecar","op":"' .. op .. '","ownerChanged":true,"changed":[],"removed":[]'
+if ARGV[5] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[5]) end
+message = message .. '}'
+redis.call('PUBLISH', ARGV[4], message)
+return {'written', rev, message}
+`,
+);
+
+/**
  * Lease acquisition. KEYS: lease, token counter, epoch. ARGV: holder, TTL ms, epoch candidate.
  * A missing token counter starts at the server clock in milliseconds, so tokens keep growing when the
  * server restarted empty (a writer from before the restart holds a smaller token).

@@ -39,7 +39,7 @@ export async function deleteKeys(admin: Redis, prefix: string): Promise<number> 
   do {
     const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) deleted += await admin.del(...keys);
+    if (keys.length > 0) deleted += await admin.del(keys);
   } while (cursor !== '0');
   return deleted;
 }
@@ -51,7 +51,7 @@ export async function listKeys(admin: Redis, prefix: string): Promise<string[]> 
   do {
     const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
     cursor = next;
-    found.push(...keys);
+    for (const item of keys) found.push(item);
   } while (cursor !== '0');
   return found.sort();
 }

@@ -62,7 +62,9 @@ it('serves every proxy profile from the variant the translator builds for it', a
 
   // A new endpoint changes the assignments of every variant and no cluster.
   const changes: ResourceChange[] = [];
-  cache.onChange((batch) => changes.push(...batch));
+  cache.onChange((batch) => {
+    for (const change of batch) changes.push(change);
+  });
   await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [
     workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } }),
     workload('apps', 'vm-3', '10.0.0.3', { labels: { app: 'api' } }),

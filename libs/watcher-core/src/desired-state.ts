@@ -17,12 +17,13 @@ import {
   type FieldError,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
+  type NormalizedSidecar,
   type ObjectKey,
   type SourceRef,
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
-import { FRESH_FIELD_ENCODING, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
+import { canonicalJson, FRESH_FIELD_ENCODING, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
 
 /** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
 export interface ObjectStatus {
@@ -39,8 +40,8 @@ export interface ObjectStatus {
 
 export type ApplyOutcome =
   /** `created`: the object had no valid version before (istiod counts such an event as `add`). */
-  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean }
-  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[] }
+  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean; readonly sidecars?: readonly ObjectKey[] }
+  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly sidecars?: readonly ObjectKey[] }
   /** The new version is invalid; nothing changed. */
   | { readonly result: 'rejected'; readonly kind: string; readonly errors: readonly FieldError[] }
   /** Not an object Skiff reads (unknown shape or an Istio kind it does not use); nothing changed. */
@@ -69,6 +70,8 @@ export class DesiredState {
   /** Inline `spec.endpoints` per ServiceEntry id; the index holds the ServiceEntries themselves. */
   private readonly inlineEndpoints = new Map<ServiceEntryId, readonly NormalizedEndpoint[]>();
   private readonly statuses = new Map<string, ObjectStatus>();
+  /** Sidecars in effect, with the JSON the store holds for each (they change no ServiceEntry hash). */
+  private readonly sidecars = new Map<ServiceEntryId, { readonly sidecar: NormalizedSidecar; readonly json: string }>();
   /** Statuses whose latest version was rejected, kept with every change so reading it is O(1). */
   private rejected = 0;
   /**
@@ -142,6 +145,11 @@ export class DesiredState {
       this.index.upsertServiceEntry(serviceEntry);
       return { result: 'applied', kind, affected: [{ namespace, name }], created };
     }
+    const loadedSidecar = loaded.sidecars[0];
+    if (loadedSidecar) {
+      this.sidecars.set(serviceEntryId(loadedSidecar.sidecar), { sidecar: loadedSidecar.sidecar, json: canonicalJson(loadedSidecar.sidecar) });
+      return { result: 'applied', kind, affected: [], created, sidecars: [{ namespace, name }] };
+    }
     const loadedWorkload = loaded.workloadEntries[0];
     if (loadedWorkload) {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
@@ -162,6 +170,10 @@ export class DesiredState {
       this.inlineEndpoints.delete(serviceEntryId(objectKey));
       return { result: 'deleted', kind: ref.kind, affected: [objectKey] };
     }
+    if (ref.kind === 'Sidecar') {
+      const existed = this.sidecars.delete(serviceEntryId(objectKey));
+      return { result: 'deleted', kind: ref.kind, affected: [], sidecars: existed ? [objectKey] : [] };
+    }
     if (ref.kind === 'WorkloadEntry') {
       if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       const changes = this.index.deleteWorkload(objectKey);
@@ -181,6 +193,16 @@ export class DesiredState {
       const slash = id.indexOf('/');
       return { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
     });
+  }
+
+  /** The JSON the store should hold for the Sidecar `key`, or null when it does not exist. */
+  sidecarJson(key: ObjectKey): string | null {
+    return this.sidecars.get(serviceEntryId(key))?.json ?? null;
+  }
+
+  /** Every Sidecar in effect. */
+  sidecarKeys(): ObjectKey[] {
+    return [...this.sidecars.values()].map(({ sidecar }) => ({ namespace: sidecar.namespace, name: sidecar.name }));
   }
 
   /**

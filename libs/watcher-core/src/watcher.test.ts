@@ -38,8 +38,16 @@ const workloadEntry = (name: string, address: string, labels: Record<string, str
   spec: { address, labels },
 });
 
+const sidecar = (name: string, hosts: string[], namespace = 'mesh', workloadSelector?: Record<string, string>) => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'Sidecar',
+  metadata: { name, namespace },
+  spec: { ...(workloadSelector === undefined ? {} : { workloadSelector: { labels: workloadSelector } }), egress: [{ hosts }] },
+});
+
 const pickWatcherStore = (store: MemoryStore): WatcherStore => ({
   serviceEntries: store.serviceEntries,
+  sidecars: store.sidecars,
   lease: store.lease,
   epoch: () => store.epoch(),
   health: () => store.health(),
@@ -155,6 +163,44 @@ describe('Watcher on the in-memory store', () => {
     store.wipe();
     expect(await store.serviceEntries.list()).toEqual([]);
     await eventually(async () => expect(await endpointFields(store, 'a')).toEqual(['ep:WorkloadEntry/mesh/a-1']));
+  });
+
+  it('writes Sidecars, rewrites them on change, deletes them, and converges them after the store lost its data', async () => {
+    const store = createMemoryStore();
+    const source = new ScriptedSource([sidecar('default', ['./*']), serviceEntry('a', { app: 'a' })]);
+    const watcher = await startWatcher(store, source, 'w1', 300);
+    await eventually(() => expect(watcher.status().converged).toBe(true));
+    const hostsOf = async () => (await store.sidecars.list()).map((stored) => [stored.key.name, (JSON.parse(stored.json) as { egress: { hosts: string[] }[] }).egress[0]?.hosts]);
+    expect(await hostsOf()).toEqual([['default', ['./*']]]);
+    expect(watcher.status().sidecars).toBe(1);
+
+    source.upsert(sidecar('default', ['./*', 'istio-system/*']));
+    source.upsert(sidecar('app', ['./a.example.com'], 'mesh', { app: 'a' }));
+    await watcher.flush();
+    expect(await hostsOf()).toEqual([
+      ['app', ['./a.example.com']],
+      ['default', ['./*', 'istio-system/*']],
+    ]);
+    // An invalid version keeps the last valid one.
+    source.upsert(sidecar('app', ['a.example.com']));
+    await watcher.flush();
+    expect((await hostsOf())[0]).toEqual(['app', ['./a.example.com']]);
+
+    source.delete('Sidecar', 'mesh', 'app');
+    await watcher.flush();
+    expect(await hostsOf()).toEqual([['default', ['./*', 'istio-system/*']]]);
+
+    store.wipe();
+    await eventually(async () => expect(await hostsOf()).toEqual([['default', ['./*', 'istio-system/*']]]));
+    // A Sidecar left in the store by a previous writer is deleted by the next convergence.
+    const lease = await store.lease.current();
+    expect(lease).not.toBeNull();
+    await store.sidecars.put({ namespace: 'mesh', name: 'stale' }, '{"stale":true}', lease!);
+    await watcher.close();
+    running.splice(0);
+    const next = await startWatcher(store, new ScriptedSource([sidecar('default', ['./*'])]), 'w2', 300);
+    await eventually(() => expect(next.status().converged).toBe(true), { timeoutMs: 3_000 });
+    expect(await hostsOf()).toEqual([['default', ['./*']]]);
   });
 
   it('lets only the lease holder write; a standby takes over when the holder freezes, and fencing stops the old holder', async () => {

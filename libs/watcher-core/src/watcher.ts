@@ -13,6 +13,7 @@ import { Backoff, type Logger, type Runner } from '@skiff/runtime';
 import type { LeaseGrant, WatcherStore } from '@skiff/store';
 import { DesiredState, type ObjectStatus } from './desired-state.js';
 import { HashWriter, type ConvergeReport } from './hash-writer.js';
+import { SidecarSync } from './sidecar-writer.js';
 import { WriterLease, type LeaderElector } from './writer-lease.js';
 
 export interface WatcherOptions {
@@ -45,6 +46,7 @@ export interface WatcherStatus {
   readonly backlog: number;
   readonly serviceEntries: number;
   readonly workloadEntries: number;
+  readonly sidecars: number;
   readonly rejected: number;
   /**
    * ServiceEntry hashes written and deleted in the store since start (what `skiff_watcher_store_writes_total`
@@ -59,6 +61,7 @@ export class Watcher implements Runner {
   private readonly options: WatcherOptions;
   private readonly logger: Logger;
   private readonly writer: HashWriter;
+  private readonly sidecarSync: SidecarSync;
   private readonly lease: WriterLease;
   private readonly convergeBackoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private synced = false;
@@ -116,6 +119,7 @@ export class Watcher implements Runner {
         onFenced: () => this.lease.lost(),
       },
     });
+    this.sidecarSync = new SidecarSync({ store: options.store.sidecars, state: this.state, logger: this.logger, onFenced: () => this.lease.lost() });
     meter?.createObservableGauge('skiff_watcher_backlog', { description: 'ServiceEntries changed and not yet written' }).addCallback((r) => r.observe(this.writer.backlog));
     meter?.createObservableGauge('skiff_watcher_leader', { description: '1 while this replica holds the writer lease' }).addCallback((r) => r.observe(this.lease.current() ? 1 : 0));
   }
@@ -150,7 +154,9 @@ export class Watcher implements Runner {
     await this.options.source.close();
     await this.converging;
     await this.writer.drain();
+    await this.sidecarSync.drain();
     this.writer.close();
+    this.sidecarSync.close();
     await this.lease.close();
   }
 
@@ -176,6 +182,7 @@ export class Watcher implements Runner {
       backlog: this.writer.backlog,
       serviceEntries: this.state.index.serviceEntryCount,
       workloadEntries: this.state.index.workloadCount,
+      sidecars: this.state.sidecarKeys().length,
       rejected: this.state.rejectedCount(),
       writes: { ...this.writeCounts },
     };
@@ -199,6 +206,7 @@ export class Watcher implements Runner {
   async flush(): Promise<void> {
     await this.converging;
     await this.writer.drain();
+    await this.sidecarSync.drain();
   }
 
   private onEvent(event: SourceEvent): void {
@@ -216,6 +224,7 @@ export class Watcher implements Runner {
         return;
       default:
         this.writer.markDirty(outcome.affected);
+        if (outcome.sidecars !== undefined) this.sidecarSync.markDirty(outcome.sidecars);
     }
   }
 
@@ -227,6 +236,7 @@ export class Watcher implements Runner {
 
   private onLeaseChange(grant: LeaseGrant | null): void {
     this.writer.setGrant(grant);
+    this.sidecarSync.setGrant(grant);
     this.converged = false;
     if (grant) this.requestConverge();
   }
@@ -247,12 +257,13 @@ export class Watcher implements Runner {
       try {
         const epochBefore = await this.options.store.epoch();
         const report = await this.writer.converge();
+        const sidecars = await this.sidecarSync.converge();
         this.lastConverge = report;
         // An empty store gets its epoch with the first write; read it after converging.
         this.epoch = (await this.options.store.epoch()) ?? epochBefore;
         this.converged = true;
         this.convergeBackoff.reset();
-        this.logger.info({ ...report, epoch: this.epoch }, 'store converged to the desired state');
+        this.logger.info({ ...report, sidecars, epoch: this.epoch }, 'store converged to the desired state');
       } catch (error) {
         const delay = this.convergeBackoff.next();
         this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: Math.round(delay) }, 'converging the store failed');

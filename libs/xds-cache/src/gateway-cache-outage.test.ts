@@ -61,7 +61,7 @@ it('keeps serving through a store outage and an empty restart, then follows the 
   const announced: ResourceChange[] = [];
   const servedAtEachChange: Record<string, string>[] = [];
   cache.onChange((batch) => {
-    announced.push(...batch);
+    for (const item of batch) announced.push(item);
     servedAtEachChange.push(versionsOf('x'));
   });
 

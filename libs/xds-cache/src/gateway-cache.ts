@@ -22,7 +22,7 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider } from '@skiff/ads-server';
-import type { ObjectKey } from '@skiff/model';
+import { checkNormalizedSidecar, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { Backoff, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import {
   resourceKey,
@@ -34,17 +34,19 @@ import {
   type OwnershipRecord,
   type ResourceRef,
   type Store,
+  type StoredSidecar,
   type Subscription,
 } from '@skiff/store';
 import { CachedResource } from './cached-resource.js';
-import { proxyProfileOf, variantOf } from './profile.js';
+import { proxyProfileOf, variantOf, type GatewayProxyProfile } from './profile.js';
 import { ResourceTable, type ChangedName } from './resource-table.js';
+import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
 
 /**
  * What the cache reads of the gateway's store facet; `epoch` (both store implementations have it)
  * tells a restart that lost the data apart from a quiet store.
  */
-export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>>;
+export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>> & Partial<Pick<GatewayStore, 'sidecars'>>;
 
 export interface GatewayCacheOptions {
   readonly store: CacheStore;
@@ -58,6 +60,8 @@ export interface GatewayCacheOptions {
   readonly defaultExportTo?: readonly string[];
   /** After the store lost its data, how long owners it no longer has are still served. Default 60 s. */
   readonly resetGraceMs?: number;
+  /** The mesh's `rootNamespace`, whose selector-less Sidecar applies to namespaces without one. Default `istio-system`. */
+  readonly rootNamespace?: string;
 }
 
 /** Why the cache reloaded everything. */
@@ -96,6 +100,9 @@ export interface GatewayCacheStatus {
   readonly owners: number;
   readonly resources: number;
   readonly views: number;
+  /** Sidecars held, and the views they scope (per variant, namespace and Sidecar). */
+  readonly sidecars: number;
+  readonly sidecarViews: number;
   /** The sequence number of the last snapshot, or of the last invalidation seen since. */
   readonly seq: number;
   readonly epoch: string | null;
@@ -153,6 +160,9 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly retryOptions: BackoffOptions;
   private readonly listeners = new Set<(changes: readonly ResourceChange[]) => void>();
   private readonly pendingOwners = new Map<string, OwnerSync>();
+  /** Sidecars named by invalidations, to re-read (with when the first message came). */
+  private readonly pendingSidecars = new Map<string, { readonly key: ObjectKey; readonly since: number }>();
+  private readonly sidecarViews: SidecarViews;
   private readonly stopper = new AbortController();
   private subscription: Subscription | undefined;
   private reconcileReason: ReconcileReason | undefined;
@@ -182,6 +192,7 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.checkIntervalMs = options.checkIntervalMs ?? 30_000;
     this.resetGraceMs = options.resetGraceMs ?? 60_000;
     this.table = new ResourceTable(options.defaultExportTo ?? ['*']);
+    this.sidecarViews = new SidecarViews(this.table, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE);
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.backoff = new Backoff(this.retryOptions);
     let resolve: () => void = () => undefined;
@@ -247,9 +258,22 @@ export class GatewayCache implements ResourceProvider, Runner {
     return proxyProfileOf(node);
   }
 
-  /** The view for a profile: cached per (variant, namespace); its maps are live and follow later changes. */
+  /**
+   * The view for a profile: cached per (variant, namespace) and, for a proxy a Sidecar applies to, per
+   * Sidecar; its maps are live and follow later changes. The Sidecar is chosen at every call, so a
+   * Sidecar change reaches the next push.
+   */
   viewFor(profile: ProxyProfile): ProxyResourceView {
-    return this.table.view(variantOf(profile), profile.namespace);
+    return this.sidecarViews.view({ variant: variantOf(profile), ...this.scopeOf(profile) });
+  }
+
+  /** The Sidecar that applies to a proxy (for `/debug/sidecarz`), if any. */
+  sidecarFor(profile: ProxyProfile): NormalizedSidecar | undefined {
+    return this.sidecarViews.sidecarFor(this.scopeOf(profile));
+  }
+
+  private scopeOf(profile: ProxyProfile): { namespace: string; labels: Readonly<Record<string, string>>; router: boolean } {
+    return { namespace: profile.namespace, labels: profile.labels ?? {}, router: (profile as Partial<GatewayProxyProfile>).router === true };
   }
 
   onChange(listener: (changes: readonly ResourceChange[]) => void): () => void {
@@ -269,9 +293,11 @@ export class GatewayCache implements ResourceProvider, Runner {
       owners: this.table.ownerCount,
       resources: this.table.size,
       views: this.table.viewCount,
+      sidecars: this.sidecarViews.index.size,
+      sidecarViews: this.sidecarViews.viewCount,
       seq: Math.max(this.snapshotSeq, this.seenSeq),
       epoch: this.epoch ?? null,
-      pendingOwnerSyncs: this.pendingOwners.size,
+      pendingOwnerSyncs: this.pendingOwners.size + this.pendingSidecars.size,
       reconcilePending: this.reconcileReason ?? null,
       storeErrors: this.storeErrors,
       lastStoreError: this.lastStoreError,
@@ -304,6 +330,11 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (message.seq > this.seenSeq) this.seenSeq = message.seq;
     this.instruments.invalidation(message.op);
     const id = idOf(message.owner);
+    if (message.kind === 'Sidecar') {
+      if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, { key: message.owner, since: performance.now() });
+      this.kick();
+      return;
+    }
     let sync = this.pendingOwners.get(id);
     if (sync === undefined) {
       sync = { owner: message.owner, upsert: false, changed: new Map(), since: performance.now(), trace: undefined };
@@ -353,6 +384,21 @@ export class GatewayCache implements ResourceProvider, Runner {
           if (this.stopping) return;
           if (this.reconcileReason === undefined || reason === 'reset') this.reconcileReason = reason;
           this.noteStoreError(`reconcile (${reason})`, error);
+          await this.sleep(this.backoff.next());
+        }
+        continue;
+      }
+      const sidecar = this.pendingSidecars.entries().next();
+      if (sidecar.done !== true) {
+        const [id, pending] = sidecar.value;
+        this.pendingSidecars.delete(id);
+        try {
+          await this.syncSidecar(pending.key, pending.since);
+          this.backoff.reset();
+        } catch (error) {
+          if (this.stopping) return;
+          if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, pending);
+          this.noteStoreError(`read the Sidecar ${id}`, error);
           await this.sleep(this.backoff.next());
         }
         continue;
@@ -413,6 +459,28 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.emit(this.table.setOwner(owned.record, resources), sync.since, sync.trace);
   }
 
+  /** Brings one Sidecar to what the store holds now and re-scopes the proxies it may apply to. */
+  private async syncSidecar(key: ObjectKey, since: number): Promise<void> {
+    const stored = await this.store.sidecars?.get(key);
+    const sidecar = stored === undefined || stored === null ? undefined : this.decodeSidecar(stored);
+    this.announce(sidecar === undefined ? this.sidecarViews.delete(key) : this.sidecarViews.set(sidecar), since);
+  }
+
+  /** A stored Sidecar, checked against its schema; an unreadable one is logged and left out (as if deleted). */
+  private decodeSidecar(stored: StoredSidecar): NormalizedSidecar | undefined {
+    let value: unknown;
+    try {
+      value = JSON.parse(stored.json);
+    } catch (error) {
+      this.logger.error({ sidecar: idOf(stored.key), err: messageOf(error) }, 'stored Sidecar is not JSON; ignoring it');
+      return undefined;
+    }
+    const check = checkNormalizedSidecar(value);
+    if (check.valid) return check.value;
+    this.logger.error({ sidecar: idOf(stored.key), errors: check.errors }, 'stored Sidecar does not match its schema; ignoring it');
+    return undefined;
+  }
+
   /**
    * The owner's resources for its record: held objects where the version is the same (so every push of
    * a version shares its bytes), new ones from what was read; undefined if the read lacks some.
@@ -441,8 +509,11 @@ export class GatewayCache implements ResourceProvider, Runner {
     const started = performance.now();
     // Every message received so far is reflected in the snapshot read next.
     this.pendingOwners.clear();
+    this.pendingSidecars.clear();
     const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
     const snapshot = await this.store.resources.loadAll();
+    // Read after the snapshot's sequence number: every Sidecar write up to it is in the list.
+    const storedSidecars = (await this.store.sidecars?.list()) ?? [];
     this.subscription?.rebase(snapshot.seq);
     const lostData =
       this.ready &&
@@ -461,7 +532,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       if (held !== undefined && sameRecord(held.record, owned.record)) continue;
       const resources = this.resourcesFor(owned);
       if (resources === undefined) throw new StoreError('corrupt', `owner ${id} lists resources the snapshot did not return`);
-      changed.push(...this.table.setOwner(owned.record, resources));
+      for (const item of this.table.setOwner(owned.record, resources)) changed.push(item);
     }
     const keepMissing = Date.now() < this.retainedUntil;
     for (const id of [...this.table.ownerIds()]) {
@@ -471,8 +542,12 @@ export class GatewayCache implements ResourceProvider, Runner {
         continue;
       }
       this.retained.delete(id);
-      changed.push(...this.table.removeOwner(id));
+      for (const item of this.table.removeOwner(id)) changed.push(item);
     }
+    this.sidecarViews.refresh(changed);
+    const sidecars = storedSidecars.map((stored) => this.decodeSidecar(stored)).filter((sidecar): sidecar is NormalizedSidecar => sidecar !== undefined);
+    // While the store rebuilds after losing its data, Sidecars it no longer has are kept like owners.
+    const rescoped = keepMissing && sidecars.length < this.sidecarViews.index.size ? [] : this.sidecarViews.replaceAll(sidecars);
     this.snapshotSeq = snapshot.seq;
     this.seenSeq = snapshot.seq;
     this.epoch = epoch;
@@ -496,7 +571,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       this.loaded.resolve();
       return;
     }
-    this.emit(changed, started, undefined);
+    this.announce([...changed, ...rescoped], started);
   }
 
   private scheduleGraceEnd(): void {
@@ -543,7 +618,14 @@ export class GatewayCache implements ResourceProvider, Runner {
 
   // Helpers ------------------------------------------------------------------------------------------
 
+  /** Resource changes: the Sidecar-scoped views re-decide the names, then listeners hear of them. */
   private emit(changed: readonly ChangedName[], since: number, trace: string | undefined): void {
+    this.sidecarViews.refresh(changed);
+    this.announce(changed, since, trace);
+  }
+
+  /** Tells listeners which names may have changed (views already reflect it). */
+  private announce(changed: readonly ChangedName[], since: number, trace?: string): void {
     if (changed.length === 0) return;
     const byType = new Map<string, string[]>();
     for (const { typeUrl, name } of changed) {

@@ -23,14 +23,21 @@ describe('proxy profiles', () => {
     expect(namespaceFromNodeId('a~b~c.d')).toBe('');
   });
 
+  it('reads the workload labels from metadata LABELS, and gateways from the node type', () => {
+    const labelled = proxyProfileOf(node({ id: 'sidecar~10.0.0.1~app-1.web~web.svc.cluster.local', metadata: { LABELS: { app: 'web', version: 'v1', bad: 7 } } }));
+    expect(labelled).toMatchObject({ labels: { app: 'web', version: 'v1' }, router: false });
+    expect(proxyProfileOf(node({ metadata: { LABELS: ['app'] } })).labels).toEqual({});
+    expect(proxyProfileOf(node({ id: 'router~10.0.0.1~gw-1.edge~edge.svc.cluster.local' })).router).toBe(true);
+  });
+
   it('maps generator and router mode to the stored variant', () => {
     const envoy = proxyProfileOf(node({ metadata: { NAMESPACE: 'a' } }));
     const dnat = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', ROUTER_MODE: 'sni-dnat' } }));
     const grpc = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', GENERATOR: 'grpc', ROUTER_MODE: 'sni-dnat' } }));
     expect([envoy, dnat, grpc]).toEqual([
-      { namespace: 'a', flavor: 'envoy', naming: 'sidecar' },
-      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat' },
-      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat' },
+      { namespace: 'a', flavor: 'envoy', naming: 'sidecar', labels: {}, router: false },
+      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat', labels: {}, router: false },
+      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat', labels: {}, router: false },
     ]);
     expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']);
     expect(proxyProfileOf(node({ metadata: { GENERATOR: 'envoy', ROUTER_MODE: 'standard' } }))).toMatchObject({ flavor: 'envoy', naming: 'sidecar' });

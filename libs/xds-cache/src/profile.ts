@@ -29,18 +29,36 @@ export function namespaceFromNodeId(id: string): string {
   return '';
 }
 
+/** A proxy's profile as the gateway reads it: also whether it is a gateway, which no Sidecar scopes. */
+export interface GatewayProxyProfile extends ProxyProfile {
+  readonly labels: Readonly<Record<string, string>>;
+  /** An Istio node id of type `router` (`pilot/pkg/model/context.go` `Router`). */
+  readonly router: boolean;
+}
+
+/** Node metadata `LABELS` (`NodeMetadata.Labels`): the string values of the map, others ignored. */
+export function labelsOf(node: ProxyNode): Record<string, string> {
+  const value = node.metadata['LABELS'];
+  const labels: Record<string, string> = {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return labels;
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') labels[key] = item;
+  return labels;
+}
+
 /**
  * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
  * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
  * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
- * <= 1.12's `RouterMode`), else `sidecar`.
+ * <= 1.12's `RouterMode`), else `sidecar`; labels from metadata `LABELS`.
  */
-export function proxyProfileOf(node: ProxyNode): ProxyProfile {
+export function proxyProfileOf(node: ProxyNode): GatewayProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
     naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
+    labels: labelsOf(node),
+    router: node.id.startsWith('router~'),
   };
 }
 

@@ -2,6 +2,7 @@
  * Who sees which resource (docs/istio-behaviour.md#visibility): exportTo visibility per namespace, and which ServiceEntry wins a
  * name several of them build, checked as a matrix, plus views that follow changes name by name.
  */
+/* eslint-disable no-restricted-syntax -- `owner()` returns the two arguments of `setOwner` as a tuple */
 import { describe, expect, it } from 'vitest';
 import { ResourceTable, selectWinner, type CachedOwner } from './resource-table.js';
 import { built, CDS, EDS, owner, visibility } from './test-support/fixtures.js';

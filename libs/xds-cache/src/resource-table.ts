@@ -73,6 +73,12 @@ export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string
   return best;
 }
 
+/**
+ * Chooses the owner whose resource `name` a proxy in `namespace` gets; `selectWinner` unless a
+ * proxy's Sidecar narrows the choice (`sidecar-scope.ts`).
+ */
+export type WinnerSelector = (claimants: Iterable<CachedOwner>, namespace: string, name: string) => CachedOwner | undefined;
+
 function claimKey(variant: string, typeUrl: string): string {
   return `${variant} ${typeUrl}`;
 }
@@ -212,21 +218,21 @@ export class ResourceTable {
   }
 
   /** Winners of every name of one (variant, type) for a namespace (a view's first use of the type). */
-  buildWinners(variant: string, typeUrl: string, namespace: string): Map<string, CachedResource> {
+  buildWinners(variant: string, typeUrl: string, namespace: string, select: WinnerSelector = selectWinner): Map<string, CachedResource> {
     const winners = new Map<string, CachedResource>();
     const byName = this.claims.get(claimKey(variant, typeUrl));
     if (byName === undefined) return winners;
     for (const [name, claimants] of byName) {
-      const resource = this.resourceOf(selectWinner(claimants, namespace), variant, typeUrl, name);
+      const resource = this.resourceOf(select(claimants, namespace, name), variant, typeUrl, name);
       if (resource !== undefined) winners.set(name, resource);
     }
     return winners;
   }
 
-  winnerResource(variant: string, typeUrl: string, name: string, namespace: string): CachedResource | undefined {
+  winnerResource(variant: string, typeUrl: string, name: string, namespace: string, select: WinnerSelector = selectWinner): CachedResource | undefined {
     const claimants = this.claims.get(claimKey(variant, typeUrl))?.get(name);
     if (claimants === undefined) return undefined;
-    return this.resourceOf(selectWinner(claimants, namespace), variant, typeUrl, name);
+    return this.resourceOf(select(claimants, namespace, name), variant, typeUrl, name);
   }
 
   private resourceOf(owner: CachedOwner | undefined, variant: string, typeUrl: string, name: string): CachedResource | undefined {

@@ -16,6 +16,7 @@ import {
   type LbEndpoint,
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
+import { deferLbEndpoints } from './deferred-endpoints.js';
 import type { TranslateErrorCode } from './errors.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -127,23 +128,27 @@ export function fitLocalityWeights(weights: readonly number[]): number[] {
  * weight.
  */
 export function buildLocalityLbEndpoints(instances: readonly ServiceInstance[], options: LocalityGroupingOptions): LocalityLbEndpoints[] {
-  const groups = new Map<string, { locality: Locality; endpoints: LbEndpoint[]; weight: number }>();
+  const groups = new Map<string, { locality: Locality; instances: ServiceInstance[]; weight: number }>();
   for (const instance of instances) {
     const key = options.groupBy === 'label' ? instance.locality : normalizedLocalityLabel(instance.locality);
     let group = groups.get(key);
     if (group === undefined) {
-      group = { locality: convertLocality(instance.locality), endpoints: [], weight: 0 };
+      group = { locality: convertLocality(instance.locality), instances: [], weight: 0 };
       groups.set(key, group);
     }
-    const lbEndpoint = buildLbEndpoint(instance, options.clusterId);
-    group.endpoints.push(lbEndpoint);
-    group.weight = Math.min(UINT32_MAX, group.weight + (lbEndpoint.loadBalancingWeight ?? 1));
+    group.instances.push(instance);
+    group.weight = Math.min(UINT32_MAX, group.weight + (instance.weight > 0 ? instance.weight : 1));
   }
   const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, group]) => group);
   const weights = sorted.map((group) => group.weight);
   const localityWeights = options.fitTotalWeight ? fitLocalityWeights(weights) : weights;
+  // The LbEndpoint messages are built only if read: encoding writes them from the instances (endpoint-bytes.ts).
   return sorted.map((group, index) =>
-    create(LocalityLbEndpointsSchema, { locality: group.locality, lbEndpoints: group.endpoints, loadBalancingWeight: localityWeights[index] ?? group.weight }),
+    deferLbEndpoints(
+      create(LocalityLbEndpointsSchema, { locality: group.locality, loadBalancingWeight: localityWeights[index] ?? group.weight }),
+      { instances: group.instances, clusterId: options.clusterId },
+      (instance) => buildLbEndpoint(instance, options.clusterId),
+    ),
   );
 }
 

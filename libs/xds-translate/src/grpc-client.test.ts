@@ -49,7 +49,7 @@ function validateCluster(cluster: Cluster): string[] {
     errors.push(`unsupported lb_policy: ${Cluster_LbPolicy[cluster.lbPolicy]}`);
   }
   if (cluster.lrsServer !== undefined && cluster.lrsServer.configSourceSpecifier.case !== 'self') errors.push('lrs_server set but not self');
-  if (cluster.transportSocket !== undefined) errors.push(...validateTransportSocket(cluster.transportSocket));
+  if (cluster.transportSocket !== undefined) for (const error of validateTransportSocket(cluster.transportSocket)) errors.push(error);
   const type = cluster.clusterDiscoveryType.case === 'type' ? cluster.clusterDiscoveryType.value : undefined;
   if (type === Cluster_DiscoveryType.EDS) {
     const source = cluster.edsClusterConfig?.edsConfig?.configSourceSpecifier.case;
@@ -205,25 +205,25 @@ function validateGrpcOutput(encoded: readonly EncodedResource[]): string[] {
       case TypeUrl.Cluster: {
         const cluster = fromBinary(ClusterSchema, resource.bytes);
         clusters.set(cluster.name, cluster);
-        errors.push(...validateCluster(cluster).map((error) => `Cluster ${cluster.name}: ${error}`));
+        for (const error of validateCluster(cluster)) errors.push(`Cluster ${cluster.name}: ${error}`);
         break;
       }
       case TypeUrl.ClusterLoadAssignment: {
         const assignment = fromBinary(ClusterLoadAssignmentSchema, resource.bytes);
         assignments.add(assignment.clusterName);
-        errors.push(...validateLoadAssignment(assignment).map((error) => `ClusterLoadAssignment ${assignment.clusterName}: ${error}`));
+        for (const error of validateLoadAssignment(assignment)) errors.push(`ClusterLoadAssignment ${assignment.clusterName}: ${error}`);
         break;
       }
       case TypeUrl.Listener: {
         const listener = fromBinary(ListenerSchema, resource.bytes);
         listeners.push(listener);
-        errors.push(...validateListener(listener).map((error) => `Listener ${listener.name}: ${error}`));
+        for (const error of validateListener(listener)) errors.push(`Listener ${listener.name}: ${error}`);
         break;
       }
       case TypeUrl.RouteConfiguration: {
         const route = fromBinary(RouteConfigurationSchema, resource.bytes);
         routes.set(route.name, route);
-        errors.push(...validateRouteConfiguration(route).map((error) => `RouteConfiguration ${route.name}: ${error}`));
+        for (const error of validateRouteConfiguration(route)) errors.push(`RouteConfiguration ${route.name}: ${error}`);
         break;
       }
     }

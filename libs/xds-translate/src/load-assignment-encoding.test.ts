@@ -3,6 +3,7 @@ import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endp
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildClusterLoadAssignment, buildLocalityLbEndpoints } from './endpoint.js';
+import { deferredLbEndpoints } from './deferred-endpoints.js';
 import type { ServiceInstance } from './instances.js';
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 
@@ -81,5 +82,48 @@ describe('encodeClusterLoadAssignment', () => {
     }
     expect(Buffer.from(encodeClusterLoadAssignment(buildClusterLoadAssignment('empty', [])))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, { clusterName: 'empty' }))));
   });
-});
 
+  it('writes the bytes toBinary writes from random instances, without building the endpoint messages', () => {
+    const instance = fc.record({
+      address: fc.oneof(text, fc.constantFrom('10.0.0.1', '2001:db8::1', 'vm.example.com')),
+      port: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 65_535 })),
+      labels: fc.dictionary(fc.constantFrom('app', 'version', 'app.kubernetes.io/name', 'service.istio.io/canonical-revision', 'x'), text, { maxKeys: 3 }),
+      locality: fc.constantFrom('', 'r', 'r/z', 'r/z/', 'r/z/s', 'q/z'),
+      weight: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_000 })),
+      tlsMode: fc.constantFrom('istio', 'disabled', ''),
+      serviceAccount: fc.constant(''),
+      workloadName: text,
+      namespace: text,
+      origin: fc.constant('test'),
+    });
+    fc.assert(
+      fc.property(fc.array(instance, { maxLength: 6 }), fc.constantFrom('label', 'locality'), fc.boolean(), text, (instances, groupBy, fitTotalWeight, clusterId) => {
+        const build = () => buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId, groupBy, fitTotalWeight }));
+        const [deferred, reference] = [build(), build()];
+        // Still deferred when encoded: the direct path writes them, and toBinary builds the messages.
+        for (const group of deferred.endpoints) expect(deferredLbEndpoints(group)).toBeDefined();
+        expect(Buffer.from(encodeClusterLoadAssignment(deferred))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, reference)));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('writes endpoints from the messages once something has read or replaced them', () => {
+    const instances = [
+      { address: '10.0.0.1', port: 80, labels: {}, locality: '', weight: 0, tlsMode: 'istio', serviceAccount: '', workloadName: 'a', namespace: 'ns', origin: 'test' },
+      { address: '10.0.0.2', port: 80, labels: {}, locality: '', weight: 2, tlsMode: 'disabled', serviceAccount: '', workloadName: 'b', namespace: 'ns', origin: 'test' },
+    ];
+    const edited = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+    const [group] = edited.endpoints;
+    if (group === undefined) throw new Error('no locality group');
+    group.lbEndpoints.pop();
+    expect(deferredLbEndpoints(group)).toBeUndefined();
+    expect(Buffer.from(encodeClusterLoadAssignment(edited))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, edited)));
+    const replaced = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+    const [other] = replaced.endpoints;
+    if (other === undefined) throw new Error('no locality group');
+    other.lbEndpoints = [];
+    expect(encodeClusterLoadAssignment(replaced)).toEqual(toBinary(ClusterLoadAssignmentSchema, replaced));
+    expect(other.lbEndpoints).toEqual([]);
+  });
+});

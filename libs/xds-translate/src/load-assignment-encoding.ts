@@ -12,6 +12,10 @@
  * Anything outside that shape (another field set, unknown fields, metadata values that are not
  * strings, an endpoint given by name, an internal address) is not guessed at: the whole assignment
  * falls back to `toBinary`. `load-assignment-encoding.test.ts` compares both on random assignments.
+ *
+ * Groups made by `buildLocalityLbEndpoints` carry their instances instead of built `LbEndpoint`
+ * messages (`deferred-endpoints.ts`): their endpoints are written from the instances, the bytes of
+ * what `buildLbEndpoint` would build, without building it.
  */
 import { toBinary, type DescMessage, type JsonObject } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -26,6 +30,9 @@ import {
   type LbEndpoint,
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
+import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
+import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
+import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Thrown inside the fast path when a message has a shape it does not write; caught below. */
 class UnsupportedShape extends Error {}
@@ -179,11 +186,56 @@ function writeLbEndpoint(writer: BinaryWriter, lbEndpoint: LbEndpoint): void {
   writer.join();
 }
 
+/** One `{key: value}` entry of `filter_metadata`, the Struct holding one string: as `writeMetadata` writes it. */
+function writeStringStructEntry(writer: BinaryWriter, namespace: string, key: string, value: string): void {
+  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(namespace);
+  writer.tag(2, WireType.LengthDelimited).fork();
+  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(key);
+  writer.tag(2, WireType.LengthDelimited).fork().tag(3, WireType.LengthDelimited).string(value).join();
+  writer.join();
+  writer.join().join();
+}
+
+/**
+ * The body of the `LbEndpoint` `buildLbEndpoint(instance, clusterId)` builds, written without building it:
+ * the address (a pipe for port 0), the metadata (`envoy.transport_socket_match` first, as it is
+ * inserted first, then `istio`), the weight (unset becomes 1).
+ */
+function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, workload: string): void {
+  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).fork();
+  if (instance.port === 0) {
+    writer.tag(2, WireType.LengthDelimited).fork();
+    writeString(writer, 1, instance.address);
+    writer.join();
+  } else {
+    writer.tag(1, WireType.LengthDelimited).fork();
+    writeString(writer, 2, instance.address);
+    writer.tag(3, WireType.Varint).uint32(instance.port);
+    writer.join();
+  }
+  writer.join().join();
+  writer.tag(3, WireType.LengthDelimited).fork();
+  if (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) writeStringStructEntry(writer, TRANSPORT_SOCKET_MATCH_METADATA_KEY, 'tlsMode', ISTIO_MUTUAL_TLS_MODE);
+  writeStringStructEntry(writer, ISTIO_METADATA_KEY, 'workload', workload);
+  writer.join();
+  writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
+}
+
+function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
+  for (const instance of source.instances) {
+    writer.tag(2, WireType.LengthDelimited).fork();
+    writeInstanceEndpoint(writer, instance, buildWorkloadMetadata(instance, source.clusterId));
+    writer.join();
+  }
+}
+
 function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints): void {
   requireUnset(localityEndpointsRest, group);
   writer.tag(2, WireType.LengthDelimited).fork();
   if (group.locality !== undefined) writeLocality(writer, group.locality);
-  for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
+  const source = deferredLbEndpoints(group);
+  if (source !== undefined) writeDeferredEndpoints(writer, source);
+  else for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
   if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
   if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
   writer.join();

@@ -93,13 +93,13 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
     const rules = entryRules(serviceEntry, config.destinationRules ?? []);
-    merged.errors.push(...rules.errors);
+    for (const error of rules.errors) merged.errors.push(error);
     const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: rules.applied }, options);
     for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
     for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
-    merged.errors.push(...result.errors);
+    for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: { name: string }, b: { name: string }): number => compareStrings(a.name, b.name);
   merged.clusters.sort(byName);

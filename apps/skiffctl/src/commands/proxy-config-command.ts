@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { gatewayClient, parsePort, withGatewayOptions, type GatewayOptions } from '../gateway-options.js';
 import type { CommandIO } from '../io.js';
-import { runProxyConfig, type ProxyConfigKind } from './proxy-config.js';
+import type { ProxyConfigKind } from './proxy-config.js';
 
 export function addProxyConfigCommands(program: Command, io: CommandIO, setExitCode: (code: number) => void): void {
   const proxyConfig = program
@@ -60,6 +60,8 @@ export function addProxyConfigCommands(program: Command, io: CommandIO, setExitC
       const number = (name: string): number | undefined => (typeof options[name] === 'number' ? (options[name] as number) : undefined);
       const namespace = text('namespace');
       const id = namespace !== undefined && !proxyId.includes('.') && !proxyId.includes('~') ? `${proxyId}.${namespace}` : proxyId;
+      // Loaded here, not at start-up: it pulls in the Envoy protobuf registry, which only this command needs.
+      const { runProxyConfig } = await import('./proxy-config.js');
       setExitCode(
         await runProxyConfig(
           {

@@ -54,11 +54,11 @@ export function loadCase(text: string, file: string, options: TranslateOptions):
     const selected = loaded.workloadEntries.map(({ endpoint }) => endpoint).filter((endpoint) => selectsWorkload(serviceEntry, endpoint));
     const destinationRules = exactHostRules(serviceEntry, rules);
     const result = translateServiceEntry({ serviceEntry, endpoints: [...inlineEndpoints, ...selected], destinationRules }, options);
-    merged.clusters.push(...result.clusters);
-    merged.loadAssignments.push(...result.loadAssignments);
-    merged.listeners.push(...result.listeners);
-    merged.routes.push(...result.routes);
-    merged.errors.push(...result.errors);
+    for (const item of result.clusters) merged.clusters.push(item);
+    for (const item of result.loadAssignments) merged.loadAssignments.push(item);
+    for (const item of result.listeners) merged.listeners.push(item);
+    for (const item of result.routes) merged.routes.push(item);
+    for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   merged.clusters.sort((a, b) => byName(a.name, b.name));
