@@ -60,6 +60,25 @@ spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}
     expect(code).toBe(0);
     expect(JSON.parse(stdout).clusters.map((c: { name: string; type: string }) => `${c.name} ${c.type}`)).toEqual(['outbound|443||api.example.com STRICT_DNS']);
   });
+
+  it("applies the DestinationRule of the entry's namespace for its host", async () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api}
+spec: {host: api.example.com, trafficPolicy: {tls: {mode: SIMPLE}}, subsets: [{name: v1, labels: {version: v1}}]}
+`;
+    const { code, stdout } = await skiffctl(['translate', '-f', '-'], text);
+    expect(code).toBe(0);
+    const [cluster] = JSON.parse(stdout).clusters;
+    expect(cluster.name).toBe('outbound|443||api.example.com');
+    expect(cluster.transportSocket.name).toBe('envoy.transport_sockets.tls');
+    expect(cluster.metadata.filterMetadata.istio.config).toBe('/apis/networking.istio.io/v1/namespaces/default/destination-rule/api');
+  });
 });
 
 describe('skiffctl validate', () => {

@@ -103,6 +103,7 @@ const REPO_ROOT = new URL('../../../', import.meta.url);
 /** Where the corpus comes from, relative to the repository root; each YAML file is a case. */
 export const CORPUS_SOURCES: readonly { readonly prefix: string; readonly dir: string }[] = [
   { prefix: 'translate', dir: 'libs/xds-translate/testdata/in' },
+  { prefix: 'translate', dir: 'libs/xds-translate/testdata/destination-rules/in' },
   { prefix: 'examples', dir: 'examples' },
   { prefix: 'istio', dir: 'libs/model/testdata/istio' },
   { prefix: 'parity', dir: 'libs/istiod-parity/testdata/cases' },

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { toBinary, fromJson } from '@bufbuild/protobuf';
 import { envoyRegistry, TypeUrl } from '@skiff/protos';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { fitLocalityWeights } from '@skiff/xds-translate';
 import type { ParityProxy } from './proxies.js';
@@ -27,6 +28,11 @@ export const DEVIATIONS = {
     reason:
       "istiod lists a WorkloadEntry without address (a network-only entry with no gateway) as an endpoint with an empty socket address; Envoy refuses the whole assignment (SocketAddress.address has min_len 1 in envoy/config/core/v3/address.proto), so Skiff leaves the endpoint out",
   },
+  grpcRefusedLbPolicy: {
+    id: 'grpc-refused-lb-policy',
+    reason:
+      "istiod's gRPC generator writes a DestinationRule's LEAST_REQUEST or Maglev load balancer as the cluster's lb_policy, which grpc-js-xds refuses (cluster-resource-type.ts: unsupported lb_policy); Skiff keeps ROUND_ROBIN and reports it",
+  },
   grpcRefusedAssignment: {
     id: 'grpc-refused-assignment',
     reason:
@@ -41,17 +47,31 @@ interface GrpcDecoder {
 }
 
 let endpointDecoder: GrpcDecoder | undefined;
+let clusterDecoder: GrpcDecoder | undefined;
+
+function grpcDecoder(file: string, exportName: string): GrpcDecoder {
+  const require = createRequire(import.meta.url);
+  (require('@grpc/grpc-js-xds') as { register(): void }).register();
+  const module = require(`@grpc/grpc-js-xds/build/src/xds-resource-type/${file}`) as Record<string, { get(): GrpcDecoder }>;
+  return module[exportName]!.get();
+}
 
 /** grpc-js-xds's own validation of an assignment (its `EndpointResourceType`); the error, or undefined when accepted. */
 export function grpcClientRefusal(assignment: JsonValue): string | undefined {
-  if (endpointDecoder === undefined) {
-    const require = createRequire(import.meta.url);
-    (require('@grpc/grpc-js-xds') as { register(): void }).register();
-    const module = require('@grpc/grpc-js-xds/build/src/xds-resource-type/endpoint-resource-type.js') as { EndpointResourceType: { get(): GrpcDecoder } };
-    endpointDecoder = module.EndpointResourceType.get();
-  }
+  endpointDecoder ??= grpcDecoder('endpoint-resource-type.js', 'EndpointResourceType');
   const bytes = toBinary(ClusterLoadAssignmentSchema, fromJson(ClusterLoadAssignmentSchema, assignment, { registry: envoyRegistry }));
   const decoded = endpointDecoder.decode({ bootstrap: { certificateProviders: {} }, server: {} }, { type_url: TypeUrl.ClusterLoadAssignment, value: Buffer.from(bytes) });
+  return decoded.error;
+}
+
+/**
+ * grpc-js-xds's own validation of a cluster (its `ClusterResourceType`), with the `default`
+ * certificate provider an Istio proxyless bootstrap has; the error, or undefined when accepted.
+ */
+export function grpcClientClusterRefusal(cluster: JsonValue): string | undefined {
+  clusterDecoder ??= grpcDecoder('cluster-resource-type.js', 'ClusterResourceType');
+  const bytes = toBinary(ClusterSchema, fromJson(ClusterSchema, cluster, { registry: envoyRegistry }));
+  const decoded = clusterDecoder.decode({ bootstrap: { certificateProviders: { default: {} } }, server: {} }, { type_url: TypeUrl.Cluster, value: Buffer.from(bytes) });
   return decoded.error;
 }
 
@@ -154,7 +174,13 @@ export function rewriteRefusedAnswers(proxy: ParityProxy, istiod: Resources): { 
     applied.push({ deviation: DEVIATIONS.envoyEmptyAddress, resource: `endpoints[${name}]` });
     return rewritten;
   });
-  return { resources: { ...istiod, endpoints }, applied };
+  const clusters = istiod.clusters.map((resource) => {
+    if (proxy.kind !== 'grpc' || !/lb_policy/.test(grpcClientClusterRefusal(resource) ?? '')) return resource;
+    const { lbPolicy: _lbPolicy, maglevLbConfig: _maglev, leastRequestLbConfig: _leastRequest, ...rest } = asObject(resource);
+    applied.push({ deviation: DEVIATIONS.grpcRefusedLbPolicy, resource: `clusters[${String(rest['name'] ?? '')}]` });
+    return rest;
+  });
+  return { resources: { ...istiod, clusters, endpoints }, applied };
 }
 
 /** An address as istiod keeps it (a full-length CIDR is its IP). */

@@ -16,7 +16,7 @@ import {
   type TranslateError,
   type TranslateInput,
 } from '@skiff/xds-translate';
-import { policyScopesOf, type ScopeRules } from './policy-scopes.js';
+import { policyScopesOf } from './policy-scopes.js';
 
 /** One output the gateways serve: a flavour (Istio's generator) with a cluster naming, stored as `name`. */
 export interface TranslationVariant {
@@ -81,7 +81,7 @@ export function buildServiceEntry(
   for (const variant of variants) {
     const seen = new Set<string>();
     for (const [scope, destinationRules] of scopes.scopes) {
-      const input: TranslateInput & { readonly destinationRules?: ScopeRules } = {
+      const input: TranslateInput = {
         serviceEntry: decoded.serviceEntry,
         endpoints: decoded.endpoints,
         ...(destinationRules.size === 0 ? {} : { destinationRules }),

@@ -1,9 +1,10 @@
 /**
- * CDS Clusters for one ServiceEntry host x port, field for field as istiod 1.30 builds them for a
- * proxy with no DestinationRule (`pilot/pkg/networking/core/cluster_builder.go` `buildCluster`,
- * `applyDestinationRule`, `setUpstreamProtocol`, `maybeApplyEdsConfig`, `clusterWrapper.build`;
- * `cluster_traffic_policy.go` `applyTrafficPolicy`; `cluster_tls.go`; `pilot/pkg/xds/filters/filters.go`
- * `TCPClusterMx`), and the proxyless gRPC form (`pilot/pkg/networking/grpcgen/cds.go` `edsCluster`).
+ * CDS Clusters for one ServiceEntry host x port (and DestinationRule subset), field for field as
+ * istiod 1.30 builds them (`pilot/pkg/networking/core/cluster_builder.go` `buildCluster`,
+ * `applyDestinationRule`, `buildSubsetCluster`, `setUpstreamProtocol`, `maybeApplyEdsConfig`,
+ * `clusterWrapper.build`; `cluster_traffic_policy.go` `applyTrafficPolicy`; `cluster_tls.go`;
+ * `pilot/pkg/xds/filters/filters.go` `TCPClusterMx`), and the proxyless gRPC form
+ * (`pilot/pkg/networking/grpcgen/cds.go` `edsCluster`, `applyTrafficPolicy`).
  */
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema, type Duration } from '@bufbuild/protobuf/wkt';
@@ -16,25 +17,33 @@ import {
   Cluster_EdsClusterConfigSchema,
   Cluster_LbPolicy,
   Cluster_OriginalDstLbConfigSchema,
-  Cluster_TransportSocketMatchSchema,
   ClusterSchema,
   type Cluster,
-  type Cluster_TransportSocketMatch,
 } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { FilterSchema, type Filter } from '@skiff/protos/gen/envoy/config/cluster/v3/filter_pb.js';
-import { MetadataSchema, TransportSocketSchema, type TransportSocket } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
-import { ApiConfigSource_ApiType, ApiVersion, ConfigSourceSchema, type ConfigSource } from '@skiff/protos/gen/envoy/config/core/v3/config_source_pb.js';
+import { MetadataSchema } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import { ApiVersion, ConfigSourceSchema, type ConfigSource } from '@skiff/protos/gen/envoy/config/core/v3/config_source_pb.js';
 import { TypedExtensionConfigSchema } from '@skiff/protos/gen/envoy/config/core/v3/extension_pb.js';
 import type { LocalityLbEndpoints } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { CaresDnsResolverConfigSchema } from '@skiff/protos/gen/envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver_pb.js';
-import { RawBufferSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js';
-import { TlsParameters_TlsProtocol } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/common_pb.js';
-import { SdsSecretConfigSchema, type SdsSecretConfig } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
-import { UpstreamTlsContextSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { HttpProtocolOptionsSchema, type HttpProtocolOptions } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import { TypedStructSchema } from '@skiff/protos/gen/udpa/type/v1/typed_struct_pb.js';
 import { buildClusterLoadAssignment, ISTIO_METADATA_KEY } from './endpoint.js';
-import { ISTIO_MUTUAL_TLS_MODE } from './instances.js';
+import { applyUpstreamTls, buildGrpcIstioMutualTransportSocket } from './cluster-tls.js';
+import {
+  applyConnectionPool,
+  applyLoadBalancer,
+  applyOutlierDetection,
+  applyRingHash,
+  buildDefaultCircuitBreakers,
+  discoveryTypeOf,
+  policyComponents,
+  setH2Options,
+  shouldH2Upgrade,
+  upstreamProtocol,
+  type ClusterWrapper,
+} from './cluster-traffic-policy.js';
+import type { ResolvedTrafficPolicy } from './destination-rule.js';
 import { supportsUnhealthyEndpoints, type DnsLookupFamily, type MeshSettings } from './mesh.js';
 import { buildDnsSrvSubsetKey, type ClusterNaming } from './names.js';
 
@@ -43,19 +52,10 @@ export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.Htt
 /** Name and config type URL of Istio's TCP metadata exchange cluster filter (`xdsfilters.MxFilterName`, `MetadataExchangeTypeURL`). */
 export const METADATA_EXCHANGE_FILTER_NAME = 'istio.metadata_exchange';
 export const METADATA_EXCHANGE_TYPE_URL = 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange';
-/** `wellknown.TransportSocketTLS`, `wellknown.TransportSocketRawBuffer`. */
-export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
-export const RAW_BUFFER_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.raw_buffer';
 /** The custom cluster type of DYNAMIC_DNS entries (`envoy.clusters.dynamic_forward_proxy`). */
 export const DYNAMIC_FORWARD_PROXY_CLUSTER_NAME = 'envoy.clusters.dynamic_forward_proxy';
 /** The c-ares resolver extension name istiod sets on DNS clusters. */
 export const CARES_DNS_RESOLVER_NAME = 'envoy.network.dns_resolver.cares';
-/** SDS: the proxy agent's cluster and the two secrets every sidecar has (`pkg/model/authentication.go`). */
-export const SDS_CLUSTER_NAME = 'sds-grpc';
-export const SDS_DEFAULT_RESOURCE_NAME = 'default';
-export const SDS_ROOT_RESOURCE_NAME = 'ROOTCA';
-
-const UINT32_MAX = 4_294_967_295;
 
 /** Envoy cluster discovery type chosen for a ServiceEntry resolution. */
 export type ClusterDiscovery = 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
@@ -72,24 +72,6 @@ export function isHttp2Protocol(protocol: Protocol): boolean {
 /** `<name>;` (`util.DelimitedStatsPrefix`, `constants.StatPrefixDelimiter`). */
 export function buildAltStatName(clusterName: string): string {
   return `${clusterName};`;
-}
-
-/**
- * Every threshold at MaxUint32 (`getDefaultCircuitBreakerThresholds`): Envoy's defaults (1024, 3
- * retries) are too low for a mesh. `track_remaining` only with DISABLE_TRACK_REMAINING_CB_METRICS=false.
- */
-export function buildDefaultCircuitBreakers(mesh: Pick<MeshSettings, 'trackRemainingCircuitBreakers'>) {
-  return create(CircuitBreakersSchema, {
-    thresholds: [
-      {
-        maxConnections: UINT32_MAX,
-        maxPendingRequests: UINT32_MAX,
-        maxRequests: UINT32_MAX,
-        maxRetries: UINT32_MAX,
-        trackRemaining: mesh.trackRemainingCircuitBreakers,
-      },
-    ],
-  });
 }
 
 /** `eds_config` pointing at ADS; `initial_fetch_timeout: 0s` so a cluster never waits on EDS to warm (`maybeApplyEdsConfig`). */
@@ -133,84 +115,6 @@ export function buildHttpProtocolOptions(protocol: Protocol, naming: ClusterNami
 }
 
 
-function buildSdsSecretConfig(name: string): SdsSecretConfig {
-  return create(SdsSecretConfigSchema, {
-    name,
-    sdsConfig: {
-      configSourceSpecifier: {
-        case: 'apiConfigSource',
-        value: {
-          apiType: ApiConfigSource_ApiType.GRPC,
-          setNodeOnFirstMessageOnly: true,
-          transportApiVersion: ApiVersion.V3,
-          grpcServices: [{ targetSpecifier: { case: 'envoyGrpc', value: { clusterName: SDS_CLUSTER_NAME } } }],
-        },
-      },
-      initialFetchTimeout: durationFromMs(0),
-      resourceApiVersion: ApiVersion.V3,
-    },
-  });
-}
-
-export interface IstioMutualTlsArgs {
-  readonly subjectAltNames: readonly string[];
-  readonly sni: string;
-  readonly http2: boolean;
-  readonly metadataExchange: boolean;
-}
-
-/**
- * The ISTIO_MUTUAL upstream TLS socket (`buildUpstreamClusterTLSContext`): TLS 1.2-1.3, the
- * workload certificate and root CA from the proxy agent over SDS, SANs matched exactly, SNI the
- * DNS-SRV cluster key, and ALPN `istio-peer-exchange, istio` (+ `h2` on HTTP/2 clusters; without
- * metadata exchange the `istio-peer-exchange` entry is left out).
- */
-export function buildIstioMutualTransportSocket(args: IstioMutualTlsArgs): TransportSocket {
-  const alpnProtocols = [...(args.metadataExchange ? ['istio-peer-exchange'] : []), 'istio', ...(args.http2 ? ['h2'] : [])];
-  const context = create(UpstreamTlsContextSchema, {
-    commonTlsContext: {
-      tlsParams: {
-        tlsMinimumProtocolVersion: TlsParameters_TlsProtocol.TLSv1_2,
-        tlsMaximumProtocolVersion: TlsParameters_TlsProtocol.TLSv1_3,
-      },
-      tlsCertificateSdsSecretConfigs: [buildSdsSecretConfig(SDS_DEFAULT_RESOURCE_NAME)],
-      validationContextType: {
-        case: 'combinedValidationContext',
-        value: {
-          defaultValidationContext: {
-            matchSubjectAltNames: args.subjectAltNames.map((san) => ({ matchPattern: { case: 'exact' as const, value: san } })),
-          },
-          validationContextSdsSecretConfig: buildSdsSecretConfig(SDS_ROOT_RESOURCE_NAME),
-        },
-      },
-      alpnProtocols,
-    },
-    sni: args.sni,
-  });
-  return create(TransportSocketSchema, {
-    name: TLS_TRANSPORT_SOCKET_NAME,
-    configType: { case: 'typedConfig', value: anyPack(UpstreamTlsContextSchema, context) },
-  });
-}
-
-/** Plain text (`xdsfilters.RawBufferTransportSocket`). */
-function buildRawBufferTransportSocket(): TransportSocket {
-  return create(TransportSocketSchema, {
-    name: RAW_BUFFER_TRANSPORT_SOCKET_NAME,
-    configType: { case: 'typedConfig', value: anyPack(RawBufferSchema, create(RawBufferSchema)) },
-  });
-}
-
-/**
- * Auto-mTLS as a pair of matches (`applyUpstreamTLSSettings`, `defaultTransportSocketMatch`):
- * endpoints whose metadata says `tlsMode: istio` get Istio mTLS, all others plain text.
- */
-function buildAutoMtlsTransportSocketMatches(mtls: TransportSocket): Cluster_TransportSocketMatch[] {
-  return [
-    create(Cluster_TransportSocketMatchSchema, { name: `tlsMode-${ISTIO_MUTUAL_TLS_MODE}`, match: { tlsMode: ISTIO_MUTUAL_TLS_MODE }, transportSocket: mtls }),
-    create(Cluster_TransportSocketMatchSchema, { name: 'tlsMode-disabled', match: {}, transportSocket: buildRawBufferTransportSocket() }),
-  ];
-}
 
 const DNS_LOOKUP_FAMILIES: Readonly<Record<DnsLookupFamily, Cluster_DnsLookupFamily>> = {
   V4_ONLY: Cluster_DnsLookupFamily.V4_ONLY,
@@ -225,26 +129,23 @@ const DISCOVERY_TYPES: Readonly<Record<ClusterDiscovery, Cluster_DiscoveryType>>
   ORIGINAL_DST: Cluster_DiscoveryType.ORIGINAL_DST,
 };
 
-/**
- * How the cluster talks TLS upstream with no DestinationRule (`buildUpstreamTLSSettings`,
- * `BestEffortInferServiceMTLSMode`): never for MESH_EXTERNAL services, never with auto-mTLS off,
- * never on sni-dnat clusters (istiod applies no TLS settings to them). MESH_INTERNAL ORIGINAL_DST
- * clusters get a plain mTLS socket, and only when every endpoint of the port speaks Istio mTLS;
- * other MESH_INTERNAL clusters get the auto-mTLS matches.
- */
-export function selectUpstreamTls(args: {
-  readonly location: NormalizedServiceEntry['location'];
-  readonly discovery: ClusterDiscovery;
-  readonly naming: ClusterNaming;
-  readonly enableAutoMtls: boolean;
-  readonly instanceTlsModes: readonly string[];
-}): 'none' | 'transport-socket' | 'transport-socket-matches' {
-  if (args.naming === 'sni-dnat' || args.location === 'MESH_EXTERNAL' || !args.enableAutoMtls) return 'none';
-  if (args.discovery === 'ORIGINAL_DST') {
-    const allMtls = args.instanceTlsModes.length > 0 && args.instanceTlsModes.every((mode) => mode !== 'disabled');
-    return allMtls ? 'transport-socket' : 'none';
-  }
-  return 'transport-socket-matches';
+
+/** A DestinationRule as applied to one cluster (the default cluster of a port, or one of its subsets). */
+export interface ClusterRule {
+  /** The policy for this port (and subset), port-level settings and the subset already merged in. */
+  readonly policy: ResolvedTrafficPolicy | undefined;
+  /** `istio.config` metadata: the API path of the rule (`util.AddConfigInfoMetadata`). */
+  readonly configPath: string;
+  /** Set for a subset cluster: its name goes into the `istio.subset` metadata. */
+  readonly subset?: string;
+  /** The rule has a `workloadSelector` (only then does a sidecar get `credentialName` TLS). */
+  readonly withSelector: boolean;
+  /**
+   * PASSTHROUGH in the load balancer of the rule's top-level policy (default cluster) or of the
+   * subset's own policy (subset cluster): istiod's mTLS inference (`BestEffortInferServiceMTLSMode`)
+   * reads that policy, not the merged one.
+   */
+  readonly passthroughHint: boolean;
 }
 
 export interface ClusterArgs {
@@ -261,22 +162,28 @@ export interface ClusterArgs {
   readonly subjectAltNames: readonly string[];
   /** TLS modes of the port's instances, for the ORIGINAL_DST mTLS decision. */
   readonly instanceTlsModes: readonly string[];
+  /** The DestinationRule for the host, if one applies. */
+  readonly destinationRule?: ClusterRule;
 }
 
-/** The Envoy (sidecar / sni-dnat) cluster for one ServiceEntry host x port. */
+/** JSON object with its keys in code-unit order, as istiod's Struct metadata is printed. */
+function sortedKeys(object: JsonObject): JsonObject {
+  return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The Envoy (sidecar / sni-dnat) cluster for one ServiceEntry host x port, or for one subset of it:
+ * `buildCluster`, then `applyDestinationRule` / `buildSubsetCluster` with the rule's policy (none
+ * without a rule), `maybeApplyEdsConfig`, the metadata exchange filter and the `istio` metadata.
+ */
 export function buildCluster(args: ClusterArgs): Cluster {
   const { serviceEntry, servicePort, mesh } = args;
+  const rule = args.destinationRule;
   const cluster = create(ClusterSchema, {
     name: args.name,
     clusterDiscoveryType: { case: 'type', value: DISCOVERY_TYPES[args.discovery] },
-    // Panic mode off where unhealthy endpoints are sent (`applyLoadBalancer`): in panic Envoy would
-    // route to them.
-    commonLbConfig: supportsUnhealthyEndpoints(mesh) ? { healthyPanicThreshold: { value: 0 } } : {},
+    commonLbConfig: {},
     altStatName: buildAltStatName(args.name),
-    connectTimeout: durationFromMs(mesh.connectTimeoutMs),
-    circuitBreakers: buildDefaultCircuitBreakers(mesh),
-    // Istio's default algorithm; ORIGINAL_DST clusters must let the cluster pick (`applyLoadBalancer`).
-    lbPolicy: args.discovery === 'ORIGINAL_DST' ? Cluster_LbPolicy.CLUSTER_PROVIDED : Cluster_LbPolicy.LEAST_REQUEST,
   });
 
   if (args.discovery === 'STRICT_DNS' || args.discovery === 'LOGICAL_DNS') {
@@ -296,39 +203,61 @@ export function buildCluster(args: ClusterArgs): Cluster {
     cluster.lbConfig = { case: 'originalDstLbConfig', value: create(Cluster_OriginalDstLbConfigSchema, { upstreamPortOverride: servicePort.targetPort }) };
   }
 
-  const httpOptions = buildHttpProtocolOptions(servicePort.protocol, args.naming);
-  if (httpOptions !== undefined) {
-    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, httpOptions) };
-  }
+  const wrapper: ClusterWrapper = { cluster, httpProtocolOptions: buildHttpProtocolOptions(servicePort.protocol, args.naming) };
 
-  const tls = selectUpstreamTls({
-    location: serviceEntry.location,
-    discovery: args.discovery,
-    naming: args.naming,
-    enableAutoMtls: mesh.enableAutoMtls,
-    instanceTlsModes: args.instanceTlsModes,
+  // `applyTrafficPolicy`, with an empty policy when there is no rule.
+  const parts = policyComponents(rule?.policy);
+  const pool = parts.connectionPool ?? {};
+  if (shouldH2Upgrade(pool)) setH2Options(wrapper);
+  applyConnectionPool(wrapper, pool, parts.retryBudget, {
+    defaultConnectTimeout: durationFromMs(mesh.connectTimeoutMs),
+    trackRemainingCircuitBreakers: mesh.trackRemainingCircuitBreakers,
   });
-  if (tls !== 'none') {
-    const mtls = buildIstioMutualTransportSocket({
-      subjectAltNames: args.subjectAltNames,
-      sni: buildDnsSrvSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname: args.hostname }),
-      http2: isHttp2Protocol(servicePort.protocol),
+  applyOutlierDetection(cluster, parts.outlierDetection);
+  // Panic mode off where unhealthy endpoints are sent: in panic Envoy would route to them.
+  applyLoadBalancer(cluster, parts.loadBalancer, supportsUnhealthyEndpoints(mesh));
+  // istiod applies no TLS settings to sni-dnat clusters.
+  if (args.naming !== 'sni-dnat') {
+    applyUpstreamTls(wrapper, {
+      tls: parts.tls,
+      serviceAccounts: args.subjectAltNames,
+      istioMtlsSni: buildDnsSrvSubsetKey({ direction: 'outbound', port: servicePort.number, subset: rule?.subset ?? '', hostname: args.hostname }),
+      meshExternal: serviceEntry.location === 'MESH_EXTERNAL',
+      enableAutoMtls: mesh.enableAutoMtls,
+      passthrough: serviceEntry.resolution === 'NONE' || (rule?.passthroughHint ?? false),
+      instanceTlsModes: args.instanceTlsModes,
+      ruleWithSelector: rule?.withSelector ?? false,
       metadataExchange: mesh.metadataExchange,
     });
-    if (tls === 'transport-socket') cluster.transportSocket = mtls;
-    else cluster.transportSocketMatches = buildAutoMtlsTransportSocketMatches(mtls);
   }
 
-  if (args.discovery === 'EDS') {
+  // After the policy, which may have turned the cluster into ORIGINAL_DST (`maybeApplyEdsConfig`).
+  if (discoveryTypeOf(cluster) === Cluster_DiscoveryType.EDS) {
     cluster.edsClusterConfig = create(Cluster_EdsClusterConfigSchema, { serviceName: args.name, edsConfig: buildAdsEdsConfig() });
   }
   if (mesh.metadataExchange) cluster.filters = [buildMetadataExchangeFilter()];
 
-  // `addTelemetryMetadata` + `applyDestinationRule`: for a ServiceEntry the service's name is its host.
-  const istio: JsonObject = {};
-  if (serviceEntry.location === 'MESH_EXTERNAL') istio['external'] = true;
-  istio['services'] = [{ host: args.hostname, name: args.hostname, namespace: serviceEntry.namespace }];
-  cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: istio } });
+  // `addTelemetryMetadata` (for a ServiceEntry the service's name is its host), then
+  // `applyDestinationRule` (`external` on the default cluster only) or `buildSubsetCluster`.
+  const istio: JsonObject = { services: [{ host: args.hostname, name: args.hostname, namespace: serviceEntry.namespace }] };
+  if (serviceEntry.location === 'MESH_EXTERNAL' && rule?.subset === undefined) istio['external'] = true;
+  if (rule !== undefined) {
+    istio['config'] = rule.configPath;
+    if (rule.subset !== undefined) istio['subset'] = rule.subset;
+    // `AddALPNOverrideToMetadata`: the rule originates TLS, so the client's ALPN must not be forwarded.
+    const mode = parts.tls?.mode;
+    if (mode === 'SIMPLE' || mode === 'MUTUAL') istio['alpn_override'] = 'false';
+  }
+  cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: sortedKeys(istio) } });
+
+  // `clusterWrapper.build`: HTTP options always name an upstream protocol (HTTP/1 when none was chosen).
+  const options = wrapper.httpProtocolOptions;
+  if (options !== undefined) {
+    if (options.upstreamProtocolOptions.case === undefined) {
+      options.upstreamProtocolOptions = upstreamProtocol({ case: 'explicitHttpConfig', value: { protocolConfig: { case: 'httpProtocolOptions', value: {} } } });
+    }
+    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, options) };
+  }
   return cluster;
 }
 
@@ -383,18 +312,51 @@ export function buildDynamicForwardProxyCluster(args: Pick<ClusterArgs, 'name' |
   return cluster;
 }
 
+/** What the gRPC generator reads of a DestinationRule for one cluster. */
+export interface GrpcClusterPolicy {
+  /** The policy for this port (and subset), port-level settings and the subset already merged in. */
+  readonly policy: ResolvedTrafficPolicy | undefined;
+  /** The service's SANs (`push.ServiceAccounts`), checked on ISTIO_MUTUAL connections. */
+  readonly subjectAltNames: readonly string[];
+  readonly report: (code: 'GRPC_UNSUPPORTED_LB_POLICY', detail: string) => void;
+}
+
 /**
  * The proxyless gRPC EDS cluster (`grpcgen/cds.go` `edsCluster`): name, `alt_stat_name`, EDS over
  * ADS with `service_name` = name, and ROUND_ROBIN, the only `lb_policy` besides RING_HASH the
  * client accepts (it NACKs Istio's Envoy default LEAST_REQUEST). Nothing else: no connect
  * timeout, circuit breakers, filters or metadata, which the client ignores at best.
+ *
+ * With a DestinationRule, what `grpcgen/cds.go` `applyTrafficPolicy` applies: ISTIO_MUTUAL TLS with
+ * the client's certificate providers (other modes are plain text there), a consistent hash as
+ * RING_HASH, and `http2MaxRequests` as the only circuit breaker. istiod also writes LEAST_REQUEST
+ * and MAGLEV, which grpc-js-xds NACKs (`cluster-resource-type.ts`): Skiff keeps ROUND_ROBIN for them
+ * and reports it. Outlier detection and the other settings are not part of the gRPC generator's
+ * output.
  */
-export function buildGrpcEdsCluster(name: string): Cluster {
-  return create(ClusterSchema, {
+export function buildGrpcEdsCluster(name: string, policy?: GrpcClusterPolicy): Cluster {
+  const cluster = create(ClusterSchema, {
     name,
     altStatName: buildAltStatName(name),
     clusterDiscoveryType: { case: 'type', value: Cluster_DiscoveryType.EDS },
     edsClusterConfig: { serviceName: name, edsConfig: { configSourceSpecifier: { case: 'ads', value: {} } } },
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
   });
+  if (policy === undefined) return cluster;
+  const parts = policyComponents(policy.policy);
+  if (parts.tls?.mode === 'ISTIO_MUTUAL') cluster.transportSocket = buildGrpcIstioMutualTransportSocket(policy.subjectAltNames);
+  const balancer = parts.loadBalancer;
+  if (balancer?.consistentHash != null) {
+    applyRingHash(cluster, balancer);
+    if (cluster.lbPolicy === Cluster_LbPolicy.MAGLEV) {
+      cluster.lbPolicy = Cluster_LbPolicy.ROUND_ROBIN;
+      cluster.lbConfig = { case: undefined };
+      policy.report('GRPC_UNSUPPORTED_LB_POLICY', 'MAGLEV (consistentHash.maglev)');
+    }
+  } else if (balancer?.simple === 'LEAST_REQUEST') {
+    policy.report('GRPC_UNSUPPORTED_LB_POLICY', 'LEAST_REQUEST');
+  }
+  const maxRequests = parts.connectionPool?.http?.http2MaxRequests ?? 0;
+  if (maxRequests > 0) cluster.circuitBreakers = create(CircuitBreakersSchema, { thresholds: [{ maxRequests }] });
+  return cluster;
 }

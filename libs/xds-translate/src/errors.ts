@@ -10,7 +10,9 @@ export type TranslateErrorCode =
   | 'DNS_CLUSTER_WITHOUT_ENDPOINTS'
   | 'ENDPOINT_WITHOUT_ADDRESS'
   | 'GRPC_UNSUPPORTED_ENDPOINT'
-  | 'GRPC_DUPLICATE_ENDPOINT';
+  | 'GRPC_DUPLICATE_ENDPOINT'
+  | 'GRPC_UNSUPPORTED_LB_POLICY'
+  | 'DESTINATION_RULE_FIELD_NOT_APPLIED';
 
 /** The fixed message of each code; `TranslateError.detail` carries the specifics. */
 export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, string>> = {
@@ -18,6 +20,8 @@ export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, strin
   ENDPOINT_WITHOUT_ADDRESS: 'endpoint has no address (multi-network gateways are not supported); endpoint dropped',
   GRPC_UNSUPPORTED_ENDPOINT: 'proxyless gRPC clients accept only IP-literal endpoints with a port; endpoint dropped',
   GRPC_DUPLICATE_ENDPOINT: 'proxyless gRPC clients reject an address listed twice in one ClusterLoadAssignment; duplicate dropped',
+  GRPC_UNSUPPORTED_LB_POLICY: 'proxyless gRPC clients reject this load balancer (they take ROUND_ROBIN and RING_HASH only); the cluster keeps ROUND_ROBIN',
+  DESTINATION_RULE_FIELD_NOT_APPLIED: 'a DestinationRule setting istiod applies to this cluster is not built by Skiff; the cluster is built without it',
 };
 
 export interface TranslateErrorInit {

@@ -2,7 +2,9 @@
  * Golden translation tests: `testdata/in/<case>.yaml` (Istio ServiceEntries and WorkloadEntries, as
  * a user writes them) -> `testdata/out/<case>.json` (Envoy proto-JSON). The input goes through the
  * real loader (validation, normalization) and the shared selection rule, so a case is what `skiff`
- * would serve for that YAML.
+ * would serve for that YAML. `testdata/destination-rules/` holds the cases with DestinationRules,
+ * each host getting the rule for it (`test-support/load-case.ts`); they are apart because
+ * DestinationRule objects need a CRD the chart does not install.
  *
  * Options: an optional first line `# options: {"flavor": "grpc", "naming": "sni-dnat", "mesh": {...}}`
  * (defaults: envoy, sidecar, DEFAULT_MESH_SETTINGS). `UPDATE_GOLDEN=1` rewrites the outputs and
@@ -17,12 +19,13 @@ import { DEFAULT_MESH_SETTINGS, translateResultToJson, withMeshDefaults, type Tr
 import { loadCase } from './test-support/load-case.js';
 
 const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
-const inputDir = join(testdata, 'in');
-const outputDir = join(testdata, 'out');
-const cases = readdirSync(inputDir)
-  .filter((file) => file.endsWith('.yaml'))
-  .map((file) => basename(file, '.yaml'))
-  .sort();
+
+function casesIn(inputDir: string): string[] {
+  return readdirSync(inputDir)
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => basename(file, '.yaml'))
+    .sort();
+}
 
 const OPTIONS_PREFIX = '# options:';
 
@@ -35,15 +38,21 @@ function optionsOf(text: string): TranslateOptions {
   return { flavor: parsed.flavor ?? 'envoy', naming: parsed.naming ?? 'sidecar', mesh: withMeshDefaults(parsed.mesh) };
 }
 
-describe('golden translation', () => {
-  it('has at least 25 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(25);
+describe.each([
+  ['', 25],
+  ['destination-rules/', 9],
+] as const)('golden translation %s', (subdirectory, minimumCases) => {
+  const inputDir = join(testdata, subdirectory, 'in');
+  const outputDir = join(testdata, subdirectory, 'out');
+  const cases = casesIn(inputDir);
+
+  it(`has at least ${minimumCases} cases`, () => {
+    expect(cases.length).toBeGreaterThanOrEqual(minimumCases);
   });
 
   it.each(cases)('%s', (name) => {
-    const file = join(inputDir, `${name}.yaml`);
-    const text = readFileSync(file, 'utf8');
-    const result = loadCase(text, `testdata/in/${name}.yaml`, optionsOf(text));
+    const text = readFileSync(join(inputDir, `${name}.yaml`), 'utf8');
+    const result = loadCase(text, `testdata/${subdirectory}in/${name}.yaml`, optionsOf(text));
     expectGolden(join(outputDir, `${name}.json`), `${JSON.stringify(translateResultToJson(result), null, 2)}\n`);
   });
 

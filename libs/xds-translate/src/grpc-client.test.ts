@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { fromBinary } from '@bufbuild/protobuf';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import fc from 'fast-check';
 import { TypeUrl } from '@skiff/protos';
@@ -16,10 +16,14 @@ import { Cluster_DiscoveryType, Cluster_LbPolicy, ClusterSchema, type Cluster } 
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema, type Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import type { TransportSocket } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import { UpstreamTlsContextSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { RouterSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
 import { HttpConnectionManagerSchema } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { describe, expect, it } from 'vitest';
+import { applyOutlierDetection } from './cluster-traffic-policy.js';
 import {
+  buildGrpcEdsCluster,
   DEFAULT_MESH_SETTINGS,
   encodeResources,
   translateServiceEntry,
@@ -45,7 +49,7 @@ function validateCluster(cluster: Cluster): string[] {
     errors.push(`unsupported lb_policy: ${Cluster_LbPolicy[cluster.lbPolicy]}`);
   }
   if (cluster.lrsServer !== undefined && cluster.lrsServer.configSourceSpecifier.case !== 'self') errors.push('lrs_server set but not self');
-  if (cluster.transportSocket !== undefined) errors.push('transport_socket set (needs bootstrap certificate providers)');
+  if (cluster.transportSocket !== undefined) for (const error of validateTransportSocket(cluster.transportSocket)) errors.push(error);
   const type = cluster.clusterDiscoveryType.case === 'type' ? cluster.clusterDiscoveryType.value : undefined;
   if (type === Cluster_DiscoveryType.EDS) {
     const source = cluster.edsClusterConfig?.edsConfig?.configSourceSpecifier.case;
@@ -66,6 +70,38 @@ function validateCluster(cluster: Cluster): string[] {
   } else {
     errors.push(`Unsupported type ${type === undefined ? cluster.clusterDiscoveryType.case : Cluster_DiscoveryType[type]}`);
   }
+  return errors;
+}
+
+/** The certificate provider instances of an Istio proxyless bootstrap (the agent writes `default`). */
+const CERTIFICATE_PROVIDERS = new Set(['default']);
+
+/** grpc-js-xds `validateTransportSocket`: UpstreamTlsContext with certificate providers the bootstrap knows. */
+function validateTransportSocket(socket: TransportSocket): string[] {
+  const packed = socket.configType.case === 'typedConfig' ? socket.configType.value : undefined;
+  if (packed === undefined) return ['transport_socket.typed_config unset'];
+  const context = anyUnpack(packed, UpstreamTlsContextSchema);
+  if (context === undefined) return [`Unexpected transport_socket.typed_config.type_url: ${packed.typeUrl}`];
+  const common = context.commonTlsContext;
+  if (common === undefined) return ['UpstreamTlsContext.common_tls_context unset'];
+  const errors: string[] = [];
+  const identity = common.tlsCertificateProviderInstance;
+  if (identity !== undefined && !CERTIFICATE_PROVIDERS.has(identity.instanceName)) errors.push(`Unmatched tls_certificate_provider_instance ${identity.instanceName}`);
+  if (identity === undefined && (common.tlsCertificates.length > 0 || common.tlsCertificateSdsSecretConfigs.length > 0)) {
+    errors.push('certificates without tls_certificate_provider_instance');
+  }
+  if (common.tlsParams !== undefined) errors.push('UpstreamTlsContext.common_tls_context.tls_params set');
+  const validation =
+    common.validationContextType.case === 'combinedValidationContext'
+      ? common.validationContextType.value.defaultValidationContext
+      : common.validationContextType.case === 'validationContext'
+        ? common.validationContextType.value
+        : undefined;
+  if (validation === undefined) return [...errors, `Unsupported validation_context_type: ${common.validationContextType.case}`];
+  if (validation.crl !== undefined) errors.push('ValidationContext.crl set');
+  const ca = validation.caCertificateProviderInstance;
+  if (ca === undefined) errors.push('ValidationContext.ca_certificate_provider_instance unset');
+  else if (!CERTIFICATE_PROVIDERS.has(ca.instanceName)) errors.push(`Unmatched ca_certificate_provider_instance ${ca.instanceName}`);
   return errors;
 }
 
@@ -237,7 +273,7 @@ function loadRealClientDecoders(): Map<string, GrpcResourceType> {
 }
 
 const realClient = loadRealClientDecoders();
-const clientContext = { bootstrap: { certificateProviders: {} }, server: {} };
+const clientContext = { bootstrap: { certificateProviders: Object.fromEntries([...CERTIFICATE_PROVIDERS].map((name) => [name, { pluginName: 'file_watcher', config: {} }])) }, server: {} };
 
 function realClientErrors(encoded: readonly EncodedResource[]): string[] {
   return encoded.flatMap((resource) => {
@@ -248,11 +284,15 @@ function realClientErrors(encoded: readonly EncodedResource[]): string[] {
 
 const GRPC: TranslateOptions = { flavor: 'grpc', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS };
 const inputDir = fileURLToPath(new URL('../testdata/in/', import.meta.url));
-const goldenCases = readdirSync(inputDir).filter((file) => file.endsWith('.yaml'));
+const ruleInputDir = fileURLToPath(new URL('../testdata/destination-rules/in/', import.meta.url));
+const goldenCases = [
+  ...readdirSync(inputDir).filter((file) => file.endsWith('.yaml')).map((file) => `${inputDir}${file}`),
+  ...readdirSync(ruleInputDir).filter((file) => file.endsWith('.yaml')).map((file) => `${ruleInputDir}${file}`),
+];
 
 describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.md#validation)', () => {
-  it.each(goldenCases.flatMap((file) => [[file, 'sidecar'] as const, [file, 'sni-dnat'] as const]))('%s, %s naming', (file, naming) => {
-    const result: TranslateResult = loadCase(readFileSync(`${inputDir}${file}`, 'utf8'), file, { ...GRPC, naming });
+  it.each(goldenCases.flatMap((path) => [[path, 'sidecar'] as const, [path, 'sni-dnat'] as const]))('%s, %s naming', (path, naming) => {
+    const result: TranslateResult = loadCase(readFileSync(path, 'utf8'), path, { ...GRPC, naming });
     const encoded = encodeResources(result);
     expect(validateGrpcOutput(encoded)).toEqual([]);
     expect(realClientErrors(encoded)).toEqual([]);
@@ -310,5 +350,32 @@ describe('grpc flavour satisfies the proxyless gRPC client (docs/grpc-proxyless.
     const encoded = encodeResources(result);
     expect(validateGrpcOutput(encoded)).toEqual(['Cluster outbound|80||svc.example.com: unsupported lb_policy: LEAST_REQUEST', 'Cluster outbound|80||svc.example.com: Unsupported type STRICT_DNS']);
     expect(realClientErrors(encoded).join('\n')).toMatch(/load_balancing_policy unset and unsupported lb_policy: LEAST_REQUEST/);
+  });
+
+  it('accepts the TLS, ring-hash and outlier-detection clusters a DestinationRule gives, and refuses Envoy-only TLS', () => {
+    const result = loadCase(readFileSync(`${ruleInputDir}dr-grpc.yaml`, 'utf8'), 'dr-grpc.yaml', GRPC);
+    const clusters = new Map(result.clusters.map((cluster) => [cluster.name, cluster]));
+    expect(clusters.get('outbound|7070||greeter.shop.internal')?.transportSocket).toBeDefined();
+    expect(clusters.get('outbound|7070||hash.shop.internal')?.lbPolicy).toBe(Cluster_LbPolicy.RING_HASH);
+    const encoded = encodeResources(result);
+    expect(validateGrpcOutput(encoded)).toEqual([]);
+    expect(realClientErrors(encoded)).toEqual([]);
+
+    // istiod's gRPC generator writes no outlier detection, but the Envoy encoding of a rule's is one
+    // the client reads (`convertOutlierDetectionUpdate`), should it ever be sent.
+    const withOutlier = buildGrpcEdsCluster('outbound|7070||outlier.shop.internal');
+    applyOutlierDetection(withOutlier, { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 });
+    expect(withOutlier.outlierDetection).toBeDefined();
+    const outlierResource: EncodedResource[] = [{ typeUrl: TypeUrl.Cluster, name: withOutlier.name, bytes: toBinary(ClusterSchema, withOutlier), version: '' }];
+    expect(realClientErrors(outlierResource)).toEqual([]);
+
+    // The sidecar's SIMPLE origination (SDS secrets, TLS parameters) is what both validators refuse.
+    const envoyTls = loadCase(readFileSync(`${ruleInputDir}dr-tls.yaml`, 'utf8'), 'dr-tls.yaml', { ...GRPC, flavor: 'envoy' });
+    const simple = envoyTls.clusters.find((cluster) => cluster.name === 'outbound|443||simple-ca.shop.example')!;
+    const grpcSimple = buildGrpcEdsCluster(simple.name);
+    grpcSimple.transportSocket = simple.transportSocket;
+    const simpleResource: EncodedResource[] = [{ typeUrl: TypeUrl.Cluster, name: simple.name, bytes: toBinary(ClusterSchema, grpcSimple), version: '' }];
+    expect(validateGrpcOutput(simpleResource).join('\n')).toMatch(/tls_params set/);
+    expect(realClientErrors(simpleResource).join('\n')).toMatch(/tls_params set/);
   });
 });

@@ -1,17 +1,19 @@
 export {
   buildAltStatName,
   buildCluster,
-  buildDefaultCircuitBreakers,
   buildGrpcEdsCluster,
   buildHttpProtocolOptions,
-  buildIstioMutualTransportSocket,
   buildMetadataExchangeFilter,
   durationFromMs,
   HTTP_PROTOCOL_OPTIONS_KEY,
   isHttp2Protocol,
-  selectUpstreamTls,
 } from './cluster.js';
-export type { ClusterArgs, ClusterDiscovery, IstioMutualTlsArgs } from './cluster.js';
+export type { ClusterArgs, ClusterDiscovery, ClusterRule, GrpcClusterPolicy } from './cluster.js';
+export { buildDefaultCircuitBreakers } from './cluster-traffic-policy.js';
+export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
+export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
+export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
+export type { AppliedDestinationRule, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
 export {
   buildClusterLoadAssignment,
   buildEndpointAddress,
@@ -53,7 +55,6 @@ export { encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';
-export type { AppliedDestinationRule } from './destination-rule.js';
 export {
   chooseDestinationRule,
   chooseForLabels,

@@ -65,9 +65,9 @@ export function parseSubsetKey(name: string): SubsetKey | undefined {
   return { direction: direction as TrafficDirection, port, subset, hostname: rest };
 }
 
-/** The default (subset-less) outbound cluster name for `hostname:port` in the given naming. */
-export function buildOutboundClusterName(naming: ClusterNaming, hostname: string, port: number): string {
-  const key: SubsetKey = { direction: 'outbound', port, subset: '', hostname };
+/** The outbound cluster name for `hostname:port` (and a subset; none for the default cluster) in the given naming. */
+export function buildOutboundClusterName(naming: ClusterNaming, hostname: string, port: number, subset = ''): string {
+  const key: SubsetKey = { direction: 'outbound', port, subset, hostname };
   return naming === 'sni-dnat' ? buildDnsSrvSubsetKey(key) : buildSubsetKey(key);
 }
 

@@ -7,11 +7,13 @@
  * (`pilot/pkg/networking/core/route/retry/retry.go` `DefaultPolicy`). Ports that do not carry HTTP
  * get a route configuration with no virtual host.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
 import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
+import type { RouteAction_HashPolicySchema } from '@skiff/protos/gen/envoy/config/route/v3/route_components_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { durationFromGo, type ConsistentHashJson } from './destination-rule.js';
 import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
 
@@ -46,6 +48,34 @@ export interface GrpcRouteArgs {
   readonly addresses: readonly string[];
   /** `PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN`: also match `HOST.` and `HOST.:PORT`. */
   readonly absoluteFqdnDomains: boolean;
+  /** The port's consistent hash from the host's DestinationRule (`hashForService`), if any. */
+  readonly consistentHash?: ConsistentHashJson | undefined;
+}
+
+/**
+ * The route's hash policy for a DestinationRule's consistent hash (`route.go` `ConsistentHashToHashPolicy`):
+ * a header, a cookie (name, TTL when given, path, attributes), the source IP or a query parameter;
+ * none for a ring or table size alone.
+ */
+export function buildHashPolicy(hash: ConsistentHashJson): MessageInitShape<typeof RouteAction_HashPolicySchema> | undefined {
+  if (hash.httpHeaderName !== undefined) return { policySpecifier: { case: 'header', value: { headerName: hash.httpHeaderName } } };
+  if (hash.httpCookie !== undefined) {
+    const cookie = hash.httpCookie;
+    return {
+      policySpecifier: {
+        case: 'cookie',
+        value: {
+          name: cookie.name ?? '',
+          ...(cookie.ttl === undefined ? {} : { ttl: durationFromGo(cookie.ttl) }),
+          path: cookie.path ?? '',
+          attributes: (cookie.attributes ?? []).map((attribute) => ({ name: attribute.name ?? '', value: attribute.value ?? '' })),
+        },
+      },
+    };
+  }
+  if (hash.useSourceIp !== undefined) return { policySpecifier: { case: 'connectionProperties', value: { sourceIp: hash.useSourceIp } } };
+  if (hash.httpQueryParameterName !== undefined) return { policySpecifier: { case: 'queryParameter', value: { name: hash.httpQueryParameterName } } };
+  return undefined;
 }
 
 /**
@@ -85,6 +115,7 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
   if (!isHttpRoutedProtocol(args.protocol)) return create(RouteConfigurationSchema, { name: args.name });
   const authority = joinHostPort(args.hostname, args.port);
   const noTimeout = create(DurationSchema, {});
+  const hashPolicy = args.consistentHash === undefined ? undefined : buildHashPolicy(args.consistentHash);
   return create(RouteConfigurationSchema, {
     name: args.name,
     virtualHosts: [
@@ -109,6 +140,7 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
                   hostSelectionRetryMaxAttempts: 5n,
                 },
                 maxGrpcTimeout: noTimeout,
+                ...(hashPolicy === undefined ? {} : { hashPolicy: [hashPolicy] }),
               },
             },
             decorator: { operation: `${authority}/*` },

@@ -1,4 +1,5 @@
-import { loadIstioConfig } from '@skiff/model';
+import { loadIstioConfig, normalizeDestinationRule } from '@skiff/model';
+import { Cluster_LbPolicy } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_SETTINGS } from './mesh.js';
 import { translateConfig } from './translate-config.js';
@@ -52,5 +53,35 @@ spec: {hosts: [db.example], ports: [{number: 5432, name: tcp, protocol: TCP}], r
     ]);
     const socket = result.loadAssignments[0]?.endpoints[0]?.lbEndpoints[0];
     expect(socket?.hostIdentifier.case === 'endpoint' && socket.hostIdentifier.value.address?.address.case === 'socketAddress' ? socket.hostIdentifier.value.address.address.value.address : '').toBe('10.0.0.1');
+  });
+
+  it('applies the rule a proxy without labels in the entry\'s namespace gets: its namespace\'s rules for a host merged, a selector rule passed over, the exact host before the wildcard', () => {
+    const rule = (name: string, namespace: string, host: string, year: number, extra = '') => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: ${namespace}, creationTimestamp: "${year}-01-01T00:00:00Z"}
+spec: {host: ${host}, trafficPolicy: {loadBalancer: {simple: RANDOM}}${extra}}
+---
+`;
+    const load = loadIstioConfig(
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: ns}
+spec: {hosts: [api.example, other.example], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 10.0.0.1}]}
+---
+${rule('newer', 'ns', 'api.example', 2024)}${rule('older', 'ns', 'api.example', 2020, ', subsets: [{name: v1}]')}${rule('elsewhere', 'other', 'other.example', 2019)}${rule('selected', 'ns', 'other.example', 2019, ', workloadSelector: {matchLabels: {app: client}}')}${rule('wildcard', 'ns', '"*.example"', 2018)}`,
+      'mesh.yaml',
+    );
+    const destinationRules = load.accepted.flatMap((accepted) => (accepted.object.kind === 'DestinationRule' ? [normalizeDestinationRule(accepted.object)] : []));
+    const result = translateConfig({ ...load, destinationRules }, options);
+    expect(result.clusters.map((cluster) => [cluster.name, Cluster_LbPolicy[cluster.lbPolicy]])).toEqual([
+      ['outbound|80|v1|api.example', 'RANDOM'],
+      ['outbound|80||api.example', 'RANDOM'],
+      ['outbound|80||other.example', 'LEAST_REQUEST'],
+    ]);
+    // The older rule's policy and both rules' subsets (mergeDestinationRule); other.example's most
+    // specific rule selects labels this proxy lacks, so it gets none (not the wildcard's).
+    expect(result.errors).toEqual([]);
+    const merged = result.clusters.find((cluster) => cluster.name === 'outbound|80||api.example');
+    expect(JSON.stringify(merged?.metadata?.filterMetadata['istio'])).toContain('/apis/networking.istio.io/v1/namespaces/ns/destination-rule/older');
   });
 });

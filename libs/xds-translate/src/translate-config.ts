@@ -6,14 +6,23 @@
  * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
  * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
  * name and namespace (`SortServicesByCreationTime`, docs/istio-behaviour.md#visibility); the other is reported.
+ *
+ * DestinationRules apply as they would for a proxy without labels in the entry's own namespace: the
+ * DestinationRule lookup istiod does for such a proxy (`destination-rule-lookup.ts`: the proxy's
+ * namespace first, then rules exported from the entry's namespace and the root namespace; wildcard
+ * hosts; several rules of a namespace merged). A proxy elsewhere may get another rule, as
+ * `/debug/config_dump` of a real proxy shows.
  */
-import type { NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
+import { DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
+import type { AppliedDestinationRule } from './destination-rule.js';
 import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
 
 export interface ConfigToTranslate {
   readonly serviceEntries: readonly { readonly serviceEntry: NormalizedServiceEntry; readonly inlineEndpoints: readonly NormalizedEndpoint[] }[];
   readonly workloadEntries: readonly { readonly endpoint: NormalizedEndpoint }[];
+  readonly destinationRules?: readonly NormalizedDestinationRule[];
 }
 
 export interface DuplicateResource {
@@ -34,7 +43,19 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 const compareServiceEntries = (a: NormalizedServiceEntry, b: NormalizedServiceEntry): number =>
   a.creationTime - b.creationTime || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace);
 
-export function translateConfig(config: ConfigToTranslate, options: TranslateOptions): ConfigTranslation {
+/** The rule each host of the entry gets for a proxy without labels in the entry's namespace. */
+function entryRules(serviceEntry: NormalizedServiceEntry, rules: DestinationRuleIndex): Map<string, AppliedDestinationRule> {
+  const applied = new Map<string, AppliedDestinationRule>();
+  const client = { namespace: serviceEntry.namespace, labels: {} };
+  for (const host of new Set(serviceEntry.hosts)) {
+    const rule = rules.lookup(client, { host, namespace: serviceEntry.namespace });
+    if (rule !== undefined) applied.set(host, rule);
+  }
+  return applied;
+}
+
+export function translateConfig(config: ConfigToTranslate, options: TranslateOptions, lookupOptions: Partial<DestinationRuleLookupOptions> = {}): ConfigTranslation {
+  const rules = new DestinationRuleIndex(config.destinationRules ?? [], lookupOptions);
   const index = new SelectorIndex();
   for (const { endpoint } of config.workloadEntries) index.upsertWorkload(endpoint);
   for (const { serviceEntry } of config.serviceEntries) index.upsertServiceEntry(serviceEntry);
@@ -55,7 +76,7 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
   for (const { serviceEntry, inlineEndpoints } of ordered) {
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
-    const result = translateServiceEntry({ serviceEntry, endpoints }, options);
+    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules) }, options);
     for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
     for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);

@@ -24,7 +24,18 @@ import {
   buildGrpcEdsCluster,
   supportsDynamicForwardProxy,
   type ClusterDiscovery,
+  type ClusterRule,
 } from './cluster.js';
+import {
+  asTrafficPolicy,
+  destinationRuleConfigPath,
+  endpointTlsMode,
+  mergeSubsetTrafficPolicy,
+  portLevelTrafficPolicy,
+  type AppliedDestinationRule,
+  type ConsistentHashJson,
+  type TrafficPolicyJson,
+} from './destination-rule.js';
 import {
   buildClusterLoadAssignment,
   buildLocalityLbEndpoints,
@@ -34,7 +45,7 @@ import {
   type DroppedEndpointReporter,
 } from './endpoint.js';
 import { TranslateError, type TranslateErrorCode } from './errors.js';
-import { buildServiceInstances, canonicalEndpoints, type ServiceInstance } from './instances.js';
+import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
@@ -62,6 +73,11 @@ export interface TranslateInput {
   readonly serviceEntry: NormalizedServiceEntry;
   /** Inline endpoints plus the selected WorkloadEntries, in any order. */
   readonly endpoints: readonly NormalizedEndpoint[];
+  /**
+   * The DestinationRule istiod applies to each host of the entry, keyed by the host as the entry
+   * writes it. A host without one (or no map) gets the clusters istiod builds without a rule.
+   */
+  readonly destinationRules?: ReadonlyMap<string, AppliedDestinationRule>;
 }
 
 export interface TranslateResult {
@@ -124,7 +140,94 @@ interface PortContext {
   readonly options: TranslateOptions;
   readonly clusterName: string;
   readonly report: DroppedEndpointReporter;
+  /** Reports against another cluster of the port (a subset's). */
+  readonly reportFor: (clusterName: string) => DroppedEndpointReporter;
   readonly output: Output;
+  readonly destinationRule: AppliedDestinationRule | undefined;
+}
+
+/** One cluster of a port: the default one, or a subset's. */
+interface PortCluster {
+  readonly name: string;
+  readonly discovery: ClusterDiscovery;
+  /**
+   * The port's instances the cluster's endpoints come from (a subset's match its labels), with the
+   * TLS mode the rule imposes on their endpoints.
+   */
+  readonly instances: readonly ServiceInstance[];
+  readonly rule: ClusterRule | undefined;
+  readonly report: DroppedEndpointReporter;
+}
+
+/**
+ * The instances with the `tlsMode` their endpoints are built with: when the rule sets a TLS mode for
+ * the port (and subset) other than ISTIO_MUTUAL, no endpoint is marked for Istio mTLS, whatever its
+ * label says (`mtls_checker.go` `checkMtlsEnabled`, then `buildEnvoyLbEndpoint` clearing the mode).
+ * ISTIO_MUTUAL leaves the endpoints' own modes.
+ */
+function withRuleTlsMode(instances: readonly ServiceInstance[], rule: AppliedDestinationRule, subset: string, port: number): readonly ServiceInstance[] {
+  const mode = endpointTlsMode(rule.rule, subset, port);
+  if (mode === undefined || mode === 'ISTIO_MUTUAL') return instances;
+  return instances.map((instance) => (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE ? { ...instance, tlsMode: 'disabled' } : instance));
+}
+
+/** `labels.Instance.SubsetOf`: every label of the subset is on the instance. */
+function hasLabels(instance: ServiceInstance, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(labels).every(([key, value]) => instance.labels[key] === value);
+}
+
+/**
+ * The clusters of one port: the default cluster with the rule's policy for the port
+ * (`applyDestinationRule`), then one per subset with the subset's policy merged over it and only the
+ * instances carrying the subset's labels (`buildSubsetCluster`, the endpoint builder's `WithSubset`).
+ * A subset whose own load balancer is PASSTHROUGH is an ORIGINAL_DST cluster from the start.
+ */
+function portClusters(context: PortContext, discovery: ClusterDiscovery): PortCluster[] {
+  const applied = context.destinationRule;
+  const port = context.servicePort.number;
+  if (applied === undefined) return [{ name: context.clusterName, discovery, instances: context.instances, rule: undefined, report: context.report }];
+  const rulePolicy = asTrafficPolicy(applied.rule.trafficPolicy);
+  const configPath = destinationRuleConfigPath(applied);
+  const withSelector = applied.rule.workloadSelector !== null;
+  const clusters: PortCluster[] = [
+    {
+      name: context.clusterName,
+      discovery,
+      instances: withRuleTlsMode(context.instances, applied, '', port),
+      rule: { policy: portLevelTrafficPolicy(rulePolicy, port).policy, configPath, withSelector, passthroughHint: isPassthrough(rulePolicy) },
+      report: context.report,
+    },
+  ];
+  for (const subset of applied.rule.subsets) {
+    const own = asTrafficPolicy(subset.trafficPolicy);
+    const name = buildOutboundClusterName(context.options.naming, context.hostname, port, subset.name);
+    clusters.push({
+      name,
+      discovery: isPassthrough(own) ? 'ORIGINAL_DST' : discovery,
+      instances: withRuleTlsMode(
+        context.instances.filter((instance) => hasLabels(instance, subset.labels)),
+        applied,
+        subset.name,
+        port,
+      ),
+      rule: { policy: mergeSubsetTrafficPolicy(rulePolicy, own, port), configPath, subset: subset.name, withSelector, passthroughHint: isPassthrough(own) },
+      report: context.reportFor(name),
+    });
+  }
+  return clusters;
+}
+
+/** A policy whose own load balancer (not a port-level one) is PASSTHROUGH. */
+function isPassthrough(policy: TrafficPolicyJson | undefined): boolean {
+  return policy?.loadBalancer?.simple === 'PASSTHROUGH';
+}
+
+/** Rule fields that change istiod's cluster but that Skiff does not build, reported so the gap is visible. */
+function reportUnappliedPolicy(cluster: PortCluster, naming: ClusterNaming): void {
+  // istiod applies no proxy protocol to sni-dnat clusters.
+  if (cluster.rule?.policy?.proxyProtocol != null && naming !== 'sni-dnat') {
+    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.proxyProtocol (upstream PROXY protocol transport socket)');
+  }
 }
 
 function translateEnvoyPort(context: PortContext): void {
@@ -133,12 +236,24 @@ function translateEnvoyPort(context: PortContext): void {
     // Only wildcard hosts on ports Envoy's dynamic forward proxy handles (`buildOutboundClusters`).
     if (context.hostname.startsWith('*') && supportsDynamicForwardProxy(context.servicePort.protocol)) {
       output.clusters.push(buildDynamicForwardProxyCluster({ ...context, naming: options.naming, mesh: options.mesh, name: clusterName }));
+      if (context.destinationRule !== undefined) context.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'the whole rule (dynamic forward proxy clusters)');
     }
     return;
   }
   const discovery = envoyDiscovery(serviceEntry.resolution, options.naming);
+  // istiod's mTLS inference looks at every instance of the port, whatever the subset.
+  const instanceTlsModes = context.instances.map((instance) => instance.tlsMode);
+  for (const portCluster of portClusters(context, discovery)) {
+    reportUnappliedPolicy(portCluster, options.naming);
+    buildEnvoyCluster(context, portCluster, instanceTlsModes);
+  }
+}
+
+function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, instanceTlsModes: readonly string[]): void {
+  const { serviceEntry, options, output } = context;
+  const { name, discovery } = portCluster;
   const clusterArgs = {
-    name: clusterName,
+    name,
     discovery,
     serviceEntry,
     hostname: context.hostname,
@@ -147,24 +262,28 @@ function translateEnvoyPort(context: PortContext): void {
     mesh: options.mesh,
     inlineEndpoints: [],
     subjectAltNames: context.subjectAltNames,
-    instanceTlsModes: context.instances.map((instance) => instance.tlsMode),
+    instanceTlsModes,
+    ...(portCluster.rule === undefined ? {} : { destinationRule: portCluster.rule }),
   };
   const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label', fitTotalWeight: false } as const;
   switch (discovery) {
     case 'STRICT_DNS':
     case 'LOGICAL_DNS': {
-      const inlineEndpoints = buildLocalityLbEndpoints(withAddress(context.instances, context.report), grouping);
+      const inlineEndpoints = buildLocalityLbEndpoints(withAddress(portCluster.instances, portCluster.report), grouping);
       if (inlineEndpoints.length === 0) {
-        context.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
+        portCluster.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
         return;
       }
       output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
       return;
     }
     case 'EDS': {
-      output.clusters.push(buildCluster(clusterArgs));
-      const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(context.instances, context.report)), grouping);
-      output.loadAssignments.push(buildClusterLoadAssignment(clusterName, endpoints));
+      const cluster = buildCluster(clusterArgs);
+      output.clusters.push(cluster);
+      // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
+      if (cluster.edsClusterConfig === undefined) return;
+      const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(portCluster.instances, portCluster.report)), grouping);
+      output.loadAssignments.push(buildClusterLoadAssignment(name, endpoints));
       return;
     }
     case 'ORIGINAL_DST':
@@ -183,14 +302,29 @@ function translateEnvoyPort(context: PortContext): void {
  * are one locality, and locality weights are scaled to fit the client's limit.
  */
 function translateGrpcPort(context: PortContext): void {
-  const { clusterName, output } = context;
+  const { output } = context;
   const grouping = { clusterId: context.options.mesh.clusterId, groupBy: 'locality', fitTotalWeight: true } as const;
-  output.clusters.push(buildGrpcEdsCluster(clusterName));
   // istiod keeps no EDS endpoints for DNS entries (their Envoy clusters resolve DNS themselves).
   const dns = context.serviceEntry.resolution === 'DNS' || context.serviceEntry.resolution === 'DNS_ROUND_ROBIN';
-  const kept = dns ? [] : grpcInstances(edsInstances(withAddress(context.instances, context.report)), context.report);
-  output.loadAssignments.push(buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(kept, grouping)));
+  // Every cluster of the gRPC generator is an EDS cluster, subsets included (`grpcgen/cds.go` `applyDestinationRule`).
+  for (const portCluster of portClusters(context, 'EDS')) {
+    output.clusters.push(
+      buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
+    );
+    const kept = dns ? [] : grpcInstances(edsInstances(withAddress(portCluster.instances, portCluster.report)), portCluster.report);
+    output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, buildLocalityLbEndpoints(kept, grouping)));
+  }
   buildGrpcListenerAndRoute(context);
+}
+
+/**
+ * The consistent hash a route to the port uses (`route.go` `hashForService`): the rule's, unless the
+ * first port-level setting for the port has one of its own.
+ */
+function routeConsistentHash(applied: AppliedDestinationRule | undefined, port: number): ConsistentHashJson | undefined {
+  const policy = applied === undefined ? undefined : asTrafficPolicy(applied.rule.trafficPolicy);
+  const portSetting = policy?.portLevelSettings?.find((setting) => setting.port?.number === port);
+  return portSetting?.loadBalancer?.consistentHash ?? policy?.loadBalancer?.consistentHash;
 }
 
 /**
@@ -198,7 +332,7 @@ function translateGrpcPort(context: PortContext): void {
  * Built for every port, UDP too, as istiod's gRPC generator does (`grpcgen/lds.go`
  * `buildOutboundListeners`); a port that does not carry HTTP gets a route with no virtual host.
  */
-function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options'>): void {
+function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options' | 'destinationRule'>): void {
   const { serviceEntry, clusterName, hostname, servicePort, output } = context;
   const routeConfigName = buildSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname });
   output.listeners.push(
@@ -218,6 +352,7 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
       clusterName,
       addresses: serviceEntry.addresses,
       absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
+      consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
     }),
   );
 }
@@ -261,7 +396,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
       const clusterName = buildOutboundClusterName(options.naming, hostname, servicePort.number);
       if (servicePort.protocol === 'UDP') {
         // No cluster: Envoy and gRPC do not proxy UDP. The gRPC generator still answers LDS and RDS.
-        if (options.flavor === 'grpc') buildGrpcListenerAndRoute({ serviceEntry, clusterName, hostname, servicePort, output, options });
+        if (options.flavor === 'grpc') buildGrpcListenerAndRoute({ serviceEntry, clusterName, hostname, servicePort, output, options, destinationRule: input.destinationRules?.get(hostname) });
         return;
       }
       translatePort({
@@ -273,7 +408,9 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         options,
         clusterName,
         report: reporter(clusterName),
+        reportFor: reporter,
         output,
+        destinationRule: input.destinationRules?.get(hostname),
       });
     });
   }

@@ -2,11 +2,12 @@
  * `skiffctl translate -f <file|dir|->...`: the Envoy resources Skiff builds for every ServiceEntry in
  * the input with the WorkloadEntries it selects, as Envoy proto-JSON (`{"clusters": [...],
  * "endpoints": [...]}`, plus `listeners` and `routes` for the grpc flavour). Invalid objects are
- * reported on stderr and left out, as the watcher would leave them out.
+ * reported on stderr and left out, as the watcher would leave them out. DestinationRules apply as for
+ * a proxy in each entry's namespace (`translateConfig`).
  */
 import { stringify } from 'yaml';
 import { loadConfigInputs } from '@skiff/config-files';
-import { formatFieldError, formatParseError } from '@skiff/model';
+import { formatFieldError, formatParseError, normalizeDestinationRule } from '@skiff/model';
 import { meshSettingsFromEnvironment, translateConfig, translateResultToJson } from '@skiff/xds-translate';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 
@@ -33,7 +34,8 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
     writeLine(io.stderr, `error: ${error instanceof Error ? error.message : String(error)}`);
     return ExitCode.Usage;
   }
-  const translation = translateConfig(load, { flavor: options.flavor, naming: options.naming, mesh });
+  const destinationRules = load.accepted.flatMap((accepted) => (accepted.object.kind === 'DestinationRule' ? [normalizeDestinationRule(accepted.object)] : []));
+  const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh });
   for (const error of translation.errors) writeLine(io.stderr, `warning: ${error.message}`);
   for (const duplicate of translation.duplicates) {
     writeLine(io.stderr, `warning: ${duplicate.kind} ${duplicate.name} is built by ${duplicate.keptFrom} and ${duplicate.droppedFrom}; keeping ${duplicate.keptFrom} (the older)`);
