@@ -123,6 +123,8 @@ describe('FakeApiServer', () => {
       expect(body['resources']).toEqual([
         expect.objectContaining({ name: 'serviceentries', singularName: 'serviceentry', namespaced: true, kind: 'ServiceEntry', shortNames: ['se'] }),
         expect.objectContaining({ name: 'workloadentries', singularName: 'workloadentry', namespaced: true, kind: 'WorkloadEntry', shortNames: ['we'] }),
+        expect.objectContaining({ name: 'destinationrules', singularName: 'destinationrule', namespaced: true, kind: 'DestinationRule', shortNames: ['dr'] }),
+        expect.objectContaining({ name: 'sidecars', singularName: 'sidecar', namespaced: true, kind: 'Sidecar' }),
       ]);
     });
 
