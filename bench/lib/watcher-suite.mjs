@@ -148,6 +148,7 @@ function countingStore(store, counters) {
         return result;
       },
     },
+    sidecars: store.sidecars,
     lease: store.lease,
     epoch: () => store.epoch(),
     health: () => store.health(),
