@@ -7,7 +7,7 @@
  * way on both sides. Invalid combinations are drawn too: both sides must reject the same objects.
  * Sidecars (namespace-wide, with a workload selector, and the root namespace's) scope what the proxies
  * see, so each namespace is also asked as a sidecar whose labels a selector may match. DestinationRules
- * (valid ones: the model's validator accepts every one drawn from the default seed) name an entry's host,
+ * (valid ones: `loadIstioConfig` accepted all 254 of the default draw) name an entry's host,
  * exact or as its parent wildcard, or a host none defines, from the entry's namespace, another one or the
  * root namespace, with exportTo, a workload selector, a traffic policy from a small menu (load balancer,
  * connection pool, outlier detection, client TLS; one port's settings) and subsets whose labels the
