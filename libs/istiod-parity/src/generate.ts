@@ -6,7 +6,13 @@
  * distinct creation times, so which of two ServiceEntries claiming one host wins is decided the same
  * way on both sides. Invalid combinations are drawn too: both sides must reject the same objects.
  * Sidecars (namespace-wide, with a workload selector, and the root namespace's) scope what the proxies
- * see, so each namespace is also asked as a sidecar whose labels a selector may match.
+ * see, so each namespace is also asked as a sidecar whose labels a selector may match. DestinationRules
+ * (valid ones: `loadIstioConfig` accepted all 254 of the default draw) name an entry's host,
+ * exact or as its parent wildcard, or a host none defines, from the entry's namespace, another one or the
+ * root namespace, with exportTo, a workload selector, a traffic policy from a small menu (load balancer,
+ * connection pool, outlier detection, client TLS; one port's settings) and subsets whose labels the
+ * endpoints may or may not carry. Not drawn: `proxyProtocol`, and wildcard DNS entries (their
+ * `DYNAMIC_DNS` clusters take no rule yet; docs/istio-compatibility.md).
  */
 /* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
@@ -172,19 +178,128 @@ const sidecarDraw = (): fc.Arbitrary<SidecarDraw> =>
       listeners: [...(portListener === undefined ? [] : [{ port: portListener.port, hosts: portListener.hosts }]), { port: undefined, hosts }],
     }));
 
+/** Hosts no generated ServiceEntry defines: a rule for them applies to nothing. */
+const UNMATCHED_HOSTS = ['nothing.example.org', '*.example.org'] as const;
+
+/** The menu of traffic policies a rule, a port or a subset draws from (proxyProtocol left out: a known gap). */
+const LOAD_BALANCERS = [
+  { simple: 'ROUND_ROBIN' },
+  { simple: 'LEAST_REQUEST' },
+  { simple: 'RANDOM' },
+  { simple: 'PASSTHROUGH' },
+  { consistentHash: { httpHeaderName: 'x-user' } },
+  { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 1024 } } },
+] as const;
+const CONNECTION_POOLS = [
+  { tcp: { maxConnections: 100, connectTimeout: '5s' } },
+  { http: { http1MaxPendingRequests: 10, maxRequestsPerConnection: 1, idleTimeout: '30s' } },
+  { tcp: { maxConnections: 7 }, http: { http2MaxRequests: 50, maxRetries: 3 } },
+] as const;
+const OUTLIER_DETECTIONS = [
+  { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+  { consecutiveGatewayErrors: 3 },
+] as const;
+const CLIENT_TLS = [{ mode: 'DISABLE' }, { mode: 'SIMPLE' }, { mode: 'SIMPLE', sni: 'sni.example.com' }, { mode: 'ISTIO_MUTUAL' }] as const;
+
+type Policy = Record<string, unknown>;
+
+/** `arbitrary`'s value one time in `oneIn`, otherwise undefined (fc.option leaves out only one time in `freq`). */
+const sometimes = <T>(arbitrary: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: oneIn - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
+
+/** A policy of zero to four of the menu's fields; an empty one is left out of the YAML. */
+const policyFields = (): fc.Arbitrary<Policy> =>
+  fc
+    .record({
+      loadBalancer: sometimes(fc.constantFrom(...LOAD_BALANCERS), 2),
+      connectionPool: sometimes(fc.constantFrom(...CONNECTION_POOLS), 3),
+      outlierDetection: sometimes(fc.constantFrom(...OUTLIER_DETECTIONS), 3),
+      tls: sometimes(fc.constantFrom(...CLIENT_TLS), 2),
+    })
+    .map((fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)));
+
+interface DestinationRuleDraw {
+  /** `host`: the namespace of the ServiceEntry whose host the rule names. */
+  readonly namespace: 'host' | (typeof MESH_NAMESPACES)[number] | typeof ROOT_NAMESPACE;
+  /** A host of one of the mesh's ServiceEntries (by index, modulo their count), exact or as its parent wildcard, or a host none defines. */
+  readonly host: { readonly serviceEntry: number; readonly index: number; readonly wildcard: boolean } | { readonly unmatched: string };
+  readonly exportTo: readonly string[] | undefined;
+  readonly selector: Labels | undefined;
+  readonly policy: Policy;
+  readonly portPolicy: { readonly port: number; readonly policy: Policy } | undefined;
+  readonly subsets: readonly { readonly name: string; readonly labels: Labels; readonly policy: Policy | undefined }[];
+}
+
+const destinationRule = (): fc.Arbitrary<DestinationRuleDraw> =>
+  fc.record({
+    namespace: fc.constantFrom('host', 'host', ...MESH_NAMESPACES, ROOT_NAMESPACE),
+    host: fc.oneof(
+      { weight: 5, arbitrary: fc.record({ serviceEntry: fc.nat(3), index: fc.nat(1), wildcard: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ unmatched: fc.constantFrom(...UNMATCHED_HOSTS) }) },
+    ),
+    exportTo: sometimes(fc.constantFrom(['.'], ['*'], ['ns-b'], ['ns-b', 'ns-c'], [ROOT_NAMESPACE]), 3),
+    selector: sometimes(fc.constantFrom({ app: 'a' }, { app: 'b' }), 6),
+    policy: policyFields(),
+    portPolicy: sometimes(fc.record({ port: fc.constantFrom(...PORT_NUMBERS), policy: policyFields() }), 3),
+    subsets: fc.uniqueArray(
+      fc.record({
+        name: fc.constantFrom('v1', 'v2', 'canary'),
+        labels: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES, 'none'), { minKeys: 1, maxKeys: 2 }),
+        policy: sometimes(policyFields(), 3),
+      }),
+      { minLength: 0, maxLength: 2, selector: (s) => s.name },
+    ),
+  });
+
 export interface GeneratedMesh {
   readonly serviceEntries: readonly ServiceEntryDraw[];
   readonly workloadEntries: readonly WorkloadEntryDraw[];
   readonly sidecars: readonly SidecarDraw[];
+  readonly destinationRules: readonly DestinationRuleDraw[];
 }
 
-// Sidecars are drawn last, so the ServiceEntries and WorkloadEntries of a seed stay what they were.
+// Sidecars, then DestinationRules, are drawn last, so the objects drawn before them stay what they were for a seed.
 export const generatedMesh = (): fc.Arbitrary<GeneratedMesh> =>
   fc.record({
     serviceEntries: fc.array(serviceEntry(), { minLength: 1, maxLength: 4 }),
     workloadEntries: fc.array(workloadEntry(), { minLength: 0, maxLength: 6 }),
     sidecars: fc.array(sidecarDraw(), { minLength: 0, maxLength: 2 }),
+    destinationRules: fc.array(destinationRule(), { minLength: 0, maxLength: 3 }),
   });
+
+/** `svc-1.example.com` → `*.example.com`; the wildcard that covers a host's siblings. */
+const parentWildcard = (host: string): string => `*${host.slice(host.indexOf('.'))}`;
+
+function destinationRuleDocument(mesh: GeneratedMesh, rule: DestinationRuleDraw): { namespace: string; spec: Record<string, unknown> } {
+  let host: string;
+  let hostNamespace: string = MESH_NAMESPACES[0];
+  if ('unmatched' in rule.host) host = rule.host.unmatched;
+  else {
+    const se = mesh.serviceEntries[rule.host.serviceEntry % mesh.serviceEntries.length]!;
+    const exact = se.hosts[rule.host.index % se.hosts.length]!;
+    host = rule.host.wildcard ? parentWildcard(exact) : exact;
+    hostNamespace = se.namespace;
+  }
+  const spec: Record<string, unknown> = { host };
+  if (Object.keys(rule.policy).length > 0 || (rule.portPolicy !== undefined && Object.keys(rule.portPolicy.policy).length > 0)) {
+    const trafficPolicy: Record<string, unknown> = { ...rule.policy };
+    if (rule.portPolicy !== undefined && Object.keys(rule.portPolicy.policy).length > 0) {
+      trafficPolicy['portLevelSettings'] = [{ port: { number: rule.portPolicy.port }, ...rule.portPolicy.policy }];
+    }
+    spec['trafficPolicy'] = trafficPolicy;
+  }
+  if (rule.subsets.length > 0) {
+    spec['subsets'] = rule.subsets.map((subset) => ({
+      name: subset.name,
+      labels: subset.labels,
+      ...(subset.policy === undefined || Object.keys(subset.policy).length === 0 ? {} : { trafficPolicy: subset.policy }),
+    }));
+  }
+  // A rule with a workload selector may not be exported beyond its namespace (istio validation: `ValidateDestinationRule`).
+  if (rule.exportTo !== undefined && (rule.selector === undefined || rule.exportTo.join() === '.')) spec['exportTo'] = rule.exportTo;
+  if (rule.selector !== undefined) spec['workloadSelector'] = { matchLabels: rule.selector };
+  return { namespace: rule.namespace === 'host' ? hostNamespace : rule.namespace, spec };
+}
 
 const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
 const timestamp = (index: number): string => new Date(BASE_TIME + index * 60_000).toISOString().replace('.000Z', 'Z');
@@ -235,7 +350,16 @@ export function meshYaml(mesh: GeneratedMesh): string {
       },
     });
   });
-  return documents.map((doc) => stringify(doc)).join('---\n');
+  mesh.destinationRules.forEach((rule, i) => {
+    const { namespace, spec } = destinationRuleDocument(mesh, rule);
+    documents.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: `dr-${i}`, namespace, creationTimestamp: timestamp(index++) },
+      spec,
+    });
+  });
+  return documents.map((doc) => stringify(doc, { aliasDuplicateObjects: false })).join('---\n');
 }
 
 /**

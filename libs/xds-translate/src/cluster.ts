@@ -198,8 +198,10 @@ export function buildCluster(args: ClusterArgs): Cluster {
     cluster.loadAssignment = buildClusterLoadAssignment(args.name, args.inlineEndpoints);
   }
 
-  // istiod records target ports as upstream port overrides only for resolution NONE (`convertServices`).
-  if (args.discovery === 'ORIGINAL_DST' && servicePort.targetPort > 0) {
+  // istiod records target ports as upstream port overrides only for resolution NONE (`convertServices`
+  // `PassthroughTargetPorts`): a subset whose PASSTHROUGH load balancer makes another entry's cluster
+  // ORIGINAL_DST (`buildSubsetCluster`) gets none.
+  if (args.discovery === 'ORIGINAL_DST' && serviceEntry.resolution === 'NONE' && servicePort.targetPort > 0) {
     cluster.lbConfig = { case: 'originalDstLbConfig', value: create(Cluster_OriginalDstLbConfigSchema, { upstreamPortOverride: servicePort.targetPort }) };
   }
 

@@ -1,5 +1,5 @@
 import { loadIstioConfig, normalizeDestinationRule } from '@skiff/model';
-import { Cluster_LbPolicy } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { Cluster_DiscoveryType, Cluster_LbPolicy } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_SETTINGS } from './mesh.js';
 import { translateConfig } from './translate-config.js';
@@ -83,5 +83,46 @@ ${rule('newer', 'ns', 'api.example', 2024)}${rule('older', 'ns', 'api.example', 
     expect(result.errors).toEqual([]);
     const merged = result.clusters.find((cluster) => cluster.name === 'outbound|80||api.example');
     expect(JSON.stringify(merged?.metadata?.filterMetadata['istio'])).toContain('/apis/networking.istio.io/v1/namespaces/ns/destination-rule/older');
+  });
+
+  it('gives a PASSTHROUGH subset of a DNS entry no upstream port override: istiod keeps target ports as overrides for resolution NONE only', () => {
+    const load = loadIstioConfig(
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns, namespace: ns}
+spec: {hosts: [dns.example], ports: [{number: 80, name: http, protocol: HTTP, targetPort: 3306}], resolution: DNS, endpoints: [{address: backend.example}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none, namespace: ns}
+spec: {hosts: [none.example], ports: [{number: 80, name: http, protocol: HTTP, targetPort: 3306}], resolution: NONE}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dns, namespace: ns}
+spec: {host: dns.example, subsets: [{name: v1, labels: {app: a}, trafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: none, namespace: ns}
+spec: {host: none.example, subsets: [{name: v1, labels: {app: a}, trafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}}]}
+`,
+      'mesh.yaml',
+    );
+    const destinationRules = load.accepted.flatMap((accepted) => (accepted.object.kind === 'DestinationRule' ? [normalizeDestinationRule(accepted.object)] : []));
+    const result = translateConfig({ ...load, destinationRules }, options);
+    expect(result.errors).toEqual([]);
+    const byName = [...result.clusters].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const overrides = byName.map((cluster) => [
+      cluster.name,
+      Cluster_DiscoveryType[cluster.clusterDiscoveryType.case === 'type' ? cluster.clusterDiscoveryType.value : Cluster_DiscoveryType.STATIC],
+      cluster.lbConfig.case === 'originalDstLbConfig' ? cluster.lbConfig.value.upstreamPortOverride : undefined,
+    ]);
+    expect(overrides).toEqual([
+      ['outbound|80|v1|dns.example', 'ORIGINAL_DST', undefined],
+      ['outbound|80|v1|none.example', 'ORIGINAL_DST', 3306],
+      ['outbound|80||dns.example', 'STRICT_DNS', undefined],
+      ['outbound|80||none.example', 'ORIGINAL_DST', 3306],
+    ]);
   });
 });
