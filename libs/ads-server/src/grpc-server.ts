@@ -379,7 +379,8 @@ export class AdsServer implements Runner {
       return;
     }
     const peer = call.getPeer();
-    const tokenCheck = this.verifiesClients ? undefined : this.authenticateToken(call, peer);
+    // A TLS stream without a verified certificate is reviewed by its token before any request is handled.
+    const reviewsToken = !this.verifiesClients && this.options.tokenAuthenticator !== undefined;
     const session = new AdsSession({
       id: String(++this.sessionCounter),
       mode,
@@ -429,7 +430,7 @@ export class AdsServer implements Runner {
     // Over the rate, reading stops (HTTP/2 flow control then stops the client) and the requests
     // already read wait for tokens, in order: a burst is slowed, never reordered or dropped.
     /** The token is being reviewed: requests wait in the backlog, unread further, until it is decided. */
-    let authenticating = tokenCheck !== undefined;
+    let authenticating = reviewsToken;
     const drainBacklog = (): void => {
       backlogTimer = undefined;
       if (authenticating) return;
@@ -467,7 +468,9 @@ export class AdsServer implements Runner {
       session.end(GrpcStatus.RESOURCE_EXHAUSTED, `too many streams on one connection (limit ${this.limits.maxStreamsPerConnection})`);
       return;
     }
-    tokenCheck?.then(
+    // Started only for a stream that is kept, so no review runs (or fails unobserved) for a refused one.
+    if (!reviewsToken) return;
+    this.authenticateToken(call, peer).then(
       (identities) => {
         if (finished) return;
         session.authenticated(identities);
@@ -484,25 +487,28 @@ export class AdsServer implements Runner {
   }
 
   /**
-   * The identities a TLS stream's bearer token stands for, when a token authenticator is configured
-   * and no client certificate was verified; undefined when the stream is not authenticated at all
-   * (plaintext, or TLS without an authenticator).
+   * The identities a TLS stream's bearer token stands for (for a stream without a verified client
+   * certificate, when a token authenticator is configured), or a rejection saying why there are none.
+   * Never throws: an authenticator that throws instead of rejecting is a rejection too.
    */
-  private authenticateToken(call: grpc.ServerDuplexStream<unknown, Uint8Array>, peer: string): Promise<readonly string[]> | undefined {
+  private authenticateToken(call: grpc.ServerDuplexStream<unknown, Uint8Array>, peer: string): Promise<readonly string[]> {
     const authenticator = this.options.tokenAuthenticator;
-    if (authenticator === undefined) return undefined;
+    if (authenticator === undefined) return Promise.reject(new Error('no token authenticator'));
     const bearer = bearerTokenOf(call.metadata);
     if ('error' in bearer) return Promise.reject(new Error(`${authenticator.name}: target JWT extraction error: ${bearer.error}`));
-    return authenticator.authenticate(bearer.token, { clusterId: clusterIdOf(call.metadata) }).then(
-      (identities) => {
-        if (identities.length === 0) throw new Error(`${authenticator.name}: no identity for the token`);
-        this.logger.debug({ peer, identities }, 'ADS client authenticated by token');
-        return identities;
-      },
-      (error: unknown) => {
-        throw new Error(`${authenticator.name}: ${error instanceof Error ? error.message : String(error)}`);
-      },
-    );
+    const clusterId = clusterIdOf(call.metadata);
+    return Promise.resolve()
+      .then(() => authenticator.authenticate(bearer.token, { clusterId }))
+      .then(
+        (identities) => {
+          if (identities.length === 0) throw new Error(`${authenticator.name}: no identity for the token`);
+          this.logger.debug({ peer, identities }, 'ADS client authenticated by token');
+          return identities;
+        },
+        (error: unknown) => {
+          throw new Error(`${authenticator.name}: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      );
   }
 
   private resourcesChanged(changes: readonly ResourceChange[]): void {

@@ -34,7 +34,7 @@ class ScriptedAuthenticator implements BearerTokenAuthenticator {
   }
 }
 
-async function startServer(authenticator: BearerTokenAuthenticator) {
+async function startServer(authenticator: BearerTokenAuthenticator, maxStreamsPerConnection?: number) {
   const ca = new TestCertificateAuthority('mesh-ca');
   cleanups.push(() => ca.dispose());
   const certificate = ca.issueServer();
@@ -46,6 +46,7 @@ async function startServer(authenticator: BearerTokenAuthenticator) {
     provider,
     tls: { certChain: certificate.cert, privateKey: certificate.key },
     tokenAuthenticator: authenticator,
+    ...(maxStreamsPerConnection === undefined ? {} : { limits: { maxStreamsPerConnection } }),
     debounceMs: 1,
     maxConnectionAgeMs: 0,
     shutdownGraceMs: 500,
@@ -66,8 +67,8 @@ function tokenCredentials(ca: TestCertificateAuthority, headers: Record<string, 
   return grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(ca.ca), perCall);
 }
 
-async function open(address: string, credentials: grpc.ChannelCredentials, node: NodeInit = SHOP_NODE) {
-  const stream = await connectAds(address, { node, credentials, connectTimeoutMs: 2_000, channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+async function open(address: string, credentials: grpc.ChannelCredentials, node: NodeInit = SHOP_NODE, channelOptions: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1 }) {
+  const stream = await connectAds(address, { node, credentials, connectTimeoutMs: 2_000, channelOptions });
   cleanups.push(() => stream.close());
   return stream;
 }
@@ -107,6 +108,22 @@ describe('ADS over TLS with bearer-token authentication', () => {
     expect(end.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(end.details).toBe('authorization failed: no identities (spiffe://cluster.local/ns/other/sa/app) matched shop/app');
     expect(refusals).toEqual(['identity']);
+  });
+
+  it('reviews no token for a stream refused over the per-connection limit, and keeps serving', async () => {
+    const authenticator = new ScriptedAuthenticator(500);
+    const { refusals, address, ca } = await startServer(authenticator, 1);
+    // Two streams over one channel (one connection): the first is still under review when the second opens.
+    const credentials = tokenCredentials(ca, { authorization: 'Bearer token-shop-app' });
+    const client = new grpc.Client(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
+    cleanups.push(() => client.close());
+    const channelOptions = { channelOverride: client.getChannel() } as grpc.ChannelOptions;
+    const [first, second] = [await open(address, credentials, SHOP_NODE, channelOptions), await open(address, credentials, SHOP_NODE, channelOptions)];
+    const refused = await second!.expectEnd();
+    expect(refused.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect((await first!.requestResponseAck({ typeUrl: EDS, names: ['x'] })).names).toEqual(['x']);
+    expect(refusals).toEqual(['streams_per_connection']);
+    expect(authenticator.seen).toHaveLength(1);
   });
 
   it('is refused on a plaintext server, which is never authenticated', () => {
