@@ -59,7 +59,9 @@ describe('skiff with an unreachable --redis-url', () => {
           expect(found).toBeDefined();
           return JSON.parse(found!) as { level: string; msg: string };
         },
-        { timeoutMs: 3_000 },
+        // The first failed connection is logged (not a retry later): what takes time here is the
+        // process start-up, seconds on a loaded 2-core machine.
+        { timeoutMs: 15_000 },
       );
       expect(line).toMatchObject({ level: 'warn', msg: `cannot reach Redis at redis://127.0.0.1:${redisPort}/0: connect ECONNREFUSED 127.0.0.1:${redisPort}; retrying` });
       expect(output).not.toContain('maxRetriesPerRequest');
