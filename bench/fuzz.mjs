@@ -6,4 +6,4 @@
  */
 import { main } from '../libs/fuzz/dist/run.js';
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));
