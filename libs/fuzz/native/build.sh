@@ -54,7 +54,7 @@ if [ ! -f "$built" ]; then
   trap 'rm -rf "$work"' EXIT
   (cd "$work" && npm pack --silent "@jazzer.js/fuzzer@$sources_version" >/dev/null)
   tarball="$work/jazzer.js-fuzzer-$sources_version.tgz"
-  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  actual="sha512-$(node -e "process.stdout.write(require('crypto').createHash('sha512').update(require('fs').readFileSync(process.argv[1])).digest('base64'))" "$tarball")"
   if [ "$actual" != "$sources_integrity" ]; then
     echo "jazzer native build: @jazzer.js/fuzzer@$sources_version tarball hash $actual, expected $sources_integrity" >&2
     exit 1
