@@ -20,6 +20,8 @@ export const BINS = {
   translator: join(REPO_ROOT, 'apps/translator/bin/skiff-translator.js'),
   gateway: join(REPO_ROOT, 'apps/ads-gateway/bin/skiff-gateway.js'),
   loadgen: join(REPO_ROOT, 'apps/loadgen/bin/skiff-loadgen.js'),
+  skiff: join(REPO_ROOT, 'apps/skiff/bin/skiff.js'),
+  skiffctl: join(REPO_ROOT, 'apps/skiffctl/bin/skiffctl.js'),
 };
 
 /** A port nothing listens on right now, on 127.0.0.1. */
