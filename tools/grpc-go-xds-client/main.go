@@ -129,8 +129,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "grpc-go-xds-client: set GRPC_XDS_BOOTSTRAP (a file) or GRPC_XDS_BOOTSTRAP_CONFIG (the JSON) to the xDS bootstrap")
 		os.Exit(2)
 	}
-	// Plain text where the control plane sends no TLS settings, as a proxyless Istio application
-	// configures it (Istio's grpc-xds examples use the same fallback).
+	// Plain text where the control plane sends no TLS settings: the fallback gRFC A29 (xDS-based
+	// security) and grpc-go's examples/features/xds/client/main.go give an xDS application.
 	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "grpc-go-xds-client: xds credentials: %v\n", err)

@@ -1,9 +1,13 @@
-/** Finding the grpc-go test client: a missing or stale binary fails with the build command, never skips. */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * Finding the grpc-go test client: a missing or stale binary fails with the build command, never skips.
+ * And the dialling code docs/grpc-proxyless.md#grpc-go shows is the code the client runs.
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findGrpcGoClient, GrpcGoClientNotFoundError, grpcGoClientSourceHash, pinnedGrpcGoVersion } from './grpc-go-client.js';
+import { findGrpcGoClient, GRPC_GO_CLIENT_SOURCE_DIR, GrpcGoClientNotFoundError, grpcGoClientSourceHash, pinnedGrpcGoVersion } from './grpc-go-client.js';
+import { REPO_ROOT } from './services.js';
 
 describe('findGrpcGoClient', () => {
   const directory = mkdtempSync(join(tmpdir(), 'skiff-grpc-go-client-'));
@@ -30,5 +34,18 @@ describe('findGrpcGoClient', () => {
 
   it('finds the binary build.sh built from these sources (its hash is the one computed here)', () => {
     expect(findGrpcGoClient()).toMatch(/\/grpc-go-xds-client$/);
+  });
+});
+
+describe('docs/grpc-proxyless.md#grpc-go', () => {
+  it("shows the client's own credentials and dial calls", () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs', 'grpc-proxyless.md'), 'utf8');
+    const block = /```go grpc-go-dial\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block, 'a ```go grpc-go-dial block').toBeDefined();
+    const source = readFileSync(join(GRPC_GO_CLIENT_SOURCE_DIR, 'main.go'), 'utf8');
+    // Each documented call, with the example's target standing for the client's -target flag.
+    const calls = (block ?? '').split('\n').flatMap((line) => /^\w+, _ := (.+)$/.exec(line)?.[1] ?? []);
+    expect(calls).toHaveLength(2);
+    for (const call of calls) expect(source).toContain(call.replace('"xds:///echo.demo.internal:8080"', '*target'));
   });
 });
