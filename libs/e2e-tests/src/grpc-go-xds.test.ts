@@ -5,7 +5,8 @@
  * connection pool is ACKed and routes by the hash header; `ISTIO_MUTUAL` makes the client dial the
  * backends with mutual TLS from its bootstrap's `default` certificate provider, checking their CA and
  * SPIFFE identity; and the ADS stream itself runs over mutual TLS with the bootstrap of
- * docs/grpc-proxyless.md#grpc-go.
+ * docs/grpc-proxyless.md#grpc-go. The Node client @grpc/grpc-js-xds, given XdsChannelCredentials and
+ * the same certificate provider, is held to the same ISTIO_MUTUAL cluster.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { eventually, freePort, TestCertificateAuthority, type IssuedCertificate } from '@skiff/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findGrpcGoClient, GrpcGoClientProcess, type GrpcGoReport } from './grpc-go-client.js';
-import { BINS, REPO_ROOT, ServiceProcess, startBackend, type Backend } from './services.js';
+import { BINS, REPO_ROOT, ServiceProcess, startBackend, XdsClientProcess, type Backend } from './services.js';
 
 const NAMESPACE = 'demo';
 const PORT = 8080;
@@ -109,6 +110,7 @@ describe('Skiff with the real grpc-go xDS client', () => {
   let clientCert: IssuedCertificate;
   const backends: Backend[] = [];
   const clients: GrpcGoClientProcess[] = [];
+  const nodeClients: XdsClientProcess[] = [];
 
   /**
    * A grpc-go client (node id `<id>-client`) calling service `name` over the plaintext ADS port, with the
@@ -201,6 +203,7 @@ describe('Skiff with the real grpc-go xDS client', () => {
 
   afterAll(async () => {
     for (const client of clients) client.close();
+    for (const client of nodeClients) client.close();
     await skiff?.stop('SIGKILL');
     for (const backend of backends) backend.server.forceShutdown();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -259,6 +262,39 @@ describe('Skiff with the real grpc-go xDS client', () => {
     await eventually(() => expectAllAcked(`${name}-client`), { timeoutMs: 45_000, intervalMs: 250 });
     expectEveryRpcFailed(await client.rpcs(3), 3, reason);
     expect(backends.find((backend) => backend.name === `${name}-1`)?.callers).toEqual([]);
+  }, 90_000);
+
+  it('has the Node client @grpc/grpc-js-xds, with XdsChannelCredentials, route over the same ISTIO_MUTUAL cluster', async () => {
+    const bootstrap = {
+      xds_servers: [{ server_uri: plainAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: 'node-secure-client', locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE } },
+      certificate_providers: {
+        default: { plugin_name: 'file_watcher', config: { certificate_file: clientCert.certFile, private_key_file: clientCert.keyFile, ca_certificate_file: ca.caFile, refresh_interval: '900s' } },
+      },
+    };
+    const client = new XdsClientProcess(bootstrap, target('secure'), { xdsCredentials: true });
+    nodeClients.push(client);
+    const secureCallers = () => backends.filter((backend) => backend.name.startsWith('secure-')).reduce((count, backend) => count + backend.callers.length, 0);
+    const before = secureCallers();
+    await eventually(
+      async () => {
+        const outcome = await client.spread(30);
+        expect(outcome.errors).toEqual([]);
+        expect(outcome.hits).toEqual({ 'secure-1': 10, 'secure-2': 10, 'secure-3': 10 });
+      },
+      { timeoutMs: 45_000, intervalMs: 250 },
+    );
+    await expectAllAcked('node-secure-client');
+    // The backends checked each caller's certificate (the mesh CA's, the client's identity).
+    expect(secureCallers()).toBeGreaterThanOrEqual(before + 30);
+    // And it refuses the backend whose certificate is from another CA.
+    const rogue = new XdsClientProcess({ ...bootstrap, node: { ...bootstrap.node, id: 'node-rogue-client' } }, target('rogue'), { xdsCredentials: true });
+    nodeClients.push(rogue);
+    const refused = await rogue.spread(2);
+    expect(refused.hits).toEqual({});
+    expect(refused.errors).toHaveLength(2);
+    for (const error of refused.errors) expect(error).toMatch(/^14 UNAVAILABLE: .*unable to verify the first certificate/);
+    await expectAllAcked('node-rogue-client');
   }, 90_000);
 
   it('NACKs an ISTIO_MUTUAL cluster when its bootstrap has no default certificate provider', async () => {

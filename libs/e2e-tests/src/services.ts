@@ -181,8 +181,9 @@ export class JsonLineProcess {
  * @grpc/grpc-js-xds resolver with the given bootstrap, calling the backends through `target`.
  */
 export class XdsClientProcess extends JsonLineProcess {
-  constructor(bootstrap: unknown, target = 'xds:///example-app:8080') {
-    super(process.execPath, [XDS_CLIENT, target], { GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) });
+  /** With `xdsCredentials` the client dials with XdsChannelCredentials (TLS where a cluster asks for it). */
+  constructor(bootstrap: unknown, target = 'xds:///example-app:8080', options: { readonly xdsCredentials?: boolean } = {}) {
+    super(process.execPath, [XDS_CLIENT, target, ...(options.xdsCredentials === true ? ['--xds-credentials'] : [])], { GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) });
   }
 
   /** Runs `count` RPCs in sequence in the client process. */
