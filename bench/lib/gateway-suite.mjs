@@ -350,6 +350,35 @@ export async function measureFanout(context, plan, log, variant) {
   };
 }
 
+/**
+ * (4) Memory alone: `plan.streams.proxies` sidecars on the fan-out cluster connect (100 streams per
+ * connection) and stay; the gateway's memory after a GC before, with them, and after they left.
+ */
+export async function measureStreamsMemory(context, plan, log) {
+  const { mesh, gateway } = context;
+  const { proxies, connectRate } = plan.streams;
+  const hot = mesh.services[0];
+  const clusterFile = join(context.scratch, 'streams-clusters.txt');
+  writeFileSync(clusterFile, `[${hot.namespace}]\n${hot.clusters[0]}\n`);
+  const before = await settledMemory(gateway, plan.settleMs);
+  resetPeakResident(gateway.pid);
+  const { loadgens, connectMs } = await startLoadgens(context, { proxies, args: ['--clusters', clusterFile, '--connect-rate', String(connectRate)], readyTimeoutMs: plan.readyTimeoutMs });
+  const withStreams = await settledMemory(gateway, plan.settleMs);
+  log(`  ${proxies} streams ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+  for (const loadgen of loadgens) await loadgen.stop();
+  resetPeakResident(gateway.pid);
+  const after = await settledMemory(gateway, plan.settleMs);
+  log(`  after they left: ${describeMemory(after)}`);
+  return {
+    proxies,
+    connectMs,
+    memory: { before, withStreams, after },
+    rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / proxies,
+    heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / proxies,
+    loadAverage: loadavg()[0],
+  };
+}
+
 /** (1) The mesh into the API server; the services started; waits until the gateway holds every ServiceEntry. */
 export async function loadMesh(context, plan, options, log) {
   const { mesh } = context;
