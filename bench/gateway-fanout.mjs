@@ -57,6 +57,13 @@ const admin = await connectAdmin(redisUrl);
 const mesh = buildGatewayMesh(plan.mesh);
 const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [] };
 const date = new Date().toISOString();
+// Stopped from outside (a timeout, Ctrl-C): stop the services and delete the keys before leaving.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    cleanUp(context, admin, log).finally(() => process.exit(130));
+  });
+}
 try {
   log('(1) load the mesh');
   const gatewayCpuProfileDir = values['gateway-cpu-prof'] === undefined ? undefined : resolve(values['gateway-cpu-prof']);
