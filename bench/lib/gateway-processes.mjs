@@ -68,6 +68,22 @@ export function peakResidentMiB(pid) {
   return statusField(pid, 'VmHWM');
 }
 
+/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`getconf CLK_TCK`: 100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time a process has used so far, user plus system, in milliseconds (`/proc/<pid>/stat` utime
+ * and stime; 10 ms resolution). CPU time is what a fan-out costs the process whatever else shares
+ * the machine's cores, where its latency also counts the time it waited for one.
+ */
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 (from 1) after the name.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Starts a new peak (`5` to `/proc/<pid>/clear_refs` resets VmHWM to the current resident size). */
 export function resetPeakResident(pid) {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -214,6 +230,10 @@ export class LoadgenProcess {
   static start(args, { nodeArgs = [] } = {}) {
     const child = spawn(process.execPath, [...nodeArgs, BINS.loadgen, ...args, '--control', '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
     return new LoadgenProcess(child);
+  }
+
+  get pid() {
+    return this.child.pid;
   }
 
   /** Sends one request; resolves with its reply, rejects when the reply says it failed. */
