@@ -334,6 +334,15 @@ export function scopedVariant(variant: string, scope: string): string {
   return scope === '' ? variant : `${variant}.${scope}`;
 }
 
+/**
+ * The variant tag of resources only proxies in `namespace` get in place of the same name under `tag`
+ * (a gRPC route whose host is `NAME.NS.svc.cluster.local` also matches `NAME` for clients in NS):
+ * `<tag>.ns-<namespace>`. A namespace is a DNS label, so the tag has no space.
+ */
+export function namespacedVariant(tag: string, namespace: string): string {
+  return `${tag}.ns-${namespace}`;
+}
+
 /** The base variant of a (possibly scoped) variant tag. */
 export function baseVariant(variant: string): string {
   const dot = variant.indexOf('.');

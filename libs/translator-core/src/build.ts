@@ -2,11 +2,13 @@
  * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks a variant per
  * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; `ROUTER_MODE: sni-dnat` -> DNS-SRV cluster
  * names), so the translator builds each variant once and stores them side by side, tagged, under the
- * ServiceEntry. Pure: no I/O, no clock.
+ * ServiceEntry. A gRPC route that clients in one namespace see with other domains is stored once more
+ * for that namespace (`namespacedVariant`). Pure: no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
-import { scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
+import { namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
 import {
+  encodeNamespaceRoutes,
   encodeResources,
   translateServiceEntry,
   type ClusterNaming,
@@ -90,6 +92,10 @@ export function buildServiceEntry(
       const tag = scopedVariant(variant.name, scope);
       for (const encoded of encodeResources(result)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });
+      }
+      // Routes that clients of one namespace get instead (`namespacedVariant`), chosen by the gateway.
+      for (const { namespace, encoded } of encodeNamespaceRoutes(result)) {
+        resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: namespacedVariant(tag, namespace), version: encoded.version, bytes: encoded.bytes });
       }
       // The same problem in several scopes is one problem of the variant.
       for (const error of result.errors) {

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ResourceChange } from '@skiff/ads-server';
 import { envoyRegistry, TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore, policyScopeFor, type MemoryStore } from '@skiff/store';
 import { normalizedDestinationRule } from '@skiff/testing';
@@ -106,4 +107,24 @@ it('serves each proxy the resources of its DestinationRule policy scope: by name
   // The selector rule goes away: the selected proxies fall back to the shared rule's scope.
   await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }), [workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } })], undefined, rules.slice(0, 1));
   await eventually(() => expect(servedVariant('apps', { role: 'web' })).toBe(`envoy-sidecar.${sharedScope}`));
+});
+
+it("serves a gRPC client in a host's own Kubernetes namespace the route built for that namespace, others the shared one", async () => {
+  const writer = await EntryWriter.create(store);
+  await writer.put(serviceEntry({ namespace: 'apps', name: 'api' }, { hosts: ['api.apps.svc.cluster.local'] }), [workload('apps', 'vm-1', '10.0.0.1', { labels: { app: 'api' } })]);
+  translator = startTranslator(store, 'translator-1');
+  await eventually(() => expect(translator!.status().totals.applied).toBe(1));
+  cache = new GatewayCache({ store, logger: silentLogger() });
+  await cache.start();
+
+  const ROUTE = 'outbound|80||api.apps.svc.cluster.local';
+  const domainsFor = (namespace: string) => {
+    const served = cache!.viewFor({ namespace, flavor: 'grpc', naming: 'sidecar' }).get(TypeUrl.RouteConfiguration, ROUTE) as CachedResource | undefined;
+    const route = served === undefined ? undefined : anyUnpack(fromBinary(AnySchema, served.anyBytes), RouteConfigurationSchema);
+    return { variant: served?.variant, domains: route?.virtualHosts[0]?.domains.filter((domain) => !domain.includes('.svc.cluster.local')) };
+  };
+  expect(domainsFor('apps')).toEqual({ variant: 'grpc.ns-apps', domains: ['api', 'api:80', 'api.apps.svc', 'api.apps.svc:80', 'api.apps', 'api.apps:80'] });
+  expect(domainsFor('web')).toEqual({ variant: 'grpc', domains: ['api.apps', 'api.apps:80', 'api.apps.svc', 'api.apps.svc:80'] });
+  // One name for both: a client lists the route once, whichever it is given.
+  expect(names(cache, 'apps', 'grpc', 'sidecar', TypeUrl.RouteConfiguration)).toEqual([ROUTE]);
 });

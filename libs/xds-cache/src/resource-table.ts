@@ -18,9 +18,13 @@
  * for a name (a subset cluster that exists in one scope is claimed only there). Views are per
  * (variant, namespace) as long as no owner has a selector for the namespace, then per set of selectors
  * the labels contain.
+ *
+ * A route an owner also stores for one namespace (`namespacedVariant`: a gRPC route whose host is in
+ * that namespace's DNS zone) is what that namespace's views take in place of the shared one.
  */
 import type { ProxyResourceView } from '@skiff/ads-server';
-import { baseVariant, canonicalJson, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import { baseVariant, canonicalJson, namespacedVariant, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
 import { isVisibleTo, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
 
@@ -313,7 +317,10 @@ export class ResourceTable {
   private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
     const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
       const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
-      return owner.resources.get(resourceKey({ variant: scopedVariant(variant, scope), typeUrl, name }));
+      const tag = scopedVariant(variant, scope);
+      // A route built for the audience's namespace replaces the one every namespace gets.
+      const own = typeUrl === TypeUrl.RouteConfiguration ? owner.resources.get(resourceKey({ variant: namespacedVariant(tag, audience.namespace), typeUrl, name })) : undefined;
+      return own ?? owner.resources.get(resourceKey({ variant: tag, typeUrl, name }));
     };
     const winner = select([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
     return winner === undefined ? undefined : resourceOf(winner);

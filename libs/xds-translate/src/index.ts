@@ -47,11 +47,11 @@ export {
   parseSubsetKey,
 } from './names.js';
 export type { ClusterNaming, SubsetKey, TrafficDirection } from './names.js';
-export { buildGrpcRouteConfiguration } from './route.js';
+export { buildGrpcRouteConfiguration, kubernetesNamespaceOf } from './route.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
-export type { Flavor, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
-export { encodeResource, encodeResources } from './version.js';
+export type { Flavor, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
+export { encodeNamespaceRoutes, encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';

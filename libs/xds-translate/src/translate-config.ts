@@ -60,7 +60,7 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
   for (const { endpoint } of config.workloadEntries) index.upsertWorkload(endpoint);
   for (const { serviceEntry } of config.serviceEntries) index.upsertServiceEntry(serviceEntry);
 
-  const merged: ConfigTranslation = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [], duplicates: [] };
+  const merged: ConfigTranslation = { clusters: [], loadAssignments: [], listeners: [], routes: [], namespaceRoutes: [], errors: [], duplicates: [] };
   const owners = new Map<string, string>();
   const keep = <T>(kind: DuplicateResource['kind'], name: string, owner: string, resource: T, into: T[]): void => {
     const ownerKey = `${kind} ${name}`;
@@ -81,12 +81,15 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
     for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
+    // A namespace's route goes with the shared route of the same name: from the entry that kept it.
+    for (const entry of result.namespaceRoutes) if (owners.get(`route ${entry.route.name}`) === owner) merged.namespaceRoutes.push(entry);
     for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: { name: string }, b: { name: string }): number => compareStrings(a.name, b.name);
   merged.clusters.sort(byName);
   merged.listeners.sort(byName);
   merged.routes.sort(byName);
+  merged.namespaceRoutes.sort((a, b) => compareStrings(a.route.name, b.route.name) || compareStrings(a.namespace, b.namespace));
   merged.loadAssignments.sort((a, b) => compareStrings(a.clusterName, b.clusterName));
   return merged;
 }

@@ -217,6 +217,48 @@ describe('translateServiceEntry: resolutions', () => {
   });
 });
 
+describe('translateServiceEntry: gRPC routes per client namespace', () => {
+  const domainsOf = (route: { virtualHosts: readonly { domains: readonly string[] }[] } | undefined) => route?.virtualHosts[0]?.domains;
+
+  it("adds a route for the namespace a host NAME.NS.svc.cluster.local names, whose clients also reach it as NAME", () => {
+    const entry = serviceEntry({
+      hosts: ['api.shop.svc.cluster.local', 'api.example.com', 'deep.a.b.svc.cluster.local'],
+      addresses: [],
+      ports: [port({ number: 8080, name: 'http', protocol: 'HTTP' }), port({ number: 5432, name: 'pg', protocol: 'TCP' })],
+    });
+    const grpc = translateServiceEntry({ serviceEntry: entry, endpoints: [] }, GRPC);
+    // Only the HTTP port of the host in a namespace's zone: other routes are the same for every client.
+    expect(grpc.namespaceRoutes.map(({ namespace, route }) => [namespace, route.name])).toEqual([['shop', 'outbound|8080||api.shop.svc.cluster.local']]);
+    const shared = grpc.routes.find((route) => route.name === 'outbound|8080||api.shop.svc.cluster.local');
+    expect(domainsOf(shared)).toEqual([
+      'api.shop.svc.cluster.local',
+      'api.shop.svc.cluster.local:8080',
+      'api.shop.svc.cluster.local.',
+      'api.shop.svc.cluster.local.:8080',
+      'api.shop',
+      'api.shop:8080',
+      'api.shop.svc',
+      'api.shop.svc:8080',
+    ]);
+    // istiod's order for a proxy in the host's namespace (`generateAltVirtualHostsForKubernetesService`).
+    expect(domainsOf(grpc.namespaceRoutes[0]?.route)).toEqual([
+      'api.shop.svc.cluster.local',
+      'api.shop.svc.cluster.local:8080',
+      'api.shop.svc.cluster.local.',
+      'api.shop.svc.cluster.local.:8080',
+      'api',
+      'api:8080',
+      'api.shop.svc',
+      'api.shop.svc:8080',
+      'api.shop',
+      'api.shop:8080',
+    ]);
+    // Nothing else differs between the two.
+    expect({ ...grpc.namespaceRoutes[0]?.route, virtualHosts: [] }).toEqual({ ...shared, virtualHosts: [] });
+    expect(translateServiceEntry({ serviceEntry: entry, endpoints: [] }, SIDECAR).namespaceRoutes).toEqual([]);
+  });
+});
+
 describe('translateServiceEntry: endpoints', () => {
   it('chooses the port: unix socket, then ports[name], then targetPort, then number', () => {
     const result = translateServiceEntry(

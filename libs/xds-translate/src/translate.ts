@@ -49,7 +49,7 @@ import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type 
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
-import { buildGrpcRouteConfiguration } from './route.js';
+import { buildGrpcRouteConfiguration, isHttpRoutedProtocol, kubernetesNamespaceOf } from './route.js';
 
 /** Which generator's output: Envoy proxies (sidecars, gateways) or proxyless gRPC clients. */
 export type Flavor = 'envoy' | 'grpc';
@@ -80,6 +80,12 @@ export interface TranslateInput {
   readonly destinationRules?: ReadonlyMap<string, AppliedDestinationRule>;
 }
 
+/** A route configuration as clients of one namespace get it. */
+export interface NamespaceRoute {
+  readonly namespace: string;
+  readonly route: RouteConfiguration;
+}
+
 export interface TranslateResult {
   /** Sorted by name. */
   readonly clusters: Cluster[];
@@ -89,6 +95,12 @@ export interface TranslateResult {
   readonly listeners: Listener[];
   /** `grpc` flavour only; sorted by name. */
   readonly routes: RouteConfiguration[];
+  /**
+   * `grpc` flavour only: the routes whose clients in one namespace get other domains than `routes`
+   * give everyone (a host `NAME.NS.svc.cluster.local` is also `NAME` in NS), with that namespace.
+   * Same names as in `routes`; sorted by name.
+   */
+  readonly namespaceRoutes: NamespaceRoute[];
   /** Entry-level problems; what they name was left out or trimmed. Sorted by cluster name, code, detail. */
   readonly errors: TranslateError[];
 }
@@ -128,6 +140,7 @@ interface Output {
   loadAssignments: ClusterLoadAssignment[];
   listeners: Listener[];
   routes: RouteConfiguration[];
+  namespaceRoutes: NamespaceRoute[];
   errors: TranslateError[];
 }
 
@@ -222,21 +235,29 @@ function isPassthrough(policy: TrafficPolicyJson | undefined): boolean {
   return policy?.loadBalancer?.simple === 'PASSTHROUGH';
 }
 
-/** Rule fields that change istiod's cluster but that Skiff does not build, reported so the gap is visible. */
-function reportUnappliedPolicy(cluster: PortCluster, naming: ClusterNaming): void {
-  // istiod applies no proxy protocol to sni-dnat clusters.
-  if (cluster.rule?.policy?.proxyProtocol != null && naming !== 'sni-dnat') {
-    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.proxyProtocol (upstream PROXY protocol transport socket)');
-  }
-}
-
 function translateEnvoyPort(context: PortContext): void {
   const { serviceEntry, options, clusterName, output } = context;
   if (serviceEntry.resolution === 'DYNAMIC_DNS') {
     // Only wildcard hosts on ports Envoy's dynamic forward proxy handles (`buildOutboundClusters`).
     if (context.hostname.startsWith('*') && supportsDynamicForwardProxy(context.servicePort.protocol)) {
-      output.clusters.push(buildDynamicForwardProxyCluster({ ...context, naming: options.naming, mesh: options.mesh, name: clusterName }));
-      if (context.destinationRule !== undefined) context.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'the whole rule (dynamic forward proxy clusters)');
+      // `applyDestinationRule` with the rule's policy for the port; no subset clusters.
+      const applied = context.destinationRule;
+      const rulePolicy = applied === undefined ? undefined : asTrafficPolicy(applied.rule.trafficPolicy);
+      const destinationRule: ClusterRule | undefined =
+        applied === undefined
+          ? undefined
+          : { policy: portLevelTrafficPolicy(rulePolicy, context.servicePort.number).policy, configPath: destinationRuleConfigPath(applied), withSelector: applied.rule.workloadSelector !== null, passthroughHint: false };
+      output.clusters.push(
+        buildDynamicForwardProxyCluster({
+          name: clusterName,
+          serviceEntry,
+          hostname: context.hostname,
+          servicePort: context.servicePort,
+          naming: options.naming,
+          mesh: options.mesh,
+          ...(destinationRule === undefined ? {} : { destinationRule }),
+        }),
+      );
     }
     return;
   }
@@ -244,7 +265,6 @@ function translateEnvoyPort(context: PortContext): void {
   // istiod's mTLS inference looks at every instance of the port, whatever the subset.
   const instanceTlsModes = context.instances.map((instance) => instance.tlsMode);
   for (const portCluster of portClusters(context, discovery)) {
-    reportUnappliedPolicy(portCluster, options.naming);
     buildEnvoyCluster(context, portCluster, instanceTlsModes);
   }
 }
@@ -343,18 +363,23 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
       routeConfigName,
     }),
   );
-  output.routes.push(
-    buildGrpcRouteConfiguration({
-      name: routeConfigName,
-      hostname,
-      port: servicePort.number,
-      protocol: servicePort.protocol,
-      clusterName,
-      addresses: serviceEntry.addresses,
-      absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
-      consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
-    }),
-  );
+  const routeArgs = {
+    name: routeConfigName,
+    hostname,
+    port: servicePort.number,
+    protocol: servicePort.protocol,
+    clusterName,
+    addresses: serviceEntry.addresses,
+    absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
+    consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
+  };
+  output.routes.push(buildGrpcRouteConfiguration(routeArgs));
+  // istiod builds routes per proxy: one in the host's own namespace also matches the bare name
+  // (`generateVirtualHostDomains`). Only routes with a virtual host differ.
+  const namespace = kubernetesNamespaceOf(hostname);
+  if (namespace !== undefined && isHttpRoutedProtocol(servicePort.protocol)) {
+    output.namespaceRoutes.push({ namespace, route: buildGrpcRouteConfiguration({ ...routeArgs, clientNamespace: namespace }) });
+  }
 }
 
 /**
@@ -366,7 +391,7 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
 export function translateServiceEntry(input: TranslateInput, options: TranslateOptions): TranslateResult {
   const { serviceEntry } = input;
   const entryKey = `${serviceEntry.namespace}/${serviceEntry.name}`;
-  const output: Output = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [] };
+  const output: Output = { clusters: [], loadAssignments: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
   const reporter =
     (clusterName: string | undefined): DroppedEndpointReporter =>
     (code: TranslateErrorCode, detail: string) =>
@@ -419,6 +444,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
   output.loadAssignments.sort(byName((assignment) => assignment.clusterName));
   output.listeners.sort(byName((listener) => listener.name));
   output.routes.sort(byName((route) => route.name));
+  output.namespaceRoutes.sort(byName((entry) => entry.route.name));
   output.errors.sort(compareErrors);
   return output;
 }
