@@ -18,7 +18,7 @@ export const PROXY_ID_REQUIRED = 'You must provide a proxyID in the query string
 export const PROXY_NOT_CONNECTED = 'Proxy not connected to this Pilot instance. It may be connected to another instance.';
 
 /** The variant whose resources stand for "the service" in registry-style pages: Envoy sidecars. */
-const SIDECAR_VIEW = { flavor: 'envoy', naming: 'sidecar' } as const;
+const SIDECAR_VIEW = { flavor: 'envoy'} as const;
 
 function requireProxy(gateway: Gateway, query: URLSearchParams) {
   const proxyId = query.get('proxyID');
