@@ -113,6 +113,20 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
     };
   });
 
+  monitoring.addDebugHandler('/debug/gatewayz', 'The Gateways that select a proxy connected to this replica, and whether it gets the sni-dnat clusters of an AUTO_PASSTHROUGH server (?proxyID=)', (query) => {
+    const { status } = requireProxy(gateway, query);
+    const profile = status.profile!;
+    // The inputs and the outcome of istiod's `mergeGateways` / `ContainsAutoPassthroughGateways` for this proxy.
+    const gateways = gateway.cache.gatewaysFor(profile);
+    return {
+      status: 200,
+      body: {
+        autoPassthrough: gateway.cache.getsSniDnatClusters(profile),
+        gateways: gateways.map((selected) => ({ namespace: selected.namespace, name: selected.name, selector: selected.selector, servers: selected.servers })),
+      },
+    };
+  });
+
   monitoring.addDebugHandler('/debug/connections', 'Information about the ADS connections to this replica', () => {
     const sessions = gateway.sessions();
     return {
