@@ -24,21 +24,12 @@ async function skiffctl(args: string[], stdinText = ''): Promise<{ code: number;
 }
 
 describe('skiffctl translate', () => {
-  it('prints the seed cluster and endpoint in sni-dnat naming', async () => {
+  it('prints no sni-dnat cluster for the seed: its entry is MESH_EXTERNAL (istiod builds sni-dnat clusters for MESH_INTERNAL services only)', async () => {
     const { code, stdout } = await skiffctl(['translate', '-f', seed, '--naming', 'sni-dnat']);
     expect(code).toBe(0);
     const output = JSON.parse(stdout);
-    expect(output.clusters.map((c: { name: string }) => c.name)).toEqual(['outbound_.8080_._.example-app']);
-    const [cluster] = output.clusters;
-    expect(cluster).toMatchObject({
-      type: 'EDS',
-      edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: 'outbound_.8080_._.example-app' },
-      connectTimeout: '10s',
-      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
-    });
-    expect(output.endpoints).toHaveLength(1);
-    expect(output.endpoints[0].clusterName).toBe('outbound_.8080_._.example-app');
-    expect(output.endpoints[0].endpoints[0].lbEndpoints[0].endpoint.address.socketAddress).toEqual({ address: '192.168.31.2', portValue: 8080 });
+    expect(output.clusters).toEqual([]);
+    expect(output.endpoints).toEqual([]);
   });
 
   it('uses sidecar naming by default, YAML on request, and adds listeners and routes for grpc', async () => {

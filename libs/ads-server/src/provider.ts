@@ -10,7 +10,7 @@ export interface ProxyNode {
   readonly id: string;
   /** `node.cluster`. */
   readonly cluster: string;
-  /** `node.metadata` as plain JSON (NAMESPACE, CLUSTER_ID, GENERATOR, ROUTER_MODE, ISTIO_VERSION, ...). */
+  /** `node.metadata` as plain JSON (NAMESPACE, CLUSTER_ID, GENERATOR, LABELS, ISTIO_VERSION, ...). */
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly locality: { readonly region: string; readonly zone: string; readonly subZone: string };
   readonly userAgentName: string;
@@ -18,14 +18,12 @@ export interface ProxyNode {
   readonly clientFeatures: readonly string[];
 }
 
-/** Which resources a proxy gets: Istio's two generators and two cluster namings (docs/istio-behaviour.md#cluster-names). */
+/** Which resources a proxy gets: Istio's two generators (docs/istio-behaviour.md#cluster-names). */
 export interface ProxyProfile {
   /** The proxy's namespace: metadata `NAMESPACE`, else the Istio node id's fourth field's first label. */
   readonly namespace: string;
   /** `grpc` for metadata `GENERATOR: grpc` (proxyless), else `envoy`. */
   readonly flavor: 'envoy' | 'grpc';
-  /** `sni-dnat` for metadata `ROUTER_MODE: sni-dnat`, else `sidecar`. */
-  readonly naming: 'sidecar' | 'sni-dnat';
   /** The workload's labels (metadata `LABELS`), which Sidecar and DestinationRule workload selectors match; absent means none. */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -59,7 +57,7 @@ export interface ResourceChange {
 }
 
 export interface ResourceProvider {
-  /** The profile of a proxy (namespace, flavour, naming), from its node. */
+  /** The profile of a proxy (namespace, flavour, labels), from its node. */
   profileOf(node: ProxyNode): ProxyProfile;
   /** The view of resources for a profile. Views are cheap to create and may be cached by the provider. */
   viewFor(profile: ProxyProfile): ProxyResourceView;

@@ -105,7 +105,7 @@ interface Grant {
 const grantKey = (grant: Grant): string => `${grant.verb} ${grant.apiGroup || 'core'}/${grant.resource}`;
 
 /** Everything the watcher may do cluster-wide: read the Istio kinds Skiff serves. */
-export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars'].flatMap((resource) =>
+export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways'].flatMap((resource) =>
   ['get', 'list', 'watch'].map((verb) => ({ apiGroup: 'networking.istio.io', resource, verb })),
 );
 
@@ -135,7 +135,7 @@ function grantsOf(rule: unknown): { grants: Grant[]; problems: string[] } {
 
 /**
  * RBAC grants exactly what Skiff needs and nothing more: ClusterRoles may only get/list/watch
- * networking.istio.io serviceentries, workloadentries, destinationrules and sidecars, and create
+ * networking.istio.io serviceentries, workloadentries, destinationrules, sidecars and gateways, and create
  * authentication.k8s.io tokenreviews (only that one optional); Roles live in the release namespace and may
  * only get/create/update coordination.k8s.io leases; the required sets are granted in full; bindings refer
  * only to roles rendered here and bind only service accounts rendered here. Wildcards, non-resource

@@ -1,9 +1,10 @@
 /**
- * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks a variant per
- * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; `ROUTER_MODE: sni-dnat` -> DNS-SRV cluster
- * names), so the translator builds each variant once and stores them side by side, tagged, under the
- * ServiceEntry. A gRPC route that clients in one namespace see with other domains is stored once more
- * for that namespace (`namespacedVariant`). Pure: no I/O, no clock.
+ * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks the variants per
+ * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; a router selected by an AUTO_PASSTHROUGH
+ * Gateway -> the sni-dnat clusters on top of its usual ones), so the translator builds each variant
+ * once and stores them side by side, tagged, under the ServiceEntry. A gRPC route that clients in one
+ * namespace see with other domains is stored once more for that namespace (`namespacedVariant`). Pure:
+ * no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
 import { namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
@@ -29,8 +30,8 @@ export interface TranslationVariant {
 }
 
 /**
- * What the gateways serve: Envoy sidecars (`outbound|80||host`), Envoy with `ROUTER_MODE: sni-dnat`
- * (`outbound_.80_._.host`), and proxyless gRPC clients, which always use the sidecar names (istiod's
+ * What the gateways serve: Envoy proxies (`outbound|80||host`), istiod's sni-dnat clusters
+ * (`outbound_.80_._.host`, added for routers an AUTO_PASSTHROUGH Gateway selects), and proxyless gRPC clients, which always use the sidecar names (istiod's
  * grpcgen builds `outbound|PORT|SUBSET|HOST` only: `pilot/pkg/networking/grpcgen/cds.go`).
  * The gateway's cache maps a proxy profile to the same names (`variantOf` in `@skiff/xds-cache`).
  */

@@ -22,7 +22,7 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider } from '@skiff/ads-server';
-import { checkNormalizedSidecar, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
+import { checkNormalizedGateway, checkNormalizedSidecar, type NormalizedGateway, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { Backoff, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import {
   resourceKey,
@@ -33,12 +33,14 @@ import {
   type OwnedResources,
   type OwnershipRecord,
   type ResourceRef,
+  type ScopeKind,
   type Store,
   type StoredSidecar,
   type Subscription,
 } from '@skiff/store';
 import { CachedResource } from './cached-resource.js';
-import { proxyProfileOf, variantOf, type GatewayProxyProfile } from './profile.js';
+import { AutoPassthroughIndex } from './auto-passthrough.js';
+import { proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';
 import { ResourceTable, type ChangedName } from './resource-table.js';
 import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
 
@@ -46,7 +48,7 @@ import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
  * What the cache reads of the gateway's store facet; `epoch` (both store implementations have it)
  * tells a restart that lost the data apart from a quiet store.
  */
-export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>> & Partial<Pick<GatewayStore, 'sidecars'>>;
+export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>> & Partial<Pick<GatewayStore, 'sidecars' | 'gateways'>>;
 
 export interface GatewayCacheOptions {
   readonly store: CacheStore;
@@ -62,6 +64,8 @@ export interface GatewayCacheOptions {
   readonly resetGraceMs?: number;
   /** The mesh's `rootNamespace`, whose selector-less Sidecar applies to namespaces without one. Default `istio-system`. */
   readonly rootNamespace?: string;
+  /** istiod's `PILOT_SCOPE_GATEWAY_TO_NAMESPACE`: a router sees only its own namespace's Gateways. Default false. */
+  readonly scopeGatewayToNamespace?: boolean;
 }
 
 /** Why the cache reloaded everything. */
@@ -103,6 +107,8 @@ export interface GatewayCacheStatus {
   /** Sidecars held, and the views they scope (per variant, namespace and Sidecar). */
   readonly sidecars: number;
   readonly sidecarViews: number;
+  /** Gateways held (they decide which routers get the sni-dnat clusters). */
+  readonly gateways: number;
   /** The sequence number of the last snapshot, or of the last invalidation seen since. */
   readonly seq: number;
   readonly epoch: string | null;
@@ -160,8 +166,9 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly retryOptions: BackoffOptions;
   private readonly listeners = new Set<(changes: readonly ResourceChange[]) => void>();
   private readonly pendingOwners = new Map<string, OwnerSync>();
-  /** Sidecars named by invalidations, to re-read (with when the first message came). */
-  private readonly pendingSidecars = new Map<string, { readonly key: ObjectKey; readonly since: number }>();
+  /** Sidecars and Gateways named by invalidations, to re-read (with when the first message came), by `kind id`. */
+  private readonly pendingScopes = new Map<string, { readonly kind: ScopeKind; readonly key: ObjectKey; readonly since: number }>();
+  private readonly autoPassthrough: AutoPassthroughIndex;
   private readonly sidecarViews: SidecarViews;
   private readonly stopper = new AbortController();
   private subscription: Subscription | undefined;
@@ -193,6 +200,7 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.resetGraceMs = options.resetGraceMs ?? 60_000;
     this.table = new ResourceTable(options.defaultExportTo ?? ['*']);
     this.sidecarViews = new SidecarViews(this.table, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE);
+    this.autoPassthrough = new AutoPassthroughIndex({ scopeToNamespace: options.scopeGatewayToNamespace ?? false });
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.backoff = new Backoff(this.retryOptions);
     let resolve: () => void = () => undefined;
@@ -265,7 +273,28 @@ export class GatewayCache implements ResourceProvider, Runner {
    * chosen at every call, so a change of either reaches the next push.
    */
   viewFor(profile: ProxyProfile): ProxyResourceView {
-    return this.sidecarViews.view({ variant: variantOf(profile), ...this.scopeOf(profile) });
+    const scope = this.scopeOf(profile);
+    const view = this.sidecarViews.view({ variant: variantOf(profile), ...scope });
+    if (!this.getsSniDnatClusters(profile)) return view;
+    // istiod builds a selected router's usual clusters and adds the sni-dnat ones
+    // (`pilot/pkg/networking/core/cluster.go` `buildClusters`, gateway case): the two name sets
+    // (`outbound|...` and `outbound_....`) never overlap.
+    return unionView(view, this.sidecarViews.view({ variant: SNI_DNAT_VARIANT, ...scope }));
+  }
+
+  /**
+   * Whether a proxy gets istiod's sni-dnat clusters: an Envoy router that a Gateway with an
+   * AUTO_PASSTHROUGH server selects (`MergedGateway.ContainsAutoPassthroughGateways`).
+   */
+  getsSniDnatClusters(profile: ProxyProfile): boolean {
+    const scope = this.scopeOf(profile);
+    return scope.router && profile.flavor === 'envoy' && this.autoPassthrough.autoPassthrough(scope);
+  }
+
+  /** The Gateways that select a proxy, oldest first (for `/debug/gatewayz`); none for a proxy that is not a router. */
+  gatewaysFor(profile: ProxyProfile): NormalizedGateway[] {
+    const scope = this.scopeOf(profile);
+    return scope.router ? this.autoPassthrough.selecting(scope) : [];
   }
 
   /** The Sidecar that applies to a proxy (for `/debug/sidecarz`), if any. */
@@ -296,9 +325,10 @@ export class GatewayCache implements ResourceProvider, Runner {
       views: this.table.viewCount,
       sidecars: this.sidecarViews.index.size,
       sidecarViews: this.sidecarViews.viewCount,
+      gateways: this.autoPassthrough.size,
       seq: Math.max(this.snapshotSeq, this.seenSeq),
       epoch: this.epoch ?? null,
-      pendingOwnerSyncs: this.pendingOwners.size + this.pendingSidecars.size,
+      pendingOwnerSyncs: this.pendingOwners.size + this.pendingScopes.size,
       reconcilePending: this.reconcileReason ?? null,
       storeErrors: this.storeErrors,
       lastStoreError: this.lastStoreError,
@@ -331,8 +361,9 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (message.seq > this.seenSeq) this.seenSeq = message.seq;
     this.instruments.invalidation(message.op);
     const id = idOf(message.owner);
-    if (message.kind === 'Sidecar') {
-      if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, { key: message.owner, since: performance.now() });
+    if (message.kind !== undefined) {
+      const key = `${message.kind} ${id}`;
+      if (!this.pendingScopes.has(key)) this.pendingScopes.set(key, { kind: message.kind, key: message.owner, since: performance.now() });
       this.kick();
       return;
     }
@@ -389,17 +420,18 @@ export class GatewayCache implements ResourceProvider, Runner {
         }
         continue;
       }
-      const sidecar = this.pendingSidecars.entries().next();
-      if (sidecar.done !== true) {
-        const [id, pending] = sidecar.value;
-        this.pendingSidecars.delete(id);
+      const scoped = this.pendingScopes.entries().next();
+      if (scoped.done !== true) {
+        const [id, pending] = scoped.value;
+        this.pendingScopes.delete(id);
         try {
-          await this.syncSidecar(pending.key, pending.since);
+          if (pending.kind === 'Sidecar') await this.syncSidecar(pending.key, pending.since);
+          else await this.syncGateway(pending.key, pending.since);
           this.backoff.reset();
         } catch (error) {
           if (this.stopping) return;
-          if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, pending);
-          this.noteStoreError(`read the Sidecar ${id}`, error);
+          if (!this.pendingScopes.has(id)) this.pendingScopes.set(id, pending);
+          this.noteStoreError(`read the ${id}`, error);
           await this.sleep(this.backoff.next());
         }
         continue;
@@ -467,18 +499,35 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.announce(sidecar === undefined ? this.sidecarViews.delete(key) : this.sidecarViews.set(sidecar), since);
   }
 
+  /**
+   * Brings one Gateway to what the store holds now. Which routers get the sni-dnat clusters may change,
+   * so every sni-dnat name is announced: routers re-read their views (nothing is read from the store
+   * but the Gateway), and sidecars, which never see those names, are not pushed.
+   */
+  private async syncGateway(key: ObjectKey, since: number): Promise<void> {
+    const stored = await this.store.gateways?.get(key);
+    const gateway = stored === undefined || stored === null ? undefined : this.decodeStored(stored, 'Gateway', checkNormalizedGateway);
+    const changed = gateway === undefined ? this.autoPassthrough.delete(key) : this.autoPassthrough.set(gateway);
+    if (changed) this.announce(this.table.variantNames(SNI_DNAT_VARIANT), since);
+  }
+
   /** A stored Sidecar, checked against its schema; an unreadable one is logged and left out (as if deleted). */
   private decodeSidecar(stored: StoredSidecar): NormalizedSidecar | undefined {
+    return this.decodeStored(stored, 'Sidecar', checkNormalizedSidecar);
+  }
+
+  /** A stored Sidecar or Gateway, checked against its schema; an unreadable one is logged and left out (as if deleted). */
+  private decodeStored<T>(stored: StoredSidecar, kind: ScopeKind, check: (value: unknown) => { valid: true; value: T } | { valid: false; errors: string[] }): T | undefined {
     let value: unknown;
     try {
       value = JSON.parse(stored.json);
     } catch (error) {
-      this.logger.error({ sidecar: idOf(stored.key), err: messageOf(error) }, 'stored Sidecar is not JSON; ignoring it');
+      this.logger.error({ [kind.toLowerCase()]: idOf(stored.key), err: messageOf(error) }, `stored ${kind} is not JSON; ignoring it`);
       return undefined;
     }
-    const check = checkNormalizedSidecar(value);
-    if (check.valid) return check.value;
-    this.logger.error({ sidecar: idOf(stored.key), errors: check.errors }, 'stored Sidecar does not match its schema; ignoring it');
+    const result = check(value);
+    if (result.valid) return result.value;
+    this.logger.error({ [kind.toLowerCase()]: idOf(stored.key), errors: result.errors }, `stored ${kind} does not match its schema; ignoring it`);
     return undefined;
   }
 
@@ -510,11 +559,12 @@ export class GatewayCache implements ResourceProvider, Runner {
     const started = performance.now();
     // Every message received so far is reflected in the snapshot read next.
     this.pendingOwners.clear();
-    this.pendingSidecars.clear();
+    this.pendingScopes.clear();
     const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
     const snapshot = await this.store.resources.loadAll();
     // Read after the snapshot's sequence number: every Sidecar write up to it is in the list.
     const storedSidecars = (await this.store.sidecars?.list()) ?? [];
+    const storedGateways = (await this.store.gateways?.list()) ?? [];
     this.subscription?.rebase(snapshot.seq);
     const lostData =
       this.ready &&
@@ -549,6 +599,11 @@ export class GatewayCache implements ResourceProvider, Runner {
     const sidecars = storedSidecars.map((stored) => this.decodeSidecar(stored)).filter((sidecar): sidecar is NormalizedSidecar => sidecar !== undefined);
     // While the store rebuilds after losing its data, Sidecars it no longer has are kept like owners.
     const rescoped = keepMissing && sidecars.length < this.sidecarViews.index.size ? [] : this.sidecarViews.replaceAll(sidecars);
+    const gateways = storedGateways.map((stored) => this.decodeStored(stored, 'Gateway', checkNormalizedGateway)).filter((gateway): gateway is NormalizedGateway => gateway !== undefined);
+    // Gateways the store no longer has are kept like Sidecars while it rebuilds.
+    if (!(keepMissing && gateways.length < this.autoPassthrough.size) && this.autoPassthrough.replaceAll(gateways)) {
+      for (const name of this.table.variantNames(SNI_DNAT_VARIANT)) rescoped.push(name);
+    }
     this.snapshotSeq = snapshot.seq;
     this.seenSeq = snapshot.seq;
     this.epoch = epoch;
@@ -676,6 +731,22 @@ export class GatewayCache implements ResourceProvider, Runner {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Two views as one: every name of either (they hold disjoint names). */
+function unionView(first: ProxyResourceView, second: ProxyResourceView): ProxyResourceView {
+  return {
+    all: (typeUrl) => {
+      const a = first.all(typeUrl);
+      const b = second.all(typeUrl);
+      if (b.size === 0) return a;
+      if (a.size === 0) return b;
+      const merged = new Map(a);
+      for (const [name, resource] of b) merged.set(name, resource);
+      return merged;
+    },
+    get: (typeUrl, name) => first.get(typeUrl, name) ?? second.get(typeUrl, name),
+  };
 }
 
 /** The cache's metrics (`skiff_gateway_cache_*`; Istio keeps no such cache). Counters get a `_total` suffix. */

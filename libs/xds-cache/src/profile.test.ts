@@ -30,17 +30,16 @@ describe('proxy profiles', () => {
     expect(proxyProfileOf(node({ id: 'router~10.0.0.1~gw-1.edge~edge.svc.cluster.local' })).router).toBe(true);
   });
 
-  it('maps generator and router mode to the stored variant', () => {
+  it('maps the generator to the stored variant and ignores ROUTER_MODE, as current istiod does', () => {
     const envoy = proxyProfileOf(node({ metadata: { NAMESPACE: 'a' } }));
     const dnat = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', ROUTER_MODE: 'sni-dnat' } }));
     const grpc = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', GENERATOR: 'grpc', ROUTER_MODE: 'sni-dnat' } }));
     expect([envoy, dnat, grpc]).toEqual([
-      { namespace: 'a', flavor: 'envoy', naming: 'sidecar', labels: {}, router: false },
-      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat', labels: {}, router: false },
-      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat', labels: {}, router: false },
+      { namespace: 'a', flavor: 'envoy', labels: {}, router: false },
+      { namespace: 'a', flavor: 'envoy', labels: {}, router: false },
+      { namespace: 'a', flavor: 'grpc', labels: {}, router: false },
     ]);
-    expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']);
-    expect(proxyProfileOf(node({ metadata: { GENERATOR: 'envoy', ROUTER_MODE: 'standard' } }))).toMatchObject({ flavor: 'envoy', naming: 'sidecar' });
+    expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sidecar', 'grpc']);
   });
 });
 

@@ -48,26 +48,28 @@ export function labelsOf(node: ProxyNode): Record<string, string> {
 /**
  * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
  * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
- * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
- * <= 1.12's `RouterMode`), else `sidecar`; labels from metadata `LABELS`.
+ * `IsProxylessGrpc`), else `envoy`; labels from metadata `LABELS`. Metadata `ROUTER_MODE` (istiod
+ * <= 1.12's `RouterMode`) is ignored, as current istiod ignores it: which routers get sni-dnat
+ * clusters is decided by Gateways (`auto-passthrough.ts`).
  */
 export function proxyProfileOf(node: ProxyNode): GatewayProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
-    naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
     labels: labelsOf(node),
     router: node.id.startsWith('router~'),
   };
 }
 
 /**
- * The stored variant (`ResourceId.variant`, written by the translator) that serves a profile. Proxyless
- * gRPC clients get the `grpc` variant whatever their naming: istiod's grpc generator names clusters
- * the sidecar way only (`pilot/pkg/networking/grpcgen/cds.go`).
+ * The stored variant (`ResourceId.variant`, written by the translator) that serves a profile's usual
+ * resources: proxyless gRPC clients get `grpc`, Envoy proxies `envoy-sidecar` (a router selected by an
+ * AUTO_PASSTHROUGH Gateway gets `SNI_DNAT_VARIANT` on top).
  */
-export function variantOf(profile: Pick<ProxyProfile, 'flavor' | 'naming'>): string {
-  if (profile.flavor === 'grpc') return 'grpc';
-  return profile.naming === 'sni-dnat' ? 'envoy-sni-dnat' : 'envoy-sidecar';
+export function variantOf(profile: Pick<ProxyProfile, 'flavor'>): string {
+  return profile.flavor === 'grpc' ? 'grpc' : 'envoy-sidecar';
 }
+
+/** The translator's variant holding istiod's sni-dnat clusters (`buildOutboundSniDnatClusters`) and their assignments. */
+export const SNI_DNAT_VARIANT = 'envoy-sni-dnat';

@@ -174,6 +174,18 @@ export class ResourceTable {
     return count;
   }
 
+  /** Every name any owner claims in `variant`, of every type (what a change of who sees the variant may touch). */
+  variantNames(variant: string): ChangedName[] {
+    const names: ChangedName[] = [];
+    const prefix = `${variant} `;
+    for (const [key, byName] of this.claims) {
+      if (!key.startsWith(prefix)) continue;
+      const typeUrl = key.slice(prefix.length);
+      for (const name of byName.keys()) names.push({ variant, typeUrl, name });
+    }
+    return names;
+  }
+
   owner(id: string): CachedOwner | undefined {
     return this.owners.get(id);
   }

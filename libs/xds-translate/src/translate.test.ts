@@ -123,11 +123,32 @@ describe('translateServiceEntry: resolutions', () => {
 
   it('NONE -> EDS in sni-dnat naming, as on gateways', () => {
     const result = translateServiceEntry(
-      { serviceEntry: serviceEntry({ resolution: 'NONE' }), endpoints: [workloadEntry('w1')] },
+      { serviceEntry: serviceEntry({ resolution: 'NONE', location: 'MESH_INTERNAL' }), endpoints: [workloadEntry('w1', { tlsMode: 'istio' })] },
       { ...SIDECAR, naming: 'sni-dnat' },
     );
     expect(clusterType(only(result.clusters))).toBe(Cluster_DiscoveryType.EDS);
     expect(socketAddresses(only(result.loadAssignments))).toEqual(['10.0.0.1:80']);
+  });
+
+  it('sni-dnat: no clusters for MESH_EXTERNAL entries; assignments keep only tlsMode istio endpoints, emptied localities without weight', () => {
+    const sniDnat = { ...SIDECAR, naming: 'sni-dnat' } as const;
+    const external = translateServiceEntry({ serviceEntry: serviceEntry(), endpoints: [workloadEntry('w1', { tlsMode: 'istio' })] }, sniDnat);
+    expect(external.clusters).toEqual([]);
+    expect(external.loadAssignments).toEqual([]);
+    const endpoints = [
+      workloadEntry('w1', { tlsMode: 'istio', locality: 'r1/z1' }),
+      workloadEntry('w2', { address: '10.0.0.2', locality: 'r1/z1' }),
+      workloadEntry('w3', { address: '10.0.0.3', locality: 'r2/z2' }),
+    ];
+    const internal = translateServiceEntry({ serviceEntry: serviceEntry({ location: 'MESH_INTERNAL' }), endpoints }, sniDnat);
+    const assignment = only(internal.loadAssignments);
+    expect(socketAddresses(assignment)).toEqual(['10.0.0.1:80']);
+    expect(assignment.endpoints.map((locality) => [locality.locality?.region, locality.lbEndpoints.length, locality.loadBalancingWeight])).toEqual([
+      ['r1', 1, 1],
+      ['r2', 0, undefined],
+    ]);
+    // Sidecars keep every endpoint.
+    expect(socketAddresses(only(translateServiceEntry({ serviceEntry: serviceEntry({ location: 'MESH_INTERNAL' }), endpoints }, SIDECAR).loadAssignments))).toHaveLength(3);
   });
 
   it('DNS -> STRICT_DNS with the DNS fields and an inline assignment', () => {
@@ -372,7 +393,7 @@ describe('translateServiceEntry: upstream protocol and TLS', () => {
     const sniffed = serviceEntry({ ports: [port({ protocol: '' })] });
     const sidecar = only(translateServiceEntry({ serviceEntry: sniffed, endpoints: [] }, SIDECAR).clusters);
     expect(httpOptions(sidecar)?.upstreamProtocolOptions.case).toBe('useDownstreamProtocolConfig');
-    const router = only(translateServiceEntry({ serviceEntry: sniffed, endpoints: [] }, { ...SIDECAR, naming: 'sni-dnat' }).clusters);
+    const router = only(translateServiceEntry({ serviceEntry: { ...sniffed, location: 'MESH_INTERNAL' }, endpoints: [] }, { ...SIDECAR, naming: 'sni-dnat' }).clusters);
     expect(httpOptions(router)).toBeUndefined();
   });
 

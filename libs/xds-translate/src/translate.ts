@@ -57,13 +57,11 @@ export type Flavor = 'envoy' | 'grpc';
 export interface TranslateOptions {
   readonly flavor: Flavor;
   /**
-   * Cluster name spelling. `sni-dnat` builds what istiod builds for a router in sni-dnat cluster
-   * mode (DNS-SRV names, resolution NONE served over EDS, no TLS settings, no
-   * `use_downstream_protocol` for sniffed ports). istiod builds those clusters only for gateways
-   * with an AUTO_PASSTHROUGH server and only for MESH_INTERNAL services, and filters their
-   * endpoints to mTLS-capable ones; Skiff offers the naming as a per-proxy option (the seed's
-   * `ROUTER_MODE: sni-dnat`, as in Istio <= 1.12), so it applies it to every cluster, MESH_EXTERNAL
-   * included, and keeps all endpoints, as the seed's dump of a MESH_EXTERNAL entry shows.
+   * Cluster name spelling. `sni-dnat` builds istiod's sni-dnat clusters, which it adds for a router
+   * that a Gateway with an AUTO_PASSTHROUGH server selects (`pilot/pkg/networking/core/cluster.go`
+   * `buildOutboundSniDnatClusters`): DNS-SRV names, resolution NONE served over EDS, no TLS
+   * settings, no `use_downstream_protocol` for sniffed ports, MESH_INTERNAL entries only, and only
+   * endpoints labelled `security.istio.io/tlsMode: istio` in their assignments.
    */
   readonly naming: ClusterNaming;
   readonly mesh: MeshSettings;
@@ -285,7 +283,15 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
     instanceTlsModes,
     ...(portCluster.rule === undefined ? {} : { destinationRule: portCluster.rule }),
   };
-  const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label', fitTotalWeight: false } as const;
+  // istiod keeps only mTLS endpoints (tlsMode `istio`) in sni-dnat clusters: an AUTO_PASSTHROUGH
+  // gateway cannot tell whether the passed-through connection is mTLS (`pilot/pkg/xds/endpoints/endpoint_builder.go`
+  // `generate`, `IsDNSSrvSubsetKey` branch).
+  const grouping = {
+    clusterId: options.mesh.clusterId,
+    groupBy: 'label',
+    fitTotalWeight: false,
+    ...(options.naming === 'sni-dnat' ? { keep: (instance: ServiceInstance) => instance.tlsMode === ISTIO_MUTUAL_TLS_MODE } : {}),
+  } as const;
   switch (discovery) {
     case 'STRICT_DNS':
     case 'LOGICAL_DNS': {
@@ -397,7 +403,8 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
     (code: TranslateErrorCode, detail: string) =>
       output.errors.push(new TranslateError({ code, serviceEntry: entryKey, ...(clusterName === undefined ? {} : { clusterName }), detail }));
 
-
+  // istiod builds sni-dnat clusters for mesh-internal services only (`buildOutboundSniDnatClusters`).
+  if (options.naming === 'sni-dnat' && serviceEntry.location === 'MESH_EXTERNAL') return output;
   const endpoints = canonicalEndpoints(input.endpoints);
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
   for (const hostname of new Set(serviceEntry.hosts)) {
