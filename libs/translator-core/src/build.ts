@@ -5,9 +5,12 @@
  * ServiceEntry. Pure: no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
+import { contentVersion } from '@skiff/protos';
 import { scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
 import {
+  encodeLocalityLbPolicy,
   encodeResources,
+  LOCALITY_LB_POLICY_TYPE_URL,
   translateServiceEntry,
   type ClusterNaming,
   type DestinationRuleLookupOptions,
@@ -90,6 +93,11 @@ export function buildServiceEntry(
       const tag = scopedVariant(variant.name, scope);
       for (const encoded of encodeResources(result)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });
+      }
+      // Beside each assignment istiod rewrites per proxy, the policy the gateways apply per proxy locality (never sent).
+      for (const { clusterName, policy } of result.localityLbPolicies) {
+        const bytes = encodeLocalityLbPolicy(policy);
+        resources.push({ typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: clusterName, variant: tag, version: contentVersion(bytes), bytes });
       }
       // The same problem in several scopes is one problem of the variant.
       for (const error of result.errors) {

@@ -263,7 +263,8 @@ export class ResourceTable {
       for (const [key, old] of previous.resources) {
         this.unclaim(previous, old);
         const current = resources.get(key);
-        if (visibilityChanged || current === undefined || current.version !== old.version) changed.push(old);
+        // A new object for the same version carries another locality policy (gateway-cache.ts `linkLocalityPolicies`).
+        if (visibilityChanged || current === undefined || current !== old) changed.push(old);
       }
       this.resourceCount -= previous.resources.size;
     }
