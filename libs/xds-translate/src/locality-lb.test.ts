@@ -96,6 +96,30 @@ describe('which assignments depend on the proxy (BuildClusterLoadAssignment)', (
   });
 });
 
+describe('what Skiff does not rewrite per proxy', () => {
+  it('reports a locality setting on a DNS cluster with several localities, and a zone-aware setting', () => {
+    const se = serviceEntry({ resolution: 'DNS', workloadSelector: null, ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
+    const endpoints = [
+      inlineEndpoint('svc', 0, { address: 'a.example.org', locality: 'region1/zone1' }),
+      inlineEndpoint('svc', 1, { address: 'b.example.org', locality: 'region2/zone1' }),
+    ];
+    const translate = (trafficPolicy: Record<string, unknown>, count = 2) =>
+      translateServiceEntry(
+        {
+          serviceEntry: se,
+          endpoints: endpoints.slice(0, count),
+          destinationRules: new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy }), from: [{ namespace: 'default', name: 'svc' }] }]]),
+        },
+        { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS },
+      ).errors.map((error) => error.detail);
+    expect(translate({ outlierDetection: OUTLIER })).toEqual(['trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)']);
+    // One locality ranks the same for every proxy; without outlier detection nothing fails over.
+    expect(translate({ outlierDetection: OUTLIER }, 1)).toEqual([]);
+    expect(translate({ connectionPool: { tcp: { maxConnections: 1 } } })).toEqual([]);
+    expect(translate({ loadBalancer: { zoneAwareLbSetting: {} } })).toEqual(['trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)']);
+  });
+});
+
 describe('applyLocalityWeights', () => {
   it('splits a locality\'s weight over the localities a rule names and empties the others (distribution between subzones)', () => {
     const { assignment, policy } = translated(SEVEN_LOCALITIES, {

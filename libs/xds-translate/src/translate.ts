@@ -237,6 +237,9 @@ function reportUnappliedPolicy(cluster: PortCluster, naming: ClusterNaming): voi
   if (cluster.rule?.policy?.proxyProtocol != null && naming !== 'sni-dnat') {
     cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.proxyProtocol (upstream PROXY protocol transport socket)');
   }
+  if (cluster.rule?.policy?.loadBalancer?.zoneAwareLbSetting != null) {
+    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)');
+  }
 }
 
 function translateEnvoyPort(context: PortContext): void {
@@ -282,6 +285,12 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       if (inlineEndpoints.length === 0) {
         portCluster.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
         return;
+      }
+      // istiod rewrites a DNS cluster's inline endpoints per proxy too (`LocalityLBSettings.ApplyToCluster`);
+      // Skiff does not, which matters when a distribution applies or there is more than one locality to rank.
+      const locality = localityLbPolicyOf({ mesh: options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
+      if (locality !== undefined && (locality.distribute !== undefined || inlineEndpoints.length > 1)) {
+        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)');
       }
       output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
       return;
