@@ -102,10 +102,10 @@ describe('locality load balancing served per proxy to the real @grpc/grpc-js-xds
           expect(outcome.errors).toEqual([]);
           expect(outcome.hits).toEqual({ [only]: 20 });
         },
-        { timeoutMs: 30_000, intervalMs: 200 },
+        { timeoutMs: 60_000, intervalMs: 200 },
       );
     }
-  });
+  }, 150_000);
 
   it('skiffctl proxy-config endpoint shows each proxy its own priorities', async () => {
     const gateway = ['--gateway', `http://127.0.0.1:${skiff.monitoringPort}`];
@@ -117,7 +117,7 @@ describe('locality load balancing served per proxy to the real @grpc/grpc-js-xds
     };
     expect(await prioritiesOf('client-east')).toEqual({ 'us-east/zone-a': 0, 'us-east/zone-b': 1, 'us-west/zone-a': 2 });
     expect(await prioritiesOf('client-west')).toEqual({ 'us-east/zone-a': 1, 'us-east/zone-b': 1, 'us-west/zone-a': 0 });
-  }, 30_000);
+  }, 60_000);
 
   it('with locality load balancing turned off, both clients spread over every backend', async () => {
     await writeFile(join(dir, 'echo-dr.yaml'), destinationRule('    loadBalancer:\n      localityLbSetting: {enabled: false}\n'));
@@ -128,8 +128,8 @@ describe('locality load balancing served per proxy to the real @grpc/grpc-js-xds
           expect(outcome.errors).toEqual([]);
           expect(Object.keys(outcome.hits).sort()).toEqual(['east-a', 'east-b', 'west-a']);
         },
-        { timeoutMs: 30_000, intervalMs: 200 },
+        { timeoutMs: 60_000, intervalMs: 200 },
       );
     }
-  }, 70_000);
+  }, 150_000);
 });
