@@ -41,6 +41,26 @@ describe('skiffctl translate', () => {
     expect(grpc.clusters[0].lbPolicy).toBeUndefined(); // ROUND_ROBIN is the proto default
   });
 
+  it('builds the endpoints of a proxy in a locality with --proxy-locality, and names the assignments that depend on it otherwise', async () => {
+    const cases = join(repoRoot, 'libs/istiod-parity/testdata/locality-cases/locality-failover.yaml');
+    const priorities = (stdout: string): Record<string, number> => {
+      const pay = JSON.parse(stdout).endpoints.find((e: { clusterName: string }) => e.clusterName === 'outbound|8080||pay.locality.test');
+      return Object.fromEntries(pay.endpoints.map((group: { locality: { region: string; zone: string }; priority?: number }) => [`${group.locality.region}/${group.locality.zone}`, group.priority ?? 0]));
+    };
+    const shared = await skiffctl(['translate', '-f', cases]);
+    expect(shared.code).toBe(0);
+    expect(priorities(shared.stdout)).toEqual({ 'eu-central/x': 0, 'us-east/a': 0, 'us-east/b': 0, 'us-west/a': 0 });
+    expect(shared.stderr).toContain("note: the endpoints of outbound|8080||pay.locality.test depend on the proxy's locality");
+    expect(shared.stderr).not.toContain('stock.locality.test');
+    const east = await skiffctl(['translate', '-f', cases, '--proxy-locality', 'us-east/a']);
+    expect(priorities(east.stdout)).toEqual({ 'eu-central/x': 2, 'us-east/a': 0, 'us-east/b': 1, 'us-west/a': 3 });
+    const west = await skiffctl(['translate', '-f', cases, '--proxy-locality', 'us-west/a/rack1']);
+    expect(priorities(west.stdout)).toEqual({ 'eu-central/x': 1, 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
+    const bad = await skiffctl(['translate', '-f', cases, '--proxy-labels', 'tier']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--proxy-labels: "tier" is not key=value');
+  });
+
   it('reads stdin with -f -', async () => {
     const text = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

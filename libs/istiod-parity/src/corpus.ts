@@ -84,8 +84,38 @@ export function defaultProxies(config: string): ParityProxy[] {
   return namespacesOf(config).flatMap((namespace) => [parityProxy('sidecar', { namespace }), parityProxy('grpc', { namespace, listeners })]);
 }
 
-export function parityCase(name: string, config: string): ParityCase {
-  return { name, config, proxies: defaultProxies(config) };
+export function parityCase(name: string, config: string, extraProxies: readonly ExtraProxy[] = []): ParityCase {
+  const listeners = grpcTargetsOf(config);
+  const extra = extraProxies.map((proxy) => parityProxy(proxy.kind, { namespace: proxy.namespace, ...(proxy.labels === undefined ? {} : { labels: proxy.labels }), ...(proxy.locality === undefined ? {} : { locality: proxy.locality }), ...(proxy.kind === 'grpc' ? { listeners } : {}) }));
+  return { name, config, proxies: [...defaultProxies(config), ...extra] };
+}
+
+/**
+ * More proxies a case is asked as, from `<case>.proxies.json` beside its YAML: a list of
+ * `{kind, namespace, locality?, labels?}` (for locality load balancing, which depends on both).
+ */
+export interface ExtraProxy {
+  readonly kind: 'sidecar' | 'grpc';
+  readonly namespace: string;
+  readonly locality?: { readonly region: string; readonly zone: string; readonly subZone: string };
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+function extraProxiesOf(yamlFile: string): ExtraProxy[] {
+  const path = yamlFile.replace(/\.(ya?ml)$/, '.proxies.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value)) throw new Error(`${path}: expected a list of proxies`);
+  return value.map((item: unknown, index) => {
+    const proxy = item as Partial<ExtraProxy>;
+    if ((proxy.kind !== 'sidecar' && proxy.kind !== 'grpc') || typeof proxy.namespace !== 'string') throw new Error(`${path}[${index}]: kind (sidecar or grpc) and namespace are required`);
+    return proxy as ExtraProxy;
+  });
 }
 
 function yamlFilesUnder(dir: string): string[] {
@@ -122,7 +152,7 @@ export function loadCorpus(root: URL = REPO_ROOT): ParityCase[] {
     }
     for (const file of files) {
       const name = `${source.prefix}-${relative(dir, file).replace(/\.(ya?ml)$/, '').replaceAll('/', '-')}`;
-      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8')));
+      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8'), extraProxiesOf(file)));
     }
   }
   return cases;

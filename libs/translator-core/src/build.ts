@@ -7,10 +7,13 @@
  * no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
+import { contentVersion } from '@skiff/protos';
 import { namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
 import {
+  encodeLocalityLbPolicy,
   encodeNamespaceRoutes,
   encodeResources,
+  LOCALITY_LB_POLICY_TYPE_URL,
   translateServiceEntry,
   type ClusterNaming,
   type DestinationRuleLookupOptions,
@@ -97,6 +100,11 @@ export function buildServiceEntry(
       // Routes that clients of one namespace get instead (`namespacedVariant`), chosen by the gateway.
       for (const { namespace, encoded } of encodeNamespaceRoutes(result)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: namespacedVariant(tag, namespace), version: encoded.version, bytes: encoded.bytes });
+      }
+      // Beside each assignment istiod rewrites per proxy, the policy the gateways apply per proxy locality (never sent).
+      for (const { clusterName, policy } of result.localityLbPolicies) {
+        const bytes = encodeLocalityLbPolicy(policy);
+        resources.push({ typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: clusterName, variant: tag, version: contentVersion(bytes), bytes });
       }
       // The same problem in several scopes is one problem of the variant.
       for (const error of result.errors) {

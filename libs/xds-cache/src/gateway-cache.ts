@@ -38,8 +38,11 @@ import {
   type StoredSidecar,
   type Subscription,
 } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import { decodeLocalityLbPolicy, LOCALITY_LB_POLICY_TYPE_URL, type LocalityLbPolicy } from '@skiff/xds-translate';
 import { CachedResource } from './cached-resource.js';
 import { AutoPassthroughIndex } from './auto-passthrough.js';
+import { LocalityView } from './locality-variants.js';
 import { proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';
 import { ResourceTable, type ChangedName } from './resource-table.js';
 import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
@@ -274,12 +277,14 @@ export class GatewayCache implements ResourceProvider, Runner {
    */
   viewFor(profile: ProxyProfile): ProxyResourceView {
     const scope = this.scopeOf(profile);
-    const view = this.sidecarViews.view({ variant: variantOf(profile), ...scope });
-    if (!this.getsSniDnatClusters(profile)) return view;
+    let view = this.sidecarViews.view({ variant: variantOf(profile), ...scope });
     // istiod builds a selected router's usual clusters and adds the sni-dnat ones
     // (`pilot/pkg/networking/core/cluster.go` `buildClusters`, gateway case): the two name sets
     // (`outbound|...` and `outbound_....`) never overlap.
-    return unionView(view, this.sidecarViews.view({ variant: SNI_DNAT_VARIANT, ...scope }));
+    if (this.getsSniDnatClusters(profile)) view = unionView(view, this.sidecarViews.view({ variant: SNI_DNAT_VARIANT, ...scope }));
+    // Assignments with a locality policy are served per proxy locality and labels.
+    const proxy = (profile as Partial<GatewayProxyProfile>).localityProxy;
+    return proxy === undefined ? view : new LocalityView(view, proxy);
   }
 
   /**
@@ -551,7 +556,32 @@ export class GatewayCache implements ResourceProvider, Runner {
       resources.set(key, new CachedResource(fresh));
       this.instruments.resourceRead();
     }
+    this.linkLocalityPolicies(resources);
     return resources;
+  }
+
+  /**
+   * Gives every assignment the locality load balancing policy stored beside it under the same variant
+   * and name (or none), so proxies get their own variant (`locality-variants.ts`). An assignment whose
+   * policy changed is a new object, which the table reports as changed. A policy that cannot be read is
+   * logged and the assignment served as stored.
+   */
+  private linkLocalityPolicies(resources: Map<string, CachedResource>): void {
+    for (const [key, resource] of resources) {
+      if (resource.typeUrl !== TypeUrl.ClusterLoadAssignment) continue;
+      const stored = resources.get(resourceKey({ variant: resource.variant, typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: resource.name }));
+      if (resource.locality?.policyVersion === stored?.version) continue;
+      let locality: { policy: LocalityLbPolicy; version: string } | undefined;
+      if (stored !== undefined) {
+        try {
+          locality = { policy: decodeLocalityLbPolicy(stored.bytes), version: stored.version };
+        } catch (error) {
+          this.logger.error({ resource: resource.name, variant: resource.variant, err: messageOf(error) }, 'stored locality load balancing policy cannot be read; serving the assignment as stored');
+        }
+      }
+      if (resource.locality === undefined && locality === undefined) continue;
+      resources.set(key, resource.withLocality(locality));
+    }
   }
 
   /** Loads everything and applies the difference. */

@@ -4,6 +4,7 @@
  * the stored variant that serves that profile.
  */
 import type { ProxyNode, ProxyProfile } from '@skiff/ads-server';
+import { localityProxyOf, type LocalityProxy } from '@skiff/xds-translate';
 
 /** The namespace of a proxy that names none (Kubernetes' default namespace). */
 export const DEFAULT_PROXY_NAMESPACE = 'default';
@@ -34,6 +35,8 @@ export interface GatewayProxyProfile extends ProxyProfile {
   readonly labels: Readonly<Record<string, string>>;
   /** An Istio node id of type `router` (`pilot/pkg/model/context.go` `Router`). */
   readonly router: boolean;
+  /** The locality and topology-augmented labels locality load balancing reads (`localityProxyOf`). */
+  readonly localityProxy: LocalityProxy;
 }
 
 /** Node metadata `LABELS` (`NodeMetadata.Labels`): the string values of the map, others ignored. */
@@ -54,11 +57,19 @@ export function labelsOf(node: ProxyNode): Record<string, string> {
  */
 export function proxyProfileOf(node: ProxyNode): GatewayProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
+  const labels = labelsOf(node);
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
-    labels: labelsOf(node),
+    labels,
     router: node.id.startsWith('router~'),
+    localityProxy: localityProxyOf({
+      labels,
+      nodeLocality: node.locality,
+      clusterId: metadataString(node, 'CLUSTER_ID'),
+      nodeName: metadataString(node, 'NODE_NAME'),
+      network: metadataString(node, 'NETWORK'),
+    }),
   };
 }
 

@@ -279,7 +279,8 @@ export class ResourceTable {
       for (const [key, old] of previous.resources) {
         this.unclaim(previous, old);
         const current = resources.get(key);
-        if (visibilityChanged || current === undefined || current.version !== old.version) changed.push(old);
+        // The same version with another locality policy serves proxies other bytes (gateway-cache.ts `linkLocalityPolicies`).
+        if (visibilityChanged || current === undefined || current.version !== old.version || current.locality?.policyVersion !== old.locality?.policyVersion) changed.push(old);
       }
       this.resourceCount -= previous.resources.size;
     }

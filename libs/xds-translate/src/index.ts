@@ -13,7 +13,7 @@ export { buildDefaultCircuitBreakers } from './cluster-traffic-policy.js';
 export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
 export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
 export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
-export type { AppliedDestinationRule, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
+export type { AppliedDestinationRule, LocalityLbSettingJson, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
 export {
   buildClusterLoadAssignment,
   buildEndpointAddress,
@@ -63,3 +63,18 @@ export {
   lookupDestinationRule,
 } from './destination-rule-lookup.js';
 export type { DestinationRuleClient, DestinationRuleLookupOptions, DestinationRuleTarget } from './destination-rule-lookup.js';
+export {
+  applyLocalityLbPolicy,
+  augmentLabels,
+  decodeLocalityLbPolicy,
+  effectiveLocalityLbSetting,
+  encodeLocalityLbPolicy,
+  LOCALITY_LB_POLICY_TYPE_URL,
+  localityLbPolicyOf,
+  localityMatch,
+  localityProxyOf,
+  localityToString,
+  localityVariantKey,
+  splitLocalityLabel,
+} from './locality-lb.js';
+export type { LocalityLbPolicy, LocalityProxy, ProxyLocality } from './locality-lb.js';

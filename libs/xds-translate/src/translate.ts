@@ -16,6 +16,7 @@
 import type { NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry } from '@skiff/model';
 import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import type { LocalityLbEndpoints } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import type { Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import type { RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import {
@@ -47,6 +48,7 @@ import {
 import { TranslateError, type TranslateErrorCode } from './errors.js';
 import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
+import { localityLbPolicyOf, type LocalityLbPolicy } from './locality-lb.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
 import { buildGrpcRouteConfiguration, isHttpRoutedProtocol, kubernetesNamespaceOf } from './route.js';
@@ -89,6 +91,12 @@ export interface TranslateResult {
   readonly clusters: Cluster[];
   /** EDS assignments, sorted by cluster name (DNS clusters carry theirs inline; ORIGINAL_DST clusters have none). */
   readonly loadAssignments: ClusterLoadAssignment[];
+  /**
+   * Per EDS assignment whose endpoints istiod rewrites per proxy (locality load balancing), the policy
+   * to apply (`applyLocalityLbPolicy`); sorted by cluster name. Assignments not listed are the same for
+   * every proxy.
+   */
+  readonly localityLbPolicies: { readonly clusterName: string; readonly policy: LocalityLbPolicy }[];
   /** `grpc` flavour only; sorted by name. */
   readonly listeners: Listener[];
   /** `grpc` flavour only; sorted by name. */
@@ -136,6 +144,7 @@ function compareErrors(a: TranslateError, b: TranslateError): number {
 interface Output {
   clusters: Cluster[];
   loadAssignments: ClusterLoadAssignment[];
+  localityLbPolicies: { clusterName: string; policy: LocalityLbPolicy }[];
   listeners: Listener[];
   routes: RouteConfiguration[];
   namespaceRoutes: NamespaceRoute[];
@@ -233,6 +242,13 @@ function isPassthrough(policy: TrafficPolicyJson | undefined): boolean {
   return policy?.loadBalancer?.simple === 'PASSTHROUGH';
 }
 
+/** Rule fields that change istiod's cluster but that Skiff does not build, reported so the gap is visible. */
+function reportUnappliedPolicy(cluster: PortCluster): void {
+  if (cluster.rule?.policy?.loadBalancer?.zoneAwareLbSetting != null) {
+    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)');
+  }
+}
+
 function translateEnvoyPort(context: PortContext): void {
   const { serviceEntry, options, clusterName, output } = context;
   if (serviceEntry.resolution === 'DYNAMIC_DNS') {
@@ -263,6 +279,7 @@ function translateEnvoyPort(context: PortContext): void {
   // istiod's mTLS inference looks at every instance of the port, whatever the subset.
   const instanceTlsModes = context.instances.map((instance) => instance.tlsMode);
   for (const portCluster of portClusters(context, discovery)) {
+    reportUnappliedPolicy(portCluster);
     buildEnvoyCluster(context, portCluster, instanceTlsModes);
   }
 }
@@ -300,6 +317,12 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
         portCluster.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
         return;
       }
+      // istiod rewrites a DNS cluster's inline endpoints per proxy too (`LocalityLBSettings.ApplyToCluster`);
+      // Skiff does not, which matters when a distribution applies or there is more than one locality to rank.
+      const locality = localityLbPolicyOf({ mesh: options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
+      if (locality !== undefined && (locality.distribute !== undefined || inlineEndpoints.length > 1)) {
+        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)');
+      }
       output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
       return;
     }
@@ -309,7 +332,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
       const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(portCluster.instances, portCluster.report)), grouping);
-      output.loadAssignments.push(buildClusterLoadAssignment(name, endpoints));
+      addLoadAssignment(context, portCluster, endpoints);
       return;
     }
     case 'ORIGINAL_DST':
@@ -317,6 +340,17 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(buildCluster(clusterArgs));
       return;
   }
+}
+
+/**
+ * An EDS assignment, and the locality load balancing policy istiod would apply to it per proxy
+ * (`BuildClusterLoadAssignment` reads the rule's policy for the cluster's port and subset, or the
+ * mesh's setting; the same for both generators).
+ */
+function addLoadAssignment(context: PortContext, portCluster: PortCluster, endpoints: LocalityLbEndpoints[]): void {
+  const policy = localityLbPolicyOf({ mesh: context.options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints, clusterId: context.options.mesh.clusterId });
+  context.output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, endpoints));
+  if (policy !== undefined) context.output.localityLbPolicies.push({ clusterName: portCluster.name, policy });
 }
 
 /**
@@ -338,7 +372,7 @@ function translateGrpcPort(context: PortContext): void {
       buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
     );
     const kept = dns ? [] : grpcInstances(edsInstances(withAddress(portCluster.instances, portCluster.report)), portCluster.report);
-    output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, buildLocalityLbEndpoints(kept, grouping)));
+    addLoadAssignment(context, portCluster, buildLocalityLbEndpoints(kept, grouping));
   }
   buildGrpcListenerAndRoute(context);
 }
@@ -397,7 +431,7 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
 export function translateServiceEntry(input: TranslateInput, options: TranslateOptions): TranslateResult {
   const { serviceEntry } = input;
   const entryKey = `${serviceEntry.namespace}/${serviceEntry.name}`;
-  const output: Output = { clusters: [], loadAssignments: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
+  const output: Output = { clusters: [], loadAssignments: [], localityLbPolicies: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
   const reporter =
     (clusterName: string | undefined): DroppedEndpointReporter =>
     (code: TranslateErrorCode, detail: string) =>
@@ -449,6 +483,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
 
   output.clusters.sort(byName((cluster) => cluster.name));
   output.loadAssignments.sort(byName((assignment) => assignment.clusterName));
+  output.localityLbPolicies.sort(byName((entry) => entry.clusterName));
   output.listeners.sort(byName((listener) => listener.name));
   output.routes.sort(byName((route) => route.name));
   output.namespaceRoutes.sort(byName((entry) => entry.route.name));
