@@ -7,7 +7,7 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { AdsServer, StaticResourceProvider } from '@skiff/ads-server';
+import { AdsServer, EMPTY_PROXY_NODE, StaticResourceProvider } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import { SecretSchema, type Secret } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import { createLogger } from '@skiff/runtime';
@@ -20,6 +20,7 @@ import { SecretServingProvider, type SecretAccessReviewer, type SecretSource } f
 const SDS = TypeUrl.Secret;
 const SHOP_NODE: NodeInit = { id: 'sidecar~127.0.0.1~app-1.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop', SERVICE_ACCOUNT: 'app' } };
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+const SHOP_NODE_PROXY = { ...EMPTY_PROXY_NODE, id: SHOP_NODE.id as string };
 
 /** The Secret cache as the Kubernetes watch keeps it. */
 class MemorySecrets implements SecretSource {
@@ -236,5 +237,43 @@ describe('Secrets and unauthenticated streams', () => {
     expect(messages(logs)).toContain(
       'proxy sidecar~127.0.0.1~app-1.shop~shop.svc.cluster.local is not authorized to receive credscontroller. Ensure you are connecting over TLS port and are authenticated.',
     );
+  });
+});
+
+describe('the remembered SubjectAccessReview (istiod: a yes for 5 minutes, a no for 1)', () => {
+  it('asks once, answers from memory until it expires, keeps the old answer while asking again, and pushes a changed answer', async () => {
+    const secrets = new MemorySecrets();
+    secrets.put('shop', 'app-cert', { cert: 'C', key: 'K' });
+    const reviewer = new ListedReviewer(new Set(['shop/app']));
+    let now = 1_000_000;
+    const provider = new SecretServingProvider(new StaticResourceProvider(), { source: secrets, reviewer, logger: createLogger({ level: 'silent', name: 'test', pretty: false }), now: () => now });
+    const announced: string[][] = [];
+    provider.onChange((changes) => announced.push(changes.flatMap((change) => [...change.names])));
+    const caller = { node: { ...SHOP_NODE_PROXY }, verifiedIdentity: { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'app' } };
+    const view = provider.viewFor({ namespace: 'shop', flavor: 'envoy', naming: 'sidecar' }, caller);
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+    expect(view.get(SDS, 'kubernetes://app-cert')).toBeUndefined(); // asked; not answered yet
+    await settle();
+    expect(announced).toEqual([['kubernetes://app-cert']]);
+    expect(view.get(SDS, 'kubernetes://app-cert')?.name).toBe('kubernetes://app-cert');
+    now += 5 * 60_000 - 1;
+    expect(view.get(SDS, 'kubernetes://app-cert')).toBeDefined();
+    expect(reviewer.asked).toEqual(['shop/app']);
+
+    reviewer.allowed.clear();
+    now += 1;
+    // Expired: asked again, the old yes still answers meanwhile (a delta stream is not told the Secret is gone).
+    expect(view.get(SDS, 'kubernetes://app-cert')).toBeDefined();
+    expect(reviewer.asked).toEqual(['shop/app', 'shop/app']);
+    await settle();
+    expect(announced).toEqual([['kubernetes://app-cert'], ['kubernetes://app-cert']]);
+    expect(view.get(SDS, 'kubernetes://app-cert')).toBeUndefined();
+    now += 60_000 - 1;
+    view.get(SDS, 'kubernetes://app-cert');
+    expect(reviewer.asked).toHaveLength(2);
+    now += 1;
+    view.get(SDS, 'kubernetes://app-cert');
+    expect(reviewer.asked).toHaveLength(3);
   });
 });
