@@ -3,6 +3,7 @@
  * `ConfigWatcher` idea): the server owns streams, nonces, subscriptions, ACK/NACK and push timing; the
  * provider owns resources, versions and what each proxy may see. The server never reads the store.
  */
+import type { SpiffeIdentity } from './identity.js';
 
 /** What a proxy told us about itself in the first request of a stream (`DiscoveryRequest.node`). */
 export interface ProxyNode {
@@ -56,11 +57,25 @@ export interface ResourceChange {
   readonly trace?: string;
 }
 
+/**
+ * Who is asking, for the resources that depend on the caller and not only on its profile: istiod
+ * serves a Secret only to a proxy with a verified identity, and resolves `kubernetes://name` in that
+ * identity's namespace (`pilot/pkg/xds/sds.go` `SecretGen.Generate`).
+ */
+export interface ProxyCaller {
+  readonly node: ProxyNode;
+  /** The identity the identity check bound to the node (istiod's `VerifiedIdentity`); undefined without one. */
+  readonly verifiedIdentity: SpiffeIdentity | undefined;
+}
+
 export interface ResourceProvider {
   /** The profile of a proxy (namespace, flavour, labels), from its node. */
   profileOf(node: ProxyNode): ProxyProfile;
-  /** The view of resources for a profile. Views are cheap to create and may be cached by the provider. */
-  viewFor(profile: ProxyProfile): ProxyResourceView;
+  /**
+   * The view of resources for a profile. Views are cheap to create and may be cached by the provider.
+   * The ADS server passes the stream's `caller`; a provider whose resources depend only on the profile ignores it.
+   */
+  viewFor(profile: ProxyProfile, caller?: ProxyCaller): ProxyResourceView;
   /**
    * Calls `listener` for every batch of changes (after the cache applied them). Which proxies care is
    * the server's business (it knows their subscriptions). Returns the function that removes the listener.

@@ -20,7 +20,8 @@ import type { Meter } from '@opentelemetry/api';
 import { ADS_REFUSAL_REASONS, shortTypeName, type AdsCallbacks, type AdsSessionInfo } from '@skiff/ads-server';
 import { CONVERGENCE_TIME_BUCKETS_SECONDS, PUSH_TIME_BUCKETS_SECONDS } from '@skiff/runtime';
 
-const LEGACY_REJECT_TYPES = new Set(['cds', 'eds', 'lds', 'rds']);
+// istiod's `GetMetricType` (`pkg/model/xds.go`) names these five; every other type is `other`.
+const LEGACY_REJECT_TYPES = new Set(['cds', 'eds', 'lds', 'rds', 'sds']);
 
 /** Distinct `version` label values kept; a fleet runs a handful of proxy versions at a time. */
 export const MAX_VERSION_LABELS = 32;
