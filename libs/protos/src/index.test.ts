@@ -6,7 +6,6 @@ import { ClusterSchema } from './gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ProxyProtocolConfig_Version } from './gen/envoy/config/core/v3/proxy_protocol_pb.js';
 import { ProxyProtocolUpstreamTransportSchema } from './gen/envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol_pb.js';
 import { RawBufferSchema } from './gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js';
-import { HttpProtocolOptionsSchema } from './gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import { DiscoveryResponseSchema } from './gen/envoy/service/discovery/v3/discovery_pb.js';
 import { contentVersion, TypeUrl, toEnvoyJson, typeUrlOf } from './index.js';
 
@@ -35,18 +34,14 @@ describe('envoy registry', () => {
     });
   });
 
-  it('prints an upstream PROXY protocol socket wrapping another socket, and HTTP outlier error matchers', () => {
+  it('prints an upstream PROXY protocol socket wrapping another socket', () => {
     const proxyProtocol = create(ProxyProtocolUpstreamTransportSchema, {
       config: { version: ProxyProtocolConfig_Version.V2 },
       transportSocket: { name: 'envoy.transport_sockets.raw_buffer', configType: { case: 'typedConfig', value: anyPack(RawBufferSchema, create(RawBufferSchema)) } },
     });
-    const options = create(HttpProtocolOptionsSchema, {
-      outlierDetection: { errorMatcher: { rule: { case: 'httpResponseHeadersMatch', value: { headers: [{ name: ':status', headerMatchSpecifier: { case: 'stringMatch', value: { matchPattern: { case: 'exact', value: '503' } } } }] } } } },
-    });
     const cluster = create(ClusterSchema, {
       name: 'c',
       transportSocket: { name: 'envoy.transport_sockets.upstream_proxy_protocol', configType: { case: 'typedConfig', value: anyPack(ProxyProtocolUpstreamTransportSchema, proxyProtocol) } },
-      typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': anyPack(HttpProtocolOptionsSchema, options) },
     });
     const json = toEnvoyJson(ClusterSchema, fromBinary(ClusterSchema, toBinary(ClusterSchema, cluster)));
     expect(json).toEqual({
@@ -57,12 +52,6 @@ describe('envoy registry', () => {
           '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
           config: { version: 'V2' },
           transportSocket: { name: 'envoy.transport_sockets.raw_buffer', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } },
-        },
-      },
-      typedExtensionProtocolOptions: {
-        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-          outlierDetection: { errorMatcher: { httpResponseHeadersMatch: { headers: [{ name: ':status', stringMatch: { exact: '503' } }] } } },
         },
       },
     });

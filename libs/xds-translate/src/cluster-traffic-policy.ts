@@ -32,12 +32,7 @@ import {
 import { OutlierDetectionSchema, type OutlierDetection } from '@skiff/protos/gen/envoy/config/cluster/v3/outlier_detection_pb.js';
 import { TcpKeepaliveSchema } from '@skiff/protos/gen/envoy/config/core/v3/address_pb.js';
 import { HttpProtocolOptionsSchema as CommonHttpProtocolOptionsSchema, KeepaliveSettingsSchema } from '@skiff/protos/gen/envoy/config/core/v3/protocol_pb.js';
-import { MatchPredicateSchema, type MatchPredicate } from '@skiff/protos/gen/envoy/config/common/matcher/v3/matcher_pb.js';
-import {
-  HttpProtocolOptions_OutlierDetectionSchema,
-  HttpProtocolOptionsSchema,
-  type HttpProtocolOptions,
-} from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
+import { HttpProtocolOptionsSchema, type HttpProtocolOptions } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import {
   durationFromGo,
   field,
@@ -255,26 +250,6 @@ export function applyOutlierDetection(cluster: Cluster, outlier: OutlierDetectio
     cluster.commonLbConfig ??= create(Cluster_CommonLbConfigSchema);
     cluster.commonLbConfig.healthyPanicThreshold = create(PercentSchema, { value: minHealthPercent });
   }
-}
-
-/**
- * `applyOutlierDetectionErrorCodes`: with `outlierDetectionHttpErrorCodes`, only responses with one
- * of those statuses count as errors for outlier detection, an exact `:status` match per code (alone,
- * or OR-ed when there are several) in the cluster's upstream HTTP options.
- */
-export function applyOutlierDetectionErrorCodes(wrapper: ClusterWrapper, outlier: OutlierDetectionJson | undefined): void {
-  const codes = field(outlier?.outlierDetectionHttpErrorCodes) ?? [];
-  if (codes.length === 0) return;
-  const rules: MatchPredicate[] = codes.map((code) =>
-    create(MatchPredicateSchema, {
-      rule: {
-        case: 'httpResponseHeadersMatch',
-        value: { headers: [{ name: ':status', headerMatchSpecifier: { case: 'stringMatch', value: { matchPattern: { case: 'exact', value: String(code) } } } }] },
-      },
-    }),
-  );
-  const errorMatcher = rules.length === 1 ? rules[0] : create(MatchPredicateSchema, { rule: { case: 'orMatch', value: { rules } } });
-  httpOptionsOf(wrapper).outlierDetection = create(HttpProtocolOptions_OutlierDetectionSchema, { errorMatcher });
 }
 
 /** `setWarmup`: aggression 1 (linear) and 10 % minimum weight unless set. */

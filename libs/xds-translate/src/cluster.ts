@@ -34,7 +34,6 @@ import {
   applyConnectionPool,
   applyLoadBalancer,
   applyOutlierDetection,
-  applyOutlierDetectionErrorCodes,
   applyRingHash,
   discoveryTypeOf,
   policyComponents,
@@ -185,7 +184,6 @@ function applyConnectionPolicy(wrapper: ClusterWrapper, policy: ResolvedTrafficP
     trackRemainingCircuitBreakers: mesh.trackRemainingCircuitBreakers,
   });
   applyOutlierDetection(wrapper.cluster, parts.outlierDetection);
-  applyOutlierDetectionErrorCodes(wrapper, parts.outlierDetection);
   return parts;
 }
 

@@ -1,6 +1,6 @@
 /**
  * DestinationRule settings applied around a cluster's connection (istiod `cluster_traffic_policy.go`
- * `applyUpstreamProxyProtocol`, `applyOutlierDetectionErrorCodes`; `cluster_builder.go`
+ * `applyUpstreamProxyProtocol`; `cluster_builder.go`
  * `buildDFPCluster` with `applyDestinationRule`), from YAML through validation as a user writes it.
  */
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
@@ -100,12 +100,13 @@ describe('trafficPolicy.proxyProtocol', () => {
       serviceEntry('db', '  hosts: [db.shop.example]\n  ports: [{ number: 3306, name: tcp, protocol: TCP }]\n  location: MESH_EXTERNAL\n  resolution: STATIC\n  endpoints: [{ address: 10.0.0.2 }]') +
       destinationRule('db', 'db.shop.example', '  trafficPolicy:\n    proxyProtocol: { version: V2 }');
     expect(clustersOf(plain).clusters.get('outbound|3306||db.shop.example')!['transportSocket']).toEqual(proxyProtocol('V2', RAW_BUFFER));
-    expect(clustersOf(plain, SNI_DNAT).clusters.get('outbound_.3306_._.db.shop.example')!['transportSocket']).toBeUndefined();
+    // sni-dnat clusters exist for MESH_INTERNAL entries only, and never get the socket.
+    const internal = plain.replace('MESH_EXTERNAL', 'MESH_INTERNAL');
+    expect(clustersOf(internal, SNI_DNAT).clusters.get('outbound_.3306_._.db.shop.example')!['transportSocket']).toBeUndefined();
   });
 });
 
 describe('outlierDetection.outlierDetectionHttpErrorCodes', () => {
-  const statusMatch = (code: number) => ({ httpResponseHeadersMatch: { headers: [{ name: ':status', stringMatch: { exact: String(code) } }] } });
   const yaml =
     serviceEntry(
       'api',
@@ -117,18 +118,13 @@ describe('outlierDetection.outlierDetectionHttpErrorCodes', () => {
       '  trafficPolicy:\n    outlierDetection: { consecutive5xxErrors: 3, outlierDetectionHttpErrorCodes: [502, 429] }\n    portLevelSettings:\n    - port: { number: 443 }\n      outlierDetection: { consecutiveGatewayErrors: 2, outlierDetectionHttpErrorCodes: [503] }',
     );
 
-  it("count only those statuses as errors: several OR-ed, one alone, in the cluster's upstream HTTP options", () => {
+  it('are accepted and ignored, as the pinned istiod ignores them (its cluster builder never reads the field)', () => {
     const { clusters } = clustersOf(yaml);
-    const optionsOf = (name: string) => ((clusters.get(name)!['typedExtensionProtocolOptions'] as JsonObject)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as JsonObject);
-    const http = optionsOf('outbound|80||api.shop.example');
-    expect(http['outlierDetection']).toEqual({ errorMatcher: { orMatch: { rules: [statusMatch(502), statusMatch(429)] } } });
-    // The port-level setting replaces the rule's; HTTP options appear (HTTP/1 upstream) only to carry the matcher.
-    const tls = optionsOf('outbound|443||api.shop.example');
-    expect(tls).toEqual({
-      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-      outlierDetection: { errorMatcher: statusMatch(503) },
-      explicitHttpConfig: { httpProtocolOptions: {} },
-    });
+    for (const name of ['outbound|80||api.shop.example', 'outbound|443||api.shop.example']) {
+      const cluster = clusters.get(name)!;
+      expect(cluster['outlierDetection']).toBeDefined();
+      expect(JSON.stringify(cluster)).not.toContain('errorMatcher');
+    }
   });
 });
 

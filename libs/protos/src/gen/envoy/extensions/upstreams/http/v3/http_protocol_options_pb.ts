@@ -4,8 +4,6 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MatchPredicate } from "../../../../config/common/matcher/v3/matcher_pb.js";
-import { file_envoy_config_common_matcher_v3_matcher } from "../../../../config/common/matcher/v3/matcher_pb.js";
 import type { TypedExtensionConfig } from "../../../../config/core/v3/extension_pb.js";
 import { file_envoy_config_core_v3_extension } from "../../../../config/core/v3/extension_pb.js";
 import type { AlternateProtocolsCacheOptions, Http1ProtocolOptions, Http2ProtocolOptions, Http3ProtocolOptions, HttpProtocolOptions as HttpProtocolOptions$1, UpstreamHttpProtocolOptions } from "../../../../config/core/v3/protocol_pb.js";
@@ -20,21 +18,21 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file envoy/extensions/upstreams/http/v3/http_protocol_options.proto.
  */
 export const file_envoy_extensions_upstreams_http_v3_http_protocol_options: GenFile = /*@__PURE__*/
-  fileDesc("Cj5lbnZveS9leHRlbnNpb25zL3Vwc3RyZWFtcy9odHRwL3YzL2h0dHBfcHJvdG9jb2xfb3B0aW9ucy5wcm90bxIiZW52b3kuZXh0ZW5zaW9ucy51cHN0cmVhbXMuaHR0cC52MyKEDgoTSHR0cFByb3RvY29sT3B0aW9ucxJPChxjb21tb25faHR0cF9wcm90b2NvbF9vcHRpb25zGAEgASgLMikuZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cFByb3RvY29sT3B0aW9ucxJZCh51cHN0cmVhbV9odHRwX3Byb3RvY29sX29wdGlvbnMYAiABKAsyMS5lbnZveS5jb25maWcuY29yZS52My5VcHN0cmVhbUh0dHBQcm90b2NvbE9wdGlvbnMSagoUZXhwbGljaXRfaHR0cF9jb25maWcYAyABKAsySi5lbnZveS5leHRlbnNpb25zLnVwc3RyZWFtcy5odHRwLnYzLkh0dHBQcm90b2NvbE9wdGlvbnMuRXhwbGljaXRIdHRwQ29uZmlnSAASeQoedXNlX2Rvd25zdHJlYW1fcHJvdG9jb2xfY29uZmlnGAQgASgLMk8uZW52b3kuZXh0ZW5zaW9ucy51cHN0cmVhbXMuaHR0cC52My5IdHRwUHJvdG9jb2xPcHRpb25zLlVzZURvd25zdHJlYW1IdHRwQ29uZmlnSAASXQoLYXV0b19jb25maWcYBSABKAsyRi5lbnZveS5leHRlbnNpb25zLnVwc3RyZWFtcy5odHRwLnYzLkh0dHBQcm90b2NvbE9wdGlvbnMuQXV0b0h0dHBDb25maWdIABJdCgxodHRwX2ZpbHRlcnMYBiADKAsyRy5lbnZveS5leHRlbnNpb25zLmZpbHRlcnMubmV0d29yay5odHRwX2Nvbm5lY3Rpb25fbWFuYWdlci52My5IdHRwRmlsdGVyEkwKGGhlYWRlcl92YWxpZGF0aW9uX2NvbmZpZxgHIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLlR5cGVkRXh0ZW5zaW9uQ29uZmlnEmMKEW91dGxpZXJfZGV0ZWN0aW9uGAggASgLMkguZW52b3kuZXh0ZW5zaW9ucy51cHN0cmVhbXMuaHR0cC52My5IdHRwUHJvdG9jb2xPcHRpb25zLk91dGxpZXJEZXRlY3Rpb24alQIKEkV4cGxpY2l0SHR0cENvbmZpZxJLChVodHRwX3Byb3RvY29sX29wdGlvbnMYASABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwMVByb3RvY29sT3B0aW9uc0gAEkwKFmh0dHAyX3Byb3RvY29sX29wdGlvbnMYAiABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwMlByb3RvY29sT3B0aW9uc0gAEkwKFmh0dHAzX3Byb3RvY29sX29wdGlvbnMYAyABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwM1Byb3RvY29sT3B0aW9uc0gAQhYKD3Byb3RvY29sX2NvbmZpZxID+EIBGvwBChdVc2VEb3duc3RyZWFtSHR0cENvbmZpZxJJChVodHRwX3Byb3RvY29sX29wdGlvbnMYASABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwMVByb3RvY29sT3B0aW9ucxJKChZodHRwMl9wcm90b2NvbF9vcHRpb25zGAIgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDJQcm90b2NvbE9wdGlvbnMSSgoWaHR0cDNfcHJvdG9jb2xfb3B0aW9ucxgDIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLkh0dHAzUHJvdG9jb2xPcHRpb25zGtQCCg5BdXRvSHR0cENvbmZpZxJJChVodHRwX3Byb3RvY29sX29wdGlvbnMYASABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwMVByb3RvY29sT3B0aW9ucxJKChZodHRwMl9wcm90b2NvbF9vcHRpb25zGAIgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDJQcm90b2NvbE9wdGlvbnMSSgoWaHR0cDNfcHJvdG9jb2xfb3B0aW9ucxgDIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLkh0dHAzUHJvdG9jb2xPcHRpb25zEl8KIWFsdGVybmF0ZV9wcm90b2NvbHNfY2FjaGVfb3B0aW9ucxgEIAEoCzI0LmVudm95LmNvbmZpZy5jb3JlLnYzLkFsdGVybmF0ZVByb3RvY29sc0NhY2hlT3B0aW9ucxpZChBPdXRsaWVyRGV0ZWN0aW9uEkUKDWVycm9yX21hdGNoZXIYASABKAsyLi5lbnZveS5jb25maWcuY29tbW9uLm1hdGNoZXIudjMuTWF0Y2hQcmVkaWNhdGVCIAoZdXBzdHJlYW1fcHJvdG9jb2xfb3B0aW9ucxID+EIBQqgBCjBpby5lbnZveXByb3h5LmVudm95LmV4dGVuc2lvbnMudXBzdHJlYW1zLmh0dHAudjNCGEh0dHBQcm90b2NvbE9wdGlvbnNQcm90b1ABWlBnaXRodWIuY29tL2Vudm95cHJveHkvZ28tY29udHJvbC1wbGFuZS9lbnZveS9leHRlbnNpb25zL3Vwc3RyZWFtcy9odHRwL3YzO2h0dHB2M7qAyNEGAhACYgZwcm90bzM", [file_envoy_config_common_matcher_v3_matcher, file_envoy_config_core_v3_extension, file_envoy_config_core_v3_protocol, file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager, file_udpa_annotations_status, file_validate_validate]);
+  fileDesc("Cj5lbnZveS9leHRlbnNpb25zL3Vwc3RyZWFtcy9odHRwL3YzL2h0dHBfcHJvdG9jb2xfb3B0aW9ucy5wcm90bxIiZW52b3kuZXh0ZW5zaW9ucy51cHN0cmVhbXMuaHR0cC52MyLEDAoTSHR0cFByb3RvY29sT3B0aW9ucxJPChxjb21tb25faHR0cF9wcm90b2NvbF9vcHRpb25zGAEgASgLMikuZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cFByb3RvY29sT3B0aW9ucxJZCh51cHN0cmVhbV9odHRwX3Byb3RvY29sX29wdGlvbnMYAiABKAsyMS5lbnZveS5jb25maWcuY29yZS52My5VcHN0cmVhbUh0dHBQcm90b2NvbE9wdGlvbnMSagoUZXhwbGljaXRfaHR0cF9jb25maWcYAyABKAsySi5lbnZveS5leHRlbnNpb25zLnVwc3RyZWFtcy5odHRwLnYzLkh0dHBQcm90b2NvbE9wdGlvbnMuRXhwbGljaXRIdHRwQ29uZmlnSAASeQoedXNlX2Rvd25zdHJlYW1fcHJvdG9jb2xfY29uZmlnGAQgASgLMk8uZW52b3kuZXh0ZW5zaW9ucy51cHN0cmVhbXMuaHR0cC52My5IdHRwUHJvdG9jb2xPcHRpb25zLlVzZURvd25zdHJlYW1IdHRwQ29uZmlnSAASXQoLYXV0b19jb25maWcYBSABKAsyRi5lbnZveS5leHRlbnNpb25zLnVwc3RyZWFtcy5odHRwLnYzLkh0dHBQcm90b2NvbE9wdGlvbnMuQXV0b0h0dHBDb25maWdIABJdCgxodHRwX2ZpbHRlcnMYBiADKAsyRy5lbnZveS5leHRlbnNpb25zLmZpbHRlcnMubmV0d29yay5odHRwX2Nvbm5lY3Rpb25fbWFuYWdlci52My5IdHRwRmlsdGVyEkwKGGhlYWRlcl92YWxpZGF0aW9uX2NvbmZpZxgHIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLlR5cGVkRXh0ZW5zaW9uQ29uZmlnGpUCChJFeHBsaWNpdEh0dHBDb25maWcSSwoVaHR0cF9wcm90b2NvbF9vcHRpb25zGAEgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDFQcm90b2NvbE9wdGlvbnNIABJMChZodHRwMl9wcm90b2NvbF9vcHRpb25zGAIgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDJQcm90b2NvbE9wdGlvbnNIABJMChZodHRwM19wcm90b2NvbF9vcHRpb25zGAMgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDNQcm90b2NvbE9wdGlvbnNIAEIWCg9wcm90b2NvbF9jb25maWcSA/hCARr8AQoXVXNlRG93bnN0cmVhbUh0dHBDb25maWcSSQoVaHR0cF9wcm90b2NvbF9vcHRpb25zGAEgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDFQcm90b2NvbE9wdGlvbnMSSgoWaHR0cDJfcHJvdG9jb2xfb3B0aW9ucxgCIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLkh0dHAyUHJvdG9jb2xPcHRpb25zEkoKFmh0dHAzX3Byb3RvY29sX29wdGlvbnMYAyABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwM1Byb3RvY29sT3B0aW9ucxrUAgoOQXV0b0h0dHBDb25maWcSSQoVaHR0cF9wcm90b2NvbF9vcHRpb25zGAEgASgLMiouZW52b3kuY29uZmlnLmNvcmUudjMuSHR0cDFQcm90b2NvbE9wdGlvbnMSSgoWaHR0cDJfcHJvdG9jb2xfb3B0aW9ucxgCIAEoCzIqLmVudm95LmNvbmZpZy5jb3JlLnYzLkh0dHAyUHJvdG9jb2xPcHRpb25zEkoKFmh0dHAzX3Byb3RvY29sX29wdGlvbnMYAyABKAsyKi5lbnZveS5jb25maWcuY29yZS52My5IdHRwM1Byb3RvY29sT3B0aW9ucxJfCiFhbHRlcm5hdGVfcHJvdG9jb2xzX2NhY2hlX29wdGlvbnMYBCABKAsyNC5lbnZveS5jb25maWcuY29yZS52My5BbHRlcm5hdGVQcm90b2NvbHNDYWNoZU9wdGlvbnNCIAoZdXBzdHJlYW1fcHJvdG9jb2xfb3B0aW9ucxID+EIBQqgBCjBpby5lbnZveXByb3h5LmVudm95LmV4dGVuc2lvbnMudXBzdHJlYW1zLmh0dHAudjNCGEh0dHBQcm90b2NvbE9wdGlvbnNQcm90b1ABWlBnaXRodWIuY29tL2Vudm95cHJveHkvZ28tY29udHJvbC1wbGFuZS9lbnZveS9leHRlbnNpb25zL3Vwc3RyZWFtcy9odHRwL3YzO2h0dHB2M7qAyNEGAhACYgZwcm90bzM", [file_envoy_config_core_v3_extension, file_envoy_config_core_v3_protocol, file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager, file_udpa_annotations_status, file_validate_validate]);
 
 /**
  * HttpProtocolOptions specifies Http upstream protocol options. This object
  * is used in
  * :ref:`typed_extension_protocol_options<envoy_v3_api_field_config.cluster.v3.Cluster.typed_extension_protocol_options>`,
  * keyed by the name ``envoy.extensions.upstreams.http.v3.HttpProtocolOptions``.
- *
+ * 
  * This controls what protocol(s) should be used for upstream and how said protocol(s) are configured.
- *
+ * 
  * This replaces the prior pattern of explicit protocol configuration directly
  * in the cluster. So a configuration like this, explicitly configuring the use of HTTP/2 upstream:
- *
+ * 
  * .. code::
- *
+ * 
  *   clusters:
  *     - name: some_service
  *       connect_timeout: 5s
@@ -45,11 +43,11 @@ export const file_envoy_extensions_upstreams_http_v3_http_protocol_options: GenF
  *       http2_protocol_options:
  *         max_concurrent_streams: 100
  *        .... [further cluster config]
- *
+ * 
  * Would now look like this:
- *
+ * 
  * .. code::
- *
+ * 
  *   clusters:
  *     - name: some_service
  *       connect_timeout: 5s
@@ -119,12 +117,12 @@ export type HttpProtocolOptions = Message<"envoy.extensions.upstreams.http.v3.Ht
   /**
    * .. note::
    *   Upstream HTTP filters are currently in alpha.
-   *
+   * 
    * Optional HTTP filters for the upstream HTTP filter chain.
-   *
+   * 
    * These filters will be applied for all HTTP streams which flow through this
    * cluster. Unlike downstream HTTP filters, they will *not* be applied to terminated CONNECT requests.
-   *
+   * 
    * If using upstream HTTP filters, please be aware that local errors sent by
    * upstream HTTP filters will not trigger retries, and local errors sent by
    * upstream HTTP filters will count as a final response if hedging is configured.
@@ -137,21 +135,16 @@ export type HttpProtocolOptions = Message<"envoy.extensions.upstreams.http.v3.Ht
   /**
    * Configuration options for Unified Header Validation (UHV).
    * UHV is an extensible mechanism for checking validity of HTTP responses.
-   *
+   * 
    * [#comment:TODO(yanavlasov): Make it a link to the default header validator doc when it becomes visible.]
    * Leaving this field unspecified, selects the default header validator ``envoy.http.header_validators.envoy_default``.
-   *
+   * 
    * [#not-implemented-hide:]
    * [#extension-category: envoy.http.header_validators]
    *
    * @generated from field: envoy.config.core.v3.TypedExtensionConfig header_validation_config = 7;
    */
   headerValidationConfig?: TypedExtensionConfig | undefined;
-
-  /**
-   * @generated from field: envoy.extensions.upstreams.http.v3.HttpProtocolOptions.OutlierDetection outlier_detection = 8;
-   */
-  outlierDetection?: HttpProtocolOptions_OutlierDetection | undefined;
 };
 
 /**
@@ -206,7 +199,7 @@ export const HttpProtocolOptions_ExplicitHttpConfigSchema: GenMessage<HttpProtoc
 /**
  * If this is used, the cluster can use either of the configured protocols, and
  * will use whichever protocol was used by the downstream connection.
- *
+ * 
  * If HTTP/3 is configured for downstream and not configured for upstream,
  * HTTP/3 requests will fail over to HTTP/2.
  *
@@ -270,7 +263,7 @@ export type HttpProtocolOptions_AutoHttpConfig = Message<"envoy.extensions.upstr
    * support.
    * See :ref:`here <arch_overview_http3_upstream>` for more information on
    * when HTTP/3 will be used, and when Envoy will fail over to TCP.
-   *
+   * 
    * .. warning::
    *   QUIC upstream support is currently not ready for internet use.
    *   Please see :ref:`here <arch_overview_http3>` for details.
@@ -284,7 +277,7 @@ export type HttpProtocolOptions_AutoHttpConfig = Message<"envoy.extensions.upstr
    * alternate protocols cache, which is responsible for parsing and caching
    * HTTP Alt-Svc headers. This enables the use of HTTP/3 for origins that
    * advertise supporting it.
-   *
+   * 
    * .. note::
    *   This is required when HTTP/3 is enabled.
    *
@@ -299,24 +292,4 @@ export type HttpProtocolOptions_AutoHttpConfig = Message<"envoy.extensions.upstr
  */
 export const HttpProtocolOptions_AutoHttpConfigSchema: GenMessage<HttpProtocolOptions_AutoHttpConfig> = /*@__PURE__*/
   messageDesc(file_envoy_extensions_upstreams_http_v3_http_protocol_options, 0, 2);
-
-/**
- * Patched in (protos/third_party/envoy-api/README.md): upstream's field 8 and its message.
- * Which HTTP responses count as errors for the cluster's outlier detection.
- *
- * @generated from message envoy.extensions.upstreams.http.v3.HttpProtocolOptions.OutlierDetection
- */
-export type HttpProtocolOptions_OutlierDetection = Message<"envoy.extensions.upstreams.http.v3.HttpProtocolOptions.OutlierDetection"> & {
-  /**
-   * @generated from field: envoy.config.common.matcher.v3.MatchPredicate error_matcher = 1;
-   */
-  errorMatcher?: MatchPredicate | undefined;
-};
-
-/**
- * Describes the message envoy.extensions.upstreams.http.v3.HttpProtocolOptions.OutlierDetection.
- * Use `create(HttpProtocolOptions_OutlierDetectionSchema)` to create a new message.
- */
-export const HttpProtocolOptions_OutlierDetectionSchema: GenMessage<HttpProtocolOptions_OutlierDetection> = /*@__PURE__*/
-  messageDesc(file_envoy_extensions_upstreams_http_v3_http_protocol_options, 0, 3);
 
