@@ -125,6 +125,26 @@ describe('traffic policy', () => {
     ]);
   });
 
+  test('zone-aware settings as ValidateZoneAwareLbSetting checks them', () => {
+    const outlierDetection = { consecutive5xxErrors: 3 };
+    const at = 'spec.trafficPolicy.loadBalancer.zoneAwareLbSetting';
+    expect(policy({ outlierDetection, loadBalancer: { zoneAwareLbSetting: { enabled: true, minClusterSize: 3, failoverPriority: ['tier'], failover: [{ from: 'a', to: 'b' }] } } })).toEqual({
+      errors: [],
+      warnings: [],
+    });
+    expect(policy({ loadBalancer: { zoneAwareLbSetting: { failover: [{ from: 'a', to: 'b' }] } } })).toEqual({
+      errors: [],
+      warnings: [[at, 'outlier detection policy must be provided for failover']],
+    });
+    expect(policy({ outlierDetection, loadBalancer: { zoneAwareLbSetting: { failoverPriority: ['tier', 'topology.kubernetes.io/zone'], failover: [{ from: 'a', to: 'a' }, { from: 'a/z', to: 'b*' }] } } }).errors).toEqual([
+      [`${at}.failoverPriority[1]`, "'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'; region- and zone-level routing are handled automatically"],
+      [`${at}.failover[0]`, 'zone aware lb failover settings must specify different regions'],
+      [`${at}.failover[1]`, 'zone aware lb failover only specifies region; zone and subzone failover are handled automatically'],
+      [`${at}.failover[1]`, "zone aware lb failover region should not contain '*' wildcard"],
+    ]);
+    expect(policy({ loadBalancer: { zoneAwareLbSetting: { enabled: 'yes' } } }).errors).toHaveLength(1);
+  });
+
   test('client TLS', () => {
     expect(policy({ tls: { mode: 'ISTIO_MUTUAL' } }).errors).toEqual([]);
     expect(policy({ tls: { mode: 'MUTUAL' } }).errors).toEqual([

@@ -6,7 +6,7 @@
  *
  * The rules follow istio HEAD, the version of the CRD test fixtures; HEAD differs from 1.30 in warmup
  * aggression (> 0 instead of >= 1), HTTP/2 keepalive settings and zone-aware load balancing.
- * Not checked: the contents of `localityLbSetting` and `zoneAwareLbSetting`, and `configmap://`
+ * Not checked: the contents of `localityLbSetting`, and `configmap://`
  * credential names.
  */
 import type { FieldIssues } from './field-error.js';
@@ -202,13 +202,45 @@ function validateConsistentHash(hash: JsonObject, at: string, issues: FieldIssue
   }
 }
 
-function validateLoadBalancer(balancer: JsonObject, at: string, issues: FieldIssues): void {
+/**
+ * `ValidateZoneAwareLbSetting` (`pkg/config/validation/agent/validation.go`): `failoverPriority` may not
+ * name the region, zone or subzone labels (zone-aware LB ranks by those itself), failover rules name
+ * two different regions without wildcards, and failover without outlier detection is only a warning.
+ */
+function validateZoneAwareLbSetting(setting: JsonObject, hasOutlierDetection: boolean, at: string, issues: FieldIssues): void {
+  readBoolean(setting['enabled'], fieldPath(at, 'enabled'), issues);
+  readInteger(setting['minClusterSize'], fieldPath(at, 'minClusterSize'), issues, { min: 0, max: 0xffff_ffff });
+  const priorities = readStringList(setting['failoverPriority'], fieldPath(at, 'failoverPriority'), issues);
+  priorities.forEach((label, index) => {
+    if (label === 'topology.kubernetes.io/region' || label === 'topology.kubernetes.io/zone' || label === 'topology.istio.io/subzone') {
+      issues.error(
+        `${fieldPath(at, 'failoverPriority')}[${index}]`,
+        `'failover_priority' for zone aware lb must not use topology label '${label}'; region- and zone-level routing are handled automatically`,
+      );
+    }
+  });
+  const failover = readList(setting['failover'], fieldPath(at, 'failover'), issues) ?? [];
+  if ((failover.length > 0 || priorities.length > 0) && !hasOutlierDetection) issues.warning(at, 'outlier detection policy must be provided for failover');
+  failover.forEach((item, index) => {
+    const itemPath = `${fieldPath(at, 'failover')}[${index}]`;
+    const rule = readObject(item, itemPath, issues);
+    if (rule === undefined) return;
+    const from = readString(rule['from'], fieldPath(itemPath, 'from'), issues) ?? '';
+    const to = readString(rule['to'], fieldPath(itemPath, 'to'), issues) ?? '';
+    if (from === to) issues.error(itemPath, 'zone aware lb failover settings must specify different regions');
+    if (from.includes('/') || to.includes('/')) issues.error(itemPath, 'zone aware lb failover only specifies region; zone and subzone failover are handled automatically');
+    if (from.includes('*') || to.includes('*')) issues.error(itemPath, "zone aware lb failover region should not contain '*' wildcard");
+  });
+}
+
+function validateLoadBalancer(balancer: JsonObject, hasOutlierDetection: boolean, at: string, issues: FieldIssues): void {
   checkOneOf(balancer, ['simple', 'consistentHash'], at, issues);
   readEnum(balancer['simple'], fieldPath(at, 'simple'), issues, SIMPLE_LB);
   const hash = readObject(balancer['consistentHash'], fieldPath(at, 'consistentHash'), issues);
   if (hash !== undefined) validateConsistentHash(hash, fieldPath(at, 'consistentHash'), issues);
   readObject(balancer['localityLbSetting'], fieldPath(at, 'localityLbSetting'), issues);
-  readObject(balancer['zoneAwareLbSetting'], fieldPath(at, 'zoneAwareLbSetting'), issues);
+  const zoneAware = readObject(balancer['zoneAwareLbSetting'], fieldPath(at, 'zoneAwareLbSetting'), issues);
+  if (zoneAware !== undefined) validateZoneAwareLbSetting(zoneAware, hasOutlierDetection, fieldPath(at, 'zoneAwareLbSetting'), issues);
   if (isSet(balancer, 'localityLbSetting') && isSet(balancer, 'zoneAwareLbSetting')) {
     issues.error(at, 'only one of localityLbSetting and zoneAwareLbSetting can be set');
   }
@@ -278,7 +310,7 @@ function validatePolicyParts(policy: JsonObject, at: string, issues: FieldIssues
   const pool = readObject(policy['connectionPool'], fieldPath(at, 'connectionPool'), issues);
   if (pool !== undefined) validateConnectionPool(pool, fieldPath(at, 'connectionPool'), issues);
   const balancer = readObject(policy['loadBalancer'], fieldPath(at, 'loadBalancer'), issues);
-  if (balancer !== undefined) validateLoadBalancer(balancer, fieldPath(at, 'loadBalancer'), issues);
+  if (balancer !== undefined) validateLoadBalancer(balancer, outlier !== undefined, fieldPath(at, 'loadBalancer'), issues);
   const tls = readObject(policy['tls'], fieldPath(at, 'tls'), issues);
   if (tls !== undefined) validateTls(tls, fieldPath(at, 'tls'), issues);
 }

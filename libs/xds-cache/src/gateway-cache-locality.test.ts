@@ -135,4 +135,13 @@ describe('gateway cache: locality load balancing', () => {
     expect(after.version).not.toBe(before.version);
     expect(priorities(cache, west)).toEqual({ 'us-east/a': 0, 'us-east/b': 0, 'us-west/a': 0 });
   });
+
+  it('serves zone-aware region buckets, one variant per region: zones of the proxy\'s region share priority 0', async () => {
+    await write(buildResources({ loadBalancer: { zoneAwareLbSetting: { failover: [{ from: 'eu', to: 'us-west' }] } } }));
+    await eventually(() => expect(priorities(cache, proxyIn('us-east', 'a'))).toEqual({ 'us-east/a': 0, 'us-east/b': 0, 'us-west/a': 1 }));
+    expect(priorities(cache, proxyIn('us-west', 'a'))).toEqual({ 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
+    expect(priorities(cache, proxyIn('eu', 'x'))).toEqual({ 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
+    // Zones do not change a zone-aware result, so two zones of one region get the same bytes.
+    expect(cache.viewFor(proxyIn('us-east', 'b')).get(EDS, CLUSTER)).toBe(cache.viewFor(proxyIn('us-east', 'a')).get(EDS, CLUSTER));
+  });
 });

@@ -19,6 +19,7 @@ import {
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
   Cluster_CommonLbConfig_LocalityWeightedLbConfigSchema,
+  Cluster_CommonLbConfig_ZoneAwareLbConfigSchema,
   Cluster_CommonLbConfigSchema,
   Cluster_LeastRequestLbConfigSchema,
   Cluster_MaglevLbConfigSchema,
@@ -311,6 +312,21 @@ export function applyRingHash(cluster: Cluster, balancer: LoadBalancerJson | und
  * gateway applies them per proxy (locality-lb.ts; docs/istio-behaviour.md#destinationrule-locality-load-balancing).
  */
 function applyLocalityCluster(cluster: Cluster, balancer: LoadBalancerJson | undefined): void {
+  const zoneAware = field(balancer?.zoneAwareLbSetting);
+  if (zoneAware !== undefined) {
+    // `ZoneAwareLBSettings.ApplyToCluster`: Envoy's zone-aware config, with routing at 0% when the rule
+    // turns it off (so Envoy's own zone-aware routing stays off too); `minClusterSize` carried over.
+    const minClusterSize = field(zoneAware.minClusterSize);
+    cluster.commonLbConfig ??= create(Cluster_CommonLbConfigSchema);
+    cluster.commonLbConfig.localityConfigSpecifier = {
+      case: 'zoneAwareLbConfig',
+      value: create(Cluster_CommonLbConfig_ZoneAwareLbConfigSchema, {
+        ...(field(zoneAware.enabled) === false ? { routingEnabled: create(PercentSchema, { value: 0 }) } : {}),
+        ...(minClusterSize === undefined ? {} : { minClusterSize: BigInt(minClusterSize >>> 0) }),
+      }),
+    };
+    return;
+  }
   const setting = field(balancer?.localityLbSetting);
   if (setting === undefined || setting.enabled === false) return;
   const failoverEnabled = cluster.outlierDetection !== undefined;

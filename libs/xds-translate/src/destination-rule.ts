@@ -68,6 +68,13 @@ export interface LocalityLbSettingJson {
   readonly enabled?: boolean;
 }
 
+export interface ZoneAwareLbSettingJson {
+  readonly enabled?: boolean;
+  readonly failover?: readonly { readonly from?: string; readonly to?: string }[];
+  readonly failoverPriority?: readonly string[];
+  readonly minClusterSize?: number;
+}
+
 export interface ConsistentHashJson {
   readonly httpHeaderName?: string;
   readonly httpCookie?: {
@@ -87,7 +94,7 @@ export interface LoadBalancerJson {
   readonly simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
   readonly consistentHash?: ConsistentHashJson;
   readonly localityLbSetting?: LocalityLbSettingJson;
-  readonly zoneAwareLbSetting?: Readonly<Record<string, unknown>>;
+  readonly zoneAwareLbSetting?: ZoneAwareLbSettingJson;
   readonly warmupDurationSecs?: string;
   readonly warmup?: { readonly duration?: string; readonly minimumPercent?: number; readonly aggression?: number };
 }

@@ -13,7 +13,7 @@ export { buildDefaultCircuitBreakers } from './cluster-traffic-policy.js';
 export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
 export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
 export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
-export type { AppliedDestinationRule, LocalityLbSettingJson, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
+export type { AppliedDestinationRule, LocalityLbSettingJson, ResolvedTrafficPolicy, TrafficPolicyJson, ZoneAwareLbSettingJson } from './destination-rule.js';
 export {
   buildClusterLoadAssignment,
   buildEndpointAddress,
@@ -68,6 +68,7 @@ export {
   augmentLabels,
   decodeLocalityLbPolicy,
   effectiveLocalityLbSetting,
+  effectiveZoneAwareLbSetting,
   encodeLocalityLbPolicy,
   LOCALITY_LB_POLICY_TYPE_URL,
   localityLbPolicyOf,

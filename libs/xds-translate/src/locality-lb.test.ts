@@ -116,7 +116,8 @@ describe('what Skiff does not rewrite per proxy', () => {
     // One locality ranks the same for every proxy; without outlier detection nothing fails over.
     expect(translate({ outlierDetection: OUTLIER }, 1)).toEqual([]);
     expect(translate({ connectionPool: { tcp: { maxConnections: 1 } } })).toEqual([]);
-    expect(translate({ loadBalancer: { zoneAwareLbSetting: {} } })).toEqual(['trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)']);
+    expect(translate({ loadBalancer: { zoneAwareLbSetting: {} } })).toEqual(['trafficPolicy.loadBalancer.zoneAwareLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)']);
+    expect(translate({ loadBalancer: { zoneAwareLbSetting: { enabled: false } } })).toEqual([]);
   });
 });
 
@@ -195,6 +196,70 @@ describe('applyLocalityFailover', () => {
     // A proxy in region2 sees the same assignment with other priorities.
     const region2 = { locality: { region: 'region2', zone: 'zone1', subZone: 'subzone1' }, labels: {} };
     expect(shape(applyLocalityLbPolicy(assignment, policy!, region2)).map(([, priority]) => priority)).toEqual([1, 1, 0, 1]);
+  });
+});
+
+describe('zone-aware load balancing (ZoneAwareLBSettings, ApplyZoneAwareLoadBalancer)', () => {
+  const cluster = (trafficPolicy: Record<string, unknown>) => {
+    const se = serviceEntry({ resolution: 'STATIC', workloadSelector: null, ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
+    const rules = new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy }), from: [{ namespace: 'default', name: 'svc' }] }]]);
+    const result = translateServiceEntry(
+      { serviceEntry: se, endpoints: [inlineEndpoint('svc', 0, { address: '10.0.0.1', locality: 'region1/zone1' })], destinationRules: rules },
+      { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS },
+    );
+    expect(result.errors).toEqual([]);
+    const specifier = result.clusters[0]!.commonLbConfig?.localityConfigSpecifier;
+    if (specifier?.case !== 'zoneAwareLbConfig') return specifier?.case;
+    return { routingEnabled: specifier.value.routingEnabled?.value, minClusterSize: specifier.value.minClusterSize };
+  };
+
+  it('sets Envoy\'s zone-aware config on the cluster, routing at 0% when the rule turns it off', () => {
+    expect(cluster({ loadBalancer: { zoneAwareLbSetting: {} } })).toEqual({ routingEnabled: undefined, minClusterSize: undefined });
+    expect(cluster({ loadBalancer: { zoneAwareLbSetting: { minClusterSize: 4 } } })).toEqual({ routingEnabled: undefined, minClusterSize: 4n });
+    expect(cluster({ loadBalancer: { zoneAwareLbSetting: { enabled: false, minClusterSize: 0 } } })).toEqual({ routingEnabled: 0, minClusterSize: 0n });
+    expect(cluster({ loadBalancer: { simple: 'RANDOM' } })).toBeUndefined();
+  });
+
+  it('buckets endpoints by region whatever outlier detection says: the proxy\'s, the failover one, the rest', () => {
+    const { assignment, policy } = translated(SEVEN_LOCALITIES, { loadBalancer: { zoneAwareLbSetting: { failover: [{ from: 'region1', to: 'region3' }] } } });
+    expect(policy).toEqual({ zoneAware: true, failover: [{ from: 'region1', to: 'region3' }] });
+    expect(shape(applyLocalityLbPolicy(assignment, policy!, PROXY)).map(([locality, priority]) => [locality, priority])).toEqual([
+      ['region1/zone1/subzone1', 0],
+      ['region1/zone1/subzone2', 0],
+      ['region1/zone1/subzone3', 0],
+      ['region1/zone2/subzone1', 0],
+      ['region2/zone1/subzone1', 2],
+      ['region3/zone1/subzone1', 1],
+    ]);
+    // Without failover rules every other region shares one priority; a proxy elsewhere ranks its own region first.
+    const plain = translated(SEVEN_LOCALITIES, { loadBalancer: { zoneAwareLbSetting: {} } });
+    expect(plain.policy).toEqual({ zoneAware: true });
+    expect(shape(applyLocalityLbPolicy(plain.assignment, plain.policy!, PROXY)).map(([, priority]) => priority)).toEqual([0, 0, 0, 0, 1, 1]);
+    const west = { locality: { region: 'region2', zone: 'zoneX', subZone: '' }, labels: {} };
+    expect(shape(applyLocalityLbPolicy(plain.assignment, plain.policy!, west)).map(([, priority]) => priority)).toEqual([1, 1, 1, 1, 0, 1]);
+    // Zones do not matter: proxies of one region share a variant.
+    expect(localityVariantKey(plain.policy!, PROXY)).toBe(localityVariantKey(plain.policy!, { locality: { region: 'region1', zone: 'other', subZone: '' }, labels: {} }));
+    expect(translated(SEVEN_LOCALITIES, { outlierDetection: OUTLIER, loadBalancer: { zoneAwareLbSetting: { enabled: false } } }).policy).toBeUndefined();
+  });
+
+  it('splits by failoverPriority labels first, then by region within each tier', () => {
+    const endpoints = [
+      { address: '10.0.0.1', locality: 'region1/zone1/subzone1', labels: { key: 'a' } },
+      { address: '10.0.0.2', locality: 'region1/zone1/subzone1', labels: { key: 'b' } },
+      { address: '10.0.0.3', locality: 'region2/zone2/subzone2', labels: { key: 'a' } },
+      { address: '10.0.0.4', locality: 'region2/zone2/subzone2', labels: { key: 'b' } },
+    ];
+    const { assignment, policy } = translated(endpoints, { outlierDetection: OUTLIER, loadBalancer: { zoneAwareLbSetting: { failoverPriority: ['key'] } } });
+    expect(policy).toEqual({ zoneAware: true, failoverPriority: ['key'], endpointLabels: [[['a'], ['b']], [['a'], ['b']]] });
+    const proxy = { locality: PROXY.locality, labels: { key: 'a' } };
+    expect(shape(applyLocalityLbPolicy(assignment, policy!, proxy)).map(([locality, priority, , addresses]) => [locality, priority, addresses])).toEqual([
+      ['region1/zone1/subzone1', 0, ['10.0.0.1']],
+      ['region1/zone1/subzone1', 2, ['10.0.0.2']],
+      ['region2/zone2/subzone2', 1, ['10.0.0.3']],
+      ['region2/zone2/subzone2', 3, ['10.0.0.4']],
+    ]);
+    expect(decodeLocalityLbPolicy(encodeLocalityLbPolicy(policy!))).toEqual(policy);
+    expect(() => decodeLocalityLbPolicy(new TextEncoder().encode('{"zoneAware":1}'))).toThrow(/zoneAware must be true/);
   });
 });
 

@@ -17,7 +17,7 @@ import { clone, create } from '@bufbuild/protobuf';
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { LocalityLbEndpointsSchema, type LocalityLbEndpoints } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints } from './deferred-endpoints.js';
-import { field, type LocalityLbSettingJson, type TrafficPolicyJson } from './destination-rule.js';
+import { field, type LocalityLbSettingJson, type TrafficPolicyJson, type ZoneAwareLbSettingJson } from './destination-rule.js';
 import type { ServiceInstance } from './instances.js';
 
 /** The type URL the translator stores a cluster's policy under, beside its assignment (never sent to proxies). */
@@ -52,6 +52,12 @@ export interface LocalityProxy {
  * depend on the proxy: a `distribute` setting, or outlier detection (istiod fails over only then).
  */
 export interface LocalityLbPolicy {
+  /**
+   * A rule's `zoneAwareLbSetting` (`ZoneAwareLBSettings.ApplyToLoadAssignment`): `failoverPriority`
+   * splits localities by the proxy's labels, then endpoints are bucketed by region (the proxy's,
+   * the `failover` one, the rest) whatever outlier detection says; `distribute` never applies.
+   */
+  readonly zoneAware?: true;
   /** The effective setting's `distribute`; when set, nothing else applies. */
   readonly distribute?: readonly { readonly from: string; readonly to: readonly (readonly [string, number])[] }[];
   /** Explicit region failover (`from` region -> `to` region). */
@@ -67,8 +73,8 @@ export interface LocalityLbPolicy {
 
 /**
  * `GetEffectiveLbSetting` for locality settings: the rule's `localityLbSetting`, else the mesh's;
- * `enabled: false` at the level that decides turns it off. Skiff does not build zone-aware load
- * balancing, so a rule's `zoneAwareLbSetting` (which istiod prefers) yields no locality setting.
+ * `enabled: false` at the level that decides turns it off. A rule's `zoneAwareLbSetting` wins over
+ * both (see `effectiveZoneAwareLbSetting`), so it yields no locality setting.
  */
 export function effectiveLocalityLbSetting(
   mesh: LocalityLbSettingJson | undefined,
@@ -79,6 +85,15 @@ export function effectiveLocalityLbSetting(
   const setting = own ?? mesh;
   if (setting === undefined || setting === null || field(setting.enabled) === false) return undefined;
   return setting;
+}
+
+/**
+ * `GetEffectiveLbSetting` for zone-aware settings: the rule's `zoneAwareLbSetting`, which istiod
+ * prefers to any locality setting. Skiff's mesh config carries no `zoneAwareLbSetting`, so the mesh
+ * level never yields one.
+ */
+export function effectiveZoneAwareLbSetting(balancer: TrafficPolicyJson['loadBalancer'] | undefined): ZoneAwareLbSettingJson | undefined {
+  return field(balancer?.zoneAwareLbSetting);
 }
 
 /** A repeated field of the setting as istiod's proto sees it: an empty list is unset. */
@@ -100,6 +115,19 @@ export function localityLbPolicyOf(args: {
   readonly clusterId: string;
 }): LocalityLbPolicy | undefined {
   if (args.endpoints.length === 0) return undefined;
+  const zoneAware = effectiveZoneAwareLbSetting(field(args.policy?.loadBalancer));
+  if (zoneAware !== undefined) {
+    // `ZoneAwareLBSettings.ApplyToLoadAssignment`: nothing changes when routing is turned off; otherwise
+    // failover is forced (`ForceFailover`), so outlier detection does not matter.
+    if (field(zoneAware.enabled) === false) return undefined;
+    const failover = failoverRules(zoneAware.failover);
+    const failoverPriority = nonEmpty(field(zoneAware.failoverPriority))?.map(String);
+    return {
+      zoneAware: true,
+      ...(failover === undefined ? {} : { failover }),
+      ...(failoverPriority === undefined ? {} : { failoverPriority, endpointLabels: endpointLabelsOf(args.endpoints, failoverPriority, args.clusterId) }),
+    };
+  }
   const setting = effectiveLocalityLbSetting(args.mesh, field(args.policy?.loadBalancer));
   if (setting === undefined) return undefined;
   const distribute = nonEmpty(field(setting.distribute));
@@ -113,19 +141,28 @@ export function localityLbPolicyOf(args: {
     };
   }
   if (field(args.policy?.outlierDetection) === undefined) return undefined;
-  const failover = nonEmpty(field(setting.failover))?.map((rule) => ({ from: field(rule?.from) ?? '', to: field(rule?.to) ?? '' }));
+  const failover = failoverRules(setting.failover);
   const failoverPriority = nonEmpty(field(setting.failoverPriority))?.map(String);
   if (failoverPriority === undefined) return failover === undefined ? {} : { failover };
+  return { ...(failover === undefined ? {} : { failover }), failoverPriority, endpointLabels: endpointLabelsOf(args.endpoints, failoverPriority, args.clusterId) };
+}
+
+/** A setting's `failover` rules (`from` region -> `to` region), undefined when there are none. */
+function failoverRules(rules: LocalityLbSettingJson['failover'] | null | undefined): LocalityLbPolicy['failover'] {
+  return nonEmpty(field(rules))?.map((rule) => ({ from: field(rule?.from) ?? '', to: field(rule?.to) ?? '' }));
+}
+
+/** Per locality, per endpoint, the endpoint's value of each priority label (`''` when it has none). */
+function endpointLabelsOf(endpoints: readonly LocalityLbEndpoints[], failoverPriority: readonly string[], clusterId: string): string[][][] {
   const keys = priorityLabelOverrides(failoverPriority).labels;
-  const endpointLabels = args.endpoints.map((group) => {
+  return endpoints.map((group) => {
     const instances = deferredLbEndpoints(group)?.instances;
     if (instances === undefined) throw new Error('localityLbPolicyOf: the assignment\'s endpoints were built before its policy');
     return instances.map((instance) => {
-      const labels = augmentEndpointLabels(instance, args.clusterId);
+      const labels = augmentEndpointLabels(instance, clusterId);
       return keys.map((key) => labels[key] ?? '');
     });
   });
-  return { ...(failover === undefined ? {} : { failover }), failoverPriority, endpointLabels };
 }
 
 /** `SplitLocalityLabel`: `region/zone/subzone`, missing parts empty, extra parts ignored. */
@@ -215,7 +252,8 @@ function usesFailoverPriority(policy: LocalityLbPolicy): boolean {
  */
 export function localityVariantKey(policy: LocalityLbPolicy, proxy: LocalityProxy): string {
   const { region, zone, subZone } = proxy.locality;
-  const parts = [region, zone, subZone];
+  // Zone-aware policies rank endpoints by region only (`applyZoneAwareRegionalFailover`).
+  const parts = policy.zoneAware === true ? [region] : [region, zone, subZone];
   if (usesFailoverPriority(policy)) {
     const { labels, overrides } = priorityLabelOverrides(policy.failoverPriority ?? []);
     parts.push(Object.keys(proxy.labels).length === 0 ? '-' : '+');
@@ -287,6 +325,21 @@ function applyLocalityFailover(proxy: ProxyLocality, assignment: ClusterLoadAssi
 }
 
 /**
+ * `applyZoneAwareRegionalFailover`: the proxy's region first, then the `failover` region of the first
+ * rule from the proxy's region, then the rest, composed with earlier priorities (three buckets, so
+ * earlier ones are multiplied by 3). Zones within a region stay together for Envoy's zone-aware LB.
+ */
+function applyZoneAwareRegionalFailover(proxy: ProxyLocality, assignment: ClusterLoadAssignment, failover: NonNullable<LocalityLbPolicy['failover']>): void {
+  const rule = failover.find((candidate) => candidate.from === proxy.region);
+  for (const group of assignment.endpoints) {
+    const region = group.locality?.region ?? '';
+    const priority = region === proxy.region ? 0 : rule !== undefined && region === rule.to ? 1 : 2;
+    group.priority = (group.priority * 3 + priority) >>> 0;
+  }
+  compactPriorities(assignment.endpoints);
+}
+
+/**
  * `applyFailoverPriorities` / `applyFailoverPriorityPerLocality`: each locality split by how many
  * leading priority labels its endpoints share with the proxy (a first `topology.istio.io/network`
  * label that differs only lowers the priority, it does not end the match).
@@ -347,6 +400,12 @@ function applyFailoverPriorities(assignment: ClusterLoadAssignment, proxyLabels:
  */
 export function applyLocalityLbPolicy(assignment: ClusterLoadAssignment, policy: LocalityLbPolicy, proxy: LocalityProxy): ClusterLoadAssignment {
   const out = clone(ClusterLoadAssignmentSchema, assignment);
+  if (policy.zoneAware === true) {
+    // `ApplyZoneAwareLoadBalancer`: region bucketing always applies, even without `failover` rules.
+    if (usesFailoverPriority(policy)) applyFailoverPriorities(out, proxy.labels, policy);
+    applyZoneAwareRegionalFailover(proxy.locality, out, policy.failover ?? []);
+    return out;
+  }
   if (policy.distribute !== undefined) {
     applyLocalityWeights(proxy.locality, out, policy.distribute);
     return out;
@@ -376,6 +435,8 @@ export function decodeLocalityLbPolicy(bytes: Uint8Array): LocalityLbPolicy {
     if (!Array.isArray(item)) throw new Error(`locality load balancing policy: ${key} must be a list`);
     return item;
   };
+  const zoneAware = record['zoneAware'];
+  if (zoneAware !== undefined && zoneAware !== true) throw new Error('locality load balancing policy: zoneAware must be true when present');
   const distribute = list('distribute');
   const failover = list('failover');
   const failoverPriority = list('failoverPriority');
@@ -385,6 +446,7 @@ export function decodeLocalityLbPolicy(bytes: Uint8Array): LocalityLbPolicy {
     return item;
   };
   return {
+    ...(zoneAware === true ? { zoneAware } : {}),
     ...(distribute === undefined
       ? {}
       : {

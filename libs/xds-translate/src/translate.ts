@@ -242,12 +242,6 @@ function isPassthrough(policy: TrafficPolicyJson | undefined): boolean {
   return policy?.loadBalancer?.simple === 'PASSTHROUGH';
 }
 
-/** Rule fields that change istiod's cluster but that Skiff does not build, reported so the gap is visible. */
-function reportUnappliedPolicy(cluster: PortCluster): void {
-  if (cluster.rule?.policy?.loadBalancer?.zoneAwareLbSetting != null) {
-    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)');
-  }
-}
 
 function translateEnvoyPort(context: PortContext): void {
   const { serviceEntry, options, clusterName, output } = context;
@@ -279,7 +273,6 @@ function translateEnvoyPort(context: PortContext): void {
   // istiod's mTLS inference looks at every instance of the port, whatever the subset.
   const instanceTlsModes = context.instances.map((instance) => instance.tlsMode);
   for (const portCluster of portClusters(context, discovery)) {
-    reportUnappliedPolicy(portCluster);
     buildEnvoyCluster(context, portCluster, instanceTlsModes);
   }
 }
@@ -321,7 +314,8 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       // Skiff does not, which matters when a distribution applies or there is more than one locality to rank.
       const locality = localityLbPolicyOf({ mesh: options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
       if (locality !== undefined && (locality.distribute !== undefined || inlineEndpoints.length > 1)) {
-        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)');
+        const setting = locality.zoneAware === true ? 'zoneAwareLbSetting' : 'localityLbSetting';
+        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', `trafficPolicy.loadBalancer.${setting} on the inline endpoints of a DNS cluster (per-proxy priorities and weights)`);
       }
       output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
       return;
