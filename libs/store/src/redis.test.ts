@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import { keyLayout } from './redis-keys.js';
 import { describeStoreContract } from './contract.suite.js';
 import { diffFields, serviceEntryFields } from './fields.js';
-import { createRedisStore, resolveRedisOptions, type RedisStore } from './redis.js';
+import { createRedisStore, resolveRedisOptions } from './redis.js';
 import { CLUSTER_TYPE, resource, serviceEntry, visibility } from './test-support/fixtures.js';
+import { redisHarness } from './test-support/redis-harness.js';
 import { SHARED_REDIS_URL, connectAdmin, deleteKeys, freePort, listKeys, uniquePrefix } from './test-support/redis.js';
 import { eventually } from '@skiff/testing';
 
@@ -24,25 +25,10 @@ afterAll(async () => {
 
 describeStoreContract('redis', async (options) => {
   const prefix = `${filePrefix}-${++harnesses}`;
-  const stores: RedisStore[] = [];
-  const open = (): RedisStore => {
-    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, commandRetries: 3, ...options });
-    stores.push(store);
-    return store;
-  };
-  const store = open();
-  return {
-    store,
-    open: async () => open(),
-    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    wipe: async () => {
-      await deleteKeys(admin, prefix);
-    },
-    close: async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await deleteKeys(admin, prefix);
-    },
-  };
+  return redisHarness(
+    () => createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, commandRetries: 3, ...options }),
+    () => deleteKeys(admin, prefix),
+  );
 });
 
 /** The slot-deciding part of a key, by Redis Cluster's rule (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). */

@@ -16,7 +16,7 @@
  * how a reconnect is made safe.
  */
 import type { Histogram } from '@opentelemetry/api';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
   DEFAULT_CHANGE_LOG_MAX_LENGTH,
   DEFAULT_TOMBSTONE_TTL_MS,
@@ -43,7 +43,7 @@ import { redisResources } from './redis-resources.js';
 import type { LuaScript } from './redis-scripts.js';
 import { redisServiceEntries } from './redis-service-entries.js';
 import { redisSidecars } from './redis-sidecars.js';
-import { errorMessage, isReplyError, resolveRedisOptions, TrackedConnection, type RedisStoreOptions } from './redis-connection.js';
+import { errorMessage, isReplyError, parseClusterSeeds, resolveRedisOptions, TrackedConnection, type RedisClient, type RedisStoreOptions } from './redis-connection.js';
 
 export { resolveRedisOptions, type RedisStoreOptions } from './redis-connection.js';
 
@@ -64,6 +64,8 @@ export class RedisStore implements Store {
   readonly target: string;
 
   private readonly clientOptions: RedisOptions;
+  /** Seed nodes when the store talks to a Redis Cluster. */
+  private readonly clusterSeeds: readonly { host: string; port: number }[] | undefined;
   private readonly log: RedisChangeLog;
   private readonly bus: RedisInvalidations;
   private readonly commands: TrackedConnection;
@@ -89,8 +91,16 @@ export class RedisStore implements Store {
       advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5] },
     });
     this.clientOptions = resolveRedisOptions(options);
-    const host = this.clientOptions.host ?? '127.0.0.1';
-    this.target = `${this.clientOptions.tls === undefined ? 'redis' : 'rediss'}://${host.includes(':') ? `[${host}]` : host}:${this.clientOptions.port ?? 6379}/${this.clientOptions.db ?? 0}`;
+    const scheme = this.clientOptions.tls === undefined ? 'redis' : 'rediss';
+    const address = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (options.cluster === undefined) {
+      this.clusterSeeds = undefined;
+      this.target = `${scheme}://${address(this.clientOptions.host ?? '127.0.0.1', this.clientOptions.port ?? 6379)}/${this.clientOptions.db ?? 0}`;
+    } else {
+      this.clusterSeeds = parseClusterSeeds(options.cluster);
+      if ((this.clientOptions.db ?? 0) !== 0) throw new StoreError('invalid-argument', `Redis Cluster has database 0 only, the options name database ${this.clientOptions.db}`);
+      this.target = `${scheme} cluster ${this.clusterSeeds.map((seed) => address(seed.host, seed.port)).join(',')}`;
+    }
     const changeLogMaxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     if (!Number.isSafeInteger(changeLogMaxLength) || changeLogMaxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
     this.commands = this.connect('commands', {}, (afterReconnect) => {
@@ -105,6 +115,8 @@ export class RedisStore implements Store {
       keys: this.keys,
       client: this.commands.client,
       counters: this.counters,
+      publishTarget: `${this.clusterSeeds === undefined ? 'PUBLISH' : 'SPUBLISH'} ${this.keys.invalidationChannel}`,
+      shardedPubSub: this.clusterSeeds !== undefined,
       run: (what, body) => this.run(what, body),
       script: (client, script, keys, args) => this.script(client, script, keys, args),
     };
@@ -179,7 +191,7 @@ export class RedisStore implements Store {
     return [this.commands, this.blocking, this.bus.connection].filter((c): c is TrackedConnection => c !== null);
   }
 
-  private blockingClient(): Redis {
+  private blockingClient(): RedisClient {
     this.blocking ??= this.connect('blocking', {}, () => undefined);
     return this.blocking.client;
   }
@@ -189,8 +201,38 @@ export class RedisStore implements Store {
   private connect(name: string, extra: Partial<RedisOptions>, onReady: (afterReconnect: boolean) => void): TrackedConnection {
     const options: RedisOptions = { ...this.clientOptions, ...extra };
     if (this.clientOptions.connectionName !== undefined) options.connectionName = `${this.clientOptions.connectionName}-${name}`;
-    const client = new Redis({ ...options, replyMapping: 'legacy' });
+    const client = this.clusterSeeds === undefined ? new Redis({ ...options, replyMapping: 'legacy' }) : this.clusterClient(this.clusterSeeds, options, name === 'subscriber');
     return new TrackedConnection(name, client, (event) => this.emitState(event), onReady);
+  }
+
+  /**
+   * A cluster client with the standalone client's settings per node. A command sent while its slot has
+   * no master (a failover in progress: the cluster is down for that slot until a replica is promoted) is
+   * retried every `retryDelayOnClusterDown` up to `maxRedirections` times, about ten seconds, which
+   * covers a failover after Redis's `cluster-node-timeout`; a longer outage fails the call `unavailable`.
+   */
+  private clusterClient(seeds: readonly { host: string; port: number }[], options: RedisOptions, subscriber: boolean): Cluster {
+    // The cluster client finds each node's address from the slot map and retries with its own strategy.
+    const perNode: RedisOptions = { ...options };
+    delete perNode.host;
+    delete perNode.port;
+    delete perNode.db;
+    delete perNode.retryStrategy;
+    return new Cluster(
+      seeds.map((seed) => ({ ...seed })),
+      {
+        redisOptions: { ...perNode, replyMapping: 'legacy' },
+        clusterRetryStrategy: options.retryStrategy ?? null,
+        enableReadyCheck: true,
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 200,
+        maxRedirections: 50,
+        slotsRefreshTimeout: 2000,
+        // The invalidation channel is sharded (SSUBSCRIBE): ioredis keeps one subscriber per master and moves it on failover.
+        shardedSubscribers: subscriber,
+      },
+    );
   }
 
   private emitState(event: ConnectionStateEvent): void {
@@ -244,7 +286,7 @@ export class RedisStore implements Store {
     });
   }
 
-  private async script(client: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  private async script(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.call('EVALSHA', [script.sha, keys.length, ...keys, ...args]);
     } catch (error) {
