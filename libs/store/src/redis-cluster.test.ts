@@ -1,10 +1,18 @@
 /**
  * The Redis store on a local Redis Cluster (three masters, three replicas, started by the test): the
- * unchanged contract suite through the cluster client, with the single-tag layout (`shards: 1`) and
- * on each shard of a three-shard layout.
+ * unchanged contract suite through the cluster client, with the single-tag layout and on one shard of
+ * a three-shard store; then what sharding adds: where keys go, fencing through the shards' copies of the
+ * lease, and the epoch.
  */
-import { afterAll, beforeAll } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis } from 'ioredis';
+import type { ObjectKey } from '@skiff/model';
+import type { LeaseGrant } from './contract.js';
+import { diffFields, serviceEntryFields } from './fields.js';
+import { keyLayout } from './redis-keys.js';
+import { createShardedRedisStore, type ShardedRedisStore } from './redis-sharded.js';
+import { serviceEntry, workload } from './test-support/fixtures.js';
 import { describeStoreContract, type StoreHarnessFactory } from './contract.suite.js';
 import { createRedisStore } from './redis.js';
 import { redisHarness } from './test-support/redis-harness.js';
@@ -50,3 +58,99 @@ const clusterHarness: StoreHarnessFactory = async (options) => {
 };
 
 describeStoreContract('redis cluster', clusterHarness);
+
+// One shard of a three-shard store is a complete store: its own log, sequence and resources, fenced by
+// its copy of the installation's lease; its writes wait for a replica.
+describeStoreContract('redis cluster, shard 1 of 3', async (options) => {
+  const prefix = `${filePrefix}-${++harnesses}`;
+  return redisHarness(
+    () => createShardedRedisStore({ cluster: cluster.seeds, keyPrefix: prefix, commandRetries: 3, shards: 3, replicaWaitMs: 2000, ...options }).shards[1]!,
+    () => deleteClusterKeys(prefix),
+  );
+});
+
+describe('sharded Redis store on a cluster', () => {
+  const keys: ObjectKey[] = Array.from({ length: 30 }, (_, i) => ({ namespace: `ns-${i % 4}`, name: `se-${i}` }));
+  let prefix: string;
+  let store: ShardedRedisStore;
+
+  beforeEach(() => {
+    prefix = `${filePrefix}-${++harnesses}`;
+    store = createShardedRedisStore({ cluster: cluster.seeds, keyPrefix: prefix, shards: 3 });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await deleteClusterKeys(prefix);
+  });
+
+  const writeAll = (fence: LeaseGrant) =>
+    Promise.all(keys.map((key) => store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [workload(key.namespace, `${key.name}-w`, '10.0.0.1')])), fence)));
+
+  it('puts each ServiceEntry in the shard its key hashes to, each shard on a master of its own, and lists them all', async () => {
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    await writeAll(grant);
+    expect(await store.serviceEntries.list()).toEqual([...keys].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name)));
+    const perShard = [0, 0, 0];
+    for (const key of keys) {
+      const home = store.shardOf(key);
+      perShard[home]!++;
+      for (const [index, shard] of store.shards.entries()) expect((await shard.serviceEntries.read(key)) !== null).toBe(index === home);
+    }
+    // Thirty keys over three shards: every shard gets some.
+    expect(perShard.every((count) => count > 0)).toBe(true);
+    // Each shard's change log holds exactly its own keys' entries.
+    for (const [index, shard] of store.shards.entries()) expect(await shard.changeLog.length()).toBe(perShard[index]);
+    // Each shard's keys sit in one slot, served by a master no other shard uses.
+    const masters = await Promise.all([0, 1, 2].map((index) => cluster.masterOfSlot(calculateSlot(keyLayout(prefix, { index, count: 3 }).changeLog))));
+    expect(new Set(masters).size).toBe(3);
+  });
+
+  it('fences every shard with the lease: a new holder installs its copy everywhere, the old one is refused everywhere', async () => {
+    const first = (await store.lease.acquire('watcher-1', 400))!;
+    await writeAll(first);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const second = (await store.lease.acquire('watcher-2', 60_000))!;
+    expect(second.token).toBeGreaterThan(first.token);
+    for (const shard of [0, 1, 2]) {
+      const key = keys.find((k) => store.shardOf(k) === shard)!;
+      await expect(store.serviceEntries.delete(key, first)).rejects.toMatchObject({ code: 'fenced', current: second });
+    }
+    // The old holder cannot renew (the lease is gone) nor bring its copies back.
+    expect(await store.lease.renew(first, 60_000)).toBe(false);
+    expect((await store.serviceEntries.delete(keys[0]!, second)).status).toBe('deleted');
+    // Released: no shard takes writes until the next holder installs its copy.
+    expect(await store.lease.release(second)).toBe(true);
+    await expect(store.serviceEntries.delete(keys[1]!, second)).rejects.toMatchObject({ code: 'fenced', current: null });
+  });
+
+  it('refuses writes on a shard that lost its fence copy until the holder renews', async () => {
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    const key = keys[0]!;
+    const layout = keyLayout(prefix, { index: store.shardOf(key), count: 3 });
+    const admin = new Cluster(cluster.seeds.map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })));
+    try {
+      await admin.del(layout.lease);
+    } finally {
+      admin.disconnect();
+    }
+    await expect(store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).rejects.toMatchObject({ code: 'fenced' });
+    expect(await store.lease.renew(grant, 60_000)).toBe(true);
+    expect((await store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).status).toBe('written');
+  });
+
+  it('changes its epoch when one shard lost its data', async () => {
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    await writeAll(grant);
+    const before = await store.epoch();
+    expect(before?.split(',')).toHaveLength(4);
+    const layout = keyLayout(prefix, { index: 2, count: 3 });
+    const admin = new Cluster(cluster.seeds.map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })));
+    try {
+      await admin.del(layout.epoch);
+    } finally {
+      admin.disconnect();
+    }
+    expect(await store.epoch()).toBeNull();
+  });
+});

@@ -7,6 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Meter } from '@opentelemetry/api';
 import { backoffDelay, resolveBackoff } from '@skiff/runtime';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { ShardPosition } from './redis-keys.js';
 import { StoreError, type ConnectionHealth, type ConnectionState, type ConnectionStateEvent, type StoreOptions } from './contract.js';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -36,6 +37,15 @@ export interface RedisStoreOptions extends StoreOptions {
    * port and database are not used (Redis Cluster has database 0 only).
    */
   readonly cluster?: readonly string[];
+  /**
+   * After each ServiceEntry or Sidecar write and each fence installation, wait up to this many
+   * milliseconds for one replica to confirm it (`WAIT 1`); 0 (the default) does not wait. Set it on a
+   * Redis Cluster whose masters have replicas: the watcher remembers what it wrote, so a write that a
+   * failover lost would otherwise stay lost until its next full convergence.
+   */
+  readonly replicaWaitMs?: number;
+  /** This store is one shard of a sharded store (`redis-sharded.ts`): its keys carry the shard's tag. */
+  readonly shard?: ShardPosition;
 }
 
 /** A standalone or a cluster client: the store issues the same commands through either. */

@@ -288,3 +288,23 @@ publish(ARGV[3], message)
 return {'applied', message}
 `,
 );
+
+/**
+ * Installs (or refreshes) a shard's copy of the writer lease: the fence its ServiceEntry and Sidecar
+ * scripts compare writes with. KEYS: fence, epoch. ARGV: lease value, token, TTL ms, epoch candidate.
+ * A copy with a larger token is never replaced (returns 0): only the newest holder's copy stands, so a
+ * late refresh by a holder that was taken over cannot bring its fence back.
+ */
+export const INSTALL_FENCE = new LuaScript(
+  'install-fence',
+  `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local bar = string.find(current, '|', 1, true)
+  if bar and tonumber(string.sub(current, 1, bar - 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'NX')
+return 1
+`,
+);

@@ -36,7 +36,7 @@ export function redisSidecars(ctx: RedisContext): SidecarWriter {
     const id = serviceEntryId(key);
     const scriptKeys = [keys.sidecars, keys.revisionCounter, keys.lease, keys.sequence, keys.epoch];
     const args = [leaseValue(fence), id, json, ctx.publishTarget, traceOf(options), randomUUID()];
-    const reply = (await ctx.script(ctx.client, WRITE_SIDECAR, scriptKeys, args)) as unknown[];
+    const reply = (await ctx.replicatedScript(WRITE_SIDECAR, scriptKeys, args)) as unknown[];
     if (reply[0] === 'fenced') throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));
     return reply;
   };

@@ -35,6 +35,7 @@ import {
 import type { DeliveryCounters } from './invalidation-codec.js';
 import { RedisChangeLog } from './redis-change-log.js';
 import type { RedisContext } from './redis-context.js';
+import { redisFence, type FenceCopy } from './redis-fence.js';
 import { redisFleet } from './redis-fleet.js';
 import { RedisInvalidations } from './redis-invalidations.js';
 import { keyLayout, type KeyLayout } from './redis-keys.js';
@@ -59,11 +60,14 @@ export class RedisStore implements Store {
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
+  /** This store's copy of the writer lease when it is a shard of a sharded store (`redis-sharded.ts`). */
+  readonly fence: FenceCopy;
   readonly keys: KeyLayout;
   /** Where the store connects, for messages: `redis://host:port/db` (`rediss://` with TLS), never the password. */
   readonly target: string;
 
   private readonly clientOptions: RedisOptions;
+  private readonly replicaWaitMs: number;
   /** Seed nodes when the store talks to a Redis Cluster. */
   private readonly clusterSeeds: readonly { host: string; port: number }[] | undefined;
   private readonly log: RedisChangeLog;
@@ -84,7 +88,7 @@ export class RedisStore implements Store {
   private readonly inFlight = new Set<(error: StoreError) => void>();
 
   constructor(options: RedisStoreOptions = {}) {
-    this.keys = keyLayout(options.keyPrefix);
+    this.keys = keyLayout(options.keyPrefix, options.shard);
     this.operationTime = options.meter?.createHistogram('skiff_store_operation_seconds', {
       description: 'Latency of store calls (one or a few Redis round trips each), by operation and outcome',
       unit: 's',
@@ -103,6 +107,8 @@ export class RedisStore implements Store {
     }
     const changeLogMaxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     if (!Number.isSafeInteger(changeLogMaxLength) || changeLogMaxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
+    this.replicaWaitMs = options.replicaWaitMs ?? 0;
+    if (!Number.isSafeInteger(this.replicaWaitMs) || this.replicaWaitMs < 0) throw new StoreError('invalid-argument', `replicaWaitMs must be a non-negative integer, got ${options.replicaWaitMs}`);
     this.commands = this.connect('commands', {}, (afterReconnect) => {
       // A server that came back may have lost the consumer group; recreate it before the next read.
       if (afterReconnect) this.log.groupLost();
@@ -119,6 +125,7 @@ export class RedisStore implements Store {
       shardedPubSub: this.clusterSeeds !== undefined,
       run: (what, body) => this.run(what, body),
       script: (client, script, keys, args) => this.script(client, script, keys, args),
+      replicatedScript: (script, keys, args) => this.replicatedScript(script, keys, args),
     };
     this.serviceEntries = redisServiceEntries(context, changeLogMaxLength);
     this.sidecars = redisSidecars(context);
@@ -129,6 +136,7 @@ export class RedisStore implements Store {
     this.invalidations = this.bus.facet();
     this.lease = redisLease(context);
     this.fleet = redisFleet(context);
+    this.fence = redisFence(context);
   }
 
   epoch(): Promise<string | null> {
@@ -293,5 +301,25 @@ export class RedisStore implements Store {
       if (!isReplyError(error) || !errorMessage(error).startsWith('NOSCRIPT')) throw error;
       return await client.call('EVAL', [script.source, keys.length, ...keys, ...args]);
     }
+  }
+
+  private async replicatedScript(script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    const client = this.commands.client;
+    if (this.replicaWaitMs === 0) return this.script(client, script, keys, args);
+    const run = async (command: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown][]> =>
+      ((await client
+        .pipeline()
+        .call(command, [command === 'EVALSHA' ? script.sha : script.source, keys.length, ...keys, ...args])
+        .call('WAIT', 1, this.replicaWaitMs)
+        .exec()) ?? []) as [Error | null, unknown][];
+    let replies = await run('EVALSHA');
+    if (replies[0]?.[0] && errorMessage(replies[0][0]).startsWith('NOSCRIPT')) replies = await run('EVAL');
+    const [[scriptError, reply] = [new Error(`${script.name}: no reply`), null], [waitError, replicas] = [null, 0]] = replies;
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if (Number(replicas) < 1) {
+      throw new StoreError('unavailable', `${script.name}: no replica confirmed the write within ${this.replicaWaitMs} ms (it is on the master; repeating it is harmless)`);
+    }
+    return reply;
   }
 }
