@@ -139,6 +139,27 @@ describe('sharded Redis store on a cluster', () => {
     expect((await store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).status).toBe('written');
   });
 
+  it('with replicaWaitMs, fails a write its replica does not confirm as unavailable, leaving it on the master', async () => {
+    await store.close();
+    store = createShardedRedisStore({ cluster: cluster.seeds, keyPrefix: prefix, shards: 3, replicaWaitMs: 300 });
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    const key = keys[0]!;
+    const master = await cluster.masterOfKey(keyLayout(prefix, { index: store.shardOf(key), count: 3 }).changeLog);
+    const replica = await cluster.replicaOf(master);
+    cluster.freeze(replica, true);
+    try {
+      await expect(store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).rejects.toMatchObject({
+        code: 'unavailable',
+        message: '[unavailable] write-service-entry: no replica confirmed the write within 300 ms (it is on the master; repeating it is harmless)',
+      });
+    } finally {
+      cluster.freeze(replica, false);
+    }
+    expect((await store.serviceEntries.read(key))?.fields).toEqual(diffFields(null, serviceEntryFields(serviceEntry(key), [])).set);
+    // Repeating it once the replica answers again: nothing differs, and the replica confirms.
+    expect((await store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).status).toBe('unchanged');
+  });
+
   it('changes its epoch when one shard lost its data', async () => {
     const grant = (await store.lease.acquire('watcher-1', 60_000))!;
     await writeAll(grant);

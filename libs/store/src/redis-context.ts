@@ -27,10 +27,10 @@ export interface RedisContext {
   /** Runs one store call named `what` (see `RedisStore.run`). */
   run<T>(what: string, body: () => Promise<T>): Promise<T>;
   /**
-   * `script` on the command connection, then, when the store waits for replicas (`replicaWaitMs` > 0),
-   * `WAIT 1` in the same pipeline (so it reaches the master that ran the script): a write the caller
-   * is told succeeded is on a replica too, and survives a failover. Fails `unavailable` when no
-   * replica confirmed in time (the write is on the master; repeating it is harmless).
+   * `script` on the command connection, then, when the store waits for replicas (`replicaWaitMs` > 0)
+   * and the master has one, `WAIT 1` on that master: a write the caller is told succeeded is on a
+   * replica too, and survives a failover. Fails `unavailable` when no replica confirmed in time (the
+   * write is on the master; repeating it is harmless).
    */
   replicatedScript(script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown>;
   /** EVALSHA, falling back to EVAL when the server does not have the script yet. */

@@ -303,21 +303,31 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * The script, then `WAIT 1` when the master that ran it has a replica (`ROLE`, in the same pipeline,
+   * so both reach that master on a cluster too). A master without a replica (the replica promoted by a
+   * failover, until the old master rejoins under it) acknowledges alone: there is nothing to wait for.
+   */
   private async replicatedScript(script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     const client = this.commands.client;
     if (this.replicaWaitMs === 0) return this.script(client, script, keys, args);
     const run = async (command: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown][]> =>
       ((await client
         .pipeline()
+        .call('ROLE')
         .call(command, [command === 'EVALSHA' ? script.sha : script.source, keys.length, ...keys, ...args])
-        .call('WAIT', 1, this.replicaWaitMs)
         .exec()) ?? []) as [Error | null, unknown][];
     let replies = await run('EVALSHA');
-    if (replies[0]?.[0] && errorMessage(replies[0][0]).startsWith('NOSCRIPT')) replies = await run('EVAL');
-    const [[scriptError, reply] = [new Error(`${script.name}: no reply`), null], [waitError, replicas] = [null, 0]] = replies;
+    if (replies[1]?.[0] && errorMessage(replies[1][0]).startsWith('NOSCRIPT')) replies = await run('EVAL');
+    const [[roleError, role] = [null, null], [scriptError, reply] = [new Error(`${script.name}: no reply`), null]] = replies;
     if (scriptError) throw scriptError;
+    if (roleError) throw roleError;
+    const replicas = Array.isArray(role) && role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
+    if (replicas === 0) return reply;
+    // EXISTS names the script's first key, so the keyless WAIT goes to the same master.
+    const [, [waitError, acked] = [null, 0]] = ((await client.pipeline().exists(keys[0] ?? '').call('WAIT', 1, this.replicaWaitMs).exec()) ?? []) as [Error | null, unknown][];
     if (waitError) throw waitError;
-    if (Number(replicas) < 1) {
+    if (Number(acked) < 1) {
       throw new StoreError('unavailable', `${script.name}: no replica confirmed the write within ${this.replicaWaitMs} ms (it is on the master; repeating it is harmless)`);
     }
     return reply;

@@ -164,6 +164,14 @@ export class LocalRedisCluster {
     throw new Error(`Redis Cluster: no live master serves slot ${slot}`);
   }
 
+  /** The master serving `key`'s slot (the server computes the slot: `CLUSTER KEYSLOT`). */
+  async masterOfKey(key: string): Promise<number> {
+    const live = this.nodes.find((n) => n.process !== null && n.process.exitCode === null);
+    if (live === undefined) throw new Error('Redis Cluster: no node is running');
+    const slot = await onNode(live.port, (c) => c.call('CLUSTER', 'KEYSLOT', key) as Promise<number>);
+    return this.masterOfSlot(Number(slot));
+  }
+
   /** Every slot served, every node agreeing the cluster is ok, and every replica in sync with its master. */
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
     const running = () => this.nodes.filter((n) => n.process !== null && n.process.exitCode === null);
@@ -192,6 +200,22 @@ export class LocalRedisCluster {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
+  }
+
+  /** The port of a replica of the master on `port`. */
+  async replicaOf(port: number): Promise<number> {
+    const topology = await this.topology();
+    const master = topology.find((n) => n.port === port);
+    const replica = topology.find((n) => master !== undefined && n.masterId === master.id && !n.failed);
+    if (replica === undefined) throw new Error(`Redis Cluster: the node on ${port} has no live replica`);
+    return replica.port;
+  }
+
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the node on `port`: a stopped process holds its connections but answers nothing. */
+  freeze(port: number, frozen: boolean): void {
+    const child = this.nodes.find((n) => n.port === port)?.process;
+    if (child === null || child === undefined) throw new Error(`Redis Cluster: no running node on port ${port}`);
+    child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** Waits until a replica was promoted in place of the killed master on `port` and every live master says the cluster is ok; returns the promoted node's port. */
