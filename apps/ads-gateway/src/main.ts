@@ -22,7 +22,7 @@ import {
   parseHostPort,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 
 const address = (value: string): string => formatHostPort(parseHostPort(value));
 
@@ -31,6 +31,7 @@ export const command = defineCommand({
   description: 'Serves Envoy proxies and proxyless gRPC clients over ADS from the resources stored in Redis',
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
+    redisCluster: REDIS_CLUSTER_OPTION,
     keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'plaintext ADS address (istiod: 15010)', parse: address, default: '0.0.0.0:15010', valueName: 'host:port' },
     tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '0.0.0.0:15012', valueName: 'host:port' },

@@ -16,7 +16,7 @@ import {
   parsePositiveInteger,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
 import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
@@ -24,6 +24,7 @@ export const command = defineCommand({
   description: 'Builds the Envoy and proxyless gRPC resources of changed ServiceEntries; replicas share the work through the store change log',
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
+    redisCluster: REDIS_CLUSTER_OPTION,
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     ...DEBUG_ACCESS_OPTIONS,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },

@@ -4,7 +4,8 @@
  * handling everywhere, so one installation's services always agree on where the data is.
  */
 import type { Meter } from '@opentelemetry/api';
-import { urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
+import { commaListOf, urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
+import { parseClusterSeeds } from './redis-connection.js';
 import { keyLayout } from './redis-keys.js';
 import { createRedisStore, type RedisStore } from './redis.js';
 
@@ -26,6 +27,25 @@ export const REDIS_URL_OPTION = {
   valueName: 'url',
 } as const;
 
+/** One `host:port` seed of a Redis Cluster, checked. */
+export function parseClusterSeed(value: string): string {
+  try {
+    parseClusterSeeds([value]);
+  } catch {
+    throw new Error('expected host:port');
+  }
+  return value;
+}
+
+/** `--redis-cluster` (`SKIFF_REDIS_CLUSTER`): seeds of a Redis Cluster; empty for a standalone server. */
+export const REDIS_CLUSTER_OPTION = {
+  flag: 'redis-cluster',
+  description: 'Redis Cluster seed nodes (host:port,...): connect with a cluster client; --redis-url then gives only the password, user and TLS',
+  parse: commaListOf(parseClusterSeed),
+  default: '',
+  valueName: 'host:port,...',
+} as const;
+
 /** `--key-prefix` (`SKIFF_KEY_PREFIX`). */
 export const KEY_PREFIX_OPTION = {
   flag: 'key-prefix',
@@ -38,6 +58,8 @@ export const KEY_PREFIX_OPTION = {
 export interface RedisCommandLine {
   readonly redisUrl: string;
   readonly keyPrefix: string;
+  /** Seeds of a Redis Cluster (`--redis-cluster`); absent or empty for a standalone server. */
+  readonly redisCluster?: readonly string[];
 }
 
 /**
@@ -52,6 +74,7 @@ export function redisStoreFromCommandLine(
   const store = createRedisStore({
     url: config.redisUrl,
     keyPrefix: config.keyPrefix,
+    ...(config.redisCluster !== undefined && config.redisCluster.length > 0 ? { cluster: config.redisCluster } : {}),
     connectionName: options.connectionName,
     ...(password ? { password } : {}),
     ...(options.meter === undefined ? {} : { meter: options.meter }),

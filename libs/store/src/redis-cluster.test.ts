@@ -14,8 +14,10 @@ import { keyLayout } from './redis-keys.js';
 import { createShardedRedisStore, type ShardedRedisStore } from './redis-sharded.js';
 import { serviceEntry, workload } from './test-support/fixtures.js';
 import { describeStoreContract, type StoreHarnessFactory } from './contract.suite.js';
+import { REDIS_CLUSTER_OPTION, redisStoreFromCommandLine } from './command-line.js';
 import { createRedisStore } from './redis.js';
 import { redisHarness } from './test-support/redis-harness.js';
+import { silentLogger } from '@skiff/runtime';
 import { LocalRedisCluster, uniquePrefix } from '@skiff/testing';
 
 let cluster: LocalRedisCluster;
@@ -67,6 +69,24 @@ describeStoreContract('redis cluster, shard 1 of 3', async (options) => {
     () => createShardedRedisStore({ cluster: cluster.seeds, keyPrefix: prefix, commandRetries: 3, shards: 3, replicaWaitMs: 2000, ...options }).shards[1]!,
     () => deleteClusterKeys(prefix),
   );
+});
+
+describe('Redis Cluster from the command line', () => {
+  it('connects every service option set with --redis-cluster through the cluster client, and names a bad seed', async () => {
+    expect(REDIS_CLUSTER_OPTION.parse('10.0.0.1:6379, redis-1.redis:7000,[::1]:6380')).toEqual(['10.0.0.1:6379', 'redis-1.redis:7000', '[::1]:6380']);
+    expect(() => REDIS_CLUSTER_OPTION.parse('10.0.0.1:6379,redis-2')).toThrow('item "redis-2": expected host:port');
+    const prefix = `${filePrefix}-${++harnesses}`;
+    // The URL's host is not used with a cluster: nothing listens on port 1.
+    const store = redisStoreFromCommandLine({ redisUrl: 'redis://127.0.0.1:1', keyPrefix: prefix, redisCluster: cluster.seeds }, { connectionName: 'cli-test', logger: silentLogger() });
+    try {
+      await store.ping();
+      expect(store.target).toBe(`redis cluster ${cluster.seeds.join(',')}`);
+      expect(await store.lease.acquire('watcher-1', 60_000)).not.toBeNull();
+    } finally {
+      await store.close();
+      await deleteClusterKeys(prefix);
+    }
+  });
 });
 
 describe('sharded Redis store on a cluster', () => {

@@ -81,7 +81,8 @@ export class ShardedRedisStore implements WatcherStore {
     this.shardCount = options.shards;
     const { shards, ...common } = options;
     this.global = new RedisStore(common);
-    this.stores = Array.from({ length: shards }, (_, index) => new RedisStore({ ...common, shard: { index, count: shards } }));
+    // One shard is the plain layout: the store's own tag holds everything, the lease included, and no fence copy is needed.
+    this.stores = shards === 1 ? [this.global] : Array.from({ length: shards }, (_, index) => new RedisStore({ ...common, shard: { index, count: shards } }));
     this.target = `${this.global.target} (${shards} shards)`;
     this.lease = this.shardedLease();
     this.fleet = this.global.fleet;
@@ -114,6 +115,7 @@ export class ShardedRedisStore implements WatcherStore {
    * lost its data (its epoch is gone or new) changes the value, so the watcher converges again.
    */
   async epoch(): Promise<string | null> {
+    if (this.shardCount === 1) return this.global.epoch();
     const epochs = await Promise.all([this.global.epoch(), ...this.stores.map((s) => s.epoch())]);
     return epochs.some((e) => e === null) ? null : epochs.join(',');
   }
@@ -162,12 +164,14 @@ export class ShardedRedisStore implements WatcherStore {
   }
 
   private named(): { name: string; store: RedisStore }[] {
+    if (this.shardCount === 1) return [{ name: 'shard-0', store: this.global }];
     return [{ name: 'lease', store: this.global }, ...this.stores.map((store, index) => ({ name: `shard-${index}`, store }))];
   }
 
   /** The lease under the store's tag, with a fence copy on every shard (see the top of this file). */
   private shardedLease(): Lease {
     const { global, stores } = this;
+    if (this.shardCount === 1) return global.lease;
     const installAll = async (grant: LeaseGrant, ttlMs: number): Promise<boolean> =>
       (await Promise.all(stores.map((s) => s.fence.install(grant, ttlMs)))).every(Boolean);
     return {
