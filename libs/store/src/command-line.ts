@@ -9,15 +9,23 @@ import { parseClusterSeeds } from './redis-connection.js';
 import { keyLayout } from './redis-keys.js';
 import { createRedisStore, type RedisStore } from './redis.js';
 
-/** A key prefix the store accepts: it becomes the hash tag of every key. */
-export function parseKeyPrefix(value: string): string {
-  try {
-    keyLayout(value);
-  } catch {
-    throw new Error('expected a non-empty prefix without braces, spaces or glob characters');
-  }
-  return value;
+/** A parser that returns the value once `check` accepts it, and fails with `message` otherwise. */
+function acceptedBy(check: (value: string) => unknown, message: string): (value: string) => string {
+  return (value) => {
+    try {
+      check(value);
+    } catch {
+      throw new Error(message);
+    }
+    return value;
+  };
 }
+
+/** A key prefix the store accepts: it becomes the hash tag of every key. */
+export const parseKeyPrefix = acceptedBy((value) => keyLayout(value), 'expected a non-empty prefix without braces, spaces or glob characters');
+
+/** One `host:port` seed of a Redis Cluster. */
+export const parseClusterSeed = acceptedBy((value) => parseClusterSeeds([value]), 'expected host:port');
 
 /** `--redis-url` (`SKIFF_REDIS_URL`); add `required: true` where a service cannot run without Redis. */
 export const REDIS_URL_OPTION = {
@@ -26,16 +34,6 @@ export const REDIS_URL_OPTION = {
   parse: urlWithSchemes(['redis:', 'rediss:']),
   valueName: 'url',
 } as const;
-
-/** One `host:port` seed of a Redis Cluster, checked. */
-export function parseClusterSeed(value: string): string {
-  try {
-    parseClusterSeeds([value]);
-  } catch {
-    throw new Error('expected host:port');
-  }
-  return value;
-}
 
 /** `--redis-cluster` (`SKIFF_REDIS_CLUSTER`): seeds of a Redis Cluster; empty for a standalone server. */
 export const REDIS_CLUSTER_OPTION = {
