@@ -16,7 +16,7 @@ import {
   parsePositiveInteger,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
 import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
@@ -25,6 +25,7 @@ export const command = defineCommand({
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
     redisCluster: REDIS_CLUSTER_OPTION,
+    redisShards: REDIS_SHARDS_OPTION,
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     ...DEBUG_ACCESS_OPTIONS,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
@@ -55,23 +56,29 @@ export async function main(): Promise<void> {
   const config = parseCommandLine(command);
   const service = createServiceBase('skiff-translator', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
   const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
-  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
+  const { store, shards, runner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
+  const mesh = istiodFlagsOrExit('skiff-translator');
+  const suffix = randomBytes(4).toString('hex');
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
-  // what its previous life left unacknowledged is taken over after --claim-idle-timeout.
-  const translator = new Translator({
-    store,
-    mesh: istiodFlagsOrExit('skiff-translator'),
-    consumer: `${podName}-${randomBytes(4).toString('hex')}`,
-    logger: logger.child({ component: 'translator' }),
-    meter: metrics.meter,
-    tracer: tracing.tracer,
-    concurrency: config.concurrency,
-    claimMinIdleMs: config.claimIdleTimeout,
-  });
-  registerTranslatorDebug(monitoring, translator);
+  // what its previous life left unacknowledged is taken over after --claim-idle-timeout. A sharded
+  // store has a change log and group per shard: one translator consumes each, in this process.
+  const translators = shards.map(
+    (shard, index) =>
+      new Translator({
+        store: shard,
+        mesh,
+        consumer: `${podName}-${suffix}`,
+        logger: logger.child(shards.length === 1 ? { component: 'translator' } : { component: 'translator', shard: index }),
+        meter: metrics.meter,
+        tracer: tracing.tracer,
+        concurrency: config.concurrency,
+        claimMinIdleMs: config.claimIdleTimeout,
+      }),
+  );
+  registerTranslatorDebug(monitoring, translators);
 
-  // Runners stop in reverse order: the translator finishes its builds before the store connection closes.
-  service.run([storeRunner(store), translator], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
+  // Runners stop in reverse order: the translators finish their builds before the store connection closes.
+  service.run([runner, ...translators], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

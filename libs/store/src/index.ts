@@ -11,4 +11,17 @@ export { createShardedRedisStore, ShardedRedisStore, type ShardedRedisStoreOptio
 export { parseClusterSeeds } from './redis-connection.js';
 export { observeStoreHealth } from './metrics.js';
 export { coalesce } from './change-log-entries.js';
-export { KEY_PREFIX_OPTION, logStoreConnections, parseKeyPrefix, REDIS_CLUSTER_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type RedisCommandLine } from './command-line.js';
+export {
+  KEY_PREFIX_OPTION,
+  logStoreConnections,
+  parseKeyPrefix,
+  parseShardCount,
+  REDIS_CLUSTER_OPTION,
+  REDIS_SHARDS_OPTION,
+  REDIS_URL_OPTION,
+  redisStoreFromCommandLine,
+  redisStoresFromCommandLine,
+  storeRunner,
+  type CommandLineStores,
+  type RedisCommandLine,
+} from './command-line.js';

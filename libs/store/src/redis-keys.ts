@@ -59,6 +59,8 @@ export interface KeyLayout {
   readonly sidecars: string;
   readonly sequence: string;
   readonly epoch: string;
+  /** The number of shards the store was laid out with (recorded by the first service; on the store's own tag). */
+  readonly shardCount: string;
   readonly lease: string;
   readonly leaseTokenCounter: string;
   fleetReport(replica: string): string;
@@ -103,6 +105,7 @@ export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX, shard?: ShardPosi
     sidecars: `${tag}:sidecars`,
     sequence: `${tag}:seq`,
     epoch: `${tag}:epoch`,
+    shardCount: `${tag}:shards`,
     lease: sharded ? `${tag}:fence` : `${tag}:lease`,
     leaseTokenCounter: `${tag}:lease:token`,
     fleetReport: (replica) => `${tag}:fleet:${replica}`,

@@ -120,6 +120,11 @@ export class ShardedRedisStore implements WatcherStore {
     return epochs.some((e) => e === null) ? null : epochs.join(',');
   }
 
+  /** Records the shard count on the store's own tag unless one is there; returns the recorded one. */
+  recordShardCount(count: number = this.shardCount): Promise<number> {
+    return this.global.recordShardCount(count);
+  }
+
   async ping(): Promise<void> {
     await Promise.all([this.global, ...this.stores].map((s) => s.ping()));
   }

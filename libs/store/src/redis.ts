@@ -38,7 +38,7 @@ import type { RedisContext } from './redis-context.js';
 import { redisFence, type FenceCopy } from './redis-fence.js';
 import { redisFleet } from './redis-fleet.js';
 import { RedisInvalidations } from './redis-invalidations.js';
-import { keyLayout, type KeyLayout } from './redis-keys.js';
+import { checkShards, keyLayout, type KeyLayout } from './redis-keys.js';
 import { redisLease } from './redis-lease.js';
 import { redisResources } from './redis-resources.js';
 import type { LuaScript } from './redis-scripts.js';
@@ -141,6 +141,23 @@ export class RedisStore implements Store {
 
   epoch(): Promise<string | null> {
     return this.run('read epoch', () => this.commands.client.get(this.keys.epoch));
+  }
+
+  /**
+   * Records `count` as the store's number of shards unless one is recorded (SET NX), and returns the
+   * recorded number: every service of an installation must agree on it, as it decides where each
+   * ServiceEntry lives.
+   */
+  async recordShardCount(count: number): Promise<number> {
+    checkShards(count);
+    return this.run('record the shard count', async () => {
+      const client = this.commands.client;
+      await client.set(this.keys.shardCount, String(count), 'NX');
+      const recorded = await client.get(this.keys.shardCount);
+      const value = Number(recorded);
+      if (recorded === null || !Number.isSafeInteger(value) || value < 1) throw new StoreError('corrupt', `${this.keys.shardCount} holds ${JSON.stringify(recorded)}, not a shard count`);
+      return value;
+    });
   }
 
   async ping(): Promise<void> {
