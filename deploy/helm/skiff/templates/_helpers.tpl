@@ -111,6 +111,11 @@ external URL whose scheme agrees with redis.external.tls.enabled.
 - name: SKIFF_REDIS_CLUSTER
   value: {{ join "," . | quote }}
 {{- end }}
+{{- if ne (int .Values.redis.shards) 1 }}
+# The store's shard count (docs/redis-cluster.md); every service must be given the same.
+- name: SKIFF_REDIS_SHARDS
+  value: {{ .Values.redis.shards | quote }}
+{{- end }}
 {{- if include "skiff.redisCaMounted" . }}
 - name: NODE_EXTRA_CA_CERTS
   value: /etc/skiff/redis-ca/{{ .Values.redis.external.tls.caKey }}
