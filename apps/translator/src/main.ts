@@ -17,7 +17,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
-import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
+import { meshSettingsFromEnvironment, registerTranslatorDebug, shardTranslators, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
   name: 'skiff-translator',
@@ -64,19 +64,15 @@ export async function main(): Promise<void> {
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
   // what its previous life left unacknowledged is taken over after --claim-idle-timeout. A sharded
   // store has a change log and group per shard: one translator consumes each, in this process.
-  const translators = shards.map(
-    (shard, index) =>
-      new Translator({
-        store: shard,
-        mesh,
-        consumer: `${podName}-${suffix}`,
-        logger: logger.child(shards.length === 1 ? { component: 'translator' } : { component: 'translator', shard: index }),
-        meter: metrics.meter,
-        tracer: tracing.tracer,
-        concurrency: config.concurrency,
-        claimMinIdleMs: config.claimIdleTimeout,
-      }),
-  );
+  const translators = shardTranslators(shards, {
+    mesh,
+    consumer: `${podName}-${suffix}`,
+    logger: logger.child({ component: 'translator' }),
+    meter: metrics.meter,
+    tracer: tracing.tracer,
+    concurrency: config.concurrency,
+    claimMinIdleMs: config.claimIdleTimeout,
+  });
   registerTranslatorDebug(monitoring, translators);
 
   // Runners stop in reverse order: the translators finish their builds before the store connection closes.

@@ -16,7 +16,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_REPLICA_WAIT_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -33,6 +33,7 @@ export const command = defineCommand({
     redisUrl: { ...REDIS_URL_OPTION, required: true },
     redisCluster: REDIS_CLUSTER_OPTION,
     redisShards: REDIS_SHARDS_OPTION,
+    redisReplicaWait: REDIS_REPLICA_WAIT_OPTION,
     keyPrefix: KEY_PREFIX_OPTION,
     leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,

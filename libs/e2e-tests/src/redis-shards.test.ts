@@ -5,6 +5,7 @@
  * subscribed to the endpoints of ServiceEntries living on every shard sees each WorkloadEntry change;
  * then the master of one shard is SIGKILLed while WorkloadEntries change, and the client still ends
  * with the desired endpoints. A service given another shard count refuses to start, naming the flag.
+ * The all-in-one `skiff` runs the same layout on a standalone Redis (shared server, own key prefix).
  */
 import { spawn } from 'node:child_process';
 import { rename, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { TypeUrl } from '@skiff/protos';
 import { keyLayout, shardOf } from '@skiff/store';
-import { eventually, freePort, LocalRedisCluster, uniquePrefix } from '@skiff/testing';
+import { connectAdmin, eventually, freePort, LocalRedisCluster, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 import { connectAds, type SotwAdsStream } from '@skiff/xds-conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINS, ServiceProcess } from './services.js';
@@ -92,6 +93,26 @@ class EndpointWatcher {
   }
 }
 
+/** Writes every name's file for `round` into `dir` (write then rename: the watcher never reads half a file). */
+async function writeFiles(dir: string, round: number, only: readonly string[] = NAMES): Promise<void> {
+  for (const [index, name] of NAMES.entries()) {
+    if (!only.includes(name)) continue;
+    const file = join(dir, `${name}.yaml`);
+    await writeFile(`${file}.tmp`, objects(name, index, round));
+    await rename(`${file}.tmp`, file);
+  }
+}
+
+/** Runs `bin` to its end; its exit code and output. */
+async function runToEnd(bin: string, args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
+
 describe('three shards on a Redis Cluster through the real services', () => {
   const prefix = uniquePrefix('e2e-shards');
   let redis: LocalRedisCluster;
@@ -100,15 +121,7 @@ describe('three shards on a Redis Cluster through the real services', () => {
   let client: EndpointWatcher | undefined;
   const services: ServiceProcess[] = [];
 
-  /** Writes every name's file for `round` (write then rename: the watcher never reads half a file). */
-  const writeRound = async (round: number, only: readonly string[] = NAMES): Promise<void> => {
-    for (const [index, name] of NAMES.entries()) {
-      if (!only.includes(name)) continue;
-      const file = join(dir, `${name}.yaml`);
-      await writeFile(`${file}.tmp`, objects(name, index, round));
-      await rename(`${file}.tmp`, file);
-    }
-  };
+  const writeRound = (round: number, only: readonly string[] = NAMES): Promise<void> => writeFiles(dir, round, only);
 
   const storeArgs = (shards: number): string[] => ['--redis-url', 'redis://127.0.0.1:1', '--redis-cluster', redis.seeds.join(','), '--key-prefix', prefix, '--redis-shards', String(shards)];
 
@@ -119,7 +132,8 @@ describe('three shards on a Redis Cluster through the real services', () => {
     dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-shards-'));
     await writeRound(1);
     xdsPort = await freePort();
-    services.push(await ServiceProcess.start('skiff-watcher', BINS.watcher, [...storeArgs(SHARDS), '--config-dir', dir]));
+    // Writes wait for a replica: a write the watcher was told succeeded survives the master's death.
+    services.push(await ServiceProcess.start('skiff-watcher', BINS.watcher, [...storeArgs(SHARDS), '--config-dir', dir, '--redis-replica-wait', '2s']));
     services.push(await ServiceProcess.start('skiff-translator', BINS.translator, storeArgs(SHARDS)));
     services.push(await ServiceProcess.start('skiff-gateway', BINS.gateway, [...storeArgs(SHARDS), '--xds-addr', `127.0.0.1:${xdsPort}`]));
     client = await EndpointWatcher.connect(`127.0.0.1:${xdsPort}`);
@@ -155,12 +169,47 @@ describe('three shards on a Redis Cluster through the real services', () => {
   });
 
   it('refuses a service whose shard count differs from the store’s', { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, [BINS.translator, ...storeArgs(1)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, output } = await runToEnd(BINS.translator, storeArgs(1));
     expect(code).toBe(1);
     expect(output).toMatch(/--redis-shards \(SKIFF_REDIS_SHARDS\) is 1 but the store .* is laid out in 3 shards/);
+  });
+});
+
+describe('the all-in-one skiff with three shards on a standalone Redis', () => {
+  const prefix = uniquePrefix('e2e-shards-skiff');
+  let dir: string;
+  let skiff: ServiceProcess | undefined;
+  let client: EndpointWatcher | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-shards-skiff-'));
+    await writeFiles(dir, 1);
+    const xdsPort = await freePort();
+    skiff = await ServiceProcess.start('skiff', BINS.skiff, ['--config-dir', dir, '--redis-url', SHARED_REDIS_URL, '--key-prefix', prefix, '--redis-shards', '3', '--xds-addr', `127.0.0.1:${xdsPort}`]);
+    client = await EndpointWatcher.connect(`127.0.0.1:${xdsPort}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.close();
+    await skiff?.stop('SIGKILL');
+    const admin = await connectAdmin();
+    const keys = await admin.keys(`{${prefix}*`);
+    if (keys.length > 0) await admin.del(keys);
+    admin.disconnect();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves every shard and follows changes', { timeout: 120_000 }, async () => {
+    await client!.converge(1, 60_000);
+    await writeFiles(dir, 2);
+    await client!.converge(2, 60_000);
+    const translatorz = await skiff!.debug<{ shards: unknown[] }>('/debug/translatorz');
+    expect(translatorz.shards).toHaveLength(3);
+  });
+
+  it('refuses --redis-shards without Redis', { timeout: 60_000 }, async () => {
+    const { code, output } = await runToEnd(BINS.skiff, ['--config-dir', dir, '--redis-shards', '3']);
+    expect(code).toBe(2);
+    expect(output).toContain('skiff: --redis-shards needs --redis-url');
   });
 });

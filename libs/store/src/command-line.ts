@@ -4,7 +4,7 @@
  * handling everywhere, so one installation's services always agree on where the data is.
  */
 import type { Meter } from '@opentelemetry/api';
-import { Backoff, commaListOf, urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
+import { Backoff, commaListOf, parseDuration, urlWithSchemes, type Logger, type Runner } from '@skiff/runtime';
 import { StoreError, type Store } from './contract.js';
 import { parseClusterSeeds } from './redis-connection.js';
 import { checkShards, keyLayout, MAX_SHARDS } from './redis-keys.js';
@@ -70,6 +70,18 @@ export const REDIS_SHARDS_OPTION = {
   valueName: 'n',
 } as const;
 
+/**
+ * `--redis-replica-wait` (`SKIFF_REDIS_REPLICA_WAIT`): the watcher's writes wait this long for a
+ * replica (`WAIT 1`), so a master failover cannot drop a write the watcher was told succeeded.
+ */
+export const REDIS_REPLICA_WAIT_OPTION = {
+  flag: 'redis-replica-wait',
+  description: 'how long each write waits for a Redis replica to confirm it (WAIT 1); a write no replica confirmed in time is retried. 0: do not wait. Set it when Redis has replicas that take over on failure',
+  parse: parseDuration,
+  default: '0',
+  valueName: 'duration',
+} as const;
+
 export interface RedisCommandLine {
   readonly redisUrl: string;
   readonly keyPrefix: string;
@@ -77,6 +89,8 @@ export interface RedisCommandLine {
   readonly redisCluster?: readonly string[];
   /** `--redis-shards`; absent means 1. */
   readonly redisShards?: number;
+  /** `--redis-replica-wait` in ms; absent or 0: writes do not wait for a replica. */
+  readonly redisReplicaWait?: number;
 }
 
 /** The store of a command line, whole and per shard. */
@@ -111,6 +125,7 @@ export function redisStoresFromCommandLine(
       url: config.redisUrl,
       keyPrefix: config.keyPrefix,
       shards: count,
+      ...(config.redisReplicaWait ? { replicaWaitMs: Math.round(config.redisReplicaWait) } : {}),
       ...(config.redisCluster !== undefined && config.redisCluster.length > 0 ? { cluster: config.redisCluster } : {}),
       connectionName: options.connectionName,
       ...(password ? { password } : {}),
@@ -173,6 +188,7 @@ export function redisStoreFromCommandLine(
     url: config.redisUrl,
     keyPrefix: config.keyPrefix,
     ...(config.redisCluster !== undefined && config.redisCluster.length > 0 ? { cluster: config.redisCluster } : {}),
+    ...(config.redisReplicaWait ? { replicaWaitMs: Math.round(config.redisReplicaWait) } : {}),
     connectionName: options.connectionName,
     ...(password ? { password } : {}),
     ...(options.meter === undefined ? {} : { meter: options.meter }),

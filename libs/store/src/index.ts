@@ -17,6 +17,7 @@ export {
   parseKeyPrefix,
   parseShardCount,
   REDIS_CLUSTER_OPTION,
+  REDIS_REPLICA_WAIT_OPTION,
   REDIS_SHARDS_OPTION,
   REDIS_URL_OPTION,
   redisStoreFromCommandLine,
