@@ -74,6 +74,13 @@ export interface FanoutResult {
   readonly memory: PhaseMemory;
   readonly rssPerStreamKiB: number;
   readonly heapPerStreamKiB: number;
+  /** CPU milliseconds per change (`/proc/<pid>/stat`): the gateway's, the load generators' together, and the load average meanwhile. */
+  readonly cpu: {
+    readonly gatewayMsPerChange: Latency;
+    readonly loadgenMsPerChange: Latency;
+    readonly gatewayUsPerProxy: number;
+    readonly loadAverage: { readonly min: number; readonly max: number };
+  };
   readonly loadgen: readonly LoadgenFacts[];
 }
 

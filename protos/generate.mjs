@@ -20,6 +20,7 @@ const targets = [
   'extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto',
   'extensions/transport_sockets/tls/v3/tls.proto',
   'extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol.proto',
   'extensions/clusters/dynamic_forward_proxy/v3/cluster.proto',
   'extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'service/status/v3/csds.proto',

@@ -20,6 +20,8 @@ export const BINS = {
   translator: join(REPO_ROOT, 'apps/translator/bin/skiff-translator.js'),
   gateway: join(REPO_ROOT, 'apps/ads-gateway/bin/skiff-gateway.js'),
   loadgen: join(REPO_ROOT, 'apps/loadgen/bin/skiff-loadgen.js'),
+  skiff: join(REPO_ROOT, 'apps/skiff/bin/skiff.js'),
+  skiffctl: join(REPO_ROOT, 'apps/skiffctl/bin/skiffctl.js'),
 };
 
 /** A port nothing listens on right now, on 127.0.0.1. */
@@ -64,6 +66,22 @@ export function residentMiB(pid) {
 /** The largest resident set size since the process started or since `resetPeakResident` (VmHWM), in MiB. */
 export function peakResidentMiB(pid) {
   return statusField(pid, 'VmHWM');
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`getconf CLK_TCK`: 100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time a process has used so far, user plus system, in milliseconds (`/proc/<pid>/stat` utime
+ * and stime; 10 ms resolution). CPU time is what a fan-out costs the process whatever else shares
+ * the machine's cores, where its latency also counts the time it waited for one.
+ */
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 (from 1) after the name.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Starts a new peak (`5` to `/proc/<pid>/clear_refs` resets VmHWM to the current resident size). */
@@ -212,6 +230,10 @@ export class LoadgenProcess {
   static start(args, { nodeArgs = [] } = {}) {
     const child = spawn(process.execPath, [...nodeArgs, BINS.loadgen, ...args, '--control', '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
     return new LoadgenProcess(child);
+  }
+
+  get pid() {
+    return this.child.pid;
   }
 
   /** Sends one request; resolves with its reply, rejects when the reply says it failed. */

@@ -27,11 +27,11 @@
  * Not a test: it measures, prints and records; `bench/run.mjs` is the command.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer, istioNetworkingResources } from '@skiff/k8s-fake-apiserver';
 import { buildGatewayMesh, spreadClusterFile, workloadMoves } from './gateway-mesh.mjs';
-import { BINS, collectGarbage, freePort, LoadgenProcess, peakResidentMiB, resetPeakResident, ServiceProcess, sleep, waitFor } from './gateway-processes.mjs';
+import { BINS, collectGarbage, freePort, LoadgenProcess, peakResidentMiB, processCpuMs, resetPeakResident, ServiceProcess, sleep, waitFor } from './gateway-processes.mjs';
 import { connectAdmin, deleteKeys, uniquePrefix } from './redis-bench.mjs';
 import { nowMs, percentile } from './stats.mjs';
 
@@ -268,7 +268,7 @@ async function measureSpread(context, plan, log) {
  * shows how much of the latency is the simulation itself: one process reads and ACKs every proxy's
  * response in turn, where real proxies do so side by side.
  */
-async function measureFanout(context, plan, log, variant) {
+export async function measureFanout(context, plan, log, variant) {
   const { mesh, fake, gateway } = context;
   const fanout = plan.fanout;
   const hot = mesh.services[0];
@@ -287,6 +287,10 @@ async function measureFanout(context, plan, log, variant) {
 
   const delays = [];
   const rounds = [];
+  /** CPU milliseconds per change: the gateway's, and the load generators' together. */
+  const gatewayCpu = [];
+  const loadgenCpu = [];
+  const loadAverages = [];
   let missing = 0;
   let roundsMs = 0;
   let pushesInRounds = 0;
@@ -294,10 +298,16 @@ async function measureFanout(context, plan, log, variant) {
   for (let i = 0; i < variant.changes; i++) {
     const { object } = context.moves.next({ only: hot });
     const pushesBefore = await pushesOf(gateway);
+    const gatewayCpuBefore = processCpuMs(gateway.pid);
+    const loadgenCpuBefore = loadgens.map((loadgen) => processCpuMs(loadgen.pid));
     const since = Date.now();
     fake.apply(object);
     const reply = await arrivalsOf(loadgens, hot.clusters[0], since, plan.arrivalTimeoutMs);
     roundsMs += Date.now() - since;
+    // Read once every proxy has the change; the ACKs still in flight land in the next round's count.
+    gatewayCpu.push(processCpuMs(gateway.pid) - gatewayCpuBefore);
+    loadgenCpu.push(loadgens.reduce((sum, loadgen, index) => sum + processCpuMs(loadgen.pid) - loadgenCpuBefore[index], 0));
+    loadAverages.push(loadavg()[0]);
     for (const item of reply.delaysMs) delays.push(item);
     missing += reply.missing;
     rounds.push({ first: reply.delaysMs[0] ?? Number.NaN, last: reply.delaysMs[reply.delaysMs.length - 1] ?? Number.NaN });
@@ -312,9 +322,17 @@ async function measureFanout(context, plan, log, variant) {
   const latency = latencyOf(delays);
   log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; after they left: ${describeMemory(after)}`);
   log(`  stage means: ${describeStages(stages)}`);
+  const cpu = {
+    gatewayMsPerChange: latencyOf(gatewayCpu),
+    loadgenMsPerChange: latencyOf(loadgenCpu),
+    loadAverage: { min: loadAverages.reduce((a, b) => Math.min(a, b), Infinity), max: loadAverages.reduce((a, b) => Math.max(a, b), 0) },
+  };
+  cpu.gatewayUsPerProxy = (cpu.gatewayMsPerChange.mean * 1000) / fanout.proxies;
+  log(`  gateway CPU per change: mean ${cpu.gatewayMsPerChange.mean.toFixed(0)} ms, p50 ${cpu.gatewayMsPerChange.p50} ms (${cpu.gatewayUsPerProxy.toFixed(1)} us per proxy); load generator ${cpu.loadgenMsPerChange.mean.toFixed(0)} ms; load average ${cpu.loadAverage.min.toFixed(1)}-${cpu.loadAverage.max.toFixed(1)}`);
   return {
     proxies: fanout.proxies,
     processes: variant.processes,
+    cpu,
     changes: variant.changes,
     connectMs,
     arrivals: delays.length,
@@ -329,6 +347,35 @@ async function measureFanout(context, plan, log, variant) {
     rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / fanout.proxies,
     heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / fanout.proxies,
     loadgen: summaries.map(loadgenFacts),
+  };
+}
+
+/**
+ * (4) Memory alone: `plan.streams.proxies` sidecars on the fan-out cluster connect (100 streams per
+ * connection) and stay; the gateway's memory after a GC before, with them, and after they left.
+ */
+export async function measureStreamsMemory(context, plan, log) {
+  const { mesh, gateway } = context;
+  const { proxies, connectRate } = plan.streams;
+  const hot = mesh.services[0];
+  const clusterFile = join(context.scratch, 'streams-clusters.txt');
+  writeFileSync(clusterFile, `[${hot.namespace}]\n${hot.clusters[0]}\n`);
+  const before = await settledMemory(gateway, plan.settleMs);
+  resetPeakResident(gateway.pid);
+  const { loadgens, connectMs } = await startLoadgens(context, { proxies, args: ['--clusters', clusterFile, '--connect-rate', String(connectRate)], readyTimeoutMs: plan.readyTimeoutMs });
+  const withStreams = await settledMemory(gateway, plan.settleMs);
+  log(`  ${proxies} streams ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+  for (const loadgen of loadgens) await loadgen.stop();
+  resetPeakResident(gateway.pid);
+  const after = await settledMemory(gateway, plan.settleMs);
+  log(`  after they left: ${describeMemory(after)}`);
+  return {
+    proxies,
+    connectMs,
+    memory: { before, withStreams, after },
+    rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / proxies,
+    heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / proxies,
+    loadAverage: loadavg()[0],
   };
 }
 

@@ -59,7 +59,26 @@ export const SOAK_QUICK_PLAN = {
 
 const mib = (bytes) => bytes / 1048576;
 
+/**
+ * Reads `gateway`'s metrics once, retried: under the soak's load the gateway's HTTP server may close an idle
+ * keep-alive connection just as the next scrape reuses it (ECONNRESET), which says nothing about the gateway.
+ * A gateway that has exited fails at once, with its output.
+ */
 async function sample(gateway, startedAt) {
+  for (let attempt = 1; ; attempt += 1) {
+    if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
+      throw new Error(`the gateway exited (${gateway.child.exitCode ?? gateway.child.signalCode}) during the soak:\n${gateway.output}`);
+    }
+    try {
+      return await sampleOnce(gateway, startedAt);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+async function sampleOnce(gateway, startedAt) {
   return {
     atSeconds: Math.round((nowMs() - startedAt) / 1000),
     rssMiB: gateway.residentMiB(),
@@ -117,7 +136,20 @@ export async function runSoak(plan, { redisUrl, log = () => {} }) {
     let changes = 0;
     let running = true;
 
-    const changeLoop = (async () => {
+    // A failing loop stops the soak: its error is kept and thrown by the storm loop, so the processes are still
+    // stopped in `finally` (an unhandled rejection would end the process and leave them running).
+    let failure;
+    const stopOnFailure = (loop) =>
+      loop.catch((error) => {
+        failure ??= error;
+        running = false;
+      });
+    /** Sleeps until `untilMs`, waking early when a loop has failed. */
+    const sleepUntil = async (untilMs) => {
+      while (running && nowMs() < untilMs) await sleep(Math.min(1000, untilMs - nowMs()));
+      if (failure !== undefined) throw failure;
+    };
+    const changeLoop = stopOnFailure((async () => {
       const interval = 1000 / plan.changesPerSecond;
       let due = nowMs();
       while (running) {
@@ -127,18 +159,18 @@ export async function runSoak(plan, { redisUrl, log = () => {} }) {
         const wait = due - nowMs();
         if (wait > 0) await sleep(wait);
       }
-    })();
-    const sampleLoop = (async () => {
+    })());
+    const sampleLoop = stopOnFailure((async () => {
       while (running) {
         samples.push(await sample(gateway, startedAt));
         const last = samples[samples.length - 1];
         log(`  ${String(last.atSeconds).padStart(5)} s  RSS ${last.rssMiB.toFixed(0)} MiB  heap ${last.heapUsedMiB.toFixed(0)} MiB  streams ${last.streams}  pushes ${last.pushes}`);
         await sleep(plan.sampleEveryMs);
       }
-    })();
+    })());
 
     for (let next = startedAt + plan.stormEveryMs; next < deadline; next += plan.stormEveryMs) {
-      await sleep(Math.max(0, next - nowMs()));
+      await sleepUntil(next);
       // Live memory just before the storm (a full GC through the gateway's inspector).
       settled.push({ atSeconds: Math.round((nowMs() - startedAt) / 1000), ...(await settledMemory(gateway, 0)) });
       const stormStarted = nowMs();
@@ -148,9 +180,10 @@ export async function runSoak(plan, { redisUrl, log = () => {} }) {
       storms.push({ atSeconds: Math.round((stormStarted - startedAt) / 1000), reconnectMs: stormMs });
       log(`  storm at ${storms[storms.length - 1].atSeconds} s: ${plan.streams} streams dropped and back in ${Math.round(stormMs)} ms`);
     }
-    await sleep(Math.max(0, deadline - nowMs()));
+    await sleepUntil(deadline);
     running = false;
     await Promise.all([changeLoop, sampleLoop]);
+    if (failure !== undefined) throw failure;
     samples.push(await sample(gateway, startedAt));
     const durationMs = nowMs() - startedAt;
     const summaries = [];

@@ -70,6 +70,10 @@ describe('bench/gateway.mjs --quick', () => {
       expect(run.arrivals).toBe(run.proxies * run.changes);
       expect(run.pushes).toBeGreaterThanOrEqual(run.arrivals);
       expect(run.loadgen.reduce((sum, facts) => sum + facts.streams.ready, 0)).toBe(run.proxies);
+      // The gateway's CPU time per change, one sample per change (it pushes, so it is not all zero).
+      expect(run.cpu.gatewayMsPerChange.count).toBe(run.changes);
+      expect(run.cpu.gatewayMsPerChange.max).toBeGreaterThan(0);
+      expect(run.cpu.gatewayUsPerProxy).toBeCloseTo((run.cpu.gatewayMsPerChange.mean * 1000) / run.proxies);
       for (const memory of [run.memory.before, run.memory.withStreams, run.memory.after]) {
         expect(memory.rssMiB).toBeGreaterThan(memory.heapUsedMiB);
         expect(memory.heapUsedMiB).toBeGreaterThan(0);

@@ -7,6 +7,8 @@
 // proto-JSON. Objects that Istio's validation refuses are left out and listed, as the admission
 // webhook would refuse them. Feature flags are istiod's environment variables, read at start.
 //
+// `istiod-reference serve` runs the same server on a TCP port instead (serve.go).
+//
 // Input (standard input, JSON):
 //
 //	{"cases": [{"name": "...", "config": "<YAML>", "meshConfig": "<YAML, optional>",
@@ -110,6 +112,10 @@ func main() {
 		for _, scope := range log.Scopes() {
 			scope.SetOutputLevel(log.NoneLevel)
 		}
+	}
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		serve(os.Args[2:])
+		return
 	}
 	var in input
 	decoder := json.NewDecoder(os.Stdin)

@@ -182,12 +182,17 @@ describe('two skiff-gateways on one host without POD_NAME, one with mTLS on its 
 });
 
 describe('skiff-gateway command line', () => {
-  it('exits 2 with one line for an unknown flag, a bad duration, half a TLS pair or a zero fleet heartbeat', async () => {
+  it('exits 2 with one line for an unknown flag, a bad duration, half a TLS pair, a zero fleet heartbeat or Secrets without TLS', async () => {
     expect(await runToExit(['--bogus'])).toEqual({ code: 2, stderr: "skiff-gateway: unknown option '--bogus'\n" });
     const badDuration = await runToExit(['--redis-url', SHARED_REDIS_URL, '--debounce', 'soon']);
     expect(badDuration.code).toBe(2);
     expect(badDuration.stderr).toMatch(/^skiff-gateway: invalid value "soon" for --debounce/);
     expect(await runToExit(['--redis-url', SHARED_REDIS_URL, '--tls-cert-file', 'x.pem'])).toEqual({ code: 2, stderr: 'skiff-gateway: give both --tls-cert-file and --tls-key-file, or neither\n' });
     expect(await runToExit(['--redis-url', SHARED_REDIS_URL, '--fleet-heartbeat', '0'])).toEqual({ code: 2, stderr: 'skiff-gateway: --fleet-heartbeat must be more than 0\n' });
-  });
+    expect(await runToExit(['--redis-url', SHARED_REDIS_URL, '--sds-secrets-from-kubernetes', 'true'])).toEqual({
+      code: 2,
+      stderr: 'skiff-gateway: --sds-secrets-from-kubernetes needs --tls-cert-file and --tls-key-file: Secrets go only to authenticated proxies, and plaintext ADS is never authenticated\n',
+    });
+    // Five process starts: generous for a loaded machine.
+  }, 120_000);
 });

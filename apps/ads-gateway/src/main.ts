@@ -3,12 +3,14 @@
  * invalidations, and serves them over ADS (libs/gateway).
  */
 import {
+  createKubernetesSecrets,
   createTokenAuthenticator,
   Gateway,
   GATEWAY_SECURITY_OPTIONS,
   gatewaySecurityFromCommandLine,
   registerGatewayDebug,
   type BearerTokenAuthenticator,
+  type GatewaySecrets,
 } from '@skiff/gateway';
 import {
   createServiceBase,
@@ -66,6 +68,13 @@ export async function main(): Promise<void> {
   }
   const service = createServiceBase('skiff-gateway', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
   const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
+  let secrets: GatewaySecrets | undefined;
+  try {
+    secrets = security.sdsSecrets === undefined ? undefined : await createKubernetesSecrets(security.sdsSecrets, logger.child({ component: 'sds' }));
+  } catch (error) {
+    process.stderr.write(`skiff-gateway: --sds-secrets-from-kubernetes: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   const { store, shards, runner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
   // Shard 0 of a sharded store shares the store's fleet reports; the cache follows every shard.
@@ -85,6 +94,7 @@ export async function main(): Promise<void> {
     debugAuth: security.debugAuth,
     ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
     ...(tokenAuthenticator === undefined ? {} : { tokenAuthenticator }),
+    ...(secrets === undefined ? {} : { secrets }),
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.

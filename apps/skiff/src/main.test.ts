@@ -29,6 +29,21 @@ describe('skiff command line', () => {
     expect(await runToExit(['--config-dir', '.', '--kubeconfig', 'x'])).toEqual({ code: 2, stderr: 'skiff: give either --config-dir or --kubeconfig, not both\n' });
   });
 
+  it('serves Secrets over ADS only to authenticated, identity-checked TLS clients, and says so', async () => {
+    expect(await runToExit(['--sds-secrets-from-kubernetes', 'true'])).toEqual({
+      code: 2,
+      stderr: 'skiff: --sds-secrets-from-kubernetes needs --tls-cert-file and --tls-key-file: Secrets go only to authenticated proxies, and plaintext ADS is never authenticated\n',
+    });
+    expect(await runToExit(['--tls-cert-file', 'c.pem', '--tls-key-file', 'k.pem', '--xds-identity-check', 'false', '--sds-secrets-from-kubernetes', 'true'])).toEqual({
+      code: 2,
+      stderr: 'skiff: --sds-secrets-from-kubernetes needs --xds-identity-check true: a Secret goes only to a proxy whose identity was bound to its namespace\n',
+    });
+    expect(await runToExit(['--sds-secrets-kubeconfig', 'k.yaml'])).toEqual({ code: 2, stderr: 'skiff: --sds-secrets-kubeconfig needs --sds-secrets-from-kubernetes true\n' });
+    const missing = await runToExit(['--tls-cert-file', 'c.pem', '--tls-key-file', 'k.pem', '--sds-secrets-from-kubernetes', 'true', '--sds-secrets-kubeconfig', '/nonexistent/kubeconfig']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^skiff: --sds-secrets-from-kubernetes: cannot load kubeconfig \/nonexistent\/kubeconfig: /);
+  }, 120_000);
+
   it('says where to run it when there is no source and no examples/ directory', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'skiff-cwd-'));
     try {

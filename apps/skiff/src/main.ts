@@ -6,12 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
+  createKubernetesSecrets,
   createTokenAuthenticator,
   Gateway,
   GATEWAY_SECURITY_OPTIONS,
   gatewaySecurityFromCommandLine,
   registerGatewayDebug,
   type BearerTokenAuthenticator,
+  type GatewaySecrets,
 } from '@skiff/gateway';
 import {
   commaListOf,
@@ -74,6 +76,13 @@ export async function main(): Promise<void> {
   }
   const service = createServiceBase('skiff', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
   const { logger, metrics, tracing, monitoring, replicaId } = service;
+  let secrets: GatewaySecrets | undefined;
+  try {
+    secrets = security.sdsSecrets === undefined ? undefined : await createKubernetesSecrets(security.sdsSecrets, logger.child({ component: 'sds' }));
+  } catch (error) {
+    process.stderr.write(`skiff: --sds-secrets-from-kubernetes: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
 
   const configDir = config.configDir ?? (config.kubeconfig === undefined ? DEFAULT_CONFIG_DIR : undefined);
   if (configDir !== undefined && config.configDir === undefined && !existsSync(configDir)) {
@@ -132,6 +141,7 @@ export async function main(): Promise<void> {
     debugAuth: security.debugAuth,
     ...(security.tls === undefined ? {} : { tls: { address: config.tlsXdsAddress, credentials: security.tls } }),
     ...(tokenAuthenticator === undefined ? {} : { tokenAuthenticator }),
+    ...(secrets === undefined ? {} : { secrets }),
   });
 
   registerWatcherDebug(monitoring, watcher);

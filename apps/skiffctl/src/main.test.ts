@@ -24,21 +24,12 @@ async function skiffctl(args: string[], stdinText = ''): Promise<{ code: number;
 }
 
 describe('skiffctl translate', () => {
-  it('prints the seed cluster and endpoint in sni-dnat naming', async () => {
+  it('prints no sni-dnat cluster for the seed: its entry is MESH_EXTERNAL (istiod builds sni-dnat clusters for MESH_INTERNAL services only)', async () => {
     const { code, stdout } = await skiffctl(['translate', '-f', seed, '--naming', 'sni-dnat']);
     expect(code).toBe(0);
     const output = JSON.parse(stdout);
-    expect(output.clusters.map((c: { name: string }) => c.name)).toEqual(['outbound_.8080_._.example-app']);
-    const [cluster] = output.clusters;
-    expect(cluster).toMatchObject({
-      type: 'EDS',
-      edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: 'outbound_.8080_._.example-app' },
-      connectTimeout: '10s',
-      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
-    });
-    expect(output.endpoints).toHaveLength(1);
-    expect(output.endpoints[0].clusterName).toBe('outbound_.8080_._.example-app');
-    expect(output.endpoints[0].endpoints[0].lbEndpoints[0].endpoint.address.socketAddress).toEqual({ address: '192.168.31.2', portValue: 8080 });
+    expect(output.clusters).toEqual([]);
+    expect(output.endpoints).toEqual([]);
   });
 
   it('uses sidecar naming by default, YAML on request, and adds listeners and routes for grpc', async () => {
@@ -48,6 +39,26 @@ describe('skiffctl translate', () => {
     expect(grpc.listeners.map((l: { name: string }) => l.name)).toEqual(['example-app:8080']);
     expect(grpc.routes.map((r: { name: string }) => r.name)).toEqual(['outbound|8080||example-app']);
     expect(grpc.clusters[0].lbPolicy).toBeUndefined(); // ROUND_ROBIN is the proto default
+  });
+
+  it('builds the endpoints of a proxy in a locality with --proxy-locality, and names the assignments that depend on it otherwise', async () => {
+    const cases = join(repoRoot, 'libs/istiod-parity/testdata/locality-cases/locality-failover.yaml');
+    const priorities = (stdout: string): Record<string, number> => {
+      const pay = JSON.parse(stdout).endpoints.find((e: { clusterName: string }) => e.clusterName === 'outbound|8080||pay.locality.test');
+      return Object.fromEntries(pay.endpoints.map((group: { locality: { region: string; zone: string }; priority?: number }) => [`${group.locality.region}/${group.locality.zone}`, group.priority ?? 0]));
+    };
+    const shared = await skiffctl(['translate', '-f', cases]);
+    expect(shared.code).toBe(0);
+    expect(priorities(shared.stdout)).toEqual({ 'eu-central/x': 0, 'us-east/a': 0, 'us-east/b': 0, 'us-west/a': 0 });
+    expect(shared.stderr).toContain("note: the endpoints of outbound|8080||pay.locality.test depend on the proxy's locality");
+    expect(shared.stderr).not.toContain('stock.locality.test');
+    const east = await skiffctl(['translate', '-f', cases, '--proxy-locality', 'us-east/a']);
+    expect(priorities(east.stdout)).toEqual({ 'eu-central/x': 2, 'us-east/a': 0, 'us-east/b': 1, 'us-west/a': 3 });
+    const west = await skiffctl(['translate', '-f', cases, '--proxy-locality', 'us-west/a/rack1']);
+    expect(priorities(west.stdout)).toEqual({ 'eu-central/x': 1, 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
+    const bad = await skiffctl(['translate', '-f', cases, '--proxy-labels', 'tier']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--proxy-labels: "tier" is not key=value');
   });
 
   it('reads stdin with -f -', async () => {

@@ -37,10 +37,27 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .addOption(new Option('--naming <naming>', 'cluster names of sidecars (outbound|PORT||HOST) or sni-dnat routers (outbound_.PORT_._.HOST)').choices(['sidecar', 'sni-dnat']).default('sidecar'))
     .option('-n, --namespace <ns>', 'namespace of objects that name none', 'default')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
-    .action(async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml' }) => {
-      const { runTranslate } = await import('./commands/translate.js');
-      setExitCode(await runTranslate({ files: options.filename, flavor: options.flavor, naming: options.naming, namespace: options.namespace, output: options.output }, io));
-    });
+    .option('--proxy-locality <region/zone/subzone>', "build the endpoints a proxy in this locality gets (DestinationRule localityLbSetting)")
+    .option('--proxy-labels <key=value...>', "that proxy's labels (localityLbSetting.failoverPriority)")
+    .action(
+      async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml'; proxyLocality?: string; proxyLabels?: string[] }) => {
+        const { runTranslate } = await import('./commands/translate.js');
+        setExitCode(
+          await runTranslate(
+            {
+              files: options.filename,
+              flavor: options.flavor,
+              naming: options.naming,
+              namespace: options.namespace,
+              output: options.output,
+              ...(options.proxyLocality === undefined ? {} : { proxyLocality: options.proxyLocality }),
+              ...(options.proxyLabels === undefined ? {} : { proxyLabels: options.proxyLabels }),
+            },
+            io,
+          ),
+        );
+      },
+    );
 
   program
     .command('analyze')

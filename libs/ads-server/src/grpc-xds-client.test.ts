@@ -167,7 +167,7 @@ describe('the real @grpc/grpc-js-xds client against AdsServer', () => {
     expect(errors).toEqual([]);
     expect(Object.keys(hits).sort()).toEqual(['b1', 'b2', 'b3']);
     const [session] = server.sessions.byNodeId('proto-client-1');
-    expect(session?.profile).toEqual({ namespace: 'default', flavor: 'grpc', naming: 'sidecar' });
+    expect(session?.profile).toEqual({ namespace: 'default', flavor: 'grpc'});
     expect(session?.types.map((type) => [type.typeUrl, type.wildcard, type.names])).toEqual([
       [TypeUrl.Cluster, false, [CLUSTER]],
       [TypeUrl.ClusterLoadAssignment, false, [EDS_NAME]],

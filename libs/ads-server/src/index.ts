@@ -1,4 +1,4 @@
-export type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
+export type { ProxyCaller, ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
 export { AdsServer, adsServiceDefinition, isLoopbackPeer, type AdsServerOptions, type AdsServerTls, type AdsServerTlsBytes, type AdsServerTlsFiles } from './grpc-server.js';
 export { bearerTokenOf, clusterIdOf, type BearerTokenAuthenticator } from './authenticate.js';
 export { checkConnectionIdentity, formatSpiffeIdentity, parseSpiffeIdentity, uriSansOf, type SpiffeIdentity } from './identity.js';

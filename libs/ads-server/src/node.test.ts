@@ -43,10 +43,10 @@ describe('istioProxyProfile', () => {
     expect(istioProxyProfile(node('proto-client-1')).namespace).toBe('');
   });
 
-  it('reads the flavour from GENERATOR and the naming from ROUTER_MODE', () => {
-    expect(istioProxyProfile(node('x', { GENERATOR: 'grpc', NAMESPACE: 'ns' }))).toEqual({ namespace: 'ns', flavor: 'grpc', naming: 'sidecar' });
-    expect(istioProxyProfile(node('x', { ROUTER_MODE: 'sni-dnat' }))).toEqual({ namespace: '', flavor: 'envoy', naming: 'sni-dnat' });
-    expect(istioProxyProfile(node('x', { GENERATOR: 'event', ROUTER_MODE: 'standard' }))).toEqual({ namespace: '', flavor: 'envoy', naming: 'sidecar' });
+  it('reads the flavour from GENERATOR and ignores ROUTER_MODE, as current istiod does', () => {
+    expect(istioProxyProfile(node('x', { GENERATOR: 'grpc', NAMESPACE: 'ns' }))).toEqual({ namespace: 'ns', flavor: 'grpc' });
+    expect(istioProxyProfile(node('x', { ROUTER_MODE: 'sni-dnat' }))).toEqual({ namespace: '', flavor: 'envoy' });
+    expect(istioProxyProfile(node('x', { GENERATOR: 'event', ROUTER_MODE: 'standard' }))).toEqual({ namespace: '', flavor: 'envoy' });
   });
 });
 

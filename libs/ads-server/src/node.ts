@@ -81,14 +81,14 @@ function metadataString(node: ProxyNode, key: string): string {
 
 /**
  * The profile Istio derives from a node: namespace from metadata `NAMESPACE`, else from the node id;
- * `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go` `IsProxylessGrpc`);
- * `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat`. A provider's `profileOf` may use it as is.
+ * `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go` `IsProxylessGrpc`).
+ * Metadata `ROUTER_MODE` (Istio <= 1.12's sni-dnat router mode) is ignored, as current istiod
+ * ignores it. A provider's `profileOf` may use it as is.
  */
 export function istioProxyProfile(node: ProxyNode): ProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || (parseIstioNodeId(node.id)?.namespace ?? '');
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
-    naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
   };
 }

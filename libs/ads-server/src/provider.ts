@@ -3,6 +3,7 @@
  * `ConfigWatcher` idea): the server owns streams, nonces, subscriptions, ACK/NACK and push timing; the
  * provider owns resources, versions and what each proxy may see. The server never reads the store.
  */
+import type { SpiffeIdentity } from './identity.js';
 
 /** What a proxy told us about itself in the first request of a stream (`DiscoveryRequest.node`). */
 export interface ProxyNode {
@@ -10,7 +11,7 @@ export interface ProxyNode {
   readonly id: string;
   /** `node.cluster`. */
   readonly cluster: string;
-  /** `node.metadata` as plain JSON (NAMESPACE, CLUSTER_ID, GENERATOR, ROUTER_MODE, ISTIO_VERSION, ...). */
+  /** `node.metadata` as plain JSON (NAMESPACE, CLUSTER_ID, GENERATOR, LABELS, ISTIO_VERSION, ...). */
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly locality: { readonly region: string; readonly zone: string; readonly subZone: string };
   readonly userAgentName: string;
@@ -18,14 +19,12 @@ export interface ProxyNode {
   readonly clientFeatures: readonly string[];
 }
 
-/** Which resources a proxy gets: Istio's two generators and two cluster namings (docs/istio-behaviour.md#cluster-names). */
+/** Which resources a proxy gets: Istio's two generators (docs/istio-behaviour.md#cluster-names). */
 export interface ProxyProfile {
   /** The proxy's namespace: metadata `NAMESPACE`, else the Istio node id's fourth field's first label. */
   readonly namespace: string;
   /** `grpc` for metadata `GENERATOR: grpc` (proxyless), else `envoy`. */
   readonly flavor: 'envoy' | 'grpc';
-  /** `sni-dnat` for metadata `ROUTER_MODE: sni-dnat`, else `sidecar`. */
-  readonly naming: 'sidecar' | 'sni-dnat';
   /** The workload's labels (metadata `LABELS`), which Sidecar and DestinationRule workload selectors match; absent means none. */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -58,11 +57,25 @@ export interface ResourceChange {
   readonly trace?: string;
 }
 
+/**
+ * Who is asking, for the resources that depend on the caller and not only on its profile: istiod
+ * serves a Secret only to a proxy with a verified identity, and resolves `kubernetes://name` in that
+ * identity's namespace (`pilot/pkg/xds/sds.go` `SecretGen.Generate`).
+ */
+export interface ProxyCaller {
+  readonly node: ProxyNode;
+  /** The identity the identity check bound to the node (istiod's `VerifiedIdentity`); undefined without one. */
+  readonly verifiedIdentity: SpiffeIdentity | undefined;
+}
+
 export interface ResourceProvider {
-  /** The profile of a proxy (namespace, flavour, naming), from its node. */
+  /** The profile of a proxy (namespace, flavour, labels), from its node. */
   profileOf(node: ProxyNode): ProxyProfile;
-  /** The view of resources for a profile. Views are cheap to create and may be cached by the provider. */
-  viewFor(profile: ProxyProfile): ProxyResourceView;
+  /**
+   * The view of resources for a profile. Views are cheap to create and may be cached by the provider.
+   * The ADS server passes the stream's `caller`; a provider whose resources depend only on the profile ignores it.
+   */
+  viewFor(profile: ProxyProfile, caller?: ProxyCaller): ProxyResourceView;
   /**
    * Calls `listener` for every batch of changes (after the cache applied them). Which proxies care is
    * the server's business (it knows their subscriptions). Returns the function that removes the listener.

@@ -46,6 +46,8 @@ export function shortTypeName(typeUrl: string): string {
       return 'lds';
     case TypeUrl.RouteConfiguration:
       return 'rds';
+    case TypeUrl.Secret:
+      return 'sds';
     default:
       return typeUrl;
   }

@@ -39,7 +39,7 @@ describe('node identity', () => {
     harness.sotw({ typeUrl: CDS, node: SIDECAR_NODE });
     harness.sotw({ typeUrl: EDS, resourceNames: ['x'], node: { id: 'router~10.0.0.9~gw.other~other.svc.cluster.local', metadata: { NAMESPACE: 'other' } } });
     expect(harness.session.node.id).toBe(SIDECAR_NODE.id);
-    expect(harness.session.profile).toEqual<ProxyProfile>({ namespace: 'shop', flavor: 'envoy', naming: 'sidecar' });
+    expect(harness.session.profile).toEqual<ProxyProfile>({ namespace: 'shop', flavor: 'envoy'});
   });
 
   it("refuses a first request without a node, or with an empty node id, with istiod's INVALID_ARGUMENT", () => {

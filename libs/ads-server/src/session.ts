@@ -698,7 +698,7 @@ export class AdsSession implements AdsSessionInfo {
           // Never push while the provider is not ready: an empty or partial view would delete the
           // client's good configuration (the store-outage rule).
           if (!this.host.provider.isReady()) continue;
-          view = this.host.provider.viewFor(this.profileValue!);
+          view = this.host.provider.viewFor(this.profileValue!, this);
         }
         if (this.mode === 'sotw') this.pushSotw(state, view, now);
         else this.pushDelta(state, view, now);

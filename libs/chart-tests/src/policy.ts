@@ -105,12 +105,19 @@ interface Grant {
 const grantKey = (grant: Grant): string => `${grant.verb} ${grant.apiGroup || 'core'}/${grant.resource}`;
 
 /** Everything the watcher may do cluster-wide: read the Istio kinds Skiff serves. */
-export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars'].flatMap((resource) =>
+export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways'].flatMap((resource) =>
   ['get', 'list', 'watch'].map((verb) => ({ apiGroup: 'networking.istio.io', resource, verb })),
 );
 
-/** What an option may add cluster-wide: the gateway's TokenReviews with `gateway.tls.tokenReview`. */
-export const OPTIONAL_CLUSTER_GRANTS: readonly Grant[] = [{ apiGroup: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' }];
+/**
+ * What an option may add cluster-wide: the gateway's TokenReviews with `gateway.tls.tokenReview`, and
+ * reading Secrets plus SubjectAccessReviews with `gateway.sdsSecrets`.
+ */
+export const OPTIONAL_CLUSTER_GRANTS: readonly Grant[] = [
+  { apiGroup: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' },
+  ...['get', 'list', 'watch'].map((verb) => ({ apiGroup: '', resource: 'secrets', verb })),
+  { apiGroup: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create' },
+];
 
 /** Everything the watcher may do in the release namespace: hold its leader-election Lease. */
 export const ALLOWED_NAMESPACE_GRANTS: readonly Grant[] = ['get', 'create', 'update'].map((verb) => ({
@@ -135,8 +142,9 @@ function grantsOf(rule: unknown): { grants: Grant[]; problems: string[] } {
 
 /**
  * RBAC grants exactly what Skiff needs and nothing more: ClusterRoles may only get/list/watch
- * networking.istio.io serviceentries, workloadentries, destinationrules and sidecars, and create
- * authentication.k8s.io tokenreviews (only that one optional); Roles live in the release namespace and may
+ * networking.istio.io serviceentries, workloadentries, destinationrules, sidecars and gateways, and, as
+ * options, create authentication.k8s.io tokenreviews, get/list/watch core secrets and create
+ * authorization.k8s.io subjectaccessreviews; Roles live in the release namespace and may
  * only get/create/update coordination.k8s.io leases; the required sets are granted in full; bindings refer
  * only to roles rendered here and bind only service accounts rendered here. Wildcards, non-resource
  * URLs and aggregation count as more.

@@ -18,7 +18,7 @@ const positionOf = (source: SourceRef): string => `${source.file}:${source.line}
 
 /** Merges per-file results, rejecting later duplicates of an object (same kind, namespace and name). */
 export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
-  const merged: LoadResult = { serviceEntries: [], workloadEntries: [], sidecars: [], accepted: [], rejected: [], ignored: [], errors: [] };
+  const merged: LoadResult = { serviceEntries: [], workloadEntries: [], sidecars: [], gateways: [], accepted: [], rejected: [], ignored: [], errors: [] };
   const firstDefinition = new Map<string, string>();
   const duplicatePositions = new Set<string>();
   for (const result of results) {
@@ -43,6 +43,7 @@ export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
     for (const entry of result.serviceEntries) if (!duplicatePositions.has(positionOf(entry.source))) merged.serviceEntries.push(entry);
     for (const entry of result.workloadEntries) if (!duplicatePositions.has(positionOf(entry.source))) merged.workloadEntries.push(entry);
     for (const entry of result.sidecars) if (!duplicatePositions.has(positionOf(entry.source))) merged.sidecars.push(entry);
+    for (const entry of result.gateways) if (!duplicatePositions.has(positionOf(entry.source))) merged.gateways.push(entry);
     for (const item of result.rejected) merged.rejected.push(item);
     for (const item of result.ignored) merged.ignored.push(item);
     for (const item of result.errors) merged.errors.push(item);

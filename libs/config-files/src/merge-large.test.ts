@@ -27,9 +27,10 @@ describe('mergeLoadResults at scale', () => {
       serviceEntries: [],
       workloadEntries: Array.from({ length: COUNT }, (_, item) => ({ ...loaded, source: { ...first, item } })),
       sidecars: [],
+      gateways: [],
       accepted: [{ ...accepted, source: first }],
       rejected: new Array(COUNT).fill({ kind: 'WorkloadEntry', namespace: 'ns', name: 'bad', source: first, errors: [] }),
-      ignored: new Array(COUNT).fill({ kind: 'Gateway', namespace: 'ns', name: 'g', source: first }),
+      ignored: new Array(COUNT).fill({ kind: 'VirtualService', namespace: 'ns', name: 'g', source: first }),
       errors: new Array(COUNT).fill({ file: 'big.yaml', document: 2, line: 1, message: 'not an object' }),
     };
     const merged = mergeLoadResults([big, single]);

@@ -24,3 +24,11 @@ export { KubernetesError, type KubernetesErrorCode } from './kubernetes-error.js
 export { loadKubeConfig, type KubeConfigOptions } from './kubernetes-config.js';
 export { DEFAULT_TOKEN_AUDIENCES, serviceAccountOfReview, TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './kubernetes-token-review.js';
 export { ISTIO_NETWORKING_GROUP, ISTIO_VERSION_PREFERENCE, type ServedKind } from './kubernetes-discovery.js';
+export {
+  KubernetesSecretSource,
+  SECRETS_FIELD_SELECTOR,
+  SubjectAccessReviewer,
+  type KubernetesSecretSourceOptions,
+  type SubjectAccessReviewerOptions,
+  type WatchedSecret,
+} from './kubernetes-secrets.js';

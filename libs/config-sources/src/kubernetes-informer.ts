@@ -14,7 +14,7 @@
  * watches ask for bookmarks (`allowWatchBookmarks=true`), so a quiet watch still learns the current
  * resource version and can resume after a disconnect without a relist.
  */
-import { ADD, ApiException, CustomObjectsApi, DELETE, ERROR, ListWatch, UPDATE, Watch } from '@kubernetes/client-node';
+import { ADD, ApiException, CoreV1Api, CustomObjectsApi, DELETE, ERROR, ListWatch, UPDATE, Watch } from '@kubernetes/client-node';
 import type { ConfigurationOptions, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { abortableRequest } from './kubernetes-config.js';
 import { backoffDelay, type BackoffPolicy } from '@skiff/runtime';
@@ -26,6 +26,8 @@ import { describeKubernetesError } from './kubernetes-error.js';
 export interface InformerTarget extends ServedKind {
   /** undefined: all namespaces. */
   readonly namespace: string | undefined;
+  /** A field selector for the list and the watch (the Secrets watch leaves out Helm releases and tokens). */
+  readonly fieldSelector?: string;
 }
 
 export interface InformerEvents {
@@ -52,6 +54,7 @@ export class RestartingInformer {
   readonly description: string;
   private readonly informer: ListWatch<KubernetesObject>;
   private readonly api: CustomObjectsApi;
+  private readonly core: CoreV1Api;
   private readonly timers = new Timers();
   /** Cancels a list still in flight when the informer stops. */
   private readonly inFlight = new AbortController();
@@ -73,6 +76,7 @@ export class RestartingInformer {
     const where = target.namespace === undefined ? 'all namespaces' : `namespace ${target.namespace}`;
     this.description = `${target.kind} (${target.group}/${target.version}) in ${where}`;
     this.api = config.makeApiClient(CustomObjectsApi);
+    this.core = config.makeApiClient(CoreV1Api);
     this.requestOptions = abortableRequest(this.inFlight.signal);
     const watch = new GuardedWatch(config, {
       stopped: () => this.stopped,
@@ -87,7 +91,7 @@ export class RestartingInformer {
       () => this.list(),
       false,
       undefined,
-      undefined,
+      target.fieldSelector,
       // ListWatch waits before re-watching after repeated clean ends; make that wait follow the same
       // policy as restarts, and end it (rather than leave a timer running) when the informer stops.
       { delayFn: () => this.timers.sleep(backoffDelay(options.backoff, this.rewatches++, options.random)) },
@@ -138,7 +142,7 @@ export class RestartingInformer {
   }
 
   private async list(): Promise<KubernetesListObject<KubernetesObject>> {
-    const list = await listAllPages(this.api, this.options.target, this.options.pageSize, this.requestOptions);
+    const list = await listAllPages({ custom: this.api, core: this.core }, this.options.target, this.options.pageSize, this.requestOptions);
     this.progressed();
     this.listCount++;
     // ListWatch applies the list to its cache (emitting the adds, updates and deletes) synchronously
@@ -211,7 +215,8 @@ class GuardedWatch extends Watch {
 }
 
 function collectionPath(target: InformerTarget): string {
-  const base = `/apis/${target.group}/${target.version}`;
+  // The core group ('') lives under /api, every other group under /apis.
+  const base = target.group === '' ? `/api/${target.version}` : `/apis/${target.group}/${target.version}`;
   return target.namespace === undefined || !target.namespaced
     ? `${base}/${target.plural}`
     : `${base}/namespaces/${encodeURIComponent(target.namespace)}/${target.plural}`;
@@ -225,8 +230,14 @@ interface ListPage {
 }
 
 /** Lists every object, page by page; the pages share one snapshot and so one resourceVersion. */
+/** The clients a list needs: custom resources, and the core group's Secrets. */
+interface ListClients {
+  readonly custom: CustomObjectsApi;
+  readonly core: CoreV1Api;
+}
+
 async function listAllPages(
-  api: CustomObjectsApi,
+  api: ListClients,
   target: InformerTarget,
   pageSize: number,
   options: ConfigurationOptions,
@@ -258,7 +269,7 @@ function toList(last: ListPage, earlier: KubernetesObject[]): KubernetesListObje
 }
 
 async function listPage(
-  api: CustomObjectsApi,
+  api: ListClients,
   target: InformerTarget,
   pageSize: number,
   continueToken: string | undefined,
@@ -267,10 +278,16 @@ async function listPage(
   const paging = {
     ...(pageSize > 0 ? { limit: pageSize } : {}),
     ...(continueToken === undefined ? {} : { _continue: continueToken }),
+    ...(target.fieldSelector === undefined ? {} : { fieldSelector: target.fieldSelector }),
   };
   const { group, version, plural } = target;
-  if (target.namespace === undefined || !target.namespaced) {
-    return (await api.listClusterCustomObject({ group, version, plural, ...paging }, options)) as ListPage;
+  if (group === '') {
+    if (version !== 'v1' || plural !== 'secrets') throw new Error(`the informer lists only Secrets of the core group, not ${plural}`);
+    if (target.namespace === undefined) return (await api.core.listSecretForAllNamespaces(paging, options)) as ListPage;
+    return (await api.core.listNamespacedSecret({ namespace: target.namespace, ...paging }, options)) as ListPage;
   }
-  return (await api.listNamespacedCustomObject({ group, version, plural, namespace: target.namespace, ...paging }, options)) as ListPage;
+  if (target.namespace === undefined || !target.namespaced) {
+    return (await api.custom.listClusterCustomObject({ group, version, plural, ...paging }, options)) as ListPage;
+  }
+  return (await api.custom.listNamespacedCustomObject({ group, version, plural, namespace: target.namespace, ...paging }, options)) as ListPage;
 }

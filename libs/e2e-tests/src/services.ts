@@ -85,17 +85,42 @@ const WHO_PATH = '/skiff.e2e.Backend/Who';
 const encode = (text: string): Buffer => Buffer.from(text);
 const decode = (bytes: Buffer): string => bytes.toString();
 
-/** A gRPC server on a free port of 127.0.0.1 whose one method answers with the backend's name. */
-export async function startBackend(name: string): Promise<{ name: string; port: number; server: grpc.Server }> {
+/** A backend serving mutual TLS, as a mesh workload does: its certificate and the CA its clients' must chain to. */
+export interface BackendTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly port: number;
+  readonly server: grpc.Server;
+  /** With TLS: the subject alternative names of each caller's certificate, one entry per RPC. */
+  readonly callers: string[];
+}
+
+/**
+ * A gRPC server on a free port of 127.0.0.1 whose one method answers with the backend's name. With
+ * `tls` it demands a client certificate signed by `tls.ca` and records each caller's SANs.
+ */
+export async function startBackend(name: string, tls?: BackendTls): Promise<Backend> {
   const server = new grpc.Server();
+  const callers: string[] = [];
   server.addService(
     { Who: { path: WHO_PATH, requestStream: false, responseStream: false, requestSerialize: encode, requestDeserialize: decode, responseSerialize: encode, responseDeserialize: decode } },
-    { Who: (_call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) => callback(null, name) },
+    {
+      Who: (call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) => {
+        if (tls !== undefined) callers.push(call.getAuthContext()?.sslPeerCertificate?.subjectaltname ?? '');
+        callback(null, name);
+      },
+    },
   );
+  const credentials = tls === undefined ? grpc.ServerCredentials.createInsecure() : grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+    server.bindAsync('127.0.0.1:0', credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
   );
-  return { name, port: bound, server };
+  return { name, port: bound, server, callers };
 }
 
 export interface Spread {
@@ -105,20 +130,17 @@ export interface Spread {
 }
 
 /**
- * A proxyless gRPC application in its own process (`fixtures/xds-client.mjs`): the real
- * @grpc/grpc-js-xds resolver with the given bootstrap, calling the backends through `target`.
+ * A child process spoken to in JSON lines: one command written to its stdin, one answer read from its
+ * stdout, in order.
  */
-export class XdsClientProcess {
-  private readonly child: ChildProcess;
+export class JsonLineProcess {
+  protected readonly child: ChildProcess;
   private buffer = '';
-  private readonly waiting: ((line: string) => void)[] = [];
+  private readonly waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   stderr = '';
 
-  constructor(bootstrap: unknown, target = 'xds:///example-app:8080') {
-    this.child = spawn(process.execPath, [XDS_CLIENT, target], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
-    });
+  constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.child.stdout?.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString();
@@ -126,23 +148,47 @@ export class XdsClientProcess {
       while (newline !== -1) {
         const line = this.buffer.slice(0, newline);
         this.buffer = this.buffer.slice(newline + 1);
-        this.waiting.shift()?.(line);
+        this.waiting.shift()?.resolve(line);
         newline = this.buffer.indexOf('\n');
       }
     });
+    // A process that dies (a crash, a refused flag) fails the command waiting for it instead of hanging it.
+    this.child.on('exit', (code, signal) => {
+      for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(`${command} exited (${signal ?? code}) before answering:\n${this.stderr.slice(-4000)}`));
+    });
   }
 
-  /** Runs `count` RPCs in sequence in the client process. */
-  spread(count: number): Promise<Spread> {
-    return new Promise((resolve) => {
-      this.waiting.push((line) => resolve(JSON.parse(line) as Spread));
-      this.child.stdin?.write(`${JSON.stringify({ spread: count })}\n`);
+  /** Writes `command` as one line and resolves with the parsed answer line. */
+  protected ask<T>(command: unknown): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        reject(new Error(`the process has exited (${this.child.signalCode ?? this.child.exitCode}):\n${this.stderr.slice(-4000)}`));
+        return;
+      }
+      this.waiting.push({ resolve: (line) => resolve(JSON.parse(line) as T), reject });
+      this.child.stdin?.write(`${JSON.stringify(command)}\n`);
     });
   }
 
   close(): void {
     this.child.stdin?.end();
     this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * A proxyless gRPC application in its own process (`fixtures/xds-client.mjs`): the real
+ * @grpc/grpc-js-xds resolver with the given bootstrap, calling the backends through `target`.
+ */
+export class XdsClientProcess extends JsonLineProcess {
+  /** With `xdsCredentials` the client dials with XdsChannelCredentials (TLS where a cluster asks for it). */
+  constructor(bootstrap: unknown, target = 'xds:///example-app:8080', options: { readonly xdsCredentials?: boolean } = {}) {
+    super(process.execPath, [XDS_CLIENT, target, ...(options.xdsCredentials === true ? ['--xds-credentials'] : [])], { GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) });
+  }
+
+  /** Runs `count` RPCs in sequence in the client process. */
+  spread(count: number): Promise<Spread> {
+    return this.ask<Spread>({ spread: count });
   }
 }
 

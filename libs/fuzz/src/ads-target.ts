@@ -4,7 +4,8 @@
  * structured requests with hostile values), handled by a real `AdsSession` over real resources and
  * the real `SubscriptionIndex`, with time moving between requests. Nothing may throw; every response
  * must decode; a stream may only end with a status the server documents; the state a stream keeps
- * stays within what the server serves, and what it keeps of a client's NACKs and versions is bounded.
+ * stays within what the server serves, its subscriptions within what the client asked for and the
+ * per-request cap, and what it keeps of a client's NACKs and versions is bounded.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { AdsSession, DEFAULT_ADS_LIMITS, PUSH_ORDER, StaticResourceProvider, SubscriptionIndex, type AdsMode, type SessionHost } from '@skiff/ads-server';
@@ -104,13 +105,19 @@ export function runAdsSession(input: AdsFuzzInput, provider: StaticResourceProvi
       },
     },
   });
+  // Names the client has asked for so far (delta subscriptions accumulate; a state-of-the-world
+  // request replaces the type's set, capped by maxNamesPerRequest).
+  let requestedNames = 0;
   for (const step of input.steps) {
     if (input.mode === 'sotw') {
       const request = step.raw !== undefined ? decodeOrSkip(() => fromBinary(DiscoveryRequestSchema, step.raw!)) : create(DiscoveryRequestSchema, step.request ?? {});
       if (request !== undefined) session.handleSotwRequest(request);
     } else {
       const request = step.raw !== undefined ? decodeOrSkip(() => fromBinary(DeltaDiscoveryRequestSchema, step.raw!)) : create(DeltaDiscoveryRequestSchema, step.request ?? {});
-      if (request !== undefined) session.handleDeltaRequest(request);
+      if (request !== undefined) {
+        requestedNames += request.resourceNamesSubscribe.length;
+        session.handleDeltaRequest(request);
+      }
     }
     clock.advance(step.advanceMs);
     for (const bytes of written.splice(0)) {
@@ -120,6 +127,8 @@ export function runAdsSession(input: AdsFuzzInput, provider: StaticResourceProvi
     if (ended !== undefined && !DOCUMENTED_END_CODES.has(ended.code)) throw new Error(`the stream ended with an undocumented status ${ended.code}: ${ended.details}`);
     for (const type of session.status().types) {
       if (!host.servesType(type.typeUrl)) throw new Error(`the stream keeps state for a type it does not serve: ${type.typeUrl.slice(0, 80)}`);
+      const namesBound = input.mode === 'sotw' ? host.settings.limits.maxNamesPerRequest : requestedNames;
+      if (type.names.length > namesBound) throw new Error(`the stream keeps ${type.names.length} subscribed names of ${type.typeUrl}, more than the ${namesBound} it may`);
       // What a client sends back is kept bounded (the marker of a cut adds a few dozen bytes).
       const nack = type.lastNack;
       if (nack !== undefined && Buffer.byteLength(nack.message) > host.settings.limits.maxErrorDetailBytes + 64) throw new Error(`a NACK message of ${Buffer.byteLength(nack.message)} bytes is kept`);
@@ -193,4 +202,41 @@ export function providerWith(resources: readonly { typeUrl: string; name: string
   const provider = new StaticResourceProvider();
   provider.upsert(resources);
   return provider;
+}
+
+/** At most this many requests are read from libFuzzer's bytes: a stream, not a flood. */
+const MAX_BYTE_STEPS = 64;
+
+/**
+ * A stream from the bytes libFuzzer mutates (Jazzer.js): the first byte's low bit picks the mode (0
+ * state of the world, 1 delta), then each request is a 16-bit big-endian time to advance after it in
+ * ms, a 16-bit big-endian length and that many bytes of request as they come off the wire (cut short
+ * at the end of the input). Every step is raw, so the decoding of requests is fuzzed too.
+ */
+export function adsInputFromBytes(bytes: Uint8Array): AdsFuzzInput {
+  const mode: AdsMode = ((bytes[0] ?? 0) & 1) === 0 ? 'sotw' : 'delta';
+  const steps: AdsStep[] = [];
+  let at = 1;
+  while (at + 4 <= bytes.length && steps.length < MAX_BYTE_STEPS) {
+    const advanceMs = (bytes[at]! << 8) | bytes[at + 1]!;
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    const raw = bytes.slice(at + 4, Math.min(bytes.length, at + 4 + length));
+    steps.push({ raw, advanceMs });
+    at += 4 + raw.length;
+  }
+  return { mode, steps };
+}
+
+/** The bytes `adsInputFromBytes` reads back as `input` (structured requests encoded as the mode's request). */
+export function adsInputToBytes(input: AdsFuzzInput): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(input.mode === 'sotw' ? 0 : 1)];
+  for (const step of input.steps.slice(0, MAX_BYTE_STEPS)) {
+    const raw =
+      step.raw ??
+      (input.mode === 'sotw' ? toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, step.request ?? {})) : toBinary(DeltaDiscoveryRequestSchema, create(DeltaDiscoveryRequestSchema, step.request ?? {})));
+    if (raw.length > 0xffff) throw new Error(`an ADS request of ${raw.length} bytes does not fit the 16-bit length of the byte form`);
+    const advanceMs = Math.min(0xffff, Math.max(0, Math.trunc(step.advanceMs)));
+    parts.push(Uint8Array.of(advanceMs >> 8, advanceMs & 0xff, raw.length >> 8, raw.length & 0xff), raw);
+  }
+  return new Uint8Array(Buffer.concat(parts));
 }

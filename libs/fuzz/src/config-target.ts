@@ -2,10 +2,12 @@
  * Fuzz target: Istio YAML -> parsing -> istiod's validation -> normalization -> selection ->
  * translation -> protobuf encoding, the path every file of a watched directory and every Kubernetes
  * object takes. Whatever the text, nothing may throw: bad input is a rejected object or a parse error
- * naming the object, field and reason; every resource that comes out decodes as its type.
+ * naming the object, field and reason; every resource that comes out decodes as its type, and the
+ * same text always builds the same bytes.
  */
+import { createHash } from 'node:crypto';
 import { fromBinary } from '@bufbuild/protobuf';
-import { loadIstioConfig } from '@skiff/model';
+import { formatFieldError, loadIstioConfig, objectLabel } from '@skiff/model';
 import { TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
@@ -30,12 +32,28 @@ const SCHEMAS = {
   [TypeUrl.RouteConfiguration]: RouteConfigurationSchema,
 } as const;
 
-/** Runs `text` through the whole pipeline; throws only for a Skiff bug. */
+/**
+ * Runs `text` through the whole pipeline; throws only for a Skiff bug. It runs twice: the second run
+ * must build the same resources byte for byte and reject the same objects for the same reasons, as
+ * the watcher and the Kubernetes source rebuild from the same input and expect no push.
+ */
 export function runConfigPipeline(text: string): ConfigPipelineOutcome {
+  const first = pipelineOnce(text);
+  const second = pipelineOnce(text);
+  if (first.digest !== second.digest) throw new Error('the same text built different resources or rejections on a second run');
+  return first.outcome;
+}
+
+function pipelineOnce(text: string): { outcome: ConfigPipelineOutcome; digest: string } {
+  const hash = createHash('sha256');
   const loaded = loadIstioConfig(text, 'fuzz.yaml');
   for (const rejected of loaded.rejected) {
+    const label = objectLabel(rejected.kind, rejected.namespace, rejected.name);
     for (const error of rejected.errors) {
-      if (typeof error.reason !== 'string' || error.reason === '') throw new Error(`a rejection of ${rejected.kind} ${rejected.namespace}/${rejected.name} has no reason`);
+      if (typeof error.reason !== 'string' || error.reason === '') throw new Error(`a rejection of ${label} has no reason`);
+      if (error.object !== label) throw new Error(`a rejection of ${label} names another object: ${error.object}`);
+      if (typeof error.field !== 'string') throw new Error(`a rejection of ${label} has no field path`);
+      hash.update(`${formatFieldError(error)}\n`);
     }
   }
   const index = new SelectorIndex();
@@ -50,10 +68,11 @@ export function runConfigPipeline(text: string): ConfigPipelineOutcome {
       const schema = SCHEMAS[resource.typeUrl as keyof typeof SCHEMAS];
       if (schema === undefined) throw new Error(`built a resource of unexpected type ${resource.typeUrl}`);
       fromBinary(schema, resource.bytes);
+      hash.update(`${resource.typeUrl} ${resource.name}\n`).update(resource.bytes);
       resources += 1;
     }
   }
-  return { accepted: loaded.accepted.length, rejected: loaded.rejected.length, resources };
+  return { outcome: { accepted: loaded.accepted.length, rejected: loaded.rejected.length, resources }, digest: hash.digest('hex') };
 }
 
 /** Values that exercise the validation rules: valid ones, edge cases and wrong types. */

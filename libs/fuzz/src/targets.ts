@@ -12,7 +12,7 @@ import { loadIstioConfig } from '@skiff/model';
 import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
-import { adsInputArbitrary, providerWith, runAdsSession, type AdsFuzzInput } from './ads-target.js';
+import { adsInputArbitrary, adsInputFromBytes, adsInputToBytes, providerWith, runAdsSession, type AdsFuzzInput } from './ads-target.js';
 import { istioObjectArbitrary, mutate, runConfigPipeline, textMutation } from './config-target.js';
 
 /** A corpus entry, drawn by index: `fc.constantFrom(...corpus)` would put the whole corpus on the call stack. */
@@ -22,11 +22,17 @@ function corpusEntry<T>(corpus: readonly T[]): fc.Arbitrary<T> {
 
 export const CORPUS_DIRECTORY = fileURLToPath(new URL('../corpus', import.meta.url));
 
-/** A fuzz target: how to generate inputs from its corpus, run one, and store one as a file. */
+/**
+ * A fuzz target: how to generate inputs from its corpus (fast-check), read one from the bytes
+ * libFuzzer mutates (Jazzer.js) and write one as such bytes (the seeds), run one, and store one as a
+ * file.
+ */
 export interface FuzzTarget<Input> {
   readonly name: string;
   readonly description: string;
   arbitrary(corpus: readonly Input[]): fc.Arbitrary<Input>;
+  fromBytes(bytes: Uint8Array): Input;
+  toBytes(input: Input): Uint8Array;
   run(input: Input): void;
   encode(input: Input): string;
   decode(text: string): Input;
@@ -34,9 +40,9 @@ export interface FuzzTarget<Input> {
   readonly extension: string;
 }
 
-/** The corpus entries of `target`, seeds and findings. */
-export function corpusOf<Input>(target: FuzzTarget<Input>): { file: string; input: Input }[] {
-  const directory = join(CORPUS_DIRECTORY, target.name);
+/** The corpus entries of `target`, seeds and findings (from `corpus/<target>/` under `root`). */
+export function corpusOf<Input>(target: FuzzTarget<Input>, root: string = CORPUS_DIRECTORY): { file: string; input: Input }[] {
+  const directory = join(root, target.name);
   return readdirSync(directory)
     .filter((file) => file.endsWith(target.extension))
     .sort()
@@ -44,9 +50,9 @@ export function corpusOf<Input>(target: FuzzTarget<Input>): { file: string; inpu
 }
 
 /** Keeps a failing input in the corpus as `finding-<hash>`; returns the file's path. */
-export function saveFinding<Input>(target: FuzzTarget<Input>, input: Input): string {
+export function saveFinding<Input>(target: FuzzTarget<Input>, input: Input, root: string = CORPUS_DIRECTORY): string {
   const text = target.encode(input);
-  const file = join(CORPUS_DIRECTORY, target.name, `finding-${createHash('sha256').update(text).digest('hex').slice(0, 12)}${target.extension}`);
+  const file = join(root, target.name, `finding-${createHash('sha256').update(text).digest('hex').slice(0, 12)}${target.extension}`);
   writeFileSync(file, text);
   return file;
 }
@@ -61,6 +67,8 @@ export const configTarget: FuzzTarget<string> = {
     const mutated = fc.tuple(corpusEntry(corpus), fc.array(textMutation, { minLength: 1, maxLength: 6 })).map(([seed, mutations]) => mutate(seed, mutations));
     return fc.oneof(generated, mutated, fc.string({ maxLength: 200 }));
   },
+  fromBytes: (bytes) => Buffer.from(bytes).toString('utf8'),
+  toBytes: (text) => new Uint8Array(Buffer.from(text, 'utf8')),
   run: (text) => {
     runConfigPipeline(text);
   },
@@ -84,6 +92,8 @@ export const adsTarget: FuzzTarget<AdsFuzzInput> = {
   description: 'ADS request decoding and session handling (state of the world and delta)',
   extension: '.json',
   arbitrary: (corpus) => (corpus.length === 0 ? adsInputArbitrary : fc.oneof(adsInputArbitrary, corpusEntry(corpus))),
+  fromBytes: adsInputFromBytes,
+  toBytes: adsInputToBytes,
   run: (input) => {
     resources ??= seedResources();
     runAdsSession(input, providerWith(resources));

@@ -34,6 +34,20 @@ export const GATEWAY_SECURITY_OPTIONS = {
     parse: path,
     valueName: 'path',
   },
+  sdsSecretsFromKubernetes: {
+    flag: 'sds-secrets-from-kubernetes',
+    description:
+      "serve DestinationRule credentialName certificates (kubernetes://name, name-cacert) over ADS from Kubernetes Secrets, to TLS clients with a verified identity, as istiod's SDS does: a proxy reads Secrets of its own namespace, key and certificate only if its service account may list Secrets there (SubjectAccessReview); needs get/list/watch on Secrets and create on SubjectAccessReviews",
+    parse: parseBoolean,
+    default: 'false',
+    valueName: 'bool',
+  },
+  sdsSecretsKubeconfig: {
+    flag: 'sds-secrets-kubeconfig',
+    description: 'kubeconfig of the API server whose Secrets --sds-secrets-from-kubernetes serves; default: in a pod its service account, else $KUBECONFIG or ~/.kube/config',
+    parse: path,
+    valueName: 'path',
+  },
   xdsIdentityCheck: {
     flag: 'xds-identity-check',
     description: "refuse (PERMISSION_DENIED) a TLS client whose certificate identity is not in its node's NAMESPACE (and SERVICE_ACCOUNT when set) (istiod: PILOT_ENABLE_XDS_IDENTITY_CHECK)",
@@ -69,6 +83,8 @@ export interface GatewaySecurityValues {
   readonly tokenAudiences: readonly string[];
   readonly trustDomain: string;
   readonly tokenReviewKubeconfig: string | undefined;
+  readonly sdsSecretsFromKubernetes: boolean;
+  readonly sdsSecretsKubeconfig: string | undefined;
   readonly maxRecvMsgSize: number;
   readonly maxStreamsPerConnection: number;
   readonly maxConnections: number;
@@ -88,7 +104,14 @@ export interface GatewaySecuritySettings {
   readonly identityCheck: boolean;
   /** Review TLS clients' service-account tokens (`--xds-token-review`); the app builds the authenticator. */
   readonly tokenReview: TokenReviewSettings | undefined;
+  /** Serve Secrets from Kubernetes (`--sds-secrets-from-kubernetes`); the app builds the source. */
+  readonly sdsSecrets: SdsSecretsSettings | undefined;
   readonly debugAuth: DebugAuthPolicy;
+}
+
+export interface SdsSecretsSettings {
+  /** Absent: in a pod its service account, else the default kubeconfig loading rules. */
+  readonly kubeconfig: string | undefined;
 }
 
 export interface TokenReviewSettings {
@@ -106,6 +129,10 @@ export function gatewaySecurityFromCommandLine(values: GatewaySecurityValues): G
   // With a client CA the TLS handshake already demands a certificate, so a token could never be used.
   if (values.xdsTokenReview && values.tlsClientCaFile !== undefined) return { error: 'give --xds-token-review or --tls-client-ca-file, not both: with a client CA every client must present a certificate' };
   if (values.xdsTokenReview && values.trustDomain === '') return { error: '--trust-domain must not be empty' };
+  // istiod's SecretGen answers only a proxy with a VerifiedIdentity, which only an authenticated TLS stream has.
+  if (values.sdsSecretsFromKubernetes && values.tlsCertFile === undefined) return { error: '--sds-secrets-from-kubernetes needs --tls-cert-file and --tls-key-file: Secrets go only to authenticated proxies, and plaintext ADS is never authenticated' };
+  if (values.sdsSecretsFromKubernetes && !values.xdsIdentityCheck) return { error: '--sds-secrets-from-kubernetes needs --xds-identity-check true: a Secret goes only to a proxy whose identity was bound to its namespace' };
+  if (!values.sdsSecretsFromKubernetes && values.sdsSecretsKubeconfig !== undefined) return { error: '--sds-secrets-kubeconfig needs --sds-secrets-from-kubernetes true' };
   const tls: AdsServerTlsFiles | undefined =
     values.tlsCertFile === undefined || values.tlsKeyFile === undefined
       ? undefined
@@ -128,6 +155,7 @@ export function gatewaySecurityFromCommandLine(values: GatewaySecurityValues): G
     },
     identityCheck: values.xdsIdentityCheck,
     tokenReview: values.xdsTokenReview ? { audiences: values.tokenAudiences, trustDomain: values.trustDomain, kubeconfig: values.tokenReviewKubeconfig } : undefined,
+    sdsSecrets: values.sdsSecretsFromKubernetes ? { kubeconfig: values.sdsSecretsKubeconfig } : undefined,
     debugAuth: { enabled: values.debugAuth, systemNamespace: values.systemNamespace, allowedNamespaces: values.debugAuthAllowedNamespaces, trustLoopback: true },
   };
 }

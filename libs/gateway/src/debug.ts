@@ -18,7 +18,7 @@ export const PROXY_ID_REQUIRED = 'You must provide a proxyID in the query string
 export const PROXY_NOT_CONNECTED = 'Proxy not connected to this Pilot instance. It may be connected to another instance.';
 
 /** The variant whose resources stand for "the service" in registry-style pages: Envoy sidecars. */
-const SIDECAR_VIEW = { flavor: 'envoy', naming: 'sidecar' } as const;
+const SIDECAR_VIEW = { flavor: 'envoy'} as const;
 
 function requireProxy(gateway: Gateway, query: URLSearchParams) {
   const proxyId = query.get('proxyID');
@@ -109,6 +109,20 @@ export function registerGatewayDebug(monitoring: MonitoringServer, gateway: Gate
         outboundTrafficPolicy: sidecar?.outboundTrafficPolicy === undefined || sidecar.outboundTrafficPolicy === null ? null : { mode: sidecar.outboundTrafficPolicy },
         sidecar: sidecar === undefined ? null : { configNamespace: sidecar.namespace, workloadSelector: sidecar.workloadSelector, egress: sidecar.egress },
         services: [...ports].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([hostname, set]) => ({ hostname, ports: [...set].sort((a, b) => a - b) })),
+      },
+    };
+  });
+
+  monitoring.addDebugHandler('/debug/gatewayz', 'The Gateways that select a proxy connected to this replica, and whether it gets the sni-dnat clusters of an AUTO_PASSTHROUGH server (?proxyID=)', (query) => {
+    const { status } = requireProxy(gateway, query);
+    const profile = status.profile!;
+    // The inputs and the outcome of istiod's `mergeGateways` / `ContainsAutoPassthroughGateways` for this proxy.
+    const gateways = gateway.cache.gatewaysFor(profile);
+    return {
+      status: 200,
+      body: {
+        autoPassthrough: gateway.cache.getsSniDnatClusters(profile),
+        gateways: gateways.map((selected) => ({ namespace: selected.namespace, name: selected.name, selector: selected.selector, servers: selected.servers })),
       },
     };
   });

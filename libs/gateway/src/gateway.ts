@@ -6,7 +6,7 @@
 import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack, AnySchema } from '@bufbuild/protobuf/wkt';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsLimits, type BearerTokenAuthenticator, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
+import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsCallbacks, type AdsLimits, type BearerTokenAuthenticator, type AdsServerTls, type AdsSessionInfo, type AdsSessionStatus, type ServedResource } from '@skiff/ads-server';
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { contextFromTraceparent, SKIFF_VERSION, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
@@ -14,7 +14,9 @@ import { GatewayCache } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
 import { DebugAuthorizer, debugCallerOf, type DebugAuthPolicy, type DebugDecision, type DebugScope } from './debug-auth.js';
 import { istioXdsCallbacks } from './istio-metrics.js';
+import { SecretServingProvider, type SecretAccessReviewer, type SecretSource } from './secret-provider.js';
 import { clientConfigOf, isDebugClient, proxySyncStatus, type ProxySyncStatus } from './sync-status.js';
+import { TypeUrl } from '@skiff/protos';
 
 /** istiod's xDS debug type URLs (`pkg/model/xds.go`). */
 /** istioctl's generic debug type: the resource name is the debug endpoint (`x internal-debug`). */
@@ -55,6 +57,26 @@ export interface GatewayOptions {
   readonly tokenAuthenticator?: BearerTokenAuthenticator;
   /** Who may read which proxy's debug information over ADS (`DebugAuthPolicy`). */
   readonly debugAuth?: Partial<DebugAuthPolicy>;
+  /**
+   * Serve `credentialName` Secrets over ADS (`--sds-secrets-from-kubernetes`): where they come from and
+   * who may read them. Started and closed with the gateway; without it the Secret type is not served.
+   */
+  readonly secrets?: GatewaySecrets;
+}
+
+/** The Secret source and reviewer of `GatewayOptions.secrets`, with their lifecycle. */
+export interface GatewaySecrets {
+  readonly source: SecretSource & { start(): Promise<void>; close(): Promise<void> };
+  readonly reviewer: SecretAccessReviewer;
+}
+
+/** Streams whose status one turn of the event loop puts in the fleet report. */
+const FLEET_REPORT_SLICE = 500;
+
+/** What the fleet report reads of a live session. */
+interface AdsSessionStatusSource {
+  readonly isClosed: boolean;
+  status(): AdsSessionStatus;
 }
 
 /** A replica's fleet report as published to the store. */
@@ -73,6 +95,8 @@ export class Gateway implements Runner {
   readonly servers: readonly AdsServer[];
   readonly replicaId: string;
   readonly debugAuthorizer: DebugAuthorizer;
+  /** The Secret-serving provider when `secrets` is configured. */
+  readonly secretServing: SecretServingProvider | undefined;
   private readonly options: GatewayOptions;
   private readonly logger: Logger;
   private fleetTimer: NodeJS.Timeout | undefined;
@@ -95,14 +119,24 @@ export class Gateway implements Runner {
       ...(options.meter === undefined ? {} : { meter: options.meter }),
       ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),
     });
+    this.secretServing =
+      options.secrets === undefined
+        ? undefined
+        : new SecretServingProvider(this.cache, {
+            source: options.secrets.source,
+            reviewer: options.secrets.reviewer,
+            logger: this.logger.child({ component: 'sds' }),
+            ...(options.meter === undefined ? {} : { meter: options.meter }),
+          });
     const serverOptions = {
-      provider: this.cache,
+      provider: this.secretServing ?? this.cache,
+      ...(this.secretServing === undefined ? {} : { servedTypeUrls: [TypeUrl.Secret] }),
       logger: this.logger.child({ component: 'ads' }),
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
       ...(options.maxConnectionAgeMs === undefined ? {} : { maxConnectionAgeMs: options.maxConnectionAgeMs }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.identityCheck === undefined ? {} : { identityCheck: options.identityCheck }),
-      ...(options.meter === undefined ? {} : { callbacks: istioXdsCallbacks(options.meter) }),
+      ...callbacksOf(options.meter === undefined ? undefined : istioXdsCallbacks(options.meter), this.secretServing),
       controlPlaneIdentifier: JSON.stringify({ Component: 'skiff', ID: options.replicaId, Info: { version: options.version ?? SKIFF_VERSION } }),
     };
     this.ads = new AdsServer({ ...serverOptions, address: options.xdsAddress ?? ':15010' });
@@ -148,6 +182,8 @@ export class Gateway implements Runner {
   /** Loads the store into the cache (the gateway is ready only after that), then serves ADS. */
   async start(signal?: AbortSignal): Promise<void> {
     await this.cache.start(signal);
+    // The first list of Secrets completes in the background; the gateway is ready after it.
+    await this.options.secrets?.source.start();
     for (const server of this.servers) await server.listen();
     this.listening = true;
     const period = this.options.fleetHeartbeatMs ?? 5_000;
@@ -168,10 +204,12 @@ export class Gateway implements Runner {
       this.logger.debug({ err: String(error) }, 'could not remove the fleet report; it expires on its own');
     }
     await this.cache.close();
+    this.secretServing?.close();
+    await this.options.secrets?.source.close();
   }
 
   isReady(): boolean {
-    return this.listening && this.cache.isReady();
+    return this.listening && (this.secretServing ?? this.cache).isReady();
   }
 
   get xdsAddress(): HostPort | undefined {
@@ -187,6 +225,27 @@ export class Gateway implements Runner {
     return this.sessions()
       .filter((status) => !isDebugClient(status))
       .map((status) => proxySyncStatus(status, this.replicaId));
+  }
+
+  /**
+   * `localProxies()` as a JSON array, built `FLEET_REPORT_SLICE` streams per turn of the event loop:
+   * with ten thousand streams the report in one piece (every stream's status, then one 10 MB
+   * `JSON.stringify`) held the loop for about 230 ms every heartbeat, and a push that met it waited
+   * that long (docs/BENCHMARKS.md). Streams that close meanwhile are left out; the CPU is the same.
+   */
+  private async localProxiesJson(): Promise<string> {
+    const sessions: AdsSessionStatusSource[] = [];
+    for (const server of this.servers) for (const session of server.sessions.values()) sessions.push(session);
+    const parts: string[] = [];
+    for (let start = 0; start < sessions.length; start += FLEET_REPORT_SLICE) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const session of sessions.slice(start, start + FLEET_REPORT_SLICE)) {
+        if (session.isClosed) continue;
+        const status = session.status();
+        if (!isDebugClient(status)) parts.push(JSON.stringify(proxySyncStatus(status, this.replicaId)));
+      }
+    }
+    return `[${parts.join(',')}]`;
   }
 
   /** Every stream connected to this replica, on any of its ADS servers. */
@@ -291,9 +350,11 @@ export class Gateway implements Runner {
 
   /** Publishes this replica's proxies and takes in the other replicas' (for the synchronous xDS syncz). */
   private async publishFleetReport(ttlMs: number): Promise<void> {
-    const report: FleetReplicaReport = { replica: this.replicaId, publishedAt: new Date().toISOString(), proxies: this.localProxies() };
+    const header: Omit<FleetReplicaReport, 'proxies'> = { replica: this.replicaId, publishedAt: new Date().toISOString() };
+    // The `FleetReplicaReport` JSON, with the proxies' array spliced in as built in slices.
+    const report = `${JSON.stringify(header).slice(0, -1)},"proxies":${await this.localProxiesJson()}}`;
     try {
-      await this.options.store.fleet.publish(this.replicaId, JSON.stringify(report), ttlMs);
+      await this.options.store.fleet.publish(this.replicaId, report, ttlMs);
     } catch (error) {
       this.logger.debug({ err: String(error) }, 'could not publish the fleet report');
     }
@@ -337,6 +398,23 @@ export class Gateway implements Runner {
     // Unnamed on the wire; the config's type URL keeps them apart inside the server.
     return dump.configs.map((config) => ({ name: config.typeUrl, version: '', bytes: config.value, anyBytes: toBinary(AnySchema, config) }));
   }
+}
+
+/**
+ * The ADS callbacks: istiod's metrics, and with Secrets served, the review of a verified identity
+ * started as soon as its stream is identified, so its first Secret request finds the answer.
+ */
+function callbacksOf(metrics: AdsCallbacks | undefined, secrets: SecretServingProvider | undefined): { callbacks?: AdsCallbacks } {
+  if (secrets === undefined) return metrics === undefined ? {} : { callbacks: metrics };
+  return {
+    callbacks: {
+      ...metrics,
+      onStreamIdentified(session) {
+        metrics?.onStreamIdentified?.(session);
+        secrets.prepare(session.verifiedIdentity);
+      },
+    },
+  };
 }
 
 /** The fleet view's order: by node id, then by replica (a proxy that moved shows on both until a report expires). */

@@ -54,6 +54,22 @@ describe('istiod xDS metrics', () => {
     expect(text).toContain('skiff_xds_refused_total{reason="missing_node"} 2');
   });
 
+  it('counts every response in pilot_xds_pushes by type, pushes caused by changes included', async () => {
+    const { metrics, provider, address } = await start();
+    const proxy = await connectAds(address, { node: node('1.85.0') });
+    const first = await proxy.requestResponseAck({ typeUrl: EDS, names: ['x'] });
+    expect(series(await metrics.collectText(), 'pilot_xds_pushes_total')).toEqual(['pilot_xds_pushes_total{type="eds"} 1']);
+    for (let change = 1; change <= 3; change += 1) {
+      provider.upsert([testLoadAssignment('x', change + 1)]);
+      const pushed = await proxy.expectResponse({ typeUrl: EDS });
+      expect(pushed.versionInfo).not.toBe(first.versionInfo);
+      proxy.ack(pushed);
+    }
+    expect(series(await metrics.collectText(), 'pilot_xds_pushes_total')).toEqual(['pilot_xds_pushes_total{type="eds"} 4']);
+    expect(await metrics.collectText()).toMatch(/^pilot_xds_push_time_count\{type="eds"\} 3$/m);
+    proxy.close();
+  });
+
   it('labels rejects by type and gRPC code name only, and bounds versions and types', async () => {
     const { metrics, server, address } = await start();
     const hostile = await connectAds(address, { node: node(`9.9.9-${'x'.repeat(200)}`, `sidecar~127.0.0.1~${'evil'.repeat(50)}.shop~shop.svc.cluster.local`) });

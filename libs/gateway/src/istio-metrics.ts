@@ -20,7 +20,8 @@ import type { Meter } from '@opentelemetry/api';
 import { ADS_REFUSAL_REASONS, shortTypeName, type AdsCallbacks, type AdsSessionInfo } from '@skiff/ads-server';
 import { CONVERGENCE_TIME_BUCKETS_SECONDS, PUSH_TIME_BUCKETS_SECONDS } from '@skiff/runtime';
 
-const LEGACY_REJECT_TYPES = new Set(['cds', 'eds', 'lds', 'rds']);
+// istiod's `GetMetricType` (`pkg/model/xds.go`) names these five; every other type is `other`.
+const LEGACY_REJECT_TYPES = new Set(['cds', 'eds', 'lds', 'rds', 'sds']);
 
 /** Distinct `version` label values kept; a fleet runs a handful of proxy versions at a time. */
 export const MAX_VERSION_LABELS = 32;
@@ -63,7 +64,15 @@ class VersionLabels {
 /** Hooks recording istiod's metrics; `now` is monotonic milliseconds (performance.now by default). */
 export function istioXdsCallbacks(meter: Meter, now: () => number = () => performance.now()): AdsCallbacks {
   const connected = meter.createUpDownCounter('pilot_xds', { description: 'Number of endpoints connected to this pilot using XDS' });
-  const pushes = meter.createCounter('pilot_xds_pushes', { description: 'Pilot build and send errors for lds, rds, cds and eds' });
+  // Counted in a plain map and read by the exporter at collection time: a fan-out sends a response
+  // per proxy, and the SDK's `add` hashes its attributes on every call (a few microseconds each, per
+  // proxy, in the fan-out profile of docs/BENCHMARKS.md); a scrape reads the four counts once.
+  const pushCounts = new Map<string, number>();
+  meter
+    .createObservableCounter('pilot_xds_pushes', { description: 'Pilot build and send errors for lds, rds, cds and eds' })
+    .addCallback((result) => {
+      for (const [type, count] of pushCounts) result.observe(count, { type });
+    });
   const pushTime = meter.createHistogram('pilot_xds_push_time', {
     description: 'Seconds from a change reaching the gateway to its response being sent, per type',
     unit: 's',
@@ -114,7 +123,7 @@ export function istioXdsCallbacks(meter: Meter, now: () => number = () => perfor
     },
     onResponse(session, response) {
       const type = metricTypeOf(response.typeUrl);
-      pushes.add(1, { type });
+      pushCounts.set(type, (pushCounts.get(type) ?? 0) + 1);
       if (response.changeSince === undefined) return;
       pushTime.record(Math.max(now() - response.changeSince, 0) / 1000, { type });
       let starts = changeStarts.get(session.id);

@@ -21,6 +21,8 @@ interface ObjectSummary {
   readonly hosts: readonly string[];
   readonly ports: readonly number[];
   readonly addresses: readonly string[];
+  /** A Gateway's `spec.selector` (undefined when unset). */
+  readonly selector?: Readonly<Record<string, string>>;
 }
 
 function summarize(config: string): ObjectSummary[] {
@@ -29,7 +31,7 @@ function summarize(config: string): ObjectSummary[] {
     if (document.errors.length > 0) continue;
     const value = document.toJS() as unknown;
     if (typeof value !== 'object' || value === null) continue;
-    const object = value as { kind?: unknown; metadata?: { namespace?: unknown }; spec?: { hosts?: unknown; ports?: unknown; addresses?: unknown } };
+    const object = value as { kind?: unknown; metadata?: { namespace?: unknown }; spec?: { hosts?: unknown; ports?: unknown; addresses?: unknown; selector?: unknown } };
     if (typeof object.kind !== 'string') continue;
     const namespace = typeof object.metadata?.namespace === 'string' && object.metadata.namespace !== '' ? object.metadata.namespace : 'default';
     const hosts = Array.isArray(object.spec?.hosts) ? object.spec.hosts.filter((h): h is string => typeof h === 'string') : [];
@@ -37,7 +39,11 @@ function summarize(config: string): ObjectSummary[] {
       ? object.spec.ports.map((p: unknown) => (typeof p === 'object' && p !== null ? (p as { number?: unknown }).number : undefined)).filter((n): n is number => typeof n === 'number')
       : [];
     const addresses = Array.isArray(object.spec?.addresses) ? object.spec.addresses.filter((a): a is string => typeof a === 'string') : [];
-    out.push({ kind: object.kind, namespace, hosts, ports, addresses });
+    const selector =
+      typeof object.spec?.selector === 'object' && object.spec.selector !== null && !Array.isArray(object.spec.selector)
+        ? Object.fromEntries(Object.entries(object.spec.selector).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
+        : undefined;
+    out.push({ kind: object.kind, namespace, hosts, ports, addresses, ...(selector === undefined ? {} : { selector }) });
   }
   return out;
 }
@@ -78,14 +84,61 @@ export function namespacesOf(config: string): string[] {
   return [...new Set(['default', ...summarize(config).map((o) => o.namespace)])].sort();
 }
 
-/** A sidecar and a gRPC client in every namespace of the case. */
-export function defaultProxies(config: string): ParityProxy[] {
-  const listeners = grpcTargetsOf(config);
-  return namespacesOf(config).flatMap((namespace) => [parityProxy('sidecar', { namespace }), parityProxy('grpc', { namespace, listeners })]);
+/**
+ * Routers for a case with Gateways: in each Gateway's namespace, one with the Gateway's selector as its
+ * labels (selected) and one without labels (selected only by a Gateway without selector).
+ */
+export function routerProxies(config: string): ParityProxy[] {
+  const routers = new Map<string, ParityProxy>();
+  for (const object of summarize(config)) {
+    if (object.kind !== 'Gateway') continue;
+    for (const labels of [object.selector ?? {}, {}]) {
+      const proxy = parityProxy('router', { namespace: object.namespace, labels });
+      const name = `${proxy.name}${Object.keys(labels).length === 0 ? '' : `/${Object.entries(labels).map(([k, v]) => `${k}=${v}`).sort().join(',')}`}`;
+      routers.set(name, { ...proxy, name });
+    }
+  }
+  return [...routers.values()];
 }
 
-export function parityCase(name: string, config: string): ParityCase {
-  return { name, config, proxies: defaultProxies(config) };
+/** A sidecar and a gRPC client in every namespace of the case, and routers for its Gateways. */
+export function defaultProxies(config: string): ParityProxy[] {
+  const listeners = grpcTargetsOf(config);
+  return [...namespacesOf(config).flatMap((namespace) => [parityProxy('sidecar', { namespace }), parityProxy('grpc', { namespace, listeners })]), ...routerProxies(config)];
+}
+
+export function parityCase(name: string, config: string, extraProxies: readonly ExtraProxy[] = []): ParityCase {
+  const listeners = grpcTargetsOf(config);
+  const extra = extraProxies.map((proxy) => parityProxy(proxy.kind, { namespace: proxy.namespace, ...(proxy.labels === undefined ? {} : { labels: proxy.labels }), ...(proxy.locality === undefined ? {} : { locality: proxy.locality }), ...(proxy.kind === 'grpc' ? { listeners } : {}) }));
+  return { name, config, proxies: [...defaultProxies(config), ...extra] };
+}
+
+/**
+ * More proxies a case is asked as, from `<case>.proxies.json` beside its YAML: a list of
+ * `{kind, namespace, locality?, labels?}` (for locality load balancing, which depends on both).
+ */
+export interface ExtraProxy {
+  readonly kind: 'sidecar' | 'grpc';
+  readonly namespace: string;
+  readonly locality?: { readonly region: string; readonly zone: string; readonly subZone: string };
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+function extraProxiesOf(yamlFile: string): ExtraProxy[] {
+  const path = yamlFile.replace(/\.(ya?ml)$/, '.proxies.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value)) throw new Error(`${path}: expected a list of proxies`);
+  return value.map((item: unknown, index) => {
+    const proxy = item as Partial<ExtraProxy>;
+    if ((proxy.kind !== 'sidecar' && proxy.kind !== 'grpc') || typeof proxy.namespace !== 'string') throw new Error(`${path}[${index}]: kind (sidecar or grpc) and namespace are required`);
+    return proxy as ExtraProxy;
+  });
 }
 
 function yamlFilesUnder(dir: string): string[] {
@@ -122,7 +175,7 @@ export function loadCorpus(root: URL = REPO_ROOT): ParityCase[] {
     }
     for (const file of files) {
       const name = `${source.prefix}-${relative(dir, file).replace(/\.(ya?ml)$/, '').replaceAll('/', '-')}`;
-      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8')));
+      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8'), extraProxiesOf(file)));
     }
   }
   return cases;

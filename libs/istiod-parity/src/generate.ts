@@ -10,14 +10,14 @@
  * (valid ones: `loadIstioConfig` accepted all 254 of the default draw) name an entry's host,
  * exact or as its parent wildcard, or a host none defines, from the entry's namespace, another one or the
  * root namespace, with exportTo, a workload selector, a traffic policy from a small menu (load balancer,
- * connection pool, outlier detection, client TLS; one port's settings) and subsets whose labels the
+ * connection pool, outlier detection, client TLS, locality load balancing; one port's settings) and subsets whose labels the
  * endpoints may or may not carry. Not drawn: `proxyProtocol`, and wildcard DNS entries (their
  * `DYNAMIC_DNS` clusters take no rule yet; docs/istio-compatibility.md).
  */
 /* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { defaultProxies, namespacesOf, type ParityCase } from './corpus.js';
+import { defaultProxies, grpcTargetsOf, namespacesOf, type ParityCase } from './corpus.js';
 import { parityProxy } from './proxies.js';
 
 export const MESH_NAMESPACES = ['ns-a', 'ns-b', 'ns-c'] as const;
@@ -199,6 +199,17 @@ const OUTLIER_DETECTIONS = [
   { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
   { consecutiveGatewayErrors: 3 },
 ] as const;
+/**
+ * Locality load balancing, read per proxy: the gRPC clients added in `us-east/zone-1/rack-2` see it.
+ * No `distribute` from the default proxies' locality and no `failoverPriority`: istiod applies those to
+ * DNS clusters' inline endpoints too (per proxy, in CDS), which Skiff does not (docs/istio-compatibility.md).
+ */
+const LOCALITY_LB_SETTINGS = [
+  { failover: [{ from: 'us-east', to: 'eu-west' }] },
+  { distribute: [{ from: 'us-east/*', to: { 'us-east/zone-1/*': 80, 'eu-west/*': 20 } }] },
+  { distribute: [{ from: 'us-east/zone-1/*', to: { 'eu-west/zone-3': 100 } }] },
+  { enabled: false },
+] as const;
 const CLIENT_TLS = [{ mode: 'DISABLE' }, { mode: 'SIMPLE' }, { mode: 'SIMPLE', sni: 'sni.example.com' }, { mode: 'ISTIO_MUTUAL' }] as const;
 
 type Policy = Record<string, unknown>;
@@ -215,8 +226,12 @@ const policyFields = (): fc.Arbitrary<Policy> =>
       connectionPool: sometimes(fc.constantFrom(...CONNECTION_POOLS), 3),
       outlierDetection: sometimes(fc.constantFrom(...OUTLIER_DETECTIONS), 3),
       tls: sometimes(fc.constantFrom(...CLIENT_TLS), 2),
+      locality: sometimes(fc.constantFrom(...LOCALITY_LB_SETTINGS), 3),
     })
-    .map((fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)));
+    .map(({ locality, ...fields }) => {
+      const withLocality = locality === undefined ? fields : { ...fields, loadBalancer: { ...(fields.loadBalancer ?? {}), localityLbSetting: locality } };
+      return Object.fromEntries(Object.entries(withLocality).filter(([, value]) => value !== undefined));
+    });
 
 interface DestinationRuleDraw {
   /** `host`: the namespace of the ServiceEntry whose host the rule names. */
@@ -362,12 +377,17 @@ export function meshYaml(mesh: GeneratedMesh): string {
   return documents.map((doc) => stringify(doc, { aliasDuplicateObjects: false })).join('---\n');
 }
 
+/** Where the gRPC clients that see locality load balancing are: a locality the endpoints' draw uses. */
+export const LOCALITY_PROXY = { region: 'us-east', zone: 'zone-1', subZone: 'rack-2' } as const;
+
 /**
  * A generated mesh as a parity case: the default proxies, plus in every namespace a sidecar labelled
- * `LABELLED_PROXY`, which a Sidecar's workload selector may pick.
+ * `LABELLED_PROXY`, which a Sidecar's workload selector may pick, and a gRPC client in `LOCALITY_PROXY`.
  */
 export function generatedCase(name: string, mesh: GeneratedMesh): ParityCase {
   const config = meshYaml(mesh);
   const labelled = namespacesOf(config).map((namespace) => ({ ...parityProxy('sidecar', { namespace, labels: LABELLED_PROXY }), name: `sidecar@${namespace}/app=a` }));
-  return { name, config, proxies: [...defaultProxies(config), ...labelled] };
+  const listeners = grpcTargetsOf(config);
+  const located = namespacesOf(config).map((namespace) => parityProxy('grpc', { namespace, listeners, locality: LOCALITY_PROXY }));
+  return { name, config, proxies: [...defaultProxies(config), ...labelled, ...located] };
 }

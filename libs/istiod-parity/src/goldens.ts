@@ -42,11 +42,7 @@ export const FLAG_SETTINGS: readonly FlagSetting[] = [
  * fix must take them off this list.
  */
 export const OPEN_CASES: Readonly<Record<string, string>> = {
-  'istio-destination-rule-all':
-    "a gRPC route's domains: istiod adds the bare service name (NAME, NAME:PORT) for a client in the service's own namespace; Skiff's route is shared by every namespace",
   'istio-egress-rule-google-apis': 'the VirtualService routes of proxyless gRPC are not translated (Skiff does not read VirtualServices)',
-  'translate-dr-proxy-protocol-tunnel':
-    "a DestinationRule's proxyProtocol: the upstream PROXY protocol transport socket is not among Skiff's generated Envoy types, so it is reported and not applied",
 };
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../testdata/istiod/', import.meta.url));

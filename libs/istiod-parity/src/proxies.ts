@@ -42,6 +42,8 @@ export interface ProxyOptions {
   /** Extra node metadata (e.g. `ROUTER_MODE`). */
   readonly metadata?: Readonly<Record<string, unknown>>;
   readonly clusterId?: string;
+  /** The node's locality; default `PARITY_LOCALITY`. A proxy with its own locality is named after it. */
+  readonly locality?: ParityLocality;
 }
 
 export function parityProxy(kind: ProxyKind, options: ProxyOptions): ParityProxy {
@@ -56,12 +58,15 @@ export function parityProxy(kind: ProxyKind, options: ProxyOptions): ParityProxy
     ...(kind === 'grpc' ? { GENERATOR: 'grpc' } : {}),
     ...options.metadata,
   };
+  const locality = options.locality ?? PARITY_LOCALITY;
+  const where = options.locality === undefined ? '' : `/${[locality.region, locality.zone, locality.subZone].filter((part) => part !== '').join('.')}`;
+  const labelled = options.labels === undefined || Object.keys(options.labels).length === 0 ? '' : `/${Object.entries(options.labels).map(([key, value]) => `${key}=${value}`).sort().join(',')}`;
   return {
-    name: `${kind}@${namespace}${options.metadata?.['ROUTER_MODE'] === undefined ? '' : `/${String(options.metadata['ROUTER_MODE'])}`}`,
+    name: `${kind}@${namespace}${options.metadata?.['ROUTER_MODE'] === undefined ? '' : `/${String(options.metadata['ROUTER_MODE'])}`}${where}${labelled}`,
     kind,
     id: `${type}~10.10.0.1~${pod}.${namespace}~${namespace}.svc.cluster.local`,
     metadata,
-    locality: PARITY_LOCALITY,
+    locality,
     listeners: kind === 'grpc' ? [...(options.listeners ?? [])].sort() : [],
   };
 }

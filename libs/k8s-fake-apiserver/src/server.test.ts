@@ -125,6 +125,7 @@ describe('FakeApiServer', () => {
         expect.objectContaining({ name: 'workloadentries', singularName: 'workloadentry', namespaced: true, kind: 'WorkloadEntry', shortNames: ['we'] }),
         expect.objectContaining({ name: 'destinationrules', singularName: 'destinationrule', namespaced: true, kind: 'DestinationRule', shortNames: ['dr'] }),
         expect.objectContaining({ name: 'sidecars', singularName: 'sidecar', namespaced: true, kind: 'Sidecar' }),
+        expect.objectContaining({ name: 'gateways', singularName: 'gateway', namespaced: true, kind: 'Gateway', shortNames: ['gw'] }),
       ]);
     });
 

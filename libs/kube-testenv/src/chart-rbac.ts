@@ -2,7 +2,8 @@
  * A component's identity exactly as the chart (deploy/helm/skiff) renders it: its ServiceAccount and
  * the RBAC objects that grant it access (the watcher: the ClusterRole and its cluster-wide binding, or
  * one RoleBinding per namespace with `watcher.namespaces`, and the Role and RoleBinding of its Lease;
- * the gateway with token review: the TokenReview ClusterRole and its binding), rendered
+ * the gateway with token review: the TokenReview ClusterRole and its binding, and with `sdsSecrets` the
+ * Secrets ClusterRole and its binding), rendered
  * with `helm template` and applied with kubectl. Tests then authenticate as that ServiceAccount, so
  * anything the chart forgets to grant fails the way it would in a cluster.
  */
@@ -49,6 +50,8 @@ export interface GatewayIdentityOptions {
   readonly namespace: string;
   /** Release name (default `skiff`). */
   readonly release?: string;
+  /** `gateway.sdsSecrets`: also the ClusterRole that reads Secrets and creates SubjectAccessReviews. */
+  readonly sdsSecrets?: boolean;
 }
 
 /** A chart component's ServiceAccount with the RBAC the chart grants it. */
@@ -63,10 +66,12 @@ export interface ChartIdentity {
 
 /**
  * The ADS gateway's identity with `gateway.tls.tokenReview` on: its ServiceAccount and the ClusterRole
- * that lets it create TokenReviews for the tokens clients present on 15012.
+ * that lets it create TokenReviews for the tokens clients present on 15012; with `sdsSecrets`, also
+ * the one that lets it read Secrets and create SubjectAccessReviews (`gateway.sdsSecrets`).
  */
 export function installGatewayIdentity(plane: KubeControlPlane, options: GatewayIdentityOptions): Promise<ChartIdentity> {
   const set = ['--set', 'gateway.tls.enabled=true', '--set', 'gateway.tls.secretName=xds-tls', '--set', 'gateway.tls.verifyClients=false', '--set', 'gateway.tls.tokenReview=true'];
+  if (options.sdsSecrets === true) set.push('--set', 'gateway.sdsSecrets=true');
   return installChartIdentity(plane, 'ads-gateway', options.namespace, options.release ?? 'skiff', set, []);
 }
 

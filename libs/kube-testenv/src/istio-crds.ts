@@ -15,6 +15,7 @@ export const ISTIO_CRD_NAMES = [
   'workloadentries.networking.istio.io',
   'destinationrules.networking.istio.io',
   'sidecars.networking.istio.io',
+  'gateways.networking.istio.io',
 ] as const;
 
 /** The CRDs as one multi-document YAML stream. */

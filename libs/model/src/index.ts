@@ -34,6 +34,7 @@ export {
   LEGACY_LOCALITY_LABEL,
   localityOf,
   normalizeDestinationRule,
+  normalizeGateway,
   normalizeServiceEntry,
   normalizeSidecar,
   normalizeWorkloadEntry,
@@ -49,6 +50,7 @@ export {
   loadParsedObjects,
   type AcceptedObject,
   type IgnoredEntry,
+  type LoadedGateway,
   type LoadedServiceEntry,
   type LoadedSidecar,
   type LoadedWorkloadEntry,
@@ -59,3 +61,4 @@ export {
 export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from './json-schemas.js';
 export { parseGoDuration } from './read-fields.js';
 export { validateSidecarEgressHost } from './validate-sidecar.js';
+export { GATEWAY_TLS_MODES, validateGatewayServerHost } from './validate-gateway.js';

@@ -6,6 +6,7 @@
 import {
   NormalizedDestinationRuleSchema,
   NormalizedEndpointSchema,
+  NormalizedGatewaySchema,
   NormalizedServiceEntrySchema,
   NormalizedSidecarSchema,
   NORMALIZED_SCHEMA_VERSION,
@@ -31,6 +32,7 @@ export function normalizedJsonSchemas(): JsonSchemaDocument[] {
     { fileName: `normalized-endpoint.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedEndpointSchema) },
     { fileName: `normalized-destination-rule.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedDestinationRuleSchema) },
     { fileName: `normalized-sidecar.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedSidecarSchema) },
+    { fileName: `normalized-gateway.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedGatewaySchema) },
   ];
 }
 

@@ -70,7 +70,7 @@ test('an invalid object in the middle of a batch does not stop the others', () =
 });
 
 test('an empty file loads to nothing', () => {
-  expect(loadIstioConfig('', 'empty.yaml')).toEqual({ serviceEntries: [], workloadEntries: [], sidecars: [], accepted: [], rejected: [], ignored: [], errors: [] });
+  expect(loadIstioConfig('', 'empty.yaml')).toEqual({ serviceEntries: [], workloadEntries: [], sidecars: [], gateways: [], accepted: [], rejected: [], ignored: [], errors: [] });
 });
 
 test('validation options reach the rules', () => {

@@ -4,12 +4,14 @@
  * is reported and skipped; it never stops the rest of the batch.
  */
 import { objectLabel, type FieldError } from './field-error.js';
-import { normalizeServiceEntry, normalizeSidecar, normalizeWorkloadEntry } from './normalize.js';
+import { normalizeGateway, normalizeServiceEntry, normalizeSidecar, normalizeWorkloadEntry } from './normalize.js';
 import {
   checkNormalizedEndpoint,
+  checkNormalizedGateway,
   checkNormalizedServiceEntry,
   checkNormalizedSidecar,
   type NormalizedEndpoint,
+  type NormalizedGateway,
   type NormalizedServiceEntry,
   type NormalizedSidecar,
 } from './normalized.js';
@@ -34,6 +36,12 @@ export interface LoadedWorkloadEntry {
 
 export interface LoadedSidecar {
   readonly sidecar: NormalizedSidecar;
+  readonly warnings: FieldError[];
+  readonly source: SourceRef;
+}
+
+export interface LoadedGateway {
+  readonly gateway: NormalizedGateway;
   readonly warnings: FieldError[];
   readonly source: SourceRef;
 }
@@ -67,6 +75,7 @@ export interface LoadResult {
   readonly serviceEntries: LoadedServiceEntry[];
   readonly workloadEntries: LoadedWorkloadEntry[];
   readonly sidecars: LoadedSidecar[];
+  readonly gateways: LoadedGateway[];
   /** Every valid object, of any kind Skiff validates. */
   readonly accepted: AcceptedObject[];
   readonly rejected: RejectedObject[];
@@ -91,6 +100,7 @@ export function loadParsedObjects(parsed: ParseResult, options: LoadOptions = {}
     serviceEntries: [],
     workloadEntries: [],
     sidecars: [],
+    gateways: [],
     accepted: [],
     rejected: [],
     ignored: parsed.ignored.map(({ kind, namespace, name, source }) => ({ kind, namespace, name, source })),
@@ -131,6 +141,14 @@ export function loadParsedObjects(parsed: ParseResult, options: LoadOptions = {}
         continue;
       }
       result.sidecars.push({ sidecar, warnings, source });
+    } else if (object.kind === 'Gateway') {
+      const gateway = normalizeGateway(object);
+      const check = checkNormalizedGateway(gateway);
+      if (!check.valid) {
+        result.rejected.push({ kind, namespace, name, source, errors: schemaErrors(object, check.errors) });
+        continue;
+      }
+      result.gateways.push({ gateway, warnings, source });
     }
     result.accepted.push({ kind, namespace, name, source, warnings, object });
   }

@@ -12,10 +12,11 @@ import {
   type NormalizedEndpoint,
   type NormalizedPort,
   type NormalizedServiceEntry,
+  type NormalizedGateway,
   type NormalizedSidecar,
   type Protocol,
 } from './normalized.js';
-import type { DestinationRuleObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import type { DestinationRuleObject, GatewayObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
 import { parseProtocol } from './protocol.js';
 
 /** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
@@ -218,5 +219,47 @@ export function normalizeSidecar(object: SidecarObject): NormalizedSidecar {
       hosts: [...listener.hosts],
     })),
     outboundTrafficPolicy: spec.outboundTrafficPolicy?.mode ?? null,
+  };
+}
+
+/**
+ * A server's hosts as istiod keeps them (`pilot/pkg/model/gateway.go` `sanitizeServerHostNamespace`):
+ * `./host` names the Gateway's namespace, a host in any namespace keeps only its name, and any host
+ * in any namespace is `*`.
+ */
+function sanitizeServerHosts(hosts: readonly string[], namespace: string): string[] {
+  const out: string[] = [];
+  for (const host of hosts) {
+    const slash = host.indexOf('/');
+    if (slash === -1) {
+      out.push(host);
+      continue;
+    }
+    const prefix = host.slice(0, slash);
+    const name = host.slice(slash + 1);
+    if (prefix === '.') out.push(`${namespace}/${name}`);
+    else if (prefix === '*') {
+      if (name === '*') return ['*'];
+      out.push(name);
+    } else out.push(host);
+  }
+  return out;
+}
+
+/** A validated Gateway as stored for the gateways: its selector and, per server, what `mergeGateways` reads. */
+export function normalizeGateway(object: GatewayObject): NormalizedGateway {
+  const { spec, metadata } = object;
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    selector: spec.selector === undefined ? null : { ...spec.selector },
+    servers: spec.servers.map((server) => ({
+      port: server.port.number,
+      bind: server.bind,
+      hosts: sanitizeServerHosts(server.hosts, metadata.namespace),
+      tlsMode: server.tlsMode ?? null,
+    })),
   };
 }

@@ -239,6 +239,49 @@ export const NormalizedSidecarSchema = Type.Object(
 );
 export type NormalizedSidecar = Static<typeof NormalizedSidecarSchema>;
 
+/** One server of a Gateway: what istiod's `mergeGateways` reads to decide `ContainsAutoPassthroughGateways`. */
+export const NormalizedGatewayServer = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+    /** `''` when unset. */
+    bind: Type.String(),
+    /** As istiod keeps them (`sanitizeServerHostNamespace`): `./host` becomes `<namespace>/host` and `host` in the any-namespace form stays `host`. */
+    hosts: Type.Array(Type.String({ minLength: 1 })),
+    /** `tls.mode`; `null` when the server has no `tls`. */
+    tlsMode: Type.Union([
+      Type.Literal('PASSTHROUGH'),
+      Type.Literal('SIMPLE'),
+      Type.Literal('MUTUAL'),
+      Type.Literal('AUTO_PASSTHROUGH'),
+      Type.Literal('ISTIO_MUTUAL'),
+      Type.Literal('OPTIONAL_MUTUAL'),
+      Type.Null(),
+    ]),
+  },
+  { additionalProperties: false },
+);
+export type NormalizedGatewayServer = Static<typeof NormalizedGatewayServer>;
+
+/**
+ * One Gateway as the watcher stores it for the gateways (ADS servers), which decide from it which
+ * router proxies get istiod's sni-dnat clusters (`pilot/pkg/model/push_context.go` `mergeGateways`,
+ * `pilot/pkg/model/gateway.go` `ContainsAutoPassthroughGateways`). Only what that decision reads is kept.
+ */
+export const NormalizedGatewaySchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    namespace: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /** `metadata.creationTimestamp` in milliseconds (0 when absent): istiod merges Gateways oldest first. */
+    creationTime: Type.Integer({ minimum: 0 }),
+    /** `spec.selector`; `null` when unset or empty (the Gateway applies to every router). */
+    selector: Type.Union([StringMap, Type.Null()]),
+    servers: Type.Array(NormalizedGatewayServer),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-gateway.v1.json' },
+);
+export type NormalizedGateway = Static<typeof NormalizedGatewaySchema>;
+
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
 function compileChecker<S extends TSchema>(schema: S) {
@@ -257,3 +300,5 @@ export const checkNormalizedEndpoint = compileChecker(NormalizedEndpointSchema);
 export const checkNormalizedDestinationRule = compileChecker(NormalizedDestinationRuleSchema);
 /** Checks JSON read back from the store against the schema. */
 export const checkNormalizedSidecar = compileChecker(NormalizedSidecarSchema);
+/** Checks JSON read back from the store against the schema. */
+export const checkNormalizedGateway = compileChecker(NormalizedGatewaySchema);

@@ -7,7 +7,7 @@
 import type { Location, Resolution } from './normalized.js';
 
 /** The kinds Skiff validates (and, for ServiceEntry and WorkloadEntry, normalizes). */
-export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule' | 'Sidecar';
+export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule' | 'Sidecar' | 'Gateway';
 
 /** Where an object came from: a file, the 1-based YAML document in it, and the line it starts on. */
 export interface SourceRef {
@@ -162,6 +162,26 @@ export interface SidecarSpec {
   readonly outboundTrafficPolicy?: SidecarOutboundTrafficPolicy;
 }
 
+/** `ServerTLSSettings.TLSmode`. */
+export type GatewayTlsMode = 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
+
+/** `Gateway.spec.servers[]`, as far as it decides which routers get sni-dnat clusters. */
+export interface GatewayServer {
+  readonly port: { readonly number: number; readonly protocol: string; readonly name: string };
+  readonly bind: string;
+  /** As written (`host`, `namespace/host`). */
+  readonly hosts: readonly string[];
+  /** `tls.mode`; absent when the server has no `tls`. */
+  readonly tlsMode?: GatewayTlsMode;
+}
+
+/** `Gateway.spec` (`gateway.proto`): the routers it selects and its servers. */
+export interface GatewaySpec {
+  /** Absent (or empty in the YAML): the Gateway applies to every router. */
+  readonly selector?: StringMap;
+  readonly servers: readonly GatewayServer[];
+}
+
 interface TypedObject<K extends SkiffKind, S> {
   readonly apiVersion: string;
   readonly kind: K;
@@ -177,6 +197,7 @@ export type WorkloadEntryObject = TypedObject<'WorkloadEntry', WorkloadEntrySpec
 export type WorkloadGroupObject = TypedObject<'WorkloadGroup', WorkloadGroupSpec>;
 export type DestinationRuleObject = TypedObject<'DestinationRule', DestinationRuleSpec>;
 export type SidecarObject = TypedObject<'Sidecar', SidecarSpec>;
+export type GatewayObject = TypedObject<'Gateway', GatewaySpec>;
 
 /** A validated object of any kind Skiff validates. */
-export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject | SidecarObject;
+export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject | SidecarObject | GatewayObject;

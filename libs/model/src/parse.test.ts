@@ -143,7 +143,7 @@ describe('documents that are not usable objects', () => {
     [
       'unknown kind',
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n',
-      'unknown kind "Deployment" (apiVersion "apps/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar',
+      'unknown kind "Deployment" (apiVersion "apps/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway',
     ],
     [
       'unsupported version',
@@ -153,21 +153,20 @@ describe('documents that are not usable objects', () => {
     [
       'misspelled Istio kind',
       'apiVersion: networking.istio.io/v1\nkind: VirtualSevice\nmetadata: {name: a}\n',
-      'unknown kind "VirtualSevice" (apiVersion "networking.istio.io/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar',
+      'unknown kind "VirtualSevice" (apiVersion "networking.istio.io/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway',
     ],
   ])('%s', (_name, text, message) => expect(messageOf(text)).toEqual([message]));
 });
 
 describe('kinds', () => {
-  test.each(['v1', 'v1beta1', 'v1alpha3'])('networking.istio.io/%s is read for all four kinds', (version) => {
-    for (const kind of ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule']) {
+  test.each(['v1', 'v1beta1', 'v1alpha3'])('networking.istio.io/%s is read for every kind Skiff reads', (version) => {
+    for (const kind of ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway']) {
       expect(classifyKind(`networking.istio.io/${version}`, kind)).toEqual({ type: 'skiff', kind });
     }
   });
   test.each([
     ['networking.istio.io/v1', 'VirtualService'],
-    ['networking.istio.io/v1alpha3', 'Gateway'],
-    ['networking.istio.io/v1beta1', 'Gateway'],
+    ['networking.istio.io/v1alpha3', 'ProxyConfig'],
     ['networking.istio.io/v1alpha3', 'EnvoyFilter'],
     ['security.istio.io/v1', 'AuthorizationPolicy'],
     ['security.istio.io/v1beta1', 'PeerAuthentication'],
@@ -176,11 +175,11 @@ describe('kinds', () => {
   ])('%s %s is ignored', (apiVersion, kind) => expect(classifyKind(apiVersion, kind)).toEqual({ type: 'ignored' }));
 
   test('ignored objects keep their identity and source', () => {
-    const result = parseIstioObjects('apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: default, namespace: none}\n', 's.yaml');
+    const result = parseIstioObjects('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: default, namespace: none}\n', 's.yaml');
     expect(result).toEqual({
       objects: [],
       errors: [],
-      ignored: [{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', namespace: 'none', name: 'default', source: { file: 's.yaml', document: 1, line: 1 } }],
+      ignored: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: 'none', name: 'default', source: { file: 's.yaml', document: 1, line: 1 } }],
     });
   });
 });

@@ -72,6 +72,19 @@ describe('traffic policy', () => {
     });
   });
 
+  test('outlier detection HTTP error codes: a list of status codes as the CRD bounds them', () => {
+    expect(policy({ outlierDetection: { consecutive5xxErrors: 3, outlierDetectionHttpErrorCodes: [503, 429] } }).errors).toEqual([]);
+    expect(policy({ outlierDetection: { outlierDetectionHttpErrorCodes: [99, 600, '503', 404.5] } }).errors).toEqual([
+      ['spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]', 'must be an integer between 100 and 599, not 99'],
+      ['spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[1]', 'must be an integer between 100 and 599, not 600'],
+      ['spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[2]', 'must be an integer, not a string ("503")'],
+      ['spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[3]', 'must be an integer, not a number (404.5)'],
+    ]);
+    expect(policy({ outlierDetection: { outlierDetectionHttpErrorCodes: 503 } }).errors).toEqual([
+      ['spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes', 'must be a list, not a number (503)'],
+    ]);
+  });
+
   test('connection pool', () => {
     expect(policy({ connectionPool: {} }).errors).toEqual([['spec.trafficPolicy.connectionPool', 'connection pool must have at least one field']]);
     const http = { http1MaxPendingRequests: -1, http2MaxRequests: -1, maxRequestsPerConnection: -1, maxRetries: -1, maxConcurrentStreams: -1, h2UpgradePolicy: 'UPGRADE', useClientProtocol: true, http2KeepAlive: { interval: '15s' } };

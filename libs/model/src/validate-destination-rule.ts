@@ -66,6 +66,9 @@ function nonNegative(object: JsonObject, name: string, at: string, issues: Field
   if (readInt32(object, name, at, issues) < 0) issues.error(fieldPath(at, name), reason);
 }
 
+/** An HTTP status code as the CRD schema bounds `outlierDetectionHttpErrorCodes`. */
+const HTTP_STATUS_CODE = { min: 100, max: 599 };
+
 function validateOutlierDetection(outlier: JsonObject, at: string, issues: FieldIssues): void {
   if (outlier['baseEjectionTime'] !== undefined) checkDuration(outlier, 'baseEjectionTime', at, issues);
   if (readInt32(outlier, 'consecutiveErrors', at, issues) !== 0) {
@@ -89,6 +92,13 @@ function validateOutlierDetection(outlier: JsonObject, at: string, issues: Field
     const reason = validatePercent(readInt32(outlier, name, at, issues));
     if (reason !== undefined) issues.error(fieldPath(at, name), reason);
   }
+  // `repeated uint32`; istiod's webhook checks nothing more, the CRD schema keeps each code in
+  // [100, 599] (istio.io/api `outlier_detection_http_error_codes`, list-value-validation), so a
+  // Kubernetes API server refuses anything else before istiod sees it.
+  const codesPath = fieldPath(at, 'outlierDetectionHttpErrorCodes');
+  (readList(outlier['outlierDetectionHttpErrorCodes'], codesPath, issues) ?? []).forEach((code, index) =>
+    readInteger(code, indexPath(codesPath, index), issues, HTTP_STATUS_CODE),
+  );
 }
 
 /** istiod `validateConnectionPool` (DestinationRule traffic policies and Sidecar inbound pools share it). */

@@ -8,6 +8,7 @@ import { FieldIssues, objectLabel, type FieldError } from './field-error.js';
 import type { IstioConfigObject, ParsedObject } from './objects.js';
 import { readObject } from './read-fields.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
+import { validateGateway } from './validate-gateway.js';
 import { readMetadata, validateMetadataAnnotations } from './validate-metadata.js';
 import { readServiceEntrySpec, validateServiceEntrySpec, type ServiceEntryValidationOptions } from './validate-service-entry.js';
 import { validateSidecar } from './validate-sidecar.js';
@@ -49,6 +50,9 @@ export function validateObject(parsed: ParsedObject, options: ValidationOptions 
       break;
     case 'Sidecar':
       object = { apiVersion, kind: 'Sidecar', metadata, spec: validateSidecar(parsed.spec, metadata, issues), status, source };
+      break;
+    case 'Gateway':
+      object = { apiVersion, kind: 'Gateway', metadata, spec: validateGateway(parsed.spec, metadata, issues), status, source };
       break;
   }
   if (issues.errors.length > 0) return { valid: false, errors: issues.errors, warnings: issues.warnings };

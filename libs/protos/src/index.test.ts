@@ -3,6 +3,9 @@ import { anyPack } from '@bufbuild/protobuf/wkt';
 import { describe, expect, it } from 'vitest';
 import { ClustersConfigDumpSchema, ClustersConfigDump_DynamicClusterSchema } from './gen/envoy/admin/v3/config_dump_shared_pb.js';
 import { ClusterSchema } from './gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ProxyProtocolConfig_Version } from './gen/envoy/config/core/v3/proxy_protocol_pb.js';
+import { ProxyProtocolUpstreamTransportSchema } from './gen/envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol_pb.js';
+import { RawBufferSchema } from './gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js';
 import { DiscoveryResponseSchema } from './gen/envoy/service/discovery/v3/discovery_pb.js';
 import { contentVersion, TypeUrl, toEnvoyJson, typeUrlOf } from './index.js';
 
@@ -28,6 +31,29 @@ describe('envoy registry', () => {
     const bytes = toBinary(ClustersConfigDumpSchema, dump);
     expect(toEnvoyJson(ClustersConfigDumpSchema, fromBinary(ClustersConfigDumpSchema, bytes))).toEqual({
       dynamicActiveClusters: [{ cluster: { '@type': TypeUrl.Cluster, name: 'c' } }],
+    });
+  });
+
+  it('prints an upstream PROXY protocol socket wrapping another socket', () => {
+    const proxyProtocol = create(ProxyProtocolUpstreamTransportSchema, {
+      config: { version: ProxyProtocolConfig_Version.V2 },
+      transportSocket: { name: 'envoy.transport_sockets.raw_buffer', configType: { case: 'typedConfig', value: anyPack(RawBufferSchema, create(RawBufferSchema)) } },
+    });
+    const cluster = create(ClusterSchema, {
+      name: 'c',
+      transportSocket: { name: 'envoy.transport_sockets.upstream_proxy_protocol', configType: { case: 'typedConfig', value: anyPack(ProxyProtocolUpstreamTransportSchema, proxyProtocol) } },
+    });
+    const json = toEnvoyJson(ClusterSchema, fromBinary(ClusterSchema, toBinary(ClusterSchema, cluster)));
+    expect(json).toEqual({
+      name: 'c',
+      transportSocket: {
+        name: 'envoy.transport_sockets.upstream_proxy_protocol',
+        typedConfig: {
+          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
+          config: { version: 'V2' },
+          transportSocket: { name: 'envoy.transport_sockets.raw_buffer', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } },
+        },
+      },
     });
   });
 

@@ -15,6 +15,7 @@ import { file_envoy_extensions_filters_http_fault_v3_fault } from './gen/envoy/e
 import { file_envoy_extensions_filters_http_router_v3_router } from './gen/envoy/extensions/filters/http/router/v3/router_pb.js';
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from './gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { file_envoy_extensions_network_dns_resolver_cares_v3_cares_dns_resolver } from './gen/envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver_pb.js';
+import { file_envoy_extensions_transport_sockets_proxy_protocol_v3_upstream_proxy_protocol } from './gen/envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol_pb.js';
 import { file_envoy_extensions_transport_sockets_raw_buffer_v3_raw_buffer } from './gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js';
 import { file_envoy_extensions_clusters_dynamic_forward_proxy_v3_cluster } from './gen/envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster_pb.js';
 import { file_envoy_extensions_retry_host_previous_hosts_v3_previous_hosts } from './gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
@@ -39,6 +40,8 @@ export const TypeUrl = {
   ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  /** SDS over ADS: a `credentialName` certificate or CA (istiod's `SecretType`, `pkg/model/xds.go`). */
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
@@ -79,6 +82,7 @@ export const envoyRegistry: Registry = createRegistry(
     file_envoy_extensions_network_dns_resolver_cares_v3_cares_dns_resolver,
     file_envoy_extensions_transport_sockets_tls_v3_tls,
     file_envoy_extensions_transport_sockets_raw_buffer_v3_raw_buffer,
+    file_envoy_extensions_transport_sockets_proxy_protocol_v3_upstream_proxy_protocol,
     file_envoy_extensions_clusters_dynamic_forward_proxy_v3_cluster,
     file_envoy_extensions_retry_host_previous_hosts_v3_previous_hosts,
     file_envoy_service_status_v3_csds,

@@ -37,7 +37,7 @@ export function traceOf(options: { readonly trace?: string } | undefined): strin
 }
 
 
-/** A Sidecar is stored as the JSON text of an object; anything else is a caller's mistake. */
-export function checkSidecarJson(json: string): void {
-  if (!json.startsWith('{')) throw new StoreError('invalid-argument', `a Sidecar is stored as a JSON object, got ${JSON.stringify(json.slice(0, 40))}`);
+/** A Sidecar or Gateway is stored as the JSON text of an object; anything else is a caller's mistake. */
+export function checkScopeObjectJson(kind: string, json: string): void {
+  if (!json.startsWith('{')) throw new StoreError('invalid-argument', `a ${kind} is stored as a JSON object, got ${JSON.stringify(json.slice(0, 40))}`);
 }

@@ -517,58 +517,68 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
       });
     });
 
-    describe('Sidecars', () => {
+    describe.each([
+      ['Sidecars', 'Sidecar', (s: Store) => s.sidecars],
+      ['Gateways', 'Gateway', (s: Store) => s.gateways],
+    ] as const)('%s', (_title, kind, facet) => {
       const json = (hosts: string[]) => JSON.stringify({ schemaVersion: 1, egress: [{ bind: '', hosts }] });
 
       it('stores, lists sorted, reads back and deletes, numbering each change on the invalidation sequence', async () => {
         const seen = recorder();
         await store.invalidations.subscribe(seen.listener, { afterSeq: await store.invalidations.currentSeq() });
-        const first = await store.sidecars.put(C, json(['./*']), grant);
-        const second = await store.sidecars.put(A, json(['*/*']), grant, { trace: '00-abc-def-01' });
-        expect(first).toMatchObject({ status: 'written', invalidation: { seq: 1, owner: C, kind: 'Sidecar', op: 'upsert', changed: [], removed: [] } });
-        expect(second).toMatchObject({ status: 'written', invalidation: { seq: 2, owner: A, kind: 'Sidecar', trace: '00-abc-def-01' } });
+        const first = await facet(store).put(C, json(['./*']), grant);
+        const second = await facet(store).put(A, json(['*/*']), grant, { trace: '00-abc-def-01' });
+        expect(first).toMatchObject({ status: 'written', invalidation: { seq: 1, owner: C, kind, op: 'upsert', changed: [], removed: [] } });
+        expect(second).toMatchObject({ status: 'written', invalidation: { seq: 2, owner: A, kind, trace: '00-abc-def-01' } });
         const revisions = [first, second].map((result) => (result.status === 'written' ? result.revision : -1));
         expect(revisions[1]).toBeGreaterThan(revisions[0]!);
-        expect(await store.sidecars.list()).toEqual([
+        expect(await facet(store).list()).toEqual([
           { key: A, revision: revisions[1], json: json(['*/*']) },
           { key: C, revision: revisions[0], json: json(['./*']) },
         ]);
-        expect(await store.sidecars.get(C)).toEqual({ key: C, revision: revisions[0], json: json(['./*']) });
-        expect(await store.sidecars.put(C, json(['./*']), grant)).toEqual({ status: 'unchanged', revision: revisions[0] });
-        const deleted = await store.sidecars.delete(C, grant);
-        expect(deleted).toMatchObject({ status: 'deleted', invalidation: { seq: 3, owner: C, kind: 'Sidecar', op: 'delete' } });
-        expect(await store.sidecars.delete(C, grant)).toEqual({ status: 'absent' });
-        expect(await store.sidecars.get(C)).toBeNull();
-        await vi.waitFor(() => expect(seen.messages.map((m) => [m.seq, m.kind, m.op])).toEqual([[1, 'Sidecar', 'upsert'], [2, 'Sidecar', 'upsert'], [3, 'Sidecar', 'delete']]), WAIT);
+        expect(await facet(store).get(C)).toEqual({ key: C, revision: revisions[0], json: json(['./*']) });
+        expect(await facet(store).put(C, json(['./*']), grant)).toEqual({ status: 'unchanged', revision: revisions[0] });
+        const deleted = await facet(store).delete(C, grant);
+        expect(deleted).toMatchObject({ status: 'deleted', invalidation: { seq: 3, owner: C, kind, op: 'delete' } });
+        expect(await facet(store).delete(C, grant)).toEqual({ status: 'absent' });
+        expect(await facet(store).get(C)).toBeNull();
+        await vi.waitFor(() => expect(seen.messages.map((m) => [m.seq, m.kind, m.op])).toEqual([[1, kind, 'upsert'], [2, kind, 'upsert'], [3, kind, 'delete']]), WAIT);
         expect(seen.gaps).toEqual([]);
       });
 
       it('shares the sequence with resource writes, so a gateway orders both', async () => {
         await store.resources.replace({ visibility: visibility(A), revision: 1, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'v1')] });
-        const written = await store.sidecars.put(B, json(['./*']), grant);
+        const written = await facet(store).put(B, json(['./*']), grant);
         expect(written).toMatchObject({ status: 'written', invalidation: { seq: 2 } });
         expect(await store.invalidations.currentSeq()).toBe(2);
-        expect(await (await harness.open()).sidecars.list()).toHaveLength(1);
+        expect(await facet(await harness.open()).list()).toHaveLength(1);
       });
 
       it('refuses writes and deletes without the current lease, changing nothing', async () => {
-        await store.sidecars.put(A, json(['./*']), grant);
+        await facet(store).put(A, json(['./*']), grant);
         await store.lease.release(grant);
-        await expect(store.sidecars.put(A, json(['*/*']), grant)).rejects.toBeInstanceOf(FencedError);
-        await expect(store.sidecars.delete(A, grant)).rejects.toBeInstanceOf(FencedError);
-        expect((await store.sidecars.get(A))?.json).toBe(json(['./*']));
+        await expect(facet(store).put(A, json(['*/*']), grant)).rejects.toBeInstanceOf(FencedError);
+        await expect(facet(store).delete(A, grant)).rejects.toBeInstanceOf(FencedError);
+        expect((await facet(store).get(A))?.json).toBe(json(['./*']));
         expect(await store.invalidations.currentSeq()).toBe(1);
       });
 
       it('refuses keys and values it cannot store', async () => {
-        await expect(store.sidecars.put({ namespace: 'a/b', name: 'c' }, json([]), grant)).rejects.toMatchObject({ code: 'invalid-argument' });
-        await expect(store.sidecars.put(A, '', grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(facet(store).put({ namespace: 'a/b', name: 'c' }, json([]), grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(facet(store).put(A, '', grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+
+      it('keep apart from the other kind under the same name', async () => {
+        await facet(store).put(A, json(['./*']), grant);
+        const other = kind === 'Sidecar' ? store.gateways : store.sidecars;
+        expect(await other.get(A)).toBeNull();
+        expect(await other.list()).toEqual([]);
       });
 
       it('are gone after the store lost its data', async () => {
-        await store.sidecars.put(A, json(['./*']), grant);
+        await facet(store).put(A, json(['./*']), grant);
         await harness.wipe();
-        expect(await store.sidecars.list()).toEqual([]);
+        expect(await facet(store).list()).toEqual([]);
       });
     });
 

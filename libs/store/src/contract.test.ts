@@ -27,6 +27,7 @@ describe('store contract names', () => {
       layout.resources('ns/name'),
       layout.resourceIndex,
       layout.sidecars,
+      layout.gateways,
       layout.sequence,
       layout.epoch,
       layout.lease,

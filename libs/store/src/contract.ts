@@ -334,6 +334,15 @@ export function scopedVariant(variant: string, scope: string): string {
   return scope === '' ? variant : `${variant}.${scope}`;
 }
 
+/**
+ * The variant tag of resources only proxies in `namespace` get in place of the same name under `tag`
+ * (a gRPC route whose host is `NAME.NS.svc.cluster.local` also matches `NAME` for clients in NS):
+ * `<tag>.ns-<namespace>`. A namespace is a DNS label, so the tag has no space.
+ */
+export function namespacedVariant(tag: string, namespace: string): string {
+  return `${tag}.ns-${namespace}`;
+}
+
 /** The base variant of a (possibly scoped) variant tag. */
 export function baseVariant(variant: string): string {
   const dot = variant.indexOf('.');
@@ -443,8 +452,9 @@ export interface Invalidation {
   readonly seq: number;
   readonly owner: ObjectKey;
   /**
-   * `Sidecar` when `owner` names a Sidecar that was written or deleted (`changed` and `removed` are
-   * then empty: the gateway re-reads it from `SidecarReader`); absent for a ServiceEntry's resources.
+   * `Sidecar` (or `Gateway`) when `owner` names a Sidecar (or Gateway) that was written or deleted
+   * (`changed` and `removed` are then empty: the gateway re-reads it from the store's `sidecars` or
+   * `gateways`); absent for a ServiceEntry's resources.
    */
   readonly kind?: InvalidationKind;
   readonly op: ChangeOp;
@@ -498,7 +508,10 @@ export interface InvalidationBus {
 }
 
 /** What an invalidation is about besides a ServiceEntry's resources. */
-export type InvalidationKind = 'Sidecar';
+export type InvalidationKind = ScopeKind;
+
+/** The kinds that scope what proxies see without changing a resource: Sidecars and Gateways. */
+export type ScopeKind = 'Sidecar' | 'Gateway';
 
 /** The JSON published on the channel (the Redis script writes the same shape). */
 export interface InvalidationMessage {
@@ -552,6 +565,15 @@ export interface SidecarWriter extends SidecarReader {
   /** Removes `key`; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
   delete(key: ObjectKey, fence: LeaseGrant, options?: WriteOptions): Promise<SidecarDeleteResult>;
 }
+
+/**
+ * Gateways (`networking.istio.io` Gateway, normalized as `NormalizedGateway`) are stored like
+ * Sidecars: they decide which router proxies get istiod's sni-dnat clusters, change no resource, and
+ * go straight to the gateways with a `kind: 'Gateway'` invalidation.
+ */
+export type StoredGateway = StoredSidecar;
+export type GatewayReader = SidecarReader;
+export type GatewayWriter = SidecarWriter;
 
 // ---------------------------------------------------------------------------------------------------
 // Fleet
@@ -629,6 +651,7 @@ export interface ConnectionStateEvent {
 export interface Store {
   readonly serviceEntries: ServiceEntryWriter;
   readonly sidecars: SidecarWriter;
+  readonly gateways: GatewayWriter;
   readonly changeLog: ChangeLog;
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
@@ -650,7 +673,7 @@ export interface Store {
 }
 
 /** What the watcher uses. */
-export type WatcherStore = Pick<Store, 'serviceEntries' | 'sidecars' | 'lease' | 'epoch' | 'health' | 'onStateChange'>;
+export type WatcherStore = Pick<Store, 'serviceEntries' | 'sidecars' | 'gateways' | 'lease' | 'epoch' | 'health' | 'onStateChange'>;
 /** What a translator uses. */
 export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' | 'health' | 'onStateChange'> {
   readonly serviceEntries: ServiceEntryReader;
@@ -659,6 +682,7 @@ export interface TranslatorStore extends Pick<Store, 'changeLog' | 'resources' |
 export interface GatewayStore extends Pick<Store, 'invalidations' | 'fleet' | 'health' | 'onStateChange'> {
   readonly resources: ResourceReader;
   readonly sidecars: SidecarReader;
+  readonly gateways: GatewayReader;
 }
 
 /** Options both implementations take. */

@@ -8,6 +8,7 @@ import {
   type InvalidationListener,
   type InvalidationMessage,
   type ResourceRef,
+  type ScopeKind,
   type Subscription,
 } from './contract.js';
 import { isResourceRef } from './ownership-records.js';
@@ -37,7 +38,7 @@ export function decodeInvalidation(text: string): Invalidation {
     !Array.isArray(message['removed']) ||
     !message['removed'].every(isResourceRef) ||
     (message['trace'] !== undefined && typeof message['trace'] !== 'string') ||
-    (message['kind'] !== undefined && message['kind'] !== 'Sidecar')
+    (message['kind'] !== undefined && message['kind'] !== 'Sidecar' && message['kind'] !== 'Gateway')
   ) {
     throw new StoreError('corrupt', `not an invalidation: ${text.slice(0, 200)}`);
   }
@@ -45,7 +46,7 @@ export function decodeInvalidation(text: string): Invalidation {
   const base = {
     seq: message['seq'] as number,
     owner,
-    ...(message['kind'] === 'Sidecar' ? { kind: 'Sidecar' as const } : {}),
+    ...(message['kind'] === 'Sidecar' || message['kind'] === 'Gateway' ? { kind: message['kind'] as ScopeKind } : {}),
     op: message['op'] as ChangeOp,
     ownerChanged: message['ownerChanged'],
     changed: message['changed'].map(pickRef),

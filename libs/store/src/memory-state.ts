@@ -73,6 +73,7 @@ export interface Tombstone {
 export class MemoryData {
   readonly serviceEntries = new Map<string, Map<string, string>>();
   readonly sidecars = new Map<string, { readonly revision: number; readonly json: string }>();
+  readonly gateways = new Map<string, { readonly revision: number; readonly json: string }>();
   revisionCounter = 0;
   readonly log: StreamEntry[] = [];
   lastIdMs = 0;

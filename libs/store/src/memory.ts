@@ -1,6 +1,6 @@
 /**
  * The in-memory store: the same contract as Redis inside one process, for the all-in-one mode and for
- * unit tests. One module per facet of the contract (`memory-service-entries.ts`, `memory-sidecars.ts`, `memory-change-log.ts`,
+ * unit tests. One module per facet of the contract (`memory-service-entries.ts`, `memory-scope-objects.ts`, `memory-change-log.ts`,
  * `memory-resources.ts`, `memory-invalidations.ts`, `memory-lease.ts`, `memory-fleet.ts`) over the state
  * they share (`memory-state.ts`). Every operation runs to completion before another starts (one
  * JavaScript thread), which gives the atomicity the Redis scripts give; time (lease expiry, idle
@@ -18,6 +18,7 @@ import {
   type Lease,
   type ResourceWriter,
   type ServiceEntryWriter,
+  type GatewayWriter,
   type SidecarWriter,
   type Store,
   type StoreHealth,
@@ -29,7 +30,7 @@ import { memoryInvalidations } from './memory-invalidations.js';
 import { memoryLease } from './memory-lease.js';
 import { memoryResources } from './memory-resources.js';
 import { memoryServiceEntries } from './memory-service-entries.js';
-import { memorySidecars } from './memory-sidecars.js';
+import { memoryScopeObjects } from './memory-scope-objects.js';
 import { MemoryData, MemoryState, systemClock, type Clock } from './memory-state.js';
 import { keyLayout } from './redis-keys.js';
 
@@ -46,6 +47,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 export class MemoryStore implements Store {
   readonly serviceEntries: ServiceEntryWriter;
   readonly sidecars: SidecarWriter;
+  readonly gateways: GatewayWriter;
   readonly changeLog: ChangeLog;
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
@@ -61,7 +63,8 @@ export class MemoryStore implements Store {
     if (!Number.isSafeInteger(changeLogMaxLength) || changeLogMaxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
     this.state = new MemoryState(options.clock ?? systemClock, changeLogMaxLength);
     this.serviceEntries = memoryServiceEntries(this.state);
-    this.sidecars = memorySidecars(this.state);
+    this.sidecars = memoryScopeObjects(this.state, 'Sidecar');
+    this.gateways = memoryScopeObjects(this.state, 'Gateway');
     this.changeLog = memoryChangeLog(this.state);
     this.resources = memoryResources(this.state, options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS);
     this.invalidations = memoryInvalidations(this.state);

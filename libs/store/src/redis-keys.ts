@@ -13,6 +13,7 @@
  * | `{skiff}:xds:<namespace>/<name>`  | hash   | built resources of one ServiceEntry: `record`, `vis`, `rev`, `b:<id>`  |
  * | `{skiff}:xds`                     | set    | ids of every ServiceEntry that owns resources (the resource index)    |
  * | `{skiff}:sidecars`                | hash   | Sidecars: field `<namespace>/<name>`, value `<rev> <NormalizedSidecar JSON>` |
+ * | `{skiff}:gateways`                | hash   | Gateways: field `<namespace>/<name>`, value `<rev> <NormalizedGateway JSON>` |
  * | `{skiff}:seq`                     | string | invalidation sequence counter                                         |
  * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
  * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
@@ -57,6 +58,8 @@ export interface KeyLayout {
   readonly resourceIndex: string;
   /** Every Sidecar in one hash: they are few (one or a few per namespace) and read all at once. */
   readonly sidecars: string;
+  /** Every Gateway in one hash, as Sidecars (few, read all at once). */
+  readonly gateways: string;
   readonly sequence: string;
   readonly epoch: string;
   /** The number of shards the store was laid out with (recorded by the first service; on the store's own tag). */
@@ -103,6 +106,7 @@ export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX, shard?: ShardPosi
     resources: (id) => `${tag}:xds:${id}`,
     resourceIndex: `${tag}:xds`,
     sidecars: `${tag}:sidecars`,
+    gateways: `${tag}:gateways`,
     sequence: `${tag}:seq`,
     epoch: `${tag}:epoch`,
     shardCount: `${tag}:shards`,

@@ -115,14 +115,15 @@ return {'deleted', rev, id, redis.call('GET', KEYS[6])}
 );
 
 /**
- * Fenced write or delete of one Sidecar that takes the next invalidation sequence number and publishes
- * the invalidation (`kind: "Sidecar"`, no resources) in the same step.
- * KEYS: Sidecar hash, revision counter, lease, sequence, epoch.
- * ARGV: lease value, id, JSON ('' deletes), publish target (`RedisContext.publishTarget`), trace ('' for none), epoch candidate.
+ * Fenced write or delete of one Sidecar or Gateway that takes the next invalidation sequence number and
+ * publishes the invalidation (`kind: "Sidecar"` or `"Gateway"`, no resources) in the same step.
+ * KEYS: the kind's hash, revision counter, lease, sequence, epoch.
+ * ARGV: lease value, id, JSON ('' deletes), publish target (`RedisContext.publishTarget`), trace ('' for none),
+ * epoch candidate, kind.
  * Values are `<revision> <json>`.
  */
-export const WRITE_SIDECAR = new LuaScript(
-  'write-sidecar',
+export const WRITE_SCOPE_OBJECT = new LuaScript(
+  'write-scope-object',
   `${PUBLISH_FUNCTION}
 local lease = redis.call('GET', KEYS[3])
 if lease ~= ARGV[1] then return {'fenced', lease or ''} end
@@ -143,7 +144,7 @@ else
 end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('SET', KEYS[5], ARGV[6], 'NX')
-local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[2]) .. ',"kind":"Sidecar","op":"' .. op .. '","ownerChanged":true,"changed":[],"removed":[]'
+local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[2]) .. ',"kind":' .. cjson.encode(ARGV[7]) .. ',"op":"' .. op .. '","ownerChanged":true,"changed":[],"removed":[]'
 if ARGV[5] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[5]) end
 message = message .. '}'
 publish(ARGV[4], message)

@@ -1,7 +1,7 @@
 /**
  * The Redis store spread over shards: each shard is a `RedisStore` under its own hash tag
  * (`{<prefix>:<i>:<n>}`, see `redis-keys.ts`) with its own ServiceEntry hashes, change log, revision
- * counter, resources, invalidation sequence and channel, and fence; a ServiceEntry (or Sidecar) lives
+ * counter, resources, invalidation sequence and channel, and fence; a ServiceEntry (or Sidecar, or Gateway) lives
  * in shard `shardOf(<namespace>/<name>)`. On Redis Cluster the tags hash to different slots, so the
  * shards spread over the primaries and their scripts run in parallel.
  *
@@ -39,6 +39,7 @@ import {
   type FleetRegistry,
   type Lease,
   type LeaseGrant,
+  type GatewayWriter,
   type ServiceEntryWriter,
   type SidecarWriter,
   type Store,
@@ -65,6 +66,7 @@ export class ShardedRedisStore implements WatcherStore {
   readonly shardCount: number;
   readonly serviceEntries: ServiceEntryWriter;
   readonly sidecars: SidecarWriter;
+  readonly gateways: GatewayWriter;
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
   /** One complete store per shard, sharing this store's lease and fleet. */
@@ -96,16 +98,20 @@ export class ShardedRedisStore implements WatcherStore {
       write: (key, diff, fence, writeOptions) => route(key).serviceEntries.write(key, diff, fence, writeOptions),
       delete: (key, fence, writeOptions) => route(key).serviceEntries.delete(key, fence, writeOptions),
     };
-    this.sidecars = {
-      get: (key) => route(key).sidecars.get(key),
-      list: () => sortedUnion(all.map((s) => s.sidecars.list()), (sidecar) => sidecar.key),
-      put: (key, json, fence, writeOptions) => route(key).sidecars.put(key, json, fence, writeOptions),
-      delete: (key, fence, writeOptions) => route(key).sidecars.delete(key, fence, writeOptions),
-    };
+    // Sidecars and Gateways are routed like ServiceEntries (by `<namespace>/<name>`): each lives in one shard's hash
+    // and its invalidation goes out on that shard's channel with that shard's sequence.
+    const scopeObjects = (facet: (store: RedisStore) => SidecarWriter): SidecarWriter => ({
+      get: (key) => facet(route(key)).get(key),
+      list: () => sortedUnion(all.map((s) => facet(s).list()), (object) => object.key),
+      put: (key, json, fence, writeOptions) => facet(route(key)).put(key, json, fence, writeOptions),
+      delete: (key, fence, writeOptions) => facet(route(key)).delete(key, fence, writeOptions),
+    });
+    this.sidecars = scopeObjects((s) => s.sidecars);
+    this.gateways = scopeObjects((s) => s.gateways);
     this.shards = this.stores.map((store) => this.view(store));
   }
 
-  /** The shard of a ServiceEntry or Sidecar. */
+  /** The shard of a ServiceEntry, Sidecar or Gateway. */
   shardOf(key: ObjectKey): number {
     return shardOf(serviceEntryId(key), this.shardCount);
   }
@@ -207,6 +213,7 @@ export class ShardedRedisStore implements WatcherStore {
     return {
       serviceEntries: store.serviceEntries,
       sidecars: store.sidecars,
+      gateways: store.gateways,
       changeLog: store.changeLog,
       resources: store.resources,
       invalidations: store.invalidations,

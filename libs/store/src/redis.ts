@@ -1,6 +1,6 @@
 /**
  * The Redis store (ioredis): the connections, and one module per facet of the contract
- * (`redis-service-entries.ts`, `redis-sidecars.ts`, `redis-change-log.ts`, `redis-resources.ts`, `redis-invalidations.ts`,
+ * (`redis-service-entries.ts`, `redis-scope-objects.ts`, `redis-change-log.ts`, `redis-resources.ts`, `redis-invalidations.ts`,
  * `redis-lease.ts`, `redis-fleet.ts`), each given a `RedisContext`. Writes that must be atomic are Lua
  * scripts (`redis-scripts.ts`); the change log is a stream read through a consumer group;
  * invalidations are published by the same script that writes the resources.
@@ -28,6 +28,7 @@ import {
   type Lease,
   type ResourceWriter,
   type ServiceEntryWriter,
+  type GatewayWriter,
   type SidecarWriter,
   type Store,
   type StoreHealth,
@@ -43,7 +44,7 @@ import { redisLease } from './redis-lease.js';
 import { redisResources } from './redis-resources.js';
 import type { LuaScript } from './redis-scripts.js';
 import { redisServiceEntries } from './redis-service-entries.js';
-import { redisSidecars } from './redis-sidecars.js';
+import { redisScopeObjects } from './redis-scope-objects.js';
 import { errorMessage, isReplyError, parseClusterSeeds, resolveRedisOptions, TrackedConnection, type RedisClient, type RedisStoreOptions } from './redis-connection.js';
 
 export { resolveRedisOptions, type RedisStoreOptions } from './redis-connection.js';
@@ -55,6 +56,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
 export class RedisStore implements Store {
   readonly serviceEntries: ServiceEntryWriter;
   readonly sidecars: SidecarWriter;
+  readonly gateways: GatewayWriter;
   readonly changeLog: ChangeLog;
   readonly resources: ResourceWriter;
   readonly invalidations: InvalidationBus;
@@ -128,7 +130,8 @@ export class RedisStore implements Store {
       replicatedScript: (script, keys, args) => this.replicatedScript(script, keys, args),
     };
     this.serviceEntries = redisServiceEntries(context, changeLogMaxLength);
-    this.sidecars = redisSidecars(context);
+    this.sidecars = redisScopeObjects(context, 'Sidecar');
+    this.gateways = redisScopeObjects(context, 'Gateway');
     this.log = new RedisChangeLog(context, () => this.blockingClient());
     this.changeLog = this.log.facet();
     this.resources = redisResources(context, options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS);

@@ -43,9 +43,14 @@ export class TestCertificateAuthority {
     return this.issue(name, 'IP:127.0.0.1,IP:::1,DNS:localhost', 'serverAuth');
   }
 
-  /** A workload certificate with the SPIFFE identity of `namespace`/`serviceAccount`. */
+  /**
+   * A workload certificate with the SPIFFE identity of `namespace`/`serviceAccount`, good for both ends
+   * of a connection as Istio's workload certificates are (`security/pkg/pki/util/generate_cert.go`
+   * `genCertTemplateFromCSR`: server and client auth): a mesh backend serves with the same certificate
+   * its clients present.
+   */
   issueWorkload(namespace: string, serviceAccount: string, trustDomain = 'cluster.local'): IssuedCertificate {
-    return this.issue(`${serviceAccount}.${namespace}`, `URI:spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`, 'clientAuth');
+    return this.issue(`${serviceAccount}.${namespace}`, `URI:spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`, 'serverAuth,clientAuth');
   }
 
   /** Removes the directory and every file issued. */

@@ -1,13 +1,19 @@
 /**
- * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks a variant per
- * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; `ROUTER_MODE: sni-dnat` -> DNS-SRV cluster
- * names), so the translator builds each variant once and stores them side by side, tagged, under the
- * ServiceEntry. Pure: no I/O, no clock.
+ * One ServiceEntry hash -> every resource the gateways serve for it. The gateway picks the variants per
+ * proxy (node metadata `GENERATOR: grpc` -> proxyless gRPC; a router selected by an AUTO_PASSTHROUGH
+ * Gateway -> the sni-dnat clusters on top of its usual ones), so the translator builds each variant
+ * once and stores them side by side, tagged, under the ServiceEntry. A gRPC route that clients in one
+ * namespace see with other domains is stored once more for that namespace (`namespacedVariant`). Pure:
+ * no I/O, no clock.
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
-import { scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
+import { contentVersion } from '@skiff/protos';
+import { namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
 import {
+  encodeLocalityLbPolicy,
+  encodeNamespaceRoutes,
   encodeResources,
+  LOCALITY_LB_POLICY_TYPE_URL,
   translateServiceEntry,
   type ClusterNaming,
   type DestinationRuleLookupOptions,
@@ -27,8 +33,8 @@ export interface TranslationVariant {
 }
 
 /**
- * What the gateways serve: Envoy sidecars (`outbound|80||host`), Envoy with `ROUTER_MODE: sni-dnat`
- * (`outbound_.80_._.host`), and proxyless gRPC clients, which always use the sidecar names (istiod's
+ * What the gateways serve: Envoy proxies (`outbound|80||host`), istiod's sni-dnat clusters
+ * (`outbound_.80_._.host`, added for routers an AUTO_PASSTHROUGH Gateway selects), and proxyless gRPC clients, which always use the sidecar names (istiod's
  * grpcgen builds `outbound|PORT|SUBSET|HOST` only: `pilot/pkg/networking/grpcgen/cds.go`).
  * The gateway's cache maps a proxy profile to the same names (`variantOf` in `@skiff/xds-cache`).
  */
@@ -90,6 +96,15 @@ export function buildServiceEntry(
       const tag = scopedVariant(variant.name, scope);
       for (const encoded of encodeResources(result)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });
+      }
+      // Routes that clients of one namespace get instead (`namespacedVariant`), chosen by the gateway.
+      for (const { namespace, encoded } of encodeNamespaceRoutes(result)) {
+        resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: namespacedVariant(tag, namespace), version: encoded.version, bytes: encoded.bytes });
+      }
+      // Beside each assignment istiod rewrites per proxy, the policy the gateways apply per proxy locality (never sent).
+      for (const { clusterName, policy } of result.localityLbPolicies) {
+        const bytes = encodeLocalityLbPolicy(policy);
+        resources.push({ typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: clusterName, variant: tag, version: contentVersion(bytes), bytes });
       }
       // The same problem in several scopes is one problem of the variant.
       for (const error of result.errors) {

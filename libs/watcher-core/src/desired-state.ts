@@ -23,6 +23,7 @@ import {
   type NormalizedDestinationRule,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
+  type NormalizedGateway,
   type NormalizedSidecar,
   type ObjectKey,
   type SourceRef,
@@ -47,8 +48,8 @@ export interface ObjectStatus {
 
 export type ApplyOutcome =
   /** `created`: the object had no valid version before (istiod counts such an event as `add`). */
-  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean; readonly sidecars?: readonly ObjectKey[] }
-  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly sidecars?: readonly ObjectKey[] }
+  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean; readonly sidecars?: readonly ObjectKey[]; readonly gateways?: readonly ObjectKey[] }
+  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly sidecars?: readonly ObjectKey[]; readonly gateways?: readonly ObjectKey[] }
   /** The new version is invalid; nothing changed. */
   | { readonly result: 'rejected'; readonly kind: string; readonly errors: readonly FieldError[] }
   /** Not an object Skiff reads (unknown shape or an Istio kind it does not use); nothing changed. */
@@ -104,6 +105,8 @@ export class DesiredState {
   private readonly statuses = new Map<string, ObjectStatus>();
   /** Sidecars in effect, with the JSON the store holds for each (they change no ServiceEntry hash). */
   private readonly sidecars = new Map<ServiceEntryId, { readonly sidecar: NormalizedSidecar; readonly json: string }>();
+  /** Gateways in effect, with the JSON the store holds for each (like Sidecars, they change no ServiceEntry hash). */
+  private readonly gateways = new Map<ServiceEntryId, { readonly gateway: NormalizedGateway; readonly json: string }>();
   /** Statuses whose latest version was rejected, kept with every change so reading it is O(1). */
   private rejected = 0;
   /**
@@ -169,6 +172,11 @@ export class DesiredState {
       this.sidecars.set(serviceEntryId(loadedSidecar.sidecar), { sidecar: loadedSidecar.sidecar, json: canonicalJson(loadedSidecar.sidecar) });
       return { result: 'applied', kind, affected: [], created, sidecars: [{ namespace, name }] };
     }
+    const loadedGateway = loaded.gateways[0];
+    if (loadedGateway) {
+      this.gateways.set(serviceEntryId(loadedGateway.gateway), { gateway: loadedGateway.gateway, json: canonicalJson(loadedGateway.gateway) });
+      return { result: 'applied', kind, affected: [], created, gateways: [{ namespace, name }] };
+    }
     const loadedWorkload = loaded.workloadEntries[0];
     if (loadedWorkload) {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
@@ -213,6 +221,10 @@ export class DesiredState {
       const existed = this.sidecars.delete(serviceEntryId(objectKey));
       return { result: 'deleted', kind: ref.kind, affected: [], sidecars: existed ? [objectKey] : [] };
     }
+    if (ref.kind === 'Gateway') {
+      const existed = this.gateways.delete(serviceEntryId(objectKey));
+      return { result: 'deleted', kind: ref.kind, affected: [], gateways: existed ? [objectKey] : [] };
+    }
     if (ref.kind === 'WorkloadEntry') {
       if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       const changes = this.index.deleteWorkload(objectKey);
@@ -250,6 +262,16 @@ export class DesiredState {
   /** Every Sidecar in effect. */
   sidecarKeys(): ObjectKey[] {
     return [...this.sidecars.values()].map(({ sidecar }) => ({ namespace: sidecar.namespace, name: sidecar.name }));
+  }
+
+  /** The JSON the store should hold for the Gateway `key`, or null when it does not exist. */
+  gatewayJson(key: ObjectKey): string | null {
+    return this.gateways.get(serviceEntryId(key))?.json ?? null;
+  }
+
+  /** Every Gateway in effect. */
+  gatewayKeys(): ObjectKey[] {
+    return [...this.gateways.values()].map(({ gateway }) => ({ namespace: gateway.namespace, name: gateway.name }));
   }
 
   /**

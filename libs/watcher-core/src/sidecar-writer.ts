@@ -1,18 +1,27 @@
 /**
- * Makes the store's Sidecars equal to the desired state. Sidecars are few (one or a few per namespace)
- * and change rarely, so they are written one at a time, in the order they changed, under the same
- * writer lease as the ServiceEntry hashes; the store compares each value and publishes only real
- * changes. A failed write keeps the Sidecar dirty and is retried with backoff; a fenced write means the
+ * Makes the store's Sidecars (or Gateways) equal to the desired state. They are few (one or a few per
+ * namespace) and change rarely, so they are written one at a time, in the order they changed, under the
+ * same writer lease as the ServiceEntry hashes; the store compares each value and publishes only real
+ * changes. A failed write keeps the object dirty and is retried with backoff; a fenced write means the
  * lease is gone.
  */
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, type Logger } from '@skiff/runtime';
-import { FencedError, serviceEntryId, type LeaseGrant, type SidecarWriter } from '@skiff/store';
-import type { DesiredState } from './desired-state.js';
+import { FencedError, serviceEntryId, type LeaseGrant, type ScopeKind, type SidecarWriter } from '@skiff/store';
+
+/** The desired objects of one kind. */
+export interface DesiredScopeObjects {
+  /** The JSON the store should hold for `key`, or null when it does not exist. */
+  json(key: ObjectKey): string | null;
+  /** Every object in effect. */
+  keys(): ObjectKey[];
+}
 
 export interface SidecarWriterOptions {
+  readonly kind: ScopeKind;
+  /** The store's facet for `kind`. */
   readonly store: SidecarWriter;
-  readonly state: DesiredState;
+  readonly desired: DesiredScopeObjects;
   readonly logger: Logger;
   readonly retryBackoff?: Backoff;
   /** A write was refused because the lease was lost. */
@@ -29,7 +38,7 @@ export interface SidecarConvergeReport {
 export class SidecarSync {
   private readonly options: SidecarWriterOptions;
   private readonly retryBackoff: Backoff;
-  /** Sidecars changed and not yet written, in the order they first changed. */
+  /** Objects changed and not yet written, in the order they first changed. */
   private readonly dirty = new Map<string, ObjectKey>();
   private grant: LeaseGrant | null = null;
   private running: Promise<void> | null = null;
@@ -50,21 +59,21 @@ export class SidecarSync {
     return this.dirty.size;
   }
 
-  /** Sidecars changed by an event: written now if holding the lease, else at the next convergence. */
+  /** Objects changed by an event: written now if holding the lease, else at the next convergence. */
   markDirty(keys: readonly ObjectKey[]): void {
     for (const key of keys) this.dirty.set(serviceEntryId(key), key);
     this.kick();
   }
 
-  /** Writes every desired Sidecar and deletes stored ones that no longer exist. */
+  /** Writes every desired object and deletes stored ones that no longer exist. */
   async converge(): Promise<SidecarConvergeReport> {
     const stored = await this.options.store.list();
-    const desired = this.options.state.sidecarKeys();
+    const desired = this.options.desired.keys();
     for (const key of [...stored.map((entry) => entry.key), ...desired]) this.dirty.set(serviceEntryId(key), key);
     const before = { ...this.counts };
     this.kick();
     await this.drain();
-    if (this.dirty.size > 0) throw new Error(`${this.dirty.size} Sidecars could not be written`);
+    if (this.dirty.size > 0) throw new Error(`${this.dirty.size} ${this.options.kind}s could not be written`);
     return { stored: stored.length, desired: desired.length, written: this.counts.written - before.written, deleted: this.counts.deleted - before.deleted };
   }
 
@@ -93,7 +102,7 @@ export class SidecarSync {
       const [id, key] = next.value;
       this.dirty.delete(id);
       try {
-        const json = this.options.state.sidecarJson(key);
+        const json = this.options.desired.json(key);
         if (json === null) {
           if ((await this.options.store.delete(key, grant)).status === 'deleted') this.counts.deleted += 1;
         } else if ((await this.options.store.put(key, json, grant)).status === 'written') {
@@ -103,12 +112,12 @@ export class SidecarSync {
       } catch (error) {
         if (!this.dirty.has(id)) this.dirty.set(id, key);
         if (error instanceof FencedError) {
-          this.options.logger.warn({ sidecar: id, err: error.message }, 'lease lost: Sidecar write refused, stopping writes');
+          this.options.logger.warn({ [this.options.kind.toLowerCase()]: id, err: error.message }, `lease lost: ${this.options.kind} write refused, stopping writes`);
           this.grant = null;
           this.options.onFenced?.(error);
           return;
         }
-        this.options.logger.warn({ sidecar: id, err: error instanceof Error ? error.message : String(error) }, 'Sidecar write failed; will retry');
+        this.options.logger.warn({ [this.options.kind.toLowerCase()]: id, err: error instanceof Error ? error.message : String(error) }, `${this.options.kind} write failed; will retry`);
         this.scheduleRetry();
         return;
       }

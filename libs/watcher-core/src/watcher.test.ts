@@ -45,9 +45,17 @@ const sidecar = (name: string, hosts: string[], namespace = 'mesh', workloadSele
   spec: { ...(workloadSelector === undefined ? {} : { workloadSelector: { labels: workloadSelector } }), egress: [{ hosts }] },
 });
 
+const gateway = (name: string, tlsMode: string, namespace = 'istio-system') => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'Gateway',
+  metadata: { name, namespace },
+  spec: { selector: { istio: 'eastwestgateway' }, servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, tls: { mode: tlsMode }, hosts: ['*.local'] }] },
+});
+
 const pickWatcherStore = (store: MemoryStore): WatcherStore => ({
   serviceEntries: store.serviceEntries,
   sidecars: store.sidecars,
+  gateways: store.gateways,
   lease: store.lease,
   epoch: () => store.epoch(),
   health: () => store.health(),
@@ -239,6 +247,33 @@ describe('Watcher on the in-memory store', () => {
     const next = await startWatcher(store, new ScriptedSource([sidecar('default', ['./*'])]), 'w2', 300);
     await eventually(() => expect(next.status().converged).toBe(true), { timeoutMs: 3_000 });
     expect(await hostsOf()).toEqual([['default', ['./*']]]);
+  });
+
+  it('writes Gateways, rewrites them on change, keeps the last valid version, deletes them and removes stale ones on convergence', async () => {
+    const store = createMemoryStore();
+    const source = new ScriptedSource([gateway('cross-network', 'AUTO_PASSTHROUGH')]);
+    const watcher = await startWatcher(store, source, 'w1', 300);
+    await eventually(() => expect(watcher.status().converged).toBe(true));
+    const modesOf = async () => (await store.gateways.list()).map((stored) => [stored.key.name, (JSON.parse(stored.json) as { servers: { tlsMode: string }[] }).servers[0]?.tlsMode]);
+    expect(await modesOf()).toEqual([['cross-network', 'AUTO_PASSTHROUGH']]);
+    expect(watcher.status().gateways).toBe(1);
+    source.upsert(gateway('cross-network', 'PASSTHROUGH'));
+    await watcher.flush();
+    expect(await modesOf()).toEqual([['cross-network', 'PASSTHROUGH']]);
+    // An invalid version (ISTIO_MUTUAL with a certificate) keeps the last valid one.
+    source.upsert({ ...gateway('cross-network', 'ISTIO_MUTUAL'), spec: { servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, tls: { mode: 'ISTIO_MUTUAL', credentialName: 'x' }, hosts: ['*.local'] }] } });
+    await watcher.flush();
+    expect(await modesOf()).toEqual([['cross-network', 'PASSTHROUGH']]);
+    source.delete('Gateway', 'istio-system', 'cross-network');
+    await watcher.flush();
+    expect(await modesOf()).toEqual([]);
+    const lease = await store.lease.current();
+    await store.gateways.put({ namespace: 'mesh', name: 'stale' }, '{"stale":true}', lease!);
+    await watcher.close();
+    running.splice(0);
+    const next = await startWatcher(store, new ScriptedSource([gateway('east-west', 'AUTO_PASSTHROUGH')]), 'w2', 300);
+    await eventually(() => expect(next.status().converged).toBe(true), { timeoutMs: 3_000 });
+    expect(await modesOf()).toEqual([['east-west', 'AUTO_PASSTHROUGH']]);
   });
 
   it('lets only the lease holder write; a standby takes over when the holder freezes, and fencing stops the old holder', async () => {

@@ -47,6 +47,7 @@ export interface WatcherStatus {
   readonly serviceEntries: number;
   readonly workloadEntries: number;
   readonly sidecars: number;
+  readonly gateways: number;
   readonly rejected: number;
   /**
    * ServiceEntry hashes written and deleted in the store since start (what `skiff_watcher_store_writes_total`
@@ -62,6 +63,7 @@ export class Watcher implements Runner {
   private readonly logger: Logger;
   private readonly writer: HashWriter;
   private readonly sidecarSync: SidecarSync;
+  private readonly gatewaySync: SidecarSync;
   private readonly lease: WriterLease;
   private readonly convergeBackoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private synced = false;
@@ -119,7 +121,20 @@ export class Watcher implements Runner {
         onFenced: () => this.lease.lost(),
       },
     });
-    this.sidecarSync = new SidecarSync({ store: options.store.sidecars, state: this.state, logger: this.logger, onFenced: () => this.lease.lost() });
+    this.sidecarSync = new SidecarSync({
+      kind: 'Sidecar',
+      store: options.store.sidecars,
+      desired: { json: (key) => this.state.sidecarJson(key), keys: () => this.state.sidecarKeys() },
+      logger: this.logger,
+      onFenced: () => this.lease.lost(),
+    });
+    this.gatewaySync = new SidecarSync({
+      kind: 'Gateway',
+      store: options.store.gateways,
+      desired: { json: (key) => this.state.gatewayJson(key), keys: () => this.state.gatewayKeys() },
+      logger: this.logger,
+      onFenced: () => this.lease.lost(),
+    });
     meter?.createObservableGauge('skiff_watcher_backlog', { description: 'ServiceEntries changed and not yet written' }).addCallback((r) => r.observe(this.writer.backlog));
     meter?.createObservableGauge('skiff_watcher_leader', { description: '1 while this replica holds the writer lease' }).addCallback((r) => r.observe(this.lease.current() ? 1 : 0));
   }
@@ -155,8 +170,10 @@ export class Watcher implements Runner {
     await this.converging;
     await this.writer.drain();
     await this.sidecarSync.drain();
+    await this.gatewaySync.drain();
     this.writer.close();
     this.sidecarSync.close();
+    this.gatewaySync.close();
     await this.lease.close();
   }
 
@@ -183,6 +200,7 @@ export class Watcher implements Runner {
       serviceEntries: this.state.index.serviceEntryCount,
       workloadEntries: this.state.index.workloadCount,
       sidecars: this.state.sidecarKeys().length,
+      gateways: this.state.gatewayKeys().length,
       rejected: this.state.rejectedCount(),
       writes: { ...this.writeCounts },
     };
@@ -207,6 +225,7 @@ export class Watcher implements Runner {
     await this.converging;
     await this.writer.drain();
     await this.sidecarSync.drain();
+    await this.gatewaySync.drain();
   }
 
   private onEvent(event: SourceEvent): void {
@@ -225,6 +244,7 @@ export class Watcher implements Runner {
       default:
         this.writer.markDirty(outcome.affected);
         if (outcome.sidecars !== undefined) this.sidecarSync.markDirty(outcome.sidecars);
+        if (outcome.gateways !== undefined) this.gatewaySync.markDirty(outcome.gateways);
     }
   }
 
@@ -237,6 +257,7 @@ export class Watcher implements Runner {
   private onLeaseChange(grant: LeaseGrant | null): void {
     this.writer.setGrant(grant);
     this.sidecarSync.setGrant(grant);
+    this.gatewaySync.setGrant(grant);
     this.converged = false;
     if (grant) this.requestConverge();
   }
@@ -258,12 +279,13 @@ export class Watcher implements Runner {
         const epochBefore = await this.options.store.epoch();
         const report = await this.writer.converge();
         const sidecars = await this.sidecarSync.converge();
+        const gateways = await this.gatewaySync.converge();
         this.lastConverge = report;
         // An empty store gets its epoch with the first write; read it after converging.
         this.epoch = (await this.options.store.epoch()) ?? epochBefore;
         this.converged = true;
         this.convergeBackoff.reset();
-        this.logger.info({ ...report, sidecars, epoch: this.epoch }, 'store converged to the desired state');
+        this.logger.info({ ...report, sidecars, gateways, epoch: this.epoch }, 'store converged to the desired state');
       } catch (error) {
         const delay = this.convergeBackoff.next();
         this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: Math.round(delay) }, 'converging the store failed');

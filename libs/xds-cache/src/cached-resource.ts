@@ -9,6 +9,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import type { ServedResource } from '@skiff/ads-server';
 import { resourceKey, type BuiltResource, type ResourceId } from '@skiff/store';
+import type { LocalityLbPolicy } from '@skiff/xds-translate';
+import { LocalityVariants } from './locality-variants.js';
 
 export class CachedResource implements ServedResource {
   readonly typeUrl: string;
@@ -19,16 +21,29 @@ export class CachedResource implements ServedResource {
   readonly key: string;
   readonly anyBytes: Uint8Array;
   readonly bytes: Uint8Array;
+  /** For an assignment istiod rewrites per proxy: its per-locality copies (`locality-variants.ts`). */
+  readonly locality: LocalityVariants | undefined;
 
-  constructor(resource: BuiltResource) {
+  constructor(resource: BuiltResource, encoded?: { readonly anyBytes: Uint8Array; readonly bytes: Uint8Array }, locality?: { readonly policy: LocalityLbPolicy; readonly version: string }) {
     this.typeUrl = resource.typeUrl;
     this.name = resource.name;
     this.variant = resource.variant;
     this.version = resource.version;
     this.key = resourceKey(resource);
-    this.anyBytes = toBinary(AnySchema, create(AnySchema, { typeUrl: resource.typeUrl, value: resource.bytes }));
-    // Any's fields are written in field-number order, type_url (1) then value (2): the value is the tail.
-    this.bytes = this.anyBytes.subarray(this.anyBytes.length - resource.bytes.length);
+    if (encoded !== undefined) {
+      this.anyBytes = encoded.anyBytes;
+      this.bytes = encoded.bytes;
+    } else {
+      this.anyBytes = toBinary(AnySchema, create(AnySchema, { typeUrl: resource.typeUrl, value: resource.bytes }));
+      // Any's fields are written in field-number order, type_url (1) then value (2): the value is the tail.
+      this.bytes = this.anyBytes.subarray(this.anyBytes.length - resource.bytes.length);
+    }
+    this.locality = locality === undefined ? undefined : new LocalityVariants(this, locality.policy, locality.version);
+  }
+
+  /** The same version with another locality policy (or none), sharing the encoded bytes. */
+  withLocality(locality: { readonly policy: LocalityLbPolicy; readonly version: string } | undefined): CachedResource {
+    return new CachedResource({ typeUrl: this.typeUrl, name: this.name, variant: this.variant, version: this.version, bytes: this.bytes }, this, locality);
   }
 
   /** The id part, for store reads. */

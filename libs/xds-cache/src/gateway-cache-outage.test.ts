@@ -16,7 +16,7 @@ import { built, CDS, EDS, visibility } from './test-support/fixtures.js';
 const A: ObjectKey = { namespace: 'a', name: 'alpha' };
 const B: ObjectKey = { namespace: 'b', name: 'beta' };
 const C: ObjectKey = { namespace: 'c', name: 'gamma' };
-const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy', naming: 'sidecar' }) as const;
+const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy'}) as const;
 const WAIT = { timeoutMs: 20_000 };
 
 let server: PrivateRedisServer;

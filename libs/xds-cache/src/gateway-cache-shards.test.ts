@@ -2,15 +2,17 @@
  * The cache following a sharded store: one subscription, sequence and reconcile per shard, every
  * shard's owners merged into one view. On a real three-shard `ShardedRedisStore` (shared Redis, own
  * key prefix): the first load and later writes of every shard; a gap on one shard reconciles that
- * shard alone and keeps the other shards' owners.
+ * shard alone and keeps the other shards' owners; Gateways of every shard decide which routers get the
+ * sni-dnat clusters, and a reconcile of one shard keeps the other shards' Gateways.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceChange } from '@skiff/ads-server';
-import type { ObjectKey } from '@skiff/model';
+import type { NormalizedGateway, ObjectKey } from '@skiff/model';
 import { silentLogger } from '@skiff/runtime';
-import { createShardedRedisStore, type BuiltResource, type GapEvent, type InvalidationListener, type ShardedRedisStore } from '@skiff/store';
+import { createShardedRedisStore, type BuiltResource, type GapEvent, type InvalidationListener, type LeaseGrant, type ShardedRedisStore } from '@skiff/store';
 import { connectAdmin, eventually, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 import { GatewayCache, type CacheStore } from './gateway-cache.js';
+import { SNI_DNAT_VARIANT } from './profile.js';
 import { built, CDS, visibility } from './test-support/fixtures.js';
 
 const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy', naming: 'sidecar' }) as const;
@@ -127,5 +129,52 @@ describe('gateway cache over a sharded store', () => {
     expect(cache.status().lastReconcile).toMatchObject({ reason: 'sequence', shard: 1 });
     await write(owners[2]!, [built('gap-2', 'v2')]);
     await eventually(() => expect(mine()['gap-2']).toBe('v2'));
+  });
+
+  it('follows the Gateways of every shard: an AUTO_PASSTHROUGH Gateway on any shard gives routers the sni-dnat clusters, and a shard reconcile keeps the others', async () => {
+    const grant: LeaseGrant = (await store.lease.acquire('watcher-gateways', 60_000))!;
+    const gateways = ownersOnEveryShard('gw');
+    const owners = ownersOnEveryShard('gw-se');
+    await write(owners[0]!, [built('gw-plain', 'v1')]);
+    await write(owners[1]!, [built('outbound_.443_._.gw-dnat', 'v1', SNI_DNAT_VARIANT)]);
+    const gateway = (key: ObjectKey, selector: Record<string, string>): NormalizedGateway => ({
+      schemaVersion: 1,
+      namespace: key.namespace,
+      name: key.name,
+      creationTime: 0,
+      selector,
+      servers: [{ port: 15443, bind: '', hosts: ['*.local'], tlsMode: 'AUTO_PASSTHROUGH' }],
+    });
+    const put = (value: NormalizedGateway) => store.gateways.put(value, JSON.stringify(value), grant);
+    // Gateways on shards 0 and 2, for two different routers.
+    await put(gateway(gateways[0]!, { istio: 'east' }));
+    cache = new GatewayCache({ store: store.shards[0]!, shards: store.shards, logger: silentLogger() });
+    await cache.start();
+    const router = (istio: string) => ({ namespace: 'istio-system', flavor: 'envoy', labels: { istio }, router: true }) as const;
+    const names = (istio: string) => [...cache!.viewFor(router(istio)).all(CDS).keys()].filter((name) => name.startsWith('gw-') || name.includes('gw-dnat')).sort();
+    expect(cache.getsSniDnatClusters(router('east'))).toBe(true);
+    expect(names('east')).toEqual(['gw-plain', 'outbound_.443_._.gw-dnat']);
+    expect(names('west')).toEqual(['gw-plain']);
+    expect(cache.status().gateways).toBe(1);
+
+    // A Gateway written to another shard is stored there alone and arrives on that shard's channel.
+    await put(gateway(gateways[2]!, { istio: 'west' }));
+    expect(await store.shards[2]!.gateways.get(gateways[2]!)).not.toBeNull();
+    expect(await store.shards[0]!.gateways.get(gateways[2]!)).toBeNull();
+    await eventually(() => expect(names('west')).toEqual(['gw-plain', 'outbound_.443_._.gw-dnat']));
+    await store.gateways.delete(gateways[2]!, grant);
+    await eventually(() => expect(names('west')).toEqual(['gw-plain']));
+    await put(gateway(gateways[2]!, { istio: 'west' }));
+    await eventually(() => expect(cache!.status().gateways).toBe(2));
+
+    // A reload reconciles shard after shard; shard 1 (no Gateway) and shard 2 each keep the other shards' Gateways.
+    const before = cache.status().reconciles.requested ?? 0;
+    await cache.reconcileNow();
+    expect(cache.status().reconciles.requested).toBe(before + 3);
+    expect(cache.status().gateways).toBe(2);
+    expect(names('east')).toEqual(['gw-plain', 'outbound_.443_._.gw-dnat']);
+    expect(names('west')).toEqual(['gw-plain', 'outbound_.443_._.gw-dnat']);
+    expect(cache.gatewaysFor(router('east')).map((g) => g.name)).toEqual([gateways[0]!.name]);
+    await store.lease.release(grant);
   });
 });

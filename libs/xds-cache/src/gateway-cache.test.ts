@@ -16,7 +16,7 @@ const A: ObjectKey = { namespace: 'a', name: 'alpha' };
 const B: ObjectKey = { namespace: 'b', name: 'beta' };
 const C: ObjectKey = { namespace: 'c', name: 'gamma' };
 
-const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy', naming: 'sidecar' }) as const;
+const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy'}) as const;
 
 /**
  * A store the test can interfere with: read failures, a held first load, lost invalidations (with or
@@ -129,7 +129,7 @@ describe('gateway cache', () => {
     expect(versions('a')).toEqual({ a1: 'v1' });
     expect(versions('b')).toEqual({ a1: 'v1', b1: 'v1' });
     expect(versions('a', EDS)).toEqual({ a1: 'e1' });
-    expect(cache.viewFor({ namespace: 'a', flavor: 'grpc', naming: 'sidecar' }).get(CDS, 'a1')?.version).toBe('g1');
+    expect(cache.viewFor({ namespace: 'a', flavor: 'grpc'}).get(CDS, 'a1')?.version).toBe('g1');
     expect(cache.status()).toMatchObject({ ready: true, owners: 2, resources: 4, seq: 2, reconciles: { start: 1 } });
   });
 

@@ -22,7 +22,7 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider } from '@skiff/ads-server';
-import { checkNormalizedSidecar, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
+import { checkNormalizedGateway, checkNormalizedSidecar, type NormalizedGateway, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { Backoff, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import {
   resourceKey,
@@ -33,12 +33,17 @@ import {
   type OwnedResources,
   type OwnershipRecord,
   type ResourceRef,
+  type ScopeKind,
   type Store,
   type StoredSidecar,
   type Subscription,
 } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import { decodeLocalityLbPolicy, LOCALITY_LB_POLICY_TYPE_URL, type LocalityLbPolicy } from '@skiff/xds-translate';
 import { CachedResource } from './cached-resource.js';
-import { proxyProfileOf, variantOf, type GatewayProxyProfile } from './profile.js';
+import { AutoPassthroughIndex } from './auto-passthrough.js';
+import { LocalityView } from './locality-variants.js';
+import { proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';
 import { ResourceTable, type ChangedName } from './resource-table.js';
 import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
 
@@ -46,7 +51,7 @@ import { DEFAULT_ROOT_NAMESPACE, SidecarViews } from './sidecar-scope.js';
  * What the cache reads of the gateway's store facet; `epoch` (both store implementations have it)
  * tells a restart that lost the data apart from a quiet store.
  */
-export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>> & Partial<Pick<GatewayStore, 'sidecars'>>;
+export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Partial<Pick<Store, 'epoch'>> & Partial<Pick<GatewayStore, 'sidecars' | 'gateways'>>;
 
 export interface GatewayCacheOptions {
   readonly store: CacheStore;
@@ -68,6 +73,8 @@ export interface GatewayCacheOptions {
   readonly resetGraceMs?: number;
   /** The mesh's `rootNamespace`, whose selector-less Sidecar applies to namespaces without one. Default `istio-system`. */
   readonly rootNamespace?: string;
+  /** istiod's `PILOT_SCOPE_GATEWAY_TO_NAMESPACE`: a router sees only its own namespace's Gateways. Default false. */
+  readonly scopeGatewayToNamespace?: boolean;
 }
 
 /** Why the cache reloaded everything. */
@@ -111,6 +118,8 @@ export interface GatewayCacheStatus {
   /** Sidecars held, and the views they scope (per variant, namespace and Sidecar). */
   readonly sidecars: number;
   readonly sidecarViews: number;
+  /** Gateways held (they decide which routers get the sni-dnat clusters). */
+  readonly gateways: number;
   /** The sequence number of the last snapshot, or of the last invalidation seen since (summed over the shards). */
   readonly seq: number;
   /** The store's epoch (the shards' epochs joined by commas; null while one is unknown). */
@@ -130,7 +139,7 @@ export interface GatewayCacheStatus {
 
 /**
  * One followed invalidation sequence (the whole store, or one shard of a sharded store): its
- * subscription, what of it was applied, and the Sidecars its last snapshot held.
+ * subscription, what of it was applied, and the Sidecars and Gateways its last snapshot held.
  */
 interface ShardState {
   readonly index: number;
@@ -147,6 +156,8 @@ interface ShardState {
   epoch: string | null | undefined;
   /** The Sidecars of the last snapshot, kept up to date by the shard's Sidecar invalidations. */
   sidecars: Map<string, NormalizedSidecar>;
+  /** The Gateways of the last snapshot, kept up to date by the shard's Gateway invalidations. */
+  gateways: Map<string, NormalizedGateway>;
 }
 
 /** Invalidations of one owner waiting to be applied. */
@@ -197,8 +208,9 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly retryOptions: BackoffOptions;
   private readonly listeners = new Set<(changes: readonly ResourceChange[]) => void>();
   private readonly pendingOwners = new Map<string, OwnerSync>();
-  /** Sidecars named by invalidations, to re-read (with when the first message came). */
-  private readonly pendingSidecars = new Map<string, { readonly shard: ShardState; readonly key: ObjectKey; readonly since: number }>();
+  /** Sidecars and Gateways named by invalidations, to re-read (with when the first message came), by `kind id`. */
+  private readonly pendingScopes = new Map<string, { readonly shard: ShardState; readonly kind: ScopeKind; readonly key: ObjectKey; readonly since: number }>();
+  private readonly autoPassthrough: AutoPassthroughIndex;
   private readonly sidecarViews: SidecarViews;
   private readonly stopper = new AbortController();
   private readonly shards: readonly ShardState[];
@@ -231,12 +243,14 @@ export class GatewayCache implements ResourceProvider, Runner {
       seenSeq: 0,
       epoch: undefined,
       sidecars: new Map(),
+      gateways: new Map(),
     }));
     this.logger = options.logger;
     this.checkIntervalMs = options.checkIntervalMs ?? 30_000;
     this.resetGraceMs = options.resetGraceMs ?? 60_000;
     this.table = new ResourceTable(options.defaultExportTo ?? ['*']);
     this.sidecarViews = new SidecarViews(this.table, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE);
+    this.autoPassthrough = new AutoPassthroughIndex({ scopeToNamespace: options.scopeGatewayToNamespace ?? false });
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.backoff = new Backoff(this.retryOptions);
     let resolve: () => void = () => undefined;
@@ -313,7 +327,30 @@ export class GatewayCache implements ResourceProvider, Runner {
    * chosen at every call, so a change of either reaches the next push.
    */
   viewFor(profile: ProxyProfile): ProxyResourceView {
-    return this.sidecarViews.view({ variant: variantOf(profile), ...this.scopeOf(profile) });
+    const scope = this.scopeOf(profile);
+    let view = this.sidecarViews.view({ variant: variantOf(profile), ...scope });
+    // istiod builds a selected router's usual clusters and adds the sni-dnat ones
+    // (`pilot/pkg/networking/core/cluster.go` `buildClusters`, gateway case): the two name sets
+    // (`outbound|...` and `outbound_....`) never overlap.
+    if (this.getsSniDnatClusters(profile)) view = unionView(view, this.sidecarViews.view({ variant: SNI_DNAT_VARIANT, ...scope }));
+    // Assignments with a locality policy are served per proxy locality and labels.
+    const proxy = (profile as Partial<GatewayProxyProfile>).localityProxy;
+    return proxy === undefined ? view : new LocalityView(view, proxy);
+  }
+
+  /**
+   * Whether a proxy gets istiod's sni-dnat clusters: an Envoy router that a Gateway with an
+   * AUTO_PASSTHROUGH server selects (`MergedGateway.ContainsAutoPassthroughGateways`).
+   */
+  getsSniDnatClusters(profile: ProxyProfile): boolean {
+    const scope = this.scopeOf(profile);
+    return scope.router && profile.flavor === 'envoy' && this.autoPassthrough.autoPassthrough(scope);
+  }
+
+  /** The Gateways that select a proxy, oldest first (for `/debug/gatewayz`); none for a proxy that is not a router. */
+  gatewaysFor(profile: ProxyProfile): NormalizedGateway[] {
+    const scope = this.scopeOf(profile);
+    return scope.router ? this.autoPassthrough.selecting(scope) : [];
   }
 
   /** The Sidecar that applies to a proxy (for `/debug/sidecarz`), if any. */
@@ -344,10 +381,11 @@ export class GatewayCache implements ResourceProvider, Runner {
       views: this.table.viewCount,
       sidecars: this.sidecarViews.index.size,
       sidecarViews: this.sidecarViews.viewCount,
+      gateways: this.autoPassthrough.size,
       seq: this.shards.reduce((sum, shard) => sum + applied(shard), 0),
       epoch: this.shards.length === 1 ? (this.shards[0]!.epoch ?? null) : this.shards.some((shard) => shard.epoch === undefined || shard.epoch === null) ? null : this.shards.map((shard) => shard.epoch).join(','),
       ...(this.shards.length === 1 ? {} : { shards: this.shards.map((shard) => ({ seq: applied(shard), epoch: shard.epoch ?? null, reconcilePending: shard.reconcileReason ?? null })) }),
-      pendingOwnerSyncs: this.pendingOwners.size + this.pendingSidecars.size,
+      pendingOwnerSyncs: this.pendingOwners.size + this.pendingScopes.size,
       reconcilePending: this.shards.find((shard) => shard.reconcileReason !== undefined)?.reconcileReason ?? null,
       storeErrors: this.storeErrors,
       lastStoreError: this.lastStoreError,
@@ -380,8 +418,9 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (message.seq > shard.seenSeq) shard.seenSeq = message.seq;
     this.instruments.invalidation(message.op);
     const id = idOf(message.owner);
-    if (message.kind === 'Sidecar') {
-      if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, { shard, key: message.owner, since: performance.now() });
+    if (message.kind !== undefined) {
+      const key = `${message.kind} ${id}`;
+      if (!this.pendingScopes.has(key)) this.pendingScopes.set(key, { shard, kind: message.kind, key: message.owner, since: performance.now() });
       this.kick();
       return;
     }
@@ -447,17 +486,18 @@ export class GatewayCache implements ResourceProvider, Runner {
         }
         continue;
       }
-      const sidecar = this.pendingSidecars.entries().next();
-      if (sidecar.done !== true) {
-        const [id, pending] = sidecar.value;
-        this.pendingSidecars.delete(id);
+      const scoped = this.pendingScopes.entries().next();
+      if (scoped.done !== true) {
+        const [id, pending] = scoped.value;
+        this.pendingScopes.delete(id);
         try {
-          await this.syncSidecar(pending.shard, pending.key, pending.since);
+          if (pending.kind === 'Sidecar') await this.syncSidecar(pending.shard, pending.key, pending.since);
+          else await this.syncGateway(pending.shard, pending.key, pending.since);
           this.backoff.reset();
         } catch (error) {
           if (this.stopping) return;
-          if (!this.pendingSidecars.has(id)) this.pendingSidecars.set(id, pending);
-          this.noteStoreError(`read the Sidecar ${id}`, error);
+          if (!this.pendingScopes.has(id)) this.pendingScopes.set(id, pending);
+          this.noteStoreError(`read the ${id}`, error);
           await this.sleep(this.backoff.next());
         }
         continue;
@@ -534,18 +574,37 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.announce(sidecar === undefined ? this.sidecarViews.delete(key) : this.sidecarViews.set(sidecar), since);
   }
 
+  /**
+   * Brings one Gateway to what the store holds now. Which routers get the sni-dnat clusters may change,
+   * so every sni-dnat name is announced: routers re-read their views (nothing is read from the store
+   * but the Gateway), and sidecars, which never see those names, are not pushed.
+   */
+  private async syncGateway(shard: ShardState, key: ObjectKey, since: number): Promise<void> {
+    const stored = await shard.store.gateways?.get(key);
+    const gateway = stored === undefined || stored === null ? undefined : this.decodeStored(stored, 'Gateway', checkNormalizedGateway);
+    if (gateway === undefined) shard.gateways.delete(idOf(key));
+    else shard.gateways.set(idOf(key), gateway);
+    const changed = gateway === undefined ? this.autoPassthrough.delete(key) : this.autoPassthrough.set(gateway);
+    if (changed) this.announce(this.table.variantNames(SNI_DNAT_VARIANT), since);
+  }
+
   /** A stored Sidecar, checked against its schema; an unreadable one is logged and left out (as if deleted). */
   private decodeSidecar(stored: StoredSidecar): NormalizedSidecar | undefined {
+    return this.decodeStored(stored, 'Sidecar', checkNormalizedSidecar);
+  }
+
+  /** A stored Sidecar or Gateway, checked against its schema; an unreadable one is logged and left out (as if deleted). */
+  private decodeStored<T>(stored: StoredSidecar, kind: ScopeKind, check: (value: unknown) => { valid: true; value: T } | { valid: false; errors: string[] }): T | undefined {
     let value: unknown;
     try {
       value = JSON.parse(stored.json);
     } catch (error) {
-      this.logger.error({ sidecar: idOf(stored.key), err: messageOf(error) }, 'stored Sidecar is not JSON; ignoring it');
+      this.logger.error({ [kind.toLowerCase()]: idOf(stored.key), err: messageOf(error) }, `stored ${kind} is not JSON; ignoring it`);
       return undefined;
     }
-    const check = checkNormalizedSidecar(value);
-    if (check.valid) return check.value;
-    this.logger.error({ sidecar: idOf(stored.key), errors: check.errors }, 'stored Sidecar does not match its schema; ignoring it');
+    const result = check(value);
+    if (result.valid) return result.value;
+    this.logger.error({ [kind.toLowerCase()]: idOf(stored.key), errors: result.errors }, `stored ${kind} does not match its schema; ignoring it`);
     return undefined;
   }
 
@@ -569,7 +628,33 @@ export class GatewayCache implements ResourceProvider, Runner {
       resources.set(key, new CachedResource(fresh));
       this.instruments.resourceRead();
     }
+    this.linkLocalityPolicies(resources);
     return resources;
+  }
+
+  /**
+   * Gives every assignment the locality load balancing policy stored beside it under the same variant
+   * and name (or none), so proxies get their own variant (`locality-variants.ts`). An assignment whose
+   * policy changed is a new object, which the table reports as changed. A policy that cannot be read is
+   * logged and the assignment served as stored. The policy is one of the owner's resources, so it lives
+   * in the owner's shard and is linked whichever shard the owner came from.
+   */
+  private linkLocalityPolicies(resources: Map<string, CachedResource>): void {
+    for (const [key, resource] of resources) {
+      if (resource.typeUrl !== TypeUrl.ClusterLoadAssignment) continue;
+      const stored = resources.get(resourceKey({ variant: resource.variant, typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: resource.name }));
+      if (resource.locality?.policyVersion === stored?.version) continue;
+      let locality: { policy: LocalityLbPolicy; version: string } | undefined;
+      if (stored !== undefined) {
+        try {
+          locality = { policy: decodeLocalityLbPolicy(stored.bytes), version: stored.version };
+        } catch (error) {
+          this.logger.error({ resource: resource.name, variant: resource.variant, err: messageOf(error) }, 'stored locality load balancing policy cannot be read; serving the assignment as stored');
+        }
+      }
+      if (resource.locality === undefined && locality === undefined) continue;
+      resources.set(key, resource.withLocality(locality));
+    }
   }
 
   /** Loads everything of one shard (the whole store when not sharded) and applies the difference. */
@@ -578,11 +663,12 @@ export class GatewayCache implements ResourceProvider, Runner {
     const { store } = shard;
     // Every message of the shard received so far is reflected in the snapshot read next.
     for (const [id, sync] of [...this.pendingOwners]) if (sync.shard === shard) this.pendingOwners.delete(id);
-    for (const [id, pending] of [...this.pendingSidecars]) if (pending.shard === shard) this.pendingSidecars.delete(id);
+    for (const [id, pending] of [...this.pendingScopes]) if (pending.shard === shard) this.pendingScopes.delete(id);
     const epoch = store.epoch === undefined ? undefined : await store.epoch();
     const snapshot = await store.resources.loadAll();
-    // Read after the snapshot's sequence number: every Sidecar write up to it is in the list.
+    // Read after the snapshot's sequence number: every Sidecar and Gateway write up to it is in the lists.
     const storedSidecars = (await store.sidecars?.list()) ?? [];
+    const storedGateways = (await store.gateways?.list()) ?? [];
     shard.subscription?.rebase(snapshot.seq);
     const lostData =
       shard.loaded && (reason === 'reset' || snapshot.seq < applied(shard) || (epoch !== undefined && shard.epoch !== undefined && shard.epoch !== null && epoch !== shard.epoch));
@@ -627,6 +713,18 @@ export class GatewayCache implements ResourceProvider, Runner {
     const keepSidecars = keepMissing && sidecars.size < shard.sidecars.size;
     if (!keepSidecars) shard.sidecars = sidecars;
     const rescoped = keepSidecars ? [] : this.sidecarViews.replaceAll(this.shards.flatMap((each) => [...each.sidecars.values()]));
+    const gateways = new Map<string, NormalizedGateway>();
+    for (const stored of storedGateways) {
+      const gateway = this.decodeStored(stored, 'Gateway', checkNormalizedGateway);
+      if (gateway !== undefined) gateways.set(idOf(stored.key), gateway);
+    }
+    // Gateways the store no longer has are kept like Sidecars while it rebuilds; the other shards' Gateways stay.
+    if (!(keepMissing && gateways.size < shard.gateways.size)) {
+      shard.gateways = gateways;
+      if (this.autoPassthrough.replaceAll(this.shards.flatMap((each) => [...each.gateways.values()]))) {
+        for (const name of this.table.variantNames(SNI_DNAT_VARIANT)) rescoped.push(name);
+      }
+    }
     shard.snapshotSeq = snapshot.seq;
     shard.seenSeq = snapshot.seq;
     shard.epoch = epoch;
@@ -764,6 +862,22 @@ export class GatewayCache implements ResourceProvider, Runner {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Two views as one: every name of either (they hold disjoint names). */
+function unionView(first: ProxyResourceView, second: ProxyResourceView): ProxyResourceView {
+  return {
+    all: (typeUrl) => {
+      const a = first.all(typeUrl);
+      const b = second.all(typeUrl);
+      if (b.size === 0) return a;
+      if (a.size === 0) return b;
+      const merged = new Map(a);
+      for (const [name, resource] of b) merged.set(name, resource);
+      return merged;
+    },
+    get: (typeUrl, name) => first.get(typeUrl, name) ?? second.get(typeUrl, name),
+  };
 }
 
 /** The cache's metrics (`skiff_gateway_cache_*`; Istio keeps no such cache). Counters get a `_total` suffix. */

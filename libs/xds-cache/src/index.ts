@@ -12,6 +12,8 @@ export {
   type ReconcileReason,
   type ReconcileReport,
 } from './gateway-cache.js';
-export { DEFAULT_PROXY_NAMESPACE, labelsOf, namespaceFromNodeId, proxyProfileOf, variantOf, type GatewayProxyProfile } from './profile.js';
+export { LocalityVariants, LocalityView } from './locality-variants.js';
+export { DEFAULT_PROXY_NAMESPACE, labelsOf, namespaceFromNodeId, proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';
 export { exportTier, ResourceTable, selectWinner, type CachedOwner, type ChangedName, type WinnerSelector } from './resource-table.js';
 export { DEFAULT_ROOT_NAMESPACE, hostPortOfName, hostSubsetOf, SidecarIndex, SidecarScope, SidecarViews, type ScopeTarget } from './sidecar-scope.js';
+export { AutoPassthroughIndex, type AutoPassthroughOptions, type RouterTarget } from './auto-passthrough.js';

@@ -30,17 +30,34 @@ describe('proxy profiles', () => {
     expect(proxyProfileOf(node({ id: 'router~10.0.0.1~gw-1.edge~edge.svc.cluster.local' })).router).toBe(true);
   });
 
-  it('maps generator and router mode to the stored variant', () => {
+  it('maps the generator to the stored variant and ignores ROUTER_MODE, as current istiod does', () => {
     const envoy = proxyProfileOf(node({ metadata: { NAMESPACE: 'a' } }));
     const dnat = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', ROUTER_MODE: 'sni-dnat' } }));
     const grpc = proxyProfileOf(node({ metadata: { NAMESPACE: 'a', GENERATOR: 'grpc', ROUTER_MODE: 'sni-dnat' } }));
+    const localityProxy = { locality: { region: '', zone: '', subZone: '' }, labels: {} };
     expect([envoy, dnat, grpc]).toEqual([
-      { namespace: 'a', flavor: 'envoy', naming: 'sidecar', labels: {}, router: false },
-      { namespace: 'a', flavor: 'envoy', naming: 'sni-dnat', labels: {}, router: false },
-      { namespace: 'a', flavor: 'grpc', naming: 'sni-dnat', labels: {}, router: false },
+      { namespace: 'a', flavor: 'envoy', labels: {}, router: false, localityProxy },
+      { namespace: 'a', flavor: 'envoy', labels: {}, router: false, localityProxy },
+      { namespace: 'a', flavor: 'grpc', labels: {}, router: false, localityProxy },
     ]);
-    expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']);
-    expect(proxyProfileOf(node({ metadata: { GENERATOR: 'envoy', ROUTER_MODE: 'standard' } }))).toMatchObject({ flavor: 'envoy', naming: 'sidecar' });
+    expect([envoy, dnat, grpc].map(variantOf)).toEqual(['envoy-sidecar', 'envoy-sidecar', 'grpc']);
+  });
+
+  it('carry the locality and topology labels istiod gives the proxy (ads.go setTopologyLabels)', () => {
+    const profile = proxyProfileOf(node({ locality: { region: 'r1', zone: 'z1', subZone: '' }, metadata: { CLUSTER_ID: 'c1', NETWORK: 'n1', NODE_NAME: 'vm-1', LABELS: { app: 'x' } } }));
+    expect(profile.localityProxy).toEqual({
+      locality: { region: 'r1', zone: 'z1', subZone: '' },
+      labels: {
+        app: 'x',
+        'topology.kubernetes.io/region': 'r1',
+        'topology.kubernetes.io/zone': 'z1',
+        'topology.istio.io/cluster': 'c1',
+        'kubernetes.io/hostname': 'vm-1',
+        'topology.istio.io/network': 'n1',
+      },
+    });
+    // The workload selectors still read the labels the proxy sent.
+    expect(profile.labels).toEqual({ app: 'x' });
   });
 });
 

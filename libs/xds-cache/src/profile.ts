@@ -4,6 +4,7 @@
  * the stored variant that serves that profile.
  */
 import type { ProxyNode, ProxyProfile } from '@skiff/ads-server';
+import { localityProxyOf, type LocalityProxy } from '@skiff/xds-translate';
 
 /** The namespace of a proxy that names none (Kubernetes' default namespace). */
 export const DEFAULT_PROXY_NAMESPACE = 'default';
@@ -34,6 +35,8 @@ export interface GatewayProxyProfile extends ProxyProfile {
   readonly labels: Readonly<Record<string, string>>;
   /** An Istio node id of type `router` (`pilot/pkg/model/context.go` `Router`). */
   readonly router: boolean;
+  /** The locality and topology-augmented labels locality load balancing reads (`localityProxyOf`). */
+  readonly localityProxy: LocalityProxy;
 }
 
 /** Node metadata `LABELS` (`NodeMetadata.Labels`): the string values of the map, others ignored. */
@@ -48,26 +51,36 @@ export function labelsOf(node: ProxyNode): Record<string, string> {
 /**
  * The profile of a proxy: namespace from metadata `NAMESPACE`, else from the Istio node id, else
  * `default`; the `grpc` flavour for metadata `GENERATOR: grpc` (`pilot/pkg/model/context.go`
- * `IsProxylessGrpc`), else `envoy`; `sni-dnat` naming for metadata `ROUTER_MODE: sni-dnat` (istiod
- * <= 1.12's `RouterMode`), else `sidecar`; labels from metadata `LABELS`.
+ * `IsProxylessGrpc`), else `envoy`; labels from metadata `LABELS`. Metadata `ROUTER_MODE` (istiod
+ * <= 1.12's `RouterMode`) is ignored, as current istiod ignores it: which routers get sni-dnat
+ * clusters is decided by Gateways (`auto-passthrough.ts`).
  */
 export function proxyProfileOf(node: ProxyNode): GatewayProxyProfile {
   const namespace = metadataString(node, 'NAMESPACE') || namespaceFromNodeId(node.id) || DEFAULT_PROXY_NAMESPACE;
+  const labels = labelsOf(node);
   return {
     namespace,
     flavor: metadataString(node, 'GENERATOR') === 'grpc' ? 'grpc' : 'envoy',
-    naming: metadataString(node, 'ROUTER_MODE') === 'sni-dnat' ? 'sni-dnat' : 'sidecar',
-    labels: labelsOf(node),
+    labels,
     router: node.id.startsWith('router~'),
+    localityProxy: localityProxyOf({
+      labels,
+      nodeLocality: node.locality,
+      clusterId: metadataString(node, 'CLUSTER_ID'),
+      nodeName: metadataString(node, 'NODE_NAME'),
+      network: metadataString(node, 'NETWORK'),
+    }),
   };
 }
 
 /**
- * The stored variant (`ResourceId.variant`, written by the translator) that serves a profile. Proxyless
- * gRPC clients get the `grpc` variant whatever their naming: istiod's grpc generator names clusters
- * the sidecar way only (`pilot/pkg/networking/grpcgen/cds.go`).
+ * The stored variant (`ResourceId.variant`, written by the translator) that serves a profile's usual
+ * resources: proxyless gRPC clients get `grpc`, Envoy proxies `envoy-sidecar` (a router selected by an
+ * AUTO_PASSTHROUGH Gateway gets `SNI_DNAT_VARIANT` on top).
  */
-export function variantOf(profile: Pick<ProxyProfile, 'flavor' | 'naming'>): string {
-  if (profile.flavor === 'grpc') return 'grpc';
-  return profile.naming === 'sni-dnat' ? 'envoy-sni-dnat' : 'envoy-sidecar';
+export function variantOf(profile: Pick<ProxyProfile, 'flavor'>): string {
+  return profile.flavor === 'grpc' ? 'grpc' : 'envoy-sidecar';
 }
+
+/** The translator's variant holding istiod's sni-dnat clusters (`buildOutboundSniDnatClusters`) and their assignments. */
+export const SNI_DNAT_VARIANT = 'envoy-sni-dnat';

@@ -5,7 +5,8 @@
 /* eslint-disable no-restricted-syntax -- `owner()` returns the two arguments of `setOwner` as a tuple */
 import { describe, expect, it } from 'vitest';
 import { ResourceTable, selectWinner, type CachedOwner } from './resource-table.js';
-import type { Visibility } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import { namespacedVariant, type Visibility } from '@skiff/store';
 import { built, CDS, EDS, owner, visibility } from './test-support/fixtures.js';
 
 const CLUSTER = 'outbound|80||shared.example.com';
@@ -228,5 +229,35 @@ describe('DestinationRule policy scopes', () => {
     expect(table.view('envoy-sidecar', 'apps', { app: 'web' })).toBe(table.view('envoy-sidecar', 'apps', {}));
     table.removeOwner('apps/se');
     expect(versions(web)).toEqual({});
+  });
+});
+
+describe('routes built for one namespace', () => {
+  const HOST = 'api.shop.svc.cluster.local';
+  const ROUTE = `outbound|80||${HOST}`;
+  const RDS = TypeUrl.RouteConfiguration;
+  const routes = (view: ReturnType<ResourceTable['view']>) => Object.fromEntries([...view.all(RDS)].map(([name, resource]) => [name, resource.version]));
+
+  it("replace the shared route in that namespace's views only, in the scope the namespace gets", () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(
+      ...owner(visibility('shop', 'api', { hosts: [HOST], policyScopes: { namespaces: { shop: { selectors: [], scopes: ['pweb'] } }, otherNamespaces: { selectors: [], scopes: [''] } } }), [
+        built(ROUTE, 'shared', 'grpc', RDS),
+        built(ROUTE, 'shop-plain', namespacedVariant('grpc', 'shop'), RDS),
+        built(ROUTE, 'shared-ruled', 'grpc.pweb', RDS),
+        built(ROUTE, 'shop-ruled', namespacedVariant('grpc.pweb', 'shop'), RDS),
+        // Only routes are taken per namespace.
+        built(`outbound|80||${HOST}`, 'cluster', 'grpc'),
+        built(`outbound|80||${HOST}`, 'cluster-for-shop', namespacedVariant('grpc', 'other')),
+      ]),
+    );
+    expect(routes(table.view('grpc', 'shop'))).toEqual({ [ROUTE]: 'shop-ruled' });
+    expect(table.view('grpc', 'shop').get(RDS, ROUTE)?.version).toBe('shop-ruled');
+    expect(routes(table.view('grpc', 'other'))).toEqual({ [ROUTE]: 'shared' });
+    expect(table.view('grpc', 'other').get(CDS, `outbound|80||${HOST}`)?.version).toBe('cluster');
+    // Without the scope, the namespace's plain route.
+    table.setOwner(...owner(visibility('shop', 'api', { hosts: [HOST] }), [built(ROUTE, 'shared', 'grpc', RDS), built(ROUTE, 'shop-plain', namespacedVariant('grpc', 'shop'), RDS)]));
+    expect(routes(table.view('grpc', 'shop'))).toEqual({ [ROUTE]: 'shop-plain' });
+    expect(routes(table.view('grpc', 'other'))).toEqual({ [ROUTE]: 'shared' });
   });
 });

@@ -18,9 +18,13 @@
  * for a name (a subset cluster that exists in one scope is claimed only there). Views are per
  * (variant, namespace) as long as no owner has a selector for the namespace, then per set of selectors
  * the labels contain.
+ *
+ * A route an owner also stores for one namespace (`namespacedVariant`: a gRPC route whose host is in
+ * that namespace's DNS zone) is what that namespace's views take in place of the shared one.
  */
 import type { ProxyResourceView } from '@skiff/ads-server';
-import { baseVariant, canonicalJson, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
+import { TypeUrl } from '@skiff/protos';
+import { baseVariant, canonicalJson, namespacedVariant, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
 import { isVisibleTo, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
 
@@ -170,6 +174,18 @@ export class ResourceTable {
     return count;
   }
 
+  /** Every name any owner claims in `variant`, of every type (what a change of who sees the variant may touch). */
+  variantNames(variant: string): ChangedName[] {
+    const names: ChangedName[] = [];
+    const prefix = `${variant} `;
+    for (const [key, byName] of this.claims) {
+      if (!key.startsWith(prefix)) continue;
+      const typeUrl = key.slice(prefix.length);
+      for (const name of byName.keys()) names.push({ variant, typeUrl, name });
+    }
+    return names;
+  }
+
   owner(id: string): CachedOwner | undefined {
     return this.owners.get(id);
   }
@@ -263,7 +279,8 @@ export class ResourceTable {
       for (const [key, old] of previous.resources) {
         this.unclaim(previous, old);
         const current = resources.get(key);
-        if (visibilityChanged || current === undefined || current.version !== old.version) changed.push(old);
+        // The same version with another locality policy serves proxies other bytes (gateway-cache.ts `linkLocalityPolicies`).
+        if (visibilityChanged || current === undefined || current.version !== old.version || current.locality?.policyVersion !== old.locality?.policyVersion) changed.push(old);
       }
       this.resourceCount -= previous.resources.size;
     }
@@ -313,7 +330,10 @@ export class ResourceTable {
   private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
     const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
       const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
-      return owner.resources.get(resourceKey({ variant: scopedVariant(variant, scope), typeUrl, name }));
+      const tag = scopedVariant(variant, scope);
+      // A route built for the audience's namespace replaces the one every namespace gets.
+      const own = typeUrl === TypeUrl.RouteConfiguration ? owner.resources.get(resourceKey({ variant: namespacedVariant(tag, audience.namespace), typeUrl, name })) : undefined;
+      return own ?? owner.resources.get(resourceKey({ variant: tag, typeUrl, name }));
     };
     const winner = select([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
     return winner === undefined ? undefined : resourceOf(winner);

@@ -13,6 +13,7 @@ import type { NodeSchema } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { SecretSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -71,6 +72,8 @@ export function resourceNameOf(typeUrl: string, value: Uint8Array): string | und
       return fromBinary(ListenerSchema, value).name;
     case TypeUrl.RouteConfiguration:
       return fromBinary(RouteConfigurationSchema, value).name;
+    case TypeUrl.Secret:
+      return fromBinary(SecretSchema, value).name;
     default:
       return undefined;
   }
@@ -82,7 +85,7 @@ export interface SotwResponse {
   readonly typeUrl: string;
   readonly versionInfo: string;
   readonly nonce: string;
-  /** Resource names in response order (`#<index>` for types other than the four this client decodes). */
+  /** Resource names in response order (`#<index>` for types other than the five this client decodes). */
   readonly names: readonly string[];
   /** Serialized resource (the `Any` value) by name. */
   readonly resources: ReadonlyMap<string, Uint8Array>;

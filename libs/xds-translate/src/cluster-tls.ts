@@ -7,12 +7,15 @@
  * DestinationRule's DISABLE, SIMPLE, MUTUAL and ISTIO_MUTUAL settings.
  */
 import { create } from '@bufbuild/protobuf';
-import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
+import { anyPack, anyUnpack, DurationSchema } from '@bufbuild/protobuf/wkt';
 import type { NormalizedServiceEntry } from '@skiff/model';
-import { Cluster_DiscoveryType, Cluster_TransportSocketMatchSchema, type Cluster_TransportSocketMatch } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { Cluster_DiscoveryType, Cluster_TransportSocketMatchSchema, type Cluster, type Cluster_TransportSocketMatch } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { TransportSocketSchema, type TransportSocket } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import { ClusterConfigSchema } from '@skiff/protos/gen/envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster_pb.js';
 import { ApiConfigSource_ApiType, ApiVersion } from '@skiff/protos/gen/envoy/config/core/v3/config_source_pb.js';
 import { UpstreamHttpProtocolOptionsSchema } from '@skiff/protos/gen/envoy/config/core/v3/protocol_pb.js';
+import { ProxyProtocolConfig_Version } from '@skiff/protos/gen/envoy/config/core/v3/proxy_protocol_pb.js';
+import { ProxyProtocolUpstreamTransportSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol_pb.js';
 import { RawBufferSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js';
 import { CertificateValidationContextSchema, TlsParameters_TlsProtocol } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/common_pb.js';
 import { SdsSecretConfigSchema, type SdsSecretConfig } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
@@ -25,13 +28,15 @@ import {
 import { HttpProtocolOptionsSchema } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import type { ClusterDiscovery } from './cluster.js';
 import { discoveryTypeOf, isHttp2Cluster, type ClusterWrapper } from './cluster-traffic-policy.js';
-import type { ClientTlsJson } from './destination-rule.js';
+import type { ClientTlsJson, TrafficPolicyJson } from './destination-rule.js';
 import { ISTIO_MUTUAL_TLS_MODE } from './instances.js';
 import type { ClusterNaming } from './names.js';
 
 /** `wellknown.TransportSocketTLS`, `wellknown.TransportSocketRawBuffer`. */
 export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
 export const RAW_BUFFER_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.raw_buffer';
+/** `wellknown.TransportSocketPROXY`: the upstream PROXY protocol socket. */
+export const PROXY_PROTOCOL_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.upstream_proxy_protocol';
 /** SDS: the proxy agent's cluster and the two secrets every sidecar has (`pkg/model/authentication.go`). */
 export const SDS_CLUSTER_NAME = 'sds-grpc';
 export const SDS_DEFAULT_RESOURCE_NAME = 'default';
@@ -192,18 +197,32 @@ function tlsTransportSocket(context: UpstreamTlsContext): TransportSocket {
 }
 
 /**
- * `setAutoSniAndAutoSanValidation` for a cluster istiod builds from a service: without an `sni`
- * Envoy takes the SNI from the request's host (`auto_sni`), and then, with no SANs to check and
- * verification on, checks the certificate against that host (`auto_san_validation`).
+ * `setAutoSniAndAutoSanValidation`: without an `sni` Envoy takes the SNI from the request's host
+ * (`auto_sni`). A cluster built from a service then, with no SANs to check and verification on,
+ * checks the certificate against that host (`auto_san_validation`); a dynamic forward proxy cluster
+ * always does unless verification is off, and where it cannot check the host (verification off, or
+ * an `sni` set) its cluster config must allow insecure options (`allow_insecure_cluster_options`).
  */
 function setAutoSniAndSanValidation(wrapper: ClusterWrapper, tls: ClientTlsJson): void {
+  const insecure = tls.insecureSkipVerify === true;
   const autoSni = (tls.sni ?? '') === '';
-  const autoSan = autoSni && (tls.subjectAltNames ?? []).length === 0 && tls.insecureSkipVerify !== true;
+  const autoSan = (wrapper.dynamicForwardProxy === true || (autoSni && (tls.subjectAltNames ?? []).length === 0)) && !insecure;
+  if (wrapper.dynamicForwardProxy === true && (insecure || !autoSni || !autoSan)) allowInsecureClusterOptions(wrapper.cluster);
   if (!autoSni && !autoSan) return;
   wrapper.httpProtocolOptions ??= create(HttpProtocolOptionsSchema);
   const upstream = (wrapper.httpProtocolOptions.upstreamHttpProtocolOptions ??= create(UpstreamHttpProtocolOptionsSchema));
   if (autoSni) upstream.autoSni = true;
   if (autoSan) upstream.autoSanValidation = true;
+}
+
+/** Sets `allow_insecure_cluster_options` in a dynamic forward proxy cluster's config. */
+function allowInsecureClusterOptions(cluster: Cluster): void {
+  const type = cluster.clusterDiscoveryType;
+  if (type.case !== 'clusterType' || type.value.typedConfig === undefined) return;
+  const config = anyUnpack(type.value.typedConfig, ClusterConfigSchema);
+  if (config === undefined) return;
+  config.allowInsecureClusterOptions = true;
+  type.value.typedConfig = anyPack(ClusterConfigSchema, config);
 }
 
 /**
@@ -280,7 +299,8 @@ function upstreamTlsSettings(args: UpstreamTlsArgs): UpstreamTlsSettings | undef
     const mode = tls.mode ?? 'DISABLE';
     if (mode !== 'ISTIO_MUTUAL') return { tls: { ...tls, subjectAltNames: tls.subjectAltNames ?? [], sni: tls.sni ?? '' }, autoDetected: false };
     const subjectAltNames = (tls.subjectAltNames ?? []).length === 0 ? args.serviceAccounts : (tls.subjectAltNames ?? []);
-    return { tls: { mode, subjectAltNames, sni: (tls.sni ?? '') === '' ? args.istioMtlsSni : (tls.sni ?? '') }, autoDetected: false };
+    const sni = (tls.sni ?? '') === '' ? args.istioMtlsSni : (tls.sni ?? '');
+    return { tls: { mode, subjectAltNames, sni, ...(tls.insecureSkipVerify === undefined ? {} : { insecureSkipVerify: tls.insecureSkipVerify }) }, autoDetected: false };
   }
   if (!autoMtlsApplies(args)) return undefined;
   return { tls: { mode: 'ISTIO_MUTUAL', subjectAltNames: args.serviceAccounts, sni: args.istioMtlsSni }, autoDetected: true };
@@ -305,12 +325,14 @@ export function applyUpstreamTls(wrapper: ClusterWrapper, args: UpstreamTlsArgs)
     case 'DISABLE':
       return;
     case 'ISTIO_MUTUAL':
+      // A dynamic forward proxy cluster has no SNI of its own: Envoy sends the request's host.
       socket = buildIstioMutualTransportSocket({
         subjectAltNames: tls.subjectAltNames,
-        sni: tls.sni === '' ? wrapper.cluster.name : tls.sni,
+        sni: tls.sni === '' && wrapper.dynamicForwardProxy !== true ? wrapper.cluster.name : tls.sni,
         http2: isHttp2Cluster(wrapper),
         metadataExchange: args.metadataExchange,
       });
+      if (wrapper.dynamicForwardProxy === true) setAutoSniAndSanValidation(wrapper, tls);
       break;
     case 'SIMPLE':
     case 'MUTUAL':
@@ -347,4 +369,33 @@ export function buildGrpcIstioMutualTransportSocket(subjectAltNames: readonly st
     },
   });
   return tlsTransportSocket(context);
+}
+
+/** A socket that sends the PROXY protocol header (`version`) and then hands the connection to `inner`. */
+function proxyProtocolSocket(version: ProxyProtocolConfig_Version, inner: TransportSocket | undefined): TransportSocket {
+  const transport = create(ProxyProtocolUpstreamTransportSchema, { config: { version }, ...(inner === undefined ? {} : { transportSocket: inner }) });
+  return create(TransportSocketSchema, {
+    name: PROXY_PROTOCOL_TRANSPORT_SOCKET_NAME,
+    configType: { case: 'typedConfig', value: anyPack(ProxyProtocolUpstreamTransportSchema, transport) },
+  });
+}
+
+/**
+ * `applyUpstreamProxyProtocol` (`cluster_traffic_policy.go`), run after the TLS settings: the
+ * cluster's transport socket, or each of its transport socket matches, is wrapped in the upstream
+ * PROXY protocol socket; a cluster with neither wraps plain text. istiod calls it for every cluster
+ * it applies TLS settings to (not sni-dnat ones).
+ */
+export function applyUpstreamProxyProtocol(cluster: Cluster, proxyProtocol: TrafficPolicyJson['proxyProtocol'] | null | undefined): void {
+  if (proxyProtocol === undefined || proxyProtocol === null) return;
+  // The API's enum and Envoy's have the same values (V1 = 0, V2 = 1).
+  const version = proxyProtocol.version === 'V2' ? ProxyProtocolConfig_Version.V2 : ProxyProtocolConfig_Version.V1;
+  if (cluster.transportSocket === undefined && cluster.transportSocketMatches.length === 0) {
+    // Plain text named `raw_buffer` here (`util.RawBufferTransport`), not by its extension name.
+    const rawBuffer = create(TransportSocketSchema, { name: 'raw_buffer', configType: { case: 'typedConfig', value: anyPack(RawBufferSchema, create(RawBufferSchema)) } });
+    cluster.transportSocket = proxyProtocolSocket(version, rawBuffer);
+    return;
+  }
+  if (cluster.transportSocket !== undefined) cluster.transportSocket = proxyProtocolSocket(version, cluster.transportSocket);
+  for (const match of cluster.transportSocketMatches) match.transportSocket = proxyProtocolSocket(version, match.transportSocket);
 }

@@ -51,6 +51,8 @@ const UINT32_MAX = 4_294_967_295;
 export interface ClusterWrapper {
   readonly cluster: Cluster;
   httpProtocolOptions: HttpProtocolOptions | undefined;
+  /** A DYNAMIC_DNS entry's dynamic forward proxy cluster (`isDFPCluster`): TLS takes the request's host. */
+  readonly dynamicForwardProxy?: boolean;
 }
 
 export function discoveryTypeOf(cluster: Cluster): Cluster_DiscoveryType | undefined {
@@ -305,8 +307,8 @@ export function applyRingHash(cluster: Cluster, balancer: LoadBalancerJson | und
  * when the rule distributes traffic, or fails over (with outlier detection) along explicit
  * `failover`/`failoverPriority` settings. A rule's `enabled: false` turns it off; without a rule
  * setting, the mesh default (locality LB on, nothing configured) changes nothing on the cluster.
- * Priorities and weights of the endpoints depend on the calling proxy's locality and labels and are
- * not applied (docs/istio-behaviour.md#destinationrule-locality-load-balancing).
+ * Priorities and weights of the endpoints depend on the calling proxy's locality and labels: the
+ * gateway applies them per proxy (locality-lb.ts; docs/istio-behaviour.md#destinationrule-locality-load-balancing).
  */
 function applyLocalityCluster(cluster: Cluster, balancer: LoadBalancerJson | undefined): void {
   const setting = field(balancer?.localityLbSetting);

@@ -29,13 +29,12 @@ import { CaresDnsResolverConfigSchema } from '@skiff/protos/gen/envoy/extensions
 import { HttpProtocolOptionsSchema, type HttpProtocolOptions } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 import { TypedStructSchema } from '@skiff/protos/gen/udpa/type/v1/typed_struct_pb.js';
 import { buildClusterLoadAssignment, ISTIO_METADATA_KEY } from './endpoint.js';
-import { applyUpstreamTls, buildGrpcIstioMutualTransportSocket } from './cluster-tls.js';
+import { applyUpstreamProxyProtocol, applyUpstreamTls, buildGrpcIstioMutualTransportSocket } from './cluster-tls.js';
 import {
   applyConnectionPool,
   applyLoadBalancer,
   applyOutlierDetection,
   applyRingHash,
-  buildDefaultCircuitBreakers,
   discoveryTypeOf,
   policyComponents,
   setH2Options,
@@ -172,6 +171,23 @@ function sortedKeys(object: JsonObject): JsonObject {
 }
 
 /**
+ * The first steps of `applyTrafficPolicy` (with an empty policy when there is no rule): HTTP/2
+ * upgrade, connection pool, outlier detection and its HTTP error codes. Returns the policy's
+ * components for the steps after them.
+ */
+function applyConnectionPolicy(wrapper: ClusterWrapper, policy: ResolvedTrafficPolicy | undefined, mesh: MeshSettings): ReturnType<typeof policyComponents> {
+  const parts = policyComponents(policy);
+  const pool = parts.connectionPool ?? {};
+  if (shouldH2Upgrade(pool)) setH2Options(wrapper);
+  applyConnectionPool(wrapper, pool, parts.retryBudget, {
+    defaultConnectTimeout: durationFromMs(mesh.connectTimeoutMs),
+    trackRemainingCircuitBreakers: mesh.trackRemainingCircuitBreakers,
+  });
+  applyOutlierDetection(wrapper.cluster, parts.outlierDetection);
+  return parts;
+}
+
+/**
  * The Envoy (sidecar / sni-dnat) cluster for one ServiceEntry host x port, or for one subset of it:
  * `buildCluster`, then `applyDestinationRule` / `buildSubsetCluster` with the rule's policy (none
  * without a rule), `maybeApplyEdsConfig`, the metadata exchange filter and the `istio` metadata.
@@ -207,18 +223,10 @@ export function buildCluster(args: ClusterArgs): Cluster {
 
   const wrapper: ClusterWrapper = { cluster, httpProtocolOptions: buildHttpProtocolOptions(servicePort.protocol, args.naming) };
 
-  // `applyTrafficPolicy`, with an empty policy when there is no rule.
-  const parts = policyComponents(rule?.policy);
-  const pool = parts.connectionPool ?? {};
-  if (shouldH2Upgrade(pool)) setH2Options(wrapper);
-  applyConnectionPool(wrapper, pool, parts.retryBudget, {
-    defaultConnectTimeout: durationFromMs(mesh.connectTimeoutMs),
-    trackRemainingCircuitBreakers: mesh.trackRemainingCircuitBreakers,
-  });
-  applyOutlierDetection(cluster, parts.outlierDetection);
+  const parts = applyConnectionPolicy(wrapper, rule?.policy, mesh);
   // Panic mode off where unhealthy endpoints are sent: in panic Envoy would route to them.
   applyLoadBalancer(cluster, parts.loadBalancer, supportsUnhealthyEndpoints(mesh));
-  // istiod applies no TLS settings to sni-dnat clusters.
+  // istiod applies no TLS settings and no PROXY protocol to sni-dnat clusters.
   if (args.naming !== 'sni-dnat') {
     applyUpstreamTls(wrapper, {
       tls: parts.tls,
@@ -231,6 +239,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
       ruleWithSelector: rule?.withSelector ?? false,
       metadataExchange: mesh.metadataExchange,
     });
+    applyUpstreamProxyProtocol(cluster, parts.proxyProtocol);
   }
 
   // After the policy, which may have turned the cluster into ORIGINAL_DST (`maybeApplyEdsConfig`).
@@ -252,15 +261,18 @@ export function buildCluster(args: ClusterArgs): Cluster {
   }
   cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: sortedKeys(istio) } });
 
-  // `clusterWrapper.build`: HTTP options always name an upstream protocol (HTTP/1 when none was chosen).
-  const options = wrapper.httpProtocolOptions;
-  if (options !== undefined) {
-    if (options.upstreamProtocolOptions.case === undefined) {
-      options.upstreamProtocolOptions = upstreamProtocol({ case: 'explicitHttpConfig', value: { protocolConfig: { case: 'httpProtocolOptions', value: {} } } });
-    }
-    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, options) };
-  }
+  finishHttpProtocolOptions(wrapper);
   return cluster;
+}
+
+/** `clusterWrapper.build`: HTTP options always name an upstream protocol (HTTP/1 when none was chosen). */
+function finishHttpProtocolOptions(wrapper: ClusterWrapper): void {
+  const options = wrapper.httpProtocolOptions;
+  if (options === undefined) return;
+  if (options.upstreamProtocolOptions.case === undefined) {
+    options.upstreamProtocolOptions = upstreamProtocol({ case: 'explicitHttpConfig', value: { protocolConfig: { case: 'httpProtocolOptions', value: {} } } });
+  }
+  wrapper.cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, options) };
 }
 
 /** `model.BuildDNSCacheName`: the dynamic forward proxy's DNS cache of one wildcard host. */
@@ -278,9 +290,17 @@ export function supportsDynamicForwardProxy(protocol: Protocol): boolean {
  * (`cluster_builder.go` `buildDFPCluster`, then `applyDestinationRule`): Envoy resolves each
  * request's host itself through a DNS cache named after the wildcard, and picks the host
  * (`CLUSTER_PROVIDED`). No endpoints, no panic threshold and no service telemetry metadata.
+ *
+ * A DestinationRule for the host is applied as to any cluster, with what a dynamic forward proxy
+ * cluster leaves out: no subsets, no load balancer settings (`applyLoadBalancer` skips
+ * CLUSTER_PROVIDED), and TLS against the request's host (no SNI or SANs of the service: `auto_sni`,
+ * `auto_san_validation`). Only a rule's `tls` sets TLS; auto-mTLS is not inferred for these clusters.
  */
-export function buildDynamicForwardProxyCluster(args: Pick<ClusterArgs, 'name' | 'serviceEntry' | 'hostname' | 'servicePort' | 'naming' | 'mesh'>): Cluster {
+export function buildDynamicForwardProxyCluster(
+  args: Pick<ClusterArgs, 'name' | 'serviceEntry' | 'hostname' | 'servicePort' | 'naming' | 'mesh' | 'destinationRule'>,
+): Cluster {
   const { mesh } = args;
+  const rule = args.destinationRule;
   const cluster = create(ClusterSchema, {
     name: args.name,
     altStatName: buildAltStatName(args.name),
@@ -299,18 +319,38 @@ export function buildDynamicForwardProxyCluster(args: Pick<ClusterArgs, 'name' |
         ),
       },
     },
-    connectTimeout: durationFromMs(mesh.connectTimeoutMs),
     lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
-    circuitBreakers: buildDefaultCircuitBreakers(mesh),
   });
-  const httpOptions = buildHttpProtocolOptions(args.servicePort.protocol, args.naming);
-  if (httpOptions !== undefined) {
-    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: anyPack(HttpProtocolOptionsSchema, httpOptions) };
-  }
-  if (args.serviceEntry.location === 'MESH_EXTERNAL') {
-    cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: { external: true } } });
+  const wrapper: ClusterWrapper = { cluster, httpProtocolOptions: buildHttpProtocolOptions(args.servicePort.protocol, args.naming), dynamicForwardProxy: true };
+
+  const parts = applyConnectionPolicy(wrapper, rule?.policy, mesh);
+  if (args.naming !== 'sni-dnat') {
+    if (parts.tls !== undefined) {
+      applyUpstreamTls(wrapper, {
+        tls: parts.tls,
+        serviceAccounts: [],
+        istioMtlsSni: '',
+        meshExternal: args.serviceEntry.location === 'MESH_EXTERNAL',
+        enableAutoMtls: mesh.enableAutoMtls,
+        passthrough: false,
+        instanceTlsModes: [],
+        ruleWithSelector: rule?.withSelector ?? false,
+        metadataExchange: mesh.metadataExchange,
+      });
+    }
+    applyUpstreamProxyProtocol(cluster, parts.proxyProtocol);
   }
   if (mesh.metadataExchange) cluster.filters = [buildMetadataExchangeFilter()];
+
+  const istio: JsonObject = {};
+  if (args.serviceEntry.location === 'MESH_EXTERNAL') istio['external'] = true;
+  if (rule !== undefined) {
+    istio['config'] = rule.configPath;
+    const mode = parts.tls?.mode;
+    if (mode === 'SIMPLE' || mode === 'MUTUAL') istio['alpn_override'] = 'false';
+  }
+  if (Object.keys(istio).length > 0) cluster.metadata = create(MetadataSchema, { filterMetadata: { [ISTIO_METADATA_KEY]: sortedKeys(istio) } });
+  finishHttpProtocolOptions(wrapper);
   return cluster;
 }
 

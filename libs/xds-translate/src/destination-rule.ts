@@ -58,6 +58,7 @@ export interface OutlierDetectionJson {
   readonly baseEjectionTime?: string;
   readonly maxEjectionPercent?: number;
   readonly minHealthPercent?: number;
+  readonly outlierDetectionHttpErrorCodes?: readonly number[];
 }
 
 export interface LocalityLbSettingJson {

@@ -108,6 +108,13 @@ export interface LocalityGroupingOptions {
    * locality weights add up to more than UINT32_MAX.
    */
   readonly fitTotalWeight: boolean;
+  /**
+   * Keeps only the instances this accepts, after they were grouped: a locality left without endpoints
+   * stays, with no weight. This is istiod's mTLS filter of sni-dnat clusters
+   * (`pilot/pkg/xds/endpoints/ep_filters.go` `EndpointsWithMTLSFilter`, whose `refreshWeight` clears
+   * the weight of an emptied locality).
+   */
+  readonly keep?: (instance: ServiceInstance) => boolean;
 }
 
 /**
@@ -136,6 +143,7 @@ export function buildLocalityLbEndpoints(instances: readonly ServiceInstance[], 
       group = { locality: convertLocality(instance.locality), instances: [], weight: 0 };
       groups.set(key, group);
     }
+    if (options.keep !== undefined && !options.keep(instance)) continue;
     group.instances.push(instance);
     group.weight = Math.min(UINT32_MAX, group.weight + (instance.weight > 0 ? instance.weight : 1));
   }
@@ -145,7 +153,7 @@ export function buildLocalityLbEndpoints(instances: readonly ServiceInstance[], 
   // The LbEndpoint messages are built only if read: encoding writes them from the instances (endpoint-bytes.ts).
   return sorted.map((group, index) =>
     deferLbEndpoints(
-      create(LocalityLbEndpointsSchema, { locality: group.locality, loadBalancingWeight: localityWeights[index] ?? group.weight }),
+      create(LocalityLbEndpointsSchema, { locality: group.locality, ...(group.instances.length === 0 ? {} : { loadBalancingWeight: localityWeights[index] ?? group.weight }) }),
       { instances: group.instances, clusterId: options.clusterId },
       (instance) => buildLbEndpoint(instance, options.clusterId),
     ),

@@ -40,7 +40,7 @@ function optionsOf(text: string): TranslateOptions {
 
 describe.each([
   ['', 25],
-  ['destination-rules/', 9],
+  ['destination-rules/', 10],
 ] as const)('golden translation %s', (subdirectory, minimumCases) => {
   const inputDir = join(testdata, subdirectory, 'in');
   const outputDir = join(testdata, subdirectory, 'out');

@@ -13,7 +13,7 @@ export { buildDefaultCircuitBreakers } from './cluster-traffic-policy.js';
 export { buildIstioMutualTransportSocket, selectUpstreamTls } from './cluster-tls.js';
 export type { IstioMutualTlsArgs, UpstreamTlsArgs } from './cluster-tls.js';
 export { destinationRuleConfigPath, mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from './destination-rule.js';
-export type { AppliedDestinationRule, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
+export type { AppliedDestinationRule, LocalityLbSettingJson, ResolvedTrafficPolicy, TrafficPolicyJson } from './destination-rule.js';
 export {
   buildClusterLoadAssignment,
   buildEndpointAddress,
@@ -47,11 +47,11 @@ export {
   parseSubsetKey,
 } from './names.js';
 export type { ClusterNaming, SubsetKey, TrafficDirection } from './names.js';
-export { buildGrpcRouteConfiguration } from './route.js';
+export { buildGrpcRouteConfiguration, kubernetesNamespaceOf } from './route.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
-export type { Flavor, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
-export { encodeResource, encodeResources } from './version.js';
+export type { Flavor, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
+export { encodeNamespaceRoutes, encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
 export type { ConfigToTranslate, ConfigTranslation, DuplicateResource } from './translate-config.js';
@@ -63,3 +63,18 @@ export {
   lookupDestinationRule,
 } from './destination-rule-lookup.js';
 export type { DestinationRuleClient, DestinationRuleLookupOptions, DestinationRuleTarget } from './destination-rule-lookup.js';
+export {
+  applyLocalityLbPolicy,
+  augmentLabels,
+  decodeLocalityLbPolicy,
+  effectiveLocalityLbSetting,
+  encodeLocalityLbPolicy,
+  LOCALITY_LB_POLICY_TYPE_URL,
+  localityLbPolicyOf,
+  localityMatch,
+  localityProxyOf,
+  localityToString,
+  localityVariantKey,
+  splitLocalityLabel,
+} from './locality-lb.js';
+export type { LocalityLbPolicy, LocalityProxy, ProxyLocality } from './locality-lb.js';

@@ -23,6 +23,8 @@ export interface ServiceInstance {
   readonly labels: Readonly<Record<string, string>>;
   /** `region/zone/subzone`, or `''`. */
   readonly locality: string;
+  /** The workload's network, or `''` (a topology label for `failoverPriority`). */
+  readonly network: string;
   /** 0 means unset (Envoy gets 1). */
   readonly weight: number;
   readonly tlsMode: string;
@@ -135,6 +137,7 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
         port: servicePort.targetPort > 0 ? servicePort.targetPort : servicePort.number,
         labels: {},
         locality: '',
+        network: '',
         weight: 0,
         tlsMode: DISABLED_TLS_MODE,
         serviceAccount: '',
@@ -150,6 +153,7 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     port: endpointPort(endpoint, servicePort),
     labels: endpoint.labels,
     locality: endpoint.locality,
+    network: endpoint.network,
     weight: endpoint.weight,
     tlsMode: endpoint.tlsMode,
     serviceAccount: spiffeIdentity(args.trustDomain, endpoint.namespace, endpoint.serviceAccount),

@@ -44,14 +44,6 @@ const CASES: readonly (readonly [yaml: string, corpusName: string])[] = [
     .map((file) => [`${TRANSLATE_YAML}${file}`, `translate-${basename(file, '.yaml')}`] as const),
 ];
 
-/**
- * Clusters where Skiff knowingly differs from istiod (docs/istio-behaviour.md#destination-rules): they
- * must still differ, so that a fix shows up here.
- */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  'outbound|3306||proxy-protocol.shop.example': 'the upstream PROXY protocol transport socket is not built',
-};
-
 interface ReferenceProxy {
   readonly name: string;
   readonly clusters: JsonObject[];
@@ -102,10 +94,6 @@ describe.each(SETTINGS.flatMap(([setting, mesh]) => CASES.map(([yamlPath, corpus
       const name = istiodCluster['name'] as string;
       const { cluster, rewritten } = flavor === 'grpc' ? asGrpcClientTakesIt(istiodCluster) : { cluster: istiodCluster, rewritten: false };
       expect(reported.has(name), `${name}: GRPC_UNSUPPORTED_LB_POLICY reported exactly when istiod's load balancer is refused`).toBe(rewritten);
-      if (KNOWN_GAPS[name] !== undefined && flavor === 'envoy') {
-        expect(skiffClusters.get(name), `${name} is a known gap (${KNOWN_GAPS[name]}) but matches istiod: take it off KNOWN_GAPS`).not.toEqual(cluster);
-        continue;
-      }
       expect({ name, cluster: skiffClusters.get(name) }).toEqual({ name, cluster });
       const assignment = istiodEndpoints.get(name);
       if (assignment !== undefined) expect({ name, assignment: skiffEndpoints.get(name) }).toEqual({ name, assignment });

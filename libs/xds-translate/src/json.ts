@@ -30,6 +30,9 @@ export function translateResultToJson(result: TranslateResult): JsonObject {
   };
   if (result.listeners.length > 0) json['listeners'] = result.listeners.map((listener) => typeFirst(toEnvoyJson(ListenerSchema, listener)));
   if (result.routes.length > 0) json['routes'] = result.routes.map((route) => typeFirst(toEnvoyJson(RouteConfigurationSchema, route)));
+  if (result.namespaceRoutes.length > 0) {
+    json['namespaceRoutes'] = result.namespaceRoutes.map(({ namespace, route }) => ({ namespace, route: typeFirst(toEnvoyJson(RouteConfigurationSchema, route)) }));
+  }
   if (result.errors.length > 0) json['errors'] = result.errors.map((error) => error.toJSON());
   return json;
 }

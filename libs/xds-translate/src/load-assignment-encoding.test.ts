@@ -67,6 +67,7 @@ describe('encodeClusterLoadAssignment', () => {
       port: 8080,
       labels: n % 2 === 0 ? { app: 'reviews', version: 'v2' } : {},
       locality: ['', 'us-east/zone-a', 'us-east/zone-a/', 'eu/zone-b/rack-1'][n % 4] ?? '',
+      network: '',
       weight: n % 3,
       tlsMode: n % 2 === 0 ? 'istio' : 'disabled',
       serviceAccount: '',
@@ -89,6 +90,7 @@ describe('encodeClusterLoadAssignment', () => {
       port: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 65_535 })),
       labels: fc.dictionary(fc.constantFrom('app', 'version', 'app.kubernetes.io/name', 'service.istio.io/canonical-revision', 'x'), text, { maxKeys: 3 }),
       locality: fc.constantFrom('', 'r', 'r/z', 'r/z/', 'r/z/s', 'q/z'),
+      network: fc.constant(''),
       weight: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_000 })),
       tlsMode: fc.constantFrom('istio', 'disabled', ''),
       serviceAccount: fc.constant(''),
@@ -110,8 +112,8 @@ describe('encodeClusterLoadAssignment', () => {
 
   it('writes endpoints from the messages once something has read or replaced them', () => {
     const instances = [
-      { address: '10.0.0.1', port: 80, labels: {}, locality: '', weight: 0, tlsMode: 'istio', serviceAccount: '', workloadName: 'a', namespace: 'ns', origin: 'test' },
-      { address: '10.0.0.2', port: 80, labels: {}, locality: '', weight: 2, tlsMode: 'disabled', serviceAccount: '', workloadName: 'b', namespace: 'ns', origin: 'test' },
+      { address: '10.0.0.1', port: 80, labels: {}, locality: '', network: '', weight: 0, tlsMode: 'istio', serviceAccount: '', workloadName: 'a', namespace: 'ns', origin: 'test' },
+      { address: '10.0.0.2', port: 80, labels: {}, locality: '', network: '', weight: 2, tlsMode: 'disabled', serviceAccount: '', workloadName: 'b', namespace: 'ns', origin: 'test' },
     ];
     const edited = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
     const [group] = edited.endpoints;

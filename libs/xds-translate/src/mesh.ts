@@ -4,6 +4,7 @@
  * calls it passes these in (istiod's environment flags through `meshSettingsFromEnvironment`).
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
+import type { LocalityLbSettingJson } from './destination-rule.js';
 
 /** `Cluster.dns_lookup_family` for STRICT_DNS / LOGICAL_DNS clusters. */
 export type DnsLookupFamily = 'V4_ONLY' | 'V6_ONLY' | 'ALL';
@@ -46,6 +47,11 @@ export interface MeshSettings {
   readonly sendUnhealthyEndpoints: boolean;
   /** `PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN`: gRPC routes also match `HOST.` and `HOST.:PORT`. Default true. */
   readonly absoluteFqdnVhostDomain: boolean;
+  /**
+   * `localityLbSetting`: what a cluster whose rule sets none gets. istiod's default is enabled with
+   * nothing configured, so only outlier detection turns on failover by locality.
+   */
+  readonly localityLbSetting: LocalityLbSettingJson | undefined;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
@@ -63,6 +69,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
   autoSendUnhealthyEndpoints: true,
   sendUnhealthyEndpoints: false,
   absoluteFqdnVhostDomain: true,
+  localityLbSetting: Object.freeze({ enabled: true }),
 });
 
 /** Whether services keep unhealthy endpoints and turn panic mode off (`Service.SupportsUnhealthyEndpoints`). */

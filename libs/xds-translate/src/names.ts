@@ -17,8 +17,8 @@ export interface SubsetKey {
 
 /**
  * How cluster names are spelled: `sidecar` gives `outbound|PORT|SUBSET|HOST` (istiod's default
- * cluster mode), `sni-dnat` gives `outbound_.PORT_.SUBSET_.HOST` (the DNS-SRV form, used by
- * proxies that declare `ROUTER_MODE: sni-dnat`).
+ * cluster mode), `sni-dnat` gives `outbound_.PORT_.SUBSET_.HOST` (the DNS-SRV form of the clusters
+ * istiod adds for routers selected by an AUTO_PASSTHROUGH Gateway, `model.BuildDNSSrvSubsetKey`).
  */
 export type ClusterNaming = 'sidecar' | 'sni-dnat';
 

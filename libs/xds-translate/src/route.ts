@@ -50,6 +50,24 @@ export interface GrpcRouteArgs {
   readonly absoluteFqdnDomains: boolean;
   /** The port's consistent hash from the host's DestinationRule (`hashForService`), if any. */
   readonly consistentHash?: ConsistentHashJson | undefined;
+  /**
+   * The namespace of the clients the route is for, when it is the host's own Kubernetes namespace
+   * (`kubernetesNamespaceOf`): they also reach the host by its bare name. Unset: clients of any
+   * other namespace.
+   */
+  readonly clientNamespace?: string | undefined;
+}
+
+/**
+ * The namespace a host in the cluster's DNS zone names (`NAME.NS.svc.cluster.local` -> `NS`), when it
+ * is one a client can be in (a DNS label); clients there get the host's bare-name domains.
+ */
+export function kubernetesNamespaceOf(hostname: string): string | undefined {
+  const zone = hostname.indexOf('.svc.');
+  const firstDot = hostname.indexOf('.');
+  if (!hostname.endsWith(KUBERNETES_SERVICE_ZONE) || zone <= 0 || firstDot + 1 > zone) return undefined;
+  const namespace = hostname.slice(firstDot + 1, zone);
+  return namespace !== '' && !namespace.includes('.') ? namespace : undefined;
 }
 
 /**
@@ -82,20 +100,26 @@ export function buildHashPolicy(hash: ConsistentHashJson): MessageInitShape<type
  * The virtual host's domains (`generateVirtualHostDomains`): the host and `host:port`, their
  * absolute forms (`host.`, `host.:port`), then the entry's address and `address:port`.
  */
-export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | 'port' | 'addresses' | 'absoluteFqdnDomains'>): string[] {
+export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | 'port' | 'addresses' | 'absoluteFqdnDomains' | 'clientNamespace'>): string[] {
   const domains = [ipv6Compliant(args.hostname), joinHostPort(args.hostname, args.port)];
   if (args.absoluteFqdnDomains) {
     if (!isIP(args.hostname)) domains.push(`${args.hostname}.`);
     domains.push(joinHostPort(`${args.hostname}.`, args.port));
   }
   // A host in the cluster's DNS zone (`NAME.NS.svc.cluster.local`) is also reachable as `NAME.NS`
-  // and `NAME.NS.svc` (`generateAltVirtualHostsForKubernetesService`, for a proxy in another
-  // namespace; istiod adds the bare `NAME` for proxies in NS itself, which one shared route cannot).
-  const zone = args.hostname.indexOf(KUBERNETES_SERVICE_ZONE);
+  // and `NAME.NS.svc`, and from NS itself as `NAME` (`GenerateAltVirtualHosts`,
+  // `generateAltVirtualHostsForKubernetesService`, with the proxy's DNS domain `NS.svc.cluster.local`).
+  const zone = args.hostname.indexOf('.svc.');
   const firstDot = args.hostname.indexOf('.');
-  if (zone > 0 && args.hostname.endsWith(KUBERNETES_SERVICE_ZONE) && firstDot + 1 < zone) {
+  if (args.hostname.endsWith(KUBERNETES_SERVICE_ZONE) && zone > 0 && firstDot + 1 <= zone) {
     const nameAndNamespace = args.hostname.slice(0, zone);
-    domains.push(nameAndNamespace, joinHostPort(nameAndNamespace, args.port), `${nameAndNamespace}.svc`, joinHostPort(`${nameAndNamespace}.svc`, args.port));
+    const withSvc = `${nameAndNamespace}.svc`;
+    if (args.clientNamespace !== undefined && args.hostname.slice(firstDot + 1, zone) === args.clientNamespace) {
+      const name = args.hostname.slice(0, firstDot);
+      domains.push(name, joinHostPort(name, args.port), withSvc, joinHostPort(withSvc, args.port), nameAndNamespace, joinHostPort(nameAndNamespace, args.port));
+    } else {
+      domains.push(nameAndNamespace, joinHostPort(nameAndNamespace, args.port), withSvc, joinHostPort(withSvc, args.port));
+    }
   }
   // istiod makes one service per address of an entry and serves a host from one of them (which
   // one varies from push to push), so a route carries one address: here always the first.

@@ -34,12 +34,26 @@ function translateJson(input: TranslateInput, naming: ClusterNaming) {
   return translateResultToJson(result) as { clusters: Record<string, unknown>[]; endpoints: Record<string, unknown>[] };
 }
 
+/**
+ * The seed's sni-dnat dump (`outbound_.8080_._.example-app` for its MESH_EXTERNAL entry) came from an
+ * older istiod. Current istiod builds sni-dnat clusters only for MESH_INTERNAL services and keeps only
+ * mTLS endpoints in them (`buildOutboundSniDnatClusters`), so the seed's facts are checked on the
+ * entry made MESH_INTERNAL with its workload labelled `security.istio.io/tlsMode: istio`.
+ */
+function meshInternal(input: TranslateInput): TranslateInput {
+  return { serviceEntry: { ...input.serviceEntry, location: 'MESH_INTERNAL' }, endpoints: input.endpoints.map((endpoint) => ({ ...endpoint, tlsMode: 'istio' })) };
+}
+
 describe('the seed example', () => {
+  it('gets no sni-dnat clusters: its entry is MESH_EXTERNAL', () => {
+    expect(translateJson(seedInput(), 'sni-dnat')).toEqual({ clusters: [], endpoints: [] });
+  });
+
   it.each<[ClusterNaming, string]>([
     ['sidecar', 'outbound|8080||example-app'],
     ['sni-dnat', 'outbound_.8080_._.example-app'],
   ])('%s naming gives %s with the seed dump fields', (naming, name) => {
-    const { clusters, endpoints } = translateJson(seedInput(), naming);
+    const { clusters, endpoints } = translateJson(naming === 'sni-dnat' ? meshInternal(seedInput()) : seedInput(), naming);
     expect(clusters).toHaveLength(1);
     const cluster = clusters[0];
     expect(cluster).toMatchObject({
@@ -60,7 +74,12 @@ describe('the seed example', () => {
             lbEndpoints: [
               {
                 endpoint: { address: { socketAddress: { address: '192.168.31.2', portValue: 8080 } } },
-                metadata: { filterMetadata: { istio: { workload: 'example-app-1;shaoyu-test;example-app;;Kubernetes' } } },
+                metadata: {
+                  filterMetadata: {
+                    ...(naming === 'sni-dnat' ? { 'envoy.transport_socket_match': { tlsMode: 'istio' } } : {}),
+                    istio: { workload: 'example-app-1;shaoyu-test;example-app;;Kubernetes' },
+                  },
+                },
                 loadBalancingWeight: 1,
               },
             ],
@@ -72,7 +91,7 @@ describe('the seed example', () => {
   });
 
   it('service port 80 with targetPort 8080 gives outbound_.80_._.example-app with the endpoint on 8080', () => {
-    const { clusters, endpoints } = translateJson(seedTargetPortInput(), 'sni-dnat');
+    const { clusters, endpoints } = translateJson(meshInternal(seedTargetPortInput()), 'sni-dnat');
     expect(clusters.map((cluster) => cluster['name'])).toEqual(['outbound_.80_._.example-app']);
     expect(clusters[0]).toMatchObject({ edsClusterConfig: { serviceName: 'outbound_.80_._.example-app' } });
     expect(endpoints).toMatchObject([

@@ -12,11 +12,16 @@
  * namespace first, then rules exported from the entry's namespace and the root namespace; wildcard
  * hosts; several rules of a namespace merged). A proxy elsewhere may get another rule, as
  * `/debug/config_dump` of a real proxy shows.
+ *
+ * Locality load balancing (docs/istio-behaviour.md#destinationrule-locality-load-balancing) rewrites
+ * assignments per proxy: with `proxy` given, the assignments are the ones that proxy gets; without,
+ * they are the stored ones, and `localityLbPolicies` lists what a proxy's locality would change.
  */
 import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import { DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
 import type { AppliedDestinationRule } from './destination-rule.js';
+import { applyLocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
 import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
 
 export interface ConfigToTranslate {
@@ -54,13 +59,18 @@ function entryRules(serviceEntry: NormalizedServiceEntry, rules: DestinationRule
   return applied;
 }
 
-export function translateConfig(config: ConfigToTranslate, options: TranslateOptions, lookupOptions: Partial<DestinationRuleLookupOptions> = {}): ConfigTranslation {
+export function translateConfig(
+  config: ConfigToTranslate,
+  options: TranslateOptions,
+  lookupOptions: Partial<DestinationRuleLookupOptions> = {},
+  proxy?: LocalityProxy,
+): ConfigTranslation {
   const rules = new DestinationRuleIndex(config.destinationRules ?? [], lookupOptions);
   const index = new SelectorIndex();
   for (const { endpoint } of config.workloadEntries) index.upsertWorkload(endpoint);
   for (const { serviceEntry } of config.serviceEntries) index.upsertServiceEntry(serviceEntry);
 
-  const merged: ConfigTranslation = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [], duplicates: [] };
+  const merged: ConfigTranslation = { clusters: [], loadAssignments: [], localityLbPolicies: [], listeners: [], routes: [], namespaceRoutes: [], errors: [], duplicates: [] };
   const owners = new Map<string, string>();
   const keep = <T>(kind: DuplicateResource['kind'], name: string, owner: string, resource: T, into: T[]): void => {
     const ownerKey = `${kind} ${name}`;
@@ -78,15 +88,30 @@ export function translateConfig(config: ConfigToTranslate, options: TranslateOpt
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
     const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules) }, options);
     for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
-    for (const assignment of result.loadAssignments) keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
+    const policies = new Map(result.localityLbPolicies.map((entry) => [entry.clusterName, entry]));
+    for (const assignment of result.loadAssignments) {
+      const entry = policies.get(assignment.clusterName);
+      if (entry === undefined || owners.has(`endpoint ${assignment.clusterName}`)) {
+        keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
+      } else if (proxy !== undefined) {
+        keep('endpoint', assignment.clusterName, owner, applyLocalityLbPolicy(assignment, entry.policy, proxy), merged.loadAssignments);
+      } else {
+        keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
+        merged.localityLbPolicies.push(entry);
+      }
+    }
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
+    // A namespace's route goes with the shared route of the same name: from the entry that kept it.
+    for (const entry of result.namespaceRoutes) if (owners.get(`route ${entry.route.name}`) === owner) merged.namespaceRoutes.push(entry);
     for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: { name: string }, b: { name: string }): number => compareStrings(a.name, b.name);
   merged.clusters.sort(byName);
   merged.listeners.sort(byName);
   merged.routes.sort(byName);
+  merged.namespaceRoutes.sort((a, b) => compareStrings(a.route.name, b.route.name) || compareStrings(a.namespace, b.namespace));
   merged.loadAssignments.sort((a, b) => compareStrings(a.clusterName, b.clusterName));
+  merged.localityLbPolicies.sort((a, b) => compareStrings(a.clusterName, b.clusterName));
   return merged;
 }

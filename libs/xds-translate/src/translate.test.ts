@@ -123,11 +123,32 @@ describe('translateServiceEntry: resolutions', () => {
 
   it('NONE -> EDS in sni-dnat naming, as on gateways', () => {
     const result = translateServiceEntry(
-      { serviceEntry: serviceEntry({ resolution: 'NONE' }), endpoints: [workloadEntry('w1')] },
+      { serviceEntry: serviceEntry({ resolution: 'NONE', location: 'MESH_INTERNAL' }), endpoints: [workloadEntry('w1', { tlsMode: 'istio' })] },
       { ...SIDECAR, naming: 'sni-dnat' },
     );
     expect(clusterType(only(result.clusters))).toBe(Cluster_DiscoveryType.EDS);
     expect(socketAddresses(only(result.loadAssignments))).toEqual(['10.0.0.1:80']);
+  });
+
+  it('sni-dnat: no clusters for MESH_EXTERNAL entries; assignments keep only tlsMode istio endpoints, emptied localities without weight', () => {
+    const sniDnat = { ...SIDECAR, naming: 'sni-dnat' } as const;
+    const external = translateServiceEntry({ serviceEntry: serviceEntry(), endpoints: [workloadEntry('w1', { tlsMode: 'istio' })] }, sniDnat);
+    expect(external.clusters).toEqual([]);
+    expect(external.loadAssignments).toEqual([]);
+    const endpoints = [
+      workloadEntry('w1', { tlsMode: 'istio', locality: 'r1/z1' }),
+      workloadEntry('w2', { address: '10.0.0.2', locality: 'r1/z1' }),
+      workloadEntry('w3', { address: '10.0.0.3', locality: 'r2/z2' }),
+    ];
+    const internal = translateServiceEntry({ serviceEntry: serviceEntry({ location: 'MESH_INTERNAL' }), endpoints }, sniDnat);
+    const assignment = only(internal.loadAssignments);
+    expect(socketAddresses(assignment)).toEqual(['10.0.0.1:80']);
+    expect(assignment.endpoints.map((locality) => [locality.locality?.region, locality.lbEndpoints.length, locality.loadBalancingWeight])).toEqual([
+      ['r1', 1, 1],
+      ['r2', 0, undefined],
+    ]);
+    // Sidecars keep every endpoint.
+    expect(socketAddresses(only(translateServiceEntry({ serviceEntry: serviceEntry({ location: 'MESH_INTERNAL' }), endpoints }, SIDECAR).loadAssignments))).toHaveLength(3);
   });
 
   it('DNS -> STRICT_DNS with the DNS fields and an inline assignment', () => {
@@ -214,6 +235,48 @@ describe('translateServiceEntry: resolutions', () => {
     expect(grpc.loadAssignments.every((a) => a.endpoints.length === 0)).toBe(true);
     expect(grpc.listeners.map((l) => l.name)).toEqual(['*.example.com:27017', '*.example.com:443']);
     expect(grpc.errors).toEqual([]);
+  });
+});
+
+describe('translateServiceEntry: gRPC routes per client namespace', () => {
+  const domainsOf = (route: { virtualHosts: readonly { domains: readonly string[] }[] } | undefined) => route?.virtualHosts[0]?.domains;
+
+  it("adds a route for the namespace a host NAME.NS.svc.cluster.local names, whose clients also reach it as NAME", () => {
+    const entry = serviceEntry({
+      hosts: ['api.shop.svc.cluster.local', 'api.example.com', 'deep.a.b.svc.cluster.local'],
+      addresses: [],
+      ports: [port({ number: 8080, name: 'http', protocol: 'HTTP' }), port({ number: 5432, name: 'pg', protocol: 'TCP' })],
+    });
+    const grpc = translateServiceEntry({ serviceEntry: entry, endpoints: [] }, GRPC);
+    // Only the HTTP port of the host in a namespace's zone: other routes are the same for every client.
+    expect(grpc.namespaceRoutes.map(({ namespace, route }) => [namespace, route.name])).toEqual([['shop', 'outbound|8080||api.shop.svc.cluster.local']]);
+    const shared = grpc.routes.find((route) => route.name === 'outbound|8080||api.shop.svc.cluster.local');
+    expect(domainsOf(shared)).toEqual([
+      'api.shop.svc.cluster.local',
+      'api.shop.svc.cluster.local:8080',
+      'api.shop.svc.cluster.local.',
+      'api.shop.svc.cluster.local.:8080',
+      'api.shop',
+      'api.shop:8080',
+      'api.shop.svc',
+      'api.shop.svc:8080',
+    ]);
+    // istiod's order for a proxy in the host's namespace (`generateAltVirtualHostsForKubernetesService`).
+    expect(domainsOf(grpc.namespaceRoutes[0]?.route)).toEqual([
+      'api.shop.svc.cluster.local',
+      'api.shop.svc.cluster.local:8080',
+      'api.shop.svc.cluster.local.',
+      'api.shop.svc.cluster.local.:8080',
+      'api',
+      'api:8080',
+      'api.shop.svc',
+      'api.shop.svc:8080',
+      'api.shop',
+      'api.shop:8080',
+    ]);
+    // Nothing else differs between the two.
+    expect({ ...grpc.namespaceRoutes[0]?.route, virtualHosts: [] }).toEqual({ ...shared, virtualHosts: [] });
+    expect(translateServiceEntry({ serviceEntry: entry, endpoints: [] }, SIDECAR).namespaceRoutes).toEqual([]);
   });
 });
 
@@ -330,7 +393,7 @@ describe('translateServiceEntry: upstream protocol and TLS', () => {
     const sniffed = serviceEntry({ ports: [port({ protocol: '' })] });
     const sidecar = only(translateServiceEntry({ serviceEntry: sniffed, endpoints: [] }, SIDECAR).clusters);
     expect(httpOptions(sidecar)?.upstreamProtocolOptions.case).toBe('useDownstreamProtocolConfig');
-    const router = only(translateServiceEntry({ serviceEntry: sniffed, endpoints: [] }, { ...SIDECAR, naming: 'sni-dnat' }).clusters);
+    const router = only(translateServiceEntry({ serviceEntry: { ...sniffed, location: 'MESH_INTERNAL' }, endpoints: [] }, { ...SIDECAR, naming: 'sni-dnat' }).clusters);
     expect(httpOptions(router)).toBeUndefined();
   });
 

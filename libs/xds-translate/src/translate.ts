@@ -16,6 +16,7 @@
 import type { NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry } from '@skiff/model';
 import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import type { LocalityLbEndpoints } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import type { Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import type { RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import {
@@ -47,9 +48,10 @@ import {
 import { TranslateError, type TranslateErrorCode } from './errors.js';
 import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
+import { localityLbPolicyOf, type LocalityLbPolicy } from './locality-lb.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
-import { buildGrpcRouteConfiguration } from './route.js';
+import { buildGrpcRouteConfiguration, isHttpRoutedProtocol, kubernetesNamespaceOf } from './route.js';
 
 /** Which generator's output: Envoy proxies (sidecars, gateways) or proxyless gRPC clients. */
 export type Flavor = 'envoy' | 'grpc';
@@ -57,13 +59,11 @@ export type Flavor = 'envoy' | 'grpc';
 export interface TranslateOptions {
   readonly flavor: Flavor;
   /**
-   * Cluster name spelling. `sni-dnat` builds what istiod builds for a router in sni-dnat cluster
-   * mode (DNS-SRV names, resolution NONE served over EDS, no TLS settings, no
-   * `use_downstream_protocol` for sniffed ports). istiod builds those clusters only for gateways
-   * with an AUTO_PASSTHROUGH server and only for MESH_INTERNAL services, and filters their
-   * endpoints to mTLS-capable ones; Skiff offers the naming as a per-proxy option (the seed's
-   * `ROUTER_MODE: sni-dnat`, as in Istio <= 1.12), so it applies it to every cluster, MESH_EXTERNAL
-   * included, and keeps all endpoints, as the seed's dump of a MESH_EXTERNAL entry shows.
+   * Cluster name spelling. `sni-dnat` builds istiod's sni-dnat clusters, which it adds for a router
+   * that a Gateway with an AUTO_PASSTHROUGH server selects (`pilot/pkg/networking/core/cluster.go`
+   * `buildOutboundSniDnatClusters`): DNS-SRV names, resolution NONE served over EDS, no TLS
+   * settings, no `use_downstream_protocol` for sniffed ports, MESH_INTERNAL entries only, and only
+   * endpoints labelled `security.istio.io/tlsMode: istio` in their assignments.
    */
   readonly naming: ClusterNaming;
   readonly mesh: MeshSettings;
@@ -80,15 +80,33 @@ export interface TranslateInput {
   readonly destinationRules?: ReadonlyMap<string, AppliedDestinationRule>;
 }
 
+/** A route configuration as clients of one namespace get it. */
+export interface NamespaceRoute {
+  readonly namespace: string;
+  readonly route: RouteConfiguration;
+}
+
 export interface TranslateResult {
   /** Sorted by name. */
   readonly clusters: Cluster[];
   /** EDS assignments, sorted by cluster name (DNS clusters carry theirs inline; ORIGINAL_DST clusters have none). */
   readonly loadAssignments: ClusterLoadAssignment[];
+  /**
+   * Per EDS assignment whose endpoints istiod rewrites per proxy (locality load balancing), the policy
+   * to apply (`applyLocalityLbPolicy`); sorted by cluster name. Assignments not listed are the same for
+   * every proxy.
+   */
+  readonly localityLbPolicies: { readonly clusterName: string; readonly policy: LocalityLbPolicy }[];
   /** `grpc` flavour only; sorted by name. */
   readonly listeners: Listener[];
   /** `grpc` flavour only; sorted by name. */
   readonly routes: RouteConfiguration[];
+  /**
+   * `grpc` flavour only: the routes whose clients in one namespace get other domains than `routes`
+   * give everyone (a host `NAME.NS.svc.cluster.local` is also `NAME` in NS), with that namespace.
+   * Same names as in `routes`; sorted by name.
+   */
+  readonly namespaceRoutes: NamespaceRoute[];
   /** Entry-level problems; what they name was left out or trimmed. Sorted by cluster name, code, detail. */
   readonly errors: TranslateError[];
 }
@@ -126,8 +144,10 @@ function compareErrors(a: TranslateError, b: TranslateError): number {
 interface Output {
   clusters: Cluster[];
   loadAssignments: ClusterLoadAssignment[];
+  localityLbPolicies: { clusterName: string; policy: LocalityLbPolicy }[];
   listeners: Listener[];
   routes: RouteConfiguration[];
+  namespaceRoutes: NamespaceRoute[];
   errors: TranslateError[];
 }
 
@@ -223,10 +243,9 @@ function isPassthrough(policy: TrafficPolicyJson | undefined): boolean {
 }
 
 /** Rule fields that change istiod's cluster but that Skiff does not build, reported so the gap is visible. */
-function reportUnappliedPolicy(cluster: PortCluster, naming: ClusterNaming): void {
-  // istiod applies no proxy protocol to sni-dnat clusters.
-  if (cluster.rule?.policy?.proxyProtocol != null && naming !== 'sni-dnat') {
-    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.proxyProtocol (upstream PROXY protocol transport socket)');
+function reportUnappliedPolicy(cluster: PortCluster): void {
+  if (cluster.rule?.policy?.loadBalancer?.zoneAwareLbSetting != null) {
+    cluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.zoneAwareLbSetting (zone-aware load balancing)');
   }
 }
 
@@ -235,8 +254,24 @@ function translateEnvoyPort(context: PortContext): void {
   if (serviceEntry.resolution === 'DYNAMIC_DNS') {
     // Only wildcard hosts on ports Envoy's dynamic forward proxy handles (`buildOutboundClusters`).
     if (context.hostname.startsWith('*') && supportsDynamicForwardProxy(context.servicePort.protocol)) {
-      output.clusters.push(buildDynamicForwardProxyCluster({ ...context, naming: options.naming, mesh: options.mesh, name: clusterName }));
-      if (context.destinationRule !== undefined) context.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'the whole rule (dynamic forward proxy clusters)');
+      // `applyDestinationRule` with the rule's policy for the port; no subset clusters.
+      const applied = context.destinationRule;
+      const rulePolicy = applied === undefined ? undefined : asTrafficPolicy(applied.rule.trafficPolicy);
+      const destinationRule: ClusterRule | undefined =
+        applied === undefined
+          ? undefined
+          : { policy: portLevelTrafficPolicy(rulePolicy, context.servicePort.number).policy, configPath: destinationRuleConfigPath(applied), withSelector: applied.rule.workloadSelector !== null, passthroughHint: false };
+      output.clusters.push(
+        buildDynamicForwardProxyCluster({
+          name: clusterName,
+          serviceEntry,
+          hostname: context.hostname,
+          servicePort: context.servicePort,
+          naming: options.naming,
+          mesh: options.mesh,
+          ...(destinationRule === undefined ? {} : { destinationRule }),
+        }),
+      );
     }
     return;
   }
@@ -244,7 +279,7 @@ function translateEnvoyPort(context: PortContext): void {
   // istiod's mTLS inference looks at every instance of the port, whatever the subset.
   const instanceTlsModes = context.instances.map((instance) => instance.tlsMode);
   for (const portCluster of portClusters(context, discovery)) {
-    reportUnappliedPolicy(portCluster, options.naming);
+    reportUnappliedPolicy(portCluster);
     buildEnvoyCluster(context, portCluster, instanceTlsModes);
   }
 }
@@ -265,7 +300,15 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
     instanceTlsModes,
     ...(portCluster.rule === undefined ? {} : { destinationRule: portCluster.rule }),
   };
-  const grouping = { clusterId: options.mesh.clusterId, groupBy: 'label', fitTotalWeight: false } as const;
+  // istiod keeps only mTLS endpoints (tlsMode `istio`) in sni-dnat clusters: an AUTO_PASSTHROUGH
+  // gateway cannot tell whether the passed-through connection is mTLS (`pilot/pkg/xds/endpoints/endpoint_builder.go`
+  // `generate`, `IsDNSSrvSubsetKey` branch).
+  const grouping = {
+    clusterId: options.mesh.clusterId,
+    groupBy: 'label',
+    fitTotalWeight: false,
+    ...(options.naming === 'sni-dnat' ? { keep: (instance: ServiceInstance) => instance.tlsMode === ISTIO_MUTUAL_TLS_MODE } : {}),
+  } as const;
   switch (discovery) {
     case 'STRICT_DNS':
     case 'LOGICAL_DNS': {
@@ -273,6 +316,12 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       if (inlineEndpoints.length === 0) {
         portCluster.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
         return;
+      }
+      // istiod rewrites a DNS cluster's inline endpoints per proxy too (`LocalityLBSettings.ApplyToCluster`);
+      // Skiff does not, which matters when a distribution applies or there is more than one locality to rank.
+      const locality = localityLbPolicyOf({ mesh: options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
+      if (locality !== undefined && (locality.distribute !== undefined || inlineEndpoints.length > 1)) {
+        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', 'trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)');
       }
       output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
       return;
@@ -283,7 +332,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
       const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(portCluster.instances, portCluster.report)), grouping);
-      output.loadAssignments.push(buildClusterLoadAssignment(name, endpoints));
+      addLoadAssignment(context, portCluster, endpoints);
       return;
     }
     case 'ORIGINAL_DST':
@@ -291,6 +340,17 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(buildCluster(clusterArgs));
       return;
   }
+}
+
+/**
+ * An EDS assignment, and the locality load balancing policy istiod would apply to it per proxy
+ * (`BuildClusterLoadAssignment` reads the rule's policy for the cluster's port and subset, or the
+ * mesh's setting; the same for both generators).
+ */
+function addLoadAssignment(context: PortContext, portCluster: PortCluster, endpoints: LocalityLbEndpoints[]): void {
+  const policy = localityLbPolicyOf({ mesh: context.options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints, clusterId: context.options.mesh.clusterId });
+  context.output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, endpoints));
+  if (policy !== undefined) context.output.localityLbPolicies.push({ clusterName: portCluster.name, policy });
 }
 
 /**
@@ -312,7 +372,7 @@ function translateGrpcPort(context: PortContext): void {
       buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
     );
     const kept = dns ? [] : grpcInstances(edsInstances(withAddress(portCluster.instances, portCluster.report)), portCluster.report);
-    output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, buildLocalityLbEndpoints(kept, grouping)));
+    addLoadAssignment(context, portCluster, buildLocalityLbEndpoints(kept, grouping));
   }
   buildGrpcListenerAndRoute(context);
 }
@@ -343,18 +403,23 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
       routeConfigName,
     }),
   );
-  output.routes.push(
-    buildGrpcRouteConfiguration({
-      name: routeConfigName,
-      hostname,
-      port: servicePort.number,
-      protocol: servicePort.protocol,
-      clusterName,
-      addresses: serviceEntry.addresses,
-      absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
-      consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
-    }),
-  );
+  const routeArgs = {
+    name: routeConfigName,
+    hostname,
+    port: servicePort.number,
+    protocol: servicePort.protocol,
+    clusterName,
+    addresses: serviceEntry.addresses,
+    absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
+    consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
+  };
+  output.routes.push(buildGrpcRouteConfiguration(routeArgs));
+  // istiod builds routes per proxy: one in the host's own namespace also matches the bare name
+  // (`generateVirtualHostDomains`). Only routes with a virtual host differ.
+  const namespace = kubernetesNamespaceOf(hostname);
+  if (namespace !== undefined && isHttpRoutedProtocol(servicePort.protocol)) {
+    output.namespaceRoutes.push({ namespace, route: buildGrpcRouteConfiguration({ ...routeArgs, clientNamespace: namespace }) });
+  }
 }
 
 /**
@@ -366,13 +431,14 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
 export function translateServiceEntry(input: TranslateInput, options: TranslateOptions): TranslateResult {
   const { serviceEntry } = input;
   const entryKey = `${serviceEntry.namespace}/${serviceEntry.name}`;
-  const output: Output = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [] };
+  const output: Output = { clusters: [], loadAssignments: [], localityLbPolicies: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
   const reporter =
     (clusterName: string | undefined): DroppedEndpointReporter =>
     (code: TranslateErrorCode, detail: string) =>
       output.errors.push(new TranslateError({ code, serviceEntry: entryKey, ...(clusterName === undefined ? {} : { clusterName }), detail }));
 
-
+  // istiod builds sni-dnat clusters for mesh-internal services only (`buildOutboundSniDnatClusters`).
+  if (options.naming === 'sni-dnat' && serviceEntry.location === 'MESH_EXTERNAL') return output;
   const endpoints = canonicalEndpoints(input.endpoints);
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
   for (const hostname of new Set(serviceEntry.hosts)) {
@@ -417,8 +483,10 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
 
   output.clusters.sort(byName((cluster) => cluster.name));
   output.loadAssignments.sort(byName((assignment) => assignment.clusterName));
+  output.localityLbPolicies.sort(byName((entry) => entry.clusterName));
   output.listeners.sort(byName((listener) => listener.name));
   output.routes.sort(byName((route) => route.name));
+  output.namespaceRoutes.sort(byName((entry) => entry.route.name));
   output.errors.sort(compareErrors);
   return output;
 }

@@ -46,3 +46,8 @@ export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'load
     ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
   ];
 }
+
+/** The namespace-specific routes of a result (`TranslateResult.namespaceRoutes`), serialized once, with their namespace. */
+export function encodeNamespaceRoutes(result: Pick<TranslateResult, 'namespaceRoutes'>): { readonly namespace: string; readonly encoded: EncodedResource }[] {
+  return result.namespaceRoutes.map(({ namespace, route }) => ({ namespace, encoded: encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route) }));
+}

@@ -3,12 +3,14 @@
  * the input with the WorkloadEntries it selects, as Envoy proto-JSON (`{"clusters": [...],
  * "endpoints": [...]}`, plus `listeners` and `routes` for the grpc flavour). Invalid objects are
  * reported on stderr and left out, as the watcher would leave them out. DestinationRules apply as for
- * a proxy in each entry's namespace (`translateConfig`).
+ * a proxy in each entry's namespace (`translateConfig`). Locality load balancing depends on the proxy:
+ * with `--proxy-locality` (and `--proxy-labels` for `failoverPriority`) the endpoints are what a proxy
+ * there gets; without, they are the shared ones and stderr names the assignments a locality changes.
  */
 import { stringify } from 'yaml';
 import { loadConfigInputs } from '@skiff/config-files';
 import { formatFieldError, formatParseError, normalizeDestinationRule } from '@skiff/model';
-import { meshSettingsFromEnvironment, translateConfig, translateResultToJson } from '@skiff/xds-translate';
+import { localityProxyOf, meshSettingsFromEnvironment, splitLocalityLabel, translateConfig, translateResultToJson, type LocalityProxy } from '@skiff/xds-translate';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 
 export interface TranslateCommandOptions {
@@ -17,6 +19,22 @@ export interface TranslateCommandOptions {
   readonly naming: 'sidecar' | 'sni-dnat';
   readonly namespace: string;
   readonly output: 'json' | 'yaml';
+  /** `region/zone/subzone` of the proxy the endpoints are built for (locality load balancing). */
+  readonly proxyLocality?: string;
+  /** `key=value` labels of that proxy (`failoverPriority`). */
+  readonly proxyLabels?: readonly string[];
+}
+
+/** The proxy `--proxy-locality` / `--proxy-labels` describe, with istiod's topology labels; an error message for bad labels. */
+function proxyOf(options: TranslateCommandOptions, clusterId: string): LocalityProxy | string | undefined {
+  if (options.proxyLocality === undefined && (options.proxyLabels ?? []).length === 0) return undefined;
+  const labels: Record<string, string> = {};
+  for (const entry of options.proxyLabels ?? []) {
+    const equals = entry.indexOf('=');
+    if (equals <= 0) return `--proxy-labels: "${entry}" is not key=value`;
+    labels[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  return localityProxyOf({ labels, nodeLocality: splitLocalityLabel(options.proxyLocality ?? ''), clusterId, nodeName: '', network: '' });
 }
 
 export async function runTranslate(options: TranslateCommandOptions, io: CommandIO): Promise<ExitCode> {
@@ -35,7 +53,15 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
     return ExitCode.Usage;
   }
   const destinationRules = load.accepted.flatMap((accepted) => (accepted.object.kind === 'DestinationRule' ? [normalizeDestinationRule(accepted.object)] : []));
-  const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh });
+  const proxy = proxyOf(options, mesh.clusterId);
+  if (typeof proxy === 'string') {
+    writeLine(io.stderr, `error: ${proxy}`);
+    return ExitCode.Usage;
+  }
+  const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh }, {}, proxy);
+  for (const { clusterName } of translation.localityLbPolicies) {
+    writeLine(io.stderr, `note: the endpoints of ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
+  }
   for (const error of translation.errors) writeLine(io.stderr, `warning: ${error.message}`);
   for (const duplicate of translation.duplicates) {
     writeLine(io.stderr, `warning: ${duplicate.kind} ${duplicate.name} is built by ${duplicate.keptFrom} and ${duplicate.droppedFrom}; keeping ${duplicate.keptFrom} (the older)`);

@@ -49,21 +49,25 @@ export function loadCase(text: string, file: string, options: TranslateOptions):
   if (loaded.serviceEntries.length === 0) throw new Error(`${file} has no ServiceEntry`);
 
   const rules = destinationRulesOf(loaded);
-  const merged: TranslateResult = { clusters: [], loadAssignments: [], listeners: [], routes: [], errors: [] };
+  const merged: TranslateResult = { clusters: [], loadAssignments: [], localityLbPolicies: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
   for (const { serviceEntry, inlineEndpoints } of loaded.serviceEntries) {
     const selected = loaded.workloadEntries.map(({ endpoint }) => endpoint).filter((endpoint) => selectsWorkload(serviceEntry, endpoint));
     const destinationRules = exactHostRules(serviceEntry, rules);
     const result = translateServiceEntry({ serviceEntry, endpoints: [...inlineEndpoints, ...selected], destinationRules }, options);
     for (const item of result.clusters) merged.clusters.push(item);
     for (const item of result.loadAssignments) merged.loadAssignments.push(item);
+    for (const item of result.localityLbPolicies) merged.localityLbPolicies.push(item);
     for (const item of result.listeners) merged.listeners.push(item);
     for (const item of result.routes) merged.routes.push(item);
+    for (const item of result.namespaceRoutes) merged.namespaceRoutes.push(item);
     for (const item of result.errors) merged.errors.push(item);
   }
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   merged.clusters.sort((a, b) => byName(a.name, b.name));
   merged.loadAssignments.sort((a, b) => byName(a.clusterName, b.clusterName));
+  merged.localityLbPolicies.sort((a, b) => byName(a.clusterName, b.clusterName));
   merged.listeners.sort((a, b) => byName(a.name, b.name));
   merged.routes.sort((a, b) => byName(a.name, b.name));
+  merged.namespaceRoutes.sort((a, b) => byName(a.route.name, b.route.name));
   return merged;
 }

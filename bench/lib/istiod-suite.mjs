@@ -1,0 +1,289 @@
+/**
+ * Skiff against istiod, end to end, measured to the same point: an ADS response received by the same
+ * client (skiff-loadgen, simulated Envoy sidecars: CDS wildcard, then EDS for their clusters).
+ *
+ * istiod is Istio's own discovery server (`istiod-reference serve`, tools/istiod-reference/serve.go,
+ * istiod's default 100 ms push debounce) reading one YAML file; Skiff is the all-in-one `skiff`
+ * (in-memory store) watching a directory holding the same objects. For each mesh size, one server at a
+ * time on the same machine:
+ *
+ * - cold: the server process is started; once it says it is ready, the load generator is started and
+ *   every simulated proxy has its clusters and assignments: the span from process start to the last
+ *   proxy configured (the load generator's own start is in both);
+ * - changes: WorkloadEntry address moves at a steady rate (churn), each on a ServiceEntry not changed
+ *   in the last second; per change and subscribed proxy, the delay from the change being handed to the
+ *   server (istiod: its config store, as a Kubernetes watch event would; Skiff: a file renamed into its
+ *   directory, as an editor or a ConfigMap update does) to that proxy receiving the new assignment;
+ * - the CLI: one process that reads the YAML and prints every resource: `istiod-reference` (the
+ *   server started, one proxy queried, its resources printed) and `skiffctl translate -o json`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { istioTools } from '@skiff/istiod-parity';
+import { buildGatewayMesh, spreadClusterFile, workloadEntry } from './gateway-mesh.mjs';
+import { BINS, freePort, LoadgenProcess, residentMiB, ServiceProcess, sleep } from './gateway-processes.mjs';
+import { nowMs, percentile } from './stats.mjs';
+
+/** The issue's sizes: 100 and 10k ServiceEntries with 1k to 200k WorkloadEntries. */
+export const ISTIOD_FULL_PLAN = {
+  mode: 'full',
+  sizes: [
+    { serviceEntries: 100, workloads: 1_000 },
+    { serviceEntries: 100, workloads: 10_000 },
+    { serviceEntries: 100, workloads: 50_000 },
+    { serviceEntries: 100, workloads: 200_000 },
+    { serviceEntries: 10_000, workloads: 10_000 },
+    { serviceEntries: 10_000, workloads: 50_000 },
+    { serviceEntries: 10_000, workloads: 200_000 },
+  ],
+  namespaces: 10,
+  proxies: 100,
+  churnServiceEntries: 100,
+  changes: 100,
+  ratePerSecond: 10,
+  readyTimeoutMs: 30 * 60_000,
+  arrivalTimeoutMs: 120_000,
+  cliSizes: [
+    { serviceEntries: 1, workloads: 1 },
+    { serviceEntries: 100, workloads: 1_000 },
+    { serviceEntries: 100, workloads: 200_000 },
+  ],
+};
+
+export const ISTIOD_QUICK_PLAN = {
+  mode: 'quick',
+  sizes: [{ serviceEntries: 20, workloads: 200 }],
+  namespaces: 2,
+  proxies: 6,
+  churnServiceEntries: 10,
+  changes: 10,
+  ratePerSecond: 5,
+  readyTimeoutMs: 120_000,
+  arrivalTimeoutMs: 30_000,
+  cliSizes: [{ serviceEntries: 20, workloads: 200 }],
+};
+
+/** Objects as YAML documents: JSON is YAML, and both servers read multi-document streams. */
+function yamlOf(objects) {
+  return objects.map((object) => JSON.stringify(object)).join('\n---\n');
+}
+
+/**
+ * The mesh of one size, written for both servers: istiod's one file, and Skiff's directory where the
+ * WorkloadEntries that will change have a file each (a change rewrites one small file).
+ */
+function writeMesh(scratch, size, plan) {
+  const layout = {
+    namespaces: plan.namespaces,
+    serviceEntriesPerNamespace: Math.max(1, Math.round(size.serviceEntries / plan.namespaces)),
+    workloadsPerServiceEntry: Math.max(1, Math.round(size.workloads / size.serviceEntries)),
+  };
+  const mesh = buildGatewayMesh(layout);
+  // One workload of each churn ServiceEntry (spread over the mesh) changes; they go in files of their own.
+  const stride = Math.max(1, Math.floor(mesh.services.length / plan.churnServiceEntries));
+  const churn = [];
+  for (let i = 0; i < mesh.services.length && churn.length < plan.churnServiceEntries; i += stride) {
+    const service = mesh.services[i];
+    churn.push({ service, workload: service.workloads[0], generation: 0 });
+  }
+  const churnNames = new Set(churn.map(({ workload }) => `vm-${workload}`));
+  const dir = join(scratch, `mesh-${size.serviceEntries}-${size.workloads}`);
+  const skiffDir = join(dir, 'skiff');
+  mkdirSync(join(skiffDir, 'churn'), { recursive: true });
+  const istiodFile = join(dir, 'istiod.yaml');
+  writeFileSync(istiodFile, yamlOf(mesh.objects));
+  writeFileSync(
+    join(skiffDir, 'mesh.yaml'),
+    yamlOf(mesh.objects.filter((object) => object.kind !== 'WorkloadEntry' || !churnNames.has(object.metadata.name))),
+  );
+  for (const entry of churn) writeChurnFile(skiffDir, entry);
+  const clusterFile = join(dir, 'clusters.txt');
+  writeFileSync(clusterFile, spreadClusterFile(mesh));
+  return { mesh, churn, istiodFile, skiffDir, clusterFile, layout };
+}
+
+function churnObject({ service, workload, generation }) {
+  return workloadEntry(service.namespace, service.index, workload, generation);
+}
+
+/** Replaces the churn file of `entry` by a rename, so the file source never reads it half written. */
+function writeChurnFile(skiffDir, entry) {
+  const path = join(skiffDir, 'churn', `vm-${entry.workload}.yaml`);
+  const temporary = join(skiffDir, 'churn', `.vm-${entry.workload}.yaml.tmp`);
+  writeFileSync(temporary, yamlOf([churnObject(entry)]));
+  renameSync(temporary, path);
+}
+
+/** `istiod-reference serve`: its JSON lines on standard output, its commands on standard input. */
+class IstiodProcess {
+  constructor(child) {
+    this.child = child;
+    this.output = '';
+    this.pending = new Map();
+    this.nextId = 0;
+    child.stderr.on('data', (chunk) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    });
+    this.ready = new Promise((resolveReady, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const message = JSON.parse(line);
+        if (message.event === 'ready') resolveReady(message);
+        const settle = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        settle?.(message);
+      });
+      child.once('exit', (code, signal) => reject(new Error(`istiod-reference exited (${code ?? signal}): ${this.output}`)));
+    });
+  }
+
+  static start(reference, configFile) {
+    const child = spawn(reference, ['serve', '--config', configFile, '--addr', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return new IstiodProcess(child);
+  }
+
+  apply(object) {
+    return new Promise((resolveReply, reject) => {
+      const id = ++this.nextId;
+      this.pending.set(id, (reply) => (reply.error === undefined ? resolveReply(reply) : reject(new Error(`istiod-reference: ${reply.error}`))));
+      this.child.stdin.write(`${JSON.stringify({ id, apply: yamlOf([object]) })}\n`);
+    });
+  }
+
+  stop() {
+    this.child.stdin.end();
+    this.child.kill('SIGKILL');
+  }
+}
+
+/** What both servers offer the run: start, the address proxies connect to, a change, memory, stop. */
+async function startIstiod(reference, files) {
+  const started = nowMs();
+  const istiod = IstiodProcess.start(reference, files.istiodFile);
+  const ready = await istiod.ready;
+  return {
+    name: 'istiod',
+    started,
+    readyMs: nowMs() - started,
+    address: ready.address,
+    pid: istiod.child.pid,
+    change: (entry) => istiod.apply(churnObject(entry)),
+    stop: () => istiod.stop(),
+  };
+}
+
+async function startSkiff(files, plan) {
+  const xdsPort = await freePort();
+  const started = nowMs();
+  const skiff = await ServiceProcess.start('skiff', BINS.skiff, ['--config-dir', files.skiffDir, '--xds-addr', `127.0.0.1:${xdsPort}`], { readyTimeoutMs: plan.readyTimeoutMs });
+  return {
+    name: 'skiff',
+    started,
+    readyMs: nowMs() - started,
+    address: `127.0.0.1:${xdsPort}`,
+    pid: skiff.pid,
+    change: async (entry) => writeChurnFile(files.skiffDir, entry),
+    stop: () => skiff.stop(),
+  };
+}
+
+/** Cold start to every proxy configured, then the change delays under churn, for one server. */
+async function measureServer(server, files, plan) {
+  const loadgen = LoadgenProcess.start(['--xds-addr', server.address, '--proxies', String(plan.proxies), '--clusters', files.clusterFile, '--streams-per-connection', '1']);
+  try {
+    const { ready, status } = await loadgen.ask({ op: 'ready', timeoutMs: plan.readyTimeoutMs });
+    if (!ready) throw new Error(`${server.name}: only ${status.ready} of ${status.proxies} proxies got their configuration within ${plan.readyTimeoutMs} ms`);
+    const coldMs = nowMs() - server.started;
+    const rssMiB = residentMiB(server.pid);
+
+    const delays = [];
+    let missing = 0;
+    const inFlight = [];
+    const began = Date.now();
+    for (let i = 0; i < plan.changes; i++) {
+      const due = began + (i * 1000) / plan.ratePerSecond;
+      if (due > Date.now()) await sleep(due - Date.now());
+      const entry = files.churn[i % files.churn.length];
+      entry.generation += 1;
+      const since = Date.now();
+      await server.change(entry);
+      for (const name of entry.service.clusters) {
+        inFlight.push(
+          loadgen.ask({ op: 'arrivals', type: 'eds', name, since, timeoutMs: plan.arrivalTimeoutMs }).then((reply) => {
+            for (const delay of reply.delaysMs) delays.push(delay);
+            missing += reply.missing;
+          }),
+        );
+      }
+    }
+    await Promise.all(inFlight);
+    delays.sort((a, b) => a - b);
+    return { readyMs: Math.round(server.readyMs), coldMs: Math.round(coldMs), rssMiB: Math.round(rssMiB), changes: { count: plan.changes, deliveries: delays.length, missing, p50Ms: percentile(delays, 50), p99Ms: percentile(delays, 99) } };
+  } finally {
+    loadgen.kill();
+  }
+}
+
+/** A command's wall time, from spawn to exit (its output is read and dropped). */
+function timeProcess(command, args, input) {
+  return new Promise((resolveTime, reject) => {
+    const started = nowMs();
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.once('exit', (code) => (code === 0 ? resolveTime(nowMs() - started) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** The CLI comparison: istiod reading the YAML and answering one sidecar, and skiffctl translate. */
+async function measureCli(reference, scratch, size, plan) {
+  const files = writeMesh(scratch, size, { ...plan, namespaces: Math.min(plan.namespaces, size.serviceEntries) });
+  const namespace = files.mesh.namespaces[0];
+  const proxy = {
+    name: 'sidecar',
+    id: `sidecar~10.0.0.1~app.${namespace}~${namespace}.svc.cluster.local`,
+    metadata: { NAMESPACE: namespace, CLUSTER_ID: 'Kubernetes' },
+    locality: { region: 'region-1', zone: 'zone-a' },
+  };
+  const input = JSON.stringify({ cases: [{ name: 'cli', config: yamlOf(files.mesh.objects), proxies: [proxy] }] });
+  const istiodMs = await timeProcess(reference, [], input);
+  const skiffMs = await timeProcess(process.execPath, [BINS.skiffctl, 'translate', '-f', files.istiodFile, '-o', 'json']);
+  return { ...size, istiodMs: Math.round(istiodMs), skiffMs: Math.round(skiffMs) };
+}
+
+/** Runs every size against both servers (one at a time) and the CLI comparison. */
+export async function runIstiodSuite(plan, { log = () => {} } = {}) {
+  const { reference, istioVersion } = await istioTools();
+  const scratch = mkdtempSync(join(tmpdir(), 'skiff-bench-istiod-'));
+  try {
+    const rows = [];
+    for (const size of plan.sizes) {
+      const files = writeMesh(scratch, size, plan);
+      const measured = {};
+      for (const start of [() => startIstiod(reference, files), () => startSkiff(files, plan)]) {
+        const server = await start();
+        try {
+          measured[server.name] = await measureServer(server, files, plan);
+        } finally {
+          await server.stop();
+        }
+        for (const entry of files.churn) entry.generation = 0;
+        log(`  ${size.serviceEntries} SE / ${size.workloads} WE, ${server.name}: cold ${measured[server.name].coldMs} ms, change p50 ${measured[server.name].changes.p50Ms} ms p99 ${measured[server.name].changes.p99Ms} ms, RSS ${measured[server.name].rssMiB} MiB`);
+      }
+      rows.push({ ...size, serviceEntriesBuilt: files.mesh.serviceEntryCount, workloadsBuilt: files.mesh.workloadCount, istiod: measured.istiod, skiff: measured.skiff });
+      rmSync(join(scratch, `mesh-${size.serviceEntries}-${size.workloads}`), { recursive: true, force: true });
+    }
+    const cli = [];
+    for (const size of plan.cliSizes) {
+      cli.push(await measureCli(reference, scratch, size, plan));
+      log(`  CLI ${size.serviceEntries} SE / ${size.workloads} WE: istiod ${cli[cli.length - 1].istiodMs} ms, skiffctl ${cli[cli.length - 1].skiffMs} ms`);
+    }
+    return { istioVersion, plan, rows, cli };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,71 @@
+/** Timers that fire together run a slice per turn of the event loop, in order, and can be cleared while they wait. */
+import { describe, expect, it } from 'vitest';
+import { systemClock, type Clock } from './clock.js';
+import { SlicedTimers } from './sliced-timers.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('SlicedTimers', () => {
+  it('runs timers that fire together a slice per turn, first in first out, letting the loop run between slices', async () => {
+    const clock = new SlicedTimers(systemClock, 100);
+    const ran: number[] = [];
+    /** How many callbacks had run when the event loop first got a turn (an immediate queued by the first callback). */
+    let ranWhenLoopTurned: number | undefined;
+    for (let i = 0; i < 1_000; i += 1) {
+      clock.setTimer(() => {
+        if (i === 0) setImmediate(() => (ranWhenLoopTurned = ran.length));
+        ran.push(i);
+      }, 5);
+    }
+    await sleep(20);
+    while (ran.length < 1_000) await sleep(5);
+    expect(ran).toEqual(Array.from({ length: 1_000 }, (_, i) => i));
+    // With plain timers all 1,000 would have run before the immediate; here the slice of the pass
+    // that fired them and at most the next turn's (queued before the test's immediate) did.
+    expect(ranWhenLoopTurned).toBeLessThanOrEqual(200);
+    expect(clock.waiting).toBe(0);
+  });
+
+  it('never runs a timer cleared before it fired or while it waited for its slice', async () => {
+    // A base clock fired by hand, as Node's timer list fires expired timers one after the other.
+    const due: Array<{ callback: () => void; cleared: boolean }> = [];
+    const base: Clock = {
+      now: () => 0,
+      epochMs: () => 0,
+      setTimer: (callback) => {
+        const timer = { callback, cleared: false };
+        due.push(timer);
+        return timer;
+      },
+      clearTimer: (timer) => {
+        (timer as { cleared: boolean }).cleared = true;
+      },
+    };
+    const clock = new SlicedTimers(base, 2);
+    const ran: string[] = [];
+    const handles = new Map(['a', 'b', 'c', 'd', 'e', 'f'].map((name) => [name, clock.setTimer(() => ran.push(name), 5)]));
+    clock.clearTimer(handles.get('b'));
+    for (const timer of due) if (!timer.cleared) timer.callback();
+    // 'a' and 'c' ran in the pass that fired them; 'd', 'e' and 'f' wait for the next turn.
+    expect(ran).toEqual(['a', 'c']);
+    expect(clock.waiting).toBe(3);
+    clock.clearTimer(handles.get('e'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(['a', 'c', 'd', 'f']);
+    expect(clock.waiting).toBe(0);
+  });
+
+  it('runs an immediate timer (delay 0) in the turn it fires when nothing waits', async () => {
+    const clock = new SlicedTimers(systemClock, 10);
+    let ran = false;
+    clock.setTimer(() => (ran = true), 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toBe(true);
+  });
+
+  it('refuses a slice size that is not a positive integer', () => {
+    expect(() => new SlicedTimers(systemClock, 0)).toThrow(/positive integer/);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * A `Clock` whose timers run at most `sliceSize` callbacks per turn of the event loop. Every session
+ * debounces a change with its own timer of the same length, so a change seen by ten thousand streams
+ * fires ten thousand timers in one pass of Node's timer list (`lib/internal/timers.js`
+ * `listOnTimeout` runs every expired timer of a list before returning to the loop): every response
+ * is built and written before a single socket is flushed or a single ACK is read, and the first
+ * proxy has the change only once the last one's response is written. Here the callbacks beyond a
+ * slice wait for the next turn (`setImmediate`), so the responses of one slice go out, and the ACKs
+ * that came in are read, while the next slice is built. Order is kept: callbacks run first in, first
+ * out.
+ */
+import type { Clock } from './clock.js';
+
+interface SlicedTimer {
+  readonly callback: () => void;
+  /** The base clock's timer while it has not fired. */
+  handle: unknown;
+  cancelled: boolean;
+}
+
+export class SlicedTimers implements Clock {
+  /** Fired timers waiting for a turn with room, first in first out (`head` is the next one). */
+  private queue: SlicedTimer[] = [];
+  private head = 0;
+  /** Callbacks this turn may still run. */
+  private budget: number;
+  /** The immediate that starts the next turn's slice; set whenever the budget was used or timers wait. */
+  private nextTurn: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly base: Clock,
+    private readonly sliceSize: number,
+  ) {
+    if (!Number.isInteger(sliceSize) || sliceSize < 1) throw new Error(`slice size must be a positive integer, not ${sliceSize}`);
+    this.budget = sliceSize;
+  }
+
+  now(): number {
+    return this.base.now();
+  }
+
+  epochMs(): number {
+    return this.base.epochMs();
+  }
+
+  setTimer(callback: () => void, delayMs: number): unknown {
+    const timer: SlicedTimer = { callback, handle: undefined, cancelled: false };
+    timer.handle = this.base.setTimer(() => {
+      timer.handle = undefined;
+      this.fired(timer);
+    }, delayMs);
+    return timer;
+  }
+
+  clearTimer(handle: unknown): void {
+    const timer = handle as SlicedTimer;
+    timer.cancelled = true;
+    if (timer.handle !== undefined) this.base.clearTimer(timer.handle);
+    timer.handle = undefined;
+  }
+
+  /** Timers fired but not yet run. */
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  private fired(timer: SlicedTimer): void {
+    if (timer.cancelled) return;
+    this.armNextTurn();
+    // Nothing waits and the turn has room: run now, as a plain timer would.
+    if (this.budget > 0 && this.waiting === 0) {
+      this.budget -= 1;
+      timer.callback();
+      return;
+    }
+    this.queue.push(timer);
+  }
+
+  private armNextTurn(): void {
+    this.nextTurn ??= setImmediate(() => this.turn());
+  }
+
+  private turn(): void {
+    this.nextTurn = undefined;
+    this.budget = this.sliceSize;
+    try {
+      while (this.budget > 0 && this.waiting > 0) {
+        const timer = this.queue[this.head]!;
+        this.head += 1;
+        if (timer.cancelled) continue;
+        this.budget -= 1;
+        timer.callback();
+      }
+    } finally {
+      if (this.waiting === 0) {
+        this.queue = [];
+        this.head = 0;
+      }
+      // More waiting, or a budget partly used this turn (a callback that threw included): the next turn refills it.
+      if (this.waiting > 0 || this.budget < this.sliceSize) this.armNextTurn();
+    }
+  }
+}
