@@ -250,7 +250,7 @@ describe('the remembered SubjectAccessReview (istiod: a yes for 5 minutes, a no 
     const announced: string[][] = [];
     provider.onChange((changes) => announced.push(changes.flatMap((change) => [...change.names])));
     const caller = { node: { ...SHOP_NODE_PROXY }, verifiedIdentity: { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'app' } };
-    const view = provider.viewFor({ namespace: 'shop', flavor: 'envoy', naming: 'sidecar' }, caller);
+    const view = provider.viewFor({ namespace: 'shop', flavor: 'envoy' }, caller);
     const settle = () => new Promise((resolve) => setImmediate(resolve));
 
     expect(view.get(SDS, 'kubernetes://app-cert')).toBeUndefined(); // asked; not answered yet

@@ -134,7 +134,7 @@ it("serves a gRPC client in a host's own Kubernetes namespace the route built fo
 
   const ROUTE = 'outbound|80||api.apps.svc.cluster.local';
   const domainsFor = (namespace: string) => {
-    const served = cache!.viewFor({ namespace, flavor: 'grpc', naming: 'sidecar' }).get(TypeUrl.RouteConfiguration, ROUTE) as CachedResource | undefined;
+    const served = cache!.viewFor({ namespace, flavor: 'grpc' }).get(TypeUrl.RouteConfiguration, ROUTE) as CachedResource | undefined;
     const route = served === undefined ? undefined : anyUnpack(fromBinary(AnySchema, served.anyBytes), RouteConfigurationSchema);
     return { variant: served?.variant, domains: route?.virtualHosts[0]?.domains.filter((domain) => !domain.includes('.svc.cluster.local')) };
   };

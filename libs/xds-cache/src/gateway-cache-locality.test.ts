@@ -111,14 +111,14 @@ describe('gateway cache: locality load balancing', () => {
       if (served.has(key)) expect(resource).toBe(served.get(key));
       served.set(key, resource);
     }
-    const stored = cache.viewFor({ namespace: 'a', flavor: 'envoy', naming: 'sidecar' }).get(EDS, CLUSTER) as unknown as { locality: { encoded: number } };
+    const stored = cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(EDS, CLUSTER) as unknown as { locality: { encoded: number } };
     expect(stored.locality.encoded).toBe(3);
     // Three localities, three versions, none the stored one.
     const versions = new Set(zones.map((profile) => cache.viewFor(profile).get(EDS, CLUSTER)!.version));
     expect(versions.size).toBe(3);
-    expect(versions.has(cache.viewFor({ namespace: 'a', flavor: 'envoy', naming: 'sidecar' }).get(EDS, CLUSTER)!.version)).toBe(false);
+    expect(versions.has(cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(EDS, CLUSTER)!.version)).toBe(false);
 
-    const plain = cache.viewFor({ namespace: 'a', flavor: 'envoy', naming: 'sidecar' }).get(EDS, OTHER_CLUSTER);
+    const plain = cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(EDS, OTHER_CLUSTER);
     expect(plain).toBeDefined();
     for (const profile of zones) expect(cache.viewFor(profile).get(EDS, OTHER_CLUSTER)).toBe(plain);
     // Wildcard reads get the same variants.
