@@ -1,10 +1,10 @@
 /**
  * The Redis store on a local Redis Cluster (three masters, three replicas, started by the test): the
  * unchanged contract suite through the cluster client, with the single-tag layout and on one shard of
- * a three-shard store; then what sharding adds: where keys go, fencing through the shards' copies of the
+ * a three-shard store; then what sharding adds: where keys (ServiceEntries, Sidecars, Gateways) go, fencing through the shards' copies of the
  * lease, and the epoch.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
 import type { ObjectKey } from '@skiff/model';
@@ -124,6 +124,36 @@ describe('sharded Redis store on a cluster', () => {
     // Each shard's keys sit in one slot, served by a master no other shard uses.
     const masters = await Promise.all([0, 1, 2].map((index) => cluster.masterOfSlot(calculateSlot(keyLayout(prefix, { index, count: 3 }).changeLog))));
     expect(new Set(masters).size).toBe(3);
+  });
+
+  it('puts each Sidecar and Gateway in the shard its key hashes to, invalidates on that shard alone, and lists them all', async () => {
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    const json = JSON.stringify({ schemaVersion: 1, egress: [{ bind: '', hosts: ['./*'] }] });
+    const seen = store.shards.map(() => [] as string[]);
+    const subscriptions = await Promise.all(
+      store.shards.map((shard, index) => shard.invalidations.subscribe({ onInvalidation: (m) => seen[index]!.push(`${m.kind} ${m.owner.namespace}/${m.owner.name}`), onGap: () => undefined }, { afterSeq: 0 })),
+    );
+    try {
+      const some = keys.slice(0, 9);
+      for (const key of some) {
+        expect((await store.gateways.put(key, json, grant)).status).toBe('written');
+        expect((await store.sidecars.put(key, json, grant)).status).toBe('written');
+      }
+      const sorted = [...some].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+      expect((await store.gateways.list()).map((stored) => stored.key)).toEqual(sorted);
+      expect((await store.sidecars.list()).map((stored) => stored.key)).toEqual(sorted);
+      const expected = store.shards.map(() => [] as string[]);
+      for (const key of some) {
+        const home = store.shardOf(key);
+        for (const kind of ['Gateway', 'Sidecar']) expected[home]!.push(`${kind} ${key.namespace}/${key.name}`);
+        for (const [index, shard] of store.shards.entries()) expect((await shard.gateways.get(key)) !== null).toBe(index === home);
+      }
+      await vi.waitFor(() => expect(seen).toEqual(expected), { timeout: 20_000 });
+      expect((await store.gateways.delete(some[0]!, grant)).status).toBe('deleted');
+      expect(await store.shards[store.shardOf(some[0]!)]!.gateways.get(some[0]!)).toBeNull();
+    } finally {
+      await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    }
   });
 
   it('fences every shard with the lease: a new holder installs its copy everywhere, the old one is refused everywhere', async () => {
