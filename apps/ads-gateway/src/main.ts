@@ -24,7 +24,7 @@ import {
   parseHostPort,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
 
 const address = (value: string): string => formatHostPort(parseHostPort(value));
 
@@ -33,6 +33,8 @@ export const command = defineCommand({
   description: 'Serves Envoy proxies and proxyless gRPC clients over ADS from the resources stored in Redis',
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
+    redisCluster: REDIS_CLUSTER_OPTION,
+    redisShards: REDIS_SHARDS_OPTION,
     keyPrefix: KEY_PREFIX_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'plaintext ADS address (istiod: 15010)', parse: address, default: '0.0.0.0:15010', valueName: 'host:port' },
     tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '0.0.0.0:15012', valueName: 'host:port' },
@@ -73,10 +75,12 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-gateway: --sds-secrets-from-kubernetes: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
+  const { store, shards, runner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-gateway-${podName}` });
   observeStoreHealth(metrics.meter, store);
+  // Shard 0 of a sharded store shares the store's fleet reports; the cache follows every shard.
   const gateway = new Gateway({
-    store,
+    store: shards[0]!,
+    shards,
     logger,
     meter: metrics.meter,
     tracer: tracing.tracer,
@@ -94,5 +98,5 @@ export async function main(): Promise<void> {
   });
   registerGatewayDebug(monitoring, gateway);
   // Runners stop in reverse order: the gateway sends GOAWAY and leaves the fleet before the store closes.
-  service.run([storeRunner(store), gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([runner, gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

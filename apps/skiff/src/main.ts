@@ -27,8 +27,8 @@ import {
   parseHostPort,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type Store } from '@skiff/store';
-import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
+import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine, storeRunner, type Store, type WatcherStore } from '@skiff/store';
+import { meshSettingsFromEnvironment, registerTranslatorDebug, shardTranslators, type MeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -48,6 +48,8 @@ export const command = defineCommand({
     configHold: CONFIG_HOLD_OPTION,
     redisUrl: { ...REDIS_URL_OPTION, description: 'use Redis (redis:// or rediss://; password from the URL or REDIS_PASSWORD) instead of the in-memory store' },
     keyPrefix: KEY_PREFIX_OPTION,
+    redisCluster: REDIS_CLUSTER_OPTION,
+    redisShards: REDIS_SHARDS_OPTION,
     xdsAddress: { flag: 'xds-addr', description: 'ADS address (istiod: 15010)', parse: address, default: '127.0.0.1:15010', valueName: 'host:port' },
     tlsXdsAddress: { flag: 'tls-xds-addr', description: 'TLS ADS address (istiod: 15012), served when a certificate and key are given', parse: address, default: '127.0.0.1:15012', valueName: 'host:port' },
     monitoringAddress: { flag: 'monitoring-addr', description: 'address of /healthz, /readyz, /metrics and /debug (istiod: 15014)', parse: address, default: '127.0.0.1:15014', valueName: 'host:port' },
@@ -94,10 +96,21 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store: Store =
+  if (config.redisUrl === undefined && (config.redisShards !== 1 || config.redisCluster.length > 0)) {
+    process.stderr.write(`skiff: --${config.redisShards !== 1 ? 'redis-shards' : 'redis-cluster'} needs --redis-url: the in-memory store has no shards or cluster\n`);
+    process.exit(2);
+  }
+  const redis =
     config.redisUrl === undefined
-      ? createMemoryStore()
-      : redisStoreFromCommandLine({ redisUrl: config.redisUrl, keyPrefix: config.keyPrefix }, { logger, meter: metrics.meter, connectionName: `skiff-${replicaId}` });
+      ? undefined
+      : redisStoresFromCommandLine(
+          { redisUrl: config.redisUrl, keyPrefix: config.keyPrefix, redisCluster: config.redisCluster, redisShards: config.redisShards },
+          { logger, meter: metrics.meter, connectionName: `skiff-${replicaId}` },
+        );
+  const memory = redis === undefined ? createMemoryStore() : undefined;
+  // The watcher writes through the whole store; a translator and the gateway's cache follow each shard.
+  const store: WatcherStore = redis?.store ?? memory!;
+  const shards: readonly Store[] = redis?.shards ?? [memory!];
   observeStoreHealth(metrics.meter, store);
   const suffix = randomBytes(4).toString('hex');
 
@@ -112,10 +125,11 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const translator = new Translator({ store, mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
+  const translators = shardTranslators(shards, { mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
   // gateway: resources -> proxies over ADS.
   const gateway = new Gateway({
-    store,
+    store: shards[0]!,
+    shards,
     logger,
     meter: metrics.meter,
     tracer: tracing.tracer,
@@ -131,9 +145,9 @@ export async function main(): Promise<void> {
   });
 
   registerWatcherDebug(monitoring, watcher);
-  registerTranslatorDebug(monitoring, translator);
+  registerTranslatorDebug(monitoring, translators);
   registerGatewayDebug(monitoring, gateway, { configz: false });
 
   // Runners stop in reverse order: proxies are sent away first, the store closes last.
-  service.run([storeRunner(store), watcher, translator, gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
+  service.run([redis?.runner ?? storeRunner(memory!), watcher, ...translators, gateway], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

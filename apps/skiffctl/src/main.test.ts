@@ -42,7 +42,7 @@ describe('skiffctl translate', () => {
   });
 
   it('builds the endpoints of a proxy in a locality with --proxy-locality, and names the assignments that depend on it otherwise', async () => {
-    const cases = join(repoRoot, 'libs/istiod-parity/testdata/locality-cases/locality-failover.yaml');
+    const cases = join(repoRoot, 'libs/istiod-parity/testdata/cases/locality-failover.yaml');
     const priorities = (stdout: string): Record<string, number> => {
       const pay = JSON.parse(stdout).endpoints.find((e: { clusterName: string }) => e.clusterName === 'outbound|8080||pay.locality.test');
       return Object.fromEntries(pay.endpoints.map((group: { locality: { region: string; zone: string }; priority?: number }) => [`${group.locality.region}/${group.locality.zone}`, group.priority ?? 0]));

@@ -16,14 +16,16 @@ import {
   parsePositiveInteger,
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
-import { meshSettingsFromEnvironment, registerTranslatorDebug, Translator, type MeshSettings } from '@skiff/translator-core';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
+import { meshSettingsFromEnvironment, registerTranslatorDebug, shardTranslators, type MeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
   name: 'skiff-translator',
   description: 'Builds the Envoy and proxyless gRPC resources of changed ServiceEntries; replicas share the work through the store change log',
   options: {
     redisUrl: { ...REDIS_URL_OPTION, required: true },
+    redisCluster: REDIS_CLUSTER_OPTION,
+    redisShards: REDIS_SHARDS_OPTION,
     monitoringAddress: MONITORING_ADDRESS_OPTION,
     ...DEBUG_ACCESS_OPTIONS,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
@@ -54,23 +56,25 @@ export async function main(): Promise<void> {
   const config = parseCommandLine(command);
   const service = createServiceBase('skiff-translator', { logLevel: config.logLevel, debugAccess: debugAccessFromCommandLine(config) });
   const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
-  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
+  const { store, shards, runner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
+  const mesh = istiodFlagsOrExit('skiff-translator');
+  const suffix = randomBytes(4).toString('hex');
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so
-  // what its previous life left unacknowledged is taken over after --claim-idle-timeout.
-  const translator = new Translator({
-    store,
-    mesh: istiodFlagsOrExit('skiff-translator'),
-    consumer: `${podName}-${randomBytes(4).toString('hex')}`,
+  // what its previous life left unacknowledged is taken over after --claim-idle-timeout. A sharded
+  // store has a change log and group per shard: one translator consumes each, in this process.
+  const translators = shardTranslators(shards, {
+    mesh,
+    consumer: `${podName}-${suffix}`,
     logger: logger.child({ component: 'translator' }),
     meter: metrics.meter,
     tracer: tracing.tracer,
     concurrency: config.concurrency,
     claimMinIdleMs: config.claimIdleTimeout,
   });
-  registerTranslatorDebug(monitoring, translator);
+  registerTranslatorDebug(monitoring, translators);
 
-  // Runners stop in reverse order: the translator finishes its builds before the store connection closes.
-  service.run([storeRunner(store), translator], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
+  // Runners stop in reverse order: the translators finish their builds before the store connection closes.
+  service.run([runner, ...translators], { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });
 }

@@ -16,7 +16,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
   type Runner,
 } from '@skiff/runtime';
-import { KEY_PREFIX_OPTION, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner } from '@skiff/store';
+import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_REPLICA_WAIT_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, createKubernetesElector, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -31,6 +31,9 @@ export const command = defineCommand({
     configRescan: CONFIG_RESCAN_OPTION,
     configHold: CONFIG_HOLD_OPTION,
     redisUrl: { ...REDIS_URL_OPTION, required: true },
+    redisCluster: REDIS_CLUSTER_OPTION,
+    redisShards: REDIS_SHARDS_OPTION,
+    redisReplicaWait: REDIS_REPLICA_WAIT_OPTION,
     keyPrefix: KEY_PREFIX_OPTION,
     leaseDuration: { flag: 'lease-duration', description: "how long the writer lease lasts without renewal: a standby replica takes over this long after the writer died", parse: parseDuration, default: '15s', valueName: 'duration' },
     monitoringAddress: MONITORING_ADDRESS_OPTION,
@@ -54,7 +57,8 @@ export async function main(): Promise<void> {
     process.stderr.write(`skiff-watcher: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const store = redisStoreFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
+  // A sharded store routes each write to its ServiceEntry's shard; the lease stays one.
+  const { store, runner: storeRunner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-watcher-${podName}` });
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =
@@ -76,7 +80,7 @@ export async function main(): Promise<void> {
   monitoring.addReadinessCheck('store', () => store.ping().then(() => true));
 
   // Runners stop in reverse order: the watcher releases its lease before the store connection closes.
-  const runners: Runner[] = [storeRunner(store)];
+  const runners: Runner[] = [storeRunner];
   if (elector) runners.push({ name: 'leader-election', start: async () => elector.start(), close: () => elector.close() });
   runners.push(watcher);
   service.run(runners, { monitoringAddress: config.monitoringAddress, shutdownTimeoutMs: config.shutdownTimeout });

@@ -26,6 +26,8 @@ export const DEBUG_CONFIG_DUMP_TYPE = 'istio.io/debug/config_dump';
 
 export interface GatewayOptions {
   readonly store: GatewayStore & Partial<Pick<Store, 'epoch'>>;
+  /** A sharded store's shards, each followed on its own by the cache (`GatewayCacheOptions.shards`). */
+  readonly shards?: readonly (GatewayStore & Partial<Pick<Store, 'epoch'>>)[];
   readonly logger: Logger;
   readonly meter?: Meter;
   /**
@@ -112,6 +114,7 @@ export class Gateway implements Runner {
     this.debugAuthorizer = new DebugAuthorizer(options.debugAuth);
     this.cache = new GatewayCache({
       store: options.store,
+      ...(options.shards === undefined || options.shards.length <= 1 ? {} : { shards: options.shards }),
       logger: this.logger.child({ component: 'cache' }),
       ...(options.meter === undefined ? {} : { meter: options.meter }),
       ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),

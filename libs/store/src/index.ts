@@ -7,6 +7,22 @@ export * from './redis-keys.js';
 export { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
+export { createShardedRedisStore, ShardedRedisStore, type ShardedRedisStoreOptions } from './redis-sharded.js';
+export { parseClusterSeeds } from './redis-connection.js';
 export { observeStoreHealth } from './metrics.js';
 export { coalesce } from './change-log-entries.js';
-export { KEY_PREFIX_OPTION, logStoreConnections, parseKeyPrefix, REDIS_URL_OPTION, redisStoreFromCommandLine, storeRunner, type RedisCommandLine } from './command-line.js';
+export {
+  KEY_PREFIX_OPTION,
+  logStoreConnections,
+  parseKeyPrefix,
+  parseShardCount,
+  REDIS_CLUSTER_OPTION,
+  REDIS_REPLICA_WAIT_OPTION,
+  REDIS_SHARDS_OPTION,
+  REDIS_URL_OPTION,
+  redisStoreFromCommandLine,
+  redisStoresFromCommandLine,
+  storeRunner,
+  type CommandLineStores,
+  type RedisCommandLine,
+} from './command-line.js';

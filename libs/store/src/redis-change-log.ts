@@ -3,7 +3,7 @@
  * own connection (`XREADGROUP ... BLOCK` holds it); entries that are not change-log entries are acked
  * and counted, never retried forever.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { CHANGE_LOG_GROUP, type ChangeLog, type ChangeLogEntry, type CoalescedChange, type PendingSummary, type ReadOptions } from './contract.js';
 import { coalesce, parseChangeLogEntry } from './change-log-entries.js';
 import type { RedisContext } from './redis-context.js';
@@ -42,7 +42,7 @@ export class RedisChangeLog implements ChangeLog {
   constructor(
     private readonly ctx: RedisContext,
     /** The connection for blocking reads, created on first use. */
-    private readonly blockingClient: () => Redis,
+    private readonly blockingClient: () => RedisClient,
   ) {}
 
   /** A server that came back may have lost the consumer group; recreate it before the next call. */

@@ -6,7 +6,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Meter } from '@opentelemetry/api';
 import { backoffDelay, resolveBackoff } from '@skiff/runtime';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { ShardPosition } from './redis-keys.js';
 import { StoreError, type ConnectionHealth, type ConnectionState, type ConnectionStateEvent, type StoreOptions } from './contract.js';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -30,6 +31,35 @@ export interface RedisStoreOptions extends StoreOptions {
   readonly connectionName?: string;
   /** Records `skiff_store_operation_seconds{operation, outcome}`: the latency of every store call. */
   readonly meter?: Meter;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster: connect with a cluster client, which follows the slot
+   * map (MOVED/ASK) and a master failover. The URL then gives only the credentials and TLS; its host,
+   * port and database are not used (Redis Cluster has database 0 only).
+   */
+  readonly cluster?: readonly string[];
+  /**
+   * After each ServiceEntry or Sidecar write and each fence installation, wait up to this many
+   * milliseconds for one replica to confirm it (`WAIT 1`); 0 (the default) does not wait. Set it on a
+   * Redis Cluster whose masters have replicas: the watcher remembers what it wrote, so a write that a
+   * failover lost would otherwise stay lost until its next full convergence.
+   */
+  readonly replicaWaitMs?: number;
+  /** This store is one shard of a sharded store (`redis-sharded.ts`): its keys carry the shard's tag. */
+  readonly shard?: ShardPosition;
+}
+
+/** A standalone or a cluster client: the store issues the same commands through either. */
+export type RedisClient = Redis | Cluster;
+
+/** `host:port` seeds of a Redis Cluster, checked; names the bad entry. */
+export function parseClusterSeeds(seeds: readonly string[]): { host: string; port: number }[] {
+  if (seeds.length === 0) throw new StoreError('invalid-argument', 'Redis Cluster seed list is empty: give at least one host:port');
+  return seeds.map((seed) => {
+    const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(seed.trim());
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65535) throw new StoreError('invalid-argument', `Redis Cluster seed ${JSON.stringify(seed)}: expected host:port`);
+    return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+  });
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -88,7 +118,7 @@ export class TrackedConnection {
 
   constructor(
     readonly name: string,
-    readonly client: Redis,
+    readonly client: RedisClient,
     private readonly emit: (event: ConnectionStateEvent) => void,
     onReady: (afterReconnect: boolean) => void,
   ) {

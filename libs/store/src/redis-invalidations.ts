@@ -1,6 +1,6 @@
 /**
  * The Redis store's invalidation bus: pub/sub on one channel, on its own connection (created on
- * first use). Pub/sub loses what is published while a subscriber is disconnected, so the connection
+ * first use); sharded pub/sub (`SSUBSCRIBE`) on Redis Cluster (`RedisContext.publishTarget` says why). Pub/sub loses what is published while a subscriber is disconnected, so the connection
  * does not resubscribe on its own (`autoResubscribe: false`): on every reconnect the bus subscribes
  * again and only then tells each subscription `reconnect`, so a reconcile started from that signal
  * cannot miss a message published before the subscription was back.
@@ -9,7 +9,7 @@ import type { RedisOptions } from 'ioredis';
 import type { InvalidationBus, InvalidationListener, Subscription } from './contract.js';
 import { decodeInvalidation, SubscriptionState } from './invalidation-codec.js';
 import type { RedisContext } from './redis-context.js';
-import { errorMessage, type TrackedConnection } from './redis-connection.js';
+import { errorMessage, type RedisClient, type TrackedConnection } from './redis-connection.js';
 
 export type ConnectFunction = (name: string, extra: Partial<RedisOptions>, onReady: (afterReconnect: boolean) => void) => TrackedConnection;
 
@@ -63,7 +63,7 @@ export class RedisInvalidations implements InvalidationBus {
     const connection = this.connect('subscriber', { autoResubscribe: false }, (afterReconnect) => {
       if (afterReconnect) this.resubscribe(connection);
     });
-    connection.client.on('message', (channel: string, text: string) => {
+    connection.client.on(this.ctx.shardedPubSub ? 'smessage' : 'message', (channel: string, text: string) => {
       if (channel === this.ctx.keys.invalidationChannel) this.dispatch(text);
     });
     this.subscriber = connection;
@@ -73,7 +73,7 @@ export class RedisInvalidations implements InvalidationBus {
   private ensureChannel(): Promise<void> {
     if (this.channelSubscribed !== null) return this.channelSubscribed;
     const client = this.subscriberConnection().client;
-    const subscribed = client.subscribe(this.ctx.keys.invalidationChannel).then(() => undefined);
+    const subscribed = this.subscribeChannel(client);
     this.channelSubscribed = subscribed;
     subscribed.catch(() => {
       if (this.channelSubscribed === subscribed) this.channelSubscribed = null;
@@ -81,10 +81,15 @@ export class RedisInvalidations implements InvalidationBus {
     return subscribed;
   }
 
+  private async subscribeChannel(client: RedisClient): Promise<void> {
+    const channel = this.ctx.keys.invalidationChannel;
+    await (this.ctx.shardedPubSub ? client.ssubscribe(channel) : client.subscribe(channel));
+  }
+
   /** After a reconnect: subscribe again, then tell every subscription it may have missed messages. */
   private resubscribe(connection: TrackedConnection): void {
     if (this.subscriptions.size === 0 || this.closed) return;
-    const subscribed = connection.client.subscribe(this.ctx.keys.invalidationChannel).then(() => undefined);
+    const subscribed = this.subscribeChannel(connection.client);
     this.channelSubscribed = subscribed;
     subscribed.then(
       () => {
@@ -114,7 +119,8 @@ export class RedisInvalidations implements InvalidationBus {
     if (this.subscriptions.size > 0 || this.subscriber === null || this.closed) return;
     this.channelSubscribed = null;
     try {
-      await this.subscriber.client.unsubscribe(this.ctx.keys.invalidationChannel);
+      const channel = this.ctx.keys.invalidationChannel;
+      await (this.ctx.shardedPubSub ? this.subscriber.client.sunsubscribe(channel) : this.subscriber.client.unsubscribe(channel));
     } catch {
       // Not subscribed any more either way: a reconnect does not resubscribe without subscriptions.
     }

@@ -63,7 +63,7 @@ export function redisResources(ctx: RedisContext, tombstoneTtlMs: number): Resou
   const replace = async (input: ReplaceResources): Promise<ReplaceOutcome> => {
     const prepared = prepareReplace(input);
     const id = serviceEntryId(prepared.owner);
-    const args: (string | number | Buffer)[] = [id, prepared.visibilityJson, prepared.recordJson, input.revision, keys.invalidationChannel, input.trace ?? '', randomUUID(), prepared.resources.length];
+    const args: (string | number | Buffer)[] = [id, prepared.visibilityJson, prepared.recordJson, input.revision, ctx.publishTarget, input.trace ?? '', randomUUID(), prepared.resources.length];
     for (const resource of prepared.resources) {
       args.push(resource.key, resource.ref.version, resource.refJson, Buffer.from(resource.bytes.buffer, resource.bytes.byteOffset, resource.bytes.byteLength));
     }
@@ -73,7 +73,7 @@ export function redisResources(ctx: RedisContext, tombstoneTtlMs: number): Resou
   const deleteOwner = async (owner: ObjectKey, revision: number, trace: string): Promise<ReplaceOutcome> => {
     const id = serviceEntryId(owner);
     checkRevision(revision);
-    const args = [id, revision, keys.invalidationChannel, trace, randomUUID(), tombstoneTtlMs];
+    const args = [id, revision, ctx.publishTarget, trace, randomUUID(), tombstoneTtlMs];
     return resourceOutcome(DELETE_OWNER, await ctx.script(ctx.client, DELETE_OWNER, scriptKeys(id), args));
   };
 

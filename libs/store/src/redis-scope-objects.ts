@@ -38,8 +38,8 @@ export function redisScopeObjects(ctx: RedisContext, kind: ScopeKind): SidecarWr
   const run = async (key: ObjectKey, json: string, fence: LeaseGrant, options: WriteOptions | undefined): Promise<unknown[]> => {
     const id = serviceEntryId(key);
     const scriptKeys = [hash, keys.revisionCounter, keys.lease, keys.sequence, keys.epoch];
-    const args = [leaseValue(fence), id, json, keys.invalidationChannel, traceOf(options), randomUUID(), kind];
-    const reply = (await ctx.script(ctx.client, WRITE_SCOPE_OBJECT, scriptKeys, args)) as unknown[];
+    const args = [leaseValue(fence), id, json, ctx.publishTarget, traceOf(options), randomUUID(), kind];
+    const reply = (await ctx.replicatedScript(WRITE_SCOPE_OBJECT, scriptKeys, args)) as unknown[];
     if (reply[0] === 'fenced') throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));
     return reply;
   };

@@ -21,6 +21,17 @@ export class LuaScript {
   }
 }
 
+/**
+ * Publishes `message` to a target `PUBLISH <channel>` or `SPUBLISH <channel>` (`RedisContext.publishTarget`;
+ * channels have no spaces, as key prefixes have none).
+ */
+const PUBLISH_FUNCTION = `
+local function publish(target, message)
+  local space = string.find(target, ' ', 1, true)
+  redis.call(string.sub(target, 1, space - 1), string.sub(target, space + 1), message)
+end
+`;
+
 /** How many field/value pairs one HSET takes inside a script (Lua's `unpack` has a stack limit). */
 const HSET_BATCH = 500;
 
@@ -107,12 +118,13 @@ return {'deleted', rev, id, redis.call('GET', KEYS[6])}
  * Fenced write or delete of one Sidecar or Gateway that takes the next invalidation sequence number and
  * publishes the invalidation (`kind: "Sidecar"` or `"Gateway"`, no resources) in the same step.
  * KEYS: the kind's hash, revision counter, lease, sequence, epoch.
- * ARGV: lease value, id, JSON ('' deletes), channel, trace ('' for none), epoch candidate, kind.
+ * ARGV: lease value, id, JSON ('' deletes), publish target (`RedisContext.publishTarget`), trace ('' for none),
+ * epoch candidate, kind.
  * Values are `<revision> <json>`.
  */
 export const WRITE_SCOPE_OBJECT = new LuaScript(
   'write-scope-object',
-  `
+  `${PUBLISH_FUNCTION}
 local lease = redis.call('GET', KEYS[3])
 if lease ~= ARGV[1] then return {'fenced', lease or ''} end
 local stored = redis.call('HGET', KEYS[1], ARGV[2])
@@ -135,7 +147,7 @@ redis.call('SET', KEYS[5], ARGV[6], 'NX')
 local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[2]) .. ',"kind":' .. cjson.encode(ARGV[7]) .. ',"op":"' .. op .. '","ownerChanged":true,"changed":[],"removed":[]'
 if ARGV[5] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[5]) end
 message = message .. '}'
-redis.call('PUBLISH', ARGV[4], message)
+publish(ARGV[4], message)
 return {'written', rev, message}
 `,
 );
@@ -197,14 +209,14 @@ return {value, redis.call('PTTL', KEYS[1])}
  * Replaces one owner's resources and record, takes the next invalidation sequence number and publishes
  * the invalidation, in one step (so sequence order is write order).
  * KEYS: owner hash, owner index, sequence, epoch.
- * ARGV: owner id, visibility JSON, record JSON, revision, channel, trace, epoch candidate, number of
+ * ARGV: owner id, visibility JSON, record JSON, revision, publish target, trace, epoch candidate, number of
  *       resources, then per resource: key (`resourceKey`), version, ref JSON, bytes.
  * Owner hash fields: `rev`, `vis`, `record`, `b:<key>`. A tombstone is a hash with only `rev`
  * and an expiry; a replace turns it back into an owner (PERSIST).
  */
 export const REPLACE_RESOURCES = new LuaScript(
   'replace-resources',
-  `
+  `${PUBLISH_FUNCTION}
 local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
 if stored > tonumber(ARGV[4]) then return {'stale', stored} end
 local old_refs = {}
@@ -244,7 +256,7 @@ local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[1]) .. ',"o
   .. ',"changed":[' .. table.concat(changed, ',') .. '],"removed":[' .. table.concat(removed, ',') .. ']'
 if ARGV[6] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[6]) end
 message = message .. '}'
-redis.call('PUBLISH', ARGV[5], message)
+publish(ARGV[5], message)
 return {'applied', message}
 `,
 );
@@ -252,11 +264,11 @@ return {'applied', message}
 /**
  * Deletes one owner's resources, leaves a tombstone, and publishes the removal.
  * KEYS: owner hash, owner index, sequence, epoch.
- * ARGV: owner id, revision, channel, trace, epoch candidate, tombstone TTL ms.
+ * ARGV: owner id, revision, publish target, trace, epoch candidate, tombstone TTL ms.
  */
 export const DELETE_OWNER = new LuaScript(
   'delete-owner',
-  `
+  `${PUBLISH_FUNCTION}
 local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
 if stored > tonumber(ARGV[2]) then return {'stale', stored} end
 local old_record = redis.call('HGET', KEYS[1], 'record')
@@ -273,7 +285,27 @@ local message = '{"seq":' .. seq .. ',"owner":' .. cjson.encode(ARGV[1]) .. ',"o
   .. table.concat(removed, ',') .. ']'
 if ARGV[4] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[4]) end
 message = message .. '}'
-redis.call('PUBLISH', ARGV[3], message)
+publish(ARGV[3], message)
 return {'applied', message}
+`,
+);
+
+/**
+ * Installs (or refreshes) a shard's copy of the writer lease: the fence its ServiceEntry and Sidecar
+ * scripts compare writes with. KEYS: fence, epoch. ARGV: lease value, token, TTL ms, epoch candidate.
+ * A copy with a larger token is never replaced (returns 0): only the newest holder's copy stands, so a
+ * late refresh by a holder that was taken over cannot bring its fence back.
+ */
+export const INSTALL_FENCE = new LuaScript(
+  'install-fence',
+  `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local bar = string.find(current, '|', 1, true)
+  if bar and tonumber(string.sub(current, 1, bar - 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'NX')
+return 1
 `,
 );

@@ -42,7 +42,7 @@ export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: numbe
     const args: (string | number)[] = [leaseValue(fence), id, randomUUID(), changeLogMaxLength, traceOf(options), sets.length];
     for (const [field, value] of sets) args.push(field, value);
     for (const field of diff.delete) args.push(field);
-    const reply = (await ctx.script(ctx.client, WRITE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
+    const reply = (await ctx.replicatedScript(WRITE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
     switch (reply[0]) {
       case 'fenced':
         throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));
@@ -60,7 +60,7 @@ export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: numbe
   const remove = async (key: ObjectKey, fence: LeaseGrant, options: WriteOptions | undefined): Promise<DeleteResult> => {
     const id = serviceEntryId(key);
     const args = [leaseValue(fence), id, randomUUID(), changeLogMaxLength, traceOf(options)];
-    const reply = (await ctx.script(ctx.client, DELETE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
+    const reply = (await ctx.replicatedScript(DELETE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
     switch (reply[0]) {
       case 'fenced':
         throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));

@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import { keyLayout } from './redis-keys.js';
 import { describeStoreContract } from './contract.suite.js';
 import { diffFields, serviceEntryFields } from './fields.js';
-import { createRedisStore, resolveRedisOptions, type RedisStore } from './redis.js';
+import { createRedisStore, resolveRedisOptions } from './redis.js';
 import { CLUSTER_TYPE, resource, serviceEntry, visibility } from './test-support/fixtures.js';
+import { redisHarness } from './test-support/redis-harness.js';
 import { SHARED_REDIS_URL, connectAdmin, deleteKeys, freePort, listKeys, uniquePrefix } from './test-support/redis.js';
 import { eventually } from '@skiff/testing';
 
@@ -24,25 +25,10 @@ afterAll(async () => {
 
 describeStoreContract('redis', async (options) => {
   const prefix = `${filePrefix}-${++harnesses}`;
-  const stores: RedisStore[] = [];
-  const open = (): RedisStore => {
-    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, commandRetries: 3, ...options });
-    stores.push(store);
-    return store;
-  };
-  const store = open();
-  return {
-    store,
-    open: async () => open(),
-    advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    wipe: async () => {
-      await deleteKeys(admin, prefix);
-    },
-    close: async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await deleteKeys(admin, prefix);
-    },
-  };
+  return redisHarness(
+    () => createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, commandRetries: 3, ...options }),
+    () => deleteKeys(admin, prefix),
+  );
 });
 
 /** The slot-deciding part of a key, by Redis Cluster's rule (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). */
@@ -83,6 +69,23 @@ describe('Redis store', () => {
       expect(new Set(keys.map(hashTagOf))).toEqual(new Set([prefix]));
       // The tombstone of a deleted owner expires on its own.
       expect(await admin.pttl(layout.resources('default/gone'))).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      await deleteKeys(admin, prefix);
+    }
+  });
+
+  it('with replicaWaitMs, writes alone on a server without replicas, and refuses a negative wait', async () => {
+    const prefix = `${filePrefix}-replica-wait`;
+    // The shared server has no replica: there is nothing to wait for (WAIT 1 would only time out).
+    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix, replicaWaitMs: 5000 });
+    try {
+      const key = { namespace: 'default', name: 'a' };
+      const grant = (await store.lease.acquire('w', 60_000))!;
+      const started = performance.now();
+      expect((await store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).status).toBe('written');
+      expect(performance.now() - started).toBeLessThan(4000);
+      expect(() => createRedisStore({ url: SHARED_REDIS_URL, replicaWaitMs: -1 })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     } finally {
       await store.close();
       await deleteKeys(admin, prefix);

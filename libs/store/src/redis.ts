@@ -16,7 +16,7 @@
  * how a reconnect is made safe.
  */
 import type { Histogram } from '@opentelemetry/api';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
   DEFAULT_CHANGE_LOG_MAX_LENGTH,
   DEFAULT_TOMBSTONE_TTL_MS,
@@ -36,15 +36,16 @@ import {
 import type { DeliveryCounters } from './invalidation-codec.js';
 import { RedisChangeLog } from './redis-change-log.js';
 import type { RedisContext } from './redis-context.js';
+import { redisFence, type FenceCopy } from './redis-fence.js';
 import { redisFleet } from './redis-fleet.js';
 import { RedisInvalidations } from './redis-invalidations.js';
-import { keyLayout, type KeyLayout } from './redis-keys.js';
+import { checkShards, keyLayout, type KeyLayout } from './redis-keys.js';
 import { redisLease } from './redis-lease.js';
 import { redisResources } from './redis-resources.js';
 import type { LuaScript } from './redis-scripts.js';
 import { redisServiceEntries } from './redis-service-entries.js';
 import { redisScopeObjects } from './redis-scope-objects.js';
-import { errorMessage, isReplyError, resolveRedisOptions, TrackedConnection, type RedisStoreOptions } from './redis-connection.js';
+import { errorMessage, isReplyError, parseClusterSeeds, resolveRedisOptions, TrackedConnection, type RedisClient, type RedisStoreOptions } from './redis-connection.js';
 
 export { resolveRedisOptions, type RedisStoreOptions } from './redis-connection.js';
 
@@ -61,11 +62,16 @@ export class RedisStore implements Store {
   readonly invalidations: InvalidationBus;
   readonly lease: Lease;
   readonly fleet: FleetRegistry;
+  /** This store's copy of the writer lease when it is a shard of a sharded store (`redis-sharded.ts`). */
+  readonly fence: FenceCopy;
   readonly keys: KeyLayout;
   /** Where the store connects, for messages: `redis://host:port/db` (`rediss://` with TLS), never the password. */
   readonly target: string;
 
   private readonly clientOptions: RedisOptions;
+  private readonly replicaWaitMs: number;
+  /** Seed nodes when the store talks to a Redis Cluster. */
+  private readonly clusterSeeds: readonly { host: string; port: number }[] | undefined;
   private readonly log: RedisChangeLog;
   private readonly bus: RedisInvalidations;
   private readonly commands: TrackedConnection;
@@ -84,17 +90,27 @@ export class RedisStore implements Store {
   private readonly inFlight = new Set<(error: StoreError) => void>();
 
   constructor(options: RedisStoreOptions = {}) {
-    this.keys = keyLayout(options.keyPrefix);
+    this.keys = keyLayout(options.keyPrefix, options.shard);
     this.operationTime = options.meter?.createHistogram('skiff_store_operation_seconds', {
       description: 'Latency of store calls (one or a few Redis round trips each), by operation and outcome',
       unit: 's',
       advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5] },
     });
     this.clientOptions = resolveRedisOptions(options);
-    const host = this.clientOptions.host ?? '127.0.0.1';
-    this.target = `${this.clientOptions.tls === undefined ? 'redis' : 'rediss'}://${host.includes(':') ? `[${host}]` : host}:${this.clientOptions.port ?? 6379}/${this.clientOptions.db ?? 0}`;
+    const scheme = this.clientOptions.tls === undefined ? 'redis' : 'rediss';
+    const address = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (options.cluster === undefined) {
+      this.clusterSeeds = undefined;
+      this.target = `${scheme}://${address(this.clientOptions.host ?? '127.0.0.1', this.clientOptions.port ?? 6379)}/${this.clientOptions.db ?? 0}`;
+    } else {
+      this.clusterSeeds = parseClusterSeeds(options.cluster);
+      if ((this.clientOptions.db ?? 0) !== 0) throw new StoreError('invalid-argument', `Redis Cluster has database 0 only, the options name database ${this.clientOptions.db}`);
+      this.target = `${scheme} cluster ${this.clusterSeeds.map((seed) => address(seed.host, seed.port)).join(',')}`;
+    }
     const changeLogMaxLength = options.changeLogMaxLength ?? DEFAULT_CHANGE_LOG_MAX_LENGTH;
     if (!Number.isSafeInteger(changeLogMaxLength) || changeLogMaxLength < 1) throw new StoreError('invalid-argument', 'changeLogMaxLength must be a positive integer');
+    this.replicaWaitMs = options.replicaWaitMs ?? 0;
+    if (!Number.isSafeInteger(this.replicaWaitMs) || this.replicaWaitMs < 0) throw new StoreError('invalid-argument', `replicaWaitMs must be a non-negative integer, got ${options.replicaWaitMs}`);
     this.commands = this.connect('commands', {}, (afterReconnect) => {
       // A server that came back may have lost the consumer group; recreate it before the next read.
       if (afterReconnect) this.log.groupLost();
@@ -107,8 +123,11 @@ export class RedisStore implements Store {
       keys: this.keys,
       client: this.commands.client,
       counters: this.counters,
+      publishTarget: `${this.clusterSeeds === undefined ? 'PUBLISH' : 'SPUBLISH'} ${this.keys.invalidationChannel}`,
+      shardedPubSub: this.clusterSeeds !== undefined,
       run: (what, body) => this.run(what, body),
       script: (client, script, keys, args) => this.script(client, script, keys, args),
+      replicatedScript: (script, keys, args) => this.replicatedScript(script, keys, args),
     };
     this.serviceEntries = redisServiceEntries(context, changeLogMaxLength);
     this.sidecars = redisScopeObjects(context, 'Sidecar');
@@ -120,10 +139,28 @@ export class RedisStore implements Store {
     this.invalidations = this.bus.facet();
     this.lease = redisLease(context);
     this.fleet = redisFleet(context);
+    this.fence = redisFence(context);
   }
 
   epoch(): Promise<string | null> {
     return this.run('read epoch', () => this.commands.client.get(this.keys.epoch));
+  }
+
+  /**
+   * Records `count` as the store's number of shards unless one is recorded (SET NX), and returns the
+   * recorded number: every service of an installation must agree on it, as it decides where each
+   * ServiceEntry lives.
+   */
+  async recordShardCount(count: number): Promise<number> {
+    checkShards(count);
+    return this.run('record the shard count', async () => {
+      const client = this.commands.client;
+      await client.set(this.keys.shardCount, String(count), 'NX');
+      const recorded = await client.get(this.keys.shardCount);
+      const value = Number(recorded);
+      if (recorded === null || !Number.isSafeInteger(value) || value < 1) throw new StoreError('corrupt', `${this.keys.shardCount} holds ${JSON.stringify(recorded)}, not a shard count`);
+      return value;
+    });
   }
 
   async ping(): Promise<void> {
@@ -182,7 +219,7 @@ export class RedisStore implements Store {
     return [this.commands, this.blocking, this.bus.connection].filter((c): c is TrackedConnection => c !== null);
   }
 
-  private blockingClient(): Redis {
+  private blockingClient(): RedisClient {
     this.blocking ??= this.connect('blocking', {}, () => undefined);
     return this.blocking.client;
   }
@@ -192,8 +229,38 @@ export class RedisStore implements Store {
   private connect(name: string, extra: Partial<RedisOptions>, onReady: (afterReconnect: boolean) => void): TrackedConnection {
     const options: RedisOptions = { ...this.clientOptions, ...extra };
     if (this.clientOptions.connectionName !== undefined) options.connectionName = `${this.clientOptions.connectionName}-${name}`;
-    const client = new Redis({ ...options, replyMapping: 'legacy' });
+    const client = this.clusterSeeds === undefined ? new Redis({ ...options, replyMapping: 'legacy' }) : this.clusterClient(this.clusterSeeds, options, name === 'subscriber');
     return new TrackedConnection(name, client, (event) => this.emitState(event), onReady);
+  }
+
+  /**
+   * A cluster client with the standalone client's settings per node. A command sent while its slot has
+   * no master (a failover in progress: the cluster is down for that slot until a replica is promoted) is
+   * retried every `retryDelayOnClusterDown` up to `maxRedirections` times, about ten seconds, which
+   * covers a failover after Redis's `cluster-node-timeout`; a longer outage fails the call `unavailable`.
+   */
+  private clusterClient(seeds: readonly { host: string; port: number }[], options: RedisOptions, subscriber: boolean): Cluster {
+    // The cluster client finds each node's address from the slot map and retries with its own strategy.
+    const perNode: RedisOptions = { ...options };
+    delete perNode.host;
+    delete perNode.port;
+    delete perNode.db;
+    delete perNode.retryStrategy;
+    return new Cluster(
+      seeds.map((seed) => ({ ...seed })),
+      {
+        redisOptions: { ...perNode, replyMapping: 'legacy' },
+        clusterRetryStrategy: options.retryStrategy ?? null,
+        enableReadyCheck: true,
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 200,
+        maxRedirections: 50,
+        slotsRefreshTimeout: 2000,
+        // The invalidation channel is sharded (SSUBSCRIBE): ioredis keeps one subscriber per master and moves it on failover.
+        shardedSubscribers: subscriber,
+      },
+    );
   }
 
   private emitState(event: ConnectionStateEvent): void {
@@ -247,12 +314,42 @@ export class RedisStore implements Store {
     });
   }
 
-  private async script(client: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  private async script(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.call('EVALSHA', [script.sha, keys.length, ...keys, ...args]);
     } catch (error) {
       if (!isReplyError(error) || !errorMessage(error).startsWith('NOSCRIPT')) throw error;
       return await client.call('EVAL', [script.source, keys.length, ...keys, ...args]);
     }
+  }
+
+  /**
+   * The script, then `WAIT 1` when the master that ran it has a replica (`ROLE`, in the same pipeline,
+   * so both reach that master on a cluster too). A master without a replica (the replica promoted by a
+   * failover, until the old master rejoins under it) acknowledges alone: there is nothing to wait for.
+   */
+  private async replicatedScript(script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    const client = this.commands.client;
+    if (this.replicaWaitMs === 0) return this.script(client, script, keys, args);
+    const run = async (command: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown][]> =>
+      ((await client
+        .pipeline()
+        .call('ROLE')
+        .call(command, [command === 'EVALSHA' ? script.sha : script.source, keys.length, ...keys, ...args])
+        .exec()) ?? []) as [Error | null, unknown][];
+    let replies = await run('EVALSHA');
+    if (replies[1]?.[0] && errorMessage(replies[1][0]).startsWith('NOSCRIPT')) replies = await run('EVAL');
+    const [[roleError, role] = [null, null], [scriptError, reply] = [new Error(`${script.name}: no reply`), null]] = replies;
+    if (scriptError) throw scriptError;
+    if (roleError) throw roleError;
+    const replicas = Array.isArray(role) && role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
+    if (replicas === 0) return reply;
+    // EXISTS names the script's first key, so the keyless WAIT goes to the same master.
+    const [, [waitError, acked] = [null, 0]] = ((await client.pipeline().exists(keys[0] ?? '').call('WAIT', 1, this.replicaWaitMs).exec()) ?? []) as [Error | null, unknown][];
+    if (waitError) throw waitError;
+    if (Number(acked) < 1) {
+      throw new StoreError('unavailable', `${script.name}: no replica confirmed the write within ${this.replicaWaitMs} ms (it is on the master; repeating it is harmless)`);
+    }
+    return reply;
   }
 }

@@ -13,3 +13,4 @@ export { connectAdmin, deleteKeys, listKeys, PrivateRedisServer, SHARED_REDIS_UR
 export { writeConfigMapVolume } from './configmap-volume.js';
 export { TestCertificateAuthority, type IssuedCertificate } from './pki.js';
 export { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from './normalized.js';
+export { LocalRedisCluster, type ClusterNodeInfo } from './redis-cluster.js';

@@ -547,3 +547,18 @@ function createInstruments(meter: Meter | undefined, gauges: () => { backlog: nu
     },
   };
 }
+
+/**
+ * One translator per shard of a sharded store, each consuming its shard's change log (its own
+ * consumer group) with the same consumer name; one translator for a store that is not sharded.
+ */
+export function shardTranslators(shards: readonly TranslatorStore[], options: Omit<TranslatorOptions, 'store'>): Translator[] {
+  return shards.map(
+    (shard, index) =>
+      new Translator({
+        ...options,
+        store: shard,
+        ...(shards.length === 1 ? {} : { logger: options.logger.child({ shard: index }) }),
+      }),
+  );
+}

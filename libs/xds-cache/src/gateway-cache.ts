@@ -55,6 +55,12 @@ export type CacheStore = Pick<GatewayStore, 'resources' | 'invalidations'> & Par
 
 export interface GatewayCacheOptions {
   readonly store: CacheStore;
+  /**
+   * A sharded store's shards (`ShardedRedisStore.shards`): each has its own invalidation sequence and
+   * channel, so each is followed on its own (subscription, snapshot, gaps, reconciles) and their
+   * owners are merged into one table. Default: `store` alone.
+   */
+  readonly shards?: readonly CacheStore[];
   readonly logger: Logger;
   readonly meter?: Meter;
   /** How often the store's sequence number and epoch are compared with what the cache applied. Default 30 s. */
@@ -100,6 +106,8 @@ export interface ReconcileReport {
   /** Owners the store no longer has but kept within the grace period after a reset. */
   readonly retained: number;
   readonly durationMs: number;
+  /** The shard reconciled, when the cache follows several. */
+  readonly shard?: number;
 }
 
 export interface GatewayCacheStatus {
@@ -112,9 +120,12 @@ export interface GatewayCacheStatus {
   readonly sidecarViews: number;
   /** Gateways held (they decide which routers get the sni-dnat clusters). */
   readonly gateways: number;
-  /** The sequence number of the last snapshot, or of the last invalidation seen since. */
+  /** The sequence number of the last snapshot, or of the last invalidation seen since (summed over the shards). */
   readonly seq: number;
+  /** The store's epoch (the shards' epochs joined by commas; null while one is unknown). */
   readonly epoch: string | null;
+  /** Per shard, when the cache follows several. */
+  readonly shards?: readonly { readonly seq: number; readonly epoch: string | null; readonly reconcilePending: ReconcileReason | null }[];
   readonly pendingOwnerSyncs: number;
   readonly reconcilePending: ReconcileReason | null;
   readonly storeErrors: number;
@@ -126,8 +137,32 @@ export interface GatewayCacheStatus {
   readonly lastReconcile: ReconcileReport | null;
 }
 
+/**
+ * One followed invalidation sequence (the whole store, or one shard of a sharded store): its
+ * subscription, what of it was applied, and the Sidecars and Gateways its last snapshot held.
+ */
+interface ShardState {
+  readonly index: number;
+  readonly store: CacheStore;
+  subscription: Subscription | undefined;
+  reconcileReason: ReconcileReason | undefined;
+  /** Whether its first snapshot was applied. */
+  loaded: boolean;
+  /** Sequence number of the last snapshot applied. */
+  snapshotSeq: number;
+  /** Highest sequence number delivered since the last snapshot. */
+  seenSeq: number;
+  /** The shard's epoch at the last snapshot (undefined: the store does not tell). */
+  epoch: string | null | undefined;
+  /** The Sidecars of the last snapshot, kept up to date by the shard's Sidecar invalidations. */
+  sidecars: Map<string, NormalizedSidecar>;
+  /** The Gateways of the last snapshot, kept up to date by the shard's Gateway invalidations. */
+  gateways: Map<string, NormalizedGateway>;
+}
+
 /** Invalidations of one owner waiting to be applied. */
 interface OwnerSync {
+  readonly shard: ShardState;
   readonly owner: ObjectKey;
   /** False while only deletions were seen: the owner is removed without a read. */
   upsert: boolean;
@@ -139,6 +174,11 @@ interface OwnerSync {
 }
 
 const GAP_REASONS: Record<GapEvent['reason'], ReconcileReason> = { sequence: 'sequence', reset: 'reset', reconnect: 'reconnect', malformed: 'malformed' };
+
+/** The highest sequence number of a shard the cache reflects. */
+function applied(shard: ShardState): number {
+  return Math.max(shard.snapshotSeq, shard.seenSeq);
+}
 
 function idOf(key: ObjectKey): string {
   return `${key.namespace}/${key.name}`;
@@ -160,7 +200,6 @@ function sameRecord(current: OwnershipRecord, next: OwnershipRecord): boolean {
 
 export class GatewayCache implements ResourceProvider, Runner {
   readonly name = 'xds-cache';
-  private readonly store: CacheStore;
   private readonly logger: Logger;
   private readonly checkIntervalMs: number;
   private readonly resetGraceMs: number;
@@ -170,21 +209,16 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly listeners = new Set<(changes: readonly ResourceChange[]) => void>();
   private readonly pendingOwners = new Map<string, OwnerSync>();
   /** Sidecars and Gateways named by invalidations, to re-read (with when the first message came), by `kind id`. */
-  private readonly pendingScopes = new Map<string, { readonly kind: ScopeKind; readonly key: ObjectKey; readonly since: number }>();
+  private readonly pendingScopes = new Map<string, { readonly shard: ShardState; readonly kind: ScopeKind; readonly key: ObjectKey; readonly since: number }>();
   private readonly autoPassthrough: AutoPassthroughIndex;
   private readonly sidecarViews: SidecarViews;
   private readonly stopper = new AbortController();
-  private subscription: Subscription | undefined;
-  private reconcileReason: ReconcileReason | undefined;
+  private readonly shards: readonly ShardState[];
+  /** The shard each held owner came from, by owner id (a reconcile of one shard removes only its own owners). */
+  private readonly ownerShard = new Map<string, number>();
   private working: Promise<void> | undefined;
   private ready = false;
   private loaded: { promise: Promise<void>; resolve: () => void };
-  /** Sequence number of the last snapshot applied. */
-  private snapshotSeq = 0;
-  /** Highest sequence number delivered since the last snapshot. */
-  private seenSeq = 0;
-  /** The store's epoch at the last snapshot (undefined: the store does not tell). */
-  private epoch: string | null | undefined;
   private retainedUntil = 0;
   private retained = new Set<string>();
   private storeErrors = 0;
@@ -197,7 +231,20 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly instruments: ReturnType<typeof createInstruments>;
 
   constructor(options: GatewayCacheOptions) {
-    this.store = options.store;
+    const followed = options.shards ?? [options.store];
+    if (followed.length === 0) throw new Error('GatewayCache: shards must name at least one store');
+    this.shards = followed.map((store, index) => ({
+      index,
+      store,
+      subscription: undefined,
+      reconcileReason: undefined,
+      loaded: false,
+      snapshotSeq: 0,
+      seenSeq: 0,
+      epoch: undefined,
+      sidecars: new Map(),
+      gateways: new Map(),
+    }));
     this.logger = options.logger;
     this.checkIntervalMs = options.checkIntervalMs ?? 30_000;
     this.resetGraceMs = options.resetGraceMs ?? 60_000;
@@ -226,22 +273,24 @@ export class GatewayCache implements ResourceProvider, Runner {
     // A stop ends the start at once, even while a call to an unreachable store is still retrying.
     const stopped = new Promise<never>((_resolve, reject) => this.stopper.signal.addEventListener('abort', () => reject(new Error('the cache was stopped before its first load')), { once: true }));
     stopped.catch(() => {});
-    while (this.subscription === undefined) {
-      this.throwIfStopped();
-      const subscribing = this.store.invalidations.subscribe({
-        onInvalidation: (message) => this.onInvalidation(message),
-        onGap: (event) => this.onGap(event),
-      });
-      try {
-        this.subscription = await Promise.race([subscribing, stopped]);
-      } catch (error) {
-        if (this.stopping) {
-          // The subscription may still arrive; nobody will close it later.
-          subscribing.then((late) => late.close(), () => {}).catch(() => {});
-          throw error;
+    for (const shard of this.shards) {
+      while (shard.subscription === undefined) {
+        this.throwIfStopped();
+        const subscribing = shard.store.invalidations.subscribe({
+          onInvalidation: (message) => this.onInvalidation(shard, message),
+          onGap: (event) => this.onGap(shard, event),
+        });
+        try {
+          shard.subscription = await Promise.race([subscribing, stopped]);
+        } catch (error) {
+          if (this.stopping) {
+            // The subscription may still arrive; nobody will close it later.
+            subscribing.then((late) => late.close(), () => {}).catch(() => {});
+            throw error;
+          }
+          this.noteStoreError(`subscribe to invalidations${this.shardLabel(shard)}`, error);
+          await this.sleep(backoff.next());
         }
-        this.noteStoreError('subscribe to invalidations', error);
-        await this.sleep(backoff.next());
       }
     }
     this.requestReconcile('start');
@@ -255,10 +304,12 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     await this.working;
     await this.checking;
-    try {
-      await this.subscription?.close();
-    } catch (error) {
-      this.logger.debug({ err: messageOf(error) }, 'closing the invalidation subscription failed');
+    for (const shard of this.shards) {
+      try {
+        await shard.subscription?.close();
+      } catch (error) {
+        this.logger.debug({ err: messageOf(error), shard: shard.index }, 'closing the invalidation subscription failed');
+      }
     }
     this.instruments.unregister();
   }
@@ -331,10 +382,11 @@ export class GatewayCache implements ResourceProvider, Runner {
       sidecars: this.sidecarViews.index.size,
       sidecarViews: this.sidecarViews.viewCount,
       gateways: this.autoPassthrough.size,
-      seq: Math.max(this.snapshotSeq, this.seenSeq),
-      epoch: this.epoch ?? null,
+      seq: this.shards.reduce((sum, shard) => sum + applied(shard), 0),
+      epoch: this.shards.length === 1 ? (this.shards[0]!.epoch ?? null) : this.shards.some((shard) => shard.epoch === undefined || shard.epoch === null) ? null : this.shards.map((shard) => shard.epoch).join(','),
+      ...(this.shards.length === 1 ? {} : { shards: this.shards.map((shard) => ({ seq: applied(shard), epoch: shard.epoch ?? null, reconcilePending: shard.reconcileReason ?? null })) }),
       pendingOwnerSyncs: this.pendingOwners.size + this.pendingScopes.size,
-      reconcilePending: this.reconcileReason ?? null,
+      reconcilePending: this.shards.find((shard) => shard.reconcileReason !== undefined)?.reconcileReason ?? null,
       storeErrors: this.storeErrors,
       lastStoreError: this.lastStoreError,
       retainedOwners: this.retained.size,
@@ -362,19 +414,19 @@ export class GatewayCache implements ResourceProvider, Runner {
 
   // Invalidations ------------------------------------------------------------------------------------
 
-  private onInvalidation(message: Invalidation): void {
-    if (message.seq > this.seenSeq) this.seenSeq = message.seq;
+  private onInvalidation(shard: ShardState, message: Invalidation): void {
+    if (message.seq > shard.seenSeq) shard.seenSeq = message.seq;
     this.instruments.invalidation(message.op);
     const id = idOf(message.owner);
     if (message.kind !== undefined) {
       const key = `${message.kind} ${id}`;
-      if (!this.pendingScopes.has(key)) this.pendingScopes.set(key, { kind: message.kind, key: message.owner, since: performance.now() });
+      if (!this.pendingScopes.has(key)) this.pendingScopes.set(key, { shard, kind: message.kind, key: message.owner, since: performance.now() });
       this.kick();
       return;
     }
     let sync = this.pendingOwners.get(id);
     if (sync === undefined) {
-      sync = { owner: message.owner, upsert: false, changed: new Map(), since: performance.now(), trace: undefined };
+      sync = { shard, owner: message.owner, upsert: false, changed: new Map(), since: performance.now(), trace: undefined };
       this.pendingOwners.set(id, sync);
     }
     if (message.op === 'upsert') {
@@ -385,15 +437,23 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.kick();
   }
 
-  private onGap(event: GapEvent): void {
-    this.logger.info({ gap: event }, 'invalidations may have been missed; reconciling from the store');
-    this.requestReconcile(GAP_REASONS[event.reason]);
+  private onGap(shard: ShardState, event: GapEvent): void {
+    this.logger.info({ gap: event, ...(this.shards.length === 1 ? {} : { shard: shard.index }) }, 'invalidations may have been missed; reconciling from the store');
+    this.requestReconcile(GAP_REASONS[event.reason], shard);
   }
 
-  private requestReconcile(reason: ReconcileReason): void {
-    // A reset outranks other reasons: it decides whether missing owners are kept.
-    if (this.reconcileReason === undefined || reason === 'reset') this.reconcileReason = reason;
+  /** Asks for a reconcile of one shard, or of every shard. */
+  private requestReconcile(reason: ReconcileReason, only?: ShardState): void {
+    for (const shard of only === undefined ? this.shards : [only]) {
+      // A reset outranks other reasons: it decides whether missing owners are kept.
+      if (shard.reconcileReason === undefined || reason === 'reset') shard.reconcileReason = reason;
+    }
     this.kick();
+  }
+
+  /** ` of shard i` when the cache follows several shards, for messages. */
+  private shardLabel(shard: ShardState): string {
+    return this.shards.length === 1 ? '' : ` of shard ${shard.index}`;
   }
 
   // The worker ---------------------------------------------------------------------------------------
@@ -411,16 +471,17 @@ export class GatewayCache implements ResourceProvider, Runner {
 
   private async work(): Promise<void> {
     while (!this.stopping) {
-      const reason = this.reconcileReason;
-      if (reason !== undefined) {
-        this.reconcileReason = undefined;
+      const shard = this.shards.find((candidate) => candidate.reconcileReason !== undefined);
+      const reason = shard?.reconcileReason;
+      if (shard !== undefined && reason !== undefined) {
+        shard.reconcileReason = undefined;
         try {
-          await this.reconcile(reason);
+          await this.reconcile(shard, reason);
           this.backoff.reset();
         } catch (error) {
           if (this.stopping) return;
-          if (this.reconcileReason === undefined || reason === 'reset') this.reconcileReason = reason;
-          this.noteStoreError(`reconcile (${reason})`, error);
+          if (shard.reconcileReason === undefined || reason === 'reset') shard.reconcileReason = reason;
+          this.noteStoreError(`reconcile (${reason})${this.shardLabel(shard)}`, error);
           await this.sleep(this.backoff.next());
         }
         continue;
@@ -430,8 +491,8 @@ export class GatewayCache implements ResourceProvider, Runner {
         const [id, pending] = scoped.value;
         this.pendingScopes.delete(id);
         try {
-          if (pending.kind === 'Sidecar') await this.syncSidecar(pending.key, pending.since);
-          else await this.syncGateway(pending.key, pending.since);
+          if (pending.kind === 'Sidecar') await this.syncSidecar(pending.shard, pending.key, pending.since);
+          else await this.syncGateway(pending.shard, pending.key, pending.since);
           this.backoff.reset();
         } catch (error) {
           if (this.stopping) return;
@@ -464,7 +525,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       return;
     }
     // Keep the older message's start time and what it asked for; the newer one's trace.
-    const merged: OwnerSync = { owner: sync.owner, upsert: sync.upsert || newer.upsert, changed: new Map([...sync.changed, ...newer.changed]), since: sync.since, trace: newer.trace ?? sync.trace };
+    const merged: OwnerSync = { shard: sync.shard, owner: sync.owner, upsert: sync.upsert || newer.upsert, changed: new Map([...sync.changed, ...newer.changed]), since: sync.since, trace: newer.trace ?? sync.trace };
     this.pendingOwners.delete(id);
     this.pendingOwners.set(id, merged);
   }
@@ -472,35 +533,44 @@ export class GatewayCache implements ResourceProvider, Runner {
   /** Brings one owner to what the store holds now, reading only the resources the cache lacks. */
   private async syncOwner(id: string, sync: OwnerSync): Promise<void> {
     if (!sync.upsert) {
-      this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+      this.emit(this.removeOwner(id), sync.since, sync.trace);
       return;
     }
     const held = this.table.owner(id);
     const wanted = [...sync.changed.values()].filter((ref) => held?.resources.get(resourceKey(ref))?.version !== ref.version);
-    let owned = await this.store.resources.readOwner(sync.owner, wanted.map(({ typeUrl, name, variant }) => ({ typeUrl, name, variant })));
+    const { store } = sync.shard;
+    let owned = await store.resources.readOwner(sync.owner, wanted.map(({ typeUrl, name, variant }) => ({ typeUrl, name, variant })));
     if (owned === null) {
-      this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+      this.emit(this.removeOwner(id), sync.since, sync.trace);
       return;
     }
     let resources = this.resourcesFor(owned);
     if (resources === undefined) {
       // The record moved on past the message (a later write): read the whole owner, atomically.
-      owned = await this.store.resources.readOwner(sync.owner);
+      owned = await store.resources.readOwner(sync.owner);
       if (owned === null) {
-        this.emit(this.table.removeOwner(id), sync.since, sync.trace);
+        this.emit(this.removeOwner(id), sync.since, sync.trace);
         return;
       }
       resources = this.resourcesFor(owned);
       if (resources === undefined) throw new StoreError('corrupt', `owner ${id} lists resources the store did not return`);
     }
     this.retained.delete(id);
+    this.ownerShard.set(id, sync.shard.index);
     this.emit(this.table.setOwner(owned.record, resources), sync.since, sync.trace);
   }
 
+  private removeOwner(id: string): ChangedName[] {
+    this.ownerShard.delete(id);
+    return this.table.removeOwner(id);
+  }
+
   /** Brings one Sidecar to what the store holds now and re-scopes the proxies it may apply to. */
-  private async syncSidecar(key: ObjectKey, since: number): Promise<void> {
-    const stored = await this.store.sidecars?.get(key);
+  private async syncSidecar(shard: ShardState, key: ObjectKey, since: number): Promise<void> {
+    const stored = await shard.store.sidecars?.get(key);
     const sidecar = stored === undefined || stored === null ? undefined : this.decodeSidecar(stored);
+    if (sidecar === undefined) shard.sidecars.delete(idOf(key));
+    else shard.sidecars.set(idOf(key), sidecar);
     this.announce(sidecar === undefined ? this.sidecarViews.delete(key) : this.sidecarViews.set(sidecar), since);
   }
 
@@ -509,9 +579,11 @@ export class GatewayCache implements ResourceProvider, Runner {
    * so every sni-dnat name is announced: routers re-read their views (nothing is read from the store
    * but the Gateway), and sidecars, which never see those names, are not pushed.
    */
-  private async syncGateway(key: ObjectKey, since: number): Promise<void> {
-    const stored = await this.store.gateways?.get(key);
+  private async syncGateway(shard: ShardState, key: ObjectKey, since: number): Promise<void> {
+    const stored = await shard.store.gateways?.get(key);
     const gateway = stored === undefined || stored === null ? undefined : this.decodeStored(stored, 'Gateway', checkNormalizedGateway);
+    if (gateway === undefined) shard.gateways.delete(idOf(key));
+    else shard.gateways.set(idOf(key), gateway);
     const changed = gateway === undefined ? this.autoPassthrough.delete(key) : this.autoPassthrough.set(gateway);
     if (changed) this.announce(this.table.variantNames(SNI_DNAT_VARIANT), since);
   }
@@ -564,7 +636,8 @@ export class GatewayCache implements ResourceProvider, Runner {
    * Gives every assignment the locality load balancing policy stored beside it under the same variant
    * and name (or none), so proxies get their own variant (`locality-variants.ts`). An assignment whose
    * policy changed is a new object, which the table reports as changed. A policy that cannot be read is
-   * logged and the assignment served as stored.
+   * logged and the assignment served as stored. The policy is one of the owner's resources, so it lives
+   * in the owner's shard and is linked whichever shard the owner came from.
    */
   private linkLocalityPolicies(resources: Map<string, CachedResource>): void {
     for (const [key, resource] of resources) {
@@ -584,24 +657,27 @@ export class GatewayCache implements ResourceProvider, Runner {
     }
   }
 
-  /** Loads everything and applies the difference. */
-  private async reconcile(reason: ReconcileReason): Promise<void> {
+  /** Loads everything of one shard (the whole store when not sharded) and applies the difference. */
+  private async reconcile(shard: ShardState, reason: ReconcileReason): Promise<void> {
     const started = performance.now();
-    // Every message received so far is reflected in the snapshot read next.
-    this.pendingOwners.clear();
-    this.pendingScopes.clear();
-    const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
-    const snapshot = await this.store.resources.loadAll();
-    // Read after the snapshot's sequence number: every Sidecar write up to it is in the list.
-    const storedSidecars = (await this.store.sidecars?.list()) ?? [];
-    const storedGateways = (await this.store.gateways?.list()) ?? [];
-    this.subscription?.rebase(snapshot.seq);
+    const { store } = shard;
+    // Every message of the shard received so far is reflected in the snapshot read next.
+    for (const [id, sync] of [...this.pendingOwners]) if (sync.shard === shard) this.pendingOwners.delete(id);
+    for (const [id, pending] of [...this.pendingScopes]) if (pending.shard === shard) this.pendingScopes.delete(id);
+    const epoch = store.epoch === undefined ? undefined : await store.epoch();
+    const snapshot = await store.resources.loadAll();
+    // Read after the snapshot's sequence number: every Sidecar and Gateway write up to it is in the lists.
+    const storedSidecars = (await store.sidecars?.list()) ?? [];
+    const storedGateways = (await store.gateways?.list()) ?? [];
+    shard.subscription?.rebase(snapshot.seq);
     const lostData =
-      this.ready &&
-      (reason === 'reset' || snapshot.seq < Math.max(this.snapshotSeq, this.seenSeq) || (epoch !== undefined && this.epoch !== undefined && this.epoch !== null && epoch !== this.epoch));
+      shard.loaded && (reason === 'reset' || snapshot.seq < applied(shard) || (epoch !== undefined && shard.epoch !== undefined && shard.epoch !== null && epoch !== shard.epoch));
     if (lostData) {
       this.retainedUntil = Date.now() + this.resetGraceMs;
-      this.logger.warn({ seq: snapshot.seq, previousSeq: Math.max(this.snapshotSeq, this.seenSeq), epoch, previousEpoch: this.epoch, graceMs: this.resetGraceMs }, 'the store lost its data; serving what the cache holds until it is rebuilt');
+      this.logger.warn(
+        { seq: snapshot.seq, previousSeq: applied(shard), epoch, previousEpoch: shard.epoch, graceMs: this.resetGraceMs, ...(this.shards.length === 1 ? {} : { shard: shard.index }) },
+        'the store lost its data; serving what the cache holds until it is rebuilt',
+      );
     }
     const changed: ChangedName[] = [];
     const present = new Set<string>();
@@ -609,6 +685,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       const id = idOf(owned.record);
       present.add(id);
       this.retained.delete(id);
+      this.ownerShard.set(id, shard.index);
       const held = this.table.owner(id);
       if (held !== undefined && sameRecord(held.record, owned.record)) continue;
       const resources = this.resourcesFor(owned);
@@ -617,26 +694,41 @@ export class GatewayCache implements ResourceProvider, Runner {
     }
     const keepMissing = Date.now() < this.retainedUntil;
     for (const id of [...this.table.ownerIds()]) {
-      if (present.has(id)) continue;
+      // Owners of other shards are theirs to reconcile.
+      if (present.has(id) || (this.ownerShard.get(id) ?? shard.index) !== shard.index) continue;
       if (keepMissing) {
         this.retained.add(id);
         continue;
       }
       this.retained.delete(id);
-      for (const item of this.table.removeOwner(id)) changed.push(item);
+      for (const item of this.removeOwner(id)) changed.push(item);
     }
     this.sidecarViews.refresh(changed);
-    const sidecars = storedSidecars.map((stored) => this.decodeSidecar(stored)).filter((sidecar): sidecar is NormalizedSidecar => sidecar !== undefined);
-    // While the store rebuilds after losing its data, Sidecars it no longer has are kept like owners.
-    const rescoped = keepMissing && sidecars.length < this.sidecarViews.index.size ? [] : this.sidecarViews.replaceAll(sidecars);
-    const gateways = storedGateways.map((stored) => this.decodeStored(stored, 'Gateway', checkNormalizedGateway)).filter((gateway): gateway is NormalizedGateway => gateway !== undefined);
-    // Gateways the store no longer has are kept like Sidecars while it rebuilds.
-    if (!(keepMissing && gateways.length < this.autoPassthrough.size) && this.autoPassthrough.replaceAll(gateways)) {
-      for (const name of this.table.variantNames(SNI_DNAT_VARIANT)) rescoped.push(name);
+    const sidecars = new Map<string, NormalizedSidecar>();
+    for (const stored of storedSidecars) {
+      const sidecar = this.decodeSidecar(stored);
+      if (sidecar !== undefined) sidecars.set(idOf(stored.key), sidecar);
     }
-    this.snapshotSeq = snapshot.seq;
-    this.seenSeq = snapshot.seq;
-    this.epoch = epoch;
+    // While the store rebuilds after losing its data, Sidecars it no longer has are kept like owners.
+    const keepSidecars = keepMissing && sidecars.size < shard.sidecars.size;
+    if (!keepSidecars) shard.sidecars = sidecars;
+    const rescoped = keepSidecars ? [] : this.sidecarViews.replaceAll(this.shards.flatMap((each) => [...each.sidecars.values()]));
+    const gateways = new Map<string, NormalizedGateway>();
+    for (const stored of storedGateways) {
+      const gateway = this.decodeStored(stored, 'Gateway', checkNormalizedGateway);
+      if (gateway !== undefined) gateways.set(idOf(stored.key), gateway);
+    }
+    // Gateways the store no longer has are kept like Sidecars while it rebuilds; the other shards' Gateways stay.
+    if (!(keepMissing && gateways.size < shard.gateways.size)) {
+      shard.gateways = gateways;
+      if (this.autoPassthrough.replaceAll(this.shards.flatMap((each) => [...each.gateways.values()]))) {
+        for (const name of this.table.variantNames(SNI_DNAT_VARIANT)) rescoped.push(name);
+      }
+    }
+    shard.snapshotSeq = snapshot.seq;
+    shard.seenSeq = snapshot.seq;
+    shard.epoch = epoch;
+    shard.loaded = true;
     if (this.retained.size > 0) this.scheduleGraceEnd();
     const report: ReconcileReport = {
       reason,
@@ -646,15 +738,18 @@ export class GatewayCache implements ResourceProvider, Runner {
       changed: changed.length,
       retained: this.retained.size,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      ...(this.shards.length === 1 ? {} : { shard: shard.index }),
     };
     this.lastReconcile = report;
     this.reconciles[reason] = (this.reconciles[reason] ?? 0) + 1;
     this.instruments.reconciled(reason);
     this.logger.info(report, reason === 'start' ? 'cache loaded from the store' : 'cache reconciled with the store');
     if (!this.ready) {
-      // Nobody was served before the first load, so there is no change to announce.
-      this.ready = true;
-      this.loaded.resolve();
+      // Nobody is served before every shard's first load, so there is no change to announce.
+      if (this.shards.every((each) => each.loaded)) {
+        this.ready = true;
+        this.loaded.resolve();
+      }
       return;
     }
     this.announce([...changed, ...rescoped], started);
@@ -675,31 +770,37 @@ export class GatewayCache implements ResourceProvider, Runner {
   private periodicCheck(): void {
     if (this.checking !== undefined || this.stopping || !this.ready) return;
     this.checking = (async () => {
-      try {
-        const epoch = this.store.epoch === undefined ? undefined : await this.store.epoch();
-        if (epoch !== undefined && this.epoch !== undefined && this.epoch !== null && epoch !== this.epoch) {
-          this.requestReconcile('reset');
-          return;
+      for (const shard of this.shards) {
+        try {
+          await this.checkShard(shard);
+        } catch (error) {
+          if (!this.stopping) this.noteStoreError(`check the store sequence${this.shardLabel(shard)}`, error);
         }
-        // An empty store got its first write since the last snapshot: that is the epoch to compare with.
-        if (epoch !== undefined && this.epoch === null) this.epoch = epoch;
-        let current = await this.store.invalidations.currentSeq();
-        const applied = (): number => Math.max(this.snapshotSeq, this.seenSeq);
-        if (current < applied()) {
-          this.requestReconcile('reset');
-          return;
-        }
-        if (current > applied()) {
-          await this.sleep(Math.min(1000, this.checkIntervalMs));
-          current = await this.store.invalidations.currentSeq();
-          if (current > applied()) this.requestReconcile('periodic');
-        }
-      } catch (error) {
-        if (!this.stopping) this.noteStoreError('check the store sequence', error);
       }
     })().finally(() => {
       this.checking = undefined;
     });
+  }
+
+  private async checkShard(shard: ShardState): Promise<void> {
+    const { store } = shard;
+    const epoch = store.epoch === undefined ? undefined : await store.epoch();
+    if (epoch !== undefined && shard.epoch !== undefined && shard.epoch !== null && epoch !== shard.epoch) {
+      this.requestReconcile('reset', shard);
+      return;
+    }
+    // An empty store got its first write since the last snapshot: that is the epoch to compare with.
+    if (epoch !== undefined && shard.epoch === null) shard.epoch = epoch;
+    let current = await store.invalidations.currentSeq();
+    if (current < applied(shard)) {
+      this.requestReconcile('reset', shard);
+      return;
+    }
+    if (current > applied(shard)) {
+      await this.sleep(Math.min(1000, this.checkIntervalMs));
+      current = await store.invalidations.currentSeq();
+      if (current > applied(shard)) this.requestReconcile('periodic', shard);
+    }
   }
 
   // Helpers ------------------------------------------------------------------------------------------

@@ -103,6 +103,19 @@ external URL whose scheme agrees with redis.external.tls.enabled.
       name: {{ .Values.redis.external.existingSecret }}
       key: {{ .Values.redis.external.passwordKey }}
 {{- end }}
+{{- with .Values.redis.external.cluster }}
+{{- if $.Values.redis.bundled.enabled }}
+{{- fail "redis.external.cluster and redis.bundled.enabled are both set: the bundled Redis is not a cluster" }}
+{{- end }}
+# Redis Cluster seed nodes: the services connect with a cluster client (docs/redis-cluster.md).
+- name: SKIFF_REDIS_CLUSTER
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if ne (int .Values.redis.shards) 1 }}
+# The store's shard count (docs/redis-cluster.md); every service must be given the same.
+- name: SKIFF_REDIS_SHARDS
+  value: {{ .Values.redis.shards | quote }}
+{{- end }}
 {{- if include "skiff.redisCaMounted" . }}
 - name: NODE_EXTRA_CA_CERTS
   value: /etc/skiff/redis-ca/{{ .Values.redis.external.tls.caKey }}
