@@ -118,6 +118,7 @@ describe('KubernetesSource against kube-apiserver', () => {
         ['WorkloadEntry', 'networking.istio.io/v1'],
         ['DestinationRule', 'networking.istio.io/v1'],
         ['Sidecar', 'networking.istio.io/v1'],
+        ['Gateway', 'networking.istio.io/v1'],
       ]),
     );
 
