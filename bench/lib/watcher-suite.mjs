@@ -137,23 +137,25 @@ class SyntheticSource {
  */
 function countingStore(store, counters) {
   const inner = store.serviceEntries;
-  return {
-    serviceEntries: {
-      ...inner,
-      write: async (key, diff, fence, options) => {
-        const result = await inner.write(key, diff, fence, options);
-        counters.writes += 1;
-        counters.fieldsSet += Object.keys(diff.set).length;
-        counters.fieldsDeleted += diff.delete.length;
-        return result;
-      },
+  const serviceEntries = {
+    ...inner,
+    write: async (key, diff, fence, options) => {
+      const result = await inner.write(key, diff, fence, options);
+      counters.writes += 1;
+      counters.fieldsSet += Object.keys(diff.set).length;
+      counters.fieldsDeleted += diff.delete.length;
+      return result;
     },
-    sidecars: store.sidecars,
-    lease: store.lease,
-    epoch: () => store.epoch(),
-    health: () => store.health(),
-    onStateChange: (listener) => store.onStateChange(listener),
   };
+  // Every other facet and method is the store's own, so a facet the store gains reaches the watcher too
+  // (a copy listing the facets once dropped a new one and the watcher never converged).
+  return new Proxy(store, {
+    get: (target, property) => {
+      if (property === 'serviceEntries') return serviceEntries;
+      const value = target[property];
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** An OpenTelemetry meter that keeps the watcher's sync-lag samples (event -> hash written) and drops the rest. */
