@@ -76,7 +76,7 @@ try {
     streams = await measureStreamsMemory(context, plan, log);
   }
   machine.loadAverageAtEnd = currentLoadAverage();
-  const results = { name: 'gateway-fanout', date, machine, gatewayBin: BINS.gateway, plan, load, fanout, streams };
+  const results = { name: 'gateway-fanout', date, machine, gateway: values['gateway-bin'] === undefined ? 'this checkout' : 'another build (--gateway-bin)', plan, load, fanout, streams };
   mkdirSync(dirname(values.results), { recursive: true });
   writeFileSync(values.results, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${values.results}`);
