@@ -142,6 +142,21 @@ describe('listening', () => {
     ads.request({ typeUrl: CDS });
     expect((await ads.expectResponse({ typeUrl: CDS })).names).toEqual([]);
   });
+
+  // The accept queue a listening socket got is its Send-Q in `ss -lnt` (Linux's sk_max_ack_backlog).
+  const acceptQueueOf = (port: number): number => {
+    const line = execFileSync('ss', ['-lntH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    return Number(line.split(/\s+/)[2]);
+  };
+
+  it("asks the kernel for its largest accept queue, as Go's net.Listen does, unless told otherwise", async () => {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    const { port } = await startServer();
+    // Node's default (511) would drop a fleet reconnecting at once.
+    expect(acceptQueueOf(port)).toBe(Math.min(somaxconn, 65_535));
+    const { port: smallPort } = await startServer({ listenBacklog: 7 });
+    expect(acceptQueueOf(smallPort)).toBe(7);
+  });
 });
 
 describe('readiness', () => {

@@ -125,6 +125,14 @@ export interface AdsServerOptions {
    * an injected `clock`, which then drives the sessions unchanged.
    */
   readonly pushSliceSize?: number;
+  /**
+   * The listening socket's accept queue (`listen(2)` backlog); the kernel caps it at
+   * `net.core.somaxconn`. Default: that cap, as Go's `net.Listen` (and so istiod) asks for it. Node's
+   * own default is 511: when every proxy of a fleet reconnects at once (a gateway restart, a network
+   * blip), connections past it are dropped by the kernel and the proxies wait out TCP's SYN
+   * retransmissions and their gRPC connect backoff before trying again.
+   */
+  readonly listenBacklog?: number;
 }
 
 const DEFAULTS = {
@@ -139,6 +147,9 @@ const DEFAULTS = {
   shutdownGraceMs: 5_000,
   tlsRefreshIntervalMs: 10_000,
   pushSliceSize: 256,
+  // Linux truncates a larger backlog to `net.core.somaxconn`; Go passes that value (65535 at most,
+  // https://github.com/golang/go/blob/master/src/net/sock_linux.go `maxListenerBacklog`).
+  listenBacklog: 65_535,
 } as const;
 
 function isTlsFiles(tls: AdsServerTls): tls is AdsServerTlsFiles {
@@ -293,7 +304,7 @@ export class AdsServer implements Runner {
       new Promise((resolve, reject) => {
         const onError = (error: Error): void => reject(new ListenError(tls === undefined ? 'ADS' : 'ADS (TLS)', formatHostPort({ host: bindHost, port }), error));
         netServer.once('error', onError);
-        netServer.listen({ host: bindHost, port }, () => {
+        netServer.listen({ host: bindHost, port, backlog: this.options.listenBacklog ?? DEFAULTS.listenBacklog }, () => {
           netServer.off('error', onError);
           const info = netServer.address() as AddressInfo;
           resolve({ host: bindHost, port: info.port });
