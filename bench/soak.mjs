@@ -84,10 +84,8 @@ function readOptions(argv, env) {
   return { ...output, from: values.from === undefined ? undefined : resolve(values.from), redisUrl: env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL };
 }
 
-/** Writes the results recorded in `options.from` again, their verdict recomputed, without running anything. */
-function render(options, log) {
-  const results = JSON.parse(readFileSync(options.from, 'utf8'));
-  results.flatness = evaluateFlatness(results.samples, results.settled, results.plan);
+/** Writes `results` to the results directory and their section of the docs, and prints them. */
+function publish(results, options, log) {
   return writeResults({
     results,
     name: 'soak',
@@ -104,24 +102,18 @@ function render(options, log) {
 /** Runs the soak with command-line `argv`; returns the results and where they were written. */
 export async function main(argv, log = (line) => console.log(line), env = process.env) {
   const options = readOptions(argv, env);
-  if (options.from !== undefined) return render(options, log);
+  if (options.from !== undefined) {
+    // Runs nothing: the recorded results again, their verdict recomputed.
+    const results = JSON.parse(readFileSync(options.from, 'utf8'));
+    return publish({ ...results, flatness: evaluateFlatness(results.samples, results.settled, results.plan) }, options, log);
+  }
   const plan = options.quick ? SOAK_QUICK_PLAN : SOAK_FULL_PLAN;
   const machine = describeMachine();
   log(`soak, ${plan.mode} mode; ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
   const date = new Date().toISOString();
   const measured = await runSoak(plan, { redisUrl: options.redisUrl, log });
   machine.loadAverageAtEnd = currentLoadAverage();
-  return writeResults({
-    results: { name: 'soak', date, machine, ...measured },
-    name: 'soak',
-    quick: options.quick,
-    resultsDir: options.resultsDir,
-    docs: options.docs,
-    renderSection,
-    replaceSection: (document, section) => replaceSection(document, section, DOCS_BEGIN, DOCS_END),
-    formatConsole,
-    log,
-  });
+  return publish({ name: 'soak', date, machine, ...measured }, options, log);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
