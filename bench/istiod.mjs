@@ -8,11 +8,13 @@
  *   --results-dir <dir>  where the JSON goes (default `bench/results`)
  *   --docs <file>        the Markdown file whose section is rewritten (default `docs/BENCHMARKS.md` for a
  *                        full run); `--no-docs` skips it
+ *   --sizes <list>       the server sizes to run instead of the plan's, as <ServiceEntries>x<WorkloadEntries>
+ *                        separated by commas (e.g. 100x1000,100x50000)
+ *   --cli-sizes <list>   the same for the one-process comparison
  */
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { currentLoadAverage, describeMachine, markdownTable, replaceSection, textTable, writeResults } from './lib/report.mjs';
+import { currentLoadAverage, describeMachine, markdownTable, readBenchOptions, replaceSection, textTable, writeResults } from './lib/report.mjs';
 import { ISTIOD_FULL_PLAN, ISTIOD_QUICK_PLAN, runIstiodSuite } from './lib/istiod-suite.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,20 +68,25 @@ function renderSection(results) {
   ].join('\n');
 }
 
-function readOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: { quick: { type: 'boolean', default: false }, 'results-dir': { type: 'string', default: join(REPO_ROOT, 'bench', 'results') }, docs: { type: 'string' }, 'no-docs': { type: 'boolean', default: false } },
-    strict: true,
+/** `100x1000,10000x200000`: ServiceEntries x WorkloadEntries per size. */
+function parseSizes(text, flag) {
+  return text.split(',').map((item) => {
+    const match = /^(\d+)x(\d+)$/.exec(item.trim());
+    if (match === null) throw new Error(`${flag}: "${item}" is not <ServiceEntries>x<WorkloadEntries>, e.g. 100x1000`);
+    return { serviceEntries: Number(match[1]), workloads: Number(match[2]) };
   });
-  const docs = values['no-docs'] ? undefined : (values.docs ?? (values.quick ? undefined : join(REPO_ROOT, 'docs', 'BENCHMARKS.md')));
-  return { quick: values.quick, resultsDir: resolve(values['results-dir']), docs: docs === undefined ? undefined : resolve(docs) };
+}
+
+function readOptions(argv) {
+  const { values, output } = readBenchOptions(argv, REPO_ROOT, { sizes: { type: 'string' }, 'cli-sizes': { type: 'string' } });
+  return { ...output, sizes: values.sizes === undefined ? undefined : parseSizes(values.sizes, '--sizes'), cliSizes: values['cli-sizes'] === undefined ? undefined : parseSizes(values['cli-sizes'], '--cli-sizes') };
 }
 
 /** Runs the comparison with command-line `argv`; returns the results and where they were written. */
 export async function main(argv, log = (line) => console.log(line)) {
   const options = readOptions(argv);
-  const plan = options.quick ? ISTIOD_QUICK_PLAN : ISTIOD_FULL_PLAN;
+  const defaults = options.quick ? ISTIOD_QUICK_PLAN : ISTIOD_FULL_PLAN;
+  const plan = { ...defaults, sizes: options.sizes ?? defaults.sizes, cliSizes: options.cliSizes ?? defaults.cliSizes };
   const machine = describeMachine();
   log(`istiod vs Skiff, ${plan.mode} mode; ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
   const date = new Date().toISOString();
