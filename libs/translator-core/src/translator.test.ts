@@ -255,6 +255,37 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect((await env.store.changeLog.pending()).count).toBe(0);
   });
 
+  it('does not take its own entries over while a build outlasts claimMinIdleMs: each change is built once', async () => {
+    const names = ['slow-a', 'slow-b', 'slow-c', 'slow-d'];
+    for (const [i, name] of names.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.4.0.${i + 1}`, name)]);
+    const inner = await env.openTranslatorStore();
+    // Every resource write takes longer than the idle time after which entries count as abandoned.
+    const slow: TranslatorStore = {
+      serviceEntries: inner.serviceEntries,
+      changeLog: inner.changeLog,
+      resources: {
+        loadAll: () => inner.resources.loadAll(),
+        readOwner: (owner, ids) => inner.resources.readOwner(owner, ids),
+        listOwners: () => inner.resources.listOwners(),
+        replace: async (input) => {
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          return inner.resources.replace(input);
+        },
+        deleteOwner: (owner, options) => inner.resources.deleteOwner(owner, options),
+      },
+      health: () => inner.health(),
+      onStateChange: (listener) => inner.onStateChange(listener),
+    };
+    const translator = start(slow, 'slow', { claimMinIdleMs: 100, claimIntervalMs: 20 });
+    await eventually(() => expect(translator.status().recentBuilds).toHaveLength(names.length), { timeoutMs: 15_000 });
+    // Long enough for claims to find entries of the last builds idle past 100 ms, were they not held.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await translator.idle();
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    expect(translator.status().recentBuilds.map((build) => build.serviceEntry).sort()).toEqual(names.map((name) => `apps/${name}`));
+    expect(translator.status().totals.applied).toBe(names.length);
+  });
+
   it('loses no change when a translator dies between reading and acknowledging: another one takes its entries over', async () => {
     const names = Array.from({ length: 30 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
     for (const [i, name] of names.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.2.0.${i + 1}`, name)]);

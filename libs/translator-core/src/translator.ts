@@ -167,6 +167,12 @@ export class Translator implements Runner {
   private readonly queue: KeyedQueue<string>;
   /** Changes not yet taken by a build, per ServiceEntry id. */
   private readonly waiting = new Map<string, PendingWork>();
+  /**
+   * Change-log entries this translator holds (read or taken over, not yet acknowledged): waiting,
+   * building or waiting to retry. A build that outlasts `claimMinIdleMs` leaves its entries idle in the
+   * group as long, and claiming finds them too; they are this translator's own, not abandoned ones.
+   */
+  private readonly held = new Set<string>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly recent: BuildRecord[] = [];
   private readonly totals: Record<BuildOutcomeKind, number> = { ...ZERO_TOTALS };
@@ -228,6 +234,7 @@ export class Translator implements Runner {
     // Changes not started are dropped from memory (they stay pending in the store); running builds finish.
     this.waiting.clear();
     await this.queue.drain();
+    this.held.clear();
     this.instruments.unregister();
   }
 
@@ -306,8 +313,13 @@ export class Translator implements Runner {
   /** Takes over entries idle past `claimMinIdleMs` (their reader died) and refreshes the backlog figure. */
   private async claimAbandoned(): Promise<void> {
     try {
-      const claimed = await this.store.changeLog.claimStale(this.consumer, this.claimMinIdleMs, this.readCount);
+      const stale = await this.store.changeLog.claimStale(this.consumer, this.claimMinIdleMs, this.readCount);
       this.lastStoreCallOk = true;
+      const claimed: CoalescedChange[] = [];
+      for (const change of stale) {
+        const ids = change.ids.filter((entryId) => !this.held.has(entryId));
+        if (ids.length > 0) claimed.push(ids.length === change.ids.length ? change : { ...change, ids });
+      }
       if (claimed.length > 0) {
         const entries = claimed.reduce((sum, change) => sum + change.ids.length, 0);
         this.logger.info({ entries, serviceEntries: claimed.length }, 'took over change-log entries left unacknowledged by another translator');
@@ -326,6 +338,7 @@ export class Translator implements Runner {
   /** Adds a change to its ServiceEntry's waiting work, queueing a build unless one is already waiting. */
   private schedule(change: CoalescedChange | PendingWork): void {
     if (this.stopping) return;
+    for (const entryId of change.ids) this.held.add(entryId);
     const id = idOf('serviceEntry' in change ? change.serviceEntry : change.key);
     const existing = this.waiting.get(id);
     if (existing !== undefined) {
@@ -354,6 +367,7 @@ export class Translator implements Runner {
     }
     try {
       await this.store.changeLog.ack([...work.ids]);
+      for (const entryId of work.ids) this.held.delete(entryId);
     } catch (error) {
       // The build is stored; only the acknowledgement is missing. A retry rebuilds (unchanged) and acks.
       if (!this.stopping && !isClosed(error)) this.retryLater(id, work, error);
