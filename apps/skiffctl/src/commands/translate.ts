@@ -59,8 +59,9 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
     return ExitCode.Usage;
   }
   const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh }, {}, proxy);
-  for (const { clusterName } of translation.localityLbPolicies) {
-    writeLine(io.stderr, `note: the endpoints of ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
+  for (const { clusterName, inline } of translation.localityLbPolicies) {
+    const what = inline === true ? 'inline endpoints of the DNS cluster' : 'endpoints of';
+    writeLine(io.stderr, `note: the ${what} ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
   }
   for (const error of translation.errors) writeLine(io.stderr, `warning: ${error.message}`);
   for (const duplicate of translation.duplicates) {
