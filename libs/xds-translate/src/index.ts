@@ -36,6 +36,7 @@ export { buildGrpcListener, selectListenerAddress } from './listener.js';
 export type { GrpcListenerArgs } from './listener.js';
 export { DEFAULT_MESH_SETTINGS, isVisibleTo, serviceVisibility, supportsUnhealthyEndpoints, withMeshDefaults } from './mesh.js';
 export { ISTIOD_FLAGS, meshSettingsFromEnvironment } from './istiod-flags.js';
+export { MESH_CONFIG_FIELDS_READ, MeshConfigError, meshSettingsFromMeshConfig, meshSettingsFromMeshConfigYaml, type MeshConfigResult } from './mesh-config.js';
 export type { IstiodFlag } from './istiod-flags.js';
 export type { DnsLookupFamily, MeshSettings, ServiceVisibility } from './mesh.js';
 export {

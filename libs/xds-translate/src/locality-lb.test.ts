@@ -421,6 +421,6 @@ describe('stored policies', () => {
   });
 
   it('are built only from endpoints still holding their instances', () => {
-    expect(localityLbPolicyOf({ mesh: { enabled: true }, policy: { outlierDetection: OUTLIER }, endpoints: [], clusterId: 'Kubernetes' })).toBeUndefined();
+    expect(localityLbPolicyOf({ mesh: DEFAULT_MESH_SETTINGS, policy: { outlierDetection: OUTLIER }, endpoints: [], clusterId: 'Kubernetes' })).toBeUndefined();
   });
 });
