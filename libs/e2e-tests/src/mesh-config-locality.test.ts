@@ -52,7 +52,7 @@ const MESH_CONFIG = `localityLbSetting:
 accessLogFile: /dev/stdout
 `;
 
-function sidecarIn(region: string, zone: string): { id: string; metadata: Record<string, unknown>; locality: { region: string; zone: string } } {
+function sidecarIn(region: string, zone: string) {
   return { id: `sidecar~10.3.0.1~app-${region}.shop~shop.svc.cluster.local`, metadata: { NAMESPACE: 'shop', CLUSTER_ID: 'Kubernetes' }, locality: { region, zone } };
 }
 

@@ -7,7 +7,7 @@
  * (`TestApplyLocalitySetting`); the istiod reference checks the whole path (libs/istiod-parity).
  */
 import { toBinary } from '@bufbuild/protobuf';
-import type { NormalizedEndpoint } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint } from '@skiff/model';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { normalizedDestinationRule } from '@skiff/testing';
@@ -117,14 +117,14 @@ describe('DNS clusters (ApplyToCluster on the inline load_assignment)', () => {
     inlineEndpoint('svc', 0, { address: 'a.example.org', locality: 'region1/zone1', labels: { tier: 'gold' } }),
     inlineEndpoint('svc', 1, { address: 'b.example.org', locality: 'region2/zone1', labels: { tier: 'silver' } }),
   ];
-  const translate = (trafficPolicy: Record<string, unknown> | undefined, count = 2, mesh = DEFAULT_MESH_SETTINGS) =>
+  const translate = (trafficPolicy: Record<string, unknown> | undefined, count = 2, mesh = DEFAULT_MESH_SETTINGS, subsets: NormalizedDestinationRule['subsets'] = []) =>
     translateServiceEntry(
       {
         serviceEntry: se,
         endpoints: endpoints.slice(0, count),
         ...(trafficPolicy === undefined
           ? {}
-          : { destinationRules: new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy }), from: [{ namespace: 'default', name: 'svc' }] }]]) }),
+          : { destinationRules: new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy, subsets }), from: [{ namespace: 'default', name: 'svc' }] }]]) }),
       },
       { flavor: 'envoy', naming: 'sidecar', mesh },
     );
@@ -168,6 +168,17 @@ describe('DNS clusters (ApplyToCluster on the inline load_assignment)', () => {
     const one = translate(policy, 1);
     expect(one.errors).toEqual([]);
     expect(one.localityLbPolicies[0]?.policy).toEqual({ failoverPriority: ['tier'], endpointLabels: [[['gold']]] });
+  });
+
+  it('leave a subset cluster\'s endpoints to failoverPriority unsplit, as istiod has no wrapped endpoints there', () => {
+    const result = translate({ outlierDetection: OUTLIER, loadBalancer: { localityLbSetting: { failoverPriority: ['tier'] } } }, 2, DEFAULT_MESH_SETTINGS, [{ name: 'all', labels: {}, trafficPolicy: null }]);
+    const subset = result.localityLbPolicies.find((entry) => entry.clusterName === 'outbound|80|all|svc.example.com');
+    expect(subset?.policy).toEqual({ failoverPriority: ['tier'], endpointLabels: [] });
+    const cluster = result.clusters.find((item) => item.name === 'outbound|80|all|svc.example.com')!;
+    const proxy: LocalityProxy = { locality: { region: 'region1', zone: 'zone1', subZone: '' }, labels: { tier: 'gold' } };
+    expect(toBinary(ClusterSchema, applyLocalityLbPolicyToCluster(cluster, subset!.policy, proxy))).toEqual(toBinary(ClusterSchema, cluster));
+    // The default cluster, with endpoints in two localities, is the one reported.
+    expect(result.errors.map((error) => error.clusterName)).toEqual(['outbound|80||svc.example.com']);
   });
 
   it('follow the mesh\'s settings when the rule has none, on the cluster and its endpoints', () => {

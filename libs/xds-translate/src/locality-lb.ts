@@ -74,7 +74,8 @@ export interface LocalityLbPolicy {
   readonly failoverPriority?: readonly string[];
   /**
    * With `failoverPriority`: per locality of the assignment, per endpoint, the endpoint's value of
-   * each priority label (`''` when it has none), in the order of `failoverPriority`.
+   * each priority label (`''` when it has none), in the order of `failoverPriority`. Empty where
+   * istiod has no endpoints to match the labels of (DNS subset clusters): the split does nothing then.
    */
   readonly endpointLabels?: readonly (readonly (readonly string[])[])[];
 }
@@ -357,7 +358,8 @@ function applyZoneAwareRegionalFailover(proxy: ProxyLocality, assignment: Cluste
 function applyFailoverPriorities(assignment: ClusterLoadAssignment, proxyLabels: Readonly<Record<string, string>>, policy: LocalityLbPolicy): void {
   const priorities = policy.failoverPriority ?? [];
   const endpointLabels = policy.endpointLabels ?? [];
-  if (Object.keys(proxyLabels).length === 0 || assignment.endpoints.length === 0) return;
+  // No wrapped endpoints (a DNS subset cluster's, see `localityLbPolicyOf` callers): istiod changes nothing.
+  if (Object.keys(proxyLabels).length === 0 || assignment.endpoints.length === 0 || endpointLabels.length === 0) return;
   const { labels, overrides } = priorityLabelOverrides(priorities);
   const lowest = priorities.length;
   const includesNetwork = lowest > 0 && priorities[0] === TOPOLOGY_NETWORK_LABEL;

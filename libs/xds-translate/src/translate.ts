@@ -320,11 +320,15 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       }
       // istiod rewrites a DNS cluster's inline endpoints per proxy (`ApplyToCluster` with the cluster's
       // `dnsWrappedLocalityLbEndpoints`, `cluster.go` `buildOutboundClusters`); the gateway does it here.
-      const locality = localityLbPolicyOf({ mesh: options.mesh, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
-      const unmatched = locality !== undefined && usesFailoverPriority(locality) && inlineEndpoints.length > 1;
+      const built = localityLbPolicyOf({ mesh: options.mesh, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
+      // Only a sidecar's default cluster carries those wrapped endpoints: for subset and sni-dnat
+      // clusters `applyFailoverPriorities` has none and changes nothing (`buildSubsetCluster`).
+      const wrapped = portCluster.rule?.subset === undefined && options.naming === 'sidecar';
+      const locality = built !== undefined && !wrapped && usesFailoverPriority(built) ? { ...built, endpointLabels: [] } : built;
+      const unmatched = locality !== undefined && wrapped && usesFailoverPriority(locality) && inlineEndpoints.length > 1;
       if (unmatched) {
-        // istiod hands `applyFailoverPriorities` the first locality's endpoints with the labels of all
-        // the port's endpoints, indexing the one by the other: no output to match.
+        // The default cluster's wrapped endpoints are its first locality with the labels of all the
+        // port's endpoints, and `applyFailoverPriorities` indexes the one by the other: no output to match.
         const setting = locality?.zoneAware === true ? 'zoneAwareLbSetting' : 'localityLbSetting';
         portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', `${setting}.failoverPriority on the inline endpoints of a DNS cluster with endpoints in several localities (istiod ranks only the first locality's)`);
       }
