@@ -28,7 +28,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine, storeRunner, type Store, type WatcherStore } from '@skiff/store';
-import { meshSettingsFromEnvironment, registerTranslatorDebug, shardTranslators, type MeshSettings } from '@skiff/translator-core';
+import { loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, type LoadedMeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -46,6 +46,7 @@ export const command = defineCommand({
     namespaces: { flag: 'namespaces', description: 'namespaces to watch in the cluster, comma separated (default: all)', parse: commaListOf(identity), default: '', valueName: 'a,b' },
     configRescan: CONFIG_RESCAN_OPTION,
     configHold: CONFIG_HOLD_OPTION,
+    meshConfig: MESH_CONFIG_OPTION,
     redisUrl: { ...REDIS_URL_OPTION, description: 'use Redis (redis:// or rediss://; password from the URL or REDIS_PASSWORD) instead of the in-memory store' },
     keyPrefix: KEY_PREFIX_OPTION,
     redisCluster: REDIS_CLUSTER_OPTION,
@@ -117,14 +118,16 @@ export async function main(): Promise<void> {
   // watcher: source events -> one store hash per ServiceEntry (fenced by the store's writer lease).
   const watcher = new Watcher({ source, store, logger: logger.child({ component: 'watcher' }), meter: metrics.meter, tracer: tracing.tracer, holder: `${replicaId}-${suffix}` });
   // translator: change log -> Envoy and gRPC resources + invalidations.
-  let mesh: MeshSettings;
+  let loaded: LoadedMeshSettings;
   try {
-    // istiod's output-changing feature flags, by their environment variables (docs/istio-compatibility.md).
-    mesh = meshSettingsFromEnvironment(process.env);
+    // istiod's MeshConfig, then its output-changing feature flags by their environment variables (docs/istio-compatibility.md).
+    loaded = loadMeshSettings(config.meshConfig, process.env);
   } catch (error) {
     process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
+  const { mesh } = loaded;
+  if (loaded.ignored.length > 0) logger.info({ meshConfig: config.meshConfig, fields: loaded.ignored }, 'mesh config fields Skiff does not read');
   const translators = shardTranslators(shards, { mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
   // gateway: resources -> proxies over ADS.
   const gateway = new Gateway({

@@ -61,6 +61,42 @@ describe('skiffctl translate', () => {
     expect(bad.stderr).toContain('--proxy-labels: "tier" is not key=value');
   });
 
+  it('reads --mesh-config: the mesh distribution weighs the inline endpoints of a DNS cluster for --proxy-locality; a bad file is refused with the field', async () => {
+    const cases = join(repoRoot, 'libs/istiod-parity/testdata/cases');
+    const meshConfig = join(cases, 'mesh-locality-distribute.mesh-config.yaml');
+    const weights = (stdout: string): Record<string, number> => {
+      const ledger = JSON.parse(stdout).clusters.find((c: { name: string }) => c.name === 'outbound|5432||ledger.mesh.test');
+      return Object.fromEntries(
+        ledger.loadAssignment.endpoints.map((group: { locality: { region: string; zone: string }; loadBalancingWeight: number; lbEndpoints?: unknown[] }) => [
+          `${group.locality.region}/${group.locality.zone}`,
+          (group.lbEndpoints ?? []).length === 0 ? 0 : group.loadBalancingWeight,
+        ]),
+      );
+    };
+    const shared = await skiffctl(['translate', '-f', join(cases, 'mesh-locality-distribute.yaml'), '--mesh-config', meshConfig]);
+    expect(shared.code).toBe(0);
+    expect(shared.stderr).toContain("note: the inline endpoints of the DNS cluster outbound|5432||ledger.mesh.test depend on the proxy's locality");
+    const east = await skiffctl(['translate', '-f', join(cases, 'mesh-locality-distribute.yaml'), '--mesh-config', meshConfig, '--proxy-locality', 'us-east/b']);
+    // from us-east/*: us-east/a 80, eu-central/* 20; the localities left out lose their endpoints.
+    expect(weights(east.stdout)).toEqual({ 'eu-central/x': 20, 'us-east/a': 80, 'us-east/b': 0, 'us-west/a': 0 });
+    // Without the file, istiod's default setting changes nothing without outlier detection.
+    const plain = await skiffctl(['translate', '-f', join(cases, 'mesh-locality-distribute.yaml'), '--proxy-locality', 'us-east/b']);
+    expect(weights(plain.stdout)).toEqual({ 'eu-central/x': 1, 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 1 });
+
+    const dir = await mkdtemp(join(tmpdir(), 'skiffctl-mesh-config-'));
+    try {
+      await writeFile(join(dir, 'mesh.yaml'), 'localityLbSetting:\n  failover:\n  - {from: us-east, to: us-east}\n');
+      const bad = await skiffctl(['translate', '-f', join(cases, 'mesh-locality-distribute.yaml'), '--mesh-config', join(dir, 'mesh.yaml')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('error: meshConfig localityLbSetting.failover[0]: locality lb failover settings must specify different regions');
+      const missing = await skiffctl(['translate', '-f', join(cases, 'mesh-locality-distribute.yaml'), '--mesh-config', join(dir, 'none.yaml')]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`error: --mesh-config ${join(dir, 'none.yaml')}: `);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('reads stdin with -f -', async () => {
     const text = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

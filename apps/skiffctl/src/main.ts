@@ -39,8 +39,18 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
     .option('--proxy-locality <region/zone/subzone>', "build the endpoints a proxy in this locality gets (DestinationRule localityLbSetting)")
     .option('--proxy-labels <key=value...>', "that proxy's labels (localityLbSetting.failoverPriority)")
+    .option('--mesh-config <file>', "istiod's MeshConfig YAML (the istio ConfigMap's mesh key): mesh-wide locality load balancing, connect timeout, ...")
     .action(
-      async (options: { filename: string[]; flavor: 'envoy' | 'grpc'; naming: 'sidecar' | 'sni-dnat'; namespace: string; output: 'json' | 'yaml'; proxyLocality?: string; proxyLabels?: string[] }) => {
+      async (options: {
+        filename: string[];
+        flavor: 'envoy' | 'grpc';
+        naming: 'sidecar' | 'sni-dnat';
+        namespace: string;
+        output: 'json' | 'yaml';
+        proxyLocality?: string;
+        proxyLabels?: string[];
+        meshConfig?: string;
+      }) => {
         const { runTranslate } = await import('./commands/translate.js');
         setExitCode(
           await runTranslate(
@@ -52,6 +62,7 @@ export function buildProgram(io: CommandIO, setExitCode: (code: number) => void)
               output: options.output,
               ...(options.proxyLocality === undefined ? {} : { proxyLocality: options.proxyLocality }),
               ...(options.proxyLabels === undefined ? {} : { proxyLabels: options.proxyLabels }),
+              ...(options.meshConfig === undefined ? {} : { meshConfig: options.meshConfig }),
             },
             io,
           ),

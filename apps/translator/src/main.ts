@@ -17,7 +17,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
 import { KEY_PREFIX_OPTION, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, observeStoreHealth, REDIS_URL_OPTION, redisStoresFromCommandLine } from '@skiff/store';
-import { meshSettingsFromEnvironment, registerTranslatorDebug, shardTranslators, type MeshSettings } from '@skiff/translator-core';
+import { loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, type LoadedMeshSettings } from '@skiff/translator-core';
 
 export const command = defineCommand({
   name: 'skiff-translator',
@@ -30,6 +30,7 @@ export const command = defineCommand({
     ...DEBUG_ACCESS_OPTIONS,
     concurrency: { flag: 'concurrency', description: 'ServiceEntries built at once', parse: parsePositiveInteger, default: '4', valueName: 'n' },
     keyPrefix: KEY_PREFIX_OPTION,
+    meshConfig: MESH_CONFIG_OPTION,
     claimIdleTimeout: {
       flag: 'claim-idle-timeout',
       description: 'how long a change read by a replica may stay unacknowledged before another replica takes it over (the first one died)',
@@ -42,10 +43,13 @@ export const command = defineCommand({
   },
 });
 
-/** istiod's output-changing feature flags from the environment (docs/istio-compatibility.md); a bad value ends the process. */
-function istiodFlagsOrExit(program: string): MeshSettings {
+/**
+ * The MeshConfig file and istiod's output-changing feature flags from the environment
+ * (docs/istio-compatibility.md); a bad value ends the process.
+ */
+function meshSettingsOrExit(program: string, meshConfigFile: string | undefined): LoadedMeshSettings {
   try {
-    return meshSettingsFromEnvironment(process.env);
+    return loadMeshSettings(meshConfigFile, process.env);
   } catch (error) {
     process.stderr.write(`${program}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
@@ -58,7 +62,8 @@ export async function main(): Promise<void> {
   const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   const { store, shards, runner } = redisStoresFromCommandLine(config, { logger, meter: metrics.meter, connectionName: `skiff-translator-${podName}` });
   observeStoreHealth(metrics.meter, store);
-  const mesh = istiodFlagsOrExit('skiff-translator');
+  const { mesh, ignored } = meshSettingsOrExit('skiff-translator', config.meshConfig);
+  if (ignored.length > 0) logger.info({ meshConfig: config.meshConfig, fields: ignored }, 'mesh config fields Skiff does not read');
   const suffix = randomBytes(4).toString('hex');
   // Consumes the change log (group `translators`), builds each changed ServiceEntry, stores its
   // resources and invalidation, then acknowledges. The suffix keeps a restarted pod a new consumer, so

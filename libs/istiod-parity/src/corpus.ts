@@ -12,6 +12,8 @@ export interface ParityCase {
   /** Unique, file-name safe: the golden's name. */
   readonly name: string;
   readonly config: string;
+  /** MeshConfig YAML (`<case>.mesh-config.yaml` beside the case), when not istiod's defaults. */
+  readonly meshConfig?: string;
   readonly proxies: readonly ParityProxy[];
 }
 
@@ -107,10 +109,10 @@ export function defaultProxies(config: string): ParityProxy[] {
   return [...namespacesOf(config).flatMap((namespace) => [parityProxy('sidecar', { namespace }), parityProxy('grpc', { namespace, listeners })]), ...routerProxies(config)];
 }
 
-export function parityCase(name: string, config: string, extraProxies: readonly ExtraProxy[] = []): ParityCase {
+export function parityCase(name: string, config: string, extraProxies: readonly ExtraProxy[] = [], meshConfig?: string): ParityCase {
   const listeners = grpcTargetsOf(config);
   const extra = extraProxies.map((proxy) => parityProxy(proxy.kind, { namespace: proxy.namespace, ...(proxy.labels === undefined ? {} : { labels: proxy.labels }), ...(proxy.locality === undefined ? {} : { locality: proxy.locality }), ...(proxy.kind === 'grpc' ? { listeners } : {}) }));
-  return { name, config, proxies: [...defaultProxies(config), ...extra] };
+  return { name, config, ...(meshConfig === undefined ? {} : { meshConfig }), proxies: [...defaultProxies(config), ...extra] };
 }
 
 /**
@@ -141,12 +143,24 @@ function extraProxiesOf(yamlFile: string): ExtraProxy[] {
   });
 }
 
+/** The suffix of a case's MeshConfig file, beside its YAML (not a case itself). */
+const MESH_CONFIG_SUFFIX = '.mesh-config.yaml';
+
+/** The MeshConfig YAML of a case, from `<case>.mesh-config.yaml` beside it, if there is one. */
+function meshConfigOf(yamlFile: string): string | undefined {
+  try {
+    return readFileSync(yamlFile.replace(/\.(ya?ml)$/, MESH_CONFIG_SUFFIX), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 function yamlFilesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) for (const item of yamlFilesUnder(path)) out.push(item);
-    else if (/\.(ya?ml)$/.test(entry)) out.push(path);
+    else if (/\.(ya?ml)$/.test(entry) && !entry.endsWith(MESH_CONFIG_SUFFIX)) out.push(path);
   }
   return out;
 }
@@ -175,7 +189,7 @@ export function loadCorpus(root: URL = REPO_ROOT): ParityCase[] {
     }
     for (const file of files) {
       const name = `${source.prefix}-${relative(dir, file).replace(/\.(ya?ml)$/, '').replaceAll('/', '-')}`;
-      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8'), extraProxiesOf(file)));
+      cases.push(parityCase(name || basename(file), readFileSync(file, 'utf8'), extraProxiesOf(file), meshConfigOf(file)));
     }
   }
   return cases;

@@ -2,7 +2,7 @@
  * One parity case end to end: istiod's answer (from the reference, or its committed golden) against
  * Skiff's answer for the same YAML and proxies, plus the objects each refused.
  */
-import type { MeshSettings } from '@skiff/xds-translate';
+import { meshSettingsFromMeshConfigYaml, type MeshSettings } from '@skiff/xds-translate';
 import { compareProxy, isServiceCluster, type Difference } from './compare.js';
 import { resourceName } from './resources.js';
 import { multiAddressHosts, type ParityCase } from './corpus.js';
@@ -21,12 +21,12 @@ export interface CaseReport {
   readonly deviations: readonly string[];
 }
 
-/** Skiff against istiod on one case. */
+/** Skiff against istiod on one case; the case's MeshConfig, if any, applies on top of `mesh` (istiod's flags). */
 export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseResult, mesh: MeshSettings): Promise<CaseReport> {
   if (istiod.error !== undefined && istiod.error !== '') {
     return { name: testCase.name, differences: [{ path: 'istiod', istiod: `failed: ${istiod.error}`, skiff: '' }], compared: 0, skipped: 0, deviations: [] };
   }
-  const skiff = await runSkiff(testCase, mesh);
+  const skiff = await runSkiff(testCase, testCase.meshConfig === undefined ? mesh : meshSettingsFromMeshConfigYaml(testCase.meshConfig, mesh).mesh);
   const differences: Difference[] = [];
   let compared = 0;
   let skipped = 0;

@@ -13,6 +13,7 @@ import {
   encodeLocalityLbPolicy,
   encodeNamespaceRoutes,
   encodeResources,
+  INLINE_LOCALITY_LB_POLICY_TYPE_URL,
   LOCALITY_LB_POLICY_TYPE_URL,
   translateServiceEntry,
   type ClusterNaming,
@@ -102,9 +103,11 @@ export function buildServiceEntry(
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: namespacedVariant(tag, namespace), version: encoded.version, bytes: encoded.bytes });
       }
       // Beside each assignment istiod rewrites per proxy, the policy the gateways apply per proxy locality (never sent).
-      for (const { clusterName, policy } of result.localityLbPolicies) {
+      // A DNS cluster's policy goes beside the cluster, under its own type: an EDS cluster and its assignment share a name.
+      for (const { clusterName, policy, inline } of result.localityLbPolicies) {
         const bytes = encodeLocalityLbPolicy(policy);
-        resources.push({ typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: clusterName, variant: tag, version: contentVersion(bytes), bytes });
+        const typeUrl = inline === true ? INLINE_LOCALITY_LB_POLICY_TYPE_URL : LOCALITY_LB_POLICY_TYPE_URL;
+        resources.push({ typeUrl, name: clusterName, variant: tag, version: contentVersion(bytes), bytes });
       }
       // The same problem in several scopes is one problem of the variant.
       for (const error of result.errors) {

@@ -21,7 +21,7 @@ export class CachedResource implements ServedResource {
   readonly key: string;
   readonly anyBytes: Uint8Array;
   readonly bytes: Uint8Array;
-  /** For an assignment istiod rewrites per proxy: its per-locality copies (`locality-variants.ts`). */
+  /** For an assignment (or a DNS cluster's inline one) istiod rewrites per proxy: its per-locality copies (`locality-variants.ts`). */
   readonly locality: LocalityVariants | undefined;
 
   constructor(resource: BuiltResource, encoded?: { readonly anyBytes: Uint8Array; readonly bytes: Uint8Array }, locality?: { readonly policy: LocalityLbPolicy; readonly version: string }) {
@@ -38,7 +38,7 @@ export class CachedResource implements ServedResource {
       // Any's fields are written in field-number order, type_url (1) then value (2): the value is the tail.
       this.bytes = this.anyBytes.subarray(this.anyBytes.length - resource.bytes.length);
     }
-    this.locality = locality === undefined ? undefined : new LocalityVariants(this, locality.policy, locality.version);
+    this.locality = locality === undefined ? undefined : new LocalityVariants(this.typeUrl, this, locality.policy, locality.version);
   }
 
   /** The same version with another locality policy (or none), sharing the encoded bytes. */

@@ -8,15 +8,16 @@ import { fromBinary } from '@bufbuild/protobuf';
 import type { ProxyProfile, ResourceChange } from '@skiff/ads-server';
 import type { NormalizedEndpoint } from '@skiff/model';
 import { contentVersion } from '@skiff/protos';
-import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore, type BuiltResource, type MemoryStore } from '@skiff/store';
 import { eventually, normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
-import { DEFAULT_MESH_SETTINGS, encodeLocalityLbPolicy, encodeResources, LOCALITY_LB_POLICY_TYPE_URL, translateServiceEntry } from '@skiff/xds-translate';
+import { DEFAULT_MESH_SETTINGS, encodeLocalityLbPolicy, encodeResources, INLINE_LOCALITY_LB_POLICY_TYPE_URL, LOCALITY_LB_POLICY_TYPE_URL, translateServiceEntry } from '@skiff/xds-translate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayCache } from './gateway-cache.js';
 import { proxyProfileOf } from './profile.js';
-import { EDS, node, visibility } from './test-support/fixtures.js';
+import { CDS, EDS, node, visibility } from './test-support/fixtures.js';
 
 const HOST = 'alpha.example.com';
 const CLUSTER = `outbound|80||${HOST}`;
@@ -32,13 +33,16 @@ const ENDPOINTS: NormalizedEndpoint[] = [
   locality: locality!,
 }));
 
-/** What the translator stores for the entry: port 80 has outlier detection (locality failover), port 81 none. */
-function buildResources(trafficPolicy: Record<string, unknown>): BuiltResource[] {
+/**
+ * What the translator stores for the entry: port 80 has outlier detection (locality failover), port 81
+ * none. A DNS entry's policies go beside its clusters, whose endpoints are inline.
+ */
+function buildResources(trafficPolicy: Record<string, unknown>, resolution: 'STATIC' | 'DNS' = 'STATIC'): BuiltResource[] {
   const serviceEntry = normalizedServiceEntry({
     namespace: 'a',
     name: 'alpha',
     hosts: [HOST],
-    resolution: 'STATIC',
+    resolution,
     workloadSelector: { app: 'alpha' },
     ports: [
       { number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 },
@@ -51,9 +55,10 @@ function buildResources(trafficPolicy: Record<string, unknown>): BuiltResource[]
     { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS },
   );
   const resources: BuiltResource[] = encodeResources(result).map((encoded) => ({ ...encoded, variant: 'envoy-sidecar' }));
-  for (const { clusterName, policy } of result.localityLbPolicies) {
+  for (const { clusterName, policy, inline } of result.localityLbPolicies) {
     const bytes = encodeLocalityLbPolicy(policy);
-    resources.push({ typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: clusterName, variant: 'envoy-sidecar', version: contentVersion(bytes), bytes });
+    const typeUrl = inline === true ? INLINE_LOCALITY_LB_POLICY_TYPE_URL : LOCALITY_LB_POLICY_TYPE_URL;
+    resources.push({ typeUrl, name: clusterName, variant: 'envoy-sidecar', version: contentVersion(bytes), bytes });
   }
   return resources;
 }
@@ -62,11 +67,20 @@ function proxyIn(region: string, zone: string): ProxyProfile {
   return proxyProfileOf(node({ id: `sidecar~10.9.0.1~app.a~a.svc.cluster.local`, metadata: { NAMESPACE: 'a', CLUSTER_ID: 'Kubernetes' }, locality: { region, zone, subZone: '' } }));
 }
 
+function byLocality(assignment: ClusterLoadAssignment | undefined): Record<string, number> {
+  return Object.fromEntries((assignment?.endpoints ?? []).map((group) => [`${group.locality?.region}/${group.locality?.zone}`, group.priority]));
+}
+
 /** `locality: priority` of what a proxy is served. */
 function priorities(cache: GatewayCache, profile: ProxyProfile, name = CLUSTER): Record<string, number> {
   const served = cache.viewFor(profile).get(EDS, name);
-  const assignment = fromBinary(ClusterLoadAssignmentSchema, served!.bytes);
-  return Object.fromEntries(assignment.endpoints.map((group) => [`${group.locality?.region}/${group.locality?.zone}`, group.priority]));
+  return byLocality(fromBinary(ClusterLoadAssignmentSchema, served!.bytes));
+}
+
+/** `locality: priority` of the inline endpoints of the DNS cluster a proxy is served. */
+function inlinePriorities(cache: GatewayCache, profile: ProxyProfile, name = CLUSTER): Record<string, number> {
+  const served = cache.viewFor(profile).get(CDS, name);
+  return byLocality(fromBinary(ClusterSchema, served!.bytes).loadAssignment);
 }
 
 describe('gateway cache: locality load balancing', () => {
@@ -143,5 +157,24 @@ describe('gateway cache: locality load balancing', () => {
     expect(priorities(cache, proxyIn('eu', 'x'))).toEqual({ 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
     // Zones do not change a zone-aware result, so two zones of one region get the same bytes.
     expect(cache.viewFor(proxyIn('us-east', 'b')).get(EDS, CLUSTER)).toBe(cache.viewFor(proxyIn('us-east', 'a')).get(EDS, CLUSTER));
+  });
+
+  it('serves a DNS cluster with its inline endpoints ranked for the proxy, one encode per locality, the EDS cluster of a STATIC entry untouched', async () => {
+    const edsCluster = cache.viewFor(proxyIn('us-east', 'a')).get(CDS, CLUSTER);
+    expect(edsCluster).toBe(cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(CDS, CLUSTER));
+    await write(buildResources({ outlierDetection: { consecutive5xxErrors: 3 }, loadBalancer: { localityLbSetting: { failover: [{ from: 'us-west', to: 'us-east' }] } } }, 'DNS'));
+    await eventually(() => expect(changes.flat().some((change) => change.typeUrl === CDS && change.names.includes(CLUSTER))).toBe(true));
+    expect(inlinePriorities(cache, proxyIn('us-east', 'a'))).toEqual({ 'us-east/a': 0, 'us-east/b': 1, 'us-west/a': 2 });
+    expect(inlinePriorities(cache, proxyIn('us-west', 'a'))).toEqual({ 'us-east/a': 1, 'us-east/b': 1, 'us-west/a': 0 });
+    // Only the inline endpoints differ between variants; the port without outlier detection is the stored cluster.
+    const east = fromBinary(ClusterSchema, cache.viewFor(proxyIn('us-east', 'a')).get(CDS, CLUSTER)!.bytes);
+    const stored = cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(CDS, CLUSTER)!;
+    expect({ ...east, loadAssignment: undefined }).toEqual({ ...fromBinary(ClusterSchema, stored.bytes), loadAssignment: undefined });
+    for (let i = 0; i < 100; i++) cache.viewFor(proxyIn(i % 2 === 0 ? 'us-east' : 'us-west', 'a')).all(CDS);
+    expect((stored as unknown as { locality: { encoded: number } }).locality.encoded).toBe(2);
+    const plain = cache.viewFor({ namespace: 'a', flavor: 'envoy' }).get(CDS, OTHER_CLUSTER);
+    expect(cache.viewFor(proxyIn('us-west', 'a')).get(CDS, OTHER_CLUSTER)).toBe(plain);
+    // A DNS entry has no EDS assignment for the policy to attach to by mistake.
+    expect(cache.viewFor(proxyIn('us-west', 'a')).get(EDS, CLUSTER)).toBeUndefined();
   });
 });

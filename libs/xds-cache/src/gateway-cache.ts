@@ -39,7 +39,7 @@ import {
   type Subscription,
 } from '@skiff/store';
 import { TypeUrl } from '@skiff/protos';
-import { decodeLocalityLbPolicy, LOCALITY_LB_POLICY_TYPE_URL, type LocalityLbPolicy } from '@skiff/xds-translate';
+import { decodeLocalityLbPolicy, INLINE_LOCALITY_LB_POLICY_TYPE_URL, LOCALITY_LB_POLICY_TYPE_URL, type LocalityLbPolicy } from '@skiff/xds-translate';
 import { CachedResource } from './cached-resource.js';
 import { AutoPassthroughIndex } from './auto-passthrough.js';
 import { LocalityView } from './locality-variants.js';
@@ -174,6 +174,12 @@ interface OwnerSync {
 }
 
 const GAP_REASONS: Record<GapEvent['reason'], ReconcileReason> = { sequence: 'sequence', reset: 'reset', reconnect: 'reconnect', malformed: 'malformed' };
+
+/** Where a resource's locality load balancing policy is stored, by the resource's type (the name is the same). */
+const LOCALITY_POLICY_TYPES: ReadonlyMap<string, string> = new Map([
+  [TypeUrl.ClusterLoadAssignment, LOCALITY_LB_POLICY_TYPE_URL],
+  [TypeUrl.Cluster, INLINE_LOCALITY_LB_POLICY_TYPE_URL],
+]);
 
 /** The highest sequence number of a shard the cache reflects. */
 function applied(shard: ShardState): number {
@@ -633,16 +639,17 @@ export class GatewayCache implements ResourceProvider, Runner {
   }
 
   /**
-   * Gives every assignment the locality load balancing policy stored beside it under the same variant
-   * and name (or none), so proxies get their own variant (`locality-variants.ts`). An assignment whose
-   * policy changed is a new object, which the table reports as changed. A policy that cannot be read is
-   * logged and the assignment served as stored. The policy is one of the owner's resources, so it lives
-   * in the owner's shard and is linked whichever shard the owner came from.
+   * Gives every assignment, and every DNS cluster, the locality load balancing policy stored beside it
+   * under the same variant and name (or none), so proxies get their own variant (`locality-variants.ts`).
+   * A resource whose policy changed is a new object, which the table reports as changed. A policy that
+   * cannot be read is logged and the resource served as stored. The policy is one of the owner's
+   * resources, so it lives in the owner's shard and is linked whichever shard the owner came from.
    */
   private linkLocalityPolicies(resources: Map<string, CachedResource>): void {
     for (const [key, resource] of resources) {
-      if (resource.typeUrl !== TypeUrl.ClusterLoadAssignment) continue;
-      const stored = resources.get(resourceKey({ variant: resource.variant, typeUrl: LOCALITY_LB_POLICY_TYPE_URL, name: resource.name }));
+      const policyType = LOCALITY_POLICY_TYPES.get(resource.typeUrl);
+      if (policyType === undefined) continue;
+      const stored = resources.get(resourceKey({ variant: resource.variant, typeUrl: policyType, name: resource.name }));
       if (resource.locality?.policyVersion === stored?.version) continue;
       let locality: { policy: LocalityLbPolicy; version: string } | undefined;
       if (stored !== undefined) {

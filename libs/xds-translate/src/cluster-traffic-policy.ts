@@ -45,6 +45,7 @@ import {
   type RetryBudgetJson,
   type TcpKeepaliveJson,
 } from './destination-rule.js';
+import { effectiveLbSetting, type EffectiveLbSetting, type MeshLbSettings } from './locality-lb.js';
 
 const UINT32_MAX = 4_294_967_295;
 
@@ -303,19 +304,20 @@ export function applyRingHash(cluster: Cluster, balancer: LoadBalancerJson | und
 }
 
 /**
- * The cluster side of locality load balancing (`GetEffectiveLbSetting` then
- * `LocalityLBSettings.ApplyToCluster`), which does not depend on the proxy: `locality_weighted_lb_config`
- * when the rule distributes traffic, or fails over (with outlier detection) along explicit
- * `failover`/`failoverPriority` settings. A rule's `enabled: false` turns it off; without a rule
- * setting, the mesh default (locality LB on, nothing configured) changes nothing on the cluster.
- * Priorities and weights of the endpoints depend on the calling proxy's locality and labels: the
- * gateway applies them per proxy (locality-lb.ts; docs/istio-behaviour.md#destinationrule-locality-load-balancing).
+ * The cluster side of locality load balancing (`GetEffectiveLbSetting` then `ApplyToCluster`), which
+ * does not depend on the proxy: Envoy's zone-aware config for a zone-aware setting, or
+ * `locality_weighted_lb_config` when the locality setting distributes traffic, or fails over (with
+ * outlier detection) along explicit `failover`/`failoverPriority` settings. istiod's default mesh
+ * setting (locality LB on, nothing configured) changes nothing on the cluster. Priorities and weights
+ * of the endpoints depend on the calling proxy's locality and labels: the gateway applies them per
+ * proxy (locality-lb.ts; docs/istio-behaviour.md#destinationrule-locality-load-balancing).
  */
-function applyLocalityCluster(cluster: Cluster, balancer: LoadBalancerJson | undefined): void {
-  const zoneAware = field(balancer?.zoneAwareLbSetting);
-  if (zoneAware !== undefined) {
-    // `ZoneAwareLBSettings.ApplyToCluster`: Envoy's zone-aware config, with routing at 0% when the rule
-    // turns it off (so Envoy's own zone-aware routing stays off too); `minClusterSize` carried over.
+function applyLocalityCluster(cluster: Cluster, effective: EffectiveLbSetting | undefined): void {
+  if (effective === undefined) return;
+  if ('zoneAware' in effective) {
+    // `ZoneAwareLBSettings.ApplyToCluster`: Envoy's zone-aware config, with routing at 0% when the
+    // setting turns it off (so Envoy's own zone-aware routing stays off too); `minClusterSize` carried over.
+    const zoneAware = effective.zoneAware;
     const minClusterSize = field(zoneAware.minClusterSize);
     cluster.commonLbConfig ??= create(Cluster_CommonLbConfigSchema);
     cluster.commonLbConfig.localityConfigSpecifier = {
@@ -327,8 +329,7 @@ function applyLocalityCluster(cluster: Cluster, balancer: LoadBalancerJson | und
     };
     return;
   }
-  const setting = field(balancer?.localityLbSetting);
-  if (setting === undefined || setting.enabled === false) return;
+  const setting = effective.locality;
   const failoverEnabled = cluster.outlierDetection !== undefined;
   const distribute = field(setting.distribute);
   const failover = field(setting.failover);
@@ -344,12 +345,12 @@ function applyLocalityCluster(cluster: Cluster, balancer: LoadBalancerJson | und
  * CLUSTER_PROVIDED). Returns the discovery type after the policy: PASSTHROUGH turns any cluster
  * into ORIGINAL_DST and drops its inline endpoints.
  */
-export function applyLoadBalancer(cluster: Cluster, balancer: LoadBalancerJson | undefined, supportsUnhealthyEndpoints: boolean): void {
+export function applyLoadBalancer(cluster: Cluster, balancer: LoadBalancerJson | undefined, supportsUnhealthyEndpoints: boolean, mesh: MeshLbSettings): void {
   cluster.commonLbConfig ??= create(Cluster_CommonLbConfigSchema);
   if (cluster.commonLbConfig.healthyPanicThreshold === undefined && supportsUnhealthyEndpoints) {
     cluster.commonLbConfig.healthyPanicThreshold = create(PercentSchema, { value: 0 });
   }
-  applyLocalityCluster(cluster, balancer);
+  applyLocalityCluster(cluster, effectiveLbSetting(mesh, balancer));
   if (discoveryTypeOf(cluster) === Cluster_DiscoveryType.ORIGINAL_DST) {
     cluster.lbPolicy = Cluster_LbPolicy.CLUSTER_PROVIDED;
     return;

@@ -225,7 +225,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
 
   const parts = applyConnectionPolicy(wrapper, rule?.policy, mesh);
   // Panic mode off where unhealthy endpoints are sent: in panic Envoy would route to them.
-  applyLoadBalancer(cluster, parts.loadBalancer, supportsUnhealthyEndpoints(mesh));
+  applyLoadBalancer(cluster, parts.loadBalancer, supportsUnhealthyEndpoints(mesh), mesh);
   // istiod applies no TLS settings and no PROXY protocol to sni-dnat clusters.
   if (args.naming !== 'sni-dnat') {
     applyUpstreamTls(wrapper, {

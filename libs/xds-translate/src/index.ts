@@ -36,6 +36,7 @@ export { buildGrpcListener, selectListenerAddress } from './listener.js';
 export type { GrpcListenerArgs } from './listener.js';
 export { DEFAULT_MESH_SETTINGS, isVisibleTo, serviceVisibility, supportsUnhealthyEndpoints, withMeshDefaults } from './mesh.js';
 export { ISTIOD_FLAGS, meshSettingsFromEnvironment } from './istiod-flags.js';
+export { MESH_CONFIG_FIELDS_READ, MeshConfigError, meshSettingsFromMeshConfig, meshSettingsFromMeshConfigYaml, type MeshConfigResult } from './mesh-config.js';
 export type { IstiodFlag } from './istiod-flags.js';
 export type { DnsLookupFamily, MeshSettings, ServiceVisibility } from './mesh.js';
 export {
@@ -50,7 +51,7 @@ export type { ClusterNaming, SubsetKey, TrafficDirection } from './names.js';
 export { buildGrpcRouteConfiguration, kubernetesNamespaceOf } from './route.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
-export type { Flavor, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
+export type { Flavor, LocalityLbPolicyEntry, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
 export { encodeNamespaceRoutes, encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';
@@ -65,11 +66,12 @@ export {
 export type { DestinationRuleClient, DestinationRuleLookupOptions, DestinationRuleTarget } from './destination-rule-lookup.js';
 export {
   applyLocalityLbPolicy,
+  applyLocalityLbPolicyToCluster,
   augmentLabels,
   decodeLocalityLbPolicy,
-  effectiveLocalityLbSetting,
-  effectiveZoneAwareLbSetting,
+  effectiveLbSetting,
   encodeLocalityLbPolicy,
+  INLINE_LOCALITY_LB_POLICY_TYPE_URL,
   LOCALITY_LB_POLICY_TYPE_URL,
   localityLbPolicyOf,
   localityMatch,
@@ -78,4 +80,4 @@ export {
   localityVariantKey,
   splitLocalityLabel,
 } from './locality-lb.js';
-export type { LocalityLbPolicy, LocalityProxy, ProxyLocality } from './locality-lb.js';
+export type { EffectiveLbSetting, LocalityLbPolicy, LocalityProxy, MeshLbSettings, ProxyLocality } from './locality-lb.js';

@@ -7,14 +7,16 @@
  * (`TestApplyLocalitySetting`); the istiod reference checks the whole path (libs/istiod-parity).
  */
 import { toBinary } from '@bufbuild/protobuf';
-import type { NormalizedEndpoint } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint } from '@skiff/model';
+import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { normalizedDestinationRule } from '@skiff/testing';
 import { describe, expect, it } from 'vitest';
 import {
   applyLocalityLbPolicy,
+  applyLocalityLbPolicyToCluster,
   decodeLocalityLbPolicy,
-  effectiveLocalityLbSetting,
+  effectiveLbSetting,
   encodeLocalityLbPolicy,
   localityLbPolicyOf,
   localityProxyOf,
@@ -22,7 +24,7 @@ import {
   type LocalityLbPolicy,
   type LocalityProxy,
 } from './locality-lb.js';
-import { DEFAULT_MESH_SETTINGS } from './mesh.js';
+import { DEFAULT_MESH_SETTINGS, withMeshDefaults } from './mesh.js';
 import { translateServiceEntry } from './translate.js';
 import { inlineEndpoint, serviceEntry } from './test-support/fixtures.js';
 
@@ -72,14 +74,27 @@ const SEVEN_LOCALITIES = [
 const OUTLIER = { consecutive5xxErrors: 3, interval: '10s' };
 
 describe('GetEffectiveLbSetting (loadbalancer.go)', () => {
+  const NONE = { localityLbSetting: undefined, zoneAwareLbSetting: undefined };
   it('takes the rule\'s setting over the mesh\'s, and enabled: false at the deciding level turns it off', () => {
-    const mesh = { enabled: true, failover: [{ from: 'a', to: 'b' }] };
-    expect(effectiveLocalityLbSetting(mesh, undefined)).toBe(mesh);
-    expect(effectiveLocalityLbSetting(mesh, { localityLbSetting: { failoverPriority: ['x'] } })).toEqual({ failoverPriority: ['x'] });
-    expect(effectiveLocalityLbSetting(mesh, { localityLbSetting: { enabled: false } })).toBeUndefined();
-    expect(effectiveLocalityLbSetting({ enabled: false }, { localityLbSetting: { enabled: true } })).toEqual({ enabled: true });
-    expect(effectiveLocalityLbSetting({ enabled: false }, undefined)).toBeUndefined();
-    expect(effectiveLocalityLbSetting(undefined, undefined)).toBeUndefined();
+    const locality = { enabled: true, failover: [{ from: 'a', to: 'b' }] };
+    const mesh = { ...NONE, localityLbSetting: locality };
+    expect(effectiveLbSetting(mesh, undefined)).toEqual({ locality });
+    expect(effectiveLbSetting(mesh, { localityLbSetting: { failoverPriority: ['x'] } })).toEqual({ locality: { failoverPriority: ['x'] } });
+    expect(effectiveLbSetting(mesh, { localityLbSetting: { enabled: false } })).toBeUndefined();
+    expect(effectiveLbSetting({ ...NONE, localityLbSetting: { enabled: false } }, { localityLbSetting: { enabled: true } })).toEqual({ locality: { enabled: true } });
+    expect(effectiveLbSetting({ ...NONE, localityLbSetting: { enabled: false } }, undefined)).toBeUndefined();
+    expect(effectiveLbSetting(NONE, undefined)).toBeUndefined();
+  });
+
+  it('ranks zone-aware settings first at each level: rule, then mesh; a disabled mesh zone-aware setting still decides', () => {
+    const meshZoneAware = { failover: [{ from: 'a', to: 'b' }] };
+    const mesh = { localityLbSetting: { enabled: true }, zoneAwareLbSetting: meshZoneAware };
+    expect(effectiveLbSetting(mesh, undefined)).toEqual({ zoneAware: meshZoneAware });
+    expect(effectiveLbSetting({ ...mesh, zoneAwareLbSetting: { enabled: false } }, undefined)).toEqual({ zoneAware: { enabled: false } });
+    // The rule's locality setting, even a disabled one, wins over the mesh's zone-aware one.
+    expect(effectiveLbSetting(mesh, { localityLbSetting: { failover: [] } })).toEqual({ locality: { failover: [] } });
+    expect(effectiveLbSetting(mesh, { localityLbSetting: { enabled: false } })).toBeUndefined();
+    expect(effectiveLbSetting(NONE, { zoneAwareLbSetting: { minClusterSize: 2 } })).toEqual({ zoneAware: { minClusterSize: 2 } });
   });
 });
 
@@ -96,28 +111,86 @@ describe('which assignments depend on the proxy (BuildClusterLoadAssignment)', (
   });
 });
 
-describe('what Skiff does not rewrite per proxy', () => {
-  it('reports a locality setting on a DNS cluster with several localities, and a zone-aware setting', () => {
-    const se = serviceEntry({ resolution: 'DNS', workloadSelector: null, ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
-    const endpoints = [
-      inlineEndpoint('svc', 0, { address: 'a.example.org', locality: 'region1/zone1' }),
-      inlineEndpoint('svc', 1, { address: 'b.example.org', locality: 'region2/zone1' }),
-    ];
-    const translate = (trafficPolicy: Record<string, unknown>, count = 2) =>
-      translateServiceEntry(
-        {
-          serviceEntry: se,
-          endpoints: endpoints.slice(0, count),
-          destinationRules: new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy }), from: [{ namespace: 'default', name: 'svc' }] }]]),
-        },
-        { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS },
-      ).errors.map((error) => error.detail);
-    expect(translate({ outlierDetection: OUTLIER })).toEqual(['trafficPolicy.loadBalancer.localityLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)']);
-    // One locality ranks the same for every proxy; without outlier detection nothing fails over.
-    expect(translate({ outlierDetection: OUTLIER }, 1)).toEqual([]);
-    expect(translate({ connectionPool: { tcp: { maxConnections: 1 } } })).toEqual([]);
-    expect(translate({ loadBalancer: { zoneAwareLbSetting: {} } })).toEqual(['trafficPolicy.loadBalancer.zoneAwareLbSetting on the inline endpoints of a DNS cluster (per-proxy priorities and weights)']);
-    expect(translate({ loadBalancer: { zoneAwareLbSetting: { enabled: false } } })).toEqual([]);
+describe('DNS clusters (ApplyToCluster on the inline load_assignment)', () => {
+  const se = serviceEntry({ resolution: 'DNS', workloadSelector: null, ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 0 }] });
+  const endpoints = [
+    inlineEndpoint('svc', 0, { address: 'a.example.org', locality: 'region1/zone1', labels: { tier: 'gold' } }),
+    inlineEndpoint('svc', 1, { address: 'b.example.org', locality: 'region2/zone1', labels: { tier: 'silver' } }),
+  ];
+  const translate = (trafficPolicy: Record<string, unknown> | undefined, count = 2, mesh = DEFAULT_MESH_SETTINGS, subsets: NormalizedDestinationRule['subsets'] = []) =>
+    translateServiceEntry(
+      {
+        serviceEntry: se,
+        endpoints: endpoints.slice(0, count),
+        ...(trafficPolicy === undefined
+          ? {}
+          : { destinationRules: new Map([['svc.example.com', { rule: normalizedDestinationRule({ namespace: 'default', name: 'svc', trafficPolicy, subsets }), from: [{ namespace: 'default', name: 'svc' }] }]]) }),
+      },
+      { flavor: 'envoy', naming: 'sidecar', mesh },
+    );
+
+  it('get the same policy as an EDS assignment, marked inline, with no translation error', () => {
+    const failover = translate({ outlierDetection: OUTLIER, loadBalancer: { localityLbSetting: { failover: [{ from: 'region1', to: 'region2' }] } } });
+    expect(failover.errors).toEqual([]);
+    expect(failover.localityLbPolicies).toEqual([{ clusterName: 'outbound|80||svc.example.com', policy: { failover: [{ from: 'region1', to: 'region2' }] }, inline: true }]);
+    expect(translate({ outlierDetection: OUTLIER }, 1).localityLbPolicies).toEqual([{ clusterName: 'outbound|80||svc.example.com', policy: {}, inline: true }]);
+    expect(translate({ loadBalancer: { zoneAwareLbSetting: {} } }).localityLbPolicies[0]?.policy).toEqual({ zoneAware: true });
+    // No outlier detection, a disabled setting, a PASSTHROUGH balancer (no inline endpoints left): nothing per proxy.
+    expect(translate({ connectionPool: { tcp: { maxConnections: 1 } } }).localityLbPolicies).toEqual([]);
+    expect(translate({ loadBalancer: { zoneAwareLbSetting: { enabled: false } } }).localityLbPolicies).toEqual([]);
+    expect(translate({ outlierDetection: OUTLIER, loadBalancer: { simple: 'PASSTHROUGH' } }).localityLbPolicies).toEqual([]);
+  });
+
+  it('rewrite the cluster\'s inline endpoints per proxy, leaving the rest of the cluster and the input alone', () => {
+    const result = translate({ outlierDetection: OUTLIER, loadBalancer: { localityLbSetting: { distribute: [{ from: 'region2/*', to: { 'region1/*': 100 } }] } } });
+    const cluster = result.clusters[0]!;
+    const policy = result.localityLbPolicies[0]!.policy;
+    const before = toBinary(ClusterSchema, cluster);
+    const proxy: LocalityProxy = { locality: { region: 'region2', zone: 'zone1', subZone: '' }, labels: {} };
+    const out = applyLocalityLbPolicyToCluster(cluster, policy, proxy);
+    expect(shape(out.loadAssignment!)).toEqual([
+      ['region1/zone1', 0, 100, ['a.example.org']],
+      ['region2/zone1', 0, 1, []],
+    ]);
+    expect({ ...out, loadAssignment: undefined }).toEqual({ ...cluster, loadAssignment: undefined });
+    expect(toBinary(ClusterSchema, cluster)).toEqual(before);
+    // A proxy no rule matches gets the cluster as built.
+    expect(toBinary(ClusterSchema, applyLocalityLbPolicyToCluster(cluster, policy, PROXY))).toEqual(before);
+  });
+
+  it('report failoverPriority over several localities, which istiod ranks by the first locality only, and keep it for one', () => {
+    const policy = { outlierDetection: OUTLIER, loadBalancer: { localityLbSetting: { failoverPriority: ['tier'] } } };
+    const several = translate(policy);
+    expect(several.errors.map((error) => error.detail)).toEqual([
+      "localityLbSetting.failoverPriority on the inline endpoints of a DNS cluster with endpoints in several localities (istiod ranks only the first locality's)",
+    ]);
+    expect(several.localityLbPolicies).toEqual([]);
+    const one = translate(policy, 1);
+    expect(one.errors).toEqual([]);
+    expect(one.localityLbPolicies[0]?.policy).toEqual({ failoverPriority: ['tier'], endpointLabels: [[['gold']]] });
+  });
+
+  it('leave a subset cluster\'s endpoints to failoverPriority unsplit, as istiod has no wrapped endpoints there', () => {
+    const result = translate({ outlierDetection: OUTLIER, loadBalancer: { localityLbSetting: { failoverPriority: ['tier'] } } }, 2, DEFAULT_MESH_SETTINGS, [{ name: 'all', labels: {}, trafficPolicy: null }]);
+    const subset = result.localityLbPolicies.find((entry) => entry.clusterName === 'outbound|80|all|svc.example.com');
+    expect(subset?.policy).toEqual({ failoverPriority: ['tier'], endpointLabels: [] });
+    const cluster = result.clusters.find((item) => item.name === 'outbound|80|all|svc.example.com')!;
+    const proxy: LocalityProxy = { locality: { region: 'region1', zone: 'zone1', subZone: '' }, labels: { tier: 'gold' } };
+    expect(toBinary(ClusterSchema, applyLocalityLbPolicyToCluster(cluster, subset!.policy, proxy))).toEqual(toBinary(ClusterSchema, cluster));
+    // The default cluster, with endpoints in two localities, is the one reported.
+    expect(result.errors.map((error) => error.clusterName)).toEqual(['outbound|80||svc.example.com']);
+  });
+
+  it('follow the mesh\'s settings when the rule has none, on the cluster and its endpoints', () => {
+    const mesh = withMeshDefaults({ localityLbSetting: { distribute: [{ from: 'region2/*', to: { 'region1/*': 100 } }] } });
+    const result = translate(undefined, 2, mesh);
+    expect(result.localityLbPolicies[0]?.policy).toEqual({ distribute: [{ from: 'region2/*', to: [['region1/*', 100]] }] });
+    expect(result.clusters[0]!.commonLbConfig?.localityConfigSpecifier.case).toBe('localityWeightedLbConfig');
+    const zoneAware = translate(undefined, 2, withMeshDefaults({ zoneAwareLbSetting: { minClusterSize: 3 } }));
+    expect(zoneAware.localityLbPolicies[0]?.policy).toEqual({ zoneAware: true });
+    expect(zoneAware.clusters[0]!.commonLbConfig?.localityConfigSpecifier).toMatchObject({ case: 'zoneAwareLbConfig', value: { minClusterSize: 3n } });
+    // The default mesh setting changes nothing on a cluster without outlier detection.
+    expect(translate(undefined).clusters[0]!.commonLbConfig?.localityConfigSpecifier.case).toBeUndefined();
   });
 });
 
@@ -359,6 +432,6 @@ describe('stored policies', () => {
   });
 
   it('are built only from endpoints still holding their instances', () => {
-    expect(localityLbPolicyOf({ mesh: { enabled: true }, policy: { outlierDetection: OUTLIER }, endpoints: [], clusterId: 'Kubernetes' })).toBeUndefined();
+    expect(localityLbPolicyOf({ mesh: DEFAULT_MESH_SETTINGS, policy: { outlierDetection: OUTLIER }, endpoints: [], clusterId: 'Kubernetes' })).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@
  * Pure: no I/O; the input assignment is never modified.
  */
 import { clone, create } from '@bufbuild/protobuf';
+import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { LocalityLbEndpointsSchema, type LocalityLbEndpoints } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints } from './deferred-endpoints.js';
@@ -22,6 +23,13 @@ import type { ServiceInstance } from './instances.js';
 
 /** The type URL the translator stores a cluster's policy under, beside its assignment (never sent to proxies). */
 export const LOCALITY_LB_POLICY_TYPE_URL = 'type.skiff.dev/skiff.LocalityLbPolicy';
+
+/**
+ * The type URL of the policy of a DNS cluster's inline endpoints, stored beside the cluster under its
+ * name (never sent to proxies). Apart from `LOCALITY_LB_POLICY_TYPE_URL` because an EDS cluster and
+ * its assignment share a name.
+ */
+export const INLINE_LOCALITY_LB_POLICY_TYPE_URL = 'type.skiff.dev/skiff.InlineLocalityLbPolicy';
 
 /** Topology labels istiod adds to endpoint and proxy labels (`pilot/pkg/serviceregistry/util/label/label.go`). */
 export const TOPOLOGY_REGION_LABEL = 'topology.kubernetes.io/region';
@@ -66,34 +74,36 @@ export interface LocalityLbPolicy {
   readonly failoverPriority?: readonly string[];
   /**
    * With `failoverPriority`: per locality of the assignment, per endpoint, the endpoint's value of
-   * each priority label (`''` when it has none), in the order of `failoverPriority`.
+   * each priority label (`''` when it has none), in the order of `failoverPriority`. Empty where
+   * istiod has no endpoints to match the labels of (DNS subset clusters): the split does nothing then.
    */
   readonly endpointLabels?: readonly (readonly (readonly string[])[])[];
 }
 
-/**
- * `GetEffectiveLbSetting` for locality settings: the rule's `localityLbSetting`, else the mesh's;
- * `enabled: false` at the level that decides turns it off. A rule's `zoneAwareLbSetting` wins over
- * both (see `effectiveZoneAwareLbSetting`), so it yields no locality setting.
- */
-export function effectiveLocalityLbSetting(
-  mesh: LocalityLbSettingJson | undefined,
-  balancer: TrafficPolicyJson['loadBalancer'] | undefined,
-): LocalityLbSettingJson | undefined {
-  if (field(balancer?.zoneAwareLbSetting) !== undefined) return undefined;
-  const own = field(balancer?.localityLbSetting);
-  const setting = own ?? mesh;
-  if (setting === undefined || setting === null || field(setting.enabled) === false) return undefined;
-  return setting;
+/** The mesh-wide settings a cluster falls back to (MeshConfig `localityLbSetting`, `zoneAwareLbSetting`). */
+export interface MeshLbSettings {
+  readonly localityLbSetting: LocalityLbSettingJson | undefined;
+  readonly zoneAwareLbSetting: ZoneAwareLbSettingJson | undefined;
 }
 
+/** The setting that decides a cluster's locality load balancing: a zone-aware one or a locality one. */
+export type EffectiveLbSetting = { readonly zoneAware: ZoneAwareLbSettingJson } | { readonly locality: LocalityLbSettingJson };
+
 /**
- * `GetEffectiveLbSetting` for zone-aware settings: the rule's `zoneAwareLbSetting`, which istiod
- * prefers to any locality setting. Skiff's mesh config carries no `zoneAwareLbSetting`, so the mesh
- * level never yields one.
+ * `GetEffectiveLbSetting`: the rule's `zoneAwareLbSetting`, else the rule's `localityLbSetting`
+ * (none at all when it says `enabled: false`), else the mesh's `zoneAwareLbSetting` (even a disabled
+ * one, which still turns Envoy's own zone-aware routing off), else the mesh's `localityLbSetting`
+ * (none when disabled). ServiceEntries carry no traffic distribution, the level istiod reads between
+ * the rule and the mesh.
  */
-export function effectiveZoneAwareLbSetting(balancer: TrafficPolicyJson['loadBalancer'] | undefined): ZoneAwareLbSettingJson | undefined {
-  return field(balancer?.zoneAwareLbSetting);
+export function effectiveLbSetting(mesh: MeshLbSettings, balancer: TrafficPolicyJson['loadBalancer'] | undefined): EffectiveLbSetting | undefined {
+  const ruleZoneAware = field(balancer?.zoneAwareLbSetting);
+  if (ruleZoneAware !== undefined) return { zoneAware: ruleZoneAware };
+  const ruleLocality = field(balancer?.localityLbSetting);
+  if (ruleLocality !== undefined) return field(ruleLocality.enabled) === false ? undefined : { locality: ruleLocality };
+  if (mesh.zoneAwareLbSetting !== undefined) return { zoneAware: mesh.zoneAwareLbSetting };
+  if (mesh.localityLbSetting !== undefined) return field(mesh.localityLbSetting.enabled) === false ? undefined : { locality: mesh.localityLbSetting };
+  return undefined;
 }
 
 /** A repeated field of the setting as istiod's proto sees it: an empty list is unset. */
@@ -109,14 +119,16 @@ function nonEmpty<T>(list: readonly T[] | null | undefined): readonly T[] | unde
  * localities as built, still holding their instances (for `failoverPriority`).
  */
 export function localityLbPolicyOf(args: {
-  readonly mesh: LocalityLbSettingJson | undefined;
+  readonly mesh: MeshLbSettings;
   readonly policy: TrafficPolicyJson | undefined;
   readonly endpoints: readonly LocalityLbEndpoints[];
   readonly clusterId: string;
 }): LocalityLbPolicy | undefined {
   if (args.endpoints.length === 0) return undefined;
-  const zoneAware = effectiveZoneAwareLbSetting(field(args.policy?.loadBalancer));
-  if (zoneAware !== undefined) {
+  const effective = effectiveLbSetting(args.mesh, field(args.policy?.loadBalancer));
+  if (effective === undefined) return undefined;
+  if ('zoneAware' in effective) {
+    const { zoneAware } = effective;
     // `ZoneAwareLBSettings.ApplyToLoadAssignment`: nothing changes when routing is turned off; otherwise
     // failover is forced (`ForceFailover`), so outlier detection does not matter.
     if (field(zoneAware.enabled) === false) return undefined;
@@ -128,8 +140,7 @@ export function localityLbPolicyOf(args: {
       ...(failoverPriority === undefined ? {} : { failoverPriority, endpointLabels: endpointLabelsOf(args.endpoints, failoverPriority, args.clusterId) }),
     };
   }
-  const setting = effectiveLocalityLbSetting(args.mesh, field(args.policy?.loadBalancer));
-  if (setting === undefined) return undefined;
+  const setting = effective.locality;
   const distribute = nonEmpty(field(setting.distribute));
   if (distribute !== undefined) {
     return {
@@ -241,7 +252,7 @@ function priorityLabelOverrides(priorities: readonly string[]): { labels: string
 }
 
 /** Whether `applyFailoverPriorities` runs for this policy (it reads the proxy's labels then). */
-function usesFailoverPriority(policy: LocalityLbPolicy): boolean {
+export function usesFailoverPriority(policy: LocalityLbPolicy): boolean {
   return policy.distribute === undefined && policy.failoverPriority !== undefined && policy.failoverPriority.length > 0;
 }
 
@@ -347,7 +358,8 @@ function applyZoneAwareRegionalFailover(proxy: ProxyLocality, assignment: Cluste
 function applyFailoverPriorities(assignment: ClusterLoadAssignment, proxyLabels: Readonly<Record<string, string>>, policy: LocalityLbPolicy): void {
   const priorities = policy.failoverPriority ?? [];
   const endpointLabels = policy.endpointLabels ?? [];
-  if (Object.keys(proxyLabels).length === 0 || assignment.endpoints.length === 0) return;
+  // No wrapped endpoints (a DNS subset cluster's, see `localityLbPolicyOf` callers): istiod changes nothing.
+  if (Object.keys(proxyLabels).length === 0 || assignment.endpoints.length === 0 || endpointLabels.length === 0) return;
   const { labels, overrides } = priorityLabelOverrides(priorities);
   const lowest = priorities.length;
   const includesNetwork = lowest > 0 && priorities[0] === TOPOLOGY_NETWORK_LABEL;
@@ -417,6 +429,17 @@ export function applyLocalityLbPolicy(assignment: ClusterLoadAssignment, policy:
   }
   applyLocalityFailover(proxy.locality, out, policy.failover ?? []);
   return out;
+}
+
+/**
+ * `LocalityLBSettings.ApplyToCluster` / `ZoneAwareLBSettings.ApplyToCluster` on a STRICT_DNS or
+ * LOGICAL_DNS cluster for one proxy: the same rewrite as an EDS assignment gets, on the cluster's
+ * inline `load_assignment`. A new cluster; the input is never modified.
+ */
+export function applyLocalityLbPolicyToCluster(cluster: Cluster, policy: LocalityLbPolicy, proxy: LocalityProxy): Cluster {
+  if (cluster.loadAssignment === undefined) return cluster;
+  // A shallow copy: only the assignment differs, and that is a new message.
+  return { ...cluster, loadAssignment: applyLocalityLbPolicy(cluster.loadAssignment, policy, proxy) };
 }
 
 /** The policy as stored beside its assignment (canonical JSON, UTF-8). */

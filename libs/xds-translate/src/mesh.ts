@@ -4,7 +4,7 @@
  * calls it passes these in (istiod's environment flags through `meshSettingsFromEnvironment`).
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
-import type { LocalityLbSettingJson } from './destination-rule.js';
+import type { LocalityLbSettingJson, ZoneAwareLbSettingJson } from './destination-rule.js';
 
 /** `Cluster.dns_lookup_family` for STRICT_DNS / LOGICAL_DNS clusters. */
 export type DnsLookupFamily = 'V4_ONLY' | 'V6_ONLY' | 'ALL';
@@ -52,6 +52,11 @@ export interface MeshSettings {
    * nothing configured, so only outlier detection turns on failover by locality.
    */
   readonly localityLbSetting: LocalityLbSettingJson | undefined;
+  /**
+   * `zoneAwareLbSetting`: what a cluster whose rule sets neither setting gets, before the mesh's
+   * `localityLbSetting`. istiod's default is none.
+   */
+  readonly zoneAwareLbSetting: ZoneAwareLbSettingJson | undefined;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
@@ -70,6 +75,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
   sendUnhealthyEndpoints: false,
   absoluteFqdnVhostDomain: true,
   localityLbSetting: Object.freeze({ enabled: true }),
+  zoneAwareLbSetting: undefined,
 });
 
 /** Whether services keep unhealthy endpoints and turn panic mode off (`Service.SupportsUnhealthyEndpoints`). */

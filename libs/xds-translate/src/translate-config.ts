@@ -14,14 +14,15 @@
  * `/debug/config_dump` of a real proxy shows.
  *
  * Locality load balancing (docs/istio-behaviour.md#destinationrule-locality-load-balancing) rewrites
- * assignments per proxy: with `proxy` given, the assignments are the ones that proxy gets; without,
- * they are the stored ones, and `localityLbPolicies` lists what a proxy's locality would change.
+ * assignments (EDS ones, and the inline ones of DNS clusters) per proxy: with `proxy` given, they are
+ * the ones that proxy gets; without, they are the stored ones, and `localityLbPolicies` lists what a
+ * proxy's locality would change.
  */
 import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import { DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
 import type { AppliedDestinationRule } from './destination-rule.js';
-import { applyLocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
+import { applyLocalityLbPolicy, applyLocalityLbPolicyToCluster, type LocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
 import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
 
 export interface ConfigToTranslate {
@@ -87,19 +88,17 @@ export function translateConfig(
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
     const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules) }, options);
-    for (const cluster of result.clusters) keep('cluster', cluster.name, owner, cluster, merged.clusters);
-    const policies = new Map(result.localityLbPolicies.map((entry) => [entry.clusterName, entry]));
-    for (const assignment of result.loadAssignments) {
-      const entry = policies.get(assignment.clusterName);
-      if (entry === undefined || owners.has(`endpoint ${assignment.clusterName}`)) {
-        keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
-      } else if (proxy !== undefined) {
-        keep('endpoint', assignment.clusterName, owner, applyLocalityLbPolicy(assignment, entry.policy, proxy), merged.loadAssignments);
-      } else {
-        keep('endpoint', assignment.clusterName, owner, assignment, merged.loadAssignments);
-        merged.localityLbPolicies.push(entry);
-      }
-    }
+    const policies = new Map(result.localityLbPolicies.map((entry) => [`${entry.inline === true ? 'cluster' : 'endpoint'} ${entry.clusterName}`, entry]));
+    // A resource with a policy: the proxy's rewrite when a proxy is given, else as stored with the policy listed.
+    const keepLocalized = <T>(kind: 'cluster' | 'endpoint', name: string, resource: T, into: T[], rewrite: (resource: T, policy: LocalityLbPolicy, proxy: LocalityProxy) => T): void => {
+      const entry = policies.get(`${kind} ${name}`);
+      if (entry === undefined || owners.has(`${kind} ${name}`)) return keep(kind, name, owner, resource, into);
+      if (proxy !== undefined) return keep(kind, name, owner, rewrite(resource, entry.policy, proxy), into);
+      keep(kind, name, owner, resource, into);
+      merged.localityLbPolicies.push(entry);
+    };
+    for (const cluster of result.clusters) keepLocalized('cluster', cluster.name, cluster, merged.clusters, applyLocalityLbPolicyToCluster);
+    for (const assignment of result.loadAssignments) keepLocalized('endpoint', assignment.clusterName, assignment, merged.loadAssignments, applyLocalityLbPolicy);
     for (const listener of result.listeners) keep('listener', listener.name, owner, listener, merged.listeners);
     for (const route of result.routes) keep('route', route.name, owner, route, merged.routes);
     // A namespace's route goes with the shared route of the same name: from the entry that kept it.

@@ -48,7 +48,7 @@ import {
 import { TranslateError, type TranslateErrorCode } from './errors.js';
 import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
-import { localityLbPolicyOf, type LocalityLbPolicy } from './locality-lb.js';
+import { localityLbPolicyOf, usesFailoverPriority, type LocalityLbPolicy } from './locality-lb.js';
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
 import { buildGrpcRouteConfiguration, isHttpRoutedProtocol, kubernetesNamespaceOf } from './route.js';
@@ -86,17 +86,25 @@ export interface NamespaceRoute {
   readonly route: RouteConfiguration;
 }
 
+/** A cluster's locality load balancing policy (`localityLbPolicyOf`). */
+export interface LocalityLbPolicyEntry {
+  readonly clusterName: string;
+  readonly policy: LocalityLbPolicy;
+  /** The policy rewrites the inline `load_assignment` of the STRICT_DNS / LOGICAL_DNS cluster of that name, not an EDS assignment. */
+  readonly inline?: true;
+}
+
 export interface TranslateResult {
   /** Sorted by name. */
   readonly clusters: Cluster[];
   /** EDS assignments, sorted by cluster name (DNS clusters carry theirs inline; ORIGINAL_DST clusters have none). */
   readonly loadAssignments: ClusterLoadAssignment[];
   /**
-   * Per EDS assignment whose endpoints istiod rewrites per proxy (locality load balancing), the policy
-   * to apply (`applyLocalityLbPolicy`); sorted by cluster name. Assignments not listed are the same for
-   * every proxy.
+   * Per EDS assignment, or DNS cluster's inline assignment, whose endpoints istiod rewrites per proxy
+   * (locality load balancing), the policy to apply (`applyLocalityLbPolicy`); sorted by cluster name.
+   * Assignments not listed are the same for every proxy.
    */
-  readonly localityLbPolicies: { readonly clusterName: string; readonly policy: LocalityLbPolicy }[];
+  readonly localityLbPolicies: LocalityLbPolicyEntry[];
   /** `grpc` flavour only; sorted by name. */
   readonly listeners: Listener[];
   /** `grpc` flavour only; sorted by name. */
@@ -144,7 +152,7 @@ function compareErrors(a: TranslateError, b: TranslateError): number {
 interface Output {
   clusters: Cluster[];
   loadAssignments: ClusterLoadAssignment[];
-  localityLbPolicies: { clusterName: string; policy: LocalityLbPolicy }[];
+  localityLbPolicies: LocalityLbPolicyEntry[];
   listeners: Listener[];
   routes: RouteConfiguration[];
   namespaceRoutes: NamespaceRoute[];
@@ -310,14 +318,24 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
         portCluster.report('DNS_CLUSTER_WITHOUT_ENDPOINTS', `resolution ${serviceEntry.resolution}`);
         return;
       }
-      // istiod rewrites a DNS cluster's inline endpoints per proxy too (`LocalityLBSettings.ApplyToCluster`);
-      // Skiff does not, which matters when a distribution applies or there is more than one locality to rank.
-      const locality = localityLbPolicyOf({ mesh: options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
-      if (locality !== undefined && (locality.distribute !== undefined || inlineEndpoints.length > 1)) {
-        const setting = locality.zoneAware === true ? 'zoneAwareLbSetting' : 'localityLbSetting';
-        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', `trafficPolicy.loadBalancer.${setting} on the inline endpoints of a DNS cluster (per-proxy priorities and weights)`);
+      // istiod rewrites a DNS cluster's inline endpoints per proxy (`ApplyToCluster` with the cluster's
+      // `dnsWrappedLocalityLbEndpoints`, `cluster.go` `buildOutboundClusters`); the gateway does it here.
+      const built = localityLbPolicyOf({ mesh: options.mesh, policy: portCluster.rule?.policy, endpoints: inlineEndpoints, clusterId: options.mesh.clusterId });
+      // Only a sidecar's default cluster carries those wrapped endpoints: for subset and sni-dnat
+      // clusters `applyFailoverPriorities` has none and changes nothing (`buildSubsetCluster`).
+      const wrapped = portCluster.rule?.subset === undefined && options.naming === 'sidecar';
+      const locality = built !== undefined && !wrapped && usesFailoverPriority(built) ? { ...built, endpointLabels: [] } : built;
+      const unmatched = locality !== undefined && wrapped && usesFailoverPriority(locality) && inlineEndpoints.length > 1;
+      if (unmatched) {
+        // The default cluster's wrapped endpoints are its first locality with the labels of all the
+        // port's endpoints, and `applyFailoverPriorities` indexes the one by the other: no output to match.
+        const setting = locality?.zoneAware === true ? 'zoneAwareLbSetting' : 'localityLbSetting';
+        portCluster.report('DESTINATION_RULE_FIELD_NOT_APPLIED', `${setting}.failoverPriority on the inline endpoints of a DNS cluster with endpoints in several localities (istiod ranks only the first locality's)`);
       }
-      output.clusters.push(buildCluster({ ...clusterArgs, inlineEndpoints }));
+      const cluster = buildCluster({ ...clusterArgs, inlineEndpoints });
+      output.clusters.push(cluster);
+      // A PASSTHROUGH load balancer drops the inline endpoints (ORIGINAL_DST): nothing to rewrite then.
+      if (locality !== undefined && !unmatched && cluster.loadAssignment !== undefined) output.localityLbPolicies.push({ clusterName: name, policy: locality, inline: true });
       return;
     }
     case 'EDS': {
@@ -342,7 +360,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
  * mesh's setting; the same for both generators).
  */
 function addLoadAssignment(context: PortContext, portCluster: PortCluster, endpoints: LocalityLbEndpoints[]): void {
-  const policy = localityLbPolicyOf({ mesh: context.options.mesh.localityLbSetting, policy: portCluster.rule?.policy, endpoints, clusterId: context.options.mesh.clusterId });
+  const policy = localityLbPolicyOf({ mesh: context.options.mesh, policy: portCluster.rule?.policy, endpoints, clusterId: context.options.mesh.clusterId });
   context.output.loadAssignments.push(buildClusterLoadAssignment(portCluster.name, endpoints));
   if (policy !== undefined) context.output.localityLbPolicies.push({ clusterName: portCluster.name, policy });
 }

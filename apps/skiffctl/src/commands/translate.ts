@@ -10,7 +10,17 @@
 import { stringify } from 'yaml';
 import { loadConfigInputs } from '@skiff/config-files';
 import { formatFieldError, formatParseError, normalizeDestinationRule } from '@skiff/model';
-import { localityProxyOf, meshSettingsFromEnvironment, splitLocalityLabel, translateConfig, translateResultToJson, type LocalityProxy } from '@skiff/xds-translate';
+import { readFile } from 'node:fs/promises';
+import {
+  localityProxyOf,
+  meshSettingsFromEnvironment,
+  meshSettingsFromMeshConfigYaml,
+  splitLocalityLabel,
+  translateConfig,
+  translateResultToJson,
+  type LocalityProxy,
+  type MeshConfigResult,
+} from '@skiff/xds-translate';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
 
 export interface TranslateCommandOptions {
@@ -23,6 +33,8 @@ export interface TranslateCommandOptions {
   readonly proxyLocality?: string;
   /** `key=value` labels of that proxy (`failoverPriority`). */
   readonly proxyLabels?: readonly string[];
+  /** istiod's MeshConfig YAML file (`--mesh-config`). */
+  readonly meshConfig?: string;
 }
 
 /** The proxy `--proxy-locality` / `--proxy-labels` describe, with istiod's topology labels; an error message for bad labels. */
@@ -37,6 +49,15 @@ function proxyOf(options: TranslateCommandOptions, clusterId: string): LocalityP
   return localityProxyOf({ labels, nodeLocality: splitLocalityLabel(options.proxyLocality ?? ''), clusterId, nodeName: '', network: '' });
 }
 
+/** The `--mesh-config` file's text; an error naming the file when it cannot be read. */
+async function readMeshConfig(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`--mesh-config ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
 export async function runTranslate(options: TranslateCommandOptions, io: CommandIO): Promise<ExitCode> {
   const load = await loadConfigInputs(options.files, { stdin: io.stdin, defaultNamespace: options.namespace });
   for (const error of load.inputErrors) writeLine(io.stderr, `error: ${error.file}: ${error.message}`);
@@ -46,8 +67,10 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
 
   let mesh;
   try {
-    // istiod's output-changing feature flags, by their environment variables (docs/istio-compatibility.md).
-    mesh = meshSettingsFromEnvironment(process.env);
+    // istiod's MeshConfig, then its output-changing feature flags by their environment variables (docs/istio-compatibility.md).
+    const fromFile: MeshConfigResult | undefined = options.meshConfig === undefined ? undefined : meshSettingsFromMeshConfigYaml(await readMeshConfig(options.meshConfig));
+    for (const field of fromFile?.ignored ?? []) writeLine(io.stderr, `note: ${options.meshConfig ?? ''}: ${field} is not read by Skiff`);
+    mesh = meshSettingsFromEnvironment(process.env, fromFile?.mesh);
   } catch (error) {
     writeLine(io.stderr, `error: ${error instanceof Error ? error.message : String(error)}`);
     return ExitCode.Usage;
@@ -59,8 +82,9 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
     return ExitCode.Usage;
   }
   const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh }, {}, proxy);
-  for (const { clusterName } of translation.localityLbPolicies) {
-    writeLine(io.stderr, `note: the endpoints of ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
+  for (const { clusterName, inline } of translation.localityLbPolicies) {
+    const what = inline === true ? 'inline endpoints of the DNS cluster' : 'endpoints of';
+    writeLine(io.stderr, `note: the ${what} ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
   }
   for (const error of translation.errors) writeLine(io.stderr, `warning: ${error.message}`);
   for (const duplicate of translation.duplicates) {

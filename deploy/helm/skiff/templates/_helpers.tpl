@@ -335,3 +335,15 @@ releases of the same name in different namespaces do not collide.
 {{- define "skiff.systemNamespace" -}}
 {{- .Values.debug.systemNamespace | default .Release.Namespace -}}
 {{- end }}
+
+{{/*
+The ConfigMap holding the translators' MeshConfig under its `mesh` key: the existing one named, else
+the chart's own when meshConfig.values is set; empty when istiod's defaults apply.
+*/}}
+{{- define "skiff.meshConfigMap" -}}
+{{- if .Values.meshConfig.existingConfigMap }}
+{{- .Values.meshConfig.existingConfigMap }}
+{{- else if .Values.meshConfig.values }}
+{{- include "skiff.componentName" (dict "root" . "component" "mesh") }}
+{{- end }}
+{{- end }}
