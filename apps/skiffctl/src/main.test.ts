@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -193,6 +193,21 @@ describe('the skiffctl binary', () => {
   it('runs from the repository root as `npx skiffctl` would', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'validate', '-f', 'examples/seed'], { cwd: repoRoot });
     expect(stdout).toBe('ok ServiceEntry shaoyu-test/example-app\nok WorkloadEntry shaoyu-test/example-app-1\n');
+  });
+
+  // The binary runs the esbuild bundle (bundle.mjs), these tests the sources: both must print the same bytes.
+  it.each([['envoy'], ['grpc']])('translates as the sources do, byte for byte (%s flavor)', async (flavor) => {
+    const args = ['translate', '-f', seed, '-o', 'json', '--flavor', flavor];
+    const fromBinary = await promisify(execFile)(process.execPath, [bin, ...args]);
+    const fromSources = await skiffctl(args);
+    expect(fromBinary.stdout).toBe(fromSources.stdout);
+    expect(fromBinary.stdout).toContain('"@type": "type.googleapis.com/'); // an Any, printed through the type registry
+  });
+
+  it("prints the repository's version, which the bundle reads from the root package.json", async () => {
+    const { version } = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, '--version']);
+    expect(stdout).toBe(`skiffctl ${version}\n`);
   });
 });
 

@@ -9,7 +9,7 @@
  * `schemaVersion` it does not know instead of guessing.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 export const NORMALIZED_SCHEMA_VERSION = 1;
 
@@ -284,9 +284,11 @@ export type NormalizedGateway = Static<typeof NormalizedGatewaySchema>;
 
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
+/** A schema's checker, compiled on first use: code that never reads the store (`skiffctl`) never compiles one. */
 function compileChecker<S extends TSchema>(schema: S) {
-  const checker = TypeCompiler.Compile(schema);
+  let checker: TypeCheck<S> | undefined;
   return (value: unknown): NormalizedValidation<Static<S>> => {
+    checker ??= TypeCompiler.Compile(schema);
     if (checker.Check(value)) return { valid: true, value };
     return { valid: false, errors: [...checker.Errors(value)].map((e) => `${e.path || '/'}: ${e.message}`) };
   };

@@ -4,7 +4,7 @@
  * `@type` is moved to the front of every `Any`, where Envoy's config dump prints it.
  */
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
-import { toEnvoyJson } from '@skiff/protos';
+import { toResourceJson } from '@skiff/protos/resource-registry.js';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
@@ -25,13 +25,13 @@ export function typeFirst(value: JsonValue): JsonValue {
 
 export function translateResultToJson(result: TranslateResult): JsonObject {
   const json: JsonObject = {
-    clusters: result.clusters.map((cluster) => typeFirst(toEnvoyJson(ClusterSchema, cluster))),
-    endpoints: result.loadAssignments.map((assignment) => typeFirst(toEnvoyJson(ClusterLoadAssignmentSchema, assignment))),
+    clusters: result.clusters.map((cluster) => typeFirst(toResourceJson(ClusterSchema, cluster))),
+    endpoints: result.loadAssignments.map((assignment) => typeFirst(toResourceJson(ClusterLoadAssignmentSchema, assignment))),
   };
-  if (result.listeners.length > 0) json['listeners'] = result.listeners.map((listener) => typeFirst(toEnvoyJson(ListenerSchema, listener)));
-  if (result.routes.length > 0) json['routes'] = result.routes.map((route) => typeFirst(toEnvoyJson(RouteConfigurationSchema, route)));
+  if (result.listeners.length > 0) json['listeners'] = result.listeners.map((listener) => typeFirst(toResourceJson(ListenerSchema, listener)));
+  if (result.routes.length > 0) json['routes'] = result.routes.map((route) => typeFirst(toResourceJson(RouteConfigurationSchema, route)));
   if (result.namespaceRoutes.length > 0) {
-    json['namespaceRoutes'] = result.namespaceRoutes.map(({ namespace, route }) => ({ namespace, route: typeFirst(toEnvoyJson(RouteConfigurationSchema, route)) }));
+    json['namespaceRoutes'] = result.namespaceRoutes.map(({ namespace, route }) => ({ namespace, route: typeFirst(toResourceJson(RouteConfigurationSchema, route)) }));
   }
   if (result.errors.length > 0) json['errors'] = result.errors.map((error) => error.toJSON());
   return json;

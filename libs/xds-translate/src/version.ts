@@ -7,7 +7,8 @@
  * keys, nothing iterated in input order.
  */
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { contentVersion, TypeUrl } from '@skiff/protos';
+import { contentVersion } from '@skiff/protos/content-version.js';
+import { TypeUrl } from '@skiff/protos/type-urls.js';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';

@@ -7,7 +7,7 @@
  * NACK messages; `-o json` prints the syncz entries for scripts.
  */
 import { stringify } from 'yaml';
-import { TypeUrl } from '@skiff/protos';
+import { TypeUrl } from '@skiff/protos/type-urls.js';
 import { GatewayHttpError, GatewayUnreachableError, type GatewayClient } from '../gateway-client.js';
 import { humanDuration } from '../human-duration.js';
 import { ExitCode, writeLine, type CommandIO } from '../io.js';
