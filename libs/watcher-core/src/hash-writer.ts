@@ -92,6 +92,11 @@ export class HashWriter {
   private readonly inFlight = new Map<ServiceEntryId, boolean>();
   private readonly idleWaiters: (() => void)[] = [];
   private running = 0;
+  private readonly callWaiters: (() => void)[] = [];
+  /** Set while a converge reads the store: nothing is sent meanwhile. */
+  private paused = false;
+  /** The ServiceEntries the last `readStored` found a hash of. */
+  private storedIds: ServiceEntryId[] = [];
   private pumpScheduled = false;
   private grant: LeaseGrant | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -157,17 +162,23 @@ export class HashWriter {
    */
   async converge(): Promise<ConvergeReport> {
     const started = performance.now();
-    const storedKeys = await this.store.list();
-    this.written.clear();
-    const desiredKeys = this.state.serviceEntryKeys();
-    const ids = new Set<ServiceEntryId>([...storedKeys.map(serviceEntryId), ...desiredKeys.map(serviceEntryId)]);
-    // Read the stored hashes first (concurrently, bounded), so each write below diffs against the truth.
-    this.unknown.clear();
-    await forEachBounded(storedKeys, 32, async (key) => {
-      const stored = await this.store.read(key);
-      if (stored) this.written.set(serviceEntryId(key), fieldsOf(stored));
-    });
+    // Nothing is sent while the store is read, and what is in flight lands first: each write below
+    // then diffs against what the store holds after every earlier write, not against a read that an
+    // earlier write overtook (a write planned without knowing the hash sets fields and deletes none).
+    this.paused = true;
+    try {
+      await this.callsDone();
+      this.written.clear();
+      this.unknown.clear();
+      await this.readStored();
+    } finally {
+      this.paused = false;
+    }
     const before = { writes: this.writesDone, deletes: this.deletesDone };
+    const desiredKeys = this.state.serviceEntryKeys();
+    const ids = new Set<ServiceEntryId>([...this.storedIds, ...desiredKeys.map(serviceEntryId)]);
+    const storedCount = this.storedIds.length;
+    this.storedIds = [];
     const now = performance.now();
     for (const id of ids) {
       if (!this.dirty.has(id)) this.dirty.set(id, now);
@@ -179,12 +190,28 @@ export class HashWriter {
     this.pump();
     await this.drain();
     return {
-      stored: storedKeys.length,
+      stored: storedCount,
       desired: desiredKeys.length,
       written: this.writesDone - before.writes,
       deleted: this.deletesDone - before.deletes,
       durationMs: performance.now() - started,
     };
+  }
+
+  /** Reads every stored hash into `written` (concurrently, bounded) and remembers which ServiceEntries have one. */
+  private async readStored(): Promise<void> {
+    const storedKeys = await this.store.list();
+    this.storedIds = storedKeys.map(serviceEntryId);
+    await forEachBounded(storedKeys, 32, async (key) => {
+      const stored = await this.store.read(key);
+      if (stored) this.written.set(serviceEntryId(key), fieldsOf(stored));
+    });
+  }
+
+  /** Resolves once no store call is in flight. */
+  private callsDone(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.callWaiters.push(resolve));
   }
 
   /** Forgets what the store was believed to hold (it restarted empty); the next converge rewrites all. */
@@ -235,7 +262,7 @@ export class HashWriter {
 
   /** Sends batches of ready ServiceEntries while fewer than `concurrency` calls are in flight. */
   private pump(): void {
-    while (this.running < this.concurrency && this.ready.size > 0 && this.grant !== null && !this.closed) {
+    while (this.running < this.concurrency && this.ready.size > 0 && this.grant !== null && !this.closed && !this.paused) {
       const grant = this.grant;
       const batch: PendingWrite[] = [];
       for (const id of this.ready) {
@@ -252,6 +279,7 @@ export class HashWriter {
       this.running += 1;
       void this.send(batch, grant).finally(() => {
         this.running -= 1;
+        if (this.running === 0) for (const resolve of this.callWaiters.splice(0)) resolve();
         this.pump();
         this.notifyIfIdle();
       });
@@ -288,7 +316,8 @@ export class HashWriter {
       if (desired === null) {
         if (current !== undefined || dirtySince !== undefined) return { id, change: { key, delete: true }, after: null, dirtySince };
       } else {
-        const diff = diffFields(current ?? null, desired);
+        // Nothing known in the store (a cold sync): every field is sent, so the fields themselves are the diff.
+        const diff = current === undefined ? { set: desired, delete: [] } : diffFields(current, desired);
         if (!isEmptyDiff(diff)) return { id, change: { key, diff }, after: { fields: desired }, dirtySince };
         this.written.set(id, desired);
       }
@@ -363,7 +392,7 @@ export class HashWriter {
   }
 
   private isIdle(): boolean {
-    return this.running === 0 && (this.ready.size === 0 || this.grant === null || this.closed);
+    return this.running === 0 && (this.ready.size === 0 || this.grant === null || this.closed || this.paused);
   }
 
   private notifyIfIdle(): void {
@@ -377,6 +406,10 @@ export class HashWriter {
       this.logger.warn({ serviceEntry: first, serviceEntries: batch.length, err: error.message }, 'lease lost: write refused, stopping writes');
       this.grant = null;
       this.ready.clear();
+      for (const { id } of batch) {
+        this.changedWorkloads.delete(id);
+        this.fullCompare.add(id);
+      }
       this.hooks.onFenced?.(error);
       return;
     }
@@ -387,6 +420,9 @@ export class HashWriter {
     for (const { id } of batch) {
       this.written.delete(id);
       this.unknown.add(id);
+      // Changes noted while it was in flight were relative to a write that may not have happened.
+      this.changedWorkloads.delete(id);
+      this.fullCompare.add(id);
     }
     this.scheduleRetry();
     this.logger.warn({ serviceEntry: first, serviceEntries: batch.length, err: error instanceof Error ? error.message : String(error) }, 'store write failed; will retry');
