@@ -23,6 +23,15 @@ function recordingWriter(store: MemoryStore) {
   const inner = store.serviceEntries;
   const calls: ServiceEntryChange[][] = [];
   const gate: { hold: Promise<void> | null; failNext: number } = { hold: null, failNext: 0 };
+  /** Holds the calls from now on until the returned function is called. */
+  const holdCalls = (): (() => void) => {
+    let release = (): void => undefined;
+    gate.hold = new Promise((resolve) => (release = resolve));
+    return () => {
+      gate.hold = null;
+      release();
+    };
+  };
   const facet: ServiceEntryWriter = {
     ...inner,
     writeMany: async (changes, fence) => {
@@ -35,7 +44,7 @@ function recordingWriter(store: MemoryStore) {
       return inner.writeMany(changes, fence);
     },
   };
-  return { facet, calls, gate };
+  return { facet, calls, gate, holdCalls };
 }
 
 describe('HashWriter', () => {
@@ -106,12 +115,11 @@ describe('HashWriter', () => {
   });
 
   it('writes a ServiceEntry that changed while its write was in flight again, with the latest state', async () => {
-    const { apply, writer, calls, gate, store, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
+    const { apply, writer, calls, holdCalls, store, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
     apply(serviceEntry('s0', { app: 's0' }));
     apply(workloadEntry('w0', '10.0.0.1', { app: 's0' }));
     await writer.drain();
-    let release = (): void => undefined;
-    gate.hold = new Promise((resolve) => (release = resolve));
+    const release = holdCalls();
     apply(workloadEntry('w0', '10.0.0.2', { app: 's0' }));
     await new Promise((resolve) => setImmediate(resolve));
     expect(calls).toHaveLength(2);
@@ -120,7 +128,6 @@ describe('HashWriter', () => {
     apply(workloadEntry('w1', '10.0.0.4', { app: 's0' }));
     await new Promise((resolve) => setImmediate(resolve));
     expect(calls).toHaveLength(2);
-    gate.hold = null;
     release();
     await writer.drain();
     expect(calls).toHaveLength(3);
@@ -131,7 +138,7 @@ describe('HashWriter', () => {
   });
 
   it('retries a failed batch against the hashes read back, deleting what should be gone', async () => {
-    const { apply, writer, calls, gate, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
+    const { apply, writer, calls, gate, holdCalls, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
     apply(serviceEntry('s0', { app: 's0' }));
     apply(serviceEntry('s1', { app: 's1' }));
     apply(workloadEntry('w0', '10.0.0.1', { app: 's0' }));
@@ -151,32 +158,28 @@ describe('HashWriter', () => {
 
     // A change noted while a call that then fails was in flight is not written alone: the failed
     // call's fields go out again with it.
-    let release = (): void => undefined;
-    gate.hold = new Promise((resolve) => (release = resolve));
+    const release = holdCalls();
     gate.failNext = 1;
     apply(workloadEntry('w0', '10.0.0.3', { app: 's1' }));
     await new Promise((resolve) => setImmediate(resolve));
     apply(workloadEntry('w1', '10.0.0.4', { app: 's1' }));
-    gate.hold = null;
     release();
     await expect.poll(() => writer.backlog, { timeout: 2000, interval: 5 }).toBe(0);
     await expectStoreEqualsDesired(keys.slice(0, 2));
   });
 
   it('converges against what the store holds once the calls in flight have landed', async () => {
-    const { apply, writer, gate, store, state, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
+    const { apply, writer, holdCalls, store, state, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
     apply(serviceEntry('s0', { app: 's0' }));
     apply(workloadEntry('w0', '10.0.0.1', { app: 's0' }));
     await writer.drain();
     // The writer forgets what it wrote (the store came back), and a write it plans without that knowledge is held in flight.
     writer.forgetStoredState();
-    let release = (): void => undefined;
-    gate.hold = new Promise((resolve) => (release = resolve));
+    const release = holdCalls();
     state.apply({ type: 'delete', ref: { kind: 'WorkloadEntry', namespace: 'mesh', name: 'w0' }, origin: 'test' });
     writer.markDirty([keys[0]!]);
     await new Promise((resolve) => setImmediate(resolve));
     const converged = writer.converge();
-    gate.hold = null;
     release();
     await converged;
     // The held write set fields and deleted none; the converge read the hash after it and dropped w0.
