@@ -118,6 +118,8 @@ export class HashWriter {
   /** The lease this writer writes under, or null to stop writing (changes are still remembered). */
   setGrant(grant: LeaseGrant | null): void {
     this.grant = grant;
+    // Without a grant nothing more is sent: whoever waits for the queue to drain stops waiting.
+    this.notifyIfIdle();
   }
 
   get leaseGrant(): LeaseGrant | null {
