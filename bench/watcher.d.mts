@@ -29,6 +29,8 @@ export interface UpdateThroughputRow {
   readonly updatesPerCpuSecond: number;
   readonly updatesPerSecond: number;
   readonly hashWrites: number;
+  /** Store calls (script calls) that carried those writes, several ServiceEntries each. */
+  readonly storeCalls: number;
   readonly hashWritesPerSecond: number;
   readonly serviceEntryChanges: number;
   readonly lagMedianMs: number;

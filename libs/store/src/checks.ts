@@ -2,7 +2,9 @@
 import {
   isWritableField,
   SERVICE_ENTRY_FIELD,
+  serviceEntryId,
   StoreError,
+  type ServiceEntryChange,
   type ServiceEntryDiff,
 } from './contract.js';
 
@@ -16,6 +18,17 @@ export function checkDiff(diff: ServiceEntryDiff): void {
       throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} cannot be deleted (delete the ServiceEntry to remove 'se')`);
     }
     if (Object.hasOwn(diff.set, field)) throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} is both set and deleted`);
+  }
+}
+
+/** Throws `StoreError('invalid-argument')` for a batch with a diff the contract does not allow or a ServiceEntry named twice. */
+export function checkChanges(changes: readonly ServiceEntryChange[]): void {
+  const seen = new Set<string>();
+  for (const change of changes) {
+    const id = serviceEntryId(change.key);
+    if (seen.has(id)) throw new StoreError('invalid-argument', `ServiceEntry ${id} appears twice in one batch`);
+    seen.add(id);
+    if ('diff' in change) checkDiff(change.diff);
   }
 }
 

@@ -198,6 +198,71 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(await store.changeLog.length()).toBe(0);
       });
 
+      it('applies a batch of writes and deletes in one step, each hash with its own revision and log entry, in order', async () => {
+        const fullDiff = (key: ObjectKey, address: string) => diffFields(null, serviceEntryFields(serviceEntry(key), [workload(key.namespace, `${key.name}-w0`, address)]));
+        const first = await store.serviceEntries.writeMany(
+          [
+            { key: A, diff: fullDiff(A, '10.0.0.1') },
+            { key: B, diff: fullDiff(B, '10.0.1.1'), trace: '00-bbbb-01' },
+          ],
+          grant,
+        );
+        expect(first.map((r) => r.status)).toEqual(['written', 'written']);
+        const [a1, b1] = first.map(logged);
+        expect(b1!.revision).toBeGreaterThan(a1!.revision);
+        expect(first.map((r) => r.epoch)).toEqual([await store.epoch(), await store.epoch()]);
+
+        const moved = { 'ep:WorkloadEntry/default/a-w0': JSON.stringify(workload('default', 'a-w0', '10.0.0.9')) };
+        const second = await store.serviceEntries.writeMany(
+          [
+            { key: C, diff: fullDiff(C, '10.0.2.1') },
+            { key: B, delete: true },
+            { key: A, diff: { set: moved, delete: [] } },
+            { key: { namespace: 'default', name: 'never' }, delete: true },
+          ],
+          grant,
+        );
+        expect(second.map((r) => r.status)).toEqual(['written', 'deleted', 'written', 'absent']);
+        expect(second[2]).toMatchObject({ changedFields: ['ep:WorkloadEntry/default/a-w0'] });
+        const [c2, b2, a2] = second.slice(0, 3).map(logged);
+        const revisions = [a1, b1, c2, b2, a2].map((r) => r!.revision);
+        expect(new Set(revisions).size).toBe(5);
+        expect(revisions).toEqual([...revisions].sort((x, y) => x - y));
+        expect((await store.serviceEntries.read(A))?.revision).toBe(a2!.revision);
+        expect((await store.serviceEntries.read(B))).toBeNull();
+        expect(await store.serviceEntries.list()).toEqual([A, C]);
+
+        const unchanged = await store.serviceEntries.writeMany([{ key: A, diff: { set: moved, delete: [] } }], grant);
+        expect(unchanged).toEqual([{ status: 'unchanged', revision: a2!.revision, epoch: await store.epoch() }]);
+        expect(await store.serviceEntries.writeMany([], grant)).toEqual([]);
+
+        const changes = await store.changeLog.read('t1', { count: 100, blockMs: 0 });
+        expect(changes).toEqual([
+          { serviceEntry: A, op: 'upsert', revision: a2!.revision, ids: [a1!.logId, a2!.logId], traces: [] },
+          { serviceEntry: B, op: 'delete', revision: b2!.revision, ids: [b1!.logId, b2!.logId], traces: ['00-bbbb-01'] },
+          { serviceEntry: C, op: 'upsert', revision: c2!.revision, ids: [c2!.logId], traces: [] },
+        ]);
+      });
+
+      it('refuses a whole batch, changing nothing, when the lease is not current or any change is invalid', async () => {
+        await writeFull(A, ['10.0.0.1']);
+        const before = await store.serviceEntries.read(A);
+        const logLength = await store.changeLog.length();
+        const newB = { key: B, diff: diffFields(null, serviceEntryFields(serviceEntry(B), [])) };
+        const touchA = { key: A, diff: { set: { 'ep:WorkloadEntry/default/x': '{}' }, delete: [] } };
+        const stale: LeaseGrant = { holder: grant.holder, token: grant.token - 1 };
+        await expect(store.serviceEntries.writeMany([newB, touchA], stale)).rejects.toBeInstanceOf(FencedError);
+        // A new hash without `se`, placed after valid changes: nothing of the batch is written.
+        const headless = { key: C, diff: { set: { 'ep:WorkloadEntry/other/x': '{}' }, delete: [] } };
+        await expect(store.serviceEntries.writeMany([newB, touchA, headless], grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.serviceEntries.writeMany([newB, touchA, { key: A, delete: true }], grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.serviceEntries.writeMany([newB, { key: A, diff: { set: { rev: '1' }, delete: [] } }], grant)).rejects.toMatchObject({ code: 'invalid-argument' });
+        expect(await store.serviceEntries.read(A)).toEqual(before);
+        expect(await store.serviceEntries.read(B)).toBeNull();
+        expect(await store.serviceEntries.list()).toEqual([A]);
+        expect(await store.changeLog.length()).toBe(logLength);
+      });
+
       it('lists every ServiceEntry in namespace/name order', async () => {
         for (const key of [C, B, A]) await writeFull(key, []);
         expect(await store.serviceEntries.list()).toEqual([A, B, C]);

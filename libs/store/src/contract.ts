@@ -160,6 +160,14 @@ export interface StoredServiceEntry {
   readonly fields: Readonly<Record<string, string>>;
 }
 
+/** One ServiceEntry's part of a batch (`ServiceEntryWriter.writeMany`): a diff to apply, or its deletion. */
+export type ServiceEntryChange =
+  | { readonly key: ObjectKey; readonly diff: ServiceEntryDiff; readonly trace?: string }
+  | { readonly key: ObjectKey; readonly delete: true; readonly trace?: string };
+
+/** What one change of a batch did: a `WriteResult` for a diff, a `DeleteResult` for a deletion. */
+export type ServiceEntryChangeResult = WriteResult | DeleteResult;
+
 /** Reading ServiceEntry hashes (translators). */
 export interface ServiceEntryReader {
   read(key: ObjectKey): Promise<StoredServiceEntry | null>;
@@ -173,6 +181,14 @@ export interface ServiceEntryWriter extends ServiceEntryReader {
   write(key: ObjectKey, diff: ServiceEntryDiff, fence: LeaseGrant, options?: WriteOptions): Promise<WriteResult>;
   /** Deletes the hash and logs the deletion; throws `FencedError` (changing nothing) unless `fence` is the current lease. */
   delete(key: ObjectKey, fence: LeaseGrant, options?: WriteOptions): Promise<DeleteResult>;
+  /**
+   * Applies the changes of several ServiceEntries (each at most once) in one step, with one fence check:
+   * each hash changes as `write` or `delete` would change it, with its own revision and change-log entry,
+   * in the order given; results come back in that order. Throws `FencedError` or
+   * `StoreError('invalid-argument')` having changed nothing. A store spread over shards takes each
+   * shard's part in one step (the parts are independent).
+   */
+  writeMany(changes: readonly ServiceEntryChange[], fence: LeaseGrant): Promise<ServiceEntryChangeResult[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -23,15 +23,20 @@ import {
   type ServiceEntryDiff,
   type StoredServiceEntry,
 } from './contract.js';
+import { configure } from 'safe-stable-stringify';
 
-/** JSON with object keys in sorted order at every level (arrays keep their order). */
+/**
+ * `safe-stable-stringify` writes object keys sorted as it goes, where a `JSON.stringify` replacer had to
+ * build a sorted copy of every object first: the watcher encodes every endpoint of the mesh on a cold
+ * sync, and the copies cost time and garbage collections.
+ */
+const stableStringify = configure({ deterministic: true, circularValue: TypeError });
+
+/** JSON with object keys in sorted order at every level (arrays keep their order), as `JSON.stringify` writes the rest. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(item).sort()) sorted[key] = (item as Record<string, unknown>)[key];
-    return sorted;
-  });
+  const text = stableStringify(value);
+  if (text === undefined) throw new StoreError('invalid-argument', 'not a JSON value');
+  return text;
 }
 
 /**

@@ -8,13 +8,14 @@ import {
   serviceEntryId,
   type DeleteResult,
   type LeaseGrant,
+  type ServiceEntryChange,
+  type ServiceEntryChangeResult,
   type ServiceEntryDiff,
   type ServiceEntryWriter,
   type StoredServiceEntry,
-  type WriteOptions,
   type WriteResult,
 } from './contract.js';
-import { checkDiff, traceOf } from './checks.js';
+import { checkChanges, traceOf } from './checks.js';
 import type { MemoryState } from './memory-state.js';
 import { compareObjectKeys } from './ownership-records.js';
 
@@ -27,15 +28,10 @@ export function memoryServiceEntries(state: MemoryState): ServiceEntryWriter {
     return { key: { namespace: key.namespace, name: key.name }, revision: Number(hash.get(REVISION_FIELD)), fields };
   };
 
-  const write = (key: ObjectKey, diff: ServiceEntryDiff, fence: LeaseGrant, options: WriteOptions | undefined): WriteResult => {
+  const write = (key: ObjectKey, diff: ServiceEntryDiff, trace: string): WriteResult => {
     const id = serviceEntryId(key);
-    checkDiff(diff);
-    state.checkFence(fence);
     const existing = state.data.serviceEntries.get(id);
     const sets = Object.entries(diff.set);
-    if (existing === undefined && sets.length > 0 && !Object.hasOwn(diff.set, SERVICE_ENTRY_FIELD)) {
-      throw new StoreError('invalid-argument', `a new ServiceEntry hash needs the ${SERVICE_ENTRY_FIELD} field`);
-    }
     const changedFields: string[] = [];
     for (const [field, value] of sets) if (existing?.get(field) !== value) changedFields.push(field);
     for (const field of diff.delete) if (existing?.has(field) === true) changedFields.push(field);
@@ -48,23 +44,35 @@ export function memoryServiceEntries(state: MemoryState): ServiceEntryWriter {
     const revision = ++state.data.revisionCounter;
     hash.set(REVISION_FIELD, String(revision));
     state.data.serviceEntries.set(id, hash);
-    const logId = state.appendLog({ serviceEntry: { namespace: key.namespace, name: key.name }, op: 'upsert', revision }, traceOf(options));
+    const logId = state.appendLog({ serviceEntry: { namespace: key.namespace, name: key.name }, op: 'upsert', revision }, trace);
     return { status: 'written', revision, logId, changedFields, epoch: state.ensureEpoch() };
   };
 
-  const remove = (key: ObjectKey, fence: LeaseGrant, options: WriteOptions | undefined): DeleteResult => {
-    const id = serviceEntryId(key);
-    state.checkFence(fence);
-    if (!state.data.serviceEntries.delete(id)) return { status: 'absent', epoch: state.data.epoch };
+  const remove = (key: ObjectKey, trace: string): DeleteResult => {
+    if (!state.data.serviceEntries.delete(serviceEntryId(key))) return { status: 'absent', epoch: state.data.epoch };
     const revision = ++state.data.revisionCounter;
-    const logId = state.appendLog({ serviceEntry: { namespace: key.namespace, name: key.name }, op: 'delete', revision }, traceOf(options));
+    const logId = state.appendLog({ serviceEntry: { namespace: key.namespace, name: key.name }, op: 'delete', revision }, trace);
     return { status: 'deleted', revision, logId, epoch: state.ensureEpoch() };
+  };
+
+  /** Every check first (arguments, fence, a new hash has `se`), then the changes in order: all or nothing, as the Redis script. */
+  const writeMany = (changes: readonly ServiceEntryChange[], fence: LeaseGrant): ServiceEntryChangeResult[] => {
+    checkChanges(changes);
+    state.checkFence(fence);
+    for (const change of changes) {
+      if (!('diff' in change) || state.data.serviceEntries.has(serviceEntryId(change.key))) continue;
+      if (Object.keys(change.diff.set).length > 0 && !Object.hasOwn(change.diff.set, SERVICE_ENTRY_FIELD)) {
+        throw new StoreError('invalid-argument', `a new ServiceEntry hash needs the ${SERVICE_ENTRY_FIELD} field`);
+      }
+    }
+    return changes.map((change) => ('diff' in change ? write(change.key, change.diff, change.trace ?? '') : remove(change.key, change.trace ?? '')));
   };
 
   return {
     read: async (key) => state.op(() => read(key)),
     list: async () => state.op(() => [...state.data.serviceEntries.keys()].map(parseServiceEntryId).sort(compareObjectKeys)),
-    write: async (key, diff, fence, options) => state.op(() => write(key, diff, fence, options)),
-    delete: async (key, fence, options) => state.op(() => remove(key, fence, options)),
+    write: async (key, diff, fence, options) => state.op(() => writeMany([{ key, diff, trace: traceOf(options) }], fence)[0] as WriteResult),
+    delete: async (key, fence, options) => state.op(() => writeMany([{ key, delete: true, trace: traceOf(options) }], fence)[0] as DeleteResult),
+    writeMany: async (changes, fence) => state.op(() => writeMany(changes, fence)),
   };
 }

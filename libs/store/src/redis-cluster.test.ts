@@ -126,6 +126,19 @@ describe('sharded Redis store on a cluster', () => {
     expect(new Set(masters).size).toBe(3);
   });
 
+  it('splits a batch by shard, one script call per shard, and returns the results in the batch order', async () => {
+    const grant = (await store.lease.acquire('watcher-1', 60_000))!;
+    const fullDiff = (key: ObjectKey) => diffFields(null, serviceEntryFields(serviceEntry(key), [workload(key.namespace, `${key.name}-w`, '10.0.0.1')]));
+    const written = await store.serviceEntries.writeMany(keys.map((key) => ({ key, diff: fullDiff(key) })), grant);
+    expect(written.map((r) => r.status)).toEqual(keys.map(() => 'written'));
+    for (const [i, key] of keys.entries()) expect((await store.shards[store.shardOf(key)]!.serviceEntries.read(key))?.revision).toBe((written[i] as { revision: number }).revision);
+    const deleted = await store.serviceEntries.writeMany([{ key: keys[0]!, delete: true }, { key: keys[1]!, diff: fullDiff(keys[1]!) }, { key: keys[2]!, delete: true }], grant);
+    expect(deleted.map((r) => r.status)).toEqual(['deleted', 'unchanged', 'deleted']);
+    expect(await store.serviceEntries.list()).toHaveLength(keys.length - 2);
+    await expect(store.serviceEntries.writeMany([{ key: keys[3]!, delete: true }], { holder: 'watcher-2', token: grant.token + 1 })).rejects.toMatchObject({ code: 'fenced' });
+    expect(await store.serviceEntries.read(keys[3]!)).not.toBeNull();
+  });
+
   it('puts each Sidecar and Gateway in the shard its key hashes to, invalidates on that shard alone, and lists them all', async () => {
     const grant = (await store.lease.acquire('watcher-1', 60_000))!;
     const json = JSON.stringify({ schemaVersion: 1, egress: [{ bind: '', hosts: ['./*'] }] });
@@ -200,7 +213,7 @@ describe('sharded Redis store on a cluster', () => {
     try {
       await expect(store.serviceEntries.write(key, diffFields(null, serviceEntryFields(serviceEntry(key), [])), grant)).rejects.toMatchObject({
         code: 'unavailable',
-        message: '[unavailable] write-service-entry: no replica confirmed the write within 300 ms (it is on the master; repeating it is harmless)',
+        message: '[unavailable] write-service-entries: no replica confirmed the write within 300 ms (it is on the master; repeating it is harmless)',
       });
     } finally {
       cluster.freeze(replica, false);

@@ -36,81 +36,93 @@ end
 const HSET_BATCH = 500;
 
 /**
- * Fenced, atomic write of one ServiceEntry hash with its change-log entry.
- * KEYS: hash, ServiceEntry index, revision counter, change log, lease, epoch.
- * ARGV: lease value, id, epoch candidate, log max length, trace ('' for none), number of fields to set,
- *       then field/value pairs, then fields to delete.
- * Only values that differ are written; when nothing differs there is no revision and no log entry.
+ * Fenced, atomic write of several ServiceEntry hashes, each with its own revision and change-log entry
+ * (a write or a delete per hash). One call carries many ServiceEntries, so the fence is checked once and
+ * the client encodes and sends one command for the lot; it is still one atomic step.
+ * KEYS: lease, epoch, revision counter, change log, ServiceEntry index, then one hash per change.
+ * ARGV: lease value, epoch candidate, log max length, number of changes, then per change a header of
+ *       id, op (`upsert` or `delete`), trace ('' for none), number of fields to set, number of fields to
+ *       delete, followed by the field/value pairs to set and the fields to delete.
+ * Only values that differ are written; a change where nothing differs gets no revision and no log entry.
+ * Reply: `{'done', epoch, results}` with per change `{'written', rev, log id, changed fields}`,
+ * `{'unchanged', rev}`, `{'deleted', rev, log id}` or `{'absent'}`.
  */
-export const WRITE_SERVICE_ENTRY = new LuaScript(
-  'write-service-entry',
+export const WRITE_SERVICE_ENTRIES = new LuaScript(
+  'write-service-entries',
   `
-local lease = redis.call('GET', KEYS[5])
+local lease = redis.call('GET', KEYS[1])
 if lease ~= ARGV[1] then return {'fenced', lease or ''} end
-local nset = tonumber(ARGV[6])
-local first_delete = 7 + 2 * nset
-if nset > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
-  local has_se = false
-  for i = 7, first_delete - 1, 2 do
-    if ARGV[i] == 'se' then has_se = true break end
+local count = tonumber(ARGV[4])
+local starts = {}
+local at = 5
+for c = 1, count do
+  starts[c] = at
+  local nset = tonumber(ARGV[at + 3])
+  if ARGV[at + 1] == 'upsert' and nset > 0 and redis.call('EXISTS', KEYS[5 + c]) == 0 then
+    local has_se = false
+    for i = at + 5, at + 4 + 2 * nset, 2 do
+      if ARGV[i] == 'se' then has_se = true break end
+    end
+    if not has_se then return {'invalid', ARGV[at] .. ': a new ServiceEntry hash needs the se field'} end
   end
-  if not has_se then return {'invalid', 'a new ServiceEntry hash needs the se field'} end
+  at = at + 5 + 2 * nset + tonumber(ARGV[at + 4])
 end
-local changed = {}
-local batch = {}
-for i = 7, first_delete - 1, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
-    changed[#changed + 1] = ARGV[i]
-    batch[#batch + 1] = ARGV[i]
-    batch[#batch + 1] = ARGV[i + 1]
-    if #batch >= ${2 * HSET_BATCH} then
-      redis.call('HSET', KEYS[1], unpack(batch))
-      batch = {}
+local function log(id, op, rev, trace)
+  if trace == '' then
+    return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'se', id, 'op', op, 'rev', rev)
+  end
+  return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'se', id, 'op', op, 'rev', rev, 'trace', trace)
+end
+local results = {}
+local logged = false
+for c = 1, count do
+  local hash = KEYS[5 + c]
+  local at = starts[c]
+  local id = ARGV[at]
+  local first_set = at + 5
+  local first_delete = first_set + 2 * tonumber(ARGV[at + 3])
+  local last = first_delete + tonumber(ARGV[at + 4]) - 1
+  if ARGV[at + 1] == 'delete' then
+    if redis.call('EXISTS', hash) == 0 then
+      results[c] = {'absent'}
+    else
+      redis.call('DEL', hash)
+      redis.call('SREM', KEYS[5], id)
+      local rev = redis.call('INCR', KEYS[3])
+      results[c] = {'deleted', rev, log(id, 'delete', rev, ARGV[at + 2])}
+      logged = true
+    end
+  else
+    local changed = {}
+    local batch = {}
+    for i = first_set, first_delete - 1, 2 do
+      if redis.call('HGET', hash, ARGV[i]) ~= ARGV[i + 1] then
+        changed[#changed + 1] = ARGV[i]
+        batch[#batch + 1] = ARGV[i]
+        batch[#batch + 1] = ARGV[i + 1]
+        if #batch >= ${2 * HSET_BATCH} then
+          redis.call('HSET', hash, unpack(batch))
+          batch = {}
+        end
+      end
+    end
+    if #batch > 0 then redis.call('HSET', hash, unpack(batch)) end
+    for i = first_delete, last do
+      if redis.call('HDEL', hash, ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i] end
+    end
+    if #changed == 0 then
+      results[c] = {'unchanged', redis.call('HGET', hash, 'rev') or '0'}
+    else
+      local rev = redis.call('INCR', KEYS[3])
+      redis.call('HSET', hash, 'rev', rev)
+      redis.call('SADD', KEYS[5], id)
+      results[c] = {'written', rev, log(id, 'upsert', rev, ARGV[at + 2]), changed}
+      logged = true
     end
   end
 end
-if #batch > 0 then redis.call('HSET', KEYS[1], unpack(batch)) end
-for i = first_delete, #ARGV do
-  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then changed[#changed + 1] = ARGV[i] end
-end
-if #changed == 0 then
-  return {'unchanged', redis.call('HGET', KEYS[1], 'rev') or '0', redis.call('GET', KEYS[6]) or ''}
-end
-local rev = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], 'rev', rev)
-redis.call('SADD', KEYS[2], ARGV[2])
-local id
-if ARGV[5] == '' then
-  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'upsert', 'rev', rev)
-else
-  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'upsert', 'rev', rev, 'trace', ARGV[5])
-end
-redis.call('SET', KEYS[6], ARGV[3], 'NX')
-return {'written', rev, id, redis.call('GET', KEYS[6]), changed}
-`,
-);
-
-/**
- * Fenced, atomic delete of one ServiceEntry hash with its change-log entry.
- * KEYS: as WRITE_SERVICE_ENTRY. ARGV: lease value, id, epoch candidate, log max length, trace.
- */
-export const DELETE_SERVICE_ENTRY = new LuaScript(
-  'delete-service-entry',
-  `
-local lease = redis.call('GET', KEYS[5])
-if lease ~= ARGV[1] then return {'fenced', lease or ''} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'absent', redis.call('GET', KEYS[6]) or ''} end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-local rev = redis.call('INCR', KEYS[3])
-local id
-if ARGV[5] == '' then
-  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'delete', 'rev', rev)
-else
-  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'se', ARGV[2], 'op', 'delete', 'rev', rev, 'trace', ARGV[5])
-end
-redis.call('SET', KEYS[6], ARGV[3], 'NX')
-return {'deleted', rev, id, redis.call('GET', KEYS[6])}
+if logged then redis.call('SET', KEYS[2], ARGV[2], 'NX') end
+return {'done', redis.call('GET', KEYS[2]) or '', results}
 `,
 );
 

@@ -11,20 +11,19 @@ import {
   serviceEntryId,
   type DeleteResult,
   type LeaseGrant,
-  type ServiceEntryDiff,
+  type ServiceEntryChange,
+  type ServiceEntryChangeResult,
   type ServiceEntryWriter,
   type StoredServiceEntry,
-  type WriteOptions,
   type WriteResult,
 } from './contract.js';
-import { checkDiff, traceOf } from './checks.js';
+import { checkChanges, traceOf } from './checks.js';
 import { compareObjectKeys } from './ownership-records.js';
 import type { RedisContext } from './redis-context.js';
-import { DELETE_SERVICE_ENTRY, WRITE_SERVICE_ENTRY } from './redis-scripts.js';
+import { WRITE_SERVICE_ENTRIES } from './redis-scripts.js';
 
 export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: number): ServiceEntryWriter {
   const { keys } = ctx;
-  const scriptKeys = (id: string): string[] => [keys.serviceEntry(id), keys.serviceEntryIndex, keys.revisionCounter, keys.changeLog, keys.lease, keys.epoch];
 
   const read = async (key: ObjectKey): Promise<StoredServiceEntry | null> => {
     const hash = await ctx.client.hgetall(keys.serviceEntry(serviceEntryId(key)));
@@ -35,48 +34,59 @@ export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: numbe
     return { key: { namespace: key.namespace, name: key.name }, revision: Number(revision), fields };
   };
 
-  const write = async (key: ObjectKey, diff: ServiceEntryDiff, fence: LeaseGrant, options: WriteOptions | undefined): Promise<WriteResult> => {
-    const id = serviceEntryId(key);
-    checkDiff(diff);
-    const sets = Object.entries(diff.set);
-    const args: (string | number)[] = [leaseValue(fence), id, randomUUID(), changeLogMaxLength, traceOf(options), sets.length];
-    for (const [field, value] of sets) args.push(field, value);
-    for (const field of diff.delete) args.push(field);
-    const reply = (await ctx.replicatedScript(WRITE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
+  const writeMany = async (changes: readonly ServiceEntryChange[], fence: LeaseGrant): Promise<ServiceEntryChangeResult[]> => {
+    checkChanges(changes);
+    if (changes.length === 0) return [];
+    const scriptKeys = [keys.lease, keys.epoch, keys.revisionCounter, keys.changeLog, keys.serviceEntryIndex];
+    const args: (string | number)[] = [leaseValue(fence), randomUUID(), changeLogMaxLength, changes.length];
+    for (const change of changes) {
+      const id = serviceEntryId(change.key);
+      scriptKeys.push(keys.serviceEntry(id));
+      if ('diff' in change) {
+        const fields = Object.keys(change.diff.set);
+        args.push(id, 'upsert', change.trace ?? '', fields.length, change.diff.delete.length);
+        for (const field of fields) args.push(field, change.diff.set[field] as string);
+        for (const field of change.diff.delete) args.push(field);
+      } else {
+        args.push(id, 'delete', change.trace ?? '', 0, 0);
+      }
+    }
+    const reply = (await ctx.replicatedScript(WRITE_SERVICE_ENTRIES, scriptKeys, args)) as unknown[];
+    const unexpected = (): StoreError => new StoreError('corrupt', `unexpected reply from ${WRITE_SERVICE_ENTRIES.name}: ${JSON.stringify(reply)}`);
     switch (reply[0]) {
       case 'fenced':
         throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));
       case 'invalid':
         throw new StoreError('invalid-argument', String(reply[1]));
-      case 'unchanged':
-        return { status: 'unchanged', revision: Number(reply[1]), epoch: reply[2] === '' ? null : String(reply[2]) };
-      case 'written':
-        return { status: 'written', revision: Number(reply[1]), logId: String(reply[2]), epoch: String(reply[3]), changedFields: (reply[4] as unknown[]).map(String) };
+      case 'done':
+        break;
       default:
-        throw new StoreError('corrupt', `unexpected reply from ${WRITE_SERVICE_ENTRY.name}: ${JSON.stringify(reply)}`);
+        throw unexpected();
     }
-  };
-
-  const remove = async (key: ObjectKey, fence: LeaseGrant, options: WriteOptions | undefined): Promise<DeleteResult> => {
-    const id = serviceEntryId(key);
-    const args = [leaseValue(fence), id, randomUUID(), changeLogMaxLength, traceOf(options)];
-    const reply = (await ctx.replicatedScript(DELETE_SERVICE_ENTRY, scriptKeys(id), args)) as unknown[];
-    switch (reply[0]) {
-      case 'fenced':
-        throw new FencedError(fence, reply[1] === '' ? null : parseLeaseValue(String(reply[1])));
-      case 'absent':
-        return { status: 'absent', epoch: reply[1] === '' ? null : String(reply[1]) };
-      case 'deleted':
-        return { status: 'deleted', revision: Number(reply[1]), logId: String(reply[2]), epoch: String(reply[3]) };
-      default:
-        throw new StoreError('corrupt', `unexpected reply from ${DELETE_SERVICE_ENTRY.name}: ${JSON.stringify(reply)}`);
-    }
+    const epoch = reply[1] === '' ? null : String(reply[1]);
+    const results = reply[2] as unknown[][];
+    if (!Array.isArray(results) || results.length !== changes.length) throw unexpected();
+    return results.map((result): ServiceEntryChangeResult => {
+      switch (result[0]) {
+        case 'written':
+          return { status: 'written', revision: Number(result[1]), logId: String(result[2]), epoch: String(epoch), changedFields: (result[3] as unknown[]).map(String) };
+        case 'unchanged':
+          return { status: 'unchanged', revision: Number(result[1]), epoch };
+        case 'deleted':
+          return { status: 'deleted', revision: Number(result[1]), logId: String(result[2]), epoch: String(epoch) };
+        case 'absent':
+          return { status: 'absent', epoch };
+        default:
+          throw unexpected();
+      }
+    });
   };
 
   return {
     read: (key) => ctx.run('read ServiceEntry', () => read(key)),
     list: () => ctx.run('list ServiceEntries', async () => (await ctx.client.smembers(keys.serviceEntryIndex)).map(parseServiceEntryId).sort(compareObjectKeys)),
-    write: (key, diff, fence, options) => ctx.run('write ServiceEntry', () => write(key, diff, fence, options)),
-    delete: (key, fence, options) => ctx.run('delete ServiceEntry', () => remove(key, fence, options)),
+    write: (key, diff, fence, options) => ctx.run('write ServiceEntry', async () => (await writeMany([{ key, diff, trace: traceOf(options) }], fence))[0] as WriteResult),
+    delete: (key, fence, options) => ctx.run('delete ServiceEntry', async () => (await writeMany([{ key, delete: true, trace: traceOf(options) }], fence))[0] as DeleteResult),
+    writeMany: (changes, fence) => ctx.run('write ServiceEntries', () => writeMany(changes, fence)),
   };
 }

@@ -40,12 +40,15 @@ import {
   type Lease,
   type LeaseGrant,
   type GatewayWriter,
+  type ServiceEntryChange,
+  type ServiceEntryChangeResult,
   type ServiceEntryWriter,
   type SidecarWriter,
   type Store,
   type StoreHealth,
   type WatcherStore,
 } from './contract.js';
+import { checkChanges } from './checks.js';
 import { compareObjectKeys } from './ownership-records.js';
 import { checkShards, shardOf } from './redis-keys.js';
 import { RedisStore, type RedisStoreOptions } from './redis.js';
@@ -97,6 +100,7 @@ export class ShardedRedisStore implements WatcherStore {
       list: () => sortedUnion(all.map((s) => s.serviceEntries.list()), (key) => key),
       write: (key, diff, fence, writeOptions) => route(key).serviceEntries.write(key, diff, fence, writeOptions),
       delete: (key, fence, writeOptions) => route(key).serviceEntries.delete(key, fence, writeOptions),
+      writeMany: (changes, fence) => this.writeManySharded(changes, fence),
     };
     // Sidecars and Gateways are routed like ServiceEntries (by `<namespace>/<name>`): each lives in one shard's hash
     // and its invalidation goes out on that shard's channel with that shard's sequence.
@@ -172,6 +176,29 @@ export class ShardedRedisStore implements WatcherStore {
     const store = this.stores[this.shardOf(key)];
     if (store === undefined) throw new StoreError('invalid-argument', `no shard for ${serviceEntryId(key)}`);
     return store;
+  }
+
+  /** Each shard's part of a batch in one script call there (the parts run concurrently); results in the batch's order. */
+  private async writeManySharded(changes: readonly ServiceEntryChange[], fence: LeaseGrant): Promise<ServiceEntryChangeResult[]> {
+    checkChanges(changes);
+    const parts = new Map<RedisStore, { changes: ServiceEntryChange[]; positions: number[] }>();
+    changes.forEach((change, position) => {
+      const store = this.storeOf(change.key);
+      let part = parts.get(store);
+      if (part === undefined) parts.set(store, (part = { changes: [], positions: [] }));
+      part.changes.push(change);
+      part.positions.push(position);
+    });
+    const results: ServiceEntryChangeResult[] = new Array(changes.length);
+    await Promise.all(
+      [...parts].map(async ([store, part]) => {
+        const partResults = await store.serviceEntries.writeMany(part.changes, fence);
+        partResults.forEach((result, i) => {
+          results[part.positions[i] as number] = result;
+        });
+      }),
+    );
+    return results;
   }
 
   private named(): { name: string; store: RedisStore }[] {

@@ -30,7 +30,7 @@ import {
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
-import { canonicalJson, FRESH_FIELD_ENCODING, parseServiceEntryId, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
+import { canonicalJson, endpointField, FRESH_FIELD_ENCODING, parseServiceEntryId, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
 import { HostIndex } from './host-index.js';
 
 /** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
@@ -46,10 +46,23 @@ export interface ObjectStatus {
   readonly rejection: { readonly origin: string; readonly errors: readonly FieldError[]; readonly object: unknown } | null;
 }
 
+/**
+ * What an applied or deleted object changed. `workload` is set for a WorkloadEntry: its endpoint field
+ * (`desiredWorkloadField`) is then the only field of each affected ServiceEntry's hash the event may
+ * have changed, so a writer holding the rest can write that field alone.
+ */
+interface Changed {
+  readonly kind: string;
+  readonly affected: readonly ObjectKey[];
+  readonly workload?: ObjectKey;
+  readonly sidecars?: readonly ObjectKey[];
+  readonly gateways?: readonly ObjectKey[];
+}
+
 export type ApplyOutcome =
   /** `created`: the object had no valid version before (istiod counts such an event as `add`). */
-  | { readonly result: 'applied'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly created: boolean; readonly sidecars?: readonly ObjectKey[]; readonly gateways?: readonly ObjectKey[] }
-  | { readonly result: 'deleted'; readonly kind: string; readonly affected: readonly ObjectKey[]; readonly sidecars?: readonly ObjectKey[]; readonly gateways?: readonly ObjectKey[] }
+  | ({ readonly result: 'applied'; readonly created: boolean } & Changed)
+  | ({ readonly result: 'deleted' } & Changed)
   /** The new version is invalid; nothing changed. */
   | { readonly result: 'rejected'; readonly kind: string; readonly errors: readonly FieldError[] }
   /** Not an object Skiff reads (unknown shape or an Istio kind it does not use); nothing changed. */
@@ -180,7 +193,7 @@ export class DesiredState {
     const loadedWorkload = loaded.workloadEntries[0];
     if (loadedWorkload) {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
-      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry), created };
+      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry), workload: { namespace, name }, created };
     }
     const object = loaded.accepted[0]?.object;
     if (object?.kind === 'DestinationRule') {
@@ -228,7 +241,7 @@ export class DesiredState {
     if (ref.kind === 'WorkloadEntry') {
       if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       const changes = this.index.deleteWorkload(objectKey);
-      return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry) };
+      return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry), workload: objectKey };
     }
     if (ref.kind === 'DestinationRule') {
       const id = `${ref.namespace}/${ref.name}`;
@@ -288,6 +301,17 @@ export class DesiredState {
       this.rememberingEncoding,
       this.destinationRulesFor(serviceEntry.hosts),
     );
+  }
+
+  /**
+   * One field of `desiredFields(serviceEntry)`: the endpoint field of the WorkloadEntry `workload`, with
+   * its text while the ServiceEntry selects the workload, without (undefined) when it does not.
+   */
+  desiredWorkloadField(serviceEntry: ObjectKey, workload: ObjectKey): { readonly field: string; readonly text: string | undefined } {
+    const endpoint = this.index.workload(workload);
+    const selected = endpoint !== undefined && this.index.selectingServiceEntries(workload).some((key) => key.namespace === serviceEntry.namespace && key.name === serviceEntry.name);
+    if (endpoint !== undefined && selected) return this.rememberingEncoding.endpoint(endpoint);
+    return { field: endpointField({ kind: 'WorkloadEntry', namespace: workload.namespace, name: workload.name }), text: undefined };
   }
 
   /** The DestinationRules in effect whose host matches one of `hosts`, by namespace and name. */

@@ -2,7 +2,7 @@
  * The watcher service: a configuration source in, one store hash per ServiceEntry out.
  *
  * source events -> DesiredState (validate, normalize, selector index) -> HashWriter (fenced, atomic,
- * only changed fields) -> store. It converges the store to the desired state after the initial sync,
+ * only changed fields, several ServiceEntries per store call) -> store. It converges the store to the desired state after the initial sync,
  * after winning the writer lease, and whenever the store's epoch changes (Redis restarted empty).
  */
 import type { Meter, Tracer } from '@opentelemetry/api';
@@ -28,8 +28,10 @@ export interface WatcherOptions {
   readonly defaultNamespace?: string;
   readonly leaseTtlMs?: number;
   readonly elector?: LeaderElector;
-  /** ServiceEntries written concurrently (default 32). */
+  /** Store calls writing ServiceEntries in flight at once (default 4). */
   readonly concurrency?: number;
+  /** Most ServiceEntries one store call writes (default 64). */
+  readonly batchSize?: number;
   /** How often the store's epoch is checked for an empty restart (default 2 s). */
   readonly epochCheckMs?: number;
 }
@@ -110,6 +112,7 @@ export class Watcher implements Runner {
       state: this.state,
       logger: this.logger,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       hooks: {
         onWrite: (op, lagMs) => {
@@ -242,7 +245,7 @@ export class Watcher implements Runner {
         this.logger.debug({ origin: event.origin }, outcome.reason);
         return;
       default:
-        this.writer.markDirty(outcome.affected);
+        this.writer.markDirty(outcome.affected, outcome.workload);
         if (outcome.sidecars !== undefined) this.sidecarSync.markDirty(outcome.sidecars);
         if (outcome.gateways !== undefined) this.gatewaySync.markDirty(outcome.gateways);
     }
