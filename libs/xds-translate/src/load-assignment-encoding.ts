@@ -31,7 +31,8 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
-import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
+import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, sameBytes, type AssignmentEndpoints, type CachedEndpoint, type EndpointBytesScope } from './endpoint-bytes.js';
+import { buildWorkloadMetadata, ISTIO_METADATA_KEY, joinWorkloadMetadata, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Thrown inside the fast path when a message has a shape it does not write; caught below. */
@@ -221,6 +222,36 @@ function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, 
   writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
 }
 
+/** Where the endpoints of misses are written before they are kept and spliced in; emptied by each `finish`. */
+const scratch = new BinaryWriter();
+
+/** Writes `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and keeps its bytes with what they depend on. */
+function encodeInstanceEndpoint(instance: ServiceInstance, clusterId: string): CachedEndpoint {
+  const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
+  const canonicalRevision = firstLabel(instance.labels, CANONICAL_REVISION_LABELS);
+  try {
+    scratch.tag(2, WireType.LengthDelimited).fork();
+    writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
+    scratch.join();
+  } catch (error) {
+    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next one
+    throw error;
+  }
+  return {
+    address: instance.address,
+    port: instance.port,
+    weight: instance.weight,
+    istioMutualTls: instance.tlsMode === ISTIO_MUTUAL_TLS_MODE,
+    workloadName: instance.workloadName,
+    namespace: instance.namespace,
+    canonicalName,
+    canonicalRevision,
+    clusterId,
+    bytes: scratch.finish(),
+    build: 0,
+  };
+}
+
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
   for (const instance of source.instances) {
     writer.tag(2, WireType.LengthDelimited).fork();
@@ -236,14 +267,83 @@ function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoin
   const source = deferredLbEndpoints(group);
   if (source !== undefined) writeDeferredEndpoints(writer, source);
   else for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
-  if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
-  if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
+  writeLocalityLbEndpointsTail(writer, group);
   writer.join();
 }
 
-/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
-export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
+/** The fields of a `LocalityLbEndpoints` after its endpoints. */
+function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEndpoints): void {
+  if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
+  if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
+}
+
+/**
+ * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
+ * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
+ */
+function endpointBytesOf(instance: ServiceInstance, clusterId: string, cached: AssignmentEndpoints, build: number): Uint8Array {
+  // Keyed by address: a string the instance already holds (hashed once, unlike a key built per
+  // build), unique per endpoint but for shared addresses, which only cost a rewrite.
+  const key = instance.address;
+  const found = cached.entries.get(key);
+  const entry = found !== undefined && sameBytes(found, instance, clusterId) ? found : encodeInstanceEndpoint(instance, clusterId);
+  cached.use(key, entry, found, build);
+  return entry.bytes;
+}
+
+/**
+ * `encodeClusterLoadAssignment` splicing the endpoints from their bytes: each locality group is its
+ * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end.
+ */
+function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): Uint8Array {
+  const cached = endpoints.assignment(assignment.clusterName);
+  requireUnset(assignmentRest, assignment);
+  const parts: Uint8Array[] = [];
+  writeString(scratch, 1, assignment.clusterName);
+  parts.push(scratch.finish());
+  for (const group of assignment.endpoints) {
+    const source = deferredLbEndpoints(group);
+    if (source === undefined) {
+      writeLocalityLbEndpoints(scratch, group);
+      parts.push(scratch.finish());
+      continue;
+    }
+    requireUnset(localityEndpointsRest, group);
+    if (group.locality !== undefined) writeLocality(scratch, group.locality);
+    const locality = scratch.finish();
+    writeLocalityLbEndpointsTail(scratch, group);
+    const tail = scratch.finish();
+    const at = parts.length;
+    parts.push(locality, locality); // the first is replaced by the group's tag and length below
+    let length = locality.length + tail.length;
+    for (const instance of source.instances) {
+      const bytes = endpointBytesOf(instance, source.clusterId, cached, endpoints.build);
+      length += bytes.length;
+      parts.push(bytes);
+    }
+    parts.push(tail);
+    scratch.tag(2, WireType.LengthDelimited).uint32(length);
+    parts[at] = scratch.finish();
+  }
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape
+ * allows. With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous
+ * build (or earlier in this one) are spliced in from their bytes instead of being written again.
+ */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
   try {
+    if (endpoints !== undefined) return spliceClusterLoadAssignment(assignment, endpoints);
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
@@ -251,6 +351,7 @@ export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): 
     return writer.finish();
   } catch (error) {
     if (error !== UNSUPPORTED) throw error;
+    scratch.finish(); // the fallback may leave a message half written there
     return toBinary(ClusterLoadAssignmentSchema, assignment);
   }
 }
