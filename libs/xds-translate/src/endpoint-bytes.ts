@@ -42,6 +42,11 @@ export interface CachedEndpoint {
   /** `firstLabel(labels, CANONICAL_REVISION_LABELS)`. */
   readonly canonicalRevision: string | undefined;
   readonly clusterId: string;
+  /**
+   * The labels object the instance had; the same object (normalized entries are immutable) has the same
+   * canonical labels, which are looked up again only for another object.
+   */
+  readonly labels: Readonly<Record<string, string>>;
   /** The `lb_endpoints` field as it sits in its `LocalityLbEndpoints`: tag, length, message. */
   readonly bytes: Uint8Array;
   /** The last build of the owner that used it. */
@@ -61,9 +66,15 @@ export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clus
     entry.workloadName === instance.workloadName &&
     entry.namespace === instance.namespace &&
     entry.clusterId === clusterId &&
-    entry.canonicalName === firstLabel(instance.labels, CANONICAL_NAME_LABELS) &&
-    entry.canonicalRevision === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)
+    (entry.labels === instance.labels ||
+      (entry.canonicalName === firstLabel(instance.labels, CANONICAL_NAME_LABELS) && entry.canonicalRevision === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
   );
+}
+
+/** A locality group's `lb_endpoints`: the entries, in order, and their bytes concatenated. */
+export interface LocalityGroupBytes {
+  readonly entries: readonly CachedEndpoint[];
+  readonly bytes: Uint8Array;
 }
 
 /**
@@ -77,6 +88,8 @@ export class AssignmentEndpoints {
   build = 0;
   /** Entries of `entries` that `build` used. */
   used = 0;
+  /** The endpoints of each locality group as last encoded, by position: reused whole when they are the same entries. */
+  groups: LocalityGroupBytes[] = [];
 
   /** The entry for `key` is `entry` for `build` (written now, or found unchanged). */
   use(key: string, entry: CachedEndpoint, previous: CachedEndpoint | undefined, build: number): void {

@@ -132,17 +132,23 @@ describe('encodeClusterLoadAssignment', () => {
       clusterName: fc.constantFrom('c', 'd'),
       clusterId: fc.constantFrom('Kubernetes', 'other'),
       groupBy: fc.constantFrom('label' as const, 'locality' as const),
+      // How many instances (the same objects) the assignment takes over from the previous build's first.
+      kept: fc.nat(6),
     });
     fc.assert(
       fc.property(fc.array(fc.array(build, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 4 }), fc.boolean(), (builds, close) => {
         const cache = new EndpointBytesCache();
+        let previous: readonly ServiceInstance[] = [];
         for (const assignments of builds) {
           const scope = cache.scope('owner');
-          for (const { instances, clusterName, clusterId, groupBy } of assignments) {
+          const first = assignments[0]?.instances ?? [];
+          for (const { instances: own, kept, clusterName, clusterId, groupBy } of assignments) {
+            const instances = [...previous.slice(0, kept), ...own];
             const make = () => buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(instances, { clusterId, groupBy, fitTotalWeight: false }));
             expect(Buffer.from(encodeClusterLoadAssignment(make(), scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, make())));
           }
           if (close) scope.close();
+          previous = [...previous.slice(0, assignments[0]?.kept ?? 0), ...first];
         }
       }),
       { numRuns: 1_000 },

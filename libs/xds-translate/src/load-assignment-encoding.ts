@@ -247,6 +247,7 @@ function encodeInstanceEndpoint(instance: ServiceInstance, clusterId: string): C
     canonicalName,
     canonicalRevision,
     clusterId,
+    labels: instance.labels,
     bytes: scratch.finish(),
     build: 0,
   };
@@ -281,14 +282,42 @@ function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEnd
  * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
  * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
  */
-function endpointBytesOf(instance: ServiceInstance, clusterId: string, cached: AssignmentEndpoints, build: number): Uint8Array {
+function endpointEntryOf(instance: ServiceInstance, clusterId: string, cached: AssignmentEndpoints, build: number): CachedEndpoint {
   // Keyed by address: a string the instance already holds (hashed once, unlike a key built per
   // build), unique per endpoint but for shared addresses, which only cost a rewrite.
   const key = instance.address;
   const found = cached.entries.get(key);
   const entry = found !== undefined && sameBytes(found, instance, clusterId) ? found : encodeInstanceEndpoint(instance, clusterId);
   cached.use(key, entry, found, build);
-  return entry.bytes;
+  return entry;
+}
+
+/**
+ * The `lb_endpoints` of the locality group at `position`: the bytes the assignment's last encoding
+ * had there when they are the same entries in the same order (most groups, when one workload
+ * changed), the entries' bytes concatenated otherwise.
+ */
+function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): Uint8Array {
+  const { instances, clusterId } = source;
+  const last = cached.groups[position];
+  const entries = new Array<CachedEndpoint>(instances.length);
+  let same = last !== undefined && last.entries.length === instances.length;
+  let length = 0;
+  for (let i = 0; i < instances.length; i++) {
+    const entry = endpointEntryOf(instances[i] as ServiceInstance, clusterId, cached, build);
+    entries[i] = entry;
+    length += entry.bytes.length;
+    if (same && last?.entries[i] !== entry) same = false;
+  }
+  if (same && last !== undefined) return last.bytes;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const entry of entries) {
+    bytes.set(entry.bytes, offset);
+    offset += entry.bytes.length;
+  }
+  cached.groups[position] = { entries, bytes };
+  return bytes;
 }
 
 /**
@@ -301,7 +330,7 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
   const parts: Uint8Array[] = [];
   writeString(scratch, 1, assignment.clusterName);
   parts.push(scratch.finish());
-  for (const group of assignment.endpoints) {
+  for (const [position, group] of assignment.endpoints.entries()) {
     const source = deferredLbEndpoints(group);
     if (source === undefined) {
       writeLocalityLbEndpoints(scratch, group);
@@ -313,18 +342,11 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     const locality = scratch.finish();
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
-    const at = parts.length;
-    parts.push(locality, locality); // the first is replaced by the group's tag and length below
-    let length = locality.length + tail.length;
-    for (const instance of source.instances) {
-      const bytes = endpointBytesOf(instance, source.clusterId, cached, endpoints.build);
-      length += bytes.length;
-      parts.push(bytes);
-    }
-    parts.push(tail);
-    scratch.tag(2, WireType.LengthDelimited).uint32(length);
-    parts[at] = scratch.finish();
+    const lbEndpoints = groupBytesOf(source, position, cached, endpoints.build);
+    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.length + tail.length);
+    parts.push(scratch.finish(), locality, lbEndpoints, tail);
   }
+  cached.groups.length = Math.min(cached.groups.length, assignment.endpoints.length);
   let total = 0;
   for (const part of parts) total += part.length;
   const bytes = new Uint8Array(total);
