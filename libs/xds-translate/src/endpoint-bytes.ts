@@ -47,8 +47,11 @@ export interface CachedEndpoint {
    * canonical labels, which are looked up again only for another object.
    */
   readonly labels: Readonly<Record<string, string>>;
-  /** The `lb_endpoints` field as it sits in its `LocalityLbEndpoints`: tag, length, message. */
-  readonly bytes: Uint8Array;
+  /**
+   * The `lb_endpoints` field as it sits in its `LocalityLbEndpoints`: tag, length, message. A view
+   * into the bytes of the group that last put it together, moved when another one does (same bytes).
+   */
+  bytes: Uint8Array;
   /** The last build of the owner that used it. */
   build: number;
 }

@@ -222,21 +222,24 @@ function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, 
   writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
 }
 
-/** Where the endpoints of misses are written before they are kept and spliced in; emptied by each `finish`. */
+/**
+ * Where the endpoints a build writes (those not kept from before) go, one locality group's after the
+ * other's, before they are split into their entries; emptied by each `finish`.
+ */
 const scratch = new BinaryWriter();
 
-/** Writes `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and keeps its bytes with what they depend on. */
-function encodeInstanceEndpoint(instance: ServiceInstance, clusterId: string): CachedEndpoint {
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Appends `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and returns its entry,
+ * whose `bytes` are set once the group's new endpoints are split (`splitWritten`).
+ */
+function writeInstanceEntry(instance: ServiceInstance, clusterId: string): CachedEndpoint {
   const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
   const canonicalRevision = firstLabel(instance.labels, CANONICAL_REVISION_LABELS);
-  try {
-    scratch.tag(2, WireType.LengthDelimited).fork();
-    writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
-    scratch.join();
-  } catch (error) {
-    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next one
-    throw error;
-  }
+  scratch.tag(2, WireType.LengthDelimited).fork();
+  writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
+  scratch.join();
   return {
     address: instance.address,
     port: instance.port,
@@ -248,9 +251,34 @@ function encodeInstanceEndpoint(instance: ServiceInstance, clusterId: string): C
     canonicalRevision,
     clusterId,
     labels: instance.labels,
-    bytes: scratch.finish(),
+    bytes: NO_BYTES,
     build: 0,
   };
+}
+
+/**
+ * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
+ * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
+ * them rather than one each. Returns those bytes.
+ */
+function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
+  const bytes = scratch.finish();
+  let offset = 0;
+  for (const entry of written) {
+    const start = offset;
+    offset++; // the tag: field 2, length-delimited, one byte
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[offset++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    offset += length;
+    entry.bytes = bytes.subarray(start, offset);
+  }
+  return bytes;
 }
 
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
@@ -282,39 +310,51 @@ function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEnd
  * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
  * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
  */
-function endpointEntryOf(instance: ServiceInstance, clusterId: string, cached: AssignmentEndpoints, build: number): CachedEndpoint {
-  // Keyed by address: a string the instance already holds (hashed once, unlike a key built per
-  // build), unique per endpoint but for shared addresses, which only cost a rewrite.
-  const key = instance.address;
-  const found = cached.entries.get(key);
-  const entry = found !== undefined && sameBytes(found, instance, clusterId) ? found : encodeInstanceEndpoint(instance, clusterId);
-  cached.use(key, entry, found, build);
-  return entry;
-}
-
 /**
  * The `lb_endpoints` of the locality group at `position`: the bytes the assignment's last encoding
  * had there when they are the same entries in the same order (most groups, when one workload
- * changed), the entries' bytes concatenated otherwise.
+ * changed), the entries' bytes concatenated otherwise. An entry is found by address (a string the
+ * instance already holds, hashed once, unlike a key built per build; shared addresses only cost a
+ * rewrite) and used when its inputs are the instance's; the others are written now. The entries of a
+ * group put together again then point into its new bytes, so the old bytes are not kept alive.
  */
 function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): Uint8Array {
   const { instances, clusterId } = source;
   const last = cached.groups[position];
   const entries = new Array<CachedEndpoint>(instances.length);
+  const written: CachedEndpoint[] = [];
   let same = last !== undefined && last.entries.length === instances.length;
-  let length = 0;
-  for (let i = 0; i < instances.length; i++) {
-    const entry = endpointEntryOf(instances[i] as ServiceInstance, clusterId, cached, build);
-    entries[i] = entry;
-    length += entry.bytes.length;
-    if (same && last?.entries[i] !== entry) same = false;
+  try {
+    for (let i = 0; i < instances.length; i++) {
+      const instance = instances[i] as ServiceInstance;
+      const key = instance.address;
+      const found = cached.entries.get(key);
+      let entry = found;
+      if (entry === undefined || !sameBytes(entry, instance, clusterId)) {
+        entry = writeInstanceEntry(instance, clusterId);
+        written.push(entry);
+      }
+      cached.use(key, entry, found, build);
+      entries[i] = entry;
+      if (same && last?.entries[i] !== entry) same = false;
+    }
+  } catch (error) {
+    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
+    throw error;
   }
   if (same && last !== undefined) return last.bytes;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const entry of entries) {
-    bytes.set(entry.bytes, offset);
-    offset += entry.bytes.length;
+  const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
+  let bytes = fresh;
+  if (written.length !== entries.length) {
+    let length = 0;
+    for (const entry of entries) length += entry.bytes.length;
+    bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const entry of entries) {
+      bytes.set(entry.bytes, offset);
+      entry.bytes = bytes.subarray(offset, offset + entry.bytes.length);
+      offset += entry.bytes.length;
+    }
   }
   cached.groups[position] = { entries, bytes };
   return bytes;
