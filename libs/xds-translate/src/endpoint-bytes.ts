@@ -48,10 +48,13 @@ export interface CachedEndpoint {
    */
   readonly labels: Readonly<Record<string, string>>;
   /**
-   * The `lb_endpoints` field as it sits in its `LocalityLbEndpoints`: tag, length, message. A view
-   * into the bytes of the group that last put it together, moved when another one does (same bytes).
+   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is:
+   * `bytes[start..end)`, the bytes of the group that last put it together, moved when another one
+   * does (the same field there). Offsets rather than a view: one object less per endpoint.
    */
   bytes: Uint8Array;
+  start: number;
+  end: number;
   /** The last build of the owner that used it. */
   build: number;
 }

@@ -252,6 +252,8 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
     clusterId,
     labels: instance.labels,
     bytes: NO_BYTES,
+    start: 0,
+    end: 0,
     build: 0,
   };
 }
@@ -259,7 +261,7 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
 /**
  * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
  * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
- * them rather than one each. Returns those bytes.
+ * them rather than one each, and no view object per entry. Returns those bytes.
  */
 function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
   const bytes = scratch.finish();
@@ -276,7 +278,9 @@ function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
       shift += 7;
     } while (byte & 0x80);
     offset += length;
-    entry.bytes = bytes.subarray(start, offset);
+    entry.bytes = bytes;
+    entry.start = start;
+    entry.end = offset;
   }
   return bytes;
 }
@@ -347,13 +351,16 @@ function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: Ass
   let bytes = fresh;
   if (written.length !== entries.length) {
     let length = 0;
-    for (const entry of entries) length += entry.bytes.length;
+    for (const entry of entries) length += entry.end - entry.start;
     bytes = new Uint8Array(length);
     let offset = 0;
     for (const entry of entries) {
-      bytes.set(entry.bytes, offset);
-      entry.bytes = bytes.subarray(offset, offset + entry.bytes.length);
-      offset += entry.bytes.length;
+      const size = entry.end - entry.start;
+      bytes.set(entry.bytes.subarray(entry.start, entry.end), offset);
+      entry.bytes = bytes;
+      entry.start = offset;
+      entry.end = offset + size;
+      offset += size;
     }
   }
   cached.groups[position] = { entries, bytes };
