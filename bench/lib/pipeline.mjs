@@ -37,7 +37,7 @@ export class IndexedControlPlane {
   /** ServiceEntry id -> its encoded resources. */
   resources = new Map();
   /** The encoded endpoints of each ServiceEntry's latest build: a cold build starts without any. */
-  endpointBytes = new EndpointBytesCache();
+  endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
 
   /** `rebuildServiceEntry` with this plane's endpoint bytes (the references rebuild with them too). */
   rebuild(serviceEntry, endpoints) {

@@ -168,7 +168,7 @@ export class Translator implements Runner {
    * The encoded endpoints of each ServiceEntry's latest build: a rebuild writes only the endpoints
    * that changed and splices the others (at most the live endpoints of the ServiceEntries built).
    */
-  private readonly endpointBytes = new EndpointBytesCache();
+  private readonly endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
   private readonly queue: KeyedQueue<string>;
   /** Changes not yet taken by a build, per ServiceEntry id. */
   private readonly waiting = new Map<string, PendingWork>();

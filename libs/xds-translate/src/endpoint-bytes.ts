@@ -118,6 +118,8 @@ export class EndpointBytesScope {
     private readonly assignments: Map<string, AssignmentEndpoints>,
     /** Numbers the owner's builds, from 1. */
     readonly build: number,
+    /** False: this build neither reads nor keeps endpoints (the encoder writes them all, as without a scope). */
+    readonly recording = true,
   ) {}
 
   /** The entries of the assignment named `clusterName`, for this build to read and record. */
@@ -159,6 +161,14 @@ export class EndpointBytesCache {
   private readonly owners = new Map<string, { readonly assignments: Map<string, AssignmentEndpoints>; last: EndpointBytesScope | undefined }>();
 
   /**
+   * `keepFromSecondBuild`: an owner's first build keeps nothing, its later builds do. Keeping an
+   * endpoint costs more than writing it once (an entry object and a map slot per endpoint and
+   * cluster), and it pays only when the owner is built again: a translator's cold start builds every
+   * ServiceEntry once, most of which may never change.
+   */
+  constructor(private readonly options: { readonly keepFromSecondBuild?: boolean } = {}) {}
+
+  /**
    * Starts a build of `owner`, which reads the entries the owner's previous build left; `close` the
    * scope when the build is encoded (starting the next build closes it too).
    */
@@ -167,6 +177,10 @@ export class EndpointBytesCache {
     if (state === undefined) {
       state = { assignments: new Map(), last: undefined };
       this.owners.set(owner, state);
+      if (this.options.keepFromSecondBuild === true) {
+        state.last = new EndpointBytesScope(state.assignments, 1, false);
+        return state.last;
+      }
     }
     state.last?.close();
     const scope = new EndpointBytesScope(state.assignments, (state.last?.build ?? 0) + 1);
@@ -179,7 +193,7 @@ export class EndpointBytesCache {
     this.owners.delete(owner);
   }
 
-  /** Owners with entries. */
+  /** Owners built (with entries, or whose first build kept none). */
   get ownerCount(): number {
     return this.owners.size;
   }

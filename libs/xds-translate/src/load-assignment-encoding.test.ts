@@ -195,6 +195,38 @@ describe('encodeClusterLoadAssignment', () => {
     expect(cache.ownerCount).toBe(1);
   });
 
+  it('with keepFromSecondBuild, keeps nothing from the first build of an owner and keeps the endpoints of its later builds', () => {
+    const instances: ServiceInstance[] = [1, 2, 3].map((n) => ({
+      address: `10.0.1.${n}`,
+      port: 80,
+      labels: { app: 'a' },
+      locality: '',
+      network: '',
+      weight: 0,
+      tlsMode: 'istio',
+      serviceAccount: '',
+      workloadName: `vm-${n}`,
+      namespace: 'ns',
+      origin: `WorkloadEntry ns/vm-${n}`,
+    }));
+    const cache = new EndpointBytesCache({ keepFromSecondBuild: true });
+    const build = (): void => {
+      const scope = cache.scope('se');
+      const message = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+      expect(Buffer.from(encodeClusterLoadAssignment(message, scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+      scope.close();
+    };
+    build();
+    expect(cache.size).toBe(0);
+    expect(cache.ownerCount).toBe(1);
+    build();
+    expect(cache.size).toBe(3);
+    build();
+    expect(cache.size).toBe(3);
+    cache.forget('se');
+    expect(cache.ownerCount).toBe(0);
+  });
+
   it('writes endpoints from the messages once something has read or replaced them', () => {
     const instances = [
       { address: '10.0.0.1', port: 80, labels: {}, locality: '', network: '', weight: 0, tlsMode: 'istio', serviceAccount: '', workloadName: 'a', namespace: 'ns', origin: 'test' },

@@ -412,7 +412,7 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
  */
 export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
   try {
-    if (endpoints !== undefined) return spliceClusterLoadAssignment(assignment, endpoints);
+    if (endpoints?.recording === true) return spliceClusterLoadAssignment(assignment, endpoints);
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
