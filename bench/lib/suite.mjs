@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildMesh, buildUpdates } from './mesh.mjs';
-import { IndexedControlPlane, rebuildServiceEntry } from './pipeline.mjs';
+import { IndexedControlPlane } from './pipeline.mjs';
 import { DoubleLoopReference } from './reference-double-loop.mjs';
 import { NamespaceScanReference } from './reference-namespace-scan.mjs';
 import { nowMs, summarize } from './stats.mjs';
@@ -248,7 +248,8 @@ function runUpdateSeries(plan, { withReferences }, label, log) {
         ['doubleLoop', DoubleLoopReference, plan.doubleLoopUpdates(workloadCount)],
       ]) {
         collectGarbage();
-        const reference = new Reference(rebuildServiceEntry);
+        // The plane's endpoint bytes: they only save work, and the outputs are compared with the index's.
+        const reference = new Reference((serviceEntry, endpoints) => mesh.plane.rebuild(serviceEntry, endpoints));
         reference.load(load);
         const run = timeUpdates(mesh.updates.slice(0, count), (workload) => reference.upsertWorkload(workload), { record: true });
         checkSameOutputs(name, mesh.warm.results, run.results);

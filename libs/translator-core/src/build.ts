@@ -18,6 +18,7 @@ import {
   translateServiceEntry,
   type ClusterNaming,
   type DestinationRuleLookupOptions,
+  type EndpointBytesScope,
   type Flavor,
   type MeshSettings,
   type TranslateError,
@@ -74,13 +75,15 @@ export interface ServiceEntryBuild {
 /**
  * Translates and encodes one decoded ServiceEntry hash for every variant and every policy scope of the
  * DestinationRules stored beside it (`policyScopesOf`). Without rules there is one scope, the default,
- * and the build is exactly the plain variants.
+ * and the build is exactly the plain variants. `endpointBytes`, the ServiceEntry's scope in the
+ * caller's `EndpointBytesCache`, only saves writing endpoints again: the bytes are the same without it.
  */
 export function buildServiceEntry(
   decoded: Omit<DecodedServiceEntry, 'destinationRules'> & { readonly destinationRules?: DecodedServiceEntry['destinationRules'] },
   variants: readonly TranslationVariant[],
   mesh: MeshSettings,
   lookupOptions: Partial<DestinationRuleLookupOptions> = {},
+  endpointBytes?: EndpointBytesScope,
 ): ServiceEntryBuild {
   const scopes = policyScopesOf(decoded.serviceEntry, decoded.destinationRules ?? [], lookupOptions);
   const resources: BuiltResource[] = [];
@@ -95,7 +98,7 @@ export function buildServiceEntry(
       };
       const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh });
       const tag = scopedVariant(variant.name, scope);
-      for (const encoded of encodeResources(result)) {
+      for (const encoded of encodeResources(result, endpointBytes)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });
       }
       // Routes that clients of one namespace get instead (`namespacedVariant`), chosen by the gateway.

@@ -24,7 +24,7 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
-import { DEFAULT_MESH_SETTINGS, type DestinationRuleLookupOptions, type MeshSettings } from '@skiff/xds-translate';
+import { DEFAULT_MESH_SETTINGS, EndpointBytesCache, type DestinationRuleLookupOptions, type MeshSettings } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS, type TranslationVariant } from './build.js';
 
 export interface TranslatorOptions {
@@ -164,6 +164,11 @@ export class Translator implements Runner {
   private readonly variants: readonly TranslationVariant[];
   private readonly retryOptions: BackoffOptions;
   private readonly recentBuildCount: number;
+  /**
+   * The encoded endpoints of each ServiceEntry's latest build: a rebuild writes only the endpoints
+   * that changed and splices the others (at most the live endpoints of the ServiceEntries built).
+   */
+  private readonly endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
   private readonly queue: KeyedQueue<string>;
   /** Changes not yet taken by a build, per ServiceEntry id. */
   private readonly waiting = new Map<string, PendingWork>();
@@ -423,6 +428,7 @@ export class Translator implements Runner {
       if (stored === null) {
         // Deleted (maybe after the change we hold): remove what it owned. A newer build of a re-created
         // ServiceEntry has a larger revision, so this deletion cannot undo it (the store refuses it as stale).
+        this.endpointBytes.forget(id);
         const outcome = await this.store.resources.deleteOwner(work.key, { revision: work.revision, ...trace });
         this.lastStoreCallOk = true;
         return { kind: 'done', record: recordOf(id, work.revision, outcome, 0, outcome.status === 'applied' ? 'deleted' : undefined, []) };
@@ -436,7 +442,13 @@ export class Translator implements Runner {
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
-      const built = buildServiceEntry(decoded, this.variants, this.mesh, this.destinationRuleLookup);
+      const endpointBytes = this.endpointBytes.scope(id);
+      let built;
+      try {
+        built = buildServiceEntry(decoded, this.variants, this.mesh, this.destinationRuleLookup, endpointBytes);
+      } finally {
+        endpointBytes.close();
+      }
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
       this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
       for (const problem of built.scopeProblems) this.logger.warn({ serviceEntry: id, revision: stored.revision }, problem);

@@ -17,6 +17,7 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferLbEndpoints } from './deferred-endpoints.js';
+import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel } from './endpoint-bytes.js';
 import type { TranslateErrorCode } from './errors.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -27,28 +28,20 @@ export const TRANSPORT_SOCKET_MATCH_METADATA_KEY = 'envoy.transport_socket_match
 /** `util.IstioMetadataKey`. */
 export const ISTIO_METADATA_KEY = 'istio';
 
-/** Labels checked, in order, for the canonical service name (`pkg/kube/labels` `CanonicalService`). */
-const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'];
-/** Labels checked, in order, for the canonical revision; none means `latest`. */
-const CANONICAL_REVISION_LABELS = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'];
-
-function firstLabel(labels: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
-  for (const key of keys) {
-    const value = labels[key];
-    if (value !== undefined) return value;
-  }
-  return undefined;
-}
-
 /**
  * The compressed telemetry string istiod puts in every endpoint's `istio.workload` metadata:
  * `workloadName;namespace;canonicalName;canonicalRevision;clusterID`, with the default revision
  * `latest` left empty.
  */
 export function buildWorkloadMetadata(instance: ServiceInstance, clusterId: string): string {
-  const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS) ?? instance.workloadName;
-  const revision = firstLabel(instance.labels, CANONICAL_REVISION_LABELS) ?? 'latest';
-  return [instance.workloadName, instance.namespace, canonicalName, revision === 'latest' ? '' : revision, clusterId].join(';');
+  return joinWorkloadMetadata(instance, firstLabel(instance.labels, CANONICAL_NAME_LABELS), firstLabel(instance.labels, CANONICAL_REVISION_LABELS), clusterId);
+}
+
+/** `buildWorkloadMetadata` from the canonical name and revision labels already looked up (undefined: none). */
+export function joinWorkloadMetadata(instance: ServiceInstance, canonicalNameLabel: string | undefined, revisionLabel: string | undefined, clusterId: string): string {
+  const canonicalName = canonicalNameLabel ?? instance.workloadName;
+  const revision = revisionLabel === undefined || revisionLabel === 'latest' ? '' : revisionLabel;
+  return `${instance.workloadName};${instance.namespace};${canonicalName};${revision};${clusterId}`;
 }
 
 /** A socket address, or a pipe when the port is 0 (unix domain sockets), as `util.BuildAddress` decides. */

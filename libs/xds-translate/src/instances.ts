@@ -48,7 +48,13 @@ export function isDnsResolution(resolution: Resolution): boolean {
  * (`services()` sorts them "to ensure determinism"); anything still tied is ordered by content.
  */
 export function canonicalEndpoints(endpoints: readonly NormalizedEndpoint[]): NormalizedEndpoint[] {
-  return endpoints.filter((endpoint) => endpoint.healthy).sort(compareEndpoints);
+  const healthy = endpoints.filter((endpoint) => endpoint.healthy);
+  // The selector index hands them over in this order already (by namespace and name): checking costs
+  // a pass of comparisons, which `sort` also makes, but without its calls from the builtin into JS.
+  for (let i = 1; i < healthy.length; i++) {
+    if (compareEndpoints(healthy[i - 1] as NormalizedEndpoint, healthy[i] as NormalizedEndpoint) > 0) return healthy.sort(compareEndpoints);
+  }
+  return healthy;
 }
 
 function sourceRank(source: EndpointSource): number {
@@ -148,6 +154,22 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     ];
   }
   const selected = serviceEntry.resolution === 'DNS_ROUND_ROBIN' ? args.endpoints.slice(0, 1) : args.endpoints;
+  // One identity string per namespace and service account, not one per instance: the subject alt
+  // names are a set of them, and a set hashes a string it has seen before for free.
+  const identities = new Map<string, Map<string, string>>();
+  const identityOf = (namespace: string, serviceAccount: string): string => {
+    let inNamespace = identities.get(namespace);
+    if (inNamespace === undefined) {
+      inNamespace = new Map();
+      identities.set(namespace, inNamespace);
+    }
+    let identity = inNamespace.get(serviceAccount);
+    if (identity === undefined) {
+      identity = spiffeIdentity(args.trustDomain, namespace, serviceAccount);
+      inNamespace.set(serviceAccount, identity);
+    }
+    return identity;
+  };
   return selected.map((endpoint) => ({
     address: endpoint.address.startsWith(UNIX_ADDRESS_PREFIX) ? endpoint.address.slice(UNIX_ADDRESS_PREFIX.length) : endpoint.address,
     port: endpointPort(endpoint, servicePort),
@@ -156,7 +178,7 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     network: endpoint.network,
     weight: endpoint.weight,
     tlsMode: endpoint.tlsMode,
-    serviceAccount: spiffeIdentity(args.trustDomain, endpoint.namespace, endpoint.serviceAccount),
+    serviceAccount: identityOf(endpoint.namespace, endpoint.serviceAccount),
     workloadName: endpoint.workloadName,
     namespace: endpoint.namespace,
     origin: originOf(endpoint.source),

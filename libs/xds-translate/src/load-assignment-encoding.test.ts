@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildClusterLoadAssignment, buildLocalityLbEndpoints } from './endpoint.js';
 import { deferredLbEndpoints } from './deferred-endpoints.js';
+import { EndpointBytesCache } from './endpoint-bytes.js';
 import type { ServiceInstance } from './instances.js';
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 
@@ -108,6 +109,122 @@ describe('encodeClusterLoadAssignment', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+
+  it('splices the bytes toBinary writes from the endpoints of earlier builds, whatever changed between builds', () => {
+    // Few distinct values, so that builds share addresses (the cache key) while other inputs differ.
+    const small = fc.constantFrom('', 'a', 'ü', 'latest');
+    const instance = fc.record({
+      address: fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::1', 'vm.example.com', '/run/sock', ''),
+      port: fc.constantFrom(0, 80, 8080),
+      labels: fc.dictionary(fc.constantFrom('app', 'version', 'app.kubernetes.io/name', 'service.istio.io/canonical-name', 'service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'x'), small, { maxKeys: 3 }),
+      locality: fc.constantFrom('', 'r/z', 'r/z/', 'q/z'),
+      network: fc.constantFrom('', 'n'),
+      weight: fc.constantFrom(0, 1, 2, 300),
+      tlsMode: fc.constantFrom('istio', 'disabled', ''),
+      serviceAccount: fc.constant(''),
+      workloadName: small,
+      namespace: small,
+      origin: fc.constant('test'),
+    });
+    const build = fc.record({
+      instances: fc.array(instance, { maxLength: 6 }),
+      clusterName: fc.constantFrom('c', 'd'),
+      clusterId: fc.constantFrom('Kubernetes', 'other'),
+      groupBy: fc.constantFrom('label' as const, 'locality' as const),
+      // How many instances (the same objects) the assignment takes over from the previous build's first.
+      kept: fc.nat(6),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(build, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 4 }), fc.boolean(), (builds, close) => {
+        const cache = new EndpointBytesCache();
+        let previous: readonly ServiceInstance[] = [];
+        for (const assignments of builds) {
+          const scope = cache.scope('owner');
+          const first = assignments[0]?.instances ?? [];
+          for (const { instances: own, kept, clusterName, clusterId, groupBy } of assignments) {
+            const instances = [...previous.slice(0, kept), ...own];
+            const make = () => buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(instances, { clusterId, groupBy, fitTotalWeight: false }));
+            expect(Buffer.from(encodeClusterLoadAssignment(make(), scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, make())));
+          }
+          if (close) scope.close();
+          previous = [...previous.slice(0, assignments[0]?.kept ?? 0), ...first];
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('keeps for an owner only the endpoints its latest build used', () => {
+    const instance = (n: number, over: Partial<ServiceInstance> = {}): ServiceInstance => ({
+      address: `10.0.0.${n}`,
+      port: 80,
+      labels: { app: 'a' },
+      locality: '',
+      network: '',
+      weight: 0,
+      tlsMode: 'istio',
+      serviceAccount: '',
+      workloadName: `vm-${n}`,
+      namespace: 'ns',
+      origin: `WorkloadEntry ns/vm-${n}`,
+      ...over,
+    });
+    const cache = new EndpointBytesCache();
+    const encode = (owner: string, assignments: Record<string, readonly ServiceInstance[]>): Buffer[] => {
+      const scope = cache.scope(owner);
+      const encoded = Object.entries(assignments).map(([name, instances]) => {
+        const message = buildClusterLoadAssignment(name, buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+        const bytes = Buffer.from(encodeClusterLoadAssignment(message, scope));
+        expect(bytes).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+        return bytes;
+      });
+      scope.close();
+      return encoded;
+    };
+    const three = [instance(1), instance(2), instance(3)];
+    encode('se-1', { c: three, d: three });
+    encode('se-2', { e: [instance(4)] });
+    expect(cache.size).toBe(7);
+    // vm-2 leaves, vm-3 is relabelled (a new canonical revision), d is gone: 2 entries, both current.
+    const [again] = encode('se-1', { c: [instance(1), instance(3, { labels: { app: 'a', version: 'v2' } })] });
+    expect(again?.includes(Buffer.from('vm-3;ns;a;v2;k'))).toBe(true);
+    expect(cache.size).toBe(3);
+    cache.forget('se-1');
+    expect(cache.size).toBe(1);
+    expect(cache.ownerCount).toBe(1);
+  });
+
+  it('with keepFromSecondBuild, keeps nothing from the first build of an owner and keeps the endpoints of its later builds', () => {
+    const instances: ServiceInstance[] = [1, 2, 3].map((n) => ({
+      address: `10.0.1.${n}`,
+      port: 80,
+      labels: { app: 'a' },
+      locality: '',
+      network: '',
+      weight: 0,
+      tlsMode: 'istio',
+      serviceAccount: '',
+      workloadName: `vm-${n}`,
+      namespace: 'ns',
+      origin: `WorkloadEntry ns/vm-${n}`,
+    }));
+    const cache = new EndpointBytesCache({ keepFromSecondBuild: true });
+    const build = (): void => {
+      const scope = cache.scope('se');
+      const message = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+      expect(Buffer.from(encodeClusterLoadAssignment(message, scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+      scope.close();
+    };
+    build();
+    expect(cache.size).toBe(0);
+    expect(cache.ownerCount).toBe(1);
+    build();
+    expect(cache.size).toBe(3);
+    build();
+    expect(cache.size).toBe(3);
+    cache.forget('se');
+    expect(cache.ownerCount).toBe(0);
   });
 
   it('writes endpoints from the messages once something has read or replaced them', () => {

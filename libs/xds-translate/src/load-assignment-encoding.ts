@@ -31,7 +31,8 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
-import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
+import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, sameBytes, type AssignmentEndpoints, type CachedEndpoint, type EndpointBytesScope } from './endpoint-bytes.js';
+import { buildWorkloadMetadata, ISTIO_METADATA_KEY, joinWorkloadMetadata, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Thrown inside the fast path when a message has a shape it does not write; caught below. */
@@ -221,6 +222,69 @@ function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, 
   writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
 }
 
+/**
+ * Where the endpoints a build writes (those not kept from before) go, one locality group's after the
+ * other's, before they are split into their entries; emptied by each `finish`.
+ */
+const scratch = new BinaryWriter();
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Appends `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and returns its entry,
+ * whose `bytes` are set once the group's new endpoints are split (`splitWritten`).
+ */
+function writeInstanceEntry(instance: ServiceInstance, clusterId: string): CachedEndpoint {
+  const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
+  const canonicalRevision = firstLabel(instance.labels, CANONICAL_REVISION_LABELS);
+  scratch.tag(2, WireType.LengthDelimited).fork();
+  writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
+  scratch.join();
+  return {
+    address: instance.address,
+    port: instance.port,
+    weight: instance.weight,
+    istioMutualTls: instance.tlsMode === ISTIO_MUTUAL_TLS_MODE,
+    workloadName: instance.workloadName,
+    namespace: instance.namespace,
+    canonicalName,
+    canonicalRevision,
+    clusterId,
+    labels: instance.labels,
+    bytes: NO_BYTES,
+    start: 0,
+    end: 0,
+    build: 0,
+  };
+}
+
+/**
+ * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
+ * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
+ * them rather than one each, and no view object per entry. Returns those bytes.
+ */
+function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
+  const bytes = scratch.finish();
+  let offset = 0;
+  for (const entry of written) {
+    const start = offset;
+    offset++; // the tag: field 2, length-delimited, one byte
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[offset++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    offset += length;
+    entry.bytes = bytes;
+    entry.start = start;
+    entry.end = offset;
+  }
+  return bytes;
+}
+
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
   for (const instance of source.instances) {
     writer.tag(2, WireType.LengthDelimited).fork();
@@ -236,14 +300,119 @@ function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoin
   const source = deferredLbEndpoints(group);
   if (source !== undefined) writeDeferredEndpoints(writer, source);
   else for (const lbEndpoint of group.lbEndpoints) writeLbEndpoint(writer, lbEndpoint);
-  if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
-  if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
+  writeLocalityLbEndpointsTail(writer, group);
   writer.join();
 }
 
-/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
-export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
+/** The fields of a `LocalityLbEndpoints` after its endpoints. */
+function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEndpoints): void {
+  if (group.loadBalancingWeight !== undefined) writeUInt32Wrapper(writer, 3, group.loadBalancingWeight);
+  if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
+}
+
+/**
+ * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
+ * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
+ */
+/**
+ * The `lb_endpoints` of the locality group at `position`: the bytes the assignment's last encoding
+ * had there when they are the same entries in the same order (most groups, when one workload
+ * changed), the entries' bytes concatenated otherwise. An entry is found by address (a string the
+ * instance already holds, hashed once, unlike a key built per build; shared addresses only cost a
+ * rewrite) and used when its inputs are the instance's; the others are written now. The entries of a
+ * group put together again then point into its new bytes, so the old bytes are not kept alive.
+ */
+function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): Uint8Array {
+  const { instances, clusterId } = source;
+  const last = cached.groups[position];
+  const entries = new Array<CachedEndpoint>(instances.length);
+  const written: CachedEndpoint[] = [];
+  let same = last !== undefined && last.entries.length === instances.length;
   try {
+    for (let i = 0; i < instances.length; i++) {
+      const instance = instances[i] as ServiceInstance;
+      const key = instance.address;
+      const found = cached.entries.get(key);
+      let entry = found;
+      if (entry === undefined || !sameBytes(entry, instance, clusterId)) {
+        entry = writeInstanceEntry(instance, clusterId);
+        written.push(entry);
+      }
+      cached.use(key, entry, found, build);
+      entries[i] = entry;
+      if (same && last?.entries[i] !== entry) same = false;
+    }
+  } catch (error) {
+    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
+    throw error;
+  }
+  if (same && last !== undefined) return last.bytes;
+  const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
+  let bytes = fresh;
+  if (written.length !== entries.length) {
+    let length = 0;
+    for (const entry of entries) length += entry.end - entry.start;
+    bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const entry of entries) {
+      const size = entry.end - entry.start;
+      bytes.set(entry.bytes.subarray(entry.start, entry.end), offset);
+      entry.bytes = bytes;
+      entry.start = offset;
+      entry.end = offset + size;
+      offset += size;
+    }
+  }
+  cached.groups[position] = { entries, bytes };
+  return bytes;
+}
+
+/**
+ * `encodeClusterLoadAssignment` splicing the endpoints from their bytes: each locality group is its
+ * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end.
+ */
+function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): Uint8Array {
+  const cached = endpoints.assignment(assignment.clusterName);
+  requireUnset(assignmentRest, assignment);
+  const parts: Uint8Array[] = [];
+  writeString(scratch, 1, assignment.clusterName);
+  parts.push(scratch.finish());
+  for (const [position, group] of assignment.endpoints.entries()) {
+    const source = deferredLbEndpoints(group);
+    if (source === undefined) {
+      writeLocalityLbEndpoints(scratch, group);
+      parts.push(scratch.finish());
+      continue;
+    }
+    requireUnset(localityEndpointsRest, group);
+    if (group.locality !== undefined) writeLocality(scratch, group.locality);
+    const locality = scratch.finish();
+    writeLocalityLbEndpointsTail(scratch, group);
+    const tail = scratch.finish();
+    const lbEndpoints = groupBytesOf(source, position, cached, endpoints.build);
+    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.length + tail.length);
+    parts.push(scratch.finish(), locality, lbEndpoints, tail);
+  }
+  cached.groups.length = Math.min(cached.groups.length, assignment.endpoints.length);
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape
+ * allows. With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous
+ * build (or earlier in this one) are spliced in from their bytes instead of being written again.
+ */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
+  try {
+    if (endpoints?.recording === true) return spliceClusterLoadAssignment(assignment, endpoints);
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
@@ -251,6 +420,7 @@ export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment): 
     return writer.finish();
   } catch (error) {
     if (error !== UNSUPPORTED) throw error;
+    scratch.finish(); // the fallback may leave a message half written there
     return toBinary(ClusterLoadAssignmentSchema, assignment);
   }
 }

@@ -467,7 +467,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
       }),
     );
     const identities = new Set(serviceEntry.subjectAltNames);
-    for (const instance of instancesByPort.flat()) if (instance.serviceAccount !== '') identities.add(instance.serviceAccount);
+    for (const instances of instancesByPort) for (const instance of instances) if (instance.serviceAccount !== '') identities.add(instance.serviceAccount);
     const subjectAltNames = [...identities].sort();
 
     serviceEntry.ports.forEach((servicePort, index) => {

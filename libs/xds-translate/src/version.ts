@@ -13,6 +13,7 @@ import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import type { EndpointBytesScope } from './endpoint-bytes.js';
 import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
 import type { TranslateResult } from './translate.js';
 
@@ -31,18 +32,22 @@ export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schem
   return { typeUrl, name, bytes, version: contentVersion(bytes) };
 }
 
-function encodeLoadAssignment(assignment: ClusterLoadAssignment): EncodedResource {
+function encodeLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope | undefined): EncodedResource {
   // Same bytes as `encodeResource(..., ClusterLoadAssignmentSchema, ...)`, written without reflection:
   // assignments hold nearly every message of a build (see load-assignment-encoding.ts).
-  const bytes = encodeClusterLoadAssignment(assignment);
+  const bytes = encodeClusterLoadAssignment(assignment, endpoints);
   return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: contentVersion(bytes) };
 }
 
-/** Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in name order. */
-export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>): EncodedResource[] {
+/**
+ * Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in
+ * name order. `endpoints`, the scope of the owner's build in an `EndpointBytesCache`, saves writing
+ * the endpoints the owner's previous build wrote; the bytes are the same without it.
+ */
+export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>, endpoints?: EndpointBytesScope): EncodedResource[] {
   return [
     ...result.clusters.map((cluster) => encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster)),
-    ...result.loadAssignments.map(encodeLoadAssignment),
+    ...result.loadAssignments.map((assignment) => encodeLoadAssignment(assignment, endpoints)),
     ...result.listeners.map((listener) => encodeResource(TypeUrl.Listener, ListenerSchema, listener.name, listener)),
     ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
   ];
