@@ -150,6 +150,24 @@ describe('FileSource', () => {
     await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/x 10.0.0.2']));
   });
 
+  it('uses the first file in path order for each object when a scan touches more objects than there are files', async () => {
+    await writeFile(join(dir, 'a.yaml'), ['x', 'y1', 'y2', 'y3'].map((name, i) => workloadEntry(name, `10.0.1.${i}`)).join('---\n'));
+    await writeFile(join(dir, 'b.yaml'), `${workloadEntry('x', '10.0.2.0')}---\n${workloadEntry('z', '10.0.2.1')}`);
+    await writeFile(join(dir, 'c.yaml'), workloadEntry('x', '10.0.3.0'));
+    await start();
+    expect(recorder.take()).toEqual([
+      'upsert WorkloadEntry/demo/x 10.0.1.0',
+      'upsert WorkloadEntry/demo/y1 10.0.1.1',
+      'upsert WorkloadEntry/demo/y2 10.0.1.2',
+      'upsert WorkloadEntry/demo/y3 10.0.1.3',
+      'upsert WorkloadEntry/demo/z 10.0.2.1',
+    ]);
+    expect(recorder.problems.filter((p) => p.includes('defined in'))).toEqual([expect.stringMatching(/WorkloadEntry\/demo\/x is defined in .*a\.yaml and .*b\.yaml and .*c\.yaml; using .*a\.yaml$/)]);
+    await rm(join(dir, 'a.yaml'));
+    await eventually(() => expect(recorder.events).toHaveLength(4));
+    expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/x 10.0.2.0', 'delete WorkloadEntry/demo/y1', 'delete WorkloadEntry/demo/y2', 'delete WorkloadEntry/demo/y3']);
+  });
+
   it('follows a file replaced by rename (sed -i) through later edits, its deletion and its re-creation', async () => {
     const file = join(dir, 'a.yaml');
     await writeFile(file, workloadEntry('a', '10.0.0.1'));

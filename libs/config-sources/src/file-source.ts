@@ -412,8 +412,9 @@ export class FileSource implements ConfigSource {
   private diff(touched: ReadonlySet<string>): SourceEvent[] {
     const events: SourceEvent[] = [];
     const fileOrder = [...this.files.keys()].sort();
+    const definersOf = this.definersIndex(touched, fileOrder);
     for (const key of [...touched].sort()) {
-      const definers = fileOrder.filter((file) => this.files.get(file)?.objects.has(key));
+      const definers = definersOf(key);
       const winnerFile = definers[0];
       const previous = this.delivered.get(key);
       if (winnerFile === undefined) {
@@ -436,6 +437,25 @@ export class FileSource implements ConfigSource {
       events.push({ type: 'upsert', object: stamped, origin: object.origin });
     }
     return events;
+  }
+
+  /**
+   * The files (in `fileOrder`) that define each touched key. A scan of the whole directory touches
+   * every key, so asking every file about every key would grow with keys times files; then one pass
+   * over the files' objects answers all of them. A change to a few files asks the files directly.
+   */
+  private definersIndex(touched: ReadonlySet<string>, fileOrder: readonly string[]): (key: string) => readonly string[] {
+    if (touched.size <= fileOrder.length) return (key) => fileOrder.filter((file) => this.files.get(file)?.objects.has(key));
+    const definers = new Map<string, string[]>();
+    for (const file of fileOrder) {
+      for (const key of this.files.get(file)?.objects.keys() ?? []) {
+        if (!touched.has(key)) continue;
+        const files = definers.get(key);
+        if (files === undefined) definers.set(key, [file]);
+        else files.push(file);
+      }
+    }
+    return (key) => definers.get(key) ?? [];
   }
 
   /**

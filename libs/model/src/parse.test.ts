@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { classifyKind } from './kinds.js';
 import { formatParseError, formatSourceRef, parseIstioObjects, readIstioObject } from './parse.js';
 
@@ -79,6 +80,59 @@ describe('JSON', () => {
         status: undefined,
         source: { file: 'we.json', document: 1, line: 1 },
       },
+    ]);
+  });
+
+  // Streams of JSON objects skip the YAML parser; these hold them to what the YAML parser reads.
+  const workload = (name: string, spec: unknown) => ({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name, namespace: 'vms' }, spec });
+  const odd = {
+    address: '10.0.0.1',
+    labels: { 'app/x': 'a\u00e9\ud83d\ude00"\\/\t', '__proto__': 'own', '1': 'numeric key first', 'colon: inside': '{"not": "json"}' },
+    ports: { http: 8080, big: 2 ** 60, exponent: 1.5e3, negative: -0.25 },
+    weight: 0,
+    empty: [{}, [], null, true, false, ''],
+  };
+  const viaYaml = (text: string) => parseAllDocuments(text).map((document) => (Array.isArray(document) ? undefined : document.toJS()));
+
+  test.each([
+    ['compact, one per line', [workload('a', odd), workload('b', { address: '10.0.0.2' })].map((o) => JSON.stringify(o)).join('\n---\n')],
+    ['indented with spaces, leading marker, trailing newline', `---\n${[workload('a', odd), workload('b', {})].map((o) => JSON.stringify(o, null, 2)).join('\n---\n')}\n`],
+    ['indented with tabs, blank lines', [workload('a', odd), workload('b', {})].map((o) => `\n${JSON.stringify(o, null, '\t')}\n\n`).join('\n---\n')],
+  ])('a stream of JSON objects reads as YAML does: %s', (_, text) => {
+    const result = parseIstioObjects(text, 'stream.json');
+    expect(result.errors).toEqual([]);
+    const lines = text.split('\n');
+    const expectedLines = lines.flatMap((line, index) => (line.startsWith('{') ? [index + 1] : []));
+    expect(result.objects.map((o) => o.source)).toEqual(expectedLines.map((line, index) => ({ file: 'stream.json', document: index + 1, line })));
+    const read = result.objects.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, spec: o.spec }));
+    expect(read).toEqual(viaYaml(text));
+    expect(read[0]?.spec).toEqual(odd);
+    expect(Object.keys(read[0]?.spec as object)).toEqual(Object.keys(viaYaml(text)[0].spec));
+  });
+
+  test('a repeated key in a JSON stream is bad YAML, with its document and line, as in YAML', () => {
+    const text = `${JSON.stringify(workload('a', {}))}\n---\n{"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",\n "metadata": {"name": "b", "name": "c"}}`;
+    const result = parseIstioObjects(text, 'dup.json');
+    expect(result.objects.map((o) => o.metadata.name)).toEqual(['a']);
+    expect(result.errors).toEqual([{ file: 'dup.json', document: 2, line: 4, message: expect.stringMatching(/^invalid YAML: Map keys must be unique/) }]);
+  });
+
+  test('a stream mixing JSON and YAML documents, or with invalid JSON, reads as YAML', () => {
+    const mixed = parseIstioObjects(`${JSON.stringify(workload('a', {}))}\n---\n${se('b')}---\n{"kind": ServiceEntry}\n`, 'mixed.yaml');
+    expect(mixed.objects.map((o) => [o.metadata.name, o.source.document, o.source.line])).toEqual([
+      ['a', 1, 1],
+      ['b', 2, 3],
+    ]);
+    expect(mixed.errors).toEqual([{ file: 'mixed.yaml', document: 3, line: 10, message: 'missing apiVersion' }]);
+  });
+
+  test('a Kubernetes List in a JSON stream keeps the lines of its items', () => {
+    const list = { apiVersion: 'v1', kind: 'List', items: [workload('a', {}), workload('b', {})] };
+    const result = parseIstioObjects(`${JSON.stringify(workload('x', {}))}\n---\n${JSON.stringify(list, null, 1)}`, 'list.json');
+    expect(result.objects.map((o) => [o.metadata.name, o.source])).toEqual([
+      ['x', { file: 'list.json', document: 1, line: 1 }],
+      ['a', { file: 'list.json', document: 2, line: 7, item: 0 }],
+      ['b', { file: 'list.json', document: 2, line: 16, item: 1 }],
     ]);
   });
 
