@@ -155,21 +155,23 @@ describe('encodeClusterLoadAssignment', () => {
     );
   });
 
+  /** Workload `vm-<n>` at 10.0.0.<n>:80, labelled `app: a`. */
+  const instance = (n: number, over: Partial<ServiceInstance> = {}): ServiceInstance => ({
+    address: `10.0.0.${n}`,
+    port: 80,
+    labels: { app: 'a' },
+    locality: '',
+    network: '',
+    weight: 0,
+    tlsMode: 'istio',
+    serviceAccount: '',
+    workloadName: `vm-${n}`,
+    namespace: 'ns',
+    origin: `WorkloadEntry ns/vm-${n}`,
+    ...over,
+  });
+
   it('keeps for an owner only the endpoints its latest build used', () => {
-    const instance = (n: number, over: Partial<ServiceInstance> = {}): ServiceInstance => ({
-      address: `10.0.0.${n}`,
-      port: 80,
-      labels: { app: 'a' },
-      locality: '',
-      network: '',
-      weight: 0,
-      tlsMode: 'istio',
-      serviceAccount: '',
-      workloadName: `vm-${n}`,
-      namespace: 'ns',
-      origin: `WorkloadEntry ns/vm-${n}`,
-      ...over,
-    });
     const cache = new EndpointBytesCache();
     const encode = (owner: string, assignments: Record<string, readonly ServiceInstance[]>): Buffer[] => {
       const scope = cache.scope(owner);
@@ -196,19 +198,7 @@ describe('encodeClusterLoadAssignment', () => {
   });
 
   it('with keepFromSecondBuild, keeps nothing from the first build of an owner and keeps the endpoints of its later builds', () => {
-    const instances: ServiceInstance[] = [1, 2, 3].map((n) => ({
-      address: `10.0.1.${n}`,
-      port: 80,
-      labels: { app: 'a' },
-      locality: '',
-      network: '',
-      weight: 0,
-      tlsMode: 'istio',
-      serviceAccount: '',
-      workloadName: `vm-${n}`,
-      namespace: 'ns',
-      origin: `WorkloadEntry ns/vm-${n}`,
-    }));
+    const instances = [instance(1), instance(2), instance(3)];
     const cache = new EndpointBytesCache({ keepFromSecondBuild: true });
     const build = (): void => {
       const scope = cache.scope('se');
