@@ -1,0 +1,100 @@
+/**
+ * How `bin/skiffctl.js` starts the bundle `bundle.mjs` builds: V8 tuned for a run of a few hundred
+ * milliseconds, and the bundle compiled from a V8 code cache made at build time. Node 20 has no
+ * compile cache for ES modules (`module.enableCompileCache` arrived in 22.1), so the bundle is one
+ * CommonJS file that `vm.Script` compiles with `cachedData`: about a fifth of a one-ServiceEntry
+ * `translate` was compiling the bundle and each function on its first call, which the cache's
+ * bytecode replaces (docs/BENCHMARKS.md, "CLI start-up").
+ *
+ * A cache that does not belong to the bundle is ignored, never trusted: it starts with the key of
+ * the bundle it was made from (the bundle's last line carries its key), so a rebuilt bundle does not
+ * read an older cache; and V8 rejects a cache made by another V8 version or with other V8 flags
+ * (`cachedDataRejected`), which a Node upgrade or `NODE_OPTIONS` would give. Either way the bundle
+ * compiles from its source, as without a cache.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { Script } from 'node:vm';
+
+/** The bundle's last line: `//# skiffctl-bundle-key=KEY`, written by `bundle.mjs`. */
+export const BUNDLE_KEY_MARKER = '//# skiffctl-bundle-key=';
+
+/** Where the code cache of the bundle at `bundlePath` lives. */
+export function codeCachePath(bundlePath: string): string {
+  return `${bundlePath}.cache`;
+}
+
+/**
+ * V8 optimizes a function with TurboFan once it has run through its interrupt budget (67,584 bytes
+ * of bytecode by default in Node 20's V8 11.3). A `translate` run is over in a few hundred
+ * milliseconds, and the functions that get hot in it (protobuf-es's descriptor boot, the JSON
+ * writer) were optimized on background threads that compete with the run on a small machine: at 100
+ * ServiceEntries / 1,000 WorkloadEntries it took 360 instead of 280 ms of CPU, for no gain in wall
+ * time. Four times the budget leaves the short runs in the baseline tiers while a long run (50,000
+ * WorkloadEntries) still optimizes what it spends seconds in. The flag is read whenever a function
+ * gets its feedback, so it applies to everything compiled after it; it is part of V8's flag hash,
+ * so the code cache is made after it too.
+ */
+export function tuneV8ForShortRuns(): void {
+  setFlagsFromString('--interrupt-budget=270336');
+}
+
+/** The key on the bundle's last line; undefined when it has none. */
+function bundleKeyOf(source: string): string | undefined {
+  const at = source.lastIndexOf(BUNDLE_KEY_MARKER);
+  if (at < 0) return undefined;
+  const key = source.slice(at + BUNDLE_KEY_MARKER.length).trim();
+  return /^[0-9a-f]+$/.test(key) ? key : undefined;
+}
+
+/** The V8 code cache in `path` if it was made from the bundle with `key`; its file is the key, a newline and the cache. */
+function readCodeCache(path: string, key: string): Buffer | undefined {
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch {
+    return undefined;
+  }
+  const header = `${key}\n`;
+  return file.length > header.length && file.toString('latin1', 0, header.length) === header ? file.subarray(header.length) : undefined;
+}
+
+export interface LoadedBundle<Exports> {
+  readonly exports: Exports;
+  /** Whether V8 compiled the bundle from its code cache. */
+  readonly fromCodeCache: boolean;
+  /** Writes the code cache of the functions compiled so far (by `bundle.mjs`, after a representative run). */
+  writeCodeCache(): void;
+}
+
+/** Compiles and runs the CommonJS bundle at `bundlePath` (an absolute path), from its code cache when it has a valid one. */
+export function loadBundle<Exports>(bundlePath: string): LoadedBundle<Exports> {
+  const source = readFileSync(bundlePath, 'utf8');
+  const key = bundleKeyOf(source);
+  const cachedData = key === undefined ? undefined : readCodeCache(codeCachePath(bundlePath), key);
+  // CommonJS's function wrapper, as Node's loader puts around a module (`Module.wrap`).
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+  const script = new Script(wrapped, { filename: bundlePath, ...(cachedData === undefined ? {} : { cachedData }) });
+  const module = { exports: {} as Exports };
+  const wrapper = script.runInThisContext() as (exports: Exports, require: NodeJS.Require, module: { exports: Exports }, filename: string, dirname: string) => void;
+  wrapper.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  return {
+    exports: module.exports,
+    fromCodeCache: cachedData !== undefined && script.cachedDataRejected !== true,
+    writeCodeCache() {
+      if (key === undefined) throw new Error(`${bundlePath}: no ${BUNDLE_KEY_MARKER} line, so no code cache can be tied to it`);
+      const path = codeCachePath(bundlePath);
+      // Written aside and renamed, so a concurrent run reads the old cache or the new one, never half of one.
+      const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+      try {
+        writeFileSync(temporary, Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), script.createCachedData()]));
+        renameSync(temporary, path);
+      } finally {
+        rmSync(temporary, { force: true });
+      }
+    },
+  };
+}
