@@ -13,13 +13,23 @@ import type { TranslateResult } from './translate.js';
 
 const TYPE_KEY = '@type';
 
-/** A copy of `value` with `@type` as the first key of every object that has one. */
+/**
+ * `value` with `@type` as the first key of every object that has one. `toJson`'s output is built for
+ * this call alone, so it is changed in place: only the objects with an `@type` later than first are
+ * rebuilt, where copying every object doubled the allocation of a large result (`skiffctl translate`
+ * prints every resource; docs/BENCHMARKS.md, "CLI start-up").
+ */
 export function typeFirst(value: JsonValue): JsonValue {
-  if (Array.isArray(value)) return value.map(typeFirst);
   if (value === null || typeof value !== 'object') return value;
-  const out: JsonObject = {};
-  if (TYPE_KEY in value) out[TYPE_KEY] = value[TYPE_KEY] as JsonValue;
-  for (const [key, field] of Object.entries(value)) if (key !== TYPE_KEY) out[key] = typeFirst(field as JsonValue);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = typeFirst(value[i] as JsonValue);
+    return value;
+  }
+  const keys = Object.keys(value);
+  for (const key of keys) value[key] = typeFirst(value[key] as JsonValue);
+  if (keys[0] === TYPE_KEY || !keys.includes(TYPE_KEY)) return value;
+  const out: JsonObject = { [TYPE_KEY]: value[TYPE_KEY] as JsonValue };
+  for (const key of keys) if (key !== TYPE_KEY) out[key] = value[key] as JsonValue;
   return out;
 }
 
