@@ -34,7 +34,7 @@ describe('loadBundle', () => {
     expect(first.fromCodeCache).toBe(false);
     expect(first.exports.filename).toBe(bundle);
     first.writeCodeCache();
-    expect(readFileSync(codeCachePath(bundle), 'latin1').startsWith('aa\n')).toBe(true);
+    expect(readFileSync(codeCachePath(bundle), 'latin1')).toMatch(/^aa \d+\n/);
 
     const second = loadBundle<{ answer(): number }>(bundle);
     expect(second.fromCodeCache).toBe(true);
@@ -57,10 +57,24 @@ describe('loadBundle', () => {
     expect(loaded.exports.answer()).toBe(3);
   });
 
-  it('compiles from the source when the cache file is missing, cut short or the bundle has no key', () => {
+  // V8 checks no checksum of its own: it aborts the process on a damaged cache.
+  it('compiles from the source when the cache is damaged or cut short', () => {
+    writeCacheFor(bundleSource(6, 'aa'));
+    const file = readFileSync(codeCachePath(bundle));
+    const damaged = Buffer.from(file);
+    for (let i = damaged.indexOf(10) + 64; i < damaged.length; i += 7) damaged[i] = (damaged[i] ?? 0) ^ 0x5a;
+    writeFileSync(codeCachePath(bundle), damaged);
+    const loaded = loadBundle<{ answer(): number }>(bundle);
+    expect(loaded.fromCodeCache).toBe(false);
+    expect(loaded.exports.answer()).toBe(6);
+    writeFileSync(codeCachePath(bundle), file.subarray(0, file.length - 8));
+    expect(loadBundle<{ answer(): number }>(bundle).fromCodeCache).toBe(false);
+  });
+
+  it('compiles from the source when the cache file is missing or a bare header, or the bundle has no key', () => {
     writeFileSync(bundle, bundleSource(4, 'aa'));
     expect(loadBundle<{ answer(): number }>(bundle).fromCodeCache).toBe(false);
-    writeFileSync(codeCachePath(bundle), 'aa\n');
+    writeFileSync(codeCachePath(bundle), 'aa 0\n');
     expect(loadBundle<{ answer(): number }>(bundle).exports.answer()).toBe(4);
     writeFileSync(bundle, 'exports.answer = () => 5;\n');
     const unkeyed = loadBundle<{ answer(): number }>(bundle);

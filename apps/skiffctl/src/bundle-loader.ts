@@ -7,17 +7,19 @@
  * bytecode replaces (docs/BENCHMARKS.md, "CLI start-up").
  *
  * A cache that does not belong to the bundle is ignored, never trusted: it starts with the key of
- * the bundle it was made from (the bundle's last line carries its key), so a rebuilt bundle does not
- * read an older cache; and V8 rejects a cache made by another V8 version or with other V8 flags
- * (`cachedDataRejected`), which a Node upgrade or `NODE_OPTIONS` would give. Either way the bundle
- * compiles from its source, as without a cache.
+ * the bundle it was made from (the bundle's last line carries its key; V8 itself compares only the
+ * source's length), so a rebuilt bundle does not read an older cache; it carries a CRC-32 of its
+ * bytes, since V8 aborts the process on a damaged cache rather than rejecting it (as Node 22's
+ * compile cache checks one too); and V8 rejects a cache made by another V8 version or with other V8
+ * flags (`cachedDataRejected`), which a Node upgrade or `NODE_OPTIONS` would give. Either way the
+ * bundle compiles from its source, as without a cache.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
+import { crc32 } from 'node:zlib';
 
 /** The bundle's last line: `//# skiffctl-bundle-key=KEY`, written by `bundle.mjs`. */
 export const BUNDLE_KEY_MARKER = '//# skiffctl-bundle-key=';
@@ -51,7 +53,12 @@ function bundleKeyOf(source: string): string | undefined {
   return /^[0-9a-f]+$/.test(key) ? key : undefined;
 }
 
-/** The V8 code cache in `path` if it was made from the bundle with `key`; its file is the key, a newline and the cache. */
+/** The first line of a code cache file: the bundle's key and the CRC-32 of the cache after the line. */
+function codeCacheHeader(key: string, cache: Buffer): string {
+  return `${key} ${crc32(cache)}\n`;
+}
+
+/** The V8 code cache in `path` if it was made from the bundle with `key` and is whole. */
 function readCodeCache(path: string, key: string): Buffer | undefined {
   let file: Buffer;
   try {
@@ -59,8 +66,11 @@ function readCodeCache(path: string, key: string): Buffer | undefined {
   } catch {
     return undefined;
   }
-  const header = `${key}\n`;
-  return file.length > header.length && file.toString('latin1', 0, header.length) === header ? file.subarray(header.length) : undefined;
+  // The header is ASCII and short: the key, a space, up to 10 digits and a newline.
+  const newline = file.indexOf(10);
+  if (newline < 0 || newline > key.length + 12) return undefined;
+  const cache = file.subarray(newline + 1);
+  return file.toString('latin1', 0, newline + 1) === codeCacheHeader(key, cache) ? cache : undefined;
 }
 
 export interface LoadedBundle<Exports> {
@@ -89,9 +99,10 @@ export function loadBundle<Exports>(bundlePath: string): LoadedBundle<Exports> {
       if (key === undefined) throw new Error(`${bundlePath}: no ${BUNDLE_KEY_MARKER} line, so no code cache can be tied to it`);
       const path = codeCachePath(bundlePath);
       // Written aside and renamed, so a concurrent run reads the old cache or the new one, never half of one.
-      const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+      const temporary = `${path}.${process.pid}.tmp`;
       try {
-        writeFileSync(temporary, Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), script.createCachedData()]));
+        const cache = script.createCachedData();
+        writeFileSync(temporary, Buffer.concat([Buffer.from(codeCacheHeader(key, cache), 'latin1'), cache]));
         renameSync(temporary, path);
       } finally {
         rmSync(temporary, { force: true });
