@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), 'dist');
@@ -72,7 +72,8 @@ await build({
 });
 
 // The key ties the code cache to this bundle (`bundle-loader.ts`): a cache made from another build is ignored.
-const { BUNDLE_KEY_MARKER } = await import(join(DIST, 'bundle-loader.js'));
+const LOADER = pathToFileURL(join(DIST, 'bundle-loader.js')).href;
+const { BUNDLE_KEY_MARKER } = await import(LOADER);
 appendFileSync(BUNDLE, `\n${BUNDLE_KEY_MARKER}${createHash('sha256').update(readFileSync(BUNDLE)).digest('hex').slice(0, 32)}\n`);
 
 /**
@@ -83,7 +84,7 @@ appendFileSync(BUNDLE, `\n${BUNDLE_KEY_MARKER}${createHash('sha256').update(read
 const SEED = join(REPO_ROOT, 'examples', 'seed', 'example-app.yaml');
 const makeCache = `
 import { Readable, Writable } from 'node:stream';
-import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(join(DIST, 'bundle-loader.js'))};
+import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(LOADER)};
 tuneV8ForShortRuns();
 const bundle = loadBundle(${JSON.stringify(BUNDLE)});
 const io = () => ({ stdout: new Writable({ write: (_chunk, _encoding, done) => done() }), stderr: process.stderr, stdin: Readable.from([]) });
