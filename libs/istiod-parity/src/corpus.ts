@@ -81,6 +81,29 @@ export function multiAddressHosts(config: string): Map<string, readonly string[]
   return out;
 }
 
+/**
+ * Hosts that share an address with another host (one entry with several hosts and an address, or
+ * entries of different hosts with one address). istiod builds a proxyless gRPC route by building every
+ * virtual host of the port and keeping the asked host's; an address domain goes to the first virtual
+ * host that has it and is stripped from the later ones (`dedupeDomains`), and the services come in Go
+ * map order (`BuildSidecarVirtualHostWrapper` ranges over a map), so which of these hosts' routes
+ * carries `ADDRESS` and `ADDRESS:PORT` changes from one istiod run to the next.
+ */
+export function sharedAddressHosts(config: string): Set<string> {
+  const hostsByAddress = new Map<string, Set<string>>();
+  for (const object of summarize(config)) {
+    if (object.kind !== 'ServiceEntry') continue;
+    for (const address of object.addresses) {
+      let hosts = hostsByAddress.get(address);
+      if (hosts === undefined) hostsByAddress.set(address, (hosts = new Set()));
+      for (const host of object.hosts) hosts.add(host);
+    }
+  }
+  const shared = new Set<string>();
+  for (const hosts of hostsByAddress.values()) if (hosts.size > 1) for (const host of hosts) shared.add(host);
+  return shared;
+}
+
 /** The namespaces a case names, plus `default`. */
 export function namespacesOf(config: string): string[] {
   return [...new Set(['default', ...summarize(config).map((o) => o.namespace)])].sort();

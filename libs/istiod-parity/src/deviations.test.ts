@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rewriteRefusedAnswers } from './deviations.js';
+import { sharedAddressHosts } from './corpus.js';
+import { maskSharedAddressDomains, rewriteRefusedAnswers } from './deviations.js';
 import { goldenPathOf, readIstiodGolden } from './goldens.js';
 import { parityProxy } from './proxies.js';
 
@@ -21,5 +22,30 @@ describe('grpc-refused-lb-policy', () => {
     // A sidecar takes every load balancer: nothing to rewrite.
     const sidecar = answer.proxies.find((proxy) => proxy.name === 'sidecar@shop')!;
     expect(rewriteRefusedAnswers(parityProxy('sidecar', { namespace: 'shop' }), sidecar).applied.filter((a) => a.resource.startsWith('clusters'))).toEqual([]);
+  });
+});
+
+describe('shared address domains', () => {
+  const config = [
+    'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: ns}\nspec: {hosts: [a.example.com, b.example.com], addresses: [240.240.0.1], ports: [{number: 80, name: http, protocol: HTTP}]}',
+    'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: c, namespace: ns}\nspec: {hosts: [c.example.com], addresses: [240.240.0.2], ports: [{number: 80, name: http, protocol: HTTP}]}',
+  ].join('\n---\n');
+  const route = (host: string, domains: string[]) => ({ name: `outbound|80||${host}`, virtualHosts: [{ name: `${host}:80`, domains }] });
+
+  it('names the hosts that share an address with another host, and only those', () => {
+    expect([...sharedAddressHosts(config)].sort()).toEqual(['a.example.com', 'b.example.com']);
+  });
+
+  it("strips the address domains of those hosts' gRPC routes, on either side, and keeps every other domain", () => {
+    const resources = {
+      clusters: [],
+      endpoints: [],
+      listeners: [],
+      routes: [route('a.example.com', ['a.example.com', 'a.example.com:80', '240.240.0.1', '240.240.0.1:80']), route('c.example.com', ['c.example.com', '240.240.0.2', '240.240.0.2:80'])],
+    };
+    expect(maskSharedAddressDomains(resources, sharedAddressHosts(config)).routes).toEqual([
+      route('a.example.com', ['a.example.com', 'a.example.com:80']),
+      route('c.example.com', ['c.example.com', '240.240.0.2', '240.240.0.2:80']),
+    ]);
   });
 });

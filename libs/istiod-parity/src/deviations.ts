@@ -211,26 +211,42 @@ export function maskUnpredictableAddresses(resources: Resources, hosts: Readonly
     return { ...listener, address: { socketAddress: { ...socket, address: UNPREDICTABLE_ADDRESS } } };
   });
   const routes = resources.routes.map((resource) => {
-    const route = asObject(resource);
-    const host = String(route['name'] ?? '').split('|')[3] ?? '';
-    const addresses = addressesOf(host);
-    if (addresses === undefined) return resource;
-    const forms = new Set<string>();
-    for (const address of addresses) {
-      const bracketed = address.includes(':') ? `[${address}]` : address;
-      forms.add(bracketed);
-      forms.add(`${bracketed}:`);
-    }
-    // Any address domain: the entry's addresses, or what istiod read from them (an IP or CIDR,
-    // bracketed when IPv6), with or without `:port`.
-    const looksLikeAddress = (text: string): boolean => isIP(text.replace(/^\[|\]$/g, '').split('/')[0] ?? '') !== 0;
-    const isAddressDomain = (domain: string): boolean =>
-      forms.has(domain) || looksLikeAddress(domain) || looksLikeAddress(domain.replace(/:\d+$/, ''));
-    if (!('virtualHosts' in route)) return resource;
-    return {
-      ...route,
-      virtualHosts: asArray(route['virtualHosts']).map((vh) => ({ ...asObject(vh), domains: asArray(asObject(vh)['domains']).filter((d) => !isAddressDomain(String(d))) })),
-    };
+    const addresses = addressesOf(routeHost(resource));
+    return addresses === undefined ? resource : withoutAddressDomains(resource, addresses);
   });
   return { ...resources, listeners, routes };
+}
+
+/** The host of a gRPC route named `outbound|PORT||HOST`. */
+function routeHost(resource: JsonValue): string {
+  return String(asObject(resource)['name'] ?? '').split('|')[3] ?? '';
+}
+
+/** A route without its address domains: `addresses`, or what istiod read from them (an IP or CIDR, bracketed when IPv6), with or without `:port`. */
+function withoutAddressDomains(resource: JsonValue, addresses: ReadonlySet<string>): JsonValue {
+  const route = asObject(resource);
+  if (!('virtualHosts' in route)) return resource;
+  const forms = new Set<string>();
+  for (const address of addresses) {
+    const bracketed = address.includes(':') ? `[${address}]` : address;
+    forms.add(bracketed);
+    forms.add(`${bracketed}:`);
+  }
+  const looksLikeAddress = (text: string): boolean => isIP(text.replace(/^\[|\]$/g, '').split('/')[0] ?? '') !== 0;
+  const isAddressDomain = (domain: string): boolean => forms.has(domain) || looksLikeAddress(domain) || looksLikeAddress(domain.replace(/:\d+$/, ''));
+  return {
+    ...route,
+    virtualHosts: asArray(route['virtualHosts']).map((vh) => ({ ...asObject(vh), domains: asArray(asObject(vh)['domains']).filter((d) => !isAddressDomain(String(d))) })),
+  };
+}
+
+/**
+ * Masks, on either side, the address domains of the gRPC routes of hosts that share an address with
+ * another host (`sharedAddressHosts`): istiod gives them to one of those hosts, a different one from
+ * run to run.
+ */
+export function maskSharedAddressDomains(resources: Resources, hosts: ReadonlySet<string>): Resources {
+  if (hosts.size === 0) return resources;
+  const routes = resources.routes.map((resource) => (hosts.has(routeHost(resource)) ? withoutAddressDomains(resource, new Set()) : resource));
+  return { ...resources, routes };
 }

@@ -5,8 +5,8 @@
 import { meshSettingsFromMeshConfigYaml, type MeshSettings } from '@skiff/xds-translate';
 import { compareProxy, isServiceCluster, type Difference } from './compare.js';
 import { resourceName } from './resources.js';
-import { multiAddressHosts, type ParityCase } from './corpus.js';
-import { maskUnpredictableAddresses, rewriteRefusedAnswers } from './deviations.js';
+import { multiAddressHosts, sharedAddressHosts, type ParityCase } from './corpus.js';
+import { maskSharedAddressDomains, maskUnpredictableAddresses, rewriteRefusedAnswers } from './deviations.js';
 import type { ReferenceCaseResult } from './reference.js';
 import { runSkiff } from './skiff.js';
 
@@ -32,6 +32,8 @@ export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseRes
   let skipped = 0;
   const deviations: string[] = [];
   const unpredictable = multiAddressHosts(testCase.config);
+  const shared = sharedAddressHosts(testCase.config);
+  const masked = (resources: Parameters<typeof maskUnpredictableAddresses>[0]) => maskSharedAddressDomains(maskUnpredictableAddresses(resources, unpredictable), shared);
 
   // Objects refused: only kinds Skiff reads are comparable (it ignores the rest, as istiod's
   // ServiceEntry registry ignores what it does not use).
@@ -55,7 +57,7 @@ export async function compareCase(testCase: ParityCase, istiod: ReferenceCaseRes
     }
     const rewritten = rewriteRefusedAnswers(proxy, theirs);
     for (const a of rewritten.applied) deviations.push(`${proxy.name} ${a.resource}: ${a.deviation.id}`);
-    const comparison = compareProxy(maskUnpredictableAddresses(rewritten.resources, unpredictable), maskUnpredictableAddresses(ours.resources, unpredictable));
+    const comparison = compareProxy(masked(rewritten.resources), masked(ours.resources));
     compared += comparison.compared;
     skipped += comparison.skipped.length;
     for (const d of comparison.differences) differences.push({ ...d, path: `${proxy.name} ${d.path}` });

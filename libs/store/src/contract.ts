@@ -309,6 +309,16 @@ export interface Visibility {
    * `ServicePortName`); not part of visibility. Absent in records written before it existed.
    */
   readonly ports?: readonly ServicePort[];
+  /** The ServiceEntry's resolution (`NONE`, `STATIC`, `DNS`, `DNS_ROUND_ROBIN`, `DYNAMIC_DNS`). */
+  readonly resolution?: string;
+  /**
+   * What istiod compares, besides the namespace, resolution and exportTo, before it merges the ports
+   * of a later ServiceEntry of the same host and namespace into the first one (`canMergeServices`,
+   * `pilot/pkg/model/sidecar.go`): metadata labels and workloadSelector labels, as one canonical text
+   * (`sameHostMergeKey` in @skiff/translator-core). Absent, with `resolution`, in records written
+   * before they existed; the gateway then chooses among owners per resource name.
+   */
+  readonly mergeKey?: string;
   /**
    * Which DestinationRule policy scope each proxy gets (`policyScopeFor`): absent when no rule applies
    * to any proxy, and in records written before rules were stored; then every proxy gets the plain

@@ -20,8 +20,19 @@ import { checkRevision } from './checks.js';
  * before they existed.
  */
 export function visibilityJson(visibility: Visibility): string {
-  const { namespace, name, exportTo, creationTime, hosts, policyScopes } = visibility;
-  return JSON.stringify({ namespace, name, exportTo, creationTime, hosts, ...(policyScopes === undefined ? {} : { policyScopes }) });
+  const { namespace, name, exportTo, creationTime, hosts, ports, resolution, mergeKey, policyScopes } = visibility;
+  // Ports and the merge key decide which owner of a host a proxy gets (`resource-table.ts` in @skiff/xds-cache).
+  return JSON.stringify({
+    namespace,
+    name,
+    exportTo,
+    creationTime,
+    hosts,
+    ...(policyScopes === undefined ? {} : { policyScopes }),
+    ...(ports === undefined ? {} : { portNumbers: ports.map((port) => port.number) }),
+    ...(resolution === undefined ? {} : { resolution }),
+    ...(mergeKey === undefined ? {} : { mergeKey }),
+  });
 }
 
 export function compareResourceKeys(a: string, b: string): number {
@@ -54,7 +65,7 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
       return { key, ref, refJson: JSON.stringify(ref), bytes: resource.bytes };
     })
     .sort((a, b) => compareResourceKeys(a.key, b.key));
-  const { namespace, name, exportTo, creationTime, hosts, ports, policyScopes } = input.visibility;
+  const { namespace, name, exportTo, creationTime, hosts, ports, resolution, mergeKey, policyScopes } = input.visibility;
   if (policyScopes !== undefined && !isPolicyScopes(policyScopes)) throw new StoreError('invalid-argument', `invalid policy scopes for ${owner.namespace}/${owner.name}`);
   const record: OwnershipRecord = {
     namespace,
@@ -63,6 +74,8 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
     creationTime,
     hosts: [...hosts],
     ...(ports === undefined ? {} : { ports: ports.map((port) => ({ name: port.name, number: port.number, protocol: port.protocol })) }),
+    ...(resolution === undefined ? {} : { resolution }),
+    ...(mergeKey === undefined ? {} : { mergeKey }),
     ...(policyScopes === undefined ? {} : { policyScopes: structuredClone(policyScopes) }),
     revision: input.revision,
     resources: resources.map((r) => r.ref),
@@ -134,6 +147,8 @@ export function parseOwnershipRecord(json: string): OwnershipRecord {
     typeof record['creationTime'] !== 'number' ||
     !isStringArray(record['hosts']) ||
     (record['ports'] !== undefined && !(Array.isArray(record['ports']) && record['ports'].every(isServicePort))) ||
+    (record['resolution'] !== undefined && typeof record['resolution'] !== 'string') ||
+    (record['mergeKey'] !== undefined && typeof record['mergeKey'] !== 'string') ||
     (record['policyScopes'] !== undefined && !isPolicyScopes(record['policyScopes'])) ||
     typeof record['revision'] !== 'number' ||
     !Array.isArray(record['resources']) ||

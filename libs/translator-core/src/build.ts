@@ -8,7 +8,7 @@
  */
 import type { NormalizedServiceEntry } from '@skiff/model';
 import { contentVersion } from '@skiff/protos';
-import { namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
+import { canonicalJson, namespacedVariant, scopedVariant, type BuiltResource, type DecodedServiceEntry, type Visibility } from '@skiff/store';
 import {
   encodeLocalityLbPolicy,
   encodeNamespaceRoutes,
@@ -46,6 +46,15 @@ export const SERVED_VARIANTS: readonly TranslationVariant[] = Object.freeze([
   Object.freeze({ name: 'grpc', flavor: 'grpc', naming: 'sidecar' }),
 ] satisfies TranslationVariant[]);
 
+/**
+ * The attributes istiod's `canMergeServices` (`pilot/pkg/model/sidecar.go`) compares besides the
+ * namespace, resolution and exportTo: two same-host entries of one namespace merge only when these are
+ * equal too. Go's `maps.Equal` holds a missing selector equal to an empty one.
+ */
+export function sameHostMergeKey(serviceEntry: NormalizedServiceEntry): string {
+  return canonicalJson({ labels: serviceEntry.labels, selector: serviceEntry.workloadSelector ?? {} });
+}
+
 /** What the gateways need to decide who sees the ServiceEntry's resources (docs/istio-behaviour.md#visibility). */
 export function visibilityOf(serviceEntry: NormalizedServiceEntry): Visibility {
   return {
@@ -55,6 +64,8 @@ export function visibilityOf(serviceEntry: NormalizedServiceEntry): Visibility {
     creationTime: serviceEntry.creationTime,
     hosts: [...serviceEntry.hosts],
     ports: serviceEntry.ports.map((port) => ({ name: port.name, number: port.number, protocol: port.protocol })),
+    resolution: serviceEntry.resolution,
+    mergeKey: sameHostMergeKey(serviceEntry),
   };
 }
 

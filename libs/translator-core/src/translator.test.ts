@@ -139,14 +139,28 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     const messages: Invalidation[] = [];
     await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined }, { afterSeq: seqBefore });
 
-    // Object labels take part in merging same-host entries, not in the clusters built.
-    const revision = await writer.put(staticEntry('search', 'apps', { labels: { team: 'b' } }), [vm('vm-1', '10.0.2.1', 'search')]);
+    // A workload label no output carries (only the canonical service labels reach endpoint metadata).
+    const relabelled = workload('apps', 'vm-1', '10.0.2.1', { labels: { app: 'search', rack: 'r2' } });
+    const revision = await writer.put(staticEntry('search', 'apps', { labels: { team: 'a' } }), [relabelled]);
     expect(revision).not.toBeNull();
     await eventually(() => expect(translator.status().totals.unchanged).toBe(1));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await env.store.invalidations.currentSeq()).toBe(seqBefore);
     expect(messages).toEqual([]);
     expect((await env.store.changeLog.pending()).count).toBe(0);
+  });
+
+  it("publishes only the owner's record when its labels change: they decide which same-host entries merge, not what is built", async () => {
+    await writer.put(staticEntry('search', 'apps', { labels: { team: 'a' } }), [vm('vm-1', '10.0.2.1', 'search')]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    const messages: Invalidation[] = [];
+    await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined }, { afterSeq: await env.store.invalidations.currentSeq() });
+
+    await writer.put(staticEntry('search', 'apps', { labels: { team: 'b' } }), [vm('vm-1', '10.0.2.1', 'search')]);
+    await eventually(() => expect(messages).toHaveLength(1));
+    expect(messages[0]).toMatchObject({ ownerChanged: true, changed: [], removed: [] });
+    expect((await env.store.resources.readOwner(key('search')))?.record.mergeKey).toContain('"team":"b"');
   });
 
   it('removes the resources of a deleted ServiceEntry and publishes the removal', async () => {

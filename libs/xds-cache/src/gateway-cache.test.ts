@@ -176,13 +176,13 @@ describe('gateway cache', () => {
     await write(A, [built('shared', 'from-a')], { creationTime: 1 });
     await write(B, [built('shared', 'from-b')], { creationTime: 2 });
     await start();
-    expect(versions('b')).toEqual({ shared: 'from-a' });
+    expect(versions('c')).toEqual({ shared: 'from-a' });
     const bytesBefore = cache!.viewFor(envoyIn('a')).get(CDS, 'shared');
 
     await write(A, [built('shared', 'from-a')], { creationTime: 1, exportTo: ['.'] });
     await eventually(() => expect(changes).toHaveLength(1));
     expect(store.ownerReads).toEqual([{ owner: 'a/alpha', ids: [] }]);
-    expect(versions('b')).toEqual({ shared: 'from-b' });
+    expect(versions('c')).toEqual({ shared: 'from-b' });
     expect(versions('a')).toEqual({ shared: 'from-a' });
     expect(cache!.viewFor(envoyIn('a')).get(CDS, 'shared')).toBe(bytesBefore);
   });

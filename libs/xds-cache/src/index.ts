@@ -14,6 +14,6 @@ export {
 } from './gateway-cache.js';
 export { LocalityVariants, LocalityView } from './locality-variants.js';
 export { DEFAULT_PROXY_NAMESPACE, labelsOf, namespaceFromNodeId, proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';
-export { exportTier, ResourceTable, selectWinner, type CachedOwner, type ChangedName, type WinnerSelector } from './resource-table.js';
-export { DEFAULT_ROOT_NAMESPACE, hostPortOfName, hostSubsetOf, SidecarIndex, SidecarScope, SidecarViews, type ScopeTarget } from './sidecar-scope.js';
+export { exportTier, hostPortOfName, ResourceTable, selectWinner, type CachedOwner, type ChangedName, type WinnerSelector } from './resource-table.js';
+export { DEFAULT_ROOT_NAMESPACE, hostSubsetOf, SidecarIndex, SidecarScope, SidecarViews, type ScopeTarget } from './sidecar-scope.js';
 export { AutoPassthroughIndex, type AutoPassthroughOptions, type RouterTarget } from './auto-passthrough.js';

@@ -56,26 +56,32 @@ describe('exportTo visibility', () => {
 });
 
 describe('a name built by several ServiceEntries', () => {
-  it('goes to the oldest among public ones, wherever the proxy is', () => {
+  it("goes to the oldest among public ones, unless the proxy's namespace has one", () => {
     const table = contested({ ns: 'b', name: 'newer', created: 2_000 }, { ns: 'a', name: 'older', created: 1_000 });
-    for (const ns of ['a', 'b', 'c']) expect(seenBy(table, ns)).toBe('a/older');
+    for (const ns of ['a', 'c']) expect(seenBy(table, ns)).toBe('a/older');
+    expect(seenBy(table, 'b')).toBe('b/newer');
   });
 
-  it('goes to one private to the proxy namespace first, then one exported to it by name, then public ones', () => {
+  it("goes to one of the proxy's namespace, then one exported to it (private to it or listing it, oldest first), then public ones", () => {
     const table = contested(
       { ns: 'pub', name: 'oldest-public', created: 1_000 },
-      { ns: 'lister', name: 'lists-b', exportTo: ['b', 'c'], created: 2_000 },
+      { ns: 'lister', name: 'lists-b', exportTo: ['b', 'c', 'd'], created: 2_000 },
+      { ns: 'd', name: 'public-d', created: 2_500 },
       { ns: 'b', name: 'private-b', exportTo: ['.'], created: 3_000 },
+      { ns: 'c', name: 'private-c', exportTo: ['.'], created: 1_500 },
     );
     expect(seenBy(table, 'b')).toBe('b/private-b');
-    expect(seenBy(table, 'c')).toBe('lister/lists-b');
+    expect(seenBy(table, 'c')).toBe('c/private-c');
+    expect(seenBy(table, 'd')).toBe('d/public-d');
+    expect(seenBy(table, 'e')).toBe('pub/oldest-public');
     expect(seenBy(table, 'lister')).toBe('pub/oldest-public');
     expect(seenBy(table, 'elsewhere')).toBe('pub/oldest-public');
   });
 
-  it('does not prefer a public ServiceEntry of the proxy namespace over an older public one', () => {
+  it("prefers a public ServiceEntry of the proxy's namespace to an older public one (an egress listener imports the host from the proxy's namespace)", () => {
     const table = contested({ ns: 'mine', name: 'mine-public', created: 5_000 }, { ns: 'theirs', name: 'old-public', created: 1_000 });
-    expect(seenBy(table, 'mine')).toBe('theirs/old-public');
+    expect(seenBy(table, 'mine')).toBe('mine/mine-public');
+    expect(seenBy(table, 'elsewhere')).toBe('theirs/old-public');
   });
 
   it('in one namespace goes to the oldest, then breaks ties by namespace and name', () => {
@@ -111,20 +117,21 @@ describe('a name built by several ServiceEntries', () => {
     }
     const tierOf = (o: CachedOwner, proxyNs: string): number | null => {
       const list = o.record.exportTo.length === 0 ? ['*'] : o.record.exportTo;
-      if (list.includes('*')) return 2;
+      if (list.includes('*')) return 1;
       if (list.includes('~')) return null;
       const targets = list.map((e) => (e === '.' ? o.record.namespace : e));
-      if (!targets.includes(proxyNs)) return null;
-      return o.record.namespace === proxyNs ? 0 : 1;
+      // Private to the proxy's namespace and exported to it by name are one list in istiod (`exportedToNamespace`).
+      return targets.includes(proxyNs) ? 0 : null;
     };
     for (let i = 0; i < owners.length; i++) {
       for (let j = i + 1; j < owners.length; j++) {
         for (let k = j + 1; k < owners.length; k++) {
           const trio = [owners[i]!, owners[j]!, owners[k]!];
           for (const proxyNs of ['a', 'b', 'c']) {
+            const own = (o: CachedOwner): number => (o.record.namespace === proxyNs ? 0 : 1);
             const ranked = trio
               .filter((o) => tierOf(o, proxyNs) !== null)
-              .sort((x, y) => tierOf(x, proxyNs)! - tierOf(y, proxyNs)! || x.record.creationTime - y.record.creationTime || x.record.namespace.localeCompare(y.record.namespace) || x.record.name.localeCompare(y.record.name));
+              .sort((x, y) => own(x) - own(y) || tierOf(x, proxyNs)! - tierOf(y, proxyNs)! || x.record.creationTime - y.record.creationTime || x.record.namespace.localeCompare(y.record.namespace) || x.record.name.localeCompare(y.record.name));
             expect(selectWinner(trio, proxyNs)?.id).toBe(ranked[0]?.id);
           }
         }
@@ -174,6 +181,63 @@ describe('views', () => {
     expect([...table.view('envoy-sidecar', 'a').all(CDS).keys()]).toEqual(['outbound|80||h']);
     expect([...table.view('envoy-sni-dnat', 'a').all(CDS).keys()]).toEqual(['outbound_.80_._.h']);
     expect(table.view('grpc', 'a').get(CDS, 'outbound|80||h')?.version).toBe('grpc');
+  });
+});
+
+describe('one host several ServiceEntries define: chosen per host, as istiod', () => {
+  const ports = (...numbers: number[]) => numbers.map((number) => ({ name: `p${number}`, number, protocol: 'HTTP' }));
+  const entry = (ns: string, name: string, created: number, portNumbers: number[], overrides: Partial<Visibility> = {}) =>
+    visibility(ns, name, { hosts: ['h'], creationTime: created, ports: ports(...portNumbers), resolution: 'STATIC', mergeKey: '{}', ...overrides });
+  const versions = (table: ResourceTable, namespace: string, typeUrl: string = CDS, variant = 'envoy-sidecar') =>
+    Object.fromEntries([...table.view(variant, namespace).all(typeUrl)].map(([name, r]) => [name, r.version]));
+
+  it("serves nothing for a port whose owner built nothing, even when a later entry built it (a DNS entry without endpoints)", () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(entry('a', 'dns', 1, [9000, 8080], { resolution: 'DNS' }), []));
+    table.setOwner(...owner(entry('a', 'none', 2, [8080], { resolution: 'NONE' }), [built('outbound|8080||h', 'none-8080')]));
+    expect(versions(table, 'a')).toEqual({});
+  });
+
+  it("stands a sibling of the same resolution in for the endpoints istiod merges, when the host's service built nothing", () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(entry('a', 'selects-nothing', 1, [1234], { resolution: 'DNS', exportTo: ['.'] }), []));
+    table.setOwner(...owner(entry('a', 'inline', 2, [1234], { resolution: 'DNS' }), [built('outbound|1234||h', 'inline-1234')]));
+    expect(versions(table, 'a')).toEqual({ 'outbound|1234||h': 'inline-1234' });
+  });
+
+  it('takes the ports the first lacks from a later mergeable entry of its namespace, and no port from any other', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(entry('a', 'first', 1, [80]), [built('outbound|80||h', 'first-80')]));
+    table.setOwner(...owner(entry('a', 'merged', 2, [80, 443]), [built('outbound|80||h', 'merged-80'), built('outbound|443||h', 'merged-443')]));
+    table.setOwner(...owner(entry('a', 'other-resolution', 3, [9000], { resolution: 'DNS' }), [built('outbound|9000||h', 'dns-9000')]));
+    table.setOwner(...owner(entry('a', 'other-export', 4, [9001], { exportTo: ['*'] }), [built('outbound|9001||h', 'export-9001')]));
+    table.setOwner(...owner(entry('b', 'other-namespace', 5, [9002]), [built('outbound|9002||h', 'b-9002')]));
+    expect(versions(table, 'a')).toEqual({ 'outbound|80||h': 'first-80', 'outbound|443||h': 'merged-443' });
+    // b imports the host from its own namespace, though a's entries are older.
+    expect(versions(table, 'b')).toEqual({ 'outbound|9002||h': 'b-9002' });
+    expect(versions(table, 'c')).toEqual({ 'outbound|80||h': 'first-80', 'outbound|443||h': 'merged-443' });
+  });
+
+  it("builds a proxyless gRPC route from the last entry with the port, as istiod's sidecar route builder does", () => {
+    const table = new ResourceTable(['*']);
+    const route = (version: string) => built('outbound|8080||h', version, 'grpc', TypeUrl.RouteConfiguration);
+    table.setOwner(...owner(entry('a', 'first', 1, [8080], { resolution: 'DNS' }), [route('first'), built('outbound|8080||h', 'first', 'grpc')]));
+    table.setOwner(...owner(entry('a', 'second', 2, [8080], { resolution: 'NONE' }), [route('second'), built('outbound|8080||h', 'second', 'grpc')]));
+    table.setOwner(...owner(entry('a', 'third', 3, [80], { resolution: 'NONE' }), [built('outbound|80||h', 'third', 'grpc', TypeUrl.RouteConfiguration)]));
+    expect(versions(table, 'a', TypeUrl.RouteConfiguration, 'grpc')).toEqual({ 'outbound|8080||h': 'second', 'outbound|80||h': 'third' });
+    expect(versions(table, 'a', CDS, 'grpc')).toEqual({ 'outbound|8080||h': 'first' });
+  });
+
+  it("re-decides the other owners' names when an owner of the host comes or goes", () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(entry('a', 'later', 2, [8080], { resolution: 'NONE' }), [built('outbound|8080||h', 'later-8080')]));
+    const view = table.view('envoy-sidecar', 'a');
+    expect(view.all(CDS).get('outbound|8080||h')?.version).toBe('later-8080');
+    const changed = table.setOwner(...owner(entry('a', 'earlier', 1, [8080], { resolution: 'DNS' }), []));
+    expect(changed.map((c) => c.name)).toEqual(['outbound|8080||h']);
+    expect(view.all(CDS).get('outbound|8080||h')).toBeUndefined();
+    expect(table.removeOwner('a/earlier').map((c) => c.name)).toEqual(['outbound|8080||h']);
+    expect(view.all(CDS).get('outbound|8080||h')?.version).toBe('later-8080');
   });
 });
 

@@ -5,12 +5,19 @@
  *
  * Who wins a name claimed by several ServiceEntries follows istiod (docs/istio-behaviour.md#visibility;
  * `pilot/pkg/model/push_context.go` `initServiceRegistry`, `servicesExportedToNamespace`,
- * `SortServicesByCreationTime`; `pilot/pkg/model/sidecar.go` `appendSidecarServices`): a proxy in
- * namespace N is offered the services private to N first, then those from other namespaces that list
- * N in exportTo, then the public ones, each tier oldest first, and the first service seen for a host
- * wins. Here that choice is made per resource name (one name belongs to one host and port), so a
- * port only a later ServiceEntry declares is still served, as istiod does when it merges same-host
- * ServiceEntries of one namespace.
+ * `SortServicesByCreationTime`; `pilot/pkg/model/sidecar.go` `appendSidecarServices`,
+ * `selectServices`, `canMergeServices`): a proxy in namespace N is offered the services exported to N
+ * (its own private ones and those of other namespaces that list N, together, oldest first), then the
+ * public ones, oldest first. Its egress listener imports each host from one namespace: N when N has
+ * the host, else the namespace of the first service offered. The first of that namespace's services
+ * is the host's service; a later one with the same resolution, labels, selector and exportTo lends it
+ * the ports it lacks; any other is ignored, whatever ports it has. So the owner of a name (one host
+ * and port) is chosen among every owner of the host, not only those that built the name: when the
+ * host's service built nothing for the port (a DNS entry without endpoints), the proxy gets nothing,
+ * as from istiod. Proxyless gRPC routes are the exception istiod makes (`BuildSidecarOutboundVirtualHosts`
+ * keys the imported services of a port by hostname, a later one replacing an earlier one): the last
+ * owner of that namespace with the port builds it. Owners whose records predate ports and merge keys
+ * are chosen per name, as before they existed.
  *
  * DestinationRules: an owner whose record has policy scopes stores its resources once per scope, under
  * `<variant>.<scope>`; a view takes from each owner the scope for its namespace and for the rule
@@ -25,7 +32,7 @@
 import type { ProxyResourceView } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import { baseVariant, canonicalJson, namespacedVariant, policyScopeWhere, resourceKey, scopedVariant, type OwnershipRecord } from '@skiff/store';
-import { isVisibleTo, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
+import { isVisibleTo, parseSubsetKey, serviceVisibility, type ServiceVisibility } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
 
 /** One ServiceEntry's resources as held by the cache. */
@@ -45,14 +52,73 @@ export interface ChangedName {
   readonly name: string;
 }
 
-/** Lower is preferred: private to the proxy's namespace, exported to it by name, public. */
-type ExportTier = 0 | 1 | 2;
+/**
+ * Lower is preferred: exported to the proxy's namespace (its own private services and those listing it
+ * by name, one list in istiod's `exportedToNamespace`), then public.
+ */
+type ExportTier = 0 | 1;
 
 /** Where an owner stands for a proxy in `namespace`, or undefined when the proxy may not see it. */
 export function exportTier(owner: Pick<CachedOwner, 'record' | 'visibility'>, namespace: string): ExportTier | undefined {
   if (!isVisibleTo(owner.visibility, namespace)) return undefined;
-  if (owner.visibility.kind === 'public') return 2;
-  return owner.record.namespace === namespace ? 0 : 1;
+  return owner.visibility.kind === 'public' ? 1 : 0;
+}
+
+/** `host` and `port` of a resource name: a cluster key (either spelling) or a gRPC `host:port`. */
+export function hostPortOfName(name: string): { readonly host: string; readonly port: number } | undefined {
+  const key = parseSubsetKey(name);
+  if (key !== undefined) return { host: key.hostname, port: key.port };
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(name.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const host = name.slice(0, colon);
+  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port };
+}
+
+/** Chosen per resource name (`selectWinner`): no owner lists the name's host, or one has a record without ports or merge key. */
+const PER_NAME = Symbol('per-name');
+
+/** Whether istiod merges `later`'s ports into `first`, the host's service (`canMergeServices`; the hostname is the same). */
+function canMerge(first: CachedOwner, later: CachedOwner): boolean {
+  const a = first.record;
+  const b = later.record;
+  return a.namespace === b.namespace && a.resolution === b.resolution && a.mergeKey === b.mergeKey && exportToSet(a.exportTo) === exportToSet(b.exportTo);
+}
+
+/** exportTo as the set istiod compares (`maps.Equal` of `Attributes.ExportTo`). */
+function exportToSet(exportTo: readonly string[]): string {
+  return [...new Set(exportTo)].sort().join(',');
+}
+
+/**
+ * The owners whose resource for (`host`, `port`) a proxy in `namespace` gets with no Sidecar, among the
+ * owners of the host (see the top of this file), in the order to try: the provider istiod chooses,
+ * then the other owners of its namespace and resolution with the port. istiod builds the cluster from
+ * the provider's service with the endpoints of every entry of the host in that namespace (one EDS
+ * shard per host and namespace); Skiff builds each entry's clusters from its own endpoints, so when
+ * the provider built nothing for the port (a DNS entry with no endpoints of its own), a sibling of the
+ * same resolution that did stands in for the merged endpoints. Empty when none; `PER_NAME` when some
+ * owner's record cannot tell.
+ */
+function hostProviders(owners: Iterable<CachedOwner>, port: number, namespace: string, lastWithPort: boolean): CachedOwner[] | typeof PER_NAME {
+  const visible: CachedOwner[] = [];
+  for (const owner of owners) {
+    if (owner.record.ports === undefined || owner.record.resolution === undefined || owner.record.mergeKey === undefined) return PER_NAME;
+    if (exportTier(owner, namespace) !== undefined) visible.push(owner);
+  }
+  // One namespace per host (`selectServices`): the proxy's own when it has one, else the first one's.
+  const chosen = selectWinner(visible, namespace)?.record.namespace;
+  const candidates = visible.filter((owner) => owner.record.namespace === chosen).sort((a, b) => (exportTier(a, namespace) ?? 0) - (exportTier(b, namespace) ?? 0) || compareOwners(a, b));
+  const hasPort = (owner: CachedOwner): boolean => owner.record.ports?.some((p) => p.number === port) === true;
+  if (lastWithPort) {
+    const last = candidates.findLast(hasPort);
+    return last === undefined ? [] : [last];
+  }
+  const first = candidates[0];
+  const provider = first === undefined || hasPort(first) ? first : candidates.find((owner) => owner !== first && canMerge(first, owner) && hasPort(owner));
+  if (provider === undefined) return [];
+  return [provider, ...candidates.filter((owner) => owner !== provider && owner.record.resolution === provider.record.resolution && hasPort(owner))];
 }
 
 /**
@@ -69,24 +135,29 @@ function compareOwners(a: CachedOwner, b: CachedOwner): number {
   return 0;
 }
 
-/** The owner whose resource a proxy in `namespace` gets, among those claiming one name. */
+/**
+ * The first owner in istiod's order for a proxy in `namespace`: one of the proxy's own namespace if any
+ * (an egress listener imports a hostname from one namespace only, the proxy's when it has the host:
+ * `selectServices` in `pilot/pkg/model/sidecar.go`), then by export tier, then oldest first.
+ */
 export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string): CachedOwner | undefined {
   let best: CachedOwner | undefined;
-  let bestTier: ExportTier | undefined;
+  let bestRank = 0;
   for (const owner of claimants) {
     const tier = exportTier(owner, namespace);
     if (tier === undefined) continue;
-    if (best === undefined || bestTier === undefined || tier < bestTier || (tier === bestTier && compareOwners(owner, best) < 0)) {
+    const rank = (owner.record.namespace === namespace ? 0 : 2) + tier;
+    if (best === undefined || rank < bestRank || (rank === bestRank && compareOwners(owner, best) < 0)) {
       best = owner;
-      bestTier = tier;
+      bestRank = rank;
     }
   }
   return best;
 }
 
 /**
- * Chooses the owner whose resource `name` a proxy in `namespace` gets; `selectWinner` unless a
- * proxy's Sidecar narrows the choice (`sidecar-scope.ts`).
+ * Chooses the owner whose resource `name` a proxy in `namespace` gets when a proxy's Sidecar narrows
+ * the choice (`sidecar-scope.ts`); without one the table chooses per host (`hostProviders`).
  */
 export type WinnerSelector = (claimants: Iterable<CachedOwner>, namespace: string, name: string) => CachedOwner | undefined;
 
@@ -94,8 +165,10 @@ function claimKey(variant: string, typeUrl: string): string {
   return `${variant} ${typeUrl}`;
 }
 
+/** What decides who sees an owner's resources, and which owner of a host a proxy gets. */
 function visibilityKey(record: OwnershipRecord): string {
-  return JSON.stringify([record.namespace, record.name, record.exportTo, record.creationTime, record.hosts, record.policyScopes ?? null]);
+  const ports = record.ports?.map((port) => port.number) ?? null;
+  return JSON.stringify([record.namespace, record.name, record.exportTo, record.creationTime, record.hosts, record.policyScopes ?? null, ports, record.resolution ?? null, record.mergeKey ?? null]);
 }
 
 /** Who a view serves: proxies of one namespace whose labels contain exactly these rule selectors (canonical JSON). */
@@ -149,6 +222,8 @@ const OTHER_NAMESPACES = '';
 
 export class ResourceTable {
   private readonly owners = new Map<string, CachedOwner>();
+  /** Host -> the owners whose ServiceEntry lists it. */
+  private readonly hostOwners = new Map<string, Set<CachedOwner>>();
   /** `variant type` -> name -> owners claiming it (in any of their policy scopes; `variant` unscoped). */
   private readonly claims = new Map<string, Map<string, Set<CachedOwner>>>();
   /** `variant` -> audience key -> view. */
@@ -284,7 +359,10 @@ export class ResourceTable {
       }
       this.resourceCount -= previous.resources.size;
     }
+    if (previous !== undefined) this.indexHosts(previous, -1);
+    this.indexHosts(owner, 1);
     this.owners.set(id, owner);
+    if (visibilityChanged) for (const name of this.namesOfHostsShared(owner, previous)) changed.push(name);
     for (const [key, resource] of resources) {
       this.claim(owner, resource);
       if (previous === undefined || !previous.resources.has(key)) changed.push(resource);
@@ -298,6 +376,7 @@ export class ResourceTable {
     const previous = this.owners.get(id);
     if (previous === undefined) return [];
     this.owners.delete(id);
+    this.indexHosts(previous, -1);
     this.countSelectors(previous.record, -1);
     const changed: ChangedName[] = [];
     for (const resource of previous.resources.values()) {
@@ -305,11 +384,43 @@ export class ResourceTable {
       changed.push(resource);
     }
     this.resourceCount -= previous.resources.size;
+    for (const name of this.namesOfHostsShared(previous, undefined)) changed.push(name);
     return this.refresh(changed);
   }
 
+  private indexHosts(owner: CachedOwner, delta: 1 | -1): void {
+    for (const host of new Set(owner.record.hosts)) {
+      let owners = this.hostOwners.get(host);
+      if (delta === 1) {
+        if (owners === undefined) this.hostOwners.set(host, (owners = new Set()));
+        owners.add(owner);
+      } else if (owners !== undefined) {
+        owners.delete(owner);
+        if (owners.size === 0) this.hostOwners.delete(host);
+      }
+    }
+  }
+
+  /**
+   * The names of the other owners of `owner`'s hosts (and `previous`'s): who serves them is chosen per
+   * host, so an owner that comes, goes or changes its visibility, ports or merge key may change it.
+   */
+  private namesOfHostsShared(owner: CachedOwner, previous: CachedOwner | undefined): ChangedName[] {
+    const hosts = new Set([...owner.record.hosts, ...(previous?.record.hosts ?? [])]);
+    const others = new Set<CachedOwner>();
+    for (const host of hosts) for (const other of this.hostOwners.get(host) ?? []) if (other.id !== owner.id) others.add(other);
+    const names: ChangedName[] = [];
+    for (const other of others) {
+      for (const resource of other.resources.values()) {
+        const target = hostPortOfName(resource.name);
+        if (target !== undefined && hosts.has(target.host)) names.push(resource);
+      }
+    }
+    return names;
+  }
+
   /** Winners of every name of one (variant, type) for an audience (a view's first use of the type). */
-  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select: WinnerSelector = selectWinner): Map<string, CachedResource> {
+  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select?: WinnerSelector): Map<string, CachedResource> {
     const winners = new Map<string, CachedResource>();
     const byName = this.claims.get(claimKey(variant, typeUrl));
     if (byName === undefined) return winners;
@@ -320,14 +431,17 @@ export class ResourceTable {
     return winners;
   }
 
-  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector = selectWinner): CachedResource | undefined {
+  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select?: WinnerSelector): CachedResource | undefined {
     const claimants = this.claims.get(claimKey(variant, typeUrl))?.get(name);
     if (claimants === undefined) return undefined;
     return this.pick(claimants, variant, typeUrl, name, audience, select);
   }
 
-  /** The resource `select` chooses among the claimants that have the name in the audience's policy scope. */
-  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
+  /**
+   * The resource of the owner `select` chooses among the claimants that have the name in the audience's
+   * policy scope; without `select`, of the owner istiod's per-host choice gives (`hostProviders`).
+   */
+  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector | undefined): CachedResource | undefined {
     const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
       const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
       const tag = scopedVariant(variant, scope);
@@ -335,7 +449,19 @@ export class ResourceTable {
       const own = typeUrl === TypeUrl.RouteConfiguration ? owner.resources.get(resourceKey({ variant: namespacedVariant(tag, audience.namespace), typeUrl, name })) : undefined;
       return own ?? owner.resources.get(resourceKey({ variant: tag, typeUrl, name }));
     };
-    const winner = select([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
+    if (select === undefined) {
+      const target = hostPortOfName(name);
+      const owners = target === undefined ? undefined : this.hostOwners.get(target.host);
+      const providers = target === undefined || owners === undefined ? PER_NAME : hostProviders(owners, target.port, audience.namespace, typeUrl === TypeUrl.RouteConfiguration);
+      if (providers !== PER_NAME) {
+        for (const provider of providers) {
+          const resource = resourceOf(provider);
+          if (resource !== undefined) return resource;
+        }
+        return undefined;
+      }
+    }
+    const winner = (select ?? ((owners, namespace) => selectWinner(owners, namespace)))([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
     return winner === undefined ? undefined : resourceOf(winner);
   }
 

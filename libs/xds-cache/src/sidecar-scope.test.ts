@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSidecar } from '@skiff/model';
 import { ResourceTable } from './resource-table.js';
-import { hostPortOfName, hostSubsetOf, SidecarIndex, SidecarViews } from './sidecar-scope.js';
+import { hostPortOfName } from './resource-table.js';
+import { hostSubsetOf, SidecarIndex, SidecarViews } from './sidecar-scope.js';
 import { built, CDS, owner, visibility } from './test-support/fixtures.js';
 
 const VARIANT = 'envoy-sidecar';
@@ -129,12 +130,13 @@ describe('what a Sidecar imports', () => {
       { namespace: 'ns3', name: 'older', host: 'shared.example.com', creationTime: 0 },
     ]);
     const views = new SidecarViews(resourceTable);
-    // All three are public: the oldest wins.
-    expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns3/older' });
-    views.set(sidecar('ns1', 'default', ['./*', 'ns2/*']));
-    expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns2/old' });
-    views.set(sidecar('ns1', 'default', ['./*']));
+    // All three are public: the proxy's namespace has the host, so it wins (`selectServices`); elsewhere the oldest.
     expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns1/own' });
+    expect(seen(views, 'ns4')).toEqual({ [cluster('shared.example.com')]: 'ns3/older' });
+    views.set(sidecar('ns1', 'default', ['./*', 'ns2/*']));
+    expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns1/own' });
+    views.set(sidecar('ns1', 'default', ['ns2/*', 'ns3/*']));
+    expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns3/older' });
     // The first listener that imports the hostname decides the namespace.
     views.set(sidecar('ns1', 'default', [{ port: 9090, hosts: ['ns2/*'] }, { hosts: ['*/*'] }]));
     expect(seen(views, 'ns1')).toEqual({ [cluster('shared.example.com')]: 'ns2/old' });

@@ -14,9 +14,9 @@
  * no `~ns/host` of its namespace or of `~*` excludes it and an import of its namespace or of namespace
  * `*` matches its hostname (`*` and `*.suffix` wildcards, `host.Name.SubsetOf`); a listener with a
  * port (other than HTTP_PROXY) imports only that port of the service. For a hostname imported from
- * several namespaces, the first in istiod's visibility order wins (own namespace, exported to it by
- * name, public; oldest first), and the first listener that imports a hostname decides its namespace.
- * exportTo still applies: only services visible to the proxy's namespace are candidates.
+ * several namespaces, the first in istiod's visibility order wins (exported to the proxy's namespace,
+ * its own private ones and those listing it by name together, then public; oldest first), and the
+ * first listener that imports a hostname decides its namespace. exportTo still applies: only services visible to the proxy's namespace are candidates.
  *
  * It is a filter over the resources the cache holds, decided per resource name (`host:port` of a
  * cluster, listener or route name), so a Sidecar change recomputes the views of the affected
@@ -26,9 +26,8 @@
 import type { ProxyResourceView } from '@skiff/ads-server';
 import { labelsMatch, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { baseVariant } from '@skiff/store';
-import { parseSubsetKey } from '@skiff/xds-translate';
 import type { CachedResource } from './cached-resource.js';
-import { selectWinner, type ChangedName, type ResourceTable, type ViewAudience, type WinnerSelector } from './resource-table.js';
+import { hostPortOfName, selectWinner, type ChangedName, type ResourceTable, type ViewAudience, type WinnerSelector } from './resource-table.js';
 
 /** istiod's default `meshConfig.rootNamespace`. */
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -101,18 +100,6 @@ function imports(listener: CompiledListener, namespace: string, host: string): b
   const wildcard = listener.byNamespace.get('*');
   if (excluded(own, host) || excluded(wildcard, host)) return false;
   return (own !== undefined && matches(own, host)) || (wildcard !== undefined && matches(wildcard, host));
-}
-
-/** `host` and `port` of a resource name: a cluster key (either spelling) or a gRPC `host:port`. */
-export function hostPortOfName(name: string): { readonly host: string; readonly port: number } | undefined {
-  const key = parseSubsetKey(name);
-  if (key !== undefined) return { host: key.hostname, port: key.port };
-  const colon = name.lastIndexOf(':');
-  if (colon <= 0) return undefined;
-  const port = Number(name.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  const host = name.slice(0, colon);
-  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port };
 }
 
 /** A Sidecar read for one namespace of proxies: what its egress listeners import. */
