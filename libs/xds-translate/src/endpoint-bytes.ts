@@ -13,6 +13,7 @@
  * its key says. Each build of an owner keeps exactly the entries it used: an owner's cache never holds
  * more than its live endpoints, and `forget` drops an owner that went away.
  */
+import type { NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Labels checked, in order, for the canonical service name (`pkg/kube/labels` `CanonicalService`). */
@@ -77,10 +78,18 @@ export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clus
   );
 }
 
-/** A locality group's `lb_endpoints`: the entries, in order, and their bytes concatenated. */
+/** A locality group's `lb_endpoints` as last encoded: the entries, in order, and their bytes concatenated. */
 export interface LocalityGroupBytes {
+  /** The instances they were written from (in a cluster of `clusterId`): the same objects, in order, are the same bytes. */
+  readonly instances: readonly ServiceInstance[];
+  readonly clusterId: string;
   readonly entries: readonly CachedEndpoint[];
   readonly bytes: Uint8Array;
+  /**
+   * The `groupDigest` of the group's content when it was last versioned with these endpoints, and
+   * the locality and the fields after the endpoints it was taken with.
+   */
+  digest: { readonly locality: Uint8Array; readonly tail: Uint8Array; readonly value: Uint8Array } | undefined;
 }
 
 /**
@@ -88,39 +97,128 @@ export interface LocalityGroupBytes {
  * when its endpoint changed, and those no build used are swept when the build ends.
  */
 export class AssignmentEndpoints {
-  /** By address (see `endpointBytesOf` in `load-assignment-encoding.ts`). */
+  /** By address (see `groupBytesOf` in `load-assignment-encoding.ts`). */
   readonly entries = new Map<string, CachedEndpoint>();
   /** The last build that encoded the assignment. */
   build = 0;
-  /** Entries of `entries` that `build` used. */
-  used = 0;
+  /**
+   * `build` wrote or replaced an entry or a group: it is swept when the build ends. A build that
+   * reused every group whole used every entry the one before kept.
+   */
+  changed = false;
   /** The endpoints of each locality group as last encoded, by position: reused whole when they are the same entries. */
   groups: LocalityGroupBytes[] = [];
 
   /** The entry for `key` is `entry` for `build` (written now, or found unchanged). */
   use(key: string, entry: CachedEndpoint, previous: CachedEndpoint | undefined, build: number): void {
-    if (entry !== previous) {
-      if (previous !== undefined && previous.build === build) this.used--;
-      this.entries.set(key, entry);
+    if (entry !== previous) this.entries.set(key, entry);
+    entry.build = build;
+  }
+}
+
+/** A service instance and the last build of its owner that used it. */
+interface KeptInstance {
+  readonly instance: ServiceInstance;
+  build: number;
+}
+
+/**
+ * The service instances of one ServiceEntry port, by the endpoint each was built from, kept from one
+ * build of the owner to the next like the endpoints' bytes: a rebuild builds instances only for the
+ * endpoints that changed, and the encoder finds the others' bytes by the same instance objects.
+ *
+ * Keyed by the endpoint object: normalized entries are immutable (the selector index and the
+ * translator's decoding hand over the same object for an unchanged workload), and an instance is
+ * built from nothing else but the port's name, target port and number and the trust domain, which
+ * the table is for (`ServiceInstancesArgs`). The hostname does not enter it: hosts share the table.
+ */
+export class PortInstances {
+  private readonly byEndpoint = new Map<NormalizedEndpoint, KeptInstance>();
+  /** The last build that used the table. */
+  build = 0;
+  /** Entries of `byEndpoint` that `build` used. */
+  private used = 0;
+
+  constructor(
+    readonly portName: string,
+    readonly targetPort: number,
+    readonly trustDomain: string,
+  ) {}
+
+  /** The instance kept for `endpoint`, or the one `make` builds now (kept for the next build). */
+  instanceOf(endpoint: NormalizedEndpoint, make: (endpoint: NormalizedEndpoint) => ServiceInstance): ServiceInstance {
+    const kept = this.byEndpoint.get(endpoint);
+    if (kept === undefined) {
+      const instance = make(endpoint);
+      this.byEndpoint.set(endpoint, { instance, build: this.build });
+      this.used++;
+      return instance;
     }
-    if (entry.build !== build) {
-      entry.build = build;
+    if (kept.build !== this.build) {
+      kept.build = this.build;
       this.used++;
     }
+    return kept.instance;
   }
+
+  /** Starts `build`'s use of the table. */
+  begin(build: number): void {
+    if (this.build === build) return;
+    this.build = build;
+    this.used = 0;
+  }
+
+  /** Drops the instances `build` did not use. */
+  sweep(): void {
+    if (this.byEndpoint.size === this.used) return;
+    for (const [endpoint, kept] of this.byEndpoint) if (kept.build !== this.build) this.byEndpoint.delete(endpoint);
+  }
+
+  get size(): number {
+    return this.byEndpoint.size;
+  }
+}
+
+/** What an `EndpointBytesCache` keeps for one owner. */
+interface OwnerState {
+  /** By cluster name. */
+  readonly assignments: Map<string, AssignmentEndpoints>;
+  /** By port number. */
+  readonly ports: Map<number, PortInstances>;
+  last: EndpointBytesScope | undefined;
 }
 
 /** The endpoints one build of one owner reads and records. */
 export class EndpointBytesScope {
   private closed = false;
+  private readonly assignments: Map<string, AssignmentEndpoints>;
+  private readonly ports: Map<number, PortInstances>;
 
   constructor(
-    private readonly assignments: Map<string, AssignmentEndpoints>,
+    owner: Pick<OwnerState, 'assignments' | 'ports'>,
     /** Numbers the owner's builds, from 1. */
     readonly build: number,
     /** False: this build neither reads nor keeps endpoints (the encoder writes them all, as without a scope). */
     readonly recording = true,
-  ) {}
+  ) {
+    this.assignments = owner.assignments;
+    this.ports = owner.ports;
+  }
+
+  /**
+   * The instances of the port numbered `port.number` kept for this build to read and record, or
+   * undefined when the build keeps none. A port whose other inputs of an instance changed starts empty.
+   */
+  instances(port: { readonly number: number; readonly name: string; readonly targetPort: number }, trustDomain: string): PortInstances | undefined {
+    if (!this.recording) return undefined;
+    let table = this.ports.get(port.number);
+    if (table === undefined || table.portName !== port.name || table.targetPort !== port.targetPort || table.trustDomain !== trustDomain) {
+      table = new PortInstances(port.name, port.targetPort, trustDomain);
+      this.ports.set(port.number, table);
+    }
+    table.begin(this.build);
+    return table;
+  }
 
   /** The entries of the assignment named `clusterName`, for this build to read and record. */
   assignment(clusterName: string): AssignmentEndpoints {
@@ -131,7 +229,7 @@ export class EndpointBytesScope {
     }
     if (endpoints.build !== this.build) {
       endpoints.build = this.build;
-      endpoints.used = 0;
+      endpoints.changed = false;
     }
     return endpoints;
   }
@@ -146,9 +244,13 @@ export class EndpointBytesScope {
     for (const [clusterName, endpoints] of this.assignments) {
       if (endpoints.build !== this.build) {
         this.assignments.delete(clusterName);
-      } else if (endpoints.entries.size > endpoints.used) {
+      } else if (endpoints.changed) {
         for (const [key, entry] of endpoints.entries) if (entry.build !== this.build) endpoints.entries.delete(key);
       }
+    }
+    for (const [port, table] of this.ports) {
+      if (table.build !== this.build) this.ports.delete(port);
+      else table.sweep();
     }
   }
 }
@@ -158,7 +260,7 @@ export class EndpointBytesScope {
  * processes and never part of what is published: output bytes are the same without it.
  */
 export class EndpointBytesCache {
-  private readonly owners = new Map<string, { readonly assignments: Map<string, AssignmentEndpoints>; last: EndpointBytesScope | undefined }>();
+  private readonly owners = new Map<string, OwnerState>();
 
   /**
    * `keepFromSecondBuild`: an owner's first build keeps nothing, its later builds do. Keeping an
@@ -175,15 +277,15 @@ export class EndpointBytesCache {
   scope(owner: string): EndpointBytesScope {
     let state = this.owners.get(owner);
     if (state === undefined) {
-      state = { assignments: new Map(), last: undefined };
+      state = { assignments: new Map(), ports: new Map(), last: undefined };
       this.owners.set(owner, state);
       if (this.options.keepFromSecondBuild === true) {
-        state.last = new EndpointBytesScope(state.assignments, 1, false);
+        state.last = new EndpointBytesScope(state, 1, false);
         return state.last;
       }
     }
     state.last?.close();
-    const scope = new EndpointBytesScope(state.assignments, (state.last?.build ?? 0) + 1);
+    const scope = new EndpointBytesScope(state, (state.last?.build ?? 0) + 1);
     state.last = scope;
     return scope;
   }
@@ -203,5 +305,12 @@ export class EndpointBytesCache {
     let size = 0;
     for (const { assignments } of this.owners.values()) for (const endpoints of assignments.values()) size += endpoints.entries.size;
     return size;
+  }
+
+  /** Service instances held, over every owner and port. */
+  get instanceCount(): number {
+    let count = 0;
+    for (const { ports } of this.owners.values()) for (const table of ports.values()) count += table.size;
+    return count;
   }
 }

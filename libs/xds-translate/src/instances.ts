@@ -6,6 +6,7 @@
  * `convertWorkloadEntryToWorkloadInstance`, `mergeServicesInstancesByNamespaceHost`).
  */
 import type { EndpointSource, NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry, Resolution } from '@skiff/model';
+import type { PortInstances } from './endpoint-bytes.js';
 
 /** The address prefix of a unix domain socket endpoint (`model.UnixAddressPrefix`). */
 export const UNIX_ADDRESS_PREFIX = 'unix://';
@@ -122,6 +123,12 @@ export interface ServiceInstancesArgs {
   readonly hostname: string;
   readonly servicePort: NormalizedPort;
   readonly trustDomain: string;
+  /**
+   * The instances the owner's previous build made for this port and trust domain
+   * (`EndpointBytesScope.instances`): an endpoint found there is not built again, and the instances
+   * of this build are kept there for the next.
+   */
+  readonly kept?: PortInstances | undefined;
 }
 
 /**
@@ -170,7 +177,7 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     }
     return identity;
   };
-  return selected.map((endpoint) => ({
+  const instanceOf = (endpoint: NormalizedEndpoint): ServiceInstance => ({
     address: endpoint.address.startsWith(UNIX_ADDRESS_PREFIX) ? endpoint.address.slice(UNIX_ADDRESS_PREFIX.length) : endpoint.address,
     port: endpointPort(endpoint, servicePort),
     labels: endpoint.labels,
@@ -182,5 +189,8 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     workloadName: endpoint.workloadName,
     namespace: endpoint.namespace,
     origin: originOf(endpoint.source),
-  }));
+  });
+  const { kept } = args;
+  if (kept === undefined) return selected.map(instanceOf);
+  return selected.map((endpoint) => kept.instanceOf(endpoint, instanceOf));
 }

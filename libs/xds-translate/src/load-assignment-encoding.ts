@@ -31,7 +31,17 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
-import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, sameBytes, type AssignmentEndpoints, type CachedEndpoint, type EndpointBytesScope } from './endpoint-bytes.js';
+import { assignmentVersion, groupDigest, splicedAssignmentVersion } from './assignment-version.js';
+import {
+  CANONICAL_NAME_LABELS,
+  CANONICAL_REVISION_LABELS,
+  firstLabel,
+  sameBytes,
+  type AssignmentEndpoints,
+  type CachedEndpoint,
+  type EndpointBytesScope,
+  type LocalityGroupBytes,
+} from './endpoint-bytes.js';
 import { buildWorkloadMetadata, ISTIO_METADATA_KEY, joinWorkloadMetadata, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -310,21 +320,31 @@ function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEnd
   if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
 }
 
+/** Whether `a` and `b` are the same instance objects in the same order. */
+function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
- * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
- * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
+ * The `lb_endpoints` of the locality group at `position`. When they are the same instance objects
+ * as the assignment's last encoding had there (instances are immutable, and kept between builds:
+ * `PortInstances`), the group is those bytes again, checked in one pass of comparisons. Otherwise its
+ * endpoints' bytes are concatenated: an entry is found by address (a string the instance already
+ * holds, hashed once, unlike a key built per build; shared addresses only cost a rewrite) and used
+ * when its inputs are the instance's, the others are written now. The entries of a group put
+ * together again then point into its new bytes, so the old bytes are not kept alive.
  */
-/**
- * The `lb_endpoints` of the locality group at `position`: the bytes the assignment's last encoding
- * had there when they are the same entries in the same order (most groups, when one workload
- * changed), the entries' bytes concatenated otherwise. An entry is found by address (a string the
- * instance already holds, hashed once, unlike a key built per build; shared addresses only cost a
- * rewrite) and used when its inputs are the instance's; the others are written now. The entries of a
- * group put together again then point into its new bytes, so the old bytes are not kept alive.
- */
-function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): Uint8Array {
+function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): LocalityGroupBytes {
   const { instances, clusterId } = source;
   const last = cached.groups[position];
+  if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) {
+    for (const entry of last.entries) entry.build = build;
+    return last;
+  }
+  cached.changed = true;
   const entries = new Array<CachedEndpoint>(instances.length);
   const written: CachedEndpoint[] = [];
   let same = last !== undefined && last.entries.length === instances.length;
@@ -346,7 +366,8 @@ function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: Ass
     scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
     throw error;
   }
-  if (same && last !== undefined) return last.bytes;
+  // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
+  if (same && last !== undefined) return (cached.groups[position] = { ...last, instances, clusterId });
   const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
   let bytes = fresh;
   if (written.length !== entries.length) {
@@ -363,25 +384,50 @@ function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: Ass
       offset += size;
     }
   }
-  cached.groups[position] = { entries, bytes };
-  return bytes;
+  return (cached.groups[position] = { instances, clusterId, entries, bytes, digest: undefined });
+}
+
+function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The `groupDigest` of a group's content: the one kept with its endpoints when the locality and tail are the same. */
+function digestOf(group: LocalityGroupBytes, locality: Uint8Array, tail: Uint8Array): Uint8Array {
+  const kept = group.digest;
+  if (kept !== undefined && sameBytesOf(kept.locality, locality) && sameBytesOf(kept.tail, tail)) return kept.value;
+  const value = groupDigest(locality, group.bytes, tail);
+  group.digest = { locality, tail, value };
+  return value;
+}
+
+/** An encoded assignment and its `assignmentVersion`. */
+export interface VersionedAssignment {
+  readonly bytes: Uint8Array;
+  readonly version: string;
 }
 
 /**
  * `encodeClusterLoadAssignment` splicing the endpoints from their bytes: each locality group is its
- * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end.
+ * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end. The
+ * version is taken from the groups' digests, which a group reused whole keeps.
  */
-function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): Uint8Array {
+function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): VersionedAssignment {
   const cached = endpoints.assignment(assignment.clusterName);
   requireUnset(assignmentRest, assignment);
   const parts: Uint8Array[] = [];
   writeString(scratch, 1, assignment.clusterName);
-  parts.push(scratch.finish());
+  const head = scratch.finish();
+  parts.push(head);
+  const versionParts: { header: Uint8Array; digest: Uint8Array }[] = [];
+  let versioned = true;
   for (const [position, group] of assignment.endpoints.entries()) {
     const source = deferredLbEndpoints(group);
     if (source === undefined) {
       writeLocalityLbEndpoints(scratch, group);
       parts.push(scratch.finish());
+      versioned = false;
       continue;
     }
     requireUnset(localityEndpointsRest, group);
@@ -390,10 +436,15 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
     const lbEndpoints = groupBytesOf(source, position, cached, endpoints.build);
-    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.length + tail.length);
-    parts.push(scratch.finish(), locality, lbEndpoints, tail);
+    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.bytes.length + tail.length);
+    const header = scratch.finish();
+    parts.push(header, locality, lbEndpoints.bytes, tail);
+    if (versioned) versionParts.push({ header, digest: digestOf(lbEndpoints, locality, tail) });
   }
-  cached.groups.length = Math.min(cached.groups.length, assignment.endpoints.length);
+  if (cached.groups.length > assignment.endpoints.length) {
+    cached.groups.length = assignment.endpoints.length;
+    cached.changed = true;
+  }
   let total = 0;
   for (const part of parts) total += part.length;
   const bytes = new Uint8Array(total);
@@ -402,17 +453,12 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     bytes.set(part, offset);
     offset += part.length;
   }
-  return bytes;
+  return { bytes, version: versioned ? splicedAssignmentVersion(head, versionParts) : assignmentVersion(bytes) };
 }
 
-/**
- * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape
- * allows. With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous
- * build (or earlier in this one) are spliced in from their bytes instead of being written again.
- */
-export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
+/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
+function writeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
   try {
-    if (endpoints?.recording === true) return spliceClusterLoadAssignment(assignment, endpoints);
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
@@ -423,4 +469,29 @@ export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, e
     scratch.finish(); // the fallback may leave a message half written there
     return toBinary(ClusterLoadAssignmentSchema, assignment);
   }
+}
+
+/**
+ * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)` and their `assignmentVersion`.
+ * With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous build
+ * (or earlier in this one) are spliced in from their bytes instead of being written again, and the
+ * digests of locality groups it encoded the same are reused.
+ */
+export function encodeVersionedClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): VersionedAssignment {
+  if (endpoints?.recording === true) {
+    try {
+      return spliceClusterLoadAssignment(assignment, endpoints);
+    } catch (error) {
+      if (error !== UNSUPPORTED) throw error;
+      scratch.finish(); // the fallback may leave a message half written there
+    }
+  }
+  const bytes = writeClusterLoadAssignment(assignment);
+  return { bytes, version: assignmentVersion(bytes) };
+}
+
+/** The bytes of `encodeVersionedClusterLoadAssignment`, without the version. */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
+  if (endpoints?.recording === true) return encodeVersionedClusterLoadAssignment(assignment, endpoints).bytes;
+  return writeClusterLoadAssignment(assignment);
 }
