@@ -1,17 +1,21 @@
 /**
- * The encoded `LbEndpoint` of each service instance, kept from one build of an owner (a ServiceEntry)
- * to the next, so that a rebuild writes only the endpoints whose bytes changed and splices the others
- * into the assignment (`load-assignment-encoding.ts`).
+ * What a build of an owner (a ServiceEntry) keeps for the next one: the service instances of each
+ * port, and the encoded `LbEndpoint` of each instance in each locality group of each assignment, so
+ * that a rebuild builds instances only for the endpoints that changed, writes only the endpoints
+ * whose bytes changed and splices the others into the assignment (`load-assignment-encoding.ts`).
  *
  * Why: a ClusterLoadAssignment is a concatenation of length-delimited endpoints inside their locality
  * framing, so its bytes can be put together from bytes written before. When one WorkloadEntry of a
- * 2,000-endpoint ServiceEntry changes, the other 1,999 endpoints are the same bytes as last time.
+ * 2,000-endpoint ServiceEntry changes, the other 1,999 endpoints are the same instances and the same
+ * bytes as last time.
  *
- * Entries are found by where the endpoint is (cluster name and address), not by a content key: building and hashing a key out of everything
- * an endpoint's bytes depend on cost more than writing the endpoint. An entry is used only when every
- * input of those bytes compares equal (`sameBytes`), so a changed workload is written again whatever
- * its key says. Each build of an owner keeps exactly the entries it used: an owner's cache never holds
- * more than its live endpoints, and `forget` drops an owner that went away.
+ * Both are found by walking this build's list beside the previous build's (`alignByIdentity`): an
+ * unchanged endpoint is the same object in the same order, so the walk reads two arrays and compares
+ * references, without hashing a key or reading the objects, scattered over a large heap. Where the
+ * objects differ, an endpoint's entry is still used when every input of its bytes compares equal
+ * (`sameBytes`: a DestinationRule's TLS mode makes copies of the instances on every build), and is
+ * written again otherwise. Each build keeps only what it used: an owner's cache never holds more than
+ * its live endpoints, and `forget` drops an owner that went away.
  */
 import type { NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
@@ -29,25 +33,15 @@ export function firstLabel(labels: Readonly<Record<string, string>>, keys: reado
   return undefined;
 }
 
-/** One endpoint's bytes and everything they were written from. */
+/** One endpoint's bytes and what they were written from. */
 export interface CachedEndpoint {
-  readonly address: string;
-  readonly port: number;
-  /** The weight as the instance gives it (0 is written as 1). */
-  readonly weight: number;
-  readonly istioMutualTls: boolean;
-  readonly workloadName: string;
-  readonly namespace: string;
-  /** `firstLabel(labels, CANONICAL_NAME_LABELS)`. */
-  readonly canonicalName: string | undefined;
-  /** `firstLabel(labels, CANONICAL_REVISION_LABELS)`. */
-  readonly canonicalRevision: string | undefined;
+  /** The instance they were written from; its fields are the inputs (`sameBytes`). */
+  readonly instance: ServiceInstance;
   readonly clusterId: string;
-  /**
-   * The labels object the instance had; the same object (normalized entries are immutable) has the same
-   * canonical labels, which are looked up again only for another object.
-   */
-  readonly labels: Readonly<Record<string, string>>;
+  /** `firstLabel(instance.labels, CANONICAL_NAME_LABELS)`. */
+  readonly canonicalName: string | undefined;
+  /** `firstLabel(instance.labels, CANONICAL_REVISION_LABELS)`. */
+  readonly canonicalRevision: string | undefined;
   /**
    * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is:
    * `bytes[start..end)`, the bytes of the group that last put it together, moved when another one
@@ -56,88 +50,107 @@ export interface CachedEndpoint {
   bytes: Uint8Array;
   start: number;
   end: number;
-  /** The last build of the owner that used it. */
-  build: number;
 }
 
 /**
- * Whether `entry`'s bytes are those `instance` gives in a cluster of `clusterId`: the inputs of
- * `writeInstanceEndpoint` and `buildWorkloadMetadata`, compared one by one.
+ * Whether `entry`'s bytes are those `instance` gives in a cluster of `clusterId`: the same instance
+ * (instances are immutable), or the inputs of `writeInstanceEndpoint` and `buildWorkloadMetadata`,
+ * compared one by one.
  */
 export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clusterId: string): boolean {
+  if (entry.clusterId !== clusterId) return false;
+  const written = entry.instance;
+  if (written === instance) return true;
   return (
-    entry.address === instance.address &&
-    entry.port === instance.port &&
-    entry.weight === instance.weight &&
-    entry.istioMutualTls === (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) &&
-    entry.workloadName === instance.workloadName &&
-    entry.namespace === instance.namespace &&
-    entry.clusterId === clusterId &&
-    (entry.labels === instance.labels ||
+    written.address === instance.address &&
+    written.port === instance.port &&
+    written.weight === instance.weight &&
+    (written.tlsMode === ISTIO_MUTUAL_TLS_MODE) === (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) &&
+    written.workloadName === instance.workloadName &&
+    written.namespace === instance.namespace &&
+    // The same labels object (normalized entries are immutable) has the same canonical labels.
+    (written.labels === instance.labels ||
       (entry.canonicalName === firstLabel(instance.labels, CANONICAL_NAME_LABELS) && entry.canonicalRevision === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
   );
 }
 
 /** A locality group's `lb_endpoints` as last encoded: the entries, in order, and their bytes concatenated. */
 export interface LocalityGroupBytes {
+  /** The group's `locality` field as encoded: what finds the group again in the next build. */
+  readonly locality: Uint8Array;
   /** The instances they were written from (in a cluster of `clusterId`): the same objects, in order, are the same bytes. */
   readonly instances: readonly ServiceInstance[];
   readonly clusterId: string;
   readonly entries: readonly CachedEndpoint[];
   readonly bytes: Uint8Array;
-  /**
-   * The `groupDigest` of the group's content when it was last versioned with these endpoints, and
-   * the locality and the fields after the endpoints it was taken with.
-   */
-  digest: { readonly locality: Uint8Array; readonly tail: Uint8Array; readonly value: Uint8Array } | undefined;
+  /** The `groupDigest` of the group's content when it was last versioned with these endpoints, and the fields after the endpoints it was taken with. */
+  digest: { readonly tail: Uint8Array; readonly value: Uint8Array } | undefined;
 }
 
-/**
- * The entries of one assignment of an owner, changed in place by each build: an entry is replaced
- * when its endpoint changed, and those no build used are swept when the build ends.
- */
+/** The locality groups of one assignment of an owner as last encoded. */
 export class AssignmentEndpoints {
-  /** By address (see `groupBytesOf` in `load-assignment-encoding.ts`). */
-  readonly entries = new Map<string, CachedEndpoint>();
   /** The last build that encoded the assignment. */
   build = 0;
-  /**
-   * `build` wrote or replaced an entry or a group: it is swept when the build ends. A build that
-   * reused every group whole used every entry the one before kept.
-   */
-  changed = false;
-  /** The endpoints of each locality group as last encoded, by position: reused whole when they are the same entries. */
-  groups: LocalityGroupBytes[] = [];
+  /** In assignment order. */
+  groups: readonly LocalityGroupBytes[] = [];
 
-  /** The entry for `key` is `entry` for `build` (written now, or found unchanged). */
-  use(key: string, entry: CachedEndpoint, previous: CachedEndpoint | undefined, build: number): void {
-    if (entry !== previous) this.entries.set(key, entry);
-    entry.build = build;
+  /** Endpoints held. */
+  get size(): number {
+    let size = 0;
+    for (const group of this.groups) size += group.entries.length;
+    return size;
   }
 }
 
-/** A service instance and the last build of its owner that used it. */
-interface KeptInstance {
-  readonly instance: ServiceInstance;
-  build: number;
+/** How far ahead an aligning walk looks for the next object before taking it for a new one. */
+const ALIGNMENT_WINDOW = 8;
+
+/**
+ * For each of `items`, the index of the same object in `previous`, or -1, walking both in order:
+ * lists that differ by a few insertions, removals and replacements align in one pass of identity
+ * comparisons, which read only the two arrays (not the objects, scattered over a large heap). An
+ * object moved further than `ALIGNMENT_WINDOW` counts as new.
+ */
+export function alignByIdentity<T>(items: readonly T[], previous: readonly T[], visit: (index: number, previousIndex: number) => void): void {
+  let j = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (j < previous.length && previous[j] === item) {
+      visit(i, j++);
+      continue;
+    }
+    let found = -1;
+    for (let k = j + 1; k < previous.length && k <= j + ALIGNMENT_WINDOW; k++) {
+      if (previous[k] === item) {
+        found = k;
+        break;
+      }
+    }
+    if (found === -1) {
+      visit(i, -1);
+    } else {
+      j = found + 1;
+      visit(i, found);
+    }
+  }
 }
 
 /**
- * The service instances of one ServiceEntry port, by the endpoint each was built from, kept from one
- * build of the owner to the next like the endpoints' bytes: a rebuild builds instances only for the
- * endpoints that changed, and the encoder finds the others' bytes by the same instance objects.
+ * The service instances of one ServiceEntry port at the owner's latest build, with the endpoints
+ * they were built from, so that a rebuild builds instances only for the endpoints that changed and
+ * the encoder finds the others' bytes by the same instance objects.
  *
- * Keyed by the endpoint object: normalized entries are immutable (the selector index and the
+ * Endpoints are matched by object: normalized entries are immutable (the selector index and the
  * translator's decoding hand over the same object for an unchanged workload), and an instance is
  * built from nothing else but the port's name, target port and number and the trust domain, which
  * the table is for (`ServiceInstancesArgs`). The hostname does not enter it: hosts share the table.
+ * Only the latest list is kept, so the table never holds more than the live endpoints.
  */
 export class PortInstances {
-  private readonly byEndpoint = new Map<NormalizedEndpoint, KeptInstance>();
+  private endpoints: readonly NormalizedEndpoint[] = [];
+  private instances: readonly ServiceInstance[] = [];
   /** The last build that used the table. */
   build = 0;
-  /** Entries of `byEndpoint` that `build` used. */
-  private used = 0;
 
   constructor(
     readonly portName: string,
@@ -145,37 +158,23 @@ export class PortInstances {
     readonly trustDomain: string,
   ) {}
 
-  /** The instance kept for `endpoint`, or the one `make` builds now (kept for the next build). */
-  instanceOf(endpoint: NormalizedEndpoint, make: (endpoint: NormalizedEndpoint) => ServiceInstance): ServiceInstance {
-    const kept = this.byEndpoint.get(endpoint);
-    if (kept === undefined) {
-      const instance = make(endpoint);
-      this.byEndpoint.set(endpoint, { instance, build: this.build });
-      this.used++;
-      return instance;
-    }
-    if (kept.build !== this.build) {
-      kept.build = this.build;
-      this.used++;
-    }
-    return kept.instance;
-  }
-
-  /** Starts `build`'s use of the table. */
-  begin(build: number): void {
-    if (this.build === build) return;
-    this.build = build;
-    this.used = 0;
-  }
-
-  /** Drops the instances `build` did not use. */
-  sweep(): void {
-    if (this.byEndpoint.size === this.used) return;
-    for (const [endpoint, kept] of this.byEndpoint) if (kept.build !== this.build) this.byEndpoint.delete(endpoint);
+  /**
+   * The instances of `endpoints`: those of the same endpoint objects last time, `make`'s for the
+   * others; kept for the next build.
+   */
+  instancesOf(endpoints: readonly NormalizedEndpoint[], make: (endpoint: NormalizedEndpoint) => ServiceInstance): ServiceInstance[] {
+    const previous = this.instances;
+    const instances = new Array<ServiceInstance>(endpoints.length);
+    alignByIdentity(endpoints, this.endpoints, (index, previousIndex) => {
+      instances[index] = previousIndex === -1 ? make(endpoints[index] as NormalizedEndpoint) : (previous[previousIndex] as ServiceInstance);
+    });
+    this.endpoints = endpoints;
+    this.instances = instances;
+    return instances;
   }
 
   get size(): number {
-    return this.byEndpoint.size;
+    return this.instances.length;
   }
 }
 
@@ -216,7 +215,7 @@ export class EndpointBytesScope {
       table = new PortInstances(port.name, port.targetPort, trustDomain);
       this.ports.set(port.number, table);
     }
-    table.begin(this.build);
+    table.build = this.build;
     return table;
   }
 
@@ -227,10 +226,7 @@ export class EndpointBytesScope {
       endpoints = new AssignmentEndpoints();
       this.assignments.set(clusterName, endpoints);
     }
-    if (endpoints.build !== this.build) {
-      endpoints.build = this.build;
-      endpoints.changed = false;
-    }
+    endpoints.build = this.build;
     return endpoints;
   }
 
@@ -241,17 +237,8 @@ export class EndpointBytesScope {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [clusterName, endpoints] of this.assignments) {
-      if (endpoints.build !== this.build) {
-        this.assignments.delete(clusterName);
-      } else if (endpoints.changed) {
-        for (const [key, entry] of endpoints.entries) if (entry.build !== this.build) endpoints.entries.delete(key);
-      }
-    }
-    for (const [port, table] of this.ports) {
-      if (table.build !== this.build) this.ports.delete(port);
-      else table.sweep();
-    }
+    for (const [clusterName, endpoints] of this.assignments) if (endpoints.build !== this.build) this.assignments.delete(clusterName);
+    for (const [port, table] of this.ports) if (table.build !== this.build) this.ports.delete(port);
   }
 }
 
@@ -303,7 +290,7 @@ export class EndpointBytesCache {
   /** Entries held, over every owner and assignment. */
   get size(): number {
     let size = 0;
-    for (const { assignments } of this.owners.values()) for (const endpoints of assignments.values()) size += endpoints.entries.size;
+    for (const { assignments } of this.owners.values()) for (const endpoints of assignments.values()) size += endpoints.size;
     return size;
   }
 

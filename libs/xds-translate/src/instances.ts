@@ -192,5 +192,5 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
   });
   const { kept } = args;
   if (kept === undefined) return selected.map(instanceOf);
-  return selected.map((endpoint) => kept.instanceOf(endpoint, instanceOf));
+  return kept.instancesOf(selected, instanceOf);
 }

@@ -37,7 +37,6 @@ import {
   CANONICAL_REVISION_LABELS,
   firstLabel,
   sameBytes,
-  type AssignmentEndpoints,
   type CachedEndpoint,
   type EndpointBytesScope,
   type LocalityGroupBytes,
@@ -250,22 +249,7 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
   scratch.tag(2, WireType.LengthDelimited).fork();
   writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
   scratch.join();
-  return {
-    address: instance.address,
-    port: instance.port,
-    weight: instance.weight,
-    istioMutualTls: instance.tlsMode === ISTIO_MUTUAL_TLS_MODE,
-    workloadName: instance.workloadName,
-    namespace: instance.namespace,
-    canonicalName,
-    canonicalRevision,
-    clusterId,
-    labels: instance.labels,
-    bytes: NO_BYTES,
-    start: 0,
-    end: 0,
-    build: 0,
-  };
+  return { instance, clusterId, canonicalName, canonicalRevision, bytes: NO_BYTES, start: 0, end: 0 };
 }
 
 /**
@@ -328,46 +312,57 @@ function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstanc
   return true;
 }
 
+function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** How far ahead of where the walk is the previous group's entries are searched for an instance. */
+const ENTRY_WINDOW = 8;
+
 /**
- * The `lb_endpoints` of the locality group at `position`. When they are the same instance objects
- * as the assignment's last encoding had there (instances are immutable, and kept between builds:
- * `PortInstances`), the group is those bytes again, checked in one pass of comparisons. Otherwise its
- * endpoints' bytes are concatenated: an entry is found by address (a string the instance already
- * holds, hashed once, unlike a key built per build; shared addresses only cost a rewrite) and used
- * when its inputs are the instance's, the others are written now. The entries of a group put
- * together again then point into its new bytes, so the old bytes are not kept alive.
+ * The `lb_endpoints` of a locality group, `last` being the same locality's group in the assignment's
+ * last encoding. The same instance objects in the same order (instances are immutable, and kept
+ * between builds: `PortInstances`) are those bytes again, checked in one pass of comparisons.
+ * Otherwise the group's entries are found by walking its instances beside `last`'s entries, as
+ * `alignByIdentity` does but comparing the inputs of the bytes (`sameBytes`) where the objects
+ * differ; an instance with no entry there is written now. Its bytes are then the entries'
+ * concatenated, and the entries point into them, so older bytes are not kept alive.
  */
-function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): LocalityGroupBytes {
+function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: LocalityGroupBytes | undefined): LocalityGroupBytes {
   const { instances, clusterId } = source;
-  const last = cached.groups[position];
-  if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) {
-    for (const entry of last.entries) entry.build = build;
-    return last;
-  }
-  cached.changed = true;
+  if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) return last;
+  const previous = last?.entries ?? [];
   const entries = new Array<CachedEndpoint>(instances.length);
   const written: CachedEndpoint[] = [];
-  let same = last !== undefined && last.entries.length === instances.length;
+  let same = previous.length === instances.length;
+  let j = 0;
   try {
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i] as ServiceInstance;
-      const key = instance.address;
-      const found = cached.entries.get(key);
-      let entry = found;
-      if (entry === undefined || !sameBytes(entry, instance, clusterId)) {
+      let entry: CachedEndpoint | undefined;
+      for (let k = j; k < previous.length && k <= j + ENTRY_WINDOW; k++) {
+        const candidate = previous[k] as CachedEndpoint;
+        if (sameBytes(candidate, instance, clusterId)) {
+          entry = candidate;
+          j = k + 1;
+          break;
+        }
+      }
+      if (entry === undefined) {
         entry = writeInstanceEntry(instance, clusterId);
         written.push(entry);
       }
-      cached.use(key, entry, found, build);
       entries[i] = entry;
-      if (same && last?.entries[i] !== entry) same = false;
+      if (same && previous[i] !== entry) same = false;
     }
   } catch (error) {
     scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
     throw error;
   }
   // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
-  if (same && last !== undefined) return (cached.groups[position] = { ...last, instances, clusterId });
+  if (same && last !== undefined) return { ...last, locality, instances, clusterId };
   const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
   let bytes = fresh;
   if (written.length !== entries.length) {
@@ -384,22 +379,23 @@ function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: Ass
       offset += size;
     }
   }
-  return (cached.groups[position] = { instances, clusterId, entries, bytes, digest: undefined });
+  return { locality, instances, clusterId, entries, bytes, digest: undefined };
 }
 
-function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** The `groupDigest` of a group's content: the one kept with its endpoints when the locality and tail are the same. */
-function digestOf(group: LocalityGroupBytes, locality: Uint8Array, tail: Uint8Array): Uint8Array {
+/** The `groupDigest` of a group's content: the one kept with its endpoints when the fields after them are the same. */
+function digestOf(group: LocalityGroupBytes, tail: Uint8Array): Uint8Array {
   const kept = group.digest;
-  if (kept !== undefined && sameBytesOf(kept.locality, locality) && sameBytesOf(kept.tail, tail)) return kept.value;
-  const value = groupDigest(locality, group.bytes, tail);
-  group.digest = { locality, tail, value };
+  if (kept !== undefined && sameBytesOf(kept.tail, tail)) return kept.value;
+  const value = groupDigest(group.locality, group.bytes, tail);
+  group.digest = { tail, value };
   return value;
+}
+
+/** The group of `groups` with this `locality` field, if any. */
+function groupAt(groups: readonly LocalityGroupBytes[], locality: Uint8Array, position: number): LocalityGroupBytes | undefined {
+  const atPosition = groups[position];
+  if (atPosition !== undefined && sameBytesOf(atPosition.locality, locality)) return atPosition;
+  return groups.find((group) => sameBytesOf(group.locality, locality));
 }
 
 /** An encoded assignment and its `assignmentVersion`. */
@@ -415,6 +411,7 @@ export interface VersionedAssignment {
  */
 function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): VersionedAssignment {
   const cached = endpoints.assignment(assignment.clusterName);
+  const groups: LocalityGroupBytes[] = [];
   requireUnset(assignmentRest, assignment);
   const parts: Uint8Array[] = [];
   writeString(scratch, 1, assignment.clusterName);
@@ -435,16 +432,14 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     const locality = scratch.finish();
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
-    const lbEndpoints = groupBytesOf(source, position, cached, endpoints.build);
+    const lbEndpoints = groupBytesOf(source, locality, groupAt(cached.groups, locality, position));
+    groups.push(lbEndpoints);
     scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.bytes.length + tail.length);
     const header = scratch.finish();
     parts.push(header, locality, lbEndpoints.bytes, tail);
-    if (versioned) versionParts.push({ header, digest: digestOf(lbEndpoints, locality, tail) });
+    if (versioned) versionParts.push({ header, digest: digestOf(lbEndpoints, tail) });
   }
-  if (cached.groups.length > assignment.endpoints.length) {
-    cached.groups.length = assignment.endpoints.length;
-    cached.changed = true;
-  }
+  cached.groups = groups;
   let total = 0;
   for (const part of parts) total += part.length;
   const bytes = new Uint8Array(total);
