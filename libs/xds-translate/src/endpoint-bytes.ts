@@ -43,11 +43,10 @@ export interface CachedEndpoint {
   /** `firstLabel(instance.labels, CANONICAL_REVISION_LABELS)`. */
   readonly canonicalRevision: string | undefined;
   /**
-   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is:
-   * `bytes[start..end)`, the bytes of the group that last put it together, moved when another one
-   * does (the same field there). Offsets rather than a view: one object less per endpoint.
+   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is
+   * in the `bytes` of the group holding the entry: `[start, end)`. Offsets rather than a view: one
+   * object less per endpoint, and a group moved into new bytes does not touch its entries.
    */
-  bytes: Uint8Array;
   start: number;
   end: number;
 }
@@ -82,7 +81,11 @@ export interface LocalityGroupBytes {
   readonly instances: readonly ServiceInstance[];
   readonly clusterId: string;
   readonly entries: readonly CachedEndpoint[];
-  readonly bytes: Uint8Array;
+  /**
+   * The entries' fields concatenated: a view into the assignment's latest bytes, moved there by each
+   * encoding, so that the cache keeps one assignment's bytes alive, not one buffer per group.
+   */
+  bytes: Uint8Array;
   /** The `groupDigest` of the group's content when it was last versioned with these endpoints, and the fields after the endpoints it was taken with. */
   digest: { readonly tail: Uint8Array; readonly value: Uint8Array } | undefined;
 }

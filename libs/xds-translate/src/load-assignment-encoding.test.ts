@@ -190,6 +190,21 @@ describe('encodeClusterLoadAssignment', () => {
     ...over,
   });
 
+  it('keeps the endpoints of two groups with one locality (two spellings of it) apart', () => {
+    const cache = new EndpointBytesCache();
+    const encode = (instances: readonly ServiceInstance[]): void => {
+      const scope = cache.scope('se');
+      const make = () => buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+      expect(Buffer.from(encodeClusterLoadAssignment(make(), scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, make())));
+      scope.close();
+    };
+    const [a1, a2, a3] = [instance(1, { locality: 'r/z' }), instance(2, { locality: 'r/z' }), instance(3, { locality: 'r/z' })];
+    encode([a1!, a2!, instance(9, { locality: 's' })]);
+    // The r/z group is the same; the r/z/ group (the same locality field) holds a copy of a2 that writes the same bytes.
+    encode([a1!, a2!, { ...a2!, locality: 'r/z/' }]);
+    encode([a1!, a2!, a3!]);
+  });
+
   it('keeps for an owner only the endpoints its latest build used', () => {
     const cache = new EndpointBytesCache();
     const encode = (owner: string, assignments: Record<string, readonly ServiceInstance[]>): Buffer[] => {

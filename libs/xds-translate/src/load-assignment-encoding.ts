@@ -249,7 +249,7 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
   scratch.tag(2, WireType.LengthDelimited).fork();
   writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
   scratch.join();
-  return { instance, clusterId, canonicalName, canonicalRevision, bytes: NO_BYTES, start: 0, end: 0 };
+  return { instance, clusterId, canonicalName, canonicalRevision, start: 0, end: 0 };
 }
 
 /**
@@ -272,7 +272,6 @@ function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
       shift += 7;
     } while (byte & 0x80);
     offset += length;
-    entry.bytes = bytes;
     entry.start = start;
     entry.end = offset;
   }
@@ -321,16 +320,28 @@ function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
 /** How far ahead of where the walk is the previous group's entries are searched for an instance. */
 const ENTRY_WINDOW = 8;
 
+/** A locality group whose endpoints changed: its entries, each still in the bytes it was found or written in. */
+interface ChangedGroup {
+  readonly locality: Uint8Array;
+  readonly instances: readonly ServiceInstance[];
+  readonly clusterId: string;
+  readonly entries: readonly CachedEndpoint[];
+  /** Per entry, the bytes its offsets are in now (the previous group's, or those written now). */
+  readonly sources: readonly Uint8Array[];
+  /** The entries' fields' total length. */
+  readonly length: number;
+}
+
 /**
  * The `lb_endpoints` of a locality group, `last` being the same locality's group in the assignment's
  * last encoding. The same instance objects in the same order (instances are immutable, and kept
  * between builds: `PortInstances`) are those bytes again, checked in one pass of comparisons.
  * Otherwise the group's entries are found by walking its instances beside `last`'s entries, as
  * `alignByIdentity` does but comparing the inputs of the bytes (`sameBytes`) where the objects
- * differ; an instance with no entry there is written now. Its bytes are then the entries'
- * concatenated, and the entries point into them, so older bytes are not kept alive.
+ * differ; an instance with no entry there is written now. The caller puts a changed group's bytes
+ * together in the assignment's (`spliceClusterLoadAssignment`).
  */
-function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: LocalityGroupBytes | undefined): LocalityGroupBytes {
+function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: LocalityGroupBytes | undefined): LocalityGroupBytes | ChangedGroup {
   const { instances, clusterId } = source;
   if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) return last;
   const previous = last?.entries ?? [];
@@ -364,22 +375,33 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
   // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
   if (same && last !== undefined) return { ...last, locality, instances, clusterId };
   const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
-  let bytes = fresh;
-  if (written.length !== entries.length) {
-    let length = 0;
-    for (const entry of entries) length += entry.end - entry.start;
-    bytes = new Uint8Array(length);
-    let offset = 0;
-    for (const entry of entries) {
-      const size = entry.end - entry.start;
-      bytes.set(entry.bytes.subarray(entry.start, entry.end), offset);
-      entry.bytes = bytes;
-      entry.start = offset;
-      entry.end = offset + size;
-      offset += size;
-    }
+  const freshEntries = new Set(written);
+  const sources = entries.map((entry) => (freshEntries.has(entry) ? fresh : (last?.bytes ?? NO_BYTES)));
+  let length = 0;
+  for (const entry of entries) length += entry.end - entry.start;
+  return { locality, instances, clusterId, entries, sources, length };
+}
+
+/** Copies a changed group's entries to `bytes` at `offset` and points them there; returns the group, its bytes a view of those. */
+function placeGroup(group: ChangedGroup, bytes: Uint8Array, offset: number): LocalityGroupBytes {
+  const { entries, sources } = group;
+  // Offsets within the group, set once every entry is copied: an entry listed twice is read twice from where it was.
+  const starts = new Array<number>(entries.length);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as CachedEndpoint;
+    const size = entry.end - entry.start;
+    bytes.set((sources[i] as Uint8Array).subarray(entry.start, entry.end), offset + at);
+    starts[i] = at;
+    at += size;
   }
-  return { locality, instances, clusterId, entries, bytes, digest: undefined };
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as CachedEndpoint;
+    const size = entry.end - entry.start;
+    entry.start = starts[i] as number;
+    entry.end = entry.start + size;
+  }
+  return { locality: group.locality, instances: group.instances, clusterId: group.clusterId, entries, bytes: bytes.subarray(offset, offset + at), digest: undefined };
 }
 
 /** The `groupDigest` of a group's content: the one kept with its endpoints when the fields after them are the same. */
@@ -391,11 +413,16 @@ function digestOf(group: LocalityGroupBytes, tail: Uint8Array): Uint8Array {
   return value;
 }
 
-/** The group of `groups` with this `locality` field, if any. */
-function groupAt(groups: readonly LocalityGroupBytes[], locality: Uint8Array, position: number): LocalityGroupBytes | undefined {
+/**
+ * The group of `groups` with this `locality` field that no other group of this encoding took, if
+ * any: an entry's offsets are within the one group holding it, so two groups never share entries
+ * (two spellings of a locality, `a/b` and `a/b/`, are two groups with one locality field).
+ */
+function groupAt(groups: readonly LocalityGroupBytes[], locality: Uint8Array, position: number, taken: Set<LocalityGroupBytes>): LocalityGroupBytes | undefined {
   const atPosition = groups[position];
-  if (atPosition !== undefined && sameBytesOf(atPosition.locality, locality)) return atPosition;
-  return groups.find((group) => sameBytesOf(group.locality, locality));
+  const found = atPosition !== undefined && !taken.has(atPosition) && sameBytesOf(atPosition.locality, locality) ? atPosition : groups.find((group) => !taken.has(group) && sameBytesOf(group.locality, locality));
+  if (found !== undefined) taken.add(found);
+  return found;
 }
 
 /** An encoded assignment and its `assignmentVersion`. */
@@ -411,20 +438,20 @@ export interface VersionedAssignment {
  */
 function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): VersionedAssignment {
   const cached = endpoints.assignment(assignment.clusterName);
-  const groups: LocalityGroupBytes[] = [];
   requireUnset(assignmentRest, assignment);
-  const parts: Uint8Array[] = [];
   writeString(scratch, 1, assignment.clusterName);
   const head = scratch.finish();
-  parts.push(head);
-  const versionParts: { header: Uint8Array; digest: Uint8Array }[] = [];
-  let versioned = true;
+  // Each group's framing, endpoints and tail, or a group written whole (endpoint messages already built).
+  const parts: ({ readonly header: Uint8Array; readonly locality: Uint8Array; readonly group: LocalityGroupBytes | ChangedGroup; readonly tail: Uint8Array } | Uint8Array)[] = [];
+  let total = head.length;
+  const taken = new Set<LocalityGroupBytes>();
   for (const [position, group] of assignment.endpoints.entries()) {
     const source = deferredLbEndpoints(group);
     if (source === undefined) {
       writeLocalityLbEndpoints(scratch, group);
-      parts.push(scratch.finish());
-      versioned = false;
+      const written = scratch.finish();
+      parts.push(written);
+      total += written.length;
       continue;
     }
     requireUnset(localityEndpointsRest, group);
@@ -432,22 +459,46 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     const locality = scratch.finish();
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
-    const lbEndpoints = groupBytesOf(source, locality, groupAt(cached.groups, locality, position));
-    groups.push(lbEndpoints);
-    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.bytes.length + tail.length);
+    const lbEndpoints = groupBytesOf(source, locality, groupAt(cached.groups, locality, position, taken));
+    const length = 'sources' in lbEndpoints ? lbEndpoints.length : lbEndpoints.bytes.length;
+    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + length + tail.length);
     const header = scratch.finish();
-    parts.push(header, locality, lbEndpoints.bytes, tail);
-    if (versioned) versionParts.push({ header, digest: digestOf(lbEndpoints, tail) });
+    parts.push({ header, locality, group: lbEndpoints, tail });
+    total += header.length + locality.length + length + tail.length;
+  }
+  const bytes = new Uint8Array(total);
+  bytes.set(head, 0);
+  let offset = head.length;
+  const groups: LocalityGroupBytes[] = [];
+  const versionParts: { header: Uint8Array; digest: Uint8Array }[] = [];
+  let versioned = true;
+  for (const part of parts) {
+    if (part instanceof Uint8Array) {
+      bytes.set(part, offset);
+      offset += part.length;
+      versioned = false;
+      continue;
+    }
+    bytes.set(part.header, offset);
+    offset += part.header.length;
+    bytes.set(part.locality, offset);
+    offset += part.locality.length;
+    let group: LocalityGroupBytes;
+    if ('sources' in part.group) {
+      group = placeGroup(part.group, bytes, offset);
+    } else {
+      // The same bytes, moved into these: the previous assignment's are not kept alive for it.
+      group = part.group;
+      bytes.set(group.bytes, offset);
+      group.bytes = bytes.subarray(offset, offset + group.bytes.length);
+    }
+    offset += group.bytes.length;
+    bytes.set(part.tail, offset);
+    offset += part.tail.length;
+    groups.push(group);
+    if (versioned) versionParts.push({ header: part.header, digest: digestOf(group, part.tail) });
   }
   cached.groups = groups;
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
   return { bytes, version: versioned ? splicedAssignmentVersion(head, versionParts) : assignmentVersion(bytes) };
 }
 
