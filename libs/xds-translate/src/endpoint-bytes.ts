@@ -181,8 +181,19 @@ export class PortInstances {
   }
 }
 
+/**
+ * What `canonicalEndpoints` found at the owner's latest build: its input, and per input endpoint
+ * its position in the healthy, ordered result (-1: unhealthy), or undefined when the result had to
+ * be sorted (then nothing is known of the next build's endpoints).
+ */
+export interface CanonicalOrder {
+  input: readonly NormalizedEndpoint[];
+  positions: Int32Array | undefined;
+}
+
 /** What an `EndpointBytesCache` keeps for one owner. */
 interface OwnerState {
+  readonly order: CanonicalOrder;
   /** By cluster name. */
   readonly assignments: Map<string, AssignmentEndpoints>;
   /** By port number. */
@@ -195,9 +206,10 @@ export class EndpointBytesScope {
   private closed = false;
   private readonly assignments: Map<string, AssignmentEndpoints>;
   private readonly ports: Map<number, PortInstances>;
+  private readonly order: CanonicalOrder;
 
   constructor(
-    owner: Pick<OwnerState, 'assignments' | 'ports'>,
+    owner: Pick<OwnerState, 'assignments' | 'ports' | 'order'>,
     /** Numbers the owner's builds, from 1. */
     readonly build: number,
     /** False: this build neither reads nor keeps endpoints (the encoder writes them all, as without a scope). */
@@ -205,6 +217,12 @@ export class EndpointBytesScope {
   ) {
     this.assignments = owner.assignments;
     this.ports = owner.ports;
+    this.order = owner.order;
+  }
+
+  /** What `canonicalEndpoints` found at the owner's previous build, for this build to read and replace; undefined when the build keeps nothing. */
+  canonicalOrder(): CanonicalOrder | undefined {
+    return this.recording ? this.order : undefined;
   }
 
   /**
@@ -267,7 +285,7 @@ export class EndpointBytesCache {
   scope(owner: string): EndpointBytesScope {
     let state = this.owners.get(owner);
     if (state === undefined) {
-      state = { assignments: new Map(), ports: new Map(), last: undefined };
+      state = { assignments: new Map(), ports: new Map(), order: { input: [], positions: undefined }, last: undefined };
       this.owners.set(owner, state);
       if (this.options.keepFromSecondBuild === true) {
         state.last = new EndpointBytesScope(state, 1, false);

@@ -49,6 +49,9 @@ const buildStep = fc.record({
   resolution: fc.constantFrom('STATIC' as const, 'STATIC' as const, 'DNS' as const, 'NONE' as const),
   trustDomain: fc.constantFrom('cluster.local', 'td'),
   clusterId: fc.constantFrom('Kubernetes', 'other'),
+  /** The endpoints handed over rotated by this much, reversed or not: not always in canonical order. */
+  rotate: fc.nat(POOL),
+  reverse: fc.boolean(),
 });
 
 /** What the `Translator` builds per ServiceEntry, all through one scope. */
@@ -70,7 +73,9 @@ describe('builds through an EndpointBytesCache', () => {
             else if (change !== 'same') current[index] = workloadEntry(`vm-${index}`, { ...change, workloadName: `${change.workloadName}-${index}` });
             else current[index] ??= workloadEntry(`vm-${index}`, { address: `10.0.1.${index}` });
           });
-          const endpoints = current.filter((endpoint) => endpoint !== undefined);
+          const present = current.filter((endpoint) => endpoint !== undefined);
+          const rotated = [...present.slice(step.rotate % Math.max(1, present.length)), ...present.slice(0, step.rotate % Math.max(1, present.length))];
+          const endpoints = step.reverse ? rotated.reverse() : rotated;
           const input = {
             serviceEntry: serviceEntry({ ports: [...step.ports], hosts: [...step.hosts], resolution: step.resolution, location: build % 2 === 0 ? 'MESH_INTERNAL' : 'MESH_EXTERNAL' }),
             endpoints,

@@ -442,8 +442,8 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
  * `errors`, and the affected host x port is left out or trimmed.
  *
  * `kept`, the scope of this build of the ServiceEntry in an `EndpointBytesCache` (the one its
- * encoding then uses), saves building again the service instances of endpoints its previous build
- * had; the result is the same without it.
+ * encoding then uses), saves ordering again and building again the service instances of endpoints
+ * its previous build had; the result is the same without it.
  */
 export function translateServiceEntry(input: TranslateInput, options: TranslateOptions, kept?: EndpointBytesScope): TranslateResult {
   const { serviceEntry } = input;
@@ -456,7 +456,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
 
   // istiod builds sni-dnat clusters for mesh-internal services only (`buildOutboundSniDnatClusters`).
   if (options.naming === 'sni-dnat' && serviceEntry.location === 'MESH_EXTERNAL') return output;
-  const endpoints = canonicalEndpoints(input.endpoints);
+  const endpoints = canonicalEndpoints(input.endpoints, kept?.canonicalOrder());
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
   for (const hostname of new Set(serviceEntry.hosts)) {
     // Instances exist for every port, UDP included; istiod's service-account set (the SANs) is the
