@@ -264,23 +264,25 @@ export class EndpointBytesScope {
 }
 
 /**
- * Encoded endpoints per owner, each owner's being those its latest build used. Not shared between
- * processes and never part of what is published: output bytes are the same without it.
+ * What each owner's latest build kept (service instances, encoded endpoints, group digests, the
+ * order of its endpoints). Not shared between processes and never part of what is published: the
+ * output is the same without it.
  */
 export class EndpointBytesCache {
   private readonly owners = new Map<string, OwnerState>();
 
   /**
    * `keepFromSecondBuild`: an owner's first build keeps nothing, its later builds do. Keeping an
-   * endpoint costs more than writing it once (an entry object and a map slot per endpoint and
-   * cluster), and it pays only when the owner is built again: a translator's cold start builds every
+   * endpoint costs more than writing it once (an instance and an entry per endpoint and port), and
+   * it pays only when the owner is built again: a translator's cold start builds every
    * ServiceEntry once, most of which may never change.
    */
   constructor(private readonly options: { readonly keepFromSecondBuild?: boolean } = {}) {}
 
   /**
-   * Starts a build of `owner`, which reads the entries the owner's previous build left; `close` the
-   * scope when the build is encoded (starting the next build closes it too).
+   * Starts a build of `owner`, which reads what the owner's previous build kept; pass the scope to
+   * `translateServiceEntry` and `encodeResources`, and `close` it when the build is encoded (starting
+   * the next build closes it too).
    */
   scope(owner: string): EndpointBytesScope {
     let state = this.owners.get(owner);

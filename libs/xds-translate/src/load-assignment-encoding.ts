@@ -241,7 +241,7 @@ const NO_BYTES = new Uint8Array(0);
 
 /**
  * Appends `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and returns its entry,
- * whose `bytes` are set once the group's new endpoints are split (`splitWritten`).
+ * whose offsets are set once the group's new endpoints are split (`splitWritten`).
  */
 function writeInstanceEntry(instance: ServiceInstance, clusterId: string): CachedEndpoint {
   const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
@@ -255,7 +255,8 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
 /**
  * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
  * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
- * them rather than one each, and no view object per entry. Returns those bytes.
+ * them rather than one each, and no view object per entry. Returns those bytes, which the entries'
+ * offsets are in until their group is placed in the assignment (`placeGroup`).
  */
 function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
   const bytes = scratch.finish();
@@ -433,8 +434,9 @@ export interface VersionedAssignment {
 
 /**
  * `encodeClusterLoadAssignment` splicing the endpoints from their bytes: each locality group is its
- * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end. The
- * version is taken from the groups' digests, which a group reused whole keeps.
+ * framing (tag, length, locality) around the endpoints' bytes, all copied once into the assignment's
+ * bytes, of which the groups kept are then views. The version is taken from the groups' digests,
+ * which a group reused whole keeps.
  */
 function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): VersionedAssignment {
   const cached = endpoints.assignment(assignment.clusterName);
