@@ -17,7 +17,7 @@
  * written again otherwise. Each build keeps only what it used: an owner's cache never holds more than
  * its live endpoints, and `forget` drops an owner that went away.
  */
-import type { NormalizedEndpoint } from '@skiff/model';
+import { isIP, type NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Labels checked, in order, for the canonical service name (`pkg/kube/labels` `CanonicalService`). */
@@ -138,6 +138,22 @@ export function alignByIdentity<T>(items: readonly T[], previous: readonly T[], 
   }
 }
 
+/** An instance's address: none (dropped and reported), one EDS cannot carry (a hostname: dropped), one it can (an IP, a unix socket). */
+export const AddressKind = { None: 0, NotForEds: 1, Eds: 2 } as const;
+
+function addressKindOf(instance: ServiceInstance): number {
+  if (instance.address === '') return AddressKind.None;
+  return instance.port === 0 || isIP(instance.address) ? AddressKind.Eds : AddressKind.NotForEds;
+}
+
+/** The kind of each address of a list of instances `PortInstances` handed out, known from the build that made each instance. */
+const addressKinds = new WeakMap<readonly ServiceInstance[], Uint8Array>();
+
+/** What `PortInstances` knows of the addresses of `instances`, if it handed them out. */
+export function keptAddressKinds(instances: readonly ServiceInstance[]): Uint8Array | undefined {
+  return addressKinds.get(instances);
+}
+
 /**
  * The service instances of one ServiceEntry port at the owner's latest build, with the endpoints
  * they were built from, so that a rebuild builds instances only for the endpoints that changed and
@@ -152,6 +168,7 @@ export function alignByIdentity<T>(items: readonly T[], previous: readonly T[], 
 export class PortInstances {
   private endpoints: readonly NormalizedEndpoint[] = [];
   private instances: readonly ServiceInstance[] = [];
+  private kinds: Uint8Array = new Uint8Array(0);
   /** The last build that used the table. */
   build = 0;
 
@@ -167,12 +184,23 @@ export class PortInstances {
    */
   instancesOf(endpoints: readonly NormalizedEndpoint[], make: (endpoint: NormalizedEndpoint) => ServiceInstance): ServiceInstance[] {
     const previous = this.instances;
+    const previousKinds = this.kinds;
     const instances = new Array<ServiceInstance>(endpoints.length);
+    const kinds = new Uint8Array(endpoints.length);
     alignByIdentity(endpoints, this.endpoints, (index, previousIndex) => {
-      instances[index] = previousIndex === -1 ? make(endpoints[index] as NormalizedEndpoint) : (previous[previousIndex] as ServiceInstance);
+      if (previousIndex === -1) {
+        const instance = make(endpoints[index] as NormalizedEndpoint);
+        instances[index] = instance;
+        kinds[index] = addressKindOf(instance);
+      } else {
+        instances[index] = previous[previousIndex] as ServiceInstance;
+        kinds[index] = previousKinds[previousIndex] as number;
+      }
     });
     this.endpoints = endpoints;
     this.instances = instances;
+    this.kinds = kinds;
+    addressKinds.set(instances, kinds);
     return instances;
   }
 

@@ -40,7 +40,7 @@ import {
 import {
   buildClusterLoadAssignment,
   buildLocalityLbEndpoints,
-  edsInstances,
+  edsInstancesWithAddress,
   grpcInstances,
   withAddress,
   type DroppedEndpointReporter,
@@ -344,7 +344,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(cluster);
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
-      const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(portCluster.instances, portCluster.report)), grouping);
+      const endpoints = buildLocalityLbEndpoints(edsInstancesWithAddress(portCluster.instances, portCluster.report), grouping);
       addLoadAssignment(context, portCluster, endpoints);
       return;
     }
@@ -384,7 +384,7 @@ function translateGrpcPort(context: PortContext): void {
     output.clusters.push(
       buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
     );
-    const kept = dns ? [] : grpcInstances(edsInstances(withAddress(portCluster.instances, portCluster.report)), portCluster.report);
+    const kept = dns ? [] : grpcInstances(edsInstancesWithAddress(portCluster.instances, portCluster.report), portCluster.report);
     addLoadAssignment(context, portCluster, buildLocalityLbEndpoints(kept, grouping));
   }
   buildGrpcListenerAndRoute(context);
