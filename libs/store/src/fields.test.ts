@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type FieldEncoding } from './fields.js';
+import { canonicalJson, DecodedFieldCache, decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type FieldEncoding } from './fields.js';
 import { rule, serviceEntry, workload } from './test-support/fixtures.js';
 
 const KEY = { namespace: 'default', name: 'a' };
@@ -86,5 +86,39 @@ describe('ServiceEntry hash fields', () => {
     );
     const { se: _se, ...withoutServiceEntry } = fields;
     expect(() => decodeServiceEntry({ key: KEY, revision: 1, fields: withoutServiceEntry })).toThrow(expect.objectContaining({ code: 'corrupt' }));
+  });
+
+  it('decodes through a DecodedFieldCache what decoding afresh gives, an unchanged field as the same object', () => {
+    const cache = new DecodedFieldCache({ keepFromSecondDecoding: true });
+    const vm1 = workload('default', 'vm-1', '10.0.0.1');
+    const vm2 = workload('default', 'vm-2', '10.0.0.2');
+    const decode = (fields: Record<string, string>, revision: number) => {
+      const decoded = decodeServiceEntry({ key: KEY, revision, fields }, cache);
+      expect(decoded).toEqual(decodeServiceEntry({ key: KEY, revision, fields }));
+      return decoded;
+    };
+    const fields = serviceEntryFields(serviceEntry(KEY), [vm1, vm2], FRESH_FIELD_ENCODING, [rule('default', 'r1')]);
+    const first = decode(fields, 1);
+    // The first decoding keeps nothing; the second keeps every field, each decoded again.
+    expect(cache.size).toBe(0);
+    const second = decode(fields, 2);
+    expect(second.endpoints[0]).not.toBe(first.endpoints[0]);
+    expect(cache.size).toBe(4);
+    // vm-2 moved, vm-1 and the rest did not: the same objects, vm-2 a new one.
+    const moved = serviceEntryFields(serviceEntry(KEY), [vm1, workload('default', 'vm-2', '10.0.0.9')], FRESH_FIELD_ENCODING, [rule('default', 'r1')]);
+    const third = decode(moved, 3);
+    expect(third.serviceEntry).toBe(second.serviceEntry);
+    expect(third.endpoints[0]).toBe(second.endpoints[0]);
+    expect(third.destinationRules[0]).toBe(second.destinationRules[0]);
+    expect(third.endpoints[1]).not.toBe(second.endpoints[1]);
+    expect(third.endpoints[1]?.address).toBe('10.0.0.9');
+    // A hash that does not decode changes nothing kept.
+    expect(() => decodeServiceEntry({ key: KEY, revision: 4, fields: { ...moved, 'ep:WorkloadEntry/default/vm-1': '{' } }, cache)).toThrow(expect.objectContaining({ code: 'corrupt' }));
+    // vm-2 gone: only the fields of the latest decoding are kept.
+    const fourth = decode(serviceEntryFields(serviceEntry(KEY), [vm1], FRESH_FIELD_ENCODING, [rule('default', 'r1')]), 5);
+    expect(fourth.endpoints[0]).toBe(third.endpoints[0]);
+    expect(cache.size).toBe(3);
+    cache.forget(`${KEY.namespace}/${KEY.name}`);
+    expect(cache.size).toBe(0);
   });
 });

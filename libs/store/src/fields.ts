@@ -11,6 +11,7 @@ import {
   type NormalizedDestinationRule,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
+  type NormalizedValidation,
   type ObjectKey,
 } from '@skiff/model';
 import {
@@ -111,31 +112,95 @@ export interface DecodedServiceEntry {
   readonly destinationRules: readonly NormalizedDestinationRule[];
 }
 
-/** Decodes and schema-checks a stored hash; throws `StoreError('corrupt')` naming the bad field. */
-export function decodeServiceEntry(stored: StoredServiceEntry): DecodedServiceEntry {
+/** A field's text and what it decoded to. */
+interface DecodedField {
+  readonly text: string;
+  readonly value: unknown;
+}
+
+/**
+ * The entries each ServiceEntry hash's fields decoded to at its latest decoding, with the text of
+ * each: a field whose text has not changed decodes to the same object again, without parsing and
+ * checking it. That saves the work (a rebuild re-reads every field of the hash, and most are
+ * unchanged), and it hands the translator the same endpoint object for an unchanged workload, which
+ * is what its kept service instances are found by (`EndpointBytesCache` in `@skiff/xds-translate`).
+ * Decoded entries are never modified, so sharing them is safe. Holds the fields of the latest
+ * decoding of each hash only.
+ */
+export class DecodedFieldCache {
+  /** By ServiceEntry id; undefined: decoded once, nothing kept (`keepFromSecondDecoding`). */
+  private readonly byServiceEntry = new Map<string, Map<string, DecodedField> | undefined>();
+
+  /**
+   * `keepFromSecondDecoding`: a hash's first decoding keeps nothing, its later ones do, as the
+   * translator's `EndpointBytesCache` keeps nothing from a ServiceEntry's first build: a cold start
+   * decodes every hash once, and most may never change.
+   */
+  constructor(private readonly options: { readonly keepFromSecondDecoding?: boolean } = {}) {}
+
+  /** The fields the previous decoding of `id` kept, if any. */
+  fieldsOf(id: string): ReadonlyMap<string, DecodedField> | undefined {
+    return this.byServiceEntry.get(id);
+  }
+
+  /** Whether a decoding of `id` now keeps its fields. */
+  keeps(id: string): boolean {
+    return this.options.keepFromSecondDecoding !== true || this.byServiceEntry.has(id);
+  }
+
+  /** Replaces what is kept of `id` by its latest decoding's fields (undefined: it kept none). */
+  keep(id: string, fields: Map<string, DecodedField> | undefined): void {
+    this.byServiceEntry.set(id, fields);
+  }
+
+  /** Drops a ServiceEntry's fields (its hash was deleted). */
+  forget(id: string): void {
+    this.byServiceEntry.delete(id);
+  }
+
+  /** Fields held, over every ServiceEntry. */
+  get size(): number {
+    let size = 0;
+    for (const fields of this.byServiceEntry.values()) size += fields?.size ?? 0;
+    return size;
+  }
+}
+
+/**
+ * Decodes and schema-checks a stored hash; throws `StoreError('corrupt')` naming the bad field. With
+ * `kept`, fields whose text is the one the hash's previous decoding read are that decoding's objects
+ * (`DecodedFieldCache`); a hash that does not decode leaves `kept` as it was.
+ */
+export function decodeServiceEntry(stored: StoredServiceEntry, kept?: DecodedFieldCache): DecodedServiceEntry {
   const id = `${stored.key.namespace}/${stored.key.name}`;
-  const parse = (field: string): unknown => {
+  const previous = kept?.fieldsOf(id);
+  const decoded = kept?.keeps(id) === true ? new Map<string, DecodedField>() : undefined;
+  const decode = <T>(field: string, check: (value: unknown) => NormalizedValidation<T>): T => {
+    const text = stored.fields[field] ?? '';
+    const found = previous?.get(field);
+    if (found !== undefined && found.text === text) {
+      decoded?.set(field, found);
+      return found.value as T;
+    }
+    let parsed: unknown;
     try {
-      return JSON.parse(stored.fields[field] ?? '');
+      parsed = JSON.parse(text);
     } catch (cause) {
       throw new StoreError('corrupt', `${id} field ${field} is not JSON`, { cause });
     }
+    const checked = check(parsed);
+    if (!checked.valid) throw new StoreError('corrupt', `${id} field ${field}: ${checked.errors.join('; ')}`);
+    decoded?.set(field, { text, value: checked.value });
+    return checked.value;
   };
   if (!Object.hasOwn(stored.fields, SERVICE_ENTRY_FIELD)) throw new StoreError('corrupt', `${id} has no ${SERVICE_ENTRY_FIELD} field`);
-  const checked = checkNormalizedServiceEntry(parse(SERVICE_ENTRY_FIELD));
-  if (!checked.valid) throw new StoreError('corrupt', `${id} field ${SERVICE_ENTRY_FIELD}: ${checked.errors.join('; ')}`);
+  const serviceEntry = decode(SERVICE_ENTRY_FIELD, checkNormalizedServiceEntry);
   const endpoints: NormalizedEndpoint[] = [];
   const destinationRules: NormalizedDestinationRule[] = [];
   for (const field of Object.keys(stored.fields).sort()) {
-    if (field.startsWith(ENDPOINT_FIELD_PREFIX)) {
-      const endpoint = checkNormalizedEndpoint(parse(field));
-      if (!endpoint.valid) throw new StoreError('corrupt', `${id} field ${field}: ${endpoint.errors.join('; ')}`);
-      endpoints.push(endpoint.value);
-    } else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) {
-      const rule = checkNormalizedDestinationRule(parse(field));
-      if (!rule.valid) throw new StoreError('corrupt', `${id} field ${field}: ${rule.errors.join('; ')}`);
-      destinationRules.push(rule.value);
-    }
+    if (field.startsWith(ENDPOINT_FIELD_PREFIX)) endpoints.push(decode(field, checkNormalizedEndpoint));
+    else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) destinationRules.push(decode(field, checkNormalizedDestinationRule));
   }
-  return { key: stored.key, revision: stored.revision, serviceEntry: checked.value, endpoints, destinationRules };
+  kept?.keep(id, decoded);
+  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules };
 }

@@ -87,7 +87,8 @@ export interface ServiceEntryBuild {
  * Translates and encodes one decoded ServiceEntry hash for every variant and every policy scope of the
  * DestinationRules stored beside it (`policyScopesOf`). Without rules there is one scope, the default,
  * and the build is exactly the plain variants. `endpointBytes`, the ServiceEntry's scope in the
- * caller's `EndpointBytesCache`, only saves writing endpoints again: the bytes are the same without it.
+ * caller's `EndpointBytesCache`, only saves building service instances and writing endpoints again
+ * (every variant and scope of the build shares what it keeps): the output is the same without it.
  */
 export function buildServiceEntry(
   decoded: Omit<DecodedServiceEntry, 'destinationRules'> & { readonly destinationRules?: DecodedServiceEntry['destinationRules'] },
@@ -107,7 +108,7 @@ export function buildServiceEntry(
         endpoints: decoded.endpoints,
         ...(destinationRules.size === 0 ? {} : { destinationRules }),
       };
-      const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh });
+      const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh }, endpointBytes);
       const tag = scopedVariant(variant.name, scope);
       for (const encoded of encodeResources(result, endpointBytes)) {
         resources.push({ typeUrl: encoded.typeUrl, name: encoded.name, variant: tag, version: encoded.version, bytes: encoded.bytes });

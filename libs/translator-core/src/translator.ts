@@ -23,7 +23,7 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
-import { decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
+import { DecodedFieldCache, decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
 import { DEFAULT_MESH_SETTINGS, EndpointBytesCache, type DestinationRuleLookupOptions, type MeshSettings } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS, type TranslationVariant } from './build.js';
 
@@ -169,6 +169,12 @@ export class Translator implements Runner {
    * that changed and splices the others (at most the live endpoints of the ServiceEntries built).
    */
   private readonly endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
+  /**
+   * The entries each ServiceEntry hash decoded to at its latest build (from its second on, as
+   * `endpointBytes`): an unchanged field is not parsed again and is the same object, by which
+   * `endpointBytes` finds the service instances it kept.
+   */
+  private readonly decodedFields = new DecodedFieldCache({ keepFromSecondDecoding: true });
   private readonly queue: KeyedQueue<string>;
   /** Changes not yet taken by a build, per ServiceEntry id. */
   private readonly waiting = new Map<string, PendingWork>();
@@ -429,13 +435,14 @@ export class Translator implements Runner {
         // Deleted (maybe after the change we hold): remove what it owned. A newer build of a re-created
         // ServiceEntry has a larger revision, so this deletion cannot undo it (the store refuses it as stale).
         this.endpointBytes.forget(id);
+        this.decodedFields.forget(id);
         const outcome = await this.store.resources.deleteOwner(work.key, { revision: work.revision, ...trace });
         this.lastStoreCallOk = true;
         return { kind: 'done', record: recordOf(id, work.revision, outcome, 0, outcome.status === 'applied' ? 'deleted' : undefined, []) };
       }
       let decoded;
       try {
-        decoded = decodeServiceEntry(stored);
+        decoded = decodeServiceEntry(stored, this.decodedFields);
       } catch (error) {
         if (!(error instanceof StoreError) || error.code !== 'corrupt') throw error;
         this.instruments.error('corrupt');

@@ -1,18 +1,23 @@
 /**
- * The encoded `LbEndpoint` of each service instance, kept from one build of an owner (a ServiceEntry)
- * to the next, so that a rebuild writes only the endpoints whose bytes changed and splices the others
- * into the assignment (`load-assignment-encoding.ts`).
+ * What a build of an owner (a ServiceEntry) keeps for the next one: the service instances of each
+ * port, and the encoded `LbEndpoint` of each instance in each locality group of each assignment, so
+ * that a rebuild builds instances only for the endpoints that changed, writes only the endpoints
+ * whose bytes changed and splices the others into the assignment (`load-assignment-encoding.ts`).
  *
  * Why: a ClusterLoadAssignment is a concatenation of length-delimited endpoints inside their locality
  * framing, so its bytes can be put together from bytes written before. When one WorkloadEntry of a
- * 2,000-endpoint ServiceEntry changes, the other 1,999 endpoints are the same bytes as last time.
+ * 2,000-endpoint ServiceEntry changes, the other 1,999 endpoints are the same instances and the same
+ * bytes as last time.
  *
- * Entries are found by where the endpoint is (cluster name and address), not by a content key: building and hashing a key out of everything
- * an endpoint's bytes depend on cost more than writing the endpoint. An entry is used only when every
- * input of those bytes compares equal (`sameBytes`), so a changed workload is written again whatever
- * its key says. Each build of an owner keeps exactly the entries it used: an owner's cache never holds
- * more than its live endpoints, and `forget` drops an owner that went away.
+ * Both are found by walking this build's list beside the previous build's (`alignByIdentity`): an
+ * unchanged endpoint is the same object in the same order, so the walk reads two arrays and compares
+ * references, without hashing a key or reading the objects, scattered over a large heap. Where the
+ * objects differ, an endpoint's entry is still used when every input of its bytes compares equal
+ * (`sameBytes`: a DestinationRule's TLS mode makes copies of the instances on every build), and is
+ * written again otherwise. Each build keeps only what it used: an owner's cache never holds more than
+ * its live endpoints, and `forget` drops an owner that went away.
  */
+import { isIP, type NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Labels checked, in order, for the canonical service name (`pkg/kube/labels` `CanonicalService`). */
@@ -28,99 +33,240 @@ export function firstLabel(labels: Readonly<Record<string, string>>, keys: reado
   return undefined;
 }
 
-/** One endpoint's bytes and everything they were written from. */
+/** One endpoint's bytes and what they were written from. */
 export interface CachedEndpoint {
-  readonly address: string;
-  readonly port: number;
-  /** The weight as the instance gives it (0 is written as 1). */
-  readonly weight: number;
-  readonly istioMutualTls: boolean;
-  readonly workloadName: string;
-  readonly namespace: string;
-  /** `firstLabel(labels, CANONICAL_NAME_LABELS)`. */
-  readonly canonicalName: string | undefined;
-  /** `firstLabel(labels, CANONICAL_REVISION_LABELS)`. */
-  readonly canonicalRevision: string | undefined;
+  /** The instance they were written from; its fields are the inputs (`sameBytes`). */
+  readonly instance: ServiceInstance;
   readonly clusterId: string;
+  /** `firstLabel(instance.labels, CANONICAL_NAME_LABELS)`. */
+  readonly canonicalName: string | undefined;
+  /** `firstLabel(instance.labels, CANONICAL_REVISION_LABELS)`. */
+  readonly canonicalRevision: string | undefined;
   /**
-   * The labels object the instance had; the same object (normalized entries are immutable) has the same
-   * canonical labels, which are looked up again only for another object.
+   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is
+   * in the `bytes` of the group holding the entry: `[start, end)`. Offsets rather than a view: one
+   * object less per endpoint, and a group moved into new bytes does not touch its entries.
    */
-  readonly labels: Readonly<Record<string, string>>;
-  /**
-   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is:
-   * `bytes[start..end)`, the bytes of the group that last put it together, moved when another one
-   * does (the same field there). Offsets rather than a view: one object less per endpoint.
-   */
-  bytes: Uint8Array;
   start: number;
   end: number;
-  /** The last build of the owner that used it. */
-  build: number;
 }
 
 /**
- * Whether `entry`'s bytes are those `instance` gives in a cluster of `clusterId`: the inputs of
- * `writeInstanceEndpoint` and `buildWorkloadMetadata`, compared one by one.
+ * Whether `entry`'s bytes are those `instance` gives in a cluster of `clusterId`: the same instance
+ * (instances are immutable), or the inputs of `writeInstanceEndpoint` and `buildWorkloadMetadata`,
+ * compared one by one.
  */
 export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clusterId: string): boolean {
+  if (entry.clusterId !== clusterId) return false;
+  const written = entry.instance;
+  if (written === instance) return true;
   return (
-    entry.address === instance.address &&
-    entry.port === instance.port &&
-    entry.weight === instance.weight &&
-    entry.istioMutualTls === (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) &&
-    entry.workloadName === instance.workloadName &&
-    entry.namespace === instance.namespace &&
-    entry.clusterId === clusterId &&
-    (entry.labels === instance.labels ||
+    written.address === instance.address &&
+    written.port === instance.port &&
+    written.weight === instance.weight &&
+    (written.tlsMode === ISTIO_MUTUAL_TLS_MODE) === (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) &&
+    written.workloadName === instance.workloadName &&
+    written.namespace === instance.namespace &&
+    // The same labels object (normalized entries are immutable) has the same canonical labels.
+    (written.labels === instance.labels ||
       (entry.canonicalName === firstLabel(instance.labels, CANONICAL_NAME_LABELS) && entry.canonicalRevision === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
   );
 }
 
-/** A locality group's `lb_endpoints`: the entries, in order, and their bytes concatenated. */
+/** A locality group's `lb_endpoints` as last encoded: the entries, in order, and their bytes concatenated. */
 export interface LocalityGroupBytes {
+  /** The group's `locality` field as encoded: what finds the group again in the next build. */
+  readonly locality: Uint8Array;
+  /** The instances they were written from (in a cluster of `clusterId`): the same objects, in order, are the same bytes. */
+  readonly instances: readonly ServiceInstance[];
+  readonly clusterId: string;
   readonly entries: readonly CachedEndpoint[];
-  readonly bytes: Uint8Array;
+  /**
+   * The entries' fields concatenated: a view into the assignment's latest bytes, moved there by each
+   * encoding, so that the cache keeps one assignment's bytes alive, not one buffer per group.
+   */
+  bytes: Uint8Array;
+  /** The `groupDigest` of the group's content when it was last versioned with these endpoints, and the fields after the endpoints it was taken with. */
+  digest: { readonly tail: Uint8Array; readonly value: Uint8Array } | undefined;
+}
+
+/** The locality groups of one assignment of an owner as last encoded. */
+export class AssignmentEndpoints {
+  /** The last build that encoded the assignment. */
+  build = 0;
+  /** In assignment order. */
+  groups: readonly LocalityGroupBytes[] = [];
+
+  /** Endpoints held. */
+  get size(): number {
+    let size = 0;
+    for (const group of this.groups) size += group.entries.length;
+    return size;
+  }
+}
+
+/** How far ahead an aligning walk looks for the next object before taking it for a new one. */
+const ALIGNMENT_WINDOW = 8;
+
+/**
+ * For each of `items`, the index of the same object in `previous`, or -1, walking both in order:
+ * lists that differ by a few insertions, removals and replacements align in one pass of identity
+ * comparisons, which read only the two arrays (not the objects, scattered over a large heap). An
+ * object moved further than `ALIGNMENT_WINDOW` counts as new.
+ */
+export function alignByIdentity<T>(items: readonly T[], previous: readonly T[], visit: (index: number, previousIndex: number) => void): void {
+  let j = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (j < previous.length && previous[j] === item) {
+      visit(i, j++);
+      continue;
+    }
+    let found = -1;
+    for (let k = j + 1; k < previous.length && k <= j + ALIGNMENT_WINDOW; k++) {
+      if (previous[k] === item) {
+        found = k;
+        break;
+      }
+    }
+    if (found === -1) {
+      visit(i, -1);
+    } else {
+      j = found + 1;
+      visit(i, found);
+    }
+  }
+}
+
+/** An instance's address: none (dropped and reported), one EDS cannot carry (a hostname: dropped), one it can (an IP, a unix socket). */
+export const AddressKind = { None: 0, NotForEds: 1, Eds: 2 } as const;
+
+function addressKindOf(instance: ServiceInstance): number {
+  if (instance.address === '') return AddressKind.None;
+  return instance.port === 0 || isIP(instance.address) ? AddressKind.Eds : AddressKind.NotForEds;
+}
+
+/** The kind of each address of a list of instances `PortInstances` handed out, known from the build that made each instance. */
+const addressKinds = new WeakMap<readonly ServiceInstance[], Uint8Array>();
+
+/** What `PortInstances` knows of the addresses of `instances`, if it handed them out. */
+export function keptAddressKinds(instances: readonly ServiceInstance[]): Uint8Array | undefined {
+  return addressKinds.get(instances);
 }
 
 /**
- * The entries of one assignment of an owner, changed in place by each build: an entry is replaced
- * when its endpoint changed, and those no build used are swept when the build ends.
+ * The service instances of one ServiceEntry port at the owner's latest build, with the endpoints
+ * they were built from, so that a rebuild builds instances only for the endpoints that changed and
+ * the encoder finds the others' bytes by the same instance objects.
+ *
+ * Endpoints are matched by object: normalized entries are immutable (the selector index and the
+ * translator's decoding hand over the same object for an unchanged workload), and an instance is
+ * built from nothing else but the port's name, target port and number and the trust domain, which
+ * the table is for (`ServiceInstancesArgs`). The hostname does not enter it: hosts share the table.
+ * Only the latest list is kept, so the table never holds more than the live endpoints.
  */
-export class AssignmentEndpoints {
-  /** By address (see `endpointBytesOf` in `load-assignment-encoding.ts`). */
-  readonly entries = new Map<string, CachedEndpoint>();
-  /** The last build that encoded the assignment. */
+export class PortInstances {
+  private endpoints: readonly NormalizedEndpoint[] = [];
+  private instances: readonly ServiceInstance[] = [];
+  private kinds: Uint8Array = new Uint8Array(0);
+  /** The last build that used the table. */
   build = 0;
-  /** Entries of `entries` that `build` used. */
-  used = 0;
-  /** The endpoints of each locality group as last encoded, by position: reused whole when they are the same entries. */
-  groups: LocalityGroupBytes[] = [];
 
-  /** The entry for `key` is `entry` for `build` (written now, or found unchanged). */
-  use(key: string, entry: CachedEndpoint, previous: CachedEndpoint | undefined, build: number): void {
-    if (entry !== previous) {
-      if (previous !== undefined && previous.build === build) this.used--;
-      this.entries.set(key, entry);
-    }
-    if (entry.build !== build) {
-      entry.build = build;
-      this.used++;
-    }
+  constructor(
+    readonly portName: string,
+    readonly targetPort: number,
+    readonly trustDomain: string,
+  ) {}
+
+  /**
+   * The instances of `endpoints`: those of the same endpoint objects last time, `make`'s for the
+   * others; kept for the next build.
+   */
+  instancesOf(endpoints: readonly NormalizedEndpoint[], make: (endpoint: NormalizedEndpoint) => ServiceInstance): ServiceInstance[] {
+    const previous = this.instances;
+    const previousKinds = this.kinds;
+    const instances = new Array<ServiceInstance>(endpoints.length);
+    const kinds = new Uint8Array(endpoints.length);
+    alignByIdentity(endpoints, this.endpoints, (index, previousIndex) => {
+      if (previousIndex === -1) {
+        const instance = make(endpoints[index] as NormalizedEndpoint);
+        instances[index] = instance;
+        kinds[index] = addressKindOf(instance);
+      } else {
+        instances[index] = previous[previousIndex] as ServiceInstance;
+        kinds[index] = previousKinds[previousIndex] as number;
+      }
+    });
+    this.endpoints = endpoints;
+    this.instances = instances;
+    this.kinds = kinds;
+    addressKinds.set(instances, kinds);
+    return instances;
   }
+
+  get size(): number {
+    return this.instances.length;
+  }
+}
+
+/**
+ * What `canonicalEndpoints` found at the owner's latest build: its input, and per input endpoint
+ * its position in the healthy, ordered result (-1: unhealthy), or undefined when the result had to
+ * be sorted (then nothing is known of the next build's endpoints).
+ */
+export interface CanonicalOrder {
+  input: readonly NormalizedEndpoint[];
+  positions: Int32Array | undefined;
+}
+
+/** What an `EndpointBytesCache` keeps for one owner. */
+interface OwnerState {
+  readonly order: CanonicalOrder;
+  /** By cluster name. */
+  readonly assignments: Map<string, AssignmentEndpoints>;
+  /** By port number. */
+  readonly ports: Map<number, PortInstances>;
+  last: EndpointBytesScope | undefined;
 }
 
 /** The endpoints one build of one owner reads and records. */
 export class EndpointBytesScope {
   private closed = false;
+  private readonly assignments: Map<string, AssignmentEndpoints>;
+  private readonly ports: Map<number, PortInstances>;
+  private readonly order: CanonicalOrder;
 
   constructor(
-    private readonly assignments: Map<string, AssignmentEndpoints>,
+    owner: Pick<OwnerState, 'assignments' | 'ports' | 'order'>,
     /** Numbers the owner's builds, from 1. */
     readonly build: number,
     /** False: this build neither reads nor keeps endpoints (the encoder writes them all, as without a scope). */
     readonly recording = true,
-  ) {}
+  ) {
+    this.assignments = owner.assignments;
+    this.ports = owner.ports;
+    this.order = owner.order;
+  }
+
+  /** What `canonicalEndpoints` found at the owner's previous build, for this build to read and replace; undefined when the build keeps nothing. */
+  canonicalOrder(): CanonicalOrder | undefined {
+    return this.recording ? this.order : undefined;
+  }
+
+  /**
+   * The instances of the port numbered `port.number` kept for this build to read and record, or
+   * undefined when the build keeps none. A port whose other inputs of an instance changed starts empty.
+   */
+  instances(port: { readonly number: number; readonly name: string; readonly targetPort: number }, trustDomain: string): PortInstances | undefined {
+    if (!this.recording) return undefined;
+    let table = this.ports.get(port.number);
+    if (table === undefined || table.portName !== port.name || table.targetPort !== port.targetPort || table.trustDomain !== trustDomain) {
+      table = new PortInstances(port.name, port.targetPort, trustDomain);
+      this.ports.set(port.number, table);
+    }
+    table.build = this.build;
+    return table;
+  }
 
   /** The entries of the assignment named `clusterName`, for this build to read and record. */
   assignment(clusterName: string): AssignmentEndpoints {
@@ -129,10 +275,7 @@ export class EndpointBytesScope {
       endpoints = new AssignmentEndpoints();
       this.assignments.set(clusterName, endpoints);
     }
-    if (endpoints.build !== this.build) {
-      endpoints.build = this.build;
-      endpoints.used = 0;
-    }
+    endpoints.build = this.build;
     return endpoints;
   }
 
@@ -143,47 +286,44 @@ export class EndpointBytesScope {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [clusterName, endpoints] of this.assignments) {
-      if (endpoints.build !== this.build) {
-        this.assignments.delete(clusterName);
-      } else if (endpoints.entries.size > endpoints.used) {
-        for (const [key, entry] of endpoints.entries) if (entry.build !== this.build) endpoints.entries.delete(key);
-      }
-    }
+    for (const [clusterName, endpoints] of this.assignments) if (endpoints.build !== this.build) this.assignments.delete(clusterName);
+    for (const [port, table] of this.ports) if (table.build !== this.build) this.ports.delete(port);
   }
 }
 
 /**
- * Encoded endpoints per owner, each owner's being those its latest build used. Not shared between
- * processes and never part of what is published: output bytes are the same without it.
+ * What each owner's latest build kept (service instances, encoded endpoints, group digests, the
+ * order of its endpoints). Not shared between processes and never part of what is published: the
+ * output is the same without it.
  */
 export class EndpointBytesCache {
-  private readonly owners = new Map<string, { readonly assignments: Map<string, AssignmentEndpoints>; last: EndpointBytesScope | undefined }>();
+  private readonly owners = new Map<string, OwnerState>();
 
   /**
    * `keepFromSecondBuild`: an owner's first build keeps nothing, its later builds do. Keeping an
-   * endpoint costs more than writing it once (an entry object and a map slot per endpoint and
-   * cluster), and it pays only when the owner is built again: a translator's cold start builds every
+   * endpoint costs more than writing it once (an instance and an entry per endpoint and port), and
+   * it pays only when the owner is built again: a translator's cold start builds every
    * ServiceEntry once, most of which may never change.
    */
   constructor(private readonly options: { readonly keepFromSecondBuild?: boolean } = {}) {}
 
   /**
-   * Starts a build of `owner`, which reads the entries the owner's previous build left; `close` the
-   * scope when the build is encoded (starting the next build closes it too).
+   * Starts a build of `owner`, which reads what the owner's previous build kept; pass the scope to
+   * `translateServiceEntry` and `encodeResources`, and `close` it when the build is encoded (starting
+   * the next build closes it too).
    */
   scope(owner: string): EndpointBytesScope {
     let state = this.owners.get(owner);
     if (state === undefined) {
-      state = { assignments: new Map(), last: undefined };
+      state = { assignments: new Map(), ports: new Map(), order: { input: [], positions: undefined }, last: undefined };
       this.owners.set(owner, state);
       if (this.options.keepFromSecondBuild === true) {
-        state.last = new EndpointBytesScope(state.assignments, 1, false);
+        state.last = new EndpointBytesScope(state, 1, false);
         return state.last;
       }
     }
     state.last?.close();
-    const scope = new EndpointBytesScope(state.assignments, (state.last?.build ?? 0) + 1);
+    const scope = new EndpointBytesScope(state, (state.last?.build ?? 0) + 1);
     state.last = scope;
     return scope;
   }
@@ -201,7 +341,14 @@ export class EndpointBytesCache {
   /** Entries held, over every owner and assignment. */
   get size(): number {
     let size = 0;
-    for (const { assignments } of this.owners.values()) for (const endpoints of assignments.values()) size += endpoints.entries.size;
+    for (const { assignments } of this.owners.values()) for (const endpoints of assignments.values()) size += endpoints.size;
     return size;
+  }
+
+  /** Service instances held, over every owner and port. */
+  get instanceCount(): number {
+    let count = 0;
+    for (const { ports } of this.owners.values()) for (const table of ports.values()) count += table.size;
+    return count;
   }
 }

@@ -17,7 +17,7 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferLbEndpoints } from './deferred-endpoints.js';
-import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel } from './endpoint-bytes.js';
+import { AddressKind, CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, keptAddressKinds } from './endpoint-bytes.js';
 import type { TranslateErrorCode } from './errors.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -182,6 +182,22 @@ export function withAddress(instances: readonly ServiceInstance[], report: Dropp
  */
 export function edsInstances(instances: readonly ServiceInstance[]): ServiceInstance[] {
   return instances.filter((instance) => instance.port === 0 || isIP(instance.address));
+}
+
+/**
+ * `edsInstances(withAddress(instances, report))`, reading for the instances a port kept between
+ * builds (`PortInstances`) what it already knows of their addresses instead of every address again.
+ */
+export function edsInstancesWithAddress(instances: readonly ServiceInstance[], report: DroppedEndpointReporter): ServiceInstance[] {
+  const kinds = keptAddressKinds(instances);
+  if (kinds === undefined) return edsInstances(withAddress(instances, report));
+  const kept: ServiceInstance[] = [];
+  for (let i = 0; i < instances.length; i++) {
+    const kind = kinds[i];
+    if (kind === AddressKind.Eds) kept.push(instances[i] as ServiceInstance);
+    else if (kind === AddressKind.None) report('ENDPOINT_WITHOUT_ADDRESS', (instances[i] as ServiceInstance).origin);
+  }
+  return kept;
 }
 
 /**

@@ -6,6 +6,7 @@
  * `convertWorkloadEntryToWorkloadInstance`, `mergeServicesInstancesByNamespaceHost`).
  */
 import type { EndpointSource, NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry, Resolution } from '@skiff/model';
+import { alignByIdentity, type CanonicalOrder, type PortInstances } from './endpoint-bytes.js';
 
 /** The address prefix of a unix domain socket endpoint (`model.UnixAddressPrefix`). */
 export const UNIX_ADDRESS_PREFIX = 'unix://';
@@ -47,14 +48,37 @@ export function isDnsResolution(resolution: Resolution): boolean {
  * endpoints in `spec.endpoints` order, selected workloads sorted by (kind, namespace, name)
  * (`services()` sorts them "to ensure determinism"); anything still tied is ordered by content.
  */
-export function canonicalEndpoints(endpoints: readonly NormalizedEndpoint[]): NormalizedEndpoint[] {
-  const healthy = endpoints.filter((endpoint) => endpoint.healthy);
+export function canonicalEndpoints(endpoints: readonly NormalizedEndpoint[], kept?: CanonicalOrder): NormalizedEndpoint[] {
   // The selector index hands them over in this order already (by namespace and name): checking costs
   // a pass of comparisons, which `sort` also makes, but without its calls from the builtin into JS.
-  for (let i = 1; i < healthy.length; i++) {
-    if (compareEndpoints(healthy[i - 1] as NormalizedEndpoint, healthy[i] as NormalizedEndpoint) > 0) return healthy.sort(compareEndpoints);
+  // With `kept`, what the owner's previous build found for the same endpoint objects is known:
+  // whether each is healthy, and that two kept in that order are in order (that list was sorted).
+  const previous = kept?.input ?? [];
+  const previousPositions = kept?.positions;
+  const positions = new Int32Array(endpoints.length);
+  const healthy: NormalizedEndpoint[] = [];
+  let lastPosition = -1;
+  let sorted = true;
+  alignByIdentity(endpoints, previous, (index, previousIndex) => {
+    const endpoint = endpoints[index] as NormalizedEndpoint;
+    const position = previousIndex === -1 || previousPositions === undefined ? -2 : (previousPositions[previousIndex] as number);
+    if (position === -1 || (position === -2 && !endpoint.healthy)) {
+      positions[index] = -1;
+      return;
+    }
+    const known = position >= 0 && lastPosition >= 0 && lastPosition < position;
+    if (sorted && healthy.length > 0 && !known && compareEndpoints(healthy[healthy.length - 1] as NormalizedEndpoint, endpoint) > 0) sorted = false;
+    positions[index] = healthy.length;
+    healthy.push(endpoint);
+    lastPosition = position;
+  });
+  if (kept !== undefined) {
+    // Positions in the result are those in `healthy` only when it needed no sort. A copy of the
+    // input: the caller's array is theirs to change once the build is done.
+    kept.input = sorted ? endpoints.slice() : [];
+    kept.positions = sorted ? positions : undefined;
   }
-  return healthy;
+  return sorted ? healthy : healthy.sort(compareEndpoints);
 }
 
 function sourceRank(source: EndpointSource): number {
@@ -122,6 +146,12 @@ export interface ServiceInstancesArgs {
   readonly hostname: string;
   readonly servicePort: NormalizedPort;
   readonly trustDomain: string;
+  /**
+   * The instances the owner's previous build made for this port and trust domain
+   * (`EndpointBytesScope.instances`): an endpoint found there is not built again, and the instances
+   * of this build are kept there for the next.
+   */
+  readonly kept?: PortInstances | undefined;
 }
 
 /**
@@ -170,7 +200,7 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     }
     return identity;
   };
-  return selected.map((endpoint) => ({
+  const instanceOf = (endpoint: NormalizedEndpoint): ServiceInstance => ({
     address: endpoint.address.startsWith(UNIX_ADDRESS_PREFIX) ? endpoint.address.slice(UNIX_ADDRESS_PREFIX.length) : endpoint.address,
     port: endpointPort(endpoint, servicePort),
     labels: endpoint.labels,
@@ -182,5 +212,8 @@ export function buildServiceInstances(args: ServiceInstancesArgs): ServiceInstan
     workloadName: endpoint.workloadName,
     namespace: endpoint.namespace,
     origin: originOf(endpoint.source),
-  }));
+  });
+  const { kept } = args;
+  if (kept === undefined) return selected.map(instanceOf);
+  return kept.instancesOf(selected, instanceOf);
 }

@@ -6,7 +6,8 @@ import { buildClusterLoadAssignment, buildLocalityLbEndpoints } from './endpoint
 import { deferredLbEndpoints } from './deferred-endpoints.js';
 import { EndpointBytesCache } from './endpoint-bytes.js';
 import type { ServiceInstance } from './instances.js';
-import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
+import { assignmentVersion } from './assignment-version.js';
+import { encodeClusterLoadAssignment, encodeVersionedClusterLoadAssignment } from './load-assignment-encoding.js';
 
 const UINT32_MAX = 4_294_967_295;
 const text = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 }), fc.constantFrom('', 'istio', 'tlsMode'));
@@ -57,6 +58,21 @@ describe('encodeClusterLoadAssignment', () => {
     fc.assert(
       fc.property(assignment, (message) => {
         expect(Buffer.from(encodeClusterLoadAssignment(message))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('versions random assignments by every byte of them: a change anywhere changes the version', () => {
+    fc.assert(
+      fc.property(assignment, fc.nat(), fc.integer({ min: 1, max: 255 }), (message, at, flip) => {
+        const { bytes, version } = encodeVersionedClusterLoadAssignment(message);
+        expect(version).toBe(assignmentVersion(toBinary(ClusterLoadAssignmentSchema, message)));
+        if (bytes.length === 0) return;
+        const changed = Uint8Array.from(bytes);
+        const index = at % bytes.length;
+        changed[index] = (changed[index] as number) ^ flip;
+        expect(assignmentVersion(changed)).not.toBe(version);
       }),
       { numRuns: 2_000 },
     );
@@ -145,7 +161,10 @@ describe('encodeClusterLoadAssignment', () => {
           for (const { instances: own, kept, clusterName, clusterId, groupBy } of assignments) {
             const instances = [...previous.slice(0, kept), ...own];
             const make = () => buildClusterLoadAssignment(clusterName, buildLocalityLbEndpoints(instances, { clusterId, groupBy, fitTotalWeight: false }));
-            expect(Buffer.from(encodeClusterLoadAssignment(make(), scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, make())));
+            const expected = toBinary(ClusterLoadAssignmentSchema, make());
+            const { bytes, version } = encodeVersionedClusterLoadAssignment(make(), scope);
+            expect(Buffer.from(bytes)).toEqual(Buffer.from(expected));
+            expect(version).toBe(assignmentVersion(expected));
           }
           if (close) scope.close();
           previous = [...previous.slice(0, assignments[0]?.kept ?? 0), ...first];
@@ -169,6 +188,21 @@ describe('encodeClusterLoadAssignment', () => {
     namespace: 'ns',
     origin: `WorkloadEntry ns/vm-${n}`,
     ...over,
+  });
+
+  it('keeps the endpoints of two groups with one locality (two spellings of it) apart', () => {
+    const cache = new EndpointBytesCache();
+    const encode = (instances: readonly ServiceInstance[]): void => {
+      const scope = cache.scope('se');
+      const make = () => buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
+      expect(Buffer.from(encodeClusterLoadAssignment(make(), scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, make())));
+      scope.close();
+    };
+    const [a1, a2, a3] = [instance(1, { locality: 'r/z' }), instance(2, { locality: 'r/z' }), instance(3, { locality: 'r/z' })];
+    encode([a1!, a2!, instance(9, { locality: 's' })]);
+    // The r/z group is the same; the r/z/ group (the same locality field) holds a copy of a2 that writes the same bytes.
+    encode([a1!, a2!, { ...a2!, locality: 'r/z/' }]);
+    encode([a1!, a2!, a3!]);
   });
 
   it('keeps for an owner only the endpoints its latest build used', () => {

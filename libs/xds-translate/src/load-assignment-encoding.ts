@@ -31,7 +31,16 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
-import { CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, sameBytes, type AssignmentEndpoints, type CachedEndpoint, type EndpointBytesScope } from './endpoint-bytes.js';
+import { assignmentVersion, groupDigest, splicedAssignmentVersion } from './assignment-version.js';
+import {
+  CANONICAL_NAME_LABELS,
+  CANONICAL_REVISION_LABELS,
+  firstLabel,
+  sameBytes,
+  type CachedEndpoint,
+  type EndpointBytesScope,
+  type LocalityGroupBytes,
+} from './endpoint-bytes.js';
 import { buildWorkloadMetadata, ISTIO_METADATA_KEY, joinWorkloadMetadata, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -232,7 +241,7 @@ const NO_BYTES = new Uint8Array(0);
 
 /**
  * Appends `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and returns its entry,
- * whose `bytes` are set once the group's new endpoints are split (`splitWritten`).
+ * whose offsets are set once the group's new endpoints are split (`splitWritten`).
  */
 function writeInstanceEntry(instance: ServiceInstance, clusterId: string): CachedEndpoint {
   const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
@@ -240,28 +249,14 @@ function writeInstanceEntry(instance: ServiceInstance, clusterId: string): Cache
   scratch.tag(2, WireType.LengthDelimited).fork();
   writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
   scratch.join();
-  return {
-    address: instance.address,
-    port: instance.port,
-    weight: instance.weight,
-    istioMutualTls: instance.tlsMode === ISTIO_MUTUAL_TLS_MODE,
-    workloadName: instance.workloadName,
-    namespace: instance.namespace,
-    canonicalName,
-    canonicalRevision,
-    clusterId,
-    labels: instance.labels,
-    bytes: NO_BYTES,
-    start: 0,
-    end: 0,
-    build: 0,
-  };
+  return { instance, clusterId, canonicalName, canonicalRevision, start: 0, end: 0 };
 }
 
 /**
  * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
  * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
- * them rather than one each, and no view object per entry. Returns those bytes.
+ * them rather than one each, and no view object per entry. Returns those bytes, which the entries'
+ * offsets are in until their group is placed in the assignment (`placeGroup`).
  */
 function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
   const bytes = scratch.finish();
@@ -278,7 +273,6 @@ function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
       shift += 7;
     } while (byte & 0x80);
     offset += length;
-    entry.bytes = bytes;
     entry.start = start;
     entry.end = offset;
   }
@@ -310,78 +304,156 @@ function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEnd
   if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
 }
 
+/** Whether `a` and `b` are the same instance objects in the same order. */
+function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** How far ahead of where the walk is the previous group's entries are searched for an instance. */
+const ENTRY_WINDOW = 8;
+
+/** A locality group whose endpoints changed: its entries, each still in the bytes it was found or written in. */
+interface ChangedGroup {
+  readonly locality: Uint8Array;
+  readonly instances: readonly ServiceInstance[];
+  readonly clusterId: string;
+  readonly entries: readonly CachedEndpoint[];
+  /** Per entry, the bytes its offsets are in now (the previous group's, or those written now). */
+  readonly sources: readonly Uint8Array[];
+  /** The entries' fields' total length. */
+  readonly length: number;
+}
+
 /**
- * The bytes of `instance`'s `lb_endpoints` field: the entry this build or the owner's previous build
- * kept for it when its inputs are unchanged, written now otherwise (and kept for the next build).
+ * The `lb_endpoints` of a locality group, `last` being the same locality's group in the assignment's
+ * last encoding. The same instance objects in the same order (instances are immutable, and kept
+ * between builds: `PortInstances`) are those bytes again, checked in one pass of comparisons.
+ * Otherwise the group's entries are found by walking its instances beside `last`'s entries, as
+ * `alignByIdentity` does but comparing the inputs of the bytes (`sameBytes`) where the objects
+ * differ; an instance with no entry there is written now. The caller puts a changed group's bytes
+ * together in the assignment's (`spliceClusterLoadAssignment`).
  */
-/**
- * The `lb_endpoints` of the locality group at `position`: the bytes the assignment's last encoding
- * had there when they are the same entries in the same order (most groups, when one workload
- * changed), the entries' bytes concatenated otherwise. An entry is found by address (a string the
- * instance already holds, hashed once, unlike a key built per build; shared addresses only cost a
- * rewrite) and used when its inputs are the instance's; the others are written now. The entries of a
- * group put together again then point into its new bytes, so the old bytes are not kept alive.
- */
-function groupBytesOf(source: DeferredLbEndpoints, position: number, cached: AssignmentEndpoints, build: number): Uint8Array {
+function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: LocalityGroupBytes | undefined): LocalityGroupBytes | ChangedGroup {
   const { instances, clusterId } = source;
-  const last = cached.groups[position];
+  if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) return last;
+  const previous = last?.entries ?? [];
   const entries = new Array<CachedEndpoint>(instances.length);
   const written: CachedEndpoint[] = [];
-  let same = last !== undefined && last.entries.length === instances.length;
+  let same = previous.length === instances.length;
+  let j = 0;
   try {
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i] as ServiceInstance;
-      const key = instance.address;
-      const found = cached.entries.get(key);
-      let entry = found;
-      if (entry === undefined || !sameBytes(entry, instance, clusterId)) {
+      let entry: CachedEndpoint | undefined;
+      for (let k = j; k < previous.length && k <= j + ENTRY_WINDOW; k++) {
+        const candidate = previous[k] as CachedEndpoint;
+        if (sameBytes(candidate, instance, clusterId)) {
+          entry = candidate;
+          j = k + 1;
+          break;
+        }
+      }
+      if (entry === undefined) {
         entry = writeInstanceEntry(instance, clusterId);
         written.push(entry);
       }
-      cached.use(key, entry, found, build);
       entries[i] = entry;
-      if (same && last?.entries[i] !== entry) same = false;
+      if (same && previous[i] !== entry) same = false;
     }
   } catch (error) {
     scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
     throw error;
   }
-  if (same && last !== undefined) return last.bytes;
+  // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
+  if (same && last !== undefined) return { ...last, locality, instances, clusterId };
   const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
-  let bytes = fresh;
-  if (written.length !== entries.length) {
-    let length = 0;
-    for (const entry of entries) length += entry.end - entry.start;
-    bytes = new Uint8Array(length);
-    let offset = 0;
-    for (const entry of entries) {
-      const size = entry.end - entry.start;
-      bytes.set(entry.bytes.subarray(entry.start, entry.end), offset);
-      entry.bytes = bytes;
-      entry.start = offset;
-      entry.end = offset + size;
-      offset += size;
-    }
+  const freshEntries = new Set(written);
+  const sources = entries.map((entry) => (freshEntries.has(entry) ? fresh : (last?.bytes ?? NO_BYTES)));
+  let length = 0;
+  for (const entry of entries) length += entry.end - entry.start;
+  return { locality, instances, clusterId, entries, sources, length };
+}
+
+/** Copies a changed group's entries to `bytes` at `offset` and points them there; returns the group, its bytes a view of those. */
+function placeGroup(group: ChangedGroup, bytes: Uint8Array, offset: number): LocalityGroupBytes {
+  const { entries, sources } = group;
+  // Offsets within the group, set once every entry is copied: an entry listed twice is read twice from where it was.
+  const starts = new Array<number>(entries.length);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as CachedEndpoint;
+    const size = entry.end - entry.start;
+    bytes.set((sources[i] as Uint8Array).subarray(entry.start, entry.end), offset + at);
+    starts[i] = at;
+    at += size;
   }
-  cached.groups[position] = { entries, bytes };
-  return bytes;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as CachedEndpoint;
+    const size = entry.end - entry.start;
+    entry.start = starts[i] as number;
+    entry.end = entry.start + size;
+  }
+  return { locality: group.locality, instances: group.instances, clusterId: group.clusterId, entries, bytes: bytes.subarray(offset, offset + at), digest: undefined };
+}
+
+/** The `groupDigest` of a group's content: the one kept with its endpoints when the fields after them are the same. */
+function digestOf(group: LocalityGroupBytes, tail: Uint8Array): Uint8Array {
+  const kept = group.digest;
+  if (kept !== undefined && sameBytesOf(kept.tail, tail)) return kept.value;
+  const value = groupDigest(group.locality, group.bytes, tail);
+  group.digest = { tail, value };
+  return value;
+}
+
+/**
+ * The group of `groups` with this `locality` field that no other group of this encoding took, if
+ * any: an entry's offsets are within the one group holding it, so two groups never share entries
+ * (two spellings of a locality, `a/b` and `a/b/`, are two groups with one locality field).
+ */
+function groupAt(groups: readonly LocalityGroupBytes[], locality: Uint8Array, position: number, taken: Set<LocalityGroupBytes>): LocalityGroupBytes | undefined {
+  const atPosition = groups[position];
+  const found = atPosition !== undefined && !taken.has(atPosition) && sameBytesOf(atPosition.locality, locality) ? atPosition : groups.find((group) => !taken.has(group) && sameBytesOf(group.locality, locality));
+  if (found !== undefined) taken.add(found);
+  return found;
+}
+
+/** An encoded assignment and its `assignmentVersion`. */
+export interface VersionedAssignment {
+  readonly bytes: Uint8Array;
+  readonly version: string;
 }
 
 /**
  * `encodeClusterLoadAssignment` splicing the endpoints from their bytes: each locality group is its
- * framing (tag, length, locality) around the endpoints' bytes, concatenated once at the end.
+ * framing (tag, length, locality) around the endpoints' bytes, all copied once into the assignment's
+ * bytes, of which the groups kept are then views. The version is taken from the groups' digests,
+ * which a group reused whole keeps.
  */
-function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): Uint8Array {
+function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope): VersionedAssignment {
   const cached = endpoints.assignment(assignment.clusterName);
   requireUnset(assignmentRest, assignment);
-  const parts: Uint8Array[] = [];
   writeString(scratch, 1, assignment.clusterName);
-  parts.push(scratch.finish());
+  const head = scratch.finish();
+  // Each group's framing, endpoints and tail, or a group written whole (endpoint messages already built).
+  const parts: ({ readonly header: Uint8Array; readonly locality: Uint8Array; readonly group: LocalityGroupBytes | ChangedGroup; readonly tail: Uint8Array } | Uint8Array)[] = [];
+  let total = head.length;
+  const taken = new Set<LocalityGroupBytes>();
   for (const [position, group] of assignment.endpoints.entries()) {
     const source = deferredLbEndpoints(group);
     if (source === undefined) {
       writeLocalityLbEndpoints(scratch, group);
-      parts.push(scratch.finish());
+      const written = scratch.finish();
+      parts.push(written);
+      total += written.length;
       continue;
     }
     requireUnset(localityEndpointsRest, group);
@@ -389,30 +461,52 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     const locality = scratch.finish();
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
-    const lbEndpoints = groupBytesOf(source, position, cached, endpoints.build);
-    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + lbEndpoints.length + tail.length);
-    parts.push(scratch.finish(), locality, lbEndpoints, tail);
+    const lbEndpoints = groupBytesOf(source, locality, groupAt(cached.groups, locality, position, taken));
+    const length = 'sources' in lbEndpoints ? lbEndpoints.length : lbEndpoints.bytes.length;
+    scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + length + tail.length);
+    const header = scratch.finish();
+    parts.push({ header, locality, group: lbEndpoints, tail });
+    total += header.length + locality.length + length + tail.length;
   }
-  cached.groups.length = Math.min(cached.groups.length, assignment.endpoints.length);
-  let total = 0;
-  for (const part of parts) total += part.length;
   const bytes = new Uint8Array(total);
-  let offset = 0;
+  bytes.set(head, 0);
+  let offset = head.length;
+  const groups: LocalityGroupBytes[] = [];
+  const versionParts: { header: Uint8Array; digest: Uint8Array }[] = [];
+  let versioned = true;
   for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
+    if (part instanceof Uint8Array) {
+      bytes.set(part, offset);
+      offset += part.length;
+      versioned = false;
+      continue;
+    }
+    bytes.set(part.header, offset);
+    offset += part.header.length;
+    bytes.set(part.locality, offset);
+    offset += part.locality.length;
+    let group: LocalityGroupBytes;
+    if ('sources' in part.group) {
+      group = placeGroup(part.group, bytes, offset);
+    } else {
+      // The same bytes, moved into these: the previous assignment's are not kept alive for it.
+      group = part.group;
+      bytes.set(group.bytes, offset);
+      group.bytes = bytes.subarray(offset, offset + group.bytes.length);
+    }
+    offset += group.bytes.length;
+    bytes.set(part.tail, offset);
+    offset += part.tail.length;
+    groups.push(group);
+    if (versioned) versionParts.push({ header: part.header, digest: digestOf(group, part.tail) });
   }
-  return bytes;
+  cached.groups = groups;
+  return { bytes, version: versioned ? splicedAssignmentVersion(head, versionParts) : assignmentVersion(bytes) };
 }
 
-/**
- * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape
- * allows. With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous
- * build (or earlier in this one) are spliced in from their bytes instead of being written again.
- */
-export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
+/** The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)`, written directly when the shape allows. */
+function writeClusterLoadAssignment(assignment: ClusterLoadAssignment): Uint8Array {
   try {
-    if (endpoints?.recording === true) return spliceClusterLoadAssignment(assignment, endpoints);
     requireUnset(assignmentRest, assignment);
     const writer = new BinaryWriter();
     writeString(writer, 1, assignment.clusterName);
@@ -423,4 +517,29 @@ export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, e
     scratch.finish(); // the fallback may leave a message half written there
     return toBinary(ClusterLoadAssignmentSchema, assignment);
   }
+}
+
+/**
+ * The bytes of `toBinary(ClusterLoadAssignmentSchema, assignment)` and their `assignmentVersion`.
+ * With `endpoints`, the scope of the owner's build, endpoints written by the owner's previous build
+ * (or earlier in this one) are spliced in from their bytes instead of being written again, and the
+ * digests of locality groups it encoded the same are reused.
+ */
+export function encodeVersionedClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): VersionedAssignment {
+  if (endpoints?.recording === true) {
+    try {
+      return spliceClusterLoadAssignment(assignment, endpoints);
+    } catch (error) {
+      if (error !== UNSUPPORTED) throw error;
+      scratch.finish(); // the fallback may leave a message half written there
+    }
+  }
+  const bytes = writeClusterLoadAssignment(assignment);
+  return { bytes, version: assignmentVersion(bytes) };
+}
+
+/** The bytes of `encodeVersionedClusterLoadAssignment`, without the version. */
+export function encodeClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoints?: EndpointBytesScope): Uint8Array {
+  if (endpoints?.recording === true) return encodeVersionedClusterLoadAssignment(assignment, endpoints).bytes;
+  return writeClusterLoadAssignment(assignment);
 }

@@ -1,4 +1,5 @@
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -11,6 +12,7 @@ import {
   ClusterSchema,
   type Cluster,
 } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { LocalityLbEndpointsSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { ClusterLoadAssignmentSchema, type ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { UpstreamTlsContextSchema } from '@skiff/protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { HttpProtocolOptionsSchema } from '@skiff/protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
@@ -509,8 +511,20 @@ describe('translateServiceEntry: canonical output', () => {
 });
 
 describe('encodeResources', () => {
-  it('encodes each resource once with its type URL, name and sha256 version, decodable back', () => {
-    const result = translateServiceEntry({ serviceEntry: serviceEntry(), endpoints: [workloadEntry('w1')] }, GRPC);
+  /** SHA-256 of the assignment with each locality group's content replaced by its SHA-256 (`assignment-version.ts`), from the decoded message. */
+  const twoLevelVersion = (bytes: Uint8Array): string => {
+    const assignment = fromBinary(ClusterLoadAssignmentSchema, bytes);
+    const hash = createHash('sha256').update(toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, { clusterName: assignment.clusterName })));
+    for (const group of assignment.endpoints) {
+      const content = toBinary(LocalityLbEndpointsSchema, group);
+      const header = new BinaryWriter().tag(2, WireType.LengthDelimited).uint32(content.length).finish();
+      hash.update(header).update(createHash('sha256').update(content).digest());
+    }
+    return hash.digest('hex');
+  };
+
+  it('encodes each resource once with its type URL, name and version, decodable back', () => {
+    const result = translateServiceEntry({ serviceEntry: serviceEntry(), endpoints: [workloadEntry('w1'), workloadEntry('w2', { address: '10.0.0.2', locality: 'r/z' })] }, GRPC);
     const encoded = encodeResources(result);
     expect(encoded.map((resource) => [resource.typeUrl, resource.name])).toEqual([
       [TypeUrl.Cluster, 'outbound|80||svc.example.com'],
@@ -519,12 +533,15 @@ describe('encodeResources', () => {
       [TypeUrl.RouteConfiguration, 'outbound|80||svc.example.com'],
     ]);
     for (const resource of encoded) {
-      expect(resource.version).toBe(createHash('sha256').update(resource.bytes).digest('hex'));
+      // The SHA-256 of the bytes; an assignment's is taken per locality group.
+      const expected = resource.typeUrl === TypeUrl.ClusterLoadAssignment ? twoLevelVersion(resource.bytes) : createHash('sha256').update(resource.bytes).digest('hex');
+      expect(resource.version).toBe(expected);
     }
     const cluster = fromBinary(ClusterSchema, encoded[0]!.bytes);
     expect(cluster.name).toBe('outbound|80||svc.example.com');
     const assignment = fromBinary(ClusterLoadAssignmentSchema, encoded[1]!.bytes);
-    expect(socketAddresses(assignment)).toEqual(['10.0.0.1:80']);
+    expect(assignment.endpoints).toHaveLength(2);
+    expect(socketAddresses(assignment)).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
   });
 
   it('changes the version when the content changes', () => {

@@ -40,11 +40,12 @@ import {
 import {
   buildClusterLoadAssignment,
   buildLocalityLbEndpoints,
-  edsInstances,
+  edsInstancesWithAddress,
   grpcInstances,
   withAddress,
   type DroppedEndpointReporter,
 } from './endpoint.js';
+import type { EndpointBytesScope } from './endpoint-bytes.js';
 import { TranslateError, type TranslateErrorCode } from './errors.js';
 import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
@@ -343,7 +344,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(cluster);
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
-      const endpoints = buildLocalityLbEndpoints(edsInstances(withAddress(portCluster.instances, portCluster.report)), grouping);
+      const endpoints = buildLocalityLbEndpoints(edsInstancesWithAddress(portCluster.instances, portCluster.report), grouping);
       addLoadAssignment(context, portCluster, endpoints);
       return;
     }
@@ -383,7 +384,7 @@ function translateGrpcPort(context: PortContext): void {
     output.clusters.push(
       buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
     );
-    const kept = dns ? [] : grpcInstances(edsInstances(withAddress(portCluster.instances, portCluster.report)), portCluster.report);
+    const kept = dns ? [] : grpcInstances(edsInstancesWithAddress(portCluster.instances, portCluster.report), portCluster.report);
     addLoadAssignment(context, portCluster, buildLocalityLbEndpoints(kept, grouping));
   }
   buildGrpcListenerAndRoute(context);
@@ -439,8 +440,12 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
  * istiod does), its EDS assignment where the cluster uses EDS, and for the `grpc` flavour a
  * Listener and RouteConfiguration per host:port. Never throws for bad user data: problems are in
  * `errors`, and the affected host x port is left out or trimmed.
+ *
+ * `kept`, the scope of this build of the ServiceEntry in an `EndpointBytesCache` (the one its
+ * encoding then uses), saves ordering again and building again the service instances of endpoints
+ * its previous build had; the result is the same without it.
  */
-export function translateServiceEntry(input: TranslateInput, options: TranslateOptions): TranslateResult {
+export function translateServiceEntry(input: TranslateInput, options: TranslateOptions, kept?: EndpointBytesScope): TranslateResult {
   const { serviceEntry } = input;
   const entryKey = `${serviceEntry.namespace}/${serviceEntry.name}`;
   const output: Output = { clusters: [], loadAssignments: [], localityLbPolicies: [], listeners: [], routes: [], namespaceRoutes: [], errors: [] };
@@ -451,7 +456,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
 
   // istiod builds sni-dnat clusters for mesh-internal services only (`buildOutboundSniDnatClusters`).
   if (options.naming === 'sni-dnat' && serviceEntry.location === 'MESH_EXTERNAL') return output;
-  const endpoints = canonicalEndpoints(input.endpoints);
+  const endpoints = canonicalEndpoints(input.endpoints, kept?.canonicalOrder());
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
   for (const hostname of new Set(serviceEntry.hosts)) {
     // Instances exist for every port, UDP included; istiod's service-account set (the SANs) is the
@@ -464,6 +469,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         hostname,
         servicePort,
         trustDomain: options.mesh.trustDomain,
+        kept: kept?.instances(servicePort, options.mesh.trustDomain),
       }),
     );
     const identities = new Set(serviceEntry.subjectAltNames);

@@ -1,10 +1,12 @@
 /**
- * Serialized resources and their versions. A version is the content hash of the bytes
+ * Serialized resources and their versions. A version is a content hash of the bytes
  * (go-control-plane `pkg/cache/v3/cached_resource.go`, docs/xds-protocol.md#versions-and-nonces): any replica that builds the
  * same bytes names them with the same version, so a proxy that reconnects to another gateway is
  * not sent anything again and an unchanged rebuild publishes nothing. That only holds because the
  * builders emit canonical output: fixed field and map-key order, repeated fields sorted by stable
- * keys, nothing iterated in input order.
+ * keys, nothing iterated in input order. The hash is the SHA-256 of the bytes, except for
+ * ClusterLoadAssignments, hashed per locality group (`assignment-version.ts`) so that a rebuild
+ * hashes only the groups that changed.
  */
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { contentVersion } from '@skiff/protos/content-version.js';
@@ -14,7 +16,7 @@ import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpo
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import type { EndpointBytesScope } from './endpoint-bytes.js';
-import { encodeClusterLoadAssignment } from './load-assignment-encoding.js';
+import { encodeVersionedClusterLoadAssignment } from './load-assignment-encoding.js';
 import type { TranslateResult } from './translate.js';
 
 /** One resource ready for the wire: what an ADS response packs into an `Any` (`type_url`, `value`). */
@@ -23,7 +25,7 @@ export interface EncodedResource {
   /** The xDS resource name: `Cluster.name`, `ClusterLoadAssignment.cluster_name`, ... */
   readonly name: string;
   readonly bytes: Uint8Array;
-  /** `contentVersion(bytes)`. */
+  /** `contentVersion(bytes)`; `assignmentVersion(bytes)` for a ClusterLoadAssignment. */
   readonly version: string;
 }
 
@@ -35,14 +37,15 @@ export function encodeResource<Desc extends DescMessage>(typeUrl: TypeUrl, schem
 function encodeLoadAssignment(assignment: ClusterLoadAssignment, endpoints: EndpointBytesScope | undefined): EncodedResource {
   // Same bytes as `encodeResource(..., ClusterLoadAssignmentSchema, ...)`, written without reflection:
   // assignments hold nearly every message of a build (see load-assignment-encoding.ts).
-  const bytes = encodeClusterLoadAssignment(assignment, endpoints);
-  return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version: contentVersion(bytes) };
+  const { bytes, version } = encodeVersionedClusterLoadAssignment(assignment, endpoints);
+  return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version };
 }
 
 /**
  * Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in
  * name order. `endpoints`, the scope of the owner's build in an `EndpointBytesCache`, saves writing
- * the endpoints the owner's previous build wrote; the bytes are the same without it.
+ * the endpoints, and hashing the locality groups, the owner's previous build wrote; the bytes and
+ * versions are the same without it.
  */
 export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>, endpoints?: EndpointBytesScope): EncodedResource[] {
   return [
