@@ -77,7 +77,7 @@ export function hostPortOfName(name: string): { readonly host: string; readonly 
 }
 
 /** Chosen per resource name (`selectWinner`): no owner lists the name's host, or one has a record without ports or merge key. */
-const PER_NAME = Symbol('per-name');
+export const PER_NAME = Symbol('per-name');
 
 /** Whether istiod merges `later`'s ports into `first`, the host's service (`canMergeServices`; the hostname is the same). */
 function canMerge(first: CachedOwner, later: CachedOwner): boolean {
@@ -91,35 +91,81 @@ function exportToSet(exportTo: readonly string[]): string {
   return [...new Set(exportTo)].sort().join(',');
 }
 
-/**
- * The owners whose resource for (`host`, `port`) a proxy in `namespace` gets with no Sidecar, among the
- * owners of the host (see the top of this file), in the order to try: the provider istiod chooses,
- * then the other owners of its namespace and resolution with the port. istiod builds the cluster from
- * the provider's service with the endpoints of every entry of the host in that namespace (one EDS
- * shard per host and namespace); Skiff builds each entry's clusters from its own endpoints, so when
- * the provider built nothing for the port (a DNS entry with no endpoints of its own), a sibling of the
- * same resolution that did stands in for the merged endpoints. Empty when none; `PER_NAME` when some
- * owner's record cannot tell.
- */
-function hostProviders(owners: Iterable<CachedOwner>, port: number, namespace: string, lastWithPort: boolean): CachedOwner[] | typeof PER_NAME {
-  const visible: CachedOwner[] = [];
-  for (const owner of owners) {
-    if (owner.record.ports === undefined || owner.record.resolution === undefined || owner.record.mergeKey === undefined) return PER_NAME;
-    if (exportTier(owner, namespace) !== undefined) visible.push(owner);
-  }
-  // One namespace per host (`selectServices`): the proxy's own when it has one, else the first one's.
-  const chosen = selectWinner(visible, namespace)?.record.namespace;
-  const candidates = visible.filter((owner) => owner.record.namespace === chosen).sort((a, b) => (exportTier(a, namespace) ?? 0) - (exportTier(b, namespace) ?? 0) || compareOwners(a, b));
-  const hasPort = (owner: CachedOwner): boolean => owner.record.ports?.some((p) => p.number === port) === true;
-  if (lastWithPort) {
-    const last = candidates.findLast(hasPort);
-    return last === undefined ? [] : [last];
-  }
-  const first = candidates[0];
-  const provider = first === undefined || hasPort(first) ? first : candidates.find((owner) => owner !== first && canMerge(first, owner) && hasPort(owner));
-  if (provider === undefined) return [];
-  return [provider, ...candidates.filter((owner) => owner !== provider && owner.record.resolution === provider.record.resolution && hasPort(owner))];
+/** An owner as a proxy's egress listener imports it: with all its ports, or only the listener's. */
+export interface ImportedService {
+  readonly owner: CachedOwner;
+  readonly ports: readonly number[];
 }
+
+/** The port numbers of an owner's ServiceEntry (records written with them). */
+export function portsOf(owner: CachedOwner): number[] {
+  return owner.record.ports?.map((port) => port.number) ?? [];
+}
+
+/** Whether `owner`'s record tells what the per-host choice needs (ports, resolution, merge key). */
+export function choosableByHost(owner: CachedOwner): boolean {
+  return owner.record.ports !== undefined && owner.record.resolution !== undefined && owner.record.mergeKey !== undefined;
+}
+
+/**
+ * istiod's order among the owners of one host a proxy in `namespace` may see, narrowed to one
+ * namespace (`selectServices`: the proxy's own when it has one, else the first one's).
+ */
+export function importedInOrder(visible: readonly CachedOwner[], namespace: string): CachedOwner[] {
+  const chosen = selectWinner(visible, namespace)?.record.namespace;
+  return visible.filter((owner) => owner.record.namespace === chosen).sort((a, b) => (exportTier(a, namespace) ?? 0) - (exportTier(b, namespace) ?? 0) || compareOwners(a, b));
+}
+
+/**
+ * The owners to try for `port` of a host whose imported services come in `sequence` order
+ * (`appendSidecarServices`): the first is the host's service; a later one it can merge with lends the
+ * ports it lacks, the earliest first; any other is ignored. istiod builds the cluster from that
+ * provider's service with the endpoints of every entry of the host in its namespace (one EDS shard per
+ * host and namespace); Skiff builds each entry's clusters from its own endpoints, so when the provider
+ * built nothing for the port (a DNS entry with no endpoints of its own), the owners after it are the
+ * entries of its namespace and resolution with the port, which stand in for the merged endpoints.
+ */
+export function providersOf(sequence: readonly ImportedService[], port: number): CachedOwner[] {
+  const first = sequence[0];
+  if (first === undefined) return [];
+  const ports = new Set(first.ports);
+  let provider = ports.has(port) ? first.owner : undefined;
+  for (const later of sequence.slice(1)) {
+    if (provider !== undefined) break;
+    if (!canMerge(first.owner, later.owner)) continue;
+    for (const number of later.ports) {
+      if (ports.has(number)) continue;
+      ports.add(number);
+      if (number === port) provider ??= later.owner;
+    }
+  }
+  if (provider === undefined) return [];
+  const standIns = new Set(
+    sequence.map((s) => s.owner).filter((owner) => owner !== provider && owner.record.namespace === provider.record.namespace && owner.record.resolution === provider.record.resolution && portsOf(owner).includes(port)),
+  );
+  return [provider, ...standIns];
+}
+
+/**
+ * istiod's per-host choice for a proxy: the owners to try for (`host`, `port`) among `owners`, every
+ * owner of the host; `PER_NAME` when some owner's record cannot tell. `lastWithPort`: a proxyless gRPC
+ * route, which istiod builds from the last imported service with the port.
+ */
+export type HostChoice = (owners: readonly CachedOwner[], host: string, port: number, namespace: string, lastWithPort: boolean) => CachedOwner[] | typeof PER_NAME;
+
+/** The per-host choice without a Sidecar: one egress listener importing every host of every namespace. */
+const defaultHostChoice: HostChoice = (owners, _host, port, namespace, lastWithPort) => {
+  if (!owners.every(choosableByHost)) return PER_NAME;
+  const imported = importedInOrder(
+    owners.filter((owner) => exportTier(owner, namespace) !== undefined),
+    namespace,
+  ).map((owner) => ({ owner, ports: portsOf(owner) }));
+  if (lastWithPort) {
+    const last = imported.findLast((service) => service.ports.includes(port));
+    return last === undefined ? [] : [last.owner];
+  }
+  return providersOf(imported, port);
+};
 
 /**
  * istiod's order within a tier: oldest first, then by hostname (equal for every claimant of one
@@ -156,10 +202,16 @@ export function selectWinner(claimants: Iterable<CachedOwner>, namespace: string
 }
 
 /**
- * Chooses the owner whose resource `name` a proxy in `namespace` gets when a proxy's Sidecar narrows
- * the choice (`sidecar-scope.ts`); without one the table chooses per host (`hostProviders`).
+ * How a view chooses the owner whose resource `name` a proxy in `namespace` gets: per host where the
+ * records tell (`host`), else among the claimants of the name (`name`). A proxy's Sidecar narrows both
+ * (`sidecar-scope.ts`); without one they are `DEFAULT_SCOPE`.
  */
-export type WinnerSelector = (claimants: Iterable<CachedOwner>, namespace: string, name: string) => CachedOwner | undefined;
+export interface WinnerSelector {
+  readonly host: HostChoice;
+  readonly name: (claimants: Iterable<CachedOwner>, namespace: string, name: string) => CachedOwner | undefined;
+}
+
+export const DEFAULT_SCOPE: WinnerSelector = { host: defaultHostChoice, name: (claimants, namespace) => selectWinner(claimants, namespace) };
 
 function claimKey(variant: string, typeUrl: string): string {
   return `${variant} ${typeUrl}`;
@@ -420,7 +472,7 @@ export class ResourceTable {
   }
 
   /** Winners of every name of one (variant, type) for an audience (a view's first use of the type). */
-  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select?: WinnerSelector): Map<string, CachedResource> {
+  buildWinners(variant: string, typeUrl: string, audience: ViewAudience, select: WinnerSelector = DEFAULT_SCOPE): Map<string, CachedResource> {
     const winners = new Map<string, CachedResource>();
     const byName = this.claims.get(claimKey(variant, typeUrl));
     if (byName === undefined) return winners;
@@ -431,17 +483,17 @@ export class ResourceTable {
     return winners;
   }
 
-  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select?: WinnerSelector): CachedResource | undefined {
+  winnerResource(variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector = DEFAULT_SCOPE): CachedResource | undefined {
     const claimants = this.claims.get(claimKey(variant, typeUrl))?.get(name);
     if (claimants === undefined) return undefined;
     return this.pick(claimants, variant, typeUrl, name, audience, select);
   }
 
   /**
-   * The resource of the owner `select` chooses among the claimants that have the name in the audience's
-   * policy scope; without `select`, of the owner istiod's per-host choice gives (`hostProviders`).
+   * The resource, in the audience's policy scope, of the owner `select` chooses: per host where the
+   * records tell, else among the claimants that have the name.
    */
-  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector | undefined): CachedResource | undefined {
+  private pick(claimants: Iterable<CachedOwner>, variant: string, typeUrl: string, name: string, audience: ViewAudience, select: WinnerSelector): CachedResource | undefined {
     const resourceOf = (owner: CachedOwner): CachedResource | undefined => {
       const scope = policyScopeWhere(owner.record.policyScopes, audience.namespace, (selector) => audience.selectors.has(canonicalJson(selector)));
       const tag = scopedVariant(variant, scope);
@@ -449,19 +501,17 @@ export class ResourceTable {
       const own = typeUrl === TypeUrl.RouteConfiguration ? owner.resources.get(resourceKey({ variant: namespacedVariant(tag, audience.namespace), typeUrl, name })) : undefined;
       return own ?? owner.resources.get(resourceKey({ variant: tag, typeUrl, name }));
     };
-    if (select === undefined) {
-      const target = hostPortOfName(name);
-      const owners = target === undefined ? undefined : this.hostOwners.get(target.host);
-      const providers = target === undefined || owners === undefined ? PER_NAME : hostProviders(owners, target.port, audience.namespace, typeUrl === TypeUrl.RouteConfiguration);
-      if (providers !== PER_NAME) {
-        for (const provider of providers) {
-          const resource = resourceOf(provider);
-          if (resource !== undefined) return resource;
-        }
-        return undefined;
+    const target = hostPortOfName(name);
+    const owners = target === undefined ? undefined : this.hostOwners.get(target.host);
+    const providers = target === undefined || owners === undefined ? PER_NAME : select.host([...owners], target.host, target.port, audience.namespace, typeUrl === TypeUrl.RouteConfiguration);
+    if (providers !== PER_NAME) {
+      for (const provider of providers) {
+        const resource = resourceOf(provider);
+        if (resource !== undefined) return resource;
       }
+      return undefined;
     }
-    const winner = (select ?? ((owners, namespace) => selectWinner(owners, namespace)))([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
+    const winner = select.name([...claimants].filter((owner) => resourceOf(owner) !== undefined), audience.namespace, name);
     return winner === undefined ? undefined : resourceOf(winner);
   }
 

@@ -143,6 +143,26 @@ describe('what a Sidecar imports', () => {
   });
 });
 
+describe('one host several ServiceEntries define, under a Sidecar', () => {
+  it("imports the host's service through the listeners in order, a port listener taking only its port, and merges as istiod", () => {
+    const resourceTable = new ResourceTable(['*']);
+    const entry = (name: string, created: number, resolution: string, ports: number[]) =>
+      owner(
+        visibility('ns-b', name, { hosts: ['db.internal'], creationTime: created, resolution, mergeKey: '{}', ports: ports.map((number) => ({ name: `p${number}`, number, protocol: 'TCP' })) }),
+        ports.map((port) => built(cluster('db.internal', port), `${name}-${port}`)),
+      );
+    resourceTable.setOwner(...entry('older', 1, 'DNS_ROUND_ROBIN', [9000, 443]));
+    resourceTable.setOwner(...entry('newer', 2, 'DNS', [15000, 9000]));
+    const views = new SidecarViews(resourceTable);
+    // Without a Sidecar the older entry is the host's service; the newer one resolves differently and lends nothing.
+    expect(seen(views, 'ns-b')).toEqual({ [cluster('db.internal', 9000)]: 'older-9000', [cluster('db.internal', 443)]: 'older-443' });
+    // The port listener imports the newer entry first (its port 15000 only); the catch-all then adds the
+    // newer entry's other port and ignores the older one.
+    views.set(sidecar('istio-system', 'default', [{ port: 15000, hosts: ['./*'] }, { hosts: ['ns-b/*'] }]));
+    expect(seen(views, 'ns-b')).toEqual({ [cluster('db.internal', 15000)]: 'newer-15000', [cluster('db.internal', 9000)]: 'newer-9000' });
+  });
+});
+
 describe('changes', () => {
   it('re-scopes on a Sidecar change and reports the names the namespace sees, without touching resources', () => {
     const resourceTable = table([

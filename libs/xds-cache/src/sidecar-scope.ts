@@ -27,7 +27,23 @@ import type { ProxyResourceView } from '@skiff/ads-server';
 import { labelsMatch, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { baseVariant } from '@skiff/store';
 import type { CachedResource } from './cached-resource.js';
-import { hostPortOfName, selectWinner, type ChangedName, type ResourceTable, type ViewAudience, type WinnerSelector } from './resource-table.js';
+import {
+  choosableByHost,
+  exportTier,
+  hostPortOfName,
+  importedInOrder,
+  PER_NAME,
+  portsOf,
+  providersOf,
+  selectWinner,
+  type CachedOwner,
+  type ChangedName,
+  type HostChoice,
+  type ImportedService,
+  type ResourceTable,
+  type ViewAudience,
+  type WinnerSelector,
+} from './resource-table.js';
 
 /** istiod's default `meshConfig.rootNamespace`. */
 export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
@@ -120,8 +136,38 @@ export class SidecarScope {
     return this.listeners.some((listener) => (listener.port === undefined || listener.port === port) && imports(listener, namespace, host));
   }
 
-  /** The `WinnerSelector` of this scope: istiod's choice among the owners the listeners import. */
-  readonly select: WinnerSelector = (claimants, namespace, name) => {
+  /**
+   * istiod's per-host choice under this Sidecar (`collectImportedServices`): each listener in order
+   * imports the host from one namespace (`selectServices`), only its own port of each service when it
+   * has one (`serviceMatchingListenerPort`); the services are then appended as without a Sidecar
+   * (`providersOf`). A proxyless gRPC route comes from the last service with the port of the listener
+   * istiod picks for it (`GetEgressListenerForRDS`: the first with that port or without one).
+   */
+  private readonly hostChoice: HostChoice = (owners, host, port, namespace, lastWithPort) => {
+    if (!owners.every(choosableByHost)) return PER_NAME;
+    const visible = owners.filter((owner) => exportTier(owner, namespace) !== undefined);
+    const importedBy = (listener: CompiledListener): ImportedService[] =>
+      importedInOrder(
+        visible.filter((owner) => imports(listener, owner.record.namespace, host)),
+        namespace,
+      ).flatMap((owner) => {
+        const ports = portsOf(owner);
+        if (listener.port === undefined) return [{ owner, ports }];
+        return ports.includes(listener.port) ? [{ owner, ports: [listener.port] }] : [];
+      });
+    if (lastWithPort) {
+      const listener = this.listeners.find((candidate) => candidate.port === undefined || candidate.port === port);
+      const last = listener === undefined ? undefined : importedBy(listener).findLast((service) => service.ports.includes(port));
+      return last === undefined ? [] : [last.owner];
+    }
+    return providersOf(this.listeners.flatMap(importedBy), port);
+  };
+
+  /** The `WinnerSelector` of this scope. */
+  readonly select: WinnerSelector = { host: this.hostChoice, name: (claimants, namespace, name) => this.selectByName(claimants, namespace, name) };
+
+  /** istiod's choice among the owners the listeners import, per name (records without ports or merge keys). */
+  private selectByName(claimants: Iterable<CachedOwner>, namespace: string, name: string): CachedOwner | undefined {
     const target = hostPortOfName(name);
     if (target === undefined) return selectWinner(claimants, namespace);
     const owners = [...claimants];
@@ -137,7 +183,7 @@ export class SidecarScope {
       chosenNamespace ??= winner.record.namespace;
     }
     return undefined;
-  };
+  }
 }
 
 /** Sidecars by namespace in istiod's order of preference: selector ones, then the rest, each oldest first. */
