@@ -19,9 +19,9 @@
  * first listener that imports a hostname decides its namespace. exportTo still applies: only services visible to the proxy's namespace are candidates.
  *
  * It is a filter over the resources the cache holds, decided per resource name (`host:port` of a
- * cluster, listener or route name), so a Sidecar change recomputes the views of the affected
- * namespaces without rebuilding any resource. Approximation: the namespace a hostname is imported
- * from is chosen among the owners of each port separately, where istiod chooses once per hostname.
+ * cluster, listener or route name) from every owner of the name's host, so a Sidecar change
+ * recomputes the views of the affected namespaces without rebuilding any resource. Owners whose
+ * records predate ports and merge keys are chosen among the owners of each name instead.
  */
 import type { ProxyResourceView } from '@skiff/ads-server';
 import { labelsMatch, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
