@@ -6,6 +6,7 @@
 /* eslint-disable no-restricted-syntax -- `owner()` returns the two arguments of `setOwner` as a tuple */
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSidecar } from '@skiff/model';
+import { TypeUrl } from '@skiff/protos';
 import { ResourceTable } from './resource-table.js';
 import { hostPortOfName } from './resource-table.js';
 import { hostSubsetOf, SidecarIndex, SidecarViews } from './sidecar-scope.js';
@@ -160,6 +161,22 @@ describe('one host several ServiceEntries define, under a Sidecar', () => {
     // newer entry's other port and ignores the older one.
     views.set(sidecar('istio-system', 'default', [{ port: 15000, hosts: ['./*'] }, { hosts: ['ns-b/*'] }]));
     expect(seen(views, 'ns-b')).toEqual({ [cluster('db.internal', 15000)]: 'newer-15000', [cluster('db.internal', 9000)]: 'newer-9000' });
+  });
+
+  it("routes a proxyless gRPC client from the last service of the route's listener, else from the host's service", () => {
+    const resourceTable = new ResourceTable(['*']);
+    const entry = (namespace: string, name: string, created: number, ports: number[]) =>
+      owner(
+        visibility(namespace, name, { hosts: ['svc.example.com'], creationTime: created, resolution: 'DNS', mergeKey: '{}', ports: ports.map((number) => ({ name: `p${number}`, number, protocol: 'TCP' })) }),
+        ports.map((port) => built(cluster('svc.example.com', port), `${name}-${port}`, 'grpc', TypeUrl.RouteConfiguration)),
+      );
+    resourceTable.setOwner(...entry('ns-c', 'first', 1, [443, 8080]));
+    resourceTable.setOwner(...entry('ns-c', 'second', 2, [8080]));
+    const views = new SidecarViews(resourceTable);
+    const routes = () => Object.fromEntries([...views.view({ variant: 'grpc', namespace: 'ns-b', labels: {}, router: false }).all(TypeUrl.RouteConfiguration)].map(([name, r]) => [name, r.version]));
+    // The 443 listener imports only ns-a: its route falls back to the host's service; 8080's comes from the catch-all's last entry with the port.
+    views.set(sidecar('ns-b', 'default', [{ port: 443, hosts: ['ns-a/*'] }, { hosts: ['*/*'] }]));
+    expect(routes()).toEqual({ [cluster('svc.example.com', 443)]: 'first-443', [cluster('svc.example.com', 8080)]: 'second-8080' });
   });
 });
 

@@ -158,7 +158,9 @@ export class SidecarScope {
     if (lastWithPort) {
       const listener = this.listeners.find((candidate) => candidate.port === undefined || candidate.port === port);
       const last = listener === undefined ? undefined : importedBy(listener).findLast((service) => service.ports.includes(port));
-      return last === undefined ? [] : [last.owner];
+      if (last !== undefined) return [last.owner];
+      // That listener does not import the host: istiod answers the route with no virtual host for it,
+      // which is the route of the host's service when its port is not HTTP; Skiff serves that route.
     }
     return providersOf(this.listeners.flatMap(importedBy), port);
   };
