@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 const script = fileURLToPath(new URL('../cli-startup.mjs', import.meta.url));
 
 describe('bench/cli-startup.mjs', () => {
-  it('times Node alone and every skiffctl command, translate -o json on the seed example and on a one-ServiceEntry file among them', { timeout: 120_000 }, async () => {
+  it('times Node alone and every skiffctl command, translate -o json on the seed example and on the one-ServiceEntry and 100 SE / 1k WE files among them', { timeout: 120_000 }, async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [script, '--runs', '1', '--warmup', '0']);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^CLI start-up, median of 1 runs after 0 warm-up runs; Node v\d+/);
@@ -22,6 +22,7 @@ describe('bench/cli-startup.mjs', () => {
       'skiffctl validate (seed example)',
       'skiffctl translate -o json (seed example)',
       'skiffctl translate -o json (1 SE file)',
+      'skiffctl translate -o json (100 SE / 1k WE file)',
     ]);
     for (const line of lines.slice(1, -1)) expect(line).toMatch(/median +\d+ ms +min +\d+ +max +\d+ +CPU median +\d+ ms$/);
   });

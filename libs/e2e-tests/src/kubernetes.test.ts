@@ -49,6 +49,7 @@ spec:
 interface WatcherStatus {
   synced: boolean;
   leader: boolean;
+  leaseToken: number | null;
   source: { healthy: boolean; reason?: string };
 }
 
@@ -206,11 +207,14 @@ describe("skiff-watcher replicas on the chart's Lease", () => {
     const leader = await eventually(
       async () => {
         const states = await Promise.all(Object.values(ports).map((port) => status(port)));
-        expect(states.map((state) => state.synced)).toEqual([true, true]);
-        expect(states.filter((state) => state.leader)).toHaveLength(1);
+        const seen = JSON.stringify(states.map(({ synced, leader, leaseToken, source }) => ({ synced, leader, leaseToken, source })));
+        expect(states.map((state) => state.synced), seen).toEqual([true, true]);
+        // A replica whose renewal was late (a loaded machine, a 3 s lease) may still show the grant it is
+        // about to find lost while the other already holds the new one: wait for one writer.
+        expect(states.filter((state) => state.leader), seen).toHaveLength(1);
         return states[0]!.leader ? 'watcher-0' : 'watcher-1';
       },
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { timeoutMs: 60_000, intervalMs: 100 },
     );
     const standby = leader === 'watcher-0' ? 'watcher-1' : 'watcher-0';
     const lease = JSON.parse(await plane.kubectlOrThrow(['get', 'lease', identity.leaseName, '--namespace', identity.namespace, '-o', 'jsonpath={.spec}'])) as {
@@ -227,5 +231,5 @@ describe("skiff-watcher replicas on the chart's Lease", () => {
     // standby's next try (up to 2.2 retry periods) and its store lease: well under client-go's 15 s.
     expect(tookOver).toBeGreaterThan(2_000);
     expect(tookOver).toBeLessThan(7_000);
-  }, 60_000);
+  }, 120_000);
 });
