@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSidecar } from '@skiff/model';
 import { TypeUrl } from '@skiff/protos';
-import { ResourceTable } from './resource-table.js';
-import { hostPortOfName } from './resource-table.js';
+import { hostPortOfName, ResourceTable } from './resource-table.js';
 import { hostSubsetOf, SidecarIndex, SidecarViews } from './sidecar-scope.js';
 import { built, CDS, owner, visibility } from './test-support/fixtures.js';
 
