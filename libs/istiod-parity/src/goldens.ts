@@ -41,9 +41,7 @@ export const FLAG_SETTINGS: readonly FlagSetting[] = [
  * Corpus cases Skiff does not match yet, with why. Their tests assert that they still differ, so a
  * fix must take them off this list.
  */
-export const OPEN_CASES: Readonly<Record<string, string>> = {
-  'istio-egress-rule-google-apis': 'the VirtualService routes of proxyless gRPC are not translated (Skiff does not read VirtualServices)',
-};
+export const OPEN_CASES: Readonly<Record<string, string>> = {};
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../testdata/istiod/', import.meta.url));
 

@@ -157,7 +157,7 @@ const WARNINGS: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-const SKIFF_KINDS = new Set(['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway']);
+const SKIFF_KINDS = new Set(['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway', 'VirtualService']);
 const ISTIO_GROUPS = ['networking.istio.io/', 'security.istio.io/', 'telemetry.istio.io/', 'extensions.istio.io/'];
 
 interface FixtureDocument {

@@ -37,6 +37,7 @@ export {
   normalizeGateway,
   normalizeServiceEntry,
   normalizeSidecar,
+  normalizeVirtualService,
   normalizeWorkloadEntry,
   sanitizeLocalityLabel,
   TLS_MODE_LABEL,
@@ -62,3 +63,4 @@ export { normalizedJsonSchemas, renderJsonSchema, type JsonSchemaDocument } from
 export { parseGoDuration } from './read-fields.js';
 export { validateSidecarEgressHost } from './validate-sidecar.js';
 export { GATEWAY_TLS_MODES, validateGatewayServerHost } from './validate-gateway.js';
+export { GRPC_STATUS_CODES, HTTP_STATUS_CODES, isAuthorityHeader, isInternalHeader, isJwtClaimHeader, MESH_GATEWAY } from './validate-virtual-service.js';

@@ -9,6 +9,7 @@ import {
   NormalizedGatewaySchema,
   NormalizedServiceEntrySchema,
   NormalizedSidecarSchema,
+  NormalizedVirtualServiceSchema,
   NORMALIZED_SCHEMA_VERSION,
 } from './normalized.js';
 
@@ -33,6 +34,7 @@ export function normalizedJsonSchemas(): JsonSchemaDocument[] {
     { fileName: `normalized-destination-rule.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedDestinationRuleSchema) },
     { fileName: `normalized-sidecar.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedSidecarSchema) },
     { fileName: `normalized-gateway.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedGatewaySchema) },
+    { fileName: `normalized-virtual-service.v${NORMALIZED_SCHEMA_VERSION}.json`, schema: toDocument(NormalizedVirtualServiceSchema) },
   ];
 }
 

@@ -1,7 +1,7 @@
 /**
  * Which Kubernetes kinds Skiff reads, which real Istio kinds it knowingly ignores, and which it rejects.
  *
- * Versions: istiod serves ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar and Gateway as
+ * Versions: istiod serves ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway and VirtualService as
  * `networking.istio.io/v1`, `v1beta1` and `v1alpha3` with one schema
  * (`manifests/charts/base/files/crd-all.gen.yaml`); Skiff accepts exactly those three.
  */
@@ -12,14 +12,14 @@ export const NETWORKING_GROUP = 'networking.istio.io';
 /** The `networking.istio.io` versions Skiff reads. */
 export const SUPPORTED_VERSIONS: readonly string[] = ['v1', 'v1beta1', 'v1alpha3'];
 
-export const SKIFF_KINDS: readonly SkiffKind[] = ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway'];
+export const SKIFF_KINDS: readonly SkiffKind[] = ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway', 'VirtualService'];
 
 /**
  * Istio kinds that appear in real Istio YAML but configure routing, security or telemetry, which Skiff
  * does not serve (istio `pkg/config/schema/metadata.yaml`).
  */
 const IGNORED_ISTIO_KINDS: Readonly<Record<string, readonly string[]>> = {
-  'networking.istio.io': ['VirtualService', 'EnvoyFilter', 'ProxyConfig'],
+  'networking.istio.io': ['EnvoyFilter', 'ProxyConfig'],
   'security.istio.io': ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication'],
   'telemetry.istio.io': ['Telemetry'],
   'extensions.istio.io': ['WasmPlugin', 'TrafficExtension'],

@@ -25,10 +25,10 @@ kind: WorkloadEntry
 metadata: {name: vm-1, namespace: shop, labels: {app: web}}
 spec: {address: 10.0.0.2, network: ""}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
 metadata: {name: routes, namespace: shop}
-spec: {hosts: [first.example.com]}
+spec: {}
 ---
 apiVersion: networking.istio.io/v1alpha3
 kind: DestinationRule
@@ -65,7 +65,7 @@ test('an invalid object in the middle of a batch does not stop the others', () =
       ['ServiceEntry shop/broken: spec.hosts[0]: invalid host *', 'ServiceEntry shop/broken: spec.ports[0].number: port number 99999 must be in the range 1..65535'],
     ],
   ]);
-  expect(result.ignored).toEqual([{ kind: 'VirtualService', namespace: 'shop', name: 'routes', source: { file: 'batch.yaml', document: 5, line: 24 } }]);
+  expect(result.ignored).toEqual([{ kind: 'EnvoyFilter', namespace: 'shop', name: 'routes', source: { file: 'batch.yaml', document: 5, line: 24 } }]);
   expect(result.errors.map((e) => [e.document, e.line, e.message.slice(0, 13)])).toEqual([[3, 18, 'invalid YAML:']]);
 });
 

@@ -14,9 +14,19 @@ import {
   type NormalizedServiceEntry,
   type NormalizedGateway,
   type NormalizedSidecar,
+  type NormalizedVirtualService,
   type Protocol,
 } from './normalized.js';
-import type { DestinationRuleObject, GatewayObject, ObjectMeta, ServiceEntryObject, SidecarObject, WorkloadEntryObject, WorkloadEntrySpec } from './objects.js';
+import type {
+  DestinationRuleObject,
+  GatewayObject,
+  ObjectMeta,
+  ServiceEntryObject,
+  SidecarObject,
+  VirtualServiceObject,
+  WorkloadEntryObject,
+  WorkloadEntrySpec,
+} from './objects.js';
 import { parseProtocol } from './protocol.js';
 
 /** Label with the workload's TLS mode (`label.SecurityTlsMode`). */
@@ -261,5 +271,20 @@ export function normalizeGateway(object: GatewayObject): NormalizedGateway {
       hosts: sanitizeServerHosts(server.hosts, metadata.namespace),
       tlsMode: server.tlsMode ?? null,
     })),
+  };
+}
+
+/** A validated VirtualService as stored beside the ServiceEntries whose hosts it names. */
+export function normalizeVirtualService(object: VirtualServiceObject): NormalizedVirtualService {
+  const { spec, metadata } = object;
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    creationTime: creationTimeMillis(metadata),
+    hosts: [...spec.hosts],
+    gateways: [...spec.gateways],
+    exportTo: [...spec.exportTo],
+    http: spec.http.map((route) => ({ ...route })),
   };
 }

@@ -282,6 +282,41 @@ export const NormalizedGatewaySchema = Type.Object(
 );
 export type NormalizedGateway = Static<typeof NormalizedGatewaySchema>;
 
+/**
+ * An HTTP route of a VirtualService as the Istio API's JSON (`networking/v1/virtual_service.proto`
+ * `HTTPRoute`, camelCase field names, durations as strings), already checked by
+ * `validateVirtualService`. Kept as JSON, like a DestinationRule's traffic policy, so every field istiod
+ * reads reaches the translator unchanged.
+ */
+export const HttpRouteJson = Type.Record(Type.String(), Type.Unknown());
+export type HttpRouteJson = Static<typeof HttpRouteJson>;
+
+/**
+ * One VirtualService as the watcher stores it in the hash of every ServiceEntry one of whose hosts
+ * one of its `spec.hosts` matches (exactly or as a wildcard), so a VirtualService change rewrites only
+ * those hashes. The translator chooses, per proxy namespace, the VirtualService istiod would apply to
+ * a host (`pilot/pkg/model/push_context.go` `VirtualServicesForGateway`) and builds the host's gRPC
+ * routes from its `http` routes (`pilot/pkg/networking/core/route/route.go`).
+ */
+export const NormalizedVirtualServiceSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(NORMALIZED_SCHEMA_VERSION),
+    namespace: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /** `metadata.creationTimestamp` in milliseconds (0 when absent): istiod orders VirtualServices by it. */
+    creationTime: Type.Integer({ minimum: 0 }),
+    /** `spec.hosts` as written (FQDNs, wildcards such as `*.example.com`, or short names). */
+    hosts: Type.Array(Type.String({ minLength: 1 })),
+    /** `spec.gateways` as written; empty means the mesh only. */
+    gateways: Type.Array(Type.String()),
+    /** As written in the spec; empty means the mesh's `defaultVirtualServiceExportTo`. */
+    exportTo: Type.Array(Type.String()),
+    http: Type.Array(HttpRouteJson),
+  },
+  { additionalProperties: false, $id: 'https://skiff.dev/schemas/normalized-virtual-service.v1.json' },
+);
+export type NormalizedVirtualService = Static<typeof NormalizedVirtualServiceSchema>;
+
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
 /** A schema's checker, compiled on first use: code that never reads the store (`skiffctl`) never compiles one. */
@@ -304,3 +339,5 @@ export const checkNormalizedDestinationRule = compileChecker(NormalizedDestinati
 export const checkNormalizedSidecar = compileChecker(NormalizedSidecarSchema);
 /** Checks JSON read back from the store against the schema. */
 export const checkNormalizedGateway = compileChecker(NormalizedGatewaySchema);
+/** Checks JSON read back from the store against the schema. */
+export const checkNormalizedVirtualService = compileChecker(NormalizedVirtualServiceSchema);

@@ -7,7 +7,7 @@
 import type { Location, Resolution } from './normalized.js';
 
 /** The kinds Skiff validates (and, for ServiceEntry and WorkloadEntry, normalizes). */
-export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule' | 'Sidecar' | 'Gateway';
+export type SkiffKind = 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'DestinationRule' | 'Sidecar' | 'Gateway' | 'VirtualService';
 
 /** Where an object came from: a file, the 1-based YAML document in it, and the line it starts on. */
 export interface SourceRef {
@@ -182,6 +182,21 @@ export interface GatewaySpec {
   readonly servers: readonly GatewayServer[];
 }
 
+/**
+ * `VirtualService.spec`, read as far as Skiff validates it; the HTTP routes are kept as the input JSON
+ * (validated) so the translator reads every field istiod reads.
+ */
+export interface VirtualServiceSpec {
+  /** As written (FQDNs, wildcards, short names); empty for a delegate. */
+  readonly hosts: readonly string[];
+  /** As written; empty means the mesh. */
+  readonly gateways: readonly string[];
+  readonly exportTo: readonly string[];
+  readonly http: readonly Readonly<Record<string, unknown>>[];
+  /** Whether it has TCP or TLS routes (validated, not translated: proxyless gRPC does not read them). */
+  readonly hasTcpOrTls: boolean;
+}
+
 interface TypedObject<K extends SkiffKind, S> {
   readonly apiVersion: string;
   readonly kind: K;
@@ -198,6 +213,7 @@ export type WorkloadGroupObject = TypedObject<'WorkloadGroup', WorkloadGroupSpec
 export type DestinationRuleObject = TypedObject<'DestinationRule', DestinationRuleSpec>;
 export type SidecarObject = TypedObject<'Sidecar', SidecarSpec>;
 export type GatewayObject = TypedObject<'Gateway', GatewaySpec>;
+export type VirtualServiceObject = TypedObject<'VirtualService', VirtualServiceSpec>;
 
 /** A validated object of any kind Skiff validates. */
-export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject | SidecarObject | GatewayObject;
+export type IstioConfigObject = ServiceEntryObject | WorkloadEntryObject | WorkloadGroupObject | DestinationRuleObject | SidecarObject | GatewayObject | VirtualServiceObject;

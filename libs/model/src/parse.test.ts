@@ -153,14 +153,14 @@ items:
 - apiVersion: apps/v1
   kind: Deployment
   metadata: {name: d}
-- apiVersion: networking.istio.io/v1
-  kind: VirtualService
+- apiVersion: networking.istio.io/v1alpha3
+  kind: EnvoyFilter
   metadata: {name: vs}
 `;
     const result = parseIstioObjects(text, 'list.yaml');
     expect(result.objects.map((o) => [o.metadata.name, o.source])).toEqual([['a', { file: 'list.yaml', document: 1, line: 4, item: 0 }]]);
     expect(result.errors.map((e) => [e.item, e.line, e.message.slice(0, 25)])).toEqual([[1, 8, 'unknown kind "Deployment"']]);
-    expect(result.ignored.map((i) => [i.kind, i.name, i.source.item])).toEqual([['VirtualService', 'vs', 2]]);
+    expect(result.ignored.map((i) => [i.kind, i.name, i.source.item])).toEqual([['EnvoyFilter', 'vs', 2]]);
   });
 
   test('items of a typed list inherit apiVersion and kind, as API server list responses leave them out', () => {
@@ -197,7 +197,7 @@ describe('documents that are not usable objects', () => {
     [
       'unknown kind',
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n',
-      'unknown kind "Deployment" (apiVersion "apps/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway',
+      'unknown kind "Deployment" (apiVersion "apps/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway, VirtualService',
     ],
     [
       'unsupported version',
@@ -207,19 +207,18 @@ describe('documents that are not usable objects', () => {
     [
       'misspelled Istio kind',
       'apiVersion: networking.istio.io/v1\nkind: VirtualSevice\nmetadata: {name: a}\n',
-      'unknown kind "VirtualSevice" (apiVersion "networking.istio.io/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway',
+      'unknown kind "VirtualSevice" (apiVersion "networking.istio.io/v1"): Skiff reads networking.istio.io ServiceEntry, WorkloadEntry, WorkloadGroup, DestinationRule, Sidecar, Gateway, VirtualService',
     ],
   ])('%s', (_name, text, message) => expect(messageOf(text)).toEqual([message]));
 });
 
 describe('kinds', () => {
   test.each(['v1', 'v1beta1', 'v1alpha3'])('networking.istio.io/%s is read for every kind Skiff reads', (version) => {
-    for (const kind of ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway']) {
+    for (const kind of ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'DestinationRule', 'Sidecar', 'Gateway', 'VirtualService']) {
       expect(classifyKind(`networking.istio.io/${version}`, kind)).toEqual({ type: 'skiff', kind });
     }
   });
   test.each([
-    ['networking.istio.io/v1', 'VirtualService'],
     ['networking.istio.io/v1alpha3', 'ProxyConfig'],
     ['networking.istio.io/v1alpha3', 'EnvoyFilter'],
     ['security.istio.io/v1', 'AuthorizationPolicy'],
@@ -229,11 +228,11 @@ describe('kinds', () => {
   ])('%s %s is ignored', (apiVersion, kind) => expect(classifyKind(apiVersion, kind)).toEqual({ type: 'ignored' }));
 
   test('ignored objects keep their identity and source', () => {
-    const result = parseIstioObjects('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: default, namespace: none}\n', 's.yaml');
+    const result = parseIstioObjects('apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: default, namespace: none}\n', 's.yaml');
     expect(result).toEqual({
       objects: [],
       errors: [],
-      ignored: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: 'none', name: 'default', source: { file: 's.yaml', document: 1, line: 1 } }],
+      ignored: [{ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', namespace: 'none', name: 'default', source: { file: 's.yaml', document: 1, line: 1 } }],
     });
   });
 });

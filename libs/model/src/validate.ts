@@ -12,6 +12,7 @@ import { validateGateway } from './validate-gateway.js';
 import { readMetadata, validateMetadataAnnotations } from './validate-metadata.js';
 import { readServiceEntrySpec, validateServiceEntrySpec, type ServiceEntryValidationOptions } from './validate-service-entry.js';
 import { validateSidecar } from './validate-sidecar.js';
+import { validateVirtualService } from './validate-virtual-service.js';
 import { validateWorkloadEntry, validateWorkloadGroup } from './validate-workload.js';
 
 export type { FieldError } from './field-error.js';
@@ -53,6 +54,9 @@ export function validateObject(parsed: ParsedObject, options: ValidationOptions 
       break;
     case 'Gateway':
       object = { apiVersion, kind: 'Gateway', metadata, spec: validateGateway(parsed.spec, metadata, issues), status, source };
+      break;
+    case 'VirtualService':
+      object = { apiVersion, kind: 'VirtualService', metadata, spec: validateVirtualService(parsed.spec, metadata, issues), status, source };
       break;
   }
   if (issues.errors.length > 0) return { valid: false, errors: issues.errors, warnings: issues.warnings };

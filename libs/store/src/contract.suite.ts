@@ -21,7 +21,7 @@ import {
   type WriteResult,
 } from './contract.js';
 import { decodeServiceEntry, diffFields, FRESH_FIELD_ENCODING, serviceEntryFields } from './fields.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, rule, serviceEntry, visibility, workload } from './test-support/fixtures.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, resource, rule, serviceEntry, virtualService, visibility, workload } from './test-support/fixtures.js';
 
 export interface StoreHarness {
   /** The store under test. */
@@ -126,6 +126,22 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         const third = await store.serviceEntries.write(A, diffFields(updated, withoutRule), grant);
         expect(third).toMatchObject({ status: 'written', changedFields: ['dr:shop/reviews'] });
         expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['ep:WorkloadEntry/default/a-w0', 'se']);
+      });
+
+      it('stores VirtualService fields beside the rules, rewrites and drops them like any field, and decodes them', async () => {
+        const routes = virtualService('shop', 'routes', ['a.example.com']);
+        const fields = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [routes]);
+        expect((await store.serviceEntries.write(A, diffFields(null, fields), grant)).status).toBe('written');
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).virtualServices).toEqual([routes]);
+
+        const changed = { ...routes, http: [{ route: [{ destination: { host: 'b.example.com' } }] }] };
+        const updated = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [changed]);
+        expect(await store.serviceEntries.write(A, diffFields(fields, updated), grant)).toMatchObject({ status: 'written', changedFields: ['vs:shop/routes'] });
+        expect(decodeServiceEntry((await store.serviceEntries.read(A))!).virtualServices).toEqual([changed]);
+
+        const without = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })]);
+        expect(await store.serviceEntries.write(A, diffFields(updated, without), grant)).toMatchObject({ status: 'written', changedFields: ['vs:shop/routes'] });
+        expect(Object.keys((await store.serviceEntries.read(A))?.fields ?? {}).sort()).toEqual(['dr:shop/reviews', 'se']);
       });
 
       it('writes only the fields whose value differs, and nothing at all when none does', async () => {

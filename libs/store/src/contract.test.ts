@@ -13,6 +13,7 @@ import {
   scopedVariant,
   resourceKey,
   serviceEntryId,
+  virtualServiceField,
 } from './contract.js';
 import { keyLayout } from './redis-keys.js';
 
@@ -69,6 +70,12 @@ describe('store contract names', () => {
     expect(destinationRuleField({ namespace: 'ns', name: 'reviews' })).toBe('dr:ns/reviews');
     expect(isWritableField('dr:ns/reviews')).toBe(true);
     expect(isWritableField('dr:')).toBe(false);
+  });
+
+  it('names VirtualService fields vs:<namespace>/<name>', () => {
+    expect(virtualServiceField({ namespace: 'ns', name: 'reviews' })).toBe('vs:ns/reviews');
+    expect(isWritableField('vs:ns/reviews')).toBe(true);
+    expect(isWritableField('vs:')).toBe(false);
   });
 
   it('keys resources by variant, type URL and a name that may contain anything', () => {

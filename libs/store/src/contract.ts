@@ -70,11 +70,28 @@ export function destinationRuleField(key: ObjectKey): string {
   return `${DESTINATION_RULE_FIELD_PREFIX}${key.namespace}/${key.name}`;
 }
 
+/**
+ * Prefix of the ServiceEntry hash fields holding one `NormalizedVirtualService` JSON each: every
+ * VirtualService one of whose `spec.hosts` matches one of the ServiceEntry's hosts (the translator
+ * chooses which applies to which proxy namespace).
+ */
+export const VIRTUAL_SERVICE_FIELD_PREFIX = 'vs:';
+
+/** The hash field of one VirtualService: `vs:<ns>/<name>`. */
+export function virtualServiceField(key: ObjectKey): string {
+  return `${VIRTUAL_SERVICE_FIELD_PREFIX}${key.namespace}/${key.name}`;
+}
+
 const hasPrefixAndMore = (field: string, prefix: string): boolean => field.startsWith(prefix) && field.length > prefix.length;
 
-/** True for the fields a caller may write: `se`, `ep:...` and `dr:...` (never `rev`). */
+/** True for the fields a caller may write: `se`, `ep:...`, `dr:...` and `vs:...` (never `rev`). */
 export function isWritableField(field: string): boolean {
-  return field === SERVICE_ENTRY_FIELD || hasPrefixAndMore(field, ENDPOINT_FIELD_PREFIX) || hasPrefixAndMore(field, DESTINATION_RULE_FIELD_PREFIX);
+  return (
+    field === SERVICE_ENTRY_FIELD ||
+    hasPrefixAndMore(field, ENDPOINT_FIELD_PREFIX) ||
+    hasPrefixAndMore(field, DESTINATION_RULE_FIELD_PREFIX) ||
+    hasPrefixAndMore(field, VIRTUAL_SERVICE_FIELD_PREFIX)
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------

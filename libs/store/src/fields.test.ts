@@ -27,6 +27,10 @@ describe('ServiceEntry hash fields', () => {
         encoded.push(rule);
         return FRESH_FIELD_ENCODING.destinationRule(rule);
       },
+      virtualService: (virtualService) => {
+        encoded.push(virtualService);
+        return FRESH_FIELD_ENCODING.virtualService(virtualService);
+      },
     };
     expect(serviceEntryFields(serviceEntry(KEY), entries, remembering)).toEqual(serviceEntryFields(serviceEntry(KEY), entries));
     expect(encoded).toEqual([serviceEntry(KEY), ...entries]);
@@ -34,6 +38,7 @@ describe('ServiceEntry hash fields', () => {
       serviceEntry: () => 'text',
       endpoint: (endpoint) => ({ field: `ep:${endpoint.workloadName}`, text: 'text' }),
       destinationRule: (rule) => ({ field: `dr:${rule.name}`, text: 'text' }),
+      virtualService: (virtualService) => ({ field: `vs:${virtualService.name}`, text: 'text' }),
     };
     expect(serviceEntryFields(serviceEntry(KEY), entries, constant)).toEqual({ se: 'text', 'ep:vm-1': 'text', 'ep:vm-2': 'text' });
     expect(() => serviceEntryFields(serviceEntry(KEY), entries, { ...constant, endpoint: () => ({ field: 'ep:same', text: '' }) })).toThrow(/two endpoints/);

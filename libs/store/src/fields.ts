@@ -8,10 +8,12 @@ import {
   checkNormalizedDestinationRule,
   checkNormalizedEndpoint,
   checkNormalizedServiceEntry,
+  checkNormalizedVirtualService,
   type NormalizedDestinationRule,
   type NormalizedEndpoint,
   type NormalizedServiceEntry,
   type NormalizedValidation,
+  type NormalizedVirtualService,
   type ObjectKey,
 } from '@skiff/model';
 import {
@@ -20,6 +22,8 @@ import {
   ENDPOINT_FIELD_PREFIX,
   SERVICE_ENTRY_FIELD,
   StoreError,
+  VIRTUAL_SERVICE_FIELD_PREFIX,
+  virtualServiceField,
   endpointField,
   type ServiceEntryDiff,
   type StoredServiceEntry,
@@ -50,6 +54,7 @@ export interface FieldEncoding {
   serviceEntry(serviceEntry: NormalizedServiceEntry): string;
   endpoint(endpoint: NormalizedEndpoint): { readonly field: string; readonly text: string };
   destinationRule(rule: NormalizedDestinationRule): { readonly field: string; readonly text: string };
+  virtualService(virtualService: NormalizedVirtualService): { readonly field: string; readonly text: string };
 }
 
 /** Encodes every entry afresh. */
@@ -57,17 +62,20 @@ export const FRESH_FIELD_ENCODING: FieldEncoding = {
   serviceEntry: (serviceEntry) => canonicalJson(serviceEntry),
   endpoint: (endpoint) => ({ field: endpointField(endpoint.source), text: canonicalJson(endpoint) }),
   destinationRule: (rule) => ({ field: destinationRuleField(rule), text: canonicalJson(rule) }),
+  virtualService: (virtualService) => ({ field: virtualServiceField(virtualService), text: canonicalJson(virtualService) }),
 };
 
 /**
  * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint and one
- * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts.
+ * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts, and one
+ * `vs:...` field per VirtualService one of whose hosts matches one of them.
  */
 export function serviceEntryFields(
   serviceEntry: NormalizedServiceEntry,
   endpoints: readonly NormalizedEndpoint[],
   encoding: FieldEncoding = FRESH_FIELD_ENCODING,
   destinationRules: readonly NormalizedDestinationRule[] = [],
+  virtualServices: readonly NormalizedVirtualService[] = [],
 ): Record<string, string> {
   const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encoding.serviceEntry(serviceEntry) };
   for (const endpoint of endpoints) {
@@ -78,6 +86,11 @@ export function serviceEntryFields(
   for (const rule of destinationRules) {
     const { field, text } = encoding.destinationRule(rule);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two DestinationRules map to field ${field}`);
+    fields[field] = text;
+  }
+  for (const virtualService of virtualServices) {
+    const { field, text } = encoding.virtualService(virtualService);
+    if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two VirtualServices map to field ${field}`);
     fields[field] = text;
   }
   return fields;
@@ -110,6 +123,8 @@ export interface DecodedServiceEntry {
   readonly endpoints: readonly NormalizedEndpoint[];
   /** The DestinationRules stored beside it, in field order (sorted). */
   readonly destinationRules: readonly NormalizedDestinationRule[];
+  /** The VirtualServices stored beside it, in field order (sorted). */
+  readonly virtualServices: readonly NormalizedVirtualService[];
 }
 
 /** A field's text and what it decoded to. */
@@ -197,10 +212,12 @@ export function decodeServiceEntry(stored: StoredServiceEntry, kept?: DecodedFie
   const serviceEntry = decode(SERVICE_ENTRY_FIELD, checkNormalizedServiceEntry);
   const endpoints: NormalizedEndpoint[] = [];
   const destinationRules: NormalizedDestinationRule[] = [];
+  const virtualServices: NormalizedVirtualService[] = [];
   for (const field of Object.keys(stored.fields).sort()) {
     if (field.startsWith(ENDPOINT_FIELD_PREFIX)) endpoints.push(decode(field, checkNormalizedEndpoint));
     else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) destinationRules.push(decode(field, checkNormalizedDestinationRule));
+    else if (field.startsWith(VIRTUAL_SERVICE_FIELD_PREFIX)) virtualServices.push(decode(field, checkNormalizedVirtualService));
   }
   kept?.keep(id, decoded);
-  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules };
+  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules, virtualServices };
 }

@@ -85,28 +85,33 @@ export interface ServiceEntryBuild {
 
 /**
  * Translates and encodes one decoded ServiceEntry hash for every variant and every policy scope of the
- * DestinationRules stored beside it (`policyScopesOf`). Without rules there is one scope, the default,
+ * DestinationRules and VirtualServices stored beside it (`policyScopesOf`). Without rules there is one scope, the default,
  * and the build is exactly the plain variants. `endpointBytes`, the ServiceEntry's scope in the
  * caller's `EndpointBytesCache`, only saves building service instances and writing endpoints again
  * (every variant and scope of the build shares what it keeps): the output is the same without it.
  */
 export function buildServiceEntry(
-  decoded: Omit<DecodedServiceEntry, 'destinationRules'> & { readonly destinationRules?: DecodedServiceEntry['destinationRules'] },
+  decoded: Omit<DecodedServiceEntry, 'destinationRules' | 'virtualServices'> & {
+    readonly destinationRules?: DecodedServiceEntry['destinationRules'];
+    readonly virtualServices?: DecodedServiceEntry['virtualServices'];
+  },
   variants: readonly TranslationVariant[],
   mesh: MeshSettings,
   lookupOptions: Partial<DestinationRuleLookupOptions> = {},
   endpointBytes?: EndpointBytesScope,
 ): ServiceEntryBuild {
-  const scopes = policyScopesOf(decoded.serviceEntry, decoded.destinationRules ?? [], lookupOptions);
+  const scopes = policyScopesOf(decoded.serviceEntry, decoded.destinationRules ?? [], lookupOptions, decoded.virtualServices ?? []);
   const resources: BuiltResource[] = [];
   const errors: { variant: string; error: TranslateError }[] = [];
   for (const variant of variants) {
     const seen = new Set<string>();
     for (const [scope, destinationRules] of scopes.scopes) {
+      const virtualServices = scopes.routes.get(scope);
       const input: TranslateInput = {
         serviceEntry: decoded.serviceEntry,
         endpoints: decoded.endpoints,
         ...(destinationRules.size === 0 ? {} : { destinationRules }),
+        ...(virtualServices === undefined ? {} : { virtualServices }),
       };
       const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh }, endpointBytes);
       const tag = scopedVariant(variant.name, scope);

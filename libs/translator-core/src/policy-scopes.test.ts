@@ -1,4 +1,4 @@
-import type { NormalizedDestinationRule } from '@skiff/model';
+import { NORMALIZED_SCHEMA_VERSION, type NormalizedDestinationRule, type NormalizedVirtualService } from '@skiff/model';
 import { policyScopeFor } from '@skiff/store';
 import { normalizedDestinationRule, normalizedServiceEntry } from '@skiff/testing';
 import { lookupDestinationRule } from '@skiff/xds-translate';
@@ -32,7 +32,7 @@ const proxies = ['svc', 'client', 'other', 'third', 'istio-system', 'nowhere'].f
 
 describe('policyScopesOf', () => {
   it('without rules, or with rules no proxy gets, there is no table and one default scope', () => {
-    expect(policyScopesOf(serviceEntry, [])).toEqual({ table: undefined, scopes: new Map([['', new Map()]]), problems: [] });
+    expect(policyScopesOf(serviceEntry, [])).toEqual({ table: undefined, scopes: new Map([['', new Map()]]), routes: new Map(), problems: [] });
     // A rule of a namespace that is neither the service's nor the root's, exported only elsewhere: a proxy
     // in `client` does not consult `third`, and `third` does not keep it (not exported to itself).
     const unused = policyScopesOf(serviceEntry, [rule('third', 'r', { exportTo: ['client'] })]);
@@ -93,5 +93,54 @@ describe('policyScopesOf', () => {
     expect(result.problems).toEqual([expect.stringContaining('namespace client: 10 DestinationRule workload selectors')]);
     expect(result.table?.namespaces['client']?.selectors).toHaveLength(8);
     expect(result.table?.namespaces['client']?.scopes).toHaveLength(256);
+  });
+});
+
+const virtualService = (namespace: string, name: string, overrides: Partial<NormalizedVirtualService> = {}): NormalizedVirtualService => ({
+  schemaVersion: NORMALIZED_SCHEMA_VERSION,
+  namespace,
+  name,
+  creationTime: 0,
+  hosts: ['api.example.com'],
+  gateways: [],
+  exportTo: [],
+  http: [{ route: [{ destination: { host: 'api.example.com', subset: name } }] }],
+  ...overrides,
+});
+
+describe('policyScopesOf with VirtualServices', () => {
+  const routesFor = (result: ReturnType<typeof policyScopesOf>, namespace: string, labels: Record<string, string> = {}) =>
+    result.routes.get(policyScopeFor(result.table, namespace, labels))?.get('api.example.com')?.map((applied) => `${applied.namespace}/${applied.name}`) ?? [];
+
+  it('a VirtualService private to its namespace comes first there; elsewhere only the public one', () => {
+    const result = policyScopesOf(serviceEntry, [], {}, [virtualService('svc', 'public'), virtualService('client', 'own', { exportTo: ['.'] })]);
+    expect(routesFor(result, 'client')).toEqual(['client/own', 'svc/public']);
+    expect(routesFor(result, 'other')).toEqual(['svc/public']);
+    // The host without a VirtualService keeps the default route in every scope.
+    expect([...result.routes.values()].every((routes) => !routes.has('api.internal'))).toBe(true);
+  });
+
+  it('matches apply by source namespace and source labels; a route none of whose matches applies is left out', () => {
+    const http = [
+      { match: [{ sourceNamespace: 'client' }], route: [{ destination: { host: 'api.example.com', subset: 'for-client' } }] },
+      { match: [{ sourceLabels: { app: 'web' } }], route: [{ destination: { host: 'api.example.com', subset: 'for-web' } }] },
+      { route: [{ destination: { host: 'api.example.com', subset: 'rest' } }] },
+    ];
+    const result = policyScopesOf(serviceEntry, [], {}, [virtualService('svc', 'split', { http })]);
+    const subsets = (namespace: string, labels: Record<string, string>) =>
+      result.routes
+        .get(policyScopeFor(result.table, namespace, labels))
+        ?.get('api.example.com')?.[0]
+        ?.http.map((route) => ((route['route'] as { destination: { subset: string } }[])[0]!.destination.subset)) ?? [];
+    expect(subsets('client', {})).toEqual(['for-client', 'rest']);
+    expect(subsets('client', { app: 'web', tier: 'front' })).toEqual(['for-client', 'for-web', 'rest']);
+    expect(subsets('other', { app: 'web' })).toEqual(['for-web', 'rest']);
+    expect(subsets('other', {})).toEqual(['rest']);
+  });
+
+  it('a VirtualService bound only to gateways gives sidecars nothing', () => {
+    const result = policyScopesOf(serviceEntry, [], {}, [virtualService('svc', 'edge', { gateways: ['svc/ingress'] })]);
+    expect(result.table).toBeUndefined();
+    expect(result.routes.size).toBe(0);
   });
 });

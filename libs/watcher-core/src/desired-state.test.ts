@@ -154,3 +154,52 @@ describe('DesiredState DestinationRules', () => {
     expect(upsert(destinationRule('for-b', 'b.example.com', { exportTo: ['.'] }))).toMatchObject({ result: 'applied', affected: [] });
   });
 });
+
+const virtualService = (name: string, hosts: string[], destination = hosts[0], namespace = 'mesh') => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name, namespace },
+  spec: { hosts, http: [{ route: [{ destination: { host: destination } }] }] },
+});
+
+describe('DesiredState VirtualServices', () => {
+  const setup = () => {
+    const state = new DesiredState();
+    const upsert = (object: unknown) => state.apply({ type: 'upsert', object, origin: 'test' });
+    const remove = (kind: string, name: string, namespace = 'mesh') => state.apply({ type: 'delete', ref: { kind, namespace, name }, origin: 'test' });
+    const routeFields = (name: string) => Object.keys(state.desiredFields({ namespace: 'mesh', name }) ?? {}).filter((field) => field.startsWith('vs:')).sort();
+    const affected = (outcome: ReturnType<typeof upsert>) => ('affected' in outcome ? outcome.affected.map((key) => key.name) : []);
+    return { state, upsert, remove, routeFields, affected };
+  };
+
+  it('files a VirtualService in the hash of every ServiceEntry one of its hosts matches, and only those change', () => {
+    const { state, upsert, remove, routeFields, affected } = setup();
+    upsert(serviceEntry('a', ['a.example.com']));
+    upsert(serviceEntry('b', ['b.example.com']));
+    upsert(serviceEntry('wild', ['*.example.org']));
+    upsert(serviceEntry('kube', ['api.shop.svc.cluster.local']));
+
+    expect(affected(upsert(virtualService('two', ['a.example.com', 'x.example.org'])))).toEqual(['a', 'wild']);
+    expect(affected(upsert(virtualService('short', ['api'], 'api', 'shop')))).toEqual(['kube']);
+    expect(routeFields('a')).toEqual(['vs:mesh/two']);
+    expect(routeFields('b')).toEqual([]);
+    expect(routeFields('kube')).toEqual(['vs:shop/short']);
+    const stored = JSON.parse(state.desiredFields({ namespace: 'mesh', name: 'a' })?.['vs:mesh/two'] ?? 'null');
+    expect(stored).toMatchObject({ namespace: 'mesh', name: 'two', hosts: ['a.example.com', 'x.example.org'], http: [{ route: [{ destination: { host: 'a.example.com' } }] }] });
+
+    // Moving the VirtualService to another host touches the old and the new ServiceEntries only.
+    expect(affected(upsert(virtualService('two', ['b.example.com'])))).toEqual(['a', 'b', 'wild']);
+    expect(routeFields('a')).toEqual([]);
+    expect(routeFields('b')).toEqual(['vs:mesh/two']);
+    expect(affected(remove('VirtualService', 'two'))).toEqual(['b']);
+    expect(routeFields('b')).toEqual([]);
+  });
+
+  it('an invalid VirtualService changes nothing and is reported', () => {
+    const { upsert, routeFields } = setup();
+    upsert(serviceEntry('a', ['a.example.com']));
+    const outcome = upsert({ ...virtualService('bad', ['a.example.com']), spec: { hosts: ['a.example.com'] } });
+    expect(outcome).toMatchObject({ result: 'rejected', kind: 'VirtualService' });
+    expect(routeFields('a')).toEqual([]);
+  });
+});

@@ -1,14 +1,14 @@
 /**
  * What the store should hold, built from source events: the valid Istio objects, the selector index,
  * and for each ServiceEntry the hash fields it owns (`se`, one `ep:` field per inline endpoint and
- * per selected WorkloadEntry, and one `dr:` field per DestinationRule whose host matches one of its
- * hosts).
+ * per selected WorkloadEntry, one `dr:` field per DestinationRule whose host matches one of its
+ * hosts, and one `vs:` field per VirtualService one of whose hosts matches one of them).
  *
  * Applying an event returns exactly the ServiceEntries whose hash may change: the ServiceEntry itself
  * for a ServiceEntry event, for a WorkloadEntry event the ServiceEntries that select it now or
  * selected it before, found through the index, and for a DestinationRule event the ServiceEntries with
  * a host its old or new host matches, found through the host indexes (never by visiting every
- * ServiceEntry).
+ * ServiceEntry); likewise for a VirtualService event and its hosts.
  *
  * Bad input never changes anything here: an object that fails validation is recorded with its reasons
  * and the last valid version of it (if any) stays in effect, as a Kubernetes admission webhook would
@@ -17,6 +17,7 @@
 import {
   loadParsedObjects,
   normalizeDestinationRule,
+  normalizeVirtualService,
   readIstioObject,
   resolveShortnameToFqdn,
   type FieldError,
@@ -25,6 +26,7 @@ import {
   type NormalizedServiceEntry,
   type NormalizedGateway,
   type NormalizedSidecar,
+  type NormalizedVirtualService,
   type ObjectKey,
   type SourceRef,
 } from '@skiff/model';
@@ -113,6 +115,9 @@ export class DesiredState {
   /** DestinationRule ids by their (completed) host, and ServiceEntry ids by their hosts: who matches whom. */
   private readonly destinationRuleHosts = new HostIndex<string>();
   private readonly serviceEntryHosts = new HostIndex<ServiceEntryId>();
+  /** VirtualServices in effect by `<namespace>/<name>`, and their ids by their (completed) hosts. */
+  private readonly virtualServiceById = new Map<string, NormalizedVirtualService>();
+  private readonly virtualServiceHosts = new HostIndex<string>();
   /** Inline `spec.endpoints` per ServiceEntry id; the index holds the ServiceEntries themselves. */
   private readonly inlineEndpoints = new Map<ServiceEntryId, readonly NormalizedEndpoint[]>();
   private readonly statuses = new Map<string, ObjectStatus>();
@@ -132,6 +137,7 @@ export class DesiredState {
     serviceEntry: remembered(FRESH_FIELD_ENCODING.serviceEntry),
     endpoint: remembered(FRESH_FIELD_ENCODING.endpoint),
     destinationRule: remembered(FRESH_FIELD_ENCODING.destinationRule),
+    virtualService: remembered(FRESH_FIELD_ENCODING.virtualService),
   };
 
   constructor(options: DesiredStateOptions = {}) {
@@ -205,12 +211,26 @@ export class DesiredState {
       this.destinationRuleHosts.set(id, hosts);
       return { result: 'applied', kind, affected: this.serviceEntriesMatching([...before, ...hosts]), created };
     }
+    if (object?.kind === 'VirtualService') {
+      const virtualService = normalizeVirtualService(object);
+      const id = `${namespace}/${name}`;
+      const before = this.virtualServiceHosts.hosts(id) ?? [];
+      this.virtualServiceById.set(id, virtualService);
+      const hosts = virtualService.hosts.flatMap((host) => this.completedHosts(host, virtualService.namespace));
+      this.virtualServiceHosts.set(id, hosts);
+      return { result: 'applied', kind, affected: this.serviceEntriesMatching([...before, ...hosts]), created };
+    }
     return { result: 'applied', kind, affected: [], created };
   }
 
   /** The hosts a rule is filed under: `spec.host`, completed as istiod completes a short name, with and without the domain suffix. */
   private ruleHosts(rule: NormalizedDestinationRule): string[] {
-    return [...new Set([resolveShortnameToFqdn(rule.host, rule.namespace, this.domainSuffix), resolveShortnameToFqdn(rule.host, rule.namespace, '')])];
+    return this.completedHosts(rule.host, rule.namespace);
+  }
+
+  /** A host as istiod completes a short name in `namespace` (`ResolveShortnameToFQDN`), with and without the domain suffix. */
+  private completedHosts(host: string, namespace: string): string[] {
+    return [...new Set([resolveShortnameToFqdn(host, namespace, this.domainSuffix), resolveShortnameToFqdn(host, namespace, '')])];
   }
 
   private serviceEntriesMatching(hosts: readonly string[]): ObjectKey[] {
@@ -243,15 +263,19 @@ export class DesiredState {
       const changes = this.index.deleteWorkload(objectKey);
       return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry), workload: objectKey };
     }
-    if (ref.kind === 'DestinationRule') {
-      const id = `${ref.namespace}/${ref.name}`;
-      const hosts = this.destinationRuleHosts.hosts(id);
-      if (hosts === undefined) return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
-      this.destinationRuleHosts.delete(id);
-      this.destinationRuleById.delete(id);
-      return { result: 'deleted', kind: ref.kind, affected: this.serviceEntriesMatching(hosts) };
-    }
+    if (ref.kind === 'DestinationRule') return this.removeFiledByHost(ref, status, this.destinationRuleHosts, this.destinationRuleById);
+    if (ref.kind === 'VirtualService') return this.removeFiledByHost(ref, status, this.virtualServiceHosts, this.virtualServiceById);
     return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
+  }
+
+  /** Deletes an object filed by its hosts (a DestinationRule, a VirtualService): the ServiceEntries it matched change. */
+  private removeFiledByHost(ref: ObjectRef, status: ObjectStatus | undefined, hostIndex: HostIndex<string>, byId: Map<string, unknown>): ApplyOutcome {
+    const id = `${ref.namespace}/${ref.name}`;
+    const hosts = hostIndex.hosts(id);
+    if (hosts === undefined) return status ? { result: 'deleted', kind: ref.kind, affected: [] } : { result: 'ignored', kind: ref.kind, reason: 'not known' };
+    hostIndex.delete(id);
+    byId.delete(id);
+    return { result: 'deleted', kind: ref.kind, affected: this.serviceEntriesMatching(hosts) };
   }
 
   /** The ServiceEntry in effect, if any. */
@@ -290,7 +314,8 @@ export class DesiredState {
   /**
    * The hash fields `key` should have (field -> JSON), or null when the ServiceEntry does not exist.
    * Endpoints come from inline `spec.endpoints` or from the WorkloadEntries the index says it selects;
-   * DestinationRules are those whose host matches one of the ServiceEntry's hosts.
+   * DestinationRules are those whose host matches one of the ServiceEntry's hosts, VirtualServices
+   * those with a host that does.
    */
   desiredFields(key: ObjectKey): Record<string, string> | null {
     const serviceEntry = this.index.serviceEntry(key);
@@ -300,6 +325,7 @@ export class DesiredState {
       [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)],
       this.rememberingEncoding,
       this.destinationRulesFor(serviceEntry.hosts),
+      this.virtualServicesFor(serviceEntry.hosts),
     );
   }
 
@@ -317,6 +343,11 @@ export class DesiredState {
   /** The DestinationRules in effect whose host matches one of `hosts`, by namespace and name. */
   destinationRulesFor(hosts: readonly string[]): NormalizedDestinationRule[] {
     return [...this.destinationRuleHosts.matching(hosts)].sort().flatMap((id) => this.destinationRuleById.get(id) ?? []);
+  }
+
+  /** The VirtualServices in effect with a host that matches one of `hosts`, by namespace and name. */
+  virtualServicesFor(hosts: readonly string[]): NormalizedVirtualService[] {
+    return [...this.virtualServiceHosts.matching(hosts)].sort().flatMap((id) => this.virtualServiceById.get(id) ?? []);
   }
 
   /** Every DestinationRule in effect, by namespace and name. */

@@ -2,7 +2,8 @@
  * Objects by the hosts they name, answering "which objects name a host that matches this one" with
  * Istio's host matching (`pkg/config/host/name.go` `Name.Matches`: exact, and `*.suffix` wildcards in
  * both directions) without visiting every object: the watcher uses one for ServiceEntry hosts and one
- * for DestinationRule hosts, so a rule change finds its ServiceEntries and a ServiceEntry its rules.
+ * for DestinationRule hosts and one for VirtualService hosts, so a rule change finds its ServiceEntries
+ * and a ServiceEntry its rules.
  *
  * Every host is filed under its domain suffixes (`a.b.c` under `.b.c`, `.c` and ``; `*.b.c` under
  * `.b.c`, `.c` and ``), and literally under itself. Then for a query host `q`:

@@ -12,7 +12,8 @@ export type TranslateErrorCode =
   | 'GRPC_UNSUPPORTED_ENDPOINT'
   | 'GRPC_DUPLICATE_ENDPOINT'
   | 'GRPC_UNSUPPORTED_LB_POLICY'
-  | 'DESTINATION_RULE_FIELD_NOT_APPLIED';
+  | 'DESTINATION_RULE_FIELD_NOT_APPLIED'
+  | 'VIRTUAL_SERVICE_FIELD_NOT_APPLIED';
 
 /** The fixed message of each code; `TranslateError.detail` carries the specifics. */
 export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, string>> = {
@@ -22,6 +23,7 @@ export const TRANSLATE_ERROR_MESSAGES: Readonly<Record<TranslateErrorCode, strin
   GRPC_DUPLICATE_ENDPOINT: 'proxyless gRPC clients reject an address listed twice in one ClusterLoadAssignment; duplicate dropped',
   GRPC_UNSUPPORTED_LB_POLICY: 'proxyless gRPC clients reject this load balancer (they take ROUND_ROBIN and RING_HASH only); the cluster keeps ROUND_ROBIN',
   DESTINATION_RULE_FIELD_NOT_APPLIED: 'a DestinationRule setting istiod applies to this cluster is not built by Skiff; the cluster is built without it',
+  VIRTUAL_SERVICE_FIELD_NOT_APPLIED: 'a VirtualService setting istiod builds into this route is not built by Skiff; the route is built without it',
 };
 
 export interface TranslateErrorInit {

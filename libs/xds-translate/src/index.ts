@@ -49,6 +49,8 @@ export {
 } from './names.js';
 export type { ClusterNaming, SubsetKey, TrafficDirection } from './names.js';
 export { buildGrpcRouteConfiguration, kubernetesNamespaceOf } from './route.js';
+export { buildVirtualServiceRoutes, untranslatedVirtualServiceFields } from './virtual-service.js';
+export type { AppliedVirtualService, HttpRouteJson, VirtualServiceRouteArgs } from './virtual-service.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
 export type { Flavor, LocalityLbPolicyEntry, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
@@ -82,3 +84,5 @@ export {
   splitLocalityLabel,
 } from './locality-lb.js';
 export type { EffectiveLbSetting, LocalityLbPolicy, LocalityProxy, MeshLbSettings, ProxyLocality } from './locality-lb.js';
+export { applyVirtualService, chooseVirtualServices, isBoundToMesh, visibleVirtualServices } from './virtual-service-lookup.js';
+export type { VirtualServiceClient, VirtualServiceLookupOptions } from './virtual-service-lookup.js';

@@ -4,8 +4,9 @@
  * with the sidecar's outbound virtual hosts (`pilot/pkg/networking/core/httproute.go`
  * `BuildSidecarOutboundVirtualHosts`), keeping the one whose domains match the host: without a
  * VirtualService, one route to the default cluster with the mesh's default retry policy
- * (`pilot/pkg/networking/core/route/retry/retry.go` `DefaultPolicy`). Ports that do not carry HTTP
- * get a route configuration with no virtual host.
+ * (`pilot/pkg/networking/core/route/retry/retry.go` `DefaultPolicy`); with a VirtualService, its
+ * routes for the port (`virtual-service.ts`). Ports that do not carry HTTP get a route configuration
+ * with no virtual host.
  */
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
@@ -16,6 +17,7 @@ import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos
 import { durationFromGo, type ConsistentHashJson } from './destination-rule.js';
 import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
+import { buildVirtualServiceRoutes, type AppliedVirtualService } from './virtual-service.js';
 
 /** `retry.DefaultPolicy`: what the mesh retries without a VirtualService. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
@@ -56,6 +58,11 @@ export interface GrpcRouteArgs {
    * other namespace.
    */
   readonly clientNamespace?: string | undefined;
+  /**
+   * The VirtualServices that may claim the host for these clients, in istiod's order
+   * (`chooseVirtualServices`): the first with a route on the port gives the host its routes.
+   */
+  readonly virtualServices?: readonly AppliedVirtualService[] | undefined;
 }
 
 /**
@@ -138,6 +145,23 @@ export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | '
 export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfiguration {
   if (!isHttpRoutedProtocol(args.protocol)) return create(RouteConfigurationSchema, { name: args.name });
   const authority = joinHostPort(args.hostname, args.port);
+  // A VirtualService without a route on this port leaves the host to the next one, then to the
+  // default route (`buildSidecarVirtualHostsForVirtualService` returns no virtual host for it).
+  for (const virtualService of args.virtualServices ?? []) {
+    const routes = buildVirtualServiceRoutes({
+      virtualService,
+      port: args.port,
+      retryOn: DEFAULT_RETRY_ON,
+      retryAttempts: DEFAULT_RETRY_ATTEMPTS,
+      previousHostsPredicateName: PREVIOUS_HOSTS_PREDICATE_NAME,
+    });
+    if (routes.length > 0) {
+      return create(RouteConfigurationSchema, {
+        name: args.name,
+        virtualHosts: [{ name: authority, domains: buildVirtualHostDomains(args), routes, includeRequestAttemptCount: true }],
+      });
+    }
+  }
   const noTimeout = create(DurationSchema, {});
   const hashPolicy = args.consistentHash === undefined ? undefined : buildHashPolicy(args.consistentHash);
   return create(RouteConfigurationSchema, {

@@ -53,6 +53,7 @@ import { localityLbPolicyOf, usesFailoverPriority, type LocalityLbPolicy } from 
 import type { MeshSettings } from './mesh.js';
 import { buildOutboundClusterName, buildSubsetKey, joinHostPort, type ClusterNaming } from './names.js';
 import { buildGrpcRouteConfiguration, isHttpRoutedProtocol, kubernetesNamespaceOf } from './route.js';
+import { untranslatedVirtualServiceFields, type AppliedVirtualService } from './virtual-service.js';
 
 /** Which generator's output: Envoy proxies (sidecars, gateways) or proxyless gRPC clients. */
 export type Flavor = 'envoy' | 'grpc';
@@ -79,6 +80,12 @@ export interface TranslateInput {
    * writes it. A host without one (or no map) gets the clusters istiod builds without a rule.
    */
   readonly destinationRules?: ReadonlyMap<string, AppliedDestinationRule>;
+  /**
+   * The VirtualServices that may claim each host of the entry for the clients built for, in istiod's
+   * order, keyed by the host as the entry writes it (`chooseVirtualServices`). A host without any
+   * gets the default route.
+   */
+  readonly virtualServices?: ReadonlyMap<string, readonly AppliedVirtualService[]>;
 }
 
 /** A route configuration as clients of one namespace get it. */
@@ -173,6 +180,8 @@ interface PortContext {
   readonly reportFor: (clusterName: string) => DroppedEndpointReporter;
   readonly output: Output;
   readonly destinationRule: AppliedDestinationRule | undefined;
+  /** The VirtualServices that may claim the host (`TranslateInput.virtualServices`). */
+  readonly virtualServices: readonly AppliedVirtualService[] | undefined;
 }
 
 /** One cluster of a port: the default one, or a subset's. */
@@ -405,7 +414,9 @@ function routeConsistentHash(applied: AppliedDestinationRule | undefined, port: 
  * Built for every port, UDP too, as istiod's gRPC generator does (`grpcgen/lds.go`
  * `buildOutboundListeners`); a port that does not carry HTTP gets a route with no virtual host.
  */
-function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options' | 'destinationRule'>): void {
+function buildGrpcListenerAndRoute(
+  context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options' | 'destinationRule' | 'virtualServices'>,
+): void {
   const { serviceEntry, clusterName, hostname, servicePort, output } = context;
   const routeConfigName = buildSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname });
   output.listeners.push(
@@ -425,6 +436,7 @@ function buildGrpcListenerAndRoute(context: Pick<PortContext, 'serviceEntry' | '
     addresses: serviceEntry.addresses,
     absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
     consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
+    virtualServices: context.virtualServices,
   };
   output.routes.push(buildGrpcRouteConfiguration(routeArgs));
   // istiod builds routes per proxy: one in the host's own namespace also matches the bare name
@@ -480,7 +492,16 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
       const clusterName = buildOutboundClusterName(options.naming, hostname, servicePort.number);
       if (servicePort.protocol === 'UDP') {
         // No cluster: Envoy and gRPC do not proxy UDP. The gRPC generator still answers LDS and RDS.
-        if (options.flavor === 'grpc') buildGrpcListenerAndRoute({ serviceEntry, clusterName, hostname, servicePort, output, options, destinationRule: input.destinationRules?.get(hostname) });
+        if (options.flavor === 'grpc') buildGrpcListenerAndRoute({
+            serviceEntry,
+            clusterName,
+            hostname,
+            servicePort,
+            output,
+            options,
+            destinationRule: input.destinationRules?.get(hostname),
+            virtualServices: input.virtualServices?.get(hostname),
+          });
         return;
       }
       translatePort({
@@ -495,8 +516,16 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         reportFor: reporter,
         output,
         destinationRule: input.destinationRules?.get(hostname),
+        virtualServices: input.virtualServices?.get(hostname),
       });
     });
+    if (options.flavor === 'grpc') {
+      for (const virtualService of input.virtualServices?.get(hostname) ?? []) {
+        for (const field of untranslatedVirtualServiceFields(virtualService)) {
+          reporter(undefined)('VIRTUAL_SERVICE_FIELD_NOT_APPLIED', `VirtualService ${virtualService.namespace}/${virtualService.name} ${field}, host ${hostname}`);
+        }
+      }
+    }
   }
 
   output.clusters.sort(byName((cluster) => cluster.name));

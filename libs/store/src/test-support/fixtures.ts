@@ -1,5 +1,5 @@
 /** Normalized entries and built resources for store tests. */
-import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry, ObjectKey } from '@skiff/model';
+import { NORMALIZED_SCHEMA_VERSION, type NormalizedDestinationRule, type NormalizedEndpoint, type NormalizedServiceEntry, type NormalizedVirtualService, type ObjectKey } from '@skiff/model';
 import { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from '@skiff/testing';
 import type { BuiltResource, Visibility } from '../contract.js';
 
@@ -16,6 +16,19 @@ export function workload(namespace: string, name: string, address: string, overr
 
 export function rule(namespace: string, name: string, overrides: Partial<NormalizedDestinationRule> = {}): NormalizedDestinationRule {
   return normalizedDestinationRule({ namespace, name, ...overrides });
+}
+
+export function virtualService(namespace: string, name: string, hosts: readonly string[]): NormalizedVirtualService {
+  return {
+    schemaVersion: NORMALIZED_SCHEMA_VERSION,
+    namespace,
+    name,
+    creationTime: 0,
+    hosts: [...hosts],
+    gateways: [],
+    exportTo: [],
+    http: [{ route: [{ destination: { host: hosts[0] ?? '' } }] }],
+  };
 }
 
 export function visibility(key: ObjectKey, overrides: Partial<Visibility> = {}): Visibility {

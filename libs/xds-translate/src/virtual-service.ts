@@ -1,0 +1,456 @@
+/**
+ * A VirtualService's HTTP routes as istiod builds them for a proxyless gRPC client's route
+ * configuration (`pilot/pkg/networking/core/route/route.go` `BuildHTTPRoutesForVirtualService`,
+ * `TranslateRoute`, `TranslateRouteMatch`, `applyHTTPRouteDestination`, `GetRouteOperation`,
+ * `TranslateFault`; `pilot/pkg/networking/core/route/retry/retry.go` `ConvertPolicy`). istiod's gRPC
+ * generator sends the sidecar's routes as they are (`grpcgen/rds.go`); the client reads what it
+ * supports.
+ *
+ * Which VirtualService applies to which client is chosen before (`chooseVirtualServices`): what
+ * arrives here are the candidates for one host, in istiod's order, with the matches that do not apply
+ * to the client (other gateways, source labels or namespace) already removed.
+ */
+import { create, type JsonObject, type MessageInitShape } from '@bufbuild/protobuf';
+import { anyPack, DurationSchema, type Any, type Duration } from '@bufbuild/protobuf/wkt';
+import { GRPC_STATUS_CODES, HTTP_STATUS_CODES, isAuthorityHeader, isInternalHeader, parseGoDuration } from '@skiff/model';
+import { HeaderValueOption_HeaderAppendAction, type HeaderValueOptionSchema } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
+import {
+  RouteSchema,
+  type DirectResponseActionSchema,
+  type RedirectActionSchema,
+  type HeaderMatcherSchema,
+  type QueryParameterMatcherSchema,
+  type Route,
+  type RouteActionSchema,
+  type RouteMatchSchema,
+  type RetryPolicySchema,
+  type WeightedCluster_ClusterWeightSchema,
+} from '@skiff/protos/gen/envoy/config/route/v3/route_components_pb.js';
+import { HTTPFaultSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/fault/v3/fault_pb.js';
+import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
+import type { StringMatcherSchema } from '@skiff/protos/gen/envoy/type/matcher/v3/string_pb.js';
+import { FractionalPercent_DenominatorType } from '@skiff/protos/gen/envoy/type/v3/percent_pb.js';
+import { ISTIO_METADATA_KEY } from './endpoint.js';
+import { FAULT_FILTER_NAME } from './listener.js';
+import { buildSubsetKey } from './names.js';
+
+/** An HTTP route of a VirtualService as validated JSON (`HTTPRoute`). */
+export type HttpRouteJson = Readonly<Record<string, unknown>>;
+
+/** One VirtualService as it applies to a group of clients: the routes they get from it. */
+export interface AppliedVirtualService {
+  readonly namespace: string;
+  readonly name: string;
+  /**
+   * `spec.http` with the destination hosts completed (`ResolveShortnameToFQDN`), each route's
+   * `match` list cut to the matches that apply to these clients; a route all of whose matches were
+   * cut is left out (istiod builds nothing from it).
+   */
+  readonly http: readonly HttpRouteJson[];
+}
+
+export interface VirtualServiceRouteArgs {
+  readonly virtualService: AppliedVirtualService;
+  /** The port the client reaches the host on (the route configuration's port). */
+  readonly port: number;
+  /** `retry.DefaultPolicy` as route.ts builds it, for routes without `retries`. */
+  readonly retryOn: string;
+  readonly retryAttempts: number;
+  readonly previousHostsPredicateName: string;
+}
+
+/** `gvk.KebabKind` of VirtualService, in the `istio.config` route metadata. */
+const CONFIG_KIND = 'virtual-service';
+
+const asObject = (value: unknown): JsonObject | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined);
+const asList = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : []);
+const asString = (value: unknown): string => (typeof value === 'string' ? value : '');
+const asNumber = (value: unknown): number => (typeof value === 'number' ? value : 0);
+
+/** A validated duration string as a protobuf Duration. */
+function durationOf(text: string): Duration {
+  const nanos = parseGoDuration(text) ?? 0n;
+  const seconds = nanos / 1_000_000_000n;
+  return create(DurationSchema, { seconds, nanos: Number(nanos - seconds * 1_000_000_000n) });
+}
+
+/** `canBeConvertedToPresentMatch`: no match type, or the regex `*` (not RE2: istiod reads it as "present"). */
+function isPresentMatch(match: JsonObject | undefined): boolean {
+  if (match === undefined) return true;
+  if (typeof match['exact'] === 'string' || typeof match['prefix'] === 'string') return false;
+  return typeof match['regex'] !== 'string' || match['regex'] === '*';
+}
+
+/** `util.ConvertToEnvoyMatch`. */
+function stringMatcher(match: JsonObject): MessageInitShape<typeof StringMatcherSchema> | undefined {
+  if (typeof match['exact'] === 'string') return { matchPattern: { case: 'exact', value: match['exact'] } };
+  if (typeof match['prefix'] === 'string') return { matchPattern: { case: 'prefix', value: match['prefix'] } };
+  if (typeof match['regex'] === 'string') return { matchPattern: { case: 'safeRegex', value: { regex: match['regex'] } } };
+  return undefined;
+}
+
+/** `translateHeaderMatch`. */
+function headerMatcher(name: string, value: unknown): MessageInitShape<typeof HeaderMatcherSchema> {
+  const match = asObject(value);
+  if (isPresentMatch(match)) return { name, headerMatchSpecifier: { case: 'presentMatch', value: true } };
+  const matcher = stringMatcher(match!);
+  return matcher === undefined ? { name } : { name, headerMatchSpecifier: { case: 'stringMatch', value: matcher } };
+}
+
+/** `translateQueryParamMatch`. */
+function queryParameterMatcher(name: string, value: unknown): MessageInitShape<typeof QueryParameterMatcherSchema> {
+  const match = asObject(value);
+  if (isPresentMatch(match)) return { name, queryParameterMatchSpecifier: { case: 'presentMatch', value: true } };
+  const matcher = stringMatcher(match!);
+  return matcher === undefined ? { name } : { name, queryParameterMatchSpecifier: { case: 'stringMatch', value: matcher } };
+}
+
+const byName = <T extends { readonly name?: string }>(a: T, b: T): number => ((a.name ?? '') < (b.name ?? '') ? -1 : (a.name ?? '') > (b.name ?? '') ? 1 : 0);
+
+/**
+ * `TranslateRouteMatch`: the path (prefix `/` unless the match names a URI), header and
+ * without-header matchers sorted by name, then `:method`, `:authority` and `:scheme`, and the query
+ * parameters. istiod walks Go maps for headers and query parameters: it sorts the headers, and the
+ * query parameters come in map order (random), which Skiff makes stable by sorting them too.
+ */
+function routeMatch(match: JsonObject | undefined): MessageInitShape<typeof RouteMatchSchema> {
+  if (match === undefined) return { pathSpecifier: { case: 'prefix', value: '/' } };
+  const headers: MessageInitShape<typeof HeaderMatcherSchema>[] = [];
+  for (const [name, value] of Object.entries(asObject(match['headers']) ?? {})) headers.push(headerMatcher(name, value));
+  for (const [name, value] of Object.entries(asObject(match['withoutHeaders']) ?? {})) {
+    // `treat_missing_header_as_empty` conflicts with a present match.
+    const inverted = { ...headerMatcher(name, value), invertMatch: true };
+    headers.push(isPresentMatch(asObject(value)) ? inverted : { ...inverted, treatMissingHeaderAsEmpty: true });
+  }
+  headers.sort(byName);
+  let pathSpecifier: MessageInitShape<typeof RouteMatchSchema>['pathSpecifier'] = { case: 'prefix', value: '/' };
+  const uri = asObject(match['uri']);
+  if (uri !== undefined) {
+    if (typeof uri['exact'] === 'string') pathSpecifier = { case: 'path', value: uri['exact'] };
+    else if (typeof uri['prefix'] === 'string') pathSpecifier = { case: 'prefix', value: uri['prefix'] };
+    else if (typeof uri['regex'] === 'string') pathSpecifier = { case: 'safeRegex', value: { regex: uri['regex'] } };
+  }
+  for (const [field, header] of [
+    ['method', ':method'],
+    ['authority', ':authority'],
+    ['scheme', ':scheme'],
+  ] as const) {
+    if (match[field] !== undefined && match[field] !== null) headers.push(headerMatcher(header, match[field]));
+  }
+  const queryParameters = Object.entries(asObject(match['queryParams']) ?? {})
+    .map(([name, value]) => queryParameterMatcher(name, value))
+    .sort(byName);
+  return {
+    pathSpecifier,
+    caseSensitive: match['ignoreUriCase'] !== true,
+    ...(headers.length === 0 ? {} : { headers }),
+    ...(queryParameters.length === 0 ? {} : { queryParameters }),
+  };
+}
+
+/** `IsCatchAllRoute`: prefix `/` (or regex `.*`) with no header or query parameter condition. */
+function isCatchAll(match: MessageInitShape<typeof RouteMatchSchema>): boolean {
+  const path = match.pathSpecifier;
+  const catchAll = (path?.case === 'prefix' && path.value === '/') || (path?.case === 'safeRegex' && path.value.regex === '.*');
+  return catchAll && (match.headers ?? []).length === 0 && (match.queryParameters ?? []).length === 0;
+}
+
+interface HeaderOperations {
+  readonly requestHeadersToAdd: MessageInitShape<typeof HeaderValueOptionSchema>[];
+  readonly responseHeadersToAdd: MessageInitShape<typeof HeaderValueOptionSchema>[];
+  readonly requestHeadersToRemove: string[];
+  readonly responseHeadersToRemove: string[];
+  readonly authority: string;
+}
+
+/** `translateAppendHeaders`: one option per header but the internal ones, sorted by name; the authority a set or add names. */
+function appendHeaders(headers: JsonObject | undefined, append: boolean): { options: MessageInitShape<typeof HeaderValueOptionSchema>[]; authority: string } {
+  let authority = '';
+  const options: MessageInitShape<typeof HeaderValueOptionSchema>[] = [];
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (isAuthorityHeader(key)) authority = asString(value);
+    if (isInternalHeader(key)) continue;
+    options.push({
+      header: { key, value: asString(value) },
+      appendAction: append ? HeaderValueOption_HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD : HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+    });
+  }
+  options.sort((a, b) => ((a.header?.key ?? '') < (b.header?.key ?? '') ? -1 : (a.header?.key ?? '') > (b.header?.key ?? '') ? 1 : 0));
+  return { options, authority };
+}
+
+/** `TranslateHeadersOperations`: set before add; the authority of `set` wins over that of `add`. */
+function headerOperations(value: unknown): HeaderOperations {
+  const headers = asObject(value);
+  const request = asObject(headers?.['request']);
+  const response = asObject(headers?.['response']);
+  const requestSet = appendHeaders(asObject(request?.['set']), false);
+  const requestAdd = appendHeaders(asObject(request?.['add']), true);
+  const keep = (names: unknown) => asList(names).map(asString).filter((name) => !isInternalHeader(name));
+  return {
+    requestHeadersToAdd: [...requestSet.options, ...requestAdd.options],
+    responseHeadersToAdd: [...appendHeaders(asObject(response?.['set']), false).options, ...appendHeaders(asObject(response?.['add']), true).options],
+    requestHeadersToRemove: keep(request?.['remove']),
+    responseHeadersToRemove: keep(response?.['remove']),
+    authority: requestSet.authority !== '' ? requestSet.authority : requestAdd.authority,
+  };
+}
+
+/**
+ * `GetDestinationCluster` for a client on `port`: `outbound|PORT|SUBSET|HOST` with the destination's
+ * port, or the route's (the client reaches the service on that port, the only one istiod's routing
+ * table keeps for it).
+ */
+function destinationCluster(destination: JsonObject | undefined, port: number): string {
+  const host = asString(destination?.['host']);
+  if (host === '') return 'UnknownService';
+  const number = asNumber(asObject(destination?.['port'])?.['number']);
+  return buildSubsetKey({ direction: 'outbound', port: number !== 0 ? number : port, subset: asString(destination?.['subset']), hostname: host });
+}
+
+/** `translatePercentToFractionalPercent`: per million, truncated as Go's `uint32(p * 10000)`. */
+function fractionalPercent(percentage: unknown): { numerator: number; denominator: FractionalPercent_DenominatorType } {
+  return { numerator: Math.trunc(asNumber(asObject(percentage)?.['value']) * 10000), denominator: FractionalPercent_DenominatorType.MILLION };
+}
+
+/** `TranslateFault`: a fixed delay and an HTTP or gRPC abort; nothing when neither is left. */
+function faultFilter(value: unknown): Any | undefined {
+  const fault = asObject(value);
+  const delay = asObject(fault?.['delay']);
+  const abort = asObject(fault?.['abort']);
+  const init: MessageInitShape<typeof HTTPFaultSchema> = {};
+  if (delay !== undefined && typeof delay['fixedDelay'] === 'string') {
+    const percentage =
+      delay['percentage'] !== undefined ? fractionalPercent(delay['percentage']) : { numerator: asNumber(delay['percent']), denominator: FractionalPercent_DenominatorType.HUNDRED };
+    init.delay = { percentage, faultDelaySecifier: { case: 'fixedDelay', value: durationOf(delay['fixedDelay']) } };
+  }
+  if (abort !== undefined && (abort['httpStatus'] !== undefined || abort['grpcStatus'] !== undefined)) {
+    init.abort = {
+      ...(abort['percentage'] === undefined ? {} : { percentage: fractionalPercent(abort['percentage']) }),
+      errorType:
+        abort['httpStatus'] !== undefined
+          ? { case: 'httpStatus', value: asNumber(abort['httpStatus']) }
+          : { case: 'grpcStatus', value: GRPC_STATUS_CODES[asString(abort['grpcStatus'])] ?? 0 },
+    };
+  }
+  return init.delay === undefined && init.abort === undefined ? undefined : anyPack(HTTPFaultSchema, create(HTTPFaultSchema, init));
+}
+
+/** `retry.ConvertPolicy` without a consistent hash: the default without `retries`, none for `attempts: 0`. */
+function retryPolicy(value: unknown, args: VirtualServiceRouteArgs): MessageInitShape<typeof RetryPolicySchema> | undefined {
+  const predicate = [
+    { name: args.previousHostsPredicateName, configType: { case: 'typedConfig' as const, value: anyPack(PreviousHostsPredicateSchema, create(PreviousHostsPredicateSchema)) } },
+  ];
+  const retries = asObject(value);
+  const policy: MessageInitShape<typeof RetryPolicySchema> = {
+    retryOn: args.retryOn,
+    numRetries: args.retryAttempts,
+    retryHostPredicate: predicate,
+    hostSelectionRetryMaxAttempts: 5n,
+  };
+  if (retries === undefined) return policy;
+  const attempts = asNumber(retries['attempts']);
+  if (attempts <= 0) return undefined;
+  policy.numRetries = attempts;
+  const retryOn = asString(retries['retryOn']);
+  if (retryOn !== '') {
+    const codes: number[] = [];
+    const policies: string[] = [];
+    for (const raw of retryOn.split(',')) {
+      const part = raw.trim();
+      if (part === '') continue;
+      const code = /^[+-]?\d+$/.test(part) ? Number(part) : Number.NaN;
+      if (HTTP_STATUS_CODES.has(code)) codes.push(code);
+      else policies.push(part);
+    }
+    policy.retryOn = policies.join(',');
+    if (codes.length > 0) {
+      policy.retriableStatusCodes = codes;
+      if (!policy.retryOn.includes('retriable-status-codes')) policy.retryOn += ',retriable-status-codes';
+    }
+  }
+  if (typeof retries['perTryTimeout'] === 'string') policy.perTryTimeout = durationOf(retries['perTryTimeout']);
+  if (typeof retries['retryIgnorePreviousHosts'] === 'boolean') policy.retryHostPredicate = retries['retryIgnorePreviousHosts'] ? predicate : [];
+  if (typeof retries['backoff'] === 'string') policy.retryBackOff = { baseInterval: durationOf(retries['backoff']) };
+  return policy;
+}
+
+/** `GetRouteOperation`: `HOST:PORT` of a single cluster (else `VS:PORT`) and the path matched. */
+function routeOperation(match: MessageInitShape<typeof RouteMatchSchema>, cluster: string | undefined, virtualServiceName: string, port: number): string {
+  const path = match.pathSpecifier;
+  const suffix = path?.case === 'prefix' ? `${path.value}*` : path?.case === 'path' ? path.value : path?.case === 'safeRegex' ? (path.value.regex ?? '') : '/*';
+  const parts = cluster?.split('|');
+  if (parts !== undefined && parts.length === 4 && parts[0] === 'outbound' && /^\d+$/.test(parts[1]!)) return `${parts[3]}:${parts[1]}${suffix}`;
+  return `${virtualServiceName}:${port}${suffix}`;
+}
+
+/** `RedirectAction.RedirectResponseCode` by HTTP status (`ApplyRedirect`); other codes leave the route without an action. */
+const REDIRECT_CODES: Readonly<Record<number, number>> = { 0: 0, 301: 0, 302: 1, 303: 2, 307: 3, 308: 4 };
+
+/** `ApplyRedirect` on a plaintext listener: authority, path or prefix, scheme, port (`:80` for http left out), code. */
+function redirectAction(redirect: JsonObject, port: number): MessageInitShape<typeof RouteSchema>['action'] {
+  const code = REDIRECT_CODES[asNumber(redirect['redirectCode'])];
+  if (code === undefined) return undefined;
+  const value: MessageInitShape<typeof RedirectActionSchema> = {
+    hostRedirect: asString(redirect['authority']),
+    pathRewriteSpecifier:
+      asString(redirect['prefixRewrite']) !== '' ? { case: 'prefixRewrite', value: asString(redirect['prefixRewrite']) } : { case: 'pathRedirect', value: asString(redirect['uri']) },
+    responseCode: code,
+  };
+  const scheme = asString(redirect['scheme']);
+  if (scheme !== '') value.schemeRewriteSpecifier = { case: 'schemeRedirect', value: scheme };
+  if (redirect['derivePort'] !== undefined || redirect['port'] !== undefined) {
+    // FROM_REQUEST_PORT: the route's own port; FROM_PROTOCOL_DEFAULT: none.
+    let redirectPort = redirect['port'] !== undefined ? asNumber(redirect['port']) : redirect['derivePort'] === 'FROM_REQUEST_PORT' ? port : 0;
+    const effectiveScheme = scheme === '' ? 'http' : scheme;
+    if ((redirectPort === 80 && effectiveScheme === 'http') || (redirectPort === 443 && effectiveScheme === 'https')) redirectPort = 0;
+    value.portRedirect = redirectPort;
+  }
+  return { case: 'redirect', value };
+}
+
+/** `ApplyDirectResponse`: the status and an inline body. */
+function directResponseAction(directResponse: JsonObject): MessageInitShape<typeof RouteSchema>['action'] {
+  const body = asObject(directResponse['body']);
+  const value: MessageInitShape<typeof DirectResponseActionSchema> = { status: asNumber(directResponse['status']) };
+  if (body !== undefined && typeof body['string'] === 'string') value.body = { specifier: { case: 'inlineString', value: body['string'] } };
+  else if (body !== undefined && typeof body['bytes'] === 'string') value.body = { specifier: { case: 'inlineBytes', value: Uint8Array.from(Buffer.from(body['bytes'], 'base64')) } };
+  return { case: 'directResponse', value };
+}
+
+/** `TranslateRoute` for one HTTP route and one of its matches (none: the route has no match list). */
+function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args: VirtualServiceRouteArgs): { route: Route; catchAll: boolean } | undefined {
+  // A match on another port does not apply to this one.
+  const matchPort = asNumber(match?.['port']);
+  if (matchPort !== 0 && matchPort !== args.port) return undefined;
+  const { virtualService } = args;
+  const matchName = asString(match?.['name']);
+  const name = matchName === '' ? asString(http['name']) : `${asString(http['name'])}.${matchName}`;
+  const translatedMatch = routeMatch(match);
+  const operations = headerOperations(http['headers']);
+  let authority = operations.authority;
+  const init: MessageInitShape<typeof RouteSchema> = {
+    name,
+    match: translatedMatch,
+    metadata: {
+      filterMetadata: { [ISTIO_METADATA_KEY]: { config: `/apis/networking.istio.io/v1/namespaces/${virtualService.namespace}/${CONFIG_KIND}/${virtualService.name}` } },
+    },
+    requestHeadersToAdd: operations.requestHeadersToAdd,
+    responseHeadersToAdd: operations.responseHeadersToAdd,
+    requestHeadersToRemove: operations.requestHeadersToRemove,
+    responseHeadersToRemove: operations.responseHeadersToRemove,
+  };
+  if (asString(match?.['statPrefix']) !== '') init.statPrefix = asString(match?.['statPrefix']);
+
+  let cluster: string | undefined;
+  const timeout = typeof http['timeout'] === 'string' ? durationOf(http['timeout']) : create(DurationSchema, {});
+  // Proxyless gRPC reads max_stream_duration (`setTimeout`), not the deprecated max_grpc_timeout.
+  const action: MessageInitShape<typeof RouteActionSchema> = { timeout, maxStreamDuration: { maxStreamDuration: timeout } };
+  const rewrite = asObject(http['rewrite']);
+  if (rewrite !== undefined) {
+    const regexRewrite = asObject(rewrite['uriRegexRewrite']);
+    if (regexRewrite !== undefined) action.regexRewrite = { pattern: { regex: asString(regexRewrite['match']) }, substitution: asString(regexRewrite['rewrite']) };
+    else if (asString(rewrite['uri']) !== '') action.prefixRewrite = asString(rewrite['uri']);
+    if (asString(rewrite['authority']) !== '') authority = asString(rewrite['authority']);
+  }
+  if (authority !== '') action.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: authority };
+  const redirect = asObject(http['redirect']);
+  const directResponse = asObject(http['directResponse']);
+  if (redirect !== undefined || directResponse !== undefined) {
+    const terminal = redirect !== undefined ? redirectAction(redirect, args.port) : directResponseAction(directResponse!);
+    if (terminal === undefined) delete init.action;
+    else init.action = terminal;
+    init.decorator = { operation: routeOperation(translatedMatch, undefined, virtualService.name, args.port) };
+    const fault = http['fault'] === undefined || http['fault'] === null ? undefined : faultFilter(http['fault']);
+    if (fault !== undefined) init.typedPerFilterConfig = { [FAULT_FILTER_NAME]: fault };
+    return { route: create(RouteSchema, init), catchAll: isCatchAll(translatedMatch) };
+  }
+  const destinations = asList(http['route']).map((item) => asObject(item) ?? {});
+  if (destinations.length === 1) {
+    const destination = destinations[0]!;
+    cluster = destinationCluster(asObject(destination['destination']), args.port);
+    action.clusterSpecifier = { case: 'cluster', value: cluster };
+    if (destination['headers'] !== undefined) {
+      const own = headerOperations(destination['headers']);
+      init.requestHeadersToAdd = [...operations.requestHeadersToAdd, ...own.requestHeadersToAdd];
+      init.requestHeadersToRemove = [...operations.requestHeadersToRemove, ...own.requestHeadersToRemove];
+      init.responseHeadersToAdd = [...operations.responseHeadersToAdd, ...own.responseHeadersToAdd];
+      init.responseHeadersToRemove = [...operations.responseHeadersToRemove, ...own.responseHeadersToRemove];
+      if (own.authority !== '' && action.hostRewriteSpecifier === undefined) action.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: own.authority };
+    }
+  } else {
+    const clusters: MessageInitShape<typeof WeightedCluster_ClusterWeightSchema>[] = [];
+    for (const destination of destinations) {
+      // A weight of 0 among several destinations sends nothing there.
+      if (asNumber(destination['weight']) === 0) continue;
+      const weighted: MessageInitShape<typeof WeightedCluster_ClusterWeightSchema> = {
+        name: destinationCluster(asObject(destination['destination']), args.port),
+        weight: asNumber(destination['weight']),
+      };
+      if (destination['headers'] !== undefined) {
+        const own = headerOperations(destination['headers']);
+        weighted.requestHeadersToAdd = own.requestHeadersToAdd;
+        weighted.requestHeadersToRemove = own.requestHeadersToRemove;
+        weighted.responseHeadersToAdd = own.responseHeadersToAdd;
+        weighted.responseHeadersToRemove = own.responseHeadersToRemove;
+        if (own.authority !== '') weighted.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: own.authority };
+      }
+      clusters.push(weighted);
+    }
+    action.clusterSpecifier = { case: 'weightedClusters', value: { clusters } };
+  }
+  const retry = retryPolicy(http['retries'], args);
+  if (retry !== undefined) action.retryPolicy = retry;
+  init.action = { case: 'route', value: action };
+  init.decorator = { operation: routeOperation(translatedMatch, cluster, virtualService.name, args.port) };
+  const fault = http['fault'] === undefined || http['fault'] === null ? undefined : faultFilter(http['fault']);
+  if (fault !== undefined) init.typedPerFilterConfig = { [FAULT_FILTER_NAME]: fault };
+  return { route: create(RouteSchema, init), catchAll: isCatchAll(translatedMatch) };
+}
+
+/**
+ * `BuildHTTPRoutesForVirtualService` for one client port: a route per match of each HTTP route (one
+ * for a route without matches), in order, up to the first that catches everything. Empty when no
+ * route applies to the port: the host then keeps its default route.
+ */
+export function buildVirtualServiceRoutes(args: VirtualServiceRouteArgs): Route[] {
+  const routes: Route[] = [];
+  for (const http of args.virtualService.http) {
+    const matches = asList(http['match']);
+    let catchAll = false;
+    if (matches.length === 0) {
+      const built = translateRoute(http, undefined, args);
+      if (built !== undefined) routes.push(built.route);
+      catchAll = true;
+    } else {
+      for (const match of matches) {
+        const built = translateRoute(http, asObject(match), args);
+        if (built === undefined) continue;
+        routes.push(built.route);
+        if (built.catchAll) {
+          catchAll = true;
+          break;
+        }
+      }
+    }
+    if (catchAll) break;
+  }
+  return routes;
+}
+
+/**
+ * HTTP route fields istiod builds into routes that Skiff does not: request mirroring and CORS (gRPC
+ * clients ignore both), delegation (out of scope), and remote-locality retries (no previous-priorities
+ * predicate type in Skiff's protos). A route that sets one is built without it and reported.
+ */
+const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 'corsPolicy', 'delegate'];
+
+/** The fields of `virtualService`'s routes that `buildVirtualServiceRoutes` leaves out, as `spec.http[i].field`. */
+export function untranslatedVirtualServiceFields(virtualService: AppliedVirtualService): string[] {
+  const out: string[] = [];
+  virtualService.http.forEach((http, index) => {
+    for (const field of UNTRANSLATED_HTTP_ROUTE_FIELDS) if (http[field] !== undefined && http[field] !== null) out.push(`spec.http[${index}].${field}`);
+    if (asObject(http['retries'])?.['retryRemoteLocalities'] === true) out.push(`spec.http[${index}].retries.retryRemoteLocalities`);
+  });
+  return out;
+}
