@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies Istio's ServiceEntry, WorkloadEntry, DestinationRule, Sidecar and Gateway CustomResourceDefinitions, verbatim, from the istio.io/api
+# Copies Istio's ServiceEntry, WorkloadEntry, DestinationRule, Sidecar, Gateway and VirtualService CustomResourceDefinitions, verbatim, from the istio.io/api
 # Go module into the chart (deploy/helm/skiff/files/istio-crds), with Istio's license. The chart installs
 # them when crds.install=true, and the tests install them into the local control plane, so the API server
 # checks objects against Istio's own OpenAPI schemas and CEL rules.
@@ -16,7 +16,7 @@ source_file="$module_dir/kubernetes/customresourcedefinitions.gen.yaml"
 [ -f "$source_file" ] || { echo "istio.io/api@${version} has no kubernetes/customresourcedefinitions.gen.yaml" >&2; exit 1; }
 
 mkdir -p "$out"
-for crd in serviceentries.networking.istio.io workloadentries.networking.istio.io destinationrules.networking.istio.io sidecars.networking.istio.io gateways.networking.istio.io; do
+for crd in serviceentries.networking.istio.io workloadentries.networking.istio.io destinationrules.networking.istio.io sidecars.networking.istio.io gateways.networking.istio.io virtualservices.networking.istio.io; do
   # The generated file is a stream of YAML documents separated by "---"; keep the one named $crd.
   awk -v name="  name: $crd" '
     /^---$/ { if (keep) printf "%s", doc; doc = ""; keep = 0; next }

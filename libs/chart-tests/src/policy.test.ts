@@ -124,7 +124,7 @@ describe('policy checks', () => {
     rules,
   });
   const watcherRules = [
-    role('ClusterRole', [{ apiGroups: ['networking.istio.io'], resources: ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways'], verbs: ['get', 'list', 'watch'] }]),
+    role('ClusterRole', [{ apiGroups: ['networking.istio.io'], resources: ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways', 'virtualservices'], verbs: ['get', 'list', 'watch'] }]),
     role('Role', [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }], NAMESPACE),
   ];
 

@@ -105,7 +105,7 @@ interface Grant {
 const grantKey = (grant: Grant): string => `${grant.verb} ${grant.apiGroup || 'core'}/${grant.resource}`;
 
 /** Everything the watcher may do cluster-wide: read the Istio kinds Skiff serves. */
-export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways'].flatMap((resource) =>
+export const ALLOWED_CLUSTER_GRANTS: readonly Grant[] = ['serviceentries', 'workloadentries', 'destinationrules', 'sidecars', 'gateways', 'virtualservices'].flatMap((resource) =>
   ['get', 'list', 'watch'].map((verb) => ({ apiGroup: 'networking.istio.io', resource, verb })),
 );
 
@@ -142,7 +142,7 @@ function grantsOf(rule: unknown): { grants: Grant[]; problems: string[] } {
 
 /**
  * RBAC grants exactly what Skiff needs and nothing more: ClusterRoles may only get/list/watch
- * networking.istio.io serviceentries, workloadentries, destinationrules, sidecars and gateways, and, as
+ * networking.istio.io serviceentries, workloadentries, destinationrules, sidecars, gateways and virtualservices, and, as
  * options, create authentication.k8s.io tokenreviews, get/list/watch core secrets and create
  * authorization.k8s.io subjectaccessreviews; Roles live in the release namespace and may
  * only get/create/update coordination.k8s.io leases; the required sets are granted in full; bindings refer

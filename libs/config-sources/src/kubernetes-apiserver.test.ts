@@ -119,6 +119,7 @@ describe('KubernetesSource against kube-apiserver', () => {
         ['DestinationRule', 'networking.istio.io/v1'],
         ['Sidecar', 'networking.istio.io/v1'],
         ['Gateway', 'networking.istio.io/v1'],
+        ['VirtualService', 'networking.istio.io/v1'],
       ]),
     );
 

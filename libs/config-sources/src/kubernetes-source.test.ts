@@ -199,7 +199,7 @@ describe('KubernetesSource', () => {
     await expect(started).rejects.toBeInstanceOf(KubernetesError);
     await expect(started).rejects.toMatchObject({
       code: 'kind-not-served',
-      message: expect.stringContaining('WorkloadEntry, DestinationRule, Sidecar, Gateway not served by networking.istio.io in v1, v1beta1, v1alpha3'),
+      message: expect.stringContaining('WorkloadEntry, DestinationRule, Sidecar, Gateway, VirtualService not served by networking.istio.io in v1, v1beta1, v1alpha3'),
     });
   });
 

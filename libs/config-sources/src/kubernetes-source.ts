@@ -22,10 +22,10 @@ export const DEFAULT_KUBERNETES_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs
 
 export const KUBERNETES_ORIGIN: Origin = 'kubernetes';
 /**
- * What the watcher reads: the services and workloads, and the DestinationRules, Sidecars and Gateways
- * that shape what proxies get for them.
+ * What the watcher reads: the services and workloads, and the DestinationRules, Sidecars, Gateways
+ * and VirtualServices that shape what proxies get for them.
  */
-export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry', 'DestinationRule', 'Sidecar', 'Gateway'];
+export const DEFAULT_KUBERNETES_KINDS: readonly string[] = ['ServiceEntry', 'WorkloadEntry', 'DestinationRule', 'Sidecar', 'Gateway', 'VirtualService'];
 /** client-go's reflector pages its lists by 500 items (k8s.io/client-go/tools/pager/pager.go defaultPageSize). */
 export const DEFAULT_LIST_PAGE_SIZE = 500;
 /**

@@ -62,7 +62,7 @@ export const ISTIO_NETWORKING_GROUP = 'networking.istio.io';
 /** The versions Istio's CRDs serve for the networking kinds Skiff reads (manifests/charts/base/files/crd-all.gen.yaml). */
 export const ISTIO_NETWORKING_VERSIONS: readonly string[] = ['v1', 'v1beta1', 'v1alpha3'];
 
-/** ServiceEntry, WorkloadEntry, DestinationRule, Sidecar and Gateway, served in the given versions (all three by default). */
+/** ServiceEntry, WorkloadEntry, DestinationRule, Sidecar, Gateway and VirtualService, served in the given versions (all three by default). */
 export function istioNetworkingResources(versions: readonly string[] = ISTIO_NETWORKING_VERSIONS): FakeResource[] {
   return [
     defineResource({ group: ISTIO_NETWORKING_GROUP, kind: 'ServiceEntry', versions, shortNames: ['se'] }),
@@ -70,6 +70,7 @@ export function istioNetworkingResources(versions: readonly string[] = ISTIO_NET
     defineResource({ group: ISTIO_NETWORKING_GROUP, kind: 'DestinationRule', versions, shortNames: ['dr'] }),
     defineResource({ group: ISTIO_NETWORKING_GROUP, kind: 'Sidecar', versions }),
     defineResource({ group: ISTIO_NETWORKING_GROUP, kind: 'Gateway', versions, shortNames: ['gw'] }),
+    defineResource({ group: ISTIO_NETWORKING_GROUP, kind: 'VirtualService', versions, shortNames: ['vs'] }),
   ];
 }
 

@@ -126,6 +126,7 @@ describe('FakeApiServer', () => {
         expect.objectContaining({ name: 'destinationrules', singularName: 'destinationrule', namespaced: true, kind: 'DestinationRule', shortNames: ['dr'] }),
         expect.objectContaining({ name: 'sidecars', singularName: 'sidecar', namespaced: true, kind: 'Sidecar' }),
         expect.objectContaining({ name: 'gateways', singularName: 'gateway', namespaced: true, kind: 'Gateway', shortNames: ['gw'] }),
+        expect.objectContaining({ name: 'virtualservices', singularName: 'virtualservice', namespaced: true, kind: 'VirtualService', shortNames: ['vs'] }),
       ]);
     });
 

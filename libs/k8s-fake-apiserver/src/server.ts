@@ -42,7 +42,7 @@ export type ExpiredWatchResponse =
   | 'http-status';
 
 export interface FakeApiServerOptions {
-  /** Served resource types. Default: ServiceEntry, WorkloadEntry, DestinationRule, Sidecar and Gateway in v1, v1beta1, v1alpha3, and Lease. */
+  /** Served resource types. Default: ServiceEntry, WorkloadEntry, DestinationRule, Sidecar, Gateway and VirtualService in v1, v1beta1, v1alpha3, and Lease. */
   readonly resources?: readonly FakeResource[];
   /** Bearer token every request must carry. Default `fake-apiserver-token`. */
   readonly token?: string;

@@ -16,6 +16,7 @@ export const ISTIO_CRD_NAMES = [
   'destinationrules.networking.istio.io',
   'sidecars.networking.istio.io',
   'gateways.networking.istio.io',
+  'virtualservices.networking.istio.io',
 ] as const;
 
 /** The CRDs as one multi-document YAML stream. */
