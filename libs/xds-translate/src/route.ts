@@ -8,16 +8,15 @@
  * routes for the port (`virtual-service.ts`). Ports that do not carry HTTP get a route configuration
  * with no virtual host.
  */
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
 import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
-import type { RouteAction_HashPolicySchema } from '@skiff/protos/gen/envoy/config/route/v3/route_components_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
-import { durationFromGo, type ConsistentHashJson } from './destination-rule.js';
+import type { ConsistentHashJson } from './destination-rule.js';
 import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
-import { buildVirtualServiceRoutes, type AppliedVirtualService } from './virtual-service.js';
+import { buildHashPolicy, buildVirtualServiceRoutes, type AppliedVirtualService, type VirtualServiceRouteArgs } from './virtual-service.js';
 
 /** `retry.DefaultPolicy`: what the mesh retries without a VirtualService. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
@@ -63,6 +62,8 @@ export interface GrpcRouteArgs {
    * (`chooseVirtualServices`): the first with a route on the port gives the host its routes.
    */
   readonly virtualServices?: readonly AppliedVirtualService[] | undefined;
+  /** The consistent hash of a VirtualService route destination (`HashForHTTPDestination`). */
+  readonly destinationHash?: VirtualServiceRouteArgs['destinationHash'];
 }
 
 /**
@@ -75,32 +76,6 @@ export function kubernetesNamespaceOf(hostname: string): string | undefined {
   if (!hostname.endsWith(KUBERNETES_SERVICE_ZONE) || zone <= 0 || firstDot + 1 > zone) return undefined;
   const namespace = hostname.slice(firstDot + 1, zone);
   return namespace !== '' && !namespace.includes('.') ? namespace : undefined;
-}
-
-/**
- * The route's hash policy for a DestinationRule's consistent hash (`route.go` `ConsistentHashToHashPolicy`):
- * a header, a cookie (name, TTL when given, path, attributes), the source IP or a query parameter;
- * none for a ring or table size alone.
- */
-export function buildHashPolicy(hash: ConsistentHashJson): MessageInitShape<typeof RouteAction_HashPolicySchema> | undefined {
-  if (hash.httpHeaderName !== undefined) return { policySpecifier: { case: 'header', value: { headerName: hash.httpHeaderName } } };
-  if (hash.httpCookie !== undefined) {
-    const cookie = hash.httpCookie;
-    return {
-      policySpecifier: {
-        case: 'cookie',
-        value: {
-          name: cookie.name ?? '',
-          ...(cookie.ttl === undefined ? {} : { ttl: durationFromGo(cookie.ttl) }),
-          path: cookie.path ?? '',
-          attributes: (cookie.attributes ?? []).map((attribute) => ({ name: attribute.name ?? '', value: attribute.value ?? '' })),
-        },
-      },
-    };
-  }
-  if (hash.useSourceIp !== undefined) return { policySpecifier: { case: 'connectionProperties', value: { sourceIp: hash.useSourceIp } } };
-  if (hash.httpQueryParameterName !== undefined) return { policySpecifier: { case: 'queryParameter', value: { name: hash.httpQueryParameterName } } };
-  return undefined;
 }
 
 /**
@@ -154,6 +129,7 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
       retryOn: DEFAULT_RETRY_ON,
       retryAttempts: DEFAULT_RETRY_ATTEMPTS,
       previousHostsPredicateName: PREVIOUS_HOSTS_PREDICATE_NAME,
+      destinationHash: args.destinationHash,
     });
     if (routes.length > 0) {
       return create(RouteConfigurationSchema, {

@@ -182,6 +182,8 @@ interface PortContext {
   readonly destinationRule: AppliedDestinationRule | undefined;
   /** The VirtualServices that may claim the host (`TranslateInput.virtualServices`). */
   readonly virtualServices: readonly AppliedVirtualService[] | undefined;
+  /** The consistent hash of a VirtualService route destination (`destinationHashOf`). */
+  readonly destinationHash: (destination: Readonly<Record<string, unknown>>) => ConsistentHashJson | undefined;
 }
 
 /** One cluster of a port: the default one, or a subset's. */
@@ -410,12 +412,32 @@ function routeConsistentHash(applied: AppliedDestinationRule | undefined, port: 
 }
 
 /**
+ * `HashForHTTPDestination`: the consistent hash of a VirtualService route destination, from the
+ * DestinationRule the client gets for the destination's host: the subset's port-level setting for the
+ * destination's port, the subset's, the rule's port-level setting for that port, or the rule's. Only
+ * the hosts of this ServiceEntry have their rules here; a destination elsewhere gets none.
+ */
+function destinationHashOf(rules: ReadonlyMap<string, AppliedDestinationRule> | undefined) {
+  return (destination: Readonly<Record<string, unknown>>): ConsistentHashJson | undefined => {
+    const applied = typeof destination['host'] === 'string' ? rules?.get(destination['host']) : undefined;
+    if (applied === undefined) return undefined;
+    const port = (destination['port'] as { number?: unknown } | undefined)?.number;
+    const portHash = (policy: TrafficPolicyJson | undefined) =>
+      typeof port === 'number' && port !== 0 ? policy?.portLevelSettings?.find((setting) => setting.port?.number === port)?.loadBalancer?.consistentHash : undefined;
+    const policy = asTrafficPolicy(applied.rule.trafficPolicy);
+    const subset = applied.rule.subsets.find((candidate) => candidate.name === destination['subset']);
+    const subsetPolicy = subset === undefined ? undefined : asTrafficPolicy(subset.trafficPolicy);
+    return portHash(subsetPolicy) ?? subsetPolicy?.loadBalancer?.consistentHash ?? portHash(policy) ?? policy?.loadBalancer?.consistentHash;
+  };
+}
+
+/**
  * The listener a gRPC client subscribes to (`HOST:PORT`) and the route configuration it names.
  * Built for every port, UDP too, as istiod's gRPC generator does (`grpcgen/lds.go`
  * `buildOutboundListeners`); a port that does not carry HTTP gets a route with no virtual host.
  */
 function buildGrpcListenerAndRoute(
-  context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options' | 'destinationRule' | 'virtualServices'>,
+  context: Pick<PortContext, 'serviceEntry' | 'clusterName' | 'hostname' | 'servicePort' | 'output' | 'options' | 'destinationRule' | 'virtualServices' | 'destinationHash'>,
 ): void {
   const { serviceEntry, clusterName, hostname, servicePort, output } = context;
   const routeConfigName = buildSubsetKey({ direction: 'outbound', port: servicePort.number, subset: '', hostname });
@@ -437,6 +459,7 @@ function buildGrpcListenerAndRoute(
     absoluteFqdnDomains: context.options.mesh.absoluteFqdnVhostDomain,
     consistentHash: routeConsistentHash(context.destinationRule, servicePort.number),
     virtualServices: context.virtualServices,
+    destinationHash: context.destinationHash,
   };
   output.routes.push(buildGrpcRouteConfiguration(routeArgs));
   // istiod builds routes per proxy: one in the host's own namespace also matches the bare name
@@ -470,6 +493,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
   if (options.naming === 'sni-dnat' && serviceEntry.location === 'MESH_EXTERNAL') return output;
   const endpoints = canonicalEndpoints(input.endpoints, kept?.canonicalOrder());
   const translatePort = options.flavor === 'grpc' ? translateGrpcPort : translateEnvoyPort;
+  const destinationHash = destinationHashOf(input.destinationRules);
   for (const hostname of new Set(serviceEntry.hosts)) {
     // Instances exist for every port, UDP included; istiod's service-account set (the SANs) is the
     // union over all of them, plus the entry's own subjectAltNames (`initServiceAccounts`).
@@ -501,6 +525,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
             options,
             destinationRule: input.destinationRules?.get(hostname),
             virtualServices: input.virtualServices?.get(hostname),
+            destinationHash,
           });
         return;
       }
@@ -517,6 +542,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         output,
         destinationRule: input.destinationRules?.get(hostname),
         virtualServices: input.virtualServices?.get(hostname),
+        destinationHash,
       });
     });
     if (options.flavor === 'grpc') {

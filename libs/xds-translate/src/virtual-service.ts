@@ -17,6 +17,7 @@ import { HeaderValueOption_HeaderAppendAction, type HeaderValueOptionSchema } fr
 import {
   RouteSchema,
   type DirectResponseActionSchema,
+  type RouteAction_HashPolicySchema,
   type RedirectActionSchema,
   type HeaderMatcherSchema,
   type QueryParameterMatcherSchema,
@@ -30,6 +31,7 @@ import { HTTPFaultSchema } from '@skiff/protos/gen/envoy/extensions/filters/http
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
 import type { StringMatcherSchema } from '@skiff/protos/gen/envoy/type/matcher/v3/string_pb.js';
 import { FractionalPercent_DenominatorType } from '@skiff/protos/gen/envoy/type/v3/percent_pb.js';
+import { durationFromGo, type ConsistentHashJson } from './destination-rule.js';
 import { ISTIO_METADATA_KEY } from './endpoint.js';
 import { FAULT_FILTER_NAME } from './listener.js';
 import { buildSubsetKey } from './names.js';
@@ -57,6 +59,11 @@ export interface VirtualServiceRouteArgs {
   readonly retryOn: string;
   readonly retryAttempts: number;
   readonly previousHostsPredicateName: string;
+  /**
+   * The consistent hash of a route destination (`HashForHTTPDestination`): from the DestinationRule
+   * the client gets for the destination's host. Undefined: none.
+   */
+  readonly destinationHash?: ((destination: JsonObject) => ConsistentHashJson | undefined) | undefined;
 }
 
 /** `gvk.KebabKind` of VirtualService, in the `istio.config` route metadata. */
@@ -236,8 +243,11 @@ function faultFilter(value: unknown): Any | undefined {
   return init.delay === undefined && init.abort === undefined ? undefined : anyPack(HTTPFaultSchema, create(HTTPFaultSchema, init));
 }
 
-/** `retry.ConvertPolicy` without a consistent hash: the default without `retries`, none for `attempts: 0`. */
-function retryPolicy(value: unknown, args: VirtualServiceRouteArgs): MessageInitShape<typeof RetryPolicySchema> | undefined {
+/**
+ * `retry.ConvertPolicy`: the default without `retries`, none for `attempts: 0`. With a consistent
+ * hash a retry stays on the same host (no previous-hosts predicate) unless `retryIgnorePreviousHosts` says otherwise.
+ */
+function retryPolicy(value: unknown, args: VirtualServiceRouteArgs, consistentHash: boolean): MessageInitShape<typeof RetryPolicySchema> | undefined {
   const predicate = [
     { name: args.previousHostsPredicateName, configType: { case: 'typedConfig' as const, value: anyPack(PreviousHostsPredicateSchema, create(PreviousHostsPredicateSchema)) } },
   ];
@@ -245,7 +255,7 @@ function retryPolicy(value: unknown, args: VirtualServiceRouteArgs): MessageInit
   const policy: MessageInitShape<typeof RetryPolicySchema> = {
     retryOn: args.retryOn,
     numRetries: args.retryAttempts,
-    retryHostPredicate: predicate,
+    ...(consistentHash ? {} : { retryHostPredicate: predicate }),
     hostSelectionRetryMaxAttempts: 5n,
   };
   if (retries === undefined) return policy;
@@ -318,6 +328,32 @@ function directResponseAction(directResponse: JsonObject): MessageInitShape<type
   return { case: 'directResponse', value };
 }
 
+/**
+ * The route's hash policy for a DestinationRule's consistent hash (`route.go` `ConsistentHashToHashPolicy`):
+ * a header, a cookie (name, TTL when given, path, attributes), the source IP or a query parameter;
+ * none for a ring or table size alone.
+ */
+export function buildHashPolicy(hash: ConsistentHashJson): MessageInitShape<typeof RouteAction_HashPolicySchema> | undefined {
+  if (hash.httpHeaderName !== undefined) return { policySpecifier: { case: 'header', value: { headerName: hash.httpHeaderName } } };
+  if (hash.httpCookie !== undefined) {
+    const cookie = hash.httpCookie;
+    return {
+      policySpecifier: {
+        case: 'cookie',
+        value: {
+          name: cookie.name ?? '',
+          ...(cookie.ttl === undefined ? {} : { ttl: durationFromGo(cookie.ttl) }),
+          path: cookie.path ?? '',
+          attributes: (cookie.attributes ?? []).map((attribute) => ({ name: attribute.name ?? '', value: attribute.value ?? '' })),
+        },
+      },
+    };
+  }
+  if (hash.useSourceIp !== undefined) return { policySpecifier: { case: 'connectionProperties', value: { sourceIp: hash.useSourceIp } } };
+  if (hash.httpQueryParameterName !== undefined) return { policySpecifier: { case: 'queryParameter', value: { name: hash.httpQueryParameterName } } };
+  return undefined;
+}
+
 /** `TranslateRoute` for one HTTP route and one of its matches (none: the route has no match list). */
 function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args: VirtualServiceRouteArgs): { route: Route; catchAll: boolean } | undefined {
   // A match on another port does not apply to this one.
@@ -366,10 +402,20 @@ function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args
     return { route: create(RouteSchema, init), catchAll: isCatchAll(translatedMatch) };
   }
   const destinations = asList(http['route']).map((item) => asObject(item) ?? {});
+  const hashPolicies: MessageInitShape<typeof RouteAction_HashPolicySchema>[] = [];
+  const hashOf = (destination: JsonObject): ConsistentHashJson | undefined => {
+    const target = asObject(destination['destination']);
+    const hash = target === undefined ? undefined : args.destinationHash?.(target);
+    const policy = hash === undefined ? undefined : buildHashPolicy(hash);
+    if (policy !== undefined) hashPolicies.push(policy);
+    return hash;
+  };
+  let consistentHash = false;
   if (destinations.length === 1) {
     const destination = destinations[0]!;
     cluster = destinationCluster(asObject(destination['destination']), args.port);
     action.clusterSpecifier = { case: 'cluster', value: cluster };
+    consistentHash = hashOf(destination) !== undefined;
     if (destination['headers'] !== undefined) {
       const own = headerOperations(destination['headers']);
       init.requestHeadersToAdd = [...operations.requestHeadersToAdd, ...own.requestHeadersToAdd];
@@ -396,10 +442,12 @@ function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args
         if (own.authority !== '') weighted.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: own.authority };
       }
       clusters.push(weighted);
+      hashOf(destination);
     }
     action.clusterSpecifier = { case: 'weightedClusters', value: { clusters } };
   }
-  const retry = retryPolicy(http['retries'], args);
+  if (hashPolicies.length > 0) action.hashPolicy = hashPolicies;
+  const retry = retryPolicy(http['retries'], args, consistentHash);
   if (retry !== undefined) action.retryPolicy = retry;
   init.action = { case: 'route', value: action };
   init.decorator = { operation: routeOperation(translatedMatch, cluster, virtualService.name, args.port) };
