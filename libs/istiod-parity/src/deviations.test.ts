@@ -25,6 +25,21 @@ describe('grpc-refused-lb-policy', () => {
   });
 });
 
+describe('grpc-refused-route-action', () => {
+  it("leaves out istiod's redirect and direct-response routes, which make grpc-js-xds refuse the RouteConfiguration, and only those", () => {
+    const answer = readIstiodGolden(goldenPathOf({ name: 'default' }, 'parity-vs-ports-hosts'));
+    const istiod = answer.proxies.find((proxy) => proxy.name === 'grpc@bookinfo')!;
+    const { resources, applied } = rewriteRefusedAnswers(parityProxy('grpc', { namespace: 'bookinfo' }), istiod);
+    expect(applied.filter((a) => a.resource.startsWith('routes')).map((a) => `${a.resource} ${a.deviation.id}`)).toEqual([
+      'routes[outbound|9080||reviews.bookinfo] grpc-refused-route-action',
+    ]);
+    const routes = (name: string) =>
+      (resources.routes.find((route) => (route as { name: string }).name === name) as { virtualHosts: { routes: { decorator: { operation: string } }[] }[] }).virtualHosts[0]!.routes;
+    expect(routes('outbound|9080||reviews.bookinfo').map((route) => route.decorator.operation)).toEqual(['reviews.bookinfo:80/*']);
+    expect(routes('outbound|80||reviews.bookinfo').map((route) => route.decorator.operation)).toEqual(['reviews.bookinfo:80/*']);
+  });
+});
+
 describe('shared address domains', () => {
   const config = [
     'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: ns}\nspec: {hosts: [a.example.com, b.example.com], addresses: [240.240.0.1], ports: [{number: 80, name: http, protocol: HTTP}]}',

@@ -12,6 +12,7 @@ import { toBinary, fromJson } from '@bufbuild/protobuf';
 import { envoyRegistry, TypeUrl } from '@skiff/protos';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
+import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { fitLocalityWeights } from '@skiff/xds-translate';
 import type { ParityProxy } from './proxies.js';
 import type { ResourceKind } from './resources.js';
@@ -33,6 +34,11 @@ export const DEVIATIONS = {
     reason:
       "istiod's gRPC generator writes a DestinationRule's LEAST_REQUEST or Maglev load balancer as the cluster's lb_policy, which grpc-js-xds refuses (cluster-resource-type.ts: unsupported lb_policy); Skiff keeps ROUND_ROBIN and reports it",
   },
+  grpcRefusedRouteAction: {
+    id: 'grpc-refused-route-action',
+    reason:
+      "istiod's gRPC generator writes a VirtualService's redirect or direct response as a route with a redirect or direct_response action, which grpc-js-xds refuses, and with it the whole RouteConfiguration (route-config-resource-type.ts: unsupported action); Skiff leaves those routes out and reports them",
+  },
   grpcRefusedAssignment: {
     id: 'grpc-refused-assignment',
     reason:
@@ -48,6 +54,7 @@ interface GrpcDecoder {
 
 let endpointDecoder: GrpcDecoder | undefined;
 let clusterDecoder: GrpcDecoder | undefined;
+let routeDecoder: GrpcDecoder | undefined;
 
 function grpcDecoder(file: string, exportName: string): GrpcDecoder {
   const require = createRequire(import.meta.url);
@@ -72,6 +79,14 @@ export function grpcClientClusterRefusal(cluster: JsonValue): string | undefined
   clusterDecoder ??= grpcDecoder('cluster-resource-type.js', 'ClusterResourceType');
   const bytes = toBinary(ClusterSchema, fromJson(ClusterSchema, cluster, { registry: envoyRegistry }));
   const decoded = clusterDecoder.decode({ bootstrap: { certificateProviders: { default: {} } }, server: {} }, { type_url: TypeUrl.Cluster, value: Buffer.from(bytes) });
+  return decoded.error;
+}
+
+/** grpc-js-xds's own validation of a route configuration (its `RouteConfigurationResourceType`); the error, or undefined when accepted. */
+export function grpcClientRouteRefusal(route: JsonValue): string | undefined {
+  routeDecoder ??= grpcDecoder('route-config-resource-type.js', 'RouteConfigurationResourceType');
+  const bytes = toBinary(RouteConfigurationSchema, fromJson(RouteConfigurationSchema, route, { registry: envoyRegistry }));
+  const decoded = routeDecoder.decode({ bootstrap: { certificateProviders: {} }, server: {} }, { type_url: TypeUrl.RouteConfiguration, value: Buffer.from(bytes) });
   return decoded.error;
 }
 
@@ -180,7 +195,17 @@ export function rewriteRefusedAnswers(proxy: ParityProxy, istiod: Resources): { 
     applied.push({ deviation: DEVIATIONS.grpcRefusedLbPolicy, resource: `clusters[${String(rest['name'] ?? '')}]` });
     return rest;
   });
-  return { resources: { ...istiod, clusters, endpoints }, applied };
+  const routes = istiod.routes.map((resource) => {
+    if (proxy.kind !== 'grpc' || !/unsupported action/.test(grpcClientRouteRefusal(resource) ?? '')) return resource;
+    const route = asObject(resource);
+    applied.push({ deviation: DEVIATIONS.grpcRefusedRouteAction, resource: `routes[${String(route['name'] ?? '')}]` });
+    const virtualHosts = asArray(route['virtualHosts']).map((virtualHost) => {
+      const host = asObject(virtualHost);
+      return { ...host, routes: asArray(host['routes']).filter((entry) => !('redirect' in asObject(entry)) && !('directResponse' in asObject(entry))) };
+    });
+    return { ...route, virtualHosts };
+  });
+  return { resources: { ...istiod, clusters, endpoints, routes }, applied };
 }
 
 /** An address as istiod keeps it (a full-length CIDR is its IP). */

@@ -131,7 +131,7 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
       previousHostsPredicateName: PREVIOUS_HOSTS_PREDICATE_NAME,
       destinationHash: args.destinationHash,
     });
-    if (routes.length > 0) {
+    if (routes !== undefined) {
       return create(RouteConfigurationSchema, {
         name: args.name,
         virtualHosts: [{ name: authority, domains: buildVirtualHostDomains(args), routes, includeRequestAttemptCount: true }],

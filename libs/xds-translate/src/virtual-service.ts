@@ -16,9 +16,7 @@ import { GRPC_STATUS_CODES, HTTP_STATUS_CODES, isAuthorityHeader, isInternalHead
 import { HeaderValueOption_HeaderAppendAction, type HeaderValueOptionSchema } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
 import {
   RouteSchema,
-  type DirectResponseActionSchema,
   type RouteAction_HashPolicySchema,
-  type RedirectActionSchema,
   type HeaderMatcherSchema,
   type QueryParameterMatcherSchema,
   type Route,
@@ -73,6 +71,7 @@ const asObject = (value: unknown): JsonObject | undefined => (typeof value === '
 const asList = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : []);
 const asString = (value: unknown): string => (typeof value === 'string' ? value : '');
 const asNumber = (value: unknown): number => (typeof value === 'number' ? value : 0);
+const isSet = (value: unknown): boolean => value !== undefined && value !== null;
 
 /** A validated duration string as a protobuf Duration. */
 function durationOf(text: string): Duration {
@@ -294,40 +293,6 @@ function routeOperation(match: MessageInitShape<typeof RouteMatchSchema>, cluste
   return `${virtualServiceName}:${port}${suffix}`;
 }
 
-/** `RedirectAction.RedirectResponseCode` by HTTP status (`ApplyRedirect`); other codes leave the route without an action. */
-const REDIRECT_CODES: Readonly<Record<number, number>> = { 0: 0, 301: 0, 302: 1, 303: 2, 307: 3, 308: 4 };
-
-/** `ApplyRedirect` on a plaintext listener: authority, path or prefix, scheme, port (`:80` for http left out), code. */
-function redirectAction(redirect: JsonObject, port: number): MessageInitShape<typeof RouteSchema>['action'] {
-  const code = REDIRECT_CODES[asNumber(redirect['redirectCode'])];
-  if (code === undefined) return undefined;
-  const value: MessageInitShape<typeof RedirectActionSchema> = {
-    hostRedirect: asString(redirect['authority']),
-    pathRewriteSpecifier:
-      asString(redirect['prefixRewrite']) !== '' ? { case: 'prefixRewrite', value: asString(redirect['prefixRewrite']) } : { case: 'pathRedirect', value: asString(redirect['uri']) },
-    responseCode: code,
-  };
-  const scheme = asString(redirect['scheme']);
-  if (scheme !== '') value.schemeRewriteSpecifier = { case: 'schemeRedirect', value: scheme };
-  if (redirect['derivePort'] !== undefined || redirect['port'] !== undefined) {
-    // FROM_REQUEST_PORT: the route's own port; FROM_PROTOCOL_DEFAULT: none.
-    let redirectPort = redirect['port'] !== undefined ? asNumber(redirect['port']) : redirect['derivePort'] === 'FROM_REQUEST_PORT' ? port : 0;
-    const effectiveScheme = scheme === '' ? 'http' : scheme;
-    if ((redirectPort === 80 && effectiveScheme === 'http') || (redirectPort === 443 && effectiveScheme === 'https')) redirectPort = 0;
-    value.portRedirect = redirectPort;
-  }
-  return { case: 'redirect', value };
-}
-
-/** `ApplyDirectResponse`: the status and an inline body. */
-function directResponseAction(directResponse: JsonObject): MessageInitShape<typeof RouteSchema>['action'] {
-  const body = asObject(directResponse['body']);
-  const value: MessageInitShape<typeof DirectResponseActionSchema> = { status: asNumber(directResponse['status']) };
-  if (body !== undefined && typeof body['string'] === 'string') value.body = { specifier: { case: 'inlineString', value: body['string'] } };
-  else if (body !== undefined && typeof body['bytes'] === 'string') value.body = { specifier: { case: 'inlineBytes', value: Uint8Array.from(Buffer.from(body['bytes'], 'base64')) } };
-  return { case: 'directResponse', value };
-}
-
 /**
  * The route's hash policy for a DestinationRule's consistent hash (`route.go` `ConsistentHashToHashPolicy`):
  * a header, a cookie (name, TTL when given, path, attributes), the source IP or a query parameter;
@@ -355,14 +320,18 @@ export function buildHashPolicy(hash: ConsistentHashJson): MessageInitShape<type
 }
 
 /** `TranslateRoute` for one HTTP route and one of its matches (none: the route has no match list). */
-function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args: VirtualServiceRouteArgs): { route: Route; catchAll: boolean } | undefined {
+function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args: VirtualServiceRouteArgs): { route: Route | undefined; catchAll: boolean } | undefined {
   // A match on another port does not apply to this one.
   const matchPort = asNumber(match?.['port']);
   if (matchPort !== 0 && matchPort !== args.port) return undefined;
+  const translatedMatch = routeMatch(match);
+  // istiod writes a redirect or direct response as such a route, which grpc-js-xds refuses with the
+  // whole RouteConfiguration (`unsupported action`): Skiff leaves the route out, and what follows it
+  // stays as istiod has it (nothing, when it matched everything).
+  if (isSet(http['redirect']) || isSet(http['directResponse'])) return { route: undefined, catchAll: isCatchAll(translatedMatch) };
   const { virtualService } = args;
   const matchName = asString(match?.['name']);
   const name = matchName === '' ? asString(http['name']) : `${asString(http['name'])}.${matchName}`;
-  const translatedMatch = routeMatch(match);
   const operations = headerOperations(http['headers']);
   let authority = operations.authority;
   const init: MessageInitShape<typeof RouteSchema> = {
@@ -390,17 +359,6 @@ function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args
     if (asString(rewrite['authority']) !== '') authority = asString(rewrite['authority']);
   }
   if (authority !== '') action.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: authority };
-  const redirect = asObject(http['redirect']);
-  const directResponse = asObject(http['directResponse']);
-  if (redirect !== undefined || directResponse !== undefined) {
-    const terminal = redirect !== undefined ? redirectAction(redirect, args.port) : directResponseAction(directResponse!);
-    if (terminal === undefined) delete init.action;
-    else init.action = terminal;
-    init.decorator = { operation: routeOperation(translatedMatch, undefined, virtualService.name, args.port) };
-    const fault = http['fault'] === undefined || http['fault'] === null ? undefined : faultFilter(http['fault']);
-    if (fault !== undefined) init.typedPerFilterConfig = { [FAULT_FILTER_NAME]: fault };
-    return { route: create(RouteSchema, init), catchAll: isCatchAll(translatedMatch) };
-  }
   const destinations = asList(http['route']).map((item) => asObject(item) ?? {});
   const hashPolicies: MessageInitShape<typeof RouteAction_HashPolicySchema>[] = [];
   const hashOf = (destination: JsonObject): ConsistentHashJson | undefined => {
@@ -458,40 +416,39 @@ function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args
 
 /**
  * `BuildHTTPRoutesForVirtualService` for one client port: a route per match of each HTTP route (one
- * for a route without matches), in order, up to the first that catches everything. Empty when no
- * route applies to the port: the host then keeps its default route.
+ * for a route without matches), in order, up to the first that catches everything. Undefined when no
+ * route applies to the port: the host then keeps its default route (an empty list is a claim whose
+ * routes were all left out).
  */
-export function buildVirtualServiceRoutes(args: VirtualServiceRouteArgs): Route[] {
+export function buildVirtualServiceRoutes(args: VirtualServiceRouteArgs): Route[] | undefined {
   const routes: Route[] = [];
+  let claimed = false;
   for (const http of args.virtualService.http) {
     const matches = asList(http['match']);
     let catchAll = false;
-    if (matches.length === 0) {
-      const built = translateRoute(http, undefined, args);
-      if (built !== undefined) routes.push(built.route);
-      catchAll = true;
-    } else {
-      for (const match of matches) {
-        const built = translateRoute(http, asObject(match), args);
-        if (built === undefined) continue;
-        routes.push(built.route);
-        if (built.catchAll) {
-          catchAll = true;
-          break;
-        }
+    for (const match of matches.length === 0 ? [undefined] : matches) {
+      const built = translateRoute(http, asObject(match), args);
+      if (built === undefined) continue;
+      claimed = true;
+      if (built.route !== undefined) routes.push(built.route);
+      // A route without matches ends the list whatever it matched.
+      if (built.catchAll || matches.length === 0) {
+        catchAll = true;
+        break;
       }
     }
     if (catchAll) break;
   }
-  return routes;
+  return claimed ? routes : undefined;
 }
 
 /**
  * HTTP route fields istiod builds into routes that Skiff does not: request mirroring and CORS (gRPC
- * clients ignore both), delegation (out of scope), and remote-locality retries (no previous-priorities
- * predicate type in Skiff's protos). A route that sets one is built without it and reported.
+ * clients ignore both), delegation (out of scope), remote-locality retries (no previous-priorities
+ * predicate type in Skiff's protos), and redirects and direct responses (grpc-js-xds refuses them; the
+ * route is left out). A route that sets one of the first four is built without it; each is reported.
  */
-const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 'corsPolicy', 'delegate'];
+const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 'corsPolicy', 'delegate', 'redirect', 'directResponse'];
 
 /** The fields of `virtualService`'s routes that `buildVirtualServiceRoutes` leaves out, as `spec.http[i].field`. */
 export function untranslatedVirtualServiceFields(virtualService: AppliedVirtualService): string[] {
