@@ -4,7 +4,10 @@
  * front of several gateway replicas, and a proxyless gRPC client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { eventually, freePort } from '@skiff/testing';
@@ -186,13 +189,102 @@ export class XdsClientProcess extends JsonLineProcess {
     super(process.execPath, [XDS_CLIENT, target, ...(options.xdsCredentials === true ? ['--xds-credentials'] : [])], { GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) });
   }
 
-  /** Runs `count` RPCs in sequence in the client process. */
-  spread(count: number): Promise<Spread> {
-    return this.ask<Spread>({ spread: count });
+  /** Runs `count` RPCs in sequence in the client process, with `metadata` as request headers. */
+  spread(count: number, metadata?: Readonly<Record<string, string>>): Promise<Spread> {
+    return this.ask<Spread>({ spread: count, ...(metadata === undefined ? {} : { metadata }) });
   }
 }
 
 const XDS_CLIENT = fileURLToPath(new URL('../fixtures/xds-client.mjs', import.meta.url));
+
+/** The host of the `echo` service the gRPC scenarios call (`xds:///echo.demo.internal:8080`). */
+export const ECHO_HOST = 'echo.demo.internal';
+
+/** The ServiceEntry of `ECHO_HOST`: gRPC on 8080, selecting the WorkloadEntries labelled `app: echo` in `demo`. */
+export const ECHO_SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: demo}
+spec:
+  hosts: [${ECHO_HOST}]
+  location: MESH_INTERNAL
+  ports: [{number: 8080, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: echo}}
+`;
+
+/** A WorkloadEntry of the `echo` service: a backend on 127.0.0.1:`port` labelled `app: echo, version: <version>`. */
+export function echoWorkloadEntry(name: string, port: number, version: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${name}, namespace: demo}
+spec: {address: 127.0.0.1, labels: {app: echo, version: ${version}}, ports: {grpc: ${port}}}
+`;
+}
+
+/** The all-in-one `skiff` on a config directory, echo backends, and a grpc-js-xds client calling `ECHO_HOST:8080`. */
+export interface EchoScenario {
+  readonly dir: string;
+  readonly skiff: ServiceProcess;
+  readonly backends: readonly Backend[];
+  readonly client: XdsClientProcess;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an `EchoScenario`: a backend per entry of `backends` (name -> version label), a temporary
+ * config directory with `files` (file name -> YAML) and a WorkloadEntry per backend, `skiff` on it,
+ * and the client `clientId` in namespace `demo`.
+ */
+export async function startEchoScenario(options: {
+  readonly backends: Readonly<Record<string, string>>;
+  readonly files: Readonly<Record<string, string>>;
+  readonly clientId: string;
+}): Promise<EchoScenario> {
+  const backends = await Promise.all(Object.keys(options.backends).map((name) => startBackend(name)));
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-echo-'));
+  for (const [file, text] of Object.entries(options.files)) await writeFile(join(dir, file), text);
+  for (const backend of backends) await writeFile(join(dir, `${backend.name}.yaml`), echoWorkloadEntry(backend.name, backend.port, options.backends[backend.name]!));
+  const xdsAddress = `127.0.0.1:${await freePort()}`;
+  const skiff = await ServiceProcess.start('skiff', BINS.skiff, ['--config-dir', dir, '--xds-addr', xdsAddress]);
+  const client = new XdsClientProcess(grpcBootstrap(xdsAddress, options.clientId, 'demo'), `xds:///${ECHO_HOST}:8080`);
+  return {
+    dir,
+    skiff,
+    backends,
+    client,
+    async close() {
+      client.close();
+      await skiff.stop('SIGKILL');
+      for (const backend of backends) backend.server.forceShutdown();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A proxyless gRPC client's bootstrap: Skiff at `xdsAddress` in plain text, node `id` in `namespace` (`GENERATOR: grpc`). */
+export function grpcBootstrap(xdsAddress: string, id: string, namespace: string): unknown {
+  return {
+    xds_servers: [{ server_uri: xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id, cluster: 'e2e', locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
+  };
+}
+
+interface SyncEntry {
+  readonly proxy: string;
+  readonly resources?: Record<string, { readonly sent: string; readonly acked: string; readonly lastError?: string }>;
+}
+
+/**
+ * What `/debug/syncz` says of the proxy `id`: per type it was sent (the short type name), whether the
+ * last version sent is the one it ACKed and the last NACK, if any. Undefined when it is not connected.
+ */
+export async function syncStateOf(skiff: ServiceProcess, id: string): Promise<{ type: string; acked: boolean; lastError: string | undefined }[] | undefined> {
+  const entry = (await skiff.debug<SyncEntry[]>('/debug/syncz')).find((proxy) => proxy.proxy === id);
+  if (entry === undefined) return undefined;
+  return Object.entries(entry.resources ?? {})
+    .map(([type, state]) => ({ type: type.split('.').pop() ?? type, acked: state.acked === state.sent, lastError: state.lastError }))
+    .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+}
 
 /**
  * A TCP forwarder, as a Kubernetes Service in front of gateway replicas: each new connection goes to
