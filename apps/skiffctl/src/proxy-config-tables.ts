@@ -22,7 +22,8 @@ const compare = (a: string | number, b: string | number): number => (a < b ? -1 
 /**
  * istioctl's DESTINATION RULE / VIRTUAL SERVICE cell (`describeManagement`): the `istio` filter
  * metadata's `config` path `/apis/networking.istio.io/<v>/namespaces/<ns>/<kind>/<name>` as
- * `<name>.<ns>`; empty when there is none (Skiff serves no DestinationRules or VirtualServices).
+ * `<name>.<ns>`; empty when there is none (a cluster without a DestinationRule, a route without a
+ * VirtualService).
  */
 function describeManagement(metadata: Metadata | undefined): string {
   const config = metadata?.filterMetadata['istio']?.['config'];

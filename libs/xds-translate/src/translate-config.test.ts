@@ -1,4 +1,4 @@
-import { loadIstioConfig, normalizeDestinationRule } from '@skiff/model';
+import { loadIstioConfig, normalizeDestinationRule, normalizeVirtualService } from '@skiff/model';
 import { Cluster_DiscoveryType, Cluster_LbPolicy } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_SETTINGS } from './mesh.js';
@@ -124,5 +124,30 @@ spec: {host: none.example, subsets: [{name: v1, labels: {app: a}, trafficPolicy:
       ['outbound|80||dns.example', 'STRICT_DNS', undefined],
       ['outbound|80||none.example', 'ORIGINAL_DST', 3306],
     ]);
+  });
+
+  it("gives the gRPC routes the VirtualService a proxy in the entry's namespace sees: a private one of another namespace does not apply", () => {
+    const load = loadIstioConfig(
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: ns}
+spec: {hosts: [api.example], ports: [{number: 8080, name: grpc, protocol: GRPC}], resolution: STATIC, endpoints: [{address: 10.0.0.1}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: ns}
+spec: {hosts: [api.example], http: [{route: [{destination: {host: api.example, subset: v1}}]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: private, namespace: other}
+spec: {hosts: [api.example], exportTo: [.], http: [{route: [{destination: {host: api.example, subset: v2}}]}]}
+`,
+      'mesh.yaml',
+    );
+    const virtualServices = load.accepted.flatMap((accepted) => (accepted.object.kind === 'VirtualService' ? [normalizeVirtualService(accepted.object)] : []));
+    const result = translateConfig({ ...load, virtualServices }, { ...options, flavor: 'grpc' });
+    const action = result.routes[0]?.virtualHosts[0]?.routes[0]?.action;
+    expect(action?.case === 'route' ? action.value.clusterSpecifier : undefined).toEqual({ case: 'cluster', value: 'outbound|8080|v1|api.example' });
   });
 });

@@ -11,24 +11,28 @@
  * DestinationRule lookup istiod does for such a proxy (`destination-rule-lookup.ts`: the proxy's
  * namespace first, then rules exported from the entry's namespace and the root namespace; wildcard
  * hosts; several rules of a namespace merged). A proxy elsewhere may get another rule, as
- * `/debug/config_dump` of a real proxy shows.
+ * `/debug/config_dump` of a real proxy shows. VirtualServices give the gRPC routes what such a proxy
+ * gets from them (`chooseVirtualServices`).
  *
  * Locality load balancing (docs/istio-behaviour.md#destinationrule-locality-load-balancing) rewrites
  * assignments (EDS ones, and the inline ones of DNS clusters) per proxy: with `proxy` given, they are
  * the ones that proxy gets; without, they are the stored ones, and `localityLbPolicies` lists what a
  * proxy's locality would change.
  */
-import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry } from '@skiff/model';
+import type { NormalizedDestinationRule, NormalizedEndpoint, NormalizedServiceEntry, NormalizedVirtualService } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
-import { DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
+import { DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS, DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
 import type { AppliedDestinationRule } from './destination-rule.js';
 import { applyLocalityLbPolicy, applyLocalityLbPolicyToCluster, type LocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
 import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
+import { chooseVirtualServices } from './virtual-service-lookup.js';
+import type { AppliedVirtualService } from './virtual-service.js';
 
 export interface ConfigToTranslate {
   readonly serviceEntries: readonly { readonly serviceEntry: NormalizedServiceEntry; readonly inlineEndpoints: readonly NormalizedEndpoint[] }[];
   readonly workloadEntries: readonly { readonly endpoint: NormalizedEndpoint }[];
   readonly destinationRules?: readonly NormalizedDestinationRule[];
+  readonly virtualServices?: readonly NormalizedVirtualService[];
 }
 
 export interface DuplicateResource {
@@ -60,6 +64,17 @@ function entryRules(serviceEntry: NormalizedServiceEntry, rules: DestinationRule
   return applied;
 }
 
+/** The VirtualServices each host of the entry may be claimed by, for a proxy without labels in the entry's namespace. */
+function entryRoutes(serviceEntry: NormalizedServiceEntry, virtualServices: readonly NormalizedVirtualService[], domainSuffix: string): Map<string, AppliedVirtualService[]> {
+  const applied = new Map<string, AppliedVirtualService[]>();
+  const client = { namespace: serviceEntry.namespace, hasLabels: (labels: Readonly<Record<string, string>>) => Object.keys(labels).length === 0 };
+  for (const host of new Set(serviceEntry.hosts)) {
+    const chosen = chooseVirtualServices(virtualServices, host, client, { domainSuffix, defaultVirtualServiceExportTo: [] });
+    if (chosen.length > 0) applied.set(host, chosen);
+  }
+  return applied;
+}
+
 export function translateConfig(
   config: ConfigToTranslate,
   options: TranslateOptions,
@@ -87,7 +102,8 @@ export function translateConfig(
   for (const { serviceEntry, inlineEndpoints } of ordered) {
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
     const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
-    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules) }, options);
+    const virtualServices = entryRoutes(serviceEntry, config.virtualServices ?? [], lookupOptions.domainSuffix ?? DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS.domainSuffix);
+    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules), virtualServices }, options);
     const policies = new Map(result.localityLbPolicies.map((entry) => [`${entry.inline === true ? 'cluster' : 'endpoint'} ${entry.clusterName}`, entry]));
     // A resource with a policy: the proxy's rewrite when a proxy is given, else as stored with the policy listed.
     const keepLocalized = <T>(kind: 'cluster' | 'endpoint', name: string, resource: T, into: T[], rewrite: (resource: T, policy: LocalityLbPolicy, proxy: LocalityProxy) => T): void => {

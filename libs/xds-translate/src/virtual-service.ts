@@ -454,7 +454,11 @@ const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 
 export function untranslatedVirtualServiceFields(virtualService: AppliedVirtualService): string[] {
   const out: string[] = [];
   virtualService.http.forEach((http, index) => {
-    for (const field of UNTRANSLATED_HTTP_ROUTE_FIELDS) if (http[field] !== undefined && http[field] !== null) out.push(`spec.http[${index}].${field}`);
+    for (const field of UNTRANSLATED_HTTP_ROUTE_FIELDS) {
+      if (!isSet(http[field])) continue;
+      const leftOut = field === 'redirect' || field === 'directResponse';
+      out.push(`spec.http[${index}].${field}${leftOut ? ' (the route is left out: grpc-js-xds refuses the whole route configuration for it)' : ''}`);
+    }
     if (asObject(http['retries'])?.['retryRemoteLocalities'] === true) out.push(`spec.http[${index}].retries.retryRemoteLocalities`);
   });
   return out;

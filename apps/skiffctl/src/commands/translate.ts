@@ -2,14 +2,14 @@
  * `skiffctl translate -f <file|dir|->...`: the Envoy resources Skiff builds for every ServiceEntry in
  * the input with the WorkloadEntries it selects, as Envoy proto-JSON (`{"clusters": [...],
  * "endpoints": [...]}`, plus `listeners` and `routes` for the grpc flavour). Invalid objects are
- * reported on stderr and left out, as the watcher would leave them out. DestinationRules apply as for
- * a proxy in each entry's namespace (`translateConfig`). Locality load balancing depends on the proxy:
+ * reported on stderr and left out, as the watcher would leave them out. DestinationRules (and, for the
+ * grpc flavour's routes, VirtualServices) apply as for a proxy in each entry's namespace (`translateConfig`). Locality load balancing depends on the proxy:
  * with `--proxy-locality` (and `--proxy-labels` for `failoverPriority`) the endpoints are what a proxy
  * there gets; without, they are the shared ones and stderr names the assignments a locality changes.
  */
 import { stringify } from 'yaml';
 import { loadConfigInputs } from '@skiff/config-files';
-import { formatFieldError, formatParseError, normalizeDestinationRule } from '@skiff/model';
+import { formatFieldError, formatParseError, normalizeDestinationRule, normalizeVirtualService } from '@skiff/model';
 import { readFile } from 'node:fs/promises';
 import {
   localityProxyOf,
@@ -81,7 +81,8 @@ export async function runTranslate(options: TranslateCommandOptions, io: Command
     writeLine(io.stderr, `error: ${proxy}`);
     return ExitCode.Usage;
   }
-  const translation = translateConfig({ ...load, destinationRules }, { flavor: options.flavor, naming: options.naming, mesh }, {}, proxy);
+  const virtualServices = load.accepted.flatMap((accepted) => (accepted.object.kind === 'VirtualService' ? [normalizeVirtualService(accepted.object)] : []));
+  const translation = translateConfig({ ...load, destinationRules, virtualServices }, { flavor: options.flavor, naming: options.naming, mesh }, {}, proxy);
   for (const { clusterName, inline } of translation.localityLbPolicies) {
     const what = inline === true ? 'inline endpoints of the DNS cluster' : 'endpoints of';
     writeLine(io.stderr, `note: the ${what} ${clusterName} depend on the proxy's locality (localityLbSetting); --proxy-locality shows one proxy's`);
