@@ -3,7 +3,7 @@
  * runs in a cluster: Istio's CRDs, the chart's watcher ServiceAccount and RBAC, a TokenRequest token,
  * objects applied with kubectl. The all-in-one `skiff --kubeconfig` serves a proxyless client through
  * the real @grpc/grpc-js-xds resolver, which must follow every create, update and delete of its
- * WorkloadEntries and an API server restart, and an Envoy-style ADS client sees ServiceEntries come and
+ * WorkloadEntries, a VirtualService's fault, and an API server restart, and an Envoy-style ADS client sees ServiceEntries come and
  * go; two `skiff-watcher` replicas elect their writer on the chart's Lease.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +14,7 @@ import { connectAds } from '@skiff/xds-conformance';
 import { connectAdmin, deleteKeys, eventually, freePort, uniquePrefix } from '@skiff/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BINS, ServiceProcess, startBackend, XdsClientProcess } from './services.js';
+import { BINS, grpcBootstrap, ServiceProcess, startBackend, XdsClientProcess } from './services.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -135,6 +135,49 @@ describe('skiff --kubeconfig with the real @grpc/grpc-js-xds client', () => {
       await untilClusters((names) => names.includes(cluster));
     } finally {
       stream.close();
+    }
+  });
+
+  it('aborts the RPCs a VirtualService kubectl applied matches with its fault, and stops when it is deleted', async () => {
+    // Short hosts complete in the VirtualService's namespace with the cluster's domain suffix, as in istiod.
+    const host = 'orders.demo.svc.cluster.local';
+    await plane.apply(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: orders, namespace: demo}
+spec:
+  hosts: [${host}]
+  ports: [{number: 8080, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  workloadSelector: {labels: {app: example-app}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: orders, namespace: demo}
+spec:
+  hosts: [orders]
+  http:
+  - match: [{headers: {x-fail: {exact: "yes"}}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+    route: [{destination: {host: orders}}]
+  - route: [{destination: {host: orders}}]
+`);
+    const orders = new XdsClientProcess(grpcBootstrap(`127.0.0.1:${xdsPort}`, 'k8s-e2e-orders', 'demo'), `xds:///${host}:8080`);
+    try {
+      await eventually(
+        async () => {
+          expect((await orders.spread(6)).errors).toEqual([]);
+          const failing = await orders.spread(6, { 'x-fail': 'yes' });
+          expect(failing.hits).toEqual({});
+          expect(failing.errors).toHaveLength(6);
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      await plane.kubectlOrThrow(['delete', 'virtualservice', 'orders', '--namespace', 'demo']);
+      await eventually(async () => expect((await orders.spread(6, { 'x-fail': 'yes' })).errors).toEqual([]), { timeoutMs: 30_000, intervalMs: 200 });
+    } finally {
+      orders.close();
+      await plane.kubectlOrThrow(['delete', 'serviceentry', 'orders', '--namespace', 'demo']);
     }
   });
 
