@@ -86,10 +86,12 @@ function completeDestination(destination: unknown, namespace: string, domainSuff
 /** The routes of `virtualService` as `client` gets them. */
 export function applyVirtualService(virtualService: NormalizedVirtualService, client: VirtualServiceClient, domainSuffix: string): AppliedVirtualService {
   const http: HttpRouteJson[] = [];
-  for (const route of virtualService.http) {
+  const specIndexes: number[] = [];
+  for (const [index, route] of virtualService.http.entries()) {
     const matches = Array.isArray(route['match']) ? (route['match'] as unknown[]) : [];
     const kept = matches.filter((match) => matchApplies(match, client));
     if (matches.length > 0 && kept.length === 0) continue;
+    specIndexes.push(index);
     const out: Record<string, unknown> = { ...route };
     if (matches.length > 0) out['match'] = kept;
     if (Array.isArray(route['route'])) {
@@ -100,7 +102,7 @@ export function applyVirtualService(virtualService: NormalizedVirtualService, cl
     if (route['mirror'] !== undefined) out['mirror'] = completeDestination(route['mirror'], virtualService.namespace, domainSuffix);
     http.push(out);
   }
-  return { namespace: virtualService.namespace, name: virtualService.name, http };
+  return { namespace: virtualService.namespace, name: virtualService.name, http, specIndexes };
 }
 
 /**

@@ -4,7 +4,8 @@ import { toEnvoyJson } from '@skiff/protos';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { describe, expect, it } from 'vitest';
 import { buildGrpcRouteConfiguration } from './route.js';
-import { chooseVirtualServices } from './virtual-service-lookup.js';
+import { applyVirtualService, chooseVirtualServices } from './virtual-service-lookup.js';
+import { untranslatedVirtualServiceFields } from './virtual-service.js';
 import type { HttpRouteJson } from './virtual-service.js';
 
 const virtualService = (http: HttpRouteJson[], overrides: Partial<NormalizedVirtualService> = {}): NormalizedVirtualService => ({
@@ -108,5 +109,22 @@ describe('VirtualService routes for gRPC clients', () => {
     const later = virtualService([{ route: [{ destination: { host: 'later.example' } }] }], { name: 'later', creationTime: 2 });
     expect(routesOn(8080, wide, portOnly, later)).toMatchObject([{ route: { cluster: 'outbound|8080||later.example' } }]);
     expect(routesOn(8080, wide)).toMatchObject([{ route: { cluster: 'outbound|8080||wide.example' } }]);
+  });
+
+  it('reports the fields it does not build by their place in the spec, also when routes before them do not apply to the client', () => {
+    const vs = virtualService([
+      { match: [{ sourceNamespace: 'elsewhere' }], route: [{ destination: { host: 'api.shop.example' } }] },
+      { match: [{ uri: { prefix: '/old' } }], redirect: { uri: '/new' } },
+      { route: [{ destination: { host: 'api.shop.example' } }], mirror: { host: 'copy.example' }, corsPolicy: { allowOrigins: [{ exact: 'a' }] } },
+    ]);
+    const applied = applyVirtualService(vs, everyone, '');
+    expect(applied.http).toHaveLength(2);
+    expect(untranslatedVirtualServiceFields(applied)).toEqual([
+      'spec.http[1].redirect (the route is left out: grpc-js-xds refuses the whole route configuration for it)',
+      'spec.http[2].mirror',
+      'spec.http[2].corsPolicy',
+    ]);
+    // The redirect route is left out; the catch-all after it is built.
+    expect(routesOn(8080, vs)).toMatchObject([{ route: { cluster: 'outbound|8080||api.shop.example' } }]);
   });
 });

@@ -47,6 +47,8 @@ export interface AppliedVirtualService {
    * cut is left out (istiod builds nothing from it).
    */
   readonly http: readonly HttpRouteJson[];
+  /** The index in `spec.http` of each route of `http` (which skips the routes left out), for messages. */
+  readonly specIndexes: readonly number[];
 }
 
 export interface VirtualServiceRouteArgs {
@@ -453,7 +455,8 @@ const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 
 /** The fields of `virtualService`'s routes that `buildVirtualServiceRoutes` leaves out, as `spec.http[i].field`. */
 export function untranslatedVirtualServiceFields(virtualService: AppliedVirtualService): string[] {
   const out: string[] = [];
-  virtualService.http.forEach((http, index) => {
+  virtualService.http.forEach((http, position) => {
+    const index = virtualService.specIndexes[position] ?? position;
     for (const field of UNTRANSLATED_HTTP_ROUTE_FIELDS) {
       if (!isSet(http[field])) continue;
       const leftOut = field === 'redirect' || field === 'directResponse';
