@@ -88,6 +88,10 @@ describe('http routes', () => {
       ['spec.http[0].timeout', 'duration must be greater than 1ms'],
     ]);
     expect(http({ retries: { attempts: 3, retryOn: 'gateway-error,503,bogus' } }).errors).toEqual([['spec.http[0].retries.retryOn', '"bogus" is not a valid retryOn policy']]);
+    expect(http({ mirror: { host: 'copy.example' }, mirrorPercent: 150 })).toEqual({
+      errors: [['spec.http[0].mirrorPercent', 'mirror_percent must have a max value of 100 (it has 150)']],
+      warnings: [['spec.http[0].mirrorPercent', 'using deprecated setting "mirrorPercent", use "mirrorPercentage" instead']],
+    });
     expect(http({ fault: {} }).errors).toEqual([['spec.http[0].fault', 'HTTP fault injection must have an abort and/or a delay']]);
     expect(http({ fault: { abort: { grpcStatus: 'NOPE', percentage: { value: 150 } } } }).errors).toEqual([
       ['spec.http[0].fault.abort.percentage', 'percentage 150 is neither 0.0, nor in range [0.0001, 100.0]'],

@@ -406,9 +406,9 @@ function checkHttpRoute(route: JsonObject, at: string, delegate: boolean, issues
   (readList(route['match'], fieldPath(at, 'match'), issues) ?? []).forEach((match, index) => checkMatch(match, indexPath(fieldPath(at, 'match'), index), issues));
   checkHeaderOperations(route['headers'], fieldPath(at, 'headers'), issues);
   checkFault(route['fault'], fieldPath(at, 'fault'), issues);
-  const mirrorPercent = readObject(route['mirrorPercent'], fieldPath(at, 'mirrorPercent'), issues);
-  if (mirrorPercent !== undefined) {
-    const percent = readInteger(mirrorPercent['value'], fieldPath(fieldPath(at, 'mirrorPercent'), 'value'), issues, UINT32) ?? 0;
+  // A `UInt32Value`: written as its plain number.
+  const percent = readInteger(route['mirrorPercent'], fieldPath(at, 'mirrorPercent'), issues, UINT32);
+  if (percent !== undefined) {
     if (percent > 100) issues.error(fieldPath(at, 'mirrorPercent'), `mirror_percent must have a max value of 100 (it has ${percent})`);
     issues.warning(fieldPath(at, 'mirrorPercent'), 'using deprecated setting "mirrorPercent", use "mirrorPercentage" instead');
   }

@@ -100,6 +100,11 @@ export function applyVirtualService(virtualService: NormalizedVirtualService, cl
       );
     }
     if (route['mirror'] !== undefined) out['mirror'] = completeDestination(route['mirror'], virtualService.namespace, domainSuffix);
+    if (Array.isArray(route['mirrors'])) {
+      out['mirrors'] = (route['mirrors'] as unknown[]).map((item) =>
+        isObject(item) ? { ...item, destination: completeDestination(item['destination'], virtualService.namespace, domainSuffix) } : item,
+      );
+    }
     http.push(out);
   }
   return { namespace: virtualService.namespace, name: virtualService.name, http, specIndexes };

@@ -121,10 +121,16 @@ describe('VirtualService routes for gRPC clients', () => {
     expect(applied.http).toHaveLength(2);
     expect(untranslatedVirtualServiceFields(applied)).toEqual([
       'spec.http[1].redirect (the route is left out: grpc-js-xds refuses the whole route configuration for it)',
-      'spec.http[2].mirror',
       'spec.http[2].corsPolicy',
     ]);
     // The redirect route is left out; the catch-all after it is built.
-    expect(routesOn(8080, vs)).toMatchObject([{ route: { cluster: 'outbound|8080||api.shop.example' } }]);
+    expect(routesOn(8080, vs)).toMatchObject([
+      {
+        route: {
+          cluster: 'outbound|8080||api.shop.example',
+          requestMirrorPolicies: [{ cluster: 'outbound|8080||copy.example', runtimeFraction: { defaultValue: { numerator: 100 } }, traceSampled: false, disableShadowHostSuffixAppend: true }],
+        },
+      },
+    ]);
   });
 });

@@ -244,6 +244,47 @@ function faultFilter(value: unknown): Any | undefined {
   return init.delay === undefined && init.abort === undefined ? undefined : anyPack(HTTPFaultSchema, create(HTTPFaultSchema, init));
 }
 
+type MirrorPolicy = NonNullable<MessageInitShape<typeof RouteActionSchema>['requestMirrorPolicies']>[number];
+
+/**
+ * The request mirror policies (`MirrorPercent`, `MirrorPercentByPolicy`, `TranslateRequestMirrorPolicy`):
+ * `mirror` at `mirrorPercentage` (per million), the deprecated `mirrorPercent` (per hundred) or 100 %,
+ * then each of `mirrors` at its `percentage` or 100 %; a percentage of 0 mirrors nothing. Not traced,
+ * and without the `-shadow` host suffix (`DISABLE_SHADOW_HOST_SUFFIX`, true by default and not read).
+ */
+function mirrorPolicies(http: HttpRouteJson, port: number): MirrorPolicy[] {
+  const hundred = (value: number) => ({ numerator: value, denominator: FractionalPercent_DenominatorType.HUNDRED });
+  const policy = (destination: JsonObject | undefined, fraction: ReturnType<typeof hundred>): MirrorPolicy => ({
+    cluster: destinationCluster(destination, port),
+    runtimeFraction: { defaultValue: fraction },
+    traceSampled: false,
+    disableShadowHostSuffixAppend: true,
+  });
+  const out: MirrorPolicy[] = [];
+  const mirror = asObject(http['mirror']);
+  if (mirror !== undefined) {
+    const percentage = asObject(http['mirrorPercentage']);
+    // `mirrorPercent`, a `UInt32Value`, is written as its plain number.
+    const percent = http['mirrorPercent'];
+    if (percentage !== undefined) {
+      if (asNumber(percentage['value']) > 0) out.push(policy(mirror, fractionalPercent(percentage)));
+    } else if (typeof percent === 'number') {
+      if (percent > 0) out.push(policy(mirror, hundred(percent)));
+    } else {
+      out.push(policy(mirror, hundred(100)));
+    }
+  }
+  for (const item of asList(http['mirrors'])) {
+    const entry = asObject(item);
+    const destination = asObject(entry?.['destination']);
+    if (destination === undefined) continue;
+    const percentage = asObject(entry?.['percentage']);
+    if (percentage === undefined) out.push(policy(destination, hundred(100)));
+    else if (asNumber(percentage['value']) > 0) out.push(policy(destination, fractionalPercent(percentage)));
+  }
+  return out;
+}
+
 /**
  * `retry.ConvertPolicy`: the default without `retries`, none for `attempts: 0`. With a consistent
  * hash a retry stays on the same host (no previous-hosts predicate) unless `retryIgnorePreviousHosts` says otherwise.
@@ -361,6 +402,8 @@ function translateRoute(http: HttpRouteJson, match: JsonObject | undefined, args
     if (asString(rewrite['authority']) !== '') authority = asString(rewrite['authority']);
   }
   if (authority !== '') action.hostRewriteSpecifier = { case: 'hostRewriteLiteral', value: authority };
+  const mirrors = mirrorPolicies(http, args.port);
+  if (mirrors.length > 0) action.requestMirrorPolicies = mirrors;
   const destinations = asList(http['route']).map((item) => asObject(item) ?? {});
   const hashPolicies: MessageInitShape<typeof RouteAction_HashPolicySchema>[] = [];
   const hashOf = (destination: JsonObject): ConsistentHashJson | undefined => {
@@ -445,12 +488,12 @@ export function buildVirtualServiceRoutes(args: VirtualServiceRouteArgs): Route[
 }
 
 /**
- * HTTP route fields istiod builds into routes that Skiff does not: request mirroring and CORS (gRPC
- * clients ignore both), delegation (out of scope), remote-locality retries (no previous-priorities
- * predicate type in Skiff's protos), and redirects and direct responses (grpc-js-xds refuses them; the
- * route is left out). A route that sets one of the first four is built without it; each is reported.
+ * HTTP route fields istiod builds into routes that Skiff does not: CORS (gRPC clients ignore it),
+ * delegation (out of scope), remote-locality retries (no previous-priorities predicate type in Skiff's
+ * protos), and redirects and direct responses (grpc-js-xds refuses them; the route is left out). A
+ * route that sets one of the first three is built without it; each is reported.
  */
-const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['mirror', 'mirrors', 'corsPolicy', 'delegate', 'redirect', 'directResponse'];
+const UNTRANSLATED_HTTP_ROUTE_FIELDS: readonly string[] = ['corsPolicy', 'delegate', 'redirect', 'directResponse'];
 
 /** The fields of `virtualService`'s routes that `buildVirtualServiceRoutes` leaves out, as `spec.http[i].field`. */
 export function untranslatedVirtualServiceFields(virtualService: AppliedVirtualService): string[] {
