@@ -6,7 +6,7 @@
  *
  * | key                               | type   | what                                                                  |
  * |-----------------------------------|--------|-----------------------------------------------------------------------|
- * | `{skiff}:se:<namespace>/<name>`   | hash   | one ServiceEntry: `se`, `rev`, one `ep:...` field per endpoint         |
+ * | `{skiff}:se:<namespace>/<name>`   | hash   | one ServiceEntry: `se`, `rev`, `ep:...` per endpoint, `dr:`/`vs:` rules |
  * | `{skiff}:se`                      | set    | ids (`<namespace>/<name>`) of every ServiceEntry hash, for listing    |
  * | `{skiff}:rev`                     | string | revision counter; every ServiceEntry write or delete takes the next   |
  * | `{skiff}:log`                     | stream | change log; consumer group `translators`; trimmed with `MAXLEN ~`     |
