@@ -21,6 +21,9 @@ import {
   SERVICE_ENTRY_FIELD,
   StoreError,
   endpointField,
+  parseSiblingField,
+  siblingEndpointField,
+  siblingField,
   type ServiceEntryDiff,
   type StoredServiceEntry,
 } from './contract.js';
@@ -59,15 +62,23 @@ export const FRESH_FIELD_ENCODING: FieldEncoding = {
   destinationRule: (rule) => ({ field: destinationRuleField(rule), text: canonicalJson(rule) }),
 };
 
+/** Another ServiceEntry of the same namespace sharing a host, with its endpoints (`SIBLING_FIELD_PREFIX`). */
+export interface SiblingEntry {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly endpoints: readonly NormalizedEndpoint[];
+}
+
 /**
- * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint and one
- * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts.
+ * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint, one
+ * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts, and for each
+ * sibling (`SIBLING_FIELD_PREFIX`) a `sib:<name>` field and one `sib:<name>:ep:...` per endpoint.
  */
 export function serviceEntryFields(
   serviceEntry: NormalizedServiceEntry,
   endpoints: readonly NormalizedEndpoint[],
   encoding: FieldEncoding = FRESH_FIELD_ENCODING,
   destinationRules: readonly NormalizedDestinationRule[] = [],
+  siblings: readonly SiblingEntry[] = [],
 ): Record<string, string> {
   const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encoding.serviceEntry(serviceEntry) };
   for (const endpoint of endpoints) {
@@ -79,6 +90,21 @@ export function serviceEntryFields(
     const { field, text } = encoding.destinationRule(rule);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two DestinationRules map to field ${field}`);
     fields[field] = text;
+  }
+  for (const sibling of siblings) {
+    const { name, namespace } = sibling.serviceEntry;
+    if (namespace !== serviceEntry.namespace || name === serviceEntry.name) {
+      throw new StoreError('invalid-argument', `${namespace}/${name} is not a sibling of ${serviceEntry.namespace}/${serviceEntry.name}`);
+    }
+    const entryField = siblingField(name);
+    if (Object.hasOwn(fields, entryField)) throw new StoreError('invalid-argument', `two siblings map to field ${entryField}`);
+    fields[entryField] = encoding.serviceEntry(sibling.serviceEntry);
+    for (const endpoint of sibling.endpoints) {
+      const { field, text } = encoding.endpoint(endpoint);
+      const ownField = siblingEndpointField(name, field);
+      if (Object.hasOwn(fields, ownField)) throw new StoreError('invalid-argument', `two endpoints map to field ${ownField}`);
+      fields[ownField] = text;
+    }
   }
   return fields;
 }
@@ -110,6 +136,8 @@ export interface DecodedServiceEntry {
   readonly endpoints: readonly NormalizedEndpoint[];
   /** The DestinationRules stored beside it, in field order (sorted). */
   readonly destinationRules: readonly NormalizedDestinationRule[];
+  /** Its siblings (`SIBLING_FIELD_PREFIX`) by name, each with its endpoints in field order. */
+  readonly siblings: readonly SiblingEntry[];
 }
 
 /** A field's text and what it decoded to. */
@@ -197,10 +225,31 @@ export function decodeServiceEntry(stored: StoredServiceEntry, kept?: DecodedFie
   const serviceEntry = decode(SERVICE_ENTRY_FIELD, checkNormalizedServiceEntry);
   const endpoints: NormalizedEndpoint[] = [];
   const destinationRules: NormalizedDestinationRule[] = [];
+  const siblings = new Map<string, { serviceEntry?: NormalizedServiceEntry; readonly endpoints: NormalizedEndpoint[] }>();
+  const siblingNamed = (name: string) => {
+    let sibling = siblings.get(name);
+    if (sibling === undefined) {
+      sibling = { endpoints: [] };
+      siblings.set(name, sibling);
+    }
+    return sibling;
+  };
   for (const field of Object.keys(stored.fields).sort()) {
     if (field.startsWith(ENDPOINT_FIELD_PREFIX)) endpoints.push(decode(field, checkNormalizedEndpoint));
     else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) destinationRules.push(decode(field, checkNormalizedDestinationRule));
+    else {
+      const sibling = parseSiblingField(field);
+      if (sibling === undefined) continue;
+      if (sibling.endpoint === undefined) siblingNamed(sibling.name).serviceEntry = decode(field, checkNormalizedServiceEntry);
+      else siblingNamed(sibling.name).endpoints.push(decode(field, checkNormalizedEndpoint));
+    }
+  }
+  const decodedSiblings: SiblingEntry[] = [];
+  for (const [name, sibling] of siblings) {
+    // The watcher writes a sibling's entry and endpoints in one change: endpoints alone are a damaged hash.
+    if (sibling.serviceEntry === undefined) throw new StoreError('corrupt', `${id} has endpoints of sibling ${name} without its ${siblingField(name)} field`);
+    decodedSiblings.push({ serviceEntry: sibling.serviceEntry, endpoints: sibling.endpoints });
   }
   kept?.keep(id, decoded);
-  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules };
+  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules, siblings: decodedSiblings };
 }

@@ -91,7 +91,10 @@ export interface ServiceEntryBuild {
  * (every variant and scope of the build shares what it keeps): the output is the same without it.
  */
 export function buildServiceEntry(
-  decoded: Omit<DecodedServiceEntry, 'destinationRules'> & { readonly destinationRules?: DecodedServiceEntry['destinationRules'] },
+  decoded: Omit<DecodedServiceEntry, 'destinationRules' | 'siblings'> & {
+    readonly destinationRules?: DecodedServiceEntry['destinationRules'];
+    readonly siblings?: DecodedServiceEntry['siblings'];
+  },
   variants: readonly TranslationVariant[],
   mesh: MeshSettings,
   lookupOptions: Partial<DestinationRuleLookupOptions> = {},
@@ -107,6 +110,7 @@ export function buildServiceEntry(
         serviceEntry: decoded.serviceEntry,
         endpoints: decoded.endpoints,
         ...(destinationRules.size === 0 ? {} : { destinationRules }),
+        ...(decoded.siblings === undefined || decoded.siblings.length === 0 ? {} : { siblings: decoded.siblings }),
       };
       const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh }, endpointBytes);
       const tag = scopedVariant(variant.name, scope);

@@ -306,10 +306,11 @@ export class HashWriter {
       const set: Record<string, string> = {};
       const remove: string[] = [];
       for (const workload of changed.values()) {
-        const { field, text } = this.state.desiredWorkloadField(key, workload);
-        if (current[field] === text) continue;
-        if (text === undefined) remove.push(field);
-        else set[field] = text;
+        for (const { field, text } of this.state.desiredWorkloadFields(key, workload)) {
+          if (current[field] === text) continue;
+          if (text === undefined) remove.push(field);
+          else set[field] = text;
+        }
       }
       const diff = { set, delete: remove };
       if (!isEmptyDiff(diff)) return { id, change: { key, diff }, after: { patch: diff }, dirtySince };

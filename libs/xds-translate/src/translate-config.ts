@@ -23,7 +23,7 @@ import { SelectorIndex } from '@skiff/selector-index';
 import { DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
 import type { AppliedDestinationRule } from './destination-rule.js';
 import { applyLocalityLbPolicy, applyLocalityLbPolicyToCluster, type LocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
-import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
+import { translateServiceEntry, type SiblingInput, type TranslateOptions, type TranslateResult } from './translate.js';
 
 export interface ConfigToTranslate {
   readonly serviceEntries: readonly { readonly serviceEntry: NormalizedServiceEntry; readonly inlineEndpoints: readonly NormalizedEndpoint[] }[];
@@ -84,10 +84,24 @@ export function translateConfig(
     into.push(resource);
   };
   const ordered = [...config.serviceEntries].sort((a, b) => compareServiceEntries(a.serviceEntry, b.serviceEntry));
-  for (const { serviceEntry, inlineEndpoints } of ordered) {
+  const endpointsOf = new Map(ordered.map(({ serviceEntry, inlineEndpoints }) => [serviceEntry, [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)]]));
+  // The entries of each host and namespace: each one's siblings, as the watcher stores them beside it.
+  const byNamespaceHost = new Map<string, Set<NormalizedServiceEntry>>();
+  for (const { serviceEntry } of ordered) {
+    for (const host of serviceEntry.hosts) {
+      const key = `${serviceEntry.namespace} ${host}`;
+      byNamespaceHost.set(key, (byNamespaceHost.get(key) ?? new Set()).add(serviceEntry));
+    }
+  }
+  const siblingsOf = (serviceEntry: NormalizedServiceEntry): SiblingInput[] => {
+    const siblings = new Set<NormalizedServiceEntry>();
+    for (const host of serviceEntry.hosts) for (const other of byNamespaceHost.get(`${serviceEntry.namespace} ${host}`) ?? []) if (other !== serviceEntry) siblings.add(other);
+    return [...siblings].map((sibling) => ({ serviceEntry: sibling, endpoints: endpointsOf.get(sibling) ?? [] }));
+  };
+  for (const { serviceEntry } of ordered) {
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
-    const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
-    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules) }, options);
+    const endpoints = endpointsOf.get(serviceEntry) ?? [];
+    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules), siblings: siblingsOf(serviceEntry) }, options);
     const policies = new Map(result.localityLbPolicies.map((entry) => [`${entry.inline === true ? 'cluster' : 'endpoint'} ${entry.clusterName}`, entry]));
     // A resource with a policy: the proxy's rewrite when a proxy is given, else as stored with the policy listed.
     const keepLocalized = <T>(kind: 'cluster' | 'endpoint', name: string, resource: T, into: T[], rewrite: (resource: T, policy: LocalityLbPolicy, proxy: LocalityProxy) => T): void => {
