@@ -6,6 +6,8 @@
  * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
  * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
  * name and namespace (`SortServicesByCreationTime`, docs/istio-behaviour.md#visibility); the other is reported.
+ * Entries of one namespace with one host are each other's siblings (`TranslateInput.siblings`): the
+ * kept cluster carries the endpoints of all of them, as istiod's endpoint shard does.
  *
  * DestinationRules apply as they would for a proxy without labels in the entry's own namespace: the
  * DestinationRule lookup istiod does for such a proxy (`destination-rule-lookup.ts`: the proxy's
