@@ -20,6 +20,7 @@ import { SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { Backoff, traceparentOf, type Logger } from '@skiff/runtime';
 import {
   diffFields,
+  fieldRecord,
   FencedError,
   isEmptyDiff,
   REVISION_FIELD,
@@ -303,7 +304,7 @@ export class HashWriter {
     this.changedWorkloads.delete(id);
     this.fullCompare.delete(id);
     if (changed !== undefined && current !== undefined) {
-      const set: Record<string, string> = {};
+      const set = fieldRecord();
       const remove: string[] = [];
       for (const workload of changed.values()) {
         for (const { field, text } of this.state.desiredWorkloadFields(key, workload)) {
