@@ -92,8 +92,8 @@ describe('skiff with an unreachable --redis-url', () => {
 });
 
 /** Runs skiff until `done` says its output is complete, then stops it; resolves with the output lines and exit code. */
-async function runUntil(args: string[], done: (output: string) => boolean, cwd?: string): Promise<{ lines: string[]; code: number | null }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+async function runUntil(args: string[], done: (output: string) => boolean, cwd?: string, nodeArgs: readonly string[] = []): Promise<{ lines: string[]; code: number | null }> {
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -138,4 +138,19 @@ describe('skiff start-up problems', () => {
       await rm(empty, { recursive: true, force: true });
     }
   });
+});
+
+describe('skiff start-up cost', () => {
+  // A module hook that says on stderr when anything imports @kubernetes/client-node (about 0.5 s of CPU to load).
+  const hook = 'export async function resolve(specifier, context, next) { if (specifier.startsWith("@kubernetes/client-node")) process.stderr.write("MODULE @kubernetes/client-node\\n"); return next(specifier, context); }';
+  const reportClientNode = ['--import', `data:text/javascript,import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${hook}`)});`];
+
+  it('serves a directory without loading the Kubernetes client; a Kubernetes source loads it', async () => {
+    const addresses = async () => ['--xds-addr', `127.0.0.1:${await freePort()}`, '--tls-xds-addr', `127.0.0.1:${await freePort()}`, '--monitoring-addr', `127.0.0.1:${await freePort()}`];
+    const directory = await runUntil(await addresses(), (output) => output.includes('all runners started'), repoRoot, reportClientNode);
+    expect(directory.lines.join('\n')).toContain('all runners started');
+    expect(directory.lines).not.toContain('MODULE @kubernetes/client-node');
+    const kubernetes = await runUntil(['--kubeconfig', '/nonexistent/kubeconfig', ...(await addresses())], (output) => output.includes('MODULE @kubernetes/client-node'), repoRoot, reportClientNode);
+    expect(kubernetes.lines).toContain('MODULE @kubernetes/client-node');
+  }, 60_000);
 });

@@ -92,7 +92,7 @@ export async function main(): Promise<void> {
   }
   let source;
   try {
-    source = createConfigSource({ configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces, rescanIntervalMs: config.configRescan, holdMs: config.configHold }, logger);
+    source = await createConfigSource({ configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces, rescanIntervalMs: config.configRescan, holdMs: config.configHold }, logger);
   } catch (error) {
     process.stderr.write(`skiff: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

@@ -49,7 +49,7 @@ export async function main(): Promise<void> {
   const { logger, metrics, tracing, monitoring, replicaId: podName } = service;
   let source;
   try {
-    source = createConfigSource(
+    source = await createConfigSource(
       { configDir: config.configDir, kubeconfig: config.kubeconfig, namespaces: config.namespaces, rescanIntervalMs: config.configRescan, holdMs: config.configHold },
       logger,
     );
@@ -62,7 +62,7 @@ export async function main(): Promise<void> {
   const leaseName = process.env['SKIFF_LEADER_ELECTION_LEASE'];
   const podNamespace = process.env['POD_NAMESPACE'];
   const elector =
-    leaseName && podNamespace ? createKubernetesElector(
+    leaseName && podNamespace ? await createKubernetesElector(
           { leaseName, namespace: podNamespace, identity: podName, kubeconfig: config.kubeconfig, leaseDurationMs: config.leaseDuration },
           logger.child({ component: 'election' }),
         ) : undefined;

@@ -8,7 +8,7 @@ import type { SdsSecretsSettings } from './command-line.js';
 import type { GatewaySecrets } from './gateway.js';
 
 export async function createKubernetesSecrets(settings: SdsSecretsSettings, logger: Logger): Promise<GatewaySecrets> {
-  const { KubernetesSecretSource, SubjectAccessReviewer } = await import('@skiff/config-sources');
+  const { KubernetesSecretSource, SubjectAccessReviewer } = await import('@skiff/config-sources/kubernetes');
   const kubeconfig = settings.kubeconfig === undefined ? {} : { kubeconfig: settings.kubeconfig };
   return {
     source: new KubernetesSecretSource({ ...kubeconfig, onProblem: (message, cause) => logger.warn({ err: cause }, `secrets watch: ${message}`) }),

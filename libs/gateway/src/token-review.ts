@@ -7,7 +7,7 @@ import type { BearerTokenAuthenticator } from '@skiff/ads-server';
 import type { TokenReviewSettings } from './command-line.js';
 
 export async function createTokenAuthenticator(settings: TokenReviewSettings): Promise<BearerTokenAuthenticator> {
-  const { TokenReviewAuthenticator } = await import('@skiff/config-sources');
+  const { TokenReviewAuthenticator } = await import('@skiff/config-sources/kubernetes');
   return new TokenReviewAuthenticator({
     audiences: settings.audiences,
     trustDomain: settings.trustDomain,

@@ -76,7 +76,7 @@ export async function runSkiff(testCase: SkiffCase, mesh: MeshSettings): Promise
   const closers: (() => Promise<void>)[] = [];
   try {
     await writeFile(join(dir, 'config.yaml'), testCase.config);
-    const watcher = new Watcher({ source: createConfigSource({ configDir: dir }, logger), store, logger, holder: 'parity-watcher' });
+    const watcher = new Watcher({ source: await createConfigSource({ configDir: dir }, logger), store, logger, holder: 'parity-watcher' });
     // The reference reads its config from files, which carry no domain suffix: a short DestinationRule
     // host becomes `<host>.<namespace>` (`ResolveShortnameToFQDN`).
     const translator = new Translator({ store, consumer: 'parity-translator', logger, mesh, blockMs: 20, destinationRuleLookup: { domainSuffix: '' } });

@@ -11,7 +11,7 @@ import {
 /** Throws `StoreError('invalid-argument')` for a diff the contract does not allow. */
 export function checkDiff(diff: ServiceEntryDiff): void {
   for (const field of Object.keys(diff.set)) {
-    if (!isWritableField(field)) throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} is not writable (only 'se', 'ep:...' and 'dr:...')`);
+    if (!isWritableField(field)) throw new StoreError('invalid-argument', `field ${JSON.stringify(field)} is not writable (only 'se', 'ep:...', 'dr:...' and 'sib:...')`);
   }
   for (const field of diff.delete) {
     if (!isWritableField(field) || field === SERVICE_ENTRY_FIELD) {

@@ -130,12 +130,12 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
 
       it('stores VirtualService fields beside the rules, rewrites and drops them like any field, and decodes them', async () => {
         const routes = virtualService('shop', 'routes', ['a.example.com']);
-        const fields = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [routes]);
+        const fields = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [], [routes]);
         expect((await store.serviceEntries.write(A, diffFields(null, fields), grant)).status).toBe('written');
         expect(decodeServiceEntry((await store.serviceEntries.read(A))!).virtualServices).toEqual([routes]);
 
         const changed = { ...routes, http: [{ route: [{ destination: { host: 'b.example.com' } }] }] };
-        const updated = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [changed]);
+        const updated = serviceEntryFields(serviceEntry(A), [], FRESH_FIELD_ENCODING, [rule('shop', 'reviews', { host: 'a.example.com' })], [], [changed]);
         expect(await store.serviceEntries.write(A, diffFields(fields, updated), grant)).toMatchObject({ status: 'written', changedFields: ['vs:shop/routes'] });
         expect(decodeServiceEntry((await store.serviceEntries.read(A))!).virtualServices).toEqual([changed]);
 

@@ -5,6 +5,9 @@ import {
   destinationRuleField,
   endpointField,
   isWritableField,
+  parseSiblingField,
+  siblingEndpointField,
+  siblingField,
   leaseValue,
   parseLeaseValue,
   parseServiceEntryId,
@@ -76,6 +79,17 @@ describe('store contract names', () => {
     expect(virtualServiceField({ namespace: 'ns', name: 'reviews' })).toBe('vs:ns/reviews');
     expect(isWritableField('vs:ns/reviews')).toBe(true);
     expect(isWritableField('vs:')).toBe(false);
+  });
+
+  it('names sibling fields sib:<name> and sib:<name>:<endpoint field>, and reads them back', () => {
+    expect(siblingField('legacy')).toBe('sib:legacy');
+    expect(siblingEndpointField('legacy', 'ep:WorkloadEntry/ns/vm-1')).toBe('sib:legacy:ep:WorkloadEntry/ns/vm-1');
+    expect(parseSiblingField('sib:legacy')).toEqual({ name: 'legacy', endpoint: undefined });
+    expect(parseSiblingField('sib:legacy:ep:ServiceEntry/ns/legacy#0')).toEqual({ name: 'legacy', endpoint: 'ep:ServiceEntry/ns/legacy#0' });
+    for (const field of ['sib:', 'sib::ep:x', 'sib:legacy:dr:ns/r', 'sib:legacy:ep:', 'ep:x']) expect(parseSiblingField(field), field).toBeUndefined();
+    expect(isWritableField('sib:legacy')).toBe(true);
+    expect(isWritableField('sib:legacy:ep:WorkloadEntry/ns/vm-1')).toBe(true);
+    expect(isWritableField('sib:legacy:se')).toBe(false);
   });
 
   it('keys resources by variant, type URL and a name that may contain anything', () => {

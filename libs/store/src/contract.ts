@@ -84,13 +84,49 @@ export function virtualServiceField(key: ObjectKey): string {
 
 const hasPrefixAndMore = (field: string, prefix: string): boolean => field.startsWith(prefix) && field.length > prefix.length;
 
-/** True for the fields a caller may write: `se`, `ep:...`, `dr:...` and `vs:...` (never `rev`). */
+/**
+ * Prefix of the ServiceEntry hash fields holding its siblings: the other ServiceEntries of its
+ * namespace that share one of its hosts, and their endpoints. istiod keeps one endpoint shard per
+ * host and namespace, filled by every ServiceEntry of that namespace with that host
+ * (`pilot/pkg/serviceregistry/serviceentry/conversion.go` `mergeServicesInstancesByNamespaceHost`),
+ * so the clusters of one entry carry the others' endpoints and service accounts: the translator
+ * needs them beside the entry. `sib:<name>` holds the sibling's `NormalizedServiceEntry` JSON,
+ * `sib:<name>:ep:...` one endpoint it has (the field the sibling's own hash gives it).
+ */
+export const SIBLING_FIELD_PREFIX = 'sib:';
+
+/** The hash field of a sibling ServiceEntry `name` of the same namespace: `sib:<name>`. */
+export function siblingField(name: string): string {
+  return `${SIBLING_FIELD_PREFIX}${name}`;
+}
+
+/** The hash field of an endpoint of the sibling `name`: `sib:<name>:` then the endpoint's own field. */
+export function siblingEndpointField(name: string, endpoint: string): string {
+  return `${SIBLING_FIELD_PREFIX}${name}:${endpoint}`;
+}
+
+/**
+ * A sibling field read back: the sibling's name, and the endpoint field it carries (undefined for
+ * the sibling's ServiceEntry itself). Kubernetes names have no `:`, so the first one ends the name.
+ */
+export function parseSiblingField(field: string): { readonly name: string; readonly endpoint: string | undefined } | undefined {
+  if (!hasPrefixAndMore(field, SIBLING_FIELD_PREFIX)) return undefined;
+  const rest = field.slice(SIBLING_FIELD_PREFIX.length);
+  const colon = rest.indexOf(':');
+  if (colon === -1) return { name: rest, endpoint: undefined };
+  const endpoint = rest.slice(colon + 1);
+  if (colon === 0 || !hasPrefixAndMore(endpoint, ENDPOINT_FIELD_PREFIX)) return undefined;
+  return { name: rest.slice(0, colon), endpoint };
+}
+
+/** True for the fields a caller may write: `se`, `ep:...`, `dr:...`, `vs:...` and `sib:...` (never `rev`). */
 export function isWritableField(field: string): boolean {
   return (
     field === SERVICE_ENTRY_FIELD ||
     hasPrefixAndMore(field, ENDPOINT_FIELD_PREFIX) ||
     hasPrefixAndMore(field, DESTINATION_RULE_FIELD_PREFIX) ||
-    hasPrefixAndMore(field, VIRTUAL_SERVICE_FIELD_PREFIX)
+    hasPrefixAndMore(field, VIRTUAL_SERVICE_FIELD_PREFIX) ||
+    parseSiblingField(field) !== undefined
   );
 }
 

@@ -58,6 +58,35 @@ describe('ServiceEntry hash fields', () => {
     expect(decodeServiceEntry({ key: KEY, revision: 1, fields: serviceEntryFields(serviceEntry(KEY), []) }).destinationRules).toEqual([]);
   });
 
+  it('stores siblings as sib:<name> and sib:<name>:<endpoint field>, and decodes each with its endpoints', () => {
+    const legacy = serviceEntry({ namespace: 'default', name: 'legacy' });
+    const other = serviceEntry({ namespace: 'default', name: 'other' });
+    const siblings = [
+      { serviceEntry: other, endpoints: [] },
+      { serviceEntry: legacy, endpoints: [workload('default', 'vm-2', '10.0.0.2'), workload('default', 'vm-1', '10.0.0.1')] },
+    ];
+    const fields = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1')], FRESH_FIELD_ENCODING, [], siblings);
+    expect(Object.keys(fields).sort()).toEqual([
+      'ep:WorkloadEntry/default/vm-1',
+      'se',
+      'sib:legacy',
+      'sib:legacy:ep:WorkloadEntry/default/vm-1',
+      'sib:legacy:ep:WorkloadEntry/default/vm-2',
+      'sib:other',
+    ]);
+    const decoded = decodeServiceEntry({ key: KEY, revision: 2, fields });
+    expect(decoded.siblings).toEqual([
+      { serviceEntry: legacy, endpoints: [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')] },
+      { serviceEntry: other, endpoints: [] },
+    ]);
+    expect(decodeServiceEntry({ key: KEY, revision: 1, fields: serviceEntryFields(serviceEntry(KEY), []) }).siblings).toEqual([]);
+    expect(() => serviceEntryFields(serviceEntry(KEY), [], FRESH_FIELD_ENCODING, [], [{ serviceEntry: serviceEntry({ namespace: 'shop', name: 'legacy' }), endpoints: [] }])).toThrow(/not a sibling/);
+    expect(() => serviceEntryFields(serviceEntry(KEY), [], FRESH_FIELD_ENCODING, [], [{ serviceEntry: serviceEntry(KEY), endpoints: [] }])).toThrow(/not a sibling/);
+    const { 'sib:legacy': _dropped, ...withoutEntry } = fields;
+    expect(() => decodeServiceEntry({ key: KEY, revision: 3, fields: withoutEntry })).toThrow(expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('sibling legacy') }));
+    expect(() => decodeServiceEntry({ key: KEY, revision: 3, fields: { ...fields, 'sib:other': '{}' } })).toThrow(expect.objectContaining({ code: 'corrupt', message: expect.stringContaining('field sib:other') }));
+  });
+
   it('diffs to the fields whose text changed and those that went away', () => {
     const current = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.1'), workload('default', 'vm-2', '10.0.0.2')]);
     const desired = serviceEntryFields(serviceEntry(KEY), [workload('default', 'vm-1', '10.0.0.9'), workload('default', 'vm-3', '10.0.0.3')]);

@@ -25,10 +25,14 @@ import {
   VIRTUAL_SERVICE_FIELD_PREFIX,
   virtualServiceField,
   endpointField,
+  parseSiblingField,
+  siblingEndpointField,
+  siblingField,
   type ServiceEntryDiff,
   type StoredServiceEntry,
 } from './contract.js';
 import { configure } from 'safe-stable-stringify';
+import { canonicalEndpointJson } from './endpoint-json.js';
 
 /**
  * `safe-stable-stringify` writes object keys sorted as it goes, where a `JSON.stringify` replacer had to
@@ -60,24 +64,43 @@ export interface FieldEncoding {
 /** Encodes every entry afresh. */
 export const FRESH_FIELD_ENCODING: FieldEncoding = {
   serviceEntry: (serviceEntry) => canonicalJson(serviceEntry),
-  endpoint: (endpoint) => ({ field: endpointField(endpoint.source), text: canonicalJson(endpoint) }),
+  endpoint: (endpoint) => ({ field: endpointField(endpoint.source), text: canonicalEndpointJson(endpoint) }),
   destinationRule: (rule) => ({ field: destinationRuleField(rule), text: canonicalJson(rule) }),
   virtualService: (virtualService) => ({ field: virtualServiceField(virtualService), text: canonicalJson(virtualService) }),
 };
 
 /**
- * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint and one
- * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts, and one
- * `vs:...` field per VirtualService one of whose hosts matches one of them.
+ * An empty record of hash fields. Field names are unique across the mesh (one per workload), and V8
+ * gives an ordinary object a new hidden class for every new property name it is given: a cold sync
+ * of 200,000 workloads made as many classes, costing time and collections. An object without a
+ * prototype starts as a dictionary, which is what a record keyed by data is.
+ */
+export function fieldRecord(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
+}
+
+/** Another ServiceEntry of the same namespace sharing a host, with its endpoints (`SIBLING_FIELD_PREFIX`). */
+export interface SiblingEntry {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly endpoints: readonly NormalizedEndpoint[];
+}
+
+/**
+ * The complete field set of one ServiceEntry hash: `se`, one `ep:...` field per endpoint, one
+ * `dr:...` field per DestinationRule whose host matches one of the ServiceEntry's hosts, and for each
+ * sibling (`SIBLING_FIELD_PREFIX`) a `sib:<name>` field and one `sib:<name>:ep:...` per endpoint,
+ * and one `vs:...` field per VirtualService one of whose hosts matches one of the ServiceEntry's.
  */
 export function serviceEntryFields(
   serviceEntry: NormalizedServiceEntry,
   endpoints: readonly NormalizedEndpoint[],
   encoding: FieldEncoding = FRESH_FIELD_ENCODING,
   destinationRules: readonly NormalizedDestinationRule[] = [],
+  siblings: readonly SiblingEntry[] = [],
   virtualServices: readonly NormalizedVirtualService[] = [],
 ): Record<string, string> {
-  const fields: Record<string, string> = { [SERVICE_ENTRY_FIELD]: encoding.serviceEntry(serviceEntry) };
+  const fields = fieldRecord();
+  fields[SERVICE_ENTRY_FIELD] = encoding.serviceEntry(serviceEntry);
   for (const endpoint of endpoints) {
     const { field, text } = encoding.endpoint(endpoint);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two endpoints map to field ${field}`);
@@ -87,6 +110,21 @@ export function serviceEntryFields(
     const { field, text } = encoding.destinationRule(rule);
     if (Object.hasOwn(fields, field)) throw new StoreError('invalid-argument', `two DestinationRules map to field ${field}`);
     fields[field] = text;
+  }
+  for (const sibling of siblings) {
+    const { name, namespace } = sibling.serviceEntry;
+    if (namespace !== serviceEntry.namespace || name === serviceEntry.name) {
+      throw new StoreError('invalid-argument', `${namespace}/${name} is not a sibling of ${serviceEntry.namespace}/${serviceEntry.name}`);
+    }
+    const entryField = siblingField(name);
+    if (Object.hasOwn(fields, entryField)) throw new StoreError('invalid-argument', `two siblings map to field ${entryField}`);
+    fields[entryField] = encoding.serviceEntry(sibling.serviceEntry);
+    for (const endpoint of sibling.endpoints) {
+      const { field, text } = encoding.endpoint(endpoint);
+      const ownField = siblingEndpointField(name, field);
+      if (Object.hasOwn(fields, ownField)) throw new StoreError('invalid-argument', `two endpoints map to field ${ownField}`);
+      fields[ownField] = text;
+    }
   }
   for (const virtualService of virtualServices) {
     const { field, text } = encoding.virtualService(virtualService);
@@ -100,7 +138,7 @@ export function serviceEntryFields(
 export function diffFields(current: Readonly<Record<string, string>> | null, desired: Readonly<Record<string, string>>): ServiceEntryDiff {
   if (!Object.hasOwn(desired, SERVICE_ENTRY_FIELD)) throw new StoreError('invalid-argument', `the desired fields have no ${SERVICE_ENTRY_FIELD} field`);
   // Object.keys, not Object.entries: no pair array per field (the watcher diffs on every change).
-  const set: Record<string, string> = {};
+  const set = fieldRecord();
   for (const field of Object.keys(desired)) {
     const value = desired[field] as string;
     if (current?.[field] !== value) set[field] = value;
@@ -125,6 +163,8 @@ export interface DecodedServiceEntry {
   readonly destinationRules: readonly NormalizedDestinationRule[];
   /** The VirtualServices stored beside it, in field order (sorted). */
   readonly virtualServices: readonly NormalizedVirtualService[];
+  /** Its siblings (`SIBLING_FIELD_PREFIX`) by name, each with its endpoints in field order. */
+  readonly siblings: readonly SiblingEntry[];
 }
 
 /** A field's text and what it decoded to. */
@@ -213,11 +253,32 @@ export function decodeServiceEntry(stored: StoredServiceEntry, kept?: DecodedFie
   const endpoints: NormalizedEndpoint[] = [];
   const destinationRules: NormalizedDestinationRule[] = [];
   const virtualServices: NormalizedVirtualService[] = [];
+  const siblings = new Map<string, { serviceEntry?: NormalizedServiceEntry; readonly endpoints: NormalizedEndpoint[] }>();
+  const siblingNamed = (name: string) => {
+    let sibling = siblings.get(name);
+    if (sibling === undefined) {
+      sibling = { endpoints: [] };
+      siblings.set(name, sibling);
+    }
+    return sibling;
+  };
   for (const field of Object.keys(stored.fields).sort()) {
     if (field.startsWith(ENDPOINT_FIELD_PREFIX)) endpoints.push(decode(field, checkNormalizedEndpoint));
     else if (field.startsWith(DESTINATION_RULE_FIELD_PREFIX)) destinationRules.push(decode(field, checkNormalizedDestinationRule));
     else if (field.startsWith(VIRTUAL_SERVICE_FIELD_PREFIX)) virtualServices.push(decode(field, checkNormalizedVirtualService));
+    else {
+      const sibling = parseSiblingField(field);
+      if (sibling === undefined) continue;
+      if (sibling.endpoint === undefined) siblingNamed(sibling.name).serviceEntry = decode(field, checkNormalizedServiceEntry);
+      else siblingNamed(sibling.name).endpoints.push(decode(field, checkNormalizedEndpoint));
+    }
+  }
+  const decodedSiblings: SiblingEntry[] = [];
+  for (const [name, sibling] of siblings) {
+    // The watcher writes a sibling's entry and endpoints in one change: endpoints alone are a damaged hash.
+    if (sibling.serviceEntry === undefined) throw new StoreError('corrupt', `${id} has endpoints of sibling ${name} without its ${siblingField(name)} field`);
+    decodedSiblings.push({ serviceEntry: sibling.serviceEntry, endpoints: sibling.endpoints });
   }
   kept?.keep(id, decoded);
-  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules, virtualServices };
+  return { key: stored.key, revision: stored.revision, serviceEntry, endpoints, destinationRules, virtualServices, siblings: decodedSiblings };
 }

@@ -4,7 +4,7 @@
  */
 export * from './contract.js';
 export * from './redis-keys.js';
-export { canonicalJson, decodeServiceEntry, DecodedFieldCache, diffFields, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding } from './fields.js';
+export { canonicalJson, decodeServiceEntry, DecodedFieldCache, diffFields, fieldRecord, FRESH_FIELD_ENCODING, isEmptyDiff, serviceEntryFields, type DecodedServiceEntry, type FieldEncoding, type SiblingEntry } from './fields.js';
 export { createMemoryStore, ManualClock, MemoryStore, systemClock, type Clock, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, RedisStore, resolveRedisOptions, type RedisStoreOptions } from './redis.js';
 export { createShardedRedisStore, ShardedRedisStore, type ShardedRedisStoreOptions } from './redis-sharded.js';

@@ -18,12 +18,13 @@ import {
 import { checkChanges, traceOf } from './checks.js';
 import type { MemoryState } from './memory-state.js';
 import { compareObjectKeys } from './ownership-records.js';
+import { fieldRecord } from './fields.js';
 
 export function memoryServiceEntries(state: MemoryState): ServiceEntryWriter {
   const read = (key: ObjectKey): StoredServiceEntry | null => {
     const hash = state.data.serviceEntries.get(serviceEntryId(key));
     if (hash === undefined) return null;
-    const fields: Record<string, string> = {};
+    const fields = fieldRecord();
     for (const [field, value] of hash) if (field !== REVISION_FIELD) fields[field] = value;
     return { key: { namespace: key.namespace, name: key.name }, revision: Number(hash.get(REVISION_FIELD)), fields };
   };

@@ -21,6 +21,7 @@ import { checkChanges, traceOf } from './checks.js';
 import { compareObjectKeys } from './ownership-records.js';
 import type { RedisContext } from './redis-context.js';
 import { WRITE_SERVICE_ENTRIES } from './redis-scripts.js';
+import { fieldRecord } from './fields.js';
 
 export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: number): ServiceEntryWriter {
   const { keys } = ctx;
@@ -29,7 +30,7 @@ export function redisServiceEntries(ctx: RedisContext, changeLogMaxLength: numbe
     const hash = await ctx.client.hgetall(keys.serviceEntry(serviceEntryId(key)));
     const revision = hash[REVISION_FIELD];
     if (revision === undefined) return null;
-    const fields: Record<string, string> = {};
+    const fields = fieldRecord();
     for (const [field, value] of Object.entries(hash)) if (field !== REVISION_FIELD) fields[field] = value;
     return { key: { namespace: key.namespace, name: key.name }, revision: Number(revision), fields };
   };

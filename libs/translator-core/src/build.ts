@@ -91,8 +91,9 @@ export interface ServiceEntryBuild {
  * (every variant and scope of the build shares what it keeps): the output is the same without it.
  */
 export function buildServiceEntry(
-  decoded: Omit<DecodedServiceEntry, 'destinationRules' | 'virtualServices'> & {
+  decoded: Omit<DecodedServiceEntry, 'destinationRules' | 'siblings' | 'virtualServices'> & {
     readonly destinationRules?: DecodedServiceEntry['destinationRules'];
+    readonly siblings?: DecodedServiceEntry['siblings'];
     readonly virtualServices?: DecodedServiceEntry['virtualServices'];
   },
   variants: readonly TranslationVariant[],
@@ -111,6 +112,7 @@ export function buildServiceEntry(
         serviceEntry: decoded.serviceEntry,
         endpoints: decoded.endpoints,
         ...(destinationRules.size === 0 ? {} : { destinationRules }),
+        ...(decoded.siblings === undefined || decoded.siblings.length === 0 ? {} : { siblings: decoded.siblings }),
         ...(virtualServices === undefined ? {} : { virtualServices }),
       };
       const result = translateServiceEntry(input, { flavor: variant.flavor, naming: variant.naming, mesh }, endpointBytes);

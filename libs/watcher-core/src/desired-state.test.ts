@@ -155,6 +155,67 @@ describe('DesiredState DestinationRules', () => {
   });
 });
 
+describe('DesiredState siblings', () => {
+  const inNamespace = (object: ReturnType<typeof serviceEntry> | ReturnType<typeof workloadEntry>, namespace: string) => ({ ...object, metadata: { ...object.metadata, namespace } });
+  const setup = () => {
+    const state = new DesiredState();
+    const upsert = (object: unknown) => state.apply({ type: 'upsert', object, origin: 'test' });
+    const remove = (kind: string, name: string, namespace = 'mesh') => state.apply({ type: 'delete', ref: { kind, namespace, name }, origin: 'test' });
+    const siblingFields = (name: string, namespace = 'mesh') => Object.keys(state.desiredFields({ namespace, name }) ?? {}).filter((field) => field.startsWith('sib:')).sort();
+    const affected = (outcome: ReturnType<typeof upsert>) => ('affected' in outcome ? outcome.affected.map((key) => `${key.namespace}/${key.name}`) : []);
+    return { state, upsert, remove, siblingFields, affected };
+  };
+
+  it('holds the other ServiceEntries of its namespace with one of its hosts, as written, and their endpoints', () => {
+    const { state, upsert, siblingFields, affected } = setup();
+    upsert(serviceEntry('a', ['a.example.com', 'shared.example.com']));
+    upsert(serviceEntry('other-host', ['b.example.com']));
+    upsert(serviceEntry('wildcard', ['*.example.com']));
+    upsert(inNamespace(serviceEntry('elsewhere', ['shared.example.com']), 'shop'));
+    expect(siblingFields('a')).toEqual([]);
+    // A second entry for the host: both hashes change, each holding the other.
+    expect(affected(upsert(serviceEntry('b', ['shared.example.com'])))).toEqual(['mesh/b', 'mesh/a']);
+    upsert(workloadEntry('a-1', '10.0.0.1'));
+    expect(siblingFields('a')).toEqual(['sib:b']);
+    expect(siblingFields('b')).toEqual(['sib:a', 'sib:a:ep:WorkloadEntry/mesh/a-1']);
+    expect(siblingFields('elsewhere', 'shop')).toEqual([]);
+    expect(siblingFields('wildcard')).toEqual([]);
+    expect(JSON.parse(state.desiredFields({ namespace: 'mesh', name: 'b' })?.['sib:a'] ?? 'null')).toMatchObject({ name: 'a', hosts: ['a.example.com', 'shared.example.com'] });
+  });
+
+  it('a WorkloadEntry change reaches the entries selecting it and their siblings, field by field', () => {
+    const { state, upsert, remove, affected } = setup();
+    upsert(serviceEntry('a', ['shared.example.com']));
+    upsert(serviceEntry('b', ['shared.example.com']));
+    upsert(serviceEntry('c', ['c.example.com']));
+    const outcome = upsert(workloadEntry('a-1', '10.0.0.1'));
+    expect(affected(outcome)).toEqual(['mesh/a', 'mesh/b']);
+    const workload = { namespace: 'mesh', name: 'a-1' };
+    const text = (field: string) => JSON.parse(state.desiredFields({ namespace: 'mesh', name: 'b' })?.[field] ?? 'null') as unknown;
+    expect(state.desiredWorkloadFields({ namespace: 'mesh', name: 'b' }, workload)).toEqual([
+      { field: 'ep:WorkloadEntry/mesh/a-1', text: undefined },
+      { field: 'sib:a:ep:WorkloadEntry/mesh/a-1', text: state.desiredFields({ namespace: 'mesh', name: 'b' })?.['sib:a:ep:WorkloadEntry/mesh/a-1'] },
+    ]);
+    expect(text('sib:a:ep:WorkloadEntry/mesh/a-1')).toMatchObject({ address: '10.0.0.1' });
+    expect(affected(remove('WorkloadEntry', 'a-1'))).toEqual(['mesh/a', 'mesh/b']);
+    expect(state.desiredWorkloadFields({ namespace: 'mesh', name: 'b' }, workload).map(({ text: t }) => t)).toEqual([undefined, undefined]);
+  });
+
+  it('an entry leaving the host, or deleted, leaves its former siblings', () => {
+    const { upsert, remove, siblingFields, affected } = setup();
+    upsert(serviceEntry('a', ['shared.example.com']));
+    upsert(serviceEntry('b', ['shared.example.com']));
+    upsert(serviceEntry('c', ['shared.example.com', 'c.example.com']));
+    expect(siblingFields('a')).toEqual(['sib:b', 'sib:c']);
+    expect(affected(upsert(serviceEntry('c', ['c.example.com'])))).toEqual(['mesh/c', 'mesh/a', 'mesh/b']);
+    expect(siblingFields('a')).toEqual(['sib:b']);
+    expect(siblingFields('c')).toEqual([]);
+    expect(affected(remove('ServiceEntry', 'b'))).toEqual(['mesh/b', 'mesh/a']);
+    expect(siblingFields('a')).toEqual([]);
+    expect(affected(upsert(workloadEntry('a-1', '10.0.0.1')))).toEqual(['mesh/a']);
+  });
+});
+
 const virtualService = (name: string, hosts: string[], destination = hosts[0], namespace = 'mesh') => ({
   apiVersion: 'networking.istio.io/v1',
   kind: 'VirtualService',

@@ -2,13 +2,15 @@
  * What the store should hold, built from source events: the valid Istio objects, the selector index,
  * and for each ServiceEntry the hash fields it owns (`se`, one `ep:` field per inline endpoint and
  * per selected WorkloadEntry, one `dr:` field per DestinationRule whose host matches one of its
- * hosts, and one `vs:` field per VirtualService one of whose hosts matches one of them).
+ * hosts, `sib:` fields for the other ServiceEntries of its namespace that share a host with it, and one
+ * `vs:` field per VirtualService one of whose hosts matches one of them).
  *
  * Applying an event returns exactly the ServiceEntries whose hash may change: the ServiceEntry itself
  * for a ServiceEntry event, for a WorkloadEntry event the ServiceEntries that select it now or
  * selected it before, found through the index, and for a DestinationRule event the ServiceEntries with
  * a host its old or new host matches, found through the host indexes (never by visiting every
- * ServiceEntry); likewise for a VirtualService event and its hosts.
+ * ServiceEntry); likewise for a VirtualService event and its hosts; each with its siblings, which
+ * hold it.
  *
  * Bad input never changes anything here: an object that fails validation is recorded with its reasons
  * and the last valid version of it (if any) stays in effect, as a Kubernetes admission webhook would
@@ -32,7 +34,17 @@ import {
 } from '@skiff/model';
 import { SelectorIndex } from '@skiff/selector-index';
 import type { ObjectRef, SourceEvent } from '@skiff/config-sources';
-import { canonicalJson, endpointField, FRESH_FIELD_ENCODING, parseServiceEntryId, serviceEntryFields, serviceEntryId, type FieldEncoding, type ServiceEntryId } from '@skiff/store';
+import {
+  canonicalJson,
+  endpointField,
+  FRESH_FIELD_ENCODING,
+  parseServiceEntryId,
+  serviceEntryFields,
+  serviceEntryId,
+  siblingEndpointField,
+  type FieldEncoding,
+  type ServiceEntryId,
+} from '@skiff/store';
 import { HostIndex } from './host-index.js';
 
 /** How the watcher sees one object: the raw object in effect, and the last rejection if any. */
@@ -49,9 +61,10 @@ export interface ObjectStatus {
 }
 
 /**
- * What an applied or deleted object changed. `workload` is set for a WorkloadEntry: its endpoint field
- * (`desiredWorkloadField`) is then the only field of each affected ServiceEntry's hash the event may
- * have changed, so a writer holding the rest can write that field alone.
+ * What an applied or deleted object changed. `workload` is set for a WorkloadEntry: its endpoint
+ * fields (`desiredWorkloadFields`: its own, and its copies under siblings) are then the only fields of
+ * each affected ServiceEntry's hash the event may have changed, so a writer holding the rest can write
+ * those alone.
  */
 interface Changed {
   readonly kind: string;
@@ -118,6 +131,13 @@ export class DesiredState {
   /** VirtualServices in effect by `<namespace>/<name>`, and their ids by their (completed) hosts. */
   private readonly virtualServiceById = new Map<string, NormalizedVirtualService>();
   private readonly virtualServiceHosts = new HostIndex<string>();
+  /**
+   * ServiceEntry ids by `<namespace> <host>`, for each host as written: the entries istiod puts in one
+   * endpoint shard (`mergeServicesInstancesByNamespaceHost`), whose hashes carry each other as siblings.
+   */
+  private readonly entriesByNamespaceHost = new Map<string, Set<ServiceEntryId>>();
+  /** How many of those sets hold more than one entry: while none does, no entry has a sibling. */
+  private sharedNamespaceHosts = 0;
   /** Inline `spec.endpoints` per ServiceEntry id; the index holds the ServiceEntries themselves. */
   private readonly inlineEndpoints = new Map<ServiceEntryId, readonly NormalizedEndpoint[]>();
   private readonly statuses = new Map<string, ObjectStatus>();
@@ -181,10 +201,15 @@ export class DesiredState {
     const loadedServiceEntry = loaded.serviceEntries[0];
     if (loadedServiceEntry) {
       const { serviceEntry } = loadedServiceEntry;
-      this.inlineEndpoints.set(serviceEntryId(serviceEntry), loadedServiceEntry.inlineEndpoints);
+      const id = serviceEntryId(serviceEntry);
+      const siblingsBefore = this.siblingIds(id);
+      this.inlineEndpoints.set(id, loadedServiceEntry.inlineEndpoints);
       this.index.upsertServiceEntry(serviceEntry);
-      this.serviceEntryHosts.set(serviceEntryId(serviceEntry), serviceEntry.hosts);
-      return { result: 'applied', kind, affected: [{ namespace, name }], created };
+      this.fileUnderNamespaceHosts(id, namespace, this.serviceEntryHosts.hosts(id) ?? [], serviceEntry.hosts);
+      this.serviceEntryHosts.set(id, serviceEntry.hosts);
+      // Its siblings before and after hold it in their hashes: they change with it.
+      const siblings = new Set([...siblingsBefore, ...this.siblingIds(id)]);
+      return { result: 'applied', kind, affected: [{ namespace, name }, ...[...siblings].sort().map(parseServiceEntryId)], created };
     }
     const loadedSidecar = loaded.sidecars[0];
     if (loadedSidecar) {
@@ -199,7 +224,7 @@ export class DesiredState {
     const loadedWorkload = loaded.workloadEntries[0];
     if (loadedWorkload) {
       const changes = this.index.upsertWorkload(loadedWorkload.endpoint);
-      return { result: 'applied', kind, affected: changes.map((change) => change.serviceEntry), workload: { namespace, name }, created };
+      return { result: 'applied', kind, affected: this.withSiblings(changes.map((change) => change.serviceEntry)), workload: { namespace, name }, created };
     }
     const object = loaded.accepted[0]?.object;
     if (object?.kind === 'DestinationRule') {
@@ -233,6 +258,53 @@ export class DesiredState {
     return [...new Set([resolveShortnameToFqdn(host, namespace, this.domainSuffix), resolveShortnameToFqdn(host, namespace, '')])];
   }
 
+  /** Moves `id` of `namespace` from the namespace-host sets of `before` to those of `after`. */
+  private fileUnderNamespaceHosts(id: ServiceEntryId, namespace: string, before: readonly string[], after: readonly string[]): void {
+    for (const host of before) {
+      const key = `${namespace} ${host}`;
+      const ids = this.entriesByNamespaceHost.get(key);
+      if (ids === undefined || !ids.delete(id)) continue;
+      if (ids.size === 1) this.sharedNamespaceHosts -= 1;
+      if (ids.size === 0) this.entriesByNamespaceHost.delete(key);
+    }
+    for (const host of after) {
+      const key = `${namespace} ${host}`;
+      let ids = this.entriesByNamespaceHost.get(key);
+      if (ids === undefined) {
+        ids = new Set();
+        this.entriesByNamespaceHost.set(key, ids);
+      }
+      if (ids.has(id)) continue;
+      ids.add(id);
+      if (ids.size === 2) this.sharedNamespaceHosts += 1;
+    }
+  }
+
+  /** The other ServiceEntries of `id`'s namespace that share one of its hosts, sorted. */
+  private siblingIds(id: ServiceEntryId): ServiceEntryId[] {
+    const hosts = this.serviceEntryHosts.hosts(id);
+    if (hosts === undefined || this.sharedNamespaceHosts === 0) return [];
+    const namespace = parseServiceEntryId(id).namespace;
+    const siblings = new Set<ServiceEntryId>();
+    for (const host of hosts) for (const other of this.entriesByNamespaceHost.get(`${namespace} ${host}`) ?? []) if (other !== id) siblings.add(other);
+    return [...siblings].sort();
+  }
+
+  /** `affected` and the siblings of each (whose hashes hold their endpoints), each once. */
+  private withSiblings(affected: readonly ObjectKey[]): ObjectKey[] {
+    if (this.sharedNamespaceHosts === 0) return [...affected];
+    const seen = new Set(affected.map(serviceEntryId));
+    const result = [...affected];
+    for (const key of affected) {
+      for (const sibling of this.siblingIds(serviceEntryId(key))) {
+        if (seen.has(sibling)) continue;
+        seen.add(sibling);
+        result.push(parseServiceEntryId(sibling));
+      }
+    }
+    return result;
+  }
+
   private serviceEntriesMatching(hosts: readonly string[]): ObjectKey[] {
     return [...this.serviceEntryHosts.matching(hosts)].sort().map(parseServiceEntryId);
   }
@@ -245,10 +317,13 @@ export class DesiredState {
     const objectKey = { namespace: ref.namespace, name: ref.name };
     if (ref.kind === 'ServiceEntry') {
       if (this.index.serviceEntry(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
+      const id = serviceEntryId(objectKey);
+      const siblings = this.siblingIds(id);
       this.index.deleteServiceEntry(objectKey);
-      this.inlineEndpoints.delete(serviceEntryId(objectKey));
-      this.serviceEntryHosts.delete(serviceEntryId(objectKey));
-      return { result: 'deleted', kind: ref.kind, affected: [objectKey] };
+      this.inlineEndpoints.delete(id);
+      this.fileUnderNamespaceHosts(id, ref.namespace, this.serviceEntryHosts.hosts(id) ?? [], []);
+      this.serviceEntryHosts.delete(id);
+      return { result: 'deleted', kind: ref.kind, affected: [objectKey, ...siblings.sort().map(parseServiceEntryId)] };
     }
     if (ref.kind === 'Sidecar') {
       const existed = this.sidecars.delete(serviceEntryId(objectKey));
@@ -261,7 +336,7 @@ export class DesiredState {
     if (ref.kind === 'WorkloadEntry') {
       if (this.index.workload(objectKey) === undefined) return { result: 'deleted', kind: ref.kind, affected: [] };
       const changes = this.index.deleteWorkload(objectKey);
-      return { result: 'deleted', kind: ref.kind, affected: changes.map((change) => change.serviceEntry), workload: objectKey };
+      return { result: 'deleted', kind: ref.kind, affected: this.withSiblings(changes.map((change) => change.serviceEntry)), workload: objectKey };
     }
     if (ref.kind === 'DestinationRule') return this.removeFiledByHost(ref, status, this.destinationRuleHosts, this.destinationRuleById);
     if (ref.kind === 'VirtualService') return this.removeFiledByHost(ref, status, this.virtualServiceHosts, this.virtualServiceById);
@@ -314,30 +389,52 @@ export class DesiredState {
   /**
    * The hash fields `key` should have (field -> JSON), or null when the ServiceEntry does not exist.
    * Endpoints come from inline `spec.endpoints` or from the WorkloadEntries the index says it selects;
-   * DestinationRules are those whose host matches one of the ServiceEntry's hosts, VirtualServices
+   * DestinationRules are those whose host matches one of the ServiceEntry's hosts; siblings are the
+   * other ServiceEntries of its namespace sharing one of its hosts, with their endpoints; VirtualServices
    * those with a host that does.
    */
   desiredFields(key: ObjectKey): Record<string, string> | null {
     const serviceEntry = this.index.serviceEntry(key);
     if (serviceEntry === undefined) return null;
+    const id = serviceEntryId(key);
     return serviceEntryFields(
       serviceEntry,
-      [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)],
+      this.endpointsOf(key),
       this.rememberingEncoding,
       this.destinationRulesFor(serviceEntry.hosts),
+      this.siblingIds(id).flatMap((sibling) => {
+        const siblingKey = parseServiceEntryId(sibling);
+        const siblingEntry = this.index.serviceEntry(siblingKey);
+        return siblingEntry === undefined ? [] : [{ serviceEntry: siblingEntry, endpoints: this.endpointsOf(siblingKey) }];
+      }),
       this.virtualServicesFor(serviceEntry.hosts),
     );
   }
 
+  /** Inline endpoints and selected WorkloadEntries of a ServiceEntry in effect. */
+  private endpointsOf(key: ObjectKey): NormalizedEndpoint[] {
+    return [...(this.inlineEndpoints.get(serviceEntryId(key)) ?? []), ...this.index.selectedWorkloads(key)];
+  }
+
   /**
-   * One field of `desiredFields(serviceEntry)`: the endpoint field of the WorkloadEntry `workload`, with
-   * its text while the ServiceEntry selects the workload, without (undefined) when it does not.
+   * The fields of `desiredFields(serviceEntry)` that hold the WorkloadEntry `workload`: its endpoint
+   * field, and the field under each sibling (`sib:<name>:ep:...`), each with its text while that entry
+   * selects the workload, without (undefined) when it does not.
    */
-  desiredWorkloadField(serviceEntry: ObjectKey, workload: ObjectKey): { readonly field: string; readonly text: string | undefined } {
+  desiredWorkloadFields(serviceEntry: ObjectKey, workload: ObjectKey): { readonly field: string; readonly text: string | undefined }[] {
     const endpoint = this.index.workload(workload);
-    const selected = endpoint !== undefined && this.index.selectingServiceEntries(workload).some((key) => key.namespace === serviceEntry.namespace && key.name === serviceEntry.name);
-    if (endpoint !== undefined && selected) return this.rememberingEncoding.endpoint(endpoint);
-    return { field: endpointField({ kind: 'WorkloadEntry', namespace: workload.namespace, name: workload.name }), text: undefined };
+    const selecting = endpoint === undefined ? [] : this.index.selectingServiceEntries(workload);
+    const fieldIn = (entry: ObjectKey): { readonly field: string; readonly text: string | undefined } => {
+      if (endpoint !== undefined && selecting.some((key) => key.namespace === entry.namespace && key.name === entry.name)) return this.rememberingEncoding.endpoint(endpoint);
+      return { field: endpointField({ kind: 'WorkloadEntry', namespace: workload.namespace, name: workload.name }), text: undefined };
+    };
+    const fields = [fieldIn(serviceEntry)];
+    for (const sibling of this.siblingIds(serviceEntryId(serviceEntry))) {
+      const siblingKey = parseServiceEntryId(sibling);
+      const { field, text } = fieldIn(siblingKey);
+      fields.push({ field: siblingEndpointField(siblingKey.name, field), text });
+    }
+    return fields;
   }
 
   /** The DestinationRules in effect whose host matches one of `hosts`, by namespace and name. */

@@ -114,6 +114,34 @@ describe('HashWriter', () => {
     await expectStoreEqualsDesired(keys.slice(0, 2));
   });
 
+  it('writes a workload change into the hashes of the selecting entry and of its siblings, field by field', async () => {
+    const { apply, writer, calls, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
+    const shared = (name: string, labels: Record<string, string>) => ({ ...serviceEntry(name, labels), spec: { ...serviceEntry(name, labels).spec, hosts: ['shared.example.com'] } });
+    apply(shared('s0', { app: 's0' }));
+    apply(shared('s1', { app: 's1' }));
+    apply(workloadEntry('w0', '10.0.0.1', { app: 's0' }));
+    await writer.drain();
+    await expectStoreEqualsDesired(keys.slice(0, 2));
+    calls.length = 0;
+
+    apply(workloadEntry('w0', '10.0.0.2', { app: 's0' }));
+    await writer.drain();
+    expect(calls).toEqual([
+      [
+        { key: keys[0], diff: { set: { 'ep:WorkloadEntry/mesh/w0': expect.stringContaining('10.0.0.2') }, delete: [] } },
+        { key: keys[1], diff: { set: { 'sib:s0:ep:WorkloadEntry/mesh/w0': expect.stringContaining('10.0.0.2') }, delete: [] } },
+      ],
+    ]);
+    // Moved to the sibling: it leaves s0's own fields and s1's copy of s0, and joins s1's own and s0's copy of s1.
+    apply(workloadEntry('w0', '10.0.0.2', { app: 's1' }));
+    await writer.drain();
+    expect(calls[1]).toEqual([
+      { key: keys[0], diff: { set: { 'sib:s1:ep:WorkloadEntry/mesh/w0': expect.stringContaining('10.0.0.2') }, delete: ['ep:WorkloadEntry/mesh/w0'] } },
+      { key: keys[1], diff: { set: { 'ep:WorkloadEntry/mesh/w0': expect.stringContaining('10.0.0.2') }, delete: ['sib:s0:ep:WorkloadEntry/mesh/w0'] } },
+    ]);
+    await expectStoreEqualsDesired(keys.slice(0, 2));
+  });
+
   it('writes a ServiceEntry that changed while its write was in flight again, with the latest state', async () => {
     const { apply, writer, calls, holdCalls, store, expectStoreEqualsDesired } = await setup({ batchSize: 64, concurrency: 4 });
     apply(serviceEntry('s0', { app: 's0' }));

@@ -20,6 +20,7 @@ import { SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { Backoff, traceparentOf, type Logger } from '@skiff/runtime';
 import {
   diffFields,
+  fieldRecord,
   FencedError,
   isEmptyDiff,
   REVISION_FIELD,
@@ -303,13 +304,14 @@ export class HashWriter {
     this.changedWorkloads.delete(id);
     this.fullCompare.delete(id);
     if (changed !== undefined && current !== undefined) {
-      const set: Record<string, string> = {};
+      const set = fieldRecord();
       const remove: string[] = [];
       for (const workload of changed.values()) {
-        const { field, text } = this.state.desiredWorkloadField(key, workload);
-        if (current[field] === text) continue;
-        if (text === undefined) remove.push(field);
-        else set[field] = text;
+        for (const { field, text } of this.state.desiredWorkloadFields(key, workload)) {
+          if (current[field] === text) continue;
+          if (text === undefined) remove.push(field);
+          else set[field] = text;
+        }
       }
       const diff = { set, delete: remove };
       if (!isEmptyDiff(diff)) return { id, change: { key, diff }, after: { patch: diff }, dirtySince };

@@ -3,16 +3,8 @@
  * what the watcher shows on the monitoring server. Shared by `skiff-watcher` and the all-in-one `skiff`.
  */
 import { existsSync } from 'node:fs';
-import {
-  DEFAULT_LEASE_DURATION_MS,
-  DEFAULT_RENEW_DEADLINE_MS,
-  DEFAULT_RETRY_PERIOD_MS,
-  FileSource,
-  istioFileParser,
-  KubernetesLeaseElector,
-  KubernetesSource,
-  type ConfigSource,
-} from '@skiff/config-sources';
+import { FileSource, istioFileParser, type ConfigSource } from '@skiff/config-sources';
+import type { KubernetesLeaseElector } from '@skiff/config-sources/kubernetes';
 import { formatFieldError } from '@skiff/model';
 import { parseDuration, type Logger, type MonitoringServer, type ValueOptionSpec } from '@skiff/runtime';
 import type { Watcher } from './watcher.js';
@@ -53,8 +45,11 @@ export const CONFIG_HOLD_OPTION = {
   valueName: 'duration',
 } as const satisfies ValueOptionSpec<number>;
 
-/** The source a configuration selects, or an error message saying why none can be chosen. */
-export function createConfigSource(config: SourceConfig, logger: Logger): ConfigSource {
+/**
+ * The source a configuration selects, or an error saying why none can be chosen. The Kubernetes source
+ * and its client library are loaded only when chosen: a directory source starts without them.
+ */
+export async function createConfigSource(config: SourceConfig, logger: Logger): Promise<ConfigSource> {
   if (config.configDir !== undefined && config.kubeconfig !== undefined) {
     throw new Error('give either --config-dir or --kubeconfig, not both');
   }
@@ -68,9 +63,13 @@ export function createConfigSource(config: SourceConfig, logger: Logger): Config
     });
   }
   const namespaces = config.namespaces ?? [];
-  if (config.kubeconfig !== undefined) return new KubernetesSource({ kubeconfig: config.kubeconfig, namespaces });
+  if (config.kubeconfig !== undefined) {
+    const { KubernetesSource } = await import('@skiff/config-sources/kubernetes');
+    return new KubernetesSource({ kubeconfig: config.kubeconfig, namespaces });
+  }
   if (existsSync(SERVICE_ACCOUNT_TOKEN_PATH)) {
     logger.info('no --config-dir or --kubeconfig: using the in-cluster service account');
+    const { KubernetesSource } = await import('@skiff/config-sources/kubernetes');
     return new KubernetesSource({ inCluster: true, namespaces });
   }
   throw new Error('no configuration source: give --config-dir <dir> or --kubeconfig <path> (or run in a pod with a service account)');
@@ -93,7 +92,8 @@ export interface KubernetesElectionConfig {
 }
 
 /** A Kubernetes Lease elector for cluster mode: only its leader takes the store's writer lease. */
-export function createKubernetesElector(config: KubernetesElectionConfig, logger: Logger): KubernetesLeaseElector {
+export async function createKubernetesElector(config: KubernetesElectionConfig, logger: Logger): Promise<KubernetesLeaseElector> {
+  const { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS, KubernetesLeaseElector } = await import('@skiff/config-sources/kubernetes');
   const leaseDurationMs = config.leaseDurationMs ?? DEFAULT_LEASE_DURATION_MS;
   return new KubernetesLeaseElector({
     name: config.leaseName,

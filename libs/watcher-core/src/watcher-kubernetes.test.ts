@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubernetesSource } from '@skiff/config-sources';
+import { KubernetesSource } from '@skiff/config-sources/kubernetes';
 import { FakeApiServer, istioNetworkingResources } from '@skiff/k8s-fake-apiserver';
 import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore } from '@skiff/store';

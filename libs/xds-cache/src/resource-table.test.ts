@@ -198,11 +198,11 @@ describe('one host several ServiceEntries define: chosen per host, as istiod', (
     expect(versions(table, 'a')).toEqual({});
   });
 
-  it("stands a sibling of the same resolution in for the endpoints istiod merges, when the host's service built nothing", () => {
+  it("serves the host's service alone, even when it built nothing for the port: its build holds every entry's endpoints of the host", () => {
     const table = new ResourceTable(['*']);
     table.setOwner(...owner(entry('a', 'selects-nothing', 1, [1234], { resolution: 'DNS', exportTo: ['.'] }), []));
     table.setOwner(...owner(entry('a', 'inline', 2, [1234], { resolution: 'DNS' }), [built('outbound|1234||h', 'inline-1234')]));
-    expect(versions(table, 'a')).toEqual({ 'outbound|1234||h': 'inline-1234' });
+    expect(versions(table, 'a')).toEqual({});
   });
 
   it('takes the ports the first lacks from a later mergeable entry of its namespace, and no port from any other', () => {

@@ -117,13 +117,12 @@ export function importedInOrder(visible: readonly CachedOwner[], namespace: stri
 }
 
 /**
- * The owners to try for `port` of a host whose imported services come in `sequence` order
+ * The owner that serves `port` of a host whose imported services come in `sequence` order
  * (`appendSidecarServices`): the first is the host's service; a later one it can merge with lends the
- * ports it lacks, the earliest first; any other is ignored. istiod builds the cluster from that
- * provider's service with the endpoints of every entry of the host in its namespace (one EDS shard per
- * host and namespace); Skiff builds each entry's clusters from its own endpoints, so when the provider
- * built nothing for the port (a DNS entry with no endpoints of its own), the owners after it are the
- * entries of its namespace and resolution with the port, which stand in for the merged endpoints.
+ * ports it lacks, the earliest first; any other is ignored. Each entry's clusters are built from the
+ * endpoint shard of its host and namespace (every entry of the host there, as istiod's EDS has them),
+ * so the provider's are the ones istiod builds: when it built nothing for the port, istiod has nothing
+ * either.
  */
 export function providersOf(sequence: readonly ImportedService[], port: number): CachedOwner[] {
   const first = sequence[0];
@@ -139,11 +138,7 @@ export function providersOf(sequence: readonly ImportedService[], port: number):
       if (number === port) provider ??= later.owner;
     }
   }
-  if (provider === undefined) return [];
-  const standIns = new Set(
-    sequence.map((s) => s.owner).filter((owner) => owner !== provider && owner.record.namespace === provider.record.namespace && owner.record.resolution === provider.record.resolution && portsOf(owner).includes(port)),
-  );
-  return [provider, ...standIns];
+  return provider === undefined ? [] : [provider];
 }
 
 /**

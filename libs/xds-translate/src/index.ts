@@ -53,7 +53,7 @@ export { buildVirtualServiceRoutes, untranslatedVirtualServiceFields } from './v
 export type { AppliedVirtualService, HttpRouteJson, VirtualServiceRouteArgs } from './virtual-service.js';
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
-export type { Flavor, LocalityLbPolicyEntry, NamespaceRoute, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
+export type { Flavor, LocalityLbPolicyEntry, NamespaceRoute, SiblingInput, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
 export { EndpointBytesCache, EndpointBytesScope } from './endpoint-bytes.js';
 export { encodeNamespaceRoutes, encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';

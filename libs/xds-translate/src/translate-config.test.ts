@@ -55,6 +55,21 @@ spec: {hosts: [db.example], ports: [{number: 5432, name: tcp, protocol: TCP}], r
     expect(socket?.hostIdentifier.case === 'endpoint' && socket.hostIdentifier.value.address?.address.case === 'socketAddress' ? socket.hostIdentifier.value.address.address.value.address : '').toBe('10.0.0.1');
   });
 
+  it('builds the kept cluster from every entry of the host in its namespace, as istiod\'s endpoint shard', () => {
+    const entry = (name: string, year: number, address: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: a, creationTimestamp: "${year}-01-01T00:00:00Z"}
+spec: {hosts: [db.example], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: STATIC, endpoints: [{address: ${address}}]}
+---
+`;
+    const result = translateConfig(loadIstioConfig(entry('newer', 2024, '10.0.0.2') + entry('older', 2020, '10.0.0.1'), 'mesh.yaml'), options);
+    expect(result.duplicates.map((duplicate) => duplicate.keptFrom)).toEqual(['a/older', 'a/older']);
+    const addresses = (result.loadAssignments[0]?.endpoints ?? []).flatMap((locality) =>
+      locality.lbEndpoints.map((lbEndpoint) => (lbEndpoint.hostIdentifier.case === 'endpoint' && lbEndpoint.hostIdentifier.value.address?.address.case === 'socketAddress' ? lbEndpoint.hostIdentifier.value.address.address.value.address : '')),
+    );
+    expect(addresses).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
   it('applies the rule a proxy without labels in the entry\'s namespace gets: its namespace\'s rules for a host merged, a selector rule passed over, the exact host before the wildcard', () => {
     const rule = (name: string, namespace: string, host: string, year: number, extra = '') => `apiVersion: networking.istio.io/v1
 kind: DestinationRule

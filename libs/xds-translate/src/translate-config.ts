@@ -6,6 +6,8 @@
  * Without a proxy there is no visibility to apply, so a cluster name built by two ServiceEntries (the
  * same host and port) is kept once, from the ServiceEntry istiod would prefer: the oldest, then by
  * name and namespace (`SortServicesByCreationTime`, docs/istio-behaviour.md#visibility); the other is reported.
+ * Entries of one namespace with one host are each other's siblings (`TranslateInput.siblings`): the
+ * kept cluster carries the endpoints of all of them, as istiod's endpoint shard does.
  *
  * DestinationRules apply as they would for a proxy without labels in the entry's own namespace: the
  * DestinationRule lookup istiod does for such a proxy (`destination-rule-lookup.ts`: the proxy's
@@ -24,7 +26,7 @@ import { SelectorIndex } from '@skiff/selector-index';
 import { DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS, DestinationRuleIndex, type DestinationRuleLookupOptions } from './destination-rule-lookup.js';
 import type { AppliedDestinationRule } from './destination-rule.js';
 import { applyLocalityLbPolicy, applyLocalityLbPolicyToCluster, type LocalityLbPolicy, type LocalityProxy } from './locality-lb.js';
-import { translateServiceEntry, type TranslateOptions, type TranslateResult } from './translate.js';
+import { translateServiceEntry, type SiblingInput, type TranslateOptions, type TranslateResult } from './translate.js';
 import { chooseVirtualServices } from './virtual-service-lookup.js';
 import type { AppliedVirtualService } from './virtual-service.js';
 
@@ -99,11 +101,28 @@ export function translateConfig(
     into.push(resource);
   };
   const ordered = [...config.serviceEntries].sort((a, b) => compareServiceEntries(a.serviceEntry, b.serviceEntry));
-  for (const { serviceEntry, inlineEndpoints } of ordered) {
+  const endpointsOf = new Map(ordered.map(({ serviceEntry, inlineEndpoints }) => [serviceEntry, [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)]]));
+  // The entries of each host and namespace: each one's siblings, as the watcher stores them beside it.
+  const byNamespaceHost = new Map<string, Set<NormalizedServiceEntry>>();
+  for (const { serviceEntry } of ordered) {
+    for (const host of serviceEntry.hosts) {
+      const key = `${serviceEntry.namespace} ${host}`;
+      byNamespaceHost.set(key, (byNamespaceHost.get(key) ?? new Set()).add(serviceEntry));
+    }
+  }
+  const siblingsOf = (serviceEntry: NormalizedServiceEntry): SiblingInput[] => {
+    const siblings = new Set<NormalizedServiceEntry>();
+    for (const host of serviceEntry.hosts) for (const other of byNamespaceHost.get(`${serviceEntry.namespace} ${host}`) ?? []) if (other !== serviceEntry) siblings.add(other);
+    return [...siblings].map((sibling) => ({ serviceEntry: sibling, endpoints: endpointsOf.get(sibling) ?? [] }));
+  };
+  for (const { serviceEntry } of ordered) {
     const owner = `${serviceEntry.namespace}/${serviceEntry.name}`;
-    const endpoints = [...inlineEndpoints, ...index.selectedWorkloads(serviceEntry)];
+    const endpoints = endpointsOf.get(serviceEntry) ?? [];
     const virtualServices = entryRoutes(serviceEntry, config.virtualServices ?? [], lookupOptions.domainSuffix ?? DEFAULT_DESTINATION_RULE_LOOKUP_OPTIONS.domainSuffix);
-    const result = translateServiceEntry({ serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules), virtualServices }, options);
+    const result = translateServiceEntry(
+      { serviceEntry, endpoints, destinationRules: entryRules(serviceEntry, rules), siblings: siblingsOf(serviceEntry), virtualServices },
+      options,
+    );
     const policies = new Map(result.localityLbPolicies.map((entry) => [`${entry.inline === true ? 'cluster' : 'endpoint'} ${entry.clusterName}`, entry]));
     // A resource with a policy: the proxy's rewrite when a proxy is given, else as stored with the policy listed.
     const keepLocalized = <T>(kind: 'cluster' | 'endpoint', name: string, resource: T, into: T[], rewrite: (resource: T, policy: LocalityLbPolicy, proxy: LocalityProxy) => T): void => {

@@ -590,3 +590,69 @@ describe('fitLocalityWeights', () => {
     expect(sum(weightsOf(GRPC) as number[])).toBeLessThanOrEqual(MAX);
   });
 });
+
+describe('translateServiceEntry: the endpoint shard of a host shared by ServiceEntries of one namespace', () => {
+  const sans = (cluster: Cluster | undefined): string[] => {
+    const socket = cluster?.transportSocketMatches[0]?.transportSocket;
+    const packed = socket?.configType.case === 'typedConfig' ? socket.configType.value : undefined;
+    const validation = packed && anyUnpack(packed, UpstreamTlsContextSchema)?.commonTlsContext?.validationContextType;
+    return (validation?.case === 'combinedValidationContext' ? validation.value.defaultValidationContext?.matchSubjectAltNames ?? [] : []).map((matcher) => String(matcher.matchPattern.value));
+  };
+  const older = serviceEntry({ name: 'older', creationTime: 1, location: 'MESH_INTERNAL', workloadSelector: { app: 'older' }, subjectAltNames: ['spiffe://older/only'] });
+  const newer = serviceEntry({ name: 'newer', creationTime: 2, location: 'MESH_INTERNAL', workloadSelector: { app: 'newer' }, subjectAltNames: ['spiffe://newer/only'] });
+  const olderEndpoints = [workloadEntry('o1', { address: '10.0.0.1', labels: { app: 'older' }, serviceAccount: 'o' })];
+  const newerEndpoints = [workloadEntry('n1', { address: '10.0.0.2', labels: { app: 'newer' }, serviceAccount: 'n' })];
+
+  it('an EDS cluster carries every entry’s endpoints of the port name, oldest entry first, and every service account', () => {
+    for (const [entry, endpoints, sibling] of [
+      [older, olderEndpoints, { serviceEntry: newer, endpoints: newerEndpoints }],
+      [newer, newerEndpoints, { serviceEntry: older, endpoints: olderEndpoints }],
+    ] as const) {
+      const result = translateServiceEntry({ serviceEntry: entry, endpoints, siblings: [sibling] }, SIDECAR);
+      expect(socketAddresses(only(result.loadAssignments)), entry.name).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
+      // The instances' accounts, and the spec's subjectAltNames of the newest entry only (its service replaces the older's set).
+      expect(sans(only(result.clusters)), entry.name).toEqual(['spiffe://cluster.local/ns/default/sa/n', 'spiffe://cluster.local/ns/default/sa/o', 'spiffe://newer/only']);
+    }
+    // Alone, as before.
+    const alone = translateServiceEntry({ serviceEntry: older, endpoints: olderEndpoints }, SIDECAR);
+    expect(socketAddresses(only(alone.loadAssignments))).toEqual(['10.0.0.1:80']);
+    expect(sans(only(alone.clusters))).toEqual(['spiffe://cluster.local/ns/default/sa/o', 'spiffe://older/only']);
+  });
+
+  it('siblings in another namespace or without the host change nothing', () => {
+    const elsewhere = { serviceEntry: { ...newer, namespace: 'shop' }, endpoints: newerEndpoints };
+    const otherHost = { serviceEntry: { ...newer, hosts: ['other.example.com'] }, endpoints: newerEndpoints };
+    const result = translateServiceEntry({ serviceEntry: older, endpoints: olderEndpoints, siblings: [elsewhere, otherHost] }, SIDECAR);
+    expect(result).toEqual(translateServiceEntry({ serviceEntry: older, endpoints: olderEndpoints }, SIDECAR));
+  });
+
+  it('EDS matches the sibling’s port by name, a DNS cluster by number', () => {
+    const renamed = { serviceEntry: { ...newer, ports: [port({ name: 'web' })] }, endpoints: newerEndpoints };
+    const eds = translateServiceEntry({ serviceEntry: older, endpoints: olderEndpoints, siblings: [renamed] }, SIDECAR);
+    expect(socketAddresses(only(eds.loadAssignments))).toEqual(['10.0.0.1:80']);
+    const dns = serviceEntry({ name: 'dns', creationTime: 0, resolution: 'DNS', workloadSelector: null });
+    const dnsEndpoints = [inlineEndpoint('dns', 0, { address: 'api.example.com' })];
+    const dnsCluster = only(translateServiceEntry({ serviceEntry: dns, endpoints: dnsEndpoints, siblings: [renamed] }, SIDECAR).clusters);
+    expect(socketAddresses(dnsCluster.loadAssignment)).toEqual(['api.example.com:80', '10.0.0.2:80']);
+    // The DNS sibling's hostname never reaches the EDS assignment (EDS takes IP addresses only).
+    const withDns = translateServiceEntry({ serviceEntry: older, endpoints: olderEndpoints, siblings: [{ serviceEntry: dns, endpoints: dnsEndpoints }] }, SIDECAR);
+    expect(socketAddresses(only(withDns.loadAssignments))).toEqual(['10.0.0.1:80']);
+  });
+
+  it('a DNS entry without endpoints of its own serves the sibling’s; DNS_ROUND_ROBIN keeps the first instance of a port number', () => {
+    const empty = serviceEntry({ name: 'empty', creationTime: 1, resolution: 'DNS', workloadSelector: { app: 'nothing' } });
+    const filler = { serviceEntry: serviceEntry({ name: 'filler', creationTime: 2, resolution: 'DNS', workloadSelector: null }), endpoints: [inlineEndpoint('filler', 0, { address: 'b.example.com' })] };
+    expect(translateServiceEntry({ serviceEntry: empty, endpoints: [] }, SIDECAR).clusters).toEqual([]);
+    expect(socketAddresses(only(translateServiceEntry({ serviceEntry: empty, endpoints: [], siblings: [filler] }, SIDECAR).clusters).loadAssignment)).toEqual(['b.example.com:80']);
+
+    const first = serviceEntry({ name: 'first', creationTime: 1, resolution: 'DNS_ROUND_ROBIN', workloadSelector: null });
+    const second = serviceEntry({ name: 'second', creationTime: 2, resolution: 'DNS_ROUND_ROBIN', workloadSelector: null, ports: [port(), port({ number: 81, name: 'alt' })] });
+    const secondEndpoints = [inlineEndpoint('second', 0, { address: 'second.example.com' })];
+    const firstEndpoints = [inlineEndpoint('first', 0, { address: 'first.example.com' })];
+    const clusters = translateServiceEntry({ serviceEntry: second, endpoints: secondEndpoints, siblings: [{ serviceEntry: first, endpoints: firstEndpoints }] }, SIDECAR).clusters;
+    expect(clusters.map((cluster) => [cluster.name, socketAddresses(cluster.loadAssignment)])).toEqual([
+      ['outbound|80||svc.example.com', ['first.example.com:80']],
+      ['outbound|81||svc.example.com', ['second.example.com:81']],
+    ]);
+  });
+});

@@ -86,6 +86,19 @@ export interface TranslateInput {
    * gets the default route.
    */
   readonly virtualServices?: ReadonlyMap<string, readonly AppliedVirtualService[]>;
+  /**
+   * The other ServiceEntries of the entry's namespace that share one of its hosts, with their
+   * endpoints (inline plus selected, in any order). istiod keeps one endpoint shard per host and
+   * namespace, filled by all of them (`mergeServicesInstancesByNamespaceHost`): a cluster of this
+   * entry carries their endpoints too (`shardInstances`).
+   */
+  readonly siblings?: readonly SiblingInput[];
+}
+
+/** A sibling ServiceEntry (`TranslateInput.siblings`). */
+export interface SiblingInput {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly endpoints: readonly NormalizedEndpoint[];
 }
 
 /** A route configuration as clients of one namespace get it. */
@@ -171,7 +184,13 @@ interface PortContext {
   readonly serviceEntry: NormalizedServiceEntry;
   readonly hostname: string;
   readonly servicePort: NormalizedPort;
+  /**
+   * The instances of the port as istiod's cluster builder reads them (`ServiceEndpointsByPort`: the
+   * host's shard by service port number): a DNS cluster's endpoints, the passthrough mTLS decision.
+   */
   readonly instances: readonly ServiceInstance[];
+  /** The instances its EDS assignment is built from (the shard by service port name, `BuildClusterLoadAssignment`). */
+  readonly assignmentInstances: readonly ServiceInstance[];
   readonly subjectAltNames: readonly string[];
   readonly options: TranslateOptions;
   readonly clusterName: string;
@@ -195,6 +214,8 @@ interface PortCluster {
    * TLS mode the rule imposes on their endpoints.
    */
   readonly instances: readonly ServiceInstance[];
+  /** The same for its EDS assignment (`PortContext.assignmentInstances`). */
+  readonly assignmentInstances: readonly ServiceInstance[];
   readonly rule: ClusterRule | undefined;
   readonly report: DroppedEndpointReporter;
 }
@@ -225,15 +246,24 @@ function hasLabels(instance: ServiceInstance, labels: Readonly<Record<string, st
 function portClusters(context: PortContext, discovery: ClusterDiscovery): PortCluster[] {
   const applied = context.destinationRule;
   const port = context.servicePort.number;
-  if (applied === undefined) return [{ name: context.clusterName, discovery, instances: context.instances, rule: undefined, report: context.report }];
+  if (applied === undefined) {
+    return [{ name: context.clusterName, discovery, instances: context.instances, assignmentInstances: context.assignmentInstances, rule: undefined, report: context.report }];
+  }
   const rulePolicy = asTrafficPolicy(applied.rule.trafficPolicy);
   const configPath = destinationRuleConfigPath(applied);
   const withSelector = applied.rule.workloadSelector !== null;
+  // Both views of the port's instances, as one cluster of it takes them: the same list stays one list.
+  const views = (subset: string, keep: (instance: ServiceInstance) => boolean = () => true) => {
+    const instances = withRuleTlsMode(subset === '' ? context.instances : context.instances.filter(keep), applied, subset, port);
+    if (context.assignmentInstances === context.instances) return { instances, assignmentInstances: instances };
+    const assignment = subset === '' ? context.assignmentInstances : context.assignmentInstances.filter(keep);
+    return { instances, assignmentInstances: withRuleTlsMode(assignment, applied, subset, port) };
+  };
   const clusters: PortCluster[] = [
     {
       name: context.clusterName,
       discovery,
-      instances: withRuleTlsMode(context.instances, applied, '', port),
+      ...views(''),
       rule: { policy: portLevelTrafficPolicy(rulePolicy, port).policy, configPath, withSelector, passthroughHint: isPassthrough(rulePolicy) },
       report: context.report,
     },
@@ -244,12 +274,7 @@ function portClusters(context: PortContext, discovery: ClusterDiscovery): PortCl
     clusters.push({
       name,
       discovery: isPassthrough(own) ? 'ORIGINAL_DST' : discovery,
-      instances: withRuleTlsMode(
-        context.instances.filter((instance) => hasLabels(instance, subset.labels)),
-        applied,
-        subset.name,
-        port,
-      ),
+      ...views(subset.name, (instance) => hasLabels(instance, subset.labels)),
       rule: { policy: mergeSubsetTrafficPolicy(rulePolicy, own, port), configPath, subset: subset.name, withSelector, passthroughHint: isPassthrough(own) },
       report: context.reportFor(name),
     });
@@ -355,7 +380,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(cluster);
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
-      const endpoints = buildLocalityLbEndpoints(edsInstancesWithAddress(portCluster.instances, portCluster.report), grouping);
+      const endpoints = buildLocalityLbEndpoints(edsInstancesWithAddress(portCluster.assignmentInstances, portCluster.report), grouping);
       addLoadAssignment(context, portCluster, endpoints);
       return;
     }
@@ -395,7 +420,7 @@ function translateGrpcPort(context: PortContext): void {
     output.clusters.push(
       buildGrpcEdsCluster(portCluster.name, { policy: portCluster.rule?.policy, subjectAltNames: context.subjectAltNames, report: portCluster.report }),
     );
-    const kept = dns ? [] : grpcInstances(edsInstancesWithAddress(portCluster.instances, portCluster.report), portCluster.report);
+    const kept = dns ? [] : grpcInstances(edsInstancesWithAddress(portCluster.assignmentInstances, portCluster.report), portCluster.report);
     addLoadAssignment(context, portCluster, buildLocalityLbEndpoints(kept, grouping));
   }
   buildGrpcListenerAndRoute(context);
@@ -470,6 +495,80 @@ function buildGrpcListenerAndRoute(
   }
 }
 
+/** One ServiceEntry of a host's endpoint shard, with its instances of the host per port (in its port order). */
+interface ShardMember {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly instancesByPort: readonly (readonly ServiceInstance[])[];
+}
+
+/** The ServiceEntries of one host and namespace, oldest first, as istiod's endpoint shard holds them. */
+interface HostShard {
+  readonly members: readonly ShardMember[];
+}
+
+/** Code-unit order, as Go's `strings.Compare`. */
+const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The endpoint shard of `hostname` in the entry's namespace when a sibling shares the host, else
+ * undefined (the entry's own instances are the shard). istiod fills one shard per host and namespace
+ * with the instances of every ServiceEntry there, oldest first (creation time, then name), skipping a
+ * DNS_ROUND_ROBIN entry's instances of a port number an earlier instance has ("only one locality lb
+ * end point is allowed for DnsRoundRobinLB services"): `pilot/pkg/serviceregistry/serviceentry/conversion.go`
+ * `mergeServicesInstancesByNamespaceHost`.
+ */
+function shardOf(input: TranslateInput, hostname: string, ownInstances: readonly (readonly ServiceInstance[])[], trustDomain: string): HostShard | undefined {
+  const siblings = (input.siblings ?? []).filter((sibling) => sibling.serviceEntry.namespace === input.serviceEntry.namespace && sibling.serviceEntry.hosts.includes(hostname));
+  if (siblings.length === 0) return undefined;
+  const members: ShardMember[] = [
+    { serviceEntry: input.serviceEntry, instancesByPort: ownInstances },
+    ...siblings.map((sibling) => {
+      const endpoints = canonicalEndpoints(sibling.endpoints);
+      const hasEndpoints = sibling.endpoints.length > 0;
+      return {
+        serviceEntry: sibling.serviceEntry,
+        instancesByPort: sibling.serviceEntry.ports.map((servicePort) => buildServiceInstances({ serviceEntry: sibling.serviceEntry, endpoints, hasEndpoints, hostname, servicePort, trustDomain })),
+      };
+    }),
+  ];
+  members.sort((a, b) => a.serviceEntry.creationTime - b.serviceEntry.creationTime || compareNames(a.serviceEntry.name, b.serviceEntry.name));
+  const portsSeen = new Set<number>();
+  const deduplicated = members.map((member) => {
+    const roundRobin = member.serviceEntry.resolution === 'DNS_ROUND_ROBIN';
+    const instancesByPort = member.serviceEntry.ports.map((servicePort, index) => {
+      const instances = member.instancesByPort[index] ?? [];
+      if (instances.length === 0) return instances;
+      if (roundRobin && portsSeen.has(servicePort.number)) return [];
+      portsSeen.add(servicePort.number);
+      return instances;
+    });
+    return { serviceEntry: member.serviceEntry, instancesByPort };
+  });
+  return { members: deduplicated };
+}
+
+/** The shard's instances of the service ports `matches` picks, member by member. */
+function shardInstancesOfPort(shard: HostShard, matches: (port: NormalizedPort) => boolean): ServiceInstance[] {
+  const instances: ServiceInstance[] = [];
+  for (const member of shard.members) {
+    member.serviceEntry.ports.forEach((port, index) => {
+      if (matches(port)) for (const instance of member.instancesByPort[index] ?? []) instances.push(instance);
+    });
+  }
+  return instances;
+}
+
+/**
+ * The service accounts of a host (`PushContext.initServiceRegistry`, `addServiceAccounts`): those of
+ * every instance in the shard, plus the `subjectAltNames` of the last ServiceEntry of the host and
+ * namespace in creation order (each one's service replaces the previous one's set). Sorted, unique.
+ */
+function shardServiceAccounts(shard: HostShard): string[] {
+  const identities = new Set(shard.members.at(-1)?.serviceEntry.subjectAltNames ?? []);
+  for (const member of shard.members) for (const instances of member.instancesByPort) for (const instance of instances) if (instance.serviceAccount !== '') identities.add(instance.serviceAccount);
+  return [...identities].sort();
+}
+
 /**
  * Builds every resource of one ServiceEntry: a cluster per host x port (UDP ports skipped, as
  * istiod does), its EDS assignment where the cluster uses EDS, and for the `grpc` flavour a
@@ -496,8 +595,8 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
   const destinationHash = destinationHashOf(input.destinationRules);
   for (const hostname of new Set(serviceEntry.hosts)) {
     // Instances exist for every port, UDP included; istiod's service-account set (the SANs) is the
-    // union over all of them, plus the entry's own subjectAltNames (`initServiceAccounts`).
-    const instancesByPort = serviceEntry.ports.map((servicePort) =>
+    // union over all of them and the siblings' (`shardServiceAccounts`).
+    const ownInstances = serviceEntry.ports.map((servicePort) =>
       buildServiceInstances({
         serviceEntry,
         endpoints,
@@ -508,9 +607,8 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         kept: kept?.instances(servicePort, options.mesh.trustDomain),
       }),
     );
-    const identities = new Set(serviceEntry.subjectAltNames);
-    for (const instances of instancesByPort) for (const instance of instances) if (instance.serviceAccount !== '') identities.add(instance.serviceAccount);
-    const subjectAltNames = [...identities].sort();
+    const shard = shardOf(input, hostname, ownInstances, options.mesh.trustDomain);
+    const subjectAltNames = shardServiceAccounts(shard ?? { members: [{ serviceEntry, instancesByPort: ownInstances }] });
 
     serviceEntry.ports.forEach((servicePort, index) => {
       const clusterName = buildOutboundClusterName(options.naming, hostname, servicePort.number);
@@ -529,11 +627,13 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
           });
         return;
       }
+      const own = ownInstances[index] ?? [];
       translatePort({
         serviceEntry,
         hostname,
         servicePort,
-        instances: instancesByPort[index] ?? [],
+        instances: shard === undefined ? own : shardInstancesOfPort(shard, (port) => port.number === servicePort.number),
+        assignmentInstances: shard === undefined ? own : shardInstancesOfPort(shard, (port) => port.name === servicePort.name),
         subjectAltNames,
         options,
         clusterName,
