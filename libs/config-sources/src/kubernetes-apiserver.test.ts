@@ -151,9 +151,9 @@ describe('KubernetesSource against kube-apiserver', () => {
 
     // The same ServiceAccount cannot read cluster-wide: the API server refuses, and the source says why.
     const { problems } = await startSourceExpectingFailure(restricted.kubeconfig);
-    // Whichever kind's informer is refused first: the watcher reads five.
+    // Whichever kind's informer is refused first: the watcher reads six.
     expect(problems[0]).toMatch(
-      /^(ServiceEntry|WorkloadEntry|DestinationRule|Sidecar|Gateway) \(networking\.istio\.io\/v1\) in all namespaces: HTTP 403: (serviceentries|workloadentries|destinationrules|sidecars|gateways)\.networking\.istio\.io is forbidden: User "system:serviceaccount:skiff-restricted:restricted-skiff-watcher" cannot list resource "\2" in API group "networking\.istio\.io" at the cluster scope; restarting in \d+ ms$/,
+      /^(ServiceEntry|WorkloadEntry|DestinationRule|Sidecar|Gateway|VirtualService) \(networking\.istio\.io\/v1\) in all namespaces: HTTP 403: (serviceentries|workloadentries|destinationrules|sidecars|gateways|virtualservices)\.networking\.istio\.io is forbidden: User "system:serviceaccount:skiff-restricted:restricted-skiff-watcher" cannot list resource "\2" in API group "networking\.istio\.io" at the cluster scope; restarting in \d+ ms$/,
     );
   });
 
