@@ -58,6 +58,11 @@ export function creationTimeMillis(metadata: ObjectMeta): number {
   return Number.isNaN(millis) || millis < 0 ? 0 : millis;
 }
 
+/** What every normalized object but an endpoint starts with: the schema version, namespace, name and creation time. */
+function identityOf(metadata: ObjectMeta): { schemaVersion: typeof NORMALIZED_SCHEMA_VERSION; namespace: string; name: string; creationTime: number } {
+  return { schemaVersion: NORMALIZED_SCHEMA_VERSION, namespace: metadata.namespace, name: metadata.name, creationTime: creationTimeMillis(metadata) };
+}
+
 /**
  * `pkg/model/proxy.go` `SanitizeLocalityLabel`: Kubernetes label values cannot hold `/`, so a locality
  * label writes `region.zone.subzone`; dots become slashes unless the value already has a slash.
@@ -157,10 +162,7 @@ export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedSer
   }));
   const hasInlineEndpoints = spec.endpoints.length > 0;
   const serviceEntry: NormalizedServiceEntry = {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: metadata.namespace,
-    name: metadata.name,
-    creationTime: creationTimeMillis(metadata),
+    ...identityOf(metadata),
     labels: { ...metadata.labels },
     hosts: [...spec.hosts],
     addresses: [...spec.addresses],
@@ -192,10 +194,7 @@ export function normalizeServiceEntry(object: ServiceEntryObject): NormalizedSer
 export function normalizeDestinationRule(object: DestinationRuleObject): NormalizedDestinationRule {
   const { spec, metadata } = object;
   return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: metadata.namespace,
-    name: metadata.name,
-    creationTime: creationTimeMillis(metadata),
+    ...identityOf(metadata),
     host: spec.host,
     exportTo: [...spec.exportTo],
     workloadSelector: spec.workloadSelector === undefined ? null : { ...spec.workloadSelector.matchLabels },
@@ -216,10 +215,7 @@ export function normalizeDestinationRule(object: DestinationRuleObject): Normali
 export function normalizeSidecar(object: SidecarObject): NormalizedSidecar {
   const { spec, metadata } = object;
   return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: metadata.namespace,
-    name: metadata.name,
-    creationTime: creationTimeMillis(metadata),
+    ...identityOf(metadata),
     workloadSelector: spec.workloadSelector === undefined ? null : { ...spec.workloadSelector.labels },
     egress: spec.egress.map((listener) => ({
       ...(listener.port === undefined
@@ -260,10 +256,7 @@ function sanitizeServerHosts(hosts: readonly string[], namespace: string): strin
 export function normalizeGateway(object: GatewayObject): NormalizedGateway {
   const { spec, metadata } = object;
   return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: metadata.namespace,
-    name: metadata.name,
-    creationTime: creationTimeMillis(metadata),
+    ...identityOf(metadata),
     selector: spec.selector === undefined ? null : { ...spec.selector },
     servers: spec.servers.map((server) => ({
       port: server.port.number,
@@ -278,10 +271,7 @@ export function normalizeGateway(object: GatewayObject): NormalizedGateway {
 export function normalizeVirtualService(object: VirtualServiceObject): NormalizedVirtualService {
   const { spec, metadata } = object;
   return {
-    schemaVersion: NORMALIZED_SCHEMA_VERSION,
-    namespace: metadata.namespace,
-    name: metadata.name,
-    creationTime: creationTimeMillis(metadata),
+    ...identityOf(metadata),
     hosts: [...spec.hosts],
     gateways: [...spec.gateways],
     exportTo: [...spec.exportTo],
