@@ -11,8 +11,14 @@
  * exact or as its parent wildcard, or a host none defines, from the entry's namespace, another one or the
  * root namespace, with exportTo, a workload selector, a traffic policy from a small menu (load balancer,
  * connection pool, outlier detection, client TLS, locality load balancing; one port's settings) and subsets whose labels the
- * endpoints may or may not carry. Not drawn: `proxyProtocol`, and wildcard DNS entries (their
- * `DYNAMIC_DNS` clusters take no rule yet; docs/istio-compatibility.md).
+ * endpoints may or may not carry. VirtualServices name an entry's host (exact or its parent wildcard)
+ * from its namespace or another, with exportTo, and one or two HTTP routes: a match from a small menu
+ * (URI, headers, port, source labels or namespace), one destination or a weighted pair (the host, or
+ * another entry's, with a subset or a port), and a timeout, retries, a fault or a header operation.
+ * Not drawn: `proxyProtocol`, wildcard DNS entries (their `DYNAMIC_DNS` clusters take no rule yet),
+ * and VirtualServices in meshes with Sidecars or routing to a host whose entry is hidden from its own
+ * namespace: istiod imports their destinations, Skiff does not (`virtualServiceDocument`;
+ * docs/istio-compatibility.md).
  */
 /* eslint-disable no-restricted-syntax -- fc.constantFrom takes its choices as arguments; here always the constant lists below, of a few values each */
 import fc from 'fast-check';
@@ -266,21 +272,133 @@ const destinationRule = (): fc.Arbitrary<DestinationRuleDraw> =>
     ),
   });
 
+/** An entry's host, by the entry's index and the host's index in it (both taken modulo the mesh's). */
+interface HostRef {
+  readonly serviceEntry: number;
+  readonly index: number;
+}
+
+interface VirtualServiceDraw {
+  readonly namespace: 'host' | (typeof MESH_NAMESPACES)[number];
+  readonly host: HostRef & { readonly wildcard: boolean };
+  readonly exportTo: readonly string[] | undefined;
+  readonly routes: readonly {
+    readonly match: Record<string, unknown> | undefined;
+    /** The routed host: the VirtualService's own, or another entry's. */
+    readonly destinations: readonly { readonly host: HostRef | 'own'; readonly subset: string | undefined; readonly port: number | undefined }[];
+    readonly split: readonly [number, number];
+    readonly settings: Record<string, unknown>;
+  }[];
+}
+
+const ROUTE_MATCHES = [
+  { uri: { prefix: '/pkg.Api/' } },
+  { uri: { exact: '/pkg.Api/Get' }, ignoreUriCase: true },
+  { headers: { 'x-user': { exact: 'a' } } },
+  { headers: { 'x-canary': { prefix: 'canary-' } }, withoutHeaders: { 'x-debug': {} } },
+  { port: 80 },
+  { port: 8080 },
+  { sourceLabels: { app: 'a' } },
+  { sourceNamespace: 'ns-b' },
+] as const;
+const ROUTE_SETTINGS = [
+  { timeout: '2s' },
+  { retries: { attempts: 3, perTryTimeout: '1s', retryOn: 'unavailable,cancelled' } },
+  { retries: { attempts: 0 } },
+  { fault: { abort: { httpStatus: 503, percentage: { value: 10 } } } },
+  { fault: { delay: { fixedDelay: '1s', percentage: { value: 50 } } } },
+  { headers: { request: { set: { 'x-route': 'generated' } } } },
+] as const;
+
+const virtualService = (): fc.Arbitrary<VirtualServiceDraw> =>
+  fc.record({
+    namespace: fc.constantFrom('host' as const, 'host' as const, ...MESH_NAMESPACES),
+    host: fc.record({ serviceEntry: fc.nat(3), index: fc.nat(1), wildcard: fc.boolean() }),
+    exportTo: sometimes(fc.constantFrom(['.'], ['*'], ['ns-b']), 3),
+    routes: fc.array(
+      fc.record({
+        match: sometimes(fc.constantFrom(...ROUTE_MATCHES), 2),
+        destinations: fc.array(
+          fc.record({
+            host: fc.oneof({ weight: 3, arbitrary: fc.constant('own' as const) }, { weight: 1, arbitrary: fc.record({ serviceEntry: fc.nat(3), index: fc.nat(1) }) }),
+            subset: sometimes(fc.constantFrom('v1', 'v2'), 3),
+            port: sometimes(fc.constantFrom(...PORT_NUMBERS), 3),
+          }),
+          { minLength: 1, maxLength: 2 },
+        ),
+        split: fc.constantFrom([50, 50] as const, [80, 20] as const, [100, 0] as const),
+        settings: fc.constantFrom({}, {}, ...ROUTE_SETTINGS),
+      }),
+      { minLength: 1, maxLength: 2 },
+    ),
+  });
+
 export interface GeneratedMesh {
   readonly serviceEntries: readonly ServiceEntryDraw[];
   readonly workloadEntries: readonly WorkloadEntryDraw[];
   readonly sidecars: readonly SidecarDraw[];
   readonly destinationRules: readonly DestinationRuleDraw[];
+  readonly virtualServices: readonly VirtualServiceDraw[];
 }
 
-// Sidecars, then DestinationRules, are drawn last, so the objects drawn before them stay what they were for a seed.
+// Sidecars, then DestinationRules, then VirtualServices, are drawn last, so the objects drawn before them stay what they were for a seed.
 export const generatedMesh = (): fc.Arbitrary<GeneratedMesh> =>
   fc.record({
     serviceEntries: fc.array(serviceEntry(), { minLength: 1, maxLength: 4 }),
     workloadEntries: fc.array(workloadEntry(), { minLength: 0, maxLength: 6 }),
     sidecars: fc.array(sidecarDraw(), { minLength: 0, maxLength: 2 }),
     destinationRules: fc.array(destinationRule(), { minLength: 0, maxLength: 3 }),
+    virtualServices: fc.array(virtualService(), { minLength: 0, maxLength: 2 }),
   });
+
+/** The host `ref` names in the mesh, and the namespace of its entry. */
+function hostOf(mesh: GeneratedMesh, ref: HostRef): { readonly host: string; readonly namespace: string } {
+  const se = mesh.serviceEntries[ref.serviceEntry % mesh.serviceEntries.length]!;
+  return { host: se.hosts[ref.index % se.hosts.length]!, namespace: se.namespace };
+}
+
+/**
+ * Whether an entry of `host` is hidden from its own namespace (exportTo `~`, or a list without `.`,
+ * `*` or the namespace): istiod still imports it into that namespace's proxies when a VirtualService
+ * they see routes to it (`collectImportedServices` takes a destination's service of the proxy's
+ * namespace without a visibility check), which Skiff does not do (docs/istio-compatibility.md).
+ */
+function hiddenInOwnNamespace(mesh: GeneratedMesh, host: string): boolean {
+  return mesh.serviceEntries.some(
+    (se) => (se.hosts as readonly string[]).includes(host) && se.exportTo !== undefined && !se.exportTo.some((to) => to === '.' || to === '*' || to === se.namespace),
+  );
+}
+
+/**
+ * The VirtualService as a document, or undefined where what istiod imports through it is not drawn: a
+ * mesh with Sidecars (istiod adds to a listener the services the listener's VirtualServices route to
+ * when it does not import them itself, `collectImportedServices`), and a destination host
+ * `hiddenInOwnNamespace`.
+ */
+function virtualServiceDocument(mesh: GeneratedMesh, draw: VirtualServiceDraw): { namespace: string; spec: Record<string, unknown> } | undefined {
+  if (mesh.sidecars.length > 0) return undefined;
+  const own = hostOf(mesh, draw.host);
+  const routed = draw.routes.flatMap((route) => route.destinations.map((destination) => (destination.host === 'own' ? own.host : hostOf(mesh, destination.host).host)));
+  if (routed.some((host) => hiddenInOwnNamespace(mesh, host))) return undefined;
+  const http = draw.routes.map((route) => {
+    const weighted = route.destinations.length > 1;
+    return {
+      ...(route.match === undefined ? {} : { match: [route.match] }),
+      route: route.destinations.map((destination, i) => ({
+        destination: {
+          host: destination.host === 'own' ? own.host : hostOf(mesh, destination.host).host,
+          ...(destination.subset === undefined ? {} : { subset: destination.subset }),
+          ...(destination.port === undefined ? {} : { port: { number: destination.port } }),
+        },
+        ...(weighted ? { weight: route.split[i] } : {}),
+      })),
+      ...route.settings,
+    };
+  });
+  const spec: Record<string, unknown> = { hosts: [draw.host.wildcard ? parentWildcard(own.host) : own.host], http };
+  if (draw.exportTo !== undefined) spec['exportTo'] = draw.exportTo;
+  return { namespace: draw.namespace === 'host' ? own.namespace : draw.namespace, spec };
+}
 
 /** `svc-1.example.com` → `*.example.com`; the wildcard that covers a host's siblings. */
 const parentWildcard = (host: string): string => `*${host.slice(host.indexOf('.'))}`;
@@ -371,6 +489,17 @@ export function meshYaml(mesh: GeneratedMesh): string {
       apiVersion: 'networking.istio.io/v1',
       kind: 'DestinationRule',
       metadata: { name: `dr-${i}`, namespace, creationTimestamp: timestamp(index++) },
+      spec,
+    });
+  });
+  mesh.virtualServices.forEach((draw, i) => {
+    const document = virtualServiceDocument(mesh, draw);
+    if (document === undefined) return;
+    const { namespace, spec } = document;
+    documents.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: `vs-${i}`, namespace, creationTimestamp: timestamp(index++) },
       spec,
     });
   });
