@@ -506,9 +506,6 @@ interface HostShard {
   readonly members: readonly ShardMember[];
 }
 
-/** Code-unit order, as Go's `strings.Compare`. */
-const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
  * The endpoint shard of `hostname` in the entry's namespace when a sibling shares the host, else
  * undefined (the entry's own instances are the shard). istiod fills one shard per host and namespace
@@ -531,7 +528,7 @@ function shardOf(input: TranslateInput, hostname: string, ownInstances: readonly
       };
     }),
   ];
-  members.sort((a, b) => a.serviceEntry.creationTime - b.serviceEntry.creationTime || compareNames(a.serviceEntry.name, b.serviceEntry.name));
+  members.sort((a, b) => a.serviceEntry.creationTime - b.serviceEntry.creationTime || compareStrings(a.serviceEntry.name, b.serviceEntry.name));
   const portsSeen = new Set<number>();
   const deduplicated = members.map((member) => {
     const roundRobin = member.serviceEntry.resolution === 'DNS_ROUND_ROBIN';
