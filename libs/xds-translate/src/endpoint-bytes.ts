@@ -12,10 +12,11 @@
  * Both are found by walking this build's list beside the previous build's (`alignByIdentity`): an
  * unchanged endpoint is the same object in the same order, so the walk reads two arrays and compares
  * references, without hashing a key or reading the objects, scattered over a large heap. Where the
- * objects differ, an endpoint's entry is still used when every input of its bytes compares equal
- * (`sameBytes`: a DestinationRule's TLS mode makes copies of the instances on every build), and is
- * written again otherwise. Each build keeps only what it used: an owner's cache never holds more than
- * its live endpoints, and `forget` drops an owner that went away.
+ * objects differ, an endpoint's bytes are still used when every input of them compares equal
+ * (`sameBytes`: a DestinationRule's TLS mode makes copies of the instances on every build), and are
+ * written again otherwise. A group's endpoints are kept as columns (their instances and where each
+ * one's bytes end), not as an object each. Each build keeps only what it used: an owner's cache never
+ * holds more than its live endpoints, and `forget` drops an owner that went away.
  */
 import { isIP, type NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
@@ -33,32 +34,12 @@ export function firstLabel(labels: Readonly<Record<string, string>>, keys: reado
   return undefined;
 }
 
-/** One endpoint's bytes and what they were written from. */
-export interface CachedEndpoint {
-  /** The instance they were written from; its fields are the inputs (`sameBytes`). */
-  readonly instance: ServiceInstance;
-  readonly clusterId: string;
-  /** `firstLabel(instance.labels, CANONICAL_NAME_LABELS)`. */
-  readonly canonicalName: string | undefined;
-  /** `firstLabel(instance.labels, CANONICAL_REVISION_LABELS)`. */
-  readonly canonicalRevision: string | undefined;
-  /**
-   * Where the `lb_endpoints` field (tag, length, message, as it sits in its `LocalityLbEndpoints`) is
-   * in the `bytes` of the group holding the entry: `[start, end)`. Offsets rather than a view: one
-   * object less per endpoint, and a group moved into new bytes does not touch its entries.
-   */
-  start: number;
-  end: number;
-}
-
 /**
- * Whether `entry`'s bytes are those `instance` gives in a cluster of `clusterId`: the same instance
- * (instances are immutable), or the inputs of `writeInstanceEndpoint` and `buildWorkloadMetadata`,
- * compared one by one.
+ * Whether the bytes `written` gave in a cluster are those `instance` gives in the same cluster: the
+ * same instance (instances are immutable), or the inputs of `writeInstanceEndpoint` and
+ * `buildWorkloadMetadata`, compared one by one. The cluster is the group's (`LocalityGroupBytes`).
  */
-export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clusterId: string): boolean {
-  if (entry.clusterId !== clusterId) return false;
-  const written = entry.instance;
+export function sameBytes(written: ServiceInstance, instance: ServiceInstance): boolean {
   if (written === instance) return true;
   return (
     written.address === instance.address &&
@@ -69,20 +50,30 @@ export function sameBytes(entry: CachedEndpoint, instance: ServiceInstance, clus
     written.namespace === instance.namespace &&
     // The same labels object (normalized entries are immutable) has the same canonical labels.
     (written.labels === instance.labels ||
-      (entry.canonicalName === firstLabel(instance.labels, CANONICAL_NAME_LABELS) && entry.canonicalRevision === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
+      (firstLabel(written.labels, CANONICAL_NAME_LABELS) === firstLabel(instance.labels, CANONICAL_NAME_LABELS) &&
+        firstLabel(written.labels, CANONICAL_REVISION_LABELS) === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
   );
 }
 
-/** A locality group's `lb_endpoints` as last encoded: the entries, in order, and their bytes concatenated. */
+/**
+ * A locality group's `lb_endpoints` as last encoded, column by column: endpoint `i` is the field
+ * (tag, length, message) `instances[i]` gives in a cluster of `clusterId`, at `[ends[i - 1], ends[i])`
+ * of `bytes` (from 0 for the first). No object per endpoint: keeping a group costs two arrays, so a
+ * build can keep what it wrote from the first build of an owner on.
+ */
 export interface LocalityGroupBytes {
   /** The group's `locality` field as encoded: what finds the group again in the next build. */
   readonly locality: Uint8Array;
-  /** The instances they were written from (in a cluster of `clusterId`): the same objects, in order, are the same bytes. */
+  /**
+   * What the endpoints give the bytes of, in order: the instances written, or later ones found to
+   * give the same bytes (`sameBytes`). The same objects in the same order are the same bytes.
+   */
   readonly instances: readonly ServiceInstance[];
   readonly clusterId: string;
-  readonly entries: readonly CachedEndpoint[];
+  /** Where each endpoint's field ends in `bytes`; the next one starts there. */
+  readonly ends: Uint32Array;
   /**
-   * The entries' fields concatenated: a view into the assignment's latest bytes, moved there by each
+   * The endpoints' fields concatenated: a view into the assignment's latest bytes, moved there by each
    * encoding, so that the cache keeps one assignment's bytes alive, not one buffer per group.
    */
   bytes: Uint8Array;
@@ -100,7 +91,7 @@ export class AssignmentEndpoints {
   /** Endpoints held. */
   get size(): number {
     let size = 0;
-    for (const group of this.groups) size += group.entries.length;
+    for (const group of this.groups) size += group.instances.length;
     return size;
   }
 }

@@ -103,7 +103,8 @@ describe('builds through an EndpointBytesCache', () => {
       }),
       { numRuns: 300 },
     );
-  });
+    // 300 runs of up to five builds in four variants: seconds on an idle machine, more on a loaded one.
+  }, 60_000);
 
   it('builds an instance only for an endpoint object it has not kept, and keeps those of the latest build', () => {
     const cache = new EndpointBytesCache();

@@ -32,16 +32,8 @@ import {
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
 import { assignmentVersion, groupDigest, splicedAssignmentVersion } from './assignment-version.js';
-import {
-  CANONICAL_NAME_LABELS,
-  CANONICAL_REVISION_LABELS,
-  firstLabel,
-  sameBytes,
-  type CachedEndpoint,
-  type EndpointBytesScope,
-  type LocalityGroupBytes,
-} from './endpoint-bytes.js';
-import { buildWorkloadMetadata, ISTIO_METADATA_KEY, joinWorkloadMetadata, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
+import { sameBytes, type EndpointBytesScope, type LocalityGroupBytes } from './endpoint-bytes.js';
+import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
 /** Thrown inside the fast path when a message has a shape it does not write; caught below. */
@@ -232,51 +224,32 @@ function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, 
 }
 
 /**
- * Where the endpoints a build writes (those not kept from before) go, one locality group's after the
- * other's, before they are split into their entries; emptied by each `finish`.
+ * Where the endpoints a build writes (those not kept from before) go, a locality group's at a time,
+ * before they are copied into the assignment; emptied by each `finish`.
  */
 const scratch = new BinaryWriter();
 
 const NO_BYTES = new Uint8Array(0);
 
-/**
- * Appends `instance`'s `lb_endpoints` field (tag, length, message) to `scratch` and returns its entry,
- * whose offsets are set once the group's new endpoints are split (`splitWritten`).
- */
-function writeInstanceEntry(instance: ServiceInstance, clusterId: string): CachedEndpoint {
-  const canonicalName = firstLabel(instance.labels, CANONICAL_NAME_LABELS);
-  const canonicalRevision = firstLabel(instance.labels, CANONICAL_REVISION_LABELS);
+/** Appends `instance`'s `lb_endpoints` field (tag, length, message) in a cluster of `clusterId` to `scratch`. */
+function writeInstanceField(instance: ServiceInstance, clusterId: string): void {
   scratch.tag(2, WireType.LengthDelimited).fork();
-  writeInstanceEndpoint(scratch, instance, joinWorkloadMetadata(instance, canonicalName, canonicalRevision, clusterId));
+  writeInstanceEndpoint(scratch, instance, buildWorkloadMetadata(instance, clusterId));
   scratch.join();
-  return { instance, clusterId, canonicalName, canonicalRevision, start: 0, end: 0 };
 }
 
-/**
- * Points each of `written` (entries appended to `scratch` in this order) at its own field in the
- * bytes `scratch` holds, found by reading each field's tag and length back: one buffer for all of
- * them rather than one each, and no view object per entry. Returns those bytes, which the entries'
- * offsets are in until their group is placed in the assignment (`placeGroup`).
- */
-function splitWritten(written: readonly CachedEndpoint[]): Uint8Array {
-  const bytes = scratch.finish();
-  let offset = 0;
-  for (const entry of written) {
-    const start = offset;
-    offset++; // the tag: field 2, length-delimited, one byte
-    let length = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = bytes[offset++] as number;
-      length += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80);
-    offset += length;
-    entry.start = start;
-    entry.end = offset;
-  }
-  return bytes;
+/** Where the `lb_endpoints` field starting at `offset` of `bytes` ends: its tag is one byte, its length a varint. */
+function fieldEnd(bytes: Uint8Array, offset: number): number {
+  let at = offset + 1;
+  let length = 0;
+  let shift = 0;
+  let byte: number;
+  do {
+    byte = bytes[at++] as number;
+    length += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return at + length;
 }
 
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
@@ -318,18 +291,24 @@ function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** How far ahead of where the walk is the previous group's entries are searched for an instance. */
+/** How far ahead of where the walk is the previous group's endpoints are searched for an instance. */
 const ENTRY_WINDOW = 8;
 
-/** A locality group whose endpoints changed: its entries, each still in the bytes it was found or written in. */
+/**
+ * A locality group whose endpoints changed, before it is copied into the assignment: endpoint `i`
+ * is at `[starts[i], ends[i])` of the previous group's bytes, or of `fresh` (the endpoints written
+ * now, in order) when `isFresh[i]` is 1.
+ */
 interface ChangedGroup {
   readonly locality: Uint8Array;
   readonly instances: readonly ServiceInstance[];
   readonly clusterId: string;
-  readonly entries: readonly CachedEndpoint[];
-  /** Per entry, the bytes its offsets are in now (the previous group's, or those written now). */
-  readonly sources: readonly Uint8Array[];
-  /** The entries' fields' total length. */
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly isFresh: Uint8Array;
+  readonly fresh: Uint8Array;
+  readonly previous: Uint8Array;
+  /** The endpoints' fields' total length. */
   readonly length: number;
 }
 
@@ -337,72 +316,89 @@ interface ChangedGroup {
  * The `lb_endpoints` of a locality group, `last` being the same locality's group in the assignment's
  * last encoding. The same instance objects in the same order (instances are immutable, and kept
  * between builds: `PortInstances`) are those bytes again, checked in one pass of comparisons.
- * Otherwise the group's entries are found by walking its instances beside `last`'s entries, as
+ * Otherwise the group's endpoints are found by walking its instances beside `last`'s, as
  * `alignByIdentity` does but comparing the inputs of the bytes (`sameBytes`) where the objects
- * differ; an instance with no entry there is written now. The caller puts a changed group's bytes
+ * differ; an instance with no endpoint there is written now. The caller puts a changed group's bytes
  * together in the assignment's (`spliceClusterLoadAssignment`).
  */
 function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: LocalityGroupBytes | undefined): LocalityGroupBytes | ChangedGroup {
   const { instances, clusterId } = source;
-  if (last !== undefined && last.clusterId === clusterId && sameInstances(last.instances, instances)) return last;
-  const previous = last?.entries ?? [];
-  const entries = new Array<CachedEndpoint>(instances.length);
-  const written: CachedEndpoint[] = [];
-  let same = previous.length === instances.length;
+  // Bytes written for another cluster carry its name: none of them can be used.
+  const previous = last !== undefined && last.clusterId === clusterId ? last : undefined;
+  if (previous !== undefined && sameInstances(previous.instances, instances)) return previous;
+  const count = instances.length;
+  const previousInstances = previous?.instances ?? [];
+  const previousEnds = previous?.ends ?? new Uint32Array(0);
+  const starts = new Uint32Array(count);
+  const ends = new Uint32Array(count);
+  const isFresh = new Uint8Array(count);
+  let same = previous !== undefined && previousInstances.length === count;
+  let written = 0;
   let j = 0;
   try {
-    for (let i = 0; i < instances.length; i++) {
+    for (let i = 0; i < count; i++) {
       const instance = instances[i] as ServiceInstance;
-      let entry: CachedEndpoint | undefined;
-      for (let k = j; k < previous.length && k <= j + ENTRY_WINDOW; k++) {
-        const candidate = previous[k] as CachedEndpoint;
-        if (sameBytes(candidate, instance, clusterId)) {
-          entry = candidate;
+      let found = -1;
+      for (let k = j; k < previousInstances.length && k <= j + ENTRY_WINDOW; k++) {
+        if (sameBytes(previousInstances[k] as ServiceInstance, instance)) {
+          found = k;
           j = k + 1;
           break;
         }
       }
-      if (entry === undefined) {
-        entry = writeInstanceEntry(instance, clusterId);
-        written.push(entry);
+      if (found === -1) {
+        writeInstanceField(instance, clusterId);
+        isFresh[i] = 1;
+        written++;
+        same = false;
+      } else {
+        starts[i] = found === 0 ? 0 : (previousEnds[found - 1] as number);
+        ends[i] = previousEnds[found] as number;
+        if (found !== i) same = false;
       }
-      entries[i] = entry;
-      if (same && previous[i] !== entry) same = false;
     }
   } catch (error) {
     scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
     throw error;
   }
   // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
-  if (same && last !== undefined) return { ...last, locality, instances, clusterId };
-  const fresh = written.length === 0 ? NO_BYTES : splitWritten(written);
-  const freshEntries = new Set(written);
-  const sources = entries.map((entry) => (freshEntries.has(entry) ? fresh : (last?.bytes ?? NO_BYTES)));
+  if (same && previous !== undefined) return { ...previous, locality, instances };
+  const fresh = written === 0 ? NO_BYTES : scratch.finish();
+  let offset = 0;
   let length = 0;
-  for (const entry of entries) length += entry.end - entry.start;
-  return { locality, instances, clusterId, entries, sources, length };
+  for (let i = 0; i < count; i++) {
+    if (isFresh[i] === 1) {
+      starts[i] = offset;
+      offset = fieldEnd(fresh, offset);
+      ends[i] = offset;
+    }
+    length += (ends[i] as number) - (starts[i] as number);
+  }
+  return { locality, instances, clusterId, starts, ends, isFresh, fresh, previous: previous?.bytes ?? NO_BYTES, length };
 }
 
-/** Copies a changed group's entries to `bytes` at `offset` and points them there; returns the group, its bytes a view of those. */
+/**
+ * Copies a changed group's endpoints to `bytes` at `offset`, a run of endpoints adjacent in the
+ * bytes they are in at a time; returns the group, its bytes a view of those.
+ */
 function placeGroup(group: ChangedGroup, bytes: Uint8Array, offset: number): LocalityGroupBytes {
-  const { entries, sources } = group;
-  // Offsets within the group, set once every entry is copied: an entry listed twice is read twice from where it was.
-  const starts = new Array<number>(entries.length);
+  const { starts, ends, isFresh } = group;
+  const count = starts.length;
+  const placedEnds = new Uint32Array(count);
   let at = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as CachedEndpoint;
-    const size = entry.end - entry.start;
-    bytes.set((sources[i] as Uint8Array).subarray(entry.start, entry.end), offset + at);
-    starts[i] = at;
-    at += size;
+  for (let i = 0; i < count; ) {
+    const fromFresh = isFresh[i];
+    const runStart = starts[i] as number;
+    let runEnd = ends[i] as number;
+    let next = i + 1;
+    while (next < count && isFresh[next] === fromFresh && starts[next] === runEnd) runEnd = ends[next++] as number;
+    bytes.set((fromFresh === 1 ? group.fresh : group.previous).subarray(runStart, runEnd), offset + at);
+    for (; i < next; i++) {
+      at += (ends[i] as number) - (starts[i] as number);
+      placedEnds[i] = at;
+    }
   }
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as CachedEndpoint;
-    const size = entry.end - entry.start;
-    entry.start = starts[i] as number;
-    entry.end = entry.start + size;
-  }
-  return { locality: group.locality, instances: group.instances, clusterId: group.clusterId, entries, bytes: bytes.subarray(offset, offset + at), digest: undefined };
+  return { locality: group.locality, instances: group.instances, clusterId: group.clusterId, ends: placedEnds, bytes: bytes.subarray(offset, offset + at), digest: undefined };
 }
 
 /** The `groupDigest` of a group's content: the one kept with its endpoints when the fields after them are the same. */
@@ -416,7 +412,7 @@ function digestOf(group: LocalityGroupBytes, tail: Uint8Array): Uint8Array {
 
 /**
  * The group of `groups` with this `locality` field that no other group of this encoding took, if
- * any: an entry's offsets are within the one group holding it, so two groups never share entries
+ * any: a group reused whole is moved into the new assignment's bytes, so two groups never share one
  * (two spellings of a locality, `a/b` and `a/b/`, are two groups with one locality field).
  */
 function groupAt(groups: readonly LocalityGroupBytes[], locality: Uint8Array, position: number, taken: Set<LocalityGroupBytes>): LocalityGroupBytes | undefined {
@@ -462,7 +458,7 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     writeLocalityLbEndpointsTail(scratch, group);
     const tail = scratch.finish();
     const lbEndpoints = groupBytesOf(source, locality, groupAt(cached.groups, locality, position, taken));
-    const length = 'sources' in lbEndpoints ? lbEndpoints.length : lbEndpoints.bytes.length;
+    const length = 'starts' in lbEndpoints ? lbEndpoints.length : lbEndpoints.bytes.length;
     scratch.tag(2, WireType.LengthDelimited).uint32(locality.length + length + tail.length);
     const header = scratch.finish();
     parts.push({ header, locality, group: lbEndpoints, tail });
@@ -486,7 +482,7 @@ function spliceClusterLoadAssignment(assignment: ClusterLoadAssignment, endpoint
     bytes.set(part.locality, offset);
     offset += part.locality.length;
     let group: LocalityGroupBytes;
-    if ('sources' in part.group) {
+    if ('starts' in part.group) {
       group = placeGroup(part.group, bytes, offset);
     } else {
       // The same bytes, moved into these: the previous assignment's are not kept alive for it.
