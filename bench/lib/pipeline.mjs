@@ -21,7 +21,7 @@ export function translate(serviceEntry, endpoints, scope) {
  * the bytes are the same without it.
  */
 export function rebuildServiceEntry(serviceEntry, endpoints, endpointBytes) {
-  const scope = endpointBytes.scope(objectKeyId(serviceEntry));
+  const scope = endpointBytes.scope(objectKeyId(serviceEntry), endpoints.length);
   try {
     return encodeResources(translate(serviceEntry, endpoints, scope), scope);
   } finally {
@@ -35,7 +35,7 @@ export class IndexedControlPlane {
   /** ServiceEntry id -> its encoded resources. */
   resources = new Map();
   /** The encoded endpoints of each ServiceEntry's latest build: a cold build starts without any. */
-  endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
+  endpointBytes = new EndpointBytesCache();
 
   /** `rebuildServiceEntry` with this plane's endpoint bytes (the references rebuild with them too). */
   rebuild(serviceEntry, endpoints) {
@@ -48,7 +48,7 @@ export class IndexedControlPlane {
     for (const serviceEntry of serviceEntries) this.index.upsertServiceEntry(serviceEntry);
     for (const workload of workloads) this.index.upsertWorkload(workload);
     const t1 = clock();
-    const scopes = serviceEntries.map((serviceEntry) => this.endpointBytes.scope(objectKeyId(serviceEntry)));
+    const scopes = serviceEntries.map((serviceEntry) => this.endpointBytes.scope(objectKeyId(serviceEntry), this.index.selectedWorkloads(serviceEntry).length));
     const translated = serviceEntries.map((serviceEntry, i) => translate(serviceEntry, this.index.selectedWorkloads(serviceEntry), scopes[i]));
     const t2 = clock();
     const failed = translated.find((result) => result.errors.length > 0);

@@ -17,7 +17,7 @@ const KEY = { namespace: 'shop', name: 'orders' };
 
 it('rebuilds through the decoded-field and endpoint caches what a fresh build of the hash gives', () => {
   const decodedFields = new DecodedFieldCache({ keepFromSecondDecoding: true });
-  const endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
+  const endpointBytes = new EndpointBytesCache();
   const entry = serviceEntry(KEY, {
     hosts: ['orders.shop.svc.cluster.local'],
     location: 'MESH_INTERNAL',

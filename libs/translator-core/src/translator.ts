@@ -167,12 +167,15 @@ export class Translator implements Runner {
   /**
    * The encoded endpoints of each ServiceEntry's latest build: a rebuild writes only the endpoints
    * that changed and splices the others (at most the live endpoints of the ServiceEntries built).
+   * A first build keeps them from `FIRST_BUILD_KEEPS_FROM` endpoints on.
    */
-  private readonly endpointBytes = new EndpointBytesCache({ keepFromSecondBuild: true });
+  private readonly endpointBytes = new EndpointBytesCache();
   /**
-   * The entries each ServiceEntry hash decoded to at its latest build (from its second on, as
-   * `endpointBytes`): an unchanged field is not parsed again and is the same object, by which
-   * `endpointBytes` finds the service instances it kept.
+   * The entries each ServiceEntry hash decoded to at its latest build (from its second on: it keeps
+   * every field's text, which a cold start need not hold for hashes that never change): an unchanged
+   * field is not parsed again and is the same object, by which `endpointBytes` finds the service
+   * instances it kept. A hash's second build therefore makes its instances again, and finds their
+   * bytes by comparing what they are written from.
    */
   private readonly decodedFields = new DecodedFieldCache({ keepFromSecondDecoding: true });
   private readonly queue: KeyedQueue<string>;
@@ -449,7 +452,7 @@ export class Translator implements Runner {
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
-      const endpointBytes = this.endpointBytes.scope(id);
+      const endpointBytes = this.endpointBytes.scope(id, decoded.endpoints.length);
       let built;
       try {
         built = buildServiceEntry(decoded, this.variants, this.mesh, this.destinationRuleLookup, endpointBytes);

@@ -54,7 +54,7 @@ export type { AppliedVirtualService, HttpRouteJson, VirtualServiceRouteArgs } fr
 export type { GrpcRouteArgs } from './route.js';
 export { translateServiceEntry } from './translate.js';
 export type { Flavor, LocalityLbPolicyEntry, NamespaceRoute, SiblingInput, TranslateInput, TranslateOptions, TranslateResult } from './translate.js';
-export { EndpointBytesCache, EndpointBytesScope } from './endpoint-bytes.js';
+export { EndpointBytesCache, EndpointBytesScope, FIRST_BUILD_KEEPS_FROM } from './endpoint-bytes.js';
 export { encodeNamespaceRoutes, encodeResource, encodeResources } from './version.js';
 export type { EncodedResource } from './version.js';
 export { translateConfig } from './translate-config.js';

@@ -59,19 +59,21 @@ export function canonicalEndpoints(endpoints: readonly NormalizedEndpoint[], kep
   const healthy: NormalizedEndpoint[] = [];
   let lastPosition = -1;
   let sorted = true;
-  alignByIdentity(endpoints, previous, (index, previousIndex) => {
+  const previousIndexes = alignByIdentity(endpoints, previous);
+  for (let index = 0; index < endpoints.length; index++) {
     const endpoint = endpoints[index] as NormalizedEndpoint;
+    const previousIndex = previousIndexes[index] as number;
     const position = previousIndex === -1 || previousPositions === undefined ? -2 : (previousPositions[previousIndex] as number);
     if (position === -1 || (position === -2 && !endpoint.healthy)) {
       positions[index] = -1;
-      return;
+      continue;
     }
     const known = position >= 0 && lastPosition >= 0 && lastPosition < position;
     if (sorted && healthy.length > 0 && !known && compareEndpoints(healthy[healthy.length - 1] as NormalizedEndpoint, endpoint) > 0) sorted = false;
     positions[index] = healthy.length;
     healthy.push(endpoint);
     lastPosition = position;
-  });
+  }
   if (kept !== undefined) {
     // Positions in the result are those in `healthy` only when it needed no sort. A copy of the
     // input: the caller's array is theirs to change once the build is done.

@@ -64,8 +64,8 @@ const VARIANTS: readonly Omit<TranslateOptions, 'mesh'>[] = [
 describe('builds through an EndpointBytesCache', () => {
   it('give the bytes, versions, errors and policies of builds without one, whatever changed between builds', () => {
     fc.assert(
-      fc.property(fc.array(buildStep, { minLength: 2, maxLength: 5 }), fc.boolean(), fc.boolean(), (steps, keepFromSecondBuild, close) => {
-        const cache = new EndpointBytesCache({ keepFromSecondBuild });
+      fc.property(fc.array(buildStep, { minLength: 2, maxLength: 5 }), fc.boolean(), fc.boolean(), (steps, firstBuildKeeps, close) => {
+        const cache = new EndpointBytesCache({ firstBuildKeepsFrom: firstBuildKeeps ? 0 : Number.POSITIVE_INFINITY });
         const current: (NormalizedEndpoint | undefined)[] = Array.from({ length: POOL }, () => undefined);
         steps.forEach((step, build) => {
           step.workloads.forEach((change, index) => {
@@ -81,7 +81,7 @@ describe('builds through an EndpointBytesCache', () => {
             endpoints,
           };
           const mesh = { ...DEFAULT_MESH_SETTINGS, trustDomain: step.trustDomain, clusterId: step.clusterId };
-          const scope = cache.scope('se');
+          const scope = cache.scope('se', endpoints.length);
           for (const variant of VARIANTS) {
             const options = { ...variant, mesh };
             const kept = translateServiceEntry(input, options, scope);

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildClusterLoadAssignment, buildLocalityLbEndpoints } from './endpoint.js';
 import { deferredLbEndpoints } from './deferred-endpoints.js';
-import { EndpointBytesCache } from './endpoint-bytes.js';
+import { EndpointBytesCache, FIRST_BUILD_KEEPS_FROM } from './endpoint-bytes.js';
 import type { ServiceInstance } from './instances.js';
 import { assignmentVersion } from './assignment-version.js';
 import { encodeClusterLoadAssignment, encodeVersionedClusterLoadAssignment } from './load-assignment-encoding.js';
@@ -231,17 +231,21 @@ describe('encodeClusterLoadAssignment', () => {
     expect(cache.ownerCount).toBe(1);
   });
 
-  it('with keepFromSecondBuild, keeps nothing from the first build of an owner and keeps the endpoints of its later builds', () => {
+  it.each([
+    { endpoints: undefined, firstBuildKeeps: true },
+    { endpoints: FIRST_BUILD_KEEPS_FROM, firstBuildKeeps: true },
+    { endpoints: FIRST_BUILD_KEEPS_FROM - 1, firstBuildKeeps: false },
+  ])('keeps the endpoints of an owner from its first build when it has at least FIRST_BUILD_KEEPS_FROM of them ($endpoints), of its later builds always', ({ endpoints, firstBuildKeeps }) => {
     const instances = [instance(1), instance(2), instance(3)];
-    const cache = new EndpointBytesCache({ keepFromSecondBuild: true });
+    const cache = new EndpointBytesCache();
     const build = (): void => {
-      const scope = cache.scope('se');
+      const scope = cache.scope('se', endpoints);
       const message = buildClusterLoadAssignment('c', buildLocalityLbEndpoints(instances, { clusterId: 'k', groupBy: 'label', fitTotalWeight: false }));
       expect(Buffer.from(encodeClusterLoadAssignment(message, scope))).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, message)));
       scope.close();
     };
     build();
-    expect(cache.size).toBe(0);
+    expect(cache.size).toBe(firstBuildKeeps ? 3 : 0);
     expect(cache.ownerCount).toBe(1);
     build();
     expect(cache.size).toBe(3);

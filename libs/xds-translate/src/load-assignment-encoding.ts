@@ -297,19 +297,39 @@ const ENTRY_WINDOW = 8;
 /**
  * A locality group whose endpoints changed, before it is copied into the assignment: endpoint `i`
  * is at `[starts[i], ends[i])` of the previous group's bytes, or of `fresh` (the endpoints written
- * now, in order) when `isFresh[i]` is 1.
+ * now, in order) when `isFresh[i]` is 1. Without `starts`, every endpoint was written now: `fresh`
+ * holds them in order and `ends` are already where they end in it (a group's first encoding, which
+ * a cold build makes of every group, so it allocates no more than it must).
  */
 interface ChangedGroup {
   readonly locality: Uint8Array;
   readonly instances: readonly ServiceInstance[];
   readonly clusterId: string;
-  readonly starts: Uint32Array;
+  readonly starts: Uint32Array | undefined;
   readonly ends: Uint32Array;
-  readonly isFresh: Uint8Array;
+  readonly isFresh: Uint8Array | undefined;
   readonly fresh: Uint8Array;
   readonly previous: Uint8Array;
   /** The endpoints' fields' total length. */
   readonly length: number;
+}
+
+/** Every instance of a group written now, in order: a group no earlier encoding has bytes for. */
+function freshGroup(instances: readonly ServiceInstance[], clusterId: string, locality: Uint8Array): ChangedGroup {
+  try {
+    for (const instance of instances) writeInstanceField(instance, clusterId);
+  } catch (error) {
+    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
+    throw error;
+  }
+  const fresh = instances.length === 0 ? NO_BYTES : scratch.finish();
+  const ends = new Uint32Array(instances.length);
+  let offset = 0;
+  for (let i = 0; i < instances.length; i++) {
+    offset = fieldEnd(fresh, offset);
+    ends[i] = offset;
+  }
+  return { locality, instances, clusterId, starts: undefined, ends, isFresh: undefined, fresh, previous: NO_BYTES, length: fresh.length };
 }
 
 /**
@@ -325,14 +345,15 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
   const { instances, clusterId } = source;
   // Bytes written for another cluster carry its name: none of them can be used.
   const previous = last !== undefined && last.clusterId === clusterId ? last : undefined;
-  if (previous !== undefined && sameInstances(previous.instances, instances)) return previous;
+  if (previous === undefined) return freshGroup(instances, clusterId, locality);
+  if (sameInstances(previous.instances, instances)) return previous;
   const count = instances.length;
-  const previousInstances = previous?.instances ?? [];
-  const previousEnds = previous?.ends ?? new Uint32Array(0);
+  const previousInstances = previous.instances;
+  const previousEnds = previous.ends;
   const starts = new Uint32Array(count);
   const ends = new Uint32Array(count);
   const isFresh = new Uint8Array(count);
-  let same = previous !== undefined && previousInstances.length === count;
+  let same = previousInstances.length === count;
   let written = 0;
   let j = 0;
   try {
@@ -362,7 +383,7 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
     throw error;
   }
   // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
-  if (same && previous !== undefined) return { ...previous, locality, instances };
+  if (same) return { ...previous, locality, instances };
   const fresh = written === 0 ? NO_BYTES : scratch.finish();
   let offset = 0;
   let length = 0;
@@ -374,7 +395,7 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
     }
     length += (ends[i] as number) - (starts[i] as number);
   }
-  return { locality, instances, clusterId, starts, ends, isFresh, fresh, previous: previous?.bytes ?? NO_BYTES, length };
+  return { locality, instances, clusterId, starts, ends, isFresh, fresh, previous: previous.bytes, length };
 }
 
 /**
@@ -383,6 +404,10 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
  */
 function placeGroup(group: ChangedGroup, bytes: Uint8Array, offset: number): LocalityGroupBytes {
   const { starts, ends, isFresh } = group;
+  if (starts === undefined || isFresh === undefined) {
+    bytes.set(group.fresh, offset);
+    return { locality: group.locality, instances: group.instances, clusterId: group.clusterId, ends, bytes: bytes.subarray(offset, offset + group.fresh.length), digest: undefined };
+  }
   const count = starts.length;
   const placedEnds = new Uint32Array(count);
   let at = 0;
