@@ -6,6 +6,7 @@ import {
   serviceEntryId,
   type BuiltResource,
   type OwnedResources,
+  type OwnershipRecord,
   type ReplaceOutcome,
   type ReplaceResources,
   type ResourceId,
@@ -24,9 +25,10 @@ function ownedResources(state: OwnerState, ids: readonly ResourceId[] | undefine
     const key = resourceKey(ref);
     if (wanted !== null && !wanted.has(key)) continue;
     const bytes = state.bytes.get(key);
-    if (bytes !== undefined) resources.push({ ...ref, bytes: Uint8Array.from(bytes) });
+    if (bytes !== undefined) resources.push({ ...ref, bytes: new Uint8Array(bytes) });
   }
-  return { record: structuredClone(state.record), resources };
+  // A copy of its own for every reader, as from Redis: a gateway reads every owner at least once.
+  return { record: JSON.parse(state.recordJson) as OwnershipRecord, resources };
 }
 
 export function memoryResources(state: MemoryState, tombstoneTtlMs: number): ResourceWriter {
@@ -67,14 +69,14 @@ export function memoryResources(state: MemoryState, tombstoneTtlMs: number): Res
       const stored = old?.bytes.get(resource.key);
       if (oldVersions.get(resource.key) !== resource.ref.version || stored === undefined) {
         changed.push(resource.ref);
-        bytes.set(resource.key, Uint8Array.from(resource.bytes));
+        bytes.set(resource.key, new Uint8Array(resource.bytes));
       } else {
         bytes.set(resource.key, stored);
       }
     }
     const removed = (old?.record.resources ?? []).filter((ref) => !kept.has(resourceKey(ref)));
     const ownerChanged = old?.visibilityJson !== prepared.visibilityJson;
-    state.data.owners.set(id, { kind: 'owner', revision: input.revision, visibilityJson: prepared.visibilityJson, record: prepared.record, bytes });
+    state.data.owners.set(id, { kind: 'owner', revision: input.revision, visibilityJson: prepared.visibilityJson, record: prepared.record, recordJson: prepared.recordJson, bytes });
     if (!ownerChanged && changed.length === 0 && removed.length === 0) return { status: 'unchanged' };
     return { status: 'applied', invalidation: state.publish(prepared.owner, 'upsert', ownerChanged, changed, removed, input.trace ?? '') };
   };

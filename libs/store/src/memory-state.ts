@@ -60,6 +60,8 @@ export interface OwnerState {
   readonly revision: number;
   readonly visibilityJson: string;
   readonly record: OwnershipRecord;
+  /** `record` as JSON: a reader gets its own copy parsed from it, cheaper than cloning the object. */
+  readonly recordJson: string;
   readonly bytes: ReadonlyMap<string, Uint8Array>;
 }
 
