@@ -37,6 +37,26 @@ function vm(name: string, address: string, app: string, namespace = 'apps') {
   return workload(namespace, name, address, { labels: { app } });
 }
 
+/** `inner` with every resource write delayed by `delayMs`, and `changeLog` in place of its own if given. */
+function withSlowWrites(inner: TranslatorStore, delayMs: number, changeLog: TranslatorStore['changeLog'] = inner.changeLog): TranslatorStore {
+  return {
+    serviceEntries: inner.serviceEntries,
+    changeLog,
+    resources: {
+      loadAll: () => inner.resources.loadAll(),
+      readOwner: (owner, ids) => inner.resources.readOwner(owner, ids),
+      listOwners: () => inner.resources.listOwners(),
+      replace: async (input) => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return inner.resources.replace(input);
+      },
+      deleteOwner: (owner, options) => inner.resources.deleteOwner(owner, options),
+    },
+    health: () => inner.health(),
+    onStateChange: (listener) => inner.onStateChange(listener),
+  };
+}
+
 describe.each(environments)('translator on the %s store', (_kind, open) => {
   let env: StoreEnvironment;
   let writer: EntryWriter;
@@ -59,6 +79,16 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     const translator = startTranslator(store, consumer, options);
     running.push(translator);
     return translator;
+  };
+
+  /** Waits for a build of each of `names` (ServiceEntries in `apps`), then long enough for claims to find their entries idle were they not held; each was built once. */
+  const expectEachBuiltOnce = async (translator: Translator, names: readonly string[]): Promise<void> => {
+    await eventually(() => expect(translator.status().recentBuilds).toHaveLength(names.length), { timeoutMs: 15_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await translator.idle();
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    expect(translator.status().recentBuilds.map((build) => build.serviceEntry).sort()).toEqual(names.map((name) => `apps/${name}`));
+    expect(translator.status().totals.applied).toBe(names.length);
   };
 
   it('builds every served variant of a changed ServiceEntry, stores it with its visibility, then acknowledges', async () => {
@@ -272,32 +302,37 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
   it('does not take its own entries over while a build outlasts claimMinIdleMs: each change is built once', async () => {
     const names = ['slow-a', 'slow-b', 'slow-c', 'slow-d'];
     for (const [i, name] of names.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.4.0.${i + 1}`, name)]);
-    const inner = await env.openTranslatorStore();
     // Every resource write takes longer than the idle time after which entries count as abandoned.
-    const slow: TranslatorStore = {
-      serviceEntries: inner.serviceEntries,
-      changeLog: inner.changeLog,
-      resources: {
-        loadAll: () => inner.resources.loadAll(),
-        readOwner: (owner, ids) => inner.resources.readOwner(owner, ids),
-        listOwners: () => inner.resources.listOwners(),
-        replace: async (input) => {
-          await new Promise((resolve) => setTimeout(resolve, 400));
-          return inner.resources.replace(input);
-        },
-        deleteOwner: (owner, options) => inner.resources.deleteOwner(owner, options),
+    const slow = withSlowWrites(await env.openTranslatorStore(), 400);
+    await expectEachBuiltOnce(start(slow, 'slow', { claimMinIdleMs: 100, claimIntervalMs: 20 }), names);
+  });
+
+  it('does not take its own entries over when they are acknowledged while a claim of them is answered: each change is built once', async () => {
+    const names = ['raced-a', 'raced-b'];
+    for (const [i, name] of names.entries()) await writer.put(staticEntry(name), [vm(`vm-${name}`, `10.5.0.${i + 1}`, name)]);
+    const inner = await env.openTranslatorStore();
+    // The fault: Redis runs the claim before the acknowledgement, and the claim's reply reaches the
+    // translator after it. The store holds back a claim that took entries until an acknowledgement
+    // has been answered; writes outlast the idle time after which entries count as abandoned.
+    let acknowledged = 0;
+    const raced = withSlowWrites(inner, 300, {
+      read: (consumer, options) => inner.changeLog.read(consumer, options),
+      ack: async (ids) => {
+        const count = await inner.changeLog.ack(ids);
+        acknowledged++;
+        return count;
       },
-      health: () => inner.health(),
-      onStateChange: (listener) => inner.onStateChange(listener),
-    };
-    const translator = start(slow, 'slow', { claimMinIdleMs: 100, claimIntervalMs: 20 });
-    await eventually(() => expect(translator.status().recentBuilds).toHaveLength(names.length), { timeoutMs: 15_000 });
-    // Long enough for claims to find entries of the last builds idle past 100 ms, were they not held.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await translator.idle();
-    expect((await env.store.changeLog.pending()).count).toBe(0);
-    expect(translator.status().recentBuilds.map((build) => build.serviceEntry).sort()).toEqual(names.map((name) => `apps/${name}`));
-    expect(translator.status().totals.applied).toBe(names.length);
+      claimStale: async (consumer, minIdleMs, count) => {
+        const claimed = await inner.changeLog.claimStale(consumer, minIdleMs, count);
+        if (claimed.length === 0) return claimed;
+        const before = acknowledged;
+        await eventually(() => expect(acknowledged).toBeGreaterThan(before), { timeoutMs: 5_000 });
+        return claimed;
+      },
+      pending: () => inner.changeLog.pending(),
+      length: () => inner.changeLog.length(),
+    });
+    await expectEachBuiltOnce(start(raced, 'raced', { claimMinIdleMs: 100, claimIntervalMs: 20 }), names);
   });
 
   it('loses no change when a translator dies between reading and acknowledging: another one takes its entries over', async () => {

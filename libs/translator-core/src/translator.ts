@@ -327,11 +327,15 @@ export class Translator implements Runner {
   /** Takes over entries idle past `claimMinIdleMs` (their reader died) and refreshes the backlog figure. */
   private async claimAbandoned(): Promise<void> {
     try {
+      // Entries held when the claim is sent are this translator's own, even if acknowledged while the
+      // claim is in flight: the claim may take them before the acknowledgement lands, and its reply
+      // then arrives after they were let go. Only those held neither then nor now were abandoned.
+      const heldWhenSent = new Set(this.held);
       const stale = await this.store.changeLog.claimStale(this.consumer, this.claimMinIdleMs, this.readCount);
       this.lastStoreCallOk = true;
       const claimed: CoalescedChange[] = [];
       for (const change of stale) {
-        const ids = change.ids.filter((entryId) => !this.held.has(entryId));
+        const ids = change.ids.filter((entryId) => !this.held.has(entryId) && !heldWhenSent.has(entryId));
         if (ids.length > 0) claimed.push(ids.length === change.ids.length ? change : { ...change, ids });
       }
       if (claimed.length > 0) {
