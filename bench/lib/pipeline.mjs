@@ -48,8 +48,9 @@ export class IndexedControlPlane {
     for (const serviceEntry of serviceEntries) this.index.upsertServiceEntry(serviceEntry);
     for (const workload of workloads) this.index.upsertWorkload(workload);
     const t1 = clock();
-    const scopes = serviceEntries.map((serviceEntry) => this.endpointBytes.scope(objectKeyId(serviceEntry), this.index.selectedWorkloads(serviceEntry).length));
-    const translated = serviceEntries.map((serviceEntry, i) => translate(serviceEntry, this.index.selectedWorkloads(serviceEntry), scopes[i]));
+    const selections = serviceEntries.map((serviceEntry) => this.index.selectedWorkloads(serviceEntry));
+    const scopes = serviceEntries.map((serviceEntry, i) => this.endpointBytes.scope(objectKeyId(serviceEntry), selections[i].length));
+    const translated = serviceEntries.map((serviceEntry, i) => translate(serviceEntry, selections[i], scopes[i]));
     const t2 = clock();
     const failed = translated.find((result) => result.errors.length > 0);
     // The synthetic mesh is valid: a translation error means the benchmark measures the wrong thing.

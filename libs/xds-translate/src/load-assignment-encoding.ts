@@ -231,11 +231,11 @@ const scratch = new BinaryWriter();
 
 const NO_BYTES = new Uint8Array(0);
 
-/** Appends `instance`'s `lb_endpoints` field (tag, length, message) in a cluster of `clusterId` to `scratch`. */
-function writeInstanceField(instance: ServiceInstance, clusterId: string): void {
-  scratch.tag(2, WireType.LengthDelimited).fork();
-  writeInstanceEndpoint(scratch, instance, buildWorkloadMetadata(instance, clusterId));
-  scratch.join();
+/** Appends `instance`'s `lb_endpoints` field (tag, length, message) in a cluster of `clusterId` to `writer`. */
+function writeInstanceField(writer: BinaryWriter, instance: ServiceInstance, clusterId: string): void {
+  writer.tag(2, WireType.LengthDelimited).fork();
+  writeInstanceEndpoint(writer, instance, buildWorkloadMetadata(instance, clusterId));
+  writer.join();
 }
 
 /** Where the `lb_endpoints` field starting at `offset` of `bytes` ends: its tag is one byte, its length a varint. */
@@ -253,11 +253,7 @@ function fieldEnd(bytes: Uint8Array, offset: number): number {
 }
 
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
-  for (const instance of source.instances) {
-    writer.tag(2, WireType.LengthDelimited).fork();
-    writeInstanceEndpoint(writer, instance, buildWorkloadMetadata(instance, source.clusterId));
-    writer.join();
-  }
+  for (const instance of source.instances) writeInstanceField(writer, instance, source.clusterId);
 }
 
 function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints): void {
@@ -317,7 +313,7 @@ interface ChangedGroup {
 /** Every instance of a group written now, in order: a group no earlier encoding has bytes for. */
 function freshGroup(instances: readonly ServiceInstance[], clusterId: string, locality: Uint8Array): ChangedGroup {
   try {
-    for (const instance of instances) writeInstanceField(instance, clusterId);
+    writeDeferredEndpoints(scratch, { instances, clusterId });
   } catch (error) {
     scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
     throw error;
@@ -368,7 +364,7 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
         }
       }
       if (found === -1) {
-        writeInstanceField(instance, clusterId);
+        writeInstanceField(scratch, instance, clusterId);
         isFresh[i] = 1;
         written++;
         same = false;
