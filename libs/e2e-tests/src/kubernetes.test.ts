@@ -210,10 +210,12 @@ spec:
     } finally {
       await plane.startApiServer();
     }
-    await eventually(async () => expect(await readyz()).toBe(200), { timeoutMs: 30_000, intervalMs: 200 });
+    // The informers retry with a backoff of up to DEFAULT_KUBERNETES_BACKOFF.maxMs (30 s, 20% jitter)
+    // after the failures of the outage, so the next watch can start that long after the server is back.
+    await eventually(async () => expect(await readyz()).toBe(200), { timeoutMs: 60_000, intervalMs: 200 });
     await plane.apply(workloadEntry('backend-1', backends[0]!.port));
     await hitsAre(['backend-1', 'backend-3', 'backend-4']);
-  }, 90_000);
+  }, 150_000);
 });
 
 describe("skiff-watcher replicas on the chart's Lease", () => {
