@@ -28,7 +28,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine, storeRunner, type Store, type WatcherStore } from '@skiff/store';
-import { loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, type LoadedMeshSettings } from '@skiff/translator-core';
+import { initialBuildDone, loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, type LoadedMeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -139,6 +139,8 @@ export async function main(): Promise<void> {
     replicaId,
     xdsAddress: config.xdsAddress,
     debounceMs: config.debounce,
+    // Like istiod, no proxy is served before the whole mesh read at start is built.
+    servesAfter: initialBuildDone({ written: () => watcher.status().converged, translators }),
     limits: security.limits,
     identityCheck: security.identityCheck,
     debugAuth: security.debugAuth,

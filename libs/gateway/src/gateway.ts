@@ -42,6 +42,11 @@ export interface GatewayOptions {
   /** A second, TLS, ADS listener (istiod's 15012) serving the same cache. */
   readonly tls?: { readonly address: string; readonly credentials: AdsServerTls };
   readonly debounceMs?: number;
+  /**
+   * Serve no proxy (and report not ready) until this resolves and the cache has applied what the store
+   * published by then (`GatewayCache.holdServingUntil`). The all-in-one passes its initial build.
+   */
+  readonly servesAfter?: Promise<void>;
   readonly maxConnectionAgeMs?: number;
   /** How often this replica publishes its proxies for the fleet view (default 5 s); reports live three periods. */
   readonly fleetHeartbeatMs?: number;
@@ -119,6 +124,7 @@ export class Gateway implements Runner {
       ...(options.meter === undefined ? {} : { meter: options.meter }),
       ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),
     });
+    if (options.servesAfter !== undefined) this.cache.holdServingUntil(options.servesAfter);
     this.secretServing =
       options.secrets === undefined
         ? undefined

@@ -286,11 +286,15 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
     });
 
     describe('change log', () => {
-      it('delivers each entry to one consumer of the group and keeps it pending until acked', async () => {
+      it('delivers each entry to one consumer of the group and keeps it pending until acked; counts what is not delivered yet', async () => {
+        expect(await store.changeLog.undelivered()).toBe(0);
         const written = [await writeFull(A, ['10.0.0.1']), await writeFull(B, ['10.0.1.1'])];
+        expect(await store.changeLog.undelivered()).toBe(2);
         const second = await harness.open();
         const first = await store.changeLog.read('t1', { count: 1, blockMs: 0 });
+        expect(await second.changeLog.undelivered()).toBe(1);
         const rest = await second.changeLog.read('t2', { count: 10, blockMs: 0 });
+        expect(await store.changeLog.undelivered()).toBe(0);
         expect(first).toHaveLength(1);
         expect(rest).toHaveLength(1);
         expect([...first, ...rest].map((c) => c.serviceEntry)).toEqual([A, B]);

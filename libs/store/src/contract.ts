@@ -304,6 +304,11 @@ export interface ChangeLog {
   /** Takes over entries pending for at least `minIdleMs` (any consumer's), coalesced. Trimmed entries are dropped. */
   claimStale(consumer: string, minIdleMs: number, count?: number): Promise<CoalescedChange[]>;
   pending(): Promise<PendingSummary>;
+  /**
+   * How many entries the group has not been delivered yet (Redis: `XINFO GROUPS` `lag`). With
+   * `pending().count` it says whether the translators have built everything written so far.
+   */
+  undelivered(): Promise<number>;
   /** Entries currently retained. */
   length(): Promise<number>;
 }

@@ -33,6 +33,7 @@ export class RedisChangeLog implements ChangeLog {
       ack: (ids) => this.ack(ids),
       claimStale: (consumer, minIdleMs, count) => this.claimStale(consumer, minIdleMs, count),
       pending: () => this.pending(),
+      undelivered: () => this.undelivered(),
       length: () => this.length(),
     };
   }
@@ -71,6 +72,19 @@ export class RedisChangeLog implements ChangeLog {
       const perConsumer: Record<string, number> = {};
       if (Array.isArray(reply[3])) for (const [consumer, count] of reply[3] as [string, string][]) perConsumer[consumer] = Number(count);
       return { count: Number(reply[0]), perConsumer };
+    });
+  }
+
+  undelivered(): Promise<number> {
+    return this.ctx.run('undelivered change log', async () => {
+      const groups = (await this.withGroup(() => this.ctx.client.call('XINFO', ['GROUPS', this.ctx.keys.changeLog]))) as unknown[][];
+      const group = groups.map(infoFieldsOf).find((fields) => fields.get('name') === CHANGE_LOG_GROUP);
+      if (group === undefined) return 0;
+      const lag = group.get('lag');
+      if (lag !== null && lag !== undefined) return Number(lag);
+      // Redis leaves `lag` nil when it cannot tell (entries deleted or trimmed past the group): count them.
+      const after = await this.ctx.client.call('XRANGE', [this.ctx.keys.changeLog, `(${String(group.get('last-delivered-id'))}`, '+']);
+      return (after as unknown[]).length;
     });
   }
 
@@ -143,4 +157,11 @@ export class RedisChangeLog implements ChangeLog {
     } while (cursor !== '0-0' && claimed.length < count);
     return coalesce(await this.parseEntries(claimed));
   }
+}
+
+/** A flat `XINFO` reply (`name value name value ...`) as a map. */
+function infoFieldsOf(reply: unknown[]): Map<string, unknown> {
+  const fields = new Map<string, unknown>();
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]);
+  return fields;
 }

@@ -6,6 +6,6 @@ export { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type ServiceEntryBuil
 export { policyScopesOf, type PolicyScopeResult, type ScopeRules } from './policy-scopes.js';
 export { registerTranslatorDebug } from './debug.js';
 export { loadMeshSettings, MESH_CONFIG_OPTION, type LoadedMeshSettings } from './mesh-config-file.js';
-export { shardTranslators, Translator, type BuildOutcomeKind, type BuildRecord, type TranslatorOptions, type TranslatorStatus } from './translator.js';
+export { initialBuildDone, shardTranslators, Translator, type BuildOutcomeKind, type BuildRecord, type TranslatorOptions, type TranslatorStatus } from './translator.js';
 /** istiod's output-changing feature flags (their environment variables) as the translator's mesh settings. */
 export { ISTIOD_FLAGS, meshSettingsFromEnvironment, type MeshSettings } from '@skiff/xds-translate';

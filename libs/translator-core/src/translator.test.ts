@@ -20,7 +20,7 @@ import {
   workload,
   type StoreEnvironment,
 } from './test-support/harness.js';
-import type { Translator } from './translator.js';
+import { initialBuildDone, type Translator } from './translator.js';
 
 const environments: [string, () => Promise<StoreEnvironment>][] = [
   ['memory', memoryEnvironment],
@@ -193,6 +193,25 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect((await env.store.resources.readOwner(key('search')))?.record.mergeKey).toContain('"team":"b"');
   });
 
+  it('has caught up once everything written is built and acknowledged; the initial build is done only after the write it waits for', async () => {
+    await writer.put(staticEntry('one'), [vm('vm-1', '10.0.4.1', 'one')]);
+    await writer.put(staticEntry('two'), [vm('vm-2', '10.0.4.2', 'two')]);
+    let written = false;
+    let done = false;
+    const translator = start(env.store, 't1', { concurrency: 1 });
+    void initialBuildDone({ written: () => written, translators: [translator], pollMs: 5 }).then(() => (done = true));
+    await eventually(async () => expect(await translator.caughtUp()).toBe(true));
+    expect(translator.status().totals.applied).toBe(2);
+    // Built, but the write it waits for is not done yet.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(done).toBe(false);
+    await writer.put(staticEntry('three'), [vm('vm-3', '10.0.4.3', 'three')]);
+    written = true;
+    await eventually(() => expect(done).toBe(true));
+    expect(translator.status().totals.applied).toBe(3);
+    expect(await translator.caughtUp()).toBe(true);
+  });
+
   it('removes the resources of a deleted ServiceEntry and publishes the removal', async () => {
     await writer.put(staticEntry('legacy'), [vm('vm-1', '10.0.3.1', 'legacy')]);
     const translator = start(env.store, 't1');
@@ -330,6 +349,7 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
         return claimed;
       },
       pending: () => inner.changeLog.pending(),
+      undelivered: () => inner.changeLog.undelivered(),
       length: () => inner.changeLog.length(),
     });
     await expectEachBuiltOnce(start(raced, 'raced', { claimMinIdleMs: 100, claimIntervalMs: 20 }), names);

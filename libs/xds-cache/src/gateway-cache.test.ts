@@ -133,6 +133,51 @@ describe('gateway cache', () => {
     expect(cache.status()).toMatchObject({ ready: true, owners: 2, resources: 4, seq: 2, reconciles: { start: 1 } });
   });
 
+  it('holds serving until the awaited build is done and everything published by then is applied', async () => {
+    await write(A, [built('a1', 'v1')]);
+    let buildDone: () => void = () => undefined;
+    const building = new Promise<void>((resolve) => {
+      buildDone = resolve;
+    });
+    // The owner read of B is held, so the cache has seen B's invalidation but not applied it yet.
+    let releaseRead: () => void = () => undefined;
+    const readHeld = new Promise<void>((resolve) => {
+      releaseRead = resolve;
+    });
+    const readOwner = store.store.resources.readOwner;
+    store.store.resources.readOwner = async (owner, ids) => {
+      if (owner.name === B.name) await readHeld;
+      return readOwner(owner, ids);
+    };
+    const held = new GatewayCache({ store: store.store, logger: silentLogger() });
+    cache = held;
+    held.holdServingUntil(building);
+    await held.start();
+    expect(held.isReady()).toBe(false);
+    expect(held.status()).toMatchObject({ ready: false, servingHeld: true, owners: 1 });
+
+    await write(B, [built('b1', 'v1')]);
+    buildDone();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Built, published, not yet applied: still held.
+    expect(held.isReady()).toBe(false);
+    releaseRead();
+    await eventually(() => expect(held.isReady()).toBe(true));
+    expect(held.status()).toMatchObject({ ready: true, servingHeld: false, owners: 2 });
+    expect(versions('b')).toEqual({ a1: 'v1', b1: 'v1' });
+    // Released for good: a later change does not hold it again.
+    await write(C, [built('c1', 'v1')]);
+    expect(held.isReady()).toBe(true);
+  });
+
+  it('serves anyway, with a warning, when the awaited build fails', async () => {
+    const held = new GatewayCache({ store: store.store, logger: silentLogger() });
+    cache = held;
+    held.holdServingUntil(Promise.reject(new Error('the watcher gave up')));
+    await held.start();
+    await eventually(() => expect(held.isReady()).toBe(true));
+  });
+
   it('applies an invalidation by reading only the changed resources, then tells listeners', async () => {
     await write(A, [built('a1', 'v1'), built('a2', 'v1'), built('a3', 'v1')]);
     await start();

@@ -112,6 +112,8 @@ export interface ReconcileReport {
 
 export interface GatewayCacheStatus {
   readonly ready: boolean;
+  /** Serving is held until the initial build is applied (`holdServingUntil`). */
+  readonly servingHeld: boolean;
   readonly owners: number;
   readonly resources: number;
   readonly views: number;
@@ -182,6 +184,9 @@ const LOCALITY_POLICY_TYPES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** The highest sequence number of a shard the cache reflects. */
+/** How often a held cache checks whether it has applied what it waits for. */
+const HELD_SERVING_POLL_MS = 10;
+
 function applied(shard: ShardState): number {
   return Math.max(shard.snapshotSeq, shard.seenSeq);
 }
@@ -224,6 +229,8 @@ export class GatewayCache implements ResourceProvider, Runner {
   private readonly ownerShard = new Map<string, number>();
   private working: Promise<void> | undefined;
   private ready = false;
+  /** `holdServingUntil` has not released serving yet. */
+  private servingHeld = false;
   private loaded: { promise: Promise<void>; resolve: () => void };
   private retainedUntil = 0;
   private retained = new Set<string>();
@@ -374,14 +381,57 @@ export class GatewayCache implements ResourceProvider, Runner {
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.ready && !this.servingHeld;
+  }
+
+  /**
+   * Holds serving back (`isReady` false: proxies' first requests wait, readiness probes fail) until
+   * `until` resolves and the cache has applied everything the store published by then. istiod serves
+   * no proxy before its first full push context either (`pilot/pkg/xds/ads.go`, `IsServerReady`); the
+   * all-in-one holds its gateway until its translators built what its watcher first wrote, so a proxy
+   * that connects during a cold start gets the whole mesh, not the part built so far. Once released it
+   * is never held again.
+   */
+  holdServingUntil(until: Promise<void>): void {
+    this.servingHeld = true;
+    void until
+      .then(() => this.waitUntilApplied())
+      .then(
+        () => {
+          this.servingHeld = false;
+          const { seq, owners } = this.status();
+          this.logger.info({ seq, owners }, 'serving: everything built before the start is applied');
+        },
+        (error: unknown) => {
+          if (this.stopping) return;
+          // A failed condition must not keep proxies away for good.
+          this.servingHeld = false;
+          this.logger.warn({ err: messageOf(error) }, 'serving without waiting for the initial build');
+        },
+      );
+  }
+
+  /** Resolves once every shard's invalidations published so far are applied and no owner waits for a read. */
+  private async waitUntilApplied(): Promise<void> {
+    let targets: number[] | undefined;
+    while (!this.stopping) {
+      try {
+        targets ??= await Promise.all(this.shards.map((shard) => shard.store.invalidations.currentSeq()));
+      } catch (error) {
+        this.noteStoreError('read the invalidation sequence', error);
+      }
+      const reached = targets !== undefined && this.shards.every((shard, i) => applied(shard) >= targets![i]!);
+      if (reached && this.ready && this.working === undefined && this.pendingOwners.size + this.pendingScopes.size === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, HELD_SERVING_POLL_MS));
+    }
   }
 
   // Inspection ---------------------------------------------------------------------------------------
 
   status(): GatewayCacheStatus {
     return {
-      ready: this.ready,
+      ready: this.isReady(),
+      servingHeld: this.servingHeld,
       owners: this.table.ownerCount,
       resources: this.table.size,
       views: this.table.viewCount,
