@@ -140,7 +140,7 @@ export async function main(): Promise<void> {
     xdsAddress: config.xdsAddress,
     debounceMs: config.debounce,
     // Like istiod, no proxy is served before the whole mesh read at start is built.
-    servesAfter: initialBuildDone({ written: () => watcher.status().converged, translators }),
+    servesAfter: initialBuildDone({ written: () => watcher.initialStateWritten(), translators }),
     limits: security.limits,
     identityCheck: security.identityCheck,
     debugAuth: security.debugAuth,

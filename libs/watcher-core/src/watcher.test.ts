@@ -302,6 +302,9 @@ describe('Watcher on the in-memory store', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(two.status().leader).toBe(false);
     expect(two.isReady()).toBe(true);
+    // The holder wrote the store; the standby has read the source, and takes the store as written.
+    expect(one.initialStateWritten()).toBe(true);
+    expect(two.initialStateWritten()).toBe(true);
     // The standby sees a change but does not write it.
     const revision = (await store.serviceEntries.read({ namespace: 'mesh', name: 'a' }))?.revision;
     sourceTwo.upsert(workloadEntry('a-2', '10.0.0.2', { app: 'a' }));

@@ -189,6 +189,15 @@ export class Watcher implements Runner {
     return this.synced && this.sourceHealth().healthy;
   }
 
+  /**
+   * Whether the store holds the source's state as this process read it at start: this watcher
+   * converged it, or, synced as a standby, it leaves the writing to the lease holder (whose converge
+   * the store then reflects). The all-in-one serves proxies after it and its translators' catch-up.
+   */
+  initialStateWritten(): boolean {
+    return this.converged || (this.synced && this.lease.answered && this.lease.current() === null);
+  }
+
   status(): WatcherStatus {
     const grant = this.lease.current();
     return {

@@ -35,6 +35,7 @@ export class WriterLease {
   private readonly logger: Logger;
   private readonly ttlMs: number;
   private readonly retryMs: number;
+  private answeredOnce = false;
   private readonly elector: LeaderElector | undefined;
   private readonly listeners = new Set<(grant: LeaseGrant | null) => void>();
   private grant: LeaseGrant | null = null;
@@ -107,6 +108,11 @@ export class WriterLease {
     }, delayMs);
   }
 
+  /** Whether a lease call has answered since start, so `current()` tells whether this replica leads. */
+  get answered(): boolean {
+    return this.answeredOnce;
+  }
+
   private async tick(): Promise<void> {
     if (!this.running) return;
     const mayLead = this.elector?.isLeader() ?? true;
@@ -131,6 +137,7 @@ export class WriterLease {
           this.setGrant(grant);
         }
       }
+      this.answeredOnce = true;
     } catch (error) {
       // The store is unreachable: a grant not confirmed within its TTL may have been taken over.
       if (this.grant && performance.now() - this.confirmedAt >= this.ttlMs) {
