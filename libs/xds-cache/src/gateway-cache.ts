@@ -183,10 +183,10 @@ const LOCALITY_POLICY_TYPES: ReadonlyMap<string, string> = new Map([
   [TypeUrl.Cluster, INLINE_LOCALITY_LB_POLICY_TYPE_URL],
 ]);
 
-/** The highest sequence number of a shard the cache reflects. */
 /** How often a held cache checks whether it has applied what it waits for. */
 const HELD_SERVING_POLL_MS = 10;
 
+/** The highest sequence number of a shard the cache reflects. */
 function applied(shard: ShardState): number {
   return Math.max(shard.snapshotSeq, shard.seenSeq);
 }
@@ -398,6 +398,7 @@ export class GatewayCache implements ResourceProvider, Runner {
       .then(() => this.waitUntilApplied())
       .then(
         () => {
+          if (this.stopping) return;
           this.servingHeld = false;
           const { seq, owners } = this.status();
           this.logger.info({ seq, owners }, 'serving: everything built before the start is applied');
