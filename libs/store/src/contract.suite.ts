@@ -286,15 +286,15 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
     });
 
     describe('change log', () => {
-      it('delivers each entry to one consumer of the group and keeps it pending until acked; counts what is not delivered yet', async () => {
-        expect(await store.changeLog.undelivered()).toBe(0);
+      it('delivers each entry to one consumer of the group and keeps it pending until acked; tells whether something is not delivered yet', async () => {
+        expect(await store.changeLog.hasUndelivered()).toBe(false);
         const written = [await writeFull(A, ['10.0.0.1']), await writeFull(B, ['10.0.1.1'])];
-        expect(await store.changeLog.undelivered()).toBe(2);
+        expect(await store.changeLog.hasUndelivered()).toBe(true);
         const second = await harness.open();
         const first = await store.changeLog.read('t1', { count: 1, blockMs: 0 });
-        expect(await second.changeLog.undelivered()).toBe(1);
+        expect(await second.changeLog.hasUndelivered()).toBe(true);
         const rest = await second.changeLog.read('t2', { count: 10, blockMs: 0 });
-        expect(await store.changeLog.undelivered()).toBe(0);
+        expect(await store.changeLog.hasUndelivered()).toBe(false);
         expect(first).toHaveLength(1);
         expect(rest).toHaveLength(1);
         expect([...first, ...rest].map((c) => c.serviceEntry)).toEqual([A, B]);
@@ -364,9 +364,12 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
           expect(length).toBeLessThan(251);
           expect(await s.changeLog.claimStale('survivor', 0)).toEqual([]);
           expect((await s.changeLog.pending()).count).toBe(0);
+          // The group's last delivery was trimmed away (Redis's group lag then counts the trimmed entries too).
+          expect(await s.changeLog.hasUndelivered()).toBe(true);
           const rest = await s.changeLog.read('t1', { count: 1000, blockMs: 0 });
           expect(rest).toHaveLength(1);
           expect(rest[0]?.ids.length).toBe(length);
+          expect(await s.changeLog.hasUndelivered()).toBe(false);
         } finally {
           await small.close();
         }

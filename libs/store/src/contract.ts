@@ -305,10 +305,11 @@ export interface ChangeLog {
   claimStale(consumer: string, minIdleMs: number, count?: number): Promise<CoalescedChange[]>;
   pending(): Promise<PendingSummary>;
   /**
-   * How many entries the group has not been delivered yet (Redis: `XINFO GROUPS` `lag`). With
-   * `pending().count` it says whether the translators have built everything written so far.
+   * Whether the log holds an entry not yet delivered to the group (Redis: the stream's last id is past
+   * the group's last delivered id). With `pending()` it says whether the translators have built
+   * everything written so far.
    */
-  undelivered(): Promise<number>;
+  hasUndelivered(): Promise<boolean>;
   /** Entries currently retained. */
   length(): Promise<number>;
 }

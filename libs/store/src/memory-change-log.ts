@@ -83,7 +83,7 @@ export function memoryChangeLog(state: MemoryState): ChangeLog {
     ack: async (ids) => state.op(() => ids.filter((id) => state.data.pending.delete(id)).length),
     claimStale: async (consumer, minIdleMs, count) => state.op(() => claimStale(consumer, minIdleMs, count ?? 100)),
     pending: async () => state.op(pendingSummary),
-    undelivered: async () => state.op(() => state.data.log.length - indexAfter(state.data.lastDeliveredId)),
+    hasUndelivered: async () => state.op(() => indexAfter(state.data.lastDeliveredId) < state.data.log.length),
     length: async () => state.op(() => state.data.log.length),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { RedisClient } from './redis-connection.js';
 import { CHANGE_LOG_GROUP, type ChangeLog, type ChangeLogEntry, type CoalescedChange, type PendingSummary, type ReadOptions } from './contract.js';
-import { coalesce, parseChangeLogEntry } from './change-log-entries.js';
+import { coalesce, compareStreamIds, parseChangeLogEntry } from './change-log-entries.js';
 import type { RedisContext } from './redis-context.js';
 import { errorMessage, isNoGroup, isReplyError } from './redis-connection.js';
 
@@ -33,7 +33,7 @@ export class RedisChangeLog implements ChangeLog {
       ack: (ids) => this.ack(ids),
       claimStale: (consumer, minIdleMs, count) => this.claimStale(consumer, minIdleMs, count),
       pending: () => this.pending(),
-      undelivered: () => this.undelivered(),
+      hasUndelivered: () => this.hasUndelivered(),
       length: () => this.length(),
     };
   }
@@ -75,16 +75,16 @@ export class RedisChangeLog implements ChangeLog {
     });
   }
 
-  undelivered(): Promise<number> {
+  hasUndelivered(): Promise<boolean> {
     return this.ctx.run('undelivered change log', async () => {
+      // Not the group's `lag`: once the log is trimmed past the group, Redis keeps counting the trimmed
+      // entries in it, even after the group has read everything retained. The log is only ever trimmed
+      // from its start, so its last id is its newest entry's.
       const groups = (await this.withGroup(() => this.ctx.client.call('XINFO', ['GROUPS', this.ctx.keys.changeLog]))) as unknown[][];
       const group = groups.map(infoFieldsOf).find((fields) => fields.get('name') === CHANGE_LOG_GROUP);
-      if (group === undefined) return 0;
-      const lag = group.get('lag');
-      if (lag !== null && lag !== undefined) return Number(lag);
-      // Redis leaves `lag` nil when it cannot tell (entries deleted or trimmed past the group): count them.
-      const after = await this.ctx.client.call('XRANGE', [this.ctx.keys.changeLog, `(${String(group.get('last-delivered-id'))}`, '+']);
-      return (after as unknown[]).length;
+      const stream = infoFieldsOf((await this.ctx.client.call('XINFO', ['STREAM', this.ctx.keys.changeLog])) as unknown[]);
+      const delivered = String(group?.get('last-delivered-id') ?? '0-0');
+      return compareStreamIds(String(stream.get('last-generated-id') ?? '0-0'), delivered) > 0;
     });
   }
 

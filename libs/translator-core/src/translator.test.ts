@@ -349,7 +349,7 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
         return claimed;
       },
       pending: () => inner.changeLog.pending(),
-      undelivered: () => inner.changeLog.undelivered(),
+      hasUndelivered: () => inner.changeLog.hasUndelivered(),
       length: () => inner.changeLog.length(),
     });
     await expectEachBuiltOnce(start(raced, 'raced', { claimMinIdleMs: 100, claimIntervalMs: 20 }), names);

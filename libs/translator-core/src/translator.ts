@@ -278,8 +278,8 @@ export class Translator implements Runner {
    */
   async caughtUp(): Promise<boolean> {
     if (!this.locallyIdle()) return false;
-    const [undelivered, pending] = await Promise.all([this.store.changeLog.undelivered(), this.store.changeLog.pending()]);
-    return undelivered === 0 && (pending.perConsumer[this.consumer] ?? 0) === 0 && this.locallyIdle();
+    const [undelivered, pending] = await Promise.all([this.store.changeLog.hasUndelivered(), this.store.changeLog.pending()]);
+    return !undelivered && (pending.perConsumer[this.consumer] ?? 0) === 0 && this.locallyIdle();
   }
 
   private locallyIdle(): boolean {

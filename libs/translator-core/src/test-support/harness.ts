@@ -140,7 +140,7 @@ export class DyingStore {
         ack: (ids) => guard(() => inner.changeLog.ack(ids)),
         claimStale: (consumer, minIdleMs, count) => guard(() => inner.changeLog.claimStale(consumer, minIdleMs, count)),
         pending: () => guard(() => inner.changeLog.pending()),
-        undelivered: () => guard(() => inner.changeLog.undelivered()),
+        hasUndelivered: () => guard(() => inner.changeLog.hasUndelivered()),
         length: () => guard(() => inner.changeLog.length()),
       },
       resources: {
