@@ -9,7 +9,7 @@ import {
 import { testCluster, testLoadAssignment } from '@skiff/xds-conformance';
 import { describe, expect, it } from 'vitest';
 import { servedResource } from './served-resource.js';
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
+import { encodeAny, encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
 
 const clusters = [testCluster('a'), testCluster('b', 3)].map((r) => servedResource(r.typeUrl, r.name, r.bytes));
 
@@ -36,6 +36,20 @@ describe('encodeDiscoveryResponse', () => {
   it('leaves empty fields off the wire like proto3', () => {
     const bytes = encodeDiscoveryResponse({ versionInfo: '', typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'n', resources: [] });
     expect(bytes).toEqual(toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl: TypeUrl.ClusterLoadAssignment, nonce: 'n' })));
+  });
+});
+
+describe('encodeAny', () => {
+  it.each([
+    ['a cluster', TypeUrl.Cluster, testCluster('a').bytes],
+    ['an empty value', TypeUrl.Cluster, new Uint8Array(0)],
+    ['a value with a three-byte length', TypeUrl.ClusterLoadAssignment, new Uint8Array(70_000).fill(7)],
+    ['a non-ASCII type URL and no value', 'type.googleapis.com/größe', new Uint8Array(0)],
+    ['an empty type URL', '', Uint8Array.of(1, 2, 3)],
+  ])('writes %s exactly as toBinary does, the value as its tail', (_, typeUrl, value) => {
+    const bytes = encodeAny(typeUrl, value);
+    expect(bytes).toEqual(toBinary(AnySchema, create(AnySchema, { typeUrl, value })));
+    expect(bytes.subarray(bytes.length - value.length)).toEqual(value);
   });
 });
 

@@ -156,3 +156,20 @@ export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Ar
   writer.controlPlane(DeltaField.ControlPlane, parts.controlPlaneIdentifier);
   return writer.finish();
 }
+
+/** `google.protobuf.Any` fields. */
+const AnyField = { TypeUrl: 1, Value: 2 } as const;
+
+/**
+ * Serializes a `google.protobuf.Any` around a resource's bytes: `type_url`, then `value`, which is
+ * therefore the buffer's tail (`bytes.length` bytes at the end). One exact-size allocation, where
+ * `toBinary` grows its buffer by doubling and copies it once more when it finishes: a gateway wraps every
+ * resource version it takes in.
+ */
+export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
+  const writer = new FrameWriter(stringFieldSize(typeUrl) + (value.length === 0 ? 0 : fieldSize(value.length)));
+  writer.string(AnyField.TypeUrl, typeUrl);
+  // proto3 leaves empty bytes off the wire, as toBinary does.
+  if (value.length > 0) writer.bytes(AnyField.Value, value);
+  return writer.finish();
+}

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A serialized resource's version: the lowercase hex SHA-256 of its bytes (go-control-plane
@@ -6,5 +6,7 @@ import { createHash } from 'node:crypto';
  * proxy that reconnects to another gateway is sent nothing again.
  */
 export function contentVersion(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // The one-shot `hash` takes half the time of `createHash().update().digest()` on a resource's few
+  // hundred bytes, and every built resource is hashed.
+  return hash('sha256', bytes, 'hex');
 }

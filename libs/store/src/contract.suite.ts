@@ -16,6 +16,7 @@ import {
   type PolicyScopes,
   type DeleteResult,
   type ReplaceOutcome,
+  type ResourceId,
   type Store,
   type StoreOptions,
   type WriteResult,
@@ -471,6 +472,20 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect((await store.resources.readOwner(A))?.resources).toHaveLength(2);
         expect(await store.resources.readOwner(B)).toBeNull();
         expect(await store.resources.listOwners()).toEqual([A]);
+      });
+
+      it("gives every reader bytes of its own: a reader that writes into them changes nothing stored", async () => {
+        await store.resources.replace({ visibility: visibility(A), revision: 1, resources: v1 });
+        const first = await store.resources.readOwner(A);
+        const expected = (read: ResourceId) => Buffer.from(v1.find((r) => r.typeUrl === read.typeUrl && r.name === read.name)!.bytes);
+        for (const read of first!.resources) {
+          expect(Buffer.from(read.bytes).equals(expected(read))).toBe(true);
+          read.bytes.fill(0xee);
+        }
+        const again = await store.resources.readOwner(A);
+        for (const read of again!.resources) expect(Buffer.from(read.bytes).equals(expected(read))).toBe(true);
+        const loaded = (await store.resources.loadAll()).owners.find((owner) => owner.record.name === A.name);
+        for (const read of loaded!.resources) expect(Buffer.from(read.bytes).equals(expected(read))).toBe(true);
       });
 
       it('deletes an owner and its index entry, and publishes the removal', async () => {

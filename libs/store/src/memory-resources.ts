@@ -20,14 +20,27 @@ import { compareObjectKeys, prepareReplace } from './ownership-records.js';
 
 function ownedResources(state: OwnerState, ids: readonly ResourceId[] | undefined): OwnedResources {
   const wanted = ids === undefined ? null : new Set(ids.map(resourceKey));
-  const resources: BuiltResource[] = [];
+  const found: [ResourceRef, Uint8Array][] = [];
+  let size = 0;
   for (const ref of state.record.resources) {
     const key = resourceKey(ref);
     if (wanted !== null && !wanted.has(key)) continue;
     const bytes = state.bytes.get(key);
-    if (bytes !== undefined) resources.push({ ...ref, bytes: new Uint8Array(bytes) });
+    if (bytes === undefined) continue;
+    found.push([ref, bytes]);
+    size += bytes.length;
   }
-  // A copy of its own for every reader, as from Redis: a gateway reads every owner at least once.
+  // A copy of its own for every reader, as from Redis: a gateway reads every owner at least once. One
+  // buffer for the read, not one per resource: allocating a buffer costs far more than copying a
+  // resource's few hundred bytes.
+  const copy = new Uint8Array(size);
+  const resources: BuiltResource[] = [];
+  let offset = 0;
+  for (const [ref, bytes] of found) {
+    copy.set(bytes, offset);
+    resources.push({ ...ref, bytes: copy.subarray(offset, offset + bytes.length) });
+    offset += bytes.length;
+  }
   return { record: JSON.parse(state.recordJson) as OwnershipRecord, resources };
 }
 

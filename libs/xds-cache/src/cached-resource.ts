@@ -5,9 +5,7 @@
  * resource bytes are a view into the Any's own buffer (the value is its last field), so a version
  * costs one buffer, not two.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
-import { AnySchema } from '@bufbuild/protobuf/wkt';
-import type { ServedResource } from '@skiff/ads-server';
+import { encodeAny, type ServedResource } from '@skiff/ads-server';
 import { resourceKey, type BuiltResource, type ResourceId } from '@skiff/store';
 import type { LocalityLbPolicy } from '@skiff/xds-translate';
 import { LocalityVariants } from './locality-variants.js';
@@ -34,8 +32,8 @@ export class CachedResource implements ServedResource {
       this.anyBytes = encoded.anyBytes;
       this.bytes = encoded.bytes;
     } else {
-      this.anyBytes = toBinary(AnySchema, create(AnySchema, { typeUrl: resource.typeUrl, value: resource.bytes }));
-      // Any's fields are written in field-number order, type_url (1) then value (2): the value is the tail.
+      this.anyBytes = encodeAny(resource.typeUrl, resource.bytes);
+      // The value is the Any's last field: its tail.
       this.bytes = this.anyBytes.subarray(this.anyBytes.length - resource.bytes.length);
     }
     this.locality = locality === undefined ? undefined : new LocalityVariants(this.typeUrl, this, locality.policy, locality.version);

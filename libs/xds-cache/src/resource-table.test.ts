@@ -163,6 +163,32 @@ describe('views', () => {
     expect(table.view('envoy-sidecar', 'a')).toBe(viewA);
   });
 
+  it('decide a name asked for alone once, and again after every change to it', () => {
+    const table = new ResourceTable(['*']);
+    table.setOwner(...owner(visibility('a', 'old', { creationTime: 1 }), [built('c1', 'old-1e', 'envoy-sidecar', EDS)]));
+    const view = table.view('envoy-sidecar', 'a');
+    const first = view.get(EDS, 'c1');
+    expect(first?.version).toBe('old-1e');
+    expect(view.get(EDS, 'c1')).toBe(first);
+    expect(view.get(EDS, 'c2')).toBeUndefined();
+
+    // A newer private owner takes c1 over and builds c2; another namespace's view keeps the old owner's.
+    table.setOwner(...owner(visibility('a', 'new', { creationTime: 2, exportTo: ['.'] }), [built('c1', 'new-1e', 'envoy-sidecar', EDS), built('c2', 'new-2e', 'envoy-sidecar', EDS)]));
+    expect(view.get(EDS, 'c1')?.version).toBe('new-1e');
+    expect(view.get(EDS, 'c2')?.version).toBe('new-2e');
+    expect(table.view('envoy-sidecar', 'b').get(EDS, 'c1')?.version).toBe('old-1e');
+
+    // A new version of the same owner, then the owner gone: each is what the next lookup sees.
+    table.setOwner(...owner(visibility('a', 'new', { creationTime: 2, exportTo: ['.'] }), [built('c1', 'new-1e-v2', 'envoy-sidecar', EDS)], 2));
+    expect(view.get(EDS, 'c1')?.version).toBe('new-1e-v2');
+    expect(view.get(EDS, 'c2')).toBeUndefined();
+    table.removeOwner('a/new');
+    expect(view.get(EDS, 'c1')?.version).toBe('old-1e');
+
+    // Once asked for whole, the type is held whole and agrees with the names decided alone.
+    expect(Object.fromEntries([...view.all(EDS)].map(([n, r]) => [n, r.version]))).toEqual({ c1: 'old-1e' });
+  });
+
   it('reports only what differs when an owner is set again, and everything when its visibility changes', () => {
     const table = new ResourceTable(['*']);
     const vis = visibility('a', 'se');

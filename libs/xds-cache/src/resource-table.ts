@@ -224,15 +224,24 @@ export interface ViewAudience {
   readonly selectors: ReadonlySet<string>;
 }
 
-/** The resources one (variant, audience) sees. Maps are live: they follow later changes. */
-class NamespaceView implements ProxyResourceView {
-  /** Winners per type URL, for the types asked for so far. */
+/**
+ * The resources one (variant, audience) sees, chosen by `select`. Maps are live: they follow later
+ * changes. A type asked for whole (`all`: a wildcard subscription) is held whole; a type asked for by
+ * name (EDS: every sidecar of the audience asks for the same few thousand assignments) keeps the
+ * winners it has decided, so each is decided once per view rather than once per proxy. Both follow
+ * changes through `refresh`, which the table calls for every name whose winner may have changed.
+ */
+export class WinnersView implements ProxyResourceView {
+  /** Winners per type URL, for the types asked for whole so far. */
   readonly byType = new Map<string, Map<string, CachedResource>>();
+  /** Winners decided one name at a time, per type URL not held whole; a name without one is not kept. */
+  private readonly byName = new Map<string, Map<string, CachedResource>>();
 
   constructor(
     private readonly table: ResourceTable,
     readonly variant: string,
     readonly audience: ViewAudience,
+    private readonly select: WinnerSelector = DEFAULT_SCOPE,
   ) {}
 
   get namespace(): string {
@@ -242,8 +251,9 @@ class NamespaceView implements ProxyResourceView {
   all(typeUrl: string): ReadonlyMap<string, CachedResource> {
     let winners = this.byType.get(typeUrl);
     if (winners === undefined) {
-      winners = this.table.buildWinners(this.variant, typeUrl, this.audience);
+      winners = this.table.buildWinners(this.variant, typeUrl, this.audience, this.select);
       this.byType.set(typeUrl, winners);
+      this.byName.delete(typeUrl);
     }
     return winners;
   }
@@ -251,14 +261,27 @@ class NamespaceView implements ProxyResourceView {
   get(typeUrl: string, name: string): CachedResource | undefined {
     const winners = this.byType.get(typeUrl);
     if (winners !== undefined) return winners.get(name);
-    return this.table.winnerResource(this.variant, typeUrl, name, this.audience);
+    const decided = this.byName.get(typeUrl)?.get(name);
+    if (decided !== undefined) return decided;
+    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.select);
+    if (resource !== undefined) {
+      let named = this.byName.get(typeUrl);
+      if (named === undefined) this.byName.set(typeUrl, (named = new Map()));
+      named.set(name, resource);
+    }
+    return resource;
   }
 
-  /** Re-decides one name, if this view holds its type. */
+  /** Re-decides one name, if this view holds it. */
   refresh(typeUrl: string, name: string): void {
-    const winners = this.byType.get(typeUrl);
+    const winners = this.byType.get(typeUrl) ?? this.byName.get(typeUrl);
     if (winners === undefined) return;
-    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience);
+    // A name decided one at a time is decided again on its next `get`; a type held whole stays whole.
+    if (winners !== this.byType.get(typeUrl)) {
+      winners.delete(name);
+      return;
+    }
+    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.select);
     if (resource === undefined) winners.delete(name);
     else winners.set(name, resource);
   }
@@ -274,7 +297,7 @@ export class ResourceTable {
   /** `variant type` -> name -> owners claiming it (in any of their policy scopes; `variant` unscoped). */
   private readonly claims = new Map<string, Map<string, Set<CachedOwner>>>();
   /** `variant` -> audience key -> view. */
-  private readonly views = new Map<string, Map<string, NamespaceView>>();
+  private readonly views = new Map<string, Map<string, WinnersView>>();
   /** Namespace (or `OTHER_NAMESPACES`) -> the rule selectors owners' scope choices test there, by canonical JSON, with how many owners use each. */
   private readonly selectorsByNamespace = new Map<string, Map<string, { readonly selector: Readonly<Record<string, string>>; count: number }>>();
   private resourceCount = 0;
@@ -329,7 +352,7 @@ export class ResourceTable {
     const { key, audience } = this.audienceOf(namespace, labels);
     let view = byAudience.get(key);
     if (view === undefined) {
-      view = new NamespaceView(this, variant, audience);
+      view = new WinnersView(this, variant, audience);
       byAudience.set(key, view);
     }
     return view;

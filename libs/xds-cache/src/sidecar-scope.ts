@@ -26,7 +26,6 @@
 import type { ProxyResourceView } from '@skiff/ads-server';
 import { labelsMatch, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { baseVariant } from '@skiff/store';
-import type { CachedResource } from './cached-resource.js';
 import {
   choosableByHost,
   exportTier,
@@ -36,6 +35,7 @@ import {
   portsOf,
   providersOf,
   selectWinner,
+  WinnersView,
   type CachedOwner,
   type ChangedName,
   type HostChoice,
@@ -244,41 +244,14 @@ export class SidecarIndex {
  * The resources one (variant, namespace, Sidecar) sees, for proxies with one set of DestinationRule
  * selectors (`ViewAudience`). Maps are live: `SidecarViews.refresh` keeps them current.
  */
-class ScopedView implements ProxyResourceView {
-  readonly byType = new Map<string, Map<string, CachedResource>>();
-
+class ScopedView extends WinnersView {
   constructor(
-    private readonly table: ResourceTable,
-    readonly variant: string,
-    readonly audience: ViewAudience,
+    table: ResourceTable,
+    variant: string,
+    audience: ViewAudience,
     readonly scope: SidecarScope,
-  ) {}
-
-  get namespace(): string {
-    return this.audience.namespace;
-  }
-
-  all(typeUrl: string): ReadonlyMap<string, CachedResource> {
-    let winners = this.byType.get(typeUrl);
-    if (winners === undefined) {
-      winners = this.table.buildWinners(this.variant, typeUrl, this.audience, this.scope.select);
-      this.byType.set(typeUrl, winners);
-    }
-    return winners;
-  }
-
-  get(typeUrl: string, name: string): CachedResource | undefined {
-    const winners = this.byType.get(typeUrl);
-    if (winners !== undefined) return winners.get(name);
-    return this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.scope.select);
-  }
-
-  refresh(typeUrl: string, name: string): void {
-    const winners = this.byType.get(typeUrl);
-    if (winners === undefined) return;
-    const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.scope.select);
-    if (resource === undefined) winners.delete(name);
-    else winners.set(name, resource);
+  ) {
+    super(table, variant, audience, scope.select);
   }
 }
 

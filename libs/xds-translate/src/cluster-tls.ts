@@ -31,6 +31,7 @@ import { discoveryTypeOf, isHttp2Cluster, type ClusterWrapper } from './cluster-
 import type { ClientTlsJson, TrafficPolicyJson } from './destination-rule.js';
 import { ISTIO_MUTUAL_TLS_MODE } from './instances.js';
 import type { ClusterNaming } from './names.js';
+import { sharedMessage } from './shared-message.js';
 
 /** `wellknown.TransportSocketTLS`, `wellknown.TransportSocketRawBuffer`. */
 export const TLS_TRANSPORT_SOCKET_NAME = 'envoy.transport_sockets.tls';
@@ -49,7 +50,7 @@ const SDS_CA_SUFFIX = '-cacert';
  * the two built-in secrets wait for nothing (`initial_fetch_timeout: 0s`); file secrets
  * (`file-cert:`, `file-root:`) keep Envoy's default fetch timeout.
  */
-function buildSdsSecretConfig(name: string): SdsSecretConfig {
+function createSdsSecretConfig(name: string): SdsSecretConfig {
   return create(SdsSecretConfigSchema, {
     name,
     sdsConfig: {
@@ -66,6 +67,16 @@ function buildSdsSecretConfig(name: string): SdsSecretConfig {
       resourceApiVersion: ApiVersion.V3,
     },
   });
+}
+
+/** The built-in secrets, in every Istio mTLS socket: shared (`sharedMessage`). */
+const SDS_DEFAULT_SECRET = sharedMessage(createSdsSecretConfig(SDS_DEFAULT_RESOURCE_NAME));
+const SDS_ROOT_SECRET = sharedMessage(createSdsSecretConfig(SDS_ROOT_RESOURCE_NAME));
+
+function buildSdsSecretConfig(name: string): SdsSecretConfig {
+  if (name === SDS_DEFAULT_RESOURCE_NAME) return SDS_DEFAULT_SECRET;
+  if (name === SDS_ROOT_RESOURCE_NAME) return SDS_ROOT_SECRET;
+  return createSdsSecretConfig(name);
 }
 
 export interface IstioMutualTlsArgs {
@@ -109,13 +120,13 @@ export function buildIstioMutualTransportSocket(args: IstioMutualTlsArgs): Trans
   });
 }
 
-/** Plain text (`xdsfilters.RawBufferTransportSocket`). */
-function buildRawBufferTransportSocket(): TransportSocket {
-  return create(TransportSocketSchema, {
+/** Plain text (`xdsfilters.RawBufferTransportSocket`): shared (`sharedMessage`). */
+const RAW_BUFFER_TRANSPORT_SOCKET: TransportSocket = sharedMessage(
+  create(TransportSocketSchema, {
     name: RAW_BUFFER_TRANSPORT_SOCKET_NAME,
     configType: { case: 'typedConfig', value: anyPack(RawBufferSchema, create(RawBufferSchema)) },
-  });
-}
+  }),
+);
 
 /**
  * Auto-mTLS as a pair of matches (`applyUpstreamTLSSettings`, `defaultTransportSocketMatch`):
@@ -124,7 +135,7 @@ function buildRawBufferTransportSocket(): TransportSocket {
 function buildAutoMtlsTransportSocketMatches(mtls: TransportSocket): Cluster_TransportSocketMatch[] {
   return [
     create(Cluster_TransportSocketMatchSchema, { name: `tlsMode-${ISTIO_MUTUAL_TLS_MODE}`, match: { tlsMode: ISTIO_MUTUAL_TLS_MODE }, transportSocket: mtls }),
-    create(Cluster_TransportSocketMatchSchema, { name: 'tlsMode-disabled', match: {}, transportSocket: buildRawBufferTransportSocket() }),
+    create(Cluster_TransportSocketMatchSchema, { name: 'tlsMode-disabled', match: {}, transportSocket: RAW_BUFFER_TRANSPORT_SOCKET }),
   ];
 }
 

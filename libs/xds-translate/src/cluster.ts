@@ -45,6 +45,7 @@ import {
 import type { ResolvedTrafficPolicy } from './destination-rule.js';
 import { supportsUnhealthyEndpoints, type DnsLookupFamily, type MeshSettings } from './mesh.js';
 import { buildDnsSrvSubsetKey, type ClusterNaming } from './names.js';
+import { sharedMessage } from './shared-message.js';
 
 /** Key of `typed_extension_protocol_options` for upstream HTTP settings (`v3.HttpProtocolOptionsType`). */
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -74,23 +75,28 @@ export function buildAltStatName(clusterName: string): string {
 }
 
 /** `eds_config` pointing at ADS; `initial_fetch_timeout: 0s` so a cluster never waits on EDS to warm (`maybeApplyEdsConfig`). */
-function buildAdsEdsConfig(): ConfigSource {
-  return create(ConfigSourceSchema, {
+const ADS_EDS_CONFIG: ConfigSource = sharedMessage(
+  create(ConfigSourceSchema, {
     configSourceSpecifier: { case: 'ads', value: {} },
     initialFetchTimeout: durationFromMs(0),
     resourceApiVersion: ApiVersion.V3,
-  });
-}
+  }),
+);
 
 /** The TCP metadata exchange filter, a TypedStruct with fields `protocol` and `enable_discovery`. */
-export function buildMetadataExchangeFilter(): Filter {
-  return create(FilterSchema, {
+const METADATA_EXCHANGE_FILTER: Filter = sharedMessage(
+  create(FilterSchema, {
     name: METADATA_EXCHANGE_FILTER_NAME,
     typedConfig: anyPack(
       TypedStructSchema,
       create(TypedStructSchema, { typeUrl: METADATA_EXCHANGE_TYPE_URL, value: { enable_discovery: true, protocol: 'istio-peer-exchange' } }),
     ),
-  });
+  }),
+);
+
+/** The TCP metadata exchange filter (shared and frozen: see `sharedMessage`). */
+export function buildMetadataExchangeFilter(): Filter {
+  return METADATA_EXCHANGE_FILTER;
 }
 
 /**
@@ -244,7 +250,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
 
   // After the policy, which may have turned the cluster into ORIGINAL_DST (`maybeApplyEdsConfig`).
   if (discoveryTypeOf(cluster) === Cluster_DiscoveryType.EDS) {
-    cluster.edsClusterConfig = create(Cluster_EdsClusterConfigSchema, { serviceName: args.name, edsConfig: buildAdsEdsConfig() });
+    cluster.edsClusterConfig = create(Cluster_EdsClusterConfigSchema, { serviceName: args.name, edsConfig: ADS_EDS_CONFIG });
   }
   if (mesh.metadataExchange) cluster.filters = [buildMetadataExchangeFilter()];
 

@@ -10,7 +10,8 @@ import { isIP } from '@skiff/model';
 import { ListenerSchema, type Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { HTTPFaultSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/fault/v3/fault_pb.js';
 import { RouterSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
-import { HttpConnectionManagerSchema } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { sharedMessage } from './shared-message.js';
+import { HttpConnectionManagerSchema, HttpFilterSchema, type HttpFilter } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 
 /** `wellknown.Fault`: fault injection, a no-op without a VirtualService's `fault`. */
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
@@ -47,6 +48,12 @@ export interface GrpcListenerArgs {
   readonly routeConfigName: string;
 }
 
+/** The fault filter, then the router: the same in every gRPC listener (`sharedMessage`). */
+const GRPC_HTTP_FILTERS: readonly HttpFilter[] = [
+  sharedMessage(create(HttpFilterSchema, { name: FAULT_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(HTTPFaultSchema, create(HTTPFaultSchema)) } })),
+  sharedMessage(create(HttpFilterSchema, { name: ROUTER_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(RouterSchema, create(RouterSchema)) } })),
+];
+
 /**
  * One API listener whose HttpConnectionManager has istiod's gRPC filter list
  * (`grpcgen/lds.go` `supportedFilters`): the fault filter (empty: no fault injected without a
@@ -58,10 +65,7 @@ export function buildGrpcListener(args: GrpcListenerArgs): Listener {
       case: 'rds',
       value: { configSource: { configSourceSpecifier: { case: 'ads', value: {} } }, routeConfigName: args.routeConfigName },
     },
-    httpFilters: [
-      { name: FAULT_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(HTTPFaultSchema, create(HTTPFaultSchema)) } },
-      { name: ROUTER_FILTER_NAME, configType: { case: 'typedConfig', value: anyPack(RouterSchema, create(RouterSchema)) } },
-    ],
+    httpFilters: [...GRPC_HTTP_FILTERS],
   });
   return create(ListenerSchema, {
     name: args.name,

@@ -13,6 +13,8 @@ import { anyPack, DurationSchema } from '@bufbuild/protobuf/wkt';
 import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
+import { RetryPolicySchema, RouteMatchSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_components_pb.js';
+import { sharedMessage } from './shared-message.js';
 import type { ConsistentHashJson } from './destination-rule.js';
 import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
@@ -111,6 +113,18 @@ export function buildVirtualHostDomains(args: Pick<GrpcRouteArgs, 'hostname' | '
   return domains;
 }
 
+/** The parts of the default route that are the same for every host (`sharedMessage`). */
+const DEFAULT_ROUTE_MATCH = sharedMessage(create(RouteMatchSchema, { pathSpecifier: { case: 'prefix', value: '/' } }));
+const NO_TIMEOUT = sharedMessage(create(DurationSchema, {}));
+const DEFAULT_RETRY_POLICY = sharedMessage(
+  create(RetryPolicySchema, {
+    retryOn: DEFAULT_RETRY_ON,
+    numRetries: DEFAULT_RETRY_ATTEMPTS,
+    retryHostPredicate: [{ name: PREVIOUS_HOSTS_PREDICATE_NAME, configType: { case: 'typedConfig', value: anyPack(PreviousHostsPredicateSchema, create(PreviousHostsPredicateSchema)) } }],
+    hostSelectionRetryMaxAttempts: 5n,
+  }),
+);
+
 /**
  * The route configuration for `HOST:PORT`. On an HTTP-routed port: one virtual host named
  * `HOST:PORT` counting attempts (`x-envoy-attempt-count`), with one route `default` matching every
@@ -138,7 +152,6 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
       });
     }
   }
-  const noTimeout = create(DurationSchema, {});
   const hashPolicy = args.consistentHash === undefined ? undefined : buildHashPolicy(args.consistentHash);
   return create(RouteConfigurationSchema, {
     name: args.name,
@@ -149,21 +162,14 @@ export function buildGrpcRouteConfiguration(args: GrpcRouteArgs): RouteConfigura
         routes: [
           {
             name: 'default',
-            match: { pathSpecifier: { case: 'prefix', value: '/' } },
+            match: DEFAULT_ROUTE_MATCH,
             action: {
               case: 'route',
               value: {
                 clusterSpecifier: { case: 'cluster', value: args.clusterName },
-                timeout: noTimeout,
-                retryPolicy: {
-                  retryOn: DEFAULT_RETRY_ON,
-                  numRetries: DEFAULT_RETRY_ATTEMPTS,
-                  retryHostPredicate: [
-                    { name: PREVIOUS_HOSTS_PREDICATE_NAME, configType: { case: 'typedConfig', value: anyPack(PreviousHostsPredicateSchema, create(PreviousHostsPredicateSchema)) } },
-                  ],
-                  hostSelectionRetryMaxAttempts: 5n,
-                },
-                maxGrpcTimeout: noTimeout,
+                timeout: NO_TIMEOUT,
+                retryPolicy: DEFAULT_RETRY_POLICY,
+                maxGrpcTimeout: NO_TIMEOUT,
                 ...(hashPolicy === undefined ? {} : { hashPolicy: [hashPolicy] }),
               },
             },
