@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from '@skiff/runtime/bundle-loader.js';
 
+const { main } = loadBundle(fileURLToPath(new URL('../dist/skiff.cjs', import.meta.url))).exports;
 await main();

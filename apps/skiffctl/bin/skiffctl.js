@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
-import { loadBundle, tuneV8ForShortRuns } from '../dist/bundle-loader.js';
+import { loadBundle, tuneV8ForShortRuns } from '@skiff/runtime/bundle-loader.js';
 
 // Before the bundle compiles: the tuning applies to what is compiled after it (bundle-loader.ts).
 tuneV8ForShortRuns();

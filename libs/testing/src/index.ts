@@ -14,3 +14,4 @@ export { writeConfigMapVolume } from './configmap-volume.js';
 export { TestCertificateAuthority, type IssuedCertificate } from './pki.js';
 export { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from './normalized.js';
 export { LocalRedisCluster, type ClusterNodeInfo } from './redis-cluster.js';
+export { bundleLoadsFromCodeCache } from './bundle.js';

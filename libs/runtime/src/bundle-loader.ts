@@ -1,6 +1,7 @@
 /**
- * How `bin/skiffctl.js` starts the bundle `bundle.mjs` builds: V8 tuned for a run of a few hundred
- * milliseconds, and the bundle compiled from a V8 code cache made at build time. Node 20 has no
+ * How an app's bin starts the bundle its `bundle.mjs` builds (`scripts/bundle-app.mjs`): the bundle
+ * compiled from a V8 code cache made at build time, and for skiffctl V8 tuned for a run of a few
+ * hundred milliseconds. Node 20 has no
  * compile cache for ES modules (`module.enableCompileCache` arrived in 22.1), so the bundle is one
  * CommonJS file that `vm.Script` compiles with `cachedData`: about a fifth of a one-ServiceEntry
  * `translate` was compiling the bundle and each function on its first call, which the cache's
@@ -15,14 +16,23 @@
  * bundle compiles from its source, as without a cache.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { crc32 } from 'node:zlib';
 
-/** The bundle's last line: `//# skiffctl-bundle-key=KEY`, written by `bundle.mjs`. */
-export const BUNDLE_KEY_MARKER = '//# skiffctl-bundle-key=';
+/** The bundle's last line: `//# skiff-bundle-key=KEY`, written by `scripts/bundle-app.mjs`. */
+export const BUNDLE_KEY_MARKER = '//# skiff-bundle-key=';
+
+/**
+ * What a bundle calls in place of `import("...")` (`scripts/bundle-app.mjs` rewrites them): a script
+ * compiled by `vm.Script` has no `import()` of its own (Node 20 gives it one only through an
+ * experimental option, which a code cache drops). It imports a Node module as it is, and a package (one
+ * the bundle left out) as the bundle's own directory resolves it.
+ */
+export const BUNDLE_IMPORT = '__bundleImport';
 
 /** Where the code cache of the bundle at `bundlePath` lives. */
 export function codeCachePath(bundlePath: string): string {
@@ -77,7 +87,7 @@ export interface LoadedBundle<Exports> {
   readonly exports: Exports;
   /** Whether V8 compiled the bundle from its code cache. */
   readonly fromCodeCache: boolean;
-  /** Writes the code cache of the functions compiled so far (by `bundle.mjs`, after a representative run). */
+  /** Writes the code cache of the functions compiled so far (by `scripts/bundle-app.mjs`, after a representative run). */
   writeCodeCache(): void;
 }
 
@@ -86,12 +96,22 @@ export function loadBundle<Exports>(bundlePath: string): LoadedBundle<Exports> {
   const source = readFileSync(bundlePath, 'utf8');
   const key = bundleKeyOf(source);
   const cachedData = key === undefined ? undefined : readCodeCache(codeCachePath(bundlePath), key);
-  // CommonJS's function wrapper, as Node's loader puts around a module (`Module.wrap`).
-  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+  // CommonJS's function wrapper, as Node's loader puts around a module (`Module.wrap`), and the import
+  // of what the bundle left out (`BUNDLE_IMPORT`).
+  const wrapped = `(function (exports, require, module, __filename, __dirname, ${BUNDLE_IMPORT}) { ${source}\n});`;
   const script = new Script(wrapped, { filename: bundlePath, ...(cachedData === undefined ? {} : { cachedData }) });
   const module = { exports: {} as Exports };
-  const wrapper = script.runInThisContext() as (exports: Exports, require: NodeJS.Require, module: { exports: Exports }, filename: string, dirname: string) => void;
-  wrapper.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  const require = createRequire(bundlePath);
+  const importExternal = (specifier: string): Promise<unknown> => import(isBuiltin(specifier) ? specifier : pathToFileURL(require.resolve(specifier)).href);
+  const wrapper = script.runInThisContext() as (
+    exports: Exports,
+    require: NodeJS.Require,
+    module: { exports: Exports },
+    filename: string,
+    dirname: string,
+    bundleImport: typeof importExternal,
+  ) => void;
+  wrapper.call(module.exports, module.exports, require, module, bundlePath, dirname(bundlePath), importExternal);
   return {
     exports: module.exports,
     fromCodeCache: cachedData !== undefined && script.cachedDataRejected !== true,

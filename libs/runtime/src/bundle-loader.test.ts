@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUNDLE_KEY_MARKER, codeCachePath, loadBundle } from './bundle-loader.js';
+import { BUNDLE_IMPORT, BUNDLE_KEY_MARKER, codeCachePath, loadBundle } from './bundle-loader.js';
 
 /** A CommonJS file as `bundle.mjs` writes one: exports, a function to compile, the key line. */
 function bundleSource(answer: number, key: string): string {
@@ -16,7 +14,7 @@ describe('loadBundle', () => {
   let dir: string;
   let bundle: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'skiffctl-bundle-'));
+    dir = mkdtempSync(join(tmpdir(), 'skiff-bundle-'));
     bundle = join(dir, 'bundle.cjs');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,14 +80,17 @@ describe('loadBundle', () => {
     expect(() => unkeyed.writeCodeCache()).toThrow(/no code cache can be tied/);
   });
 
-  // What the build wrote must be what a run of the bin accepts: a cache made with other V8 flags than the bin's would be rejected, silently slower.
-  it("accepts the built bundle's code cache in a process started as the bin is", async () => {
-    const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-    const script = `import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(join(dist, 'bundle-loader.js'))};
-tuneV8ForShortRuns();
-process.stdout.write(String(loadBundle(${JSON.stringify(join(dist, 'skiffctl.cjs'))}).fromCodeCache));`;
-    const { NODE_OPTIONS: _nodeOptions, ...environment } = process.env;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: environment });
-    expect(stdout).toBe('true');
+  it('imports what the bundle calls BUNDLE_IMPORT for: a Node module as it is, a package as the bundle resolves it', async () => {
+    writeFileSync(bundle, `exports.load = async () => [(await ${BUNDLE_IMPORT}("node:path")).sep, typeof (await ${BUNDLE_IMPORT}("vitest")).describe];\n${BUNDLE_KEY_MARKER}cc\n`);
+    const loaded = loadBundle<{ load(): Promise<[string, string]> }>(bundle);
+    // The temporary directory resolves no package: the loader resolves from the bundle, not from itself.
+    await expect(loaded.exports.load()).rejects.toThrow(/vitest/);
+    const beside = join(fileURLToPath(new URL('.', import.meta.url)), `bundle-import-${process.pid}.cjs`);
+    try {
+      writeFileSync(beside, readFileSync(bundle));
+      expect(await loadBundle<{ load(): Promise<[string, string]> }>(beside).exports.load()).toEqual(['/', 'function']);
+    } finally {
+      rmSync(beside, { force: true });
+    }
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * Bundles an app after `tsc -b` (its `bundle.mjs` calls `bundleApp`): `dist/main.js` and everything it
+ * imports, workspace libraries and npm packages alike, into one CommonJS file, `dist/<prefix>.cjs`, with
+ * a V8 code cache beside it, which the app's bin loads through `@skiff/runtime/bundle-loader.js`.
+ * Node 20 resolves, reads and compiles each ES module on its own: skiffctl's `translate` imports about
+ * 500 of them (TypeBox alone is 266 files) and the all-in-one `skiff` took 0.67 s to import its
+ * `main.js`, against 0.13 s for its bundle from the cache (docs/BENCHMARKS.md, "CLI start-up" and
+ * "Start-up of the all-in-one"). Node 20 caches code only for scripts (`vm.Script` `cachedData`),
+ * hence CommonJS and one file.
+ *
+ * The output sits directly in the app's `dist/`: like a library's own `dist/`, it is three levels under
+ * the repository root, where `@skiff/runtime` finds the root package.json for the version.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LOADER = pathToFileURL(join(REPO_ROOT, 'libs', 'runtime', 'dist', 'bundle-loader.js')).href;
+
+/**
+ * protobuf-es 2.17 boots each generated file (`fileDesc`) into a registry of its own, adding every
+ * imported file with all of that file's imports, recursively and without remembering what it has
+ * added: a file imported along several paths (`envoy/config/core/v3/base.proto` is imported by most
+ * Envoy files) has its types added once per path. Adding the same file object again adds the same
+ * types under the same names, so the bundle skips repeated walks; that is about a third of the
+ * instructions of a `translate` run (docs/BENCHMARKS.md). The build fails if the code it rewrites
+ * changes, so a protobuf-es upgrade is checked again rather than silently unpatched.
+ */
+const walkImportsOnce = {
+  name: 'protobuf-es-walk-imports-once',
+  setup(bundler) {
+    bundler.onLoad({ filter: /[\\/]@bufbuild[\\/]protobuf[\\/]dist[\\/]esm[\\/]registry\.js$/ }, ({ path }) => {
+      const rewrites = [
+        ['    const files = new Map();\n', '    const files = new Map();\n    const walked = new Set();\n'],
+        [
+          '        addFile(file, skipTypes, withDeps) {\n',
+          '        addFile(file, skipTypes, withDeps) {\n            if (!skipTypes && withDeps) {\n                if (walked.has(file)) return;\n                walked.add(file);\n            }\n',
+        ],
+      ];
+      let contents = readFileSync(path, 'utf8');
+      for (const [from, to] of rewrites) {
+        if (contents.split(from).length !== 2) throw new Error(`${path}: expected exactly one ${JSON.stringify(from)}; protobuf-es changed, review the walkImportsOnce rewrite`);
+        contents = contents.replace(from, to);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * Builds `<dist>/<prefix>.cjs` from `<dist>/main.js` and its code cache.
+ *
+ * - `external`: modules left out of the bundle and imported when the code asks for them (a module
+ *   only some runs need, such as the Kubernetes client, is then loaded only by those runs);
+ * - `warmUp`: module code run in a Node started as the bin is, with the loaded bundle as `bundle`,
+ *   before the cache is written: the cache holds the bytecode of the functions compiled by then;
+ * - `tuneV8ForShortRuns`: whether the bin calls it (`bundle-loader.ts`) before loading the bundle.
+ *   V8 rejects a cache made with other V8 flags, so the cache is made with the bin's, and without
+ *   `NODE_OPTIONS`.
+ *
+ * @param {{ dist: string, prefix: string, external?: string[], warmUp: string, tuneV8ForShortRuns: boolean }} options
+ */
+export async function bundleApp({ dist, prefix, external = [], warmUp, tuneV8ForShortRuns }) {
+  const bundlePath = join(dist, `${prefix}.cjs`);
+  // Drop the previous build's files (the ES module chunks of earlier builds among them) so none linger.
+  for (const name of readdirSync(dist)) if (name.startsWith(`${prefix}.`) || name.startsWith(`${prefix}-`)) rmSync(join(dist, name));
+
+  await build({
+    entryPoints: [join(dist, 'main.js')],
+    outfile: bundlePath,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+    external,
+    plugins: [walkImportsOnce],
+    // `@skiff/runtime` finds the root package.json from `import.meta.url`, which a CommonJS file has not got.
+    define: { 'import.meta.url': '__bundleImportMetaUrl' },
+    banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  });
+
+  const { BUNDLE_IMPORT, BUNDLE_KEY_MARKER } = await import(LOADER);
+  // A script compiled from a code cache has no `import()` of its own (bundle-loader.ts `BUNDLE_IMPORT`):
+  // every dynamic import left in the bundle (what `external` leaves out, and Node's own modules that
+  // dependencies import on demand) goes through the loader. A static `require` of what was left out
+  // would load it on every start, which is what leaving it out is for.
+  let text = readFileSync(bundlePath, 'utf8');
+  for (const specifier of external) {
+    if (text.includes(`require(${JSON.stringify(specifier)})`)) throw new Error(`${bundlePath}: ${specifier} is required statically; only a dynamic import of it can stay out of the bundle`);
+  }
+  text = text.replace(/\bimport\(("[^"\\\n]+")\)/g, `${BUNDLE_IMPORT}($1)`);
+  if (/\bimport\(/.test(text)) throw new Error(`${bundlePath}: an import() of a computed name is left, which the loader cannot serve`);
+  writeFileSync(bundlePath, text);
+
+  // The key ties the code cache to this bundle (`bundle-loader.ts`): a cache made from another build is ignored.
+  appendFileSync(bundlePath, `\n${BUNDLE_KEY_MARKER}${createHash('sha256').update(readFileSync(bundlePath)).digest('hex').slice(0, 32)}\n`);
+
+  const makeCache = `
+import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(LOADER)};
+${tuneV8ForShortRuns ? 'tuneV8ForShortRuns();' : ''}
+const bundle = loadBundle(${JSON.stringify(bundlePath)});
+${warmUp}
+bundle.writeCodeCache();
+`;
+  const { NODE_OPTIONS: _nodeOptions, ...environment } = process.env;
+  execFileSync(process.execPath, ['--input-type=module', '-e', makeCache], { stdio: 'inherit', env: environment });
+}
