@@ -111,3 +111,23 @@ bundle.writeCodeCache();
   const { NODE_OPTIONS: _nodeOptions, ...environment } = process.env;
   execFileSync(process.execPath, ['--input-type=module', '-e', makeCache], { stdio: 'inherit', env: environment });
 }
+
+/**
+ * Bundles one of the long-running services (`skiff`, `skiff-watcher`, `skiff-translator`,
+ * `skiff-gateway`): the Kubernetes sources stay out of the bundle, imported only when a
+ * Kubernetes source, election or Secret reader is configured, as from the ES modules (about half a
+ * second of CPU that a directory source does not need). A server runs for long, so V8 keeps its
+ * defaults, and the cache holds what loading the bundle compiles.
+ *
+ * @param {string} bundleScriptUrl the `import.meta.url` of the app's `bundle.mjs`, beside its `dist/`
+ * @param {string} prefix the bundle's name, the app's binary
+ */
+export async function bundleService(bundleScriptUrl, prefix) {
+  await bundleApp({
+    dist: fileURLToPath(new URL('dist', bundleScriptUrl)),
+    prefix,
+    external: ['@skiff/config-sources/kubernetes', '@kubernetes/client-node'],
+    tuneV8ForShortRuns: false,
+    warmUp: '',
+  });
+}

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import { fileURLToPath } from 'node:url';
-import { loadBundle } from '@skiff/runtime/bundle-loader.js';
+import { runBundledMain } from '@skiff/runtime/bundle-loader.js';
 
-const { main } = loadBundle(fileURLToPath(new URL('../dist/skiff.cjs', import.meta.url))).exports;
-await main();
+await runBundledMain(import.meta.url, 'skiff');

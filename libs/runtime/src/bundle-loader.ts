@@ -18,7 +18,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { crc32 } from 'node:zlib';
@@ -129,4 +129,13 @@ export function loadBundle<Exports>(bundlePath: string): LoadedBundle<Exports> {
       }
     },
   };
+}
+
+/**
+ * What a service's bin does: loads the bundle `<prefix>.cjs` of the app's `dist/` (beside the bin's
+ * `bin/`) and runs its `main`.
+ */
+export async function runBundledMain(binUrl: string, prefix: string): Promise<void> {
+  const { main } = loadBundle<{ main(): Promise<void> }>(fileURLToPath(new URL(`../dist/${prefix}.cjs`, binUrl))).exports;
+  await main();
 }
