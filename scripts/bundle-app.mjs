@@ -5,7 +5,7 @@
  * Node 20 resolves, reads and compiles each ES module on its own: skiffctl's `translate` imports about
  * 500 of them (TypeBox alone is 266 files) and the all-in-one `skiff` took 0.67 s to import its
  * `main.js`, against 0.13 s for its bundle from the cache (docs/BENCHMARKS.md, "CLI start-up" and
- * "Start-up of the all-in-one"). Node 20 caches code only for scripts (`vm.Script` `cachedData`),
+ * "Start-up of the services"). Node 20 caches code only for scripts (`vm.Script` `cachedData`),
  * hence CommonJS and one file.
  *
  * The output sits directly in the app's `dist/`: like a library's own `dist/`, it is three levels under

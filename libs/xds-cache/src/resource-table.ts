@@ -274,11 +274,10 @@ export class WinnersView implements ProxyResourceView {
 
   /** Re-decides one name, if this view holds it. */
   refresh(typeUrl: string, name: string): void {
-    const winners = this.byType.get(typeUrl) ?? this.byName.get(typeUrl);
-    if (winners === undefined) return;
-    // A name decided one at a time is decided again on its next `get`; a type held whole stays whole.
-    if (winners !== this.byType.get(typeUrl)) {
-      winners.delete(name);
+    const winners = this.byType.get(typeUrl);
+    if (winners === undefined) {
+      // A name decided alone is decided again on its next `get`.
+      this.byName.get(typeUrl)?.delete(name);
       return;
     }
     const resource = this.table.winnerResource(this.variant, typeUrl, name, this.audience, this.select);
