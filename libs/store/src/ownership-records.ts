@@ -46,7 +46,7 @@ export interface PreparedReplace {
   readonly record: OwnershipRecord;
   readonly recordJson: string;
   /** Sorted by key. */
-  readonly resources: readonly { readonly key: string; readonly ref: ResourceRef; readonly refJson: string; readonly bytes: Uint8Array }[];
+  readonly resources: readonly { readonly key: string; readonly ref: ResourceRef; readonly bytes: Uint8Array }[];
 }
 
 export function prepareReplace(input: ReplaceResources): PreparedReplace {
@@ -62,7 +62,7 @@ export function prepareReplace(input: ReplaceResources): PreparedReplace {
       if (seen.has(key)) throw new StoreError('invalid-argument', `resource ${key} is listed twice`);
       seen.add(key);
       const ref: ResourceRef = { typeUrl: resource.typeUrl, name: resource.name, variant: resource.variant, version: resource.version };
-      return { key, ref, refJson: JSON.stringify(ref), bytes: resource.bytes };
+      return { key, ref, bytes: resource.bytes };
     })
     .sort((a, b) => compareResourceKeys(a.key, b.key));
   const { namespace, name, exportTo, creationTime, hosts, ports, resolution, mergeKey, policyScopes } = input.visibility;

@@ -65,7 +65,7 @@ export function redisResources(ctx: RedisContext, tombstoneTtlMs: number): Resou
     const id = serviceEntryId(prepared.owner);
     const args: (string | number | Buffer)[] = [id, prepared.visibilityJson, prepared.recordJson, input.revision, ctx.publishTarget, input.trace ?? '', randomUUID(), prepared.resources.length];
     for (const resource of prepared.resources) {
-      args.push(resource.key, resource.ref.version, resource.refJson, Buffer.from(resource.bytes.buffer, resource.bytes.byteOffset, resource.bytes.byteLength));
+      args.push(resource.key, resource.ref.version, JSON.stringify(resource.ref), Buffer.from(resource.bytes.buffer, resource.bytes.byteOffset, resource.bytes.byteLength));
     }
     return resourceOutcome(REPLACE_RESOURCES, await ctx.script(ctx.client, REPLACE_RESOURCES, scriptKeys(id), args));
   };
