@@ -1,11 +1,11 @@
 /**
- * How an app's bin starts the bundle its `bundle.mjs` builds (`scripts/bundle-app.mjs`): the bundle
- * compiled from a V8 code cache made at build time, and for skiffctl V8 tuned for a run of a few
- * hundred milliseconds. Node 20 has no
- * compile cache for ES modules (`module.enableCompileCache` arrived in 22.1), so the bundle is one
- * CommonJS file that `vm.Script` compiles with `cachedData`: about a fifth of a one-ServiceEntry
- * `translate` was compiling the bundle and each function on its first call, which the cache's
- * bytecode replaces (docs/BENCHMARKS.md, "CLI start-up").
+ * How an app's bin starts the bundle its `bundle.mjs` builds (`scripts/bundle-app.mjs`): compiled
+ * from a V8 code cache made at build time, and for skiffctl with V8 tuned for a run of a few hundred
+ * milliseconds. Node 20 has no compile cache for ES modules (`module.enableCompileCache` arrived in
+ * 22.1), so the bundle is one CommonJS file that `vm.Script` compiles with `cachedData`: about a fifth
+ * of a one-ServiceEntry `translate` was compiling the bundle and each function on its first call, which
+ * the cache's bytecode replaces (docs/BENCHMARKS.md, "CLI start-up"; for the services, "Start-up of
+ * the services").
  *
  * A cache that does not belong to the bundle is ignored, never trusted: it starts with the key of
  * the bundle it was made from (the bundle's last line carries its key; V8 itself compares only the
