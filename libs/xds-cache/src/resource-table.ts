@@ -233,7 +233,7 @@ export interface ViewAudience {
  */
 export class WinnersView implements ProxyResourceView {
   /** Winners per type URL, for the types asked for whole so far. */
-  readonly byType = new Map<string, Map<string, CachedResource>>();
+  private readonly byType = new Map<string, Map<string, CachedResource>>();
   /** Winners decided one name at a time, per type URL not held whole; a name without one is not kept. */
   private readonly byName = new Map<string, Map<string, CachedResource>>();
 

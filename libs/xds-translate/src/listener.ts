@@ -10,8 +10,8 @@ import { isIP } from '@skiff/model';
 import { ListenerSchema, type Listener } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { HTTPFaultSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/fault/v3/fault_pb.js';
 import { RouterSchema } from '@skiff/protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
-import { sharedMessage } from './shared-message.js';
 import { HttpConnectionManagerSchema, HttpFilterSchema, type HttpFilter } from '@skiff/protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { sharedMessage } from './shared-message.js';
 
 /** `wellknown.Fault`: fault injection, a no-op without a VirtualService's `fault`. */
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';

@@ -14,10 +14,10 @@ import { isHttpProtocol, isIP, type Protocol } from '@skiff/model';
 import { PreviousHostsPredicateSchema } from '@skiff/protos/gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js';
 import { RouteConfigurationSchema, type RouteConfiguration } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { RetryPolicySchema, RouteMatchSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_components_pb.js';
-import { sharedMessage } from './shared-message.js';
 import type { ConsistentHashJson } from './destination-rule.js';
 import { serviceAddress } from './listener.js';
 import { joinHostPort } from './names.js';
+import { sharedMessage } from './shared-message.js';
 import { buildHashPolicy, buildVirtualServiceRoutes, type AppliedVirtualService, type VirtualServiceRouteArgs } from './virtual-service.js';
 
 /** `retry.DefaultPolicy`: what the mesh retries without a VirtualService. */
