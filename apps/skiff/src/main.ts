@@ -28,7 +28,7 @@ import {
   SHUTDOWN_TIMEOUT_OPTION,
 } from '@skiff/runtime';
 import { createMemoryStore, KEY_PREFIX_OPTION, observeStoreHealth, REDIS_CLUSTER_OPTION, REDIS_SHARDS_OPTION, REDIS_URL_OPTION, redisStoresFromCommandLine, storeRunner, type Store, type WatcherStore } from '@skiff/store';
-import { initialBuildDone, loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, type LoadedMeshSettings } from '@skiff/translator-core';
+import { initialBuildDone, loadMeshSettings, MESH_CONFIG_OPTION, registerTranslatorDebug, shardTranslators, VARIANTS_BUILT_ON_REQUEST, type LoadedMeshSettings } from '@skiff/translator-core';
 import { CONFIG_HOLD_OPTION, CONFIG_RESCAN_OPTION, createConfigSource, registerWatcherDebug, Watcher } from '@skiff/watcher-core';
 
 const identity = (value: string): string => value;
@@ -128,7 +128,11 @@ export async function main(): Promise<void> {
   }
   const { mesh } = loaded;
   if (loaded.ignored.length > 0) logger.info({ meshConfig: config.meshConfig, fields: loaded.ignored }, 'mesh config fields Skiff does not read');
-  const translators = shardTranslators(shards, { mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer });
+  // On its own in-memory store the all-in-one builds the sni-dnat and gRPC variants once a proxy needs
+  // them, as istiod builds per connected proxy; on Redis, other translators may share the store and
+  // gateways of other processes serve it, so every variant is built from the start.
+  const buildOnRequest = memory === undefined ? [] : VARIANTS_BUILT_ON_REQUEST;
+  const translators = shardTranslators(shards, { mesh, consumer: `${replicaId}-${suffix}`, logger: logger.child({ component: 'translator' }), meter: metrics.meter, tracer: tracing.tracer, buildOnRequest });
   // gateway: resources -> proxies over ADS.
   const gateway = new Gateway({
     store: shards[0]!,
@@ -141,6 +145,9 @@ export async function main(): Promise<void> {
     debounceMs: config.debounce,
     // Like istiod, no proxy is served before the whole mesh read at start is built.
     servesAfter: initialBuildDone({ written: () => watcher.initialStateWritten(), translators }),
+    ...(buildOnRequest.length === 0
+      ? {}
+      : { variantsOnRequest: { variants: buildOnRequest, request: async (variant: string) => void (await Promise.all(translators.map((translator) => translator.requestVariant(variant)))) } }),
     limits: security.limits,
     identityCheck: security.identityCheck,
     debugAuth: security.debugAuth,

@@ -81,6 +81,10 @@ export interface ResourceProvider {
    * the server's business (it knows their subscriptions). Returns the function that removes the listener.
    */
   onChange(listener: (changes: readonly ResourceChange[]) => void): () => void;
-  /** False until the cache holds the store's state (the gateway is not ready before). */
-  isReady(): boolean;
+  /**
+   * False until the cache holds the store's state (the gateway is not ready before). With a profile:
+   * whether that proxy can be served now (a provider may build some proxies' resources only once the
+   * first such proxy asks, and hold them until then).
+   */
+  isReady(profile?: ProxyProfile): boolean;
 }

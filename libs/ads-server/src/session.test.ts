@@ -288,6 +288,29 @@ describe('readiness of the provider', () => {
     expect(harness.sink.takeSotw().map((r) => r.names)).toEqual([['a']]);
   });
 
+  it("asks about the stream's own proxy: a proxy the provider is not ready for waits while another is served", () => {
+    const readyFlavors = new Set(['envoy']);
+    class PerProxyProvider extends StaticResourceProvider {
+      override isReady(profile?: ProxyProfile): boolean {
+        return profile === undefined || readyFlavors.has(profile.flavor);
+      }
+    }
+    const provider = new PerProxyProvider();
+    provider.upsert([testCluster('a')]);
+    const envoy = new SessionHarness({ provider });
+    envoy.sotw({ typeUrl: CDS });
+    envoy.tick();
+    expect(envoy.sink.takeSotw().map((r) => r.names)).toEqual([['a']]);
+    const grpc = new SessionHarness({ provider });
+    grpc.sotw({ typeUrl: CDS, node: { id: 'sidecar~127.0.0.2~client.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', GENERATOR: 'grpc' } } });
+    grpc.tick();
+    expect(grpc.sink.written).toHaveLength(0);
+    expect(grpc.waiting.has(grpc.session)).toBe(true);
+    readyFlavors.add('grpc');
+    expect(grpc.session.retryWhenReady()).toBe(false);
+    expect(grpc.sink.takeSotw().map((r) => r.names)).toEqual([['a']]);
+  });
+
   it('ends a stream whose first request waited longer than the bound with UNAVAILABLE', () => {
     const harness = new SessionHarness({ provider: new StaticResourceProvider({ ready: false }), readyWaitMs: 1_000 });
     harness.sotw({ typeUrl: CDS });

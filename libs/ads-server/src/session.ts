@@ -438,7 +438,7 @@ export class AdsSession implements AdsSessionInfo {
    */
   retryWhenReady(): boolean {
     if (this.closed) return false;
-    if (this.host.provider.isReady()) {
+    if (this.host.provider.isReady(this.profileValue)) {
       this.readyWaitSince = undefined;
       this.flush();
       return this.readyWaitSince !== undefined;
@@ -697,7 +697,7 @@ export class AdsSession implements AdsSessionInfo {
         if (view === undefined) {
           // Never push while the provider is not ready: an empty or partial view would delete the
           // client's good configuration (the store-outage rule).
-          if (!this.host.provider.isReady()) continue;
+          if (!this.host.provider.isReady(this.profileValue)) continue;
           view = this.host.provider.viewFor(this.profileValue!, this);
         }
         if (this.mode === 'sotw') this.pushSotw(state, view, now);

@@ -61,8 +61,12 @@ describe("the README's example under npm start", () => {
   });
 
   it('skiff-demo client reaches all three backends through skiff, without errors', async () => {
+    // The gRPC resources are built once the first proxyless client needs them, as istiod builds per connected proxy.
+    const notRequested = async (): Promise<string[]> => (await skiff.debug<{ notRequested: string[] }>('/debug/translatorz')).notRequested;
+    expect(await notRequested()).toEqual(['envoy-sni-dnat', 'grpc']);
     // npx skiff-demo client
     const { stdout } = await promisify(execFile)(process.execPath, [BINS.demo, 'client', '--xds-addr', xdsAddress], { cwd: workdir, timeout: 60_000 });
+    expect(await notRequested()).toEqual(['envoy-sni-dnat']);
     expect(stdout).toContain(`30 calls to xds:///example-app:8080 through Skiff at ${xdsAddress}:`);
     for (const backend of ['example-app-1', 'example-app-2', 'example-app-3']) expect(stdout).toMatch(new RegExp(`${backend} +#*\\.* +\\d+%  \\([1-9]\\d* calls\\)`));
     expect(stdout).toMatch(/errors +0 +of 30 calls/);

@@ -116,8 +116,12 @@ describe('skiff and an AUTO_PASSTHROUGH Gateway file', () => {
   });
 
   it('gives the selected router the sni-dnat cluster of the MESH_INTERNAL entry with its mTLS endpoint only, and takes it away with the file', async () => {
+    // The all-in-one builds the sni-dnat clusters only once a Gateway with an AUTO_PASSTHROUGH server exists.
+    const notRequested = async (): Promise<string[]> => (await skiff.debug<{ notRequested: string[] }>('/debug/translatorz')).notRequested;
+    expect(await notRequested()).toEqual(['envoy-sni-dnat', 'grpc']);
     await writeFile(join(dir, 'gateway.yaml'), GATEWAY);
     await eventually(() => expect(router.latest).toEqual([sniDnat, ...sidecarClusters].sort()), { timeoutMs: 20_000, intervalMs: 50 });
+    expect(await notRequested()).toEqual(['grpc']);
     expect(sidecar.latest).toEqual(sidecarClusters);
 
     // Its assignment, asked for on a stream of its own, keeps only the endpoint labelled tlsMode istio.

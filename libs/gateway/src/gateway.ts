@@ -10,7 +10,7 @@ import { AdsRefusalError, AdsServer, GrpcStatus, shortTypeName, type AdsCallback
 import { ClientConfigSchema } from '@skiff/protos/gen/envoy/service/status/v3/csds_pb.js';
 import { contextFromTraceparent, SKIFF_VERSION, type HostPort, type Logger, type RenderedDebug, type Runner } from '@skiff/runtime';
 import type { FleetReport, GatewayStore, Store } from '@skiff/store';
-import { GatewayCache } from '@skiff/xds-cache';
+import { GatewayCache, type VariantsOnRequest } from '@skiff/xds-cache';
 import { buildConfigDump, type DumpType } from './config-dump.js';
 import { DebugAuthorizer, debugCallerOf, type DebugAuthPolicy, type DebugDecision, type DebugScope } from './debug-auth.js';
 import { istioXdsCallbacks } from './istio-metrics.js';
@@ -47,6 +47,8 @@ export interface GatewayOptions {
    * published by then (`GatewayCache.holdServingUntil`). The all-in-one passes its initial build.
    */
   readonly servesAfter?: Promise<void>;
+  /** Variants the translator builds only once a proxy needs them, and how to ask (`GatewayCacheOptions.variantsOnRequest`). */
+  readonly variantsOnRequest?: VariantsOnRequest;
   readonly maxConnectionAgeMs?: number;
   /** How often this replica publishes its proxies for the fleet view (default 5 s); reports live three periods. */
   readonly fleetHeartbeatMs?: number;
@@ -123,6 +125,7 @@ export class Gateway implements Runner {
       logger: this.logger.child({ component: 'cache' }),
       ...(options.meter === undefined ? {} : { meter: options.meter }),
       ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),
+      ...(options.variantsOnRequest === undefined ? {} : { variantsOnRequest: options.variantsOnRequest }),
     });
     if (options.servesAfter !== undefined) this.cache.holdServingUntil(options.servesAfter);
     this.secretServing =

@@ -117,8 +117,8 @@ export class SecretServingProvider implements ResourceProvider {
   }
 
   /** Ready when the cache is and the Secrets are listed: a push before that could miss a Secret that exists. */
-  isReady(): boolean {
-    return this.inner.isReady() && this.options.source.isSynced();
+  isReady(profile?: ProxyProfile): boolean {
+    return this.inner.isReady(profile) && this.options.source.isSynced();
   }
 
   /** Starts the review of a verified identity before its first Secret request (istiod reviews on the first one). */

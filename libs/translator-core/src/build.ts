@@ -47,6 +47,13 @@ export const SERVED_VARIANTS: readonly TranslationVariant[] = Object.freeze([
 ] satisfies TranslationVariant[]);
 
 /**
+ * The variants a translator may leave unbuilt until a proxy needs them (`TranslatorOptions.buildOnRequest`):
+ * sni-dnat clusters serve only routers an AUTO_PASSTHROUGH Gateway selects, gRPC resources only
+ * proxyless clients, and a mesh of sidecars has neither.
+ */
+export const VARIANTS_BUILT_ON_REQUEST: readonly string[] = Object.freeze(['envoy-sni-dnat', 'grpc']);
+
+/**
  * The attributes istiod's `canMergeServices` (`pilot/pkg/model/sidecar.go`) compares besides the
  * namespace, resolution and exportTo: two same-host entries of one namespace merge only when these are
  * equal too. Go's `maps.Equal` holds a missing selector equal to an empty one.

@@ -2,7 +2,7 @@
  * `@skiff/translator-core`: the translator service (change log in, built resources and invalidations
  * out) and the pure step it runs per ServiceEntry.
  */
-export { buildServiceEntry, SERVED_VARIANTS, visibilityOf, type ServiceEntryBuild, type TranslationVariant } from './build.js';
+export { buildServiceEntry, SERVED_VARIANTS, VARIANTS_BUILT_ON_REQUEST, visibilityOf, type ServiceEntryBuild, type TranslationVariant } from './build.js';
 export { policyScopesOf, type PolicyScopeResult, type ScopeRules } from './policy-scopes.js';
 export { registerTranslatorDebug } from './debug.js';
 export { loadMeshSettings, MESH_CONFIG_OPTION, type LoadedMeshSettings } from './mesh-config-file.js';

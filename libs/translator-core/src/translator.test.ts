@@ -259,6 +259,43 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect(translator.status().recentBuilds[0]!.errors).toEqual([expect.stringMatching(/^grpc: apps\/agent outbound\|80\|\|agent\.example\.com: proxyless gRPC clients accept only IP-literal endpoints/)]);
   });
 
+  it('leaves a variant built on request out until asked for, then builds every ServiceEntry with it before resolving, and every later build too', async () => {
+    await writer.put(staticEntry('orders'), [vm('vm-1', '10.0.6.1', 'orders')]);
+    await writer.put(staticEntry('billing'), [vm('vm-2', '10.0.6.2', 'billing')]);
+    const translator = start(env.store, 't1', { buildOnRequest: ['grpc'] });
+    await eventually(() => expect(translator.status().totals.applied).toBe(2));
+    const variantsOf = async (name: string): Promise<string[]> => [...new Set((await env.store.resources.readOwner(key(name)))?.record.resources.map((r) => r.variant))].sort();
+    expect(await variantsOf('orders')).toEqual(['envoy-sidecar', 'envoy-sni-dnat']);
+    expect(await variantsOf('billing')).toEqual(['envoy-sidecar', 'envoy-sni-dnat']);
+    expect(translator.status()).toMatchObject({ variants: ['envoy-sidecar', 'envoy-sni-dnat'], notRequested: ['grpc'] });
+    const messages: Invalidation[] = [];
+    await env.store.invalidations.subscribe({ onInvalidation: (m) => messages.push(m), onGap: () => undefined });
+
+    const request = translator.requestVariant('grpc');
+    expect(translator.requestVariant('grpc')).toBe(request);
+    await request;
+    // Stored, as a fresh build of every served variant stores it, by the time the request resolves.
+    for (const name of ['orders', 'billing']) {
+      const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key(name));
+      expect(storedRefs).toEqual(expectedRefs);
+    }
+    expect(translator.status()).toMatchObject({ variants: ['envoy-sidecar', 'envoy-sni-dnat', 'grpc'], notRequested: [] });
+    // The variant's resources are published as changed; the others, built again the same, are not.
+    await eventually(() => expect(messages).toHaveLength(2));
+    for (const message of messages) {
+      expect(new Set(message.changed.map((ref) => ref.variant))).toEqual(new Set(['grpc']));
+      expect(new Set(message.changed.map((ref) => ref.typeUrl))).toEqual(new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]));
+    }
+    expect(translator.status().totals).toMatchObject({ applied: 4, failed: 0 });
+
+    await writer.put(staticEntry('ledger'), [vm('vm-3', '10.0.6.3', 'ledger')]);
+    await eventually(async () => expect(await variantsOf('ledger')).toEqual(['envoy-sidecar', 'envoy-sni-dnat', 'grpc']));
+    expect((await env.store.changeLog.pending()).count).toBe(0);
+    await expect(translator.requestVariant('envoy-sidecar')).resolves.toBeUndefined();
+    await expect(translator.requestVariant('envoy')).rejects.toThrow('the translator builds no variant named envoy');
+    expect(() => startTranslator(env.store, 't2', { buildOnRequest: ['envoy'] })).toThrow('buildOnRequest names envoy, which is not one of the variants');
+  });
+
   it('acknowledges a change whose build the store already holds in a newer revision', async () => {
     const revision = (await writer.put(staticEntry('stale'), [vm('vm-1', '10.0.5.1', 'stale')]))!;
     // Another translator stored a build of a later revision first.

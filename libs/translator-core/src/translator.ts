@@ -59,6 +59,15 @@ export interface TranslatorOptions {
    */
   readonly destinationRuleLookup?: Partial<DestinationRuleLookupOptions>;
   readonly variants?: readonly TranslationVariant[];
+  /**
+   * Names of `variants` built only once `requestVariant` asks for them; every other variant is built
+   * from the start. istiod builds a proxy's configuration when the proxy connects, so a mesh of
+   * sidecars never costs it the gRPC or sni-dnat resources; the all-in-one, whose gateway asks for a
+   * variant when the first proxy needing it connects, does the same. The stored resources must have
+   * been built by this translator: a store already holding other builds (Redis, other replicas) would
+   * keep serving their variants while these are off. Default: none.
+   */
+  readonly buildOnRequest?: readonly string[];
   /** Backoff while the store is unreachable. Default 200 ms growing to 10 s. */
   readonly retry?: BackoffOptions;
   /** Builds kept for `/debug/translatorz`. Default 64. */
@@ -103,7 +112,10 @@ export interface BuildRecord {
 
 export interface TranslatorStatus {
   readonly consumer: string;
+  /** The variants every build makes now. */
   readonly variants: readonly string[];
+  /** Variants built only once asked for (`buildOnRequest`), not asked for yet. */
+  readonly notRequested: readonly string[];
   /** ServiceEntries being built now. */
   readonly building: number;
   /** ServiceEntries with changes waiting for their build. */
@@ -165,6 +177,12 @@ export class Translator implements Runner {
   private readonly mesh: MeshSettings;
   private readonly destinationRuleLookup: Partial<DestinationRuleLookupOptions>;
   private readonly variants: readonly TranslationVariant[];
+  /** The variants builds make: `variants` less those of `buildOnRequest` not asked for yet, in `variants`' order. */
+  private builtVariants: readonly TranslationVariant[];
+  /** Each variant asked for by `requestVariant`, with the rebuild of every ServiceEntry it started. */
+  private readonly variantRequests = new Map<string, Promise<void>>();
+  /** Rebuilds of every ServiceEntry for a variant asked for: the ids not built since, and what to call once none is left. */
+  private readonly variantRebuilds = new Set<{ readonly pending: Set<string>; readonly settle: (error?: Error) => void }>();
   private readonly retryOptions: BackoffOptions;
   private readonly recentBuildCount: number;
   /**
@@ -222,6 +240,9 @@ export class Translator implements Runner {
     this.recentBuildCount = options.recentBuildCount ?? 64;
     if (this.consumer === '') throw new Error('the translator needs a non-empty consumer name');
     if (new Set(this.variants.map((v) => v.name)).size !== this.variants.length) throw new Error('variant names must be unique');
+    const onRequest = new Set(options.buildOnRequest ?? []);
+    for (const name of onRequest) if (!this.variants.some((v) => v.name === name)) throw new Error(`buildOnRequest names ${name}, which is not one of the variants`);
+    this.builtVariants = this.variants.filter((v) => !onRequest.has(v.name));
     this.queue = new KeyedQueue<string>({
       concurrency: options.concurrency ?? 4,
       // runBuild catches everything; reaching this is a defect worth seeing in the log.
@@ -252,6 +273,8 @@ export class Translator implements Runner {
     await this.claiming;
     // Changes not started are dropped from memory (they stay pending in the store); running builds finish.
     this.waiting.clear();
+    for (const rebuild of this.variantRebuilds) rebuild.settle(new Error('the translator stopped before the variant was built'));
+    this.variantRebuilds.clear();
     await this.queue.drain();
     this.held.clear();
     this.instruments.unregister();
@@ -290,7 +313,8 @@ export class Translator implements Runner {
   status(): TranslatorStatus {
     return {
       consumer: this.consumer,
-      variants: this.variants.map((v) => v.name),
+      variants: this.builtVariants.map((v) => v.name),
+      notRequested: this.variants.filter((v) => !this.builtVariants.includes(v)).map((v) => v.name),
       building: this.queue.running,
       waiting: this.waiting.size,
       retrying: this.retryTimers.size,
@@ -299,6 +323,60 @@ export class Translator implements Runner {
       totals: { ...this.totals },
       recentBuilds: [...this.recent].reverse(),
     };
+  }
+
+  /**
+   * Builds `name` (one of `buildOnRequest`) from now on: every ServiceEntry the store holds is built
+   * again with it, and every later build includes it. Resolves once each of those ServiceEntries has
+   * been built since the call (store errors are retried; a ServiceEntry deleted meanwhile counts as
+   * built), so its resources are stored and their invalidations published. Asking again returns the
+   * same promise; a variant built from the start resolves at once. Rejects for a name that is not a
+   * variant, and when the translator stops first.
+   */
+  requestVariant(name: string): Promise<void> {
+    const requested = this.variantRequests.get(name);
+    if (requested !== undefined) return requested;
+    const variant = this.variants.find((v) => v.name === name);
+    if (variant === undefined) return Promise.reject(new Error(`the translator builds no variant named ${name}`));
+    if (this.builtVariants.includes(variant)) return Promise.resolve();
+    const request = this.rebuildWith(variant);
+    this.variantRequests.set(name, request);
+    return request;
+  }
+
+  private async rebuildWith(variant: TranslationVariant): Promise<void> {
+    const started = performance.now();
+    // From here on every build makes the variant; a build already past this point is listed below and built again.
+    this.builtVariants = this.variants.filter((v) => v === variant || this.builtVariants.includes(v));
+    const backoff = new Backoff(this.retryOptions);
+    let keys: ObjectKey[] | undefined;
+    while (keys === undefined) {
+      if (this.stopping) throw new Error('the translator stopped before the variant was built');
+      try {
+        keys = await this.store.serviceEntries.list();
+        this.lastStoreCallOk = true;
+      } catch (error) {
+        if (isClosed(error)) throw error;
+        this.storeProblem('list the ServiceEntries', error);
+        await this.sleep(backoff.next());
+      }
+    }
+    if (keys.length > 0) {
+      await new Promise<void>((resolve, reject) => {
+        this.variantRebuilds.add({ pending: new Set(keys.map(idOf)), settle: (error) => (error === undefined ? resolve() : reject(error)) });
+        for (const key of keys) this.schedule({ key, ids: new Set(), op: 'upsert', revision: 0, traces: [], retry: undefined });
+      });
+    }
+    this.logger.info({ variant: variant.name, serviceEntries: keys.length, ms: Math.round(performance.now() - started) }, 'variant asked for: built for every ServiceEntry');
+  }
+
+  /** A build of `id` finished (stored, or nothing to store): it counts for every variant rebuild waiting for it. */
+  private builtForRebuilds(id: string): void {
+    for (const rebuild of this.variantRebuilds) {
+      if (!rebuild.pending.delete(id) || rebuild.pending.size > 0) continue;
+      this.variantRebuilds.delete(rebuild);
+      rebuild.settle();
+    }
   }
 
   // Reading ------------------------------------------------------------------------------------------
@@ -405,7 +483,7 @@ export class Translator implements Runner {
       return;
     }
     try {
-      await this.store.changeLog.ack([...work.ids]);
+      if (work.ids.size > 0) await this.store.changeLog.ack([...work.ids]);
       for (const entryId of work.ids) this.held.delete(entryId);
     } catch (error) {
       // The build is stored; only the acknowledgement is missing. A retry rebuilds (unchanged) and acks.
@@ -421,6 +499,7 @@ export class Translator implements Runner {
       finishedAt: new Date().toISOString(),
     };
     this.finish(record, durationMs);
+    if (this.variantRebuilds.size > 0) this.builtForRebuilds(id);
     this.wakeCapacityWaiters();
   }
 
@@ -481,7 +560,7 @@ export class Translator implements Runner {
       const endpointBytes = this.endpointBytes.scope(id, decoded.endpoints.length);
       let built;
       try {
-        built = buildServiceEntry(decoded, this.variants, this.mesh, this.destinationRuleLookup, endpointBytes);
+        built = buildServiceEntry(decoded, this.builtVariants, this.mesh, this.destinationRuleLookup, endpointBytes);
       } finally {
         endpointBytes.close();
       }

@@ -90,6 +90,12 @@ export class AutoPassthroughIndex {
     return changed;
   }
 
+  /** Whether some Gateway has an AUTO_PASSTHROUGH server: the routers it selects get the sni-dnat clusters. */
+  hasAutoPassthroughServer(): boolean {
+    for (const gateway of this.gateways.values()) if (gateway.servers.some((server) => server.tlsMode === 'AUTO_PASSTHROUGH')) return true;
+    return false;
+  }
+
   /** The Gateways that select a router, in the order istiod merges them. */
   selecting(target: RouterTarget): NormalizedGateway[] {
     return this.all().filter((gateway) => (!this.scopeToNamespace || gateway.namespace === target.namespace) && selects(gateway, target.labels));

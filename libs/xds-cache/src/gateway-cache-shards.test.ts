@@ -13,7 +13,7 @@ import { createShardedRedisStore, type BuiltResource, type GapEvent, type Invali
 import { connectAdmin, eventually, SHARED_REDIS_URL, uniquePrefix } from '@skiff/testing';
 import { GatewayCache, type CacheStore } from './gateway-cache.js';
 import { SNI_DNAT_VARIANT } from './profile.js';
-import { built, CDS, visibility } from './test-support/fixtures.js';
+import { autoPassthroughGateway, built, CDS, visibility } from './test-support/fixtures.js';
 
 const envoyIn = (namespace: string) => ({ namespace, flavor: 'envoy', naming: 'sidecar' }) as const;
 
@@ -137,17 +137,9 @@ describe('gateway cache over a sharded store', () => {
     const owners = ownersOnEveryShard('gw-se');
     await write(owners[0]!, [built('gw-plain', 'v1')]);
     await write(owners[1]!, [built('outbound_.443_._.gw-dnat', 'v1', SNI_DNAT_VARIANT)]);
-    const gateway = (key: ObjectKey, selector: Record<string, string>): NormalizedGateway => ({
-      schemaVersion: 1,
-      namespace: key.namespace,
-      name: key.name,
-      creationTime: 0,
-      selector,
-      servers: [{ port: 15443, bind: '', hosts: ['*.local'], tlsMode: 'AUTO_PASSTHROUGH' }],
-    });
     const put = (value: NormalizedGateway) => store.gateways.put(value, JSON.stringify(value), grant);
     // Gateways on shards 0 and 2, for two different routers.
-    await put(gateway(gateways[0]!, { istio: 'east' }));
+    await put(autoPassthroughGateway(gateways[0]!, { istio: 'east' }));
     cache = new GatewayCache({ store: store.shards[0]!, shards: store.shards, logger: silentLogger() });
     await cache.start();
     const router = (istio: string) => ({ namespace: 'istio-system', flavor: 'envoy', labels: { istio }, router: true }) as const;
@@ -158,13 +150,13 @@ describe('gateway cache over a sharded store', () => {
     expect(cache.status().gateways).toBe(1);
 
     // A Gateway written to another shard is stored there alone and arrives on that shard's channel.
-    await put(gateway(gateways[2]!, { istio: 'west' }));
+    await put(autoPassthroughGateway(gateways[2]!, { istio: 'west' }));
     expect(await store.shards[2]!.gateways.get(gateways[2]!)).not.toBeNull();
     expect(await store.shards[0]!.gateways.get(gateways[2]!)).toBeNull();
     await eventually(() => expect(names('west')).toEqual(['gw-plain', 'outbound_.443_._.gw-dnat']));
     await store.gateways.delete(gateways[2]!, grant);
     await eventually(() => expect(names('west')).toEqual(['gw-plain']));
-    await put(gateway(gateways[2]!, { istio: 'west' }));
+    await put(autoPassthroughGateway(gateways[2]!, { istio: 'west' }));
     await eventually(() => expect(cache!.status().gateways).toBe(2));
 
     // A reload reconciles shard after shard; shard 1 (no Gateway) and shard 2 each keep the other shards' Gateways.

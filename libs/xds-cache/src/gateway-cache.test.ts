@@ -10,7 +10,8 @@ import { silentLogger } from '@skiff/runtime';
 import { createMemoryStore, StoreError, type BuiltResource, type GapEvent, type Invalidation, type InvalidationListener, type MemoryStore } from '@skiff/store';
 import { eventually } from '@skiff/testing';
 import { GatewayCache, type CacheStore, type GatewayCacheOptions } from './gateway-cache.js';
-import { built, CDS, EDS, visibility } from './test-support/fixtures.js';
+import { SNI_DNAT_VARIANT } from './profile.js';
+import { autoPassthroughGateway, built, CDS, EDS, visibility } from './test-support/fixtures.js';
 
 const A: ObjectKey = { namespace: 'a', name: 'alpha' };
 const B: ObjectKey = { namespace: 'b', name: 'beta' };
@@ -49,6 +50,7 @@ class InterferingStore {
         currentSeq: () => inner.invalidations.currentSeq(),
       },
       epoch: () => inner.epoch(),
+      gateways: inner.gateways,
     };
   }
 
@@ -176,6 +178,81 @@ describe('gateway cache', () => {
     held.holdServingUntil(Promise.reject(new Error('the watcher gave up')));
     await held.start();
     await eventually(() => expect(held.isReady()).toBe(true));
+  });
+
+  describe('variants built on request', () => {
+    const grpcIn = (namespace: string) => ({ namespace, flavor: 'grpc' }) as const;
+    const router = { namespace: 'istio-system', flavor: 'envoy', labels: { istio: 'eastwestgateway' }, router: true } as const;
+    /** A translator stand-in: records what is asked for; each request resolves when the test says so. */
+    const onRequest = () => {
+      const requested: string[] = [];
+      const finish = new Map<string, (error?: Error) => void>();
+      const request = (variant: string) =>
+        new Promise<void>((resolve, reject) => {
+          requested.push(variant);
+          finish.set(variant, (error) => (error === undefined ? resolve() : reject(error)));
+        });
+      return { requested, finish, variantsOnRequest: { variants: ['envoy-sni-dnat', 'grpc'], request } };
+    };
+
+    it('asks for a variant when the first proxy needing it checks, and serves it once built and applied; other proxies at once', async () => {
+      await write(A, [built('a1', 'v1')]);
+      const translator = onRequest();
+      await start({ variantsOnRequest: translator.variantsOnRequest });
+      expect(cache!.isReady()).toBe(true);
+      expect(cache!.isReady(envoyIn('a'))).toBe(true);
+      expect(translator.requested).toEqual([]);
+      expect(cache!.isReady(grpcIn('a'))).toBe(false);
+      expect(cache!.isReady(grpcIn('b'))).toBe(false);
+      expect(translator.requested).toEqual(['grpc']);
+      expect(cache!.status().variantsOnRequest).toEqual({ 'envoy-sni-dnat': 'not requested', grpc: 'building' });
+
+      // The translator stores the variant and resolves; the cache has seen the invalidation but not read the owner yet.
+      let releaseRead: () => void = () => undefined;
+      const readHeld = new Promise<void>((resolve) => {
+        releaseRead = resolve;
+      });
+      const readOwner = store.store.resources.readOwner;
+      store.store.resources.readOwner = async (owner, ids) => {
+        await readHeld;
+        return readOwner(owner, ids);
+      };
+      await write(A, [built('a1', 'v1'), built('a1', 'g1', 'grpc')]);
+      translator.finish.get('grpc')!();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(cache!.isReady(grpcIn('a'))).toBe(false);
+      releaseRead();
+      await eventually(() => expect(cache!.isReady(grpcIn('a'))).toBe(true));
+      expect(cache!.viewFor(grpcIn('a')).get(CDS, 'a1')?.version).toBe('g1');
+      expect(cache!.status().variantsOnRequest).toEqual({ 'envoy-sni-dnat': 'not requested', grpc: 'served' });
+      expect(translator.requested).toEqual(['grpc']);
+    });
+
+    it('asks for the sni-dnat variant as soon as a Gateway has an AUTO_PASSTHROUGH server, and holds the routers it selects until it is served', async () => {
+      await write(A, [built('a1', 'v1')]);
+      const translator = onRequest();
+      await start({ variantsOnRequest: translator.variantsOnRequest });
+      expect(cache!.isReady(router)).toBe(true);
+      const grant = (await memory.lease.acquire('watcher-gateways', 60_000))!;
+      const gateway = autoPassthroughGateway({ namespace: 'istio-system', name: 'cross-network' }, { istio: 'eastwestgateway' });
+      await memory.gateways.put(gateway, JSON.stringify(gateway), grant);
+      // Asked for with no router checking.
+      await eventually(() => expect(translator.requested).toEqual(['envoy-sni-dnat']));
+      expect(cache!.isReady(router)).toBe(false);
+      expect(cache!.isReady(envoyIn('a'))).toBe(true);
+      await write(A, [built('a1', 'v1'), built('outbound_.80_._.a1', 'd1', SNI_DNAT_VARIANT)]);
+      translator.finish.get('envoy-sni-dnat')!();
+      await eventually(() => expect(cache!.isReady(router)).toBe(true));
+      expect([...cache!.viewFor(router).all(CDS).keys()].sort()).toEqual(['a1', 'outbound_.80_._.a1']);
+    });
+
+    it('serves anyway, with a warning, when the request fails', async () => {
+      const translator = onRequest();
+      await start({ variantsOnRequest: translator.variantsOnRequest });
+      expect(cache!.isReady(grpcIn('a'))).toBe(false);
+      translator.finish.get('grpc')!(new Error('the translator stopped'));
+      await eventually(() => expect(cache!.isReady(grpcIn('a'))).toBe(true));
+    });
   });
 
   it('applies an invalidation by reading only the changed resources, then tells listeners', async () => {

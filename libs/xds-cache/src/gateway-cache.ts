@@ -75,6 +75,20 @@ export interface GatewayCacheOptions {
   readonly rootNamespace?: string;
   /** istiod's `PILOT_SCOPE_GATEWAY_TO_NAMESPACE`: a router sees only its own namespace's Gateways. Default false. */
   readonly scopeGatewayToNamespace?: boolean;
+  /**
+   * Variants the translator builds only once asked for (`TranslatorOptions.buildOnRequest`): the first
+   * proxy that needs one of them asks through `request`, and it and every other proxy needing the
+   * variant are served once the request resolved and the cache applied what the store published by
+   * then. Default: every variant is built from the start.
+   */
+  readonly variantsOnRequest?: VariantsOnRequest;
+}
+
+/** Variants built only once a proxy needs them, and how to ask for one (`GatewayCacheOptions.variantsOnRequest`). */
+export interface VariantsOnRequest {
+  readonly variants: readonly string[];
+  /** Resolves once the variant is built for every ServiceEntry and its invalidations are published. */
+  readonly request: (variant: string) => Promise<void>;
 }
 
 /** Why the cache reloaded everything. */
@@ -114,6 +128,8 @@ export interface GatewayCacheStatus {
   readonly ready: boolean;
   /** Serving is held until the initial build is applied (`holdServingUntil`). */
   readonly servingHeld: boolean;
+  /** Variants built on request (`variantsOnRequest`), by state: asked for and not yet applied, or served. */
+  readonly variantsOnRequest: Readonly<Record<string, 'not requested' | 'building' | 'served'>>;
   readonly owners: number;
   readonly resources: number;
   readonly views: number;
@@ -231,6 +247,9 @@ export class GatewayCache implements ResourceProvider, Runner {
   private ready = false;
   /** `holdServingUntil` has not released serving yet. */
   private servingHeld = false;
+  private readonly variantsOnRequest: VariantsOnRequest | undefined;
+  /** Each variant of `variantsOnRequest`: not asked for (absent), asked for and not yet applied, or served. */
+  private readonly variantStates = new Map<string, 'building' | 'served'>();
   private loaded: { promise: Promise<void>; resolve: () => void };
   private retainedUntil = 0;
   private retained = new Set<string>();
@@ -266,6 +285,7 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.autoPassthrough = new AutoPassthroughIndex({ scopeToNamespace: options.scopeGatewayToNamespace ?? false });
     this.retryOptions = options.retry ?? { initialMs: 200, maxMs: 10_000 };
     this.backoff = new Backoff(this.retryOptions);
+    this.variantsOnRequest = options.variantsOnRequest;
     let resolve: () => void = () => undefined;
     const promise = new Promise<void>((r) => {
       resolve = r;
@@ -380,8 +400,56 @@ export class GatewayCache implements ResourceProvider, Runner {
     return () => this.listeners.delete(listener);
   }
 
-  isReady(): boolean {
-    return this.ready && !this.servingHeld;
+  /**
+   * Whether proxies are served; with a profile, whether that proxy is: a proxy that needs a variant
+   * built on request waits until it is built and applied, and the first such check asks for it.
+   */
+  isReady(profile?: ProxyProfile): boolean {
+    if (!this.ready || this.servingHeld) return false;
+    if (profile === undefined || this.variantsOnRequest === undefined) return true;
+    // Both checks run, so a router needing both variants asks for both at once.
+    const usual = this.variantServed(variantOf(profile));
+    return (!this.getsSniDnatClusters(profile) || this.variantServed(SNI_DNAT_VARIANT)) && usual;
+  }
+
+  /**
+   * Asks for the sni-dnat variant, when it is built on request, as soon as a Gateway has an
+   * AUTO_PASSTHROUGH server: the routers it selects need it whether they are connected yet or not, and
+   * a connected router is pushed its sni-dnat clusters as they are applied.
+   */
+  private requestSniDnatForGateways(): void {
+    if (this.variantsOnRequest !== undefined && this.autoPassthrough.hasAutoPassthroughServer()) this.variantServed(SNI_DNAT_VARIANT);
+  }
+
+  /** Whether `variant` is served; asks for it if it is built on request and nobody asked yet. */
+  private variantServed(variant: string): boolean {
+    const onRequest = this.variantsOnRequest;
+    if (onRequest === undefined || !onRequest.variants.includes(variant)) return true;
+    const state = this.variantStates.get(variant);
+    if (state !== undefined) return state === 'served';
+    this.variantStates.set(variant, 'building');
+    const started = performance.now();
+    this.logger.info({ variant }, 'a proxy needs a variant not built yet: asking the translator for it');
+    const serve = (): void => {
+      if (this.stopping) return;
+      // The ADS server retries the proxies waiting for it on its next readiness poll.
+      this.variantStates.set(variant, 'served');
+    };
+    void onRequest
+      .request(variant)
+      .then(() => this.waitUntilApplied())
+      .then(
+        () => {
+          serve();
+          this.logger.info({ variant, ms: Math.round(performance.now() - started) }, 'variant built and applied: serving the proxies that need it');
+        },
+        (error: unknown) => {
+          // A failed request must not keep proxies away for good: they get what the store holds.
+          serve();
+          if (!this.stopping) this.logger.warn({ variant, err: messageOf(error) }, 'serving a variant without waiting for its build');
+        },
+      );
+    return false;
   }
 
   /**
@@ -433,6 +501,7 @@ export class GatewayCache implements ResourceProvider, Runner {
     return {
       ready: this.isReady(),
       servingHeld: this.servingHeld,
+      variantsOnRequest: Object.fromEntries((this.variantsOnRequest?.variants ?? []).map((variant) => [variant, this.variantStates.get(variant) ?? 'not requested'])),
       owners: this.table.ownerCount,
       resources: this.table.size,
       views: this.table.viewCount,
@@ -642,7 +711,9 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (gateway === undefined) shard.gateways.delete(idOf(key));
     else shard.gateways.set(idOf(key), gateway);
     const changed = gateway === undefined ? this.autoPassthrough.delete(key) : this.autoPassthrough.set(gateway);
-    if (changed) this.announce(this.table.variantNames(SNI_DNAT_VARIANT), since);
+    if (!changed) return;
+    this.requestSniDnatForGateways();
+    this.announce(this.table.variantNames(SNI_DNAT_VARIANT), since);
   }
 
   /** A stored Sidecar, checked against its schema; an unreadable one is logged and left out (as if deleted). */
@@ -780,6 +851,7 @@ export class GatewayCache implements ResourceProvider, Runner {
     if (!(keepMissing && gateways.size < shard.gateways.size)) {
       shard.gateways = gateways;
       if (this.autoPassthrough.replaceAll(this.shards.flatMap((each) => [...each.gateways.values()]))) {
+        this.requestSniDnatForGateways();
         for (const name of this.table.variantNames(SNI_DNAT_VARIANT)) rescoped.push(name);
       }
     }

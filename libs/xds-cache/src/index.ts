@@ -11,6 +11,7 @@ export {
   type GatewayCacheStatus,
   type ReconcileReason,
   type ReconcileReport,
+  type VariantsOnRequest,
 } from './gateway-cache.js';
 export { LocalityVariants, LocalityView } from './locality-variants.js';
 export { DEFAULT_PROXY_NAMESPACE, labelsOf, namespaceFromNodeId, proxyProfileOf, SNI_DNAT_VARIANT, variantOf, type GatewayProxyProfile } from './profile.js';

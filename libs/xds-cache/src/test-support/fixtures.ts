@@ -1,5 +1,6 @@
 /** Records, resources and nodes for the cache's tests. */
 import type { ProxyNode } from '@skiff/ads-server';
+import type { NormalizedGateway, ObjectKey } from '@skiff/model';
 import { TypeUrl } from '@skiff/protos';
 import type { BuiltResource, OwnershipRecord, ResourceRef, Visibility } from '@skiff/store';
 import { CachedResource } from '../cached-resource.js';
@@ -38,4 +39,9 @@ export function node(overrides: Partial<ProxyNode> = {}): ProxyNode {
     clientFeatures: [],
     ...overrides,
   };
+}
+
+/** A Gateway with one AUTO_PASSTHROUGH server on 15443 for `hosts`, selecting routers by `selector`. */
+export function autoPassthroughGateway(key: ObjectKey, selector: Record<string, string>, hosts: readonly string[] = ['*.local']): NormalizedGateway {
+  return { schemaVersion: 1, namespace: key.namespace, name: key.name, creationTime: 0, selector, servers: [{ port: 15443, bind: '', hosts: [...hosts], tlsMode: 'AUTO_PASSTHROUGH' }] };
 }
