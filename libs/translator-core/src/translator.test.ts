@@ -296,6 +296,27 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect(() => startTranslator(env.store, 't2', { buildOnRequest: ['envoy'] })).toThrow('buildOnRequest names envoy, which is not one of the variants');
   });
 
+  it('builds a variant asked for alone, onto the stored build of the hash revision', async () => {
+    const revision = (await writer.put(staticEntry('orders'), [vm('vm-1', '10.0.7.1', 'orders')]))!;
+    const translator = start(env.store, 't1', { buildOnRequest: ['grpc'] });
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    // A resource no build makes, stored with the build of the current revision: only a build of every variant drops it.
+    const marker = { typeUrl: TypeUrl.Cluster, name: 'kept-marker', variant: 'envoy-sidecar', version: 'm1', bytes: new Uint8Array([1]) };
+    const owned = (await env.store.resources.readOwner(key('orders')))!;
+    const { resources: _refs, revision: _revision, ...visibility } = owned.record;
+    expect((await env.store.resources.replace({ visibility, revision, resources: [...owned.resources, marker] })).status).toBe('applied');
+    const sidecarNames = async (): Promise<string[]> => (await env.store.resources.readOwner(key('orders')))!.record.resources.filter((r) => r.variant === 'envoy-sidecar').map((r) => r.name);
+
+    await translator.requestVariant('grpc');
+    expect(await sidecarNames()).toContain('kept-marker');
+    expect((await env.store.resources.readOwner(key('orders')))!.record.resources.some((r) => r.variant === 'grpc')).toBe(true);
+    // A change of the ServiceEntry builds every variant again.
+    await writer.put(staticEntry('orders'), [vm('vm-1', '10.0.7.2', 'orders')]);
+    await eventually(async () => expect(await sidecarNames()).not.toContain('kept-marker'));
+    const { storedRefs, expectedRefs } = await storedAndExpected(env.store, key('orders'));
+    expect(storedRefs).toEqual(expectedRefs);
+  });
+
   it('acknowledges a change whose build the store already holds in a newer revision', async () => {
     const revision = (await writer.put(staticEntry('stale'), [vm('vm-1', '10.0.5.1', 'stale')]))!;
     // Another translator stored a build of a later revision first.

@@ -23,7 +23,7 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, inSpan, KeyedQueue, PUSH_TIME_BUCKETS_SECONDS, traceparentOf, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
-import { DecodedFieldCache, decodeServiceEntry, StoreError, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
+import { baseVariant, DecodedFieldCache, decodeServiceEntry, StoreError, type BuiltResource, type CoalescedChange, type ChangeOp, type PendingSummary, type ReplaceOutcome, type TranslatorStore } from '@skiff/store';
 import { DEFAULT_MESH_SETTINGS, EndpointBytesCache, type DestinationRuleLookupOptions, type MeshSettings } from '@skiff/xds-translate';
 import { buildServiceEntry, SERVED_VARIANTS, type TranslationVariant } from './build.js';
 
@@ -139,6 +139,12 @@ interface PendingWork {
   readonly traces: string[];
   /** Backoff of a build retried after store errors (created on the first failure). */
   retry: Backoff | undefined;
+  /**
+   * Set while the work is only the rebuild for variants asked for (`requestVariant`): those variants are
+   * built and the stored resources of the others kept, if the store holds a build of the hash's revision.
+   * A change of the ServiceEntry (undefined) builds every variant.
+   */
+  onlyVariants: Set<string> | undefined;
 }
 
 type BuildResult =
@@ -364,7 +370,7 @@ export class Translator implements Runner {
     if (keys.length > 0) {
       await new Promise<void>((resolve, reject) => {
         this.variantRebuilds.add({ pending: new Set(keys.map(idOf)), settle: (error) => (error === undefined ? resolve() : reject(error)) });
-        for (const key of keys) this.schedule({ key, ids: new Set(), op: 'upsert', revision: 0, traces: [], retry: undefined });
+        for (const key of keys) this.schedule({ key, ids: new Set(), op: 'upsert', revision: 0, traces: [], retry: undefined, onlyVariants: new Set([variant.name]) });
       });
     }
     this.logger.info({ variant: variant.name, serviceEntries: keys.length, ms: Math.round(performance.now() - started) }, 'variant asked for: built for every ServiceEntry');
@@ -464,7 +470,7 @@ export class Translator implements Runner {
     }
     const work: PendingWork =
       'serviceEntry' in change
-        ? { key: change.serviceEntry, ids: new Set(change.ids), op: change.op, revision: change.revision, traces: [...new Set(change.traces)], retry: undefined }
+        ? { key: change.serviceEntry, ids: new Set(change.ids), op: change.op, revision: change.revision, traces: [...new Set(change.traces)], retry: undefined, onlyVariants: undefined }
         : change;
     this.waiting.set(id, work);
     this.queue.enqueue(id, () => this.runBuild(id));
@@ -557,19 +563,23 @@ export class Translator implements Runner {
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
+      // A rebuild for variants asked for builds those alone onto the stored build of this revision.
+      const only = work.onlyVariants === undefined ? undefined : await this.storedBuildOtherThan(work.key, stored.revision, work.onlyVariants);
+      const variants = only === undefined ? this.builtVariants : this.builtVariants.filter((variant) => only.variants.has(variant.name));
       const endpointBytes = this.endpointBytes.scope(id, decoded.endpoints.length);
       let built;
       try {
-        built = buildServiceEntry(decoded, this.builtVariants, this.mesh, this.destinationRuleLookup, endpointBytes);
+        built = buildServiceEntry(decoded, variants, this.mesh, this.destinationRuleLookup, endpointBytes);
       } finally {
         endpointBytes.close();
       }
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
-      this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })));
+      this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })), only?.variants);
       for (const problem of built.scopeProblems) this.logger.warn({ serviceEntry: id, revision: stored.revision }, problem);
-      const outcome = await this.store.resources.replace({ visibility: built.visibility, revision: stored.revision, resources: built.resources, ...trace });
+      const resources = only === undefined ? built.resources : [...only.kept, ...built.resources];
+      const outcome = await this.store.resources.replace({ visibility: built.visibility, revision: stored.revision, resources, ...trace });
       this.lastStoreCallOk = true;
-      return { kind: 'done', record: recordOf(id, stored.revision, outcome, built.resources.length, undefined, errorMessages) };
+      return { kind: 'done', record: recordOf(id, stored.revision, outcome, resources.length, undefined, errorMessages) };
     } catch (error) {
       if (isTransient(error) || isClosed(error)) return { kind: 'retry', error };
       // Translation is pure and the input is the same on every retry: retrying a defect only repeats it.
@@ -577,6 +587,16 @@ export class Translator implements Runner {
       this.logger.error({ serviceEntry: id, err: error }, 'build failed; the change is acknowledged and the previous resources stay');
       return { kind: 'done', record: { serviceEntry: id, revision: work.revision, outcome: 'failed', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
     }
+  }
+
+  /**
+   * The stored resources of `owner` other than those of `variants`, when the store holds a build of
+   * `revision` (a build of another revision, or none, needs every variant built).
+   */
+  private async storedBuildOtherThan(owner: ObjectKey, revision: number, variants: ReadonlySet<string>): Promise<{ readonly variants: ReadonlySet<string>; readonly kept: BuiltResource[] } | undefined> {
+    const owned = await this.store.resources.readOwner(owner);
+    if (owned === null || owned.record.revision !== revision) return undefined;
+    return { variants, kept: owned.resources.filter((resource) => !variants.has(baseVariant(resource.variant))) };
   }
 
   /**
@@ -593,9 +613,11 @@ export class Translator implements Runner {
     this.lastYieldAt = performance.now();
   }
 
-  private reportTranslateErrors(id: string, revision: number, errors: readonly { variant: string; code: string; message: string }[]): void {
+  /** Counts and logs a build's translation problems; `onlyVariants`: the build made those alone, the others' problems stand. */
+  private reportTranslateErrors(id: string, revision: number, errors: readonly { variant: string; code: string; message: string }[], onlyVariants?: ReadonlySet<string>): void {
     for (const { variant, code } of errors) this.instruments.translateError(variant, code);
-    const signature = errors.map((e) => `${e.variant} ${e.message}`).join('\n');
+    const others = onlyVariants === undefined ? [] : (this.loggedErrors.get(id) ?? '').split('\n').filter((line) => line !== '' && !onlyVariants.has(line.slice(0, line.indexOf(' '))));
+    const signature = [...others, ...errors.map((e) => `${e.variant} ${e.message}`)].join('\n');
     if (signature === (this.loggedErrors.get(id) ?? '')) return;
     if (signature === '') {
       this.loggedErrors.delete(id);
@@ -627,6 +649,9 @@ export class Translator implements Runner {
 
 function merge(into: PendingWork, change: CoalescedChange | PendingWork): void {
   for (const id of change.ids) into.ids.add(id);
+  const onlyVariants = 'onlyVariants' in change ? change.onlyVariants : undefined;
+  if (onlyVariants === undefined) into.onlyVariants = undefined;
+  else if (into.onlyVariants !== undefined) for (const name of onlyVariants) into.onlyVariants.add(name);
   if (change.revision >= into.revision) {
     into.revision = change.revision;
     into.op = change.op;
