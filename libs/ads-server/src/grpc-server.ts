@@ -39,7 +39,7 @@ import { uriSansOf } from './identity.js';
 import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-wire.js';
 import { PUSH_ORDER } from './resource-types.js';
-import { AdsSession, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
+import { AdsSession, deliverChanges, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
 import type { SubscriptionChange } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
@@ -535,11 +535,7 @@ export class AdsServer implements Runner {
   }
 
   private resourcesChanged(changes: readonly ResourceChange[]): void {
-    for (const change of changes) {
-      for (const [session, names] of this.index.interested(change.typeUrl, change.names)) {
-        session.resourcesChanged(change.typeUrl, names, change.since);
-      }
-    }
+    deliverChanges(this.index, changes);
     if (this.waitingForReady.size > 0) this.retryWaiting();
   }
 

@@ -55,6 +55,12 @@ export interface ResourceChange {
   readonly since?: number;
   /** Trace context of the change, if it carried one. */
   readonly trace?: string;
+  /**
+   * Which proxies the change may concern, by profile; absent: any. A provider serving some resources
+   * to some profiles only (the gateway's proxyless gRPC and sni-dnat variants) names them, so a change
+   * only those can see costs the other proxies nothing.
+   */
+  readonly concerns?: (profile: ProxyProfile) => boolean;
 }
 
 /**

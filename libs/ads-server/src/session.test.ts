@@ -9,9 +9,9 @@ import { edsNameOf, testCluster, testListener, testLoadAssignment, testRouteConf
 import { describe, expect, it } from 'vitest';
 import { syncStatusOf, type AdsAckEvent, type AdsNackEvent, type AdsRequestEvent, type AdsResponseEvent } from './events.js';
 import { EMPTY_PROXY_NODE } from './node.js';
-import type { ProxyProfile } from './provider.js';
+import type { ProxyProfile, ResourceProvider } from './provider.js';
 import { servedResource } from './served-resource.js';
-import { GrpcStatus } from './session.js';
+import { deliverChanges, GrpcStatus } from './session.js';
 import { StaticResourceProvider } from './static-provider.js';
 import { SessionHarness } from './test-support/harness.js';
 
@@ -337,6 +337,25 @@ describe('readiness of the provider', () => {
     provider.setReady(true);
     harness.session.retryWhenReady();
     expect(harness.sink.takeSotw()[0]!.message.resources[0]!.value).toEqual(testLoadAssignment('x', 1).bytes);
+  });
+});
+
+describe('changes that concern some proxies only', () => {
+  it("reaches a session only if the change concerns its proxy's profile", () => {
+    const inner = providerWith(testCluster('a'));
+    // Changes reach the session only as the test delivers them.
+    const provider: ResourceProvider = { profileOf: (node) => inner.profileOf(node), viewFor: (profile) => inner.viewFor(profile), onChange: () => () => undefined, isReady: () => true };
+    const harness = new SessionHarness({ provider });
+    harness.sotw({ typeUrl: CDS });
+    harness.tick();
+    harness.sink.takeSotw();
+    inner.upsert([testCluster('a', 1)]);
+    deliverChanges(harness.index, [{ typeUrl: CDS, names: ['a'], concerns: (profile) => profile.flavor === 'grpc' }]);
+    harness.clock.advance(1_000);
+    expect(harness.sink.written).toHaveLength(0);
+    deliverChanges(harness.index, [{ typeUrl: CDS, names: ['a'], concerns: (profile) => profile.flavor === 'envoy' }]);
+    harness.clock.advance(1_000);
+    expect(harness.sink.takeSotw()[0]!.message.resources[0]!.value).toEqual(testCluster('a', 1).bytes);
   });
 });
 

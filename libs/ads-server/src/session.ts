@@ -29,10 +29,11 @@ import type {
 import { checkConnectionIdentity, type SpiffeIdentity } from './identity.js';
 import { AdsRefusalError, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
-import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceProvider, ServedResource } from './provider.js';
+import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
 import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from './resource-set-hash.js';
 import { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, WILDCARD } from './resource-types.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
+import type { SubscriptionIndex } from './subscription-index.js';
 import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
 
 /** gRPC status codes used when the server ends a stream. */
@@ -952,4 +953,17 @@ export class AdsSession implements AdsSessionInfo {
 
 function subscriptionChanged(change: SubscriptionChange): boolean {
   return change.added.length > 0 || change.removed.length > 0 || change.wildcardBefore !== change.wildcardAfter;
+}
+
+/**
+ * Tells each session of `index` which of the names it subscribes to `changes` may have changed,
+ * leaving out the proxies a change does not concern (`ResourceChange.concerns`).
+ */
+export function deliverChanges(index: SubscriptionIndex<AdsSession>, changes: readonly ResourceChange[]): void {
+  for (const change of changes) {
+    for (const [session, names] of index.interested(change.typeUrl, change.names)) {
+      if (change.concerns !== undefined && session.profile !== undefined && !change.concerns(session.profile)) continue;
+      session.resourcesChanged(change.typeUrl, names, change.since);
+    }
+  }
 }

@@ -273,6 +273,28 @@ describe('gateway cache', () => {
     expect(view.get(CDS, 'a2')).toBe(unchanged);
   });
 
+  it('names the proxies a change concerns when only a variant some proxies alone see changed', async () => {
+    await write(A, [built('a1', 'v1'), built('a1', 'g1', 'grpc')]);
+    await start();
+    const grpc = { namespace: 'a', flavor: 'grpc' } as const;
+    const router = { namespace: 'istio-system', flavor: 'envoy', labels: {}, router: true } as const;
+    await write(A, [built('a1', 'v1'), built('a1', 'g2', 'grpc')]);
+    await eventually(() => expect(changes).toHaveLength(1));
+    const grpcOnly = changes[0]![0]!;
+    expect(grpcOnly).toMatchObject({ typeUrl: CDS, names: ['a1'] });
+    expect([grpcOnly.concerns?.(grpc), grpcOnly.concerns?.(envoyIn('a')), grpcOnly.concerns?.(router)]).toEqual([true, false, false]);
+
+    await write(A, [built('a1', 'v1'), built('a1', 'g2', 'grpc'), built('outbound_.80_._.a1', 'd1', SNI_DNAT_VARIANT)]);
+    await eventually(() => expect(changes).toHaveLength(2));
+    const sniDnatOnly = changes[1]![0]!;
+    expect([sniDnatOnly.concerns?.(grpc), sniDnatOnly.concerns?.(envoyIn('a')), sniDnatOnly.concerns?.(router)]).toEqual([false, false, true]);
+
+    // A change every proxy may see names nobody in particular.
+    await write(A, [built('a1', 'v2'), built('a1', 'g3', 'grpc'), built('outbound_.80_._.a1', 'd1', SNI_DNAT_VARIANT)]);
+    await eventually(() => expect(changes).toHaveLength(3));
+    expect(changes[2]![0]!.concerns).toBeUndefined();
+  });
+
   it('passes the trace of the change to listeners', async () => {
     await start();
     await memory.resources.replace({ visibility: visibility('a', 'alpha'), revision: ++revision, resources: [built('a1', 'v1')], trace: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });

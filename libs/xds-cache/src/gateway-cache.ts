@@ -25,6 +25,7 @@ import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, Resour
 import { checkNormalizedGateway, checkNormalizedSidecar, type NormalizedGateway, type NormalizedSidecar, type ObjectKey } from '@skiff/model';
 import { Backoff, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import {
+  baseVariant,
   resourceKey,
   StoreError,
   type GapEvent,
@@ -201,6 +202,15 @@ const LOCALITY_POLICY_TYPES: ReadonlyMap<string, string> = new Map([
 
 /** How often a held cache checks whether it has applied what it waits for. */
 const HELD_SERVING_POLL_MS = 10;
+
+/**
+ * The variants only some proxies see, with who: proxyless gRPC clients, and the Envoy routers an
+ * AUTO_PASSTHROUGH Gateway may select. A change to one of these alone is not announced to the others.
+ */
+const NARROW_AUDIENCES: ReadonlyMap<string, (profile: ProxyProfile) => boolean> = new Map([
+  ['grpc', (profile: ProxyProfile) => variantOf(profile) === 'grpc'],
+  [SNI_DNAT_VARIANT, (profile: ProxyProfile) => profile.flavor === 'envoy' && (profile as Partial<GatewayProxyProfile>).router === true],
+]);
 
 /** The highest sequence number of a shard the cache reflects. */
 function applied(shard: ShardState): number {
@@ -941,24 +951,32 @@ export class GatewayCache implements ResourceProvider, Runner {
     this.announce(changed, since, trace);
   }
 
-  /** Tells listeners which names may have changed (views already reflect it). */
+  /**
+   * Tells listeners which names may have changed (views already reflect it). Names of one type that
+   * changed only in a variant some proxies alone see (`NARROW_AUDIENCES`) concern those proxies only.
+   */
   private announce(changed: readonly ChangedName[], since: number, trace?: string): void {
     if (changed.length === 0) return;
-    const byType = new Map<string, string[]>();
-    for (const { typeUrl, name } of changed) {
-      let names = byType.get(typeUrl);
-      if (names === undefined) {
-        names = [];
-        byType.set(typeUrl, names);
+    const byType = new Map<string, { readonly names: string[]; readonly variants: Set<string> }>();
+    for (const { typeUrl, name, variant } of changed) {
+      let entry = byType.get(typeUrl);
+      if (entry === undefined) {
+        entry = { names: [], variants: new Set() };
+        byType.set(typeUrl, entry);
       }
-      names.push(name);
+      entry.names.push(name);
+      entry.variants.add(baseVariant(variant));
     }
-    const changes: ResourceChange[] = [...byType].map(([typeUrl, names]) => ({
-      typeUrl,
-      names: [...new Set(names)],
-      since,
-      ...(trace === undefined ? {} : { trace }),
-    }));
+    const changes: ResourceChange[] = [...byType].map(([typeUrl, { names, variants }]) => {
+      const concerns = variants.size === 1 ? NARROW_AUDIENCES.get(variants.values().next().value!) : undefined;
+      return {
+        typeUrl,
+        names: [...new Set(names)],
+        since,
+        ...(trace === undefined ? {} : { trace }),
+        ...(concerns === undefined ? {} : { concerns }),
+      };
+    });
     for (const listener of this.listeners) {
       try {
         listener(changes);

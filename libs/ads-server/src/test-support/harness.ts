@@ -19,7 +19,7 @@ import type { AdsCallbacks, AdsMode, TypeHandler } from '../events.js';
 import { DEFAULT_ADS_LIMITS, type AdsLimits } from '../limits.js';
 import type { ResourceProvider } from '../provider.js';
 import { PUSH_ORDER } from '../resource-types.js';
-import { AdsSession, type SessionHost } from '../session.js';
+import { AdsSession, deliverChanges, type SessionHost } from '../session.js';
 import { StaticResourceProvider } from '../static-provider.js';
 import { SubscriptionIndex } from '../subscription-index.js';
 
@@ -166,11 +166,7 @@ export class SessionHarness {
     };
     this.session = new AdsSession({ id: '1', mode: options.mode ?? 'sotw', peer: 'ipv4:127.0.0.1:5000', sink: this.sink, host, identities: options.identities ?? [] });
     // Deliver provider changes the way AdsServer does: through the index.
-    this.provider.onChange((changes) => {
-      for (const change of changes) {
-        for (const [session, names] of this.index.interested(change.typeUrl, change.names)) session.resourcesChanged(change.typeUrl, names, change.since);
-      }
-    });
+    this.provider.onChange((changes) => deliverChanges(this.index, changes));
   }
 
   /** Sends a state-of-the-world request; the stream's first one carries `HARNESS_NODE` unless it names a node (`node: undefined` for none). */
