@@ -309,6 +309,8 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
 
     await translator.requestVariant('grpc');
     expect(await sidecarNames()).toContain('kept-marker');
+    // Not a change: the caches that a ServiceEntry's later builds keep stay as the first build left them.
+    expect(translator.status().kept).toEqual({ decodedFields: 0, endpointInstances: 0 });
     expect((await env.store.resources.readOwner(key('orders')))!.record.resources.some((r) => r.variant === 'grpc')).toBe(true);
     // A change of the ServiceEntry builds every variant again.
     await writer.put(staticEntry('orders'), [vm('vm-1', '10.0.7.2', 'orders')]);

@@ -125,6 +125,8 @@ export interface TranslatorStatus {
   /** The change log's pending entries at the last check (every consumer's), or null before the first. */
   readonly backlog: PendingSummary | null;
   readonly storeReachable: boolean;
+  /** What the caches for later builds hold: decoded hash fields, and service instances with their encoded endpoints. */
+  readonly kept: { readonly decodedFields: number; readonly endpointInstances: number };
   readonly totals: Readonly<Record<BuildOutcomeKind, number>>;
   readonly recentBuilds: readonly BuildRecord[];
 }
@@ -326,6 +328,7 @@ export class Translator implements Runner {
       retrying: this.retryTimers.size,
       backlog: this.backlog,
       storeReachable: this.isReady(),
+      kept: { decodedFields: this.decodedFields.size, endpointInstances: this.endpointBytes.instanceCount },
       totals: { ...this.totals },
       recentBuilds: [...this.recent].reverse(),
     };
@@ -554,24 +557,28 @@ export class Translator implements Runner {
         return { kind: 'done', record: recordOf(id, work.revision, outcome, 0, outcome.status === 'applied' ? 'deleted' : undefined, []) };
       }
       await this.yieldIfBusy();
+      // A rebuild for variants asked for builds those alone onto the stored build of this revision. It
+      // is not a change: it neither reads nor fills the caches a ServiceEntry's later builds keep.
+      const only = work.onlyVariants === undefined ? undefined : await this.storedBuildOtherThan(work.key, stored.revision, work.onlyVariants);
       let decoded;
       try {
-        decoded = decodeServiceEntry(stored, this.decodedFields);
+        decoded = decodeServiceEntry(stored, only === undefined ? this.decodedFields : undefined);
       } catch (error) {
         if (!(error instanceof StoreError) || error.code !== 'corrupt') throw error;
         this.instruments.error('corrupt');
         this.logger.error({ serviceEntry: id, revision: stored.revision, err: error }, 'cannot build a ServiceEntry hash that does not decode; its previous resources stay until the watcher rewrites it');
         return { kind: 'done', record: { serviceEntry: id, revision: stored.revision, outcome: 'corrupt', resources: 0, changed: 0, removed: 0, errors: [messageOf(error)] } };
       }
-      // A rebuild for variants asked for builds those alone onto the stored build of this revision.
-      const only = work.onlyVariants === undefined ? undefined : await this.storedBuildOtherThan(work.key, stored.revision, work.onlyVariants);
-      const variants = only === undefined ? this.builtVariants : this.builtVariants.filter((variant) => only.variants.has(variant.name));
-      const endpointBytes = this.endpointBytes.scope(id, decoded.endpoints.length);
       let built;
-      try {
-        built = buildServiceEntry(decoded, variants, this.mesh, this.destinationRuleLookup, endpointBytes);
-      } finally {
-        endpointBytes.close();
+      if (only !== undefined) {
+        built = buildServiceEntry(decoded, this.builtVariants.filter((variant) => only.variants.has(variant.name)), this.mesh, this.destinationRuleLookup);
+      } else {
+        const endpointBytes = this.endpointBytes.scope(id, decoded.endpoints.length);
+        try {
+          built = buildServiceEntry(decoded, this.builtVariants, this.mesh, this.destinationRuleLookup, endpointBytes);
+        } finally {
+          endpointBytes.close();
+        }
       }
       const errorMessages = built.errors.map(({ variant, error }) => `${variant}: ${error.message}`);
       this.reportTranslateErrors(id, stored.revision, built.errors.map(({ variant, error }) => ({ variant, code: error.code, message: error.message })), only?.variants);
