@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+import { runBundledMain } from '@skiff/runtime/bundle-loader.js';
 
-main();
+await runBundledMain(import.meta.url, 'skiff-loadgen');

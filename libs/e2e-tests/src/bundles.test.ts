@@ -11,6 +11,7 @@ const BUNDLES = [
   { app: 'watcher', bundle: 'skiff-watcher', tuneV8ForShortRuns: false },
   { app: 'translator', bundle: 'skiff-translator', tuneV8ForShortRuns: false },
   { app: 'ads-gateway', bundle: 'skiff-gateway', tuneV8ForShortRuns: false },
+  { app: 'loadgen', bundle: 'skiff-loadgen', tuneV8ForShortRuns: false },
 ];
 
 describe('bundled binaries', () => {
