@@ -99,6 +99,17 @@ describe('FileSource', () => {
     expect(recorder.take()).toEqual(['delete WorkloadEntry/demo/c']);
   });
 
+  it('delivers nothing for an object whose fields an edit only reordered or commented', async () => {
+    await writeFile(join(dir, 'a.yaml'), `${workloadEntry('a', '10.0.0.1')}---\n${workloadEntry('b', '10.0.0.2')}`);
+    await start();
+    recorder.take();
+    const reordered = `# the same object, spec first\nspec:\n  labels:\n    app: demo\n  address: 10.0.0.1\nkind: WorkloadEntry\napiVersion: networking.istio.io/v1\nmetadata:\n  namespace: demo\n  name: a\n`;
+    await writeFile(join(dir, 'a.yaml'), `${reordered}---\n${workloadEntry('b', '10.0.0.7')}`);
+    await eventually(() => expect(recorder.events).toHaveLength(1));
+    await source.settled();
+    expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/b 10.0.0.7']);
+  });
+
   it('treats a rename as no change at all, so endpoints never blink', async () => {
     await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
     await start();

@@ -25,6 +25,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { walkConfigDir, type ConfigDirListing } from '@skiff/config-files';
 import type { ConfigSource, ObjectRef, SourceEvent, SourceHandler } from './source.js';
 
@@ -102,8 +103,13 @@ export class FileSource implements ConfigSource {
   private readonly rescanIntervalMs: number;
   /** Listed path -> what the file holds. */
   private readonly files = new Map<string, FileState>();
-  /** What has been delivered: refKey -> the file that defines it and the object's JSON text. */
-  private readonly delivered = new Map<string, { file: string; json: string }>();
+  /**
+   * What has been delivered: refKey -> the file that defines it and the object as delivered. The object
+   * is the one the handler keeps (the watcher holds it for `/debug/configz`), so remembering it costs
+   * nothing; its JSON text, remembered before, cost a stringify of every object on a cold start and as
+   * much memory again as the objects' text.
+   */
+  private readonly delivered = new Map<string, { file: string; object: unknown }>();
   /** Watched directory -> its watch. */
   private readonly watches = new Map<string, DirWatch>();
   /** Directories that reported an event since the last scan: their files are read again. */
@@ -431,9 +437,9 @@ export class FileSource implements ConfigSource {
       const object = this.files.get(winnerFile)?.objects.get(key);
       if (!object) continue;
       const stamped = this.withCreationTimestamp(key, object.object, this.files.get(winnerFile)?.createdAt ?? '');
-      const json = JSON.stringify(stamped);
-      if (previous?.json === json) continue;
-      this.delivered.set(key, { file: winnerFile, json });
+      // An object parsed again from an edited file is a new object with the same content when the edit was elsewhere.
+      if (previous !== undefined && isDeepStrictEqual(previous.object, stamped)) continue;
+      this.delivered.set(key, { file: winnerFile, object: stamped });
       events.push({ type: 'upsert', object: stamped, origin: object.origin });
     }
     return events;
