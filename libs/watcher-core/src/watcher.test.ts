@@ -96,6 +96,23 @@ describe('Watcher on the in-memory store', () => {
     expect(watcher.isReady()).toBe(true);
   });
 
+  it('writes nothing before the initial list is in, even with the lease won first, so the converge reads nothing back', async () => {
+    const store = createMemoryStore();
+    const objects = [serviceEntry('a', { app: 'a' }), serviceEntry('b', { app: 'b' }), workloadEntry('a-1', '10.0.0.1', { app: 'a' })];
+    // The in-memory lease is granted at once; this list arrives after it, as a large directory's does.
+    const source = new (class extends ScriptedSource {
+      override async start(handler: SourceHandler): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await super.start(handler);
+      }
+    })(objects);
+    const watcher = await startWatcher(store, source);
+    await eventually(() => expect(watcher.status().converged).toBe(true));
+    expect(watcher.status().lastConverge).toMatchObject({ stored: 0, desired: 2, written: 2 });
+    expect(watcher.status().writes.upsert).toBe(2);
+    expect(await endpointFields(store, 'a')).toEqual(['ep:WorkloadEntry/mesh/a-1']);
+  });
+
   it('writes a WorkloadEntry update to exactly the hashes of the ServiceEntries that select it', async () => {
     const store = createMemoryStore();
     const names = ['s1', 's2', 's3', 'other1', 'other2'];

@@ -263,15 +263,26 @@ export class Watcher implements Runner {
   private onSynced(): void {
     this.synced = true;
     this.logger.info({ serviceEntries: this.state.index.serviceEntryCount, workloadEntries: this.state.index.workloadCount }, 'initial sync from the source complete');
+    this.grantWriters(this.lease.current());
     this.requestConverge();
   }
 
   private onLeaseChange(grant: LeaseGrant | null): void {
+    this.grantWriters(this.synced ? grant : null);
+    this.converged = false;
+    if (grant) this.requestConverge();
+  }
+
+  /**
+   * The writers write under `grant`, or stop. They are given it only once the source has synced: the
+   * first writes are then the converge's, and nothing written during the initial list is read back
+   * whole by it (with the lease won before the list was in, as on the in-memory store, that was every
+   * hash of a cold start).
+   */
+  private grantWriters(grant: LeaseGrant | null): void {
     this.writer.setGrant(grant);
     this.sidecarSync.setGrant(grant);
     this.gatewaySync.setGrant(grant);
-    this.converged = false;
-    if (grant) this.requestConverge();
   }
 
   /** Converges when both the initial sync is done and the lease is held; coalesces repeated requests. */
