@@ -39,7 +39,11 @@ interface Waiter {
 const INITIAL_CAPACITY = 4096;
 
 export class ArrivalRecorder {
-  private readonly keyIds = new Map<string, number>();
+  /**
+   * Resource keys by type URL, then name: a key of the two joined was a new string to hash for every
+   * resource of every response (a tenth of the load generator's CPU at ten thousand clusters).
+   */
+  private readonly keyIds = new Map<string, Map<string, number>>();
   private readonly versionIds = new Map<string, number>();
   /** Per proxy: resource key -> version id it holds. */
   private readonly held: Map<number, number>[];
@@ -114,7 +118,7 @@ export class ArrivalRecorder {
 
   /** The proxy no longer holds `name` (delta removal): receiving it again is a new arrival. */
   forget(proxy: number, typeUrl: string, name: string): void {
-    const keyId = this.keyIds.get(`${typeUrl} ${name}`);
+    const keyId = this.keyIds.get(typeUrl)?.get(name);
     if (keyId !== undefined) this.held[proxy]!.delete(keyId);
   }
 
@@ -182,11 +186,12 @@ export class ArrivalRecorder {
   }
 
   private keyIdOf(typeUrl: string, name: string): number {
-    const key = `${typeUrl} ${name}`;
-    let keyId = this.keyIds.get(key);
+    let byName = this.keyIds.get(typeUrl);
+    if (byName === undefined) this.keyIds.set(typeUrl, (byName = new Map()));
+    let keyId = byName.get(name);
     if (keyId === undefined) {
-      keyId = this.keyIds.size;
-      this.keyIds.set(key, keyId);
+      keyId = this.rowsByKey.length;
+      byName.set(name, keyId);
       this.rowsByKey.push([]);
     }
     return keyId;

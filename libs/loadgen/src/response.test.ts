@@ -111,9 +111,10 @@ describe('readDeltaDiscoveryResponse', () => {
 });
 
 describe('fingerprint', () => {
-  it('is FNV-1a over the bytes, with their length', () => {
-    // FNV-1a 32 of the empty input is the offset basis; of "a" it is 0xe40c292c (the FNV test vectors).
-    expect(fingerprint(new Uint8Array(0))).toBe(`0-${(0x811c9dc5).toString(36)}`);
-    expect(fingerprint(new TextEncoder().encode('a'))).toBe(`1-${(0xe40c292c).toString(36)}`);
+  it('is the SHA-1 of the bytes in base64, of a view without its surroundings', () => {
+    // The SHA-1 test vectors of the empty input and of "abc" (FIPS 180-2, appendix A.1).
+    expect(fingerprint(new Uint8Array(0))).toBe(Buffer.from('da39a3ee5e6b4b0d3255bfef95601890afd80709', 'hex').toString('base64'));
+    const framed = new TextEncoder().encode('xxabcyy');
+    expect(fingerprint(framed, 2, 5)).toBe(Buffer.from('a9993e364706816aba3e25717850c26c9cd0d89d', 'hex').toString('base64'));
   });
 });

@@ -11,6 +11,8 @@
  * `DeltaDiscoveryResponse`, `Resource`, `ResourceName`) and `google/protobuf/any.proto`.
  */
 
+import { hash } from 'node:crypto';
+
 /** One resource as received: its name and a version identity. */
 export interface ReceivedResource {
   readonly name: string;
@@ -49,21 +51,14 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH_DELIMITED = 2;
 const WIRE_FIXED32 = 5;
 
-const FNV_OFFSET_BASIS = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
 /**
- * A version identity for resource bytes: the byte length and the 32-bit FNV-1a hash of the bytes
- * (the FNV specification, draft-eastlake-fnv). Not a cryptographic hash: two different versions of
- * one resource collide with probability about 2^-32, which would hide one arrival from the records.
+ * A version identity for resource bytes: the SHA-1 of the bytes, in base64. Node hashes them natively
+ * (`crypto.hash`) without copying the view; a 32-bit FNV-1a written in JavaScript before cost four to
+ * seven times as much per kilobyte, which at a hundred proxies receiving ten thousand clusters each
+ * made the load generator, not the server, the slower side of a cold start.
  */
 export function fingerprint(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let hash = FNV_OFFSET_BASIS;
-  for (let i = start; i < end; i++) {
-    hash ^= bytes[i]!;
-    hash = Math.imul(hash, FNV_PRIME);
-  }
-  return `${(end - start).toString(36)}-${(hash >>> 0).toString(36)}`;
+  return hash('sha1', bytes.subarray(start, end), 'base64');
 }
 
 /** A malformed message: the caller counts the response as unreadable. */
