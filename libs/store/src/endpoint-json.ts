@@ -8,7 +8,7 @@
  * It hands `JSON.stringify` an object whose keys are already in canonical order. V8 writes that into one
  * flat string; the field-by-field concatenation this replaces built a rope of about sixty pieces per
  * endpoint, which cost its allocation, then its collection, then its flattening when the socket wrote it
- * (twice the time on the cold sync, most of it in the garbage collector).
+ * (encoding the 200,000 endpoints of the design's mesh took about twice as long).
  */
 import type { EndpointSource, NormalizedEndpoint } from '@skiff/model';
 
