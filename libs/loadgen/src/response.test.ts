@@ -2,6 +2,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { TypeUrl } from '@skiff/protos';
+import { contentVersion } from '@skiff/protos/content-version.js';
 import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ClusterLoadAssignmentSchema } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
@@ -111,10 +112,11 @@ describe('readDeltaDiscoveryResponse', () => {
 });
 
 describe('fingerprint', () => {
-  it('is the SHA-1 of the bytes in base64, of a view without its surroundings', () => {
-    // The SHA-1 test vectors of the empty input and of "abc" (FIPS 180-2, appendix A.1).
-    expect(fingerprint(new Uint8Array(0))).toBe(Buffer.from('da39a3ee5e6b4b0d3255bfef95601890afd80709', 'hex').toString('base64'));
+  it('is the content version of the bytes (SHA-256, hex), of a view without its surroundings', () => {
+    // The SHA-256 test vectors of the empty input and of "abc" (FIPS 180-2, appendix B.1).
+    expect(fingerprint(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     const framed = new TextEncoder().encode('xxabcyy');
-    expect(fingerprint(framed, 2, 5)).toBe(Buffer.from('a9993e364706816aba3e25717850c26c9cd0d89d', 'hex').toString('base64'));
+    expect(fingerprint(framed, 2, 5)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(fingerprint(framed, 2, 5)).toBe(contentVersion(new TextEncoder().encode('abc')));
   });
 });
