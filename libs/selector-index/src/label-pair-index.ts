@@ -1,12 +1,15 @@
 /**
  * Items filed under one (label key, label value) pair. One instance per namespace and per kind of item:
  * the selector index keeps one for ServiceEntries (filed under one pair of their selector) and one for
- * workloads (filed under every pair of their labels).
+ * workloads (filed under every pair of their labels). Each bucket is a `SlotList`, so an item is filed
+ * and unfiled with the number its owner gave that filing.
  */
-export class LabelPairIndex<T> {
-  readonly #byKey = new Map<string, Map<string, Set<T>>>();
+import { SlotList, type Slotted } from './slot-list.js';
 
-  add(key: string, value: string, item: T): void {
+export class LabelPairIndex<T extends Slotted> {
+  readonly #byKey = new Map<string, Map<string, SlotList<T>>>();
+
+  add(key: string, value: string, item: T, filing: number): void {
     let byValue = this.#byKey.get(key);
     if (byValue === undefined) {
       byValue = new Map();
@@ -14,26 +17,26 @@ export class LabelPairIndex<T> {
     }
     let items = byValue.get(value);
     if (items === undefined) {
-      items = new Set();
+      items = new SlotList();
       byValue.set(value, items);
     }
-    items.add(item);
+    items.add(item, filing);
   }
 
   /** Removes `item` from the pair and drops buckets that become empty, so the index never outgrows its contents. */
-  delete(key: string, value: string, item: T): void {
+  delete(key: string, value: string, item: T, filing: number): void {
     const byValue = this.#byKey.get(key);
     const items = byValue?.get(value);
     if (byValue === undefined || items === undefined) return;
-    items.delete(item);
+    items.remove(item, filing);
     if (items.size > 0) return;
     byValue.delete(value);
     if (byValue.size === 0) this.#byKey.delete(key);
   }
 
-  /** The items filed under the pair (a live view: do not mutate the index while iterating it). */
-  get(key: string, value: string): ReadonlySet<T> | undefined {
-    return this.#byKey.get(key)?.get(value);
+  /** The items filed under the pair, in no particular order (a live view: do not mutate the index while iterating it). */
+  get(key: string, value: string): readonly T[] | undefined {
+    return this.#byKey.get(key)?.get(value)?.items;
   }
 
   count(key: string, value: string): number {

@@ -21,8 +21,9 @@
  */
 import { selectsWorkload, type NormalizedEndpoint, type NormalizedServiceEntry, type ObjectKey } from '@skiff/model';
 import { LabelPairIndex } from './label-pair-index.js';
-import { compareObjectKeys, objectKeyId } from './object-key.js';
+import { compareObjectKeys, ObjectKeyMap } from './object-key.js';
 import { plainDataEqual } from './plain-data.js';
+import { SlotList } from './slot-list.js';
 
 /**
  * How one ServiceEntry's selection changed in one event. Workload keys are sorted by namespace and name;
@@ -75,6 +76,8 @@ interface ServiceEntryRecord {
   readonly key: ObjectKey;
   serviceEntry: NormalizedServiceEntry;
   filing: Filing;
+  /** Its place in the bucket of its selector pair (`SlotList`): one filing, number 0. */
+  readonly slots: number[];
   readonly selected: Set<WorkloadRecord>;
   /**
    * The selected endpoints sorted by key: null until `selectedWorkloads()` first asks (then sorted once),
@@ -92,13 +95,26 @@ interface WorkloadRecord {
   readonly key: ObjectKey;
   endpoint: NormalizedEndpoint;
   readonly selectedBy: Set<ServiceEntryRecord>;
+  /** Its places (`SlotList`): filing 0 in its namespace's workloads, 1 + j in the bucket of its j-th label pair. */
+  readonly slots: number[];
+  /**
+   * The labels it is filed under, in the order that numbered the filings. An upsert with the same
+   * labels in another order keeps the filing (and replaces `endpoint`), so unfiling walks these.
+   */
+  filedLabels: Readonly<Record<string, string>>;
 }
+
+/** The filing numbers of a workload's memberships (`WorkloadRecord.slots`). */
+const NAMESPACE_FILING = 0;
+const FIRST_LABEL_FILING = 1;
+/** A ServiceEntry is filed under one pair of its selector. */
+const SELECTOR_FILING = 0;
 
 class NamespaceIndex {
   readonly serviceEntriesByPair = new LabelPairIndex<ServiceEntryRecord>();
   readonly emptySelectorServiceEntries = new Set<ServiceEntryRecord>();
   readonly workloadsByPair = new LabelPairIndex<WorkloadRecord>();
-  readonly workloads = new Set<WorkloadRecord>();
+  readonly workloads = new SlotList<WorkloadRecord>();
 
   get isEmpty(): boolean {
     return this.workloads.size === 0 && this.emptySelectorServiceEntries.size === 0 && this.serviceEntriesByPair.isEmpty;
@@ -106,7 +122,7 @@ class NamespaceIndex {
 }
 
 const NO_FILING: Filing = { kind: 'none' };
-const NO_CANDIDATES: ReadonlySet<WorkloadRecord> = new Set();
+const NO_CANDIDATES: readonly WorkloadRecord[] = Object.freeze([]);
 
 /** The fields `selectsWorkload` reads from a ServiceEntry: when none changed, neither did the selection. */
 function sameSelectionInputs(a: NormalizedServiceEntry, b: NormalizedServiceEntry): boolean {
@@ -161,8 +177,8 @@ function sortedKeys(records: Iterable<{ readonly key: ObjectKey }>): ObjectKey[]
 
 /** Per namespace, which ServiceEntries select which WorkloadEntries; see the module comment. */
 export class SelectorIndex {
-  readonly #serviceEntries = new Map<string, ServiceEntryRecord>();
-  readonly #workloads = new Map<string, WorkloadRecord>();
+  readonly #serviceEntries = new ObjectKeyMap<ServiceEntryRecord>();
+  readonly #workloads = new ObjectKeyMap<WorkloadRecord>();
   readonly #namespaces = new Map<string, NamespaceIndex>();
   #events = 0;
   #serviceEntryCandidatesVisited = 0;
@@ -187,12 +203,12 @@ export class SelectorIndex {
 
   /** The ServiceEntry as last upserted, or undefined. */
   serviceEntry(key: ObjectKey): NormalizedServiceEntry | undefined {
-    return this.#serviceEntries.get(objectKeyId(key))?.serviceEntry;
+    return this.#serviceEntries.get(key)?.serviceEntry;
   }
 
   /** The WorkloadEntry's endpoint as last upserted (healthy or not), or undefined. */
   workload(key: ObjectKey): NormalizedEndpoint | undefined {
-    return this.#workloads.get(objectKeyId(key))?.endpoint;
+    return this.#workloads.get(key)?.endpoint;
   }
 
   /**
@@ -204,15 +220,14 @@ export class SelectorIndex {
   upsertServiceEntry(serviceEntry: NormalizedServiceEntry): SelectionChange[] {
     this.#events++;
     const key: ObjectKey = { namespace: serviceEntry.namespace, name: serviceEntry.name };
-    const id = objectKeyId(key);
-    let record = this.#serviceEntries.get(id);
+    let record = this.#serviceEntries.get(key);
     if (record !== undefined && sameSelectionInputs(record.serviceEntry, serviceEntry)) {
       record.serviceEntry = serviceEntry;
       return [];
     }
     if (record === undefined) {
-      record = { key, serviceEntry, filing: NO_FILING, selected: new Set(), sortedSelection: null, selectionShared: false, matchedInEvent: 0 };
-      this.#serviceEntries.set(id, record);
+      record = { key, serviceEntry, filing: NO_FILING, slots: [], selected: new Set(), sortedSelection: null, selectionShared: false, matchedInEvent: 0 };
+      this.#serviceEntries.set(key, record);
     } else {
       this.#unfileServiceEntry(record);
       record.serviceEntry = serviceEntry;
@@ -249,10 +264,9 @@ export class SelectorIndex {
   /** Removes a ServiceEntry; its change lists every workload it selected as `removed`. */
   deleteServiceEntry(key: ObjectKey): SelectionChange[] {
     this.#events++;
-    const id = objectKeyId(key);
-    const record = this.#serviceEntries.get(id);
+    const record = this.#serviceEntries.get(key);
     if (record === undefined) return [];
-    this.#serviceEntries.delete(id);
+    this.#serviceEntries.delete(key);
     this.#unfileServiceEntry(record);
     for (const workload of record.selected) workload.selectedBy.delete(record);
     const removed = sortedKeys(record.selected);
@@ -285,11 +299,10 @@ export class SelectorIndex {
     }
     this.#events++;
     const key: ObjectKey = { namespace: source.namespace, name: source.name };
-    const id = objectKeyId(key);
-    let record = this.#workloads.get(id);
+    let record = this.#workloads.get(key);
     if (record === undefined) {
-      record = { key, endpoint, selectedBy: new Set() };
-      this.#workloads.set(id, record);
+      record = { key, endpoint, selectedBy: new Set(), slots: [], filedLabels: endpoint.labels };
+      this.#workloads.set(key, record);
       this.#fileWorkload(record);
     } else {
       if (plainDataEqual(record.endpoint, endpoint)) return [];
@@ -333,10 +346,9 @@ export class SelectorIndex {
   /** Removes a WorkloadEntry; one change per ServiceEntry that selected it, with the workload `removed`. */
   deleteWorkload(key: ObjectKey): SelectionChange[] {
     this.#events++;
-    const id = objectKeyId(key);
-    const record = this.#workloads.get(id);
+    const record = this.#workloads.get(key);
     if (record === undefined) return [];
-    this.#workloads.delete(id);
+    this.#workloads.delete(key);
     this.#unfileWorkload(record);
     const changes: SelectionChange[] = [];
     for (const serviceEntry of record.selectedBy) {
@@ -354,7 +366,7 @@ export class SelectorIndex {
    * between calls until the selection changes: do not mutate it.
    */
   selectedWorkloads(serviceEntryKey: ObjectKey): readonly NormalizedEndpoint[] {
-    const record = this.#serviceEntries.get(objectKeyId(serviceEntryKey));
+    const record = this.#serviceEntries.get(serviceEntryKey);
     if (record === undefined) return [];
     record.sortedSelection ??= [...record.selected].sort(compareRecords).map((workload) => workload.endpoint);
     record.selectionShared = true;
@@ -363,7 +375,7 @@ export class SelectorIndex {
 
   /** The ServiceEntries that select a workload, sorted by namespace and name; empty for an unknown workload. */
   selectingServiceEntries(workloadKey: ObjectKey): ObjectKey[] {
-    const record = this.#workloads.get(objectKeyId(workloadKey));
+    const record = this.#workloads.get(workloadKey);
     return record === undefined ? [] : sortedKeys(record.selectedBy);
   }
 
@@ -413,7 +425,7 @@ export class SelectorIndex {
       index.emptySelectorServiceEntries.add(record);
     } else {
       record.filing = { kind: 'pair', key: best.key, value: best.value };
-      index.serviceEntriesByPair.add(best.key, best.value, record);
+      index.serviceEntriesByPair.add(best.key, best.value, record, SELECTOR_FILING);
     }
   }
 
@@ -425,24 +437,27 @@ export class SelectorIndex {
     const index = this.#namespaces.get(namespace);
     if (index === undefined) return;
     if (filing.kind === 'all') index.emptySelectorServiceEntries.delete(record);
-    else index.serviceEntriesByPair.delete(filing.key, filing.value, record);
+    else index.serviceEntriesByPair.delete(filing.key, filing.value, record, SELECTOR_FILING);
     this.#dropNamespaceIfEmpty(namespace, index);
   }
 
   #fileWorkload(record: WorkloadRecord): void {
     const index = this.#namespace(record.key.namespace);
-    index.workloads.add(record);
+    index.workloads.add(record, NAMESPACE_FILING);
     const { labels } = record.endpoint;
-    for (const key in labels) index.workloadsByPair.add(key, labels[key], record);
+    record.filedLabels = labels;
+    let filing = FIRST_LABEL_FILING;
+    for (const key in labels) index.workloadsByPair.add(key, labels[key], record, filing++);
   }
 
   #unfileWorkload(record: WorkloadRecord): void {
     const namespace = record.key.namespace;
     const index = this.#namespaces.get(namespace);
     if (index === undefined) return;
-    index.workloads.delete(record);
-    const { labels } = record.endpoint;
-    for (const key in labels) index.workloadsByPair.delete(key, labels[key], record);
+    index.workloads.remove(record, NAMESPACE_FILING);
+    const labels = record.filedLabels;
+    let filing = FIRST_LABEL_FILING;
+    for (const key in labels) index.workloadsByPair.delete(key, labels[key], record, filing++);
     this.#dropNamespaceIfEmpty(namespace, index);
   }
 
@@ -451,17 +466,17 @@ export class SelectorIndex {
    * without that pair cannot be a label superset), every workload of the namespace for an empty
    * selector, none without a selector.
    */
-  #candidateWorkloads(serviceEntry: NormalizedServiceEntry): ReadonlySet<WorkloadRecord> {
+  #candidateWorkloads(serviceEntry: NormalizedServiceEntry): readonly WorkloadRecord[] {
     const { namespace, workloadSelector } = serviceEntry;
     const index = this.#namespaces.get(namespace);
     if (workloadSelector === null || index === undefined) return NO_CANDIDATES;
-    let rarest: ReadonlySet<WorkloadRecord> | undefined;
+    let rarest: readonly WorkloadRecord[] | undefined;
     for (const [key, value] of Object.entries(workloadSelector)) {
       const carriers = index.workloadsByPair.get(key, value);
       if (carriers === undefined) return NO_CANDIDATES;
-      if (rarest === undefined || carriers.size < rarest.size) rarest = carriers;
+      if (rarest === undefined || carriers.length < rarest.length) rarest = carriers;
     }
-    return rarest ?? index.workloads;
+    return rarest ?? index.workloads.items;
   }
 
   /**

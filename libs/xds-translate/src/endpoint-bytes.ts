@@ -21,17 +21,20 @@
 import { isIP, type NormalizedEndpoint } from '@skiff/model';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
-/** Labels checked, in order, for the canonical service name (`pkg/kube/labels` `CanonicalService`). */
-export const CANONICAL_NAME_LABELS: readonly string[] = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'];
-/** Labels checked, in order, for the canonical revision; none means `latest`. */
-export const CANONICAL_REVISION_LABELS: readonly string[] = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'];
+/**
+ * The canonical service name label of a workload, the first present of `service.istio.io/canonical-name`,
+ * `app.kubernetes.io/name` and `app` (`pkg/kube/labels` `CanonicalService`); undefined when none is.
+ * Written as loads of constant names: looked up through a list of keys, the loads were keyed by a
+ * variable, and the six of them per endpoint took about 5% of a cold build's CPU profile
+ * (docs/BENCHMARKS.md, "Selector index buckets").
+ */
+export function canonicalNameLabel(labels: Readonly<Record<string, string>>): string | undefined {
+  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app;
+}
 
-export function firstLabel(labels: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
-  for (const key of keys) {
-    const value = labels[key];
-    if (value !== undefined) return value;
-  }
-  return undefined;
+/** The canonical revision label: `service.istio.io/canonical-revision`, `app.kubernetes.io/version`, `version`; undefined (`latest`) when none is. */
+export function canonicalRevisionLabel(labels: Readonly<Record<string, string>>): string | undefined {
+  return labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version;
 }
 
 /**
@@ -50,8 +53,8 @@ export function sameBytes(written: ServiceInstance, instance: ServiceInstance): 
     written.namespace === instance.namespace &&
     // The same labels object (normalized entries are immutable) has the same canonical labels.
     (written.labels === instance.labels ||
-      (firstLabel(written.labels, CANONICAL_NAME_LABELS) === firstLabel(instance.labels, CANONICAL_NAME_LABELS) &&
-        firstLabel(written.labels, CANONICAL_REVISION_LABELS) === firstLabel(instance.labels, CANONICAL_REVISION_LABELS)))
+      (canonicalNameLabel(written.labels) === canonicalNameLabel(instance.labels) &&
+        canonicalRevisionLabel(written.labels) === canonicalRevisionLabel(instance.labels)))
   );
 }
 

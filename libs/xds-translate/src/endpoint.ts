@@ -17,7 +17,7 @@ import {
   type LocalityLbEndpoints,
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferLbEndpoints } from './deferred-endpoints.js';
-import { AddressKind, CANONICAL_NAME_LABELS, CANONICAL_REVISION_LABELS, firstLabel, keptAddressKinds } from './endpoint-bytes.js';
+import { AddressKind, canonicalNameLabel, canonicalRevisionLabel, keptAddressKinds } from './endpoint-bytes.js';
 import type { TranslateErrorCode } from './errors.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -34,7 +34,7 @@ export const ISTIO_METADATA_KEY = 'istio';
  * `latest` left empty.
  */
 export function buildWorkloadMetadata(instance: ServiceInstance, clusterId: string): string {
-  return joinWorkloadMetadata(instance, firstLabel(instance.labels, CANONICAL_NAME_LABELS), firstLabel(instance.labels, CANONICAL_REVISION_LABELS), clusterId);
+  return joinWorkloadMetadata(instance, canonicalNameLabel(instance.labels), canonicalRevisionLabel(instance.labels), clusterId);
 }
 
 /** `buildWorkloadMetadata` from the canonical name and revision labels already looked up (undefined: none). */
