@@ -13,8 +13,8 @@ export interface Slotted {
  *
  * Why not a `Set`: a cold start files every workload under every pair of its labels, about 600,000
  * insertions for 200,000 workloads, several of them into buckets holding every workload of the
- * namespace (`tier: backend`). Appending to an array cost about a third of hashing into a `Set` that
- * keeps growing and rehashing (docs/BENCHMARKS.md, "Selector index buckets").
+ * namespace (`tier: backend`). Appending to arrays took less than half the time of adding to `Set`s
+ * that keep growing and rehashing (docs/BENCHMARKS.md, "Selector index buckets").
  */
 export class SlotList<T extends Slotted> {
   readonly #items: T[] = [];
