@@ -117,6 +117,19 @@ describe('JSON', () => {
     expect(result.errors).toEqual([{ file: 'dup.json', document: 2, line: 4, message: expect.stringMatching(/^invalid YAML: Map keys must be unique/) }]);
   });
 
+  test.each([
+    ['after a string ending in an escaped backslash', '{"kind": "WorkloadEntry", "metadata": {"name": "b\\\\", "name": "c"}}', true],
+    ['after a string holding an escaped quote and a colon', '{"kind": "WorkloadEntry", "metadata": {"name": "b\\":", "name": "c"}}', true],
+    ['after a string that is an escaped quote', '{"kind": "WorkloadEntry", "metadata": {"name": "\\"", "name": "c"}}', true],
+    ['in the last member, after an array of strings', '{"kind": "WorkloadEntry", "metadata": {"name": "b", "x": ["\\"", ":", "\\\\"], "x": 1}}', true],
+    ['none: colons and escaped quotes inside strings only', '{"kind": "WorkloadEntry", "metadata": {"name": "b", "x": ["\\":\\\\", "::"]}}', false],
+  ])('a JSON stream finds a repeated key %s as YAML does', (_, second, repeated) => {
+    const text = `${JSON.stringify(workload('a', {}))}\n---\n${second}`;
+    const result = parseIstioObjects(text, 'keys.json');
+    expect(result.errors.some((error) => /Map keys must be unique/.test(error.message))).toBe(repeated);
+    expect(viaYaml(text).length).toBe(2);
+  });
+
   test('a stream mixing JSON and YAML documents, or with invalid JSON, reads as YAML', () => {
     const mixed = parseIstioObjects(`${JSON.stringify(workload('a', {}))}\n---\n${se('b')}---\n{"kind": ServiceEntry}\n`, 'mixed.yaml');
     expect(mixed.objects.map((o) => [o.metadata.name, o.source.document, o.source.line])).toEqual([
