@@ -234,7 +234,8 @@ function countLineBreaks(text: string, start: number, end: number): number {
 /**
  * Object members in valid JSON text: outside strings, every `:` separates one member's key and value.
  * The quotes and colons are found with `indexOf`, which searches natively, and each string is jumped
- * over whole: reading every character in JavaScript took about 0.16 s of a 50,000-object file.
+ * over whole: reading every character in JavaScript took 40 to 70 ms of a 14 MB file of 50,000
+ * objects, the native searches 28 to 36 ms.
  */
 function countColonsOutsideStrings(text: string, start: number, end: number): number {
   let count = 0;
