@@ -18,8 +18,11 @@
  * one's bytes end), not as an object each. Each build keeps only what it used: an owner's cache never
  * holds more than its live endpoints, and `forget` drops an owner that went away.
  */
-import { isIP, type NormalizedEndpoint } from '@skiff/model';
+import { isIP, type NormalizedEndpoint, type NormalizedPort, type NormalizedServiceEntry } from '@skiff/model';
+import type { Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
+import type { MeshSettings } from './mesh.js';
+import type { EncodedResource } from './version.js';
 
 /**
  * The canonical service name label of a workload, the first present of `service.istio.io/canonical-name`,
@@ -221,7 +224,52 @@ interface OwnerState {
   readonly assignments: Map<string, AssignmentEndpoints>;
   /** By port number. */
   readonly ports: Map<number, PortInstances>;
+  /** EDS clusters built without a DestinationRule, by cluster name. */
+  readonly clusters: Map<string, KeptCluster>;
   last: EndpointBytesScope | undefined;
+}
+
+/**
+ * Everything an EDS cluster without a DestinationRule is built from (`buildCluster`'s arguments, its
+ * name aside): the normalized entry, its port and the mesh settings by identity (they are never
+ * changed once made), the SANs by content. Its endpoints are in its assignment, not in it, and the
+ * TLS modes of its instances decide only an ORIGINAL_DST cluster's mTLS (`selectUpstreamTls`), so a
+ * workload that comes, goes or changes leaves the cluster as it was unless it changes the SANs.
+ */
+export interface EdsClusterInputs {
+  readonly serviceEntry: NormalizedServiceEntry;
+  readonly hostname: string;
+  readonly servicePort: NormalizedPort;
+  readonly naming: string;
+  readonly mesh: MeshSettings;
+  readonly subjectAltNames: readonly string[];
+}
+
+/** Whether `a` and `b` hold the same items (by identity) in the same order. */
+export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+function sameEdsClusterInputs(a: EdsClusterInputs, b: EdsClusterInputs): boolean {
+  return (
+    a.serviceEntry === b.serviceEntry &&
+    a.hostname === b.hostname &&
+    a.servicePort === b.servicePort &&
+    a.naming === b.naming &&
+    a.mesh === b.mesh &&
+    sameItems(a.subjectAltNames, b.subjectAltNames)
+  );
+}
+
+/** A cluster of the owner's latest build, what it was built from, and its encoding once made. */
+interface KeptCluster {
+  readonly inputs: EdsClusterInputs;
+  readonly cluster: Cluster;
+  encoded: EncodedResource | undefined;
+  build: number;
 }
 
 /** The endpoints one build of one owner reads and records. */
@@ -229,10 +277,11 @@ export class EndpointBytesScope {
   private closed = false;
   private readonly assignments: Map<string, AssignmentEndpoints>;
   private readonly ports: Map<number, PortInstances>;
+  private readonly clusters: Map<string, KeptCluster>;
   private readonly order: CanonicalOrder;
 
   constructor(
-    owner: Pick<OwnerState, 'assignments' | 'ports' | 'order'>,
+    owner: Pick<OwnerState, 'assignments' | 'ports' | 'clusters' | 'order'>,
     /** Numbers the owner's builds, from 1. */
     readonly build: number,
     /** False: this build neither reads nor keeps endpoints (the encoder writes them all, as without a scope). */
@@ -240,7 +289,39 @@ export class EndpointBytesScope {
   ) {
     this.assignments = owner.assignments;
     this.ports = owner.ports;
+    this.clusters = owner.clusters;
     this.order = owner.order;
+  }
+
+  /**
+   * The EDS cluster named `name` the owner's previous build made from the same inputs, for this build
+   * to hand out again (the same message: results are not modified once built); undefined when there
+   * is none or the build keeps nothing. A change of one workload's address leaves its ServiceEntry's
+   * clusters as they were: building and encoding them was more than half of such an update.
+   */
+  keptEdsCluster(name: string, inputs: EdsClusterInputs): Cluster | undefined {
+    if (!this.recording) return undefined;
+    const kept = this.clusters.get(name);
+    if (kept === undefined || !sameEdsClusterInputs(kept.inputs, inputs)) return undefined;
+    kept.build = this.build;
+    return kept.cluster;
+  }
+
+  /** Keeps an EDS cluster this build made, with its inputs, for the next build. */
+  keepEdsCluster(name: string, inputs: EdsClusterInputs, cluster: Cluster): void {
+    if (this.recording) this.clusters.set(name, { inputs, cluster, encoded: undefined, build: this.build });
+  }
+
+  /** The encoding of `cluster` if it is a kept cluster (the same message) already encoded. */
+  clusterEncoding(cluster: Cluster): EncodedResource | undefined {
+    const kept = this.clusters.get(cluster.name);
+    return kept?.cluster === cluster ? kept.encoded : undefined;
+  }
+
+  /** Keeps the encoding of `cluster`, if it is a kept cluster. */
+  keepClusterEncoding(cluster: Cluster, encoded: EncodedResource): void {
+    const kept = this.clusters.get(cluster.name);
+    if (kept?.cluster === cluster) kept.encoded = encoded;
   }
 
   /** What `canonicalEndpoints` found at the owner's previous build, for this build to read and replace; undefined when the build keeps nothing. */
@@ -283,6 +364,7 @@ export class EndpointBytesScope {
     this.closed = true;
     for (const [clusterName, endpoints] of this.assignments) if (endpoints.build !== this.build) this.assignments.delete(clusterName);
     for (const [port, table] of this.ports) if (table.build !== this.build) this.ports.delete(port);
+    for (const [name, cluster] of this.clusters) if (cluster.build !== this.build) this.clusters.delete(name);
   }
 }
 
@@ -320,7 +402,7 @@ export class EndpointBytesCache {
   scope(owner: string, endpoints = Number.POSITIVE_INFINITY): EndpointBytesScope {
     let state = this.owners.get(owner);
     if (state === undefined) {
-      state = { assignments: new Map(), ports: new Map(), order: { input: [], positions: undefined }, last: undefined };
+      state = { assignments: new Map(), ports: new Map(), clusters: new Map(), order: { input: [], positions: undefined }, last: undefined };
       this.owners.set(owner, state);
       if (endpoints < (this.options.firstBuildKeepsFrom ?? FIRST_BUILD_KEEPS_FROM)) {
         state.last = new EndpointBytesScope(state, 1, false);

@@ -5,15 +5,16 @@
  * and whose ports, trust domain and cluster ID change too. Leaving an input out of what decides
  * whether something kept is used makes some build differ here.
  */
-import type { NormalizedEndpoint, NormalizedPort } from '@skiff/model';
+import type { NormalizedEndpoint, NormalizedPort, NormalizedServiceEntry } from '@skiff/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deferredLbEndpoints } from './deferred-endpoints.js';
 import { EndpointBytesCache } from './endpoint-bytes.js';
-import { DEFAULT_MESH_SETTINGS } from './mesh.js';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './mesh.js';
 import { port, serviceEntry, workloadEntry } from './test-support/fixtures.js';
 import { translateServiceEntry, type TranslateOptions } from './translate.js';
 import { encodeResources } from './version.js';
+import { TypeUrl } from '@skiff/protos/type-urls.js';
 
 const POOL = 6;
 
@@ -49,9 +50,16 @@ const buildStep = fc.record({
   resolution: fc.constantFrom('STATIC' as const, 'STATIC' as const, 'DNS' as const, 'NONE' as const),
   trustDomain: fc.constantFrom('cluster.local', 'td'),
   clusterId: fc.constantFrom('Kubernetes', 'other'),
+  /** Mesh settings an EDS cluster is built with. */
+  connectTimeoutMs: fc.constantFrom(10_000, 2_500),
+  enableAutoMtls: fc.boolean(),
   /** The endpoints handed over rotated by this much, reversed or not: not always in canonical order. */
   rotate: fc.nat(POOL),
   reverse: fc.boolean(),
+  /** The previous build's ServiceEntry object again (ports, hosts and resolution above are then unused): its clusters may be kept. */
+  sameEntry: fc.boolean(),
+  /** The previous build's mesh settings object again (trust domain and cluster ID above are then unused). */
+  sameMesh: fc.boolean(),
 });
 
 /** What the `Translator` builds per ServiceEntry, all through one scope. */
@@ -67,6 +75,7 @@ describe('builds through an EndpointBytesCache', () => {
       fc.property(fc.array(buildStep, { minLength: 2, maxLength: 5 }), fc.boolean(), fc.boolean(), (steps, firstBuildKeeps, close) => {
         const cache = new EndpointBytesCache({ firstBuildKeepsFrom: firstBuildKeeps ? 0 : Number.POSITIVE_INFINITY });
         const current: (NormalizedEndpoint | undefined)[] = Array.from({ length: POOL }, () => undefined);
+        let previous: { readonly serviceEntry: NormalizedServiceEntry; readonly mesh: MeshSettings } | undefined;
         steps.forEach((step, build) => {
           step.workloads.forEach((change, index) => {
             if (change === 'absent') current[index] = undefined;
@@ -76,11 +85,19 @@ describe('builds through an EndpointBytesCache', () => {
           const present = current.filter((endpoint) => endpoint !== undefined);
           const rotated = [...present.slice(step.rotate % Math.max(1, present.length)), ...present.slice(0, step.rotate % Math.max(1, present.length))];
           const endpoints = step.reverse ? rotated.reverse() : rotated;
-          const input = {
-            serviceEntry: serviceEntry({ ports: [...step.ports], hosts: [...step.hosts], resolution: step.resolution, location: build % 2 === 0 ? 'MESH_INTERNAL' : 'MESH_EXTERNAL' }),
-            endpoints,
+          const entry = {
+            serviceEntry:
+              step.sameEntry && previous !== undefined
+                ? previous.serviceEntry
+                : serviceEntry({ ports: [...step.ports], hosts: [...step.hosts], resolution: step.resolution, location: build % 2 === 0 ? 'MESH_INTERNAL' : 'MESH_EXTERNAL' }),
+            mesh:
+              step.sameMesh && previous !== undefined
+                ? previous.mesh
+                : { ...DEFAULT_MESH_SETTINGS, trustDomain: step.trustDomain, clusterId: step.clusterId, connectTimeoutMs: step.connectTimeoutMs, enableAutoMtls: step.enableAutoMtls },
           };
-          const mesh = { ...DEFAULT_MESH_SETTINGS, trustDomain: step.trustDomain, clusterId: step.clusterId };
+          previous = entry;
+          const input = { serviceEntry: entry.serviceEntry, endpoints };
+          const { mesh } = entry;
           const scope = cache.scope('se', endpoints.length);
           for (const variant of VARIANTS) {
             const options = { ...variant, mesh };
@@ -98,13 +115,38 @@ describe('builds through an EndpointBytesCache', () => {
           }
           if (close) scope.close();
           // Never more instances than this build's endpoints make (one per endpoint and port).
-          if (close) expect(cache.instanceCount).toBeLessThanOrEqual(endpoints.length * step.ports.length);
+          if (close) expect(cache.instanceCount).toBeLessThanOrEqual(endpoints.length * entry.serviceEntry.ports.length);
         });
       }),
       { numRuns: 300 },
     );
     // 300 runs of up to five builds in four variants: seconds on an idle machine, more on a loaded one.
   }, 60_000);
+
+  it('hands out the EDS cluster and its encoding again when only an endpoint changed, and builds it again when an input did', () => {
+    const cache = new EndpointBytesCache({ firstBuildKeepsFrom: 0 });
+    const entry = serviceEntry({ ports: [port()], location: 'MESH_INTERNAL' });
+    const options = { flavor: 'envoy', naming: 'sidecar', mesh: DEFAULT_MESH_SETTINGS } as const;
+    const build = (endpoints: readonly NormalizedEndpoint[], serviceEntryOfBuild = entry) => {
+      const scope = cache.scope('se');
+      const result = translateServiceEntry({ serviceEntry: serviceEntryOfBuild, endpoints }, options, scope);
+      const encoded = encodeResources(result, scope);
+      scope.close();
+      return { cluster: result.clusters[0], encoded: encoded.find((resource) => resource.typeUrl === TypeUrl.Cluster) };
+    };
+    const first = build([workloadEntry('a', { address: '10.0.0.1', serviceAccount: 'sa', tlsMode: 'istio' })]);
+    const moved = build([workloadEntry('a', { address: '10.0.0.2', serviceAccount: 'sa', tlsMode: 'istio' })]);
+    expect(moved.cluster).toBe(first.cluster);
+    expect(moved.encoded).toBe(first.encoded);
+    // Another service account changes the SANs: a new cluster, with new bytes.
+    const relabelled = build([workloadEntry('a', { address: '10.0.0.2', serviceAccount: 'other', tlsMode: 'istio' })]);
+    expect(relabelled.cluster).not.toBe(first.cluster);
+    expect(relabelled.encoded?.version).not.toBe(first.encoded?.version);
+    // A new ServiceEntry object is built again, even with the same content.
+    const again = build([workloadEntry('a', { address: '10.0.0.2', serviceAccount: 'other', tlsMode: 'istio' })], serviceEntry({ ports: [port()], location: 'MESH_INTERNAL' }));
+    expect(again.cluster).not.toBe(relabelled.cluster);
+    expect(again.encoded?.version).toBe(relabelled.encoded?.version);
+  });
 
   it('builds an instance only for an endpoint object it has not kept, and keeps those of the latest build', () => {
     const cache = new EndpointBytesCache();

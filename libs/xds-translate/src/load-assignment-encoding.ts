@@ -32,7 +32,7 @@ import {
 } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_components_pb.js';
 import { deferredLbEndpoints, type DeferredLbEndpoints } from './deferred-endpoints.js';
 import { assignmentVersion, groupDigest, splicedAssignmentVersion } from './assignment-version.js';
-import { sameBytes, type EndpointBytesScope, type LocalityGroupBytes } from './endpoint-bytes.js';
+import { sameBytes, sameItems, type EndpointBytesScope, type LocalityGroupBytes } from './endpoint-bytes.js';
 import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 
@@ -273,14 +273,6 @@ function writeLocalityLbEndpointsTail(writer: BinaryWriter, group: LocalityLbEnd
   if (group.priority !== 0) writer.tag(5, WireType.Varint).uint32(group.priority);
 }
 
-/** Whether `a` and `b` are the same instance objects in the same order. */
-function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function sameBytesOf(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -342,7 +334,7 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
   // Bytes written for another cluster carry its name: none of them can be used.
   const previous = last !== undefined && last.clusterId === clusterId ? last : undefined;
   if (previous === undefined) return freshGroup(instances, clusterId, locality);
-  if (sameInstances(previous.instances, instances)) return previous;
+  if (sameItems(previous.instances, instances)) return previous;
   const count = instances.length;
   const previousInstances = previous.instances;
   const previousEnds = previous.ends;

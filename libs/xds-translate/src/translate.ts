@@ -24,6 +24,7 @@ import {
   buildDynamicForwardProxyCluster,
   buildGrpcEdsCluster,
   supportsDynamicForwardProxy,
+  type ClusterArgs,
   type ClusterDiscovery,
   type ClusterRule,
 } from './cluster.js';
@@ -45,7 +46,7 @@ import {
   withAddress,
   type DroppedEndpointReporter,
 } from './endpoint.js';
-import type { EndpointBytesScope } from './endpoint-bytes.js';
+import type { EdsClusterInputs, EndpointBytesScope } from './endpoint-bytes.js';
 import { TranslateError, type TranslateErrorCode } from './errors.js';
 import { buildServiceInstances, canonicalEndpoints, ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
 import { buildGrpcListener, selectListenerAddress } from './listener.js';
@@ -203,6 +204,8 @@ interface PortContext {
   readonly virtualServices: readonly AppliedVirtualService[] | undefined;
   /** The consistent hash of a VirtualService route destination (`destinationHashOf`). */
   readonly destinationHash: (destination: Readonly<Record<string, unknown>>) => ConsistentHashJson | undefined;
+  /** The scope of this build of the owner in an `EndpointBytesCache`, if any: its EDS clusters are kept there. */
+  readonly kept: EndpointBytesScope | undefined;
 }
 
 /** One cluster of a port: the default one, or a subset's. */
@@ -376,7 +379,7 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       return;
     }
     case 'EDS': {
-      const cluster = buildCluster(clusterArgs);
+      const cluster = edsCluster(context, portCluster, clusterArgs);
       output.clusters.push(cluster);
       // A PASSTHROUGH load balancer turns the cluster into ORIGINAL_DST: no assignment then.
       if (cluster.edsClusterConfig === undefined) return;
@@ -389,6 +392,29 @@ function buildEnvoyCluster(context: PortContext, portCluster: PortCluster, insta
       output.clusters.push(buildCluster(clusterArgs));
       return;
   }
+}
+
+/**
+ * An EDS cluster, the one the owner's previous build made when no DestinationRule applies and every
+ * input of `buildCluster` that matters to it is the same (`EdsClusterInputs`): a workload's change of
+ * address, labels or ServiceEntry changes the assignments, not the clusters. With a rule the cluster
+ * is built each time.
+ */
+function edsCluster(context: PortContext, portCluster: PortCluster, args: ClusterArgs): Cluster {
+  if (context.kept === undefined || portCluster.rule !== undefined) return buildCluster(args);
+  const inputs: EdsClusterInputs = {
+    serviceEntry: args.serviceEntry,
+    hostname: args.hostname,
+    servicePort: args.servicePort,
+    naming: args.naming,
+    mesh: args.mesh,
+    subjectAltNames: args.subjectAltNames,
+  };
+  const kept = context.kept.keptEdsCluster(args.name, inputs);
+  if (kept !== undefined) return kept;
+  const cluster = buildCluster(args);
+  context.kept.keepEdsCluster(args.name, inputs, cluster);
+  return cluster;
 }
 
 /**
@@ -640,6 +666,7 @@ export function translateServiceEntry(input: TranslateInput, options: TranslateO
         destinationRule: input.destinationRules?.get(hostname),
         virtualServices: input.virtualServices?.get(hostname),
         destinationHash,
+        kept,
       });
     });
     if (options.flavor === 'grpc') {

@@ -11,7 +11,7 @@
 import { toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { contentVersion } from '@skiff/protos/content-version.js';
 import { TypeUrl } from '@skiff/protos/type-urls.js';
-import { ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
+import { ClusterSchema, type Cluster } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import type { ClusterLoadAssignment } from '@skiff/protos/gen/envoy/config/endpoint/v3/endpoint_pb.js';
 import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/listener_pb.js';
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
@@ -41,6 +41,15 @@ function encodeLoadAssignment(assignment: ClusterLoadAssignment, endpoints: Endp
   return { typeUrl: TypeUrl.ClusterLoadAssignment, name: assignment.clusterName, bytes, version };
 }
 
+/** A cluster's encoding, that of the owner's previous build when the build handed out the cluster it kept. */
+function encodeCluster(cluster: Cluster, kept: EndpointBytesScope | undefined): EncodedResource {
+  const reused = kept?.clusterEncoding(cluster);
+  if (reused !== undefined) return reused;
+  const encoded = encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster);
+  kept?.keepClusterEncoding(cluster, encoded);
+  return encoded;
+}
+
 /**
  * Every resource of a result, serialized once: clusters, then assignments, listeners, routes, each in
  * name order. `endpoints`, the scope of the owner's build in an `EndpointBytesCache`, saves writing
@@ -49,7 +58,7 @@ function encodeLoadAssignment(assignment: ClusterLoadAssignment, endpoints: Endp
  */
 export function encodeResources(result: Pick<TranslateResult, 'clusters' | 'loadAssignments' | 'listeners' | 'routes'>, endpoints?: EndpointBytesScope): EncodedResource[] {
   return [
-    ...result.clusters.map((cluster) => encodeResource(TypeUrl.Cluster, ClusterSchema, cluster.name, cluster)),
+    ...result.clusters.map((cluster) => encodeCluster(cluster, endpoints)),
     ...result.loadAssignments.map((assignment) => encodeLoadAssignment(assignment, endpoints)),
     ...result.listeners.map((listener) => encodeResource(TypeUrl.Listener, ListenerSchema, listener.name, listener)),
     ...result.routes.map((route) => encodeResource(TypeUrl.RouteConfiguration, RouteConfigurationSchema, route.name, route)),
