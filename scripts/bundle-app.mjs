@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -66,12 +66,40 @@ const walkImportsOnce = {
  */
 export async function bundleApp({ dist, prefix, external = [], warmUp, tuneV8ForShortRuns }) {
   const bundlePath = join(dist, `${prefix}.cjs`);
-  // Drop the previous build's files (the ES module chunks of earlier builds among them) so none linger.
-  for (const name of readdirSync(dist)) if (name.startsWith(`${prefix}.`) || name.startsWith(`${prefix}-`)) rmSync(join(dist, name));
+  // The bundle and its source map are written aside and renamed into place, so the binary keeps
+  // working while it is rebuilt (the README's `npm start` rebuilds it while the tests run the binary):
+  // a run reads the old bundle or the new one, and with the other's code cache it compiles without it
+  // (`bundle-loader.ts`).
+  for (const { path, contents } of await bundleFiles(bundlePath, { dist, external })) {
+    const temporary = `${path}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, contents);
+      renameSync(temporary, path);
+    } finally {
+      rmSync(temporary, { force: true });
+    }
+  }
+  // Drop what earlier builds left (the ES module chunks of older builds among them) so none linger.
+  const kept = new Set([`${prefix}.cjs`, `${prefix}.cjs.map`, `${prefix}.cjs.cache`]);
+  for (const name of readdirSync(dist)) if (!kept.has(name) && !name.endsWith('.tmp') && (name.startsWith(`${prefix}.`) || name.startsWith(`${prefix}-`))) rmSync(join(dist, name));
 
-  await build({
+  const makeCache = `
+import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(LOADER)};
+${tuneV8ForShortRuns ? 'tuneV8ForShortRuns();' : ''}
+const bundle = loadBundle(${JSON.stringify(bundlePath)});
+${warmUp}
+bundle.writeCodeCache();
+`;
+  const { NODE_OPTIONS: _nodeOptions, ...environment } = process.env;
+  execFileSync(process.execPath, ['--input-type=module', '-e', makeCache], { stdio: 'inherit', env: environment });
+}
+
+/** The bundle at `bundlePath` (with the loader's import and its key line) and its source map, in memory. */
+async function bundleFiles(bundlePath, { dist, external }) {
+  const { outputFiles } = await build({
     entryPoints: [join(dist, 'main.js')],
     outfile: bundlePath,
+    write: false,
     bundle: true,
     format: 'cjs',
     platform: 'node',
@@ -84,32 +112,23 @@ export async function bundleApp({ dist, prefix, external = [], warmUp, tuneV8For
     define: { 'import.meta.url': '__bundleImportMetaUrl' },
     banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+  const bundle = outputFiles.find((file) => file.path === bundlePath);
+  if (bundle === undefined) throw new Error(`esbuild wrote no ${bundlePath}`);
 
   const { BUNDLE_IMPORT, BUNDLE_KEY_MARKER } = await import(LOADER);
   // A script compiled from a code cache has no `import()` of its own (bundle-loader.ts `BUNDLE_IMPORT`):
   // every dynamic import left in the bundle (what `external` leaves out, and Node's own modules that
   // dependencies import on demand) goes through the loader. A static `require` of what was left out
   // would load it on every start, which is what leaving it out is for.
-  let text = readFileSync(bundlePath, 'utf8');
+  let text = bundle.text;
   for (const specifier of external) {
     if (text.includes(`require(${JSON.stringify(specifier)})`)) throw new Error(`${bundlePath}: ${specifier} is required statically; only a dynamic import of it can stay out of the bundle`);
   }
   text = text.replace(/\bimport\(("[^"\\\n]+")\)/g, `${BUNDLE_IMPORT}($1)`);
   if (/\bimport\(/.test(text)) throw new Error(`${bundlePath}: an import() of a computed name is left, which the loader cannot serve`);
-  writeFileSync(bundlePath, text);
-
   // The key ties the code cache to this bundle (`bundle-loader.ts`): a cache made from another build is ignored.
-  appendFileSync(bundlePath, `\n${BUNDLE_KEY_MARKER}${createHash('sha256').update(readFileSync(bundlePath)).digest('hex').slice(0, 32)}\n`);
-
-  const makeCache = `
-import { loadBundle, tuneV8ForShortRuns } from ${JSON.stringify(LOADER)};
-${tuneV8ForShortRuns ? 'tuneV8ForShortRuns();' : ''}
-const bundle = loadBundle(${JSON.stringify(bundlePath)});
-${warmUp}
-bundle.writeCodeCache();
-`;
-  const { NODE_OPTIONS: _nodeOptions, ...environment } = process.env;
-  execFileSync(process.execPath, ['--input-type=module', '-e', makeCache], { stdio: 'inherit', env: environment });
+  text += `\n${BUNDLE_KEY_MARKER}${createHash('sha256').update(text).digest('hex').slice(0, 32)}\n`;
+  return outputFiles.map((file) => (file === bundle ? { path: file.path, contents: text } : { path: file.path, contents: file.contents }));
 }
 
 /**
