@@ -231,6 +231,25 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     expect((await env.store.changeLog.pending()).count).toBe(0);
   });
 
+  it("keeps what a ServiceEntry's later builds reuse from its second build on, and forgets it with the ServiceEntry", async () => {
+    await writer.put(staticEntry('catalog'), [vm('vm-1', '10.0.9.1', 'catalog')]);
+    const translator = start(env.store, 't1');
+    await eventually(() => expect(translator.status().totals.applied).toBe(1));
+    // A first build of a few endpoints keeps nothing (FIRST_BUILD_KEEPS_FROM).
+    expect(translator.status().kept).toEqual({ decodedFields: 0, endpointInstances: 0, edsClusters: 0 });
+
+    await writer.put(staticEntry('catalog'), [vm('vm-1', '10.0.9.2', 'catalog')]);
+    await eventually(() => expect(translator.status().totals.applied).toBe(2));
+    const kept = translator.status().kept;
+    expect(kept.decodedFields).toBeGreaterThan(0);
+    expect(kept.endpointInstances).toBeGreaterThan(0);
+    expect(kept.edsClusters).toBeGreaterThan(0);
+
+    await writer.remove(key('catalog'));
+    await eventually(() => expect(translator.status().totals.deleted).toBe(1));
+    expect(translator.status().kept).toEqual({ decodedFields: 0, endpointInstances: 0, edsClusters: 0 });
+  });
+
   it('acknowledges a hash that does not decode, keeps the previous build, and builds the next good write', async () => {
     await writer.put(staticEntry('billing'), [vm('vm-1', '10.0.4.1', 'billing')]);
     const translator = start(env.store, 't1');
@@ -310,7 +329,7 @@ describe.each(environments)('translator on the %s store', (_kind, open) => {
     await translator.requestVariant('grpc');
     expect(await sidecarNames()).toContain('kept-marker');
     // Not a change: the caches that a ServiceEntry's later builds keep stay as the first build left them.
-    expect(translator.status().kept).toEqual({ decodedFields: 0, endpointInstances: 0 });
+    expect(translator.status().kept).toEqual({ decodedFields: 0, endpointInstances: 0, edsClusters: 0 });
     expect((await env.store.resources.readOwner(key('orders')))!.record.resources.some((r) => r.variant === 'grpc')).toBe(true);
     // A change of the ServiceEntry builds every variant again.
     await writer.put(staticEntry('orders'), [vm('vm-1', '10.0.7.2', 'orders')]);

@@ -125,8 +125,11 @@ export interface TranslatorStatus {
   /** The change log's pending entries at the last check (every consumer's), or null before the first. */
   readonly backlog: PendingSummary | null;
   readonly storeReachable: boolean;
-  /** What the caches for later builds hold: decoded hash fields, and service instances with their encoded endpoints. */
-  readonly kept: { readonly decodedFields: number; readonly endpointInstances: number };
+  /**
+   * What the caches for later builds hold: decoded hash fields, service instances with their encoded
+   * endpoints, and EDS clusters with their encodings.
+   */
+  readonly kept: { readonly decodedFields: number; readonly endpointInstances: number; readonly edsClusters: number };
   readonly totals: Readonly<Record<BuildOutcomeKind, number>>;
   readonly recentBuilds: readonly BuildRecord[];
 }
@@ -328,7 +331,7 @@ export class Translator implements Runner {
       retrying: this.retryTimers.size,
       backlog: this.backlog,
       storeReachable: this.isReady(),
-      kept: { decodedFields: this.decodedFields.size, endpointInstances: this.endpointBytes.instanceCount },
+      kept: { decodedFields: this.decodedFields.size, endpointInstances: this.endpointBytes.instanceCount, edsClusters: this.endpointBytes.clusterCount },
       totals: { ...this.totals },
       recentBuilds: [...this.recent].reverse(),
     };

@@ -438,4 +438,11 @@ export class EndpointBytesCache {
     for (const { ports } of this.owners.values()) for (const table of ports.values()) count += table.size;
     return count;
   }
+
+  /** EDS clusters held (built without a DestinationRule), over every owner. */
+  get clusterCount(): number {
+    let count = 0;
+    for (const { clusters } of this.owners.values()) count += clusters.size;
+    return count;
+  }
 }
