@@ -10,14 +10,27 @@ export interface IstiodServerMeasure {
 export interface IstiodResults {
   readonly name: 'istiod';
   readonly mode: 'full' | 'quick';
+  readonly date: string;
+  readonly machine: { readonly nproc: number; readonly cpuModel: string; readonly node: string; readonly [other: string]: unknown };
   readonly istioVersion: string;
+  readonly plan: { readonly [field: string]: unknown };
   readonly rows: readonly {
+    readonly serviceEntries: number;
+    readonly workloads: number;
+    /** The run that measured the row, when it differs from `date` (`--merge`). */
+    readonly date?: string;
     readonly serviceEntriesBuilt: number;
     readonly workloadsBuilt: number;
     readonly istiod: IstiodServerMeasure;
     readonly skiff: IstiodServerMeasure;
   }[];
-  readonly cli: readonly { readonly serviceEntries: number; readonly workloads: number; readonly istiodMs: number; readonly skiffMs: number }[];
+  readonly cli: readonly { readonly serviceEntries: number; readonly workloads: number; readonly date?: string; readonly istiodMs: number; readonly skiffMs: number }[];
 }
+
+/** `current` with the rows of `earlier` whose sizes it did not measure, each dated by its run; throws for another machine or istiod. */
+export function mergeResults<T extends IstiodResults>(earlier: T, current: T): T;
+
+/** The Markdown section `main` writes into the docs. */
+export function renderSection(results: IstiodResults): string;
 
 export function main(argv: readonly string[], log?: (line: string) => void): Promise<{ results: IstiodResults; resultsFile: string; docsFile: string | undefined }>;

@@ -11,7 +11,11 @@
  *   --sizes <list>       the server sizes to run instead of the plan's, as <ServiceEntries>x<WorkloadEntries>
  *                        separated by commas (e.g. 100x1000,100x50000)
  *   --cli-sizes <list>   the same for the one-process comparison
+ *   --merge <file>       an earlier run's results JSON (same machine model and CPU count): its rows of the
+ *                        sizes not run now are kept, each with the date of the run that measured it. The
+ *                        largest sizes take istiod many minutes each, so the plan can be run in parts.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { currentLoadAverage, describeMachine, markdownTable, readBenchOptions, replaceSection, textTable, writeResults } from './lib/report.mjs';
@@ -25,6 +29,19 @@ const ratio = (istiod, skiff) => (skiff > 0 ? `${(istiod / skiff).toFixed(1)}x` 
 
 const SERVER_HEADER = ['SE', 'WE', 'istiod cold ms', 'Skiff cold ms', 'cold speed-up', 'istiod change p50/p99 ms', 'Skiff change p50/p99 ms', 'p99 speed-up', 'istiod RSS MiB', 'Skiff RSS MiB'];
 const CLI_HEADER = ['SE', 'WE', 'istiod ms', 'skiffctl translate ms', 'speed-up'];
+
+/** Whether the rows were measured by more than one run (`--merge`): the tables then say which run measured each. */
+function mergedRuns(results) {
+  return new Set([...results.rows, ...results.cli].map((row) => row.date ?? results.date)).size > 1;
+}
+
+/** `2026-12-06 13:52` of an ISO date, for the tables' run column. */
+const runLabel = (date) => `${date.slice(0, 10)} ${date.slice(11, 16)}`;
+
+function withRunColumn(results, header, rows, measured) {
+  if (!mergedRuns(results)) return { header, rows };
+  return { header: [...header, 'run (UTC)'], rows: rows.map((cells, i) => [...cells, runLabel(measured[i].date ?? results.date)]) };
+}
 
 function serverRows(results) {
   return results.rows.map((row) => [
@@ -45,12 +62,24 @@ function cliRows(results) {
   return results.cli.map((row) => [String(row.serviceEntries), String(row.workloads), String(row.istiodMs), String(row.skiffMs), ratio(row.istiodMs, row.skiffMs)]);
 }
 
-function formatConsole(results) {
-  return [`Servers (speed-up: istiod / Skiff)\n${textTable(SERVER_HEADER, serverRows(results))}`, `One process: read the YAML, print the resources\n${textTable(CLI_HEADER, cliRows(results))}`].join('\n\n');
+function serverTable(results) {
+  return withRunColumn(results, SERVER_HEADER, serverRows(results), results.rows);
 }
 
-function renderSection(results) {
+function cliTable(results) {
+  return withRunColumn(results, CLI_HEADER, cliRows(results), results.cli);
+}
+
+function formatConsole(results) {
+  const servers = serverTable(results);
+  const cli = cliTable(results);
+  return [`Servers (speed-up: istiod / Skiff)\n${textTable(servers.header, servers.rows)}`, `One process: read the YAML, print the resources\n${textTable(cli.header, cli.rows)}`].join('\n\n');
+}
+
+export function renderSection(results) {
   const { machine, plan } = results;
+  const servers = serverTable(results);
+  const cli = cliTable(results);
   return [
     DOCS_BEGIN,
     '## Skiff and istiod, end to end',
@@ -59,11 +88,12 @@ function renderSection(results) {
     '',
     `${plan.proxies} simulated sidecars (skiff-loadgen: CDS wildcard, then EDS) over ${plan.namespaces} namespaces; every ServiceEntry exported to its namespace. Cold: server process start to the last proxy configured. Change: a WorkloadEntry address move handed to the server (istiod: its config store; Skiff: a file renamed into its directory) to each subscribed proxy's new assignment, ${plan.changes} changes at ${plan.ratePerSecond}/s.`,
     '',
-    markdownTable(SERVER_HEADER, serverRows(results)),
+    ...(mergedRuns(results) ? ['Rows come from more than one run on the same machine (`--merge`); the last column says which. The run line above is the latest run.', ''] : []),
+    markdownTable(servers.header, servers.rows),
     '',
     'One process reading the same YAML and printing resources: `istiod-reference` (server start, one sidecar queried) and `skiffctl translate -o json` (every resource).',
     '',
-    markdownTable(CLI_HEADER, cliRows(results)),
+    markdownTable(cli.header, cli.rows),
     DOCS_END,
   ].join('\n');
 }
@@ -78,8 +108,41 @@ function parseSizes(text, flag) {
 }
 
 function readOptions(argv) {
-  const { values, output } = readBenchOptions(argv, REPO_ROOT, { sizes: { type: 'string' }, 'cli-sizes': { type: 'string' } });
-  return { ...output, sizes: values.sizes === undefined ? undefined : parseSizes(values.sizes, '--sizes'), cliSizes: values['cli-sizes'] === undefined ? undefined : parseSizes(values['cli-sizes'], '--cli-sizes') };
+  const { values, output } = readBenchOptions(argv, REPO_ROOT, { sizes: { type: 'string' }, 'cli-sizes': { type: 'string' }, merge: { type: 'string' } });
+  return {
+    ...output,
+    sizes: values.sizes === undefined ? undefined : parseSizes(values.sizes, '--sizes'),
+    cliSizes: values['cli-sizes'] === undefined ? undefined : parseSizes(values['cli-sizes'], '--cli-sizes'),
+    merge: values.merge === undefined ? undefined : resolve(values.merge),
+  };
+}
+
+const sizeKey = (row) => `${row.serviceEntries}x${row.workloads}`;
+const bySize = (a, b) => a.serviceEntries - b.serviceEntries || a.workloads - b.workloads;
+
+/**
+ * `current` with the rows of `earlier` (an earlier run's results) whose sizes it did not measure, each
+ * row dated by the run that measured it, sorted by size. Runs on other machines do not mix: their
+ * ratios are not comparable.
+ */
+export function mergeResults(earlier, current) {
+  for (const field of ['nproc', 'cpuModel', 'node']) {
+    if (earlier.machine?.[field] !== current.machine[field]) {
+      throw new Error(`--merge: the earlier run's machine has ${field} ${JSON.stringify(earlier.machine?.[field])}, this one ${JSON.stringify(current.machine[field])}; results of different machines do not mix`);
+    }
+  }
+  if (earlier.istioVersion !== current.istioVersion) {
+    throw new Error(`--merge: the earlier run measured istiod ${earlier.istioVersion}, this one ${current.istioVersion}`);
+  }
+  const merge = (earlierRows, currentRows) => {
+    const measured = new Set(currentRows.map(sizeKey));
+    const kept = earlierRows.filter((row) => !measured.has(sizeKey(row))).map((row) => ({ ...row, date: row.date ?? earlier.date }));
+    return [...kept, ...currentRows.map((row) => ({ ...row, date: row.date ?? current.date }))].sort(bySize);
+  };
+  const rows = merge(earlier.rows, current.rows);
+  const cli = merge(earlier.cli, current.cli);
+  const plan = { ...current.plan, sizes: rows.map(({ serviceEntries, workloads }) => ({ serviceEntries, workloads })), cliSizes: cli.map(({ serviceEntries, workloads }) => ({ serviceEntries, workloads })) };
+  return { ...current, plan, rows, cli };
 }
 
 /** Runs the comparison with command-line `argv`; returns the results and where they were written. */
@@ -92,8 +155,9 @@ export async function main(argv, log = (line) => console.log(line)) {
   const date = new Date().toISOString();
   const measured = await runIstiodSuite(plan, { log });
   machine.loadAverageAtEnd = currentLoadAverage();
+  const results = { name: 'istiod', mode: plan.mode, date, machine, ...measured };
   return writeResults({
-    results: { name: 'istiod', mode: plan.mode, date, machine, ...measured },
+    results: options.merge === undefined ? results : mergeResults(JSON.parse(readFileSync(options.merge, 'utf8')), results),
     name: 'istiod',
     quick: options.quick,
     resultsDir: options.resultsDir,

@@ -8,7 +8,58 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../istiod.mjs';
+import { main, mergeResults, renderSection, type IstiodResults, type IstiodServerMeasure } from '../istiod.mjs';
+
+const measure = (coldMs: number): IstiodServerMeasure => ({ readyMs: 1, coldMs, rssMiB: 100, changes: { count: 10, deliveries: 10, missing: 0, p50Ms: 5, p99Ms: 9 } });
+const serverRow = (serviceEntries: number, workloads: number, istiodMs: number, skiffMs: number) => ({
+  serviceEntries,
+  workloads,
+  serviceEntriesBuilt: serviceEntries,
+  workloadsBuilt: workloads,
+  istiod: measure(istiodMs),
+  skiff: measure(skiffMs),
+});
+const machine = { nproc: 2, cpuModel: 'AMD EPYC', node: 'v20.20.2', loadAverageAtStart: 0.1, loadAverageAtEnd: 0.2 };
+function results(date: string, rows: IstiodResults['rows'], cli: IstiodResults['cli'], overrides: Partial<IstiodResults> = {}): IstiodResults {
+  return { name: 'istiod', mode: 'full', date, machine, istioVersion: 'v1', plan: { proxies: 100, namespaces: 10, changes: 100, ratePerSecond: 10 }, rows, cli, ...overrides };
+}
+
+describe('bench/istiod.mjs --merge', () => {
+  const earlier = results(
+    '2026-12-06T10:59:00.000Z',
+    [serverRow(100, 1_000, 4_000, 1_000), serverRow(100, 200_000, 700_000, 12_000)],
+    [{ serviceEntries: 1, workloads: 1, istiodMs: 180, skiffMs: 170 }],
+  );
+
+  it('keeps the earlier rows of sizes not run again, dated by their run, replaces the others, and sorts by size', () => {
+    const current = results('2026-12-06T14:30:00.000Z', [serverRow(10_000, 10_000, 12_000, 7_000), serverRow(100, 1_000, 5_000, 1_100)], []);
+    const merged = mergeResults(earlier, current);
+    expect(merged.rows.map((row) => [row.serviceEntries, row.workloads, row.istiod.coldMs, row.date])).toEqual([
+      [100, 1_000, 5_000, '2026-12-06T14:30:00.000Z'],
+      [100, 200_000, 700_000, '2026-12-06T10:59:00.000Z'],
+      [10_000, 10_000, 12_000, '2026-12-06T14:30:00.000Z'],
+    ]);
+    expect(merged.cli).toEqual([{ serviceEntries: 1, workloads: 1, istiodMs: 180, skiffMs: 170, date: '2026-12-06T10:59:00.000Z' }]);
+    expect(merged.plan['sizes']).toEqual([
+      { serviceEntries: 100, workloads: 1_000 },
+      { serviceEntries: 100, workloads: 200_000 },
+      { serviceEntries: 10_000, workloads: 10_000 },
+    ]);
+    // The tables name the run of every row once rows come from two runs.
+    const section = renderSection(merged);
+    expect(section).toContain('| 100 | 200000 | 700000 | 12000 | 58.3x | 5/9 | 5/9 | 1.0x | 100 | 100 | 2026-12-06 10:59 |');
+    expect(section).toContain('| 1 | 1 | 180 | 170 | 1.1x | 2026-12-06 10:59 |');
+    expect(renderSection(earlier)).not.toContain('run (UTC)');
+  });
+
+  it('refuses results of another machine or another istiod', () => {
+    const current = results('2026-12-06T14:30:00.000Z', [], []);
+    expect(() => mergeResults(results(earlier.date, [], [], { machine: { ...machine, cpuModel: 'Intel Xeon' } }), current)).toThrow(
+      '--merge: the earlier run\'s machine has cpuModel "Intel Xeon", this one "AMD EPYC"; results of different machines do not mix',
+    );
+    expect(() => mergeResults(results(earlier.date, [], [], { istioVersion: 'v0' }), current)).toThrow('--merge: the earlier run measured istiod v0, this one v1');
+  });
+});
 
 describe('bench/istiod.mjs --quick', () => {
   let dir: string;
