@@ -24,7 +24,16 @@ export interface IstiodResults {
     readonly istiod: IstiodServerMeasure;
     readonly skiff: IstiodServerMeasure;
   }[];
-  readonly cli: readonly { readonly serviceEntries: number; readonly workloads: number; readonly date?: string; readonly istiodMs: number; readonly skiffMs: number }[];
+  readonly cli: readonly {
+    readonly serviceEntries: number;
+    readonly workloads: number;
+    readonly date?: string;
+    /** Runs of each command; `istiodMs` and `skiffMs` are their medians (absent in results written before runs were repeated: one run). */
+    readonly runs?: number;
+    readonly istiodMs: number;
+    readonly skiffMs: number;
+    readonly samples?: { readonly istiodMs: readonly number[]; readonly skiffMs: readonly number[] };
+  }[];
 }
 
 /** `current` with the rows of `earlier` whose sizes it did not measure, each dated by its run; throws for another machine or istiod. */

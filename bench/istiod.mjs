@@ -9,7 +9,7 @@
  *   --docs <file>        the Markdown file whose section is rewritten (default `docs/BENCHMARKS.md` for a
  *                        full run); `--no-docs` skips it
  *   --sizes <list>       the server sizes to run instead of the plan's, as <ServiceEntries>x<WorkloadEntries>
- *                        separated by commas (e.g. 100x1000,100x50000)
+ *                        separated by commas (e.g. 100x1000,100x50000), or `none`
  *   --cli-sizes <list>   the same for the one-process comparison
  *   --merge <file>       an earlier run's results JSON (same machine model and CPU count): its rows of the
  *                        sizes not run now are kept, each with the date of the run that measured it. The
@@ -28,7 +28,7 @@ const DOCS_END = '<!-- /istiod -->';
 const ratio = (istiod, skiff) => (skiff > 0 ? `${(istiod / skiff).toFixed(1)}x` : 'n/a');
 
 const SERVER_HEADER = ['SE', 'WE', 'istiod cold ms', 'Skiff cold ms', 'cold speed-up', 'istiod change p50/p99 ms', 'Skiff change p50/p99 ms', 'p99 speed-up', 'istiod RSS MiB', 'Skiff RSS MiB'];
-const CLI_HEADER = ['SE', 'WE', 'istiod ms', 'skiffctl translate ms', 'speed-up'];
+const CLI_HEADER = ['SE', 'WE', 'runs', 'istiod ms', 'skiffctl translate ms', 'speed-up'];
 
 /** Whether the rows were measured by more than one run (`--merge`): the tables then say which run measured each. */
 function mergedRuns(results) {
@@ -59,7 +59,7 @@ function serverRows(results) {
 }
 
 function cliRows(results) {
-  return results.cli.map((row) => [String(row.serviceEntries), String(row.workloads), String(row.istiodMs), String(row.skiffMs), ratio(row.istiodMs, row.skiffMs)]);
+  return results.cli.map((row) => [String(row.serviceEntries), String(row.workloads), String(row.runs ?? 1), String(row.istiodMs), String(row.skiffMs), ratio(row.istiodMs, row.skiffMs)]);
 }
 
 function serverTable(results) {
@@ -91,15 +91,16 @@ export function renderSection(results) {
     ...(mergedRuns(results) ? ['Rows come from more than one run on the same machine (`--merge`); the last column says which. The run line above is the latest run.', ''] : []),
     markdownTable(servers.header, servers.rows),
     '',
-    'One process reading the same YAML and printing resources: `istiod-reference` (server start, one sidecar queried) and `skiffctl translate -o json` (every resource).',
+    `One process reading the same YAML and printing resources: \`istiod-reference\` (server start, one sidecar queried) and \`skiffctl translate -o json\` (every resource). Where both take under 5 s, each runs ${plan.cliRepetitions ?? 1} times in turns and the table has the medians.`,
     '',
     markdownTable(cli.header, cli.rows),
     DOCS_END,
   ].join('\n');
 }
 
-/** `100x1000,10000x200000`: ServiceEntries x WorkloadEntries per size. */
+/** `100x1000,10000x200000`: ServiceEntries x WorkloadEntries per size; `none` for no size (a run of the other part alone). */
 function parseSizes(text, flag) {
+  if (text.trim() === 'none') return [];
   return text.split(',').map((item) => {
     const match = /^(\d+)x(\d+)$/.exec(item.trim());
     if (match === null) throw new Error(`${flag}: "${item}" is not <ServiceEntries>x<WorkloadEntries>, e.g. 100x1000`);

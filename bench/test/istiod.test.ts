@@ -48,7 +48,7 @@ describe('bench/istiod.mjs --merge', () => {
     // The tables name the run of every row once rows come from two runs.
     const section = renderSection(merged);
     expect(section).toContain('| 100 | 200000 | 700000 | 12000 | 58.3x | 5/9 | 5/9 | 1.0x | 100 | 100 | 2026-12-06 10:59 |');
-    expect(section).toContain('| 1 | 1 | 180 | 170 | 1.1x | 2026-12-06 10:59 |');
+    expect(section).toContain('| 1 | 1 | 1 | 180 | 170 | 1.1x | 2026-12-06 10:59 |');
     expect(renderSection(earlier)).not.toContain('run (UTC)');
   });
 
@@ -85,6 +85,9 @@ describe('bench/istiod.mjs --quick', () => {
     expect(results.cli).toHaveLength(1);
     expect(results.cli[0]!.istiodMs).toBeGreaterThan(0);
     expect(results.cli[0]!.skiffMs).toBeGreaterThan(0);
+    // A short CLI run is repeated, in turns, and the medians are reported.
+    expect(results.cli[0]!.runs).toBe(3);
+    expect(results.cli[0]!.samples!.skiffMs).toHaveLength(3);
     expect(readFileSync(docs, 'utf8')).toContain('## Skiff and istiod, end to end');
   });
 });
