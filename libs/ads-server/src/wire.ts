@@ -9,6 +9,7 @@
  * field-number order, as protobuf-es's `toBinary` writes them, and `wire.test.ts` checks the bytes
  * against `toBinary` of the same message built with `create`.
  */
+import { delimitedSize } from '@skiff/protos/wire-size.js';
 
 /** `DiscoveryResponse` fields. */
 const SotwField = { VersionInfo: 1, Resources: 2, TypeUrl: 4, Nonce: 5, ControlPlane: 6 } as const;
@@ -45,27 +46,14 @@ export interface DeltaResponseParts {
   readonly controlPlaneIdentifier?: string;
 }
 
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size += 1;
-  }
-  return size;
-}
-
-/** Bytes of a length-delimited field with a one-byte tag (field numbers below 16) and `length` bytes of payload. */
-function fieldSize(length: number): number {
-  return 1 + varintSize(length) + length;
-}
 
 /** proto3 leaves empty strings off the wire; so does this, to match `toBinary` byte for byte. */
 function stringFieldSize(value: string): number {
-  return value === '' ? 0 : fieldSize(Buffer.byteLength(value));
+  return value === '' ? 0 : delimitedSize(Buffer.byteLength(value));
 }
 
 function controlPlaneSize(identifier: string | undefined): number {
-  return identifier === undefined || identifier === '' ? 0 : fieldSize(stringFieldSize(identifier));
+  return identifier === undefined || identifier === '' ? 0 : delimitedSize(stringFieldSize(identifier));
 }
 
 /** Writes length-delimited fields into a buffer of the exact final size. */
@@ -121,7 +109,7 @@ class FrameWriter {
 /** Serializes an `envoy.service.discovery.v3.DiscoveryResponse`. */
 export function encodeDiscoveryResponse(parts: SotwResponseParts): Uint8Array {
   let size = stringFieldSize(parts.versionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
-  for (const any of parts.resources) size += fieldSize(any.length);
+  for (const any of parts.resources) size += delimitedSize(any.length);
   const writer = new FrameWriter(size);
   writer.string(SotwField.VersionInfo, parts.versionInfo);
   for (const any of parts.resources) writer.bytes(SotwField.Resources, any);
@@ -132,16 +120,16 @@ export function encodeDiscoveryResponse(parts: SotwResponseParts): Uint8Array {
 }
 
 function deltaResourceSize(resource: DeltaResourceParts): number {
-  return stringFieldSize(resource.version) + fieldSize(resource.anyBytes.length) + stringFieldSize(resource.name);
+  return stringFieldSize(resource.version) + delimitedSize(resource.anyBytes.length) + stringFieldSize(resource.name);
 }
 
 /** Serializes an `envoy.service.discovery.v3.DeltaDiscoveryResponse`. */
 export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Array {
   let size = stringFieldSize(parts.systemVersionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
   const resourceSizes = parts.resources.map(deltaResourceSize);
-  for (const resourceSize of resourceSizes) size += fieldSize(resourceSize);
+  for (const resourceSize of resourceSizes) size += delimitedSize(resourceSize);
   // Removed names are written even when empty: a repeated field keeps every element.
-  for (const name of parts.removedResources) size += fieldSize(Buffer.byteLength(name));
+  for (const name of parts.removedResources) size += delimitedSize(Buffer.byteLength(name));
   const writer = new FrameWriter(size);
   writer.string(DeltaField.SystemVersionInfo, parts.systemVersionInfo);
   parts.resources.forEach((resource, index) => {
@@ -167,7 +155,7 @@ const AnyField = { TypeUrl: 1, Value: 2 } as const;
  * resource version it takes in.
  */
 export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  const writer = new FrameWriter(stringFieldSize(typeUrl) + (value.length === 0 ? 0 : fieldSize(value.length)));
+  const writer = new FrameWriter(stringFieldSize(typeUrl) + (value.length === 0 ? 0 : delimitedSize(value.length)));
   writer.string(AnyField.TypeUrl, typeUrl);
   // proto3 leaves empty bytes off the wire, as toBinary does.
   if (value.length > 0) writer.bytes(AnyField.Value, value);

@@ -4,11 +4,12 @@
  * `google.protobuf.Any` fields print as Envoy prints them (`"@type": "type.googleapis.com/..."`).
  *
  * This index loads the registry and with it every generated file it names. Code on a start-up path
- * (`skiffctl translate`) imports the parts it needs by subpath instead: `@skiff/protos/type-urls.js`
- * and `@skiff/protos/content-version.js` load no generated file, `@skiff/protos/resource-registry.js`
+ * (`skiffctl translate`) imports the parts it needs by subpath instead: `@skiff/protos/type-urls.js`,
+ * `@skiff/protos/content-version.js` and `@skiff/protos/wire-size.js` load no generated file, `@skiff/protos/resource-registry.js`
  * only the xDS resources and their `Any` payloads.
  */
 export { contentVersion } from './content-version.js';
 export { envoyRegistry, toEnvoyJson } from './registry.js';
 export { resourceRegistry, toResourceJson } from './resource-registry.js';
 export { TypeUrl, typeUrlOf } from './type-urls.js';
+export { delimitedSize, utf8Length, varintSize } from './wire-size.js';

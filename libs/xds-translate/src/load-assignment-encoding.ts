@@ -35,6 +35,7 @@ import { assignmentVersion, groupDigest, splicedAssignmentVersion } from './assi
 import { sameBytes, sameItems, type EndpointBytesScope, type LocalityGroupBytes } from './endpoint-bytes.js';
 import { buildWorkloadMetadata, ISTIO_METADATA_KEY, TRANSPORT_SOCKET_MATCH_METADATA_KEY } from './endpoint.js';
 import { ISTIO_MUTUAL_TLS_MODE, type ServiceInstance } from './instances.js';
+import { delimitedSize, utf8Length, varintSize } from '@skiff/protos/wire-size.js';
 
 /** Thrown inside the fast path when a message has a shape it does not write; caught below. */
 class UnsupportedShape extends Error {}
@@ -188,72 +189,195 @@ function writeLbEndpoint(writer: BinaryWriter, lbEndpoint: LbEndpoint): void {
   writer.join();
 }
 
-/** One `{key: value}` entry of `filter_metadata`, the Struct holding one string: as `writeMetadata` writes it. */
-function writeStringStructEntry(writer: BinaryWriter, namespace: string, key: string, value: string): void {
-  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(namespace);
-  writer.tag(2, WireType.LengthDelimited).fork();
-  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(key);
-  writer.tag(2, WireType.LengthDelimited).fork().tag(3, WireType.LengthDelimited).string(value).join();
-  writer.join();
-  writer.join().join();
-}
 
 /**
- * The body of the `LbEndpoint` `buildLbEndpoint(instance, clusterId)` builds, written without building it:
- * the address (a pipe for port 0), the metadata (`envoy.transport_socket_match` first, as it is
- * inserted first, then `istio`), the weight (unset becomes 1).
+ * A `filter_metadata` entry whose Struct holds one string, `{namespace: {key: <string value>}}`, as
+ * `writeMetadata` writes it (map keys and the `Value` oneof member are written even when empty).
+ * Only the value varies between endpoints: the rest is written once here.
  */
-function writeInstanceEndpoint(writer: BinaryWriter, instance: ServiceInstance, workload: string): void {
-  writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).fork();
-  if (instance.port === 0) {
-    writer.tag(2, WireType.LengthDelimited).fork();
-    writeString(writer, 1, instance.address);
-    writer.join();
-  } else {
-    writer.tag(1, WireType.LengthDelimited).fork();
-    writeString(writer, 2, instance.address);
-    writer.tag(3, WireType.Varint).uint32(instance.port);
-    writer.join();
+class StringStructEntry {
+  private readonly namespace: Buffer;
+  private readonly key: Buffer;
+
+  constructor(namespace: string, key: string) {
+    this.namespace = Buffer.from(namespace, 'utf8');
+    this.key = Buffer.from(key, 'utf8');
   }
-  writer.join().join();
-  writer.tag(3, WireType.LengthDelimited).fork();
-  if (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) writeStringStructEntry(writer, TRANSPORT_SOCKET_MATCH_METADATA_KEY, 'tlsMode', ISTIO_MUTUAL_TLS_MODE);
-  writeStringStructEntry(writer, ISTIO_METADATA_KEY, 'workload', workload);
-  writer.join();
-  writeUInt32Wrapper(writer, 4, instance.weight > 0 ? instance.weight : 1);
+
+  /** The entry's message sizes, innermost first, for a value of `valueLength` bytes. */
+  sizes(valueLength: number): { value: number; field: number; struct: number; entry: number } {
+    const value = delimitedSize(valueLength);
+    const field = delimitedSize(this.key.length) + delimitedSize(value);
+    const struct = delimitedSize(field);
+    const entry = delimitedSize(this.namespace.length) + delimitedSize(struct);
+    return { value, field, struct, entry };
+  }
+
+  /** Bytes of the whole `filter_metadata` field (tag, length, entry). */
+  fieldSize(valueLength: number): number {
+    return delimitedSize(this.sizes(valueLength).entry);
+  }
+
+  write(out: InstanceFieldWriter, value: string, valueLength: number): void {
+    const sizes = this.sizes(valueLength);
+    out.header(0x0a, sizes.entry); // Metadata.filter_metadata = 1
+    out.header(0x0a, this.namespace.length); // entry key = 1
+    out.bytes(this.namespace);
+    out.header(0x12, sizes.struct); // entry value = 2 (Struct)
+    out.header(0x0a, sizes.field); // Struct.fields = 1
+    out.header(0x0a, this.key.length); // entry key = 1
+    out.bytes(this.key);
+    out.header(0x12, sizes.value); // entry value = 2 (Value)
+    out.header(0x1a, valueLength); // Value.string_value = 3
+    out.string(value, valueLength);
+  }
+}
+
+const TLS_MODE_ENTRY = new StringStructEntry(TRANSPORT_SOCKET_MATCH_METADATA_KEY, 'tlsMode');
+const WORKLOAD_ENTRY = new StringStructEntry(ISTIO_METADATA_KEY, 'workload');
+const ISTIO_MUTUAL_TLS_MODE_LENGTH = utf8Length(ISTIO_MUTUAL_TLS_MODE);
+
+/** Writes into one buffer of the exact final size (computed first): tags, lengths and strings, no forks. */
+class InstanceFieldWriter {
+  readonly buffer: Buffer;
+  offset = 0;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafeSlow(size);
+  }
+
+  varint(value: number): void {
+    const buffer = this.buffer;
+    while (value >= 0x80) {
+      buffer[this.offset++] = (value & 0x7f) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    buffer[this.offset++] = value;
+  }
+
+  /** A one-byte tag (field number below 16) and a length. */
+  header(tag: number, length: number): void {
+    this.buffer[this.offset++] = tag;
+    this.varint(length);
+  }
+
+  /** A few constant bytes (a metadata namespace or key): copied in a loop, cheaper than `set` at this size. */
+  bytes(value: Uint8Array): void {
+    const buffer = this.buffer;
+    let offset = this.offset;
+    for (let i = 0; i < value.length; i++) buffer[offset++] = value[i] as number;
+    this.offset = offset;
+  }
+
+  /** `value`, of `length` UTF-8 bytes (`utf8Length`: equal to its length only when it is ASCII). */
+  string(value: string, length: number): void {
+    if (length === value.length) {
+      // ASCII: a UTF-8 length equal to the UTF-16 length means every character is one byte.
+      const buffer = this.buffer;
+      let offset = this.offset;
+      for (let i = 0; i < length; i++) buffer[offset++] = value.charCodeAt(i);
+    } else {
+      this.buffer.write(value, this.offset, length, 'utf8');
+    }
+    this.offset += length;
+  }
+}
+
+
+/** What one instance's `lb_endpoints` field is made of, measured before it is written. */
+interface InstanceField {
+  readonly instance: ServiceInstance;
+  readonly workload: string;
+  readonly workloadLength: number;
+  readonly addressLength: number;
+  /** `SocketAddress` (or `Pipe`) body, `Address`, `Endpoint` and `LbEndpoint` body sizes, `filter_metadata` bytes and the weight. */
+  readonly socket: number;
+  readonly address: number;
+  readonly endpoint: number;
+  readonly metadata: number;
+  readonly weight: number;
+  readonly body: number;
+}
+
+const UINT32_MAX = 0xffffffff;
+
+/** A port or weight `toBinary` would refuse as a `uint32` is not written here either: the assignment goes to `toBinary`, which says why. */
+function requireUint32(value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) throw UNSUPPORTED;
+}
+
+function measureInstanceField(instance: ServiceInstance, clusterId: string): InstanceField {
+  requireUint32(instance.port);
+  requireUint32(instance.weight > 0 ? instance.weight : 1);
+  const workload = buildWorkloadMetadata(instance, clusterId);
+  const workloadLength = utf8Length(workload);
+  const addressLength = utf8Length(instance.address);
+  // Socket address { address = 2 (omitted when empty), port_value = 3 (a oneof member: always) }, or Pipe { path = 1 } for port 0.
+  const addressField = addressLength === 0 ? 0 : delimitedSize(addressLength);
+  const socket = instance.port === 0 ? addressField : addressField + 1 + varintSize(instance.port);
+  const address = delimitedSize(socket);
+  const endpoint = delimitedSize(address);
+  const metadata = (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE ? TLS_MODE_ENTRY.fieldSize(ISTIO_MUTUAL_TLS_MODE_LENGTH) : 0) + WORKLOAD_ENTRY.fieldSize(workloadLength);
+  const weight = instance.weight > 0 ? instance.weight : 1;
+  // LbEndpoint { endpoint = 1, metadata = 3, load_balancing_weight = 4 (UInt32Value { value = 1 }) }.
+  const body = delimitedSize(endpoint) + delimitedSize(metadata) + delimitedSize(1 + varintSize(weight));
+  return { instance, workload, workloadLength, addressLength, socket, address, endpoint, metadata, weight, body };
+}
+
+function writeMeasuredInstanceField(out: InstanceFieldWriter, field: InstanceField): void {
+  const { instance } = field;
+  out.header(0x12, field.body); // LocalityLbEndpoints.lb_endpoints = 2
+  out.header(0x0a, field.endpoint); // LbEndpoint.endpoint = 1
+  out.header(0x0a, field.address); // Endpoint.address = 1
+  if (instance.port === 0) {
+    out.header(0x12, field.socket); // Address.pipe = 2
+    if (field.addressLength > 0) out.header(0x0a, field.addressLength); // Pipe.path = 1
+  } else {
+    out.header(0x0a, field.socket); // Address.socket_address = 1
+    if (field.addressLength > 0) out.header(0x12, field.addressLength); // SocketAddress.address = 2
+  }
+  out.string(instance.address, field.addressLength);
+  if (instance.port !== 0) {
+    out.buffer[out.offset++] = 0x18; // SocketAddress.port_value = 3
+    out.varint(instance.port);
+  }
+  out.header(0x1a, field.metadata); // LbEndpoint.metadata = 3, `envoy.transport_socket_match` first, as it is inserted first
+  if (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE) TLS_MODE_ENTRY.write(out, ISTIO_MUTUAL_TLS_MODE, ISTIO_MUTUAL_TLS_MODE_LENGTH);
+  WORKLOAD_ENTRY.write(out, field.workload, field.workloadLength);
+  out.header(0x22, 1 + varintSize(field.weight)); // LbEndpoint.load_balancing_weight = 4 (unset becomes 1)
+  out.buffer[out.offset++] = 0x08; // UInt32Value.value = 1
+  out.varint(field.weight);
 }
 
 /**
- * Where the endpoints a build writes (those not kept from before) go, a locality group's at a time,
- * before they are copied into the assignment; emptied by each `finish`.
+ * The `lb_endpoints` fields (tag, length, `LbEndpoint`) of `instances` in a cluster of `clusterId`,
+ * the bytes of what `buildLbEndpoint(instance, clusterId)` builds, in one buffer of the exact size;
+ * `ends[i]` is where instance `i`'s field ends. Every field is measured first and then written
+ * straight into place: protobuf-es's `BinaryWriter` copies each nested message into its parent on
+ * `join` (seven levels here) and was most of a cold build's endpoint encoding.
  */
+function instanceFields(instances: readonly ServiceInstance[], clusterId: string): { readonly bytes: Uint8Array; readonly ends: Uint32Array } {
+  const fields = instances.map((instance) => measureInstanceField(instance, clusterId));
+  let size = 0;
+  for (const field of fields) size += delimitedSize(field.body);
+  if (size === 0) return { bytes: NO_BYTES, ends: new Uint32Array(0) };
+  const out = new InstanceFieldWriter(size);
+  const ends = new Uint32Array(fields.length);
+  for (let i = 0; i < fields.length; i++) {
+    writeMeasuredInstanceField(out, fields[i] as InstanceField);
+    ends[i] = out.offset;
+  }
+  if (out.offset !== size) throw new Error(`lb_endpoints of ${clusterId}: wrote ${out.offset} bytes, measured ${size}`);
+  return { bytes: out.buffer, ends };
+}
+
+/** Where an assignment's framing (its name, each group's locality, header and tail) is written before it is copied into place; emptied by each `finish`. */
 const scratch = new BinaryWriter();
 
 const NO_BYTES = new Uint8Array(0);
 
-/** Appends `instance`'s `lb_endpoints` field (tag, length, message) in a cluster of `clusterId` to `writer`. */
-function writeInstanceField(writer: BinaryWriter, instance: ServiceInstance, clusterId: string): void {
-  writer.tag(2, WireType.LengthDelimited).fork();
-  writeInstanceEndpoint(writer, instance, buildWorkloadMetadata(instance, clusterId));
-  writer.join();
-}
-
-/** Where the `lb_endpoints` field starting at `offset` of `bytes` ends: its tag is one byte, its length a varint. */
-function fieldEnd(bytes: Uint8Array, offset: number): number {
-  let at = offset + 1;
-  let length = 0;
-  let shift = 0;
-  let byte: number;
-  do {
-    byte = bytes[at++] as number;
-    length += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return at + length;
-}
-
 function writeDeferredEndpoints(writer: BinaryWriter, source: DeferredLbEndpoints): void {
-  for (const instance of source.instances) writeInstanceField(writer, instance, source.clusterId);
+  writer.raw(instanceFields(source.instances, source.clusterId).bytes);
 }
 
 function writeLocalityLbEndpoints(writer: BinaryWriter, group: LocalityLbEndpoints): void {
@@ -304,19 +428,7 @@ interface ChangedGroup {
 
 /** Every instance of a group written now, in order: a group no earlier encoding has bytes for. */
 function freshGroup(instances: readonly ServiceInstance[], clusterId: string, locality: Uint8Array): ChangedGroup {
-  try {
-    writeDeferredEndpoints(scratch, { instances, clusterId });
-  } catch (error) {
-    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
-    throw error;
-  }
-  const fresh = instances.length === 0 ? NO_BYTES : scratch.finish();
-  const ends = new Uint32Array(instances.length);
-  let offset = 0;
-  for (let i = 0; i < instances.length; i++) {
-    offset = fieldEnd(fresh, offset);
-    ends[i] = offset;
-  }
+  const { bytes: fresh, ends } = instanceFields(instances, clusterId);
   return { locality, instances, clusterId, starts: undefined, ends, isFresh: undefined, fresh, previous: NO_BYTES, length: fresh.length };
 }
 
@@ -342,44 +454,39 @@ function groupBytesOf(source: DeferredLbEndpoints, locality: Uint8Array, last: L
   const ends = new Uint32Array(count);
   const isFresh = new Uint8Array(count);
   let same = previousInstances.length === count;
-  let written = 0;
+  const unmatched: ServiceInstance[] = [];
   let j = 0;
-  try {
-    for (let i = 0; i < count; i++) {
-      const instance = instances[i] as ServiceInstance;
-      let found = -1;
-      for (let k = j; k < previousInstances.length && k <= j + ENTRY_WINDOW; k++) {
-        if (sameBytes(previousInstances[k] as ServiceInstance, instance)) {
-          found = k;
-          j = k + 1;
-          break;
-        }
-      }
-      if (found === -1) {
-        writeInstanceField(scratch, instance, clusterId);
-        isFresh[i] = 1;
-        written++;
-        same = false;
-      } else {
-        starts[i] = found === 0 ? 0 : (previousEnds[found - 1] as number);
-        ends[i] = previousEnds[found] as number;
-        if (found !== i) same = false;
+  for (let i = 0; i < count; i++) {
+    const instance = instances[i] as ServiceInstance;
+    let found = -1;
+    for (let k = j; k < previousInstances.length && k <= j + ENTRY_WINDOW; k++) {
+      if (sameBytes(previousInstances[k] as ServiceInstance, instance)) {
+        found = k;
+        j = k + 1;
+        break;
       }
     }
-  } catch (error) {
-    scratch.finish(); // leaves no half-written endpoint (and open fork) for the next group
-    throw error;
+    if (found === -1) {
+      unmatched.push(instance);
+      isFresh[i] = 1;
+      same = false;
+    } else {
+      starts[i] = found === 0 ? 0 : (previousEnds[found - 1] as number);
+      ends[i] = previousEnds[found] as number;
+      if (found !== i) same = false;
+    }
   }
   // Other instance objects, the same bytes: kept with these instances, so the next build compares them.
   if (same) return { ...previous, locality, instances };
-  const fresh = written === 0 ? NO_BYTES : scratch.finish();
-  let offset = 0;
+  const written = instanceFields(unmatched, clusterId);
+  const fresh = written.bytes;
+  let next = 0;
   let length = 0;
   for (let i = 0; i < count; i++) {
     if (isFresh[i] === 1) {
-      starts[i] = offset;
-      offset = fieldEnd(fresh, offset);
-      ends[i] = offset;
+      starts[i] = next === 0 ? 0 : (written.ends[next - 1] as number);
+      ends[i] = written.ends[next] as number;
+      next++;
     }
     length += (ends[i] as number) - (starts[i] as number);
   }
