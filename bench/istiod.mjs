@@ -11,7 +11,7 @@
  *   --sizes <list>       the server sizes to run instead of the plan's, as <ServiceEntries>x<WorkloadEntries>
  *                        separated by commas (e.g. 100x1000,100x50000), or `none`
  *   --cli-sizes <list>   the same for the one-process comparison
- *   --merge <file>       an earlier run's results JSON (same machine model and CPU count): its rows of the
+ *   --merge <file>       an earlier run's results JSON (same CPU model and count, Node and istiod): its rows of the
  *                        sizes not run now are kept, each with the date of the run that measured it. The
  *                        largest sizes take istiod many minutes each, so the plan can be run in parts.
  */

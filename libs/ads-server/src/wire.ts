@@ -46,7 +46,6 @@ export interface DeltaResponseParts {
   readonly controlPlaneIdentifier?: string;
 }
 
-
 /** proto3 leaves empty strings off the wire; so does this, to match `toBinary` byte for byte. */
 function stringFieldSize(value: string): number {
   return value === '' ? 0 : delimitedSize(Buffer.byteLength(value));

@@ -189,7 +189,6 @@ function writeLbEndpoint(writer: BinaryWriter, lbEndpoint: LbEndpoint): void {
   writer.join();
 }
 
-
 /**
  * A `filter_metadata` entry whose Struct holds one string, `{namespace: {key: <string value>}}`, as
  * `writeMetadata` writes it (map keys and the `Value` oneof member are written even when empty).
@@ -283,7 +282,6 @@ class InstanceFieldWriter {
   }
 }
 
-
 /** What one instance's `lb_endpoints` field is made of, measured before it is written. */
 interface InstanceField {
   readonly instance: ServiceInstance;
@@ -353,8 +351,8 @@ function writeMeasuredInstanceField(out: InstanceFieldWriter, field: InstanceFie
  * The `lb_endpoints` fields (tag, length, `LbEndpoint`) of `instances` in a cluster of `clusterId`,
  * the bytes of what `buildLbEndpoint(instance, clusterId)` builds, in one buffer of the exact size;
  * `ends[i]` is where instance `i`'s field ends. Every field is measured first and then written
- * straight into place: protobuf-es's `BinaryWriter` copies each nested message into its parent on
- * `join` (seven levels here) and was most of a cold build's endpoint encoding.
+ * straight into place, where protobuf-es's `BinaryWriter` copied each nested message into its parent
+ * on `join`: seven levels, a copy and an allocation each, for every endpoint of a cold build.
  */
 function instanceFields(instances: readonly ServiceInstance[], clusterId: string): { readonly bytes: Uint8Array; readonly ends: Uint32Array } {
   const fields = instances.map((instance) => measureInstanceField(instance, clusterId));
