@@ -305,8 +305,9 @@ function requireUint32(value: number): void {
 }
 
 function measureInstanceField(instance: ServiceInstance, clusterId: string): InstanceField {
+  const weight = instance.weight > 0 ? instance.weight : 1;
   requireUint32(instance.port);
-  requireUint32(instance.weight > 0 ? instance.weight : 1);
+  requireUint32(weight);
   const workload = buildWorkloadMetadata(instance, clusterId);
   const workloadLength = utf8Length(workload);
   const addressLength = utf8Length(instance.address);
@@ -316,7 +317,6 @@ function measureInstanceField(instance: ServiceInstance, clusterId: string): Ins
   const address = delimitedSize(socket);
   const endpoint = delimitedSize(address);
   const metadata = (instance.tlsMode === ISTIO_MUTUAL_TLS_MODE ? TLS_MODE_ENTRY.fieldSize(ISTIO_MUTUAL_TLS_MODE_LENGTH) : 0) + WORKLOAD_ENTRY.fieldSize(workloadLength);
-  const weight = instance.weight > 0 ? instance.weight : 1;
   // LbEndpoint { endpoint = 1, metadata = 3, load_balancing_weight = 4 (UInt32Value { value = 1 }) }.
   const body = delimitedSize(endpoint) + delimitedSize(metadata) + delimitedSize(1 + varintSize(weight));
   return { instance, workload, workloadLength, addressLength, socket, address, endpoint, metadata, weight, body };
