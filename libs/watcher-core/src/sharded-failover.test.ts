@@ -4,14 +4,15 @@
  * one consumer per shard reads that shard's change log through its consumer group; the master of one
  * shard is SIGKILLed in the middle of the writes. Writes wait for a replica (`replicaWaitMs`), so every
  * write the writer counts as done is on the replica that takes over; writes that failed during the
- * failover are retried, and the writer lease is kept as the watcher keeps it (`WriterLease`). In the end the store holds exactly the desired state, and every shard's
- * consumers have seen each ServiceEntry's final revision (entries whose acks were lost are re-read via
- * `claimStale`).
+ * failover are retried, and the writer lease is kept as the watcher keeps it (`WriterLease`, and a
+ * converge after each new grant). In the end the store holds exactly the desired state, and every
+ * shard's consumers have seen each ServiceEntry's final revision (entries whose acks were lost are
+ * re-read via `claimStale`). A failure shows the last steps of the lease and the writer.
  */
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { ObjectKey } from '@skiff/model';
 import { Backoff, silentLogger } from '@skiff/runtime';
-import { createShardedRedisStore, keyLayout, serviceEntryId, type ShardedRedisStore } from '@skiff/store';
+import { createShardedRedisStore, keyLayout, serviceEntryId, type LeaseGrant, type ShardedRedisStore } from '@skiff/store';
 import { LocalRedisCluster, uniquePrefix } from '@skiff/testing';
 import { DesiredState } from './desired-state.js';
 import { HashWriter } from './hash-writer.js';
@@ -53,26 +54,63 @@ it('keeps every change through a master failover in the middle of the writes', {
   const sharded = store;
   const logger = silentLogger();
   const state = new DesiredState();
-  const errors: string[] = [];
   // The lease is kept as the watcher keeps it: renewed every third of its TTL, and given up and taken again after a
   // fenced write. A shard that fails over before its replica had the fence copy refuses writes until then (fail-safe,
   // see redis-sharded.ts); that costs time, never a change.
-  const lease = new WriterLease({ lease: sharded.lease, holder: 'watcher-1', logger, ttlMs: 6000 });
+  const trail: string[] = [];
+  const note = (line: string): void => void trail.push(`${(performance.now() / 1000).toFixed(2)} ${line}`);
+  const traced = <T>(call: string, outcome: Promise<T>): Promise<T> =>
+    outcome.then(
+      (value) => (note(`${call} -> ${JSON.stringify(value)}`), value),
+      (error: unknown) => {
+        note(`${call} threw ${String(error)}`);
+        throw error;
+      },
+    );
+  const lease = new WriterLease({
+    lease: {
+      acquire: (holder, ttlMs) => traced('acquire', sharded.lease.acquire(holder, ttlMs)),
+      renew: (grant, ttlMs) => traced(`renew ${grant.token}`, sharded.lease.renew(grant, ttlMs)),
+      release: (grant) => traced(`release ${grant.token}`, sharded.lease.release(grant)),
+      current: () => sharded.lease.current(),
+    },
+    holder: 'watcher-1',
+    logger,
+    ttlMs: 6000,
+  });
   const writer = new HashWriter({
     store: sharded.serviceEntries,
     state,
     logger,
     concurrency: 8,
     hooks: {
-      onWriteError: (e) => errors.push(String(e)),
+      onWriteError: (e) => note(`write error ${String(e)}`),
       onFenced: (e) => {
-        errors.push(`fenced ${String(e)}`);
+        note(`fenced ${String(e)}`);
         lease.lost();
       },
     },
     retryBackoff: new Backoff({ initialMs: 50, maxMs: 500 }),
   });
-  lease.onChange((grant) => writer.setGrant(grant));
+  // As the watcher keeps its writer (watcher.ts, `onLeaseChange`): a new grant is followed by a converge, which writes
+  // what stayed dirty while the lease was lost (a fenced write is not retried on its own), tried again until it succeeds.
+  const convergeUnder = async (grant: LeaseGrant): Promise<void> => {
+    while (lease.current() === grant) {
+      try {
+        const report = await writer.converge();
+        note(`converged under ${grant.token}: ${report.written} written`);
+        return;
+      } catch (error) {
+        note(`converge failed ${String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  };
+  lease.onChange((grant) => {
+    note(`grant ${grant?.token ?? 'none'}`);
+    writer.setGrant(grant);
+    if (grant) void convergeUnder(grant);
+  });
   lease.start();
   leases.push(lease);
   await vi.waitFor(() => expect(lease.current(), 'a fresh store has no lease holder').not.toBeNull(), WAIT);
@@ -123,7 +161,7 @@ it('keeps every change through a master failover in the middle of the writes', {
   await writeRounds(5);
 
   // The writer catches up (failed writes are retried), then the store equals the desired state.
-  await vi.waitFor(() => expect(writer.backlog, errors.slice(-3).join('\n')).toBe(0), WAIT);
+  await vi.waitFor(() => expect(writer.backlog, trail.slice(-12).join('\n')).toBe(0), WAIT);
   await writer.drain();
   for (const key of keys) {
     const stored = await sharded.serviceEntries.read(key);
