@@ -1,8 +1,12 @@
 /** Types of `istiod.mjs` for the test that runs its quick mode (the benchmark itself is plain ESM). */
 
 export interface IstiodServerMeasure {
+  /** Medians of the samples, where there are several. */
   readonly readyMs: number;
   readonly coldMs: number;
+  /** Every cold start's time (absent in results written before cold starts were repeated: one run). */
+  readonly coldSamplesMs?: readonly number[];
+  readonly readySamplesMs?: readonly number[];
   readonly rssMiB: number;
   readonly changes: { readonly count: number; readonly deliveries: number; readonly missing: number; readonly p50Ms: number; readonly p99Ms: number };
 }
@@ -13,6 +17,8 @@ export interface IstiodResults {
   readonly date: string;
   readonly machine: { readonly nproc: number; readonly cpuModel: string; readonly node: string; readonly [other: string]: unknown };
   readonly istioVersion: string;
+  /** How cold starts were measured (absent in results from before it was recorded). */
+  readonly coldMethod?: string;
   readonly plan: { readonly [field: string]: unknown };
   readonly rows: readonly {
     readonly serviceEntries: number;

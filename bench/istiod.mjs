@@ -27,7 +27,7 @@ const DOCS_END = '<!-- /istiod -->';
 
 const ratio = (istiod, skiff) => (skiff > 0 ? `${(istiod / skiff).toFixed(1)}x` : 'n/a');
 
-const SERVER_HEADER = ['SE', 'WE', 'istiod cold ms', 'Skiff cold ms', 'cold speed-up', 'istiod change p50/p99 ms', 'Skiff change p50/p99 ms', 'p99 speed-up', 'istiod RSS MiB', 'Skiff RSS MiB'];
+const SERVER_HEADER = ['SE', 'WE', 'cold runs', 'istiod cold ms', 'Skiff cold ms', 'cold speed-up', 'istiod change p50/p99 ms', 'Skiff change p50/p99 ms', 'p99 speed-up', 'istiod RSS MiB', 'Skiff RSS MiB'];
 const CLI_HEADER = ['SE', 'WE', 'runs', 'istiod ms', 'skiffctl translate ms', 'speed-up'];
 
 /** Whether the rows were measured by more than one run (`--merge`): the tables then say which run measured each. */
@@ -47,6 +47,7 @@ function serverRows(results) {
   return results.rows.map((row) => [
     String(row.serviceEntriesBuilt),
     String(row.workloadsBuilt),
+    String(row.istiod.coldSamplesMs?.length ?? 1),
     String(row.istiod.coldMs),
     String(row.skiff.coldMs),
     ratio(row.istiod.coldMs, row.skiff.coldMs),
@@ -86,7 +87,7 @@ export function renderSection(results) {
     '',
     `Run: \`node bench/istiod.mjs\` after \`npm run build\`, ${results.mode} mode, ${results.date}; istiod is \`istio.io/istio\` ${results.istioVersion} (tools/istiod-reference, \`serve\`), with its default 100 ms push debounce; Skiff is the all-in-one \`skiff\` (in-memory store, 10 ms debounce). Machine: ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}; load average ${machine.loadAverageAtStart} at the start, ${machine.loadAverageAtEnd} at the end. Raw numbers: \`bench/results/istiod.json\`.`,
     '',
-    `${plan.proxies} simulated sidecars (skiff-loadgen: CDS wildcard, then EDS) over ${plan.namespaces} namespaces; every ServiceEntry exported to its namespace. Cold: server process start to the last proxy configured. Change: a WorkloadEntry address move handed to the server (istiod: its config store; Skiff: a file renamed into its directory) to each subscribed proxy's new assignment, ${plan.changes} changes at ${plan.ratePerSecond}/s.`,
+    `${plan.proxies} simulated sidecars (skiff-loadgen: CDS wildcard, then EDS) over ${plan.namespaces} namespaces; every ServiceEntry exported to its namespace. Cold: server process start to the last proxy configured; the load generator is started first and holds its streams until the server says it is ready (istiod-reference on its standard output, Skiff's \`/readyz\` polled every 5 ms), so its own start is in neither; where both take under a minute, each server is cold started ${plan.coldRepetitions ?? 1} times in turns and the table has the medians. Change: a WorkloadEntry address move handed to the server (istiod: its config store; Skiff: a file renamed into its directory) to each subscribed proxy's new assignment, ${plan.changes} changes at ${plan.ratePerSecond}/s.`,
     '',
     ...(mergedRuns(results) ? ['Rows come from more than one run on the same machine (`--merge`); the last column says which. The run line above is the latest run.', ''] : []),
     markdownTable(servers.header, servers.rows),
@@ -123,8 +124,8 @@ const bySize = (a, b) => a.serviceEntries - b.serviceEntries || a.workloads - b.
 
 /**
  * `current` with the rows of `earlier` (an earlier run's results) whose sizes it did not measure, each
- * row dated by the run that measured it, sorted by size. Runs on other machines do not mix: their
- * ratios are not comparable.
+ * row dated by the run that measured it, sorted by size. Runs on other machines, and cold starts
+ * measured another way, do not mix: their ratios are not comparable.
  */
 export function mergeResults(earlier, current) {
   for (const field of ['nproc', 'cpuModel', 'node']) {
@@ -140,6 +141,13 @@ export function mergeResults(earlier, current) {
     const kept = earlierRows.filter((row) => !measured.has(sizeKey(row))).map((row) => ({ ...row, date: row.date ?? earlier.date }));
     return [...kept, ...currentRows.map((row) => ({ ...row, date: row.date ?? current.date }))].sort(bySize);
   };
+  // Results from before the method was recorded started the load generator once the server was ready.
+  const earlierMethod = earlier.coldMethod ?? 'load generator started once the server was ready';
+  const measured = new Set(current.rows.map(sizeKey));
+  const stale = earlier.rows.filter((row) => !measured.has(sizeKey(row)));
+  if (earlierMethod !== current.coldMethod && stale.length > 0) {
+    throw new Error(`--merge: the earlier run measured cold starts with "${earlierMethod}", this one with "${current.coldMethod}"; measure ${stale.map(sizeKey).join(', ')} again (--sizes) rather than mix them`);
+  }
   const rows = merge(earlier.rows, current.rows);
   const cli = merge(earlier.cli, current.cli);
   const plan = { ...current.plan, sizes: rows.map(({ serviceEntries, workloads }) => ({ serviceEntries, workloads })), cliSizes: cli.map(({ serviceEntries, workloads }) => ({ serviceEntries, workloads })) };

@@ -131,10 +131,11 @@ export class ServiceProcess {
   }
 
   /**
-   * Starts `bin` with `args` and `--monitoring-addr`, and waits until `/readyz` answers 200. With
-   * `inspect`, the process also serves the DevTools protocol on a port of 127.0.0.1 (`inspectorPort`).
+   * Starts `bin` with `args` and `--monitoring-addr`, and waits until `/readyz` answers 200 (polled every
+   * `readyPollMs`). With `inspect`, the process also serves the DevTools protocol on a port of 127.0.0.1
+   * (`inspectorPort`).
    */
-  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000, inspect = false, env = {} } = {}) {
+  static async start(name, bin, args, { nodeArgs = [], readyTimeoutMs = 60_000, readyPollMs = 100, inspect = false, env = {} } = {}) {
     const monitoringPort = await freePort();
     const inspectorPort = inspect ? await freePort() : undefined;
     if (inspectorPort !== undefined) nodeArgs = [...nodeArgs, `--inspect=127.0.0.1:${inspectorPort}`];
@@ -156,7 +157,7 @@ export class ServiceProcess {
             return undefined;
           }
         },
-        { timeoutMs: readyTimeoutMs, describe: () => `${name} not ready:\n${service.output}` },
+        { timeoutMs: readyTimeoutMs, intervalMs: readyPollMs, describe: () => `${name} not ready:\n${service.output}` },
       );
     } catch (error) {
       child.kill('SIGKILL');

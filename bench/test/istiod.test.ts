@@ -21,7 +21,7 @@ const serverRow = (serviceEntries: number, workloads: number, istiodMs: number, 
 });
 const machine = { nproc: 2, cpuModel: 'AMD EPYC', node: 'v20.20.2', loadAverageAtStart: 0.1, loadAverageAtEnd: 0.2 };
 function results(date: string, rows: IstiodResults['rows'], cli: IstiodResults['cli'], overrides: Partial<IstiodResults> = {}): IstiodResults {
-  return { name: 'istiod', mode: 'full', date, machine, istioVersion: 'v1', plan: { proxies: 100, namespaces: 10, changes: 100, ratePerSecond: 10 }, rows, cli, ...overrides };
+  return { name: 'istiod', mode: 'full', date, machine, istioVersion: 'v1', coldMethod: 'held', plan: { proxies: 100, namespaces: 10, changes: 100, ratePerSecond: 10 }, rows, cli, ...overrides };
 }
 
 describe('bench/istiod.mjs --merge', () => {
@@ -47,7 +47,7 @@ describe('bench/istiod.mjs --merge', () => {
     ]);
     // The tables name the run of every row once rows come from two runs.
     const section = renderSection(merged);
-    expect(section).toContain('| 100 | 200000 | 700000 | 12000 | 58.3x | 5/9 | 5/9 | 1.0x | 100 | 100 | 2026-12-06 10:59 |');
+    expect(section).toContain('| 100 | 200000 | 1 | 700000 | 12000 | 58.3x | 5/9 | 5/9 | 1.0x | 100 | 100 | 2026-12-06 10:59 |');
     expect(section).toContain('| 1 | 1 | 1 | 180 | 170 | 1.1x | 2026-12-06 10:59 |');
     expect(renderSection(earlier)).not.toContain('run (UTC)');
   });
@@ -58,6 +58,19 @@ describe('bench/istiod.mjs --merge', () => {
       '--merge: the earlier run\'s machine has cpuModel "Intel Xeon", this one "AMD EPYC"; results of different machines do not mix',
     );
     expect(() => mergeResults(results(earlier.date, [], [], { istioVersion: 'v0' }), current)).toThrow('--merge: the earlier run measured istiod v0, this one v1');
+  });
+
+  it('refuses server rows whose cold starts were measured another way, unless they are all measured again', () => {
+    const { coldMethod: _recorded, ...unrecorded } = earlier;
+    const partly = results('2026-12-06T14:30:00.000Z', [serverRow(100, 1_000, 5_000, 1_100)], []);
+    expect(() => mergeResults({ ...unrecorded }, partly)).toThrow(
+      '--merge: the earlier run measured cold starts with "load generator started once the server was ready", this one with "held"; measure 100x200000 again (--sizes) rather than mix them',
+    );
+    // Every server size measured again: only the CLI rows are kept.
+    const wholly = results('2026-12-06T14:30:00.000Z', [serverRow(100, 1_000, 5_000, 1_100), serverRow(100, 200_000, 690_000, 11_000)], []);
+    const merged = mergeResults({ ...unrecorded }, wholly);
+    expect(merged.rows.map((row) => row.date)).toEqual(['2026-12-06T14:30:00.000Z', '2026-12-06T14:30:00.000Z']);
+    expect(merged.cli).toHaveLength(1);
   });
 });
 
@@ -77,6 +90,11 @@ describe('bench/istiod.mjs --quick', () => {
     const [row] = results.rows;
     for (const server of [row!.istiod, row!.skiff]) {
       expect(server.coldMs).toBeGreaterThan(0);
+      // A short cold start is repeated, in turns, and the median is reported.
+      expect(server.coldSamplesMs).toHaveLength(2);
+      const [first, second] = [...server.coldSamplesMs!].sort((a, b) => a - b);
+      expect(server.coldMs).toBeGreaterThanOrEqual(first!);
+      expect(server.coldMs).toBeLessThanOrEqual(second!);
       // Every change reached every proxy subscribed to its clusters, from both servers.
       expect(server.changes.missing).toBe(0);
       expect(server.changes.deliveries).toBeGreaterThanOrEqual(server.changes.count);

@@ -34,6 +34,24 @@ function run(args: readonly string[]): Promise<Run> {
   });
 }
 
+/** skiff-loadgen with `--control` and `args`: `ask` sends one request and resolves with its reply. */
+function controlled(args: readonly string[]) {
+  const child = spawn(process.execPath, [bin, ...args, '--control', '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const replies = new Map<number, (reply: Record<string, unknown>) => void>();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const reply = JSON.parse(line) as Record<string, unknown>;
+    replies.get(reply['id'] as number)?.(reply);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let id = 0;
+  const ask = (request: Record<string, unknown>) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      replies.set(++id, resolve);
+      child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
+    });
+  return { ask, exited };
+}
+
 let server: AdsServer;
 let provider: StaticResourceProvider;
 let target: string;
@@ -101,19 +119,7 @@ describe('skiff-loadgen (the built binary)', () => {
   });
 
   it('answers control requests on stdin and stops on request', async () => {
-    const child = spawn(process.execPath, [bin, '--xds-addr', target, '--proxies', '3', '--clusters', 'a', '--control', '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const replies = new Map<number, (reply: Record<string, unknown>) => void>();
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const reply = JSON.parse(line) as Record<string, unknown>;
-      replies.get(reply['id'] as number)?.(reply);
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    let id = 0;
-    const ask = (request: Record<string, unknown>) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        replies.set(++id, resolve);
-        child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
-      });
+    const { ask, exited } = controlled(['--xds-addr', target, '--proxies', '3', '--clusters', 'a']);
 
     expect(await ask({ op: 'ready', timeoutMs: 10_000 })).toMatchObject({ ok: true, ready: true });
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -127,6 +133,16 @@ describe('skiff-loadgen (the built binary)', () => {
     expect(await exited).toBe(0);
   });
 
+  it('holds its streams until an open request with --hold', async () => {
+    const { ask, exited } = controlled(['--xds-addr', target, '--proxies', '2', '--clusters', 'a', '--hold']);
+
+    expect(await ask({ op: 'ready', timeoutMs: 300 })).toMatchObject({ ok: true, ready: false, status: { streamsStarted: 0 } });
+    expect(await ask({ op: 'open' })).toMatchObject({ ok: true, status: { streamsStarted: 2 } });
+    expect(await ask({ op: 'ready', timeoutMs: 10_000 })).toMatchObject({ ok: true, ready: true });
+    expect(await ask({ op: 'stop' })).toMatchObject({ ok: true, summary: { proxies: 2, streams: { ready: 2 } } });
+    expect(await exited).toBe(0);
+  });
+
   it('exits 2 with one line for a bad command line', async () => {
     const badFlavor = await run(['--xds-addr', target, '--flavor', 'istio']);
     expect(badFlavor).toMatchObject({ code: 2, stdout: '', stderr: 'skiff-loadgen: invalid value "istio" for --flavor: expected one of envoy, grpc\n' });
@@ -134,6 +150,7 @@ describe('skiff-loadgen (the built binary)', () => {
     expect(grpcWithout.code).toBe(2);
     expect(grpcWithout.stderr).toBe('skiff-loadgen: the grpc flavour subscribes by name: the proxies of namespace default have no clusters to ask for\n');
     expect((await run(['--proxies', '2'])).stderr).toBe('skiff-loadgen: missing --xds-addr (or SKIFF_XDS_ADDR)\n');
+    expect(await run(['--xds-addr', target, '--hold'])).toMatchObject({ code: 2, stderr: 'skiff-loadgen: --hold needs --control: held streams open on a control request\n' });
   });
 
   it('exits 1 when no proxy got its configuration', async () => {

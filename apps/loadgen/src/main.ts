@@ -3,6 +3,7 @@
  * `--duration` elapses, a signal, or a `stop` request on the control protocol; then the summary.
  *
  *   skiff-loadgen --xds-addr <host:port> --proxies N --clusters <names|file> [--flavor envoy|grpc] [--delta] [--duration 60s] [-o json]
+ *   skiff-loadgen ... --control [--hold]   (driven by JSON lines on stdin; with --hold, streams open on an `open` request)
  */
 import { formatSummary, LoadGenerator, planProxies, PROXY_FLAVORS, readClusterSpec, serveControl, type ProxyPlan } from '@skiff/loadgen-core';
 import {
@@ -55,13 +56,18 @@ export const command = defineCommand({
     output: { flag: 'output', short: 'o', description: 'summary format', parse: oneOf(['table', 'json'] as const), default: 'table', valueName: 'table|json' },
     streamsPerConnection: { flag: 'streams-per-connection', description: 'ADS streams sharing one HTTP/2 connection; 1 gives every proxy its own, as real sidecars have', parse: parsePositiveInteger, default: '100', valueName: 'n' },
     connectRate: { flag: 'connect-rate', description: 'streams opened per second; 0 opens them all at once', parse: rate, default: '0', valueName: 'n' },
-    control: { flag: 'control', description: 'answer JSON requests on stdin with JSON lines on stdout (status, ready, arrivals, summary, stop); the summary is then only given on request', switch: true },
+    control: { flag: 'control', description: 'answer JSON requests on stdin with JSON lines on stdout (status, ready, arrivals, summary, stop, open); the summary is then only given on request', switch: true },
+    hold: { flag: 'hold', description: 'open no stream until an open request on the control protocol (with --control): start before the server to measure its start-up alone', switch: true },
     logLevel: LOG_LEVEL_OPTION,
   },
 });
 
 export function main(): void {
   const config = parseCommandLine(command);
+  if (config.hold && !config.control) {
+    process.stderr.write('skiff-loadgen: --hold needs --control: held streams open on a control request\n');
+    process.exit(USAGE_EXIT_CODE);
+  }
   // stdout carries the summary or the control replies; logs go to stderr.
   const logger = createLogger({ level: config.logLevel, name: 'skiff-loadgen', destination: { write: (text: string) => void process.stderr.write(text) }, pretty: process.stderr.isTTY === true });
   let plans: ProxyPlan[];
@@ -91,7 +97,9 @@ export function main(): void {
       process.stdout.write(`${config.output === 'json' ? JSON.stringify(summary, null, 2) : formatSummary(summary)}\n`);
     },
   };
-  const services = runServices([report, generator], {
+  // Held streams are opened by the control protocol's `open`; the runner then only closes them.
+  const streams = config.hold ? { name: generator.name, start: async () => {}, close: () => generator.close() } : generator;
+  const services = runServices([report, streams], {
     logger,
     shutdownTimeoutMs: 10_000,
     // A run in which no proxy ever got its configuration failed, whatever ended it.
@@ -109,7 +117,8 @@ export function main(): void {
       if (!config.control) return;
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       // When the driver closes our stdin, nobody is left to ask for anything.
-      void serveControl({ generator, input: process.stdin, write, stop: () => void services.stop('stop requested') }).then(() => services.stop('control input closed'));
+      const open = config.hold ? { open: () => generator.start() } : {};
+      void serveControl({ generator, input: process.stdin, write, stop: () => void services.stop('stop requested'), ...open }).then(() => services.stop('control input closed'));
     },
     // runServices has logged the failure and is shutting down.
     () => {},

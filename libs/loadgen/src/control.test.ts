@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 /** A control session over in-memory streams: `ask` sends one request and resolves with the reply of its id. */
-function controlSession(generator: LoadGenerator) {
+function controlSession(generator: LoadGenerator, open?: () => Promise<void>) {
   const input = new PassThrough();
   const replies = new Map<unknown, (reply: Record<string, unknown>) => void>();
   const lines: Record<string, unknown>[] = [];
@@ -24,6 +24,7 @@ function controlSession(generator: LoadGenerator) {
       replies.get(reply['id'])?.(reply);
     },
     stop: () => (stopped = true),
+    ...(open === undefined ? {} : { open }),
   });
   let nextId = 0;
   return {
@@ -43,15 +44,21 @@ function controlSession(generator: LoadGenerator) {
   };
 }
 
+/** An ADS server holding assignment `a`, and a generator of `proxies` proxies subscribed to it (not started). */
+async function servedGenerator(proxies: number): Promise<{ provider: StaticResourceProvider; generator: LoadGenerator }> {
+  const provider = new StaticResourceProvider();
+  provider.upsert([testLoadAssignment('a')]);
+  const server = new AdsServer({ address: '127.0.0.1:0', provider, debounceMs: 1, maxConnectionAgeMs: 0, shutdownGraceMs: 200 });
+  const { port } = await server.listen();
+  cleanups.push(() => server.close());
+  const generator = new LoadGenerator({ target: `127.0.0.1:${port}`, plans: planProxies({ proxies, groups: [{ namespace: 'shop', clusters: ['a'] }], flavor: 'envoy' }), flavor: 'envoy', delta: false });
+  cleanups.push(() => generator.close());
+  return { provider, generator };
+}
+
 describe('serveControl', () => {
   it('answers status, ready, arrivals, summary and stop', async () => {
-    const provider = new StaticResourceProvider();
-    provider.upsert([testLoadAssignment('a')]);
-    const server = new AdsServer({ address: '127.0.0.1:0', provider, debounceMs: 1, maxConnectionAgeMs: 0, shutdownGraceMs: 200 });
-    const { port } = await server.listen();
-    cleanups.push(() => server.close());
-    const generator = new LoadGenerator({ target: `127.0.0.1:${port}`, plans: planProxies({ proxies: 2, groups: [{ namespace: 'shop', clusters: ['a'] }], flavor: 'envoy' }), flavor: 'envoy', delta: false });
-    cleanups.push(() => generator.close());
+    const { provider, generator } = await servedGenerator(2);
     const control = controlSession(generator);
     await generator.start();
 
@@ -76,12 +83,26 @@ describe('serveControl', () => {
     await control.served;
   });
 
+  it('opens held streams on request, once', async () => {
+    const { generator } = await servedGenerator(3);
+    const control = controlSession(generator, () => generator.start());
+
+    expect(await control.ask({ op: 'status' })).toMatchObject({ ok: true, status: { proxies: 3, streamsStarted: 0 } });
+    expect(await control.ask({ op: 'ready', timeoutMs: 50 })).toMatchObject({ ok: true, ready: false, status: { ready: 0 } });
+    expect(await control.ask({ op: 'open' })).toMatchObject({ ok: true, status: { streamsStarted: 3 } });
+    expect(await control.ask({ op: 'ready', timeoutMs: 5_000 })).toMatchObject({ ok: true, ready: true, status: { ready: 3 } });
+    expect(await control.ask({ op: 'open' })).toMatchObject({ ok: false, error: 'the streams are already open' });
+    control.end();
+    await control.served;
+  });
+
   it('reports bad requests without stopping', async () => {
     const generator = new LoadGenerator({ target: '127.0.0.1:1', plans: planProxies({ proxies: 1, groups: [{ namespace: 'x', clusters: [] }], flavor: 'envoy' }), flavor: 'envoy', delta: false });
     cleanups.push(() => generator.close());
     const control = controlSession(generator);
     expect(await control.ask({ op: 'launch' })).toMatchObject({ ok: false, error: expect.stringContaining('unknown op "launch"') });
     expect(await control.ask({ op: 'arrivals', name: 'a' })).toMatchObject({ ok: false, error: '"since" must be a number' });
+    expect(await control.ask({ op: 'open' })).toMatchObject({ ok: false, error: 'the streams were opened at start (hold them with --hold)' });
     control.raw('{not json');
     control.raw('[1]');
     control.end();

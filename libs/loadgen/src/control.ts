@@ -9,6 +9,11 @@
  *                                                            -> {"id":3,"ok":true,"subscribers":10,"delaysMs":[3,4,...],"missing":0}
  *   {"id":4,"op":"summary"}                                  -> {"id":4,"ok":true,"summary":{...}}
  *   {"id":5,"op":"stop"}                                     -> {"id":5,"ok":true,"summary":{...}}, then the streams end
+ *   {"id":6,"op":"open"}                                     -> {"id":6,"ok":true,"status":{...}} once every stream is opened
+ *
+ * `open` is for a generator started holding its streams (`skiff-loadgen --hold`): a benchmark starts it
+ * (process start, cluster file read, proxies planned) before the server it measures, then has every
+ * proxy connect once that server is up, so the server's start-up is measured without the generator's.
  *
  * `arrivals` answers which subscribers of a resource received a new version at or after `since`
  * (epoch milliseconds, the wall clock both processes share), with each one's delay; with `timeoutMs`
@@ -28,6 +33,8 @@ export interface ControlOptions {
   readonly write: (line: string) => void;
   /** Stops the run after a `stop` request has been answered. */
   readonly stop: () => void;
+  /** Opens the streams held back at start; absent when they were opened at start. */
+  readonly open?: () => Promise<void>;
 }
 
 class ControlRequestError extends Error {}
@@ -64,8 +71,12 @@ async function answer(request: Record<string, unknown>, options: ControlOptions)
       return { summary: generator.summary() };
     case 'stop':
       return { summary: generator.summary() };
+    case 'open':
+      if (options.open === undefined) throw new ControlRequestError('the streams were opened at start (hold them with --hold)');
+      await options.open();
+      return { status: generator.status() };
     default:
-      throw new ControlRequestError(`unknown op ${JSON.stringify(request['op'])}; expected status, ready, arrivals, summary or stop`);
+      throw new ControlRequestError(`unknown op ${JSON.stringify(request['op'])}; expected status, ready, arrivals, summary, stop or open`);
   }
 }
 

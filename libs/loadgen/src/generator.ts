@@ -120,9 +120,10 @@ export class LoadGenerator implements Runner {
     }
   }
 
-  /** Opens the streams (paced by `connectRate`); resolves once every stream has been opened. */
+  /** Opens the streams (paced by `connectRate`); resolves once every stream has been opened. Once only. */
   async start(signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    if (this.startedAt !== undefined) throw new Error('the streams are already open');
     this.startedAt = epochNow();
     const rate = this.options.connectRate ?? 0;
     this.logger.info({ target: this.options.target, proxies: this.proxies.length, connections: this.clients.length, flavor: this.options.flavor, delta: this.options.delta, rate }, 'opening streams');
