@@ -143,8 +143,8 @@ export function mergeResults(earlier, current) {
   };
   // Results from before the method was recorded started the load generator once the server was ready.
   const earlierMethod = earlier.coldMethod ?? 'load generator started once the server was ready';
-  const measured = new Set(current.rows.map(sizeKey));
-  const stale = earlier.rows.filter((row) => !measured.has(sizeKey(row)));
+  const sizesRun = new Set(current.rows.map(sizeKey));
+  const stale = earlier.rows.filter((row) => !sizesRun.has(sizeKey(row)));
   if (earlierMethod !== current.coldMethod && stale.length > 0) {
     throw new Error(`--merge: the earlier run measured cold starts with "${earlierMethod}", this one with "${current.coldMethod}"; measure ${stale.map(sizeKey).join(', ')} again (--sizes) rather than mix them`);
   }
