@@ -38,6 +38,7 @@ import { bearerTokenOf, clusterIdOf, type BearerTokenAuthenticator } from './aut
 import { uriSansOf } from './identity.js';
 import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-wire.js';
+import type { OutgoingResponse } from './wire.js';
 import { PUSH_ORDER } from './resource-types.js';
 import { AdsSession, deliverChanges, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
 import type { SubscriptionChange } from './subscription.js';
@@ -161,9 +162,38 @@ export function isLoopbackPeer(peer: string): boolean {
   return isLoopbackAddress(peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':')));
 }
 
-/** Passes pre-framed response bytes to grpc-js without a copy. */
-function passThrough(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** The size of the reused response buffer after a burst of larger responses is over. */
+const RESPONSE_BUFFER_KEPT_BYTES = 4 * 1024 * 1024;
+/** How long a larger buffer outlives its last use. */
+const RESPONSE_BUFFER_SHRINK_MS = 10_000;
+let responseBuffer = Buffer.allocUnsafe(64 * 1024);
+let shrinkTimer: NodeJS.Timeout | undefined;
+
+/**
+ * Writes a response into one buffer reused for every response of the process, and returns a view of
+ * it. That is safe because grpc-js copies the serialized message into a frame of its own (five bytes
+ * of gRPC header, then the message) before `serialize` returns to it, and keeps nothing it returned:
+ * `ServerInterceptingCall.serializeMessage` in grpc-js's `server-interceptors.ts`
+ * (https://github.com/grpc/grpc-node/blob/master/packages/grpc-js/src/server-interceptors.ts).
+ * `grpc-server.test.ts` holds grpc-js to it (responses queued behind a full transport buffer,
+ * each of another size, arrive intact). Writing each response into a buffer of its own cost as
+ * much again as grpc-js's copy: at a hundred sidecars taking 3 MB each, 300 MB of fresh pages
+ * faulted in, and as many bytes of garbage for the collector.
+ */
+export function serializeResponse(response: OutgoingResponse): Buffer {
+  if (response.byteLength > responseBuffer.length) {
+    responseBuffer = Buffer.allocUnsafe(Math.max(response.byteLength, responseBuffer.length * 2));
+  }
+  if (responseBuffer.length > RESPONSE_BUFFER_KEPT_BYTES) {
+    // A sidecar's full state can be tens of MB; the process keeps that much only while it is in use.
+    shrinkTimer?.refresh();
+    shrinkTimer ??= setTimeout(() => {
+      shrinkTimer = undefined;
+      responseBuffer = Buffer.allocUnsafe(64 * 1024);
+    }, RESPONSE_BUFFER_SHRINK_MS).unref();
+  }
+  response.writeInto(responseBuffer);
+  return responseBuffer.subarray(0, response.byteLength);
 }
 
 /** The gRPC service definition: requests decoded with protobuf-es, responses already serialized. */
@@ -175,7 +205,7 @@ export const adsServiceDefinition = {
     requestSerialize: (request: DiscoveryRequest) => Buffer.from(toBinary(DiscoveryRequestSchema, request)),
     // ACKs (string fields only) skip the reflective decode; see request-wire.ts.
     requestDeserialize: decodeDiscoveryRequest,
-    responseSerialize: passThrough,
+    responseSerialize: serializeResponse,
     responseDeserialize: (bytes: Buffer): Uint8Array => bytes,
   },
   DeltaAggregatedResources: {
@@ -184,7 +214,7 @@ export const adsServiceDefinition = {
     responseStream: true,
     requestSerialize: (request: DeltaDiscoveryRequest) => Buffer.from(toBinary(DeltaDiscoveryRequestSchema, request)),
     requestDeserialize: decodeDeltaDiscoveryRequest,
-    responseSerialize: passThrough,
+    responseSerialize: serializeResponse,
     responseDeserialize: (bytes: Buffer): Uint8Array => bytes,
   },
 } satisfies grpc.ServiceDefinition;
@@ -239,8 +269,8 @@ export class AdsServer implements Runner {
         : {}),
     });
     this.server.addService(adsServiceDefinition, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Uint8Array>) => this.serveStream('sotw', call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => this.serveStream('delta', call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, OutgoingResponse>) => this.serveStream('sotw', call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, OutgoingResponse>) => this.serveStream('delta', call),
     });
     const debounceMs = options.debounceMs ?? DEFAULTS.debounceMs;
     const debounceByType = options.debounceMsByType ?? {};
@@ -396,7 +426,7 @@ export class AdsServer implements Runner {
     this.bound = undefined;
   }
 
-  private serveStream<Request extends DiscoveryRequest | DeltaDiscoveryRequest>(mode: AdsMode, call: grpc.ServerDuplexStream<Request, Uint8Array>): void {
+  private serveStream<Request extends DiscoveryRequest | DeltaDiscoveryRequest>(mode: AdsMode, call: grpc.ServerDuplexStream<Request, OutgoingResponse>): void {
     if (this.closing !== undefined) {
       call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'the control plane is shutting down' });
       return;
@@ -514,7 +544,7 @@ export class AdsServer implements Runner {
    * certificate, when a token authenticator is configured), or a rejection saying why there are none.
    * Never throws: an authenticator that throws instead of rejecting is a rejection too.
    */
-  private authenticateToken(call: grpc.ServerDuplexStream<unknown, Uint8Array>, peer: string): Promise<readonly string[]> {
+  private authenticateToken(call: grpc.ServerDuplexStream<unknown, OutgoingResponse>, peer: string): Promise<readonly string[]> {
     const authenticator = this.options.tokenAuthenticator;
     if (authenticator === undefined) return Promise.reject(new Error('no token authenticator'));
     const bearer = bearerTokenOf(call.metadata);

@@ -45,4 +45,15 @@ export { servedResource } from './served-resource.js';
 export { StaticResourceProvider, type StaticResource, type StaticResourceProviderOptions } from './static-provider.js';
 export { Subscription, type SubscriptionChange } from './subscription.js';
 export { SubscriptionIndex } from './subscription-index.js';
-export { encodeAny, encodeDeltaDiscoveryResponse, encodeDiscoveryResponse, type DeltaResourceParts, type DeltaResponseParts, type SotwResponseParts } from './wire.js';
+export {
+  DeltaResponse,
+  encodeAny,
+  encodeDeltaDiscoveryResponse,
+  encodeDiscoveryResponse,
+  encodeResponse,
+  SotwResponse,
+  type DeltaResourceParts,
+  type DeltaResponseParts,
+  type OutgoingResponse,
+  type SotwResponseParts,
+} from './wire.js';

@@ -34,15 +34,18 @@ import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from '
 import { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, WILDCARD } from './resource-types.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
 import type { SubscriptionIndex } from './subscription-index.js';
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './wire.js';
+import { DeltaResponse, SotwResponse, type OutgoingResponse } from './wire.js';
 
 /** gRPC status codes used when the server ends a stream. */
 export const GrpcStatus = { INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 /** Where a session's responses go: the gRPC call in production, a fake in tests. */
 export interface ResponseSink {
-  /** Writes one serialized response. False when the transport's buffer is full: stop until `drained()`. */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Writes one response, measured and ready to serialize (the gRPC server writes it into a buffer
+   * it reuses). False when the transport's buffer is full: stop until `drained()`.
+   */
+  write(response: OutgoingResponse): boolean;
   /** Ends the stream with a status; the client reconnects. */
   end(status: { readonly code: number; readonly details: string }): void;
 }
@@ -920,19 +923,19 @@ export class AdsSession implements AdsSessionInfo {
   ): void {
     const nonce = this.host.nextNonce();
     const controlPlaneIdentifier = this.host.settings.controlPlaneIdentifier;
-    const bytes =
+    const response =
       this.mode === 'sotw'
-        ? encodeDiscoveryResponse({ versionInfo, typeUrl: state.typeUrl, nonce, resources: resources.map((r) => r.anyBytes), controlPlaneIdentifier })
-        : encodeDeltaDiscoveryResponse({ systemVersionInfo: versionInfo, typeUrl: state.typeUrl, nonce, resources, removedResources: removed, controlPlaneIdentifier });
+        ? new SotwResponse({ versionInfo, typeUrl: state.typeUrl, nonce, resources: resources.map((r) => r.anyBytes), controlPlaneIdentifier })
+        : new DeltaResponse({ systemVersionInfo: versionInfo, typeUrl: state.typeUrl, nonce, resources, removedResources: removed, controlPlaneIdentifier });
     state.lastNonce = nonce;
     state.lastVersionInfo = versionInfo;
     state.lastSentMonotonic = this.host.clock.now();
     state.lastSentAt = this.host.clock.epochMs();
-    const written = this.sink.write(bytes);
+    const written = this.sink.write(response);
     if (!written) this.blocked = true;
     if (this.host.logger.isLevelEnabled('debug')) {
       this.host.logger.debug(
-        { session: this.id, typeUrl: state.typeUrl, nonce, versionInfo, resources: resources.length, removed: removed.length, bytes: bytes.length },
+        { session: this.id, typeUrl: state.typeUrl, nonce, versionInfo, resources: resources.length, removed: removed.length, bytes: response.byteLength },
         'response sent',
       );
     }
@@ -943,7 +946,7 @@ export class AdsSession implements AdsSessionInfo {
         versionInfo,
         resourceCount: resources.length,
         removedCount: removed.length,
-        byteLength: bytes.length,
+        byteLength: response.byteLength,
         trigger: requestDriven ? 'request' : 'change',
         changeSince,
       }),

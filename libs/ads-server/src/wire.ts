@@ -1,8 +1,8 @@
 /**
  * Response framing by hand. A response is a few strings around resources that are already
  * serialized (`ServedResource.anyBytes`, encoded once per version by the provider), so building it
- * is one exact-size allocation and a byte copy per resource, not a protobuf encode of every
- * resource for every proxy. (protobuf-es's `BinaryWriter` grows its buffer as it goes; that
+ * is a size measured up front and a byte copy per resource into a buffer of at least that size,
+ * not a protobuf encode of every resource for every proxy. (protobuf-es's `BinaryWriter` grows its buffer as it goes; that
  * reallocation was a quarter of the CPU of a push fanned out to thousands of streams.)
  *
  * Field numbers come from `envoy/service/discovery/v3/discovery.proto`; fields are written in
@@ -55,14 +55,14 @@ function controlPlaneSize(identifier: string | undefined): number {
   return identifier === undefined || identifier === '' ? 0 : delimitedSize(stringFieldSize(identifier));
 }
 
-/** Writes length-delimited fields into a buffer of the exact final size. */
+/** Writes length-delimited fields into the first `size` bytes of a buffer. */
 class FrameWriter {
-  private readonly buffer: Buffer;
   private offset = 0;
 
-  constructor(size: number) {
-    this.buffer = Buffer.allocUnsafe(size);
-  }
+  constructor(
+    private readonly buffer: Buffer,
+    private readonly size: number,
+  ) {}
 
   /** Tag (wire type 2) and length prefix of a field whose payload follows. */
   header(field: number, length: number): void {
@@ -98,50 +98,101 @@ class FrameWriter {
     this.string(CONTROL_PLANE_IDENTIFIER_FIELD, identifier);
   }
 
-  /** The bytes, as a plain `Uint8Array` view of the buffer. */
-  finish(): Uint8Array {
-    if (this.offset !== this.buffer.length) throw new Error(`framing wrote ${this.offset} of ${this.buffer.length} bytes`);
-    return new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+  /** Checks that the measured size was written to the byte. */
+  finish(): void {
+    if (this.offset !== this.size) throw new Error(`framing wrote ${this.offset} of ${this.size} bytes`);
+  }
+}
+
+/**
+ * A response measured but not yet written. The gRPC server writes it into a buffer it reuses
+ * (`grpc-server.ts`, `serializeResponse`), because grpc-js copies every serialized message into a
+ * frame of its own: a response written into a buffer of its own would be that many bytes written
+ * twice into fresh memory, and a garbage buffer per response. Sessions hand these to their sink.
+ */
+export interface OutgoingResponse {
+  /** The serialized message's size. */
+  readonly byteLength: number;
+  /** Writes the message into `target`'s first `byteLength` bytes. */
+  writeInto(target: Buffer): void;
+}
+
+/** A plain `Uint8Array` view of a buffer's bytes. */
+const plainView = (buffer: Buffer): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+
+/** The bytes of `response` in a buffer of their own. */
+export function encodeResponse(response: OutgoingResponse): Uint8Array {
+  const buffer = Buffer.allocUnsafe(response.byteLength);
+  response.writeInto(buffer);
+  return plainView(buffer);
+}
+
+/** An `envoy.service.discovery.v3.DiscoveryResponse`. */
+export class SotwResponse implements OutgoingResponse {
+  readonly byteLength: number;
+
+  constructor(private readonly parts: SotwResponseParts) {
+    let size = stringFieldSize(parts.versionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
+    for (const any of parts.resources) size += delimitedSize(any.length);
+    this.byteLength = size;
+  }
+
+  writeInto(target: Buffer): void {
+    const { parts } = this;
+    const writer = new FrameWriter(target, this.byteLength);
+    writer.string(SotwField.VersionInfo, parts.versionInfo);
+    for (const any of parts.resources) writer.bytes(SotwField.Resources, any);
+    writer.string(SotwField.TypeUrl, parts.typeUrl);
+    writer.string(SotwField.Nonce, parts.nonce);
+    writer.controlPlane(SotwField.ControlPlane, parts.controlPlaneIdentifier);
+    writer.finish();
   }
 }
 
 /** Serializes an `envoy.service.discovery.v3.DiscoveryResponse`. */
 export function encodeDiscoveryResponse(parts: SotwResponseParts): Uint8Array {
-  let size = stringFieldSize(parts.versionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
-  for (const any of parts.resources) size += delimitedSize(any.length);
-  const writer = new FrameWriter(size);
-  writer.string(SotwField.VersionInfo, parts.versionInfo);
-  for (const any of parts.resources) writer.bytes(SotwField.Resources, any);
-  writer.string(SotwField.TypeUrl, parts.typeUrl);
-  writer.string(SotwField.Nonce, parts.nonce);
-  writer.controlPlane(SotwField.ControlPlane, parts.controlPlaneIdentifier);
-  return writer.finish();
+  return encodeResponse(new SotwResponse(parts));
 }
 
 function deltaResourceSize(resource: DeltaResourceParts): number {
   return stringFieldSize(resource.version) + delimitedSize(resource.anyBytes.length) + stringFieldSize(resource.name);
 }
 
+/** An `envoy.service.discovery.v3.DeltaDiscoveryResponse`. */
+export class DeltaResponse implements OutgoingResponse {
+  readonly byteLength: number;
+  private readonly resourceSizes: readonly number[];
+
+  constructor(private readonly parts: DeltaResponseParts) {
+    let size = stringFieldSize(parts.systemVersionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
+    this.resourceSizes = parts.resources.map(deltaResourceSize);
+    for (const resourceSize of this.resourceSizes) size += delimitedSize(resourceSize);
+    // Removed names are written even when empty: a repeated field keeps every element.
+    for (const name of parts.removedResources) size += delimitedSize(Buffer.byteLength(name));
+    this.byteLength = size;
+  }
+
+  writeInto(target: Buffer): void {
+    const { parts, resourceSizes } = this;
+    const writer = new FrameWriter(target, this.byteLength);
+    writer.string(DeltaField.SystemVersionInfo, parts.systemVersionInfo);
+    parts.resources.forEach((resource, index) => {
+      writer.header(DeltaField.Resources, resourceSizes[index]!);
+      writer.string(ResourceField.Version, resource.version);
+      writer.bytes(ResourceField.Resource, resource.anyBytes);
+      writer.string(ResourceField.Name, resource.name);
+    });
+    writer.string(DeltaField.TypeUrl, parts.typeUrl);
+    writer.string(DeltaField.Nonce, parts.nonce);
+    for (const name of parts.removedResources) writer.element(DeltaField.RemovedResources, name);
+    writer.controlPlane(DeltaField.ControlPlane, parts.controlPlaneIdentifier);
+    writer.finish();
+  }
+}
+
 /** Serializes an `envoy.service.discovery.v3.DeltaDiscoveryResponse`. */
 export function encodeDeltaDiscoveryResponse(parts: DeltaResponseParts): Uint8Array {
-  let size = stringFieldSize(parts.systemVersionInfo) + stringFieldSize(parts.typeUrl) + stringFieldSize(parts.nonce) + controlPlaneSize(parts.controlPlaneIdentifier);
-  const resourceSizes = parts.resources.map(deltaResourceSize);
-  for (const resourceSize of resourceSizes) size += delimitedSize(resourceSize);
-  // Removed names are written even when empty: a repeated field keeps every element.
-  for (const name of parts.removedResources) size += delimitedSize(Buffer.byteLength(name));
-  const writer = new FrameWriter(size);
-  writer.string(DeltaField.SystemVersionInfo, parts.systemVersionInfo);
-  parts.resources.forEach((resource, index) => {
-    writer.header(DeltaField.Resources, resourceSizes[index]!);
-    writer.string(ResourceField.Version, resource.version);
-    writer.bytes(ResourceField.Resource, resource.anyBytes);
-    writer.string(ResourceField.Name, resource.name);
-  });
-  writer.string(DeltaField.TypeUrl, parts.typeUrl);
-  writer.string(DeltaField.Nonce, parts.nonce);
-  for (const name of parts.removedResources) writer.element(DeltaField.RemovedResources, name);
-  writer.controlPlane(DeltaField.ControlPlane, parts.controlPlaneIdentifier);
-  return writer.finish();
+  return encodeResponse(new DeltaResponse(parts));
 }
 
 /** `google.protobuf.Any` fields. */
@@ -154,9 +205,12 @@ const AnyField = { TypeUrl: 1, Value: 2 } as const;
  * resource version it takes in.
  */
 export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  const writer = new FrameWriter(stringFieldSize(typeUrl) + (value.length === 0 ? 0 : delimitedSize(value.length)));
+  const size = stringFieldSize(typeUrl) + (value.length === 0 ? 0 : delimitedSize(value.length));
+  const buffer = Buffer.allocUnsafe(size);
+  const writer = new FrameWriter(buffer, size);
   writer.string(AnyField.TypeUrl, typeUrl);
   // proto3 leaves empty bytes off the wire, as toBinary does.
   if (value.length > 0) writer.bytes(AnyField.Value, value);
-  return writer.finish();
+  writer.finish();
+  return plainView(buffer);
 }

@@ -8,7 +8,7 @@
  * per-request cap, and what it keeps of a client's NACKs and versions is bounded.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { AdsSession, DEFAULT_ADS_LIMITS, PUSH_ORDER, StaticResourceProvider, SubscriptionIndex, type AdsMode, type SessionHost } from '@skiff/ads-server';
+import { AdsSession, DEFAULT_ADS_LIMITS, encodeResponse, PUSH_ORDER, StaticResourceProvider, SubscriptionIndex, type AdsMode, type SessionHost } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import {
   DeltaDiscoveryRequestSchema,
@@ -96,8 +96,8 @@ export function runAdsSession(input: AdsFuzzInput, provider: StaticResourceProvi
     peer: '127.0.0.1:5000',
     host,
     sink: {
-      write: (bytes) => {
-        written.push(bytes);
+      write: (response) => {
+        written.push(encodeResponse(response));
         return true;
       },
       end: (status) => {

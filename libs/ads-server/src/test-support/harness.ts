@@ -22,6 +22,7 @@ import { PUSH_ORDER } from '../resource-types.js';
 import { AdsSession, deliverChanges, type SessionHost } from '../session.js';
 import { StaticResourceProvider } from '../static-provider.js';
 import { SubscriptionIndex } from '../subscription-index.js';
+import { encodeResponse, type OutgoingResponse } from '../wire.js';
 
 /** The node a harness stream's first request carries when the test names none. */
 export const HARNESS_NODE = { id: 'sidecar~127.0.0.1~harness.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default' } };
@@ -94,8 +95,8 @@ export class FakeSink {
   /** What `write` returns: false simulates a full transport buffer. */
   accepting = true;
 
-  write(bytes: Uint8Array): boolean {
-    this.written.push(bytes);
+  write(response: OutgoingResponse): boolean {
+    this.written.push(encodeResponse(response));
     return this.accepting;
   }
 
