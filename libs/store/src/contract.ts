@@ -335,6 +335,10 @@ export interface ResourceRef extends ResourceId {
 
 /** A built xDS resource: the serialized protobuf and its version. */
 export interface BuiltResource extends ResourceRef {
+  /**
+   * Never modified once built: the in-memory store keeps the array its writer hands over and gives
+   * every reader that same array (Redis, of course, copies).
+   */
   readonly bytes: Uint8Array;
 }
 

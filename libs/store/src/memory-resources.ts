@@ -20,26 +20,15 @@ import { compareObjectKeys, prepareReplace } from './ownership-records.js';
 
 function ownedResources(state: OwnerState, ids: readonly ResourceId[] | undefined): OwnedResources {
   const wanted = ids === undefined ? null : new Set(ids.map(resourceKey));
-  const found: [ResourceRef, Uint8Array][] = [];
-  let size = 0;
+  const resources: BuiltResource[] = [];
   for (const ref of state.record.resources) {
     const key = resourceKey(ref);
     if (wanted !== null && !wanted.has(key)) continue;
+    // The array the writer handed over: built bytes are never modified (`BuiltResource`), so every
+    // reader shares them, and an all-in-one process holds each resource once, not once in the store
+    // and again in the gateway's cache.
     const bytes = state.bytes.get(key);
-    if (bytes === undefined) continue;
-    found.push([ref, bytes]);
-    size += bytes.length;
-  }
-  // A copy of its own for every reader, as from Redis: a gateway reads every owner at least once. One
-  // buffer for the read, not one per resource: allocating a buffer costs far more than copying a
-  // resource's few hundred bytes.
-  const copy = new Uint8Array(size);
-  const resources: BuiltResource[] = [];
-  let offset = 0;
-  for (const [ref, bytes] of found) {
-    copy.set(bytes, offset);
-    resources.push({ ...ref, bytes: copy.subarray(offset, offset + bytes.length) });
-    offset += bytes.length;
+    if (bytes !== undefined) resources.push({ ...ref, bytes });
   }
   return { record: JSON.parse(state.recordJson) as OwnershipRecord, resources };
 }
@@ -82,7 +71,7 @@ export function memoryResources(state: MemoryState, tombstoneTtlMs: number): Res
       const stored = old?.bytes.get(resource.key);
       if (oldVersions.get(resource.key) !== resource.ref.version || stored === undefined) {
         changed.push(resource.ref);
-        bytes.set(resource.key, new Uint8Array(resource.bytes));
+        bytes.set(resource.key, resource.bytes);
       } else {
         bytes.set(resource.key, stored);
       }
