@@ -121,6 +121,31 @@ describe('session registry and hooks', () => {
     expect(events).toEqual(['open sotw', 'request initial', 'response request 1', 'request ack', 'ack', 'response change 1', 'request nack', 'nack no', 'closed']);
   });
 
+  it('writes pushes that fire together in slices of pushSliceBytes, letting the event loop run between them', async () => {
+    let changeResponses = 0;
+    /** How many change responses had been written when the event loop first got a turn after the first. */
+    let writtenWhenLoopTurned: number | undefined;
+    const { provider, address } = await startServer({
+      pushSliceBytes: 1,
+      callbacks: {
+        onResponse: (_, response) => {
+          if (response.trigger !== 'change') return;
+          changeResponses += 1;
+          if (changeResponses === 1) setImmediate(() => (writtenWhenLoopTurned = changeResponses));
+        },
+      },
+    });
+    provider.upsert([testCluster('a')]);
+    const streams = await Promise.all(Array.from({ length: 4 }, () => open(address)));
+    for (const ads of streams) await ads.requestResponseAck({ typeUrl: CDS });
+    provider.upsert([testCluster('a', 1)]);
+    for (const ads of streams) await ads.expectResponse({ typeUrl: CDS });
+    expect(changeResponses).toBe(4);
+    // Every response is past the slice's byte budget: one slice is one push, and the slices' own turn
+    // (queued before the test's immediate) runs at most one more before the loop gets to it.
+    expect(writtenWhenLoopTurned).toBeLessThanOrEqual(2);
+  });
+
   it('ends a stream with UNAVAILABLE on disconnect(id)', async () => {
     const { server, provider, address } = await startServer();
     provider.upsert([testCluster('a')]);

@@ -127,6 +127,12 @@ export interface AdsServerOptions {
    */
   readonly pushSliceSize?: number;
   /**
+   * With the system clock, the bytes of responses after which a slice of pushes ends and the rest
+   * wait for the next turn of the event loop, so the responses already written are sent while the
+   * next are built (sliced-timers.ts). Default 1 MiB.
+   */
+  readonly pushSliceBytes?: number;
+  /**
    * The listening socket's accept queue (`listen(2)` backlog); the kernel caps it at
    * `net.core.somaxconn`. Default: that cap, as Go's `net.Listen` (and so istiod) asks for it. Node's
    * own default is 511: when every proxy of a fleet reconnects at once (a gateway restart, a network
@@ -148,6 +154,7 @@ const DEFAULTS = {
   shutdownGraceMs: 5_000,
   tlsRefreshIntervalMs: 10_000,
   pushSliceSize: 256,
+  pushSliceBytes: 1024 * 1024,
   // Linux truncates a larger backlog to `net.core.somaxconn`; Go passes that value (65535 at most,
   // https://github.com/golang/go/blob/master/src/net/sock_linux.go `maxListenerBacklog`).
   listenBacklog: 65_535,
@@ -231,6 +238,8 @@ export class AdsServer implements Runner {
   private readonly typeHandlers = new Map<string, TypeHandler>();
   private readonly waitingForReady = new Set<AdsSession>();
   private readonly host: SessionHost;
+  /** The sessions' push timers, run in slices per turn of the event loop (none with an injected clock). */
+  private readonly pushSlices: SlicedTimers | undefined;
   private readonly limits: AdsLimits;
   private readonly servedTypes: ReadonlySet<string>;
   /** Open streams per connection (a connection is one peer address and port). */
@@ -282,9 +291,10 @@ export class AdsServer implements Runner {
       identityCheck: options.identityCheck ?? true,
     };
     const pushSliceSize = options.pushSliceSize ?? DEFAULTS.pushSliceSize;
+    this.pushSlices = options.clock === undefined && pushSliceSize > 0 ? new SlicedTimers(systemClock, pushSliceSize, options.pushSliceBytes ?? DEFAULTS.pushSliceBytes) : undefined;
     this.host = {
       provider: options.provider,
-      clock: options.clock === undefined && pushSliceSize > 0 ? new SlicedTimers(systemClock, pushSliceSize) : this.clock,
+      clock: this.pushSlices ?? this.clock,
       logger: this.logger,
       callbacks: options.callbacks ?? {},
       settings,
@@ -441,7 +451,10 @@ export class AdsServer implements Runner {
       identities: this.verifiesClients ? uriSansOf(call.getAuthContext()?.sslPeerCertificate) : [],
       host: this.host,
       sink: {
-        write: (bytes) => call.write(bytes),
+        write: (response) => {
+          this.pushSlices?.spent(response.byteLength);
+          return call.write(response);
+        },
         // grpc-js turns an 'error' event on a server stream into its final status.
         end: ({ code, details }) => call.emit('error', Object.assign(new Error(details), { code, details })),
       },

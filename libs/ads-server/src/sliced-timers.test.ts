@@ -65,7 +65,43 @@ describe('SlicedTimers', () => {
     expect(ran).toBe(true);
   });
 
-  it('refuses a slice size that is not a positive integer', () => {
+  it('ends a slice once its callbacks have written its bytes, and refills them the next turn', async () => {
+    const due: Array<() => void> = [];
+    const base: Clock = { now: () => 0, epochMs: () => 0, setTimer: (callback) => due.push(callback), clearTimer: () => {} };
+    const clock = new SlicedTimers(base, 100, 1_000);
+    const ran: string[] = [];
+    /** A push writing `bytes`, as the server's sink reports its responses. */
+    const push = (name: string, bytes: number) => () => {
+      ran.push(name);
+      clock.spent(bytes);
+    };
+    for (const [name, bytes] of [['a', 400], ['b', 700], ['c', 10], ['d', 2_500], ['e', 10], ['f', 10]] as const) clock.setTimer(push(name, bytes), 5);
+    for (const callback of due) callback();
+    // 'b' took the slice past 1,000 bytes: the rest wait, though the slice had room for 98 more callbacks.
+    expect(ran).toEqual(['a', 'b']);
+    await new Promise((resolve) => setImmediate(resolve));
+    // One large response fills a slice on its own.
+    expect(ran).toEqual(['a', 'b', 'c', 'd']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(clock.waiting).toBe(0);
+  });
+
+  it('counts bytes written outside its callbacks against the turn they are written in', async () => {
+    const due: Array<() => void> = [];
+    const base: Clock = { now: () => 0, epochMs: () => 0, setTimer: (callback) => due.push(callback), clearTimer: () => {} };
+    const clock = new SlicedTimers(base, 100, 1_000);
+    const ran: string[] = [];
+    clock.setTimer(() => ran.push('a'), 5);
+    clock.spent(1_000);
+    for (const callback of due) callback();
+    expect(ran).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(['a']);
+  });
+
+  it('refuses a slice size that is not a positive integer, and bytes per slice that are not positive', () => {
     expect(() => new SlicedTimers(systemClock, 0)).toThrow(/positive integer/);
+    expect(() => new SlicedTimers(systemClock, 10, 0)).toThrow(/bytes per slice must be positive/);
   });
 });

@@ -8,6 +8,11 @@
  * slice wait for the next turn (`setImmediate`), so the responses of one slice go out, and the ACKs
  * that came in are read, while the next slice is built. Order is kept: callbacks run first in, first
  * out.
+ *
+ * A slice also ends once its callbacks have written `bytesPerSlice` bytes (`spent`): a hundred
+ * sidecars connecting at once to a large mesh each take megabytes of full state, and until the turn
+ * ends Node's HTTP/2 sessions send nothing, so the first proxy would wait for every other proxy's
+ * responses to be built before it could read a byte of its own.
  */
 import type { Clock } from './clock.js';
 
@@ -24,15 +29,31 @@ export class SlicedTimers implements Clock {
   private head = 0;
   /** Callbacks this turn may still run. */
   private budget: number;
+  /** Bytes this turn's callbacks may still write. */
+  private bytesLeft: number;
   /** The immediate that starts the next turn's slice; set whenever the budget was used or timers wait. */
   private nextTurn: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly base: Clock,
     private readonly sliceSize: number,
+    private readonly bytesPerSlice = Number.POSITIVE_INFINITY,
   ) {
     if (!Number.isInteger(sliceSize) || sliceSize < 1) throw new Error(`slice size must be a positive integer, not ${sliceSize}`);
+    if (!(bytesPerSlice > 0)) throw new Error(`bytes per slice must be positive, not ${bytesPerSlice}`);
     this.budget = sliceSize;
+    this.bytesLeft = bytesPerSlice;
+  }
+
+  /** Counts bytes a callback wrote against this turn's slice. */
+  spent(bytes: number): void {
+    this.bytesLeft -= bytes;
+    if (this.bytesLeft < this.bytesPerSlice) this.armNextTurn();
+  }
+
+  /** Whether this turn may run another callback. */
+  private hasRoom(): boolean {
+    return this.budget > 0 && this.bytesLeft > 0;
   }
 
   now(): number {
@@ -68,7 +89,7 @@ export class SlicedTimers implements Clock {
     if (timer.cancelled) return;
     this.armNextTurn();
     // Nothing waits and the turn has room: run now, as a plain timer would.
-    if (this.budget > 0 && this.waiting === 0) {
+    if (this.hasRoom() && this.waiting === 0) {
       this.budget -= 1;
       timer.callback();
       return;
@@ -83,8 +104,9 @@ export class SlicedTimers implements Clock {
   private turn(): void {
     this.nextTurn = undefined;
     this.budget = this.sliceSize;
+    this.bytesLeft = this.bytesPerSlice;
     try {
-      while (this.budget > 0 && this.waiting > 0) {
+      while (this.hasRoom() && this.waiting > 0) {
         const timer = this.queue[this.head]!;
         this.head += 1;
         if (timer.cancelled) continue;
@@ -97,7 +119,7 @@ export class SlicedTimers implements Clock {
         this.head = 0;
       }
       // More waiting, or a budget partly used this turn (a callback that threw included): the next turn refills it.
-      if (this.waiting > 0 || this.budget < this.sliceSize) this.armNextTurn();
+      if (this.waiting > 0 || this.budget < this.sliceSize || this.bytesLeft < this.bytesPerSlice) this.armNextTurn();
     }
   }
 }
