@@ -15,6 +15,7 @@ import { simulatedNode, type ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
 import { LoadCounters, SimulatedProxy } from './proxy.js';
 import { ArrivalRecorder } from './recorder.js';
+import { FingerprintCache } from './response.js';
 import { epochNow } from './stats.js';
 import { buildSummary, type LoadSummary } from './summary.js';
 
@@ -62,6 +63,7 @@ export class LoadGenerator implements Runner {
   readonly name = 'loadgen';
   readonly recorder: ArrivalRecorder;
   readonly counters = new LoadCounters();
+  private readonly versions = new FingerprintCache();
   private readonly options: LoadGeneratorOptions;
   private readonly logger: Logger;
   private readonly clients: grpc.Client[] = [];
@@ -111,6 +113,7 @@ export class LoadGenerator implements Runner {
           // Round robin, so each connection carries proxies of every group.
           client: this.clients[plan.index % connections]!,
           recorder: this.recorder,
+          versions: this.versions,
           counters: this.counters,
           onReady: () => this.proxyReady(),
           defer: (task) => this.defer(task),

@@ -4,7 +4,7 @@ export { DEFAULT_CLUSTER_ID, LOADGEN_USER_AGENT, PROXY_FLAVORS, proxyAddress, pr
 export { ClusterSpecError, parseClusterSpec, planProxies, readClusterSpec, type PlanArgs, type ProxyGroup, type ProxyPlan } from './plan.js';
 export { DELTA_METHOD_PATH, LoadCounters, SimulatedProxy, SOTW_METHOD_PATH, type SimulatedProxyOptions } from './proxy.js';
 export { ArrivalRecorder, type ArrivalQuery, type VersionSpread } from './recorder.js';
-export { fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName, WireFormatError, type ReceivedResource, type ReceivedResponse } from './response.js';
+export { FingerprintCache, fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName, WireFormatError, type ReceivedResource, type ReceivedResponse } from './response.js';
 export { DeltaAckEncoder, SotwAckEncoder } from './request.js';
 export { distributionOf, epochNow, percentile, type Distribution } from './stats.js';
 export { buildSummary, formatSummary, type LoadSummary, type SummaryInputs } from './summary.js';

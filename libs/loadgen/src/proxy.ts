@@ -24,7 +24,7 @@ import type { ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
 import type { ArrivalRecorder } from './recorder.js';
 import { DeltaAckEncoder, SotwAckEncoder } from './request.js';
-import { readDeltaDiscoveryResponse, readDiscoveryResponse, type ReceivedResponse } from './response.js';
+import { readDeltaDiscoveryResponse, readDiscoveryResponse, type FingerprintCache, type ReceivedResponse } from './response.js';
 import { epochNow } from './stats.js';
 
 const SERVICE = AggregatedDiscoveryService.typeName;
@@ -62,6 +62,8 @@ export interface SimulatedProxyOptions {
   readonly node: MessageInitShape<typeof NodeSchema>;
   readonly client: grpc.Client;
   readonly recorder: ArrivalRecorder;
+  /** Fingerprints of the state-of-the-world resources every proxy of the generator received. */
+  readonly versions: FingerprintCache;
   readonly counters: LoadCounters;
   /** Called once, when the proxy has its first response of every type it asked for. */
   readonly onReady: (proxy: SimulatedProxy) => void;
@@ -193,7 +195,7 @@ export class SimulatedProxy {
     counters.bytesReceived += bytes.length;
     let response: ReceivedResponse;
     try {
-      response = delta ? readDeltaDiscoveryResponse(bytes) : readDiscoveryResponse(bytes);
+      response = delta ? readDeltaDiscoveryResponse(bytes) : readDiscoveryResponse(bytes, this.options.versions);
     } catch {
       counters.unreadable++;
       return;

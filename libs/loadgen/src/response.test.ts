@@ -1,5 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
-import { anyPack } from '@bufbuild/protobuf/wkt';
+import { anyPack, type Any } from '@bufbuild/protobuf/wkt';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { TypeUrl } from '@skiff/protos';
 import { contentVersion } from '@skiff/protos/content-version.js';
@@ -9,7 +9,7 @@ import { ListenerSchema } from '@skiff/protos/gen/envoy/config/listener/v3/liste
 import { RouteConfigurationSchema } from '@skiff/protos/gen/envoy/config/route/v3/route_pb.js';
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { describe, expect, it } from 'vitest';
-import { fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName, WireFormatError } from './response.js';
+import { FingerprintCache, fingerprint, readDeltaDiscoveryResponse, readDiscoveryResponse, resourceMessageName, WireFormatError } from './response.js';
 
 const cluster = (name: string, seconds = 10n) => create(ClusterSchema, { name, connectTimeout: { seconds } });
 const assignment = (name: string, port = 80) =>
@@ -42,6 +42,28 @@ describe('readDiscoveryResponse', () => {
     expect(read(80).version).toBe(read(80).version);
     expect(read(81).version).not.toBe(read(80).version);
     expect(read(80).name).toBe('a');
+  });
+
+  it('takes the same versions from a fingerprint cache, per type and name, kept from bytes it copied', () => {
+    const versions = new FingerprintCache();
+    const response = (typeUrl: string, resources: Any[]) => toBinary(DiscoveryResponseSchema, create(DiscoveryResponseSchema, { typeUrl, nonce: 'n', resources }));
+    const endpoints = (port: number) => response(TypeUrl.ClusterLoadAssignment, [anyPack(ClusterLoadAssignmentSchema, assignment('a', port)), anyPack(ClusterLoadAssignmentSchema, assignment('b'))]);
+    const uncached = (bytes: Uint8Array) => readDiscoveryResponse(bytes).resources;
+
+    const first = endpoints(80);
+    expect(readDiscoveryResponse(first, versions).resources).toEqual(uncached(first));
+    // The response's buffer is reused by the transport: what the cache kept is its own copy.
+    const again = endpoints(80);
+    first.fill(0);
+    expect(readDiscoveryResponse(again, versions).resources).toEqual(uncached(again));
+    const changed = endpoints(81);
+    expect(readDiscoveryResponse(changed, versions).resources).toEqual(uncached(changed));
+    expect(readDiscoveryResponse(changed, versions).resources[0]!.version).not.toBe(uncached(again)[0]!.version);
+    // A cluster named like an assignment is another resource.
+    const clusters = response(TypeUrl.Cluster, [anyPack(ClusterSchema, cluster('a'))]);
+    expect(readDiscoveryResponse(clusters, versions).resources).toEqual(uncached(clusters));
+    expect(readDiscoveryResponse(endpoints(81), versions).resources).toEqual(uncached(changed));
+    expect(versions.size).toBe(3);
   });
 
   it('names a resource without a name by its position', () => {
