@@ -38,11 +38,11 @@ import { bearerTokenOf, clusterIdOf, type BearerTokenAuthenticator } from './aut
 import { uriSansOf } from './identity.js';
 import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-wire.js';
-import type { OutgoingResponse } from './wire.js';
 import { PUSH_ORDER } from './resource-types.js';
 import { AdsSession, deliverChanges, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
 import type { SubscriptionChange } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
+import type { OutgoingResponse } from './wire.js';
 
 /** Server certificate for TLS, in memory; without TLS the server speaks plaintext (istiod's 15010). */
 export interface AdsServerTlsBytes {
@@ -182,8 +182,8 @@ let shrinkTimer: NodeJS.Timeout | undefined;
  * of gRPC header, then the message) before `serialize` returns to it, and keeps nothing it returned:
  * `ServerInterceptingCall.serializeMessage` in grpc-js's `server-interceptors.ts`
  * (https://github.com/grpc/grpc-node/blob/master/packages/grpc-js/src/server-interceptors.ts).
- * `grpc-server.test.ts` holds grpc-js to it (responses queued behind a full transport buffer,
- * each of another size, arrive intact). Writing each response into a buffer of its own cost as
+ * `serialize-response.test.ts` holds grpc-js to it (responses queued behind a client that does not
+ * read, each of another size, arrive intact). Writing each response into a buffer of its own cost as
  * much again as grpc-js's copy: at a hundred sidecars taking 3 MB each, 300 MB of fresh pages
  * faulted in, and as many bytes of garbage for the collector.
  */

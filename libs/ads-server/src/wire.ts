@@ -2,8 +2,9 @@
  * Response framing by hand. A response is a few strings around resources that are already
  * serialized (`ServedResource.anyBytes`, encoded once per version by the provider), so building it
  * is a size measured up front and a byte copy per resource into a buffer of at least that size,
- * not a protobuf encode of every resource for every proxy. (protobuf-es's `BinaryWriter` grows its buffer as it goes; that
- * reallocation was a quarter of the CPU of a push fanned out to thousands of streams.)
+ * not a protobuf encode of every resource for every proxy. (protobuf-es's `BinaryWriter` grows its
+ * buffer as it goes; that reallocation was a quarter of the CPU of a push fanned out to thousands
+ * of streams.)
  *
  * Field numbers come from `envoy/service/discovery/v3/discovery.proto`; fields are written in
  * field-number order, as protobuf-es's `toBinary` writes them, and `wire.test.ts` checks the bytes
