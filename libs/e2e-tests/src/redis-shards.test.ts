@@ -169,7 +169,8 @@ describe('three shards on a Redis Cluster through the real services', () => {
   });
 
   it('refuses a service whose shard count differs from the store’s', { timeout: 60_000 }, async () => {
-    const { code, output } = await runToEnd(BINS.translator, storeArgs(1));
+    // On a port of its own: a Skiff running on this machine holds the default one, and the service would stop on that first.
+    const { code, output } = await runToEnd(BINS.translator, [...storeArgs(1), '--monitoring-addr', `127.0.0.1:${await freePort()}`]);
     expect(code).toBe(1);
     expect(output).toMatch(/--redis-shards \(SKIFF_REDIS_SHARDS\) is 1 but the store .* is laid out in 3 shards/);
   });
