@@ -169,11 +169,13 @@ export function isLoopbackPeer(peer: string): boolean {
   return isLoopbackAddress(peer.startsWith('[') ? peer.slice(1, peer.indexOf(']')) : peer.slice(0, peer.lastIndexOf(':')));
 }
 
-/** The size of the reused response buffer after a burst of larger responses is over. */
+/** The reused response buffer's size at first, and again after a burst of larger responses. */
+const RESPONSE_BUFFER_INITIAL_BYTES = 64 * 1024;
+/** Above this size the buffer is given back once unused for `RESPONSE_BUFFER_SHRINK_MS`. */
 const RESPONSE_BUFFER_KEPT_BYTES = 4 * 1024 * 1024;
 /** How long a larger buffer outlives its last use. */
 const RESPONSE_BUFFER_SHRINK_MS = 10_000;
-let responseBuffer = Buffer.allocUnsafe(64 * 1024);
+let responseBuffer = Buffer.allocUnsafe(RESPONSE_BUFFER_INITIAL_BYTES);
 let shrinkTimer: NodeJS.Timeout | undefined;
 
 /**
@@ -196,7 +198,7 @@ export function serializeResponse(response: OutgoingResponse): Buffer {
     shrinkTimer?.refresh();
     shrinkTimer ??= setTimeout(() => {
       shrinkTimer = undefined;
-      responseBuffer = Buffer.allocUnsafe(64 * 1024);
+      responseBuffer = Buffer.allocUnsafe(RESPONSE_BUFFER_INITIAL_BYTES);
     }, RESPONSE_BUFFER_SHRINK_MS).unref();
   }
   response.writeInto(responseBuffer);
