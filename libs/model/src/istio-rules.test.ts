@@ -119,6 +119,7 @@ describe('labels', () => {
   test('length limits on the prefix and the name', () => {
     const longName = 'n'.repeat(64);
     const longPrefix = `${['a', 'b', 'c', 'd', 'e'].map((c) => c.repeat(60)).join('.')}/x`;
+    expect(validateLabels({ ['n'.repeat(63)]: 'v', [`${'p'.repeat(253)}/${'n'.repeat(63)}`]: 'v' })).toEqual([]);
     expect(validateLabels({ [longName]: 'v' })).toEqual([{ key: longName, reason: `invalid tag key: "${longName}" (name is too long)` }]);
     expect(validateLabels({ [longPrefix]: 'v' })).toEqual([{ key: longPrefix, reason: `invalid tag key: "${longPrefix}" (DNS prefix is too long)` }]);
   });

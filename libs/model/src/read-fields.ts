@@ -131,7 +131,13 @@ export function readIntegerMap(
   const object = readObject(value, at, issues);
   if (object === undefined) return undefined;
   const out: Record<string, number> = {};
-  for (const [key, item] of Object.entries(object)) {
+  for (const key in object) {
+    const item = object[key];
+    // The path is built only for a finding: this runs for every port of every WorkloadEntry.
+    if (typeof item === 'number' && Number.isInteger(item) && item >= range.min && item <= range.max) {
+      out[key] = item;
+      continue;
+    }
     const number = readInteger(item, keyPath(at, key), issues, range);
     if (number !== undefined) out[key] = number;
   }

@@ -105,13 +105,17 @@ export function validateEndpointPorts(
   issues: FieldIssues,
   servicePorts: ReadonlySet<string> | undefined,
 ): void {
-  for (const [name, port] of Object.entries(ports)) {
-    const portPath = keyPath(at, name);
+  for (const name in ports) {
+    const port = ports[name] as number;
     // istiod names the port by number here (`%v` of the port value).
-    if (servicePorts !== undefined && !servicePorts.has(name)) issues.error(portPath, `endpoint port ${port} is not defined by the service entry`);
+    const undefinedPort = servicePorts !== undefined && !servicePorts.has(name);
     const nameError = validatePortName(name);
-    if (nameError !== undefined) issues.error(portPath, nameError);
     const portError = validatePort(port);
+    if (!undefinedPort && nameError === undefined && portError === undefined) continue;
+    // The path is built only for a finding: this runs for every port of every WorkloadEntry.
+    const portPath = keyPath(at, name);
+    if (undefinedPort) issues.error(portPath, `endpoint port ${port} is not defined by the service entry`);
+    if (nameError !== undefined) issues.error(portPath, nameError);
     if (portError !== undefined) issues.error(portPath, portError);
   }
 }
