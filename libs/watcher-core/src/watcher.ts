@@ -264,6 +264,10 @@ export class Watcher implements Runner {
         this.logger.debug({ origin: event.origin }, outcome.reason);
         return;
       default:
+        // Until the source has synced nothing is written, and the converge that follows the sync
+        // compares every ServiceEntry, Sidecar and Gateway with the store: marking each event of the
+        // initial list (200,000 of them at the design's size) would only be undone by it.
+        if (!this.synced) return;
         this.writer.markDirty(outcome.affected, outcome.workload);
         if (outcome.sidecars !== undefined) this.sidecarSync.markDirty(outcome.sidecars);
         if (outcome.gateways !== undefined) this.gatewaySync.markDirty(outcome.gateways);
