@@ -5,4 +5,4 @@ export {
   type SelectorIndexErrorCode,
   type SelectorIndexStats,
 } from './selector-index.js';
-export { compareObjectKeys, objectKeyId } from './object-key.js';
+export { compareObjectKeys, objectKeyId, ObjectKeyMap } from './object-key.js';

@@ -44,6 +44,11 @@ export class ObjectKeyMap<V> {
     this.#size += names.size - before;
   }
 
+  /** Every value, namespace by namespace, in insertion order within each. */
+  *values(): IterableIterator<V> {
+    for (const names of this.#byNamespace.values()) yield* names.values();
+  }
+
   /** Removes the key; a namespace left without keys is dropped, so the map never outgrows its contents. */
   delete(key: ObjectKey): boolean {
     const names = this.#byNamespace.get(key.namespace);
