@@ -33,8 +33,8 @@ export const WATCHER_FULL_PLAN = {
     meshes: [
       { serviceEntryCount: 50, workloadCount: 1_000, repetitions: 3 },
       { serviceEntryCount: 500, workloadCount: 10_000, repetitions: 3 },
-      { serviceEntryCount: 5_000, workloadCount: 100_000, repetitions: 1 },
-      { serviceEntryCount: 10_000, workloadCount: 200_000, repetitions: 1 },
+      { serviceEntryCount: 5_000, workloadCount: 100_000, repetitions: 3 },
+      { serviceEntryCount: 10_000, workloadCount: 200_000, repetitions: 3 },
     ],
   },
   /** Runs on the last cold-sync mesh, which stays loaded. */
@@ -274,9 +274,11 @@ async function runColdSync(plan, redisUrl, admin, log) {
   let kept;
   for (let m = 0; m < plan.meshes.length; m++) {
     const size = plan.meshes[m];
-    const mesh = buildWatcherMesh(size);
     const runs = [];
     for (let r = 0; r < size.repetitions; r++) {
+      // Each repetition lists objects of its own, as a watcher's start reads a fresh list from its
+      // source; the previous repetition's objects are garbage by then.
+      const mesh = buildWatcherMesh(size);
       const { run, timing, report } = await startLoadedWatcher(redisUrl, mesh, 'cold');
       const counts = await checkHashCounts(admin, run, []);
       const fieldEncodingMs = timeFieldEncoding(run);
