@@ -319,23 +319,6 @@ export type NormalizedVirtualService = Static<typeof NormalizedVirtualServiceSch
 
 export type NormalizedValidation<T> = { valid: true; value: T } | { valid: false; errors: string[] };
 
-/**
- * A schema's checker, compiled on first use: code that never reads the store (`skiffctl`) never compiles
- * one. `acceptsFirst`, when given, is a faster test that accepts only what the schema accepts; what it
- * does not accept goes to the compiled schema, which also gives the errors.
- */
-function compileChecker<S extends TSchema>(schema: S, acceptsFirst?: (value: unknown) => boolean) {
-  let checker: TypeCheck<S> | undefined;
-  return (value: unknown): NormalizedValidation<Static<S>> => {
-    if (acceptsFirst?.(value) === true) return { valid: true, value: value as Static<S> };
-    checker ??= TypeCompiler.Compile(schema);
-    if (checker.Check(value)) return { valid: true, value };
-    return { valid: false, errors: [...checker.Errors(value)].map((e) => `${e.path || '/'}: ${e.message}`) };
-  };
-}
-
-/** Checks JSON read back from the store against the schema (a reader never trusts a stored entry blindly). */
-export const checkNormalizedServiceEntry = compileChecker(NormalizedServiceEntrySchema);
 /** An object written as a literal or read by `JSON.parse`: not an array, a Date, a typed array or a class instance. */
 function isPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null) return false;
@@ -343,7 +326,11 @@ function isPlainObject(value: unknown): value is Readonly<Record<string, unknown
   return prototype === Object.prototype || prototype === null;
 }
 
-function isStringOf(value: Readonly<Record<string, unknown>>, ...names: readonly string[]): boolean {
+/** The string fields of a normalized endpoint, and of its `source`. */
+const ENDPOINT_STRING_FIELDS = ['address', 'network', 'locality', 'serviceAccount', 'tlsMode', 'workloadName', 'namespace'] as const;
+const SOURCE_STRING_FIELDS = ['namespace', 'name'] as const;
+
+function isStringOf(value: Readonly<Record<string, unknown>>, names: readonly string[]): boolean {
   for (const name of names) if (typeof value[name] !== 'string') return false;
   return true;
 }
@@ -358,10 +345,10 @@ function isStringOf(value: Readonly<Record<string, unknown>>, ...names: readonly
  */
 export function isPlainNormalizedEndpoint(value: unknown): boolean {
   if (!isPlainObject(value) || value['schemaVersion'] !== NORMALIZED_SCHEMA_VERSION) return false;
-  if (!isStringOf(value, 'address', 'network', 'locality', 'serviceAccount', 'tlsMode', 'workloadName', 'namespace')) return false;
+  if (!isStringOf(value, ENDPOINT_STRING_FIELDS)) return false;
   const { source, ports, labels, weight } = value;
   if (typeof value['healthy'] !== 'boolean' || typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 4294967295) return false;
-  if (!isPlainObject(source) || !isStringOf(source, 'namespace', 'name')) return false;
+  if (!isPlainObject(source) || !isStringOf(source, SOURCE_STRING_FIELDS)) return false;
   if (source['kind'] === 'WorkloadEntry') {
     if (Object.getOwnPropertyNames(source).length !== 3) return false;
   } else {
@@ -379,6 +366,23 @@ export function isPlainNormalizedEndpoint(value: unknown): boolean {
   return Object.getOwnPropertyNames(value).length === 13;
 }
 
+/**
+ * A schema's checker, compiled on first use: code that never reads the store (`skiffctl`) never compiles
+ * one. `acceptsFirst`, when given, is a faster test that accepts only what the schema accepts; what it
+ * does not accept goes to the compiled schema, which also gives the errors.
+ */
+function compileChecker<S extends TSchema>(schema: S, acceptsFirst?: (value: unknown) => boolean) {
+  let checker: TypeCheck<S> | undefined;
+  return (value: unknown): NormalizedValidation<Static<S>> => {
+    if (acceptsFirst?.(value) === true) return { valid: true, value: value as Static<S> };
+    checker ??= TypeCompiler.Compile(schema);
+    if (checker.Check(value)) return { valid: true, value };
+    return { valid: false, errors: [...checker.Errors(value)].map((e) => `${e.path || '/'}: ${e.message}`) };
+  };
+}
+
+/** Checks JSON read back from the store against the schema (a reader never trusts a stored entry blindly). */
+export const checkNormalizedServiceEntry = compileChecker(NormalizedServiceEntrySchema);
 /** Checks JSON read back from the store against the schema. */
 export const checkNormalizedEndpoint = compileChecker(NormalizedEndpointSchema, isPlainNormalizedEndpoint);
 /** Checks JSON read back from the store against the schema. */
