@@ -91,7 +91,12 @@ export interface GatewayBenchResults {
   readonly machine: { nproc: number; cpuModel: string; node: string; platform: string; memoryGiB: number; loadAverageAtStart: number; loadAverageAtEnd: number };
   readonly redis: { readonly url: string; readonly version: string };
   readonly plan: unknown;
-  readonly load: { readonly namespaces: number; readonly serviceEntries: number; readonly workloads: number; readonly gatewayResources: number; readonly loadMs: number; readonly memory: GatewayMemory };
+  readonly load: {
+    readonly namespaces: number; readonly serviceEntries: number; readonly workloads: number; readonly gatewayResources: number; readonly loadMs: number;
+    readonly memory: GatewayMemory;
+    /** The allocator environment every service ran with (`imageAllocatorEnv()`). */
+    readonly allocator: { readonly LD_PRELOAD: string; readonly MALLOC_CONF: string };
+  };
   readonly spread: SpreadResult;
   readonly fanout: FanoutResult;
   readonly fanoutSplit: FanoutResult;
@@ -104,5 +109,9 @@ export function main(
   env?: Readonly<Record<string, string | undefined>>,
 ): Promise<{ results: GatewayBenchResults; resultsFile: string; docsFile: string | undefined }>;
 
-/** The allocator settings of the image (the Dockerfile's `ENV`), which the benchmark gives every service. */
-export const IMAGE_ALLOCATOR_ENV: Readonly<Record<string, string>>;
+/** The image's jemalloc options (the Dockerfile's `MALLOC_CONF`), which the benchmark gives every service. */
+export const IMAGE_MALLOC_CONF: string;
+/** The file name of the jemalloc library the image preloads. */
+export const JEMALLOC_LIBRARY: string;
+/** `LD_PRELOAD` (this machine's jemalloc) and `MALLOC_CONF`, as the benchmark gives every service; throws when jemalloc is not installed. */
+export function imageAllocatorEnv(): { readonly LD_PRELOAD: string; readonly MALLOC_CONF: string };

@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { evaluateGatewayTargets, formatGatewayConsole, renderGatewayMarkdownSection, replaceGatewayMarkdownSection } from './lib/gateway-report.mjs';
 import { GATEWAY_FULL_PLAN, GATEWAY_QUICK_PLAN, runGatewaySuite } from './lib/gateway-suite.mjs';
 
-export { IMAGE_ALLOCATOR_ENV } from './lib/gateway-suite.mjs';
+export { IMAGE_MALLOC_CONF, imageAllocatorEnv, JEMALLOC_LIBRARY } from './lib/gateway-suite.mjs';
 import { connectAdmin, DEFAULT_REDIS_URL, serverVersion } from './lib/redis-bench.mjs';
 import { currentLoadAverage, describeMachine, readBenchOptions, writeResults } from './lib/report.mjs';
 

@@ -26,7 +26,7 @@
  *
  * Not a test: it measures, prints and records; `bench/run.mjs` is the command.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer, istioNetworkingResources } from '@skiff/k8s-fake-apiserver';
@@ -36,13 +36,34 @@ import { connectAdmin, deleteKeys, uniquePrefix } from './redis-bench.mjs';
 import { nowMs, percentile } from './stats.mjs';
 
 /**
- * The allocator settings the image gives every service (`ENV` in the repository's Dockerfile; the
- * quick-mode test checks the two agree): buffers of 128 KiB and more (a sidecar's full CDS response)
- * are mapped and unmapped on their own instead of carved from glibc's heap, and freed memory at the
- * top of the heap goes back to the system, so resident memory follows live memory after a storm of
- * large responses instead of staying at its high-water mark.
+ * The allocator the image runs every service with (`ENV` in the repository's Dockerfile; the bench
+ * test checks the two agree): jemalloc, preloaded, with a background thread returning freed pages to
+ * the system within about a second. Under glibc's allocator the gateway's C heap (HTTP/2 sessions and
+ * streams) grew by 20 to 50 MiB with every storm of 10,000 connecting and leaving streams and kept it
+ * (resident size after three storms 1.19x, 1.25x, 1.33x the loaded gateway's; under jemalloc 1.08x,
+ * 1.07x, 1.08x; docs/BENCHMARKS.md, gateway section).
  */
-export const IMAGE_ALLOCATOR_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+export const IMAGE_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
+export const JEMALLOC_LIBRARY = 'libjemalloc.so.2';
+/** Twice `IMAGE_MALLOC_CONF`'s `dirty_decay_ms`: by then jemalloc has returned what was freed before. */
+const ALLOCATOR_RETURN_MS = 2_000;
+/** Where Debian's libjemalloc2 puts it (amd64, arm64), and where the image links it. */
+const JEMALLOC_DIRECTORIES = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/local/lib'];
+
+/** The environment that gives a service the image's allocator on this machine; throws when jemalloc is not installed. */
+export function imageAllocatorEnv() {
+  const library = JEMALLOC_DIRECTORIES.map((directory) => join(directory, JEMALLOC_LIBRARY)).find((path) => existsSync(path));
+  if (library === undefined) {
+    throw new Error(`the services run with the image's allocator, jemalloc, and ${JEMALLOC_LIBRARY} is in none of ${JEMALLOC_DIRECTORIES.join(', ')}: install it (Debian: apt-get install libjemalloc2)`);
+  }
+  return { LD_PRELOAD: library, MALLOC_CONF: IMAGE_MALLOC_CONF };
+}
+
+/** Throws unless `service` has jemalloc mapped: a preload that fails only prints a warning and leaves glibc's allocator in place. */
+function assertJemallocLoaded(service) {
+  const maps = readFileSync(`/proc/${service.pid}/maps`, 'utf8');
+  if (!maps.includes(`/${JEMALLOC_LIBRARY}`)) throw new Error(`${service.name} runs without ${JEMALLOC_LIBRARY} despite LD_PRELOAD:\n${service.output}`);
+}
 
 /** The issue's sizes: 10k ServiceEntries; 1k proxies spread over the clusters; 10k proxies on one cluster. */
 export const GATEWAY_FULL_PLAN = {
@@ -149,6 +170,9 @@ function describeStages(stages) {
 export async function settledMemory(gateway, settleMs) {
   await sleep(settleMs);
   await collectGarbage(gateway.inspectorPort);
+  // The buffers the collection freed go back to the system over jemalloc's decay time, from its
+  // background thread: read the resident size once they have.
+  await sleep(ALLOCATOR_RETURN_MS);
   const mib = (bytes) => bytes / 1048576;
   return {
     rssMiB: gateway.residentMiB(),
@@ -390,7 +414,7 @@ export async function loadMesh(context, plan, options, log) {
   writeFileSync(kubeconfig, fake.kubeconfig());
 
   const store = ['--redis-url', options.redisUrl, '--key-prefix', context.prefix];
-  const env = IMAGE_ALLOCATOR_ENV;
+  const env = imageAllocatorEnv();
   const started = nowMs();
   const translator = await ServiceProcess.start('skiff-translator', BINS.translator, store, { env });
   context.cleanups.push(() => translator.stop());
@@ -401,6 +425,7 @@ export async function loadMesh(context, plan, options, log) {
   context.cleanups.push(() => gateway.stop());
   const watcher = await ServiceProcess.start('skiff-watcher', BINS.watcher, [...store, '--kubeconfig', kubeconfig], { readyTimeoutMs: plan.loadTimeoutMs, env });
   context.cleanups.push(() => watcher.stop());
+  for (const service of [translator, gateway, watcher]) assertJemallocLoaded(service);
   context.gateway = gateway;
   context.translator = translator;
   context.watcher = watcher;
@@ -422,7 +447,7 @@ export async function loadMesh(context, plan, options, log) {
   const cache = (await gateway.debug('/debug/push_status')).skiff_cache;
   const memory = await settledMemory(gateway, plan.settleMs);
   log(`  ${mesh.serviceEntryCount} ServiceEntries, ${mesh.workloadCount} WorkloadEntries listed, built and held by the gateway in ${(loadMs / 1000).toFixed(1)} s; ${cache.resources} resources; gateway ${describeMemory(memory)}`);
-  return { namespaces: mesh.namespaces.length, serviceEntries: mesh.serviceEntryCount, workloads: mesh.workloadCount, gatewayResources: cache.resources, loadMs, memory };
+  return { namespaces: mesh.namespaces.length, serviceEntries: mesh.serviceEntryCount, workloads: mesh.workloadCount, gatewayResources: cache.resources, loadMs, memory, allocator: env };
 }
 
 /**

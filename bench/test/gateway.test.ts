@@ -7,21 +7,26 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAdmin, SHARED_REDIS_URL } from '@skiff/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IMAGE_ALLOCATOR_ENV, main } from '../gateway.mjs';
+import { IMAGE_MALLOC_CONF, imageAllocatorEnv, JEMALLOC_LIBRARY, main } from '../gateway.mjs';
 import { main as soak } from '../soak.mjs';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('bench/gateway.mjs', () => {
-  it("runs the services with the image's allocator settings", () => {
+  it("runs the services with the image's allocator, jemalloc with the image's options", () => {
     const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-    const entries = Object.entries(IMAGE_ALLOCATOR_ENV);
-    expect(entries.length).toBeGreaterThan(0);
-    for (const [name, value] of entries) expect(dockerfile).toMatch(new RegExp(`^\\s+${name}=${value} \\\\$`, 'm'));
+    const env = imageAllocatorEnv();
+    expect(basename(env.LD_PRELOAD)).toBe(JEMALLOC_LIBRARY);
+    expect(env.MALLOC_CONF).toBe(IMAGE_MALLOC_CONF);
+    const imageEnv = (name: string) => new RegExp(`^\\s+${name}=(\\S+) \\\\$`, 'm').exec(dockerfile)?.[1];
+    expect(imageEnv('MALLOC_CONF')).toBe(IMAGE_MALLOC_CONF);
+    expect(basename(imageEnv('LD_PRELOAD') ?? '')).toBe(JEMALLOC_LIBRARY);
+    // glibc's own tunables would say nothing with jemalloc preloaded.
+    expect(dockerfile).not.toMatch(/MALLOC_(MMAP|TRIM)_THRESHOLD_/);
   });
 });
 
@@ -48,6 +53,8 @@ describe('bench/gateway.mjs --quick', () => {
     expect(results.load).toMatchObject({ namespaces: 4, serviceEntries: 40, workloads: 80 });
     expect(results.load.gatewayResources % 60).toBe(0);
     expect(results.load.gatewayResources).toBeGreaterThan(0);
+    // Every service ran with the image's allocator (the suite reads each one's mappings).
+    expect(results.load.allocator).toEqual(imageAllocatorEnv());
 
     // (2) Every change reached every subscriber of every cluster it changed, each proxy on its own connection.
     const { spread } = results;
