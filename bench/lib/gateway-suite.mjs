@@ -170,16 +170,14 @@ function describeStages(stages) {
 export async function settledMemory(gateway, settleMs) {
   await sleep(settleMs);
   await collectGarbage(gateway.inspectorPort);
-  // The buffers the collection freed go back to the system over jemalloc's decay time, from its
-  // background thread: read the resident size once they have.
-  await sleep(ALLOCATOR_RETURN_MS);
   const mib = (bytes) => bytes / 1048576;
-  return {
-    rssMiB: gateway.residentMiB(),
-    peakRssMiB: peakResidentMiB(gateway.pid),
-    heapUsedMiB: mib(await gateway.counter('nodejs_heap_size_used_bytes')),
-    externalMiB: mib(await gateway.counter('nodejs_external_memory_bytes')),
-  };
+  const heapUsedMiB = mib(await gateway.counter('nodejs_heap_size_used_bytes'));
+  const externalMiB = mib(await gateway.counter('nodejs_external_memory_bytes'));
+  // The buffers the collection freed go back to the system over jemalloc's decay time, from its
+  // background thread: the resident size is read once they have (the heap, at once, before the
+  // gateway's work fills it again).
+  await sleep(ALLOCATOR_RETURN_MS);
+  return { rssMiB: gateway.residentMiB(), peakRssMiB: peakResidentMiB(gateway.pid), heapUsedMiB, externalMiB };
 }
 
 function describeMemory(memory) {
