@@ -92,7 +92,11 @@ export interface GatewayBenchResults {
   readonly redis: { readonly url: string; readonly version: string };
   readonly plan: unknown;
   readonly load: {
-    readonly namespaces: number; readonly serviceEntries: number; readonly workloads: number; readonly gatewayResources: number; readonly loadMs: number;
+    readonly namespaces: number;
+    readonly serviceEntries: number;
+    readonly workloads: number;
+    readonly gatewayResources: number;
+    readonly loadMs: number;
     readonly memory: GatewayMemory;
     /** The allocator environment every service ran with (`imageAllocatorEnv()`). */
     readonly allocator: { readonly LD_PRELOAD: string; readonly MALLOC_CONF: string };
