@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildGatewayMesh, workloadMoves } from './lib/gateway-mesh.mjs';
 import { BINS } from './lib/gateway-processes.mjs';
-import { cleanUp, GATEWAY_FULL_PLAN, loadMesh, measureFanout, measureStreamsMemory } from './lib/gateway-suite.mjs';
+import { cleanUp, cleanUpOnSignal, GATEWAY_FULL_PLAN, loadMesh, measureFanout, measureStreamsMemory } from './lib/gateway-suite.mjs';
 import { connectAdmin, DEFAULT_REDIS_URL, uniquePrefix } from './lib/redis-bench.mjs';
 import { currentLoadAverage, describeMachine } from './lib/report.mjs';
 
@@ -57,13 +57,7 @@ const admin = await connectAdmin(redisUrl);
 const mesh = buildGatewayMesh(plan.mesh);
 const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [] };
 const date = new Date().toISOString();
-// Stopped from outside (a timeout, Ctrl-C): stop the services and delete the keys before leaving.
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanUp(context, admin, log).finally(() => process.exit(130));
-  });
-}
+const removeSignalHandlers = cleanUpOnSignal(context, admin, log);
 try {
   log('(1) load the mesh');
   const gatewayCpuProfileDir = values['gateway-cpu-prof'] === undefined ? undefined : resolve(values['gateway-cpu-prof']);
@@ -81,5 +75,6 @@ try {
   writeFileSync(values.results, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${values.results}`);
 } finally {
+  removeSignalHandlers();
   await cleanUp(context, admin, log);
 }

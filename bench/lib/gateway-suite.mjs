@@ -463,6 +463,7 @@ export async function runGatewaySuite(plan, { redisUrl, log = () => {}, gatewayC
     scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-gateway-')),
     cleanups: [],
   };
+  const removeSignalHandlers = cleanUpOnSignal(context, admin, log);
   try {
     log('(1) load the mesh through the watcher, the translator and the gateway');
     const load = await loadMesh(context, plan, { redisUrl, gatewayCpuProfileDir }, log);
@@ -474,8 +475,28 @@ export async function runGatewaySuite(plan, { redisUrl, log = () => {}, gatewayC
     const fanoutSplit = await measureFanout(context, plan, log, plan.fanout.split);
     return { mode: plan.mode, plan, load, spread, fanout, fanoutSplit };
   } finally {
+    removeSignalHandlers();
     await cleanUp(context, admin, log);
   }
+}
+
+/**
+ * A run stopped from outside (a timeout, Ctrl-C) stops its services and deletes its keys before the
+ * process leaves (exit code 130); otherwise the services it started outlive it. Returns the function
+ * that removes the handlers, for a run that ended on its own.
+ */
+export function cleanUpOnSignal(context, admin, log) {
+  const handlers = ['SIGINT', 'SIGTERM'].map((signal) => {
+    const handler = () => {
+      log(`${signal}: cleaning up`);
+      cleanUp(context, admin, log).finally(() => process.exit(130));
+    };
+    process.once(signal, handler);
+    return [signal, handler];
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
+  };
 }
 
 /** Stops what a run started (in reverse), deletes its keys and scratch directory; logs a cleanup that fails. */

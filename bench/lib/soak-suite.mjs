@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGatewayMesh, spreadClusterFile, workloadMoves } from './gateway-mesh.mjs';
 import { peakResidentMiB, sleep } from './gateway-processes.mjs';
-import { cleanUp, loadMesh, settledMemory, startLoadgens } from './gateway-suite.mjs';
+import { cleanUp, cleanUpOnSignal, loadMesh, settledMemory, startLoadgens } from './gateway-suite.mjs';
 import { connectAdmin, uniquePrefix } from './redis-bench.mjs';
 import { nowMs } from './stats.mjs';
 
@@ -133,6 +133,7 @@ export async function runSoak(plan, { redisUrl, log = () => {} }) {
   const admin = await connectAdmin(redisUrl);
   const mesh = buildGatewayMesh(plan.mesh);
   const context = { mesh, moves: workloadMoves(mesh, 17), prefix: uniquePrefix('soak'), scratch: mkdtempSync(join(tmpdir(), 'skiff-soak-')), cleanups: [] };
+  const removeSignalHandlers = cleanUpOnSignal(context, admin, log);
   try {
     log('(1) load the mesh through the watcher, the translator and the gateway');
     const load = await loadMesh(context, { ...plan, settleMs: plan.settleMs }, { redisUrl }, log);
@@ -227,6 +228,7 @@ export async function runSoak(plan, { redisUrl, log = () => {} }) {
       loadgen: summaries.map((summary) => ({ connections: summary.connections, streams: summary.streams, responses: summary.responses, acks: summary.acks })),
     };
   } finally {
+    removeSignalHandlers();
     await cleanUp(context, admin, log);
   }
 }
