@@ -3,7 +3,8 @@
  * benchmark (`bench/gateway.mjs`) on a smaller mesh whose namespaces are the same size (so each
  * sidecar's CDS, 150 clusters, and each push are the same as there), then (3) one change at a time
  * pushed to `--proxies` sidecars all on the changed cluster, with the gateway's CPU milliseconds per
- * change (`/proc/<pid>/stat`), and (4) the gateway's memory with `--streams` streams connected.
+ * change (`/proc/<pid>/stat`), and (4) the gateway's memory with `--streams` streams connected, and its CPU
+ * while they sit idle.
  * CPU time is what a fan-out costs the gateway whatever else runs on the machine; latencies count
  * the time it waited for a core as well, so both are reported with the load average.
  *

@@ -372,9 +372,25 @@ export async function measureFanout(context, plan, log, variant) {
   };
 }
 
+/** Idle windows, each two fleet heartbeats (5 s) long: V8's collections after the streams came can fall in one. */
+const IDLE_WINDOWS = 3;
+const IDLE_WINDOW_MS = 10_000;
+
+/** The gateway's CPU milliseconds per second in each of `windows` consecutive windows, nothing else happening. */
+async function idleCpu(gateway, windows) {
+  const perSecond = [];
+  for (let i = 0; i < windows; i++) {
+    const before = processCpuMs(gateway.pid);
+    await sleep(IDLE_WINDOW_MS);
+    perSecond.push(((processCpuMs(gateway.pid) - before) * 1000) / IDLE_WINDOW_MS);
+  }
+  return perSecond;
+}
+
 /**
  * (4) Memory alone: `plan.streams.proxies` sidecars on the fan-out cluster connect (100 streams per
- * connection) and stay; the gateway's memory after a GC before, with them, and after they left.
+ * connection) and stay; the gateway's memory after a GC before, with them, and after they left, and
+ * its CPU while they sit idle (`idleCpuMsPerSecond`, one figure per window).
  */
 export async function measureStreamsMemory(context, plan, log) {
   const { mesh, gateway } = context;
@@ -387,6 +403,8 @@ export async function measureStreamsMemory(context, plan, log) {
   const { loadgens, connectMs } = await startLoadgens(context, { proxies, args: ['--clusters', clusterFile, '--connect-rate', String(connectRate)], readyTimeoutMs: plan.readyTimeoutMs });
   const withStreams = await settledMemory(gateway, plan.settleMs);
   log(`  ${proxies} streams ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+  const idleCpuMsPerSecond = await idleCpu(gateway, plan.streams.idleWindows ?? IDLE_WINDOWS);
+  log(`  gateway CPU while they sit idle (fleet heartbeats, timers): ${idleCpuMsPerSecond.map((ms) => ms.toFixed(1)).join(', ')} ms per second over ${IDLE_WINDOW_MS / 1000} s windows`);
   for (const loadgen of loadgens) await loadgen.stop();
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
@@ -395,6 +413,7 @@ export async function measureStreamsMemory(context, plan, log) {
     proxies,
     connectMs,
     memory: { before, withStreams, after },
+    idleCpuMsPerSecond,
     rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / proxies,
     heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / proxies,
     loadAverage: loadavg()[0],

@@ -111,6 +111,42 @@ describe('state of the world: ACK, NACK and nonces', () => {
     expect(syncStatusOf(typeStatus(harness, EDS))).toBe('SYNCED');
   });
 
+  it('changes the sync revision whenever the sync state in the status changes, and not otherwise', () => {
+    const provider = providerWith(testLoadAssignment('x'), testCluster('a'));
+    const harness = new SessionHarness({ provider });
+    // What a fleet report reads of the status (proxySyncStatus in @skiff/gateway).
+    const syncState = () => {
+      const status = harness.session.status();
+      const types = status.types.map(({ typeUrl, sentNonce, sentVersion, sentAt, ackedNonce, ackedVersion, ackedAt, lastNack }) => ({ typeUrl, sentNonce, sentVersion, sentAt, ackedNonce, ackedVersion, ackedAt, lastNack }));
+      return JSON.stringify({ node: status.node, profile: status.profile, types });
+    };
+    let seen = { revision: harness.session.syncRevision, state: syncState() };
+    const step = (action: () => void, expectChange: boolean) => {
+      action();
+      const now = { revision: harness.session.syncRevision, state: syncState() };
+      expect(now.state !== seen.state).toBe(expectChange);
+      expect(now.revision !== seen.revision).toBe(expectChange);
+      seen = now;
+    };
+    step(() => harness.sotw({ typeUrl: EDS, resourceNames: ['x'], node: SIDECAR_NODE }), true);
+    step(() => harness.tick(), true);
+    const [first] = harness.sink.takeSotw();
+    step(() => harness.clock.advance(100), false);
+    step(() => harness.sotw({ typeUrl: EDS, resourceNames: ['x'], versionInfo: first!.message.versionInfo, responseNonce: first!.message.nonce }), true);
+    step(() => {
+      provider.upsert([testCluster('b')]);
+      harness.clock.advance(100);
+    }, false);
+    step(() => {
+      provider.upsert([testLoadAssignment('x', 1)]);
+      harness.clock.advance(10);
+    }, true);
+    const [second] = harness.sink.takeSotw();
+    step(() => harness.sotw({ typeUrl: EDS, resourceNames: ['x'], versionInfo: first!.message.versionInfo, responseNonce: second!.message.nonce, errorDetail: { code: 3, message: 'rejected' } }), true);
+    step(() => harness.sotw({ typeUrl: CDS }), true);
+    step(() => harness.tick(), true);
+  });
+
   it('reads a request with the latest nonce and another version as an ACK, never as a NACK', () => {
     const acks: AdsAckEvent[] = [];
     const nacks: AdsNackEvent[] = [];

@@ -270,6 +270,7 @@ export class AdsSession implements AdsSessionInfo {
   private closed = false;
   /** Monotonic ms since when pushes have been held for the provider's readiness. */
   private readyWaitSince: number | undefined;
+  private syncRevisionValue = 0;
 
   constructor(options: AdsSessionOptions) {
     this.id = options.id;
@@ -474,6 +475,15 @@ export class AdsSession implements AdsSessionInfo {
     return this.closed;
   }
 
+  /**
+   * Changes whenever the sync state in `status()` changes: the node, the types requested, and per type
+   * the last response sent and the last ACK or NACK (not the subscriptions' names or resource counts).
+   * A status derived from those fields alone can be kept while this stays the same.
+   */
+  get syncRevision(): number {
+    return this.syncRevisionValue;
+  }
+
   /** Type URLs with their subscriptions, for removing the session from the server's index. */
   subscriptions(): Iterable<[string, Subscription]> {
     return [...this.types].map(([typeUrl, state]) => [typeUrl, state.subscription] as [string, Subscription]);
@@ -545,6 +555,7 @@ export class AdsSession implements AdsSessionInfo {
     }
     this.nodeValue = proxyNode;
     this.profileValue = profile;
+    this.syncRevisionValue += 1;
     // istiod logs every connection at info ("ADS: new connection for node:..."; pilot/pkg/xds/ads.go).
     this.host.logger.info({ session: this.id, node: this.nodeValue.id, peer: this.peer, mode: this.mode }, 'ADS: new connection');
     this.callback('onStreamIdentified', (callbacks) => callbacks.onStreamIdentified?.(this));
@@ -581,6 +592,7 @@ export class AdsSession implements AdsSessionInfo {
   private createState(typeUrl: string): TypeState {
     const state = new TypeState(typeUrl, this.host.typeHandler(typeUrl));
     this.types.set(typeUrl, state);
+    this.syncRevisionValue += 1;
     return state;
   }
 
@@ -627,6 +639,7 @@ export class AdsSession implements AdsSessionInfo {
     state.ackedVersion = versionInfo;
     state.ackedAt = this.host.clock.epochMs();
     state.lastNack = undefined;
+    this.syncRevisionValue += 1;
     const latencyMs = state.lastSentMonotonic === undefined ? 0 : now - state.lastSentMonotonic;
     this.callback('onAck', (callbacks) => callbacks.onAck?.(this, { typeUrl: state.typeUrl, nonce, versionInfo, latencyMs }));
   }
@@ -640,6 +653,7 @@ export class AdsSession implements AdsSessionInfo {
     // Kept, logged, shown in /debug/syncz and republished in fleet reports: bounded once, here.
     const message = truncateUtf8(fullMessage, this.host.settings.limits.maxErrorDetailBytes);
     state.lastNack = { nonce, versionInfo, code, message, at: this.host.clock.epochMs() };
+    this.syncRevisionValue += 1;
     this.host.logger.warn({ session: this.id, node: this.nodeValue.id, typeUrl: state.typeUrl, nonce, versionInfo, message }, 'ACK ERROR');
     this.callback('onNack', (callbacks) => callbacks.onNack?.(this, { typeUrl: state.typeUrl, nonce, versionInfo, code, message }));
   }
@@ -931,6 +945,7 @@ export class AdsSession implements AdsSessionInfo {
     state.lastVersionInfo = versionInfo;
     state.lastSentMonotonic = this.host.clock.now();
     state.lastSentAt = this.host.clock.epochMs();
+    this.syncRevisionValue += 1;
     const written = this.sink.write(response);
     if (!written) this.blocked = true;
     if (this.host.logger.isLevelEnabled('debug')) {

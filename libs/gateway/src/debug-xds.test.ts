@@ -18,8 +18,8 @@ import { buildServiceEntry, SERVED_VARIANTS, visibilityOf } from '@skiff/transla
 import { DEFAULT_MESH_SETTINGS } from '@skiff/xds-translate';
 import { connectAds, istioctlDebugRequest, type NodeInit, type SotwAdsStream } from '@skiff/xds-conformance';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type GatewayOptions } from './gateway.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEBUG_CONFIG_DUMP_TYPE, DEBUG_SYNCZ_TYPE, Gateway, type FleetReplicaReport, type GatewayOptions } from './gateway.js';
 
 const SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -150,6 +150,63 @@ describe('xDS debug types on the ADS port', () => {
 
     await a.gateway.close();
     await eventually(async () => expect(clientConfigs(await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE))).toEqual([]));
+  });
+
+  it("follows a proxy's sync state from report to report: what it asks, ACKs and NACKs later shows on the other replica", async () => {
+    const a = await startGateway('gateway-a');
+    const b = await startGateway('gateway-b');
+    const stream = await connectAds(a.target, { node: sidecar('later') });
+    streams.push(stream);
+    await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
+    const typesOnB = async () => {
+      const [config] = clientConfigs(await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE));
+      return config?.genericXdsConfigs.map((c) => [c.typeUrl, c.configStatus]);
+    };
+    await eventually(async () => expect(await typesOnB()).toEqual([[TypeUrl.Cluster, ConfigStatus.SYNCED]]));
+
+    // Reports keep the entry of a proxy whose sync state did not change; this one's changes now.
+    stream.request({ typeUrl: TypeUrl.ClusterLoadAssignment, names: [CLUSTER] });
+    stream.nack(await stream.expectResponse({ typeUrl: TypeUrl.ClusterLoadAssignment }), 'endpoint port 0 is invalid');
+    await eventually(async () =>
+      expect(await typesOnB()).toEqual([
+        [TypeUrl.Cluster, ConfigStatus.SYNCED],
+        [TypeUrl.ClusterLoadAssignment, ConfigStatus.ERROR],
+      ]),
+    );
+  });
+
+  it("keeps a quiet replica's report alive without sending it again, and sends it in full after a change or once the store lost it", async () => {
+    const publish = vi.spyOn(store.fleet, 'publish');
+    const refresh = vi.spyOn(store.fleet, 'refresh');
+    const { target } = await startGateway('gateway-a');
+    const stream = await connectAds(target, { node: sidecar('quiet') });
+    streams.push(stream);
+    await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
+    const storedProxy = async () => {
+      const [report] = await store.fleet.list();
+      return (JSON.parse(report!.report) as FleetReplicaReport).proxies.map((proxy) => [proxy.proxy, proxy.cluster_acked !== '']);
+    };
+    await eventually(async () => expect(await storedProxy()).toEqual([['quiet.demo', true]]));
+
+    // Quiet: three more heartbeats (50 ms each) only keep the report alive.
+    const published = publish.mock.calls.length;
+    const refreshed = refresh.mock.calls.length;
+    await eventually(() => expect(refresh.mock.calls.length).toBeGreaterThanOrEqual(refreshed + 3));
+    expect(publish.mock.calls.length).toBe(published);
+
+    // A change of the proxy's sync state is sent in full.
+    stream.request({ typeUrl: TypeUrl.ClusterLoadAssignment, names: [CLUSTER] });
+    stream.ack(await stream.expectResponse({ typeUrl: TypeUrl.ClusterLoadAssignment }));
+    await eventually(async () => {
+      const [report] = await store.fleet.list();
+      const [proxy] = (JSON.parse(report!.report) as FleetReplicaReport).proxies;
+      expect(proxy?.endpoint_acked).not.toBe('');
+    });
+    expect(publish.mock.calls.length).toBeGreaterThan(published);
+
+    // A report the store no longer has (expired, or lost with the store's data) is sent again in full.
+    await store.fleet.remove('gateway-a');
+    await eventually(async () => expect(await storedProxy()).toEqual([['quiet.demo', true]]));
   });
 
   it('answers istio.io/debug/config_dump for <pod>.<namespace> with one resource per config, and nothing for an unknown proxy', async () => {

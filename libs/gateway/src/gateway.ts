@@ -83,12 +83,41 @@ const FLEET_REPORT_SLICE = 500;
 /** What the fleet report reads of a live session. */
 interface AdsSessionStatusSource {
   readonly isClosed: boolean;
+  /** Changes whenever the sync state `proxySyncStatus` reads from `status()` changes. */
+  readonly syncRevision: number;
   status(): AdsSessionStatus;
+}
+
+/** A session's entry in the last fleet report: its JSON, or null for a debug client, as of `revision`. */
+interface FleetReportEntry {
+  readonly revision: number;
+  readonly json: string | null;
+}
+
+/**
+ * `prefix + entries.join(',') + suffix` as one flat string. Concatenating the joined entries would
+ * make a string of two parts that V8 copies again into one before it can be written out: for a fleet
+ * report of ten thousand proxies, another 10 MB per heartbeat.
+ */
+function joinedInOnePiece(prefix: string, entries: readonly string[], suffix: string): string {
+  if (entries.length === 0) return prefix + suffix;
+  const pieces = entries.slice();
+  const last = pieces.length - 1;
+  pieces[0] = prefix + pieces[0]!;
+  pieces[last] = pieces[last]! + suffix;
+  return pieces.join(',');
+}
+
+/** Another replica's report as read from the store, and its proxies. */
+interface ParsedFleetReport {
+  readonly report: string;
+  readonly proxies: readonly ProxySyncStatus[];
 }
 
 /** A replica's fleet report as published to the store. */
 export interface FleetReplicaReport {
   readonly replica: string;
+  /** When this content was published; a report kept alive unchanged (`FleetRegistry.refresh`) keeps its time. */
   readonly publishedAt: string;
   readonly proxies: readonly ProxySyncStatus[];
 }
@@ -113,6 +142,13 @@ export class Gateway implements Runner {
   private readonly debugOverAds: (() => void)[] = [];
   /** The other replicas' proxies as of the last heartbeat. */
   private otherReplicasProxies: ProxySyncStatus[] = [];
+  /** Each live session's entry in the last fleet report; a session that ends takes its entry with it. */
+  private readonly fleetReportEntries = new WeakMap<AdsSessionStatusSource, FleetReportEntry>();
+  /** How many proxies the last fleet report held, and whether it reached the store. */
+  private reportedProxies = 0;
+  private fleetReportStored = false;
+  /** The other replicas' reports as last read, by replica. */
+  private otherReports = new Map<string, ParsedFleetReport>();
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -237,24 +273,40 @@ export class Gateway implements Runner {
   }
 
   /**
-   * `localProxies()` as a JSON array, built `FLEET_REPORT_SLICE` streams per turn of the event loop:
-   * with ten thousand streams the report in one piece (every stream's status, then one 10 MB
-   * `JSON.stringify`) held the loop for about 230 ms every heartbeat, and a push that met it waited
-   * that long (docs/BENCHMARKS.md). Streams that close meanwhile are left out; the CPU is the same.
+   * Each live proxy's entry of the fleet report (`localProxies()` as JSON), built `FLEET_REPORT_SLICE`
+   * streams per turn of the event loop: with ten thousand streams the report in one piece (every
+   * stream's status, then one 10 MB `JSON.stringify`) held the loop for about 230 ms every heartbeat,
+   * and a push that met it waited that long (docs/BENCHMARKS.md). Streams that close meanwhile are
+   * left out. A stream whose sync state did not change since the last report (`syncRevision`) gives
+   * its kept entry again; `changed` says whether any entry differs from the last report's.
    */
-  private async localProxiesJson(): Promise<string> {
+  private async localProxyEntries(): Promise<{ readonly entries: string[]; readonly changed: boolean }> {
     const sessions: AdsSessionStatusSource[] = [];
     for (const server of this.servers) for (const session of server.sessions.values()) sessions.push(session);
-    const parts: string[] = [];
+    const entries: string[] = [];
+    let changed = false;
+    let reported = 0;
     for (let start = 0; start < sessions.length; start += FLEET_REPORT_SLICE) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       for (const session of sessions.slice(start, start + FLEET_REPORT_SLICE)) {
         if (session.isClosed) continue;
-        const status = session.status();
-        if (!isDebugClient(status)) parts.push(JSON.stringify(proxySyncStatus(status, this.replicaId)));
+        const revision = session.syncRevision;
+        let kept = this.fleetReportEntries.get(session);
+        if (kept === undefined || kept.revision !== revision) {
+          const status = session.status();
+          kept = { revision, json: isDebugClient(status) ? null : JSON.stringify(proxySyncStatus(status, this.replicaId)) };
+          this.fleetReportEntries.set(session, kept);
+          changed = true;
+        }
+        if (kept.json === null) continue;
+        entries.push(kept.json);
+        reported += 1;
       }
     }
-    return `[${parts.join(',')}]`;
+    // A stream that ended leaves no entry to compare: the count tells.
+    if (reported !== this.reportedProxies) changed = true;
+    this.reportedProxies = reported;
+    return { entries, changed };
   }
 
   /** Every stream connected to this replica, on any of its ADS servers. */
@@ -271,23 +323,40 @@ export class Gateway implements Runner {
     return [...this.localProxies(), ...others].sort(byNodeIdThenGateway);
   }
 
-  /** The proxies in the other replicas' last reports; none when the store is down. */
+  /**
+   * The proxies in the other replicas' last reports; none when the store is down. Each report is
+   * parsed once: one read again unchanged (a replica whose proxies did not change keeps its report
+   * alive without rewriting it) gives the proxies parsed before. Any change also renews
+   * `otherReplicasProxies`.
+   */
   private async otherReplicasReports(): Promise<ProxySyncStatus[]> {
     let reports: FleetReport[] = [];
     try {
-      reports = await this.options.store.fleet.list();
+      reports = await this.options.store.fleet.list(this.replicaId);
     } catch (error) {
       this.logger.debug({ err: String(error) }, 'fleet reports unavailable; showing this replica only');
     }
-    return reports
-      .filter((report) => report.replica !== this.replicaId)
-      .flatMap((report) => {
-        try {
-          return (JSON.parse(report.report) as FleetReplicaReport).proxies;
-        } catch {
-          return [];
-        }
-      });
+    const parsed = new Map<string, ParsedFleetReport>();
+    let changed = reports.length !== this.otherReports.size;
+    for (const { replica, report } of reports) {
+      const kept = this.otherReports.get(replica);
+      if (kept !== undefined && kept.report === report) {
+        parsed.set(replica, kept);
+        continue;
+      }
+      changed = true;
+      let proxies: readonly ProxySyncStatus[] = [];
+      try {
+        proxies = (JSON.parse(report) as FleetReplicaReport).proxies;
+      } catch {
+        // A report that does not parse shows no proxies.
+      }
+      parsed.set(replica, { report, proxies });
+    }
+    this.otherReports = parsed;
+    const proxies = [...parsed.values()].flatMap((entry) => entry.proxies);
+    if (changed) this.otherReplicasProxies = proxies.filter((proxy) => proxy.gateway !== this.replicaId).sort(byNodeIdThenGateway);
+    return proxies;
   }
 
   /** The session of a proxy on this replica, by istiod's proxy ID (`pod.namespace`) or full node id. */
@@ -357,20 +426,32 @@ export class Gateway implements Runner {
     return scope;
   }
 
-  /** Publishes this replica's proxies and takes in the other replicas' (for the synchronous xDS syncz). */
+  /**
+   * Publishes this replica's proxies and takes in the other replicas' (for the synchronous xDS syncz).
+   * When no proxy's sync state changed since the last report was stored, the stored report is kept
+   * alive instead of sent again: with ten thousand streams each report is about 10 MB of strings, and
+   * building and sending one every heartbeat cost the gateway a full garbage collection every other
+   * heartbeat (docs/BENCHMARKS.md).
+   */
   private async publishFleetReport(ttlMs: number): Promise<void> {
-    const header: Omit<FleetReplicaReport, 'proxies'> = { replica: this.replicaId, publishedAt: new Date().toISOString() };
-    // The `FleetReplicaReport` JSON, with the proxies' array spliced in as built in slices.
-    const report = `${JSON.stringify(header).slice(0, -1)},"proxies":${await this.localProxiesJson()}}`;
+    const { entries, changed } = await this.localProxyEntries();
     try {
-      await this.options.store.fleet.publish(this.replicaId, report, ttlMs);
+      const kept = !changed && this.fleetReportStored && (await this.options.store.fleet.refresh(this.replicaId, ttlMs));
+      if (!kept) {
+        const header: Omit<FleetReplicaReport, 'proxies'> = { replica: this.replicaId, publishedAt: new Date().toISOString() };
+        // The `FleetReplicaReport` JSON, with the proxies' entries spliced into its array.
+        await this.options.store.fleet.publish(this.replicaId, joinedInOnePiece(`${JSON.stringify(header).slice(0, -1)},"proxies":[`, entries, ']}'), ttlMs);
+      }
+      this.fleetReportStored = true;
     } catch (error) {
+      this.fleetReportStored = false;
       this.logger.debug({ err: String(error) }, 'could not publish the fleet report');
     }
-    // Only the other replicas' reports: this replica's proxies were just computed for the report, and
-    // computing and sorting them again here (as `fleetProxies` does) doubled the cost of a heartbeat,
-    // which with ten thousand streams held the event loop long enough to delay pushes.
-    this.otherReplicasProxies = (await this.otherReplicasReports()).filter((proxy) => proxy.gateway !== this.replicaId).sort(byNodeIdThenGateway);
+    // Only the other replicas' reports (which renews `otherReplicasProxies`): this replica's proxies
+    // were just computed for the report, and computing and sorting them again here (as `fleetProxies`
+    // does) doubled the cost of a heartbeat, which with ten thousand streams held the event loop long
+    // enough to delay pushes.
+    await this.otherReplicasReports();
   }
 
   /**

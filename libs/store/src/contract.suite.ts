@@ -750,6 +750,30 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
 
       it('refuses replica ids that cannot be keys', async () => {
         await expect(store.fleet.publish('a b', '{}', 1000)).rejects.toMatchObject({ code: 'invalid-argument' });
+        await expect(store.fleet.refresh('a b', 1000)).rejects.toMatchObject({ code: 'invalid-argument' });
+      });
+
+      it('keeps a live report for another TTL on refresh, and answers false for one that is gone', async () => {
+        await store.fleet.publish('kept', '{"proxies":1}', 1000);
+        await store.fleet.publish('lapsed', '{"proxies":2}', 1000);
+        await harness.advance(700);
+        expect(await store.fleet.refresh('kept', 1000)).toBe(true);
+        await harness.advance(700);
+        // 1.4 s after publishing with a 1 s TTL: only the refreshed report is still there, unchanged.
+        expect(await store.fleet.list()).toEqual([{ replica: 'kept', report: '{"proxies":1}' }]);
+        expect(await store.fleet.refresh('lapsed', 300)).toBe(false);
+        expect(await store.fleet.refresh('never-published', 300)).toBe(false);
+        await store.fleet.remove('kept');
+        expect(await store.fleet.refresh('kept', 300)).toBe(false);
+        expect(await store.fleet.list()).toEqual([]);
+      });
+
+      it("lists the other replicas' reports without the asking replica's own", async () => {
+        await store.fleet.publish('gw-a', '{"proxies":1}', 60_000);
+        await store.fleet.publish('gw-b', '{"proxies":2}', 60_000);
+        await store.fleet.publish('gw-c', '{"proxies":3}', 60_000);
+        expect((await store.fleet.list('gw-b')).map((report) => report.replica)).toEqual(['gw-a', 'gw-c']);
+        expect((await store.fleet.list('gw-z')).map((report) => report.replica)).toEqual(['gw-a', 'gw-b', 'gw-c']);
       });
     });
 

@@ -687,8 +687,14 @@ export function checkReplicaId(replica: string): void {
 export interface FleetRegistry {
   /** Replaces `replica`'s report; it expires after `ttlMs` unless published again. */
   publish(replica: string, report: string, ttlMs: number): Promise<void>;
-  /** Every live report, sorted by replica id. */
-  list(): Promise<FleetReport[]>;
+  /**
+   * Keeps `replica`'s live report for another `ttlMs` without sending it again (a report of ten
+   * thousand proxies is about 10 MB). False when there is no live report to keep (it expired, was
+   * removed, or the store lost its data): the caller publishes it in full.
+   */
+  refresh(replica: string, ttlMs: number): Promise<boolean>;
+  /** Every live report, sorted by replica id; without `except`'s own, which its replica has already. */
+  list(except?: string): Promise<FleetReport[]>;
   /** Drops `replica`'s report at once (a replica shutting down). */
   remove(replica: string): Promise<void>;
 }

@@ -11,11 +11,23 @@ export function memoryFleet(state: MemoryState): FleetRegistry {
         checkTtl(ttlMs);
         state.data.fleet.set(replica, { report, expiresAt: state.now() + ttlMs });
       }),
-    list: async () =>
+    refresh: async (replica, ttlMs) =>
+      state.op(() => {
+        checkReplicaId(replica);
+        checkTtl(ttlMs);
+        const entry = state.data.fleet.get(replica);
+        if (entry === undefined || entry.expiresAt <= state.now()) return false;
+        entry.expiresAt = state.now() + ttlMs;
+        return true;
+      }),
+    list: async (except) =>
       state.op(() => {
         const now = state.now();
         for (const [replica, entry] of state.data.fleet) if (entry.expiresAt <= now) state.data.fleet.delete(replica);
-        return [...state.data.fleet].map(([replica, entry]) => ({ replica, report: entry.report })).sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+        return [...state.data.fleet]
+          .filter(([replica]) => replica !== except)
+          .map(([replica, entry]) => ({ replica, report: entry.report }))
+          .sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
       }),
     remove: async (replica) =>
       state.op(() => {

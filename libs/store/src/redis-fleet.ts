@@ -6,8 +6,8 @@ import type { RedisContext } from './redis-context.js';
 export function redisFleet(ctx: RedisContext): FleetRegistry {
   const { keys } = ctx;
   /** Live reports; replicas whose report expired are pruned from the index on the way. */
-  const list = async (): Promise<FleetReport[]> => {
-    const replicas = (await ctx.client.smembers(keys.fleetIndex)).sort();
+  const list = async (except: string | undefined): Promise<FleetReport[]> => {
+    const replicas = (await ctx.client.smembers(keys.fleetIndex)).filter((replica) => replica !== except).sort();
     if (replicas.length === 0) return [];
     const reports = await ctx.client.mget(replicas.map((replica) => keys.fleetReport(replica)));
     const expired = replicas.filter((_replica, i) => reports[i] === null);
@@ -24,7 +24,13 @@ export function redisFleet(ctx: RedisContext): FleetRegistry {
         checkTtl(ttlMs);
         await ctx.client.multi().set(keys.fleetReport(replica), report, 'PX', ttlMs).sadd(keys.fleetIndex, replica).exec();
       }),
-    list: () => ctx.run('list fleet reports', list),
+    refresh: (replica, ttlMs) =>
+      ctx.run('refresh fleet report', async () => {
+        checkReplicaId(replica);
+        checkTtl(ttlMs);
+        return (await ctx.client.pexpire(keys.fleetReport(replica), ttlMs)) === 1;
+      }),
+    list: (except) => ctx.run('list fleet reports', () => list(except)),
     remove: (replica) =>
       ctx.run('remove fleet report', async () => {
         checkReplicaId(replica);
