@@ -46,7 +46,7 @@ import { nowMs, percentile } from './stats.mjs';
 export const IMAGE_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
 export const JEMALLOC_LIBRARY = 'libjemalloc.so.2';
 /** Twice `IMAGE_MALLOC_CONF`'s `dirty_decay_ms`: by then jemalloc has returned what was freed before. */
-const ALLOCATOR_RETURN_MS = 2_000;
+const ALLOCATOR_RETURN_MS = 2 * Number(/(?:^|,)dirty_decay_ms:(\d+)/.exec(IMAGE_MALLOC_CONF)[1]);
 /** Where Debian's libjemalloc2 puts it (amd64, arm64), and where the image links it. */
 const JEMALLOC_DIRECTORIES = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/local/lib'];
 
