@@ -18,7 +18,7 @@
  * | `{skiff}:epoch`                   | string | random id created by the first write into an empty store              |
  * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
  * | `{skiff}:lease:token`             | string | fencing token counter                                                 |
- * | `{skiff}:fleet:<replica>`         | string | one gateway replica's report (its proxies' sync state), expires (`PX`) |
+ * | `{skiff}:fleet:<replica>`         | string | one gateway replica's report (its proxies' sync state), expires (`PX`; an unchanged report is kept alive with `PEXPIRE`) |
  * | `{skiff}:fleet`                   | set    | replica ids with a report, for listing (expired ones are pruned)      |
  *
  * Pub/sub channel (not a key): `{skiff}:invalidations`.
