@@ -376,10 +376,10 @@ export async function measureFanout(context, plan, log, variant) {
 const IDLE_WINDOWS = 3;
 const IDLE_WINDOW_MS = 10_000;
 
-/** The gateway's CPU milliseconds per second in each of `windows` consecutive windows, nothing else happening. */
-async function idleCpu(gateway, windows) {
+/** The gateway's CPU milliseconds per second in each of `IDLE_WINDOWS` consecutive windows, nothing else happening. */
+async function idleCpu(gateway) {
   const perSecond = [];
-  for (let i = 0; i < windows; i++) {
+  for (let i = 0; i < IDLE_WINDOWS; i++) {
     const before = processCpuMs(gateway.pid);
     await sleep(IDLE_WINDOW_MS);
     perSecond.push(((processCpuMs(gateway.pid) - before) * 1000) / IDLE_WINDOW_MS);
@@ -403,7 +403,7 @@ export async function measureStreamsMemory(context, plan, log) {
   const { loadgens, connectMs } = await startLoadgens(context, { proxies, args: ['--clusters', clusterFile, '--connect-rate', String(connectRate)], readyTimeoutMs: plan.readyTimeoutMs });
   const withStreams = await settledMemory(gateway, plan.settleMs);
   log(`  ${proxies} streams ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
-  const idleCpuMsPerSecond = await idleCpu(gateway, plan.streams.idleWindows ?? IDLE_WINDOWS);
+  const idleCpuMsPerSecond = await idleCpu(gateway);
   log(`  gateway CPU while they sit idle (fleet heartbeats, timers): ${idleCpuMsPerSecond.map((ms) => ms.toFixed(1)).join(', ')} ms per second over ${IDLE_WINDOW_MS / 1000} s windows`);
   for (const loadgen of loadgens) await loadgen.stop();
   resetPeakResident(gateway.pid);
