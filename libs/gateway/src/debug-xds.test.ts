@@ -175,6 +175,38 @@ describe('xDS debug types on the ADS port', () => {
     );
   });
 
+  it("reads another replica's report once per revision: a quiet replica's report is not read again at every heartbeat", async () => {
+    const list = store.fleet.list.bind(store.fleet);
+    /** What gateway-b's heartbeats read of each report: its text, or null when it held that revision. */
+    const readByB: (string | null)[] = [];
+    vi.spyOn(store.fleet, 'list').mockImplementation(async (except, known) => {
+      const reports = await list(except, known);
+      if (except === 'gateway-b') for (const { report } of reports) readByB.push(report);
+      return reports;
+    });
+    const a = await startGateway('gateway-a');
+    const b = await startGateway('gateway-b');
+    await connectSidecar(a.target, 'good');
+    const proxiesOnB = async () => clientConfigs(await istioctlQuery(b.target, DEBUG_SYNCZ_TYPE)).map((config) => [config.node?.id, statusOf(config, TypeUrl.ClusterLoadAssignment)?.configStatus]);
+    await eventually(async () => expect(await proxiesOnB()).toEqual([['good.demo', ConfigStatus.SYNCED]]));
+
+    // gateway-a is quiet now: gateway-b's next heartbeats (50 ms each) get its report without the text.
+    const seen = readByB.length;
+    await eventually(() => expect(readByB.length).toBeGreaterThanOrEqual(seen + 3));
+    expect(readByB.slice(seen)).toEqual(readByB.slice(seen).map(() => null));
+    expect(await proxiesOnB()).toEqual([['good.demo', ConfigStatus.SYNCED]]);
+
+    // A change on gateway-a is a new revision, read in full.
+    await connectSidecar(a.target, 'other');
+    await eventually(async () =>
+      expect(await proxiesOnB()).toEqual([
+        ['good.demo', ConfigStatus.SYNCED],
+        ['other.demo', ConfigStatus.SYNCED],
+      ]),
+    );
+    expect(readByB.slice(seen).some((report) => report !== null && report.includes('other.demo'))).toBe(true);
+  });
+
   it("keeps a quiet replica's report alive without sending it again, and sends it in full after a change or once the store lost it", async () => {
     const publish = vi.spyOn(store.fleet, 'publish');
     const refresh = vi.spyOn(store.fleet, 'refresh');
@@ -184,7 +216,7 @@ describe('xDS debug types on the ADS port', () => {
     await stream.requestResponseAck({ typeUrl: TypeUrl.Cluster });
     const storedProxy = async () => {
       const [report] = await store.fleet.list();
-      return (JSON.parse(report!.report) as FleetReplicaReport).proxies.map((proxy) => [proxy.proxy, proxy.cluster_acked !== '']);
+      return (JSON.parse(report?.report ?? '') as FleetReplicaReport).proxies.map((proxy) => [proxy.proxy, proxy.cluster_acked !== '']);
     };
     await eventually(async () => expect(await storedProxy()).toEqual([['quiet.demo', true]]));
 
@@ -199,7 +231,7 @@ describe('xDS debug types on the ADS port', () => {
     stream.ack(await stream.expectResponse({ typeUrl: TypeUrl.ClusterLoadAssignment }));
     await eventually(async () => {
       const [report] = await store.fleet.list();
-      const [proxy] = (JSON.parse(report!.report) as FleetReplicaReport).proxies;
+      const [proxy] = (JSON.parse(report?.report ?? '') as FleetReplicaReport).proxies;
       expect(proxy?.endpoint_acked).not.toBe('');
     });
     expect(publish.mock.calls.length).toBeGreaterThan(published);

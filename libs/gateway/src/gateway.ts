@@ -108,9 +108,9 @@ function joinedInOnePiece(prefix: string, entries: readonly string[], suffix: st
   return pieces.join(',');
 }
 
-/** Another replica's report as read from the store, and its proxies. */
+/** Another replica's report as read from the store: its revision (null: read every time) and its proxies. */
 interface ParsedFleetReport {
-  readonly report: string;
+  readonly revision: string | null;
   readonly proxies: readonly ProxySyncStatus[];
 }
 
@@ -147,7 +147,7 @@ export class Gateway implements Runner {
   /** How many proxies the last fleet report held, and whether it reached the store. */
   private reportedProxies = 0;
   private fleetReportStored = false;
-  /** The other replicas' reports as last read, by replica. */
+  /** The other replicas' reports as last read and parsed, by replica. */
   private otherReports = new Map<string, ParsedFleetReport>();
 
   constructor(options: GatewayOptions) {
@@ -324,24 +324,27 @@ export class Gateway implements Runner {
   }
 
   /**
-   * The proxies in the other replicas' last reports; none when the store is down. Each report is
-   * parsed once: one read again unchanged (a replica whose proxies did not change keeps its report
-   * alive without rewriting it) gives the proxies parsed before. Any change also renews
-   * `otherReplicasProxies`.
+   * The proxies in the other replicas' last reports; none when the store is down. A report is read
+   * and parsed once per revision: the store leaves out the text of the reports whose revision this
+   * replica holds (a replica whose proxies did not change keeps its report alive without rewriting
+   * it), and their proxies are those parsed before. Any change also renews `otherReplicasProxies`.
    */
   private async otherReplicasReports(): Promise<ProxySyncStatus[]> {
     let reports: FleetReport[] = [];
+    const known = new Map<string, string>();
+    for (const [replica, { revision }] of this.otherReports) if (revision !== null) known.set(replica, revision);
     try {
-      reports = await this.options.store.fleet.list(this.replicaId);
+      reports = await this.options.store.fleet.list(this.replicaId, known);
     } catch (error) {
       this.logger.debug({ err: String(error) }, 'fleet reports unavailable; showing this replica only');
     }
     const parsed = new Map<string, ParsedFleetReport>();
     let changed = reports.length !== this.otherReports.size;
-    for (const { replica, report } of reports) {
+    for (const { replica, revision, report } of reports) {
       const kept = this.otherReports.get(replica);
-      if (kept !== undefined && kept.report === report) {
-        parsed.set(replica, kept);
+      if (report === null) {
+        // Listed without its text only for a revision passed in `known`, which came from `otherReports`.
+        if (kept !== undefined) parsed.set(replica, kept);
         continue;
       }
       changed = true;
@@ -351,7 +354,7 @@ export class Gateway implements Runner {
       } catch {
         // A report that does not parse shows no proxies.
       }
-      parsed.set(replica, { report, proxies });
+      parsed.set(replica, { revision, proxies });
     }
     this.otherReports = parsed;
     const proxies = [...parsed.values()].flatMap((entry) => entry.proxies);

@@ -15,6 +15,7 @@ import {
   type LeaseGrant,
   type PolicyScopes,
   type DeleteResult,
+  type FleetReport,
   type ReplaceOutcome,
   type ResourceId,
   type Store,
@@ -734,11 +735,11 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         await other.fleet.publish('gw-a', '{"proxies":1}', 60_000);
         await store.fleet.publish('gw-b', '{"proxies":3}', 60_000);
         expect(await other.fleet.list()).toEqual([
-          { replica: 'gw-a', report: '{"proxies":1}' },
-          { replica: 'gw-b', report: '{"proxies":3}' },
+          { replica: 'gw-a', revision: expect.any(String), report: '{"proxies":1}' },
+          { replica: 'gw-b', revision: expect.any(String), report: '{"proxies":3}' },
         ]);
         await other.fleet.remove('gw-a');
-        expect(await store.fleet.list()).toEqual([{ replica: 'gw-b', report: '{"proxies":3}' }]);
+        expect(await store.fleet.list()).toEqual([{ replica: 'gw-b', revision: expect.any(String), report: '{"proxies":3}' }]);
       });
 
       it('forgets a replica that stops heartbeating once its TTL passes', async () => {
@@ -760,7 +761,7 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         expect(await store.fleet.refresh('kept', 1000)).toBe(true);
         await harness.advance(700);
         // 1.4 s after publishing with a 1 s TTL: only the refreshed report is still there, unchanged.
-        expect(await store.fleet.list()).toEqual([{ replica: 'kept', report: '{"proxies":1}' }]);
+        expect(await store.fleet.list()).toEqual([{ replica: 'kept', revision: expect.any(String), report: '{"proxies":1}' }]);
         expect(await store.fleet.refresh('lapsed', 300)).toBe(false);
         expect(await store.fleet.refresh('never-published', 300)).toBe(false);
         await store.fleet.remove('kept');
@@ -774,6 +775,39 @@ export function describeStoreContract(name: string, createHarness: StoreHarnessF
         await store.fleet.publish('gw-c', '{"proxies":3}', 60_000);
         expect((await store.fleet.list('gw-b')).map((report) => report.replica)).toEqual(['gw-a', 'gw-c']);
         expect((await store.fleet.list('gw-z')).map((report) => report.replica)).toEqual(['gw-a', 'gw-b', 'gw-c']);
+      });
+
+      it('leaves out the text of a report whose revision the caller holds, until it is published again', async () => {
+        const other = await harness.open();
+        await store.fleet.publish('gw-a', '{"proxies":1}', 1000);
+        await store.fleet.publish('gw-b', '{"proxies":2}', 60_000);
+        const first = await other.fleet.list();
+        const revisionOf = (reports: readonly FleetReport[], replica: string): string => reports.find((report) => report.replica === replica)?.revision as string;
+        const known = new Map([
+          ['gw-a', revisionOf(first, 'gw-a')],
+          ['gw-b', revisionOf(first, 'gw-b')],
+        ]);
+        expect(known.get('gw-a')).not.toBe(known.get('gw-b'));
+        expect(await other.fleet.list(undefined, known)).toEqual([
+          { replica: 'gw-a', revision: known.get('gw-a'), report: null },
+          { replica: 'gw-b', revision: known.get('gw-b'), report: null },
+        ]);
+        // A refresh keeps the revision; a publish, even of the same text, makes a new one.
+        await harness.advance(700);
+        expect(await store.fleet.refresh('gw-a', 1000)).toBe(true);
+        await store.fleet.publish('gw-b', '{"proxies":2}', 60_000);
+        await harness.advance(700);
+        const after = await other.fleet.list(undefined, known);
+        expect(after).toEqual([
+          { replica: 'gw-a', revision: known.get('gw-a'), report: null },
+          { replica: 'gw-b', revision: expect.any(String), report: '{"proxies":2}' },
+        ]);
+        expect(revisionOf(after, 'gw-b')).not.toBe(known.get('gw-b'));
+        // A held revision does not keep a report that is gone in the list.
+        await harness.advance(700);
+        expect((await other.fleet.list(undefined, known)).map((report) => report.replica)).toEqual(['gw-b']);
+        await store.fleet.remove('gw-b');
+        expect(await other.fleet.list(undefined, known)).toEqual([]);
       });
     });
 

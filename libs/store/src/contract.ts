@@ -670,7 +670,14 @@ export type GatewayWriter = SidecarWriter;
 /** One gateway replica's report: opaque JSON (its connected proxies and their sync state). */
 export interface FleetReport {
   readonly replica: string;
-  readonly report: string;
+  /**
+   * Names this version of the report: a publish gives a new one, a refresh keeps it. Null when the
+   * store holds the report without one (a replica that published before revisions were recorded):
+   * such a report is sent in full every time.
+   */
+  readonly revision: string | null;
+  /** The report's text; null when the caller said it holds this revision already (`list`'s `known`). */
+  readonly report: string | null;
 }
 
 /** Throws `StoreError('invalid-argument')` unless `replica` can be used in a key. */
@@ -693,8 +700,13 @@ export interface FleetRegistry {
    * removed, or the store lost its data): the caller publishes it in full.
    */
   refresh(replica: string, ttlMs: number): Promise<boolean>;
-  /** Every live report, sorted by replica id; without `except`'s own, which its replica has already. */
-  list(except?: string): Promise<FleetReport[]>;
+  /**
+   * Every live report, sorted by replica id; without `except`'s own, which its replica has already.
+   * `known` holds the revision of each report the caller has: those still current are listed with
+   * `report: null` and their text is not read (replicas heartbeat every few seconds, and a quiet
+   * replica's report of ten thousand proxies is 10 MB that every other replica would read each time).
+   */
+  list(except?: string, known?: ReadonlyMap<string, string>): Promise<FleetReport[]>;
   /** Drops `replica`'s report at once (a replica shutting down). */
   remove(replica: string): Promise<void>;
 }

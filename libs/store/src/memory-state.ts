@@ -87,7 +87,7 @@ export class MemoryData {
   epoch: string | null = null;
   lease: { value: string; expiresAt: number } | null = null;
   leaseTokenCounter: number | null = null;
-  readonly fleet = new Map<string, { report: string; expiresAt: number }>();
+  readonly fleet = new Map<string, { report: string; revision: string; expiresAt: number }>();
 }
 
 export class MemoryState {

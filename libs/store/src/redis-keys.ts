@@ -19,6 +19,7 @@
  * | `{skiff}:lease`                   | string | `<token>|<holder>` of the writer lease, expires with `PX`             |
  * | `{skiff}:lease:token`             | string | fencing token counter                                                 |
  * | `{skiff}:fleet:<replica>`         | string | one gateway replica's report (its proxies' sync state), expires (`PX`; an unchanged report is kept alive with `PEXPIRE`) |
+ * | `{skiff}:fleet-revision:<replica>` | string | a random id per published report, set and kept alive with it: readers holding it skip the report |
  * | `{skiff}:fleet`                   | set    | replica ids with a report, for listing (expired ones are pruned)      |
  *
  * Pub/sub channel (not a key): `{skiff}:invalidations`.
@@ -67,6 +68,7 @@ export interface KeyLayout {
   readonly lease: string;
   readonly leaseTokenCounter: string;
   fleetReport(replica: string): string;
+  fleetRevision(replica: string): string;
   readonly fleetIndex: string;
   /** Pub/sub channel of invalidations. */
   readonly invalidationChannel: string;
@@ -113,6 +115,7 @@ export function keyLayout(prefix: string = DEFAULT_KEY_PREFIX, shard?: ShardPosi
     lease: sharded ? `${tag}:fence` : `${tag}:lease`,
     leaseTokenCounter: `${tag}:lease:token`,
     fleetReport: (replica) => `${tag}:fleet:${replica}`,
+    fleetRevision: (replica) => `${tag}:fleet-revision:${replica}`,
     fleetIndex: `${tag}:fleet`,
     invalidationChannel: `${tag}:invalidations`,
     allKeysPattern: `${tag}:*`,

@@ -49,6 +49,7 @@ describe('Redis store', () => {
       await store.changeLog.read('t1', { count: 10, blockMs: 0 });
       await store.resources.replace({ visibility: visibility(key), revision: 1, resources: [resource(CLUSTER_TYPE, 'outbound|80||a.example.com', 'v1')] });
       await store.resources.deleteOwner({ namespace: 'default', name: 'gone' }, { revision: 2 });
+      await store.fleet.publish('gw-1', '{}', 60_000);
       const keys = await listKeys(admin, prefix);
       const layout = keyLayout(prefix);
       expect(keys).toEqual(
@@ -64,11 +65,41 @@ describe('Redis store', () => {
           layout.epoch,
           layout.lease,
           layout.leaseTokenCounter,
+          layout.fleetReport('gw-1'),
+          layout.fleetRevision('gw-1'),
+          layout.fleetIndex,
         ].sort(),
       );
       expect(new Set(keys.map(hashTagOf))).toEqual(new Set([prefix]));
       // The tombstone of a deleted owner expires on its own.
       expect(await admin.pttl(layout.resources('default/gone'))).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      await deleteKeys(admin, prefix);
+    }
+  });
+
+  it('lists a fleet report stored without a revision (an older replica) with revision null, and reads it every time', async () => {
+    const prefix = `${filePrefix}-fleet-revision`;
+    const store = createRedisStore({ url: SHARED_REDIS_URL, keyPrefix: prefix });
+    try {
+      const layout = keyLayout(prefix);
+      await admin.multi().set(layout.fleetReport('gw-old'), '{"proxies":1}', 'PX', 60_000).sadd(layout.fleetIndex, 'gw-old').exec();
+      await store.fleet.publish('gw-new', '{"proxies":2}', 60_000);
+      const first = await store.fleet.list();
+      expect(first).toEqual([
+        { replica: 'gw-new', revision: expect.any(String), report: '{"proxies":2}' },
+        { replica: 'gw-old', revision: null, report: '{"proxies":1}' },
+      ]);
+      const known = new Map([['gw-new', first[0]?.revision as string]]);
+      expect(await store.fleet.list(undefined, known)).toEqual([
+        { replica: 'gw-new', revision: known.get('gw-new'), report: null },
+        { replica: 'gw-old', revision: null, report: '{"proxies":1}' },
+      ]);
+      // Its revision lost (a key evicted alone): the report is read again, and a refresh asks for a full publish.
+      await admin.del(layout.fleetRevision('gw-new'));
+      expect(await store.fleet.list(undefined, known)).toContainEqual({ replica: 'gw-new', revision: null, report: '{"proxies":2}' });
+      expect(await store.fleet.refresh('gw-new', 60_000)).toBe(false);
     } finally {
       await store.close();
       await deleteKeys(admin, prefix);
