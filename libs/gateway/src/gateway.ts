@@ -339,7 +339,7 @@ export class Gateway implements Runner {
       this.logger.debug({ err: String(error) }, 'fleet reports unavailable; showing this replica only');
     }
     const parsed = new Map<string, ParsedFleetReport>();
-    let changed = reports.length !== this.otherReports.size;
+    let changed = false;
     for (const { replica, revision, report } of reports) {
       const kept = this.otherReports.get(replica);
       if (report === null) {
@@ -356,6 +356,8 @@ export class Gateway implements Runner {
       }
       parsed.set(replica, { revision, proxies });
     }
+    // A replica that left the fleet changes the list too.
+    if (parsed.size !== this.otherReports.size) changed = true;
     this.otherReports = parsed;
     const proxies = [...parsed.values()].flatMap((entry) => entry.proxies);
     if (changed) this.otherReplicasProxies = proxies.filter((proxy) => proxy.gateway !== this.replicaId).sort(byNodeIdThenGateway);
