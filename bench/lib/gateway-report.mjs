@@ -79,6 +79,8 @@ function memoryRow(label, streams, memory, connectMs) {
     `${mib(before.rssMiB)} (${mib(before.heapUsedMiB)})`,
     mib(withStreams.peakRssMiB),
     `${mib(withStreams.rssMiB)} (${mib(withStreams.heapUsedMiB)})`,
+    // Not in results written before it was measured.
+    memory.peakDuringChangesMiB === undefined ? '-' : mib(memory.peakDuringChangesMiB),
     `${mib(after.rssMiB)} (${mib(after.heapUsedMiB)})`,
     perStream(before.rssMiB, withStreams.rssMiB, streams),
     perStream(before.heapUsedMiB, withStreams.heapUsedMiB, streams),
@@ -114,8 +116,8 @@ function tables(results) {
       ],
     },
     {
-      title: 'Gateway memory: VmRSS MiB (JavaScript heap in use) after a full GC, peak while connecting, and connecting time',
-      header: ['phase', 'before', 'peak while connecting', 'with the streams', 'after they left', 'RSS KiB per stream', 'heap KiB per stream', 'all ready after s'],
+      title: 'Gateway memory: VmRSS MiB (JavaScript heap in use) after a full GC, peaks while connecting and during the changes, and connecting time',
+      header: ['phase', 'before', 'peak while connecting', 'with the streams', 'peak during the changes', 'after they left', 'RSS KiB per stream', 'heap KiB per stream', 'all ready after s'],
       rows: [
         memoryRow(`(2) ${count(spread.proxies)} streams, one connection each`, spread.proxies, spread.memory, spread.connectMs),
         memoryRow(`(3) ${count(fanout.proxies)} streams, ${count(fanout.loadgen[0].connections)} connections`, fanout.proxies, fanout.memory, fanout.connectMs),

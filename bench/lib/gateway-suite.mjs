@@ -227,6 +227,7 @@ async function measureSpread(context, plan, log) {
   const [loadgen] = loadgens;
   const withStreams = await settledMemory(gateway, plan.settleMs);
   log(`  ${spread.proxies} proxies ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+  resetPeakResident(gateway.pid);
 
   const busy = new Set();
   const delays = [];
@@ -259,11 +260,12 @@ async function measureSpread(context, plan, log) {
   const durationMs = Date.now() - started;
   const pushes = (await pushesOf(gateway)) - pushesBefore;
   const stages = stageMeans(stagesBefore, await stageTotals(context));
+  const peakDuringChangesMiB = peakResidentMiB(gateway.pid);
   const summary = await loadgen.stop();
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
-  log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; after they left: ${describeMemory(after)}`);
+  log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after)}`);
   log(`  stage means: ${describeStages(stages)}`);
   return {
     proxies: spread.proxies,
@@ -279,7 +281,7 @@ async function measureSpread(context, plan, log) {
     durationMs,
     pushes,
     pushesPerSecond: (pushes * 1000) / durationMs,
-    memory: { before, withStreams, after },
+    memory: { before, withStreams, peakDuringChangesMiB, after },
     loadgen: loadgenFacts(summary),
   };
 }
@@ -306,6 +308,7 @@ export async function measureFanout(context, plan, log, variant) {
   });
   const withStreams = await settledMemory(gateway, plan.settleMs);
   log(`  ${fanout.proxies} proxies (${variant.processes} load generator process${variant.processes === 1 ? '' : 'es'}) ready in ${Math.round(connectMs)} ms; gateway ${describeMemory(withStreams)}`);
+  resetPeakResident(gateway.pid);
 
   const delays = [];
   const rounds = [];
@@ -337,12 +340,13 @@ export async function measureFanout(context, plan, log, variant) {
     await sleep(fanout.pauseMs);
   }
   const stages = stageMeans(stagesBefore, await stageTotals(context));
+  const peakDuringChangesMiB = peakResidentMiB(gateway.pid);
   const summaries = [];
   for (const loadgen of loadgens) summaries.push(await loadgen.stop());
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
-  log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; after they left: ${describeMemory(after)}`);
+  log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after)}`);
   log(`  stage means: ${describeStages(stages)}`);
   const cpu = {
     gatewayMsPerChange: latencyOf(gatewayCpu),
@@ -365,7 +369,7 @@ export async function measureFanout(context, plan, log, variant) {
     stages,
     pushes: pushesInRounds,
     pushesPerSecond: (pushesInRounds * 1000) / roundsMs,
-    memory: { before, withStreams, after },
+    memory: { before, withStreams, peakDuringChangesMiB, after },
     rssPerStreamKiB: ((withStreams.rssMiB - before.rssMiB) * 1024) / fanout.proxies,
     heapPerStreamKiB: ((withStreams.heapUsedMiB - before.heapUsedMiB) * 1024) / fanout.proxies,
     loadgen: summaries.map(loadgenFacts),
