@@ -180,6 +180,11 @@ describe('mandatory values and refused combinations', () => {
       { ...EXTERNAL_REDIS, gateway: { autoscaling: { minReplicas: 2 }, podDisruptionBudget: { minAvailable: 2 } } },
       'gateway.podDisruptionBudget.minAvailable (2) must be below the guaranteed gateway replicas (2)',
     ],
+    [
+      'a memory limit that leaves too small a heap',
+      { ...EXTERNAL_REDIS, watcher: { resources: { limits: { memory: '80Mi' } } } },
+      'watcher.resources.limits.memory: 80Mi leaves V8 a heap of 60 MiB at heapLimitPercent 75; a Skiff service needs at least 64 MiB',
+    ],
   ])('refuses %s with a clear message', (_name, values, message) => {
     const { status, stderr } = renderWith(values);
     expect(status).not.toBe(0);
@@ -299,5 +304,46 @@ describe('xDS mTLS, limits and debug access', () => {
       expect(env.find((variable) => variable.name === 'SKIFF_DEBUG_AUTH')?.value).toBe('true');
       expect((at(container, 'volumeMounts') as unknown[]).some((mount) => at(mount, 'mountPath') === '/etc/skiff/debug-token')).toBe(true);
     }
+  });
+});
+
+describe("V8's heap limit", () => {
+  /** NODE_OPTIONS of each Skiff Deployment's container, by Deployment name (undefined: not set). */
+  const nodeOptions = (values: unknown): Record<string, string | undefined> =>
+    Object.fromEntries(
+      objectsWith(values)
+        .filter((object) => object.kind === 'Deployment')
+        .map((deployment) => {
+          const container = (at(deployment, 'spec', 'template', 'spec', 'containers') as unknown[])[0];
+          const env = at(container, 'env') as { name: string; value?: string }[];
+          return [deployment.metadata.name, env.find((variable) => variable.name === 'NODE_OPTIONS')?.value];
+        }),
+    );
+
+  it("is 75% of each container's memory limit by default, where Node alone would take about half", () => {
+    expect(nodeOptions(EXTERNAL_REDIS)).toEqual({
+      'skiff-watcher': '--max-old-space-size=768',
+      'skiff-translator': '--max-old-space-size=768',
+      'skiff-ads-gateway': '--max-old-space-size=1536',
+    });
+  });
+
+  it('reads decimal and binary quantities, follows heapLimitPercent, and is left to Node at 0 or without a limit', () => {
+    expect(
+      nodeOptions({
+        ...EXTERNAL_REDIS,
+        heapLimitPercent: 50,
+        watcher: { resources: { limits: { memory: '1500M' } } },
+        translator: { resources: { limits: { memory: '1.5Gi' } } },
+        // null removes the chart's default limit (Helm merges values into the defaults).
+        gateway: { resources: { limits: { memory: null } } },
+      }),
+    ).toEqual({
+      // 1500e6 bytes = 1430.5 MiB, half of it rounded down; 1.5Gi = 1536 MiB.
+      'skiff-watcher': '--max-old-space-size=715',
+      'skiff-translator': '--max-old-space-size=768',
+      'skiff-ads-gateway': undefined,
+    });
+    expect(Object.values(nodeOptions({ ...EXTERNAL_REDIS, heapLimitPercent: 0 }))).toEqual([undefined, undefined, undefined]);
   });
 });
