@@ -168,7 +168,7 @@ export async function runSidecarBenchmark({ quick, redisUrl, log }) {
         // Best effort: the run's outcome matters more.
       }
     }
-    await deleteKeys(admin, `{${prefix}}:*`);
+    await deleteKeys(admin, prefix);
     admin.disconnect();
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -2,12 +2,13 @@
  * Runs the Sidecar benchmark (`bench/sidecar.mjs`) in quick mode end to end, so its code cannot rot:
  * the built watcher, translator and gateway load a small mesh and a Sidecar from a directory through
  * the shared Redis, skiff-loadgen's proxies receive the clusters each Sidecar change imports, no
- * resource is rebuilt, and the results and the docs section are written. Timings are never asserted.
+ * resource is rebuilt, the results and the docs section are written, and its Redis keys are gone.
+ * Timings are never asserted.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED_REDIS_URL } from '@skiff/testing';
+import { connectAdmin, listKeys, SHARED_REDIS_URL } from '@skiff/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { main } from '../sidecar.mjs';
 
@@ -31,4 +32,11 @@ it('re-scopes every proxy on each Sidecar change without rebuilding resources, a
   const written = readFileSync(docs, 'utf8');
   expect(written).toContain('Hand-written introduction.');
   expect(written).toContain('## Sidecar change -> every proxy has its new cluster set');
+  // The run's keys (under `{skiff-bench-sidecar-<pid>-<id>}`, this process's pid) are deleted afterwards.
+  const admin = await connectAdmin(SHARED_REDIS_URL);
+  try {
+    expect(await listKeys(admin, `skiff-bench-sidecar-${process.pid}-*`)).toEqual([]);
+  } finally {
+    admin.disconnect();
+  }
 });
