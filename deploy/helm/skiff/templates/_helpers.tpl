@@ -84,7 +84,6 @@ external URL whose scheme agrees with redis.external.tls.enabled.
 {{- if and (not .Values.redis.bundled.enabled) .Values.redis.external.tls.enabled .Values.redis.external.tls.caSecret }}true{{ end }}
 {{- end }}
 
-{{/* Environment every Skiff container gets: log level, Redis password and CA, pod identity. */}}
 {{/*
 NODE_OPTIONS giving V8 a heap limit of heapLimitPercent of a container's memory limit, which Node
 would otherwise cap at about half of it: call with (dict "root" $ "component" "gateway" "resources"
@@ -112,6 +111,7 @@ Kubernetes quantity: a number with an optional suffix (m, k, M, G, T, P, E, Ki, 
 {{- end -}}
 {{- end }}
 
+{{/* Environment every Skiff container gets: log level, Redis password and CA, pod identity. */}}
 {{- define "skiff.commonEnv" -}}
 - name: SKIFF_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
