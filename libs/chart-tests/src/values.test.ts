@@ -344,6 +344,8 @@ describe("V8's heap limit", () => {
       'skiff-translator': '--max-old-space-size=768',
       'skiff-ads-gateway': undefined,
     });
+    // A plain number is bytes; from a values file it reaches the template as a float (1.073741824e+09).
+    expect(nodeOptions({ ...EXTERNAL_REDIS, watcher: { resources: { limits: { memory: 1073741824 } } } })['skiff-watcher']).toBe('--max-old-space-size=768');
     expect(Object.values(nodeOptions({ ...EXTERNAL_REDIS, heapLimitPercent: 0 }))).toEqual([undefined, undefined, undefined]);
   });
 });

@@ -92,18 +92,25 @@ Kubernetes quantity: a number with an optional suffix (m, k, M, G, T, P, E, Ki, 
 */}}
 {{- define "skiff.heapLimitEnv" -}}
 {{- $percent := int .root.Values.heapLimitPercent -}}
-{{- $limit := "" -}}
-{{- with .resources }}{{ with .limits }}{{ with .memory }}{{ $limit = toString . }}{{ end }}{{ end }}{{ end -}}
-{{- if and (gt $percent 0) $limit -}}
-{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit -}}
-{{- $suffix := trimPrefix $number $limit -}}
+{{- $memory := "" -}}
+{{- with .resources }}{{ with .limits }}{{ with .memory }}{{ $memory = . }}{{ end }}{{ end }}{{ end -}}
+{{- if and (gt $percent 0) $memory -}}
+{{- $bytes := 0.0 -}}
+{{- if kindIs "string" $memory -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $memory -}}
+{{- $suffix := trimPrefix $number $memory -}}
 {{- $bytesPer := dict "" 1.0 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
 {{- if or (not $number) (not (hasKey $bytesPer $suffix)) -}}
-{{- fail (printf "%s.resources.limits.memory: %q is not a memory quantity (a number with one of the suffixes m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi or Ei)" .component $limit) -}}
+{{- fail (printf "%s.resources.limits.memory: %q is not a memory quantity (a number with one of the suffixes m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi or Ei)" .component $memory) -}}
 {{- end -}}
-{{- $heapMiB := int (floor (divf (mulf (float64 $number) (get $bytesPer $suffix) $percent) (mulf 1048576.0 100.0))) -}}
+{{- $bytes = mulf (float64 $number) (get $bytesPer $suffix) -}}
+{{- else -}}
+{{- /* A plain number is bytes (a values file's 1073741824 arrives as a float). */ -}}
+{{- $bytes = float64 $memory -}}
+{{- end -}}
+{{- $heapMiB := int (floor (divf (mulf $bytes $percent) (mulf 1048576.0 100.0))) -}}
 {{- if lt $heapMiB 64 -}}
-{{- fail (printf "%s.resources.limits.memory: %s leaves V8 a heap of %d MiB at heapLimitPercent %d; a Skiff service needs at least 64 MiB" .component $limit $heapMiB $percent) -}}
+{{- fail (printf "%s.resources.limits.memory: %v leaves V8 a heap of %d MiB at heapLimitPercent %d; a Skiff service needs at least 64 MiB" .component $memory $heapMiB $percent) -}}
 {{- end -}}
 # V8's heap limit: heapLimitPercent of the container's memory limit.
 - name: NODE_OPTIONS
