@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { heapLimitWarning } from './heap-limit.js';
+import { heapLimitChosen, heapLimitWarning } from './heap-limit.js';
 
 const MiB = 1048576;
 
@@ -15,10 +15,22 @@ describe('heapLimitWarning', () => {
 
   it('is quiet with a chosen heap limit, without a container limit, or when libuv reports none', () => {
     expect(heapLimitWarning(780 * MiB, 1024 * MiB)).toBeUndefined();
+    // Chosen, even below the default share (the chart's heapLimitPercent: 50).
+    expect(heapLimitWarning(512 * MiB, 1024 * MiB, true)).toBeUndefined();
     expect(heapLimitWarning(4144 * MiB, undefined)).toBeUndefined();
     expect(heapLimitWarning(4144 * MiB, 0)).toBeUndefined();
     expect(heapLimitWarning(4144 * MiB, 2 ** 64)).toBeUndefined();
     // This process: whatever its limits, the call answers from them without throwing.
     expect(() => heapLimitWarning(getHeapStatistics().heap_size_limit, process.constrainedMemory())).not.toThrow();
+  });
+});
+
+describe('heapLimitChosen', () => {
+  it('finds --max-old-space-size on the command line or in NODE_OPTIONS, in any of its spellings', () => {
+    expect(heapLimitChosen(['--max-old-space-size=768'], '')).toBe(true);
+    expect(heapLimitChosen([], '--enable-source-maps --max_old_space_size=768')).toBe(true);
+    expect(heapLimitChosen(['--max-old-space-size', '768'], '')).toBe(true);
+    expect(heapLimitChosen(['--max-semi-space-size=64'], '--expose-gc')).toBe(false);
+    expect(heapLimitChosen([], '')).toBe(false);
   });
 });

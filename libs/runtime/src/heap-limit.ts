@@ -9,18 +9,23 @@
 
 /** Above this, `process.constrainedMemory()` means "no limit" (libuv reports the cgroup's maximum, 2^63 or more). */
 const NO_LIMIT_ABOVE = 2 ** 52;
-/** A heap limit below this share of the container's limit is Node's default, not a choice. */
+/** Node's default share is about half; a limit at or above this share leaves room whoever set it. */
 const DEFAULT_SHARE_BELOW = 0.6;
 
 const mib = (bytes: number): number => Math.round(bytes / 1048576);
 
+/** Whether Node was given a heap limit, on its command line or in `NODE_OPTIONS`. */
+export function heapLimitChosen(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): boolean {
+  return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]old[-_]space[-_]size(=|$)/.test(arg));
+}
+
 /**
  * The warning to log when the heap limit (`v8.getHeapStatistics().heap_size_limit`) is Node's default
  * share of the container's memory limit (`process.constrainedMemory()`), or undefined when there is
- * no such limit or the heap limit was chosen.
+ * no such limit or the heap limit was chosen (`chosen`: `heapLimitChosen()`).
  */
-export function heapLimitWarning(heapLimitBytes: number, containerLimitBytes: number | undefined): string | undefined {
-  if (containerLimitBytes === undefined || containerLimitBytes <= 0 || containerLimitBytes >= NO_LIMIT_ABOVE) return undefined;
+export function heapLimitWarning(heapLimitBytes: number, containerLimitBytes: number | undefined, chosen = false): string | undefined {
+  if (chosen || containerLimitBytes === undefined || containerLimitBytes <= 0 || containerLimitBytes >= NO_LIMIT_ABOVE) return undefined;
   if (heapLimitBytes >= DEFAULT_SHARE_BELOW * containerLimitBytes) return undefined;
   return (
     `V8's heap limit is ${mib(heapLimitBytes)} MiB of this container's ${mib(containerLimitBytes)} MiB memory limit (Node's default share): ` +

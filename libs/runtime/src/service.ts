@@ -4,7 +4,7 @@
  * nothing), the monitoring server, and its replica id; and how it runs its own runners after those.
  */
 import { getHeapStatistics } from 'node:v8';
-import { heapLimitWarning } from './heap-limit.js';
+import { heapLimitChosen, heapLimitWarning } from './heap-limit.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { MonitoringServer, type DebugAccessOptions } from './monitoring-server.js';
@@ -29,7 +29,7 @@ export interface ServiceBase {
 
 export function createServiceBase(name: string, options: { readonly logLevel: LogLevel; readonly debugAccess?: DebugAccessOptions }): ServiceBase {
   const logger = createLogger({ level: options.logLevel, name });
-  const heapWarning = heapLimitWarning(getHeapStatistics().heap_size_limit, process.constrainedMemory());
+  const heapWarning = heapLimitWarning(getHeapStatistics().heap_size_limit, process.constrainedMemory(), heapLimitChosen());
   if (heapWarning !== undefined) logger.warn(heapWarning);
   const metrics = createMetrics({ serviceName: name });
   const tracing = createTracing({ serviceName: name });
