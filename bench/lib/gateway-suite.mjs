@@ -180,9 +180,15 @@ export async function settledMemory(gateway, settleMs) {
   return { rssMiB: gateway.residentMiB(), peakRssMiB: peakResidentMiB(gateway.pid), heapUsedMiB, externalMiB };
 }
 
-function describeMemory(memory) {
-  return `RSS ${memory.rssMiB.toFixed(0)} MiB after a GC (heap in use ${memory.heapUsedMiB.toFixed(0)}, external ${memory.externalMiB.toFixed(0)}; peak ${memory.peakRssMiB.toFixed(0)})`;
+/**
+ * `memory` for the log. `peakSince` says where its peak (VmHWM) was reset: after the streams left, it
+ * starts from the resident size they left, garbage included, and is not the departure's own.
+ */
+function describeMemory(memory, peakSince = 'peak') {
+  return `RSS ${memory.rssMiB.toFixed(0)} MiB after a GC (heap in use ${memory.heapUsedMiB.toFixed(0)}, external ${memory.externalMiB.toFixed(0)}; ${peakSince} ${memory.peakRssMiB.toFixed(0)})`;
 }
+
+const AFTER_LEAVING = 'peak from when they had left, the garbage they left included';
 
 /** Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready. */
 export async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
@@ -265,7 +271,7 @@ async function measureSpread(context, plan, log) {
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
-  log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after)}`);
+  log(`  ${spread.changes} changes, ${delays.length} arrivals (${missing} missing): p50 ${latency.p50} ms, p99 ${latency.p99} ms; ${Math.round((pushes * 1000) / durationMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after, AFTER_LEAVING)}`);
   log(`  stage means: ${describeStages(stages)}`);
   return {
     proxies: spread.proxies,
@@ -346,7 +352,7 @@ export async function measureFanout(context, plan, log, variant) {
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
   const latency = latencyOf(delays);
-  log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after)}`);
+  log(`  ${variant.changes} changes x ${fanout.proxies} proxies: p50 ${latency.p50} ms, p99 ${latency.p99} ms (${missing} missing); ${Math.round((pushesInRounds * 1000) / roundsMs)} pushes/s; peak RSS during the changes ${peakDuringChangesMiB.toFixed(0)} MiB; after they left: ${describeMemory(after, AFTER_LEAVING)}`);
   log(`  stage means: ${describeStages(stages)}`);
   const cpu = {
     gatewayMsPerChange: latencyOf(gatewayCpu),
@@ -412,7 +418,7 @@ export async function measureStreamsMemory(context, plan, log) {
   for (const loadgen of loadgens) await loadgen.stop();
   resetPeakResident(gateway.pid);
   const after = await settledMemory(gateway, plan.settleMs);
-  log(`  after they left: ${describeMemory(after)}`);
+  log(`  after they left: ${describeMemory(after, AFTER_LEAVING)}`);
   return {
     proxies,
     connectMs,
