@@ -48,6 +48,25 @@ describe('multi-document YAML', () => {
     expect(result.errors[0]?.message).toMatch(/^invalid YAML: Map keys must be unique/);
   });
 
+  test('a sequence or mapping as a key is bad YAML for its document, as istiod\'s YAML to JSON conversion says, and no process warning', () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const text = `${se('a')}---\n${se('b').replace('spec:\n', 'spec:\n  ? [x, y]\n  : z\n')}---\n${se('c').replace('spec:\n', 'spec:\n  ports:\n  - {number: 80, {name: http}: 1}\n')}`;
+      const result = parseIstioObjects(text, 'keys.yaml');
+      expect(result.objects.map((o) => o.metadata.name)).toEqual(['a']);
+      expect(result.errors).toEqual([
+        { file: 'keys.yaml', document: 2, line: 13, message: 'invalid YAML: invalid map key [x, y]: a key must be a string, number, boolean or null' },
+        { file: 'keys.yaml', document: 3, line: 23, message: 'invalid YAML: invalid map key {name: http}: a key must be a string, number, boolean or null' },
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // emitWarning delivers on the next tick.
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => expect(warnings).toEqual([]));
+  });
+
   test('a bad YAML message is one sentence, without the colon that introduced the library\'s code excerpt', () => {
     const result = parseIstioObjects('kind: ServiceEntry\nmetadata:\n  name: x\n spec: [\n', 'bad.yaml');
     expect(result.errors[0]?.message).toBe('invalid YAML: All mapping items must start at the same column at line 4, column 1');

@@ -3,7 +3,7 @@
  * a faster path with the same result) and Kubernetes `List` objects, the forms `kubectl apply -f` accepts. Every
  * problem is reported against its file and 1-based document number; nothing here throws on input.
  */
-import { isMap, isScalar, LineCounter, parseAllDocuments, Scalar, visit, type Document, type Node as YamlNode } from 'yaml';
+import { isCollection, isMap, isScalar, LineCounter, parseAllDocuments, Scalar, visit, type Document, type Node as YamlNode } from 'yaml';
 import { classifyKind } from './kinds.js';
 import type { ParsedMetadata, ParsedObject, SourceRef } from './objects.js';
 import { isJsonObject, type JsonObject } from './read-fields.js';
@@ -154,6 +154,11 @@ export function parseIstioObjects(text: string, file: string, options: ParseOpti
       return;
     }
     if (contents === null) return;
+    const collectionKey = firstCollectionKey(document, text);
+    if (collectionKey !== undefined) {
+      result.errors.push({ file, document: documentNumber, line: lineOf(collectionKey.offset), message: `invalid YAML: invalid map key ${collectionKey.text}: a key must be a string, number, boolean or null` });
+      return;
+    }
     restoreGoYamlFlowScalars(document, text);
     let value: unknown;
     try {
@@ -284,6 +289,29 @@ function countMembers(value: unknown): number {
   let count = 0;
   for (const key in value) count += 1 + countMembers((value as Record<string, unknown>)[key]);
   return count;
+}
+
+/** Longest excerpt of a bad key an error message quotes. */
+const KEY_EXCERPT_CHARS = 60;
+
+/**
+ * The first mapping key that is itself a sequence or mapping (`? [a, b] : x`). JSON has no such key,
+ * and Kubernetes and istiod read YAML by converting it to JSON (`sigs.k8s.io/yaml` `YAMLToJSON`), which
+ * fails on one ("invalid map key"), so the document is refused; the yaml library would instead make
+ * the key a string and warn on the process's standard error.
+ */
+function firstCollectionKey(document: Document, source: string): { offset: number; text: string } | undefined {
+  let found: { offset: number; text: string } | undefined;
+  visit(document, {
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return undefined;
+      const [start, end] = pair.key.range ?? [0, 0];
+      const text = source.slice(start, end).trim().replace(/\s+/g, ' ');
+      found = { offset: start, text: text.length > KEY_EXCERPT_CHARS ? `${text.slice(0, KEY_EXCERPT_CHARS)}...` : text };
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /**
