@@ -85,7 +85,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     process.stderr.write(`skiff-fuzz: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  let failed = false;
+  // Repeated as the run's last lines: a CI log is often read from its end, past the targets' output.
+  const failures: string[] = [];
   for (const target of FUZZ_TARGETS.filter((candidate) => options.targets.includes(candidate.name))) {
     for (const engine of options.engines) {
       const started = performance.now();
@@ -102,17 +103,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
             log: (line) => process.stderr.write(`[${target.name}] ${line}\n`),
           });
           if (result.finding !== undefined) {
-            failed = true;
+            failures.push(`${target.name} (jazzer): a failure after ${result.runs} inputs, kept in ${result.finding}`);
             process.stderr.write(`fuzz target ${target.name} (jazzer) found a failure after ${result.runs} inputs:\n${result.findingReport ?? ''}\nthe input is kept in ${result.finding}\n`);
           } else {
             process.stdout.write(`${target.name} (jazzer): ${result.runs} inputs in ${took()}, coverage ${result.coverage} counters, ${result.features} features, no failure (${target.description})\n`);
           }
         }
       } catch (error) {
-        failed = true;
-        process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push(`${target.name} (${engine}): ${message.split('\n')[0] ?? message}`);
+        process.stderr.write(`${message}\n`);
       }
     }
   }
-  process.exit(failed ? 1 : 0);
+  if (failures.length > 0) process.stderr.write(`skiff-fuzz: ${failures.length} failed:\n${failures.map((line) => `  ${line}`).join('\n')}\n`);
+  process.exit(failures.length > 0 ? 1 : 0);
 }
