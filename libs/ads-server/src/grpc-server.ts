@@ -321,6 +321,14 @@ export class AdsServer implements Runner {
     };
   }
 
+  /**
+   * Pushes debounced or waiting for their slice and not yet written: zero when no fan-out is under
+   * way. Always zero with an injected clock, whose timers the server does not see.
+   */
+  get pushesPending(): number {
+    return this.pushSlices?.pending ?? 0;
+  }
+
   /** The bound address after `listen`, e.g. `{ host: '127.0.0.1', port: 15010 }`. */
   get address(): HostPort | undefined {
     return this.bound;

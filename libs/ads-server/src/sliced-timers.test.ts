@@ -7,6 +7,24 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A base clock whose timers fire when the test says, all due ones in a row, as Node's timer list fires expired timers. */
+function handFiredBase(): { base: Clock; fireDue: () => void } {
+  const due: Array<{ callback: () => void; cleared: boolean }> = [];
+  const base: Clock = {
+    now: () => 0,
+    epochMs: () => 0,
+    setTimer: (callback) => {
+      const timer = { callback, cleared: false };
+      due.push(timer);
+      return timer;
+    },
+    clearTimer: (timer) => {
+      (timer as { cleared: boolean }).cleared = true;
+    },
+  };
+  return { base, fireDue: () => { for (const timer of due.splice(0)) if (!timer.cleared) timer.callback(); } };
+}
+
 describe('SlicedTimers', () => {
   it('runs timers that fire together a slice per turn, first in first out, letting the loop run between slices', async () => {
     const clock = new SlicedTimers(systemClock, 100);
@@ -29,25 +47,12 @@ describe('SlicedTimers', () => {
   });
 
   it('never runs a timer cleared before it fired or while it waited for its slice', async () => {
-    // A base clock fired by hand, as Node's timer list fires expired timers one after the other.
-    const due: Array<{ callback: () => void; cleared: boolean }> = [];
-    const base: Clock = {
-      now: () => 0,
-      epochMs: () => 0,
-      setTimer: (callback) => {
-        const timer = { callback, cleared: false };
-        due.push(timer);
-        return timer;
-      },
-      clearTimer: (timer) => {
-        (timer as { cleared: boolean }).cleared = true;
-      },
-    };
+    const { base, fireDue } = handFiredBase();
     const clock = new SlicedTimers(base, 2);
     const ran: string[] = [];
     const handles = new Map(['a', 'b', 'c', 'd', 'e', 'f'].map((name) => [name, clock.setTimer(() => ran.push(name), 5)]));
     clock.clearTimer(handles.get('b'));
-    for (const timer of due) if (!timer.cleared) timer.callback();
+    fireDue();
     // 'a' and 'c' ran in the pass that fired them; 'd', 'e' and 'f' wait for the next turn.
     expect(ran).toEqual(['a', 'c']);
     expect(clock.waiting).toBe(3);
@@ -55,6 +60,25 @@ describe('SlicedTimers', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(ran).toEqual(['a', 'c', 'd', 'f']);
     expect(clock.waiting).toBe(0);
+  });
+
+  it('counts as pending the timers armed or waiting for a slice, until each has run or been cleared', async () => {
+    const { base, fireDue } = handFiredBase();
+    const clock = new SlicedTimers(base, 2);
+    const handles = ['a', 'b', 'c', 'd', 'e'].map(() => clock.setTimer(() => {}, 5));
+    expect(clock.pending).toBe(5);
+    // Cleared before firing, twice: counted off once.
+    clock.clearTimer(handles[0]);
+    clock.clearTimer(handles[0]);
+    expect(clock.pending).toBe(4);
+    // Fired: two run in this pass, two wait for the next turn and stay pending.
+    fireDue();
+    expect(clock.pending).toBe(2);
+    // Clearing one that already ran changes nothing.
+    clock.clearTimer(handles[1]);
+    expect(clock.pending).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(clock.pending).toBe(0);
   });
 
   it('runs an immediate timer (delay 0) in the turn it fires when nothing waits', async () => {

@@ -33,6 +33,8 @@ export class SlicedTimers implements Clock {
   private bytesLeft: number;
   /** The immediate that starts the next turn's slice; set whenever the budget was used or timers wait. */
   private nextTurn: NodeJS.Immediate | undefined;
+  /** Timers set and neither fired nor cleared yet. */
+  private armed = 0;
 
   constructor(
     private readonly base: Clock,
@@ -66,8 +68,10 @@ export class SlicedTimers implements Clock {
 
   setTimer(callback: () => void, delayMs: number): unknown {
     const timer: SlicedTimer = { callback, handle: undefined, cancelled: false };
+    this.armed += 1;
     timer.handle = this.base.setTimer(() => {
       timer.handle = undefined;
+      this.armed -= 1;
       this.fired(timer);
     }, delayMs);
     return timer;
@@ -75,14 +79,26 @@ export class SlicedTimers implements Clock {
 
   clearTimer(handle: unknown): void {
     const timer = handle as SlicedTimer;
+    if (timer.cancelled) return;
     timer.cancelled = true;
-    if (timer.handle !== undefined) this.base.clearTimer(timer.handle);
+    if (timer.handle !== undefined) {
+      this.base.clearTimer(timer.handle);
+      this.armed -= 1;
+    }
     timer.handle = undefined;
   }
 
   /** Timers fired but not yet run. */
   get waiting(): number {
     return this.queue.length - this.head;
+  }
+
+  /**
+   * Timers set and not yet run: armed, or fired and waiting for a slice (one cleared while it waits
+   * counts until its turn skips it). Zero once every push of a fan-out has been written.
+   */
+  get pending(): number {
+    return this.armed + this.waiting;
   }
 
   private fired(timer: SlicedTimer): void {

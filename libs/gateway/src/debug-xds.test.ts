@@ -241,6 +241,67 @@ describe('xDS debug types on the ADS port', () => {
     await eventually(async () => expect(await storedProxy()).toEqual([['quiet.demo', true]]));
   });
 
+  it('lets a fan-out be written before a heartbeat builds the report, waiting half a period at most', async () => {
+    // A push stays debounced for 2.5 s, longer than a heartbeat period (1 s): every heartbeat in that
+    // time finds it pending.
+    const { gateway, target } = await startGateway('gateway-a', { debounceMs: 2_500, fleetHeartbeatMs: 1_000 });
+    const stream = await connectSidecar(target, 'waits');
+    const events: { what: 'pending' | 'idle' | 'stored'; at: number }[] = [];
+    const pendingOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(gateway.ads) as object, 'pushesPending')!.get!;
+    vi.spyOn(gateway.ads, 'pushesPending', 'get').mockImplementation(function (this: typeof gateway.ads) {
+      const pending = pendingOf.call(this) as number;
+      events.push({ what: pending > 0 ? 'pending' : 'idle', at: performance.now() });
+      return pending;
+    });
+    for (const method of ['publish', 'refresh'] as const) {
+      const original = store.fleet[method].bind(store.fleet) as (...args: unknown[]) => Promise<unknown>;
+      vi.spyOn(store.fleet, method).mockImplementation((...args: unknown[]) => {
+        events.push({ what: 'stored', at: performance.now() });
+        return Reflect.apply(original, undefined, args) as never;
+      });
+    }
+
+    // New endpoints for the sidecar's cluster: its push waits out the debounce.
+    const changed = loadIstioConfig(SERVICE_ENTRY.replace('10.0.0.2', '10.0.0.3'), 'api.yaml').serviceEntries[0]!;
+    const build = buildServiceEntry({ key: { namespace: 'demo', name: 'api' }, revision: 2, serviceEntry: changed.serviceEntry, endpoints: changed.inlineEndpoints }, SERVED_VARIANTS, DEFAULT_MESH_SETTINGS);
+    await store.resources.replace({ visibility: visibilityOf(changed.serviceEntry), revision: 2, resources: build.resources });
+    const pushed = await stream.expectResponse({ typeUrl: TypeUrl.ClusterLoadAssignment, timeoutMs: 10_000 });
+    const pushedAt = performance.now();
+    stream.ack(pushed);
+    // Each heartbeat: whether its first look at the servers found the push pending, whether its last
+    // did (it gave up waiting), and when it started and reported.
+    const heartbeatsSoFar = () => {
+      const heartbeats: { waited: boolean; gaveUp: boolean; startedAt: number; storedAt: number }[] = [];
+      let started: { waited: boolean; at: number; last: 'pending' | 'idle' } | undefined;
+      for (const event of events) {
+        if (event.what !== 'stored') {
+          started ??= { waited: event.what === 'pending', at: event.at, last: event.what };
+          started.last = event.what;
+          continue;
+        }
+        if (started !== undefined) heartbeats.push({ waited: started.waited, gaveUp: started.last === 'pending', startedAt: started.at, storedAt: event.at });
+        started = undefined;
+      }
+      return heartbeats;
+    };
+    // Until a heartbeat that started after the push has reported.
+    const heartbeats = await eventually(() => {
+      const sofar = heartbeatsSoFar();
+      expect(sofar.some((heartbeat) => heartbeat.startedAt > pushedAt)).toBe(true);
+      return sofar;
+    });
+    // While the push was pending, a heartbeat waited its half period (500 ms) and then reported anyway.
+    const gaveUp = heartbeats.filter((heartbeat) => heartbeat.gaveUp);
+    expect(gaveUp.length).toBeGreaterThanOrEqual(1);
+    for (const heartbeat of gaveUp) expect(heartbeat.storedAt - heartbeat.startedAt).toBeGreaterThanOrEqual(480);
+    // One that found the push pending and saw it written reported as soon as it was.
+    for (const heartbeat of heartbeats.filter((h) => h.waited && !h.gaveUp)) expect(heartbeat.storedAt).toBeLessThan(pushedAt + 400);
+    // Once it was written, the next one reported at once.
+    const after = heartbeats.find((heartbeat) => heartbeat.startedAt > pushedAt);
+    expect(after?.waited).toBe(false);
+    expect(after!.storedAt - after!.startedAt).toBeLessThan(400);
+  });
+
   it('answers istio.io/debug/config_dump for <pod>.<namespace> with one resource per config, and nothing for an unknown proxy', async () => {
     const { target } = await startGateway('gateway-a');
     await connectSidecar(target, 'good');
