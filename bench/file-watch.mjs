@@ -12,10 +12,12 @@
  * Patterns, each on a fresh directory: an in-place write; a second write after an atomic rename save
  * (what `sed -i` and editors do); a Kubernetes ConfigMap volume's `..data` swap; a symlinked file
  * edited where it lives; a file in a directory created after the start. Then, with `--files` files
- * (default 1000) in 20 directories: time to start, latency of in-place writes (p50/p99), CPU used
- * per write, and CPU while idle.
+ * (default 1000) in `--dirs` directories (default 20): time to start, latency of in-place writes
+ * (p50/p99), CPU used per write, and CPU while idle.
  *
  *   --files <n>     files for the cost measurement (default 1000)
+ *   --dirs <n>      directories they are spread over (default 20; 1 is the one-file-per-object layout
+ *                   of a large mesh, every file in one directory)
  *   --writes <n>    writes timed (default 40)
  */
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -26,8 +28,9 @@ import { parseArgs } from 'node:util';
 import { FileSource, istioFileParser } from '@skiff/config-sources';
 import { writeConfigMapVolume } from '@skiff/testing';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '1000' }, writes: { type: 'string', default: '40' } }, strict: true });
+const { values } = parseArgs({ options: { files: { type: 'string', default: '1000' }, dirs: { type: 'string', default: '20' }, writes: { type: 'string', default: '40' } }, strict: true });
 const FILES = Number(values.files);
+const DIRS = Number(values.dirs);
 const WRITES = Number(values.writes);
 const TIMEOUT_MS = 2_000;
 
@@ -183,11 +186,11 @@ const PATTERNS = {
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const cpuMs = (usage) => (usage.user + usage.system) / 1000;
 
-/** Start time, write latency and CPU with FILES files in 20 directories. */
+/** Start time, write latency and CPU with FILES files in DIRS directories. */
 async function cost(watcher) {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-bench-watch-cost-'));
-  for (let d = 0; d < 20; d += 1) await mkdir(join(dir, `d${d}`));
-  const path = (i) => join(dir, `d${i % 20}`, `f${i}.yaml`);
+  for (let d = 0; d < DIRS; d += 1) await mkdir(join(dir, `d${d}`));
+  const path = (i) => join(dir, `d${i % DIRS}`, `f${i}.yaml`);
   for (let i = 0; i < FILES; i += 1) await writeFile(path(i), workloadEntry(`w${i}`, `10.1.${Math.floor(i / 250)}.${i % 250}`));
   const state = { seen: [] };
   const started = performance.now();
@@ -229,7 +232,7 @@ for (const watcher of list) {
   for (const spec of Object.values(PATTERNS)) cells.push(await pattern(watcher, spec));
   console.log(`| ${watcher.name} | ${cells.join(' | ')} |`);
 }
-console.log(`\n${FILES} files in 20 directories, ${WRITES} in-place writes (Node ${process.version}):\n`);
+console.log(`\n${FILES} files in ${DIRS} ${DIRS === 1 ? 'directory' : 'directories'}, ${WRITES} in-place writes (Node ${process.version}):\n`);
 console.log('| watcher | start (ms) | write latency p50 / p99 (ms) | missed writes | CPU per write (ms) | idle CPU (ms/s) |');
 console.log('|---|---|---|---|---|---|');
 for (const watcher of list) {
