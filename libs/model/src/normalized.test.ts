@@ -35,6 +35,18 @@ const oddValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 type Mutation = (value: Record<string, unknown>) => void;
+
+/**
+ * `value[map]` replaced by a copy the caller may change: it may be one of `oddValue`'s constants, shared
+ * by every run, that an earlier mutation put there.
+ */
+function ownMap(value: Record<string, unknown>, map: string): object | undefined {
+  const inner = value[map];
+  if (typeof inner !== 'object' || inner === null) return undefined;
+  const copy: object = Array.isArray(inner) ? inner.slice() : Object.assign(Object.create(Object.getPrototypeOf(inner) as object | null) as object, inner);
+  value[map] = copy;
+  return copy;
+}
 // eslint-disable-next-line no-restricted-syntax -- the schema's thirteen field names and one more
 const fieldName = fc.constantFrom(...Object.keys(NormalizedEndpointSchema.properties), 'extra');
 /** One change to a valid endpoint: a field removed, added or replaced, or something inside `source`, `ports` or `labels`. */
@@ -44,15 +56,16 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.tuple(fc.constantFrom('source', 'ports', 'labels'), fc.oneof(key, fc.constantFrom('kind', 'index', 'name', 'namespace')), oddValue).map(
     ([map, name, odd]): Mutation =>
       (value) => {
-        const inner = value[map];
-        if (typeof inner === 'object' && inner !== null) (inner as Record<string, unknown>)[name] = odd;
+        // An own property, as JSON.parse makes one, also for the key `__proto__`.
+        const inner = ownMap(value, map);
+        if (inner !== undefined) Object.defineProperty(inner, name, { value: odd, enumerable: true, writable: true, configurable: true });
       },
   ),
   fc.constantFrom('source', 'ports', 'labels').map(
     (map): Mutation =>
       (value) => {
-        const inner = value[map];
-        if (typeof inner === 'object' && inner !== null) Object.defineProperty(inner, 'hidden', { value: 1, enumerable: false });
+        const inner = ownMap(value, map);
+        if (inner !== undefined) Object.defineProperty(inner, 'hidden', { value: 1, enumerable: false });
       },
   ),
   fc.constant<Mutation>((value) => void Object.defineProperty(value, 'hidden', { value: 1, enumerable: false })),
