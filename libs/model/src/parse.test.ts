@@ -48,17 +48,18 @@ describe('multi-document YAML', () => {
     expect(result.errors[0]?.message).toMatch(/^invalid YAML: Map keys must be unique/);
   });
 
-  test('a sequence or mapping as a key is bad YAML for its document, as istiod\'s YAML to JSON conversion says, and no process warning', () => {
+  test('a sequence or mapping as a key is bad YAML for its document, as istiod\'s YAML to JSON conversion says; a !!binary key is its string; no process warning', () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning.message);
     process.on('warning', onWarning);
     try {
-      const text = `${se('a')}---\n${se('b').replace('spec:\n', 'spec:\n  ? [x, y]\n  : z\n')}---\n${se('c').replace('spec:\n', 'spec:\n  ports:\n  - {number: 80, {name: http}: 1}\n')}`;
+      const text = `${se('a').replace('spec:\n', 'spec:\n  ? !!binary aG9zdHM=\n  : [a.example.com]\n').replace('  hosts: [a.example.com]\n', '')}---\n${se('b').replace('spec:\n', 'spec:\n  ? [x, y]\n  : z\n')}---\n${se('c').replace('spec:\n', 'spec:\n  ports:\n  - {number: 80, {name: http}: 1}\n')}`;
       const result = parseIstioObjects(text, 'keys.yaml');
-      expect(result.objects.map((o) => o.metadata.name)).toEqual(['a']);
+      // A key tagged !!binary is the string it decodes to, as Go's YAML decodes it ("hosts" here).
+      expect(result.objects.map((o) => [o.metadata.name, o.spec])).toEqual([['a', { hosts: ['a.example.com'] }]]);
       expect(result.errors).toEqual([
-        { file: 'keys.yaml', document: 2, line: 13, message: 'invalid YAML: invalid map key [x, y]: a key must be a string, number, boolean or null' },
-        { file: 'keys.yaml', document: 3, line: 23, message: 'invalid YAML: invalid map key {name: http}: a key must be a string, number, boolean or null' },
+        { file: 'keys.yaml', document: 2, line: 14, message: 'invalid YAML: invalid map key [x, y]: a key must be a string, number, boolean or null' },
+        { file: 'keys.yaml', document: 3, line: 24, message: 'invalid YAML: invalid map key {name: http}: a key must be a string, number, boolean or null' },
       ]);
     } finally {
       process.off('warning', onWarning);

@@ -136,7 +136,9 @@ export function parseIstioObjects(text: string, file: string, options: ParseOpti
   }
 
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter });
+  // logLevel 'error': problems are reported here, against the file; the library's warnings would go to
+  // the process's standard error (a key tagged `!!binary` decodes to a string key, as in Go's YAML).
+  const documents = parseAllDocuments(text, { lineCounter, logLevel: 'error' });
   // A stream with nothing but comments parses to an empty list of documents.
   const list: readonly Document[] = Array.isArray(documents) ? documents : [];
   const lineOf = (offset: number): number => lineCounter.linePos(offset).line;
