@@ -300,7 +300,7 @@ const KEY_EXCERPT_CHARS = 60;
  * The first mapping key that is itself a sequence or mapping (`? [a, b] : x`). JSON has no such key,
  * and Kubernetes and istiod read YAML by converting it to JSON (`sigs.k8s.io/yaml` `YAMLToJSON`), which
  * fails on one ("invalid map key"), so the document is refused; the yaml library would instead make
- * the key a string and warn on the process's standard error.
+ * the key a string.
  */
 function firstCollectionKey(document: Document, source: string): { offset: number; text: string } | undefined {
   let found: { offset: number; text: string } | undefined;
