@@ -30,6 +30,12 @@ export function resourceDigest(resource: ServedResource): EntryDigest {
   return digest;
 }
 
+/** The version of a set whose digest is `high`, `low`: 16 hex digits. */
+export function setVersion(high: number, low: number): string {
+  if (high === 0 && low === 0) return EMPTY_SET_VERSION;
+  return high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0');
+}
+
 export class ResourceSetHash {
   private high = 0;
   private low = 0;
@@ -47,7 +53,6 @@ export class ResourceSetHash {
 
   /** 16 hex digits. */
   toString(): string {
-    if (this.high === 0 && this.low === 0) return EMPTY_SET_VERSION;
-    return this.high.toString(16).padStart(8, '0') + this.low.toString(16).padStart(8, '0');
+    return setVersion(this.high, this.low);
   }
 }

@@ -26,11 +26,12 @@ import type {
   TypeHandler,
   TypeHandlerRequest,
 } from './events.js';
+import { ABSENT, ABSENT_ENTRY, heldResource, HeldSet, heldVersion, type HeldResource } from './held-set.js';
 import { checkConnectionIdentity, type SpiffeIdentity } from './identity.js';
 import { AdsRefusalError, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
-import { entryDigest, resourceDigest, ResourceSetHash, type EntryDigest } from './resource-set-hash.js';
+import { resourceDigest, ResourceSetHash } from './resource-set-hash.js';
 import { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, WILDCARD } from './resource-types.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
 import type { SubscriptionIndex } from './subscription-index.js';
@@ -97,12 +98,6 @@ export interface AdsSessionOptions {
   readonly identities?: readonly string[];
 }
 
-/**
- * In delta `sent`: the client was told (in `removed_resources`) that this explicitly subscribed name
- * does not exist, so it is not reported again until it appears or is subscribed again.
- */
-const ABSENT = '';
-
 /** Longest node id accepted (Istio's are `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`). */
 export const MAX_NODE_ID_BYTES = 1024;
 
@@ -112,19 +107,16 @@ const MAX_CLIENT_VERSION_BYTES = 256;
 /** Work due within this many milliseconds is done now. */
 const TIMER_SLACK_MS = 1;
 
-/** What the client holds of one name: the version and its digest (none for `ABSENT`). */
-interface HeldResource {
-  readonly version: string;
-  readonly digest: EntryDigest | undefined;
-}
-
 /** The per-type state of one stream. */
 class TypeState {
   readonly subscription: Subscription;
-  /** What the client holds as far as the server knows: name -> version (or `ABSENT`, delta only). */
-  private readonly sent = new Map<string, HeldResource>();
-  /** Digest of `sent` (without `ABSENT` entries): the type's `version_info`. */
-  readonly sentHash = new ResourceSetHash();
+  /** What the client holds as far as the server knows (`ABSENT` entries in delta only); shared with every stream that holds the same. */
+  private held = HeldSet.EMPTY;
+  /**
+   * Changes to `held` not applied yet: a push records what it sends name by name, and the set moves
+   * once, when its version or names are read, so that the streams sent the same push make the same move.
+   */
+  private changes: Map<string, HeldResource | null> | undefined;
   /** Names whose visible version may have changed since the last push. */
   readonly pendingNames = new Set<string>();
   /** Names to send even if the client already holds their version (resubscribed, or an EDS cluster just pushed). */
@@ -159,60 +151,70 @@ class TypeState {
 
   /** The version the client holds of `name`, `ABSENT`, or undefined when it holds nothing of that name. */
   versionOf(name: string): string | undefined {
-    return this.sent.get(name)?.version;
+    const changed = this.changes?.get(name);
+    return changed === undefined ? this.held.get(name)?.version : changed?.version;
   }
 
   /** Names the client holds or was told are absent. */
   heldNames(): IterableIterator<string> {
-    return this.sent.keys();
+    return this.settled().names();
+  }
+
+  /** The digest of what the client holds (without `ABSENT` entries): the type's `version_info`. */
+  sentVersion(): string {
+    return this.settled().version;
   }
 
   /** Records that the client holds `resource`. */
   rememberResource(resource: ServedResource): void {
-    this.remember(resource.name, { version: resource.version, digest: resourceDigest(resource) });
+    this.change(resource.name, heldResource(resource));
   }
 
   /** Records that the client holds `name` at `version`, as it said in `initial_resource_versions`. */
   rememberVersion(name: string, version: string): void {
-    this.remember(name, { version, digest: entryDigest(name, version) });
+    this.change(name, heldVersion(name, version));
   }
 
   /** Records that the client was told `name` does not exist. */
   rememberAbsent(name: string): void {
-    this.remember(name, { version: ABSENT, digest: undefined });
+    this.change(name, ABSENT_ENTRY);
   }
 
   /** Records that the client no longer holds `name`. */
   forget(name: string): void {
-    const previous = this.sent.get(name);
-    if (previous === undefined) return;
-    if (previous.digest !== undefined) this.sentHash.toggle(previous.digest);
-    this.sent.delete(name);
+    this.change(name, null);
   }
 
   forgetAll(): void {
-    this.sent.clear();
-    this.sentHash.clear();
+    this.changes = undefined;
+    this.held = HeldSet.EMPTY;
   }
 
   /** Holds a resource the client has (not `ABSENT`). */
   holds(name: string): boolean {
-    return this.sent.get(name)?.digest !== undefined;
+    const changed = this.changes?.get(name);
+    return (changed === undefined ? this.held.get(name) : changed)?.digest !== undefined;
   }
 
   /** Number of resources the client holds. */
   get heldCount(): number {
-    let count = 0;
-    for (const held of this.sent.values()) if (held.digest !== undefined) count += 1;
-    return count;
+    return this.settled().heldCount;
   }
 
-  private remember(name: string, held: HeldResource): void {
-    const previous = this.sent.get(name);
-    if (previous?.version === held.version) return;
-    if (previous?.digest !== undefined) this.sentHash.toggle(previous.digest);
-    if (held.digest !== undefined) this.sentHash.toggle(held.digest);
-    this.sent.set(name, held);
+  private change(name: string, held: HeldResource | null): void {
+    // A later change of the same name is applied after the earlier ones: it moves to the end.
+    this.changes ??= new Map();
+    this.changes.delete(name);
+    this.changes.set(name, held);
+  }
+
+  /** `held` with the recorded changes applied. */
+  private settled(): HeldSet {
+    if (this.changes !== undefined) {
+      this.held = this.held.with(this.changes);
+      this.changes = undefined;
+    }
+    return this.held;
   }
 
   hasPendingWork(): boolean {
@@ -824,7 +826,7 @@ export class AdsSession implements AdsSessionInfo {
       if (!mustRespond && changed.length === 0 && removed.length === 0) return;
       for (const name of removed) state.forget(name);
       for (const resource of changed) state.rememberResource(resource);
-      this.send(state, [...desired.values()], [], state.sentHash.toString(), requestDriven, changeSince);
+      this.send(state, [...desired.values()], [], state.sentVersion(), requestDriven, changeSince);
       if (typeUrl === TypeUrl.Cluster) this.resendEndpointsOf(changed, now);
       return;
     }
@@ -842,7 +844,7 @@ export class AdsSession implements AdsSessionInfo {
     state.clearPending();
     if (!mustRespond && toSend.length === 0) return;
     for (const resource of toSend) state.rememberResource(resource);
-    this.send(state, toSend, [], state.sentHash.toString(), requestDriven, changeSince);
+    this.send(state, toSend, [], state.sentVersion(), requestDriven, changeSince);
   }
 
   /**
@@ -881,7 +883,7 @@ export class AdsSession implements AdsSessionInfo {
     }
     state.clearPending();
     if (!mustRespond && resources.length === 0 && removed.length === 0) return;
-    this.send(state, resources, removed, state.sentHash.toString(), requestDriven, changeSince);
+    this.send(state, resources, removed, state.sentVersion(), requestDriven, changeSince);
     if (typeUrl === TypeUrl.Cluster) this.resendEndpointsOf(resources, now);
   }
 
