@@ -9,9 +9,11 @@
  * the time it waited for a core as well, so both are reported with the load average.
  *
  *   node bench/gateway-fanout.mjs [--proxies 10000] [--changes 20] [--streams 20000] [--namespaces 10] [--gateway-bin <path>]
- *                                 [--gateway-cpu-prof <dir>] [--results <file>]
+ *                                 [--eds-clusters 1] [--gateway-cpu-prof <dir>] [--results <file>]
  *
  * `--gateway-bin` runs another build's `skiff-gateway` (a checkout of the commit to compare with);
+ * `--eds-clusters` subscribes each proxy in (3) to the endpoints of that many clusters of the changed
+ * one's namespace (it included), up to its 150, as a sidecar subscribes to those of all its clusters;
  * `--streams 0` skips (4). Writes `bench/results/gateway-fanout.json` unless `--results` says where.
  * Redis: `SKIFF_REDIS_URL`, default redis://127.0.0.1:6379; keys under a unique prefix, deleted after.
  */
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     proxies: { type: 'string', default: '10000' },
     namespaces: { type: 'string', default: '10' },
     changes: { type: 'string', default: '20' },
+    'eds-clusters': { type: 'string', default: '1' },
     streams: { type: 'string', default: '20000' },
     'gateway-bin': { type: 'string' },
     'gateway-cpu-prof': { type: 'string' },
@@ -47,13 +50,13 @@ const plan = {
   // Namespaces of the full mesh's size (100 ServiceEntries, 150 clusters each); ten by default.
   mesh: { namespaces: Number(values.namespaces), serviceEntriesPerNamespace: 100, workloadsPerServiceEntry: 2 },
   readyTimeoutMs: 600_000,
-  fanout: { ...GATEWAY_FULL_PLAN.fanout, proxies: Number(values.proxies), changes: Number(values.changes) },
+  fanout: { ...GATEWAY_FULL_PLAN.fanout, proxies: Number(values.proxies), changes: Number(values.changes), edsClusters: Number(values['eds-clusters']) },
   streams: { proxies: Number(values.streams), connectRate: GATEWAY_FULL_PLAN.fanout.connectRate },
 };
 const redisUrl = process.env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL;
 const log = (line) => console.log(line);
 const machine = describeMachine();
-log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies, ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
+log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies (endpoints of ${plan.fanout.edsClusters} clusters each), ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
 const admin = await connectAdmin(redisUrl);
 const mesh = buildGatewayMesh(plan.mesh);
 const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [] };

@@ -303,7 +303,15 @@ export async function measureFanout(context, plan, log, variant) {
   const fanout = plan.fanout;
   const hot = mesh.services[0];
   const clusterFile = join(context.scratch, 'fanout-clusters.txt');
-  writeFileSync(clusterFile, `[${hot.namespace}]\n${hot.clusters[0]}\n`);
+  // The changed cluster, then as many more of its namespace as `edsClusters` asks (one by default),
+  // so that each stream's endpoint subscription can be as large as a sidecar's.
+  const edsClusters = [hot.clusters[0]];
+  for (const service of mesh.services) {
+    for (const cluster of service.namespace === hot.namespace ? service.clusters : []) {
+      if (edsClusters.length < (fanout.edsClusters ?? 1) && cluster !== hot.clusters[0]) edsClusters.push(cluster);
+    }
+  }
+  writeFileSync(clusterFile, `[${hot.namespace}]\n${edsClusters.join('\n')}\n`);
   const before = await settledMemory(gateway, plan.settleMs);
   resetPeakResident(gateway.pid);
   const { loadgens, connectMs } = await startLoadgens(context, {

@@ -29,6 +29,37 @@ describe('Subscription, state of the world', () => {
   });
 });
 
+describe('Subscription, shared name sets', () => {
+  it('gives subscriptions with the same names one set, whatever the order, and changes none in place', () => {
+    const first = new Subscription(false);
+    const second = new Subscription(false);
+    const third = new Subscription(false);
+    first.replace(['shared-a', 'shared-b', 'shared-c']);
+    second.replace(['shared-c', 'shared-a', 'shared-b', 'shared-a']);
+    third.update(['shared-b', 'shared-c'], []);
+    third.update(['shared-a', 'shared-d'], ['shared-d']);
+    expect(second.names).toBe(first.names);
+    expect(third.names).toBe(first.names);
+    // One of them moving on leaves the others as they were.
+    expect(second.replace(['shared-a'])).toEqual({ added: [], removed: ['shared-b', 'shared-c'], wildcardBefore: false, wildcardAfter: false });
+    third.update([], ['shared-c']);
+    expect([...first.names].sort()).toEqual(['shared-a', 'shared-b', 'shared-c']);
+    expect([...second.names]).toEqual(['shared-a']);
+    expect([...third.names].sort()).toEqual(['shared-a', 'shared-b']);
+    expect(first.covers('shared-c') && !second.covers('shared-c') && !third.covers('shared-c')).toBe(true);
+  });
+
+  it('keeps sets with long names apart by content', () => {
+    const long = 'x'.repeat(300);
+    const one = new Subscription(false);
+    const other = new Subscription(false);
+    one.replace([`${long}1`, `${long}2`]);
+    other.replace([`${long}1`, `${long}3`]);
+    expect(other.names).not.toBe(one.names);
+    expect([...other.names]).toEqual([`${long}1`, `${long}3`]);
+  });
+});
+
 describe('Subscription, delta', () => {
   it('starts on the legacy wildcard with an empty first subscribe and leaves it when a name is subscribed', () => {
     const subscription = new Subscription(true);

@@ -5,6 +5,7 @@
  * once it names one, an empty list means "nothing" (the proxyless gRPC client relies on that, see
  * docs/grpc-proxyless.md#protocol). `*` subscribes to everything explicitly, on any type.
  */
+import { hash } from 'node:crypto';
 import { WILDCARD } from './resource-types.js';
 
 /** How a request changed a subscription, for the subscription index and for resends. */
@@ -15,12 +16,44 @@ export interface SubscriptionChange {
   readonly wildcardAfter: boolean;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** Keys of longer name sets are hashed, so that the table never keeps a large string. */
+const MAX_PLAIN_KEY_LENGTH = 256;
+
+/**
+ * Explicit name sets by content, while a subscription holds them. Sidecars of one namespace ask for
+ * the same clusters' endpoints: one set of a few hundred names, each name a string decoded from the
+ * sidecar's request, cost every stream kilobytes for what its neighbours held too. A subscription
+ * whose names change takes the set another stream already holds with the same names, and the
+ * strings of its own request are left to the collector.
+ */
+const sharedNameSets = new Map<string, WeakRef<ReadonlySet<string>>>();
+const forgetNameSet = new FinalizationRegistry<string>((key) => {
+  if (sharedNameSets.get(key)?.deref() === undefined) sharedNameSets.delete(key);
+});
+
+/** The set holding the same names as `names` that a subscription already holds, or `names` itself (then shared from now on). */
+function sharedNames(names: Set<string>): ReadonlySet<string> {
+  if (names.size === 0) return NO_NAMES;
+  // Length-prefixed, so that no two sets have one key; sorted, so that the order names came in does not matter.
+  let key = '';
+  for (const name of [...names].sort()) key += `${name.length}:${name}`;
+  if (key.length > MAX_PLAIN_KEY_LENGTH) key = hash('sha256', key, 'base64');
+  const known = sharedNameSets.get(key)?.deref();
+  if (known !== undefined) return known;
+  sharedNameSets.set(key, new WeakRef(names));
+  forgetNameSet.register(names, key);
+  return names;
+}
+
 export class Subscription {
   private explicitWildcard = false;
   private namedAny = false;
   /** No request applied yet: subscribed to nothing, not even the legacy wildcard. */
   private requested = false;
-  private readonly explicitNames = new Set<string>();
+  /** Never changed in place: it may be shared with other subscriptions (`sharedNames`). */
+  private explicitNames = NO_NAMES;
 
   constructor(private readonly legacyWildcard: boolean) {}
 
@@ -46,8 +79,8 @@ export class Subscription {
     this.explicitWildcard = next.delete(WILDCARD);
     const added = [...next].filter((name) => !this.explicitNames.has(name));
     const removed = [...this.explicitNames].filter((name) => !next.has(name));
-    for (const name of removed) this.explicitNames.delete(name);
-    for (const name of added) this.explicitNames.add(name);
+    // An ACK repeats the names: the set is looked up only when they changed.
+    if (added.length > 0 || removed.length > 0) this.explicitNames = sharedNames(next);
     return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
   }
 
@@ -61,10 +94,13 @@ export class Subscription {
     if (subscribe.length > 0) this.namedAny = true;
     const added: string[] = [];
     const removed: string[] = [];
+    /** A copy of the names, made at the first change. */
+    let names: Set<string> | undefined;
     for (const name of subscribe) {
       if (name === WILDCARD) this.explicitWildcard = true;
-      else if (!this.explicitNames.has(name)) {
-        this.explicitNames.add(name);
+      else if (!(names ?? this.explicitNames).has(name)) {
+        names ??= new Set(this.explicitNames);
+        names.add(name);
         added.push(name);
       }
     }
@@ -72,10 +108,13 @@ export class Subscription {
       if (name === WILDCARD) {
         this.explicitWildcard = false;
         this.namedAny = true;
-      } else if (this.explicitNames.delete(name)) {
+      } else if ((names ?? this.explicitNames).has(name)) {
+        names ??= new Set(this.explicitNames);
+        names.delete(name);
         removed.push(name);
       }
     }
+    if (names !== undefined) this.explicitNames = sharedNames(names);
     return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
   }
 }
