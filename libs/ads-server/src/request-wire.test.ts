@@ -7,7 +7,7 @@ import {
 } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-wire.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, requestedNames } from './request-wire.js';
 
 /** The outcome of a decode: the message, or the error's message. */
 function outcome<T>(decode: () => T): { message: T } | { error: string } {
@@ -58,6 +58,43 @@ describe('decodeDiscoveryRequest', () => {
     const bytes = toBinary(DiscoveryRequestSchema, ack);
     expect(decodeDiscoveryRequest(bytes)).toStrictEqual(fromBinary(DiscoveryRequestSchema, bytes));
     expect(decodeDiscoveryRequest(bytes)).toStrictEqual(ack);
+  });
+
+  it("leaves an ACK's names as the bytes they came in, decoded once when read", () => {
+    const ack = create(DiscoveryRequestSchema, { versionInfo: 'v1', resourceNames: ['a', '', 'ñ-✓'], typeUrl: TypeUrl.ClusterLoadAssignment, responseNonce: 'n-1' });
+    const decoded = decodeDiscoveryRequest(toBinary(DiscoveryRequestSchema, ack));
+    const again = decodeDiscoveryRequest(toBinary(DiscoveryRequestSchema, ack));
+    const requested = requestedNames(decoded);
+    expect(requested?.count).toBe(3);
+    expect(Buffer.compare(requested!.bytes, requestedNames(again)!.bytes)).toBe(0);
+    expect(decoded.resourceNames).toEqual(['a', '', 'ñ-✓']);
+    expect(decoded.resourceNames).toBe(decoded.resourceNames);
+    // Names set by hand are no longer those bytes.
+    decoded.resourceNames = ['other'];
+    expect(decoded.resourceNames).toEqual(['other']);
+    expect(requestedNames(decoded)).toBeUndefined();
+  });
+
+  it('decodes at once names that are not one run of short fields, as fromBinary does', () => {
+    const long = create(DiscoveryRequestSchema, { resourceNames: ['a', 'x'.repeat(200)], typeUrl: TypeUrl.ClusterLoadAssignment });
+    const longBytes = toBinary(DiscoveryRequestSchema, long);
+    expect(requestedNames(decodeDiscoveryRequest(longBytes))).toBeUndefined();
+    expect(decodeDiscoveryRequest(longBytes)).toStrictEqual(fromBinary(DiscoveryRequestSchema, longBytes));
+    // A name, the type URL, then another name: two runs (field order is free on the wire).
+    const name = (value: string) => toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { resourceNames: [value] }));
+    const typeUrl = toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { typeUrl: TypeUrl.Cluster }));
+    const split = new Uint8Array([...name('a'), ...typeUrl, ...name('b')]);
+    expect(requestedNames(decodeDiscoveryRequest(split))).toBeUndefined();
+    expect(decodeDiscoveryRequest(split)).toStrictEqual(fromBinary(DiscoveryRequestSchema, split));
+    expect(decodeDiscoveryRequest(split).resourceNames).toEqual(['a', 'b']);
+  });
+
+  it('refuses names that are not UTF-8, as fromBinary does', () => {
+    for (const invalid of [[0xff], [0xc3], [0x61, 0xe2, 0x82]]) {
+      const bytes = new Uint8Array([0x1a, 1, 0x62, 0x1a, invalid.length, ...invalid, 0x22, 1, 0x74]);
+      expect(() => fromBinary(DiscoveryRequestSchema, bytes)).toThrow();
+      expect(() => decodeDiscoveryRequest(bytes)).toThrow();
+    }
   });
 
   it('leaves a request with a node or an error detail to fromBinary', () => {

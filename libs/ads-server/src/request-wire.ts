@@ -8,8 +8,14 @@
  * `fromBinary`, which stays the reference: `request-wire.test.ts` checks that both read the same
  * message from the same bytes, arbitrary bytes included.
  *
+ * An ACK also repeats every name the client subscribes to: a sidecar's hundreds of endpoint names,
+ * identical from one ACK to the next. Those are not decoded here: the request keeps the bytes of the
+ * names (`requestedNames`), which the session compares with the names it holds, and decodes them only
+ * when something reads `resource_names` (docs/BENCHMARKS.md, "ACKs that repeat their names").
+ *
  * Field numbers from `envoy/service/discovery/v3/discovery.proto`.
  */
+import { isUtf8 } from 'node:buffer';
 import { fromBinary } from '@bufbuild/protobuf';
 import {
   DeltaDiscoveryRequestSchema,
@@ -48,15 +54,25 @@ class StringFields {
   }
 
   /**
+   * The fields of `kept` as they came, when they are one run of fields of one-byte lengths (then not
+   * decoded into `list`), with how many there are.
+   */
+  keptRun: { start: number; end: number; count: number } | undefined;
+
+  /**
    * Reads `bytes` when every field in it is one of `singular` or `repeated`, length-delimited, with a
    * one-byte tag; undefined at anything else or at a length that runs past the end (the caller then
-   * decodes with `fromBinary`). Throws on a string that is not UTF-8.
+   * decodes with `fromBinary`). Throws on a string that is not UTF-8. `kept`, one of `repeated`, is
+   * left as bytes (`keptRun`) when its fields are one run of short strings; read again with
+   * everything decoded otherwise.
    */
-  static read(bytes: Uint8Array, singular: readonly number[], repeated: readonly number[]): StringFields | undefined {
+  static read(bytes: Uint8Array, singular: readonly number[], repeated: readonly number[], kept?: number): StringFields | undefined {
     const fields = new StringFields();
     let offset = 0;
     const length = bytes.length;
+    let run: { start: number; end: number; count: number } | undefined;
     while (offset < length) {
+      const start = offset;
       const tag = bytes[offset++]!;
       if ((tag & 0x80) !== 0 || (tag & 7) !== LENGTH_DELIMITED) return undefined;
       let size = 0;
@@ -71,6 +87,15 @@ class StringFields {
       const end = offset + size;
       if (end > length) return undefined;
       const field = tag >>> 3;
+      if (field === kept) {
+        // Another run of the field, or a length of more than one byte: decode everything instead.
+        if (offset - start !== 2 || (run !== undefined && run.end !== start)) return StringFields.read(bytes, singular, repeated);
+        run ??= { start, end, count: 0 };
+        run.end = end;
+        run.count += 1;
+        offset = end;
+        continue;
+      }
       const value = offset === end ? '' : utf8.decode(bytes.subarray(offset, end));
       if (singular.includes(field)) {
         fields.singular.set(field, value);
@@ -83,16 +108,48 @@ class StringFields {
       }
       offset = end;
     }
+    if (run !== undefined) {
+      // Tags and one-byte lengths are ASCII, so the run is valid UTF-8 exactly when every string in it is.
+      if (!isUtf8(bytes.subarray(run.start, run.end))) throw new TypeError('invalid UTF-8 in a string field');
+      fields.keptRun = run;
+    }
     return fields;
   }
 }
 
+/**
+ * A state-of-the-world request's `resource_names` as they came: the bytes of their fields (the same
+ * bytes are the same names in the same order) and how many names they hold.
+ */
+export interface RequestedNames {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
+const requestedNamesOf = new WeakMap<DiscoveryRequest, RequestedNames>();
+
+/** The names of `request` as bytes, when it was read on the fast path with its names left undecoded. */
+export function requestedNames(request: DiscoveryRequest): RequestedNames | undefined {
+  return requestedNamesOf.get(request);
+}
+
+/** The strings of a run of fields with one-byte tags and lengths, already checked to be UTF-8. */
+function namesOfRun(run: Uint8Array): string[] {
+  const names: string[] = [];
+  for (let offset = 0; offset < run.length; ) {
+    const size = run[offset + 1]!;
+    names.push(size === 0 ? '' : utf8.decode(run.subarray(offset + 2, offset + 2 + size)));
+    offset += 2 + size;
+  }
+  return names;
+}
+
 /** A state-of-the-world request with string fields only, else undefined. */
 function fastDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest | undefined {
-  const fields = StringFields.read(bytes, [SotwField.VersionInfo, SotwField.TypeUrl, SotwField.ResponseNonce], [SotwField.ResourceNames]);
+  const fields = StringFields.read(bytes, [SotwField.VersionInfo, SotwField.TypeUrl, SotwField.ResponseNonce], [SotwField.ResourceNames], SotwField.ResourceNames);
   if (fields === undefined) return undefined;
   // Every field of the message, as `create` would set it; `node` and `error_detail` are unset.
-  return {
+  const request: DiscoveryRequest = {
     $typeName: DiscoveryRequestSchema.typeName,
     versionInfo: fields.text(SotwField.VersionInfo),
     resourceNames: fields.list(SotwField.ResourceNames),
@@ -100,6 +157,23 @@ function fastDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest | undefined {
     typeUrl: fields.text(SotwField.TypeUrl),
     responseNonce: fields.text(SotwField.ResponseNonce),
   };
+  const run = fields.keptRun;
+  if (run !== undefined) {
+    const names = bytes.subarray(run.start, run.end);
+    let decoded: string[] | undefined;
+    // Decoded when read, once; an own enumerable property, so the request reads and compares as a message does.
+    Object.defineProperty(request, 'resourceNames', {
+      enumerable: true,
+      configurable: true,
+      get: () => (decoded ??= namesOfRun(names)),
+      set: (value: string[]) => {
+        decoded = value;
+        requestedNamesOf.delete(request);
+      },
+    });
+    requestedNamesOf.set(request, { bytes: names, count: run.count });
+  }
+  return request;
 }
 
 /** A delta request with string fields only, else undefined. */

@@ -31,6 +31,7 @@ import { checkConnectionIdentity, type SpiffeIdentity } from './identity.js';
 import { AdsRefusalError, truncateUtf8, type AdsLimits, type AdsRefusalReason } from './limits.js';
 import { EMPTY_PROXY_NODE, proxyNodeFromProto } from './node.js';
 import type { ProxyNode, ProxyProfile, ProxyResourceView, ResourceChange, ResourceProvider, ServedResource } from './provider.js';
+import { requestedNames } from './request-wire.js';
 import { resourceDigest, ResourceSetHash } from './resource-set-hash.js';
 import { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, WILDCARD } from './resource-types.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
@@ -315,7 +316,9 @@ export class AdsSession implements AdsSessionInfo {
   /** Handles one state-of-the-world `DiscoveryRequest`. */
   handleSotwRequest(request: DiscoveryRequest): void {
     if (this.closed || !this.identify(request.node)) return;
-    if (!this.admit(request.typeUrl, request.resourceNames.length)) return;
+    // An ACK's names stay bytes unless they differ from what the subscription holds.
+    const requested = requestedNames(request);
+    if (!this.admit(request.typeUrl, requested?.count ?? request.resourceNames.length)) return;
     const { typeUrl, responseNonce } = request;
     let state = this.types.get(typeUrl);
     // A nonce this stream never sent for the type (first request, or a nonce from an earlier stream
@@ -337,7 +340,10 @@ export class AdsSession implements AdsSessionInfo {
     if (kind === 'ack') this.recordAck(state, responseNonce, versionInfo);
     else if (kind === 'nack') this.recordNack(state, responseNonce, versionInfo, request.errorDetail!.code, request.errorDetail!.message);
 
-    const change = state.subscription.replace(request.resourceNames);
+    const change =
+      requested === undefined
+        ? state.subscription.replace(request.resourceNames)
+        : state.subscription.replaceRequested(requested.bytes, () => request.resourceNames);
     if (state.handler !== undefined) {
       // Generated per request, not pushed: answer new requests and changed names, not ACKs.
       if (kind === 'initial' || subscriptionChanged(change)) this.requestHandler(state, request.resourceNames);

@@ -5,6 +5,7 @@
  * once it names one, an empty list means "nothing" (the proxyless gRPC client relies on that, see
  * docs/grpc-proxyless.md#protocol). `*` subscribes to everything explicitly, on any type.
  */
+import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
 import { WILDCARD } from './resource-types.js';
 
@@ -16,7 +17,17 @@ export interface SubscriptionChange {
   readonly wildcardAfter: boolean;
 }
 
-const NO_NAMES: ReadonlySet<string> = new Set();
+/** A set of explicit names, shared by the subscriptions that hold the same names. */
+interface SharedNames {
+  readonly names: ReadonlySet<string>;
+  /**
+   * The names' fields as a state-of-the-world request that asked for exactly these names, without
+   * `*`, sent them (`requestedNames`): a request with the same bytes asks for the same names.
+   */
+  requested: Uint8Array | undefined;
+}
+
+const NO_NAMES: SharedNames = { names: new Set(), requested: undefined };
 
 /** Keys of longer name sets are hashed, so that the table never keeps a large string. */
 const MAX_PLAIN_KEY_LENGTH = 256;
@@ -28,23 +39,30 @@ const MAX_PLAIN_KEY_LENGTH = 256;
  * whose names change takes the set another stream already holds with the same names, and the
  * strings of its own request are left to the collector.
  */
-const sharedNameSets = new Map<string, WeakRef<ReadonlySet<string>>>();
+const sharedNameSets = new Map<string, WeakRef<SharedNames>>();
 const forgetNameSet = new FinalizationRegistry<string>((key) => {
   if (sharedNameSets.get(key)?.deref() === undefined) sharedNameSets.delete(key);
 });
 
-/** The set holding the same names as `names` that a subscription already holds, or `names` itself (then shared from now on). */
-function sharedNames(names: Set<string>): ReadonlySet<string> {
+/**
+ * The shared set holding the same names as `names`, made from `names` if no subscription holds one.
+ * `requested`: the bytes of the request's names, if it asked for exactly these names without `*`.
+ */
+function sharedNames(names: Set<string>, requested: Uint8Array | undefined): SharedNames {
   if (names.size === 0) return NO_NAMES;
   // Length-prefixed, so that no two sets have one key; sorted, so that the order names came in does not matter.
   let key = '';
   for (const name of [...names].sort()) key += `${name.length}:${name}`;
   if (key.length > MAX_PLAIN_KEY_LENGTH) key = hash('sha256', key, 'base64');
-  const known = sharedNameSets.get(key)?.deref();
-  if (known !== undefined) return known;
-  sharedNameSets.set(key, new WeakRef(names));
-  forgetNameSet.register(names, key);
-  return names;
+  let shared = sharedNameSets.get(key)?.deref();
+  if (shared === undefined) {
+    shared = { names, requested: undefined };
+    sharedNameSets.set(key, new WeakRef(shared));
+    forgetNameSet.register(shared, key);
+  }
+  // A copy: the request's bytes are a view of the message it came in.
+  if (shared.requested === undefined && requested !== undefined) shared.requested = requested.slice();
+  return shared;
 }
 
 export class Subscription {
@@ -53,7 +71,7 @@ export class Subscription {
   /** No request applied yet: subscribed to nothing, not even the legacy wildcard. */
   private requested = false;
   /** Never changed in place: it may be shared with other subscriptions (`sharedNames`). */
-  private explicitNames = NO_NAMES;
+  private explicit = NO_NAMES;
 
   constructor(private readonly legacyWildcard: boolean) {}
 
@@ -63,24 +81,44 @@ export class Subscription {
 
   /** Explicitly subscribed names (without `*`). */
   get names(): ReadonlySet<string> {
-    return this.explicitNames;
+    return this.explicit.names;
   }
 
   covers(name: string): boolean {
-    return this.wildcard || this.explicitNames.has(name);
+    return this.wildcard || this.explicit.names.has(name);
   }
 
-  /** State of the world: the request's `resource_names` replace the subscription. */
-  replace(requested: readonly string[]): SubscriptionChange {
+  /**
+   * State of the world, for a request whose names came as `bytes` (`requestedNames`): what
+   * `replace(names())` does, without reading the names when they are those of the request the
+   * subscription's set was made from (an ACK repeating them). Then nothing changes: that request
+   * had no `*` and this subscription has none either, and it already named something.
+   */
+  replaceRequested(bytes: Uint8Array, names: () => readonly string[]): SubscriptionChange {
+    const requested = this.explicit.requested;
+    if (!this.explicitWildcard && requested !== undefined && requested.length === bytes.length && Buffer.compare(requested, bytes) === 0) {
+      const wildcard = this.wildcard;
+      return { added: [], removed: [], wildcardBefore: wildcard, wildcardAfter: wildcard };
+    }
+    return this.replace(names(), bytes);
+  }
+
+  /**
+   * State of the world: the request's `resource_names` replace the subscription. `bytes`: the names as
+   * the request sent them, kept with the set (once per set) for `replaceRequested`.
+   */
+  replace(requested: readonly string[], bytes?: Uint8Array): SubscriptionChange {
     const wildcardBefore = this.wildcard;
     this.requested = true;
     if (requested.length > 0) this.namedAny = true;
     const next = new Set(requested);
     this.explicitWildcard = next.delete(WILDCARD);
-    const added = [...next].filter((name) => !this.explicitNames.has(name));
-    const removed = [...this.explicitNames].filter((name) => !next.has(name));
-    // An ACK repeats the names: the set is looked up only when they changed.
-    if (added.length > 0 || removed.length > 0) this.explicitNames = sharedNames(next);
+    const current = this.explicit.names;
+    const added = [...next].filter((name) => !current.has(name));
+    const removed = [...current].filter((name) => !next.has(name));
+    const exact = this.explicitWildcard ? undefined : bytes;
+    // An ACK repeats the names: the set is looked up only when they changed, or to keep their bytes.
+    if (added.length > 0 || removed.length > 0 || (exact !== undefined && this.explicit.requested === undefined)) this.explicit = sharedNames(next, exact);
     return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
   }
 
@@ -98,8 +136,8 @@ export class Subscription {
     let names: Set<string> | undefined;
     for (const name of subscribe) {
       if (name === WILDCARD) this.explicitWildcard = true;
-      else if (!(names ?? this.explicitNames).has(name)) {
-        names ??= new Set(this.explicitNames);
+      else if (!(names ?? this.explicit.names).has(name)) {
+        names ??= new Set(this.explicit.names);
         names.add(name);
         added.push(name);
       }
@@ -108,13 +146,13 @@ export class Subscription {
       if (name === WILDCARD) {
         this.explicitWildcard = false;
         this.namedAny = true;
-      } else if ((names ?? this.explicitNames).has(name)) {
-        names ??= new Set(this.explicitNames);
+      } else if ((names ?? this.explicit.names).has(name)) {
+        names ??= new Set(this.explicit.names);
         names.delete(name);
         removed.push(name);
       }
     }
-    if (names !== undefined) this.explicitNames = sharedNames(names);
+    if (names !== undefined) this.explicit = sharedNames(names, undefined);
     return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
   }
 }
