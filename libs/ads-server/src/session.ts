@@ -511,7 +511,7 @@ export class AdsSession implements AdsSessionInfo {
         (state): AdsTypeStatus => ({
           typeUrl: state.typeUrl,
           wildcard: state.subscription.wildcard,
-          names: [...state.subscription.names].sort(),
+          names: state.subscription.sortedNames,
           resourceCount: state.heldCount,
           sentNonce: state.lastNonce,
           sentVersion: state.lastVersionInfo,

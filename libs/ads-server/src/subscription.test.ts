@@ -2,8 +2,13 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { DiscoveryRequestSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { describe, expect, it } from 'vitest';
 import { entryDigest, ResourceSetHash } from './resource-set-hash.js';
-import { Subscription } from './subscription.js';
+import { Subscription, type SubscriptionChange } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
+
+/** A change without the sets it moved between, for comparing with a literal. */
+function withoutSets({ namesBefore: _before, namesAfter: _after, ...change }: SubscriptionChange) {
+  return change;
+}
 
 describe('Subscription, state of the world', () => {
   it('is subscribed to nothing before the first request', () => {
@@ -14,10 +19,10 @@ describe('Subscription, state of the world', () => {
 
   it('reads empty names as the wildcard until the stream names something, then as unsubscribe-all', () => {
     const subscription = new Subscription(true);
-    expect(subscription.replace([])).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
-    expect(subscription.replace([])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
-    expect(subscription.replace(['a', 'b'])).toEqual({ added: ['a', 'b'], removed: [], wildcardBefore: true, wildcardAfter: false });
-    expect(subscription.replace([])).toEqual({ added: [], removed: ['a', 'b'], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replace([]))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(withoutSets(subscription.replace([]))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
+    expect(withoutSets(subscription.replace(['a', 'b']))).toEqual({ added: ['a', 'b'], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.replace([]))).toEqual({ added: [], removed: ['a', 'b'], wildcardBefore: false, wildcardAfter: false });
     expect(subscription.covers('a')).toBe(false);
   });
 
@@ -27,7 +32,7 @@ describe('Subscription, state of the world', () => {
     expect(subscription.replace(['*', 'x']).wildcardAfter).toBe(true);
     expect([...subscription.names]).toEqual(['x']);
     expect(subscription.covers('anything')).toBe(true);
-    expect(subscription.replace(['x'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.replace(['x']))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
   });
 });
 
@@ -42,8 +47,10 @@ describe('Subscription, shared name sets', () => {
     third.update(['shared-a', 'shared-d'], ['shared-d']);
     expect(second.names).toBe(first.names);
     expect(third.names).toBe(first.names);
+    expect(second.sortedNames).toEqual(['shared-a', 'shared-b', 'shared-c']);
+    expect(first.sortedNames).toBe(second.sortedNames);
     // One of them moving on leaves the others as they were.
-    expect(second.replace(['shared-a'])).toEqual({ added: [], removed: ['shared-b', 'shared-c'], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(second.replace(['shared-a']))).toEqual({ added: [], removed: ['shared-b', 'shared-c'], wildcardBefore: false, wildcardAfter: false });
     third.update([], ['shared-c']);
     expect([...first.names].sort()).toEqual(['shared-a', 'shared-b', 'shared-c']);
     expect([...second.names]).toEqual(['shared-a']);
@@ -72,9 +79,9 @@ describe('Subscription, a request whose names came as bytes', () => {
   it('does not read names that repeat those the set was made from, and changes nothing', () => {
     const subscription = new Subscription(false);
     const first = requested(['ack-a', 'ack-b']);
-    expect(subscription.replaceRequested(first.bytes, first.names)).toEqual({ added: ['ack-a', 'ack-b'], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(first.bytes, first.names))).toEqual({ added: ['ack-a', 'ack-b'], removed: [], wildcardBefore: false, wildcardAfter: false });
     const ack = requested(['ack-a', 'ack-b']);
-    expect(subscription.replaceRequested(ack.bytes, ack.names)).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(ack.bytes, ack.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
     expect(ack.read.count).toBe(0);
     // Another stream asking for the same names shares the set, and its ACKs are not read either.
     const other = new Subscription(false);
@@ -90,13 +97,13 @@ describe('Subscription, a request whose names came as bytes', () => {
     const first = requested(['order-a', 'order-b']);
     subscription.replaceRequested(first.bytes, first.names);
     const reordered = requested(['order-b', 'order-a']);
-    expect(subscription.replaceRequested(reordered.bytes, reordered.names)).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(reordered.bytes, reordered.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
     expect(reordered.read.count).toBe(1);
     // The same names with `*`: the wildcard is applied, and a repeat of the plain names removes it again.
     const withWildcard = requested(['*', 'order-a', 'order-b']);
     expect(subscription.replaceRequested(withWildcard.bytes, withWildcard.names).wildcardAfter).toBe(true);
     const plain = requested(['order-a', 'order-b']);
-    expect(subscription.replaceRequested(plain.bytes, plain.names)).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(plain.bytes, plain.names))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
     expect(plain.read.count).toBe(1);
     expect(subscription.covers('elsewhere')).toBe(false);
   });
@@ -109,7 +116,7 @@ describe('Subscription, a request whose names came as bytes', () => {
     plain.replaceRequested(requested(['star-a']).bytes, () => ['star-a']);
     expect(plain.names).toBe(withWildcard.names);
     const again = requested(['*', 'star-a']);
-    expect(plain.replaceRequested(again.bytes, again.names)).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(withoutSets(plain.replaceRequested(again.bytes, again.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
   });
 });
 
@@ -117,16 +124,16 @@ describe('Subscription, delta', () => {
   it('starts on the legacy wildcard with an empty first subscribe and leaves it when a name is subscribed', () => {
     const subscription = new Subscription(true);
     expect(subscription.update([], []).wildcardAfter).toBe(true);
-    expect(subscription.update(['a'], [])).toEqual({ added: ['a'], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.update(['a'], []))).toEqual({ added: ['a'], removed: [], wildcardBefore: true, wildcardAfter: false });
   });
 
   it('adds and removes names, keeps `*` apart, and ignores phantom unsubscribes', () => {
     const subscription = new Subscription(false);
-    expect(subscription.update(['*', 'a', 'a'], [])).toEqual({ added: ['a'], removed: [], wildcardBefore: false, wildcardAfter: true });
-    expect(subscription.update([], ['never'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
-    expect(subscription.update([], ['a'])).toEqual({ added: [], removed: ['a'], wildcardBefore: true, wildcardAfter: true });
+    expect(withoutSets(subscription.update(['*', 'a', 'a'], []))).toEqual({ added: ['a'], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(withoutSets(subscription.update([], ['never']))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: true });
+    expect(withoutSets(subscription.update([], ['a']))).toEqual({ added: [], removed: ['a'], wildcardBefore: true, wildcardAfter: true });
     expect(subscription.covers('a')).toBe(true);
-    expect(subscription.update([], ['*'])).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.update([], ['*']))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
     expect(subscription.covers('a')).toBe(false);
   });
 });
@@ -160,16 +167,46 @@ describe('ResourceSetHash', () => {
 describe('SubscriptionIndex', () => {
   it('finds wildcard sessions for every name and named sessions for their names only', () => {
     const index = new SubscriptionIndex<string>();
-    index.update('wild', 'T', { added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
-    index.update('named', 'T', { added: ['a', 'b'], removed: [], wildcardBefore: false, wildcardAfter: false });
-    index.update('other-type', 'U', { added: ['a'], removed: [], wildcardBefore: false, wildcardAfter: false });
+    const wild = new Subscription(false);
+    const named = new Subscription(false);
+    const otherType = new Subscription(false);
+    index.update('wild', 'T', wild.replace(['*']));
+    index.update('named', 'T', named.replace(['a', 'b']));
+    index.update('other-type', 'U', otherType.replace(['a']));
     expect(Object.fromEntries(index.interested('T', ['a', 'c']))).toEqual({ wild: ['a', 'c'], named: ['a'] });
-    index.update('named', 'T', { added: [], removed: ['a'], wildcardBefore: false, wildcardAfter: false });
+    index.update('named', 'T', named.replace(['b']));
     expect(Object.fromEntries(index.interested('T', ['a']))).toEqual({ wild: ['a'] });
-    index.remove('wild', [['T', { wildcard: true, names: new Set<string>() }]]);
-    index.remove('named', [['T', { wildcard: false, names: new Set(['b']) }]]);
-    index.remove('other-type', [['U', { wildcard: false, names: new Set(['a']) }]]);
+    index.remove('wild', [['T', wild]]);
+    index.remove('named', [['T', named]]);
+    index.remove('other-type', [['U', otherType]]);
     expect(index.size).toBe(0);
     expect(index.interested('T', ['a', 'b']).size).toBe(0);
+  });
+
+  it('files sessions with the same names together and keeps each one where its names are', () => {
+    const index = new SubscriptionIndex<string>();
+    const subscriptions = new Map<string, Subscription>();
+    const subscribe = (session: string, names: string[]) => {
+      let subscription = subscriptions.get(session);
+      if (subscription === undefined) subscriptions.set(session, (subscription = new Subscription(false)));
+      index.update(session, 'T', subscription.replace(names));
+    };
+    subscribe('one', ['g-a', 'g-b']);
+    subscribe('two', ['g-b', 'g-a']);
+    subscribe('three', ['g-a', 'g-b']);
+    subscribe('four', ['g-b']);
+    expect(index.size).toBe(7);
+    expect(index.filed).toEqual({ names: 2, groups: 2 });
+    expect(Object.fromEntries(index.interested('T', ['g-a', 'g-b']))).toEqual({ one: ['g-a', 'g-b'], two: ['g-a', 'g-b'], three: ['g-a', 'g-b'], four: ['g-b'] });
+    // One session moving leaves the others of its group where they were.
+    subscribe('two', ['g-b']);
+    subscribe('three', []);
+    expect(Object.fromEntries(index.interested('T', ['g-a']))).toEqual({ one: ['g-a'] });
+    expect(Object.fromEntries(index.interested('T', ['g-b']))).toEqual({ one: ['g-b'], two: ['g-b'], four: ['g-b'] });
+    expect(index.filed).toEqual({ names: 2, groups: 2 });
+    for (const [session, subscription] of subscriptions) index.remove(session, [['T', subscription]]);
+    expect(index.size).toBe(0);
+    expect(index.filed).toEqual({ names: 0, groups: 0 });
+    expect(index.interested('T', ['g-a', 'g-b']).size).toBe(0);
   });
 });

@@ -15,11 +15,16 @@ export interface SubscriptionChange {
   readonly removed: readonly string[];
   readonly wildcardBefore: boolean;
   readonly wildcardAfter: boolean;
+  /** The explicit names before and after, as shared sets: the same object for the same names (`SubscriptionIndex` groups streams by it). */
+  readonly namesBefore: ReadonlySet<string>;
+  readonly namesAfter: ReadonlySet<string>;
 }
 
 /** A set of explicit names, shared by the subscriptions that hold the same names. */
 interface SharedNames {
   readonly names: ReadonlySet<string>;
+  /** The names sorted, made when first asked for (every stream's status lists them). */
+  sorted: readonly string[] | undefined;
   /**
    * The names' fields as a state-of-the-world request that asked for exactly these names, without
    * `*`, sent them (`requestedNames`): a request with the same bytes asks for the same names.
@@ -27,7 +32,7 @@ interface SharedNames {
   requested: Uint8Array | undefined;
 }
 
-const NO_NAMES: SharedNames = { names: new Set(), requested: undefined };
+const NO_NAMES: SharedNames = { names: new Set(), sorted: Object.freeze([]), requested: undefined };
 
 /** Keys of longer name sets are hashed, so that the table never keeps a large string. */
 const MAX_PLAIN_KEY_LENGTH = 256;
@@ -56,7 +61,7 @@ function sharedNames(names: Set<string>, requested: Uint8Array | undefined): Sha
   if (key.length > MAX_PLAIN_KEY_LENGTH) key = hash('sha256', key, 'base64');
   let shared = sharedNameSets.get(key)?.deref();
   if (shared === undefined) {
-    shared = { names, requested: undefined };
+    shared = { names, sorted: undefined, requested: undefined };
     sharedNameSets.set(key, new WeakRef(shared));
     forgetNameSet.register(shared, key);
   }
@@ -84,6 +89,12 @@ export class Subscription {
     return this.explicit.names;
   }
 
+  /** The explicit names sorted: one array for every subscription that shares them, not to be changed. */
+  get sortedNames(): readonly string[] {
+    this.explicit.sorted ??= Object.freeze([...this.explicit.names].sort());
+    return this.explicit.sorted;
+  }
+
   covers(name: string): boolean {
     return this.wildcard || this.explicit.names.has(name);
   }
@@ -98,7 +109,8 @@ export class Subscription {
     const requested = this.explicit.requested;
     if (!this.explicitWildcard && requested !== undefined && requested.length === bytes.length && Buffer.compare(requested, bytes) === 0) {
       const wildcard = this.wildcard;
-      return { added: [], removed: [], wildcardBefore: wildcard, wildcardAfter: wildcard };
+      const names = this.explicit.names;
+      return { added: [], removed: [], wildcardBefore: wildcard, wildcardAfter: wildcard, namesBefore: names, namesAfter: names };
     }
     return this.replace(names(), bytes);
   }
@@ -119,7 +131,7 @@ export class Subscription {
     const exact = this.explicitWildcard ? undefined : bytes;
     // An ACK repeats the names: the set is looked up only when they changed, or to keep their bytes.
     if (added.length > 0 || removed.length > 0 || (exact !== undefined && this.explicit.requested === undefined)) this.explicit = sharedNames(next, exact);
-    return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
+    return { added, removed, wildcardBefore, wildcardAfter: this.wildcard, namesBefore: current, namesAfter: this.explicit.names };
   }
 
   /**
@@ -132,6 +144,7 @@ export class Subscription {
     if (subscribe.length > 0) this.namedAny = true;
     const added: string[] = [];
     const removed: string[] = [];
+    const namesBefore = this.explicit.names;
     /** A copy of the names, made at the first change. */
     let names: Set<string> | undefined;
     for (const name of subscribe) {
@@ -153,6 +166,6 @@ export class Subscription {
       }
     }
     if (names !== undefined) this.explicit = sharedNames(names, undefined);
-    return { added, removed, wildcardBefore, wildcardAfter: this.wildcard };
+    return { added, removed, wildcardBefore, wildcardAfter: this.wildcard, namesBefore, namesAfter: this.explicit.names };
   }
 }
