@@ -202,10 +202,9 @@ class TypeState {
     return this.settled().heldCount;
   }
 
+  /** Records a change of `name`; of several, the last is the one that counts. */
   private change(name: string, held: HeldResource | null): void {
-    // A later change of the same name is applied after the earlier ones: it moves to the end.
     this.changes ??= new Map();
-    this.changes.delete(name);
     this.changes.set(name, held);
   }
 
