@@ -143,8 +143,9 @@ describe('skiff on a directory edited in place', () => {
     await writeFile(join(root, '.sed.yaml.swp'), serviceEntry('sed', [84]));
     await rename(join(root, '.sed.yaml.swp'), file);
     await client.converge(['sed'], [cluster('sed', 84)]);
-    expect(skiff.output).toContain(`${file}: removed (1 object withdrawn)`);
-    expect(skiff.output).toContain(`${file}: applied (1 object)`);
+    // The lines come through the child's standard output, which can trail what it serves.
+    await eventually(() => expect(skiff.output).toContain(`${file}: removed (1 object withdrawn)`));
+    await eventually(() => expect(skiff.output).toContain(`${file}: applied (1 object)`));
   });
 
   it('follows a symlinked file and a symlinked directory, edited where they live', async () => {

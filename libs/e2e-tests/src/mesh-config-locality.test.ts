@@ -97,7 +97,7 @@ describe('a MeshConfig file and DNS clusters ranked per proxy locality, through 
     // us-west has no failover rule: its own region, then every other region alike.
     expect(await inlinePriorities(address, 'us-west', 'a')).toEqual({ 'us-west': 0, 'eu-central': 1, 'us-east': 1 });
     // It logged the MeshConfig field it does not read.
-    expect(skiff.output).toContain('mesh config fields Skiff does not read');
+    await eventually(() => expect(skiff.output).toContain('mesh config fields Skiff does not read'));
     expect(skiff.output).toContain('accessLogFile');
   }, 60_000);
 
