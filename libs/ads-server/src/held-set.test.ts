@@ -92,6 +92,11 @@ describe('HeldSet', () => {
     const other = HeldSet.EMPTY.with(new Map([['a', heldVersion('a', 'bc')]]));
     expect(contentOf(one)).toEqual([['ab', 'c']]);
     expect(contentOf(other)).toEqual([['a', 'bc']]);
+    // Told absent is not held at an empty version.
+    const absent = HeldSet.EMPTY.with(new Map([['e', ABSENT_ENTRY]]));
+    const empty = HeldSet.EMPTY.with(new Map([['e', heldVersion('e', '')]]));
+    expect(empty).not.toBe(absent);
+    expect([absent.heldCount, empty.heldCount]).toEqual([0, 1]);
   });
 
   it('keeps sharing after more distinct moves from one set than it remembers', () => {

@@ -50,13 +50,20 @@ export function heldVersion(name: string, version: string): HeldResource {
 
 export const ABSENT_ENTRY: HeldResource = { version: ABSENT, digest: undefined };
 
+/** A change's part of a key after its name: forgotten, `ABSENT`, or held at a version (length-prefixed). */
+function changeKey(held: HeldResource | null): string {
+  if (held === null) return '-';
+  if (held.digest === undefined) return '!';
+  return `${held.version.length}=${held.version}`;
+}
+
 /**
- * The key of a list of changes: every name and version, length-prefixed so that no two lists share
- * one, hashed when long.
+ * The key of a list of changes: every name and what it became, length-prefixed so that no two lists
+ * share one, hashed when long.
  */
 function movesKey(changes: HeldChanges): string {
   let key = '';
-  for (const [name, held] of changes) key += held === null ? `${name.length}:${name}-` : `${name.length}:${name}${held.version.length}=${held.version}`;
+  for (const [name, held] of changes) key += `${name.length}:${name}${changeKey(held)}`;
   return key.length > MAX_PLAIN_KEY_LENGTH ? hash('sha256', key, 'base64') : key;
 }
 
