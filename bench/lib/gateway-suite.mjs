@@ -305,12 +305,8 @@ export async function measureFanout(context, plan, log, variant) {
   const clusterFile = join(context.scratch, 'fanout-clusters.txt');
   // The changed cluster, then as many more of its namespace as `edsClusters` asks (one by default),
   // so that each stream's endpoint subscription can be as large as a sidecar's.
-  const edsClusters = [hot.clusters[0]];
-  for (const service of mesh.services) {
-    for (const cluster of service.namespace === hot.namespace ? service.clusters : []) {
-      if (edsClusters.length < (fanout.edsClusters ?? 1) && cluster !== hot.clusters[0]) edsClusters.push(cluster);
-    }
-  }
+  const neighbours = mesh.services.filter((service) => service.namespace === hot.namespace).flatMap((service) => service.clusters);
+  const edsClusters = [hot.clusters[0], ...neighbours.filter((cluster) => cluster !== hot.clusters[0])].slice(0, fanout.edsClusters ?? 1);
   writeFileSync(clusterFile, `[${hot.namespace}]\n${edsClusters.join('\n')}\n`);
   const before = await settledMemory(gateway, plan.settleMs);
   resetPeakResident(gateway.pid);
