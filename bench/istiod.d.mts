@@ -29,6 +29,8 @@ export interface IstiodResults {
     readonly workloadsBuilt: number;
     readonly istiod: IstiodServerMeasure;
     readonly skiff: IstiodServerMeasure;
+    /** Skiff reading a Kubernetes API server, with the time the mesh took to be created through the API (absent in results from before it was measured, and with --no-kubernetes). */
+    readonly skiffKube?: IstiodServerMeasure & { readonly seedMs: number };
   }[];
   readonly cli: readonly {
     readonly serviceEntries: number;

@@ -11,6 +11,7 @@
  *   --sizes <list>       the server sizes to run instead of the plan's, as <ServiceEntries>x<WorkloadEntries>
  *                        separated by commas (e.g. 100x1000,100x50000), or `none`
  *   --cli-sizes <list>   the same for the one-process comparison
+ *   --no-kubernetes      skip Skiff reading a Kubernetes API server (needs tools/kube/build.sh otherwise)
  *   --merge <file>       an earlier run's results JSON (same CPU model and count, Node and istiod): its rows of the
  *                        sizes not run now are kept, each with the date of the run that measured it. The
  *                        largest sizes take istiod many minutes each, so the plan can be run in parts.
@@ -19,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { currentLoadAverage, describeMachine, markdownTable, readBenchOptions, replaceSection, textTable, writeResults } from './lib/report.mjs';
+import { ETCD_VERSION, KUBERNETES_VERSION } from '@skiff/kube-testenv';
 import { ISTIOD_FULL_PLAN, ISTIOD_QUICK_PLAN, runIstiodSuite } from './lib/istiod-suite.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +31,7 @@ const ratio = (istiod, skiff) => (skiff > 0 ? `${(istiod / skiff).toFixed(1)}x` 
 
 const SERVER_HEADER = ['SE', 'WE', 'cold runs', 'istiod cold ms', 'Skiff cold ms', 'cold speed-up', 'istiod change p50/p99 ms', 'Skiff change p50/p99 ms', 'p99 speed-up', 'istiod RSS MiB', 'Skiff RSS MiB'];
 const CLI_HEADER = ['SE', 'WE', 'runs', 'istiod ms', 'skiffctl translate ms', 'speed-up'];
+const KUBERNETES_HEADER = ['SE', 'WE', 'objects created s', 'Skiff cold ms', 'Skiff change p50/p99 ms', 'istiod change p50/p99 ms', 'p99 speed-up', 'Skiff RSS MiB'];
 
 /** Whether the rows were measured by more than one run (`--merge`): the tables then say which run measured each. */
 function mergedRuns(results) {
@@ -59,6 +62,26 @@ function serverRows(results) {
   ]);
 }
 
+/** The rows measured with Skiff on Kubernetes (results from before it was measured have none). */
+function kubernetesRows(results) {
+  return results.rows
+    .filter((row) => row.skiffKube !== undefined)
+    .map((row) => [
+      String(row.serviceEntriesBuilt),
+      String(row.workloadsBuilt),
+      (row.skiffKube.seedMs / 1000).toFixed(1),
+      String(row.skiffKube.coldMs),
+      `${row.skiffKube.changes.p50Ms}/${row.skiffKube.changes.p99Ms}`,
+      `${row.istiod.changes.p50Ms}/${row.istiod.changes.p99Ms}`,
+      ratio(row.istiod.changes.p99Ms, row.skiffKube.changes.p99Ms),
+      String(row.skiffKube.rssMiB),
+    ]);
+}
+
+function kubernetesTable(results) {
+  return withRunColumn(results, KUBERNETES_HEADER, kubernetesRows(results), results.rows.filter((row) => row.skiffKube !== undefined));
+}
+
 function cliRows(results) {
   return results.cli.map((row) => [String(row.serviceEntries), String(row.workloads), String(row.runs ?? 1), String(row.istiodMs), String(row.skiffMs), ratio(row.istiodMs, row.skiffMs)]);
 }
@@ -73,13 +96,19 @@ function cliTable(results) {
 
 function formatConsole(results) {
   const servers = serverTable(results);
+  const kubernetes = kubernetesTable(results);
   const cli = cliTable(results);
-  return [`Servers (speed-up: istiod / Skiff)\n${textTable(servers.header, servers.rows)}`, `One process: read the YAML, print the resources\n${textTable(cli.header, cli.rows)}`].join('\n\n');
+  return [
+    `Servers (speed-up: istiod / Skiff)\n${textTable(servers.header, servers.rows)}`,
+    ...(kubernetes.rows.length > 0 ? [`Skiff reading a Kubernetes API server\n${textTable(kubernetes.header, kubernetes.rows)}`] : []),
+    `One process: read the YAML, print the resources\n${textTable(cli.header, cli.rows)}`,
+  ].join('\n\n');
 }
 
 export function renderSection(results) {
   const { machine, plan } = results;
   const servers = serverTable(results);
+  const kubernetes = kubernetesTable(results);
   const cli = cliTable(results);
   return [
     DOCS_BEGIN,
@@ -92,6 +121,14 @@ export function renderSection(results) {
     ...(mergedRuns(results) ? ['Rows come from more than one run on the same machine (`--merge`); the last column says which. The run line above is the latest run.', ''] : []),
     markdownTable(servers.header, servers.rows),
     '',
+    ...(kubernetes.rows.length > 0
+      ? [
+          `Skiff reading the same mesh from a real Kubernetes API server (etcd ${ETCD_VERSION} and kube-apiserver ${KUBERNETES_VERSION} from tools/kube/build.sh, Istio's CRDs), as it runs in a cluster: the objects are created through the API first (the time it took is in the table, not in the cold start), then Skiff (\`--kubeconfig\`) is cold started once, and the same churn is applied as JSON merge patches through the API. A change's delay starts before its patch is sent, so it includes the API server's write to etcd and its watch event, which istiod's config store does not go through; istiod's column is the table's above.`,
+          '',
+          markdownTable(kubernetes.header, kubernetes.rows),
+          '',
+        ]
+      : []),
     `One process reading the same YAML and printing resources: \`istiod-reference\` (server start, one sidecar queried) and \`skiffctl translate -o json\` (every resource). Where both take under 5 s, each runs ${plan.cliRepetitions ?? 1} times in turns and the table has the medians.`,
     '',
     markdownTable(cli.header, cli.rows),
@@ -110,9 +147,10 @@ function parseSizes(text, flag) {
 }
 
 function readOptions(argv) {
-  const { values, output } = readBenchOptions(argv, REPO_ROOT, { sizes: { type: 'string' }, 'cli-sizes': { type: 'string' }, merge: { type: 'string' } });
+  const { values, output } = readBenchOptions(argv, REPO_ROOT, { sizes: { type: 'string' }, 'cli-sizes': { type: 'string' }, merge: { type: 'string' }, 'no-kubernetes': { type: 'boolean' } });
   return {
     ...output,
+    kubernetes: values['no-kubernetes'] !== true,
     sizes: values.sizes === undefined ? undefined : parseSizes(values.sizes, '--sizes'),
     cliSizes: values['cli-sizes'] === undefined ? undefined : parseSizes(values['cli-sizes'], '--cli-sizes'),
     merge: values.merge === undefined ? undefined : resolve(values.merge),
@@ -158,7 +196,7 @@ export function mergeResults(earlier, current) {
 export async function main(argv, log = (line) => console.log(line)) {
   const options = readOptions(argv);
   const defaults = options.quick ? ISTIOD_QUICK_PLAN : ISTIOD_FULL_PLAN;
-  const plan = { ...defaults, sizes: options.sizes ?? defaults.sizes, cliSizes: options.cliSizes ?? defaults.cliSizes };
+  const plan = { ...defaults, sizes: options.sizes ?? defaults.sizes, cliSizes: options.cliSizes ?? defaults.cliSizes, kubernetes: defaults.kubernetes && options.kubernetes };
   const machine = describeMachine();
   log(`istiod vs Skiff, ${plan.mode} mode; ${machine.nproc} CPUs, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
   const date = new Date().toISOString();

@@ -17,6 +17,9 @@
  *   in the last second; per change and subscribed proxy, the delay from the change being handed to the
  *   server (istiod: its config store, as a Kubernetes watch event would; Skiff: a file renamed into its
  *   directory, as an editor or a ConfigMap update does) to that proxy receiving the new assignment;
+ * - Skiff on Kubernetes (`plan.kubernetes`): the mesh created through a real API server, Skiff cold
+ *   started on it (`--kubeconfig`), and the same churn applied as merge patches through the API, so a
+ *   change's delay includes the API server's write and watch event (`measureOnKubernetes`);
  * - the CLI: one process that reads the YAML and prints every resource: `istiod-reference` (the
  *   server started, one proxy queried, its resources printed) and `skiffctl translate -o json`.
  */
@@ -28,6 +31,7 @@ import { createInterface } from 'node:readline';
 import { istioTools } from '@skiff/istiod-parity';
 import { buildGatewayMesh, spreadClusterFile, workloadEntry } from './gateway-mesh.mjs';
 import { BINS, freePort, LoadgenProcess, residentMiB, ServiceProcess, sleep } from './gateway-processes.mjs';
+import { startKubeMesh } from './kube-mesh.mjs';
 import { median, nowMs, percentile } from './stats.mjs';
 
 /** The issue's sizes: 100 and 10k ServiceEntries with 1k to 200k WorkloadEntries. */
@@ -53,6 +57,8 @@ export const ISTIOD_FULL_PLAN = {
   coldRepetitions: 3,
   /** Runs of each command per CLI size, where both take under `CLI_REPEAT_BELOW_MS`. */
   cliRepetitions: 11,
+  /** Also measure Skiff reading a real Kubernetes API server (tools/kube/build.sh) that holds the mesh. */
+  kubernetes: true,
   cliSizes: [
     { serviceEntries: 1, workloads: 1 },
     { serviceEntries: 100, workloads: 1_000 },
@@ -72,6 +78,7 @@ export const ISTIOD_QUICK_PLAN = {
   arrivalTimeoutMs: 30_000,
   coldRepetitions: 2,
   cliRepetitions: 3,
+  kubernetes: true,
   cliSizes: [{ serviceEntries: 20, workloads: 200 }],
 };
 
@@ -197,16 +204,18 @@ async function startIstiod(reference, files, address) {
 }
 
 async function startSkiff(files, plan, address) {
+  return startSkiffProcess('skiff', ['--config-dir', files.skiffDir], plan, address, async (entry) => writeChurnFile(files.skiffDir, entry));
+}
+
+/** Skiff reading a Kubernetes API server that holds the mesh (`startKubeMesh`); a change is a patch through the API. */
+async function startSkiffOnKubernetes(kube, plan, address) {
+  return startSkiffProcess('skiffKube', ['--kubeconfig', kube.kubeconfig], plan, address, (entry) => kube.patch(churnObject(entry)));
+}
+
+async function startSkiffProcess(name, sourceArgs, plan, address, change) {
   const started = nowMs();
-  const skiff = await ServiceProcess.start('skiff', BINS.skiff, ['--config-dir', files.skiffDir, '--xds-addr', address], { readyTimeoutMs: plan.readyTimeoutMs, readyPollMs: READY_POLL_MS });
-  return {
-    name: 'skiff',
-    started,
-    readyMs: nowMs() - started,
-    pid: skiff.pid,
-    change: async (entry) => writeChurnFile(files.skiffDir, entry),
-    stop: () => skiff.stop(),
-  };
+  const skiff = await ServiceProcess.start('skiff', BINS.skiff, [...sourceArgs, '--xds-addr', address], { readyTimeoutMs: plan.readyTimeoutMs, readyPollMs: READY_POLL_MS });
+  return { name, started, readyMs: nowMs() - started, pid: skiff.pid, change, stop: () => skiff.stop() };
 }
 
 /**
@@ -305,6 +314,24 @@ async function measureCli(reference, scratch, size, plan) {
   return { ...size, runs: samples.istiodMs.length, istiodMs: Math.round(median(samples.istiodMs)), skiffMs: Math.round(median(samples.skiffMs)), samples };
 }
 
+/**
+ * Skiff reading the mesh from a real Kubernetes API server, the way it runs in a cluster: the objects
+ * are created through the API first (not timed as the cold start), then Skiff is cold started once
+ * and the same churn is applied as merge patches. A change's delay starts before its patch is sent, so
+ * it includes the API server's write to etcd and its watch event, which istiod's config store skips.
+ */
+async function measureOnKubernetes(files, plan, size, log) {
+  const kube = await startKubeMesh(files.mesh);
+  try {
+    const { name, ...server } = await measureServer((address) => startSkiffOnKubernetes(kube, plan, address), files, plan);
+    for (const entry of files.churn) entry.generation = 0;
+    log(`  ${size.serviceEntries} SE / ${size.workloads} WE, ${name}: ${files.mesh.objects.length} objects created through the API in ${Math.round(kube.seedMs)} ms; cold ${server.coldMs} ms, change p50 ${server.changes.p50Ms} ms p99 ${server.changes.p99Ms} ms, RSS ${server.rssMiB} MiB`);
+    return { ...server, seedMs: Math.round(kube.seedMs) };
+  } finally {
+    await kube.stop();
+  }
+}
+
 /** Runs every size against both servers (one at a time) and the CLI comparison. */
 export async function runIstiodSuite(plan, { log = () => {} } = {}) {
   const { reference, istioVersion } = await istioTools();
@@ -333,7 +360,8 @@ export async function runIstiodSuite(plan, { log = () => {} } = {}) {
         for (const server of Object.values(measured)) Object.assign(server, { coldMs: Math.round(median(server.coldSamplesMs)), readyMs: Math.round(median(server.readySamplesMs)) });
         log(`  ${size.serviceEntries} SE / ${size.workloads} WE cold, medians of ${plan.coldRepetitions}: istiod ${measured.istiod.coldMs} ms, skiff ${measured.skiff.coldMs} ms`);
       }
-      rows.push({ ...size, serviceEntriesBuilt: files.mesh.serviceEntryCount, workloadsBuilt: files.mesh.workloadCount, istiod: measured.istiod, skiff: measured.skiff });
+      const skiffKube = plan.kubernetes ? await measureOnKubernetes(files, plan, size, log) : undefined;
+      rows.push({ ...size, serviceEntriesBuilt: files.mesh.serviceEntryCount, workloadsBuilt: files.mesh.workloadCount, istiod: measured.istiod, skiff: measured.skiff, ...(skiffKube && { skiffKube }) });
       rmSync(join(scratch, `mesh-${size.serviceEntries}-${size.workloads}`), { recursive: true, force: true });
     }
     const cli = [];

@@ -1,7 +1,8 @@
 /**
  * Runs the istiod comparison (`bench/istiod.mjs`) in quick mode end to end, so its code cannot rot: the
  * istiod reference's `serve` mode and the built `skiff` serve the same small mesh, skiff-loadgen proxies
- * are configured by each and receive every change, and the CLI comparison runs both commands. Timings are
+ * are configured by each and receive every change (and from a Skiff reading a real Kubernetes API server
+ * holding the mesh), and the CLI comparison runs both commands. Timings are
  * never asserted.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -100,12 +101,21 @@ describe('bench/istiod.mjs --quick', () => {
       expect(server.changes.deliveries).toBeGreaterThanOrEqual(server.changes.count);
     }
     expect(row!.istiod.changes.deliveries).toBe(row!.skiff.changes.deliveries);
+    // Skiff reading the mesh from a real API server: every object created, every proxy configured,
+    // every change patched through the API reaching every subscribed proxy.
+    const onKubernetes = row!.skiffKube!;
+    expect(onKubernetes.seedMs).toBeGreaterThan(0);
+    expect(onKubernetes.coldMs).toBeGreaterThan(0);
+    expect(onKubernetes.changes.missing).toBe(0);
+    expect(onKubernetes.changes.deliveries).toBe(row!.skiff.changes.deliveries);
     expect(results.cli).toHaveLength(1);
     expect(results.cli[0]!.istiodMs).toBeGreaterThan(0);
     expect(results.cli[0]!.skiffMs).toBeGreaterThan(0);
     // A short CLI run is repeated, in turns, and the medians are reported.
     expect(results.cli[0]!.runs).toBe(3);
     expect(results.cli[0]!.samples!.skiffMs).toHaveLength(3);
-    expect(readFileSync(docs, 'utf8')).toContain('## Skiff and istiod, end to end');
+    const section = readFileSync(docs, 'utf8');
+    expect(section).toContain('## Skiff and istiod, end to end');
+    expect(section).toContain('Skiff reading the same mesh from a real Kubernetes API server');
   });
 });
