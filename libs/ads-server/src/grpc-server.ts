@@ -40,6 +40,7 @@ import { DEFAULT_ADS_LIMITS, TokenBucket, type AdsLimits } from './limits.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-wire.js';
 import { PUSH_ORDER } from './resource-types.js';
 import { AdsSession, deliverChanges, GrpcStatus, type SessionHost, type SessionSettings } from './session.js';
+import { releaseDecodedChunks } from './stream-decoder-release.js';
 import type { SubscriptionChange } from './subscription.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import type { OutgoingResponse } from './wire.js';
@@ -263,6 +264,8 @@ export class AdsServer implements Runner {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
     routeGrpcLogs(this.logger);
+    // Each stream would otherwise keep the chunks of its last request (a whole ACK) until its next one.
+    if (!releaseDecodedChunks()) this.logger.debug('grpc-js message decoder not recognised: streams keep their last request until the next');
     this.clock = options.clock ?? systemClock;
     this.limits = { ...DEFAULT_ADS_LIMITS, ...options.limits };
     this.servedTypes = new Set([...PUSH_ORDER, ...(options.servedTypeUrls ?? [])]);

@@ -42,6 +42,7 @@ export {
 } from './node.js';
 export { allowsLegacyWildcard, PUSH_ORDER, requiresFullStateInSotw, shortTypeName, WILDCARD } from './resource-types.js';
 export { servedResource } from './served-resource.js';
+export { releaseDecodedChunks } from './stream-decoder-release.js';
 export { StaticResourceProvider, type StaticResource, type StaticResourceProviderOptions } from './static-provider.js';
 export { Subscription, type SubscriptionChange } from './subscription.js';
 export { SubscriptionIndex } from './subscription-index.js';

@@ -10,6 +10,7 @@
  * reproduces that, at a higher cost for the generator too.
  */
 import * as grpc from '@grpc/grpc-js';
+import { releaseDecodedChunks } from '@skiff/ads-server';
 import { silentLogger, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
 import { simulatedNode, type ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
@@ -85,6 +86,8 @@ export class LoadGenerator implements Runner {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
     this.recorder = new ArrivalRecorder(options.plans.length);
+    // Each stream would otherwise keep the chunks of its last response (a whole CDS) until the next.
+    releaseDecodedChunks();
     const connections = Math.ceil(options.plans.length / perConnection);
     for (let i = 0; i < connections; i++) {
       this.clients.push(
