@@ -67,6 +67,34 @@ describe('HeldSet', () => {
     );
   });
 
+  it('holds what the map held, in its order, through changes that outgrow what is kept on top of a base', () => {
+    const manyNames = Array.from({ length: 60 }, (_, index) => `outbound|80||svc-${index}.example.com`);
+    const manyChange = fc.tuple(oneOf(manyNames), fc.oneof(fc.constant<HeldResource | null>(null), fc.constant<HeldResource | null>(ABSENT_ENTRY), oneOf(versions)));
+    const manyBatch = fc.array(manyChange, { maxLength: 40 }).map((list) => {
+      const changes = new Map<string, HeldResource | null>();
+      for (const [name, held] of list) {
+        changes.delete(name);
+        changes.set(name, typeof held === 'string' ? heldVersion(name, held) : held);
+      }
+      return changes;
+    });
+    fc.assert(
+      fc.property(fc.array(manyBatch, { maxLength: 30 }), (batches) => {
+        const model = new ModelSet();
+        let set = HeldSet.EMPTY;
+        for (const changes of batches) {
+          model.apply(changes);
+          set = set.with(changes);
+          expect([...set.names()]).toEqual([...model.entries.keys()]);
+          for (const [name, held] of model.entries) expect(set.get(name)).toBe(held);
+          expect(set.version).toBe(model.hash.toString());
+          expect(set.heldCount).toBe([...model.entries.values()].filter((held) => held.digest !== undefined).length);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('leads every stream that applies the same changes to the same set to the same object', () => {
     fc.assert(
       fc.property(fc.array(batch, { maxLength: 8 }), (batches) => {

@@ -8,6 +8,8 @@
  * full collection marked all of it. Streams now move from set to set by the changes they are sent,
  * and a set remembers where each batch of changes led (`with`): the first stream to make a move builds
  * the next set, the others find it. A stream costs a reference, whatever the size of its state.
+ * A set is a base map shared along a line of moves, with the changes since on top (`applied`), so a
+ * move costs about the square root of the set's size rather than a copy of it.
  */
 import { hash } from 'node:crypto';
 import { entryDigest, resourceDigest, setVersion, type EntryDigest } from './resource-set-hash.js';
@@ -67,33 +69,60 @@ function movesKey(changes: HeldChanges): string {
   return key.length > MAX_PLAIN_KEY_LENGTH ? hash('sha256', key, 'base64') : key;
 }
 
-export class HeldSet {
-  static readonly EMPTY = new HeldSet(new Map(), 0, 0);
+/**
+ * A name's entry on top of the base map: what is held now (null: nothing), and whether the name
+ * comes after the base's names (it is new, or was dropped and held again), as a copied map would
+ * have appended it.
+ */
+interface OverlayEntry {
+  readonly held: HeldResource | null;
+  readonly appended: boolean;
+}
 
-  /** Entries holding a resource (not `ABSENT`). */
-  readonly heldCount: number;
+const DROPPED: OverlayEntry = { held: null, appended: false };
+
+/**
+ * Entries on top of a base before they are merged into a new base. A move copies its set's overlay,
+ * and a merge copies the whole set: with the overlay at about sqrt(2 * size) entries, a change costs
+ * about that many entries of copying, where a copy of the set per change cost its size (a sidecar's
+ * thousand endpoint names, once per change of one of them; garbage that outlived young collections
+ * and made full ones come sooner).
+ */
+function overlayLimit(baseSize: number): number {
+  return Math.max(8, Math.ceil(Math.sqrt(2 * baseSize)));
+}
+
+export class HeldSet {
+  static readonly EMPTY = new HeldSet(new Map(), new Map(), 0, 0, 0);
+
   private versionText: string | undefined;
   /** Where each list of changes applied to this set led, while a stream still holds that set. */
   private moves: Map<string, WeakRef<HeldSet>> | undefined;
 
   private constructor(
-    private readonly entries: ReadonlyMap<string, HeldResource>,
+    /** Shared by the sets moved from one another since it was made, never changed. */
+    private readonly base: ReadonlyMap<string, HeldResource>,
+    /** This set's changes on top of `base`, in the order a copied map would have them. */
+    private readonly overlay: ReadonlyMap<string, OverlayEntry>,
+    /** Entries holding a resource (not `ABSENT`). */
+    readonly heldCount: number,
     /** The set's digest: the XOR of its held entries' digests, in two 32-bit halves. */
     private readonly high: number,
     private readonly low: number,
-  ) {
-    let count = 0;
-    for (const held of entries.values()) if (held.digest !== undefined) count += 1;
-    this.heldCount = count;
-  }
+  ) {}
 
   get(name: string): HeldResource | undefined {
-    return this.entries.get(name);
+    const over = this.overlay.get(name);
+    return over === undefined ? this.base.get(name) : (over.held ?? undefined);
   }
 
-  /** Names held or told `ABSENT`. */
-  names(): IterableIterator<string> {
-    return this.entries.keys();
+  /** Names held or told `ABSENT`, in the order they came (a name dropped and held again comes last). */
+  *names(): IterableIterator<string> {
+    for (const name of this.base.keys()) {
+      const over = this.overlay.get(name);
+      if (over === undefined || (over.held !== null && !over.appended)) yield name;
+    }
+    for (const [name, over] of this.overlay) if (over.held !== null && over.appended) yield name;
   }
 
   /** The type's `version_info`: the digest of the (name, version) pairs held (`ResourceSetHash`). */
@@ -118,28 +147,45 @@ export class HeldSet {
   }
 
   private applied(changes: HeldChanges): HeldSet {
-    let entries: Map<string, HeldResource> | undefined;
+    let overlay: Map<string, OverlayEntry> | undefined;
+    let count = this.heldCount;
     let high = this.high;
     let low = this.low;
     for (const [name, held] of changes) {
-      const previous = (entries ?? this.entries).get(name);
+      const over = (overlay ?? this.overlay).get(name);
+      const previous = over === undefined ? this.base.get(name) : (over.held ?? undefined);
       if (held === null ? previous === undefined : previous?.version === held.version) continue;
-      entries ??= new Map(this.entries);
+      overlay ??= new Map(this.overlay);
       if (previous?.digest !== undefined) {
         high = (high ^ previous.digest[0]) >>> 0;
         low = (low ^ previous.digest[1]) >>> 0;
+        count -= 1;
       }
       if (held === null) {
-        entries.delete(name);
+        if (this.base.has(name)) overlay.set(name, DROPPED);
+        else overlay.delete(name);
         continue;
       }
       if (held.digest !== undefined) {
         high = (high ^ held.digest[0]) >>> 0;
         low = (low ^ held.digest[1]) >>> 0;
+        count += 1;
       }
-      entries.set(name, held);
+      if (previous !== undefined) {
+        // Held before: it keeps its place.
+        overlay.set(name, { held, appended: over?.appended ?? false });
+      } else {
+        // New, or held again after it was dropped: it goes last.
+        overlay.delete(name);
+        overlay.set(name, { held, appended: true });
+      }
     }
-    return entries === undefined ? this : new HeldSet(entries, high, low);
+    if (overlay === undefined) return this;
+    if (overlay.size <= overlayLimit(this.base.size)) return new HeldSet(this.base, overlay, count, high, low);
+    const merged = new HeldSet(this.base, overlay, count, high, low);
+    const base = new Map<string, HeldResource>();
+    for (const name of merged.names()) base.set(name, merged.get(name)!);
+    return new HeldSet(base, new Map(), count, high, low);
   }
 
   private remember(key: string, next: HeldSet): void {
