@@ -29,22 +29,19 @@ const names = ['a', 'b', 'c', 'outbound|80||a.example.com', '1:a-', ''];
 const versions = ['v1', 'v2', '1=v'];
 /** One of `items`. */
 const oneOf = (items: readonly string[]) => fc.nat({ max: items.length - 1 }).map((index) => items[index]!);
-const change = fc.tuple(
-  oneOf(names),
-  fc.oneof(
-    fc.constant<HeldResource | null>(null),
-    fc.constant<HeldResource | null>(ABSENT_ENTRY),
-    oneOf(versions),
-  ),
-);
-const batch = fc.array(change, { maxLength: 6 }).map((list) => {
-  const changes = new Map<string, HeldResource | null>();
-  for (const [name, held] of list) {
-    changes.delete(name);
-    changes.set(name, typeof held === 'string' ? heldVersion(name, held) : held);
-  }
-  return changes;
-});
+/** A batch of up to `maxLength` changes of `pool`'s names, each name once, in the order last changed. */
+function batchOf(pool: readonly string[], maxLength: number) {
+  const change = fc.tuple(oneOf(pool), fc.oneof(fc.constant<HeldResource | null>(null), fc.constant<HeldResource | null>(ABSENT_ENTRY), oneOf(versions)));
+  return fc.array(change, { maxLength }).map((list) => {
+    const changes = new Map<string, HeldResource | null>();
+    for (const [name, held] of list) {
+      changes.delete(name);
+      changes.set(name, typeof held === 'string' ? heldVersion(name, held) : held);
+    }
+    return changes;
+  });
+}
+const batch = batchOf(names, 6);
 
 function contentOf(set: HeldSet): [string, string][] {
   return [...set.names()].sort().map((name) => [name, set.get(name)!.version]);
@@ -69,15 +66,7 @@ describe('HeldSet', () => {
 
   it('holds what the map held, in its order, through changes that outgrow what is kept on top of a base', () => {
     const manyNames = Array.from({ length: 60 }, (_, index) => `outbound|80||svc-${index}.example.com`);
-    const manyChange = fc.tuple(oneOf(manyNames), fc.oneof(fc.constant<HeldResource | null>(null), fc.constant<HeldResource | null>(ABSENT_ENTRY), oneOf(versions)));
-    const manyBatch = fc.array(manyChange, { maxLength: 40 }).map((list) => {
-      const changes = new Map<string, HeldResource | null>();
-      for (const [name, held] of list) {
-        changes.delete(name);
-        changes.set(name, typeof held === 'string' ? heldVersion(name, held) : held);
-      }
-      return changes;
-    });
+    const manyBatch = batchOf(manyNames, 40);
     fc.assert(
       fc.property(fc.array(manyBatch, { maxLength: 30 }), (batches) => {
         const model = new ModelSet();
@@ -86,7 +75,7 @@ describe('HeldSet', () => {
           model.apply(changes);
           set = set.with(changes);
           expect([...set.names()]).toEqual([...model.entries.keys()]);
-          for (const [name, held] of model.entries) expect(set.get(name)).toBe(held);
+          for (const [name, held] of model.entries) expect(set.get(name)).toEqual(held);
           expect(set.version).toBe(model.hash.toString());
           expect(set.heldCount).toBe([...model.entries.values()].filter((held) => held.digest !== undefined).length);
         }
