@@ -26,14 +26,23 @@ function objectPath(object, name) {
 /** One HTTP/2 connection to the API server as its admin; requests resolve with status and body. */
 class ApiClient {
   constructor(plane) {
+    this.server = plane.server;
     this.token = plane.adminToken;
-    this.session = connect(plane.server, { rejectUnauthorized: false });
-    this.session.on('error', () => {});
+    this.session = undefined;
+  }
+
+  /** The connection, opened again when the API server has closed it (it may, while Skiff cold starts). */
+  connection() {
+    if (this.session === undefined || this.session.closed || this.session.destroyed) {
+      this.session = connect(this.server, { rejectUnauthorized: false });
+      this.session.on('error', () => {});
+    }
+    return this.session;
   }
 
   request(method, path, body, contentType = 'application/json') {
     return new Promise((resolve, reject) => {
-      const stream = this.session.request({
+      const stream = this.connection().request({
         [HTTP2_HEADER_METHOD]: method,
         [HTTP2_HEADER_PATH]: path,
         [HTTP2_HEADER_AUTHORIZATION]: `Bearer ${this.token}`,
@@ -56,7 +65,7 @@ class ApiClient {
   }
 
   close() {
-    this.session.close();
+    this.session?.close();
   }
 }
 
