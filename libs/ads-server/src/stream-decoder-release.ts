@@ -19,7 +19,7 @@
  * The decoder's `write` is wrapped: when it ends between messages (`readState` back to no data), the
  * two references are replaced by ones that hold nothing. A message still being received keeps its
  * chunks, which it needs. grpc-js reads both fields only after setting them again for the next
- * message, so what it decodes does not change (tested against the unwrapped decoder).
+ * message, so what it decodes does not change (tested against gRPC's framing over random chunkings).
  */
 import { StreamDecoder } from '@grpc/grpc-js/build/src/stream-decoder.js';
 
