@@ -9,11 +9,12 @@
  * the time it waited for a core as well, so both are reported with the load average.
  *
  *   node bench/gateway-fanout.mjs [--proxies 10000] [--changes 20] [--streams 20000] [--namespaces 10] [--gateway-bin <path>]
- *                                 [--eds-clusters 1] [--gateway-cpu-prof <dir>] [--results <file>]
+ *                                 [--eds-clusters 1] [--loadgen-transport http2|grpc-js] [--gateway-cpu-prof <dir>] [--results <file>]
  *
  * `--gateway-bin` runs another build's `skiff-gateway` (a checkout of the commit to compare with);
  * `--eds-clusters` subscribes each proxy in (3) to the endpoints of that many clusters of the changed
  * one's namespace (it included), up to its 150, as a sidecar subscribes to those of all its clusters;
+ * `--loadgen-transport` is the simulated proxies' client (skiff-loadgen `--transport`, default http2);
  * `--streams 0` skips (4). Writes `bench/results/gateway-fanout.json` unless `--results` says where.
  * Redis: `SKIFF_REDIS_URL`, default redis://127.0.0.1:6379; keys under a unique prefix, deleted after.
  */
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '20000' },
     'gateway-bin': { type: 'string' },
     'gateway-cpu-prof': { type: 'string' },
+    'loadgen-transport': { type: 'string', default: 'http2' },
     results: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'gateway-fanout.json') },
   },
   strict: true,
@@ -56,10 +58,10 @@ const plan = {
 const redisUrl = process.env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL;
 const log = (line) => console.log(line);
 const machine = describeMachine();
-log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies (endpoints of ${plan.fanout.edsClusters} clusters each), ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
+log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies (endpoints of ${plan.fanout.edsClusters} clusters each, load generator over ${values['loadgen-transport']}), ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
 const admin = await connectAdmin(redisUrl);
 const mesh = buildGatewayMesh(plan.mesh);
-const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [] };
+const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [], loadgenTransport: values['loadgen-transport'] };
 const date = new Date().toISOString();
 const removeSignalHandlers = cleanUpOnSignal(context, admin, log);
 try {
@@ -74,7 +76,7 @@ try {
     streams = await measureStreamsMemory(context, plan, log);
   }
   machine.loadAverageAtEnd = currentLoadAverage();
-  const results = { name: 'gateway-fanout', date, machine, gateway: values['gateway-bin'] === undefined ? 'this checkout' : 'another build (--gateway-bin)', plan, load, fanout, streams };
+  const results = { name: 'gateway-fanout', date, machine, gateway: values['gateway-bin'] === undefined ? 'this checkout' : 'another build (--gateway-bin)', loadgenTransport: context.loadgenTransport, plan, load, fanout, streams };
   mkdirSync(dirname(values.results), { recursive: true });
   writeFileSync(values.results, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${values.results}`);

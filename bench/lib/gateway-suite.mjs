@@ -190,13 +190,17 @@ function describeMemory(memory, peakSince = 'peak') {
 
 const AFTER_LEAVING = 'peak from when they had left, the garbage they left included';
 
-/** Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready. */
+/**
+ * Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready.
+ * `context.loadgenTransport` picks the generators' transport (their default, http2, when unset).
+ */
 export async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
   const started = nowMs();
   const loadgens = [];
+  const transport = context.loadgenTransport === undefined ? [] : ['--transport', context.loadgenTransport];
   for (let i = 0; i < processes; i++) {
     const share = Math.floor(proxies / processes) + (i < proxies % processes ? 1 : 0);
-    const loadgen = LoadgenProcess.start(['--xds-addr', context.xdsAddress, '--proxies', String(share), ...args]);
+    const loadgen = LoadgenProcess.start(['--xds-addr', context.xdsAddress, '--proxies', String(share), ...transport, ...args]);
     context.cleanups.push(() => loadgen.kill());
     loadgens.push(loadgen);
   }

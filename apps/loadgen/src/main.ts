@@ -5,7 +5,7 @@
  *   skiff-loadgen --xds-addr <host:port> --proxies N --clusters <names|file> [--flavor envoy|grpc] [--delta] [--duration 60s] [-o json]
  *   skiff-loadgen ... --control [--hold]   (driven by JSON lines on stdin; with --hold, streams open on an `open` request)
  */
-import { formatSummary, LoadGenerator, planProxies, PROXY_FLAVORS, readClusterSpec, serveControl, type ProxyPlan } from '@skiff/loadgen-core';
+import { formatSummary, LoadGenerator, planProxies, PROXY_FLAVORS, readClusterSpec, serveControl, TRANSPORTS, type ProxyPlan } from '@skiff/loadgen-core';
 import {
   ConfigValueError,
   createLogger,
@@ -55,6 +55,13 @@ export const command = defineCommand({
     duration: { flag: 'duration', description: 'stop after this long and print the summary (default: run until SIGTERM or SIGINT)', parse: parseDuration, valueName: 'duration' },
     output: { flag: 'output', short: 'o', description: 'summary format', parse: oneOf(['table', 'json'] as const), default: 'table', valueName: 'table|json' },
     streamsPerConnection: { flag: 'streams-per-connection', description: 'ADS streams sharing one HTTP/2 connection; 1 gives every proxy its own, as real sidecars have', parse: parsePositiveInteger, default: '100', valueName: 'n' },
+    transport: {
+      flag: 'transport',
+      description: 'http2: Node\'s HTTP/2 client with gRPC framing, the lightest on the generator\'s CPU; grpc-js: @grpc/grpc-js\'s client, to compare with',
+      parse: oneOf(TRANSPORTS),
+      default: 'http2',
+      valueName: 'http2|grpc-js',
+    },
     connectRate: { flag: 'connect-rate', description: 'streams opened per second; 0 opens them all at once', parse: rate, default: '0', valueName: 'n' },
     control: { flag: 'control', description: 'answer JSON requests on stdin with JSON lines on stdout (status, ready, arrivals, summary, stop, open); the summary is then only given on request', switch: true },
     hold: { flag: 'hold', description: 'open no stream until an open request on the control protocol (with --control): start before the server to measure its start-up alone', switch: true },
@@ -83,6 +90,7 @@ export function main(): void {
     flavor: config.flavor,
     delta: config.delta,
     streamsPerConnection: config.streamsPerConnection,
+    transport: config.transport,
     connectRate: config.connectRate,
     version: SKIFF_VERSION,
     logger,

@@ -1,27 +1,8 @@
 import { StreamDecoder } from '@grpc/grpc-js/build/src/stream-decoder.js';
 import fc from 'fast-check';
+import { chunksOf, frameBoundaries, grpcFramed } from '@skiff/testing';
 import { describe, expect, it } from 'vitest';
 import { releaseDecodedChunks } from './stream-decoder-release.js';
-
-/** A gRPC length-prefixed message: flag byte, 4-byte big-endian length, bytes (what the decoder returns). */
-function framed(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-
-/** `bytes` cut at `cuts` into chunks, each in an ArrayBuffer of its own, as HTTP/2 DATA chunks arrive. */
-function chunksOf(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const point of [...points, bytes.length]) {
-    if (point > start) chunks.push(Buffer.from(bytes.subarray(start, point)));
-    start = point;
-  }
-  return chunks;
-}
 
 /** Every Buffer among the decoder's own fields (grpc-js's private state). */
 function heldBuffers(decoder: StreamDecoder): Buffer[] {
@@ -41,7 +22,8 @@ describe('releaseDecodedChunks', () => {
     releaseDecodedChunks();
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), (messages, cuts) => {
-        const frames = messages.map(framed);
+        const frames = messages.map(grpcFramed);
+        const boundaries = frameBoundaries(frames);
         const chunks = chunksOf(Buffer.concat(frames), cuts);
         const decoder = new StreamDecoder(-1);
         const decoded: Buffer[] = [];
@@ -49,8 +31,7 @@ describe('releaseDecodedChunks', () => {
         for (const chunk of chunks) {
           for (const message of decoder.write(chunk)) decoded.push(message);
           ends += chunk.length;
-          const betweenMessages = frames.reduce<number[]>((boundaries, frame) => [...boundaries, (boundaries.at(-1) ?? 0) + frame.length], [0]).includes(ends);
-          if (betweenMessages) {
+          if (boundaries.has(ends)) {
             const chunkBuffers = new Set(chunks.map((each) => each.buffer));
             expect(heldBuffers(decoder).filter((held) => chunkBuffers.has(held.buffer))).toEqual([]);
           }
@@ -62,7 +43,7 @@ describe('releaseDecodedChunks', () => {
 
   it('keeps the chunks of a message still being received', () => {
     releaseDecodedChunks();
-    const frame = framed(new Uint8Array(40_000).fill(7));
+    const frame = grpcFramed(new Uint8Array(40_000).fill(7));
     const [first, second, third] = chunksOf(frame, [16_384, 32_768]);
     const decoder = new StreamDecoder(-1);
     expect(decoder.write(first!)).toEqual([]);

@@ -7,10 +7,10 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { TypeUrl } from '@skiff/protos';
 import { Cluster_DiscoveryType, ClusterSchema } from '@skiff/protos/gen/envoy/config/cluster/v3/cluster_pb.js';
 import { AdsServer, parseIstioNodeId, StaticResourceProvider, type AdsSessionStatus } from '@skiff/ads-server';
-import { eventually } from '@skiff/testing';
+import { eventually, freePort } from '@skiff/testing';
 import { testLoadAssignment } from '@skiff/xds-conformance';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoadGenerator, planProxies, type ProxyFlavor } from './index.js';
+import { LoadGenerator, planProxies, TRANSPORTS, type ProxyFlavor, type Transport } from './index.js';
 
 const CDS = TypeUrl.Cluster;
 const EDS = TypeUrl.ClusterLoadAssignment;
@@ -31,21 +31,33 @@ function istioStyleCluster(name: string, revision = 0) {
   return { typeUrl: CDS, name, bytes: toBinary(ClusterSchema, cluster) };
 }
 
-async function startServer() {
+async function startServer(options: { address?: string; maxConnectionAgeMs?: number } = {}) {
   const provider = new StaticResourceProvider();
   provider.upsert([istioStyleCluster('a'), istioStyleCluster('b'), istioStyleCluster('c'), testLoadAssignment('a'), testLoadAssignment('b'), testLoadAssignment('c')]);
-  const server = new AdsServer({ address: '127.0.0.1:0', provider, debounceMs: 1, maxConnectionAgeMs: 0, shutdownGraceMs: 200 });
+  const maxConnectionAgeMs = options.maxConnectionAgeMs ?? 0;
+  const server = new AdsServer({ address: options.address ?? '127.0.0.1:0', provider, debounceMs: 1, maxConnectionAgeMs, maxConnectionAgeGraceMs: 50, shutdownGraceMs: 200 });
   const { port } = await server.listen();
   cleanups.push(() => server.close());
   return { server, provider, target: `127.0.0.1:${port}` };
 }
 
-function startGenerator(target: string, options: { proxies: number; flavor?: ProxyFlavor; delta?: boolean; clusters: string; perProxy?: number; streamsPerConnection?: number }) {
+interface GeneratorArgs {
+  proxies: number;
+  transport: Transport;
+  flavor?: ProxyFlavor;
+  delta?: boolean;
+  clusters: string;
+  perProxy?: number;
+  streamsPerConnection?: number;
+}
+
+function startGenerator(target: string, options: GeneratorArgs) {
   const flavor = options.flavor ?? 'envoy';
   const groups = [{ namespace: 'shop', clusters: options.clusters.split(',').filter((name) => name !== '') }];
   const plans = planProxies({ proxies: options.proxies, groups, flavor, ...(options.perProxy === undefined ? {} : { clustersPerProxy: options.perProxy }) });
   const generator = new LoadGenerator({
     target,
+    transport: options.transport,
     plans,
     flavor,
     delta: options.delta ?? false,
@@ -66,10 +78,10 @@ function typeStatus(session: AdsSessionStatus, typeUrl: string) {
   return session.types.find((type) => type.typeUrl === typeUrl);
 }
 
-describe('LoadGenerator', () => {
+describe.each(TRANSPORTS)('LoadGenerator over %s', (transport) => {
   it('connects Envoy-like proxies that take the CDS wildcard and their EDS names, and ACK every response', async () => {
     const { server, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 5, clusters: 'a,b,c', perProxy: 1 });
+    const generator = startGenerator(target, { transport, proxies: 5, clusters: 'a,b,c', perProxy: 1 });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
 
@@ -104,7 +116,7 @@ describe('LoadGenerator', () => {
 
   it('records when each subscriber receives a pushed change, and only subscribers', async () => {
     const { provider, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 4, clusters: 'a,b', perProxy: 1 });
+    const generator = startGenerator(target, { transport, proxies: 4, clusters: 'a,b', perProxy: 1 });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
 
@@ -126,7 +138,7 @@ describe('LoadGenerator', () => {
 
   it('sees a cluster change through the CDS wildcard without counting unchanged clusters again', async () => {
     const { provider, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 2, clusters: '' });
+    const generator = startGenerator(target, { transport, proxies: 2, clusters: '' });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
     const before = generator.summary().newVersions['cds'];
@@ -143,7 +155,7 @@ describe('LoadGenerator', () => {
 
   it('speaks delta: subscribes, ACKs by nonce, records versions and removals', async () => {
     const { server, provider, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 3, clusters: 'a,b,c', delta: true });
+    const generator = startGenerator(target, { transport, proxies: 3, clusters: 'a,b,c', delta: true });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
     await eventually(() => {
@@ -172,7 +184,7 @@ describe('LoadGenerator', () => {
 
   it('identifies proxyless gRPC clients and subscribes to clusters by name', async () => {
     const { server, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 2, clusters: 'a,c', flavor: 'grpc' });
+    const generator = startGenerator(target, { transport, proxies: 2, clusters: 'a,c', flavor: 'grpc' });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
     const sessions = await eventually(() => {
@@ -191,7 +203,7 @@ describe('LoadGenerator', () => {
 
   it('reconnects a stream the server ended, and the server sees the proxies leave on close', async () => {
     const { server, provider, target } = await startServer();
-    const generator = startGenerator(target, { proxies: 2, clusters: 'a' });
+    const generator = startGenerator(target, { transport, proxies: 2, clusters: 'a' });
     await generator.start();
     expect(await generator.whenReady(5_000)).toBe(true);
 
@@ -210,10 +222,33 @@ describe('LoadGenerator', () => {
     expect(generator.status().streamsOpen).toBe(0);
   });
 
+  it('moves to a new connection when the server ages the old one out, and keeps following changes', async () => {
+    const { server, provider, target } = await startServer({ maxConnectionAgeMs: 300 });
+    const generator = startGenerator(target, { transport, proxies: 3, clusters: 'a' });
+    await generator.start();
+    expect(await generator.whenReady(5_000)).toBe(true);
+    await eventually(() => expect(generator.status().reconnects).toBeGreaterThanOrEqual(3), { timeoutMs: 5_000 });
+    await eventually(() => expect(server.sessions.size).toBe(3), { timeoutMs: 5_000 });
+    const since = await changeTime();
+    const waiting = generator.recorder.waitForArrivals(EDS, 'a', since, 5_000);
+    provider.upsert([testLoadAssignment('a', 4)]);
+    expect(await waiting).toMatchObject({ subscribers: 3, missing: 0 });
+  });
+
+  it('retries a server that is not there yet, and connects once it listens', async () => {
+    const port = await freePort();
+    const generator = startGenerator(`127.0.0.1:${port}`, { transport, proxies: 2, clusters: 'a' });
+    await generator.start();
+    await eventually(() => expect(generator.status().reconnects).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+    expect(generator.summary().streams.endsByCode).toMatchObject({ '14': expect.any(Number) });
+    await startServer({ address: `127.0.0.1:${port}` });
+    expect(await generator.whenReady(5_000)).toBe(true);
+  });
+
   it('opens streams at the configured rate', async () => {
     const { target } = await startServer();
     const plans = planProxies({ proxies: 6, groups: [{ namespace: 'shop', clusters: ['a'] }], flavor: 'envoy' });
-    const generator = new LoadGenerator({ target, plans, flavor: 'envoy', delta: false, connectRate: 20 });
+    const generator = new LoadGenerator({ target, transport, plans, flavor: 'envoy', delta: false, connectRate: 20 });
     cleanups.push(() => generator.close());
     const started = performance.now();
     await generator.start();

@@ -2,16 +2,18 @@
  * The load generator: N simulated proxies against one ADS server, in the spirit of Istio's
  * pilot-load (`istio/tools` `perf/load`).
  *
- * Streams share HTTP/2 connections: `streamsPerConnection` streams (default 100) ride one grpc-js
- * channel, which multiplexes them over one connection. That keeps the client cheap (a connection,
+ * Streams share HTTP/2 connections: `streamsPerConnection` streams (default 100) ride one channel
+ * (`channel.ts`: Node's HTTP/2 client by default, or grpc-js's), multiplexed over one connection. That keeps the client cheap (a connection,
  * its socket and its HTTP/2 session cost far more than a stream), so one process can simulate ten
  * thousand proxies on a small machine. Real sidecars each open their own connection, which costs the
  * server a socket and an HTTP/2 session per proxy on top of the stream: `streamsPerConnection: 1`
  * reproduces that, at a higher cost for the generator too.
  */
-import * as grpc from '@grpc/grpc-js';
 import { releaseDecodedChunks } from '@skiff/ads-server';
 import { silentLogger, type BackoffOptions, type Logger, type Runner } from '@skiff/runtime';
+import type { AdsChannel, Transport } from './channel.js';
+import { GrpcJsAdsChannel } from './grpc-js-channel.js';
+import { Http2AdsChannel } from './http2-channel.js';
 import { simulatedNode, type ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
 import { LoadCounters, SimulatedProxy } from './proxy.js';
@@ -21,8 +23,10 @@ import { epochNow } from './stats.js';
 import { buildSummary, type LoadSummary } from './summary.js';
 
 export interface LoadGeneratorOptions {
-  /** The ADS server, `host:port` (or any gRPC target). */
+  /** The ADS server, `host:port` (or, with the grpc-js transport, any gRPC target). */
   readonly target: string;
+  /** How the streams reach the server (`channel.ts`). Default `http2`. */
+  readonly transport?: Transport;
   readonly plans: readonly ProxyPlan[];
   readonly flavor: ProxyFlavor;
   /** Incremental (`DeltaAggregatedResources`) instead of state of the world. */
@@ -67,7 +71,7 @@ export class LoadGenerator implements Runner {
   private readonly versions = new FingerprintCache();
   private readonly options: LoadGeneratorOptions;
   private readonly logger: Logger;
-  private readonly clients: grpc.Client[] = [];
+  private readonly channels: AdsChannel[] = [];
   private readonly proxies: SimulatedProxy[] = [];
   private readonly readyWaiters = new Set<() => void>();
   private deferred: (() => void)[] = [];
@@ -86,25 +90,16 @@ export class LoadGenerator implements Runner {
     this.options = options;
     this.logger = options.logger ?? silentLogger();
     this.recorder = new ArrivalRecorder(options.plans.length);
-    // Each stream would otherwise keep the chunks of its last response (a whole CDS) until the next.
-    releaseDecodedChunks();
+    const transport = options.transport ?? 'http2';
+    // grpc-js's decoder would otherwise keep each stream's last response (a whole CDS) until the next.
+    if (transport === 'grpc-js') releaseDecodedChunks();
     const connections = Math.ceil(options.plans.length / perConnection);
     for (let i = 0; i < connections; i++) {
-      this.clients.push(
-        new grpc.Client(options.target, grpc.credentials.createInsecure(), {
-          // Without a local pool, channels to one target share a connection, whatever their count.
-          'grpc.use_local_subchannel_pool': 1,
-          // A wildcard CDS response of a large mesh exceeds the 4 MB default.
-          'grpc.max_receive_message_length': -1,
-          // Per-call bookkeeping the generator never reads.
-          'grpc.enable_channelz': 0,
-          // Envoy's HTTP/2 windows (`initial_stream_window_size` and `initial_connection_window_size` default
-          // to 256 MiB, envoy/config/core/v3/protocol.proto): with HTTP/2's 64 KiB default, a hundred streams
-          // sharing a connection would drain their initial responses one window at a time, and the server
-          // would hold them meanwhile, which no real sidecar makes it do.
-          'grpc-node.flow_control_window': ENVOY_HTTP2_WINDOW_BYTES,
-        }),
-      );
+      // Envoy's HTTP/2 windows (`initial_stream_window_size` and `initial_connection_window_size` default
+      // to 256 MiB, envoy/config/core/v3/protocol.proto): with HTTP/2's 64 KiB default, a hundred streams
+      // sharing a connection would drain their initial responses one window at a time, and the server
+      // would hold them meanwhile, which no real sidecar makes it do.
+      this.channels.push(transport === 'http2' ? new Http2AdsChannel(options.target, ENVOY_HTTP2_WINDOW_BYTES) : new GrpcJsAdsChannel(options.target, ENVOY_HTTP2_WINDOW_BYTES));
     }
     for (const plan of options.plans) {
       this.proxies.push(
@@ -114,7 +109,7 @@ export class LoadGenerator implements Runner {
           delta: options.delta,
           node: simulatedNode({ index: plan.index, namespace: plan.namespace, flavor: options.flavor, version: options.version ?? '0.0.0' }),
           // Round robin, so each connection carries proxies of every group.
-          client: this.clients[plan.index % connections]!,
+          channel: this.channels[plan.index % connections]!,
           recorder: this.recorder,
           versions: this.versions,
           counters: this.counters,
@@ -132,7 +127,7 @@ export class LoadGenerator implements Runner {
     if (this.startedAt !== undefined) throw new Error('the streams are already open');
     this.startedAt = epochNow();
     const rate = this.options.connectRate ?? 0;
-    this.logger.info({ target: this.options.target, proxies: this.proxies.length, connections: this.clients.length, flavor: this.options.flavor, delta: this.options.delta, rate }, 'opening streams');
+    this.logger.info({ target: this.options.target, transport: this.options.transport ?? 'http2', proxies: this.proxies.length, connections: this.channels.length, flavor: this.options.flavor, delta: this.options.delta, rate }, 'opening streams');
     let next = 0;
     if (rate === 0) {
       while (next < this.proxies.length && !this.closed) {
@@ -183,7 +178,7 @@ export class LoadGenerator implements Runner {
     for (const done of [...this.readyWaiters]) done();
     // Give the cancellations a turn to reach the sockets before the channels go.
     await new Promise((resolve) => setImmediate(resolve));
-    for (const client of this.clients) client.close();
+    for (const channel of this.channels) channel.close();
     this.logger.info({ streams: this.proxies.length }, 'streams closed');
   }
 
@@ -191,7 +186,7 @@ export class LoadGenerator implements Runner {
     const counters = this.counters;
     return {
       proxies: this.proxies.length,
-      connections: this.clients.length,
+      connections: this.channels.length,
       streamsStarted: counters.streamsStarted,
       streamsOpen: counters.streamsOpen,
       ready: this.ready,
@@ -209,7 +204,7 @@ export class LoadGenerator implements Runner {
       flavor: this.options.flavor,
       delta: this.options.delta,
       proxies: this.proxies,
-      connections: this.clients.length,
+      connections: this.channels.length,
       counters: this.counters,
       recorder: this.recorder,
       startedAt: this.startedAt,

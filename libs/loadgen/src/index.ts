@@ -1,4 +1,6 @@
+export { TRANSPORTS, type AdsCall, type AdsChannel, type CallHandlers, type Transport } from './channel.js';
 export { serveControl, type ControlOptions } from './control.js';
+export { frameGrpcMessage, GrpcFramingError, GrpcMessageReader } from './grpc-frames.js';
 export { LoadGenerator, type LoadGeneratorOptions, type LoadStatus } from './generator.js';
 export { DEFAULT_CLUSTER_ID, LOADGEN_USER_AGENT, PROXY_FLAVORS, proxyAddress, proxyPodName, simulatedNode, type ProxyFlavor, type SimulatedNodeArgs } from './node.js';
 export { ClusterSpecError, parseClusterSpec, planProxies, readClusterSpec, type PlanArgs, type ProxyGroup, type ProxyPlan } from './plan.js';

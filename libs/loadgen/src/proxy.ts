@@ -13,13 +13,13 @@
  * responses are read with `response.ts` and never decoded into messages.
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import type * as grpc from '@grpc/grpc-js';
 import { shortTypeName, WILDCARD } from '@skiff/ads-server';
 import { TypeUrl } from '@skiff/protos';
 import { NodeSchema, type Node } from '@skiff/protos/gen/envoy/config/core/v3/base_pb.js';
 import { AggregatedDiscoveryService } from '@skiff/protos/gen/envoy/service/discovery/v3/ads_pb.js';
 import { DeltaDiscoveryRequestSchema, DiscoveryRequestSchema } from '@skiff/protos/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { Backoff, type BackoffOptions } from '@skiff/runtime';
+import type { AdsCall, AdsChannel } from './channel.js';
 import type { ProxyFlavor } from './node.js';
 import type { ProxyPlan } from './plan.js';
 import type { ArrivalRecorder } from './recorder.js';
@@ -60,7 +60,8 @@ export interface SimulatedProxyOptions {
   readonly flavor: ProxyFlavor;
   readonly delta: boolean;
   readonly node: MessageInitShape<typeof NodeSchema>;
-  readonly client: grpc.Client;
+  /** The connection the proxy's stream rides. */
+  readonly channel: AdsChannel;
   readonly recorder: ArrivalRecorder;
   /** Fingerprints of the state-of-the-world resources every proxy of the generator received. */
   readonly versions: FingerprintCache;
@@ -84,13 +85,6 @@ interface TypeState {
   deltaAck?: DeltaAckEncoder;
 }
 
-type Call = grpc.ClientDuplexStream<Uint8Array, Buffer>;
-
-/** Passes request bytes encoded here to grpc-js without a copy. */
-const passRequest = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-/** Hands response bytes over undecoded. */
-const keepResponse = (bytes: Buffer): Buffer => bytes;
-
 export class SimulatedProxy {
   readonly index: number;
   /** Epoch ms when the first stream was opened. */
@@ -102,7 +96,7 @@ export class SimulatedProxy {
   private readonly clusters: TypeState;
   private readonly endpoints: TypeState | undefined;
   private readonly backoff: Backoff;
-  private call: Call | undefined;
+  private call: AdsCall | undefined;
   private nodeSent = false;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -122,8 +116,11 @@ export class SimulatedProxy {
   /** Opens the stream and asks for clusters. */
   open(): void {
     if (this.closed) return;
-    const { client, delta, counters } = this.options;
-    const call: Call = client.makeBidiStreamRequest(delta ? DELTA_METHOD_PATH : SOTW_METHOD_PATH, passRequest, keepResponse);
+    const { channel, delta, counters } = this.options;
+    const call: AdsCall = channel.open(delta ? DELTA_METHOD_PATH : SOTW_METHOD_PATH, {
+      message: (bytes) => this.received(call, bytes),
+      ended: (code) => this.ended(call, code),
+    });
     this.call = call;
     this.nodeSent = false;
     for (const state of this.types()) {
@@ -133,10 +130,6 @@ export class SimulatedProxy {
     this.firstStartedAt ??= epochNow();
     counters.streamsStarted++;
     counters.streamsOpen++;
-    call.on('data', (bytes: Buffer) => this.received(call, bytes));
-    call.on('status', (status: grpc.StatusObject) => this.ended(call, status));
-    // The status event reports how the stream ended; the error event is the same end as an exception.
-    call.on('error', () => {});
     this.subscribe(this.clusters);
   }
 
@@ -146,10 +139,7 @@ export class SimulatedProxy {
     clearTimeout(this.reconnectTimer);
     const call = this.call;
     this.call = undefined;
-    if (call !== undefined) {
-      call.end();
-      call.cancel();
-    }
+    call?.close();
   }
 
   private types(): TypeState[] {
@@ -188,7 +178,7 @@ export class SimulatedProxy {
     this.call?.write(toBinary(DeltaDiscoveryRequestSchema, request));
   }
 
-  private received(call: Call, bytes: Buffer): void {
+  private received(call: AdsCall, bytes: Buffer): void {
     const at = epochNow();
     if (call !== this.call) return;
     const { counters, recorder, delta } = this.options;
@@ -250,13 +240,13 @@ export class SimulatedProxy {
     return undefined;
   }
 
-  private ended(call: Call, status: grpc.StatusObject): void {
+  private ended(call: AdsCall, code: number): void {
     if (call !== this.call && this.call !== undefined) return;
     const { counters } = this.options;
     counters.streamsOpen--;
     if (this.closed) return;
     this.call = undefined;
-    counters.endsByCode.set(status.code, (counters.endsByCode.get(status.code) ?? 0) + 1);
+    counters.endsByCode.set(code, (counters.endsByCode.get(code) ?? 0) + 1);
     // A control plane that ends a stream (shutdown, maximum connection age) expects the proxy back.
     counters.reconnects++;
     this.reconnectTimer = setTimeout(() => this.open(), this.backoff.next());

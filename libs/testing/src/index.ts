@@ -15,3 +15,4 @@ export { TestCertificateAuthority, type IssuedCertificate } from './pki.js';
 export { normalizedDestinationRule, normalizedServiceEntry, normalizedWorkload } from './normalized.js';
 export { LocalRedisCluster, type ClusterNodeInfo } from './redis-cluster.js';
 export { bundleLoadsFromCodeCache } from './bundle.js';
+export { chunksOf, frameBoundaries, grpcFramed } from './grpc-framing.js';
