@@ -73,7 +73,18 @@ export class Http2AdsChannel implements AdsChannel {
 
   open(methodPath: string, handlers: CallHandlers): AdsCall {
     const session = this.connection();
-    const stream = session.request({ ':method': 'POST', ':path': methodPath, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request({ ':method': 'POST', ':path': methodPath, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+    } catch {
+      // A connection that takes no more streams (its stream ids run out after 2^30 calls): Node throws
+      // rather than queue. The call fails as on a lost connection and the next one opens a new
+      // connection; the streams still open on this one run to their end.
+      if (this.session === session) this.session = undefined;
+      session.close();
+      setImmediate(() => handlers.ended(GrpcStatus.UNAVAILABLE));
+      return { write: () => {}, close: () => {} };
+    }
     return new Http2AdsCall(stream, session, handlers);
   }
 
@@ -118,6 +129,8 @@ class Http2AdsCall implements AdsCall {
       // A trailers-only response (an immediate error) carries its status in the headers.
       const httpStatus = headers[':status'] ?? 200;
       this.status ??= grpcStatusOf(headers) ?? (httpStatus === 200 ? undefined : statusOfHttp(httpStatus));
+      // The server has ended the call: half-close too, so that the stream closes.
+      if (this.status !== undefined) stream.end();
     });
     stream.on('data', (chunk: Buffer) => {
       if (this.status !== undefined) return;
