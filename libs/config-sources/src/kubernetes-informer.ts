@@ -9,13 +9,10 @@
  * deletes that happened in the gap. That is client-go's Reflector contract
  * (k8s.io/client-go/tools/cache/reflector.go: ListAndWatch, watchErrorHandler, backoff manager).
  *
- * Three more things client-go does that ListWatch does not: lists are paged (`limit`/`continue`, with the
- * full-list fallback of k8s.io/client-go/tools/pager/pager.go when the continue token expires); the
- * first list asks for `resourceVersion=0`, so that the API server answers from its watch cache instead
- * of reading every object from etcd page by page (reflector.go `relistResourceVersion`: "for
- * performance reasons, initial list performed by reflector uses "0""); and watches ask for bookmarks
- * (`allowWatchBookmarks=true`), so a quiet watch still learns the current resource version and can
- * resume after a disconnect without a relist.
+ * Two more things client-go does that ListWatch does not: lists are paged (`limit`/`continue`, with the
+ * full-list fallback of k8s.io/client-go/tools/pager/pager.go when the continue token expires), and
+ * watches ask for bookmarks (`allowWatchBookmarks=true`), so a quiet watch still learns the current
+ * resource version and can resume after a disconnect without a relist.
  */
 import { ADD, ApiException, CoreV1Api, CustomObjectsApi, DELETE, ERROR, ListWatch, UPDATE, Watch } from '@kubernetes/client-node';
 import type { ConfigurationOptions, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
@@ -145,11 +142,7 @@ export class RestartingInformer {
   }
 
   private async list(): Promise<KubernetesListObject<KubernetesObject>> {
-    // Any version will do for a first list, and the watch that follows catches up from the list's. A
-    // relist asks for the latest state (a consistent read): the watch cache may be behind what the
-    // informer has already seen, and a relist from it could take the informer back in time.
-    const freshness: ListFreshness = this.listCount === 0 ? 'any' : 'latest';
-    const list = await listAllPages({ custom: this.api, core: this.core }, this.options.target, this.options.pageSize, freshness, this.requestOptions);
+    const list = await listAllPages({ custom: this.api, core: this.core }, this.options.target, this.options.pageSize, this.requestOptions);
     this.progressed();
     this.listCount++;
     // ListWatch applies the list to its cache (emitting the adds, updates and deletes) synchronously
@@ -236,25 +229,17 @@ interface ListPage {
   readonly items: KubernetesObject[];
 }
 
+/** Lists every object, page by page; the pages share one snapshot and so one resourceVersion. */
 /** The clients a list needs: custom resources, and the core group's Secrets. */
 interface ListClients {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
 }
 
-/**
- * `any`: `resourceVersion=0`, any version the server has (from its watch cache when it has one, which
- * then ignores `limit` and answers in one response); `latest`: no resourceVersion, the latest state,
- * read from etcd page by page.
- */
-type ListFreshness = 'any' | 'latest';
-
-/** Lists every object, page by page; the pages share one snapshot and so one resourceVersion. */
 async function listAllPages(
   api: ListClients,
   target: InformerTarget,
   pageSize: number,
-  freshness: ListFreshness,
   options: ConfigurationOptions,
 ): Promise<KubernetesListObject<KubernetesObject>> {
   const items: KubernetesObject[] = [];
@@ -262,12 +247,11 @@ async function listAllPages(
   for (;;) {
     let page: ListPage;
     try {
-      // A continued page takes its version from the token: the server refuses both (kubernetes#85221).
-      page = await listPage(api, target, pageSize, continueToken === undefined && freshness === 'any' ? '0' : undefined, continueToken, options);
+      page = await listPage(api, target, pageSize, continueToken, options);
     } catch (err) {
       // The snapshot behind the continue token was compacted: start over with one full list.
       if (continueToken === undefined || !(err instanceof ApiException) || err.code !== 410) throw err;
-      return toList(await listPage(api, target, 0, undefined, undefined, options), []);
+      return toList(await listPage(api, target, 0, undefined, options), []);
     }
     continueToken = page.metadata?.continue || undefined;
     if (continueToken === undefined) return toList(page, items);
@@ -288,12 +272,10 @@ async function listPage(
   api: ListClients,
   target: InformerTarget,
   pageSize: number,
-  resourceVersion: string | undefined,
   continueToken: string | undefined,
   options: ConfigurationOptions,
 ): Promise<ListPage> {
   const paging = {
-    ...(resourceVersion === undefined ? {} : { resourceVersion }),
     ...(pageSize > 0 ? { limit: pageSize } : {}),
     ...(continueToken === undefined ? {} : { _continue: continueToken }),
     ...(target.fieldSelector === undefined ? {} : { fieldSelector: target.fieldSelector }),
