@@ -8,7 +8,15 @@ export interface IstiodServerMeasure {
   readonly coldSamplesMs?: readonly number[];
   readonly readySamplesMs?: readonly number[];
   readonly rssMiB: number;
-  readonly changes: { readonly count: number; readonly deliveries: number; readonly missing: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly changes: {
+    readonly count: number;
+    readonly deliveries: number;
+    readonly missing: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    /** How long handing each change to the server took (for Kubernetes, the PATCH's answer); absent in results from before it was timed. */
+    readonly handOff?: { readonly p50Ms: number; readonly p99Ms: number };
+  };
 }
 
 export interface IstiodResults {
