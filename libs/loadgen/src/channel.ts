@@ -36,15 +36,3 @@ export interface AdsChannel {
   /** Closes the connection; the calls should have been closed first. */
   close(): void;
 }
-
-/** gRPC status codes a transport reports itself (grpc/grpc doc/statuscodes.md). */
-export const GrpcStatus = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  UNAUTHENTICATED: 16,
-  PERMISSION_DENIED: 7,
-  UNIMPLEMENTED: 12,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;

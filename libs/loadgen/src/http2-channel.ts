@@ -6,7 +6,8 @@
  * (grpc-js `src/subchannel-call.ts`, the stream's `close` handler).
  */
 import * as http2 from 'node:http2';
-import { GrpcStatus, type AdsCall, type AdsChannel, type CallHandlers } from './channel.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { AdsCall, AdsChannel, CallHandlers } from './channel.js';
 import { frameGrpcMessage, GrpcMessageReader } from './grpc-frames.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
