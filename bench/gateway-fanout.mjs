@@ -9,12 +9,15 @@
  * the time it waited for a core as well, so both are reported with the load average.
  *
  *   node bench/gateway-fanout.mjs [--proxies 10000] [--changes 20] [--streams 20000] [--namespaces 10] [--gateway-bin <path>]
- *                                 [--eds-clusters 1] [--loadgen-transport http2|grpc-js] [--gateway-cpu-prof <dir>] [--results <file>]
+ *                                 [--eds-clusters 1] [--loadgen-transport http2|grpc-js] [--gateways 1] [--gateway-cpu-prof <dir>] [--results <file>]
  *
  * `--gateway-bin` runs another build's `skiff-gateway` (a checkout of the commit to compare with);
  * `--eds-clusters` subscribes each proxy in (3) to the endpoints of that many clusters of the changed
  * one's namespace (it included), up to its 150, as a sidecar subscribes to those of all its clusters;
  * `--loadgen-transport` is the simulated proxies' client (skiff-loadgen `--transport`, default http2);
+ * `--gateways N` scales the gateway out to N replicas on the same Redis and splits the proxies of (3)
+ * over them, one load generator process each (CPU and pushes are summed over the replicas; memory is
+ * the first one's, which (4) connects to alone);
  * `--streams 0` skips (4). Writes `bench/results/gateway-fanout.json` unless `--results` says where.
  * Redis: `SKIFF_REDIS_URL`, default redis://127.0.0.1:6379; keys under a unique prefix, deleted after.
  */
@@ -25,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildGatewayMesh, workloadMoves } from './lib/gateway-mesh.mjs';
 import { BINS } from './lib/gateway-processes.mjs';
-import { cleanUp, cleanUpOnSignal, GATEWAY_FULL_PLAN, loadMesh, measureFanout, measureStreamsMemory } from './lib/gateway-suite.mjs';
+import { cleanUp, cleanUpOnSignal, GATEWAY_FULL_PLAN, loadMesh, measureFanout, measureStreamsMemory, scaleGatewaysTo } from './lib/gateway-suite.mjs';
 import { connectAdmin, DEFAULT_REDIS_URL, uniquePrefix } from './lib/redis-bench.mjs';
 import { currentLoadAverage, describeMachine } from './lib/report.mjs';
 
@@ -41,10 +44,13 @@ const { values } = parseArgs({
     'gateway-bin': { type: 'string' },
     'gateway-cpu-prof': { type: 'string' },
     'loadgen-transport': { type: 'string', default: 'http2' },
+    gateways: { type: 'string', default: '1' },
     results: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'gateway-fanout.json') },
   },
   strict: true,
 });
+const gateways = Number(values.gateways);
+if (!Number.isInteger(gateways) || gateways < 1) throw new Error(`--gateways: expected a whole number of at least 1, got ${values.gateways}`);
 if (values['gateway-bin'] !== undefined) BINS.gateway = resolve(values['gateway-bin']);
 const plan = {
   ...GATEWAY_FULL_PLAN,
@@ -58,7 +64,7 @@ const plan = {
 const redisUrl = process.env.SKIFF_REDIS_URL ?? DEFAULT_REDIS_URL;
 const log = (line) => console.log(line);
 const machine = describeMachine();
-log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies (endpoints of ${plan.fanout.edsClusters} clusters each, load generator over ${values['loadgen-transport']}), ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
+log(`gateway fan-out benchmark: ${plan.fanout.proxies} proxies on ${gateways} gateway${gateways === 1 ? '' : 's'} (endpoints of ${plan.fanout.edsClusters} clusters each, load generator over ${values['loadgen-transport']}), ${plan.fanout.changes} changes, ${plan.streams.proxies} streams; gateway ${BINS.gateway}; ${machine.nproc} CPUs, load average ${machine.loadAverageAtStart}`);
 const admin = await connectAdmin(redisUrl);
 const mesh = buildGatewayMesh(plan.mesh);
 const context = { mesh, moves: workloadMoves(mesh, 11), prefix: uniquePrefix('gateway-fanout'), scratch: mkdtempSync(join(tmpdir(), 'skiff-bench-fanout-')), cleanups: [], loadgenTransport: values['loadgen-transport'] };
@@ -68,15 +74,16 @@ try {
   log('(1) load the mesh');
   const gatewayCpuProfileDir = values['gateway-cpu-prof'] === undefined ? undefined : resolve(values['gateway-cpu-prof']);
   const load = await loadMesh(context, plan, { redisUrl, gatewayCpuProfileDir }, log);
-  log(`(3) ${plan.fanout.proxies} proxies on one cluster`);
-  const fanout = await measureFanout(context, plan, log, { processes: 1, changes: plan.fanout.changes });
+  if (gateways > 1) await scaleGatewaysTo(context, plan, gateways);
+  log(`(3) ${plan.fanout.proxies} proxies on one cluster${gateways === 1 ? '' : `, split over ${gateways} gateways`}`);
+  const fanout = await measureFanout(context, plan, log, { processes: gateways, gateways, changes: plan.fanout.changes });
   let streams;
   if (plan.streams.proxies > 0) {
     log(`(4) ${plan.streams.proxies} streams connected`);
     streams = await measureStreamsMemory(context, plan, log);
   }
   machine.loadAverageAtEnd = currentLoadAverage();
-  const results = { name: 'gateway-fanout', date, machine, gateway: values['gateway-bin'] === undefined ? 'this checkout' : 'another build (--gateway-bin)', loadgenTransport: context.loadgenTransport, plan, load, fanout, streams };
+  const results = { name: 'gateway-fanout', date, machine, gateway: values['gateway-bin'] === undefined ? 'this checkout' : 'another build (--gateway-bin)', loadgenTransport: context.loadgenTransport, gateways, plan, load, fanout, streams };
   mkdirSync(dirname(values.results), { recursive: true });
   writeFileSync(values.results, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${values.results}`);

@@ -61,6 +61,8 @@ export interface SpreadResult {
 export interface FanoutResult {
   readonly proxies: number;
   readonly processes: number;
+  /** Gateway replicas the proxies were split over; CPU and pushes are their sums, memory and stages the first one's. */
+  readonly gateways: number;
   readonly changes: number;
   readonly connectMs: number;
   readonly arrivals: number;
@@ -104,6 +106,7 @@ export interface GatewayBenchResults {
   readonly spread: SpreadResult;
   readonly fanout: FanoutResult;
   readonly fanoutSplit: FanoutResult;
+  readonly fanoutReplicas: FanoutResult;
   readonly targets: readonly BenchTarget[];
 }
 

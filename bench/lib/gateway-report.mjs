@@ -20,7 +20,7 @@ const overBy = (measured, target) => `${((measured / target - 1) * 100).toFixed(
 
 /** `met` is null when the run did not measure the target's sizes (a quick run). */
 export function evaluateGatewayTargets(results) {
-  const { load, spread, fanout } = results;
+  const { load, spread, fanout, fanoutReplicas } = results;
   const full = results.mode === 'full' && load.serviceEntries >= DESIGN_SIZES.serviceEntries;
   const spreadSized = full && spread.proxies >= DESIGN_SIZES.spreadProxies;
   const fanoutSized = full && fanout.proxies >= DESIGN_SIZES.fanoutProxies;
@@ -39,6 +39,13 @@ export function evaluateGatewayTargets(results) {
     latencyTarget('gateway-change-p50-spread', `change -> proxy has the new ClusterLoadAssignment, p50, ${spread.proxies} proxies spread over the clusters`, spread.latencyMs.p50, TARGETS.spreadP50Ms, spreadSized),
     latencyTarget('gateway-change-p99-spread', 'the same, p99', spread.latencyMs.p99, TARGETS.spreadP99Ms, spreadSized),
     latencyTarget('gateway-change-p99-fanout', `change -> proxy has the new ClusterLoadAssignment, p99, ${fanout.proxies} proxies all subscribed to the changed cluster (one load generator process)`, fanout.latencyMs.p99, TARGETS.fanoutP99Ms, fanoutSized),
+    latencyTarget(
+      'gateway-change-p99-fanout-replicas',
+      `the same, the proxies split over ${fanoutReplicas.gateways} gateway replicas (one load generator process each)`,
+      fanoutReplicas.latencyMs.p99,
+      TARGETS.fanoutP99Ms,
+      full && fanoutReplicas.proxies >= DESIGN_SIZES.fanoutProxies,
+    ),
     {
       id: 'gateway-streams-memory',
       description: `gateway RSS with ${fanout.proxies} ADS streams connected (after a GC)`,
@@ -89,7 +96,7 @@ function memoryRow(label, streams, memory, connectMs) {
 }
 
 function tables(results) {
-  const { load, spread, fanout, fanoutSplit } = results;
+  const { load, spread, fanout, fanoutSplit, fanoutReplicas } = results;
   return [
     {
       title: '(1) The mesh, listed by the watcher, built by the translator, held by the gateway',
@@ -103,6 +110,7 @@ function tables(results) {
         [`(2) spread, ${spread.clustersPerProxy} EDS clusters per proxy, ${spread.ratePerSecond} changes/s`, count(spread.proxies), count(spread.loadgen.connections), count(spread.changes), count(spread.arrivals), count(spread.missing), ms(spread.latencyMs.p50), ms(spread.latencyMs.p90), ms(spread.latencyMs.p99), ms(spread.latencyMs.max), count(spread.pushesPerSecond), stagesOf(spread.stages)],
         fanoutRow('(3) fan-out, every proxy on the changed cluster, one change at a time', fanout),
         fanoutRow(`(3b) the same, proxies split over ${fanoutSplit.processes} load generator processes`, fanoutSplit),
+        fanoutRow(`(3c) the same, proxies split over ${fanoutReplicas.gateways} gateway replicas`, fanoutReplicas),
       ],
     },
     {
@@ -113,6 +121,8 @@ function tables(results) {
         ['(3) last proxy', ms(fanout.lastArrivalMs.p50), ms(fanout.lastArrivalMs.p90), ms(fanout.lastArrivalMs.max)],
         ['(3b) first proxy', ms(fanoutSplit.firstArrivalMs.p50), ms(fanoutSplit.firstArrivalMs.p90), ms(fanoutSplit.firstArrivalMs.max)],
         ['(3b) last proxy', ms(fanoutSplit.lastArrivalMs.p50), ms(fanoutSplit.lastArrivalMs.p90), ms(fanoutSplit.lastArrivalMs.max)],
+        ['(3c) first proxy', ms(fanoutReplicas.firstArrivalMs.p50), ms(fanoutReplicas.firstArrivalMs.p90), ms(fanoutReplicas.firstArrivalMs.max)],
+        ['(3c) last proxy', ms(fanoutReplicas.lastArrivalMs.p50), ms(fanoutReplicas.lastArrivalMs.p90), ms(fanoutReplicas.lastArrivalMs.max)],
       ],
     },
     {
@@ -122,6 +132,8 @@ function tables(results) {
         memoryRow(`(2) ${count(spread.proxies)} streams, one connection each`, spread.proxies, spread.memory, spread.connectMs),
         memoryRow(`(3) ${count(fanout.proxies)} streams, ${count(fanout.loadgen[0].connections)} connections`, fanout.proxies, fanout.memory, fanout.connectMs),
         memoryRow(`(3b) ${count(fanoutSplit.proxies)} streams again`, fanoutSplit.proxies, fanoutSplit.memory, fanoutSplit.connectMs),
+        // The first replica's memory, with its share of the streams.
+        memoryRow(`(3c) first of ${fanoutReplicas.gateways} replicas, ${count(fanoutReplicas.proxies / fanoutReplicas.gateways)} streams`, fanoutReplicas.proxies / fanoutReplicas.gateways, fanoutReplicas.memory, fanoutReplicas.connectMs),
       ],
     },
   ];
@@ -145,7 +157,7 @@ export function renderGatewayMarkdownSection(results) {
     `Machine: ${machine.nproc} CPUs (\`nproc\`), ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); 1-minute load average ${machine.loadAverageAtStart} at the start of the run, ${machine.loadAverageAtEnd} at the end (the machine is shared: every process of the pipeline competes with other work for 2 cores).`,
     `Redis ${results.redis.version} at ${results.redis.url}. Raw numbers: \`bench/results/${results.name}.json\`.`,
     '',
-    `Every part is a process of its own, as deployed: a Kubernetes API server (\`@skiff/k8s-fake-apiserver\`, in the benchmark's process) serving ${count(results.load.serviceEntries)} ServiceEntries and ${count(results.load.workloads)} WorkloadEntries in ${count(results.load.namespaces)} namespaces (STATIC, one or two ports, \`exportTo: ["."]\`), \`skiff-watcher\` watching it, \`skiff-translator\`, \`skiff-gateway\` (default flags: 10 ms push debounce), all on one Redis, and \`skiff-loadgen\` simulating Envoy sidecars (state of the world, CDS wildcard plus EDS for their clusters; one HTTP/2 connection per proxy in (2), as sidecars have, and 100 streams per connection in (3), which keeps a ten-thousand-proxy load generator cheap). Every service runs with the image's allocator, jemalloc preloaded with \`MALLOC_CONF=${results.load.allocator.MALLOC_CONF}\`, and memory is read after a full collection and the 2 s jemalloc takes to return what it freed. A change is a WorkloadEntry moved to a new address, applied to the API server; its latency runs from that commit to the arrival of the new ClusterLoadAssignment at each subscribed proxy (one sample per change and proxy). Stage means are each service's own histogram (watcher: source event to hash written; translator: change read to resources stored; gateway: invalidation received to EDS response written, debounce included); the hops between them are the rest. Pushes per second are \`pilot_xds_pushes_total\` over the phase (spread) or over the rounds until the last proxy had the change (fan-out).`,
+    `Every part is a process of its own, as deployed: a Kubernetes API server (\`@skiff/k8s-fake-apiserver\`, in the benchmark's process) serving ${count(results.load.serviceEntries)} ServiceEntries and ${count(results.load.workloads)} WorkloadEntries in ${count(results.load.namespaces)} namespaces (STATIC, one or two ports, \`exportTo: ["."]\`), \`skiff-watcher\` watching it, \`skiff-translator\`, \`skiff-gateway\` (default flags: 10 ms push debounce), all on one Redis, and \`skiff-loadgen\` simulating Envoy sidecars (state of the world, CDS wildcard plus EDS for their clusters; one HTTP/2 connection per proxy in (2), as sidecars have, and 100 streams per connection in (3), which keeps a ten-thousand-proxy load generator cheap). Every service runs with the image's allocator, jemalloc preloaded with \`MALLOC_CONF=${results.load.allocator.MALLOC_CONF}\`, and memory is read after a full collection and the 2 s jemalloc takes to return what it freed. A change is a WorkloadEntry moved to a new address, applied to the API server; its latency runs from that commit to the arrival of the new ClusterLoadAssignment at each subscribed proxy (one sample per change and proxy). Stage means are each service's own histogram (watcher: source event to hash written; translator: change read to resources stored; gateway: invalidation received to EDS response written, debounce included); the hops between them are the rest. Pushes per second are \`pilot_xds_pushes_total\` over the phase (spread) or over the rounds until the last proxy had the change (fan-out). (3c) scales the gateway out to ${results.fanoutReplicas.gateways} replicas on the same Redis, as its Deployment does, and splits the fan-out's proxies over them, one load generator process each; their pushes are summed, the stage means and memory are the first replica's.`,
     '',
     '### Targets',
     '',

@@ -19,7 +19,9 @@
  *     change in flight); latency per (change, subscribed proxy).
  * (3) fan-out: `fanout.proxies` sidecars of one namespace, all subscribed to the same cluster; one of
  *     its WorkloadEntries moves, the benchmark waits until every proxy has the new assignment, pauses,
- *     and again. (3b) repeats it with the same proxies split over two load-generator processes.
+ *     and again. (3b) repeats it with the same proxies split over two load-generator processes, and
+ *     (3c) with them split over two gateway replicas on the same Redis (the gateway scaled out, as
+ *     its Deployment is), one load generator process each.
  * Gateway memory (VmRSS, and heap and external memory from its `/metrics`) is read after a full garbage
  * collection before the proxies come, with them, and after they left, with the peak (VmHWM) of each
  * part; pushes per second come from `pilot_xds_pushes_total`.
@@ -73,7 +75,7 @@ export const GATEWAY_FULL_PLAN = {
   readyTimeoutMs: 180_000,
   /** One connection per proxy, as sidecars have. */
   spread: { proxies: 1_000, clustersPerProxy: 30, changes: 400, ratePerSecond: 40, connectRate: 1_000, streamsPerConnection: 1 },
-  fanout: { proxies: 10_000, changes: 30, pauseMs: 300, connectRate: 1_000, split: { processes: 2, changes: 20 } },
+  fanout: { proxies: 10_000, changes: 30, pauseMs: 300, connectRate: 1_000, split: { processes: 2, changes: 20 }, replicas: { gateways: 2, processes: 2, changes: 20 } },
   /** Idle time before memory is read, so the heap settles after a phase. */
   settleMs: 5_000,
   arrivalTimeoutMs: 30_000,
@@ -86,7 +88,7 @@ export const GATEWAY_QUICK_PLAN = {
   loadTimeoutMs: 60_000,
   readyTimeoutMs: 30_000,
   spread: { proxies: 20, clustersPerProxy: 5, changes: 20, ratePerSecond: 20, connectRate: 0, streamsPerConnection: 1 },
-  fanout: { proxies: 50, changes: 5, pauseMs: 50, connectRate: 0, split: { processes: 2, changes: 3 } },
+  fanout: { proxies: 50, changes: 5, pauseMs: 50, connectRate: 0, split: { processes: 2, changes: 3 }, replicas: { gateways: 2, processes: 2, changes: 3 } },
   settleMs: 500,
   arrivalTimeoutMs: 10_000,
 };
@@ -123,6 +125,16 @@ function loadgenFacts(summary) {
 
 async function pushesOf(gateway) {
   return gateway.counter('pilot_xds_pushes_total');
+}
+
+async function pushesOfAll(gateways) {
+  let pushes = 0;
+  for (const gateway of gateways) pushes += await pushesOf(gateway);
+  return pushes;
+}
+
+function cpuMsOfAll(processes) {
+  return processes.reduce((sum, process) => sum + processCpuMs(process.pid), 0);
 }
 
 /**
@@ -193,14 +205,16 @@ const AFTER_LEAVING = 'peak from when they had left, the garbage they left inclu
 /**
  * Starts `processes` load generators sharing `proxies`; resolves once every simulated proxy is ready.
  * `context.loadgenTransport` picks the generators' transport (their default, http2, when unset).
+ * Generator i connects to `xdsAddresses[i]` modulo their number (default: the first gateway's), as a
+ * Service spreads connections over a Deployment's replicas.
  */
-export async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs }) {
+export async function startLoadgens(context, { proxies, processes = 1, args, readyTimeoutMs, xdsAddresses = [context.xdsAddress] }) {
   const started = nowMs();
   const loadgens = [];
   const transport = context.loadgenTransport === undefined ? [] : ['--transport', context.loadgenTransport];
   for (let i = 0; i < processes; i++) {
     const share = Math.floor(proxies / processes) + (i < proxies % processes ? 1 : 0);
-    const loadgen = LoadgenProcess.start(['--xds-addr', context.xdsAddress, '--proxies', String(share), ...transport, ...args]);
+    const loadgen = LoadgenProcess.start(['--xds-addr', xdsAddresses[i % xdsAddresses.length], '--proxies', String(share), ...transport, ...args]);
     context.cleanups.push(() => loadgen.kill());
     loadgens.push(loadgen);
   }
@@ -300,10 +314,14 @@ async function measureSpread(context, plan, log) {
  * (3) Every proxy on one cluster; one change at a time, each waited for at every proxy. The load
  * generator is one process (`processes` 1), or the same proxies split over several processes, which
  * shows how much of the latency is the simulation itself: one process reads and ACKs every proxy's
- * response in turn, where real proxies do so side by side.
+ * response in turn, where real proxies do so side by side. With `gateways` above 1 the proxies are
+ * split over that many gateway replicas (`scaleGatewaysTo` first), load generator i connecting to
+ * replica i modulo their number.
  */
 export async function measureFanout(context, plan, log, variant) {
   const { mesh, fake, gateway } = context;
+  /** The gateway replicas serving the proxies: CPU and pushes are their sums; memory and stages are the first one's. */
+  const replicas = context.gateways.slice(0, variant.gateways ?? 1);
   const fanout = plan.fanout;
   const hot = mesh.services[0];
   const clusterFile = join(context.scratch, 'fanout-clusters.txt');
@@ -317,6 +335,7 @@ export async function measureFanout(context, plan, log, variant) {
   const { loadgens, connectMs } = await startLoadgens(context, {
     proxies: fanout.proxies,
     processes: variant.processes,
+    xdsAddresses: context.xdsAddresses.slice(0, replicas.length),
     args: ['--clusters', clusterFile, '--connect-rate', String(fanout.connectRate / variant.processes)],
     readyTimeoutMs: plan.readyTimeoutMs,
   });
@@ -336,21 +355,21 @@ export async function measureFanout(context, plan, log, variant) {
   const stagesBefore = await stageTotals(context);
   for (let i = 0; i < variant.changes; i++) {
     const { object } = context.moves.next({ only: hot });
-    const pushesBefore = await pushesOf(gateway);
-    const gatewayCpuBefore = processCpuMs(gateway.pid);
+    const pushesBefore = await pushesOfAll(replicas);
+    const gatewayCpuBefore = cpuMsOfAll(replicas);
     const loadgenCpuBefore = loadgens.map((loadgen) => processCpuMs(loadgen.pid));
     const since = Date.now();
     fake.apply(object);
     const reply = await arrivalsOf(loadgens, hot.clusters[0], since, plan.arrivalTimeoutMs);
     roundsMs += Date.now() - since;
     // Read once every proxy has the change; the ACKs still in flight land in the next round's count.
-    gatewayCpu.push(processCpuMs(gateway.pid) - gatewayCpuBefore);
+    gatewayCpu.push(cpuMsOfAll(replicas) - gatewayCpuBefore);
     loadgenCpu.push(loadgens.reduce((sum, loadgen, index) => sum + processCpuMs(loadgen.pid) - loadgenCpuBefore[index], 0));
     loadAverages.push(loadavg()[0]);
     for (const item of reply.delaysMs) delays.push(item);
     missing += reply.missing;
     rounds.push({ first: reply.delaysMs[0] ?? Number.NaN, last: reply.delaysMs[reply.delaysMs.length - 1] ?? Number.NaN });
-    pushesInRounds += (await pushesOf(gateway)) - pushesBefore;
+    pushesInRounds += (await pushesOfAll(replicas)) - pushesBefore;
     await sleep(fanout.pauseMs);
   }
   const stages = stageMeans(stagesBefore, await stageTotals(context));
@@ -368,10 +387,11 @@ export async function measureFanout(context, plan, log, variant) {
     loadAverage: { min: loadAverages.reduce((a, b) => Math.min(a, b), Infinity), max: loadAverages.reduce((a, b) => Math.max(a, b), 0) },
   };
   cpu.gatewayUsPerProxy = (cpu.gatewayMsPerChange.mean * 1000) / fanout.proxies;
-  log(`  gateway CPU per change: mean ${cpu.gatewayMsPerChange.mean.toFixed(0)} ms, p50 ${cpu.gatewayMsPerChange.p50} ms (${cpu.gatewayUsPerProxy.toFixed(1)} us per proxy); load generator ${cpu.loadgenMsPerChange.mean.toFixed(0)} ms; load average ${cpu.loadAverage.min.toFixed(1)}-${cpu.loadAverage.max.toFixed(1)}`);
+  log(`  ${replicas.length === 1 ? 'gateway' : `${replicas.length} gateways'`} CPU per change: mean ${cpu.gatewayMsPerChange.mean.toFixed(0)} ms, p50 ${cpu.gatewayMsPerChange.p50} ms (${cpu.gatewayUsPerProxy.toFixed(1)} us per proxy); load generator ${cpu.loadgenMsPerChange.mean.toFixed(0)} ms; load average ${cpu.loadAverage.min.toFixed(1)}-${cpu.loadAverage.max.toFixed(1)}`);
   return {
     proxies: fanout.proxies,
     processes: variant.processes,
+    gateways: replicas.length,
     cpu,
     changes: variant.changes,
     connectMs,
@@ -438,6 +458,42 @@ export async function measureStreamsMemory(context, plan, log) {
   };
 }
 
+/** Starts one more gateway process on the suite's Redis, with its own ADS port; `context.gateways` lists them in order. */
+async function startGatewayProcess(context) {
+  const { store, env, nodeArgs } = context.gatewayStart;
+  const xdsAddress = `127.0.0.1:${await freePort()}`;
+  // The inspector (on 127.0.0.1) lets memory be read after a full garbage collection.
+  const gateway = await ServiceProcess.start('skiff-gateway', BINS.gateway, [...store, '--xds-addr', xdsAddress], { nodeArgs, inspect: true, env });
+  context.cleanups.push(() => gateway.stop());
+  assertJemallocLoaded(gateway);
+  context.gateways.push(gateway);
+  context.xdsAddresses.push(xdsAddress);
+  return gateway;
+}
+
+async function untilGatewayHoldsMesh(context, plan, gateway) {
+  const expected = context.mesh.serviceEntryCount;
+  await waitFor(
+    async () => {
+      const { skiff_cache: cache } = await gateway.debug('/debug/push_status');
+      return cache.owners === expected && cache.pendingOwnerSyncs === 0 ? true : undefined;
+    },
+    {
+      timeoutMs: plan.loadTimeoutMs,
+      intervalMs: 250,
+      describe: async () => `the gateway holds ${(await gateway.debug('/debug/push_status')).skiff_cache.owners} of ${expected} ServiceEntries`,
+    },
+  );
+}
+
+/**
+ * Scales the gateway out to `count` replicas on the same Redis, as a Deployment's replicas behind a
+ * Service: each new one reads the stored mesh and is ready once it holds every ServiceEntry.
+ */
+export async function scaleGatewaysTo(context, plan, count) {
+  while (context.gateways.length < count) await untilGatewayHoldsMesh(context, plan, await startGatewayProcess(context));
+}
+
 /** (1) The mesh into the API server; the services started; waits until the gateway holds every ServiceEntry. */
 export async function loadMesh(context, plan, options, log) {
   const { mesh } = context;
@@ -453,31 +509,18 @@ export async function loadMesh(context, plan, options, log) {
   const started = nowMs();
   const translator = await ServiceProcess.start('skiff-translator', BINS.translator, store, { env });
   context.cleanups.push(() => translator.stop());
-  const xdsPort = await freePort();
-  const gatewayNodeArgs = options.gatewayCpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.gatewayCpuProfileDir];
-  // The inspector (on 127.0.0.1) lets memory be read after a full garbage collection.
-  const gateway = await ServiceProcess.start('skiff-gateway', BINS.gateway, [...store, '--xds-addr', `127.0.0.1:${xdsPort}`], { nodeArgs: gatewayNodeArgs, inspect: true, env });
-  context.cleanups.push(() => gateway.stop());
+  context.gatewayStart = { store, env, nodeArgs: options.gatewayCpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.gatewayCpuProfileDir] };
+  context.gateways = [];
+  context.xdsAddresses = [];
+  const gateway = await startGatewayProcess(context);
   const watcher = await ServiceProcess.start('skiff-watcher', BINS.watcher, [...store, '--kubeconfig', kubeconfig], { readyTimeoutMs: plan.loadTimeoutMs, env });
   context.cleanups.push(() => watcher.stop());
-  for (const service of [translator, gateway, watcher]) assertJemallocLoaded(service);
+  for (const service of [translator, watcher]) assertJemallocLoaded(service);
   context.gateway = gateway;
   context.translator = translator;
   context.watcher = watcher;
-  context.xdsAddress = `127.0.0.1:${xdsPort}`;
-
-  const expected = mesh.serviceEntryCount;
-  await waitFor(
-    async () => {
-      const { skiff_cache: cache } = await gateway.debug('/debug/push_status');
-      return cache.owners === expected && cache.pendingOwnerSyncs === 0 ? true : undefined;
-    },
-    {
-      timeoutMs: plan.loadTimeoutMs,
-      intervalMs: 250,
-      describe: async () => `the gateway holds ${(await gateway.debug('/debug/push_status')).skiff_cache.owners} of ${expected} ServiceEntries`,
-    },
-  );
+  context.xdsAddress = context.xdsAddresses[0];
+  await untilGatewayHoldsMesh(context, plan, gateway);
   const loadMs = nowMs() - started;
   const cache = (await gateway.debug('/debug/push_status')).skiff_cache;
   const memory = await settledMemory(gateway, plan.settleMs);
@@ -510,7 +553,11 @@ export async function runGatewaySuite(plan, { redisUrl, log = () => {}, gatewayC
     const fanout = await measureFanout(context, plan, log, { processes: 1, changes: plan.fanout.changes });
     log(`(3b) the same proxies from ${plan.fanout.split.processes} load generator processes`);
     const fanoutSplit = await measureFanout(context, plan, log, plan.fanout.split);
-    return { mode: plan.mode, plan, load, spread, fanout, fanoutSplit };
+    const { replicas } = plan.fanout;
+    log(`(3c) the same proxies over ${replicas.gateways} gateway replicas, ${replicas.processes} load generator processes`);
+    await scaleGatewaysTo(context, plan, replicas.gateways);
+    const fanoutReplicas = await measureFanout(context, plan, log, replicas);
+    return { mode: plan.mode, plan, load, spread, fanout, fanoutSplit, fanoutReplicas };
   } finally {
     removeSignalHandlers();
     await cleanUp(context, admin, log);

@@ -66,12 +66,15 @@ describe('bench/gateway.mjs --quick', () => {
     // One EDS response may carry both clusters of a two-port ServiceEntry to a proxy subscribed to both.
     expect(spread.pushes).toBeGreaterThanOrEqual(spread.changes);
 
-    // (3) Every change reached every proxy, with one load generator process and with two.
-    for (const [run, processes] of [
-      [results.fanout, 1],
-      [results.fanoutSplit, 2],
+    // (3) Every change reached every proxy: with one load generator process, with two, and with two
+    // gateway replicas serving them (each replica's pushes counted).
+    for (const [run, processes, gateways] of [
+      [results.fanout, 1, 1],
+      [results.fanoutSplit, 2, 1],
+      [results.fanoutReplicas, 2, 2],
     ] as const) {
       expect(run.processes).toBe(processes);
+      expect(run.gateways).toBe(gateways);
       expect(run.loadgen).toHaveLength(processes);
       expect(run.missing).toBe(0);
       expect(run.arrivals).toBe(run.proxies * run.changes);
@@ -93,6 +96,7 @@ describe('bench/gateway.mjs --quick', () => {
       ['gateway-change-p50-spread', null],
       ['gateway-change-p99-spread', null],
       ['gateway-change-p99-fanout', null],
+      ['gateway-change-p99-fanout-replicas', null],
       ['gateway-streams-memory', null],
       ['gateway-memory-after-leaving', null],
     ]);
@@ -101,6 +105,7 @@ describe('bench/gateway.mjs --quick', () => {
     expect(written.startsWith('# Benchmarks\n\nHand-written introduction.\n')).toBe(true);
     expect(written).toContain('## ADS gateway through Redis');
     expect(lines.join('\n')).toContain('(3b) the same proxies from 2 load generator processes');
+    expect(lines.join('\n')).toContain('(3c) the same proxies over 2 gateway replicas');
 
     // Every key the run wrote on the shared server is gone.
     const admin = await connectAdmin(SHARED_REDIS_URL);
