@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, symlink, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileSource } from './file-source.js';
+import { digestOfFile, FileSource } from './file-source.js';
 import { istioFileParser } from './istio-file-parser.js';
 import type { SourceEvent, SourceHandler } from './source.js';
 import { eventually, writeConfigMapVolume } from '@skiff/testing';
@@ -307,5 +308,47 @@ describe('FileSource', () => {
     (source as unknown as { watches: Map<string, { watcher: { close(): void } }> }).watches.forEach(({ watcher }) => watcher.close());
     await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.2'));
     await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.2']));
+  });
+
+  it('changes nothing for a file written again with the same bytes, or on rescans of unchanged files', async () => {
+    await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await writeFile(join(dir, 'b.yaml'), workloadEntry('b', '10.0.0.2'));
+    await start({ rescanIntervalMs: 100 });
+    expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/a 10.0.0.1', 'upsert WorkloadEntry/demo/b 10.0.0.2']);
+    const infos = recorder.infos.length;
+    // A new stat (the file rewritten, then its times changed) with the same content, then three rescans.
+    await writeFile(join(dir, 'a.yaml'), workloadEntry('a', '10.0.0.1'));
+    await run('touch', ['-d', '2001-01-01', join(dir, 'b.yaml')]);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await source.settled();
+    expect(recorder.take()).toEqual([]);
+    expect(recorder.infos.slice(infos)).toEqual([]);
+    // The next change of content is still seen.
+    await writeFile(join(dir, 'b.yaml'), workloadEntry('b', '10.0.0.3'));
+    await eventually(() => expect(recorder.take()).toEqual(['upsert WorkloadEntry/demo/b 10.0.0.3']));
+  });
+});
+
+describe('digestOfFile', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skiff-file-digest-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is the SHA-256 of the whole file, whatever its size against the pieces it is read in', async () => {
+    const piece = 256 * 1024;
+    for (const size of [0, 1, piece - 1, piece, piece + 1, 4 * piece + 17]) {
+      const bytes = randomBytes(size);
+      const file = join(dir, `f-${size}`);
+      await writeFile(file, bytes);
+      expect(await digestOfFile(file), `${size} bytes`).toBe(createHash('sha256').update(bytes).digest('base64'));
+    }
+  });
+
+  it('rejects for a file that is not there', async () => {
+    await expect(digestOfFile(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -22,8 +22,9 @@
  * until it parses again or is deleted. New and changed objects apply at once; a deleted file's objects
  * are withdrawn at once. A root directory that disappears keeps everything until it is back.
  */
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { walkConfigDir, type ConfigDirListing } from '@skiff/config-files';
@@ -63,8 +64,11 @@ export interface FileSourceOptions {
 }
 
 interface FileState {
-  /** The text last read, to tell a real change from a touch. */
-  readonly text: string;
+  /**
+   * The SHA-256 of the bytes last read, to tell a real change from a touch. Not the text itself: a
+   * whole mesh in one file is tens of MB, which the heap would hold for as long as the file exists.
+   */
+  readonly digest: string;
   /** `stat` of the file (symlinks followed) when it was read. */
   signature: string;
   /** When this text was first seen. */
@@ -77,10 +81,38 @@ interface FileState {
   readonly createdAt: string;
 }
 
-type EntryRead = { kind: 'gone'; error: unknown } | { kind: 'same'; signature: string } | { kind: 'text'; text: string; signature: string; createdAt: string };
+type EntryRead =
+  | { kind: 'gone'; error: unknown }
+  | { kind: 'same'; signature: string }
+  | { kind: 'text'; text: string; digest: string; signature: string; createdAt: string };
 
 /** Files stat'ed and read at once: enough to keep the thread pool busy, few enough to leave it to others. */
 const READ_CONCURRENCY = 16;
+/** The piece of a file `digestOfFile` reads at a time. */
+const DIGEST_CHUNK_BYTES = 256 * 1024;
+
+const digestOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64');
+
+/**
+ * The digest of a file's bytes (as `digestOf` of all of them), read a piece at a time into one buffer:
+ * the periodic rescan looks at every file, and reading a 60 MB file whole left 60 MB of garbage for a
+ * full collection of the whole heap, which at 200,000 WorkloadEntries delayed changes by half a second.
+ */
+export async function digestOfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(DIGEST_CHUNK_BYTES);
+  const handle = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('base64');
+}
 
 interface DirWatch {
   readonly watcher: FSWatcher;
@@ -278,7 +310,7 @@ export class FileSource implements ConfigSource {
       } else if (read.kind === 'same') {
         if (previous) previous.signature = read.signature;
       } else {
-        this.readFileText(entry.path, previous, read.text, read.signature, read.createdAt, now, touched, handler);
+        this.readFileText(entry.path, previous, read, now, touched, handler);
       }
     });
     for (const event of this.diff(touched)) handler.event(event);
@@ -286,8 +318,8 @@ export class FileSource implements ConfigSource {
   }
 
   /**
-   * Reads one listed file: `same` when its `stat` (or, on a full rescan, its text) did not change and
-   * no hold is due, `gone` when it vanished or cannot be read.
+   * Reads one listed file: `same` when its `stat` (or, on a full rescan, the digest of its bytes) did
+   * not change and no hold is due, `gone` when it vanished or cannot be read.
    */
   private async readEntry(path: string, full: boolean, now: number): Promise<EntryRead> {
     const previous = this.files.get(path);
@@ -295,20 +327,32 @@ export class FileSource implements ConfigSource {
       const info = await stat(path, { bigint: true });
       const signature = `${identityOf(info)}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
       const holdDue = previous?.holdUntil !== undefined && now >= previous.holdUntil;
-      if (previous !== undefined && !full && !holdDue && previous.signature === signature) return { kind: 'same', signature };
-      const text = await readFile(path, 'utf8');
-      if (previous !== undefined && !holdDue && previous.text === text) return { kind: 'same', signature };
+      if (previous !== undefined && !holdDue && previous.signature === signature) {
+        if (!full) return { kind: 'same', signature };
+        // The periodic rescan: the content decides, hashed without holding the file in memory.
+        if ((await digestOfFile(path)) === previous.digest) return { kind: 'same', signature };
+      }
+      const bytes = await readFile(path);
+      const digest = digestOf(bytes);
+      if (previous !== undefined && !holdDue && previous.digest === digest) return { kind: 'same', signature };
       const created = Number(info.birthtimeMs > 0n ? info.birthtimeMs : info.mtimeMs);
-      return { kind: 'text', text, signature, createdAt: new Date(created).toISOString().replace(/\.\d+Z$/, 'Z') };
+      return { kind: 'text', text: bytes.toString('utf8'), digest, signature, createdAt: new Date(created).toISOString().replace(/\.\d+Z$/, 'Z') };
     } catch (error) {
       return { kind: 'gone', error: isVanished(error) ? undefined : error };
     }
   }
 
   /** Takes a file's new text (or the same text once its hold expired) and applies the rule of the module comment. */
-  private readFileText(path: string, previous: FileState | undefined, text: string, signature: string, createdAt: string, now: number, touched: Set<string>, handler: SourceHandler): void {
+  private readFileText(
+    path: string,
+    previous: FileState | undefined,
+    { text, digest, signature, createdAt }: Extract<EntryRead, { kind: 'text' }>,
+    now: number,
+    touched: Set<string>,
+    handler: SourceHandler,
+  ): void {
     const shown = this.display(path);
-    const changed = previous?.text !== text;
+    const changed = previous?.digest !== digest;
     const seenAt = previous !== undefined && !changed ? previous.seenAt : now;
     const before = previous?.objects ?? new Map<string, ParsedFileObject>();
     const parsed = this.parse(text, shown);
@@ -320,7 +364,7 @@ export class FileSource implements ConfigSource {
         this.brokenFiles.add(shown);
         handler.fileStatus?.(shown, parsed.fatal, before.size > 0);
       }
-      this.setFile(path, { text, signature, seenAt, objects: before, holdUntil: undefined, createdAt: previous?.createdAt ?? createdAt });
+      this.setFile(path, { digest, signature, seenAt, objects: before, holdUntil: undefined, createdAt: previous?.createdAt ?? createdAt });
       return;
     }
     if (this.brokenFiles.delete(shown)) handler.fileStatus?.(shown, null, false);
@@ -341,7 +385,7 @@ export class FileSource implements ConfigSource {
     }
     for (const key of before.keys()) touched.add(key);
     for (const key of objects.keys()) touched.add(key);
-    this.setFile(path, { text, signature, seenAt, objects, holdUntil, createdAt: previous?.createdAt ?? createdAt });
+    this.setFile(path, { digest, signature, seenAt, objects, holdUntil, createdAt: previous?.createdAt ?? createdAt });
     if (holdUntil !== undefined) return;
     if (previous === undefined) handler.info?.(`${shown}: applied (${plural(objects.size, 'object')})`);
     else if (changed) handler.info?.(`${shown}: changed (${plural(objects.size, 'object')}${lost.length > 0 ? `; withdrawn: ${lost.join(', ')}` : ''})`);
