@@ -342,7 +342,7 @@ export class AdsSession implements AdsSessionInfo {
     const change =
       requested === undefined
         ? state.subscription.replace(request.resourceNames)
-        : state.subscription.replaceRequested(requested.bytes, () => request.resourceNames);
+        : state.subscription.replaceRequested(requested.fields, () => request.resourceNames);
     if (state.handler !== undefined) {
       // Generated per request, not pushed: answer new requests and changed names, not ACKs.
       if (kind === 'initial' || subscriptionChanged(change)) this.requestHandler(state, request.resourceNames);

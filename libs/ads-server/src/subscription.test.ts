@@ -73,21 +73,21 @@ describe('Subscription, a request whose names came as bytes', () => {
   /** The names' fields as a request sends them, and a reader that counts its reads. */
   function requested(names: string[]) {
     const read = { count: 0 };
-    return { bytes: toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { resourceNames: names })), names: () => (read.count++, names), read };
+    return { fields: Buffer.from(toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { resourceNames: names }))).toString('latin1'), names: () => (read.count++, names), read };
   }
 
   it('does not read names that repeat those the set was made from, and changes nothing', () => {
     const subscription = new Subscription(false);
     const first = requested(['ack-a', 'ack-b']);
-    expect(withoutSets(subscription.replaceRequested(first.bytes, first.names))).toEqual({ added: ['ack-a', 'ack-b'], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(first.fields, first.names))).toEqual({ added: ['ack-a', 'ack-b'], removed: [], wildcardBefore: false, wildcardAfter: false });
     const ack = requested(['ack-a', 'ack-b']);
-    expect(withoutSets(subscription.replaceRequested(ack.bytes, ack.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(ack.fields, ack.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
     expect(ack.read.count).toBe(0);
     // Another stream asking for the same names shares the set, and its ACKs are not read either.
     const other = new Subscription(false);
-    other.replaceRequested(requested(['ack-a', 'ack-b']).bytes, () => ['ack-a', 'ack-b']);
+    other.replaceRequested(requested(['ack-a', 'ack-b']).fields, () => ['ack-a', 'ack-b']);
     const otherAck = requested(['ack-a', 'ack-b']);
-    other.replaceRequested(otherAck.bytes, otherAck.names);
+    other.replaceRequested(otherAck.fields, otherAck.names);
     expect(otherAck.read.count).toBe(0);
     expect(other.names).toBe(subscription.names);
   });
@@ -95,15 +95,15 @@ describe('Subscription, a request whose names came as bytes', () => {
   it('reads names in another order, or with `*`, and applies them', () => {
     const subscription = new Subscription(false);
     const first = requested(['order-a', 'order-b']);
-    subscription.replaceRequested(first.bytes, first.names);
+    subscription.replaceRequested(first.fields, first.names);
     const reordered = requested(['order-b', 'order-a']);
-    expect(withoutSets(subscription.replaceRequested(reordered.bytes, reordered.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(reordered.fields, reordered.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: false });
     expect(reordered.read.count).toBe(1);
     // The same names with `*`: the wildcard is applied, and a repeat of the plain names removes it again.
     const withWildcard = requested(['*', 'order-a', 'order-b']);
-    expect(subscription.replaceRequested(withWildcard.bytes, withWildcard.names).wildcardAfter).toBe(true);
+    expect(subscription.replaceRequested(withWildcard.fields, withWildcard.names).wildcardAfter).toBe(true);
     const plain = requested(['order-a', 'order-b']);
-    expect(withoutSets(subscription.replaceRequested(plain.bytes, plain.names))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
+    expect(withoutSets(subscription.replaceRequested(plain.fields, plain.names))).toEqual({ added: [], removed: [], wildcardBefore: true, wildcardAfter: false });
     expect(plain.read.count).toBe(1);
     expect(subscription.covers('elsewhere')).toBe(false);
   });
@@ -111,12 +111,12 @@ describe('Subscription, a request whose names came as bytes', () => {
   it('never takes a request with `*` for a repeat, even one that made the shared set', () => {
     const withWildcard = new Subscription(false);
     const first = requested(['*', 'star-a']);
-    withWildcard.replaceRequested(first.bytes, first.names);
+    withWildcard.replaceRequested(first.fields, first.names);
     const plain = new Subscription(false);
-    plain.replaceRequested(requested(['star-a']).bytes, () => ['star-a']);
+    plain.replaceRequested(requested(['star-a']).fields, () => ['star-a']);
     expect(plain.names).toBe(withWildcard.names);
     const again = requested(['*', 'star-a']);
-    expect(withoutSets(plain.replaceRequested(again.bytes, again.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
+    expect(withoutSets(plain.replaceRequested(again.fields, again.names))).toEqual({ added: [], removed: [], wildcardBefore: false, wildcardAfter: true });
   });
 });
 

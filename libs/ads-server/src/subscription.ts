@@ -5,7 +5,6 @@
  * once it names one, an empty list means "nothing" (the proxyless gRPC client relies on that, see
  * docs/grpc-proxyless.md#protocol). `*` subscribes to everything explicitly, on any type.
  */
-import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
 import { WILDCARD } from './resource-types.js';
 
@@ -27,9 +26,10 @@ interface SharedNames {
   sorted: readonly string[] | undefined;
   /**
    * The names' fields as a state-of-the-world request that asked for exactly these names, without
-   * `*`, sent them (`requestedNames`): a request with the same bytes asks for the same names.
+   * `*`, sent them (`requestedNames`, one character per byte): a request with the same bytes asks
+   * for the same names.
    */
-  requested: Uint8Array | undefined;
+  requested: string | undefined;
 }
 
 const NO_NAMES: SharedNames = { names: new Set(), sorted: Object.freeze([]), requested: undefined };
@@ -53,7 +53,7 @@ const forgetNameSet = new FinalizationRegistry<string>((key) => {
  * The shared set holding the same names as `names`, made from `names` if no subscription holds one.
  * `requested`: the bytes of the request's names, if it asked for exactly these names without `*`.
  */
-function sharedNames(names: Set<string>, requested: Uint8Array | undefined): SharedNames {
+function sharedNames(names: Set<string>, requested: string | undefined): SharedNames {
   if (names.size === 0) return NO_NAMES;
   // Length-prefixed, so that no two sets have one key; sorted, so that the order names came in does not matter.
   let key = '';
@@ -65,8 +65,7 @@ function sharedNames(names: Set<string>, requested: Uint8Array | undefined): Sha
     sharedNameSets.set(key, new WeakRef(shared));
     forgetNameSet.register(shared, key);
   }
-  // A copy: the request's bytes are a view of the message it came in.
-  if (shared.requested === undefined && requested !== undefined) shared.requested = requested.slice();
+  shared.requested ??= requested;
   return shared;
 }
 
@@ -100,26 +99,25 @@ export class Subscription {
   }
 
   /**
-   * State of the world, for a request whose names came as `bytes` (`requestedNames`): what
+   * State of the world, for a request whose names came as `fields` (`requestedNames`): what
    * `replace(names())` does, without reading the names when they are those of the request the
    * subscription's set was made from (an ACK repeating them). Then nothing changes: that request
    * had no `*` and this subscription has none either, and it already named something.
    */
-  replaceRequested(bytes: Uint8Array, names: () => readonly string[]): SubscriptionChange {
-    const requested = this.explicit.requested;
-    if (!this.explicitWildcard && requested !== undefined && requested.length === bytes.length && Buffer.compare(requested, bytes) === 0) {
+  replaceRequested(fields: string, names: () => readonly string[]): SubscriptionChange {
+    if (!this.explicitWildcard && this.explicit.requested === fields) {
       const wildcard = this.wildcard;
       const names = this.explicit.names;
       return { added: [], removed: [], wildcardBefore: wildcard, wildcardAfter: wildcard, namesBefore: names, namesAfter: names };
     }
-    return this.replace(names(), bytes);
+    return this.replace(names(), fields);
   }
 
   /**
-   * State of the world: the request's `resource_names` replace the subscription. `bytes`: the names as
-   * the request sent them, kept with the set (once per set) for `replaceRequested`.
+   * State of the world: the request's `resource_names` replace the subscription. `fields`: the names as
+   * the request sent them (`requestedNames`), kept with the set (once per set) for `replaceRequested`.
    */
-  replace(requested: readonly string[], bytes?: Uint8Array): SubscriptionChange {
+  replace(requested: readonly string[], fields?: string): SubscriptionChange {
     const wildcardBefore = this.wildcard;
     this.requested = true;
     if (requested.length > 0) this.namedAny = true;
@@ -128,7 +126,7 @@ export class Subscription {
     const current = this.explicit.names;
     const added = [...next].filter((name) => !current.has(name));
     const removed = [...current].filter((name) => !next.has(name));
-    const exact = this.explicitWildcard ? undefined : bytes;
+    const exact = this.explicitWildcard ? undefined : fields;
     // An ACK repeats the names: the set is looked up only when they changed, or to keep their bytes.
     if (added.length > 0 || removed.length > 0 || (exact !== undefined && this.explicit.requested === undefined)) this.explicit = sharedNames(next, exact);
     return { added, removed, wildcardBefore, wildcardAfter: this.wildcard, namesBefore: current, namesAfter: this.explicit.names };
